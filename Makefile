@@ -1,0 +1,60 @@
+# ontask: every target installs what it needs, idempotently, cached under $(ONTASK_CACHE).
+SHELL := /bin/bash
+export ONTASK_CACHE ?= $(HOME)/.cache/ontask
+PYTHON ?= python3
+LOCK := requirements.lock
+VENV := $(ONTASK_CACHE)/venv-$(shell sha256sum $(LOCK) | cut -c1-12)
+PY := $(VENV)/bin/python
+export PYTHONPATH := $(CURDIR)
+PYTEST_ARGS ?=
+
+.PHONY: help venv servers system-deps demo test bench servers-up servers-down crd lint-chart clean-cache
+
+help:
+	@echo "make demo          run the embedded-mode demo (tiny model, CPU)"
+	@echo "make test          build/install everything needed, then run the whole test suite"
+	@echo "make bench         run the benchmarks"
+	@echo "make servers-up    start the real test servers in the background (servers-down stops them)"
+	@echo "make crd           regenerate the chart's CRD from ontask/spec.py"
+
+# The Python environment lives in the cache, keyed by the lock file's hash, so fresh clones
+# (CI) reuse it and a changed lock builds a new one beside the old.
+$(VENV)/.complete: $(LOCK)
+	@echo "[make] creating $(VENV) (first time: several minutes, ~5 GB: torch from PyPI)"
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip==25.3
+	$(VENV)/bin/pip install --quiet --no-deps -r $(LOCK)
+	$(VENV)/bin/pip check
+	touch $@
+
+venv: $(VENV)/.complete
+
+# Debian packages: fonts for rendered screens and tesseract for OCR.
+$(ONTASK_CACHE)/.system-deps:
+	@mkdir -p $(ONTASK_CACHE)
+	bash scripts/system-deps.sh
+	touch $@
+
+system-deps: $(ONTASK_CACHE)/.system-deps
+
+servers:
+	bash scripts/servers/build.sh all
+
+crd: venv
+	$(PY) -m ontask.crd
+
+demo: venv system-deps
+	$(PY) -m ontask.cli demo
+
+test: venv system-deps servers
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: venv system-deps servers
+	$(PY) -m benchmarks
+
+servers-up: venv servers
+	$(PY) -m tests.realservers up --background
+
+servers-down: venv
+	$(PY) -m tests.realservers down

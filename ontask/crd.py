@@ -1,0 +1,182 @@
+"""Generates the TaskClassifier CRD from the pydantic models in :mod:`ontask.spec`.
+
+Kubernetes wants a *structural* OpenAPI v3 schema: no ``$ref``, no ``anyOf`` of types, no
+``additionalProperties: false`` beside ``properties``, and boolean ``exclusiveMinimum``.
+This module rewrites pydantic's JSON Schema into that shape and adds the CEL rules that
+mirror the models' cross-field validators (``cel_rules`` on a model class).
+
+Run ``python -m ontask.crd`` to rewrite the chart's CRD; a test fails when it drifts.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from ontask import spec
+
+CRD_PATH = Path(__file__).resolve().parent.parent / "charts" / "ontask" / "crds" / f"{spec.PLURAL}.{spec.GROUP}.yaml"
+
+_DROP = {"title", "additionalProperties", "$defs", "discriminator"}
+
+
+def _model_classes(root: type[BaseModel]) -> dict[str, type[BaseModel]]:
+    """Every model reachable from root, by class name (pydantic's $defs keys)."""
+    found: dict[str, type[BaseModel]] = {}
+    stack = [root]
+    while stack:
+        cls = stack.pop()
+        if cls.__name__ in found:
+            continue
+        found[cls.__name__] = cls
+        for field in cls.model_fields.values():
+            for arg in _type_args(field.annotation):
+                if isinstance(arg, type) and issubclass(arg, BaseModel):
+                    stack.append(arg)
+    return found
+
+
+def _type_args(tp: Any) -> list[Any]:
+    args = list(getattr(tp, "__args__", ()) or ())
+    out = [tp]
+    for a in args:
+        out.extend(_type_args(a))
+    return out
+
+
+def _structural(node: Any, defs: dict[str, Any], classes: dict[str, type[BaseModel]]) -> Any:
+    if isinstance(node, list):
+        return [_structural(n, defs, classes) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[-1]
+        out = _structural(defs[name], defs, classes)
+        rules = getattr(classes.get(name), "cel_rules", None)
+        if rules:
+            out["x-kubernetes-validations"] = [dict(r) for r in rules]
+        extra = {k: v for k, v in node.items() if k != "$ref"}
+        out.update(_structural(extra, defs, classes))
+        return out
+    if "anyOf" in node:
+        # Optional[X] is anyOf [X, null]: the API server expresses "may be absent" by omission.
+        options = [o for o in node["anyOf"] if o.get("type") != "null"]
+        if len(options) != 1:
+            raise ValueError(f"cannot express union {node['anyOf']} structurally")
+        merged = {**_structural(options[0], defs, classes)}
+        merged.update(_structural({k: v for k, v in node.items() if k != "anyOf"}, defs, classes))
+        return merged
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _DROP:
+            continue
+        if key == "const":
+            out["enum"] = [value]
+        elif key == "exclusiveMinimum":
+            out["minimum"], out["exclusiveMinimum"] = value, True
+        elif key == "exclusiveMaximum":
+            out["maximum"], out["exclusiveMaximum"] = value, True
+        elif key == "default" and value is None:
+            continue
+        elif key == "properties":
+            out[key] = {k: _structural(v, defs, classes) for k, v in value.items()}
+        else:
+            out[key] = _structural(value, defs, classes)
+    if "enum" in out and "type" not in out:
+        out["type"] = "string"
+    return out
+
+
+def schema_of(model: type[BaseModel]) -> dict[str, Any]:
+    """The structural OpenAPI v3 schema of a pydantic model, as the CRD embeds it."""
+    raw = model.model_json_schema(by_alias=True, mode="validation")
+    defs = raw.get("$defs", {})
+    classes = _model_classes(model)
+    out = _structural(raw, defs, classes)
+    rules = getattr(model, "cel_rules", None)
+    if rules:
+        out["x-kubernetes-validations"] = [dict(r) for r in rules]
+    return out
+
+
+def build_crd() -> dict[str, Any]:
+    """The whole CustomResourceDefinition object."""
+    spec_schema = schema_of(spec.TaskClassifierSpec)
+    status_schema = schema_of(spec.TaskClassifierStatus)
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": f"{spec.PLURAL}.{spec.GROUP}",
+            "annotations": {"ontask.dev/generated-by": "python -m ontask.crd (from ontask/spec.py)"},
+        },
+        "spec": {
+            "group": spec.GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": spec.KIND,
+                "listKind": f"{spec.KIND}List",
+                "plural": spec.PLURAL,
+                "singular": spec.SINGULAR,
+                "shortNames": list(spec.SHORT_NAMES),
+                "categories": ["ontask"],
+            },
+            "versions": [
+                {
+                    "name": spec.VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [
+                        {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+                        {"name": "Model", "type": "string", "jsonPath": ".status.modelVersion"},
+                        {"name": "Accuracy", "type": "number", "jsonPath": ".status.metrics.accuracy"},
+                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                    ],
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "description": "A screenshot on-task/off-task classifier trained with GRPO and kept learning from corrections.",
+                            "required": ["spec"],
+                            "properties": {
+                                "apiVersion": {"type": "string"},
+                                "kind": {"type": "string"},
+                                "metadata": {"type": "object"},
+                                "spec": spec_schema,
+                                "status": status_schema,
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+def render() -> str:
+    """The CRD as the YAML text that lives in the chart."""
+    header = "# Generated from ontask/spec.py by `python -m ontask.crd`. Do not edit by hand.\n"
+    return header + yaml.safe_dump(build_crd(), sort_keys=False, width=120)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the CRD into the chart, or with --check fail when it is out of date."""
+    argv = sys.argv[1:] if argv is None else argv
+    text = render()
+    if "--check" in argv:
+        if not CRD_PATH.exists() or CRD_PATH.read_text() != text:
+            print(f"{CRD_PATH} is out of date: run `python -m ontask.crd`", file=sys.stderr)
+            return 1
+        return 0
+    CRD_PATH.parent.mkdir(parents=True, exist_ok=True)
+    CRD_PATH.write_text(text)
+    print(f"wrote {CRD_PATH}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

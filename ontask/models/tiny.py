@@ -1,0 +1,213 @@
+"""A tiny Qwen2.5-VL of the real architecture, built offline from a config.
+
+No model hub can be reached here, so tests and the demo build a Qwen2.5-VL with random
+weights, a byte-level BPE tokenizer trained locally with Qwen's special tokens, the real
+image processor and Qwen's chat template, and save it with ``save_pretrained``. Everything
+downstream (processor, chat template, logits of answer tokens, generation, checkpoint
+loading) then takes the code path a real Qwen2.5-VL checkpoint takes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import (
+    PreTrainedTokenizerFast,
+    Qwen2_5_VLConfig,
+    Qwen2_5_VLForConditionalGeneration,
+    Qwen2_5_VLProcessor,
+    Qwen2VLImageProcessor,
+)
+from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+
+# Qwen2.5-VL's special tokens, in Qwen's order, so their roles match the real tokenizer.
+SPECIAL_TOKENS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+]
+
+# Qwen2-VL / Qwen2.5-VL's chat template (the one shipped in their tokenizer_config.json).
+CHAT_TEMPLATE = (
+    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
+    "{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
+    "{% set image_count.value = image_count.value + 1 %}"
+    "{% if add_vision_id %}Picture {{ image_count.value }}: {% endif %}"
+    "<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'video' or 'video' in content %}"
+    "{% set video_count.value = video_count.value + 1 %}"
+    "{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}"
+    "<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n"
+    "{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+# Sentences the tokenizer is trained on: the vocabulary of tasks, apps, titles and answers.
+_CORPUS = [
+    "on-task off-task on task off task yes no",
+    "Is the person on-task or off-task? Is the person off-task or on-task? Answer with one word.",
+    "Task: fix the failing unit test in the payment service",
+    "Task: answer customer tickets about refunds in the support desk",
+    "Task: build the quarterly revenue report in the spreadsheet",
+    "Task: write the blog post draft about onboarding",
+    "Task: design the landing page mockup in the design tool",
+    "Task: study chapter 4 of linear algebra for the exam",
+    "Task: follow up with leads from the trade show in the CRM",
+    "Task: screen candidates for the backend engineer role",
+    "Windows: focused app title url browser editor terminal chat email spreadsheet document",
+    "Visual Studio Code main.py Terminal bash pytest Firefox Chrome Slack Outlook Excel Word",
+    "YouTube Netflix Twitter Reddit Facebook Instagram Amazon shop cart game Steam Solitaire",
+    "https://github.com/org/repo/pull/42 https://docs.python.org/3/library/ https://www.youtube.com/watch",
+    "Jira issue tracker Zendesk ticket Gmail inbox Google Docs Sheets Figma Notion Salesforce LinkedIn",
+    "The quick brown fox jumps over the lazy dog. 0123456789 - _ . , : ; / ? ! ( ) [ ] { } @ # % & * + =",
+]
+
+
+@dataclass(frozen=True)
+class TinySize:
+    """Dimensions of a tiny Qwen2.5-VL (defaults: ~0.6 M parameters, 2.5 MB)."""
+
+    hidden: int = 128
+    layers: int = 2
+    heads: int = 4
+    kv_heads: int = 2
+    vision_hidden: int = 64
+    vision_depth: int = 2
+    vision_heads: int = 4
+    vocab_target: int = 2048
+    max_pixels: int = 448 * 280
+    min_pixels: int = 56 * 56
+
+
+def build_tokenizer(corpus: Iterable[str] = (), vocab_size: int = 2048) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer with Qwen's special tokens and chat template, trained locally."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator([*_CORPUS, *corpus], trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        unk_token=None,
+        additional_special_tokens=SPECIAL_TOKENS[1:],
+        model_max_length=32768,
+        padding_side="left",
+    )
+    fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+def build_processor(tokenizer: PreTrainedTokenizerFast, size: TinySize = TinySize()) -> Qwen2_5_VLProcessor:
+    """Qwen2.5-VL's real processor around the local tokenizer."""
+    image_processor = Qwen2VLImageProcessor(
+        patch_size=14, merge_size=2, temporal_patch_size=2, min_pixels=size.min_pixels, max_pixels=size.max_pixels
+    )
+    video_processor = Qwen2VLVideoProcessor(patch_size=14, merge_size=2, temporal_patch_size=2)
+    return Qwen2_5_VLProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        video_processor=video_processor,
+        chat_template=CHAT_TEMPLATE,
+    )
+
+
+def build_config(tokenizer: PreTrainedTokenizerFast, size: TinySize = TinySize()) -> Qwen2_5_VLConfig:
+    """A Qwen2.5-VL config whose token ids match the tokenizer."""
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    head_dim = size.hidden // size.heads
+    # M-RoPE splits head_dim/2 rotary frequencies into (temporal, height, width) sections.
+    half = head_dim // 2
+    mrope = [half // 4, (half - half // 4) // 2, half - half // 4 - (half - half // 4) // 2]
+    text = dict(
+        vocab_size=len(tokenizer),
+        hidden_size=size.hidden,
+        intermediate_size=size.hidden * 2,
+        num_hidden_layers=size.layers,
+        num_attention_heads=size.heads,
+        num_key_value_heads=size.kv_heads,
+        max_position_embeddings=4096,
+        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": mrope},
+        tie_word_embeddings=True,
+        bos_token_id=ids["<|endoftext|>"],
+        eos_token_id=ids["<|im_end|>"],
+        pad_token_id=ids["<|endoftext|>"],
+    )
+    vision = dict(
+        depth=size.vision_depth,
+        hidden_size=size.vision_hidden,
+        intermediate_size=size.vision_hidden * 2,
+        num_heads=size.vision_heads,
+        patch_size=14,
+        spatial_merge_size=2,
+        temporal_patch_size=2,
+        window_size=112,
+        out_hidden_size=size.hidden,
+        fullatt_block_indexes=[size.vision_depth - 1],
+    )
+    return Qwen2_5_VLConfig(
+        text_config=text,
+        vision_config=vision,
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+        tie_word_embeddings=True,
+        eos_token_id=ids["<|im_end|>"],
+        pad_token_id=ids["<|endoftext|>"],
+    )
+
+
+def build_tiny_vlm(out_dir: str | Path, size: TinySize = TinySize(), seed: int = 0, corpus: Iterable[str] = ()) -> Path:
+    """Build, and save with save_pretrained, a tiny random Qwen2.5-VL with its processor.
+
+    The folder has the layout of a real checkpoint (config.json, model.safetensors,
+    tokenizer and processor files), so the same loader reads both.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    tokenizer = build_tokenizer(corpus, size.vocab_target)
+    processor = build_processor(tokenizer, size)
+    config = build_config(tokenizer, size)
+    model = Qwen2_5_VLForConditionalGeneration(config)
+    model.generation_config.eos_token_id = config.eos_token_id
+    model.generation_config.pad_token_id = config.pad_token_id
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    (out / "ontask-model.json").write_text(
+        json.dumps({"builder": "ontask.models.tiny", "seed": seed, "size": size.__dict__}, indent=1)
+    )
+    return out
+
+
+def parameter_count(model: torch.nn.Module) -> int:
+    """Number of parameters (tied weights counted once)."""
+    return sum(p.numel() for p in model.parameters())

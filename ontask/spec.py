@@ -1,0 +1,264 @@
+"""The TaskClassifier resource: pydantic models of its spec and status.
+
+These models are the single source of truth. The CRD in ``charts/ontask/crds/`` is generated
+from them by :mod:`ontask.crd`, and every component reads its settings through them.
+Field names are camelCase on the wire (as Kubernetes users expect) and snake_case in Python.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, ClassVar, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+GROUP = "ontask.dev"
+VERSION = "v1alpha1"
+KIND = "TaskClassifier"
+PLURAL = "taskclassifiers"
+SINGULAR = "taskclassifier"
+SHORT_NAMES = ["tc"]
+
+# Sum-to-one is checked with a tolerance: YAML authors write 0.3/0.5/0.2, which is not
+# exactly 1.0 in binary floating point.
+WEIGHT_SUM_TOLERANCE = 1e-6
+
+
+class Model(BaseModel):
+    """Base of every wire model: camelCase aliases, unknown fields refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", validate_default=True
+    )
+
+    def wire(self) -> dict[str, Any]:
+        """The object as the Kubernetes API and Kafka see it (camelCase, no unset optionals)."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class StudentSpec(Model):
+    """The small VLM that is trained and served."""
+
+    model: str = Field(
+        "Qwen/Qwen2.5-VL-3B-Instruct",
+        min_length=1,
+        description="Base checkpoint of the student: a model id, or an s3:// or pvc:// URI of a "
+        "saved Qwen2.5-VL folder (no model hub is contacted at run time).",
+    )
+    gpus: int = Field(1, ge=0, le=64, description="GPUs per training worker and per serving replica.")
+
+
+class JudgeRuntime(str, Enum):
+    vllm = "vllm"
+    transformers = "transformers"
+
+
+class JudgeMode(str, Enum):
+    preference = "preference"
+    pointwise = "pointwise"
+
+
+class JudgeSpec(Model):
+    """The large VLM judge that labels data and rewards the student."""
+
+    enabled: bool = Field(True, description="Deploy and use a judge. When false, the judge reward weight must be 0.")
+    model: str = Field(
+        "Qwen/Qwen2.5-VL-72B-Instruct", min_length=1, description="Judge checkpoint: a model id or an s3:// / pvc:// URI."
+    )
+    runtime: JudgeRuntime = Field(JudgeRuntime.vllm, description="Serving runtime: vllm on GPUs, transformers on CPU.")
+    gpus: int = Field(4, ge=0, le=64, description="GPUs for the judge InferenceService (tensor parallel).")
+    mode: JudgeMode = Field(
+        JudgeMode.preference,
+        description="preference: compare the student's answer with its opposite; pointwise: score one answer.",
+    )
+    cache: bool = Field(True, description="Cache judgments by content (image hash, task, prompt version, model).")
+    ref: Optional[str] = Field(
+        None,
+        min_length=1,
+        description="Name of an existing judge InferenceService to share instead of deploying one.",
+    )
+
+
+class DataSpec(Model):
+    """Where the customer's screenshots live and how prompts are sized."""
+
+    source: str = Field(
+        ...,
+        min_length=1,
+        description="Screenshots and tasks to bootstrap from: an s3:// prefix, or synthetic://N for a generated set.",
+    )
+    max_prompt_length: int = Field(256, ge=16, le=32768, description="Maximum prompt tokens, image tokens excluded.")
+    max_response_length: int = Field(16, ge=1, le=4096, description="Maximum sampled answer tokens.")
+    train_batch_size: int = Field(32, ge=1, le=65536, description="Prompts per training step (global).")
+    val_batch_size: int = Field(64, ge=1, le=65536, description="Prompts per evaluation batch.")
+
+
+class RewardWeights(Model):
+    """Weights of the hybrid reward; non-negative and summing to 1."""
+
+    # The same rule for the API server, so a bad CR is refused before any component reads it.
+    cel_rules: ClassVar[list[dict[str, str]]] = [
+        {
+            "rule": f"self.binary + self.judge + self.verifier >= {1 - WEIGHT_SUM_TOLERANCE!r} && "
+            f"self.binary + self.judge + self.verifier <= {1 + WEIGHT_SUM_TOLERANCE!r}",
+            "message": "rewardWeights must sum to 1 (binary + judge + verifier)",
+        }
+    ]
+
+    binary: float = Field(0.3, ge=0.0, le=1.0, description="Weight of binary correctness against the label.")
+    judge: float = Field(0.5, ge=0.0, le=1.0, description="Weight of the judge's probability of the sampled answer.")
+    verifier: float = Field(0.2, ge=0.0, le=1.0, description="Weight of the rule-based visual verifier's score.")
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> "RewardWeights":
+        total = self.binary + self.judge + self.verifier
+        if abs(total - 1.0) > WEIGHT_SUM_TOLERANCE:
+            raise ValueError(f"rewardWeights must sum to 1 (binary + judge + verifier = {total:g})")
+        return self
+
+
+class TrainingSpec(Model):
+    """GRPO settings."""
+
+    epochs: int = Field(10, ge=1, le=10000, description="Passes over the dataset.")
+    group_size: int = Field(5, ge=2, le=256, description="Answers sampled per prompt (GRPO group, n).")
+    learning_rate: float = Field(1e-6, gt=0.0, le=1.0, description="Optimizer learning rate.")
+    entropy_coef: float = Field(0.01, ge=0.0, le=10.0, description="Entropy bonus against collapse onto one label.")
+    kl_coef: float = Field(0.0, ge=0.0, le=10.0, description="KL penalty to the frozen reference model (0: no reference).")
+    reward_weights: RewardWeights = Field(default_factory=RewardWeights, description="Hybrid reward weights.")
+    workers: int = Field(2, ge=1, le=1024, description="Training processes (PyTorchJob Master + Workers).")
+    save_every: int = Field(100, ge=1, description="Optimizer steps between checkpoints.")
+    eval_every: int = Field(50, ge=1, description="Optimizer steps between evaluations.")
+
+
+class FeedbackSpec(Model):
+    """Learning from corrections that arrive on Kafka."""
+
+    topic: str = Field(
+        "ontask.corrections",
+        min_length=1,
+        max_length=249,
+        pattern=r"^[a-zA-Z0-9._-]+$",
+        description="Kafka topic of corrections (messages keyed by classifier name).",
+    )
+    buffer_size: int = Field(10000, ge=1, description="Corrections kept in the prioritised buffer.")
+    variants_per_correction: int = Field(10, ge=0, le=1000, description="Synthetic variants made from each correction.")
+    cycle_every: int = Field(100, ge=1, description="New corrections that start a sync cycle.")
+    sync_steps: int = Field(
+        10, ge=1, description="Optimizer steps between re-syncs of the rollout policy (1: on-policy)."
+    )
+
+
+class ServingSpec(Model):
+    """The student InferenceService and promotion of candidates."""
+
+    cel_rules: ClassVar[list[dict[str, str]]] = [
+        {"rule": "self.maxReplicas >= self.minReplicas", "message": "maxReplicas must be >= minReplicas"}
+    ]
+
+    min_replicas: int = Field(1, ge=0, le=1000, description="Minimum predictor replicas.")
+    max_replicas: int = Field(4, ge=1, le=1000, description="Maximum predictor replicas.")
+    canary_percent: int = Field(10, ge=0, le=100, description="Traffic share of a candidate in canary.")
+    promote_if_gain: float = Field(
+        0.01, ge=-1.0, le=1.0, description="Minimum accuracy gain over the serving version for promotion."
+    )
+
+    @model_validator(mode="after")
+    def _replica_bounds(self) -> "ServingSpec":
+        if self.max_replicas < self.min_replicas:
+            raise ValueError("maxReplicas must be >= minReplicas")
+        return self
+
+
+class StorageSpec(Model):
+    """The artifact store (any S3)."""
+
+    endpoint: Optional[str] = Field(
+        None,
+        pattern=r"^https?://",
+        description="S3 endpoint URL; defaults to the operator's configured store.",
+    )
+    bucket: str = Field("ontask", min_length=3, max_length=63, description="Bucket for datasets, models and buffers.")
+    secret_ref: Optional[str] = Field(
+        None,
+        min_length=1,
+        description="Secret with accessKey and secretKey for the store (credentials never sit in the spec).",
+    )
+    retain_artifacts: bool = Field(True, description="Keep artifacts in the store when the classifier is deleted.")
+
+
+class TaskClassifierSpec(Model):
+    """Desired state of a TaskClassifier."""
+
+    student: StudentSpec = Field(default_factory=StudentSpec, description="The student model.")
+    judge: JudgeSpec = Field(default_factory=JudgeSpec, description="The judge model.")
+    data: DataSpec = Field(..., description="Training data.")
+    training: TrainingSpec = Field(default_factory=TrainingSpec, description="GRPO training.")
+    feedback: FeedbackSpec = Field(default_factory=FeedbackSpec, description="Corrections and sync cycles.")
+    serving: ServingSpec = Field(default_factory=ServingSpec, description="Serving and promotion.")
+    storage: StorageSpec = Field(default_factory=StorageSpec, description="Artifact store.")
+
+    def consistency_problems(self) -> list[str]:
+        """Problems that pass the schema but make the classifier impossible to run."""
+        problems = []
+        if not self.judge.enabled and self.training.reward_weights.judge > 0:
+            problems.append("judge.enabled is false but training.rewardWeights.judge > 0")
+        return problems
+
+
+Phase = Literal["Pending", "Bootstrapping", "Training", "Serving", "Syncing", "Failed"]
+ConditionType = Literal["Ready", "JudgeServing", "StudentServing", "Trained", "FeedbackConnected"]
+
+
+class Condition(Model):
+    """A Kubernetes-style condition."""
+
+    type: ConditionType = Field(..., description="Condition type.")
+    status: Literal["True", "False", "Unknown"] = Field(..., description="True, False or Unknown.")
+    reason: Optional[str] = Field(None, description="CamelCase reason of the last transition.")
+    message: Optional[str] = Field(None, description="Human-readable detail.")
+    last_transition_time: Optional[str] = Field(None, description="RFC 3339 time of the last transition.")
+
+
+class FeedbackCounts(Model):
+    """Corrections seen by the feedback daemon."""
+
+    received: int = Field(0, ge=0, description="Valid corrections received.")
+    pending: int = Field(0, ge=0, description="Corrections waiting for the next cycle.")
+    rejected: int = Field(0, ge=0, description="Corrections sent to the dead-letter topic.")
+
+
+class Metrics(Model):
+    """Evaluation of the serving version."""
+
+    accuracy: Optional[float] = Field(None, ge=0.0, le=1.0, description="Held-out accuracy.")
+    edge_case_accuracy: Optional[float] = Field(None, ge=0.0, le=1.0, description="Accuracy on corrected edge cases.")
+    p50_latency_ms: Optional[float] = Field(None, ge=0.0, description="Median prediction latency in ms.")
+
+
+class TaskClassifierStatus(Model):
+    """Observed state of a TaskClassifier, written by the operator."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    phase: Phase = Field("Pending", description="Pending|Bootstrapping|Training|Serving|Syncing|Failed.")
+    model_version: Optional[str] = Field(None, description="Version the student InferenceService serves.")
+    candidate_version: Optional[str] = Field(None, description="Version in canary, if any.")
+    cycle: int = Field(0, ge=0, description="Completed feedback sync cycles.")
+    feedback: FeedbackCounts = Field(default_factory=FeedbackCounts, description="Correction counts.")
+    metrics: Metrics = Field(default_factory=Metrics, description="Evaluation metrics.")
+    conditions: list[Condition] = Field(default_factory=list, description="Current conditions.")
+    observed_generation: Optional[int] = Field(None, description="Generation of the spec last reconciled.")
+
+
+class TaskClassifier(Model):
+    """The whole resource, as read from the API server."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    api_version: Literal["ontask.dev/v1alpha1"] = Field("ontask.dev/v1alpha1", description="API version.")
+    kind: Literal["TaskClassifier"] = Field("TaskClassifier", description="Kind.")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Object metadata.")
+    spec: TaskClassifierSpec
+    status: Optional[TaskClassifierStatus] = None

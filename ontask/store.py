@@ -1,0 +1,216 @@
+"""The artifact store: datasets, model versions, buffers and caches.
+
+Two implementations behind one small interface: any S3 (MinIO, SeaweedFS, AWS...) through the
+``minio`` client, and a local folder for the embedded mode. Keys are '/'-separated paths
+relative to a root (``s3://bucket/prefix`` or a directory).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional, Protocol
+from urllib.parse import urlparse
+
+from minio import Minio
+from minio.error import S3Error
+
+
+class StoreError(RuntimeError):
+    """A store operation failed; the message names the key and the store."""
+
+
+class Store(Protocol):
+    """What every component needs from artifact storage."""
+
+    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
+    def get_bytes(self, key: str) -> bytes: ...
+    def exists(self, key: str) -> bool: ...
+    def list(self, prefix: str = "") -> Iterator[str]: ...
+    def delete(self, key: str) -> None: ...
+    def uri(self, key: str = "") -> str: ...
+
+
+def _clean(key: str) -> str:
+    key = key.strip("/")
+    if any(part in ("..", ".") for part in key.split("/")):
+        raise StoreError(f"invalid key {key!r}: '.' and '..' are not allowed")
+    return key
+
+
+class LocalStore:
+    """A folder as a store (the embedded mode, tests)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self.root / _clean(key)
+
+    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename, so a reader never sees half a file (and a crash leaves the old one).
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError as e:
+            raise StoreError(f"{self.uri(key)} does not exist") from e
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        base = self._path(prefix) if prefix.strip("/") else self.root
+        if base.is_file():
+            yield _clean(prefix)
+            return
+        if not base.exists():
+            return
+        for path in sorted(base.rglob("*")):
+            if path.is_file() and not path.name.startswith("."):
+                yield path.relative_to(self.root).as_posix()
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def uri(self, key: str = "") -> str:
+        return str(self.root / key.strip("/")) if key else str(self.root)
+
+
+@dataclass
+class S3Config:
+    """Where an S3 store is and how to log in (credentials come from a Secret or the env)."""
+
+    endpoint: str
+    access_key: str
+    secret_key: str
+    region: Optional[str] = None
+
+
+class S3Store:
+    """An S3 bucket (and optional prefix) as a store."""
+
+    def __init__(self, config: S3Config, bucket: str, prefix: str = "", create_bucket: bool = True):
+        url = urlparse(config.endpoint)
+        if url.scheme not in ("http", "https") or not url.netloc:
+            raise StoreError(f"S3 endpoint must be http(s)://host[:port], got {config.endpoint!r}")
+        self.client = Minio(
+            url.netloc,
+            access_key=config.access_key,
+            secret_key=config.secret_key,
+            secure=url.scheme == "https",
+            region=config.region,
+        )
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        if create_bucket:
+            try:
+                if not self.client.bucket_exists(bucket):
+                    self.client.make_bucket(bucket)
+            except S3Error as e:
+                if e.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise StoreError(f"cannot use bucket {bucket!r} at {config.endpoint}: {e}") from e
+
+    def _key(self, key: str) -> str:
+        key = _clean(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        try:
+            self.client.put_object(self.bucket, self._key(key), io.BytesIO(data), len(data), content_type=content_type)
+        except S3Error as e:
+            raise StoreError(f"cannot write {self.uri(key)}: {e}") from e
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            resp = self.client.get_object(self.bucket, self._key(key))
+        except S3Error as e:
+            raise StoreError(f"cannot read {self.uri(key)}: {e.code}") from e
+        try:
+            return resp.read()
+        finally:
+            resp.close()
+            resp.release_conn()
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.stat_object(self.bucket, self._key(key))
+            return True
+        except S3Error as e:
+            if e.code in ("NoSuchKey", "NoSuchObject", "NotFound", "NoSuchBucket"):
+                return False
+            raise StoreError(f"cannot stat {self.uri(key)}: {e}") from e
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        full = self._key(prefix) if prefix.strip("/") else self.prefix
+        for obj in self.client.list_objects(self.bucket, prefix=(full + "/") if full else None, recursive=True):
+            name = obj.object_name
+            yield name[len(self.prefix) + 1 :] if self.prefix else name
+
+    def delete(self, key: str) -> None:
+        self.client.remove_object(self.bucket, self._key(key))
+
+    def uri(self, key: str = "") -> str:
+        path = "/".join(p for p in (self.prefix, key.strip("/")) if p)
+        return f"s3://{self.bucket}/{path}"
+
+
+def s3_config_from_env(endpoint: Optional[str] = None) -> S3Config:
+    """S3 settings from the standard variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    S3_ENDPOINT / AWS_ENDPOINT_URL), as KServe's storage initializer reads them."""
+    endpoint = endpoint or os.environ.get("S3_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL")
+    if not endpoint:
+        raise StoreError("no S3 endpoint: set spec.storage.endpoint, S3_ENDPOINT or AWS_ENDPOINT_URL")
+    if "://" not in endpoint:
+        endpoint = ("https://" if os.environ.get("S3_USE_HTTPS", "0") == "1" else "http://") + endpoint
+    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if not key or not secret:
+        raise StoreError("no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+    return S3Config(endpoint, key, secret, os.environ.get("AWS_DEFAULT_REGION"))
+
+
+def open_store(uri: str, s3: Optional[S3Config] = None) -> Store:
+    """A store for ``s3://bucket/prefix`` (credentials from ``s3`` or the env) or a local path."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "s3":
+        if not parsed.netloc:
+            raise StoreError(f"{uri!r} names no bucket")
+        return S3Store(s3 or s3_config_from_env(), parsed.netloc, parsed.path)
+    if parsed.scheme in ("", "file"):
+        return LocalStore(parsed.path if parsed.scheme == "file" else uri)
+    raise StoreError(f"unsupported store URI {uri!r}: use s3://bucket/prefix or a local folder")
+
+
+def download_prefix(store: Store, prefix: str, dest: str | Path) -> Path:
+    """Copy every object under prefix into dest, keeping relative paths; returns dest."""
+    dest = Path(dest)
+    prefix = prefix.strip("/")
+    found = False
+    for key in store.list(prefix):
+        rel = key[len(prefix) + 1 :] if prefix else key
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(store.get_bytes(key))
+        found = True
+    if not found:
+        raise StoreError(f"nothing under {store.uri(prefix)}")
+    return dest
+
+
+def upload_folder(store: Store, folder: str | Path, prefix: str) -> int:
+    """Copy a folder's files under prefix; returns the number of files."""
+    folder = Path(folder)
+    n = 0
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            store.put_bytes(f"{prefix.strip('/')}/{path.relative_to(folder).as_posix()}", path.read_bytes())
+            n += 1
+    return n

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Builds the real servers the integration tests talk to, from package registries only:
+# kube-apiserver, kube-controller-manager, etcd 3.6, SeaweedFS (S3), Helm (Go module proxy)
+# and Apache Kafka (Maven Central jars). Everything is cached under $ONTASK_CACHE
+# (default ~/.cache/ontask); a binary that exists is never rebuilt, so this is idempotent.
+# Usage: build.sh [all|kube|etcd|weed|helm|kafka]...
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CACHE="${ONTASK_CACHE:-$HOME/.cache/ontask}"
+BIN="$CACHE/bin"
+mkdir -p "$BIN"
+export GOMODCACHE="${GOMODCACHE:-$CACHE/go/mod}"
+export GOCACHE="${GOCACHE:-$CACHE/go/build}"
+export GOFLAGS="-buildvcs=false -mod=mod"
+export CGO_ENABLED=0
+
+K8S_VERSION=v1.34.4
+K8S_MINOR=34
+ETCD_VERSION=v3.6.16
+HELM_VERSION=v3.19.5
+WEED_VERSION=v0.0.0-20261109003541-7506e5f91cd6
+KAFKA_VERSION=4.0.1
+
+log() { echo "[servers/build] $*" >&2; }
+
+# A scratch module per server: upstream main packages are wrapped, because
+# `go install pkg@version` refuses modules with replace directives.
+wrapper() {  # name -> prints a fresh module dir
+  local d="$CACHE/src/$1"
+  rm -rf "$d"; mkdir -p "$d"; echo "$d"
+}
+
+kube_module() {  # the wrapper module of k8s.io/kubernetes, made once
+  local d="$CACHE/src/kube-$K8S_VERSION"
+  if [[ ! -f "$d/.ready" ]]; then
+    rm -rf "$d"; mkdir -p "$d"
+    (
+      cd "$d"
+      go mod download -json "k8s.io/kubernetes@$K8S_VERSION" >/dev/null
+      local modfile="$GOMODCACHE/cache/download/k8s.io/kubernetes/@v/$K8S_VERSION.mod"
+      {
+        echo "module ontask.dev/servers/kube"
+        echo "go 1.24.0"
+        echo "require k8s.io/kubernetes $K8S_VERSION"
+        # Every staging module is required as v0.0.0 upstream; point each at its published tag.
+        grep -E '^\s+k8s.io/[a-z0-9-]+ v0.0.0\s*$' "$modfile" | awk -v v="v0.$K8S_MINOR.${K8S_VERSION##*.}" '{print "replace " $1 " => " $1 " " v}'
+      } > go.mod
+      mkdir -p apiserver controllermanager kubectl
+      # Each main mirrors upstream cmd/<name>/<name>.go.
+      cat > apiserver/main.go <<'GO'
+package main
+
+import (
+	"os"
+
+	"k8s.io/component-base/cli"
+	_ "k8s.io/component-base/logs/json/register"
+	_ "k8s.io/component-base/metrics/prometheus/clientgo"
+	_ "k8s.io/component-base/metrics/prometheus/version"
+	"k8s.io/kubernetes/cmd/kube-apiserver/app"
+)
+
+func main() { os.Exit(cli.Run(app.NewAPIServerCommand())) }
+GO
+      cat > controllermanager/main.go <<'GO'
+package main
+
+import (
+	"os"
+
+	"k8s.io/component-base/cli"
+	_ "k8s.io/component-base/logs/json/register"
+	_ "k8s.io/component-base/metrics/prometheus/clientgo"
+	_ "k8s.io/component-base/metrics/prometheus/version"
+	"k8s.io/kubernetes/cmd/kube-controller-manager/app"
+)
+
+func main() { os.Exit(cli.Run(app.NewControllerManagerCommand())) }
+GO
+      cat > kubectl/main.go <<'GO'
+package main
+
+import (
+	_ "k8s.io/client-go/plugin/pkg/client/auth"
+	"k8s.io/component-base/cli"
+	"k8s.io/kubectl/pkg/cmd"
+	"k8s.io/kubectl/pkg/cmd/util"
+)
+
+func main() {
+	command := cmd.NewDefaultKubectlCommand()
+	if err := cli.RunNoErrOutput(command); err != nil {
+		util.CheckErr(err)
+	}
+}
+GO
+      go mod tidy >/dev/null
+      touch .ready
+    )
+  fi
+  echo "$d"
+}
+
+build_kube() {
+  local todo=()
+  for b in kube-apiserver:apiserver kube-controller-manager:controllermanager kubectl:kubectl; do
+    [[ -x "$BIN/${b%%:*}" ]] || todo+=("$b")
+  done
+  [[ ${#todo[@]} -eq 0 ]] && return 0
+  log "building ${todo[*]} $K8S_VERSION (cold: ~20 min on 2 cores)"
+  local d; d="$(kube_module)"
+  cd "$d"
+  local ld="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$K8S_MINOR -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$K8S_MINOR"
+  for b in "${todo[@]}"; do
+    go build -p 2 -ldflags "$ld" -o "$BIN/${b%%:*}.tmp" "./${b##*:}"
+    mv "$BIN/${b%%:*}.tmp" "$BIN/${b%%:*}"
+  done
+}
+
+build_etcd() {
+  [[ -x "$BIN/etcd" ]] && return 0
+  log "building etcd $ETCD_VERSION"
+  local d; d="$(wrapper etcd)"
+  cd "$d"
+  cat > go.mod <<MOD
+module ontask.dev/servers/etcd
+go 1.24.0
+require go.etcd.io/etcd/server/v3 $ETCD_VERSION
+MOD
+  cat > main.go <<'GO'
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+GO
+  go mod tidy >/dev/null
+  go build -p 2 -ldflags "-s -w" -o "$BIN/etcd.tmp" .
+  mv "$BIN/etcd.tmp" "$BIN/etcd"
+}
+
+build_helm() {
+  [[ -x "$BIN/helm" ]] && return 0
+  log "building helm $HELM_VERSION"
+  GOBIN="$BIN" go install -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+}
+
+build_weed() {
+  [[ -x "$BIN/weed" ]] && return 0
+  log "building SeaweedFS (weed) $WEED_VERSION (cold: ~10 min on 2 cores)"
+  local d; d="$(wrapper weed)"
+  cd "$d"
+  # weed's go.mod has a replace directive, so `go install ...@version` refuses it; building
+  # its main package from a module that requires it (and repeats the replace) works.
+  cat > go.mod <<MOD
+module ontask.dev/servers/weed
+go 1.26
+require github.com/seaweedfs/seaweedfs $WEED_VERSION
+replace github.com/tyler-smith/go-bip39 => github.com/cosmos/go-bip39 v1.0.0
+MOD
+  cat > tools.go <<'GO'
+//go:build tools
+
+package tools
+
+import _ "github.com/seaweedfs/seaweedfs/weed"
+GO
+  go mod tidy >/dev/null
+  go build -p 2 -ldflags "-s -w" -o "$BIN/weed.tmp" github.com/seaweedfs/seaweedfs/weed
+  mv "$BIN/weed.tmp" "$BIN/weed"
+}
+
+build_kafka() {
+  local dir="$CACHE/kafka-$KAFKA_VERSION"
+  [[ -f "$dir/.complete" ]] && return 0
+  log "fetching Apache Kafka $KAFKA_VERSION jars from Maven Central"
+  rm -rf "$dir"; mkdir -p "$dir/libs"
+  sed "s/@KAFKA_VERSION@/$KAFKA_VERSION/" "$HERE/kafka-pom.xml" > "$dir/pom.xml"
+  mvn -q -B -f "$dir/pom.xml" -Dmaven.repo.local="$CACHE/m2" \
+      dependency:copy-dependencies -DoutputDirectory="$dir/libs" -DincludeScope=runtime
+  touch "$dir/.complete"
+}
+
+targets=("$@"); [[ ${#targets[@]} -eq 0 ]] && targets=(all)
+for t in "${targets[@]}"; do
+  case "$t" in
+    all) build_kafka; build_etcd; build_helm; build_kube; build_weed ;;
+    kube) build_kube ;; etcd) build_etcd ;; helm) build_helm ;; weed) build_weed ;; kafka) build_kafka ;;
+    *) echo "unknown target $t" >&2; exit 2 ;;
+  esac
+done
+log "done: $(ls "$BIN" | tr '\n' ' ')"

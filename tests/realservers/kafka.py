@@ -1,0 +1,102 @@
+"""A real Apache Kafka broker in KRaft combined mode, from Maven Central jars, on Java 17."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from .proc import ServerProcess, cache_dir, free_port, port_open
+
+KAFKA_VERSION = "4.0.1"
+
+
+def kafka_home() -> Path:
+    home = cache_dir() / f"kafka-{KAFKA_VERSION}"
+    if not (home / ".complete").exists():
+        raise FileNotFoundError(f"{home} is missing: run `make servers` (scripts/servers/build.sh kafka) first")
+    return home
+
+
+def java_cmd(main_class: str, *args: str, heap: str = "512m") -> list[str]:
+    """A java command line with Kafka's classpath; also runs Kafka's own CLI tools."""
+    java = shutil.which("java") or "java"
+    classpath = str(kafka_home() / "libs" / "*")
+    return [java, f"-Xmx{heap}", "-XX:+UseSerialGC", "-cp", classpath, main_class, *args]
+
+
+class KafkaBroker:
+    """One broker + controller; restart() keeps its data and port (for reconnect tests)."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.port = free_port()
+        self.controller_port = free_port()
+        self.proc: ServerProcess | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _configure(self) -> Path:
+        data = self.workdir / "data"
+        props = self.workdir / "server.properties"
+        props.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    "controller.listener.names=CONTROLLER",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    f"log.dirs={data}",
+                    "num.partitions=1",
+                    "offsets.topic.replication.factor=1",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "auto.create.topics.enable=true",
+                    "log.flush.interval.messages=1",
+                    "",
+                ]
+            )
+        )
+        if not (data / "meta.properties").exists():
+            cluster_id = subprocess.run(
+                java_cmd("kafka.tools.StorageTool", "random-uuid", heap="128m"),
+                check=True, capture_output=True, text=True,
+            ).stdout.strip().splitlines()[-1]
+            subprocess.run(
+                java_cmd("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
+                         "--ignore-formatted", "--standalone", heap="128m"),
+                check=True, capture_output=True, text=True,
+            )
+        return props
+
+    def start(self) -> str:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        props = self._configure()
+        log4j = self.workdir / "log4j2.yaml"
+        log4j.write_text(
+            "Configuration:\n  Appenders:\n    Console: {name: STDOUT, PatternLayout: {pattern: '[%d] %p %m (%c)%n'}}\n"
+            "  Loggers:\n    Root: {level: WARN, AppenderRef: [{ref: STDOUT}]}\n"
+        )
+        cmd = java_cmd("kafka.Kafka", str(props), heap="768m")
+        cmd.insert(1, f"-Dlog4j2.configurationFile={log4j}")
+        self.proc = ServerProcess("kafka", cmd, self.workdir).start()
+        self.proc.wait_until(lambda: port_open(self.port), timeout=90, what="listening")
+        return self.bootstrap
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.stop(timeout=30)
+
+    def restart(self) -> None:
+        """Stop and start again on the same port with the same data."""
+        self.stop()
+        self.start()
