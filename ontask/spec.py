@@ -154,7 +154,11 @@ class ServingSpec(Model):
     """The student InferenceService and promotion of candidates."""
 
     cel_rules: ClassVar[list[dict[str, str]]] = [
-        {"rule": "self.maxReplicas >= self.minReplicas", "message": "maxReplicas must be >= minReplicas"}
+        {
+            "rule": "self.maxReplicas >= self.minReplicas",
+            "message": "maxReplicas must be >= minReplicas",
+            "fieldPath": ".maxReplicas",
+        }
     ]
 
     min_replicas: int = Field(1, ge=0, le=1000, description="Minimum predictor replicas.")

@@ -1,0 +1,84 @@
+"""Session fixtures: the real servers, started once on first use and stopped at the end
+(also when tests fail). Servers started by `make servers-up` are reused when running."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+
+from ontask.store import S3Config
+from tests.realservers import KubeEndpoints, RealServers, S3Endpoint, bin_path, running_state
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def real_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServers]:
+    servers = RealServers(tmp_path_factory.mktemp("servers"))
+    state = running_state()
+    if state:
+        # Reuse what `make servers-up` runs; this session does not own (or stop) them.
+        if state.get("kube"):
+            k = state["kube"]
+            servers.kube_endpoints = KubeEndpoints(
+                k["url"], Path(k["admin_kubeconfig"]), Path(k["user_kubeconfig"]), k["user_name"], Path(k["ca_file"])
+            )
+        servers.kafka_bootstrap = state.get("kafka")
+        if state.get("s3"):
+            servers.s3_endpoint = S3Endpoint(**state["s3"])
+    yield servers
+    servers.stop(remove=False)
+
+
+@pytest.fixture(scope="session")
+def kube(real_servers: RealServers) -> KubeEndpoints:
+    """A real kube-apiserver (+ etcd, kube-controller-manager) with admin and non-admin kubeconfigs."""
+    return real_servers.kube()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(real_servers: RealServers) -> str:
+    """host:port of a real Kafka broker (KRaft)."""
+    return real_servers.kafka()
+
+
+@pytest.fixture(scope="session")
+def s3(real_servers: RealServers) -> S3Endpoint:
+    """A real S3 endpoint (SeaweedFS) with credentials."""
+    return real_servers.s3()
+
+
+@pytest.fixture(scope="session")
+def s3_config(s3: S3Endpoint) -> S3Config:
+    return S3Config(s3.endpoint, s3.access_key, s3.secret_key)
+
+
+@pytest.fixture(scope="session")
+def admin_api(kube: KubeEndpoints) -> k8s.ApiClient:
+    """A kubernetes-client ApiClient logged in as a cluster admin."""
+    return k8s_config.new_client_from_config(config_file=str(kube.admin_kubeconfig))
+
+
+def run_cli(binary: str, *args: str, kubeconfig: Path | None = None, input: str | None = None,
+            check: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run a real CLI (kubectl, helm) built by scripts/servers/build.sh."""
+    cmd = [str(bin_path(binary)), *args]
+    if kubeconfig is not None:
+        cmd += ["--kubeconfig", str(kubeconfig)]
+    return subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=120, check=check)
+
+
+@pytest.fixture(scope="session")
+def crd_installed(kube: KubeEndpoints) -> None:
+    """The chart's TaskClassifier CRD applied to the real API server and established."""
+    crd = REPO / "charts" / "ontask" / "crds" / "taskclassifiers.ontask.dev.yaml"
+    out = run_cli("kubectl", "apply", "--server-side", "-f", str(crd), kubeconfig=kube.admin_kubeconfig)
+    assert out.returncode == 0, out.stderr
+    out = run_cli("kubectl", "wait", "--for=condition=Established", "--timeout=60s",
+                  "crd/taskclassifiers.ontask.dev", kubeconfig=kube.admin_kubeconfig)
+    assert out.returncode == 0, out.stderr

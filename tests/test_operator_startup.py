@@ -1,0 +1,119 @@
+"""The operator process, run as a non-admin user bound by the chart's RBAC, against the real
+API server: it starts, reports healthy, and records what it found in each classifier's status."""
+
+import copy
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+import yaml
+from kubernetes import client as k8s
+
+from ontask.spec import GROUP, PLURAL, VERSION
+from tests.conftest import REPO, run_cli
+from tests.realservers.proc import free_port
+
+NS = "ontask-op"
+
+
+def _wait(predicate, timeout=60.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+@pytest.fixture(scope="module")
+def operator(kube, admin_api, crd_installed, tmp_path_factory):
+    run_cli("kubectl", "create", "namespace", NS, kubeconfig=kube.admin_kubeconfig)
+    rendered = run_cli("helm", "template", "ontask", str(REPO / "charts" / "ontask"), "--namespace", NS,
+                       "--kube-version", "1.34.0", check=True).stdout
+    role = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "ClusterRole")
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": "ontask-test-user"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": kube.user_name}],
+    }
+    run_cli("kubectl", "apply", "-f", "-", kubeconfig=kube.admin_kubeconfig, check=True,
+            input=yaml.safe_dump_all([role, binding]))
+    port = free_port()
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    env = {**os.environ, "KUBECONFIG": str(kube.user_kubeconfig), "PYTHONPATH": str(REPO)}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ontask.cli", "operator", "--standalone", "--namespace", NS,
+             "--liveness", f"http://127.0.0.1:{port}/healthz"],
+            stdout=out, stderr=subprocess.STDOUT, env=env,
+        )
+    try:
+        _wait(lambda: _healthy(port), timeout=60, what="operator /healthz")
+        yield proc, log
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _healthy(port):
+    try:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).status == 200
+    except OSError:
+        return False
+
+
+def _tc(name, spec):
+    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "TaskClassifier", "metadata": {"name": name}, "spec": spec}
+
+
+def _status(admin_api, name):
+    obj = k8s.CustomObjectsApi(admin_api).get_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, name)
+    return obj.get("status") or {}
+
+
+def test_valid_classifier_is_accepted(operator, admin_api):
+    api = k8s.CustomObjectsApi(admin_api)
+    api.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, _tc("good", {"data": {"source": "s3://b/p"}}))
+    status = _wait(lambda: _status(admin_api, "good").get("phase") and _status(admin_api, "good"),
+                   what="status of 'good'")
+    assert status["phase"] == "Pending"
+    assert status["observedGeneration"] == 1
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "Pending")
+
+
+def test_inconsistent_classifier_fails_with_a_condition_and_an_event(operator, admin_api):
+    api = k8s.CustomObjectsApi(admin_api)
+    api.create_namespaced_custom_object(
+        GROUP, VERSION, NS, PLURAL, _tc("no-judge", {"data": {"source": "s3://b/p"}, "judge": {"enabled": False}})
+    )
+    status = _wait(lambda: _status(admin_api, "no-judge").get("phase") and _status(admin_api, "no-judge"),
+                   what="status of 'no-judge'")
+    assert status["phase"] == "Failed"
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ready["reason"] == "InvalidSpec"
+    assert "rewardWeights.judge > 0" in ready["message"]
+
+    def invalid_event():
+        events = k8s.CoreV1Api(admin_api).list_namespaced_event(NS, field_selector="involvedObject.name=no-judge")
+        return [e for e in events.items if e.reason == "InvalidSpec"]
+
+    [event] = _wait(invalid_event, what="InvalidSpec event")
+    assert "judge.enabled is false" in event.message
+
+
+def test_fixing_the_spec_moves_it_out_of_failed(operator, admin_api):
+    api = k8s.CustomObjectsApi(admin_api)
+    api.patch_namespaced_custom_object(
+        GROUP, VERSION, NS, PLURAL, "no-judge",
+        {"spec": {"training": {"rewardWeights": {"binary": 0.7, "judge": 0.0, "verifier": 0.3}}}},
+    )
+    status = _wait(lambda: _status(admin_api, "no-judge").get("phase") == "Pending" and _status(admin_api, "no-judge"),
+                   what="'no-judge' back to Pending")
+    assert status["observedGeneration"] == 2

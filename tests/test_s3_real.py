@@ -1,0 +1,52 @@
+"""The real S3 server through the minio client and through ontask's store."""
+
+import io
+import os
+import uuid
+
+import pytest
+from minio import Minio
+
+from ontask.store import LocalStore, S3Store, StoreError, download_prefix, upload_folder
+
+
+def test_minio_put_get_is_byte_for_byte(s3):
+    client = Minio(s3.endpoint.removeprefix("http://"), s3.access_key, s3.secret_key, secure=False)
+    bucket = f"b-{uuid.uuid4().hex[:8]}"
+    client.make_bucket(bucket)
+    body = os.urandom(3 * 1024 * 1024 + 17)
+    client.put_object(bucket, "blob/data.bin", io.BytesIO(body), len(body))
+    resp = client.get_object(bucket, "blob/data.bin")
+    try:
+        assert resp.read() == body
+    finally:
+        resp.close()
+        resp.release_conn()
+
+
+@pytest.fixture(params=["s3", "local"])
+def store(request, s3_config, tmp_path):
+    if request.param == "s3":
+        return S3Store(s3_config, f"store-{uuid.uuid4().hex[:8]}", prefix="classifiers/demo")
+    return LocalStore(tmp_path / "store")
+
+
+def test_store_round_trip_list_and_missing_key(store, tmp_path):
+    store.put_bytes("a/x.bin", b"\x00\x01")
+    store.put_bytes("a/b/y.txt", b"hello")
+    assert store.get_bytes("a/x.bin") == b"\x00\x01"
+    assert sorted(store.list("a")) == ["a/b/y.txt", "a/x.bin"]
+    assert store.exists("a/b/y.txt") and not store.exists("a/nope")
+    with pytest.raises(StoreError, match="a/nope"):
+        store.get_bytes("a/nope")
+    src = tmp_path / "src"
+    (src / "d").mkdir(parents=True)
+    (src / "d" / "f.txt").write_text("f")
+    assert upload_folder(store, src, "up") == 1
+    dest = download_prefix(store, "up", tmp_path / "dest")
+    assert (dest / "d" / "f.txt").read_text() == "f"
+
+
+def test_store_refuses_path_traversal(tmp_path):
+    with pytest.raises(StoreError, match="not allowed"):
+        LocalStore(tmp_path).put_bytes("../escape", b"x")

@@ -1,0 +1,81 @@
+"""The tiny Qwen2.5-VL: built offline, saved, reloaded from a folder and from the real S3,
+and answering a screenshot + task through the real processor and chat template."""
+
+import json
+import uuid
+
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from ontask.models.loading import CheckpointError, load_vlm
+from ontask.models.tiny import build_tiny_vlm, parameter_count
+from ontask.store import S3Store, upload_folder
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    return build_tiny_vlm(tmp_path_factory.mktemp("tiny") / "v0")
+
+
+def _screenshot() -> Image.Image:
+    img = Image.new("RGB", (1280, 800), (30, 30, 40))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((100, 80, 1100, 700), fill=(240, 240, 240))
+    draw.text((110, 85), "main.py - Visual Studio Code", fill=(0, 0, 0))
+    return img
+
+
+def _logits(model, processor, task: str) -> torch.Tensor:
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": f"Task: {task}"}]}]
+    text = processor.apply_chat_template(messages, add_generation_prompt=True)
+    assert text.endswith("<|im_start|>assistant\n")
+    inputs = processor(text=[text], images=[_screenshot()], return_tensors="pt")
+    n_image_tokens = int((inputs["input_ids"] == model.config.image_token_id).sum())
+    grid = inputs["image_grid_thw"][0]
+    assert n_image_tokens == int(grid.prod()) // 4  # spatial merge 2x2
+    with torch.no_grad():
+        return model(**inputs).logits[0, -1]
+
+
+def test_saved_folder_has_a_real_checkpoint_layout(tiny_dir):
+    names = {p.name for p in tiny_dir.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+            "chat_template.jinja", "processor_config.json"} <= names
+    config = json.loads((tiny_dir / "config.json").read_text())
+    assert config["model_type"] == "qwen2_5_vl"
+    assert config["architectures"] == ["Qwen2_5_VLForConditionalGeneration"]
+
+
+def test_reloaded_from_folder_gives_logits_for_a_screenshot_and_task(tiny_dir):
+    model, processor = load_vlm(str(tiny_dir))
+    assert parameter_count(model) < 2_000_000
+    logits = _logits(model, processor, "fix the failing unit test")
+    assert logits.shape == (model.config.text_config.vocab_size,)
+    assert torch.isfinite(logits).all()
+    # Same weights, same input: deterministic.
+    assert torch.equal(logits, _logits(model, processor, "fix the failing unit test"))
+
+
+def test_reloaded_from_s3_equals_the_folder(tiny_dir, s3_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("ONTASK_MODEL_CACHE", str(tmp_path / "cache"))
+    bucket = f"models-{uuid.uuid4().hex[:8]}"
+    upload_folder(S3Store(s3_config, bucket), tiny_dir, "tiny/v0")
+    from_s3, proc_s3 = load_vlm(f"s3://{bucket}/tiny/v0", s3=s3_config)
+    from_dir, proc_dir = load_vlm(str(tiny_dir))
+    assert torch.equal(_logits(from_s3, proc_s3, "answer tickets"), _logits(from_dir, proc_dir, "answer tickets"))
+
+
+def test_broken_checkpoints_are_refused_with_the_reason(tiny_dir, tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_vlm(str(tmp_path / "nowhere"))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for f in tiny_dir.iterdir():
+        (broken / f.name).write_bytes(f.read_bytes())
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(CheckpointError, match="model.safetensors is corrupt"):
+        load_vlm(str(broken))
+    (broken / "config.json").unlink()
+    with pytest.raises(CheckpointError, match="config.json is missing"):
+        load_vlm(str(broken))
