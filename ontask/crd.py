@@ -10,6 +10,7 @@ Run ``python -m ontask.crd`` to rewrite the chart's CRD; a test fails when it dr
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -180,3 +181,30 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def reference_markdown() -> str:
+    """The TaskClassifier spec reference (field, type, default, meaning) as a Markdown table."""
+    rows = ["| field | type | default | meaning |", "| --- | --- | --- | --- |"]
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            alias = field.alias or name
+            path = f"{prefix}.{alias}" if prefix else alias
+            sub = next((a for a in _type_args(field.annotation) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+            if sub is not None:
+                walk(sub, path)
+                continue
+            schema = schema_of(model)["properties"][alias]
+            typ = "/".join(schema["enum"]) if "enum" in schema else schema.get("type", "")
+            if field.is_required():
+                default = "**required**"
+            elif field.default is None:
+                default = "-"
+            else:
+                value = field.default.value if hasattr(field.default, "value") else field.default
+                default = f"`{json.dumps(value)}`"
+            rows.append(f"| `spec.{path}` | {typ} | {default} | {field.description or ''} |")
+
+    walk(spec.TaskClassifierSpec, "")
+    return "\n".join(rows) + "\n"

@@ -86,7 +86,7 @@ class DataSpec(Model):
     source: str = Field(
         ...,
         min_length=1,
-        description="Screenshots and tasks to bootstrap from: an s3:// prefix, or synthetic://N for a generated set.",
+        description="Screenshots and tasks to bootstrap from: an s3:// prefix.",
     )
     max_prompt_length: int = Field(256, ge=16, le=32768, description="Maximum prompt tokens, image tokens excluded.")
     max_response_length: int = Field(16, ge=1, le=4096, description="Maximum sampled answer tokens.")
