@@ -49,6 +49,51 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store_for(uri: str):
+    from ontask.store import open_store
+
+    return open_store(uri)
+
+
+def _cmd_data_generate(args: argparse.Namespace) -> int:
+    from ontask.data import contact_sheet, generate, write_version
+
+    store = _store_for(args.out)
+    examples = generate(args.n, seed=args.seed)
+    if args.preview:
+        from tqdm import tqdm
+
+        examples = list(tqdm(examples, total=args.n, desc="rendering", unit="screen"))
+        # One screenshot per app kind first, so the sheet shows the variety at a glance.
+        by_kind: dict[str, list] = {}
+        for ex in examples:
+            focused = next(w for w in ex.meta["scene"]["windows"] if w["focused"])
+            by_kind.setdefault(focused["kind"], []).append(ex)
+        picked = [group[0] for group in by_kind.values()]
+        picked += [ex for ex in examples if ex not in picked][: max(0, 24 - len(picked))]
+        contact_sheet(picked[:24]).save(args.preview)
+        print(f"contact sheet of {min(24, len(picked))} screenshots: {args.preview}")
+    manifest = write_version(store, args.name, examples, data_source="ontask/synthetic",
+                             made_by={"command": "generate", "n": args.n, "seed": args.seed}, progress=True)
+    where = store.uri(f"datasets/{args.name}/{manifest['version']}")
+    print(f"wrote {where}: {manifest['rows']} rows "
+          f"{manifest['splits']}, labels {manifest['labels']}, {manifest['hard_rows']} hard cases")
+    return 0
+
+
+def _cmd_data_prepare(args: argparse.Namespace) -> int:
+    from ontask.data import prepare
+
+    result = prepare(args.source, _store_for(args.out), args.name, task=args.task, progress=True)
+    m = result.manifest
+    print(f"wrote {args.out} datasets/{args.name}/{m['version']}: {m['rows']} rows, labels {m['labels']}")
+    for r in result.rejected:
+        print(f"rejected {r['reason']}", file=sys.stderr)
+    if result.unlabeled:
+        print(f"{result.unlabeled} rows have no label yet (no judge or verifier configured)", file=sys.stderr)
+    return 0
+
+
 def _cmd_operator(args: argparse.Namespace) -> int:
     from ontask.operator import run_operator
 
@@ -88,6 +133,22 @@ def build_parser() -> argparse.ArgumentParser:
     op.add_argument("--log-level", default="info")
     op.set_defaults(func=_cmd_operator)
 
+    data = sub.add_parser("data", help="synthetic screenshots and dataset versions").add_subparsers(
+        dest="data_command", required=True)
+    gen = data.add_parser("generate", help="render a seeded synthetic dataset as a new version")
+    gen.add_argument("--n", type=int, default=200, help="rows")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--out", default="out/store", help="store: a folder or s3://bucket/prefix")
+    gen.add_argument("--name", default="synthetic", help="dataset name")
+    gen.add_argument("--preview", metavar="PNG", help="also write a contact sheet of 24 screenshots")
+    gen.set_defaults(func=_cmd_data_generate)
+    prep = data.add_parser("prepare", help="turn a folder or JSONL manifest of screenshots into a version")
+    prep.add_argument("source", help="a folder of images (with manifest.jsonl or --task), or a .jsonl manifest")
+    prep.add_argument("--task", help="the task of every screenshot in a folder without a manifest")
+    prep.add_argument("--out", default="out/store", help="store: a folder or s3://bucket/prefix")
+    prep.add_argument("--name", required=True, help="dataset name")
+    prep.set_defaults(func=_cmd_data_prepare)
+
     crd = sub.add_parser("crd", help="print the TaskClassifier CRD generated from the models")
     crd.add_argument("--check", action="store_true", help="fail when the chart's CRD is stale")
     crd.set_defaults(func=_cmd_crd)
@@ -96,8 +157,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the `ontask` command."""
+    from ontask.data.dataset import DatasetError
+    from ontask.models.loading import CheckpointError
+    from ontask.store import StoreError
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (DatasetError, StoreError, CheckpointError, FileNotFoundError, ValueError) as e:
+        # Errors a user can fix: say what is wrong, without a traceback.
+        print(f"ontask: error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

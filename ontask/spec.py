@@ -266,3 +266,19 @@ class TaskClassifier(Model):
     metadata: dict[str, Any] = Field(default_factory=dict, description="Object metadata.")
     spec: TaskClassifierSpec
     status: Optional[TaskClassifierStatus] = None
+
+
+# --- evidence and dataset rows (shared by datasets, predictor requests and corrections) --------
+
+
+class WindowInfo(Model):
+    """One window as the capture agent knows it from the operating system (ActivityWatch-style)."""
+
+    app: str = Field(..., min_length=1, max_length=256, description="Application name, e.g. 'Firefox'.")
+    title: str = Field("", max_length=1024, description="Window title as shown in its title bar.")
+    url: Optional[str] = Field(None, max_length=4096, description="Page URL for browser windows.")
+    focused: bool = Field(False, description="Whether this window has the keyboard focus.")
+
+
+Label = Literal["on-task", "off-task"]
+LabelSource = Literal["rule", "manifest", "judge", "verifier", "user", "reviewer", "variant", "unlabeled"]

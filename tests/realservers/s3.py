@@ -11,7 +11,7 @@ from pathlib import Path
 
 from minio import Minio
 
-from .proc import ServerProcess, bin_path, free_port
+from .proc import ServerProcess, bin_path, free_port, port_open
 
 
 @dataclass
@@ -80,6 +80,7 @@ class SeaweedS3:
             self.workdir,
         ).start()
         endpoint = S3Endpoint(f"http://127.0.0.1:{self.port}", self.access_key, self.secret_key)
+        self.proc.wait_until(lambda: port_open(self.port), timeout=120, what="listening")
         self.proc.wait_until(lambda: self._roundtrip(endpoint), timeout=120, what="serving S3 reads and writes")
         return endpoint
 

@@ -1,0 +1,66 @@
+"""Safe image intake: every screenshot from outside is checked here before anything decodes it
+fully. A bad file is rejected with a reason that names it; it never crashes the caller."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_PIXELS = 8192 * 8192
+ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")
+
+
+class ImageRejected(ValueError):
+    """An image that cannot be used; str() says which file and why."""
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode_image(data: bytes, name: str = "image", limits: ImageLimits = ImageLimits()) -> Image.Image:
+    """Decode untrusted bytes into an RGB image, or raise ImageRejected naming `name`."""
+    if not data:
+        raise ImageRejected(f"{name}: empty file")
+    if len(data) > limits.max_bytes:
+        raise ImageRejected(f"{name}: {len(data):,} bytes exceeds the limit of {limits.max_bytes:,} bytes")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            # The header gives the size before any pixel is decoded: refuse bombs here.
+            width, height = img.size
+            if width * height > limits.max_pixels:
+                raise ImageRejected(
+                    f"{name}: {width}x{height} pixels exceeds the limit of {limits.max_pixels:,} pixels"
+                )
+            if img.format not in ALLOWED_FORMATS:
+                raise ImageRejected(f"{name}: format {img.format} is not accepted ({', '.join(ALLOWED_FORMATS)})")
+            img.load()
+    except ImageRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageRejected(f"{name}: decompression bomb refused ({e})") from e
+    except UnidentifiedImageError as e:
+        raise ImageRejected(f"{name}: not an image (no known image format)") from e
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageRejected(f"{name}: broken or truncated image ({e})") from e
+    return img.convert("RGB")
+
+
+def encode_png(img: Image.Image) -> bytes:
+    """PNG bytes (fast compression: screenshots are stored once and read many times)."""
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=3)
+    return buf.getvalue()

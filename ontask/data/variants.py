@@ -1,0 +1,166 @@
+"""Synthetic variants of a corrected example, so one correction teaches more than one row.
+
+Label-keeping variants work on any screenshot: crops and rescales that keep the decisive
+(focused) window, colour and theme changes, JPEG re-encoding, paraphrased task descriptions.
+For synthetic scenes there are more: moved windows, re-rendered titles with another document
+of the same kind, and counterfactuals that change only the decisive element and so flip the
+label (the labelling rule decides the new label). Each variant records its parent and how it
+was made.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from dataclasses import replace
+from typing import Optional
+
+from PIL import Image, ImageEnhance, ImageOps
+
+from ontask.data.catalog import TASKS, TOPICS
+from ontask.data.dataset import Example, split_for
+from ontask.data.labels import label_scene
+from ontask.data.render import render
+from ontask.data.scene import Scene, make_window
+
+_PARAPHRASE_TEMPLATES = ("{t}", "Current task: {t}", "I am supposed to {l}", "Goal for this hour: {l}",
+                         "{t} (today's priority)", "Focus: {l}")
+
+
+def paraphrase(task: str, rng: random.Random) -> str:
+    """Another wording of a task: the library's own paraphrases when it knows the task, else a template."""
+    known = next((t for t in TASKS if t.text == task), None)
+    if known and known.paraphrases and rng.random() < 0.6:
+        return rng.choice(known.paraphrases)
+    lower = task[0].lower() + task[1:] if task else task
+    return rng.choice(_PARAPHRASE_TEMPLATES).format(t=task, l=lower)
+
+
+def _crop_keeping(img: Image.Image, box: Optional[tuple[int, int, int, int]], rng: random.Random) -> Image.Image:
+    w, h = img.size
+    if box is None:
+        box = (int(w * 0.1), int(h * 0.1), int(w * 0.9), int(h * 0.9))
+    x0 = rng.randint(0, max(0, box[0]))
+    y0 = rng.randint(0, max(0, box[1]))
+    x1 = rng.randint(min(w, box[2]), w)
+    y1 = rng.randint(min(h, box[3]), h)
+    return img.crop((x0, y0, max(x1, x0 + 16), max(y1, y0 + 16)))
+
+
+def _jpeg(img: Image.Image, quality: int) -> Image.Image:
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=quality)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+def _pixel_variant(img: Image.Image, box, rng: random.Random) -> tuple[Image.Image, list[str]]:
+    """Label-keeping pixel changes (at least one)."""
+    ops: list[str] = []
+    out = img
+    choices = ["crop", "rescale", "colour", "jpeg", "invert-theme"]
+    for op in rng.sample(choices, rng.randint(1, 3)):
+        if op == "crop":
+            out = _crop_keeping(out, box if out is img else None, rng)
+        elif op == "rescale":
+            f = rng.uniform(0.6, 1.2)
+            out = out.resize((max(16, int(out.width * f)), max(16, int(out.height * f))), Image.Resampling.BILINEAR)
+            op = f"rescale:{f:.2f}"
+        elif op == "colour":
+            out = ImageEnhance.Color(out).enhance(rng.uniform(0.5, 1.5))
+            out = ImageEnhance.Brightness(out).enhance(rng.uniform(0.8, 1.2))
+        elif op == "jpeg":
+            q = rng.randint(35, 85)
+            out = _jpeg(out, q)
+            op = f"jpeg:{q}"
+        elif op == "invert-theme":
+            out = ImageOps.invert(out)
+        ops.append(op)
+    return out, ops
+
+
+def _scene_variant(scene: Scene, task_id: str, rng: random.Random) -> tuple[Scene, list[str]]:
+    """Label-keeping scene changes: moved windows, or another document of the same kind."""
+    windows = list(scene.windows)
+    if rng.random() < 0.5 and scene.layout != "split":
+        moved = []
+        for w in windows:
+            dx, dy = rng.randint(-80, 80), rng.randint(-40, 40)
+            x0, y0, x1, y1 = w.box
+            dx = max(-x0, min(dx, scene.width - x1))
+            dy = max(-y0, min(dy, scene.height - y1))
+            moved.append(replace(w, box=(x0 + dx, y0 + dy, x1 + dx, y1 + dy)))
+        return scene.with_windows(tuple(moved)), ["move-windows"]
+    i = next(k for k, w in enumerate(windows) if w.focused)
+    f = windows[i]
+    fresh = make_window(rng, f.kind, f.topic, f.box, focused=True, tutorial=f.tutorial)
+    windows[i] = replace(fresh, app=f.app, site=f.site, browser=f.browser,
+                         url=fresh.url if f.browser == bool(fresh.url) else f.url)
+    return scene.with_windows(tuple(windows)), ["retitle-focused"]
+
+
+def _counterfactual(scene: Scene, task_id: str, rng: random.Random) -> tuple[Scene, list[str]]:
+    """Change only the decisive (focused) window so that the label flips."""
+    from ontask.data.catalog import TASKS_BY_ID
+
+    task = TASKS_BY_ID[task_id]
+    was = label_scene(scene, task).label
+    i = next(k for k, w in enumerate(scene.windows) if w.focused)
+    f = scene.windows[i]
+    if was == "on-task":
+        kind = rng.choice(("video", "social", "game"))
+        topic = "gaming" if kind == "game" else rng.choice([n for n, t in TOPICS.items() if not t.work])
+        tutorial = False
+    else:
+        kind = rng.choice(sorted(k for k in task.tools if k not in ("video", "shop", "docs"))) if any(
+            k not in ("video", "shop", "docs") for k in task.tools) else sorted(task.tools)[0]
+        topic = rng.choice(sorted(task.topics))
+        tutorial = kind == "video"
+    new = make_window(rng, kind, topic, f.box, focused=True, tutorial=tutorial)
+    windows = list(scene.windows)
+    windows[i] = new
+    return scene.with_windows(tuple(windows)), [f"counterfactual:{f.kind}/{f.topic}->{kind}/{topic}"]
+
+
+def make_variants(parent: Example, k: int, seed: int = 0, counterfactual_share: float = 0.2) -> list[Example]:
+    """k variants of a (corrected) example. Synthetic parents (with a scene in meta) also get
+    scene edits and label-flipping counterfactuals; others get pixel and wording changes."""
+    rng = random.Random(f"{seed}:{parent.id}")
+    scene_dict = parent.meta.get("scene")
+    scene = Scene.from_dict(scene_dict) if scene_dict else None
+    task_id = parent.meta.get("task_id")
+    box = scene.focused.box if scene else None
+    out: list[Example] = []
+    for j in range(k):
+        ops: list[str] = []
+        task_text = parent.task
+        label = parent.label
+        new_scene = None
+        flip = scene is not None and task_id and rng.random() < counterfactual_share
+        if flip:
+            new_scene, ops = _counterfactual(scene, task_id, rng)
+        elif scene is not None and task_id and rng.random() < 0.4:
+            new_scene, ops = _scene_variant(scene, task_id, rng)
+        if new_scene is not None:
+            from ontask.data.catalog import TASKS_BY_ID
+
+            image = render(new_scene)
+            decided = label_scene(new_scene, TASKS_BY_ID[task_id])
+            # A correction overrides the rule for the parent; label-keeping edits keep the
+            # corrected label, counterfactuals take the rule's label of the edited scene.
+            label = decided.label if flip else parent.label
+            windows = new_scene.evidence()
+        else:
+            image, pixel_ops = _pixel_variant(parent.image, box, rng)
+            ops += pixel_ops
+            windows = parent.windows
+        if rng.random() < 0.5:
+            task_text = paraphrase(parent.task, rng)
+            ops.append("paraphrase")
+        vid = f"{parent.id}~v{j}"
+        meta = {"parent": parent.id, "ops": ops, "flips_label": label != parent.label, "task_id": task_id}
+        if new_scene is not None:
+            meta["scene"] = new_scene.to_dict()
+        out.append(Example(id=vid, image=image, task=task_text, label=label, label_source="variant",
+                           windows=windows, split=split_for(parent.id), hard=parent.hard, hard_kind=parent.hard_kind,
+                           reason=f"variant of {parent.id}: {', '.join(ops)}", meta=meta))
+    return out
