@@ -138,7 +138,7 @@ def _window(img: Image.Image, draw: ImageDraw.ImageDraw, scene: Scene, w: Window
     th = _s(scene, 30)
     title_fill = pal["title"] if w.focused else pal["bar"]
     draw.rectangle((x0, y0, x1, y0 + th), fill=title_fill)
-    f = font("ui", _s(scene, 14))
+    f = font("sans", _s(scene, 14))  # DejaVu, as desktop title bars use: wide enough that "rn" is not "m"
     buttons = _s(scene, 70)
     if scene.dock == "dock":  # traffic lights on the left
         for i, c in enumerate(((255, 95, 87), (255, 189, 46), (39, 201, 63))):
@@ -172,7 +172,7 @@ def _browser_chrome(draw: ImageDraw.ImageDraw, scene: Scene, w: WindowSpec, pal:
               anchor="lm")
     top += tab_h
     draw.rectangle((x0 + 1, top, x1 - 1, top + url_h), fill=pal["panel"])
-    fu = font("ui", _s(scene, 14))
+    fu = font("sans", _s(scene, 14))
     draw.text((x0 + 14, top + url_h // 2), "\u2190  \u2192  \u21bb", font=font("sans", _s(scene, 14)),
               fill=pal["muted"], anchor="lm")
     bar_x = x0 + _s(scene, 90)

@@ -1,0 +1,147 @@
+"""Reading window titles and URL bars from pixels, for screenshots that arrive without window
+metadata. Tesseract (Debian's tessdata) through the tesserocr binding: a layout pass finds
+text lines, then each candidate line is cropped, cleaned of coloured marks (traffic lights,
+icons), upscaled and read as a single line. Results are cached by the crop's content, so a
+repeated region costs no second recognition."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+from PIL import Image
+
+URL_RE = re.compile(r"\b(?:https?://)?(?:[a-z0-9-]+\.)+[a-z]{2,}(?:/[^\s]*)?", re.IGNORECASE)
+
+
+def _normalise(text: str) -> str:
+    """URLs hold no spaces: remove the ones OCR puts around '.', '/' and ':'."""
+    if text.lower().startswith(("http", "www.")) or "://" in text:
+        return re.sub(r"\s+", "", text)
+    return text
+
+
+def _split_at_edges(gray: np.ndarray, b: dict) -> list[tuple[int, int, int, int]]:
+    """Split a text line where the background just above and below it changes abruptly: the
+    layout pass sometimes joins the titles of two windows that touch."""
+    h, w = gray.shape
+    x0, x1 = max(0, b["x"] - 3), min(w, b["x"] + b["w"] + 3)
+    y0, y1 = max(0, b["y"] - 3), min(h, b["y"] + b["h"] + 3)
+    above, below = gray[max(0, y0 - 1), x0:x1], gray[min(h - 1, y1), x0:x1]
+    edges = np.nonzero((np.abs(np.diff(above)) > 25) & (np.abs(np.diff(below)) > 25))[0]
+    cuts = [x0] + [x0 + int(e) + 1 for e in edges] + [x1]
+    return [(a, y0, c, y1) for a, c in zip(cuts, cuts[1:]) if c - a >= 30]
+
+
+class OcrUnavailable(RuntimeError):
+    """tesseract's English data is not installed."""
+
+
+def tessdata_path() -> str:
+    """Debian's tessdata folder (package tesseract-ocr-eng), or $TESSDATA_PREFIX."""
+    env = os.environ.get("TESSDATA_PREFIX")
+    candidates = ([env] if env else []) + sorted(glob.glob("/usr/share/tesseract-ocr/*/tessdata"), reverse=True)
+    for c in candidates:
+        if c and os.path.exists(os.path.join(c, "eng.traineddata")):
+            return c
+    raise OcrUnavailable("tesseract English data not found: install tesseract-ocr-eng (make system-deps)")
+
+
+@dataclass(frozen=True)
+class TextLine:
+    text: str
+    box: tuple[int, int, int, int]
+
+
+class TitleReader:
+    """Reads text lines, window titles ("<document> - <app>") and URLs from a screenshot."""
+
+    def __init__(self, upscale: float = 3.0, cache_size: int = 4096):
+        from tesserocr import PSM, PyTessBaseAPI
+
+        path = tessdata_path()
+        self._layout = PyTessBaseAPI(path=path, psm=PSM.SPARSE_TEXT)
+        self._line = PyTessBaseAPI(path=path, psm=PSM.SINGLE_LINE)
+        self.upscale = upscale
+        self._cache: OrderedDict[str, str] = OrderedDict()  # line crop -> text
+        self._images: OrderedDict[str, tuple[TextLine, ...]] = OrderedDict()  # whole screenshot -> lines
+        self._cache_size = cache_size
+        self._lock = threading.Lock()  # tesseract handles are not thread-safe
+        self.recognitions = 0
+
+    def _prepare(self, crop: Image.Image) -> Image.Image:
+        rgb = np.asarray(crop.convert("RGB")).astype(np.int16)
+        gray = np.asarray(crop.convert("L")).copy()
+        # Saturated marks (window buttons, app icons) read as junk letters: paint them over.
+        gray[(rgb.max(2) - rgb.min(2)) > 60] = int(np.median(gray))
+        img = Image.fromarray(gray).resize((max(1, int(gray.shape[1] * self.upscale)),
+                                            max(1, int(gray.shape[0] * self.upscale))), Image.Resampling.LANCZOS)
+        arr = np.asarray(img)
+        if arr.mean() < 128:  # tesseract reads dark text on a light ground best
+            arr = 255 - arr
+        threshold = (int(arr.max()) + int(arr.min())) // 2
+        return Image.fromarray(np.where(arr > threshold, 255, 0).astype(np.uint8))
+
+    def lines(self, image: Image.Image) -> list[TextLine]:
+        """Every text line of UI-text height, read one by one."""
+        from tesserocr import RIL
+
+        image_key = hashlib.sha1(image.tobytes() + str(image.size).encode()).hexdigest()
+        with self._lock:
+            if image_key in self._images:
+                self._images.move_to_end(image_key)
+                return list(self._images[image_key])
+        out = []
+        with self._lock:
+            self._layout.SetImage(image.convert("L"))
+            boxes = [b for _, b, _, _ in self._layout.GetComponentImages(RIL.TEXTLINE, True)]
+            gray = np.asarray(image.convert("L")).astype(np.int16)
+            segments = []
+            for b in boxes:
+                if b["h"] < 7 or b["h"] > 40 or b["w"] < 30:
+                    continue
+                segments += _split_at_edges(gray, b)
+            for box in segments:
+                crop = image.crop(box)
+                key = hashlib.sha1(crop.tobytes() + str(crop.size).encode()).hexdigest()
+                text = self._cache.get(key)
+                if text is None:
+                    self._line.SetImage(self._prepare(crop))
+                    text = self._line.GetUTF8Text().strip()
+                    self.recognitions += 1
+                    self._cache[key] = text
+                    while len(self._cache) > self._cache_size:
+                        self._cache.popitem(last=False)
+                else:
+                    self._cache.move_to_end(key)
+                if text:
+                    out.append(TextLine(_normalise(text), box))
+            self._images[image_key] = tuple(out)
+            while len(self._images) > 256:
+                self._images.popitem(last=False)
+        return out
+
+    def windows(self, image: Image.Image, known_apps: Optional[set[str]] = None) -> list[dict]:
+        """Window evidence read from pixels: titles ending in " - <app>", each with the nearest
+        URL below it; the widest title bar is taken as the focused window."""
+        found = self.lines(image)
+        titles = [l for l in found if " - " in l.text and (not known_apps or l.text.rsplit(" - ", 1)[1] in known_apps)]
+        urls = [l for l in found if URL_RE.fullmatch(l.text.strip()) and "." in l.text]
+        windows = []
+        for t in titles:
+            below = [u for u in urls if 0 < u.box[1] - t.box[1] < 120 and u.box[0] < t.box[2] and u.box[2] > t.box[0]]
+            url = min(below, key=lambda u: u.box[1] - t.box[1]).text if below else None
+            windows.append({"app": t.text.rsplit(" - ", 1)[1], "title": t.text, "url": url, "focused": False,
+                            "_width": t.box[2] - t.box[0]})
+        if windows:
+            max(windows, key=lambda w: w["_width"])["focused"] = True
+        for w in windows:
+            w.pop("_width")
+        return windows

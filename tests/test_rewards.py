@@ -1,0 +1,64 @@
+"""Reward components, the hybrid, the human override, and verl's custom reward entry point."""
+
+import importlib.util
+
+import pytest
+
+from ontask.rewards import Weights, hybrid_reward, parse_answer
+from tests.conftest import REPO
+
+
+@pytest.mark.parametrize("text, label", [
+    ("on-task", "on-task"), ("Off-task.", "off-task"), ("on task", "on-task"), ("OFF_TASK", "off-task"),
+    ("The person is on-task", "on-task"), ("", None), ("maybe", None), ("on-task or off-task", None),
+    ("ontask", "on-task"),
+])
+def test_parse_answer(text, label):
+    assert parse_answer(text) == label
+
+
+def test_hybrid_is_the_weighted_sum():
+    w = Weights(0.3, 0.5, 0.2)
+    r = hybrid_reward("on-task", "on-task", w, judge_p_on=0.8, verifier_p_on=0.6)
+    assert (r.binary, r.judge, r.verifier) == (1.0, 0.8, 0.6)
+    assert r.score == pytest.approx(0.3 * 1 + 0.5 * 0.8 + 0.2 * 0.6)
+    wrong = hybrid_reward("off-task", "on-task", w, judge_p_on=0.8, verifier_p_on=0.6)
+    assert wrong.score == pytest.approx(0.3 * 0 + 0.5 * 0.2 + 0.2 * 0.4)
+
+
+def test_malformed_answer_gets_zero_and_is_counted():
+    r = hybrid_reward("I think it is fine", "on-task", Weights(), judge_p_on=0.9, verifier_p_on=0.9)
+    assert r.score == 0.0 and r.malformed
+
+
+def test_a_human_correction_overrides_everything():
+    # The label and both scorers say on-task; the human said off-task: only agreeing with the human pays.
+    r = hybrid_reward("on-task", "on-task", Weights(), judge_p_on=0.99, verifier_p_on=0.99, correction="off-task")
+    assert r.score == 0.0 and r.overridden
+    assert hybrid_reward("off-task", "on-task", Weights(), 0.99, 0.99, correction="off-task").score == 1.0
+
+
+def _load_like_verl(path: str, name: str):
+    """How verl loads `custom_reward_function.path` / `.name`."""
+    spec = importlib.util.spec_from_file_location("custom_module", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, name)
+
+
+def test_verl_entry_point_loads_by_file_path_and_returns_the_documented_dict():
+    compute_score = _load_like_verl(str(REPO / "ontask" / "rewards" / "verl.py"), "compute_score")
+    extra = {"task": "Fix the failing unit test in the payment service",
+             "windows": '[{"app": "Visual Studio Code", "title": "payment_service.py - Visual Studio Code", '
+                        '"focused": true}]',
+             "judge_p_on_task": 0.7}
+    out = compute_score(data_source="ontask/synthetic", solution_str="on-task", ground_truth="on-task",
+                        extra_info=extra)
+    assert set(out) >= {"score", "binary", "judge", "verifier"}
+    assert out["binary"] == 1.0 and out["judge"] == pytest.approx(0.7) and out["verifier"] > 0.5
+    assert out["score"] == pytest.approx(0.3 * 1 + 0.5 * 0.7 + 0.2 * out["verifier"])
+    # Without a judge probability the judge weight is spread over binary and verifier.
+    no_judge = compute_score("ontask/synthetic", "off-task", "on-task", {"task": extra["task"]})
+    assert no_judge["judge"] == 0.0 and no_judge["binary"] == 0.0
+    # verl's batch manager calls with keyword lists per item; a plain call per item works too.
+    assert compute_score("x", "garbage", "on-task")["score"] == 0.0
