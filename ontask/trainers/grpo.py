@@ -1,0 +1,110 @@
+"""GRPO as pure functions over tensors: group-normalised advantages, the clipped policy
+objective with importance ratios (for the semi-online lag), token-mean aggregation, the
+entropy bonus and the KL term to a frozen reference. No I/O, no model: unit-testable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Token-mean: the mean of x over positions where mask is 1 (all tokens of the batch
+    weigh the same, whatever their sequence's length)."""
+    mask = mask.to(x.dtype)
+    return (x * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def group_advantages(rewards: torch.Tensor, group_size: int, scale: bool = True, eps: float = 1e-6) -> torch.Tensor:
+    """(r - group mean) / (group std + eps) for rewards laid out group after group; with
+    scale=False, r - group mean only (Dr. GRPO). A group whose rewards are all equal gets 0."""
+    if rewards.numel() % group_size:
+        raise ValueError(f"{rewards.numel()} rewards do not split into groups of {group_size}")
+    r = rewards.view(-1, group_size).float()
+    centred = r - r.mean(dim=1, keepdim=True)
+    if scale:
+        centred = centred / (r.std(dim=1, unbiased=True, keepdim=True) + eps)
+    return centred.view(-1)
+
+
+def groups_with_signal(rewards: torch.Tensor, group_size: int, tol: float = 1e-8) -> torch.Tensor:
+    """A boolean per group: whether its rewards differ (a group that all agrees carries no
+    gradient; DAPO's dynamic sampling drops or resamples it)."""
+    r = rewards.view(-1, group_size)
+    return (r.max(dim=1).values - r.min(dim=1).values) > tol
+
+
+@dataclass
+class PolicyLossOutput:
+    loss: torch.Tensor
+    clip_fraction: torch.Tensor
+    ratio_mean: torch.Tensor
+
+
+def policy_loss(
+    logp: torch.Tensor,
+    logp_old: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    clip_low: float = 0.2,
+    clip_high: Optional[float] = None,
+    dual_clip: Optional[float] = 3.0,
+) -> PolicyLossOutput:
+    """PPO's clipped surrogate with per-token importance ratios exp(logp - logp_old), token-mean
+    aggregated. logp/logp_old/mask: [N, T]; advantages: [N] (one per sampled answer). A dual
+    clip bounds the loss of negative-advantage tokens whose ratio exploded."""
+    clip_high = clip_low if clip_high is None else clip_high
+    adv = advantages.unsqueeze(-1).to(logp.dtype)
+    ratio = torch.exp(logp - logp_old)
+    unclipped = -adv * ratio
+    clipped = -adv * torch.clamp(ratio, 1.0 - clip_low, 1.0 + clip_high)
+    loss = torch.maximum(unclipped, clipped)
+    if dual_clip is not None:
+        loss = torch.where(adv < 0, torch.minimum(loss, -adv * dual_clip), loss)
+    clip_frac = masked_mean(((ratio < 1.0 - clip_low) | (ratio > 1.0 + clip_high)).float(), mask)
+    return PolicyLossOutput(masked_mean(loss, mask), clip_frac.detach(), masked_mean(ratio, mask).detach())
+
+
+def entropy(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Token-mean entropy of the policy's next-token distributions (logits [N, T, V])."""
+    # entr(p) = -p log p, and 0 where p = 0 (suppressed tokens carry -inf logits).
+    ent = torch.special.entr(torch.softmax(logits.float(), dim=-1)).sum(-1)
+    return masked_mean(ent, mask)
+
+
+def kl_low_var(logp: torch.Tensor, logp_ref: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Token-mean k3 estimator of KL(policy || reference): exp(d) - d - 1 with d = ref - logp
+    (non-negative, low variance; verl's low_var_kl)."""
+    d = (logp_ref - logp).clamp(-20, 20)
+    return masked_mean(torch.exp(d) - d - 1.0, mask)
+
+
+def grpo_objective(
+    logp: torch.Tensor,
+    logp_old: torch.Tensor,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    logits: Optional[torch.Tensor] = None,
+    entropy_coef: float = 0.0,
+    logp_ref: Optional[torch.Tensor] = None,
+    kl_coef: float = 0.0,
+    clip_low: float = 0.2,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The loss to minimise: policy loss - entropy_coef * entropy + kl_coef * KL; with metrics."""
+    out = policy_loss(logp, logp_old, advantages, mask, clip_low=clip_low)
+    loss = out.loss
+    metrics = {"policy_loss": float(out.loss.detach()), "clip_fraction": float(out.clip_fraction),
+               "ratio": float(out.ratio_mean)}
+    if logits is not None:
+        ent = entropy(logits, mask)
+        metrics["entropy"] = float(ent.detach())
+        if entropy_coef:
+            loss = loss - entropy_coef * ent
+    if logp_ref is not None:
+        kl = kl_low_var(logp, logp_ref, mask)
+        metrics["kl"] = float(kl.detach())
+        if kl_coef:
+            loss = loss + kl_coef * kl
+    return loss, metrics

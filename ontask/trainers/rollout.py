@@ -1,0 +1,112 @@
+"""Rollouts for GRPO that use the shape of the task: the screenshot and the prompt are encoded
+ONCE per group (one prefill), the KV cache is repeated for the group's samples, and answers
+are sampled token by token until the end-of-answer token. Also the teacher-forced log-probs
+of sampled answers under the trained policy (the quantity GRPO differentiates)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import torch
+
+
+@dataclass
+class Group:
+    """The samples of one prompt: completion ids [G, T] (right-padded), their log-probs under
+    the rollout policy [G, T], and the mask of real tokens [G, T]."""
+
+    completions: torch.Tensor
+    logp_old: torch.Tensor
+    mask: torch.Tensor
+    texts: list[str]
+
+
+def _decode_positions(past_len: int, step: int, rope_deltas: torch.Tensor, n: int) -> torch.Tensor:
+    # Qwen2.5-VL's M-RoPE: after the image, text positions continue at index + rope_delta on
+    # all three axes (temporal, height, width).
+    pos = torch.full((3, n, 1), past_len + step, dtype=torch.long, device=rope_deltas.device)
+    return pos + rope_deltas.view(1, -1, 1).repeat_interleave(n // rope_deltas.shape[0], dim=1)
+
+
+@torch.no_grad()
+def sample_group(
+    model,
+    inputs: dict,
+    group_size: int,
+    max_new_tokens: int,
+    eos_token_id: int,
+    pad_token_id: int,
+    temperature: float = 1.0,
+    suppress_token_ids: Sequence[int] = (),
+    generator: Optional[torch.Generator] = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sample group_size answers for ONE prompt (inputs of batch size 1) with a single prefill.
+    Returns (completions, logp_old, mask), each [G, T]."""
+    if inputs["input_ids"].shape[0] != 1:
+        raise ValueError("sample_group takes one prompt; batch prompts by calling it per prompt")
+    out = model(**inputs, use_cache=True)
+    cache = out.past_key_values
+    past_len = inputs["input_ids"].shape[1]
+    rope_deltas = model.model.rope_deltas
+    cache.batch_repeat_interleave(group_size)
+    logits = out.logits[:, -1, :].float().repeat(group_size, 1)
+    tokens, logps = [], []
+    done = torch.zeros(group_size, dtype=torch.bool, device=logits.device)
+    suppress = list(suppress_token_ids)
+    for step in range(max_new_tokens):
+        if suppress:
+            logits[:, suppress] = float("-inf")
+        logp_all = torch.log_softmax(logits / temperature, dim=-1)
+        tok = torch.multinomial(logp_all.exp(), 1, generator=generator).squeeze(1)
+        tok = torch.where(done, torch.full_like(tok, pad_token_id), tok)
+        tokens.append(tok)
+        logps.append(logp_all.gather(1, tok[:, None]).squeeze(1))
+        done = done | (tok == eos_token_id)
+        if bool(done.all()) or step == max_new_tokens - 1:
+            break
+        pos = _decode_positions(past_len, step, rope_deltas, group_size)
+        out = model(input_ids=tok[:, None], past_key_values=cache, position_ids=pos, use_cache=True)
+        logits = out.logits[:, -1, :].float()
+    completions = torch.stack(tokens, dim=1)
+    logp_old = torch.stack(logps, dim=1)
+    # Real tokens: everything up to and including the first end-of-answer token.
+    is_eos = completions == eos_token_id
+    after_eos = (is_eos.cumsum(1) - is_eos.long()) > 0
+    mask = (~after_eos).long()
+    return completions, logp_old * mask, mask
+
+
+def completion_logprobs(
+    model,
+    inputs: dict,
+    completions: torch.Tensor,
+    mask: torch.Tensor,
+    with_logits: bool = False,
+    suppress_token_ids: Sequence[int] = (),
+) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Teacher-forced log-probs [G, T] of G completions of ONE prompt under `model` (with grad
+    when the caller allows it). The prompt is repeated G times in one batch; mm_token_type_ids
+    is extended with zeros over the completion, else positions silently fall back to 1-D."""
+    g, t = completions.shape
+    prompt_len = inputs["input_ids"].shape[1]
+    ids = torch.cat([inputs["input_ids"].repeat(g, 1), completions], dim=1)
+    attn = torch.cat([inputs["attention_mask"].repeat(g, 1), torch.ones_like(completions)], dim=1)
+    batch = {
+        "input_ids": ids,
+        "attention_mask": attn,
+        "pixel_values": inputs["pixel_values"].repeat(g, 1),
+        "image_grid_thw": inputs["image_grid_thw"].repeat(g, 1),
+    }
+    if "mm_token_type_ids" in inputs:
+        batch["mm_token_type_ids"] = torch.cat(
+            [inputs["mm_token_type_ids"].repeat(g, 1), torch.zeros_like(completions)], dim=1)
+    model.model.rope_deltas = None  # recompute positions for this full sequence
+    logits = model(**batch).logits[:, prompt_len - 1 : prompt_len - 1 + t, :].float()
+    if suppress_token_ids:
+        # The same distribution the sampler drew from (suppressed tokens renormalised away).
+        keep = torch.ones(logits.shape[-1], dtype=torch.bool, device=logits.device)
+        keep[list(suppress_token_ids)] = False
+        logits = logits.masked_fill(~keep, float("-inf"))
+    logp = torch.log_softmax(logits, dim=-1).gather(2, completions[..., None]).squeeze(-1)
+    return logp * mask, (logits if with_logits else None)
