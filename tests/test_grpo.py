@@ -73,3 +73,11 @@ def test_objective_adds_entropy_bonus_and_kl():
     assert m0["entropy"] == pytest.approx(math.log(2)) and m0["clip_fraction"] == 0.0
     _, m2 = grpo_objective(lp, lp, torch.tensor([1.0]), torch.ones(1, 1), logp_ref=lp - 0.1, kl_coef=0.01)
     assert m2["kl"] > 0
+
+
+def test_entropy_gradient_is_finite_with_suppressed_tokens():
+    from ontask.trainers.rollout import SUPPRESSED
+
+    logits = torch.tensor([[[1.0, 0.5, SUPPRESSED]]], requires_grad=True)
+    entropy(logits, torch.ones(1, 1)).backward()
+    assert torch.isfinite(logits.grad).all()

@@ -69,8 +69,10 @@ def policy_loss(
 
 def entropy(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Token-mean entropy of the policy's next-token distributions (logits [N, T, V])."""
-    # entr(p) = -p log p, and 0 where p = 0 (suppressed tokens carry -inf logits).
-    ent = torch.special.entr(torch.softmax(logits.float(), dim=-1)).sum(-1)
+    # Written as -(p * log p) over log_softmax, not entr(p): entr's gradient at p = 0 is
+    # infinite, and suppressed tokens do have p = 0 (their logits must be finite, see rollout).
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    ent = -(logp.exp() * logp).sum(-1)
     return masked_mean(ent, mask)
 
 

@@ -11,6 +11,11 @@ from typing import Optional, Sequence
 import torch
 
 
+# Logit of a suppressed token: its probability underflows to exactly 0, while -inf would turn
+# the entropy's gradient into NaN (0 * inf).
+SUPPRESSED = -1e4
+
+
 @dataclass
 class Group:
     """The samples of one prompt: completion ids [G, T] (right-padded), their log-probs under
@@ -56,7 +61,7 @@ def sample_group(
     suppress = list(suppress_token_ids)
     for step in range(max_new_tokens):
         if suppress:
-            logits[:, suppress] = float("-inf")
+            logits[:, suppress] = SUPPRESSED
         logp_all = torch.log_softmax(logits / temperature, dim=-1)
         tok = torch.multinomial(logp_all.exp(), 1, generator=generator).squeeze(1)
         tok = torch.where(done, torch.full_like(tok, pad_token_id), tok)
@@ -107,6 +112,6 @@ def completion_logprobs(
         # The same distribution the sampler drew from (suppressed tokens renormalised away).
         keep = torch.ones(logits.shape[-1], dtype=torch.bool, device=logits.device)
         keep[list(suppress_token_ids)] = False
-        logits = logits.masked_fill(~keep, float("-inf"))
+        logits = logits.masked_fill(~keep, SUPPRESSED)
     logp = torch.log_softmax(logits, dim=-1).gather(2, completions[..., None]).squeeze(-1)
     return logp * mask, (logits if with_logits else None)

@@ -1,0 +1,265 @@
+"""The GRPO training loop for the Qwen2.5-VL student (single process; the distributed launch
+wraps it). Semi-online: rollouts come from a snapshot of the trained weights that is re-synced
+every `sync_steps` optimizer steps, and the importance ratio corrects for the lag.
+
+GRPO's failure mode on a tiny model is handled, not hoped away: groups whose samples all agree
+carry no gradient and are dropped (DAPO's dynamic sampling), the entropy bonus keeps both
+answers alive, and an optional supervised warm start on the labels (reported as such in the
+metrics) teaches the answer format before the policy gradient takes over.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional
+
+import torch
+
+from ontask.data.prompt import prompt_text
+from ontask.judge.options import option_token_ids
+from ontask.rewards.components import Weights, hybrid_reward
+from ontask.trainers.grpo import group_advantages, groups_with_signal, grpo_objective
+from ontask.trainers.rollout import completion_logprobs, sample_group
+
+ON, OFF = "on-task", "off-task"
+
+
+@dataclass
+class TrainConfig:
+    group_size: int = 5
+    learning_rate: float = 3e-4
+    entropy_coef: float = 0.01
+    kl_coef: float = 0.0
+    weights: Weights = field(default_factory=lambda: Weights(1.0, 0.0, 0.0))
+    sync_steps: int = 10
+    max_response_length: int = 16
+    prompts_per_step: int = 8
+    warm_start_steps: int = 0
+    grpo_steps: int = 100
+    eval_every: int = 50
+    save_every: int = 0
+    max_minutes: Optional[float] = None
+    temperature: float = 1.0
+    seed: int = 0
+
+
+@dataclass
+class Encoded:
+    """One training row, preprocessed once (the processor's output is reused every step)."""
+
+    id: str
+    inputs: dict[str, torch.Tensor]
+    label: str
+    task: str
+    windows: list[dict[str, Any]]
+    verifier_p_on: Optional[float] = None
+    judge_p_on: Optional[float] = None
+
+
+def encode(processor, image, task: str, windows) -> dict[str, torch.Tensor]:
+    """The student's prompt: the screenshot, then the task and the window evidence as text."""
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt_text(task, windows)}]}]
+    text = processor.apply_chat_template(messages, add_generation_prompt=True)
+    return dict(processor(text=[text], images=[image], return_tensors="pt"))
+
+
+class AnswerTokens:
+    """Token ids of the answers: the student's label is read where on-task and off-task differ."""
+
+    def __init__(self, processor, model):
+        tok = processor.tokenizer
+        prefix, self.on, self.off = option_token_ids(lambda s: tok(s, add_special_tokens=False)["input_ids"],
+                                                     (ON, OFF))
+        if prefix:
+            raise ValueError("the tokenizer gives on-task and off-task a common first token; not supported yet")
+        self.eos = model.generation_config.eos_token_id
+        self.pad = model.generation_config.pad_token_id
+        self.suppress = [model.config.image_token_id, model.config.video_token_id, model.config.vision_start_token_id,
+                         model.config.vision_end_token_id]
+        self.on_ids = tok(ON, add_special_tokens=False)["input_ids"] + [self.eos]
+        self.off_ids = tok(OFF, add_special_tokens=False)["input_ids"] + [self.eos]
+
+
+def p_on_task(model, inputs: dict, answers: AnswerTokens) -> float:
+    """P(on-task) from ONE forward pass: the two answers' first-token logits (as serving does)."""
+    with torch.no_grad():
+        model.model.rope_deltas = None
+        logits = model(**inputs).logits[0, -1].float()
+    return float(torch.softmax(torch.stack([logits[answers.on], logits[answers.off]]), 0)[0])
+
+
+def accuracy(model, rows: list[Encoded], answers: AnswerTokens) -> float:
+    was = model.training
+    model.eval()
+    correct = sum((ON if p_on_task(model, r.inputs, answers) >= 0.5 else OFF) == r.label for r in rows)
+    model.train(was)
+    return correct / max(1, len(rows))
+
+
+def _sft_loss(model, row: Encoded, answers: AnswerTokens) -> torch.Tensor:
+    ids = torch.tensor([answers.on_ids if row.label == ON else answers.off_ids])
+    mask = torch.ones_like(ids)
+    logp, _ = completion_logprobs(model, row.inputs, ids, mask)
+    return -logp.sum() / mask.sum()
+
+
+class Trainer:
+    """Warm start (optional) then GRPO, with a rollout snapshot re-synced every sync_steps."""
+
+    def __init__(self, model, processor, train_rows: list[Encoded], val_rows: list[Encoded], cfg: TrainConfig,
+                 log: Callable[[dict], None] = lambda m: None, tokenizer_decode: Optional[Callable] = None):
+        self.model, self.processor, self.cfg = model, processor, cfg
+        self.train_rows, self.val_rows, self.log = train_rows, val_rows, log
+        self.answers = AnswerTokens(processor, model)
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
+        self.rng = random.Random(cfg.seed)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.step = 0
+        self.rollout_model = None
+        self.rollout_synced_at: list[int] = []
+        self.reference = copy.deepcopy(model).eval() if cfg.kl_coef > 0 else None
+        self.decode = tokenizer_decode or (lambda ids: processor.tokenizer.decode(ids, skip_special_tokens=True))
+        self.started = time.monotonic()
+        self.history: list[dict[str, Any]] = []
+
+    # -- semi-online policy snapshot ---------------------------------------------------------------
+    def maybe_sync(self) -> None:
+        """Copy the trained weights into the rollout policy every sync_steps optimizer steps."""
+        if self.rollout_model is None:
+            self.rollout_model = copy.deepcopy(self.model).eval()
+            self.rollout_synced_at.append(self.step)
+        elif self.step % self.cfg.sync_steps == 0 and self.rollout_synced_at[-1] != self.step:
+            self.rollout_model.load_state_dict(self.model.state_dict())
+            self.rollout_synced_at.append(self.step)
+
+    def out_of_time(self) -> bool:
+        return self.cfg.max_minutes is not None and (time.monotonic() - self.started) / 60 > self.cfg.max_minutes
+
+    # -- phases ----------------------------------------------------------------------------------
+    def warm_start(self) -> None:
+        """Supervised steps on the labels (reported with phase=warm-start)."""
+        self.model.train()
+        for _ in range(self.cfg.warm_start_steps):
+            if self.out_of_time():
+                return
+            batch = self.rng.sample(self.train_rows, min(self.cfg.prompts_per_step, len(self.train_rows)))
+            loss = sum(_sft_loss(self.model, r, self.answers) for r in batch) / len(batch)
+            loss.backward()
+            self.optimizer.step()
+            self.optimizer.zero_grad()
+            self.step += 1
+            metrics = {"phase": "warm-start", "step": self.step, "sft_loss": float(loss.detach())}
+            if self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
+                metrics["val_accuracy"] = accuracy(self.model, self.val_rows, self.answers)
+            self.emit(metrics)
+
+    def grpo_step(self) -> dict[str, Any]:
+        """One optimizer step of GRPO over prompts_per_step prompts."""
+        cfg = self.cfg
+        self.maybe_sync()
+        t0 = time.perf_counter()
+        batch = self.rng.sample(self.train_rows, min(cfg.prompts_per_step, len(self.train_rows)))
+        groups, rewards_all, parts = [], [], {"binary": [], "judge": [], "verifier": []}
+        malformed = 0
+        for row in batch:
+            completions, logp_old, mask = sample_group(
+                self.rollout_model, row.inputs, cfg.group_size, cfg.max_response_length, self.answers.eos,
+                self.answers.pad, temperature=cfg.temperature, suppress_token_ids=self.answers.suppress,
+                generator=self.generator)
+            texts = [self.decode(c[m.bool()].tolist()) for c, m in zip(completions, mask)]
+            rewards = []
+            for text in texts:
+                r = hybrid_reward(text, row.label, cfg.weights, row.judge_p_on, row.verifier_p_on)
+                rewards.append(r.score)
+                malformed += r.malformed
+                for k in parts:
+                    parts[k].append(getattr(r, k))
+            groups.append((row, completions, logp_old, mask))
+            rewards_all.append(torch.tensor(rewards))
+        rewards_t = torch.cat(rewards_all)
+        signal = groups_with_signal(rewards_t, cfg.group_size)
+        advantages = group_advantages(rewards_t, cfg.group_size).view(-1, cfg.group_size)
+        self.model.train()
+        total_tokens = sum(int(g[3][i].sum()) for n, g in enumerate(groups) if signal[n] for i in range(cfg.group_size))
+        metrics_acc: dict[str, float] = {}
+        if total_tokens:
+            for n, (row, completions, logp_old, mask) in enumerate(groups):
+                if not signal[n]:
+                    continue  # dynamic sampling: a group that all agrees teaches nothing
+                logp, logits = completion_logprobs(self.model, row.inputs, completions, mask, with_logits=True,
+                                                   suppress_token_ids=self.answers.suppress)
+                logp_ref = None
+                if self.reference is not None:
+                    with torch.no_grad():
+                        logp_ref, _ = completion_logprobs(self.reference, row.inputs, completions, mask,
+                                                          suppress_token_ids=self.answers.suppress)
+                loss, m = grpo_objective(logp, logp_old, advantages[n], mask, logits=logits,
+                                         entropy_coef=cfg.entropy_coef, logp_ref=logp_ref, kl_coef=cfg.kl_coef)
+                # Weight each group by its share of tokens: token-mean over the whole step.
+                (loss * (float(mask.sum()) / total_tokens)).backward()
+                for k, v in m.items():
+                    metrics_acc[k] = metrics_acc.get(k, 0.0) + v * float(mask.sum()) / total_tokens
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            self.optimizer.step()
+            self.optimizer.zero_grad()
+        self.step += 1
+        elapsed = time.perf_counter() - t0
+        n_samples = len(batch) * cfg.group_size
+        metrics = {
+            "phase": "grpo", "step": self.step, "reward": float(rewards_t.mean()),
+            **{f"reward_{k}": sum(v) / len(v) for k, v in parts.items()},
+            "groups_with_signal": float(signal.float().mean()), "malformed": malformed / n_samples,
+            "samples_per_s": n_samples / elapsed, "rollout_synced_at": self.rollout_synced_at[-1], **metrics_acc,
+        }
+        return metrics
+
+    def emit(self, metrics: dict[str, Any]) -> None:
+        self.history.append(metrics)
+        self.log(metrics)
+
+    def train(self) -> list[dict[str, Any]]:
+        """Warm start, then GRPO steps until done or out of time; returns every metrics dict."""
+        self.emit({"phase": "start", "step": 0, "val_accuracy": accuracy(self.model, self.val_rows, self.answers)})
+        self.warm_start()
+        for _ in range(self.cfg.grpo_steps):
+            if self.out_of_time():
+                break
+            m = self.grpo_step()
+            if self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
+                m["val_accuracy"] = accuracy(self.model, self.val_rows, self.answers)
+            self.emit(m)
+        self.emit({"phase": "end", "step": self.step, "val_accuracy": accuracy(self.model, self.val_rows, self.answers)})
+        return self.history
+
+
+def jsonl_logger(path: Path) -> Callable[[dict], None]:
+    """Append each metrics dict as one JSON line (the metrics JSONL the monitor reads)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def log(m: dict) -> None:
+        with open(path, "a") as f:
+            f.write(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in m.items()})
+                    + "\n")
+
+    return log
+
+
+def config_dict(cfg: TrainConfig) -> dict[str, Any]:
+    d = asdict(cfg)
+    d["weights"] = asdict(cfg.weights)
+    return d
+
+
+def encode_examples(processor, examples: Iterable, verifier=None) -> list[Encoded]:
+    """Encode dataset examples once; the verifier's score rides along for the hybrid reward."""
+    out = []
+    for ex in examples:
+        v = verifier.verify(ex.task, windows=ex.windows).score if verifier is not None else None
+        out.append(Encoded(ex.id, encode(processor, ex.image, ex.task, ex.windows), ex.label, ex.task, ex.windows, v))
+    return out

@@ -1,0 +1,49 @@
+"""The GRPO loop on the tiny Qwen2.5-VL: semi-online syncs happen exactly every syncSteps,
+metrics are complete, the warm start is reported as such."""
+
+import json
+
+import pytest
+import torch
+
+from ontask.data.generate import example_at
+from ontask.models.loading import load_vlm
+from ontask.models.tiny import build_tiny_vlm
+from ontask.rewards.components import Weights
+from ontask.trainers.trainer import Trainer, TrainConfig, encode_examples, jsonl_logger
+from ontask.verify import Verifier
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    torch.manual_seed(0)
+    model, processor = load_vlm(str(build_tiny_vlm(tmp_path_factory.mktemp("trainer") / "tiny", seed=1)))
+    rows = encode_examples(processor, (example_at(50, i) for i in range(10)), Verifier())
+    return model, processor, rows
+
+
+def test_rollout_policy_resyncs_exactly_every_sync_steps(setup, tmp_path):
+    model, processor, rows = setup
+    cfg = TrainConfig(group_size=3, prompts_per_step=2, max_response_length=4, warm_start_steps=30, grpo_steps=12,
+                      sync_steps=5, eval_every=0, learning_rate=1e-3, weights=Weights(0.8, 0.0, 0.2))
+    metrics_path = tmp_path / "metrics.jsonl"
+    trainer = Trainer(model, processor, rows[:8], rows[8:], cfg, log=jsonl_logger(metrics_path))
+    history = trainer.train()
+    assert trainer.step == 42
+    assert trainer.rollout_synced_at == [30, 35, 40]  # first GRPO step, then every 5 optimizer steps
+    grpo = [m for m in history if m["phase"] == "grpo"]
+    assert [m["rollout_synced_at"] for m in grpo] == [30] * 5 + [35] * 5 + [40] * 2
+    # The warm start taught the answer format, so groups carry signal and weights move; between
+    # syncs the rollout snapshot lags the trained weights.
+    assert any(m["groups_with_signal"] > 0 for m in grpo if m["step"] > 40)
+    lagging = any(not torch.equal(a, b) for a, b in zip(trainer.rollout_model.parameters(), model.parameters()))
+    assert lagging
+    lines = [json.loads(l) for l in metrics_path.read_text().splitlines()]
+    assert [l["phase"] for l in lines[:3]] == ["start", "warm-start", "warm-start"]
+    assert sum(l["phase"] == "warm-start" for l in lines) == 30
+    assert lines[-1]["phase"] == "end" and "val_accuracy" in lines[-1]
+    for m in grpo:
+        assert {"reward", "reward_binary", "reward_verifier", "groups_with_signal", "malformed",
+                "samples_per_s"} <= set(m)
+        if m["groups_with_signal"] > 0:
+            assert {"entropy", "clip_fraction", "policy_loss"} <= set(m)
