@@ -15,6 +15,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     import torch
     from PIL import Image, ImageDraw
 
+    from ontask.data.prompt import chat_prompt, prompt_text
     from ontask.models.loading import load_vlm
     from ontask.models.tiny import build_tiny_vlm, parameter_count
 
@@ -29,9 +30,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     draw.rectangle((80, 60, 1200, 740), fill=(250, 250, 250))
     draw.text((90, 66), "main.py - Visual Studio Code", fill=(20, 20, 20))
     task = "fix the failing unit test in the payment service"
-    messages = [{"role": "user", "content": [{"type": "image"},
-                                             {"type": "text", "text": f"Task: {task}\nIs the person on-task or off-task?"}]}]
-    text = processor.apply_chat_template(messages, add_generation_prompt=True)
+    text = chat_prompt(processor, prompt_text(task, [{"app": "Visual Studio Code", "focused": True,
+                                                      "title": "main.py - Visual Studio Code"}]))
     inputs = processor(text=[text], images=[screen], return_tensors="pt")
     t1 = time.perf_counter()
     with torch.no_grad():

@@ -32,3 +32,10 @@ def prompt_text(task: str, windows: Optional[Iterable[Mapping]], swapped: bool =
 def verl_prompt(task: str, windows: Optional[Iterable[Mapping]]) -> list[dict]:
     """Chat messages in verl's RL dataset layout (an <image> placeholder in the content)."""
     return [{"role": "user", "content": IMAGE_PLACEHOLDER + prompt_text(task, windows)}]
+
+
+def chat_prompt(processor, text: str) -> str:
+    """The templated prompt of one user turn (the screenshot, then `text`), ready for the
+    assistant's answer: the one place the chat template is applied."""
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
+    return processor.apply_chat_template(messages, add_generation_prompt=True)

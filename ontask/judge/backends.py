@@ -18,6 +18,7 @@ from typing import Optional, Protocol, Sequence
 import torch
 from PIL import Image
 
+from ontask.data.prompt import chat_prompt
 from ontask.judge.options import from_logprobs, option_token_ids, two_way_probability
 
 
@@ -45,6 +46,8 @@ class TransformersBackend:
 
     def __init__(self, model, processor, model_id: str, device: str = "cpu"):
         self.model, self.processor, self.model_id, self.device = model, processor, model_id, device
+        # Batched prompts must end at the same position: the answer logits are read there.
+        self.processor.tokenizer.padding_side = "left"
         self.forward_passes = 0
         self._lock = threading.Lock()
 
@@ -66,9 +69,7 @@ class TransformersBackend:
         texts, ids = [], []
         for r in requests:
             prefix, a, b = option_token_ids(self._tokenize, r.options)
-            messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": r.text}]}]
-            prompt = self.processor.apply_chat_template(messages, add_generation_prompt=True)
-            texts.append(prompt + self.processor.tokenizer.decode(prefix))
+            texts.append(chat_prompt(self.processor, r.text) + self.processor.tokenizer.decode(prefix))
             ids.append((a, b))
         inputs = self.processor(text=texts, images=[r.image for r in requests], return_tensors="pt",
                                 padding=True).to(self.device)

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Optional
 
 import torch
 
-from ontask.data.prompt import prompt_text
+from ontask.data.prompt import chat_prompt, prompt_text
 from ontask.judge.options import option_token_ids
 from ontask.rewards.components import Weights, hybrid_reward
 from ontask.trainers.grpo import group_advantages, groups_with_signal, grpo_objective
@@ -64,9 +64,8 @@ class Encoded:
 
 def encode(processor, image, task: str, windows) -> dict[str, torch.Tensor]:
     """The student's prompt: the screenshot, then the task and the window evidence as text."""
-    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt_text(task, windows)}]}]
-    text = processor.apply_chat_template(messages, add_generation_prompt=True)
-    return dict(processor(text=[text], images=[image], return_tensors="pt"))
+    return dict(processor(text=[chat_prompt(processor, prompt_text(task, windows))], images=[image],
+                          return_tensors="pt"))
 
 
 class AnswerTokens:
