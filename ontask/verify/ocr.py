@@ -18,6 +18,7 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
+EDGE = 6  # grey-level step that marks a window border in the rows around a text line
 URL_RE = re.compile(r"\b(?:https?://)?(?:[a-z0-9-]+\.)+[a-z]{2,}(?:/[^\s]*)?", re.IGNORECASE)
 
 
@@ -35,7 +36,7 @@ def _split_at_edges(gray: np.ndarray, b: dict) -> list[tuple[int, int, int, int]
     x0, x1 = max(0, b["x"] - 3), min(w, b["x"] + b["w"] + 3)
     y0, y1 = max(0, b["y"] - 3), min(h, b["y"] + b["h"] + 3)
     above, below = gray[max(0, y0 - 1), x0:x1], gray[min(h - 1, y1), x0:x1]
-    edges = np.nonzero((np.abs(np.diff(above)) > 25) & (np.abs(np.diff(below)) > 25))[0]
+    edges = np.nonzero((np.abs(np.diff(above)) > EDGE) & (np.abs(np.diff(below)) > EDGE))[0]
     cuts = [x0] + [x0 + int(e) + 1 for e in edges] + [x1]
     return [(a, y0, c, y1) for a, c in zip(cuts, cuts[1:]) if c - a >= 30]
 
