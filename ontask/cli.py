@@ -94,6 +94,21 @@ def _cmd_data_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    import logging
+
+    from ontask.trainers.run import load_spec, run_training
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    spec = load_spec(args.config)
+    summary = run_training(spec, _store_for(args.store), args.classifier, args.dataset, args.base_model,
+                           dataset_version=args.dataset_version, warm_start_steps=args.warm_start_steps,
+                           max_minutes=args.max_minutes)
+    print(f"trained {summary['model_uri']}: held-out accuracy {summary['val_accuracy']:.3f} after "
+          f"{summary['steps']} steps; skipped rows {summary['skipped']}")
+    return 0
+
+
 def _cmd_operator(args: argparse.Namespace) -> int:
     from ontask.operator import run_operator
 
@@ -148,6 +163,18 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--out", default="out/store", help="store: a folder or s3://bucket/prefix")
     prep.add_argument("--name", required=True, help="dataset name")
     prep.set_defaults(func=_cmd_data_prepare)
+
+    train = sub.add_parser("train", help="GRPO-train the student on a dataset version")
+    train.add_argument("--config", required=True, help="a TaskClassifier YAML (its spec sets the run)")
+    train.add_argument("--store", default="out/store", help="store: a folder or s3://bucket/prefix")
+    train.add_argument("--classifier", required=True, help="classifier name (prefix of its artifacts)")
+    train.add_argument("--dataset", required=True, help="dataset name in the store")
+    train.add_argument("--dataset-version", help="version (default: the latest complete one)")
+    train.add_argument("--base-model", required=True, help="checkpoint folder or s3:// URI to start from")
+    train.add_argument("--warm-start-steps", type=int, default=0,
+                       help="supervised steps on the labels before GRPO (reported as phase warm-start)")
+    train.add_argument("--max-minutes", type=float, help="stop GRPO after this many minutes")
+    train.set_defaults(func=_cmd_train)
 
     crd = sub.add_parser("crd", help="print the TaskClassifier CRD generated from the models")
     crd.add_argument("--check", action="store_true", help="fail when the chart's CRD is stale")

@@ -1,0 +1,114 @@
+"""`ontask train`: a dataset version in, a model version and a metrics JSONL out, both through
+the artifact store, with the settings of a TaskClassifier spec."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+import yaml
+
+from ontask.data.dataset import DatasetError, read_version, row_windows
+from ontask.data.images import ImageRejected
+from ontask.models.loading import check_checkpoint, load_vlm
+from ontask.rewards.components import Weights
+from ontask.spec import TaskClassifierSpec
+from ontask.store import Store, StoreError, upload_folder
+from ontask.trainers.trainer import Encoded, Trainer, TrainConfig, config_dict, encode, jsonl_logger
+
+log = logging.getLogger("ontask.train")
+LABELS = ("on-task", "off-task")
+
+
+def load_spec(path: str | Path) -> TaskClassifierSpec:
+    """The spec of a TaskClassifier manifest (or of a bare spec mapping)."""
+    doc = yaml.safe_load(Path(path).read_text()) or {}
+    return TaskClassifierSpec.model_validate(doc.get("spec", doc))
+
+
+def train_config(spec: TaskClassifierSpec, n_train: int, warm_start_steps: int = 0,
+                 max_minutes: Optional[float] = None) -> TrainConfig:
+    """The loop's settings from the spec: GRPO steps cover `epochs` passes over the data."""
+    t = spec.training
+    per_step = min(spec.data.train_batch_size, max(1, n_train))
+    steps = max(1, t.epochs * n_train // per_step)
+    return TrainConfig(
+        group_size=t.group_size, learning_rate=t.learning_rate, entropy_coef=t.entropy_coef, kl_coef=t.kl_coef,
+        weights=Weights(t.reward_weights.binary, t.reward_weights.judge, t.reward_weights.verifier),
+        sync_steps=spec.feedback.sync_steps, max_response_length=spec.data.max_response_length,
+        prompts_per_step=per_step, warm_start_steps=warm_start_steps, grpo_steps=steps, eval_every=t.eval_every,
+        save_every=t.save_every, max_minutes=max_minutes,
+    )
+
+
+@dataclass
+class LoadedRows:
+    train: list[Encoded]
+    val: list[Encoded]
+    skipped: dict[str, int]
+
+
+def load_rows(store: Store, dataset: str, version: Optional[str], processor, verifier=None) -> LoadedRows:
+    """Encode a dataset version; rows without a usable image or label are skipped and counted."""
+    ds = read_version(store, dataset, version)
+    train, val, skipped = [], [], {"missing image": 0, "bad label": 0}
+    for row in ds.rows:
+        label = row["reward_model"]["ground_truth"]
+        if label not in LABELS:
+            skipped["bad label"] += 1
+            log.warning("row %s skipped: label %r is not on-task or off-task", row["extra_info"]["id"], label)
+            continue
+        try:
+            image = ds.image(row)
+        except (StoreError, ImageRejected, DatasetError) as e:
+            skipped["missing image"] += 1
+            log.warning("row %s skipped: %s", row["extra_info"]["id"], e)
+            continue
+        task, windows = row["extra_info"]["task"], row_windows(row)
+        v = verifier.verify(task, windows=windows).score if verifier is not None else None
+        enc = Encoded(row["extra_info"]["id"], encode(processor, image, task, windows), label, task, windows, v)
+        (val if row["extra_info"]["split"] == "val" else train).append(enc)
+    if not train:
+        raise ValueError(f"dataset {dataset} {ds.version} has no usable training rows (skipped: {skipped})")
+    return LoadedRows(train, val, skipped)
+
+
+def next_model_version(store: Store, prefix: str) -> str:
+    used = {k.split("/")[len(prefix.strip('/').split('/'))] for k in store.list(prefix)}
+    n = max((int(v[1:]) for v in used if v.startswith("v") and v[1:].isdigit()), default=0)
+    return f"v{n + 1}"
+
+
+def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, dataset: str, base_model: str,
+                 dataset_version: Optional[str] = None, warm_start_steps: int = 0,
+                 max_minutes: Optional[float] = None, s3=None) -> dict:
+    """Train from base_model on a dataset version; write models/<vN>/ and metrics under the
+    classifier's prefix. Returns a summary with the version and the final accuracy."""
+    from ontask.verify import Verifier
+
+    torch.manual_seed(0)
+    model, processor = load_vlm(base_model, s3=s3)
+    rows = load_rows(store, dataset, dataset_version, processor, Verifier())
+    cfg = train_config(spec, len(rows.train), warm_start_steps, max_minutes)
+    prefix = f"classifiers/{classifier}"
+    version = next_model_version(store, f"{prefix}/models")
+    with tempfile.TemporaryDirectory() as tmp:
+        metrics_path = Path(tmp) / "metrics.jsonl"
+        logger = jsonl_logger(metrics_path)
+        logger({"phase": "config", "step": 0, **config_dict(cfg), "skipped_rows": rows.skipped,
+                "train_rows": len(rows.train), "val_rows": len(rows.val), "base_model": base_model})
+        history = Trainer(model, processor, rows.train, rows.val or rows.train[:16], cfg, log=logger).train()
+        out = Path(tmp) / "model"
+        model.save_pretrained(out)
+        processor.save_pretrained(out)
+        check_checkpoint(out)
+        upload_folder(store, out, f"{prefix}/models/{version}")
+        store.put_bytes(f"{prefix}/metrics/{version}.jsonl", metrics_path.read_bytes(), "application/x-ndjson")
+    final = history[-1].get("val_accuracy")
+    return {"version": version, "val_accuracy": final, "steps": history[-1]["step"], "skipped": rows.skipped,
+            "model_uri": store.uri(f"{prefix}/models/{version}")}
+

@@ -1,0 +1,43 @@
+"""`ontask train` end to end on a local store: dataset in, model version and metrics out; bad
+rows are skipped and counted; the checkpoint loads."""
+
+import json
+import subprocess
+import sys
+
+from ontask.data import generate, read_version, write_version
+from ontask.data.dataset import Example
+from ontask.models.loading import load_vlm
+from ontask.models.tiny import build_tiny_vlm
+from ontask.store import LocalStore
+from tests.conftest import REPO
+
+
+def test_train_command_writes_a_loadable_model_and_metrics(tmp_path):
+    store = LocalStore(tmp_path / "store")
+    examples = list(generate(10, seed=4))
+    bad = Example(id="bad-label", image=examples[0].image, task="x", label="maybe", label_source="manifest")
+    write_version(store, "screens", examples + [bad], "ontask/synthetic", {"test": True})
+    base = build_tiny_vlm(tmp_path / "base")
+    config = tmp_path / "tc.yaml"
+    config.write_text(
+        "apiVersion: ontask.dev/v1alpha1\nkind: TaskClassifier\nmetadata: {name: demo}\nspec:\n"
+        "  data: {source: synthetic, trainBatchSize: 2, maxResponseLength: 4}\n"
+        "  judge: {enabled: false}\n"
+        "  training: {epochs: 1, groupSize: 2, learningRate: 0.001, evalEvery: 2,\n"
+        "             rewardWeights: {binary: 0.8, judge: 0.0, verifier: 0.2}}\n"
+        "  feedback: {syncSteps: 2}\n")
+    out = subprocess.run([sys.executable, "-m", "ontask.cli", "train", "--config", str(config), "--store",
+                          str(tmp_path / "store"), "--classifier", "demo", "--dataset", "screens", "--base-model",
+                          str(base), "--warm-start-steps", "2"], capture_output=True, text=True, cwd=REPO,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "trained" in out.stdout and "'bad label': 1" in out.stdout
+    assert "label 'maybe' is not on-task or off-task" in out.stderr
+    model, processor = load_vlm(str(tmp_path / "store" / "classifiers" / "demo" / "models" / "v1"))
+    assert model.config.model_type == "qwen2_5_vl"
+    lines = [json.loads(l) for l in (tmp_path / "store" / "classifiers" / "demo" / "metrics" / "v1.jsonl")
+             .read_text().splitlines()]
+    assert lines[0]["phase"] == "config" and lines[0]["skipped_rows"] == {"missing image": 0, "bad label": 1}
+    assert {l["phase"] for l in lines} >= {"start", "warm-start", "grpo", "end"}
+    assert read_version(store, "screens").manifest["rows"] == 11
