@@ -104,6 +104,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     summary = run_training(spec, _store_for(args.store), args.classifier, args.dataset, args.base_model,
                            dataset_version=args.dataset_version, warm_start_steps=args.warm_start_steps,
                            max_minutes=args.max_minutes)
+    if summary["model_uri"] is None:  # a non-zero rank of a distributed run
+        return 0
     print(f"trained {summary['model_uri']}: held-out accuracy {summary['val_accuracy']:.3f} after "
           f"{summary['steps']} steps; skipped rows {summary['skipped']}")
     return 0

@@ -83,6 +83,20 @@ def next_model_version(store: Store, prefix: str) -> str:
     return f"v{n + 1}"
 
 
+def init_distributed() -> tuple[int, int]:
+    """Join the process group a PyTorchJob (or torchrun) describes in the environment
+    (MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE): gloo on CPU, NCCL on GPU. (rank, world)."""
+    import os
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend=backend)
+    if torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
 def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, dataset: str, base_model: str,
                  dataset_version: Optional[str] = None, warm_start_steps: int = 0,
                  max_minutes: Optional[float] = None, s3=None) -> dict:
@@ -90,24 +104,31 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
     classifier's prefix. Returns a summary with the version and the final accuracy."""
     from ontask.verify import Verifier
 
+    rank, world = init_distributed()
     torch.manual_seed(0)
     model, processor = load_vlm(base_model, s3=s3)
     rows = load_rows(store, dataset, dataset_version, processor, Verifier())
     cfg = train_config(spec, len(rows.train), warm_start_steps, max_minutes)
     prefix = f"classifiers/{classifier}"
-    version = next_model_version(store, f"{prefix}/models")
     with tempfile.TemporaryDirectory() as tmp:
         metrics_path = Path(tmp) / "metrics.jsonl"
-        logger = jsonl_logger(metrics_path)
-        logger({"phase": "config", "step": 0, **config_dict(cfg), "skipped_rows": rows.skipped,
+        logger = jsonl_logger(metrics_path) if rank == 0 else (lambda m: None)
+        logger({"phase": "config", "step": 0, **config_dict(cfg), "world_size": world, "skipped_rows": rows.skipped,
                 "train_rows": len(rows.train), "val_rows": len(rows.val), "base_model": base_model})
         history = Trainer(model, processor, rows.train, rows.val or rows.train[:16], cfg, log=logger).train()
+        if rank != 0:  # rank 0 alone writes the checkpoint and the metrics
+            torch.distributed.barrier()
+            return {"version": None, "val_accuracy": history[-1].get("val_accuracy"), "steps": history[-1]["step"],
+                    "skipped": rows.skipped, "model_uri": None, "rank": rank}
+        version = next_model_version(store, f"{prefix}/models")
         out = Path(tmp) / "model"
         model.save_pretrained(out)
         processor.save_pretrained(out)
         check_checkpoint(out)
         upload_folder(store, out, f"{prefix}/models/{version}")
         store.put_bytes(f"{prefix}/metrics/{version}.jsonl", metrics_path.read_bytes(), "application/x-ndjson")
+    if world > 1:
+        torch.distributed.barrier()
     final = history[-1].get("val_accuracy")
     return {"version": version, "val_accuracy": final, "steps": history[-1]["step"], "skipped": rows.skipped,
             "model_uri": store.uri(f"{prefix}/models/{version}")}

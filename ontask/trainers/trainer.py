@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import zlib
 import math
 import random
 import time
@@ -118,7 +119,9 @@ class Trainer:
         self.answers = AnswerTokens(processor, model)
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
         self.rng = random.Random(cfg.seed)
-        self.generator = torch.Generator().manual_seed(cfg.seed)
+        dist = torch.distributed.is_available() and torch.distributed.is_initialized()
+        self.rank = torch.distributed.get_rank() if dist else 0
+        self.world = torch.distributed.get_world_size() if dist else 1
         self.step = 0
         self.rollout_model = None
         self.rollout_synced_at: list[int] = []
@@ -141,36 +144,73 @@ class Trainer:
         return self.cfg.max_minutes is not None and (time.monotonic() - self.started) / 60 > self.cfg.max_minutes
 
     # -- phases ----------------------------------------------------------------------------------
+    # -- data parallelism (torchrun / PyTorchJob) ------------------------------------------------
+    def _global_batch(self) -> list[Encoded]:
+        """The step's prompts: the same draw on every rank (same seed), then each rank takes its
+        share, so N processes see exactly the prompts one process would."""
+        batch = self.rng.sample(self.train_rows, min(self.cfg.prompts_per_step, len(self.train_rows)))
+        return batch
+
+    def _local(self, batch: list) -> list:
+        return batch[self.rank::self.world]
+
+    def _allreduce(self, values: list[float]) -> list[float]:
+        if self.world == 1:
+            return values
+        t = torch.tensor(values, dtype=torch.float64)
+        torch.distributed.all_reduce(t)
+        return t.tolist()
+
+    def _sync_gradients(self) -> None:
+        """Sum gradients over ranks, as DDP's all-reduce does. DDP's own hooks are not used
+        because ranks run different numbers of backward passes (groups without signal are
+        skipped), which DDP's bucketed hooks cannot follow."""
+        if self.world == 1:
+            return
+        for p in self.model.parameters():
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            torch.distributed.all_reduce(p.grad)
+
+    def _generator_for(self, row: Encoded) -> torch.Generator:
+        # Keyed by (seed, step, prompt): the samples of a prompt do not depend on which rank draws them.
+        return torch.Generator().manual_seed(zlib.crc32(f"{self.cfg.seed}:{self.step}:{row.id}".encode()))
+
+    # -- phases ----------------------------------------------------------------------------------
     def warm_start(self) -> None:
         """Supervised steps on the labels (reported with phase=warm-start)."""
         self.model.train()
         for _ in range(self.cfg.warm_start_steps):
             if self.out_of_time():
                 return
-            batch = self.rng.sample(self.train_rows, min(self.cfg.prompts_per_step, len(self.train_rows)))
-            loss = sum(_sft_loss(self.model, r, self.answers) for r in batch) / len(batch)
+            batch = self._global_batch()
+            local = self._local(batch)
+            loss = sum((_sft_loss(self.model, r, self.answers) for r in local), torch.zeros(())) / len(batch)
             loss.backward()
+            self._sync_gradients()
             self.optimizer.step()
             self.optimizer.zero_grad()
             self.step += 1
-            metrics = {"phase": "warm-start", "step": self.step, "sft_loss": float(loss.detach())}
+            [total_loss] = self._allreduce([float(loss.detach())])
+            metrics = {"phase": "warm-start", "step": self.step, "sft_loss": total_loss}
             if self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
                 metrics["val_accuracy"] = accuracy(self.model, self.val_rows, self.answers)
             self.emit(metrics)
 
     def grpo_step(self) -> dict[str, Any]:
-        """One optimizer step of GRPO over prompts_per_step prompts."""
+        """One optimizer step of GRPO over prompts_per_step prompts (split across ranks)."""
         cfg = self.cfg
         self.maybe_sync()
         t0 = time.perf_counter()
-        batch = self.rng.sample(self.train_rows, min(cfg.prompts_per_step, len(self.train_rows)))
+        global_batch = self._global_batch()
+        batch = self._local(global_batch)
         groups, rewards_all, parts = [], [], {"binary": [], "judge": [], "verifier": []}
         malformed = 0
         for row in batch:
             completions, logp_old, mask = sample_group(
                 self.rollout_model, row.inputs, cfg.group_size, cfg.max_response_length, self.answers.eos,
                 self.answers.pad, temperature=cfg.temperature, suppress_token_ids=self.answers.suppress,
-                generator=self.generator)
+                generator=self._generator_for(row))
             texts = [self.decode(c[m.bool()].tolist()) for c, m in zip(completions, mask)]
             rewards = []
             for text in texts:
@@ -181,11 +221,12 @@ class Trainer:
                     parts[k].append(getattr(r, k))
             groups.append((row, completions, logp_old, mask))
             rewards_all.append(torch.tensor(rewards))
-        rewards_t = torch.cat(rewards_all)
+        rewards_t = torch.cat(rewards_all) if rewards_all else torch.zeros(0)
         signal = groups_with_signal(rewards_t, cfg.group_size)
         advantages = group_advantages(rewards_t, cfg.group_size).view(-1, cfg.group_size)
         self.model.train()
-        total_tokens = sum(int(g[3][i].sum()) for n, g in enumerate(groups) if signal[n] for i in range(cfg.group_size))
+        local_tokens = sum(float(g[3].sum()) for n, g in enumerate(groups) if signal[n])
+        [total_tokens] = self._allreduce([local_tokens])
         metrics_acc: dict[str, float] = {}
         if total_tokens:
             for n, (row, completions, logp_old, mask) in enumerate(groups):
@@ -200,21 +241,30 @@ class Trainer:
                                                           suppress_token_ids=self.answers.suppress)
                 loss, m = grpo_objective(logp, logp_old, advantages[n], mask, logits=logits,
                                          entropy_coef=cfg.entropy_coef, logp_ref=logp_ref, kl_coef=cfg.kl_coef)
-                # Weight each group by its share of tokens: token-mean over the whole step.
-                (loss * (float(mask.sum()) / total_tokens)).backward()
+                # Weight each group by its share of the step's tokens (all ranks): token-mean.
+                share = float(mask.sum()) / total_tokens
+                (loss * share).backward()
                 for k, v in m.items():
-                    metrics_acc[k] = metrics_acc.get(k, 0.0) + v * float(mask.sum()) / total_tokens
+                    metrics_acc[k] = metrics_acc.get(k, 0.0) + v * share
+            self._sync_gradients()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
             self.optimizer.step()
             self.optimizer.zero_grad()
         self.step += 1
         elapsed = time.perf_counter() - t0
-        n_samples = len(batch) * cfg.group_size
+        # A fixed key list: every rank must all-reduce the same vector, signal or not.
+        keys = ["policy_loss", "clip_fraction", "ratio", "entropy"] + (["kl"] if self.reference is not None else [])
+        sums = self._allreduce([float(rewards_t.sum()), float(len(rewards_t)), float(signal.sum()), float(len(signal)),
+                                float(malformed)] + [sum(parts[k]) for k in ("binary", "judge", "verifier")]
+                               + [metrics_acc.get(k, 0.0) for k in keys])
+        n_samples = max(1.0, sums[1])
         metrics = {
-            "phase": "grpo", "step": self.step, "reward": float(rewards_t.mean()),
-            **{f"reward_{k}": sum(v) / len(v) for k, v in parts.items()},
-            "groups_with_signal": float(signal.float().mean()), "malformed": malformed / n_samples,
-            "samples_per_s": n_samples / elapsed, "rollout_synced_at": self.rollout_synced_at[-1], **metrics_acc,
+            "phase": "grpo", "step": self.step, "reward": sums[0] / n_samples,
+            "reward_binary": sums[5] / n_samples, "reward_judge": sums[6] / n_samples,
+            "reward_verifier": sums[7] / n_samples,
+            "groups_with_signal": sums[2] / max(1.0, sums[3]), "malformed": sums[4] / n_samples,
+            "samples_per_s": n_samples / elapsed, "rollout_synced_at": self.rollout_synced_at[-1],
+            **({k: v for k, v in zip(keys, sums[8:])} if total_tokens else {}),
         }
         return metrics
 
