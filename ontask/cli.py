@@ -103,7 +103,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     spec = load_spec(args.config)
     summary = run_training(spec, _store_for(args.store), args.classifier, args.dataset, args.base_model,
                            dataset_version=args.dataset_version, warm_start_steps=args.warm_start_steps,
-                           max_minutes=args.max_minutes)
+                           max_minutes=args.max_minutes, stop_at=args.stop_at_step)
+    if summary.get("stopped"):
+        print(f"stopped at step {summary['steps']}; run the same command again to resume")
+        return 0
     if summary["model_uri"] is None:  # a non-zero rank of a distributed run
         return 0
     print(f"trained {summary['model_uri']}: held-out accuracy {summary['val_accuracy']:.3f} after "
@@ -176,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--warm-start-steps", type=int, default=0,
                        help="supervised steps on the labels before GRPO (reported as phase warm-start)")
     train.add_argument("--max-minutes", type=float, help="stop GRPO after this many minutes")
+    train.add_argument("--stop-at-step", type=int, help="stop after this step (resume later from its checkpoint)")
     train.set_defaults(func=_cmd_train)
 
     crd = sub.add_parser("crd", help="print the TaskClassifier CRD generated from the models")

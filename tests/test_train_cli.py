@@ -41,3 +41,50 @@ def test_train_command_writes_a_loadable_model_and_metrics(tmp_path):
     assert lines[0]["phase"] == "config" and lines[0]["skipped_rows"] == {"missing image": 0, "bad label": 1}
     assert {l["phase"] for l in lines} >= {"start", "warm-start", "grpo", "end"}
     assert read_version(store, "screens").manifest["rows"] == 11
+
+
+RESUME_CONFIG = ("apiVersion: ontask.dev/v1alpha1\nkind: TaskClassifier\nmetadata: {name: resume}\nspec:\n"
+                 "  data: {source: synthetic, trainBatchSize: 2, maxResponseLength: 4}\n"
+                 "  judge: {enabled: false}\n"
+                 "  training: {epochs: 1, groupSize: 2, learningRate: 0.001, evalEvery: 1000, saveEvery: 3,\n"
+                 "             rewardWeights: {binary: 0.8, judge: 0.0, verifier: 0.2}}\n"
+                 "  feedback: {syncSteps: 2}\n")
+
+
+def _train(tmp_path, store_dir, *extra):
+    cmd = [sys.executable, "-m", "ontask.cli", "train", "--config", str(tmp_path / "resume.yaml"), "--store",
+           str(store_dir), "--classifier", "resume", "--dataset", "screens", "--base-model", str(tmp_path / "base"),
+           "--warm-start-steps", "2", *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint_and_ends_where_an_uninterrupted_one_does(tmp_path):
+    from safetensors.torch import load_file
+
+    build_tiny_vlm(tmp_path / "base", seed=3)
+    (tmp_path / "resume.yaml").write_text(RESUME_CONFIG)
+    for name in ("straight", "interrupted"):
+        write_version(LocalStore(tmp_path / name), "screens", list(generate(10, seed=8)), "ontask/synthetic", {})
+    straight = _train(tmp_path, tmp_path / "straight")
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    first = _train(tmp_path, tmp_path / "interrupted", "--stop-at-step", "4")
+    assert first.returncode == 0 and "stopped at step 4" in first.stdout, first.stderr[-3000:]
+    second = _train(tmp_path, tmp_path / "interrupted")
+    assert second.returncode == 0, second.stderr[-3000:]
+    models = "classifiers/resume/models/v1/model.safetensors"
+    a, b = load_file(str(tmp_path / "straight" / models)), load_file(str(tmp_path / "interrupted" / models))
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-5
+    metrics = [json.loads(l) for l in (tmp_path / "interrupted" / "classifiers/resume/metrics/v1.jsonl")
+               .read_text().splitlines()]
+    resumed = next(m for m in metrics if m["phase"] == "resume")
+    assert resumed["step"] == 3  # the checkpoint written at step 3 (saveEvery), not a fresh start
+
+
+def test_a_corrupt_base_checkpoint_is_refused_with_a_clear_error(tmp_path):
+    base = build_tiny_vlm(tmp_path / "base")
+    (base / "model.safetensors").write_bytes(b"\x00" * 64)
+    (tmp_path / "resume.yaml").write_text(RESUME_CONFIG)
+    write_version(LocalStore(tmp_path / "store"), "screens", list(generate(4, seed=1)), "ontask/synthetic", {})
+    out = _train(tmp_path, tmp_path / "store")
+    assert out.returncode == 1
+    assert "model.safetensors is corrupt" in out.stderr and "Traceback" not in out.stderr

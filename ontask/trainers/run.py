@@ -3,6 +3,7 @@ the artifact store, with the settings of a TaskClassifier spec."""
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -14,10 +15,10 @@ import yaml
 
 from ontask.data.dataset import DatasetError, read_version, row_windows
 from ontask.data.images import ImageRejected
-from ontask.models.loading import check_checkpoint, load_vlm
+from ontask.models.loading import CheckpointError, check_checkpoint, load_vlm
 from ontask.rewards.components import Weights
 from ontask.spec import TaskClassifierSpec
-from ontask.store import Store, StoreError, upload_folder
+from ontask.store import Store, StoreError, download_prefix, upload_folder
 from ontask.trainers.trainer import Encoded, Trainer, TrainConfig, config_dict, encode, jsonl_logger
 
 log = logging.getLogger("ontask.train")
@@ -97,25 +98,69 @@ def init_distributed() -> tuple[int, int]:
     return 0, 1
 
 
+STATE_FILE = "trainer_state.pt"
+
+
+def _save_checkpoint(store: Store, prefix: str, trainer: Trainer, processor) -> None:
+    """Model, processor and trainer state under prefix/step-<N>/, then `latest.json` last, so a
+    reader never sees a half-written checkpoint as the latest."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "ckpt"
+        trainer.model.save_pretrained(folder)
+        processor.save_pretrained(folder)
+        torch.save(trainer.state_dict(), folder / STATE_FILE)
+        upload_folder(store, folder, f"{prefix}/step-{trainer.step}")
+    store.put_bytes(f"{prefix}/latest.json", json.dumps({"step": trainer.step}).encode(), "application/json")
+
+
+def _latest_checkpoint(store: Store, prefix: str, dest: Path) -> Optional[Path]:
+    """The latest complete checkpoint, downloaded; None when there is none."""
+    if not store.exists(f"{prefix}/latest.json"):
+        return None
+    step = json.loads(store.get_bytes(f"{prefix}/latest.json"))["step"]
+    folder = download_prefix(store, f"{prefix}/step-{step}", dest)
+    check_checkpoint(folder)
+    if not (folder / STATE_FILE).is_file():
+        raise CheckpointError(f"{store.uri(prefix)}/step-{step} has no {STATE_FILE}: cannot resume from it")
+    return folder
+
+
 def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, dataset: str, base_model: str,
                  dataset_version: Optional[str] = None, warm_start_steps: int = 0,
-                 max_minutes: Optional[float] = None, s3=None) -> dict:
+                 max_minutes: Optional[float] = None, s3=None, stop_at: Optional[int] = None) -> dict:
     """Train from base_model on a dataset version; write models/<vN>/ and metrics under the
-    classifier's prefix. Returns a summary with the version and the final accuracy."""
+    classifier's prefix. Checkpoints go to checkpoints/<dataset>-<version>/ every saveEvery
+    steps, and a run started again resumes from the latest one and continues the same run.
+    Returns a summary with the version and the final accuracy."""
+    from ontask.data.dataset import list_versions
     from ontask.verify import Verifier
 
     rank, world = init_distributed()
     torch.manual_seed(0)
-    model, processor = load_vlm(base_model, s3=s3)
-    rows = load_rows(store, dataset, dataset_version, processor, Verifier())
-    cfg = train_config(spec, len(rows.train), warm_start_steps, max_minutes)
     prefix = f"classifiers/{classifier}"
+    if dataset_version is None:
+        versions = list_versions(store, dataset)
+        dataset_version = f"v{versions[-1]}" if versions else None
+    ckpt_prefix = f"{prefix}/checkpoints/{dataset}-{dataset_version}"
     with tempfile.TemporaryDirectory() as tmp:
+        resume = _latest_checkpoint(store, ckpt_prefix, Path(tmp) / "resume")
+        model, processor = load_vlm(str(resume) if resume else base_model, s3=s3)
+        rows = load_rows(store, dataset, dataset_version, processor, Verifier())
+        cfg = train_config(spec, len(rows.train), warm_start_steps, max_minutes)
         metrics_path = Path(tmp) / "metrics.jsonl"
         logger = jsonl_logger(metrics_path) if rank == 0 else (lambda m: None)
         logger({"phase": "config", "step": 0, **config_dict(cfg), "world_size": world, "skipped_rows": rows.skipped,
                 "train_rows": len(rows.train), "val_rows": len(rows.val), "base_model": base_model})
-        history = Trainer(model, processor, rows.train, rows.val or rows.train[:16], cfg, log=logger).train()
+        trainer = Trainer(model, processor, rows.train, rows.val or rows.train[:16], cfg, log=logger,
+                          on_checkpoint=(lambda t: _save_checkpoint(store, ckpt_prefix, t, processor))
+                          if rank == 0 else None)
+        if resume is not None:
+            trainer.load_state_dict(torch.load(resume / STATE_FILE, weights_only=True))
+            logger({"phase": "resume", "step": trainer.step, "from": store.uri(f"{ckpt_prefix}/step-{trainer.step}")})
+        history = trainer.train(stop_at=stop_at)
+        if stop_at is not None and trainer.step < trainer.total_steps():
+            return {"version": None, "val_accuracy": history[-1].get("val_accuracy"), "steps": trainer.step,
+                    "skipped": rows.skipped, "model_uri": None, "stopped": True}
         if rank != 0:  # rank 0 alone writes the checkpoint and the metrics
             torch.distributed.barrier()
             return {"version": None, "val_accuracy": history[-1].get("val_accuracy"), "steps": history[-1]["step"],

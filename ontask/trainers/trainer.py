@@ -113,7 +113,8 @@ class Trainer:
     """Warm start (optional) then GRPO, with a rollout snapshot re-synced every sync_steps."""
 
     def __init__(self, model, processor, train_rows: list[Encoded], val_rows: list[Encoded], cfg: TrainConfig,
-                 log: Callable[[dict], None] = lambda m: None, tokenizer_decode: Optional[Callable] = None):
+                 log: Callable[[dict], None] = lambda m: None, tokenizer_decode: Optional[Callable] = None,
+                 on_checkpoint: Optional[Callable[["Trainer"], None]] = None):
         self.model, self.processor, self.cfg = model, processor, cfg
         self.train_rows, self.val_rows, self.log = train_rows, val_rows, log
         self.answers = AnswerTokens(processor, model)
@@ -129,6 +130,7 @@ class Trainer:
         self.decode = tokenizer_decode or (lambda ids: processor.tokenizer.decode(ids, skip_special_tokens=True))
         self.started = time.monotonic()
         self.history: list[dict[str, Any]] = []
+        self.on_checkpoint = on_checkpoint
 
     # -- semi-online policy snapshot ---------------------------------------------------------------
     def maybe_sync(self) -> None:
@@ -177,10 +179,10 @@ class Trainer:
         return torch.Generator().manual_seed(zlib.crc32(f"{self.cfg.seed}:{self.step}:{row.id}".encode()))
 
     # -- phases ----------------------------------------------------------------------------------
-    def warm_start(self) -> None:
-        """Supervised steps on the labels (reported with phase=warm-start)."""
+    def warm_start(self, until: int) -> None:
+        """Supervised steps on the labels up to step `until` (reported with phase=warm-start)."""
         self.model.train()
-        for _ in range(self.cfg.warm_start_steps):
+        while self.step < until:
             if self.out_of_time():
                 return
             batch = self._global_batch()
@@ -196,6 +198,7 @@ class Trainer:
             if self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
                 metrics["val_accuracy"] = accuracy(self.model, self.val_rows, self.answers)
             self.emit(metrics)
+            self._maybe_checkpoint()
 
     def grpo_step(self) -> dict[str, Any]:
         """One optimizer step of GRPO over prompts_per_step prompts (split across ranks)."""
@@ -272,17 +275,43 @@ class Trainer:
         self.history.append(metrics)
         self.log(metrics)
 
-    def train(self) -> list[dict[str, Any]]:
-        """Warm start, then GRPO steps until done or out of time; returns every metrics dict."""
-        self.emit({"phase": "start", "step": 0, "val_accuracy": accuracy(self.model, self.val_rows, self.answers)})
-        self.warm_start()
-        for _ in range(self.cfg.grpo_steps):
-            if self.out_of_time():
-                break
+    # -- checkpoints and resume -----------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything besides the model weights that a resumed run needs to continue the same run."""
+        return {"step": self.step, "optimizer": self.optimizer.state_dict(), "rng": self.rng.getstate(),
+                "rollout_synced_at": list(self.rollout_synced_at),
+                "rollout": self.rollout_model.state_dict() if self.rollout_model is not None else None}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.step = int(state["step"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rng.setstate(state["rng"])
+        self.rollout_synced_at = list(state["rollout_synced_at"])
+        if state.get("rollout") is not None:
+            self.rollout_model = copy.deepcopy(self.model).eval()
+            self.rollout_model.load_state_dict(state["rollout"])
+
+    def _maybe_checkpoint(self) -> None:
+        if self.on_checkpoint and self.cfg.save_every and self.step % self.cfg.save_every == 0:
+            self.on_checkpoint(self)
+
+    def total_steps(self) -> int:
+        return self.cfg.warm_start_steps + self.cfg.grpo_steps
+
+    def train(self, stop_at: Optional[int] = None) -> list[dict[str, Any]]:
+        """Warm start, then GRPO steps until done (or stop_at steps, or out of time); a trainer
+        whose state was loaded continues where it stopped. Returns every metrics dict."""
+        end = min(self.total_steps(), stop_at) if stop_at is not None else self.total_steps()
+        if self.step == 0:
+            self.emit({"phase": "start", "step": 0,
+                       "val_accuracy": accuracy(self.model, self.val_rows, self.answers)})
+        self.warm_start(min(self.cfg.warm_start_steps, end))
+        while self.step < end and not self.out_of_time():
             m = self.grpo_step()
             if self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
                 m["val_accuracy"] = accuracy(self.model, self.val_rows, self.answers)
             self.emit(m)
+            self._maybe_checkpoint()
         self.emit({"phase": "end", "step": self.step, "val_accuracy": accuracy(self.model, self.val_rows, self.answers)})
         return self.history
 
