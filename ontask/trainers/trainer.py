@@ -114,7 +114,8 @@ class Trainer:
 
     def __init__(self, model, processor, train_rows: list[Encoded], val_rows: list[Encoded], cfg: TrainConfig,
                  log: Callable[[dict], None] = lambda m: None, tokenizer_decode: Optional[Callable] = None,
-                 on_checkpoint: Optional[Callable[["Trainer"], None]] = None):
+                 on_checkpoint: Optional[Callable[["Trainer"], None]] = None,
+                 reward_fn: Optional[Callable[[str, Encoded], float]] = None):
         self.model, self.processor, self.cfg = model, processor, cfg
         self.train_rows, self.val_rows, self.log = train_rows, val_rows, log
         self.answers = AnswerTokens(processor, model)
@@ -131,6 +132,7 @@ class Trainer:
         self.started = time.monotonic()
         self.history: list[dict[str, Any]] = []
         self.on_checkpoint = on_checkpoint
+        self.reward_fn = reward_fn  # replaces the hybrid reward when given (custom rewards, benchmarks)
 
     # -- semi-online policy snapshot ---------------------------------------------------------------
     def maybe_sync(self) -> None:
@@ -218,7 +220,7 @@ class Trainer:
             rewards = []
             for text in texts:
                 r = hybrid_reward(text, row.label, cfg.weights, row.judge_p_on, row.verifier_p_on)
-                rewards.append(r.score)
+                rewards.append(self.reward_fn(text, row) if self.reward_fn else r.score)
                 malformed += r.malformed
                 for k in parts:
                     parts[k].append(getattr(r, k))
