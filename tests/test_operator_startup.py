@@ -1,7 +1,6 @@
 """The operator process, run as a non-admin user bound by the chart's RBAC, against the real
 API server: it starts, reports healthy, and records what it found in each classifier's status."""
 
-import copy
 import os
 import subprocess
 import sys

@@ -5,7 +5,6 @@ of sampled answers under the trained policy (the quantity GRPO differentiates)."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import torch
@@ -14,17 +13,6 @@ import torch
 # Logit of a suppressed token: its probability underflows to exactly 0, while -inf would turn
 # the entropy's gradient into NaN (0 * inf).
 SUPPRESSED = -1e4
-
-
-@dataclass
-class Group:
-    """The samples of one prompt: completion ids [G, T] (right-padded), their log-probs under
-    the rollout policy [G, T], and the mask of real tokens [G, T]."""
-
-    completions: torch.Tensor
-    logp_old: torch.Tensor
-    mask: torch.Tensor
-    texts: list[str]
 
 
 def _decode_positions(past_len: int, step: int, rope_deltas: torch.Tensor, n: int) -> torch.Tensor:

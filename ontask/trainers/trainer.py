@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import copy
 import json
-import zlib
 import math
 import random
 import time
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
