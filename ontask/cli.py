@@ -114,6 +114,30 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_feedback_send(args: argparse.Namespace) -> int:
+    import json as _json
+
+    from ontask.feedback import make_correction, send
+
+    windows = _json.loads(args.windows) if args.windows else []
+    image = Path(args.image).read_bytes() if args.image else None
+    correction = make_correction(args.classifier, args.task, args.label, image=image, image_uri=args.image_uri,
+                                 id=args.id, source=args.source, windows=windows,
+                                 predicted_label=args.predicted, note=args.note)
+    send(correction, bootstrap=args.bootstrap, topic=args.topic)
+    print(f"sent correction {correction.id} for {correction.classifier} to {args.topic}")
+    return 0
+
+
+def _cmd_feedback_schema(args: argparse.Namespace) -> int:
+    import json as _json
+
+    from ontask.spec import Correction
+
+    print(_json.dumps(Correction.model_json_schema(by_alias=True), indent=2))
+    return 0
+
+
 def _cmd_operator(args: argparse.Namespace) -> int:
     from ontask.operator import run_operator
 
@@ -181,6 +205,26 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-minutes", type=float, help="stop GRPO after this many minutes")
     train.add_argument("--stop-at-step", type=int, help="stop after this step (resume later from its checkpoint)")
     train.set_defaults(func=_cmd_train)
+
+    fb = sub.add_parser("feedback", help="corrections on Kafka").add_subparsers(dest="feedback_command",
+                                                                              required=True)
+    fsend = fb.add_parser("send", help="send one correction")
+    fsend.add_argument("--classifier", required=True)
+    fsend.add_argument("--task", required=True)
+    fsend.add_argument("--label", required=True, choices=["on-task", "off-task"], help="the corrected label")
+    shot = fsend.add_mutually_exclusive_group(required=True)
+    shot.add_argument("--image", help="screenshot file, sent inline")
+    shot.add_argument("--image-uri", help="s3://bucket/key of the screenshot")
+    fsend.add_argument("--windows", help='window evidence as JSON: [{"app", "title", "url", "focused"}]')
+    fsend.add_argument("--predicted", choices=["on-task", "off-task"], help="what the classifier said")
+    fsend.add_argument("--source", default="user", choices=["user", "judge", "reviewer"])
+    fsend.add_argument("--id", help="idempotency id (default: a fresh one)")
+    fsend.add_argument("--note")
+    fsend.add_argument("--bootstrap", default=os.environ.get("ONTASK_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    fsend.add_argument("--topic", default="ontask.corrections")
+    fsend.set_defaults(func=_cmd_feedback_send)
+    fschema = fb.add_parser("schema", help="print the correction message's JSON Schema")
+    fschema.set_defaults(func=_cmd_feedback_schema)
 
     crd = sub.add_parser("crd", help="print the TaskClassifier CRD generated from the models")
     crd.add_argument("--check", action="store_true", help="fail when the chart's CRD is stale")

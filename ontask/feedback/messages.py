@@ -1,0 +1,65 @@
+"""The correction message on the wire: validation with a reason a dead-letter record can carry."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Optional
+
+from pydantic import ValidationError
+
+from ontask.spec import MAX_INLINE_IMAGE_BYTES, Correction
+
+
+class InvalidCorrection(ValueError):
+    """A message that is not a valid correction; `reason` is a short machine-readable kind."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+def _reason(err: dict) -> str:
+    loc = ".".join(str(p) for p in err.get("loc", ()))
+    if err["type"] == "missing":
+        return "missing-field"
+    if loc in ("correctedLabel", "predictedLabel", "corrected_label", "predicted_label"):
+        return "unknown-label"
+    if loc in ("screenshotBase64", "screenshot_base64") and err["type"] == "string_too_long":
+        return "oversized-image"
+    return "invalid-field"
+
+
+def parse_correction(raw: bytes, max_image_bytes: int = MAX_INLINE_IMAGE_BYTES) -> Correction:
+    """A Correction from the bytes of a Kafka message, or InvalidCorrection with the reason."""
+    try:
+        doc = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise InvalidCorrection("bad-json", str(e)) from e
+    if not isinstance(doc, dict):
+        raise InvalidCorrection("bad-json", "not a JSON object")
+    try:
+        c = Correction.model_validate(doc)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "message"
+        raise InvalidCorrection(_reason(first), f"{where}: {first['msg']}") from e
+    if c.screenshot_base64 is not None:
+        try:
+            data = base64.b64decode(c.screenshot_base64, validate=True)
+        except (binascii.Error, ValueError) as e:
+            raise InvalidCorrection("bad-image", f"screenshotBase64 is not base64: {e}") from e
+        if len(data) > max_image_bytes:
+            raise InvalidCorrection("oversized-image", f"{len(data):,} bytes > {max_image_bytes:,}")
+    return c
+
+
+def encode_correction(c: Correction) -> tuple[bytes, bytes]:
+    """(key, value) of the Kafka record: keyed by classifier, JSON in camelCase."""
+    return c.classifier.encode(), json.dumps(c.wire(), separators=(",", ":")).encode()
+
+
+def image_bytes(c: Correction) -> Optional[bytes]:
+    """The inline screenshot, decoded (None for an s3:// reference)."""
+    return base64.b64decode(c.screenshot_base64) if c.screenshot_base64 is not None else None

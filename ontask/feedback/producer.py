@@ -1,0 +1,49 @@
+"""Sending corrections: `ontask.feedback.send(...)` and the `ontask feedback send` command."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+import uuid
+from typing import Any, Optional
+
+from kafka import KafkaProducer
+
+from ontask.feedback.messages import encode_correction
+from ontask.spec import Correction
+
+DEFAULT_TOPIC = "ontask.corrections"
+
+
+def make_correction(classifier: str, task: str, label: str, image: Optional[bytes] = None,
+                    image_uri: Optional[str] = None, **fields: Any) -> Correction:
+    """A validated Correction; a missing id and timestamp are filled in (a fresh id, now)."""
+    doc: dict[str, Any] = {
+        "id": fields.pop("id", None) or uuid.uuid4().hex,
+        "classifier": classifier,
+        "task": task,
+        "corrected_label": label,
+        "timestamp": fields.pop("timestamp", None)
+        or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        **fields,
+    }
+    if image is not None:
+        doc["screenshot_base64"] = base64.b64encode(image).decode()
+    if image_uri is not None:
+        doc["screenshot_uri"] = image_uri
+    return Correction.model_validate(doc)
+
+
+def send(correction: Correction, bootstrap: Optional[str] = None, topic: str = DEFAULT_TOPIC,
+         producer: Optional[KafkaProducer] = None, timeout: float = 30.0) -> None:
+    """Publish one correction (acks=all) and wait until the broker has it."""
+    own = producer is None
+    producer = producer or KafkaProducer(bootstrap_servers=bootstrap or os.environ.get("ONTASK_KAFKA_BOOTSTRAP"),
+                                         acks="all", retries=5)
+    try:
+        key, value = encode_correction(correction)
+        producer.send(topic, key=key, value=value).get(timeout=timeout)
+    finally:
+        if own:
+            producer.close()
