@@ -91,6 +91,15 @@ def test_preference_and_pointwise_modes(tiny_backend):
 
 
 def test_bad_input_is_refused_with_a_message(tiny_backend):
+    from ontask.data.images import ImageRejected
+
+    with pytest.raises(ImageRejected, match="upload.png: not an image"):
+        JudgeInput.from_bytes(b"definitely not a png", "Answer refunds", name="upload.png")
+    with pytest.raises(ImageRejected, match="broken or truncated"):
+        import io
+        buf = io.BytesIO()
+        example_at(0, 0).image.save(buf, format="PNG")
+        JudgeInput.from_bytes(buf.getvalue()[:500], "Answer refunds")
     judge = Judge(tiny_backend)
     ex = example_at(0, 0)
     with pytest.raises(JudgeInputError, match="empty task"):

@@ -138,8 +138,8 @@ def test_ocr_reads_focused_window_titles_of_50_screenshots(reader):
     for ex in examples:
         focused = next(w for w in ex.windows if w["focused"])
         exact += focused["title"] in [line.text for line in reader.lines(ex.image)]
-    # Measured 88-94% exact over three seeds of 50; the goal is 95% (still open).
-    assert exact / len(examples) >= 0.88
+    # Tuned on seeds 21-22; on unseen seeds 23, 24, 25 it read 94%, 98% and 96% (96% of 150).
+    assert exact / len(examples) >= 0.95
 
 
 def test_ocr_supplies_evidence_when_no_metadata_comes(reader):

@@ -8,7 +8,7 @@ from typing import Any, Optional, Sequence
 
 from PIL import Image
 
-from ontask.data.images import sha256
+from ontask.data.images import decode_image, sha256
 from ontask.data.prompt import prompt_text
 from ontask.judge.backends import Backend, ScoreRequest
 from ontask.judge.cache import JudgmentCache, judgment_key
@@ -28,6 +28,12 @@ class JudgeInput:
     task: str
     windows: Optional[list[dict[str, Any]]] = None
     image_sha256: Optional[str] = None
+
+    @classmethod
+    def from_bytes(cls, data: bytes, task: str, windows: Optional[list[dict[str, Any]]] = None,
+                   name: str = "screenshot") -> "JudgeInput":
+        """An input from untrusted image bytes: ImageRejected (a ValueError) names what is wrong."""
+        return cls(decode_image(data, name), task, windows, image_sha256=sha256(data))
 
     def digest(self) -> str:
         """Content hash of the screenshot: of its pixels (no encoding cost) unless given."""

@@ -22,11 +22,44 @@ EDGE = 6  # grey-level step that marks a window border in the rows around a text
 URL_RE = re.compile(r"\b(?:https?://)?(?:[a-z0-9-]+\.)+[a-z]{2,}(?:/[^\s]*)?", re.IGNORECASE)
 
 
+_EDGE_JUNK = re.compile(r"^(?:(?:[^\w\s#(\[]+|e{1,3}|o{1,3}|@+)\s+)+|(?:\s+(?:[^\w\s)\]?!.]+|[oOxX0]))+$")
+
+
 def _normalise(text: str) -> str:
-    """URLs hold no spaces: remove the ones OCR puts around '.', '/' and ':'."""
+    """URLs hold no spaces: remove the ones OCR puts around '.', '/' and ':'. Elsewhere drop the
+    marks window buttons leave at a line's ends ("eee", "—", "|", "O X")."""
     if text.lower().startswith(("http", "www.")) or "://" in text:
         return re.sub(r"\s+", "", text)
-    return text
+    return _EDGE_JUNK.sub("", text).strip()
+
+
+def _grow_to_ink(gray: np.ndarray, box: tuple[int, int, int, int], gap: int = 18) -> tuple[int, int, int, int]:
+    """Widen a line's box over ink that continues it within `gap` pixels: the layout pass
+    sometimes cuts a title short ("and meiosis" for "Mitosis and meiosis"). Ink is measured
+    against the background colour of the row just above the text, so distant window buttons
+    stay outside."""
+    h, w = gray.shape
+    x0, y0, x1, y1 = box
+    band = gray[y0:y1, :]
+    background = int(np.median(gray[max(0, y0), x0:x1])) if x1 > x0 else int(gray[y0, x0])
+    ink = (np.abs(band - background) > 40).any(axis=0)
+    # Ink must sit on the same background: stop at window edges (the row above changes colour).
+    same_bg = np.abs(gray[max(0, y0), :] - background) <= 6
+    left = x0
+    while left > 0:
+        window = ink[max(0, left - gap):left]
+        hits = np.nonzero(window)[0]
+        if len(hits) == 0 or not same_bg[max(0, left - gap):left].all():
+            break
+        left = max(0, left - gap) + int(hits[0])
+    right = x1
+    while right < w:
+        window = ink[right:min(w, right + gap)]
+        hits = np.nonzero(window)[0]
+        if len(hits) == 0 or not same_bg[right:min(w, right + gap)].all():
+            break
+        right = right + int(hits[-1]) + 1
+    return (max(0, left - 3), y0, min(w, right + 3), y1)
 
 
 def _split_at_edges(gray: np.ndarray, b: dict) -> list[tuple[int, int, int, int]]:
@@ -38,7 +71,7 @@ def _split_at_edges(gray: np.ndarray, b: dict) -> list[tuple[int, int, int, int]
     above, below = gray[max(0, y0 - 1), x0:x1], gray[min(h - 1, y1), x0:x1]
     edges = np.nonzero((np.abs(np.diff(above)) > EDGE) & (np.abs(np.diff(below)) > EDGE))[0]
     cuts = [x0] + [x0 + int(e) + 1 for e in edges] + [x1]
-    return [(a, y0, c, y1) for a, c in zip(cuts, cuts[1:]) if c - a >= 30]
+    return [_grow_to_ink(gray, (a, y0, c, y1)) for a, c in zip(cuts, cuts[1:]) if c - a >= 30]
 
 
 class OcrUnavailable(RuntimeError):
