@@ -126,6 +126,8 @@ class TrainingSpec(Model):
     learning_rate: float = Field(1e-6, gt=0.0, le=1.0, description="Optimizer learning rate.")
     entropy_coef: float = Field(0.01, ge=0.0, le=10.0, description="Entropy bonus against collapse onto one label.")
     kl_coef: float = Field(0.0, ge=0.0, le=10.0, description="KL penalty to the frozen reference model (0: no reference).")
+    lora_rank: int = Field(0, ge=0, le=1024, description="0: full fine-tuning; above 0: LoRA adapters of this rank on "
+                           "the language model's attention (for students too large to fine-tune whole).")
     reward_weights: RewardWeights = Field(default_factory=RewardWeights, description="Hybrid reward weights.")
     workers: int = Field(2, ge=1, le=1024, description="Training processes (PyTorchJob Master + Workers).")
     save_every: int = Field(100, ge=1, description="Optimizer steps between checkpoints.")

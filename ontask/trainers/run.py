@@ -19,6 +19,7 @@ from ontask.models.loading import CheckpointError, check_checkpoint, load_vlm
 from ontask.rewards.components import Weights
 from ontask.spec import TaskClassifierSpec
 from ontask.store import Store, StoreError, download_prefix, upload_folder
+from ontask.trainers.lora import adapter_state_dict, add_lora, base_state_dict, has_lora, merged_state_dict
 from ontask.trainers.trainer import Encoded, Trainer, TrainConfig, config_dict, encode, jsonl_logger
 
 log = logging.getLogger("ontask.train")
@@ -106,9 +107,15 @@ def _save_checkpoint(store: Store, prefix: str, trainer: Trainer, processor) -> 
     reader never sees a half-written checkpoint as the latest."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "ckpt"
-        trainer.model.save_pretrained(folder)
+        state = trainer.state_dict()
+        if has_lora(trainer.model):
+            # Base weights and adapters apart, so the resumed run trains the same adapters.
+            trainer.model.save_pretrained(folder, state_dict=base_state_dict(trainer.model))
+            state["adapters"] = adapter_state_dict(trainer.model)
+        else:
+            trainer.model.save_pretrained(folder)
         processor.save_pretrained(folder)
-        torch.save(trainer.state_dict(), folder / STATE_FILE)
+        torch.save(state, folder / STATE_FILE)
         upload_folder(store, folder, f"{prefix}/step-{trainer.step}")
     store.put_bytes(f"{prefix}/latest.json", json.dumps({"step": trainer.step}).encode(), "application/json")
 
@@ -145,6 +152,8 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
     with tempfile.TemporaryDirectory() as tmp:
         resume = _latest_checkpoint(store, ckpt_prefix, Path(tmp) / "resume")
         model, processor = load_vlm(str(resume) if resume else base_model, s3=s3)
+        if spec.training.lora_rank:
+            add_lora(model, spec.training.lora_rank)
         rows = load_rows(store, dataset, dataset_version, processor, Verifier())
         cfg = train_config(spec, len(rows.train), warm_start_steps, max_minutes)
         metrics_path = Path(tmp) / "metrics.jsonl"
@@ -155,7 +164,10 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
                           on_checkpoint=(lambda t: _save_checkpoint(store, ckpt_prefix, t, processor))
                           if rank == 0 else None)
         if resume is not None:
-            trainer.load_state_dict(torch.load(resume / STATE_FILE, weights_only=True))
+            state = torch.load(resume / STATE_FILE, weights_only=True)
+            if state.get("adapters"):
+                model.load_state_dict(state["adapters"], strict=False)
+            trainer.load_state_dict(state)
             logger({"phase": "resume", "step": trainer.step, "from": store.uri(f"{ckpt_prefix}/step-{trainer.step}")})
         history = trainer.train(stop_at=stop_at)
         if stop_at is not None and trainer.step < trainer.total_steps():
@@ -167,7 +179,8 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
                     "skipped": rows.skipped, "model_uri": None, "rank": rank}
         version = next_model_version(store, f"{prefix}/models")
         out = Path(tmp) / "model"
-        model.save_pretrained(out)
+        # A LoRA run is served as a plain checkpoint: adapters merged into the weights.
+        model.save_pretrained(out, **({"state_dict": merged_state_dict(model)} if has_lora(model) else {}))
         processor.save_pretrained(out)
         check_checkpoint(out)
         upload_folder(store, out, f"{prefix}/models/{version}")

@@ -119,7 +119,7 @@ class Trainer:
         self.model, self.processor, self.cfg = model, processor, cfg
         self.train_rows, self.val_rows, self.log = train_rows, val_rows, log
         self.answers = AnswerTokens(processor, model)
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
+        self.optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate)
         self.rng = random.Random(cfg.seed)
         dist = torch.distributed.is_available() and torch.distributed.is_initialized()
         self.rank = torch.distributed.get_rank() if dist else 0
@@ -172,6 +172,8 @@ class Trainer:
         if self.world == 1:
             return
         for p in self.model.parameters():
+            if not p.requires_grad:
+                continue
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
             torch.distributed.all_reduce(p.grad)
