@@ -57,6 +57,7 @@ def _store_for(uri: str):
 
 def _cmd_data_generate(args: argparse.Namespace) -> int:
     from ontask.data import contact_sheet, generate, write_version
+    from ontask.data.generate import focused_kind
 
     store = _store_for(args.out)
     examples = generate(args.n, seed=args.seed)
@@ -67,8 +68,7 @@ def _cmd_data_generate(args: argparse.Namespace) -> int:
         # One screenshot per app kind first, so the sheet shows the variety at a glance.
         by_kind: dict[str, list] = {}
         for ex in examples:
-            focused = next(w for w in ex.meta["scene"]["windows"] if w["focused"])
-            by_kind.setdefault(focused["kind"], []).append(ex)
+            by_kind.setdefault(focused_kind(ex), []).append(ex)
         picked = [group[0] for group in by_kind.values()]
         picked += [ex for ex in examples if ex not in picked][: max(0, 24 - len(picked))]
         contact_sheet(picked[:24]).save(args.preview)

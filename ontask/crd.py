@@ -188,6 +188,7 @@ def reference_markdown() -> str:
     rows = ["| field | type | default | meaning |", "| --- | --- | --- | --- |"]
 
     def walk(model: type[BaseModel], prefix: str) -> None:
+        properties = schema_of(model)["properties"]
         for name, field in model.model_fields.items():
             alias = field.alias or name
             path = f"{prefix}.{alias}" if prefix else alias
@@ -195,7 +196,7 @@ def reference_markdown() -> str:
             if sub is not None:
                 walk(sub, path)
                 continue
-            schema = schema_of(model)["properties"][alias]
+            schema = properties[alias]
             typ = "/".join(schema["enum"]) if "enum" in schema else schema.get("type", "")
             if field.is_required():
                 default = "**required**"

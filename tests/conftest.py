@@ -64,6 +64,25 @@ def admin_api(kube: KubeEndpoints) -> k8s.ApiClient:
     return k8s_config.new_client_from_config(config_file=str(kube.admin_kubeconfig))
 
 
+def consume(bootstrap: str, topic: str, n: int, timeout_ms: int = 20000) -> list:
+    """Up to n records of a topic from the beginning, with kafka-python in a fresh group."""
+    import uuid
+
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             consumer_timeout_ms=timeout_ms, group_id=f"t-{uuid.uuid4().hex[:6]}")
+    out = []
+    try:
+        for msg in consumer:
+            out.append(msg)
+            if len(out) >= n:
+                break
+    finally:
+        consumer.close()
+    return out
+
+
 def run_cli(binary: str, *args: str, kubeconfig: Path | None = None, input: str | None = None,
             check: bool = False) -> subprocess.CompletedProcess[str]:
     """Run a real CLI (kubectl, helm) built by scripts/servers/build.sh."""

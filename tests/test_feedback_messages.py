@@ -7,11 +7,10 @@ import sys
 import uuid
 
 import pytest
-from kafka import KafkaConsumer
 
 from ontask.feedback import InvalidCorrection, encode_correction, image_bytes, make_correction, parse_correction, send
 from ontask.spec import MAX_INLINE_IMAGE_BYTES
-from tests.conftest import REPO
+from tests.conftest import REPO, consume
 from tests.realservers.kafka import java_cmd
 
 VALID = {"id": "c-1", "classifier": "support-desk", "screenshotUri": "s3://shots/a.png", "task": "Answer refunds",
@@ -42,17 +41,6 @@ def test_valid_message_round_trips():
     assert key == b"support-desk" and parse_correction(value) == c
 
 
-def _consume(bootstrap, topic, n):
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             consumer_timeout_ms=20000, group_id=f"t-{uuid.uuid4().hex[:6]}")
-    out = []
-    for msg in consumer:
-        out.append(msg)
-        if len(out) >= n:
-            break
-    consumer.close()
-    return out
-
 
 def test_helper_cli_and_console_producer_reach_the_topic(kafka_bootstrap, tmp_path):
     topic = f"corrections-{uuid.uuid4().hex[:6]}"
@@ -71,7 +59,7 @@ def test_helper_cli_and_console_producer_reach_the_topic(kafka_bootstrap, tmp_pa
                             "--topic", topic, "--property", "parse.key=true", "--property", "key.separator=|",
                             heap="256m"),
                    input=f"support-desk|{console}\n", text=True, check=True, capture_output=True, timeout=120)
-    messages = _consume(kafka_bootstrap, topic, 3)
+    messages = consume(kafka_bootstrap, topic, 3)
     assert [parse_correction(m.value).id for m in messages] == ["helper-1", "cli-1", "console-1"]
     assert all(m.key == b"support-desk" for m in messages)
     helper = parse_correction(messages[0].value)

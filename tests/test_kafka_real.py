@@ -4,9 +4,10 @@ import json
 import subprocess
 import uuid
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
+from tests.conftest import consume
 from tests.realservers.kafka import java_cmd
 
 
@@ -18,24 +19,13 @@ def _topic(bootstrap: str) -> str:
     return name
 
 
-def _consume(bootstrap: str, topic: str, n: int) -> list:
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             consumer_timeout_ms=15000, group_id=f"g-{uuid.uuid4().hex[:6]}")
-    out = []
-    for msg in consumer:
-        out.append(msg)
-        if len(out) >= n:
-            break
-    consumer.close()
-    return out
-
 
 def test_kafka_python_round_trip(kafka_bootstrap):
     topic = _topic(kafka_bootstrap)
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
     producer.send(topic, key=b"support-desk", value=b'{"hello": "kafka"}').get(timeout=30)
     producer.close()
-    [msg] = _consume(kafka_bootstrap, topic, 1)
+    [msg] = consume(kafka_bootstrap, topic, 1)
     assert (msg.key, msg.value) == (b"support-desk", b'{"hello": "kafka"}')
 
 
@@ -47,6 +37,6 @@ def test_console_producer_message_is_consumed_by_kafka_python(kafka_bootstrap):
                  "--property", "parse.key=true", "--property", "key.separator=|", heap="256m"),
         input=f"support-desk|{line}\n", text=True, check=True, capture_output=True, timeout=120,
     )
-    [msg] = _consume(kafka_bootstrap, topic, 1)
+    [msg] = consume(kafka_bootstrap, topic, 1)
     assert msg.key == b"support-desk"
     assert json.loads(msg.value) == {"id": "c-1", "label": "off-task"}

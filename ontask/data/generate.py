@@ -8,7 +8,7 @@ from typing import Iterator
 
 from PIL import Image, ImageDraw
 
-from ontask.data.catalog import TASKS
+from ontask.data.catalog import TASKS, TASKS_BY_ID
 from ontask.data.dataset import Example, split_for
 from ontask.data.labels import label_scene
 from ontask.data.render import font, render
@@ -26,8 +26,6 @@ def example_at(seed: int, index: int) -> Example:
 
 def example_from_scene(scene: Scene, task_id: str, task_text: str, example_id: str, **meta) -> Example:
     """Render a scene and label it for a task."""
-    from ontask.data.catalog import TASKS_BY_ID
-
     task = TASKS_BY_ID[task_id]
     label = label_scene(scene, task)
     return Example(
@@ -51,6 +49,12 @@ def generate(n: int, seed: int = 0) -> Iterator[Example]:
         yield example_at(seed, i)
 
 
+def focused_kind(ex: Example) -> str:
+    """The app kind of a synthetic example's focused window ("?" for a customer screenshot)."""
+    windows = ex.meta.get("scene", {}).get("windows", [])
+    return next((w["kind"] for w in windows if w.get("focused")), "?")
+
+
 def contact_sheet(examples: list[Example], columns: int = 6, thumb: tuple[int, int] = (400, 250)) -> Image.Image:
     """A grid of thumbnails captioned with the focused app kind, the label and the task."""
     rows = (len(examples) + columns - 1) // columns
@@ -64,9 +68,7 @@ def contact_sheet(examples: list[Example], columns: int = 6, thumb: tuple[int, i
         img = ex.image.copy()
         img.thumbnail(thumb)
         sheet.paste(img, (x, y))
-        kind = ex.meta.get("scene", {}).get("windows", [{}])[-1].get("kind", "?")
-        focused = next((w for w in ex.meta.get("scene", {}).get("windows", []) if w.get("focused")), {})
-        kind = focused.get("kind", kind)
+        kind = focused_kind(ex)
         color = (22, 130, 60) if ex.label == "on-task" else (190, 40, 40)
         draw.text((x, y + thumb[1] + 4), f"{kind} \u2192 {ex.label}" + (f" ({ex.hard_kind})" if ex.hard else ""),
                   font=fb, fill=color)

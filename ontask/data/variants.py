@@ -17,7 +17,7 @@ from typing import Optional
 
 from PIL import Image, ImageEnhance, ImageOps
 
-from ontask.data.catalog import TASKS, TOPICS
+from ontask.data.catalog import TASKS, TASKS_BY_ID, TOPICS
 from ontask.data.dataset import Example, split_for
 from ontask.data.labels import label_scene
 from ontask.data.render import render
@@ -100,8 +100,6 @@ def _scene_variant(scene: Scene, task_id: str, rng: random.Random) -> tuple[Scen
 
 def _counterfactual(scene: Scene, task_id: str, rng: random.Random) -> tuple[Scene, list[str]]:
     """Change only the decisive (focused) window so that the label flips."""
-    from ontask.data.catalog import TASKS_BY_ID
-
     task = TASKS_BY_ID[task_id]
     was = label_scene(scene, task).label
     i = next(k for k, w in enumerate(scene.windows) if w.focused)
@@ -141,8 +139,6 @@ def make_variants(parent: Example, k: int, seed: int = 0, counterfactual_share: 
         elif scene is not None and task_id and rng.random() < 0.4:
             new_scene, ops = _scene_variant(scene, task_id, rng)
         if new_scene is not None:
-            from ontask.data.catalog import TASKS_BY_ID
-
             image = render(new_scene)
             decided = label_scene(new_scene, TASKS_BY_ID[task_id])
             # A correction overrides the rule for the parent; label-keeping edits keep the

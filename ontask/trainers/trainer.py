@@ -152,8 +152,7 @@ class Trainer:
     def _global_batch(self) -> list[Encoded]:
         """The step's prompts: the same draw on every rank (same seed), then each rank takes its
         share, so N processes see exactly the prompts one process would."""
-        batch = self.rng.sample(self.train_rows, min(self.cfg.prompts_per_step, len(self.train_rows)))
-        return batch
+        return self.rng.sample(self.train_rows, min(self.cfg.prompts_per_step, len(self.train_rows)))
 
     def _local(self, batch: list) -> list:
         return batch[self.rank::self.world]

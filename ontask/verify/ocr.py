@@ -134,9 +134,10 @@ class TitleReader:
                 return list(self._images[image_key])
         out = []
         with self._lock:
-            self._layout.SetImage(image.convert("L"))
+            gray_image = image.convert("L")
+            self._layout.SetImage(gray_image)
             boxes = [b for _, b, _, _ in self._layout.GetComponentImages(RIL.TEXTLINE, True)]
-            gray = np.asarray(image.convert("L")).astype(np.int16)
+            gray = np.asarray(gray_image).astype(np.int16)
             segments = []
             for b in boxes:
                 if b["h"] < 7 or b["h"] > 40 or b["w"] < 30:
