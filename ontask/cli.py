@@ -49,6 +49,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from ontask.serving.server import main
+
+    return main(args)
+
+
 def _store_for(uri: str):
     from ontask.store import open_store
 
@@ -225,6 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     fsend.set_defaults(func=_cmd_feedback_send)
     fschema = fb.add_parser("schema", help="print the correction message's JSON Schema")
     fschema.set_defaults(func=_cmd_feedback_schema)
+
+    serve = sub.add_parser("serve", help="serve the student or the judge (KServe ModelServer, v1 and v2)")
+    from ontask.serving.server import add_arguments as serve_arguments
+
+    serve_arguments(serve)
+    serve.set_defaults(func=_cmd_serve)
 
     crd = sub.add_parser("crd", help="print the TaskClassifier CRD generated from the models")
     crd.add_argument("--check", action="store_true", help="fail when the chart's CRD is stale")

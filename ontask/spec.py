@@ -169,6 +169,20 @@ class ServingSpec(Model):
     promote_if_gain: float = Field(
         0.01, ge=-1.0, le=1.0, description="Minimum accuracy gain over the serving version for promotion."
     )
+    judge_below_confidence: float = Field(
+        0.7, ge=0.5, le=1.0,
+        description="Predictions less confident than this are checked by the judge in the background.")
+    correction_min_confidence: float = Field(
+        0.8, ge=0.5, le=1.0,
+        description="A judge that disagrees at least this confidently publishes a correction (source judge).")
+    max_image_bytes: int = Field(8 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024,
+                                 description="Largest screenshot a predictor accepts, in bytes.")
+    max_image_pixels: int = Field(40_000_000, ge=1024, le=268_435_456,
+                                  description="Largest screenshot a predictor accepts, in pixels (width x height).")
+    model_max_pixels: Optional[int] = Field(
+        None, ge=3136, le=12_845_056,
+        description="Pixels the student sees (the processor's max_pixels); unset keeps the model's own setting. "
+                    "About 600000 keeps a 3B student under 100 ms on one GPU.")
 
     @model_validator(mode="after")
     def _replica_bounds(self) -> "ServingSpec":

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Optional
 
 import torch
 
+from ontask.data.images import fit_for
 from ontask.data.prompt import chat_prompt, prompt_text
 from ontask.judge.options import option_token_ids
 from ontask.rewards.components import Weights, hybrid_reward
@@ -65,6 +66,7 @@ class Encoded:
 
 def encode(processor, image, task: str, windows) -> dict[str, torch.Tensor]:
     """The student's prompt: the screenshot, then the task and the window evidence as text."""
+    image = fit_for(image, processor.image_processor)
     return dict(processor(text=[chat_prompt(processor, prompt_text(task, windows))], images=[image],
                           return_tensors="pt"))
 

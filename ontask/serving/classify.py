@@ -1,0 +1,106 @@
+"""The student's answer in one forward pass: P(on-task) from the logits of the two answers'
+first tokens at the end of the prompt. No sampling, no free text."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Mapping, Optional, Sequence
+
+import torch
+from PIL import Image
+
+from ontask.data.images import fit_for
+from ontask.data.prompt import chat_prompt, prompt_text
+from ontask.models.loading import load_vlm
+from ontask.trainers.trainer import AnswerTokens
+
+ON, OFF = "on-task", "off-task"
+
+
+def label_of(p_on_task: float) -> str:
+    return ON if p_on_task >= 0.5 else OFF
+
+
+class StudentClassifier:
+    """A loaded student: classify a batch of (screenshot, task, windows) in one forward pass.
+
+    Thread-safe: forward passes are serialised (one model, one set of weights)."""
+
+    def __init__(self, model, processor, max_pixels: Optional[int] = None):
+        self.model, self.processor = model, processor
+        if max_pixels:
+            # The processor resizes every screenshot to at most this many pixels: the latency knob.
+            processor.image_processor.size.longest_edge = max_pixels
+        processor.tokenizer.padding_side = "left"  # the answer is read at the last position of every row
+        self.answers = AnswerTokens(processor, model)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, uri: str, max_pixels: Optional[int] = None, device: str = "cpu",
+             dtype: torch.dtype = torch.float32, **kwargs: Any) -> "StudentClassifier":
+        model, processor = load_vlm(uri, dtype=dtype, device=device, **kwargs)
+        return cls(model, processor, max_pixels)
+
+    def prompts(self, tasks: Sequence[str], windows: Sequence[Optional[list[Mapping]]]) -> list[str]:
+        return [chat_prompt(self.processor, prompt_text(t, w)) for t, w in zip(tasks, windows)]
+
+    def p_on_task(self, images: Sequence[Image.Image], tasks: Sequence[str],
+                  windows: Sequence[Optional[list[Mapping]]]) -> list[float]:
+        """P(on-task) for each row; all rows share one padded forward pass."""
+        images = [fit_for(im, self.processor.image_processor) for im in images]
+        inputs = self.processor(text=self.prompts(tasks, windows), images=images, padding=True,
+                                return_tensors="pt").to(self.model.device)
+        with self._lock, torch.inference_mode():
+            self.model.model.rope_deltas = None  # cached positions belong to the previous batch
+            last = self.model(**inputs).logits[:, -1].float()
+        pair = torch.stack([last[:, self.answers.on], last[:, self.answers.off]], dim=1)
+        return torch.softmax(pair, dim=1)[:, 0].tolist()
+
+
+BASELINE_INSTRUCTIONS = """You are a productivity assistant. You look at a screenshot of a person's desktop and decide
+whether what they are doing serves their current task. Think about the focused window first: its
+application, its title and the page it shows. Documentation, code editors, terminals, issue trackers,
+spreadsheets and mail about the task count as on-task. Social media, video sites, games, shopping and
+news unrelated to the task count as off-task, even when the task is mentioned in another window. Chat
+is on-task only when the conversation is about the task. A short look at a reference page that helps
+with the task is on-task. When several windows are visible, the focused one decides. Reply with
+exactly one word: on-task or off-task."""
+
+
+class PromptBaseline:
+    """The "prompt engineering" baseline: the same model class, a long instruction prompt, and
+    the label generated as free text (greedy), parsed from the words it writes."""
+
+    def __init__(self, model, processor, max_new_tokens: int = 16):
+        self.model, self.processor, self.max_new_tokens = model, processor, max_new_tokens
+        processor.tokenizer.padding_side = "left"
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, uri: str, **kwargs: Any) -> "PromptBaseline":
+        model, processor = load_vlm(uri, **kwargs)
+        return cls(model, processor)
+
+    def p_on_task(self, images: Sequence[Image.Image], tasks: Sequence[str],
+                  windows: Sequence[Optional[list[Mapping]]]) -> list[float]:
+        """1.0 / 0.0 when the generated text names a label, 0.5 when it names neither."""
+        texts = [chat_prompt(self.processor, f"{BASELINE_INSTRUCTIONS}\n{prompt_text(t, w)}")
+                 for t, w in zip(tasks, windows)]
+        images = [fit_for(im, self.processor.image_processor) for im in images]
+        inputs = self.processor(text=texts, images=images, padding=True, return_tensors="pt").to(self.model.device)
+        with self._lock, torch.inference_mode():
+            self.model.model.rope_deltas = None
+            out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
+        answers = self.processor.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+        return [parse_label_text(a) for a in answers]
+
+
+def parse_label_text(text: str) -> float:
+    """P(on-task) implied by a free-text answer: the first label it names wins."""
+    low = text.lower()
+    on, off = low.find(ON), low.find(OFF)
+    if on < 0 and off < 0:
+        return 0.5
+    if off < 0 or (0 <= on < off):
+        return 1.0
+    return 0.0

@@ -1,0 +1,136 @@
+"""The disagreement loop: low-confidence predictions are checked by the judge in the
+background, never delaying the response; a confident disagreement becomes a correction with
+source "judge" on the feedback topic."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Protocol
+
+import requests
+
+from ontask.feedback.producer import make_correction
+from ontask.spec import MAX_INLINE_IMAGE_BYTES, Correction
+from ontask.serving import metrics
+
+log = logging.getLogger(__name__)
+ON, OFF = "on-task", "off-task"
+
+
+class JudgeClient(Protocol):
+    def p_on_task(self, image: Optional[bytes], image_uri: Optional[str], task: str,
+                  windows: Optional[list[dict]]) -> float: ...
+
+
+class HttpJudgeClient:
+    """The judge predictor over KServe v1 HTTP (the judge InferenceService in a cluster)."""
+
+    def __init__(self, base_url: str, model: str = "judge", timeout: float = 60.0):
+        self.url = f"{base_url.rstrip('/')}/v1/models/{model}:predict"
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def p_on_task(self, image, image_uri, task, windows) -> float:
+        instance: dict[str, Any] = {"task": task}
+        if image is not None:
+            instance["image"] = base64.b64encode(image).decode()
+        else:
+            instance["imageUri"] = image_uri
+        if windows:
+            instance["windows"] = windows
+        r = self.session.post(self.url, json={"instances": [instance]}, timeout=self.timeout)
+        r.raise_for_status()
+        return float(r.json()["predictions"][0]["pOnTask"])
+
+
+@dataclass
+class Check:
+    """One prediction to check: what the student saw and said."""
+
+    classifier: str
+    task: str
+    windows: Optional[list[dict]]
+    image: Optional[bytes]
+    image_uri: Optional[str]
+    student_label: str
+    student_confidence: float
+    model_version: str
+    session_id: Optional[str] = None
+    image_sha256: str = ""
+
+
+def judge_correction(check: Check, judge_p_on: float, min_confidence: float) -> Optional[Correction]:
+    """The correction a judge verdict implies: one when the judge disagrees with the student at
+    least `min_confidence` sure, else None. The id is a content hash, so re-checking the same
+    screenshot never yields a second correction."""
+    judge_label = ON if judge_p_on >= 0.5 else OFF
+    if judge_label == check.student_label or max(judge_p_on, 1 - judge_p_on) < min_confidence:
+        return None
+    digest = hashlib.sha256(f"{check.image_sha256}|{check.task}|{check.model_version}".encode()).hexdigest()[:32]
+    inline = check.image if check.image_uri is None and check.image is not None else None
+    if inline is not None and len(inline) > MAX_INLINE_IMAGE_BYTES:
+        return None  # too big to travel inline, and there is no s3:// copy to point at
+    return make_correction(
+        check.classifier, check.task, judge_label, image=inline, image_uri=check.image_uri,
+        id=f"judge-{digest}", source="judge", predicted_label=check.student_label,
+        confidence=round(check.student_confidence, 4), model_version=check.model_version[:64],
+        windows=check.windows or [], session_id=check.session_id,
+        note=f"judge P(on-task)={judge_p_on:.3f}")
+
+
+class DisagreementLoop:
+    """A background worker with a bounded queue: `offer()` never blocks; when the queue is full
+    the check is dropped and counted (the response path must never wait for the judge)."""
+
+    def __init__(self, judge: JudgeClient, publish: Callable[[Correction], None], min_confidence: float = 0.8,
+                 model_name: str = "student", max_queue: int = 256):
+        self.judge, self.publish, self.min_confidence = judge, publish, min_confidence
+        self.model_name = model_name
+        self._queue: queue.Queue[Optional[Check]] = queue.Queue(maxsize=max_queue)
+        self._thread = threading.Thread(target=self._run, name="judge-checks", daemon=True)
+        self._thread.start()
+
+    def offer(self, check: Check) -> bool:
+        try:
+            self._queue.put_nowait(check)
+            return True
+        except queue.Full:
+            metrics.JUDGE_CHECKS.labels(self.model_name, "dropped").inc()
+            return False
+
+    def _run(self) -> None:
+        while (check := self._queue.get()) is not None:
+            try:
+                p = self.judge.p_on_task(check.image, check.image_uri, check.task, check.windows)
+                correction = judge_correction(check, p, self.min_confidence)
+                if correction is None:
+                    metrics.JUDGE_CHECKS.labels(self.model_name, "agree").inc()
+                    continue
+                self.publish(correction)
+                metrics.JUDGE_CHECKS.labels(self.model_name, "disagree").inc()
+                log.info("judge disagrees", extra={"correction_id": correction.id, "task": check.task[:80]})
+            except Exception as e:  # noqa: BLE001 - a failed check must not stop the loop
+                metrics.JUDGE_CHECKS.labels(self.model_name, "error").inc()
+                log.warning("judge check failed: %s", e)
+
+    def close(self, timeout: float = 5.0) -> None:
+        try:
+            self._queue.put(None, timeout=timeout)
+        except queue.Full:
+            pass
+        self._thread.join(timeout)
+
+
+def kafka_publisher(bootstrap: str, topic: str) -> Callable[[Correction], None]:
+    """Publishes corrections (acks=all) through one long-lived producer."""
+    from kafka import KafkaProducer
+
+    from ontask.feedback.producer import send
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", retries=5)
+    return lambda c: send(c, topic=topic, producer=producer)

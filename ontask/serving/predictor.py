@@ -1,0 +1,208 @@
+"""KServe predictors for screenshots: the request handling shared by the student and the judge
+(v1 and v2 parsing, safe image intake, window evidence, metrics, logs), and the two models."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence, Union
+
+import kserve
+from kserve.errors import InvalidInput
+from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
+from PIL import Image
+
+from ontask.data.images import ImageLimits, ImageRejected, decode_image, sha256
+from ontask.serving import metrics
+from ontask.serving.batcher import MicroBatcher
+from ontask.serving.classify import PromptBaseline, StudentClassifier, label_of
+from ontask.serving.disagreement import Check, DisagreementLoop
+from ontask.serving.schema import Instance, Prediction, RequestError, instances_from_v1, instances_from_v2, v2_outputs
+from ontask.store import StoreError
+
+log = logging.getLogger("ontask.serving")
+
+
+@dataclass
+class Row:
+    """One screenshot on its way through a predictor."""
+
+    instance: Instance
+    image: Image.Image
+    raw: Optional[bytes]
+    windows: Optional[list[dict]]
+    evidence: str = "request"
+    p_on_task: float = 0.5
+
+
+class ScreenshotPredictor(kserve.Model):
+    """Shared request handling; subclasses implement `score(rows) -> [P(on-task)]` and `load()`."""
+
+    def __init__(self, name: str, model_version: str, limits: ImageLimits = ImageLimits(),
+                 image_store=None, ocr=None, max_batch: int = 8, max_wait_ms: float = 0.0):
+        super().__init__(name)
+        self.model_version, self.limits, self.image_store = model_version, limits, image_store
+        self._ocr = ocr
+        self.batcher = MicroBatcher(self._score_batch, max_batch=max_batch, max_wait_ms=max_wait_ms)
+
+    # --- subclass interface
+    def score(self, rows: Sequence[Row]) -> list[float]:
+        raise NotImplementedError
+
+    def after(self, rows: Sequence[Row], predictions: Sequence[Prediction]) -> None:
+        """Called after the response is ready (the student's disagreement loop hooks in here)."""
+
+    # --- request path
+    @property
+    def ocr(self):
+        if self._ocr is None:
+            from ontask.verify.ocr import TitleReader
+
+            self._ocr = TitleReader()
+        return self._ocr
+
+    def _score_batch(self, rows: Sequence[Row]) -> list[Row]:
+        for row in rows:
+            if row.windows is None:
+                # No evidence from the capture agent: read title and URL bars from the pixels.
+                row.windows = [{k: v for k, v in w.items() if not k.startswith("_")} for w in self.ocr.windows(row.image)]
+                row.evidence = "ocr"
+        for row, p in zip(rows, self.score(rows)):
+            row.p_on_task = p
+        return list(rows)
+
+    def _fetch(self, inst: Instance, i: int) -> tuple[Image.Image, Optional[bytes]]:
+        name = f"instances[{i}].image"
+        if inst.image_uri is not None:
+            if self.image_store is None:
+                raise RequestError(f"{name}: s3:// references need the predictor's S3 settings (S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ONTASK_S3_BUCKET)")
+            bucket, key = inst.image_uri[5:].split("/", 1)
+            if bucket != getattr(self.image_store, "bucket", bucket):
+                raise RequestError(f"{name}: bucket {bucket!r} is not the predictor's bucket")
+            try:
+                data = self.image_store.get_bytes(key)
+            except StoreError as e:
+                raise RequestError(f"{name}: {e}") from e
+        else:
+            data = inst.image_bytes()
+        return decode_image(data, name, self.limits), data
+
+    def _rows(self, payload: Union[dict, InferRequest]) -> list[Row]:
+        instances = instances_from_v2(payload) if isinstance(payload, InferRequest) else instances_from_v1(payload)
+        rows = []
+        for i, inst in enumerate(instances):
+            image, raw = self._fetch(inst, i)
+            windows = [w.wire() for w in inst.windows] if inst.windows else None
+            rows.append(Row(inst, image, raw, windows))
+        return rows
+
+    async def predict(self, payload: Union[dict, InferRequest], headers: Optional[dict[str, str]] = None
+                      ) -> Union[dict, InferResponse]:
+        t0 = time.perf_counter()
+        try:
+            rows = self._rows(payload)
+        except (RequestError, ImageRejected) as e:
+            metrics.REQUESTS.labels(self.name, "invalid").inc()
+            log.info(json.dumps({"event": "rejected", "model": self.name, "reason": str(e)[:300]}))
+            raise InvalidInput(str(e)) from e
+        try:
+            rows = await self.batcher.submit(rows)
+        except Exception:
+            metrics.REQUESTS.labels(self.name, "error").inc()
+            raise
+        latency = time.perf_counter() - t0
+        predictions = [Prediction(label=label_of(r.p_on_task), p_on_task=round(r.p_on_task, 6),
+                                  confidence=round(max(r.p_on_task, 1 - r.p_on_task), 6),
+                                  model_version=self.model_version, evidence=r.evidence,
+                                  latency_ms=round(latency * 1000, 2)) for r in rows]
+        metrics.REQUESTS.labels(self.name, "ok").inc()
+        metrics.LATENCY.labels(self.name).observe(latency)
+        for p in predictions:
+            metrics.LABELS.labels(self.name, p.label).inc()
+            metrics.EVIDENCE.labels(self.name, p.evidence).inc()
+        # Structured log: what was decided and how fast; never the image, never the task text.
+        log.info(json.dumps({"event": "predicted", "model": self.name, "version": self.model_version,
+                             "n": len(rows), "labels": [p.label for p in predictions],
+                             "evidence": [p.evidence for p in predictions], "latency_ms": round(latency * 1000, 1)}))
+        self.after(rows, predictions)
+        if isinstance(payload, InferRequest):
+            outputs = [InferOutput(o["name"], o["shape"], o["datatype"], o["data"]) for o in v2_outputs(predictions)]
+            return InferResponse(response_id=payload.id or "", model_name=self.name, infer_outputs=outputs,
+                                 model_version=self.model_version)
+        return {"predictions": [p.wire() for p in predictions]}
+
+
+class StudentPredictor(ScreenshotPredictor):
+    """The student: one forward pass per batch; low-confidence answers go to the judge loop."""
+
+    def __init__(self, name: str, model_uri: str, model_version: str, classifier: str,
+                 max_pixels: Optional[int] = None, judge_below: float = 0.7,
+                 disagreement: Optional[DisagreementLoop] = None, s3=None, **kwargs: Any):
+        super().__init__(name, model_version, **kwargs)
+        self.model_uri, self.classifier, self.max_pixels, self.s3 = model_uri, classifier, max_pixels, s3
+        self.judge_below, self.disagreement = judge_below, disagreement
+        self.student: Optional[StudentClassifier] = None
+
+    def load(self) -> bool:
+        self.student = StudentClassifier.load(self.model_uri, max_pixels=self.max_pixels, s3=self.s3)
+        self.ready = True
+        return self.ready
+
+    def score(self, rows: Sequence[Row]) -> list[float]:
+        assert self.student is not None
+        return self.student.p_on_task([r.image for r in rows], [r.instance.task for r in rows],
+                                      [r.windows for r in rows])
+
+    def after(self, rows: Sequence[Row], predictions: Sequence[Prediction]) -> None:
+        for row, p in zip(rows, predictions):
+            if p.confidence >= self.judge_below:
+                continue
+            metrics.LOW_CONFIDENCE.labels(self.name).inc()
+            if self.disagreement is None:
+                continue
+            self.disagreement.offer(Check(
+                classifier=self.classifier, task=row.instance.task, windows=row.windows,
+                image=row.raw if row.instance.image_uri is None else None, image_uri=row.instance.image_uri,
+                student_label=p.label, student_confidence=p.confidence, model_version=self.model_version,
+                session_id=row.instance.session_id, image_sha256=sha256(row.raw or b"")))
+
+
+class PromptBaselinePredictor(ScreenshotPredictor):
+    """The prompt-engineering baseline behind the same API, for side-by-side measurements."""
+
+    def __init__(self, name: str, model_uri: str, model_version: str, s3=None, **kwargs: Any):
+        super().__init__(name, model_version, **kwargs)
+        self.model_uri, self.s3, self.baseline = model_uri, s3, None
+
+    def load(self) -> bool:
+        self.baseline = PromptBaseline.load(self.model_uri, s3=self.s3)
+        self.ready = True
+        return self.ready
+
+    def score(self, rows: Sequence[Row]) -> list[float]:
+        return self.baseline.p_on_task([r.image for r in rows], [r.instance.task for r in rows],
+                                       [r.windows for r in rows])
+
+
+class JudgePredictor(ScreenshotPredictor):
+    """The judge behind the same request format (transformers on CPU; vLLM through the OpenAI
+    backend on GPU), bidirectional and cached as the Judge does."""
+
+    def __init__(self, name: str, judge_factory, model_version: str, **kwargs: Any):
+        super().__init__(name, model_version, **kwargs)
+        self.judge_factory = judge_factory
+        self.judge = None
+
+    def load(self) -> bool:
+        self.judge = self.judge_factory()
+        self.ready = True
+        return self.ready
+
+    def score(self, rows: Sequence[Row]) -> list[float]:
+        from ontask.judge import JudgeInput
+
+        inputs = [JudgeInput(r.image, r.instance.task, r.windows, image_sha256=sha256(r.raw) if r.raw else None)
+                  for r in rows]
+        return [j.p_on_task for j in self.judge.judge(inputs)]

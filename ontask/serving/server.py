@@ -1,0 +1,145 @@
+"""Running a predictor: KServe's ModelServer with a request-body limit in front, configured from
+the command line (`ontask serve student|judge`) or by the operator's InferenceService."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Optional
+
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+
+
+class BodyLimit:
+    """ASGI middleware: a body larger than `max_bytes` is refused with 413 before it is read
+    into memory (by its Content-Length, or while it streams when there is none)."""
+
+    def __init__(self, app, max_bytes: int = DEFAULT_MAX_BODY):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def _refuse(self, send, size: str) -> None:
+        body = json.dumps({"error": f"request body of {size} bytes exceeds the limit of {self.max_bytes:,} bytes"}
+                          ).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            return await self._refuse(send, f"{int(length):,}")
+        seen = 0
+        started = False
+
+        async def limited_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        async def tracking_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._refuse(send, f"more than {self.max_bytes:,}")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def serve(models: list, http_port: int, max_body_bytes: int = DEFAULT_MAX_BODY, workers: int = 1) -> None:
+    """Load the models and serve them until SIGTERM (KServe's ModelServer; REST v1 and v2)."""
+    import kserve
+    from kserve.model_server import app
+
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    for m in models:
+        m.load()
+    kserve.ModelServer(http_port=http_port, enable_grpc=False, workers=workers).start(models)
+
+
+def _image_store():
+    """The S3 bucket that s3:// screenshot references point into, when S3 is configured."""
+    if not (os.environ.get("S3_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL")):
+        return None
+    from ontask.store import S3Store, s3_config_from_env
+
+    return S3Store(s3_config_from_env(), os.environ.get("ONTASK_S3_BUCKET", "ontask"), create_bucket=False)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ontask.spec import ServingSpec
+
+    d = ServingSpec()
+    p.add_argument("role", choices=["student", "judge", "prompt-baseline"],
+                   help="prompt-baseline: the same model answering a long instruction by free text (for comparison)")
+    p.add_argument("--model-uri", required=True, help="folder, file:// or s3:// of the model (KServe mounts "
+                                                      "storageUri at /mnt/models)")
+    p.add_argument("--name", help="model name in the URL (default: the role)")
+    p.add_argument("--model-version", help="version reported with each answer (default: the folder name)")
+    p.add_argument("--classifier", default="default", help="TaskClassifier name (for judge corrections)")
+    p.add_argument("--http-port", type=int, default=8080)
+    p.add_argument("--judge-url", help="base URL of the judge predictor; enables the disagreement loop")
+    p.add_argument("--judge-model", default="judge", help="the judge's model name")
+    p.add_argument("--kafka-bootstrap", default=os.environ.get("ONTASK_KAFKA_BOOTSTRAP"))
+    p.add_argument("--feedback-topic", default="ontask.corrections")
+    p.add_argument("--judge-below", type=float, default=d.judge_below_confidence)
+    p.add_argument("--correction-min-confidence", type=float, default=d.correction_min_confidence)
+    p.add_argument("--max-image-bytes", type=int, default=d.max_image_bytes)
+    p.add_argument("--max-image-pixels", type=int, default=d.max_image_pixels)
+    p.add_argument("--model-max-pixels", type=int, default=d.model_max_pixels)
+    p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY)
+    p.add_argument("--max-batch", type=int, default=8)
+    p.add_argument("--max-wait-ms", type=float, default=0.0,
+                   help="how long a request waits for others to share its batch (0: only those already queued)")
+
+
+def build_models(args: argparse.Namespace) -> list:
+    """The predictor named by `args.role`, configured from the command line."""
+    from ontask.data.images import ImageLimits
+    from ontask.serving.predictor import JudgePredictor, PromptBaselinePredictor, StudentPredictor
+
+    version = args.model_version or Path(args.model_uri.rstrip("/")).name
+    common = dict(limits=ImageLimits(args.max_image_bytes, args.max_image_pixels), image_store=_image_store(),
+                  max_batch=args.max_batch, max_wait_ms=args.max_wait_ms)
+    if args.role == "judge":
+        def judge_factory():
+            from ontask.judge import Judge, JudgmentCache, TransformersBackend
+
+            return Judge(TransformersBackend.load(args.model_uri), JudgmentCache(capacity=10_000))
+
+        return [JudgePredictor(args.name or "judge", judge_factory, version, **common)]
+    if args.role == "prompt-baseline":
+        return [PromptBaselinePredictor(args.name or "prompt-baseline", args.model_uri, version, **common)]
+    loop = None
+    if args.judge_url:
+        if not args.kafka_bootstrap:
+            raise SystemExit("--judge-url needs --kafka-bootstrap (or ONTASK_KAFKA_BOOTSTRAP) to publish corrections")
+        from ontask.serving.disagreement import DisagreementLoop, HttpJudgeClient, kafka_publisher
+
+        loop = DisagreementLoop(HttpJudgeClient(args.judge_url, args.judge_model),
+                                kafka_publisher(args.kafka_bootstrap, args.feedback_topic),
+                                min_confidence=args.correction_min_confidence, model_name=args.name or "student")
+    return [StudentPredictor(args.name or "student", args.model_uri, version, args.classifier,
+                             max_pixels=args.model_max_pixels, judge_below=args.judge_below, disagreement=loop,
+                             **common)]
+
+
+def main(args: argparse.Namespace) -> int:
+    logging.getLogger("ontask.serving").setLevel(logging.INFO)
+    serve(build_models(args), args.http_port, args.max_body_bytes)
+    return 0

@@ -1,0 +1,61 @@
+"""Pure parts of serving: request parsing, the judge-correction rule, the micro-batcher."""
+
+import asyncio
+
+import pytest
+from kserve.protocol.infer_type import InferInput, InferRequest
+
+from ontask.serving import RequestError, instances_from_v1, instances_from_v2, judge_correction
+from ontask.serving.batcher import MicroBatcher
+from ontask.serving.disagreement import Check
+
+
+def test_v1_parsing_names_the_bad_field():
+    with pytest.raises(RequestError, match=r"instances\[1\].*task"):
+        instances_from_v1({"instances": [{"image": "aGk=", "task": "x"}, {"image": "aGk="}]})
+    with pytest.raises(RequestError, match="exactly one of image"):
+        instances_from_v1({"instances": [{"task": "x"}]})
+    with pytest.raises(RequestError, match="at most 64"):
+        instances_from_v1({"instances": [{"image": "aGk=", "task": "x"}] * 65})
+
+
+def test_v2_columns_become_rows():
+    req = InferRequest("student", [InferInput("image", [2], "BYTES", ["aGk=", "s3://b/k.png"]),
+                                   InferInput("task", [2], "BYTES", ["write", "read"]),
+                                   InferInput("windows", [2], "BYTES", ['[{"app": "Code", "focused": true}]', "[]"])])
+    rows = instances_from_v2(req)
+    assert rows[0].image == "aGk=" and rows[1].image_uri == "s3://b/k.png"
+    assert rows[0].windows[0].app == "Code" and rows[1].task == "read"
+    with pytest.raises(RequestError, match="missing input 'task'"):
+        instances_from_v2(InferRequest("student", [InferInput("image", [1], "BYTES", ["aGk="])]))
+    with pytest.raises(RequestError, match="must be BYTES"):
+        instances_from_v2(InferRequest("student", [InferInput("image", [1], "FP32", [1.0]),
+                                                   InferInput("task", [1], "BYTES", ["x"])]))
+
+
+def _check(label="on-task"):
+    return Check("demo", "write the report", None, b"png-bytes", None, label, 0.55, "v3", image_sha256="abc")
+
+
+def test_a_correction_only_for_a_confident_disagreement():
+    assert judge_correction(_check("on-task"), 0.9, 0.8) is None          # agrees
+    assert judge_correction(_check("on-task"), 0.25, 0.8) is None         # disagrees, 0.75 < 0.8 sure
+    c = judge_correction(_check("on-task"), 0.1, 0.8)
+    assert c.corrected_label == "off-task" and c.predicted_label == "on-task" and c.source == "judge"
+    assert c.model_version == "v3" and c.screenshot_base64 is not None
+    assert judge_correction(_check("on-task"), 0.05, 0.8).id == c.id     # same screenshot, same id
+
+
+def test_the_micro_batcher_answers_concurrent_callers_in_one_batch():
+    calls = []
+
+    def double(items):
+        calls.append(list(items))
+        return [2 * x for x in items]
+
+    async def main():
+        b = MicroBatcher(double, max_batch=8, max_wait_ms=50)
+        return await asyncio.gather(b.submit([1, 2]), b.submit([3]), b.submit([4, 5]))
+
+    assert asyncio.run(main()) == [[2, 4], [6], [8, 10]]
+    assert calls == [[1, 2, 3, 4, 5]]
