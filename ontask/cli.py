@@ -135,6 +135,36 @@ def _cmd_feedback_send(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_feedback_collect(args: argparse.Namespace) -> int:
+    import json as _json
+    import signal
+    import threading
+
+    from ontask.feedback.collector import Collector
+    from ontask.spec import FeedbackSpec
+
+    spec = FeedbackSpec(topic=args.topic, buffer_size=args.buffer_size, cycle_every=args.cycle_every,
+                        variants_per_correction=args.variants)
+    collector = Collector(args.classifier, spec, _store_for(args.store), args.bootstrap)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    last: dict = {}
+
+    def report(c: Collector) -> None:
+        if args.cycles:
+            marker = c.maybe_cycle(args.replay_dataset)
+            if marker:
+                print(_json.dumps({"event": "cycle", **{k: marker[k] for k in ("cycle", "dataset", "version")}}),
+                      flush=True)
+        if c.state.counts != last:
+            last.update(c.state.counts)
+            print(_json.dumps({"event": "batch", **c.state.counts}), flush=True)
+
+    collector.run(stop, on_batch=report)
+    return 0
+
+
 def _cmd_feedback_schema(args: argparse.Namespace) -> int:
     import json as _json
 
@@ -229,6 +259,18 @@ def build_parser() -> argparse.ArgumentParser:
     fsend.add_argument("--bootstrap", default=os.environ.get("ONTASK_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     fsend.add_argument("--topic", default="ontask.corrections")
     fsend.set_defaults(func=_cmd_feedback_send)
+    fcollect = fb.add_parser("collect", help="run a classifier's collector: Kafka -> validated, deduplicated, "
+                                            "prioritised buffer in the store (and cycle datasets)")
+    fcollect.add_argument("--classifier", required=True)
+    fcollect.add_argument("--store", required=True, help="s3://bucket/prefix or a folder")
+    fcollect.add_argument("--bootstrap", default=os.environ.get("ONTASK_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    fcollect.add_argument("--topic", default="ontask.corrections")
+    fcollect.add_argument("--buffer-size", type=int, default=10000)
+    fcollect.add_argument("--cycle-every", type=int, default=100)
+    fcollect.add_argument("--variants", type=int, default=10, help="variants per correction in a cycle")
+    fcollect.add_argument("--cycles", action="store_true", help="also assemble cycle datasets when due")
+    fcollect.add_argument("--replay-dataset", help="dataset whose training rows are replayed in each cycle")
+    fcollect.set_defaults(func=_cmd_feedback_collect)
     fschema = fb.add_parser("schema", help="print the correction message's JSON Schema")
     fschema.set_defaults(func=_cmd_feedback_schema)
 

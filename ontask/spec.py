@@ -150,6 +150,16 @@ class FeedbackSpec(Model):
     sync_steps: int = Field(
         10, ge=1, description="Optimizer steps between re-syncs of the rollout policy (1: on-policy)."
     )
+    max_cycle_wait_minutes: int = Field(
+        1440, ge=1, description="A cycle also starts when corrections have waited this long, even if fewer "
+                                "than cycleEvery arrived.")
+    replay_ratio: float = Field(1.0, ge=0.0, le=10.0,
+                                description="Rows of earlier training data replayed per new row in a cycle "
+                                            "(against forgetting).")
+    dead_letter_topic: Optional[str] = Field(None, max_length=249, pattern=r"^[a-zA-Z0-9._-]+$",
+                                             description="Topic of invalid corrections; default <topic>.dead-letter.")
+    screenshot_retention_hours: int = Field(
+        720, ge=1, description="Raw screenshots of corrections are deleted after this long; hashes and labels stay.")
 
 
 class ServingSpec(Model):

@@ -59,6 +59,30 @@ def decode_image(data: bytes, name: str = "image", limits: ImageLimits = ImageLi
     return img if img.mode == "RGB" else img.convert("RGB")
 
 
+def check_image(data: bytes, name: str = "image", limits: ImageLimits = ImageLimits()) -> tuple[int, int]:
+    """Check untrusted bytes are a well-formed image within the limits, without decoding the
+    pixels (Pillow's verify() walks the chunks and their checksums); returns (width, height)."""
+    if not data:
+        raise ImageRejected(f"{name}: empty file")
+    if len(data) > limits.max_bytes:
+        raise ImageRejected(f"{name}: {len(data):,} bytes exceeds the limit of {limits.max_bytes:,} bytes")
+    try:
+        img = Image.open(io.BytesIO(data))
+        width, height = img.size
+        if width * height > limits.max_pixels:
+            raise ImageRejected(f"{name}: {width}x{height} pixels exceeds the limit of {limits.max_pixels:,} pixels")
+        if img.format not in ALLOWED_FORMATS:
+            raise ImageRejected(f"{name}: format {img.format} is not accepted ({', '.join(ALLOWED_FORMATS)})")
+        img.verify()
+    except ImageRejected:
+        raise
+    except UnidentifiedImageError as e:
+        raise ImageRejected(f"{name}: not an image (no known image format)") from e
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageRejected(f"{name}: broken or truncated image ({e})") from e
+    return width, height
+
+
 def fit_for(image: Image.Image, image_processor) -> Image.Image:
     """The screenshot resized to the size the Qwen2-VL processor would pick (smart_resize), with
     Pillow's reducing_gap: the same size, at half the processor's cost on a full-HD capture.

@@ -1,0 +1,87 @@
+"""Feedback collector vs kafka-python's raw consume rate, on the same topic, in one run.
+
+A real Kafka broker and a real S3 server (SeaweedFS) are started for the run. 2,000 corrections
+with inline 1280x800 PNG screenshots (about 50 kB each, every one distinct) are produced once. The raw consumer reads
+them with kafka-python and does nothing else; the collector validates each message and its
+image, stores the screenshot in S3, deduplicates, updates the prioritised buffer, persists it and
+commits. Goal: the collector within 2x of the raw consumer.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from kafka import KafkaConsumer, KafkaProducer
+from PIL import Image, ImageDraw
+
+from ontask.feedback import Collector, encode_correction, make_correction
+from ontask.spec import FeedbackSpec
+from ontask.store import S3Config, S3Store
+
+REPO = Path(__file__).resolve().parents[1]
+N = 2000
+
+
+def _screenshot(i: int) -> bytes:
+    rng = random.Random(i)
+    img = Image.new("RGB", (1280, 800), (rng.randrange(200), 40, 60))
+    d = ImageDraw.Draw(img)
+    for y in range(0, 800, 40):
+        d.text((20, y), f"line {y} of document {i} - {rng.random():.6f}", fill=(230, 230, 230))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=3)
+    return buf.getvalue()
+
+
+def run() -> None:
+    sys.path.insert(0, str(REPO))
+    from tests.realservers import RealServers
+
+    with tempfile.TemporaryDirectory() as tmp:
+        servers = RealServers(Path(tmp))
+        try:
+            bootstrap, s3 = servers.kafka(), servers.s3()
+            topic = f"bench-{uuid.uuid4().hex[:6]}"
+            producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=10)
+            images = [_screenshot(i) for i in range(50)]
+            size = 0
+            for i in range(N):
+                key, value = encode_correction(make_correction("bench", f"task {i % 13}", "off-task",
+                                                               # trailing bytes after IEND: a distinct
+                                                               # file each, decoded the same
+                                                               image=images[i % 50] + str(i).encode(),
+                                                               id=f"b-{i}"))
+                size += len(value)
+                producer.send(topic, key=key, value=value)
+            producer.flush()
+            producer.close()
+
+            consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"raw-{uuid.uuid4().hex[:4]}",
+                                     auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=500)
+            t0, seen = time.perf_counter(), 0
+            while seen < N:
+                seen += sum(len(v) for v in consumer.poll(timeout_ms=1000).values())
+            raw_s = time.perf_counter() - t0
+            consumer.close()
+
+            store = S3Store(S3Config(s3.endpoint, s3.access_key, s3.secret_key), "bench", "feedback")
+            collector = Collector("bench", FeedbackSpec(topic=topic, buffer_size=N), store, bootstrap)
+            t0 = time.perf_counter()
+            while sum(collector.state.counts[k] for k in ("buffered", "duplicates", "dead_lettered")) < N:
+                collector.poll_once(1000)
+            col_s = time.perf_counter() - t0
+            collector.close()
+        finally:
+            servers.stop()
+    print(f"{N} corrections, {size / N / 1024:.0f} kB each on the wire (each screenshot distinct)")
+    print(f"{'consumer':<52} {'msgs/s':>8} {'seconds':>8}")
+    print(f"{'kafka-python raw consume (peer)':<52} {N / raw_s:>8.0f} {raw_s:>8.2f}")
+    print(f"{'ontask collector (validate, S3, dedupe, buffer, commit)':<52} {N / col_s:>8.0f} {col_s:>8.2f}")
+    ratio = col_s / raw_s
+    print(f"collector time / raw time = {ratio:.2f} (goal <= 2: {'met' if ratio <= 2 else 'NOT met'})")

@@ -1,0 +1,102 @@
+"""The bounded, deduplicated, prioritised buffer of corrections: pure data and rules, no I/O
+(the collector persists it). What teaches most stays when the buffer is full: corrections the
+model got wrong with low confidence, cases the verifier's rules get wrong (edge cases), human
+over judge, recent over old."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+SOURCE_WEIGHT = {"reviewer": 1.0, "user": 0.8, "judge": 0.5}
+RECENCY_HALF_LIFE_H = 24.0 * 7
+
+
+@dataclass
+class Entry:
+    """One stored correction: a reference to its screenshot, never the bytes."""
+
+    id: str
+    content_key: str  # image hash + task + label: the same correction sent under two ids
+    image_sha256: str
+    image_key: Optional[str]  # None once the raw screenshot has passed its retention
+    task: str
+    label: str
+    source: str
+    received_at: float
+    windows: list[dict[str, Any]] = field(default_factory=list)
+    predicted_label: Optional[str] = None
+    confidence: Optional[float] = None
+    model_version: Optional[str] = None
+    session_id: Optional[str] = None
+    edge_case: bool = False  # the verifier's rules disagree with the corrected label
+    cycle: Optional[int] = None  # the cycle that first trained on it
+
+
+def priority(e: Entry, now: float) -> float:
+    """How much an entry teaches, higher first; a pure function of the entry and the time."""
+    score = SOURCE_WEIGHT.get(e.source, 0.5)
+    if e.predicted_label is not None and e.predicted_label != e.label:
+        score += 0.5  # the served model was wrong
+        if e.confidence is not None:
+            score += 0.5 * max(0.0, min(1.0, 2 * (1 - e.confidence)))  # ...and unsure: near its boundary
+    if e.edge_case:
+        score += 0.5
+    age_h = max(0.0, now - e.received_at) / 3600
+    score += 0.5 * math.exp(-age_h * math.log(2) / RECENCY_HALF_LIFE_H)
+    if e.image_key is None:
+        score -= 2.0  # without its screenshot it can no longer be trained on
+    return score
+
+
+@dataclass
+class AddResult:
+    outcome: str  # "added" or "duplicate"
+    evicted: Optional[Entry] = None
+
+
+class Buffer:
+    """At most `capacity` entries; ids and content keys ever seen are remembered (bounded) so a
+    correction is stored once however often it is delivered."""
+
+    MAX_SEEN = 200_000
+
+    def __init__(self, capacity: int):
+        if capacity < 1:
+            raise ValueError("buffer capacity must be >= 1")
+        self.capacity = capacity
+        self.entries: dict[str, Entry] = {}
+        self.seen: dict[str, None] = {}  # insertion-ordered set of ids and content keys
+
+    def is_duplicate(self, id: str, content_key: str) -> bool:
+        return id in self.seen or content_key in self.seen
+
+    def add(self, e: Entry, now: float) -> AddResult:
+        if self.is_duplicate(e.id, e.content_key):
+            return AddResult("duplicate")
+        for k in (e.id, e.content_key):
+            self.seen[k] = None
+        while len(self.seen) > self.MAX_SEEN:
+            self.seen.pop(next(iter(self.seen)))
+        self.entries[e.id] = e
+        evicted = None
+        if len(self.entries) > self.capacity:
+            evicted = min(self.entries.values(), key=lambda x: (priority(x, now), x.received_at))
+            del self.entries[evicted.id]
+        return AddResult("added", evicted)
+
+    def ranked(self, now: float) -> list[Entry]:
+        """Entries, most valuable first."""
+        return sorted(self.entries.values(), key=lambda x: (-priority(x, now), -x.received_at, x.id))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"capacity": self.capacity, "entries": [asdict(e) for e in self.entries.values()],
+                "seen": list(self.seen)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], capacity: Optional[int] = None) -> "Buffer":
+        b = cls(capacity or d["capacity"])
+        b.entries = {e["id"]: Entry(**e) for e in d.get("entries", [])}
+        b.seen = dict.fromkeys(d.get("seen", []))
+        return b

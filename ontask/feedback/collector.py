@@ -1,0 +1,307 @@
+"""The feedback collector: corrections from Kafka into the classifier's prioritised buffer in the
+artifact store, at least once from Kafka and exactly once in the buffer.
+
+One collector per classifier, in its own consumer group, reads the feedback topic and keeps the
+records keyed with its classifier's name. Per batch of records:
+1. each is validated; an invalid one goes to the dead-letter topic with its reason and its
+   original bytes (headers name the reason and the source offset);
+2. inline screenshots are written to the store, content-addressed, so only references stay;
+3. duplicates (same id, or same image + task + label) are dropped and counted;
+4. the buffer, the counts and the next offset of each partition are written to the store as
+   one object: the point of durability;
+5. only then are the Kafka offsets committed.
+A crash between 4 and 5 redelivers records the state already holds: their offsets are below the
+stored ones, so they are skipped, never counted twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+
+from ontask.data.images import ImageLimits, ImageRejected, check_image, sha256
+from ontask.feedback.buffer import Buffer, Entry
+from ontask.feedback.cycle import assemble_cycle, cycle_due, read_marker, write_marker
+from ontask.feedback.messages import InvalidCorrection, parse_correction
+from ontask.spec import MAX_INLINE_IMAGE_BYTES, Correction, FeedbackSpec
+from ontask.store import Store, StoreError
+from ontask.verify.verifier import VerifierConfig, score_windows
+
+log = logging.getLogger(__name__)
+
+
+def dead_letter_topic(spec: FeedbackSpec) -> str:
+    return spec.dead_letter_topic or f"{spec.topic}.dead-letter"
+
+
+def content_key(image_sha256: str, task: str, label: str) -> str:
+    return hashlib.sha256(f"{image_sha256}|{task.strip().lower()}|{label}".encode()).hexdigest()
+
+
+@dataclass
+class State:
+    """Everything that must survive a restart, written to the store as one JSON object."""
+
+    buffer: Buffer
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("buffered", "dead_lettered", "duplicates", "evicted", "other_classifier", "screenshots_expired"), 0))
+    offsets: dict[str, int] = field(default_factory=dict)  # partition -> next offset to process
+    cycle: dict[str, Any] = field(default_factory=lambda: {"number": 0, "new": 0, "first_new_at": None})
+    dead_letter_reasons: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return json.dumps({"buffer": self.buffer.to_dict(), "counts": self.counts, "offsets": self.offsets,
+                           "cycle": self.cycle, "dead_letter_reasons": self.dead_letter_reasons}).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes, capacity: int) -> "State":
+        d = json.loads(data)
+        s = cls(Buffer.from_dict(d["buffer"], capacity))
+        s.counts.update(d.get("counts", {}))
+        s.offsets, s.cycle = d.get("offsets", {}), d.get("cycle", s.cycle)
+        s.dead_letter_reasons = d.get("dead_letter_reasons", {})
+        return s
+
+
+@dataclass
+class _Accepted:
+    record: Any
+    correction: Correction
+    image: Optional[bytes]
+    image_sha256: str
+
+
+class Collector:
+    """Consumes one classifier's corrections into its buffer under `prefix` in the store."""
+
+    def __init__(self, classifier: str, spec: FeedbackSpec, store: Store, bootstrap: str,
+                 prefix: Optional[str] = None, group_id: Optional[str] = None,
+                 clock: Callable[[], float] = time.time, limits: ImageLimits = ImageLimits(MAX_INLINE_IMAGE_BYTES),
+                 upload_threads: int = 8):
+        self.classifier, self.spec, self.store, self.bootstrap = classifier, spec, store, bootstrap
+        self.prefix = prefix or f"classifiers/{classifier}"
+        self.group_id = group_id or f"ontask-feedback-{classifier}"
+        self.clock, self.limits = clock, limits
+        self.verifier_config = VerifierConfig.load()
+        self.state = self._load_state()
+        self._consumer: Optional[KafkaConsumer] = None
+        self._producer: Optional[KafkaProducer] = None
+        self._uploads = ThreadPoolExecutor(upload_threads, thread_name_prefix="screenshot-upload")
+        self._last_sweep = 0.0
+
+    # --- durable state
+    @property
+    def state_key(self) -> str:
+        return f"{self.prefix}/feedback/state.json"
+
+    def _load_state(self) -> State:
+        try:
+            return State.from_json(self.store.get_bytes(self.state_key), self.spec.buffer_size)
+        except StoreError:
+            return State(Buffer(self.spec.buffer_size))
+
+    def save_state(self) -> None:
+        self.store.put_bytes(self.state_key, self.state.to_json(), "application/json")
+
+    # --- Kafka
+    def _connect(self) -> None:
+        collector = self
+
+        class SeekToStored(ConsumerRebalanceListener):
+            def on_partitions_revoked(self, revoked):
+                pass
+
+            def on_partitions_assigned(self, assigned):
+                # The store, not Kafka's committed offset, says what is done: a crash after the
+                # state was written but before the commit must not reprocess those records.
+                for tp in assigned:
+                    stored = collector.state.offsets.get(str(tp.partition))
+                    if stored is not None:
+                        collector._consumer.seek(tp, stored)
+
+        self._consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.group_id,
+                                       enable_auto_commit=False, auto_offset_reset="earliest",
+                                       max_poll_records=500, reconnect_backoff_max_ms=2000)
+        self._consumer.subscribe([self.spec.topic], listener=SeekToStored())
+        self._producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", retries=10,
+                                       reconnect_backoff_max_ms=2000)
+
+    def close(self) -> None:
+        for c in (self._consumer, self._producer):
+            if c is not None:
+                try:
+                    c.close()
+                except Exception:  # noqa: BLE001 - closing a client of a dead broker may fail
+                    pass
+        self._consumer = self._producer = None
+
+    def _dead_letter(self, record, reason: str, detail: str) -> None:
+        headers = [("ontask-reason", reason.encode()), ("ontask-error", detail[:1000].encode()),
+                   ("ontask-source", f"{record.topic}/{record.partition}/{record.offset}".encode())]
+        self._producer.send(dead_letter_topic(self.spec), key=record.key, value=record.value, headers=headers)
+        self.state.counts["dead_lettered"] += 1
+        self.state.dead_letter_reasons[reason] = self.state.dead_letter_reasons.get(reason, 0) + 1
+
+    def _validate(self, record) -> Optional[_Accepted]:
+        """The accepted correction, or None (dead-lettered, or another classifier's)."""
+        if record.key is not None and record.key != self.classifier.encode():
+            self.state.counts["other_classifier"] += 1
+            return None
+        try:
+            c = parse_correction(record.value if record.value is not None else b"", self.limits.max_bytes)
+        except InvalidCorrection as e:
+            self._dead_letter(record, e.reason, str(e))
+            return None
+        if c.classifier != self.classifier:
+            self.state.counts["other_classifier"] += 1
+            return None
+        image = None
+        if c.screenshot_base64 is not None:
+            image = base64.b64decode(c.screenshot_base64)
+            try:
+                check_image(image, "screenshotBase64", self.limits)
+            except ImageRejected as e:
+                self._dead_letter(record, "bad-image", str(e))
+                return None
+            digest = sha256(image)
+        else:
+            digest = sha256(c.screenshot_uri.encode())  # a reference: its content is not fetched here
+        return _Accepted(record, c, image, digest)
+
+    def _screenshot_key(self, digest: str) -> str:
+        return f"{self.prefix}/feedback/screenshots/{digest}.png"
+
+    def _is_edge_case(self, c: Correction) -> bool:
+        """A case the verifier's rules get wrong: the model most needs to learn it."""
+        if not c.windows:
+            return False
+        score, _ = score_windows(c.task, [w.wire() for w in c.windows], self.verifier_config)
+        return ("on-task" if score >= 0.5 else "off-task") != c.corrected_label
+
+    def process(self, records: list) -> int:
+        """Apply a batch of records to the in-memory state; returns how many were new."""
+        accepted: list[_Accepted] = []
+        for r in records:
+            stored = self.state.offsets.get(str(r.partition), 0)
+            if r.offset < stored:
+                continue  # already in the durable state (redelivered after a crash)
+            self.state.offsets[str(r.partition)] = r.offset + 1
+            a = self._validate(r)
+            if a is not None:
+                accepted.append(a)
+        fresh = {}
+        for a in accepted:
+            if a.image is not None and not self.state.buffer.is_duplicate(a.correction.id, content_key(
+                    a.image_sha256, a.correction.task, a.correction.corrected_label)):
+                fresh[a.image_sha256] = a.image
+        # Content-addressed keys make re-uploads after a crash harmless.
+        list(self._uploads.map(lambda kv: self.store.put_bytes(self._screenshot_key(kv[0]), kv[1], "image/png"),
+                               fresh.items()))
+        now = self.clock()
+        added = 0
+        for a in accepted:
+            c = a.correction
+            entry = Entry(id=c.id, content_key=content_key(a.image_sha256, c.task, c.corrected_label),
+                          image_sha256=a.image_sha256,
+                          image_key=self._screenshot_key(a.image_sha256) if a.image is not None else c.screenshot_uri,
+                          task=c.task, label=c.corrected_label, source=c.source, received_at=now,
+                          windows=[w.wire() for w in c.windows], predicted_label=c.predicted_label,
+                          confidence=c.confidence, model_version=c.model_version, session_id=c.session_id,
+                          edge_case=self._is_edge_case(c))
+            result = self.state.buffer.add(entry, now)
+            if result.outcome == "duplicate":
+                self.state.counts["duplicates"] += 1
+                continue
+            added += 1
+            self.state.counts["buffered"] += 1
+            self.state.cycle["new"] += 1
+            self.state.cycle["first_new_at"] = self.state.cycle["first_new_at"] or now
+            if result.evicted is not None:
+                self.state.counts["evicted"] += 1
+                self._forget_screenshot(result.evicted)
+        return added
+
+    def _forget_screenshot(self, e: Entry) -> None:
+        if e.image_key and e.image_key.startswith(self.prefix) and not any(
+                x.image_key == e.image_key for x in self.state.buffer.entries.values()):
+            self.store.delete(e.image_key)
+
+    def sweep_retention(self) -> int:
+        """Delete raw screenshots older than the retention; their hashes and labels stay."""
+        cutoff = self.clock() - self.spec.screenshot_retention_hours * 3600
+        expired = 0
+        for e in self.state.buffer.entries.values():
+            if e.image_key and e.received_at < cutoff:
+                if e.image_key.startswith(self.prefix):
+                    self.store.delete(e.image_key)
+                e.image_key = None
+                expired += 1
+        self.state.counts["screenshots_expired"] += expired
+        return expired
+
+    def poll_once(self, timeout_ms: int = 1000) -> int:
+        """One batch: consume, apply, persist, then commit. Returns the number of new corrections."""
+        if self._consumer is None:
+            self._connect()
+        batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=500)
+        records = [r for tp_records in batches.values() for r in tp_records]
+        now = self.clock()
+        swept = 0
+        if now - self._last_sweep > 60:
+            swept, self._last_sweep = self.sweep_retention(), now
+        if not records and not swept:
+            return 0
+        added = self.process(records)
+        self._producer.flush(timeout=30)  # dead letters are on the broker before the state moves on
+        self.save_state()
+        self._consumer.commit()
+        return added
+
+    def maybe_cycle(self, replay_dataset: Optional[str] = None, replay_version: Optional[str] = None
+                    ) -> Optional[dict[str, Any]]:
+        """When a cycle is due, write its dataset and marker and return the marker (the event
+        the operator acts on); None otherwise. A marker already written for this number (a crash
+        before the state was saved) is reused, not written twice."""
+        now = self.clock()
+        if not cycle_due(self.state.cycle, self.spec, now):
+            return None
+        number = self.state.cycle["number"] + 1
+        marker = read_marker(self.store, self.prefix, number)
+        if marker is None:
+            entries = [e for e in self.state.buffer.ranked(now) if e.image_key]
+            manifest = assemble_cycle(self.store, self.classifier, number, entries, self.spec,
+                                      replay_dataset, replay_version)
+            marker = write_marker(self.store, self.prefix, number, manifest, [e.id for e in entries])
+        trained = set(marker["corrections"])
+        for e in self.state.buffer.entries.values():
+            if e.cycle is None and e.id in trained:
+                e.cycle = number
+        self.state.cycle = {"number": number, "new": 0, "first_new_at": None}
+        self.save_state()
+        return marker
+
+    def run(self, stop: threading.Event, on_batch: Optional[Callable[["Collector"], None]] = None,
+            poll_ms: int = 1000) -> None:
+        """Consume until `stop` is set, surviving broker outages: on any failure the in-memory
+        state is thrown away and reloaded from the store, and consumption resumes from there."""
+        while not stop.is_set():
+            try:
+                self.poll_once(poll_ms)
+                if on_batch is not None:
+                    on_batch(self)
+            except Exception as e:  # noqa: BLE001 - Kafka and S3 outages are waited out, not fatal
+                log.warning("collector %s: %s; reloading state and reconnecting", self.classifier, e)
+                self.close()
+                self.state = self._load_state()
+                stop.wait(2.0)
+        self.close()

@@ -1,0 +1,102 @@
+"""Each sync cycle's data: the prioritised corrections, their synthetic variants and a replay
+sample of earlier training data, written as a new dataset version; and the cycle marker in the
+store that the operator acts on."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from typing import Any, Optional
+
+from ontask.data.dataset import DatasetError, Example, read_version, row_meta, row_windows, write_version
+from ontask.data.images import decode_image
+from ontask.data.variants import make_variants
+from ontask.feedback.buffer import Entry
+from ontask.spec import FeedbackSpec
+from ontask.store import Store, StoreError, open_store
+
+
+def cycle_due(cycle: dict[str, Any], spec: FeedbackSpec, now: float) -> bool:
+    """cycleEvery new corrections, or any new ones that have waited maxCycleWaitMinutes."""
+    if cycle["new"] >= spec.cycle_every:
+        return True
+    first = cycle.get("first_new_at")
+    return cycle["new"] > 0 and first is not None and now - first >= spec.max_cycle_wait_minutes * 60
+
+
+def _screenshot(store: Store, e: Entry):
+    if e.image_key is None:
+        return None
+    try:
+        data = open_store(e.image_key.rsplit("/", 1)[0]).get_bytes(e.image_key.rsplit("/", 1)[1]) \
+            if e.image_key.startswith("s3://") else store.get_bytes(e.image_key)
+        return decode_image(data, e.image_key)
+    except (StoreError, ValueError):
+        return None
+
+
+def correction_examples(store: Store, entries: list[Entry]) -> list[Example]:
+    """Buffer entries as training rows (those whose screenshot is still readable)."""
+    out = []
+    for e in entries:
+        image = _screenshot(store, e)
+        if image is None:
+            continue
+        out.append(Example(id=f"fb-{e.id}", image=image, task=e.task, label=e.label, label_source=e.source,
+                           windows=e.windows, split="train", hard=True, hard_kind="correction",
+                           reason=f"{e.source} correction" + (f" of {e.predicted_label}" if e.predicted_label else ""),
+                           meta={"correction": e.id, "edge_case": e.edge_case}))
+    return out
+
+
+def replay_examples(store: Store, dataset: str, version: Optional[str], n: int, seed: int) -> list[Example]:
+    """n training rows of an earlier dataset version, sampled reproducibly."""
+    if n <= 0:
+        return []
+    ds = read_version(store, dataset, version)
+    rows = [r for r in ds.split("train") if r["reward_model"]["ground_truth"] in ("on-task", "off-task")]
+    picked = random.Random(seed).sample(rows, min(n, len(rows)))
+    return [Example(id=f"replay-{r['extra_info']['id']}", image=ds.image(r), task=r["extra_info"]["task"],
+                    label=r["reward_model"]["ground_truth"], label_source="manifest",
+                    windows=row_windows(r), split="train", hard=bool(r["extra_info"]["hard"]),
+                    hard_kind=r["extra_info"].get("hard_kind"), reason="replay", meta=row_meta(r))
+            for r in picked]
+
+
+def assemble_cycle(store: Store, classifier: str, number: int, entries: list[Entry], spec: FeedbackSpec,
+                   replay_dataset: Optional[str] = None, replay_version: Optional[str] = None) -> dict[str, Any]:
+    """Write cycle `number`'s dataset version; returns its manifest."""
+    corrections = correction_examples(store, entries)
+    if not corrections:
+        raise DatasetError(f"cycle {number}: no correction has a readable screenshot")
+    rows: list[Example] = []
+    for ex in corrections:
+        rows.append(ex)
+        rows.extend(make_variants(ex, spec.variants_per_correction, seed=number))
+    if replay_dataset:
+        rows.extend(replay_examples(store, replay_dataset, replay_version, round(spec.replay_ratio * len(rows)),
+                                    seed=number))
+    return write_version(store, f"{classifier}-feedback", rows, "ontask/feedback",
+                         {"command": "cycle", "classifier": classifier, "cycle": number,
+                          "corrections": len(corrections), "replay": replay_dataset})
+
+
+def marker_key(prefix: str, number: int) -> str:
+    return f"{prefix}/feedback/cycles/cycle-{number}.json"
+
+
+def write_marker(store: Store, prefix: str, number: int, manifest: dict[str, Any], correction_ids: list[str]) -> dict:
+    """The durable cycle event: which dataset version cycle `number` trains on."""
+    marker = {"cycle": number, "dataset": manifest["name"], "version": manifest["version"],
+              "rows": manifest["rows"], "corrections": correction_ids,
+              "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    store.put_bytes(marker_key(prefix, number), json.dumps(marker).encode(), "application/json")
+    return marker
+
+
+def read_marker(store: Store, prefix: str, number: int) -> Optional[dict]:
+    try:
+        return json.loads(store.get_bytes(marker_key(prefix, number)))
+    except StoreError:
+        return None

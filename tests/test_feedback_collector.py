@@ -1,0 +1,238 @@
+"""The collector against the real Kafka broker and the real S3: exact accounting of 1,000
+corrections with faulty ones mixed in, a SIGKILL in the middle, a broker restart, a message
+from Kafka's own console producer, and a cycle's dataset."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+from kafka import KafkaProducer
+from PIL import Image
+
+from ontask.data import read_version
+from ontask.data.images import ImageLimits
+from ontask.feedback import Collector, dead_letter_topic, encode_correction, make_correction
+from ontask.spec import FeedbackSpec
+from ontask.store import S3Store
+from tests.conftest import REPO, consume
+from tests.predictors import s3_env
+from tests.realservers.kafka import KafkaBroker, java_cmd
+
+CLASSIFIER = "fb-test"
+
+
+def png(i: int, size=(48, 32)) -> bytes:
+    rng = random.Random(i)
+    img = Image.new("RGB", size, (rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+    img.putpixel((i % size[0], (i // size[0]) % size[1]), (i % 256, 7, 9))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def good(i: int, **kw) -> tuple[bytes, bytes]:
+    c = make_correction(CLASSIFIER, f"write chapter {i % 7} of the thesis", "off-task" if i % 3 else "on-task",
+                        image=png(i), id=kw.pop("id", f"c-{i}"), **kw)
+    return encode_correction(c)
+
+
+def faulty_stream(n: int, seed: int = 0) -> tuple[list[tuple[bytes, bytes]], dict[str, int]]:
+    """n records, 10% faulty: 20 each of bad JSON, missing field, unknown label, oversized image,
+    and 20 duplicates (10 resent ids, 10 same content under a new id)."""
+    records = [good(i) for i in range(n - 100)]
+    key = CLASSIFIER.encode()
+    faults = []
+    for j in range(20):
+        faults.append((key, b'{"id": "broken-%d", "classifier": ' % j))
+        doc = json.loads(good(10_000 + j)[1])
+        del doc["task"]
+        faults.append((key, json.dumps(doc).encode()))
+        doc = json.loads(good(20_000 + j)[1])
+        doc["correctedLabel"] = "sleeping"
+        faults.append((key, json.dumps(doc).encode()))
+        big = Image.effect_noise((400, 300), 90).convert("RGB")
+        buf = io.BytesIO()
+        big.save(buf, format="PNG")  # ~360 kB: over the collector's 200 kB limit in this test
+        faults.append(encode_correction(make_correction(CLASSIFIER, "t", "on-task", image=buf.getvalue(),
+                                                         id=f"big-{j}")))
+    for j in range(10):
+        faults.append(records[j])  # the same id again
+        doc = json.loads(records[20 + j][1])
+        doc["id"] = f"again-{j}"  # same screenshot, task and label under a new id
+        faults.append((key, json.dumps(doc).encode()))
+    mixed = records + faults
+    random.Random(seed).shuffle(mixed)
+    # A duplicate must come after its original to be the one dropped: move originals first.
+    originals = {records[j][1] for j in range(30)}
+    mixed.sort(key=lambda kv: 0 if kv[1] in originals else 1)
+    return mixed, {"bad-json": 20, "missing-field": 20, "unknown-label": 20, "oversized-image": 20}
+
+
+def produce(bootstrap: str, topic: str, records) -> None:
+    p = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_request_size=2_000_000)
+    for k, v in records:
+        p.send(topic, key=k, value=v)
+    p.flush()
+    p.close()
+
+
+def total(counts: dict) -> int:
+    return counts["buffered"] + counts["dead_lettered"] + counts["duplicates"]
+
+
+def run_until(collector: Collector, n: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while total(collector.state.counts) < n and time.monotonic() < deadline:
+        collector.poll_once(500)
+    assert total(collector.state.counts) == n, collector.state.counts
+
+
+def test_1000_corrections_with_100_faulty_are_accounted_exactly(kafka_bootstrap, s3_config):
+    topic = f"corrections-{uuid.uuid4().hex[:6]}"
+    records, reasons = faulty_stream(1000)
+    produce(kafka_bootstrap, topic, records)
+    store = S3Store(s3_config, "feedback-test", f"exact-{uuid.uuid4().hex[:6]}")
+    spec = FeedbackSpec(topic=topic, buffer_size=5000)
+    collector = Collector(CLASSIFIER, spec, store, kafka_bootstrap, limits=ImageLimits(200_000))
+    try:
+        run_until(collector, 1000)
+    finally:
+        collector.close()
+    counts = collector.state.counts
+    assert (counts["buffered"], counts["dead_lettered"], counts["duplicates"]) == (900, 80, 20)
+    assert collector.state.dead_letter_reasons == reasons
+    dead = consume(kafka_bootstrap, dead_letter_topic(spec), 80)
+    assert len(dead) == 80
+    got = {}
+    for r in dead:
+        h = dict(r.headers)
+        got[h["ontask-reason"].decode()] = got.get(h["ontask-reason"].decode(), 0) + 1
+        assert h["ontask-source"].decode().startswith(f"{topic}/0/")
+    assert got == reasons
+    # Only references stay in the buffer; the screenshots are in S3, stored once each.
+    state = json.loads(store.get_bytes("classifiers/fb-test/feedback/state.json"))
+    assert len(state["buffer"]["entries"]) == 900
+    assert "screenshotBase64" not in json.dumps(state)
+    assert len(list(store.list("classifiers/fb-test/feedback/screenshots"))) == 900
+
+
+def _collector_process(bootstrap, s3, bucket, topic, workdir):
+    return subprocess.Popen(
+        [sys.executable, "-m", "ontask.cli", "feedback", "collect", "--classifier", CLASSIFIER, "--store",
+         f"s3://{bucket}/kill", "--bootstrap", bootstrap, "--topic", topic],
+        cwd=REPO, env={**__import__("os").environ, **s3_env(s3), "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE, stderr=open(workdir / "collector.log", "ab"), text=True)
+
+
+def test_sigkill_in_the_middle_loses_nothing_and_counts_nothing_twice(kafka_bootstrap, s3, s3_config, tmp_path):
+    topic = f"kill-{uuid.uuid4().hex[:6]}"
+    bucket = f"kill-{uuid.uuid4().hex[:6]}"
+    produce(kafka_bootstrap, topic, [good(i) for i in range(1500)])
+    proc = _collector_process(kafka_bootstrap, s3, bucket, topic, tmp_path)
+    first = json.loads(proc.stdout.readline())  # one batch is durable; the next is in flight
+    assert first["event"] == "batch" and 0 < first["buffered"] < 1500
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    store = S3Store(s3_config, bucket, "kill")
+    at_kill = json.loads(store.get_bytes("classifiers/fb-test/feedback/state.json"))["counts"]["buffered"]
+    assert at_kill < 1500
+    proc = _collector_process(kafka_bootstrap, s3, bucket, topic, tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        counts = {}
+        while time.monotonic() < deadline:
+            counts = json.loads(proc.stdout.readline())
+            if total(counts) >= 1500:
+                break
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    assert (counts["buffered"], counts["duplicates"], counts["dead_lettered"]) == (1500, 0, 0)
+    state = json.loads(store.get_bytes("classifiers/fb-test/feedback/state.json"))
+    assert sorted(e["id"] for e in state["buffer"]["entries"]) == sorted(f"c-{i}" for i in range(1500))
+
+
+def test_the_collector_rides_out_a_broker_restart(tmp_path, s3_config):
+    broker = KafkaBroker(tmp_path / "kafka")
+    bootstrap = broker.start()
+    topic = "restart"
+    store = S3Store(s3_config, "feedback-test", f"restart-{uuid.uuid4().hex[:6]}")
+    collector = Collector(CLASSIFIER, FeedbackSpec(topic=topic), store, bootstrap)
+    stop = threading.Event()
+    thread = threading.Thread(target=collector.run, args=(stop,), kwargs={"poll_ms": 300}, daemon=True)
+    try:
+        produce(bootstrap, topic, [good(i) for i in range(50)])
+        thread.start()
+        deadline = time.monotonic() + 60
+        while collector.state.counts["buffered"] < 50 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert collector.state.counts["buffered"] == 50
+        broker.restart()
+        produce(bootstrap, topic, [good(i) for i in range(50, 100)])
+        deadline = time.monotonic() + 120
+        while collector.state.counts["buffered"] < 100 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert collector.state.counts["buffered"] == 100 and collector.state.counts["duplicates"] == 0
+    finally:
+        stop.set()
+        thread.join(30)
+        broker.stop()
+
+
+def test_a_correction_from_kafkas_console_producer_is_accepted(kafka_bootstrap, s3_config, tmp_path):
+    topic = f"console-{uuid.uuid4().hex[:6]}"
+    doc = {"id": "console-1", "classifier": CLASSIFIER, "task": "review the pull request",
+           "screenshotBase64": base64.b64encode(png(5)).decode(), "correctedLabel": "on-task",
+           "predictedLabel": "off-task", "confidence": 0.61, "source": "reviewer",
+           "timestamp": "2026-11-26T10:00:00Z",
+           "windows": [{"app": "Firefox", "title": "PR #12 - GitHub", "url": "https://github.com/x/pull/12",
+                        "focused": True}]}
+    line = f"{CLASSIFIER}\t{json.dumps(doc)}\n"
+    out = subprocess.run(java_cmd("org.apache.kafka.tools.ConsoleProducer", "--bootstrap-server", kafka_bootstrap,
+                                  "--topic", topic, "--property", "parse.key=true", "--property",
+                                  "key.separator=\t", heap="256m"),
+                         input=line, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    store = S3Store(s3_config, "feedback-test", f"console-{uuid.uuid4().hex[:6]}")
+    collector = Collector(CLASSIFIER, FeedbackSpec(topic=topic), store, kafka_bootstrap)
+    try:
+        run_until(collector, 1, timeout=60)
+    finally:
+        collector.close()
+    (entry,) = collector.state.buffer.entries.values()
+    assert entry.id == "console-1" and entry.source == "reviewer" and entry.label == "on-task"
+    assert entry.windows[0]["url"] == "https://github.com/x/pull/12"
+
+
+def test_a_cycle_writes_corrections_variants_and_replay_as_a_dataset_version(kafka_bootstrap, s3_config):
+    from ontask.data import generate, write_version
+
+    topic = f"cycle-{uuid.uuid4().hex[:6]}"
+    store = S3Store(s3_config, "feedback-test", f"cycle-{uuid.uuid4().hex[:6]}")
+    write_version(store, "base", list(generate(30, seed=2)), "ontask/synthetic", {})
+    produce(kafka_bootstrap, topic, [good(i) for i in range(20)])
+    spec = FeedbackSpec(topic=topic, cycle_every=20, variants_per_correction=3, replay_ratio=0.5)
+    collector = Collector(CLASSIFIER, spec, store, kafka_bootstrap)
+    try:
+        run_until(collector, 20)
+        marker = collector.maybe_cycle("base")
+    finally:
+        collector.close()
+    assert marker["cycle"] == 1 and len(marker["corrections"]) == 20
+    ds = read_version(store, marker["dataset"], marker["version"])
+    sources = [r["extra_info"]["label_source"] for r in ds.rows]
+    assert sources.count("user") == 20 and sources.count("variant") == 60
+    base_train = [r for r in read_version(store, "base").split("train") if r["reward_model"]["ground_truth"]]
+    assert sources.count("manifest") == min(40, len(base_train))  # replayRatio 0.5 of 80 new rows
+    assert collector.maybe_cycle("base") is None  # nothing new since
+    assert collector.state.cycle == {"number": 1, "new": 0, "first_new_at": None}
