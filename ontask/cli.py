@@ -109,7 +109,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     spec = load_spec(args.config)
     summary = run_training(spec, _store_for(args.store), args.classifier, args.dataset, args.base_model,
                            dataset_version=args.dataset_version, warm_start_steps=args.warm_start_steps,
-                           max_minutes=args.max_minutes, stop_at=args.stop_at_step)
+                           max_minutes=args.max_minutes, stop_at=args.stop_at_step,
+                           model_version=args.model_version)
     if summary.get("stopped"):
         print(f"stopped at step {summary['steps']}; run the same command again to resume")
         return 0
@@ -240,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="supervised steps on the labels before GRPO (reported as phase warm-start)")
     train.add_argument("--max-minutes", type=float, help="stop GRPO after this many minutes")
     train.add_argument("--stop-at-step", type=int, help="stop after this step (resume later from its checkpoint)")
+    train.add_argument("--model-version", help="name of the version to write (default: the next vN)")
     train.set_defaults(func=_cmd_train)
 
     fb = sub.add_parser("feedback", help="corrections on Kafka").add_subparsers(dest="feedback_command",

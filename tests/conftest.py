@@ -98,6 +98,11 @@ def crd_installed(kube: KubeEndpoints) -> None:
     crd = REPO / "charts" / "ontask" / "crds" / "taskclassifiers.ontask.dev.yaml"
     out = run_cli("kubectl", "apply", "--server-side", "-f", str(crd), kubeconfig=kube.admin_kubeconfig)
     assert out.returncode == 0, out.stderr
+    # The children's kinds (minimal CRDs; see tests/crds/), so the operator can create them.
+    out = run_cli("kubectl", "apply", "--server-side", "-f", str(REPO / "tests" / "crds"),
+                  kubeconfig=kube.admin_kubeconfig)
+    assert out.returncode == 0, out.stderr
     out = run_cli("kubectl", "wait", "--for=condition=Established", "--timeout=60s",
-                  "crd/taskclassifiers.ontask.dev", kubeconfig=kube.admin_kubeconfig)
+                  "crd/taskclassifiers.ontask.dev", "crd/pytorchjobs.kubeflow.org",
+                  "crd/inferenceservices.serving.kserve.io", kubeconfig=kube.admin_kubeconfig)
     assert out.returncode == 0, out.stderr

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import random
 import signal
 import subprocess
@@ -130,30 +131,45 @@ def _collector_process(bootstrap, s3, bucket, topic, workdir):
     return subprocess.Popen(
         [sys.executable, "-m", "ontask.cli", "feedback", "collect", "--classifier", CLASSIFIER, "--store",
          f"s3://{bucket}/kill", "--bootstrap", bootstrap, "--topic", topic],
-        cwd=REPO, env={**__import__("os").environ, **s3_env(s3), "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE, stderr=open(workdir / "collector.log", "ab"), text=True)
+        cwd=REPO, env={**os.environ, **s3_env(s3), "PYTHONPATH": str(REPO)},
+        stdout=open(workdir / "collector.out", "ab"), stderr=subprocess.STDOUT)
+
+
+def _durable_counts(store) -> dict:
+    try:
+        return json.loads(store.get_bytes("classifiers/fb-test/feedback/state.json"))["counts"]
+    except Exception:  # noqa: BLE001 - not written yet
+        return {"buffered": 0, "duplicates": 0, "dead_lettered": 0}
+
+
+def _wait_for(predicate, timeout: float, what: str, proc=None, log=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"collector exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}: {log.read_text()[-2000:] if log else ''}")
 
 
 def test_sigkill_in_the_middle_loses_nothing_and_counts_nothing_twice(kafka_bootstrap, s3, s3_config, tmp_path):
     topic = f"kill-{uuid.uuid4().hex[:6]}"
     bucket = f"kill-{uuid.uuid4().hex[:6]}"
     produce(kafka_bootstrap, topic, [good(i) for i in range(1500)])
+    store = S3Store(s3_config, bucket, "kill")
+    log = tmp_path / "collector.out"
     proc = _collector_process(kafka_bootstrap, s3, bucket, topic, tmp_path)
-    first = json.loads(proc.stdout.readline())  # one batch is durable; the next is in flight
-    assert first["event"] == "batch" and 0 < first["buffered"] < 1500
+    # Kill as soon as one batch is durable: the next one is in flight.
+    at_kill = _wait_for(lambda: _durable_counts(store)["buffered"], 120, "a first durable batch", proc, log)
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
-    store = S3Store(s3_config, bucket, "kill")
-    at_kill = json.loads(store.get_bytes("classifiers/fb-test/feedback/state.json"))["counts"]["buffered"]
-    assert at_kill < 1500
+    assert 0 < at_kill < 1500
     proc = _collector_process(kafka_bootstrap, s3, bucket, topic, tmp_path)
     try:
-        deadline = time.monotonic() + 120
-        counts = {}
-        while time.monotonic() < deadline:
-            counts = json.loads(proc.stdout.readline())
-            if total(counts) >= 1500:
-                break
+        counts = _wait_for(lambda: (c := _durable_counts(store)) and total(c) >= 1500 and c, 180,
+                           "all 1500 corrections", proc, log)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)

@@ -76,15 +76,22 @@ def _status(admin_api, name):
     return obj.get("status") or {}
 
 
-def test_valid_classifier_is_accepted(operator, admin_api):
+def test_valid_classifier_is_accepted_and_starts_bootstrapping(operator, admin_api):
     api = k8s.CustomObjectsApi(admin_api)
-    api.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, _tc("good", {"data": {"source": "s3://b/p"}}))
+    created = api.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL,
+                                                  _tc("good", {"data": {"source": "s3://b/p"}}))
     status = _wait(lambda: _status(admin_api, "good").get("phase") and _status(admin_api, "good"),
                    what="status of 'good'")
-    assert status["phase"] == "Pending"
+    assert status["phase"] == "Bootstrapping"
     assert status["observedGeneration"] == 1
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
-    assert (ready["status"], ready["reason"]) == ("False", "Pending")
+    assert (ready["status"], ready["reason"]) == ("False", "Bootstrapping")
+    # Its first children, owned by it (garbage-collected with it).
+    job = k8s.BatchV1Api(admin_api).read_namespaced_job("good-data", NS)
+    assert job.metadata.owner_references[0].uid == created["metadata"]["uid"]
+    assert job.spec.template.spec.containers[0].args[:2] == ["data", "prepare"]
+    judge = api.get_namespaced_custom_object("serving.kserve.io", "v1beta1", NS, "inferenceservices", "good-judge")
+    assert judge["metadata"]["ownerReferences"][0]["name"] == "good"
 
 
 def test_inconsistent_classifier_fails_with_a_condition_and_an_event(operator, admin_api):
@@ -113,6 +120,6 @@ def test_fixing_the_spec_moves_it_out_of_failed(operator, admin_api):
         GROUP, VERSION, NS, PLURAL, "no-judge",
         {"spec": {"training": {"rewardWeights": {"binary": 0.7, "judge": 0.0, "verifier": 0.3}}}},
     )
-    status = _wait(lambda: _status(admin_api, "no-judge").get("phase") == "Pending" and _status(admin_api, "no-judge"),
-                   what="'no-judge' back to Pending")
+    status = _wait(lambda: _status(admin_api, "no-judge").get("phase") == "Bootstrapping"
+                   and _status(admin_api, "no-judge"), what="'no-judge' out of Failed")
     assert status["observedGeneration"] == 2

@@ -1,8 +1,7 @@
-"""kopf handlers for TaskClassifier.
-
-For now the operator validates each classifier and records what it found in the status;
-launching jobs and InferenceServices builds on this (see the open issues).
-"""
+"""kopf handlers for TaskClassifier: validate the spec, then apply the reconcile plan: create
+(or adopt) the children it names, read their state back, and write the status and an Event
+for every phase transition. A timer repeats the reconcile, so children's progress is seen
+without watching their kinds; a restarted operator resumes from what exists."""
 
 from __future__ import annotations
 
@@ -49,11 +48,40 @@ def _validate(spec: dict[str, Any], status: dict[str, Any], generation: int) -> 
 @kopf.on.create(GROUP, VERSION, PLURAL)
 @kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
 def reconcile(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, patch: kopf.Patch, body: kopf.Body, **_: Any) -> None:
-    """Validate the spec and record the result in status (and as an Event when it is unusable)."""
+    """Validate the spec and record the result in status (and as an Event when it is unusable);
+    a runnable spec then moves along its life (children, status, events)."""
     new_status, problems = _validate(dict(spec), dict(status), int(meta.get("generation") or 0))
-    patch.status.update(new_status)
     if problems:
+        patch.status.update(new_status)
         kopf.warn(body, reason="InvalidSpec", message="; ".join(problems))
         log.warning("classifier %s/%s is not runnable: %s", meta.get("namespace"), meta.get("name"), problems)
-    else:
-        kopf.info(body, reason="Accepted", message="spec accepted")
+        return
+    kopf.info(body, reason="Accepted", message="spec accepted")
+    _advance(spec, new_status, meta, patch, body)
+
+
+@kopf.timer(GROUP, VERSION, PLURAL, interval=3.0, initial_delay=3.0)
+def progress(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, patch: kopf.Patch, body: kopf.Body,
+             **_: Any) -> None:
+    """Level-triggered: look at the children again and move the status along."""
+    if (status or {}).get("phase") == "Failed" and _validate(dict(spec), dict(status), 0)[1]:
+        return
+    _advance(spec, dict(status or {}), meta, patch, body)
+
+
+def _advance(spec, status: dict[str, Any], meta, patch: kopf.Patch, body) -> None:
+    from ontask.operator.children import KubeChildren, context_for
+    from ontask.operator.reconcile import plan
+
+    parsed = TaskClassifierSpec.model_validate(dict(spec))
+    ctx = context_for(meta, parsed)
+    children = KubeChildren(ctx)
+    current = TaskClassifierStatus.model_validate(status)
+    decided = plan(parsed, current, children.observe(current.model_version))
+    for role in decided.ensure:
+        children.ensure(role, decided.status.model_version)
+    new = decided.status.wire()
+    if new != TaskClassifierStatus.model_validate(status).wire():
+        patch.status.update(new)
+    for kind, reason, message in decided.events:
+        (kopf.warn if kind == "Warning" else kopf.info)(body, reason=reason, message=message)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,10 @@ LABELS = ("on-task", "off-task")
 
 
 def load_spec(path: str | Path) -> TaskClassifierSpec:
-    """The spec of a TaskClassifier manifest (or of a bare spec mapping)."""
-    doc = yaml.safe_load(Path(path).read_text()) or {}
+    """The spec of a TaskClassifier manifest (or of a bare spec mapping); `env:NAME` reads it
+    from an environment variable (how the operator hands it to a PyTorchJob)."""
+    text = os.environ[str(path)[4:]] if str(path).startswith("env:") else Path(path).read_text()
+    doc = yaml.safe_load(text) or {}
     return TaskClassifierSpec.model_validate(doc.get("spec", doc))
 
 
@@ -134,7 +137,8 @@ def _latest_checkpoint(store: Store, prefix: str, dest: Path) -> Optional[Path]:
 
 def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, dataset: str, base_model: str,
                  dataset_version: Optional[str] = None, warm_start_steps: int = 0,
-                 max_minutes: Optional[float] = None, s3=None, stop_at: Optional[int] = None) -> dict:
+                 max_minutes: Optional[float] = None, s3=None, stop_at: Optional[int] = None,
+                 model_version: Optional[str] = None) -> dict:
     """Train from base_model on a dataset version; write models/<vN>/ and metrics under the
     classifier's prefix. Checkpoints go to checkpoints/<dataset>-<version>/ every saveEvery
     steps, and a run started again resumes from the latest one and continues the same run.
@@ -177,7 +181,8 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
             torch.distributed.barrier()
             return {"version": None, "val_accuracy": history[-1].get("val_accuracy"), "steps": history[-1]["step"],
                     "skipped": rows.skipped, "model_uri": None, "rank": rank}
-        version = next_model_version(store, f"{prefix}/models")
+        # The operator names the version, so a retried job writes the same one, not the next.
+        version = model_version or next_model_version(store, f"{prefix}/models")
         out = Path(tmp) / "model"
         # A LoRA run is served as a plain checkpoint: adapters merged into the weights.
         model.save_pretrained(out, **({"state_dict": merged_state_dict(model)} if has_lora(model) else {}))

@@ -1,0 +1,173 @@
+"""The children of a TaskClassifier as manifests, built with the SDKs' own models: the data Job
+(batch/v1), the training PyTorchJob (kubeflow-training), and the judge and student
+InferenceServices (kserve v1beta1). Names are deterministic (classifier, role, cycle), so a
+restarted operator finds what it made instead of making it twice."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from kubernetes import client as k8s
+
+from ontask.spec import GROUP, TaskClassifierSpec
+
+TRAIN_PORT = 23456
+PREDICTOR_PORT = 8080
+MODEL_MOUNT = "/mnt/models"  # where KServe's storage initializer puts storageUri
+
+
+def child_name(classifier: str, role: str, cycle: Optional[int] = None) -> str:
+    """<classifier>-<role>[-c<cycle>], shortened with a hash when over 63 characters."""
+    name = f"{classifier}-{role}" + (f"-c{cycle}" if cycle is not None else "")
+    if len(name) <= 63:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[:54]}-{digest}"
+
+
+@dataclass
+class Context:
+    """What every child needs to know about its classifier and the installation."""
+
+    name: str
+    namespace: str
+    uid: str
+    spec: TaskClassifierSpec
+    image: str = "ghcr.io/ontask/ontask:0.1.0"
+    store_uri: str = "s3://ontask"
+    s3_secret: Optional[str] = None
+    kafka_bootstrap: Optional[str] = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def prefix(self) -> str:
+        return f"classifiers/{self.name}"
+
+    def owner(self) -> k8s.V1OwnerReference:
+        return k8s.V1OwnerReference(api_version=f"{GROUP}/v1alpha1", kind="TaskClassifier", name=self.name,
+                                    uid=self.uid, controller=True, block_owner_deletion=True)
+
+    def meta(self, name: str, role: str, cycle: Optional[int] = None) -> k8s.V1ObjectMeta:
+        labels = {"app.kubernetes.io/managed-by": "ontask", f"{GROUP}/classifier": self.name, f"{GROUP}/role": role}
+        if cycle is not None:
+            labels[f"{GROUP}/cycle"] = str(cycle)
+        return k8s.V1ObjectMeta(name=name, namespace=self.namespace, labels=labels, owner_references=[self.owner()])
+
+    def env_vars(self) -> list[k8s.V1EnvVar]:
+        env = [k8s.V1EnvVar(name=k, value=v) for k, v in sorted(self.env.items())]
+        if self.spec.storage.endpoint:
+            env.append(k8s.V1EnvVar(name="S3_ENDPOINT", value=self.spec.storage.endpoint))
+        if self.s3_secret or self.spec.storage.secret_ref:
+            secret = self.spec.storage.secret_ref or self.s3_secret
+            for var, key in (("AWS_ACCESS_KEY_ID", "accessKey"), ("AWS_SECRET_ACCESS_KEY", "secretKey")):
+                env.append(k8s.V1EnvVar(name=var, value_from=k8s.V1EnvVarSource(
+                    secret_key_ref=k8s.V1SecretKeySelector(name=secret, key=key))))
+        if self.kafka_bootstrap:
+            env.append(k8s.V1EnvVar(name="ONTASK_KAFKA_BOOTSTRAP", value=self.kafka_bootstrap))
+        return env
+
+
+def _serialize(obj: Any) -> dict[str, Any]:
+    return k8s.ApiClient().sanitize_for_serialization(obj)
+
+
+def _resources(gpus: int, cpu: str = "2", memory: str = "8Gi") -> k8s.V1ResourceRequirements:
+    limits = {"cpu": cpu, "memory": memory}
+    if gpus:
+        limits["nvidia.com/gpu"] = str(gpus)
+    return k8s.V1ResourceRequirements(requests=dict(limits), limits=limits)
+
+
+_SECURITY = k8s.V1SecurityContext(run_as_non_root=True, allow_privilege_escalation=False,
+                                  capabilities=k8s.V1Capabilities(drop=["ALL"]),
+                                  seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"))
+
+
+def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
+    """The bootstrap data Job: synthetic screens, or the customer's screenshots labelled by the
+    judge and the verifier (`ontask data prepare`), written as dataset version v1."""
+    source = ctx.spec.data.source
+    if source == "synthetic":
+        args = ["data", "generate", "--n", str(ctx.env.get("ONTASK_SYNTHETIC_ROWS", "200")), "--name", dataset,
+                "--out", ctx.store_uri]
+    else:
+        args = ["data", "prepare", "--source", source, "--name", dataset, "--out", ctx.store_uri]
+    container = k8s.V1Container(name="data", image=ctx.image, args=args, env=ctx.env_vars(),
+                                resources=_resources(0, memory="4Gi"), security_context=_SECURITY)
+    job = k8s.V1Job(api_version="batch/v1", kind="Job", metadata=ctx.meta(child_name(ctx.name, "data"), "data"),
+                    spec=k8s.V1JobSpec(backoff_limit=3, template=k8s.V1PodTemplateSpec(
+                        spec=k8s.V1PodSpec(restart_policy="Never", containers=[container]))))
+    return _serialize(job)
+
+
+def training_job(ctx: Context, dataset: str, dataset_version: str, model_version: str, base_model: str,
+                 cycle: Optional[int] = None, warm_start_steps: int = 0) -> dict[str, Any]:
+    """The GRPO PyTorchJob: Master + (workers - 1) Workers, each running `ontask train` under
+    torchrun's environment (MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, set by the training
+    operator), writing models/<model_version> under the classifier's prefix."""
+    from kubeflow.training import (KubeflowOrgV1PyTorchJob, KubeflowOrgV1PyTorchJobSpec, KubeflowOrgV1ReplicaSpec,
+                                   KubeflowOrgV1RunPolicy)
+
+    role = "train" if cycle is None else "cycle"
+    name = child_name(ctx.name, role, cycle)
+    args = ["train", "--config", "env:ONTASK_CLASSIFIER_SPEC", "--store", ctx.store_uri, "--classifier", ctx.name,
+            "--dataset", dataset, "--dataset-version", dataset_version, "--base-model", base_model,
+            "--model-version", model_version, "--warm-start-steps", str(warm_start_steps)]
+    env = ctx.env_vars() + [k8s.V1EnvVar(name="ONTASK_CLASSIFIER_SPEC", value=json.dumps(ctx.spec.wire()))]
+    gpus = ctx.spec.student.gpus
+
+    def replica(count: int) -> KubeflowOrgV1ReplicaSpec:
+        container = k8s.V1Container(name="pytorch", image=ctx.image, args=args, env=env, resources=_resources(gpus),
+                                    ports=[k8s.V1ContainerPort(container_port=TRAIN_PORT, name="pytorchjob-port")],
+                                    security_context=_SECURITY)
+        return KubeflowOrgV1ReplicaSpec(replicas=count, restart_policy="OnFailure",
+                                        template=k8s.V1PodTemplateSpec(spec=k8s.V1PodSpec(containers=[container])))
+
+    replicas = {"Master": replica(1)}
+    if ctx.spec.training.workers > 1:
+        replicas["Worker"] = replica(ctx.spec.training.workers - 1)
+    job = KubeflowOrgV1PyTorchJob(
+        api_version="kubeflow.org/v1", kind="PyTorchJob", metadata=ctx.meta(name, role, cycle),
+        spec=KubeflowOrgV1PyTorchJobSpec(pytorch_replica_specs=replicas, run_policy=KubeflowOrgV1RunPolicy(
+            backoff_limit=3, clean_pod_policy="None")))
+    return _serialize(job)
+
+
+def inference_service(ctx: Context, role: str, storage_uri: str, model_version: str) -> dict[str, Any]:
+    """A KServe InferenceService running `ontask serve <role>` as a custom predictor; KServe's
+    storage initializer copies storageUri to /mnt/models."""
+    from kserve import V1beta1InferenceService, V1beta1InferenceServiceSpec, V1beta1PredictorSpec
+
+    s = ctx.spec
+    args = ["serve", role, "--model-uri", MODEL_MOUNT, "--name", role, "--model-version", model_version,
+            "--classifier", ctx.name, "--http-port", str(PREDICTOR_PORT)]
+    if role == "student":
+        args += ["--judge-below", str(s.serving.judge_below_confidence),
+                 "--correction-min-confidence", str(s.serving.correction_min_confidence),
+                 "--max-image-bytes", str(s.serving.max_image_bytes),
+                 "--max-image-pixels", str(s.serving.max_image_pixels), "--feedback-topic", s.feedback.topic]
+        if s.serving.model_max_pixels:
+            args += ["--model-max-pixels", str(s.serving.model_max_pixels)]
+        if s.judge.enabled and ctx.kafka_bootstrap:
+            args += ["--judge-url", f"http://{child_name(ctx.name, 'judge')}-predictor.{ctx.namespace}"]
+    gpus = s.student.gpus if role == "student" else s.judge.gpus
+    container = k8s.V1Container(name="kserve-container", image=ctx.image, args=args, env=ctx.env_vars(),
+                                resources=_resources(gpus, memory="16Gi" if role == "judge" else "8Gi"),
+                                ports=[k8s.V1ContainerPort(container_port=PREDICTOR_PORT, protocol="TCP")],
+                                security_context=_SECURITY)
+    predictor = V1beta1PredictorSpec(containers=[container],
+                                     min_replicas=s.serving.min_replicas if role == "student" else 1,
+                                     max_replicas=s.serving.max_replicas if role == "student" else 1)
+    # KServe injects its storage initializer into a custom container that names STORAGE_URI.
+    container.env = (container.env or []) + [k8s.V1EnvVar(name="STORAGE_URI", value=storage_uri)]
+    isvc = V1beta1InferenceService(
+        api_version="serving.kserve.io/v1beta1", kind="InferenceService",
+        metadata=ctx.meta(child_name(ctx.name, role), role),
+        spec=V1beta1InferenceServiceSpec(predictor=predictor))
+    out = _serialize(isvc)
+    out["metadata"].setdefault("annotations", {})["serving.kserve.io/deploymentMode"] = "RawDeployment"
+    out["metadata"]["annotations"][f"{GROUP}/model-version"] = model_version
+    return out
