@@ -118,7 +118,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 0
     print(f"trained {summary['model_uri']}: held-out accuracy {summary['val_accuracy']:.3f} after "
           f"{summary['steps']} steps; skipped rows {summary['skipped']}")
+    if args.compare_with:
+        _compare(args, summary, spec)
     return 0
+
+
+def _compare(args: argparse.Namespace, summary: dict, spec) -> None:
+    """A cycle's gate: the candidate and the serving model on the same dataset version (held-out
+    rows and corrected edge cases), and the promotion decision, written beside the model."""
+    import json as _json
+
+    from ontask.evaluation.evaluate import evaluate, promotion_decision
+
+    store = _store_for(args.store)
+    candidate = evaluate(summary["model_uri"], store, args.dataset, args.dataset_version)
+    serving = evaluate(args.compare_with, store, args.dataset, args.dataset_version)
+    decision = promotion_decision(candidate, serving, spec.serving.promote_if_gain)
+    key = f"classifiers/{args.classifier}/evaluations/{summary['version']}.json"
+    store.put_bytes(key, _json.dumps({"candidate": candidate, "serving": serving, "decision": decision},
+                                     indent=1).encode(), "application/json")
+    print(f"evaluated against {args.compare_with}: {decision['reason']} -> "
+          f"{'promote' if decision['promote'] else 'keep the serving version'}")
 
 
 def _cmd_feedback_send(args: argparse.Namespace) -> int:
@@ -242,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-minutes", type=float, help="stop GRPO after this many minutes")
     train.add_argument("--stop-at-step", type=int, help="stop after this step (resume later from its checkpoint)")
     train.add_argument("--model-version", help="name of the version to write (default: the next vN)")
+    train.add_argument("--compare-with", help="URI of the serving model: evaluate both afterwards and write the "
+                                              "promotion decision to classifiers/<c>/evaluations/<version>.json")
     train.set_defaults(func=_cmd_train)
 
     fb = sub.add_parser("feedback", help="corrections on Kafka").add_subparsers(dest="feedback_command",

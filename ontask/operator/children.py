@@ -12,8 +12,8 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from ontask.operator.manifests import Context, child_name, data_job, inference_service, training_job
-from ontask.operator.reconcile import FIRST_VERSION, JobState, Observed
-from ontask.spec import GROUP, TaskClassifierSpec
+from ontask.operator.reconcile import FIRST_VERSION, JobState, Observed, candidate_version
+from ontask.spec import GROUP, TaskClassifierSpec, TaskClassifierStatus
 
 log = logging.getLogger("ontask.operator")
 PYTORCHJOB = ("kubeflow.org", "v1", "pytorchjobs")
@@ -69,8 +69,43 @@ class KubeChildren:
                 return None
             raise
 
-    def observe(self, model_version: Optional[str]) -> Observed:
+    def _store(self):
+        from ontask.store import open_store
+
+        return open_store(self.ctx.store_uri)
+
+    def _observe_feedback(self, obs: Observed, cycle: int) -> None:
+        """The collector's counts, the next cycle's marker and, once written, its evaluation."""
+        import json
+
+        from ontask.feedback.cycle import read_marker
+        from ontask.store import StoreError
+
+        store = self._store()
+        try:
+            state = json.loads(store.get_bytes(f"{self.ctx.prefix}/feedback/state.json"))
+            obs.feedback = {**state["counts"], "pending": state["cycle"]["new"]}
+        except StoreError:
+            pass
+        obs.cycle_marker = read_marker(store, self.ctx.prefix, cycle + 1)
+        if obs.cycle_marker is None:
+            return
+        job = self._get(PYTORCHJOB, child_name(self.ctx.name, "cycle", cycle + 1))
+        if job is not None:
+            obs.cycle_job, msg = _condition_state((job.get("status") or {}).get("conditions"))
+            if obs.cycle_job == "Failed":
+                obs.messages["cycle"] = msg or "the cycle PyTorchJob failed"
+        try:
+            obs.evaluation = json.loads(store.get_bytes(
+                f"{self.ctx.prefix}/evaluations/{candidate_version(cycle + 1)}.json"))
+        except StoreError:
+            pass
+
+    def observe(self, status: TaskClassifierStatus) -> Observed:
+        model_version = status.model_version
         obs = Observed()
+        if model_version is not None:
+            self._observe_feedback(obs, status.cycle)
         try:
             job = self.batch.read_namespaced_job(child_name(self.ctx.name, "data"), self.ctx.namespace)
             conds = [{"type": c.type, "status": c.status, "message": c.message} for c in (job.status.conditions or [])]
@@ -101,8 +136,17 @@ class KubeChildren:
                     f"{GROUP}/model-version")
         return obs
 
-    def manifest(self, role: str, model_version: Optional[str]) -> dict[str, Any]:
+    def model_uri(self, version: str) -> str:
+        return f"{self.ctx.store_uri.rstrip('/')}/{self.ctx.prefix}/models/{version}"
+
+    def manifest(self, role: str, status: TaskClassifierStatus, obs: Observed) -> dict[str, Any]:
         ctx = self.ctx
+        model_version = status.model_version
+        if role == "cycle":
+            marker = obs.cycle_marker
+            serving = self.model_uri(model_version)
+            return training_job(ctx, marker["dataset"], marker["version"], candidate_version(marker["cycle"]),
+                                serving, cycle=marker["cycle"], compare_with=serving)
         if role == "data":
             return data_job(ctx, ctx.name)
         if role == "train":
@@ -111,19 +155,19 @@ class KubeChildren:
         if role == "judge":
             return inference_service(ctx, "judge", ctx.spec.judge.model, "judge")
         assert model_version is not None
-        return inference_service(ctx, "student", f"{ctx.store_uri.rstrip('/')}/{ctx.prefix}/models/{model_version}",
-                                 model_version)
+        return inference_service(ctx, "student", self.model_uri(model_version), model_version)
 
-    def ensure(self, role: str, model_version: Optional[str] = None) -> None:
+    def ensure(self, role: str, status: TaskClassifierStatus, obs: Observed) -> None:
         """Create the child, or adopt the one that exists (a restarted operator); a student
         serving an older version is moved to the new one."""
-        body = self.manifest(role, model_version)
+        model_version = status.model_version
+        body = self.manifest(role, status, obs)
         name = body["metadata"]["name"]
         try:
             if role == "data":
                 self.batch.create_namespaced_job(self.ctx.namespace, body)
             else:
-                kind = PYTORCHJOB if role == "train" else ISVC
+                kind = PYTORCHJOB if role in ("train", "cycle") else ISVC
                 self.custom.create_namespaced_custom_object(*kind[:2], self.ctx.namespace, kind[2], body)
             log.info("created %s %s", role, name)
         except ApiException as e:

@@ -6,6 +6,8 @@ without watching their kinds; a restarted operator resumes from what exists."""
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from typing import Any
 
 import kopf
@@ -77,11 +79,42 @@ def _advance(spec, status: dict[str, Any], meta, patch: kopf.Patch, body) -> Non
     ctx = context_for(meta, parsed)
     children = KubeChildren(ctx)
     current = TaskClassifierStatus.model_validate(status)
-    decided = plan(parsed, current, children.observe(current.model_version))
+    observed = children.observe(current)
+    decided = plan(parsed, current, observed)
     for role in decided.ensure:
-        children.ensure(role, decided.status.model_version)
+        children.ensure(role, decided.status, observed)
     new = decided.status.wire()
     if new != TaskClassifierStatus.model_validate(status).wire():
         patch.status.update(new)
     for kind, reason, message in decided.events:
         (kopf.warn if kind == "Warning" else kopf.info)(body, reason=reason, message=message)
+
+
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0,
+             when=lambda spec, **_: bool(os.environ.get("ONTASK_KAFKA_BOOTSTRAP")))
+def feedback(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, stopped: kopf.DaemonStopped, **_: Any) -> None:
+    """The classifier's feedback daemon: its collector consumes corrections into the buffer, and
+    while the classifier serves with no cycle in flight, writes the next cycle's data when due
+    (the reconcile timer then sees the cycle's marker and launches its PyTorchJob)."""
+    from ontask.feedback.collector import Collector
+    from ontask.store import open_store
+
+    try:
+        parsed = TaskClassifierSpec.model_validate(dict(spec))
+    except ValidationError:
+        return  # the reconcile handler reports it
+    store = open_store(os.environ.get("ONTASK_STORE", f"s3://{parsed.storage.bucket}"))
+    collector = Collector(meta["name"], parsed.feedback, store, os.environ["ONTASK_KAFKA_BOOTSTRAP"],
+                          group_id=f"ontask-feedback-{meta['namespace']}-{meta['name']}")
+
+    def after_batch(c: Collector) -> None:
+        if status.get("phase") == "Serving" and not status.get("candidateVersion"):
+            marker = c.maybe_cycle(replay_dataset=meta["name"])
+            if marker:
+                log.info("classifier %s: cycle %s data ready (%s %s)", meta["name"], marker["cycle"],
+                         marker["dataset"], marker["version"])
+
+    stop = threading.Event()
+    watcher = threading.Thread(target=lambda: (stopped.wait(), stop.set()), daemon=True)
+    watcher.start()
+    collector.run(stop, on_batch=after_batch)

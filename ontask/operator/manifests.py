@@ -104,7 +104,8 @@ def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
 
 
 def training_job(ctx: Context, dataset: str, dataset_version: str, model_version: str, base_model: str,
-                 cycle: Optional[int] = None, warm_start_steps: int = 0) -> dict[str, Any]:
+                 cycle: Optional[int] = None, warm_start_steps: int = 0,
+                 compare_with: Optional[str] = None) -> dict[str, Any]:
     """The GRPO PyTorchJob: Master + (workers - 1) Workers, each running `ontask train` under
     torchrun's environment (MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, set by the training
     operator), writing models/<model_version> under the classifier's prefix."""
@@ -116,6 +117,8 @@ def training_job(ctx: Context, dataset: str, dataset_version: str, model_version
     args = ["train", "--config", "env:ONTASK_CLASSIFIER_SPEC", "--store", ctx.store_uri, "--classifier", ctx.name,
             "--dataset", dataset, "--dataset-version", dataset_version, "--base-model", base_model,
             "--model-version", model_version, "--warm-start-steps", str(warm_start_steps)]
+    if compare_with:
+        args += ["--compare-with", compare_with]  # the cycle's evaluation gate, written beside the model
     env = ctx.env_vars() + [k8s.V1EnvVar(name="ONTASK_CLASSIFIER_SPEC", value=json.dumps(ctx.spec.wire()))]
     gpus = ctx.spec.student.gpus
 

@@ -24,6 +24,10 @@ class Observed:
     student_ready: Optional[bool] = None
     student_version: Optional[str] = None
     messages: dict[str, str] = field(default_factory=dict)  # role -> failure message, when one failed
+    cycle_marker: Optional[dict] = None  # the collector's marker of the next cycle, once it is due
+    cycle_job: JobState = "Absent"  # that cycle's PyTorchJob
+    evaluation: Optional[dict] = None  # the candidate's evaluation, once its job wrote it
+    feedback: Optional[dict] = None  # the collector's counts
 
 
 @dataclass
@@ -85,8 +89,59 @@ def plan(spec: TaskClassifierSpec, status: TaskClassifierStatus, obs: Observed) 
             if s.phase != "Serving":
                 cond("Ready", "False", "Deploying", f"deploying {s.model_version}")
 
+    if s.model_version is not None and s.phase in ("Serving", "Syncing") and obs.cycle_marker is not None:
+        _cycle(s, obs, ensure, events, cond)
+
+    if obs.feedback is not None:
+        s.feedback.received = obs.feedback.get("buffered", 0)
+        s.feedback.rejected = obs.feedback.get("dead_lettered", 0)
+        s.feedback.pending = obs.feedback.get("pending", 0)
+        cond("FeedbackConnected", "True", "Consuming", f"{s.feedback.received} corrections buffered")
+
     if s.phase != before:
         kind = "Warning" if s.phase == "Failed" else "Normal"
         events.append((kind, s.phase, f"phase {before} -> {s.phase}"
                        + (f": {obs.messages.get('train') or obs.messages.get('data') or ''}" if kind == "Warning" else "")))
     return Plan(ensure, s, events)
+
+
+def candidate_version(cycle: int) -> str:
+    """The model version a cycle trains: v1 is the first model, cycle n trains v(n+1)."""
+    return f"v{cycle + 1}"
+
+
+def _cycle(s: TaskClassifierStatus, obs: Observed, ensure: list[str], events, cond) -> None:
+    """Sync cycle status.cycle + 1: train from the serving version on the cycle's dataset, then
+    promote the candidate only if its evaluation gains at least promoteIfGain."""
+    n = s.cycle + 1
+    ensure.append("cycle")
+    s.candidate_version = candidate_version(n)
+    if obs.cycle_job == "Failed":
+        s.phase = "Failed"
+        msg = obs.messages.get("cycle", f"the cycle {n} PyTorchJob failed")
+        cond("Trained", "False", "CycleFailed", msg)
+        cond("Ready", "False", "CycleFailed", msg)
+        return
+    if obs.cycle_job != "Succeeded" or obs.evaluation is None:
+        s.phase = "Syncing"
+        cond("Trained", "False", "CycleTraining", f"cycle {n}: training {s.candidate_version} on "
+                                                  f"{obs.cycle_marker.get('dataset')} {obs.cycle_marker.get('version')}")
+        return
+    decision = obs.evaluation["decision"]
+    if decision["promote"]:
+        events.append(("Normal", "Promoted", f"cycle {n}: {s.candidate_version} replaces {s.model_version}: "
+                                             f"{decision['reason']}"))
+        s.model_version = s.candidate_version
+        s.metrics.accuracy = round(decision["candidate_accuracy"], 4)
+        cond("Trained", "True", "Promoted", f"cycle {n}: {decision['reason']}")
+    else:
+        events.append(("Normal", "KeptServing", f"cycle {n}: kept {s.model_version}, {s.candidate_version} "
+                                                f"not promoted: {decision['reason']}"))
+        s.metrics.accuracy = round(decision["serving_accuracy"], 4)
+        cond("Trained", "True", "NotPromoted", f"cycle {n}: {decision['reason']}")
+    corrections = obs.evaluation.get("candidate", {}).get("corrections")
+    if corrections:
+        s.metrics.edge_case_accuracy = round(corrections["accuracy"], 4)
+    s.cycle = n
+    s.candidate_version = None
+    s.phase = "Serving"

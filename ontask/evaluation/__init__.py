@@ -1,0 +1,1 @@
+"""Evaluation: metrics, reports and side-by-side comparisons of systems."""

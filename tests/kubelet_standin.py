@@ -1,0 +1,203 @@
+"""A kubelet stand-in for tests (no kubelet, no training operator and no KServe controller can
+run here). It watches the real API server for the operator's children and plays their
+controllers with the real code: a Job's or PyTorchJob's container args run as local `ontask`
+processes (a PyTorchJob with torchrun's environment: MASTER_ADDR, MASTER_PORT, WORLD_SIZE,
+RANK), an InferenceService runs as a local `ontask serve` predictor on its STORAGE_URI (what
+KServe's storage initializer would copy to /mnt/models). It writes their status back through
+the API, so the operator sees what it would see in a cluster."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import requests
+from kubernetes import client as k8s
+
+from tests.realservers.proc import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+PYTORCHJOB = ("kubeflow.org", "v1", "pytorchjobs")
+ISVC = ("serving.kserve.io", "v1beta1", "inferenceservices")
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+class KubeletStandIn:
+    def __init__(self, api: k8s.ApiClient, namespace: str, workdir: Path, secrets: dict[str, dict[str, str]]):
+        self.batch, self.custom = k8s.BatchV1Api(api), k8s.CustomObjectsApi(api)
+        self.namespace, self.workdir, self.secrets = namespace, workdir, secrets
+        self.jobs: dict[str, list[subprocess.Popen]] = {}  # kind/name -> processes
+        self.servers: dict[str, tuple[str, subprocess.Popen, int, Optional[str]]] = {}  # name -> version, proc, port
+        self.runs: dict[str, int] = {}  # how many times each job ran (a duplicate would show here)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        workdir.mkdir(parents=True, exist_ok=True)
+
+    # --- plumbing
+    def _env(self, container: dict[str, Any]) -> dict[str, str]:
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        for e in container.get("env") or []:
+            if "value" in e:
+                env[e["name"]] = e["value"]
+            elif "valueFrom" in e:
+                ref = e["valueFrom"]["secretKeyRef"]
+                env[e["name"]] = self.secrets[ref["name"]][ref["key"]]
+        return env
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
+        log = open(self.workdir / f"{name}.log", "ab")
+        return subprocess.Popen([sys.executable, "-m", "ontask.cli", *args], cwd=REPO, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def log_tail(self, name: str, n: int = 2000) -> str:
+        path = self.workdir / f"{name}.log"
+        return path.read_text(errors="replace")[-n:] if path.exists() else ""
+
+    # --- the loop
+    def start(self) -> "KubeletStandIn":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+        for procs in self.jobs.values():
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+        for _, p, _, _ in self.servers.values():
+            if p.poll() is None:
+                p.terminate()
+                p.wait(30)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._jobs()
+                self._pytorchjobs()
+                self._inference_services()
+            except Exception as e:  # noqa: BLE001 - keep playing the kubelet; the test asserts outcomes
+                print(f"kubelet stand-in: {e!r}", file=sys.stderr)
+            self._stop.wait(0.5)
+
+    def _jobs(self) -> None:
+        for job in self.batch.list_namespaced_job(self.namespace).items:
+            key = f"job/{job.metadata.name}"
+            if job.status and (job.status.succeeded or job.status.failed):
+                continue
+            if key not in self.jobs:
+                c = self.batch.api_client.sanitize_for_serialization(job.spec.template.spec.containers[0])
+                self.jobs[key] = [self._spawn(job.metadata.name, c["args"], self._env(c))]
+                self.runs[key] = self.runs.get(key, 0) + 1
+                started = _now()
+                self.batch.patch_namespaced_job_status(job.metadata.name, self.namespace,
+                                                       {"status": {"startTime": started, "active": 1}})
+                continue
+            proc = self.jobs[key][0]
+            if proc.poll() is None:
+                continue
+            ok = proc.returncode == 0
+            status = {"active": 0, "startTime": job.status.start_time.isoformat().replace("+00:00", "Z"),
+                      "conditions": [
+                          {"type": "SuccessCriteriaMet" if ok else "FailureTarget", "status": "True",
+                           "reason": "CompletionsReached" if ok else "BackoffLimitExceeded", "lastTransitionTime": _now()},
+                          {"type": "Complete" if ok else "Failed", "status": "True",
+                           "reason": "CompletionsReached" if ok else "BackoffLimitExceeded",
+                           "message": "" if ok else self.log_tail(job.metadata.name, 500), "lastTransitionTime": _now()}]}
+            if ok:
+                status.update({"succeeded": 1, "completionTime": _now()})
+            else:
+                status["failed"] = 1
+            self.batch.patch_namespaced_job_status(job.metadata.name, self.namespace, {"status": status})
+
+    def _set_status(self, kind, name: str, status: dict[str, Any]) -> None:
+        self.custom.patch_namespaced_custom_object_status(*kind[:2], self.namespace, kind[2], name, {"status": status})
+
+    def _pytorchjobs(self) -> None:
+        for pj in self.custom.list_namespaced_custom_object(*PYTORCHJOB[:2], self.namespace, PYTORCHJOB[2])["items"]:
+            name = pj["metadata"]["name"]
+            key = f"pytorchjob/{name}"
+            conds = (pj.get("status") or {}).get("conditions") or []
+            if any(c["type"] in ("Succeeded", "Failed") and c["status"] == "True" for c in conds):
+                continue
+            if key not in self.jobs:
+                replicas = pj["spec"]["pytorchReplicaSpecs"]
+                world = sum(r.get("replicas", 1) for r in replicas.values())
+                port, procs, rank = free_port(), [], 0
+                for role in ("Master", "Worker"):
+                    if role not in replicas:
+                        continue
+                    c = replicas[role]["template"]["spec"]["containers"][0]
+                    for _ in range(replicas[role].get("replicas", 1)):
+                        env = {**self._env(c), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+                               "WORLD_SIZE": str(world), "RANK": str(rank), "LOCAL_RANK": "0"}
+                        procs.append(self._spawn(f"{name}-{role.lower()}-{rank}", c["args"], env))
+                        rank += 1
+                self.jobs[key] = procs
+                self.runs[key] = self.runs.get(key, 0) + 1
+                self._set_status(PYTORCHJOB, name, {"conditions": [
+                    {"type": "Created", "status": "True", "reason": "PyTorchJobCreated", "lastTransitionTime": _now()},
+                    {"type": "Running", "status": "True", "reason": "PyTorchJobRunning", "lastTransitionTime": _now()}]})
+                continue
+            procs = self.jobs[key]
+            if any(p.poll() is None for p in procs):
+                continue
+            ok = all(p.returncode == 0 for p in procs)
+            final = {"type": "Succeeded" if ok else "Failed", "status": "True",
+                     "reason": "PyTorchJobSucceeded" if ok else "PyTorchJobFailed",
+                     "message": "" if ok else self.log_tail(f"{name}-master-0", 500), "lastTransitionTime": _now()}
+            self._set_status(PYTORCHJOB, name, {"conditions": [
+                {"type": "Running", "status": "False", "reason": final["reason"], "lastTransitionTime": _now()}, final]})
+
+    def url_of(self, name: str) -> Optional[str]:
+        s = self.servers.get(name)
+        return f"http://127.0.0.1:{s[2]}" if s else None
+
+    def _inference_services(self) -> None:
+        for isvc in self.custom.list_namespaced_custom_object(*ISVC[:2], self.namespace, ISVC[2])["items"]:
+            name = isvc["metadata"]["name"]
+            version = (isvc["metadata"].get("annotations") or {}).get("ontask.dev/model-version")
+            c = isvc["spec"]["predictor"]["containers"][0]
+            env = self._env(c)
+            current = self.servers.get(name)
+            if current is None or current[0] != version:
+                if current is not None:
+                    current[1].terminate()
+                    current[1].wait(30)
+                    self._set_status(ISVC, name, {"conditions": [{"type": "Ready", "status": "False",
+                                                                   "reason": "Rollout", "lastTransitionTime": _now()}]})
+                args = list(c["args"])
+                port = free_port()
+                args[args.index("--model-uri") + 1] = env["STORAGE_URI"]
+                args[args.index("--http-port") + 1] = str(port)
+                if "--judge-url" in args:  # cluster DNS of the judge's predictor -> where it runs here
+                    judge = args[args.index("--judge-url") + 1].split("//")[1].split("-predictor")[0]
+                    url = self.url_of(judge)
+                    if url is None:
+                        continue  # the judge is not up yet; try again on the next pass
+                    args[args.index("--judge-url") + 1] = url
+                self.servers[name] = (version, self._spawn(f"{name}-{version}", args, env), port, None)
+                continue
+            _, proc, port, _ = current
+            ready = False
+            if proc.poll() is None:
+                role = c["args"][c["args"].index("serve") + 1]
+                try:
+                    r = requests.get(f"http://127.0.0.1:{port}/v1/models/{role}", timeout=2)
+                    ready = r.status_code == 200 and r.json().get("ready") is True
+                except requests.RequestException:
+                    ready = False
+            conds = (isvc.get("status") or {}).get("conditions") or []
+            was_ready = any(x["type"] == "Ready" and x["status"] == "True" for x in conds)
+            if ready and not was_ready:
+                self._set_status(ISVC, name, {"url": f"http://127.0.0.1:{port}", "conditions": [
+                    {"type": "Ready", "status": "True", "reason": "PredictorReady", "lastTransitionTime": _now()}]})

@@ -1,0 +1,200 @@
+"""The life of a classifier end to end on the real API server, Kafka and S3: `kubectl apply` a
+TaskClassifier; the data Job, the judge InferenceService and the training PyTorchJob appear and
+run (the tests' kubelet stand-in runs them as local processes with the real code); the
+classifier serves v1; 20 corrections on Kafka start a cycle whose PyTorchJob trains and
+evaluates a candidate that is promoted to v2. The operator is SIGKILLed during training and
+during the cycle and restarted: no child is made twice and the run completes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+import yaml
+from kubernetes import client as k8s
+
+from ontask.data import generate
+from ontask.data.images import encode_png
+from ontask.feedback import make_correction, send
+from ontask.models.tiny import build_tiny_vlm
+from ontask.spec import GROUP, PLURAL, VERSION
+from ontask.store import S3Store, upload_folder
+from tests.conftest import REPO, run_cli
+from tests.kubelet_standin import ISVC, PYTORCHJOB, KubeletStandIn
+
+NS = "ontask-e2e"
+NAME = "focus"
+BUCKET = f"e2e-{uuid.uuid4().hex[:6]}"
+TOPIC = f"e2e-corrections-{uuid.uuid4().hex[:6]}"
+
+pytestmark = pytest.mark.slow
+
+
+def wait(predicate, timeout: float, what: str, diagnose=lambda: ""):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(1.0)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}\n{diagnose()}")
+
+
+class Operator:
+    def __init__(self, kube, s3, kafka_bootstrap, workdir):
+        self.log = workdir / "operator.log"
+        self.env = {**os.environ, "KUBECONFIG": str(kube.user_kubeconfig), "PYTHONPATH": str(REPO),
+                    "ONTASK_STORE": f"s3://{BUCKET}", "S3_ENDPOINT": s3.endpoint,
+                    "AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key,
+                    "ONTASK_KAFKA_BOOTSTRAP": kafka_bootstrap, "ONTASK_S3_SECRET": "s3-creds",
+                    "ONTASK_CHILD_S3_ENDPOINT": s3.endpoint, "ONTASK_CHILD_ONTASK_SYNTHETIC_ROWS": "40",
+                    "ONTASK_CHILD_WARM_START_STEPS": "4"}
+        self.proc = None
+
+    def start(self):
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "ontask.cli", "operator", "--standalone",
+                                          "--namespace", NS, "--liveness", ""], stdout=out, stderr=subprocess.STDOUT,
+                                         env=self.env, cwd=REPO)
+        return self
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(30)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(30)
+
+    def tail(self):
+        return self.log.read_text(errors="replace")[-3000:]
+
+
+@pytest.fixture(scope="module")
+def cluster(kube, admin_api, crd_installed, s3, s3_config, kafka_bootstrap, tmp_path_factory):
+    work = tmp_path_factory.mktemp("e2e")
+    run_cli("kubectl", "create", "namespace", NS, kubeconfig=kube.admin_kubeconfig)
+    rendered = run_cli("helm", "template", "ontask", str(REPO / "charts" / "ontask"), "--namespace", NS,
+                       "--kube-version", "1.34.0", check=True).stdout
+    role = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "ClusterRole")
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+               "metadata": {"name": "ontask-e2e-user"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                           "name": role["metadata"]["name"]},
+               "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": kube.user_name}]}
+    run_cli("kubectl", "apply", "-f", "-", kubeconfig=kube.admin_kubeconfig, check=True,
+            input=yaml.safe_dump_all([role, binding]))
+    store = S3Store(s3_config, BUCKET)
+    upload_folder(store, build_tiny_vlm(work / "student", seed=1), "base/student")
+    upload_folder(store, build_tiny_vlm(work / "judge", seed=2), "base/judge")
+    standin = KubeletStandIn(admin_api, NS, work / "kubelet",
+                             {"s3-creds": {"accessKey": s3.access_key, "secretKey": s3.secret_key}}).start()
+    operator = Operator(kube, s3, kafka_bootstrap, work).start()
+    yield operator, standin, store
+    operator.stop()
+    standin.stop()
+
+
+def status(admin_api) -> dict:
+    obj = k8s.CustomObjectsApi(admin_api).get_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, NAME)
+    return obj.get("status") or {}
+
+
+def events(admin_api) -> list:
+    return k8s.CoreV1Api(admin_api).list_namespaced_event(NS, field_selector=f"involvedObject.name={NAME}").items
+
+
+MANIFEST = f"""
+apiVersion: ontask.dev/v1alpha1
+kind: TaskClassifier
+metadata: {{name: {NAME}, namespace: {NS}}}
+spec:
+  student: {{model: "s3://{BUCKET}/base/student", gpus: 0}}
+  judge: {{enabled: true, model: "s3://{BUCKET}/base/judge", runtime: transformers, gpus: 0}}
+  data: {{source: synthetic, trainBatchSize: 4, maxResponseLength: 4}}
+  training:
+    epochs: 1
+    groupSize: 2
+    learningRate: 0.001
+    workers: 1
+    evalEvery: 1000
+    saveEvery: 1000
+    rewardWeights: {{binary: 0.8, judge: 0.0, verifier: 0.2}}
+  feedback: {{topic: {TOPIC}, cycleEvery: 20, variantsPerCorrection: 1, replayRatio: 0.5, syncSteps: 2}}
+  serving: {{promoteIfGain: -1.0}}
+"""
+
+
+def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operator_kills(cluster, kube, admin_api,
+                                                                                          kafka_bootstrap):
+    operator, standin, store = cluster
+    custom = k8s.CustomObjectsApi(admin_api)
+    diagnose = lambda: f"status: {status(admin_api)}\noperator: {operator.tail()}\nkubelet: {standin.runs}"  # noqa: E731
+    out = run_cli("kubectl", "apply", "-f", "-", kubeconfig=kube.admin_kubeconfig, input=MANIFEST)
+    assert out.returncode == 0, out.stderr
+
+    # Bootstrap: the data Job and the judge, owned by the classifier.
+    wait(lambda: status(admin_api).get("phase") in ("Bootstrapping", "Training"), 60, "Bootstrapping", diagnose)
+    judge = custom.get_namespaced_custom_object(*ISVC[:2], NS, ISVC[2], f"{NAME}-judge")
+    container = judge["spec"]["predictor"]["containers"][0]
+    assert container["args"][:2] == ["serve", "judge"]
+    assert {"name": "STORAGE_URI", "value": f"s3://{BUCKET}/base/judge"} in container["env"]
+
+    # Train: the PyTorchJob with the trainer's command; the operator is killed while it runs.
+    job = wait(lambda: _get(custom, PYTORCHJOB, f"{NAME}-train"), 180, "the training PyTorchJob", diagnose)
+    master = job["spec"]["pytorchReplicaSpecs"]["Master"]
+    assert master["replicas"] == 1 and "Worker" not in job["spec"]["pytorchReplicaSpecs"]
+    args = master["template"]["spec"]["containers"][0]["args"]
+    assert args[0] == "train" and args[args.index("--model-version") + 1] == "v1"
+    assert job["metadata"]["ownerReferences"][0]["name"] == NAME
+    operator.kill()
+    operator.start()
+
+    # Serve v1.
+    wait(lambda: status(admin_api).get("modelVersion") == "v1" and status(admin_api).get("phase") == "Serving",
+         420, "Serving v1", diagnose)
+    printed = run_cli("kubectl", "get", "taskclassifier", NAME, "-n", NS, kubeconfig=kube.admin_kubeconfig)
+    assert "Serving" in printed.stdout and "v1" in printed.stdout
+
+    # Learn: 20 corrections start cycle 1; the operator is killed while the cycle trains.
+    for i, ex in enumerate(generate(20, seed=77)):
+        send(make_correction(NAME, ex.task, "off-task" if ex.label == "on-task" else "on-task",
+                             image=encode_png(ex.image), id=f"e2e-{i}", windows=ex.windows,
+                             predicted_label=ex.label, confidence=0.6), bootstrap=kafka_bootstrap, topic=TOPIC)
+    wait(lambda: _get(custom, PYTORCHJOB, f"{NAME}-cycle-c1"), 240, "the cycle PyTorchJob", diagnose)
+    assert status(admin_api)["phase"] == "Syncing" and status(admin_api)["candidateVersion"] == "v2"
+    operator.kill()
+    operator.start()
+
+    final = wait(lambda: (s := status(admin_api)).get("cycle") == 1 and s.get("modelVersion") == "v2" and s,
+                 480, "cycle 1 promoted", diagnose)
+    assert final["feedback"]["received"] == 20 and final["metrics"]["accuracy"] is not None
+    conditions = {c["type"]: c for c in final["conditions"]}
+    assert conditions["Trained"]["reason"] == "Promoted" and "promoteIfGain" in conditions["Trained"]["message"]
+    assert conditions["FeedbackConnected"]["status"] == "True"
+    wait(lambda: any(e.reason == "Promoted" for e in events(admin_api)), 60, "the Promoted event", diagnose)
+    wait(lambda: (s := status(admin_api)).get("phase") == "Serving"
+         and {c["type"]: c["status"] for c in s["conditions"]}.get("StudentServing") == "True", 240,
+         "the student serving v2", diagnose)
+    student = custom.get_namespaced_custom_object(*ISVC[:2], NS, ISVC[2], f"{NAME}-student")
+    assert student["metadata"]["annotations"]["ontask.dev/model-version"] == "v2"
+    # Nothing made or run twice, whatever the kills interrupted.
+    assert all(n == 1 for n in standin.runs.values()), standin.runs
+    assert set(standin.runs) == {f"job/{NAME}-data", f"pytorchjob/{NAME}-train", f"pytorchjob/{NAME}-cycle-c1"}
+    assert store.exists(f"classifiers/{NAME}/evaluations/v2.json")
+
+
+def _get(custom, kind, name):
+    try:
+        return custom.get_namespaced_custom_object(*kind[:2], NS, kind[2], name)
+    except k8s.exceptions.ApiException as e:
+        if e.status == 404:
+            return None
+        raise
