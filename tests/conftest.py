@@ -95,7 +95,7 @@ def run_cli(binary: str, *args: str, kubeconfig: Path | None = None, input: str 
 @pytest.fixture(scope="session")
 def crd_installed(kube: KubeEndpoints) -> None:
     """The chart's TaskClassifier CRD applied to the real API server and established."""
-    crd = REPO / "charts" / "ontask" / "crds" / "taskclassifiers.ontask.dev.yaml"
+    crd = REPO / "charts" / "ontask" / "crds"  # the TaskClassifier and kopf's peering CRDs
     out = run_cli("kubectl", "apply", "--server-side", "-f", str(crd), kubeconfig=kube.admin_kubeconfig)
     assert out.returncode == 0, out.stderr
     # The children's kinds (minimal CRDs; see tests/crds/), so the operator can create them.
@@ -103,6 +103,6 @@ def crd_installed(kube: KubeEndpoints) -> None:
                   kubeconfig=kube.admin_kubeconfig)
     assert out.returncode == 0, out.stderr
     out = run_cli("kubectl", "wait", "--for=condition=Established", "--timeout=60s",
-                  "crd/taskclassifiers.ontask.dev", "crd/pytorchjobs.kubeflow.org",
+                  "crd/taskclassifiers.ontask.dev", "crd/clusterkopfpeerings.kopf.dev", "crd/pytorchjobs.kubeflow.org",
                   "crd/inferenceservices.serving.kserve.io", kubeconfig=kube.admin_kubeconfig)
     assert out.returncode == 0, out.stderr

@@ -25,6 +25,8 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+    # How long a silent replica counts as alive (kopf's default 60 s; tests shorten it).
+    settings.peering.lifetime = int(os.environ.get("ONTASK_PEERING_LIFETIME", "60"))
 
 
 def _validate(spec: dict[str, Any], status: dict[str, Any], generation: int) -> tuple[dict[str, Any], list[str]]:

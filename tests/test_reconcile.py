@@ -1,0 +1,70 @@
+"""The life of a classifier as a pure plan: each branch, without a cluster."""
+
+from ontask.operator.reconcile import Observed, plan
+from ontask.spec import TaskClassifierSpec, TaskClassifierStatus
+
+SPEC = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}})
+NO_JUDGE = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}, "judge": {"enabled": False},
+                                              "training": {"rewardWeights": {"binary": 0.8, "judge": 0,
+                                                                             "verifier": 0.2}}})
+
+
+def conds(status):
+    return {c.type: (c.status, c.reason) for c in status.conditions}
+
+
+def test_a_new_classifier_deploys_the_judge_and_runs_the_data_job():
+    p = plan(SPEC, TaskClassifierStatus(), Observed())
+    assert p.ensure == ["judge", "data"] and p.status.phase == "Bootstrapping"
+    assert conds(p.status)["JudgeServing"] == ("False", "Deploying")
+    assert p.events == [("Normal", "Bootstrapping", "phase Pending -> Bootstrapping")]
+    assert plan(NO_JUDGE, TaskClassifierStatus(), Observed()).ensure == ["data"]
+
+
+def test_data_then_training_then_serving():
+    s = TaskClassifierStatus(phase="Bootstrapping")
+    p = plan(SPEC, s, Observed(data="Succeeded", judge_ready=True))
+    assert "train" in p.ensure and p.status.phase == "Training"
+    p = plan(SPEC, p.status, Observed(data="Succeeded", train="Succeeded", judge_ready=True))
+    assert p.status.model_version == "v1" and "student" in p.ensure and p.status.phase == "Training"
+    p = plan(SPEC, p.status, Observed(data="Succeeded", train="Succeeded", judge_ready=True, student_ready=True,
+                                      student_version="v1"))
+    assert p.status.phase == "Serving" and conds(p.status)["Ready"] == ("True", "Serving")
+    assert "train" not in p.ensure and "data" not in p.ensure
+
+
+def test_a_failed_job_fails_the_classifier_with_its_message():
+    p = plan(SPEC, TaskClassifierStatus(phase="Training"),
+             Observed(data="Succeeded", train="Failed", messages={"train": "OOMKilled"}))
+    assert p.status.phase == "Failed" and conds(p.status)["Ready"] == ("False", "TrainingFailed")
+    assert p.events[0][0] == "Warning" and "OOMKilled" in p.events[0][2]
+
+
+def _serving():
+    return TaskClassifierStatus(phase="Serving", model_version="v1")
+
+
+def _evaluation(promote):
+    return {"decision": {"promote": promote, "reason": "accuracy 0.8 vs 0.7", "candidate_accuracy": 0.8,
+                         "serving_accuracy": 0.7}, "candidate": {"corrections": {"accuracy": 0.9}}}
+
+
+def test_a_due_cycle_trains_a_candidate_and_promotes_it():
+    marker = {"cycle": 1, "dataset": "c-feedback", "version": "v1"}
+    served = dict(student_ready=True, student_version="v1", judge_ready=True)
+    p = plan(SPEC, _serving(), Observed(cycle_marker=marker, cycle_job="Running", **served))
+    assert "cycle" in p.ensure and p.status.phase == "Syncing" and p.status.candidate_version == "v2"
+    p = plan(SPEC, p.status, Observed(cycle_marker=marker, cycle_job="Succeeded", evaluation=_evaluation(True),
+                                      **served))
+    assert p.status.model_version == "v2" and p.status.cycle == 1 and p.status.candidate_version is None
+    assert conds(p.status)["Trained"] == ("True", "Promoted") and p.status.metrics.edge_case_accuracy == 0.9
+    assert any(e[1] == "Promoted" for e in p.events)
+
+
+def test_a_candidate_without_enough_gain_is_kept_out_with_the_reason():
+    marker = {"cycle": 1, "dataset": "c-feedback", "version": "v1"}
+    p = plan(SPEC, _serving(), Observed(cycle_marker=marker, cycle_job="Succeeded", evaluation=_evaluation(False),
+                                        student_ready=True, student_version="v1", judge_ready=True))
+    assert p.status.model_version == "v1" and p.status.cycle == 1 and p.status.phase == "Serving"
+    assert conds(p.status)["Trained"] == ("True", "NotPromoted")
+    assert any(e[1] == "KeptServing" and "accuracy 0.8 vs 0.7" in e[2] for e in p.events)
