@@ -53,26 +53,42 @@ def _condition_state(conditions: list[dict[str, Any]]) -> tuple[JobState, str]:
     return "Running", ""
 
 
-class KubeChildren:
-    """Children of one classifier through the Kubernetes API."""
+def _contains(have: Any, want: Any) -> bool:
+    """Whether `have` has every field of `want` with the same value (fields a server added, such as
+    defaults, do not count as a difference)."""
+    if isinstance(want, dict):
+        return isinstance(have, dict) and all(_contains(have.get(k), v) for k, v in want.items())
+    return have == want
+
+
+class Children:
+    """What every backend shares: the manifests, and reading the feedback state from the store.
+    Backends say how to create a child and how to read a job's or a server's state."""
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
-        self.custom = k8s.CustomObjectsApi(api_client())
-        self.batch = k8s.BatchV1Api(api_client())
 
-    def _get(self, kind: tuple[str, str, str], name: str) -> Optional[dict[str, Any]]:
-        try:
-            return self.custom.get_namespaced_custom_object(*kind[:2], self.ctx.namespace, kind[2], name)
-        except ApiException as e:
-            if e.status == 404:
-                return None
-            raise
+    # --- backend interface
+    def job_state(self, kind: str, name: str) -> Optional[tuple[JobState, str]]:
+        """(state, failure message) of a Job or PyTorchJob, or None when it does not exist."""
+        raise NotImplementedError
 
+    def server_state(self, name: str) -> Optional[tuple[bool, Optional[str]]]:
+        """(ready, model version) of an InferenceService, or None when it does not exist."""
+        raise NotImplementedError
+
+    def create(self, role: str, body: dict[str, Any], model_version: Optional[str]) -> None:
+        """Create the child, or adopt the one with its name (moving a student to model_version)."""
+        raise NotImplementedError
+
+    # --- shared
     def _store(self):
         from ontask.store import open_store
 
         return open_store(self.ctx.store_uri)
+
+    def model_uri(self, version: str) -> str:
+        return f"{self.ctx.store_uri.rstrip('/')}/{self.ctx.prefix}/models/{version}"
 
     def _observe_feedback(self, obs: Observed, cycle: int) -> None:
         """The collector's counts, the next cycle's marker and, once written, its evaluation."""
@@ -90,9 +106,9 @@ class KubeChildren:
         obs.cycle_marker = read_marker(store, self.ctx.prefix, cycle + 1)
         if obs.cycle_marker is None:
             return
-        job = self._get(PYTORCHJOB, child_name(self.ctx.name, "cycle", cycle + 1))
-        if job is not None:
-            obs.cycle_job, msg = _condition_state((job.get("status") or {}).get("conditions"))
+        found = self.job_state("pytorchjob", child_name(self.ctx.name, "cycle", cycle + 1))
+        if found is not None:
+            obs.cycle_job, msg = found
             if obs.cycle_job == "Failed":
                 obs.messages["cycle"] = msg or "the cycle PyTorchJob failed"
         try:
@@ -102,42 +118,25 @@ class KubeChildren:
             pass
 
     def observe(self, status: TaskClassifierStatus) -> Observed:
-        model_version = status.model_version
         obs = Observed()
-        if model_version is not None:
+        if status.model_version is not None:
             self._observe_feedback(obs, status.cycle)
-        try:
-            job = self.batch.read_namespaced_job(child_name(self.ctx.name, "data"), self.ctx.namespace)
-            conds = [{"type": c.type, "status": c.status, "message": c.message} for c in (job.status.conditions or [])]
-            obs.data, msg = _condition_state(conds)
-            if obs.data == "Running" and (job.status.succeeded or 0) > 0:
-                obs.data = "Succeeded"
-            if msg and obs.data == "Failed":
-                obs.messages["data"] = msg
-        except ApiException as e:
-            if e.status != 404:
-                raise
-        train = self._get(PYTORCHJOB, child_name(self.ctx.name, "train"))
-        if train is not None:
-            obs.train, msg = _condition_state((train.get("status") or {}).get("conditions"))
-            if obs.train == "Failed":
-                obs.messages["train"] = msg or "the PyTorchJob failed"
+        for kind, role in (("job", "data"), ("pytorchjob", "train")):
+            found = self.job_state(kind, child_name(self.ctx.name, role))
+            if found is not None:
+                state, msg = found
+                setattr(obs, role, state)
+                if state == "Failed":
+                    obs.messages[role] = msg or f"the {role} job failed"
         for role in ("judge", "student"):
-            isvc = self._get(ISVC, child_name(self.ctx.name, role))
-            if isvc is None:
+            found = self.server_state(child_name(self.ctx.name, role))
+            if found is None:
                 continue
-            ready = any(c.get("type") == "Ready" and c.get("status") == "True"
-                        for c in (isvc.get("status") or {}).get("conditions") or [])
             if role == "judge":
-                obs.judge_ready = ready
+                obs.judge_ready = found[0]
             else:
-                obs.student_ready = ready
-                obs.student_version = ((isvc.get("metadata") or {}).get("annotations") or {}).get(
-                    f"{GROUP}/model-version")
+                obs.student_ready, obs.student_version = found
         return obs
-
-    def model_uri(self, version: str) -> str:
-        return f"{self.ctx.store_uri.rstrip('/')}/{self.ctx.prefix}/models/{version}"
 
     def manifest(self, role: str, status: TaskClassifierStatus, obs: Observed) -> dict[str, Any]:
         ctx = self.ctx
@@ -146,7 +145,8 @@ class KubeChildren:
             marker = obs.cycle_marker
             serving = self.model_uri(model_version)
             return training_job(ctx, marker["dataset"], marker["version"], candidate_version(marker["cycle"]),
-                                serving, cycle=marker["cycle"], compare_with=serving)
+                                serving, cycle=marker["cycle"], compare_with=serving,
+                                warm_start_steps=int(ctx.env.get("CYCLE_WARM_START_STEPS", "0")))
         if role == "data":
             return data_job(ctx, ctx.name)
         if role == "train":
@@ -158,24 +158,65 @@ class KubeChildren:
         return inference_service(ctx, "student", self.model_uri(model_version), model_version)
 
     def ensure(self, role: str, status: TaskClassifierStatus, obs: Observed) -> None:
-        """Create the child, or adopt the one that exists (a restarted operator); a student
-        serving an older version is moved to the new one."""
-        model_version = status.model_version
-        body = self.manifest(role, status, obs)
-        name = body["metadata"]["name"]
+        self.create(role, self.manifest(role, status, obs), status.model_version)
+
+
+class KubeChildren(Children):
+    """Children of one classifier through the Kubernetes API."""
+
+    def __init__(self, ctx: Context):
+        super().__init__(ctx)
+        self.custom = k8s.CustomObjectsApi(api_client())
+        self.batch = k8s.BatchV1Api(api_client())
+
+    def _get(self, kind: tuple[str, str, str], name: str) -> Optional[dict[str, Any]]:
         try:
-            if role == "data":
+            return self.custom.get_namespaced_custom_object(*kind[:2], self.ctx.namespace, kind[2], name)
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+
+    def job_state(self, kind: str, name: str) -> Optional[tuple[JobState, str]]:
+        if kind == "pytorchjob":
+            job = self._get(PYTORCHJOB, name)
+            return None if job is None else _condition_state((job.get("status") or {}).get("conditions"))
+        try:
+            job = self.batch.read_namespaced_job(name, self.ctx.namespace)
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+        conds = [{"type": c.type, "status": c.status, "message": c.message} for c in (job.status.conditions or [])]
+        state, msg = _condition_state(conds)
+        if state == "Running" and (job.status.succeeded or 0) > 0:
+            state = "Succeeded"
+        return state, msg
+
+    def server_state(self, name: str) -> Optional[tuple[bool, Optional[str]]]:
+        isvc = self._get(ISVC, name)
+        if isvc is None:
+            return None
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in (isvc.get("status") or {}).get("conditions") or [])
+        return ready, ((isvc.get("metadata") or {}).get("annotations") or {}).get(f"{GROUP}/model-version")
+
+    def create(self, role: str, body: dict[str, Any], model_version: Optional[str]) -> None:
+        name = body["metadata"]["name"]
+        kind = PYTORCHJOB if body["kind"] == "PyTorchJob" else ISVC
+        try:
+            if body["kind"] == "Job":
                 self.batch.create_namespaced_job(self.ctx.namespace, body)
             else:
-                kind = PYTORCHJOB if role in ("train", "cycle") else ISVC
                 self.custom.create_namespaced_custom_object(*kind[:2], self.ctx.namespace, kind[2], body)
             log.info("created %s %s", role, name)
         except ApiException as e:
             if e.status != 409:
                 raise
-            if role == "student":
+            if body["kind"] == "InferenceService":
+                # Adopted: bring it to the wanted spec (a new model version, new replica bounds).
                 current = self._get(ISVC, name) or {}
-                have = ((current.get("metadata") or {}).get("annotations") or {}).get(f"{GROUP}/model-version")
-                if have != model_version:
+                if not _contains(current.get("metadata", {}).get("annotations") or {}, body["metadata"]["annotations"]) \
+                        or not _contains(current.get("spec") or {}, body["spec"]):
                     self.custom.patch_namespaced_custom_object(*ISVC[:2], self.ctx.namespace, ISVC[2], name,
                                                                {"metadata": body["metadata"], "spec": body["spec"]})
