@@ -46,7 +46,8 @@ crd: venv
 	$(PY) -m ontask.crd
 
 demo: venv system-deps
-	$(PY) -m ontask.cli demo
+	bash scripts/servers/build.sh kafka
+	$(PY) scripts/with_kafka.py $(PY) -m ontask.cli demo
 
 test: venv system-deps servers
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -11,42 +11,73 @@ from typing import Optional, Sequence
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """Embedded-mode demo. For now: build the tiny student, reload it and answer one screenshot."""
-    import torch
-    from PIL import Image, ImageDraw
+    """Embedded-mode demo: train, serve, learn from corrections, evaluate; see ontask/demo.py."""
+    from ontask.demo import run
 
-    from ontask.data.prompt import chat_prompt, prompt_text
-    from ontask.models.loading import load_vlm
-    from ontask.models.tiny import build_tiny_vlm, parameter_count
-
-    out = Path(args.out)
-    t0 = time.perf_counter()
-    folder = build_tiny_vlm(out / "models" / "tiny-student" / "v0", seed=args.seed)
-    model, processor = load_vlm(str(folder))
-    built_s = time.perf_counter() - t0
-
-    screen = Image.new("RGB", (1280, 800), (32, 34, 44))
-    draw = ImageDraw.Draw(screen)
-    draw.rectangle((80, 60, 1200, 740), fill=(250, 250, 250))
-    draw.text((90, 66), "main.py - Visual Studio Code", fill=(20, 20, 20))
-    task = "fix the failing unit test in the payment service"
-    text = chat_prompt(processor, prompt_text(task, [{"app": "Visual Studio Code", "focused": True,
-                                                      "title": "main.py - Visual Studio Code"}]))
-    inputs = processor(text=[text], images=[screen], return_tensors="pt")
-    t1 = time.perf_counter()
-    with torch.no_grad():
-        logits = model(**inputs).logits[0, -1]
-    forward_ms = (time.perf_counter() - t1) * 1000
-    files = sorted(p.name for p in folder.iterdir())
-    print(f"built a tiny Qwen2.5-VL ({parameter_count(model):,} parameters, random weights) in {built_s:.1f}s")
-    print(f"  folder:     {folder}")
-    print(f"  files:      {', '.join(files)}")
-    print(f"  vocabulary: {model.config.text_config.vocab_size} tokens (byte-level BPE trained locally)")
-    print(f"  prompt:     {inputs['input_ids'].shape[1]} tokens, of which "
-          f"{int((inputs['input_ids'] == model.config.image_token_id).sum())} image tokens")
-    print(f"  forward:    {forward_ms:.0f} ms on CPU, next-token logits of shape {tuple(logits.shape)}")
-    print("The full demo (train, serve, feedback, evaluate) lands with the demo issue.")
+    run(Path(args.out), args.kafka_bootstrap, seed=args.seed)
     return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    """Systems side by side on a dataset version: JSON, a Markdown table and an HTML report."""
+    import json as _json
+
+    from ontask.data.dataset import read_version
+    from ontask.evaluation import report
+    from ontask.evaluation.compare import compare, items_of
+    from ontask.evaluation.evaluate import rows_of
+
+    name, _, version = args.data.partition(":")
+    ds = read_version(_store_for(args.store), name, version or None)
+    sets = {s: items_of(ds, rows) for s in args.slices.split(",") if (rows := rows_of(ds, s))}
+    if not sets:
+        raise SystemExit(f"{name} {ds.version} has no labelled rows in the slices {args.slices}")
+    students = {f"student {Path(m.rstrip('/')).name}": m for m in args.model}
+    results = compare(sets, students, judge_uri=args.judge, hybrid_of=next(iter(students), None))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    titles = {"val": "held-out", "corrections": "corrected edge cases", "train": "train"}
+    table = report.markdown_table(results, list(sets), titles)
+    (out / "evaluation.json").write_text(_json.dumps({"dataset": f"{name}:{ds.version}", "results": results},
+                                                     indent=1))
+    images = [report.accuracy_plot(results, list(sets), titles, out / "accuracy.png"),
+              report.reliability_plot(results, next(iter(sets)), out / "reliability.png")]
+    report.write_html(out / "index.html", f"ontask evaluation: {name} {ds.version}",
+                      f"{sum(len(v) for v in sets.values())} labelled screenshots", table, images)
+    print(table)
+    print(f"report: {out / 'index.html'}")
+    return 0
+
+
+def _cmd_monitor(args: argparse.Namespace) -> int:
+    """Training curves of a classifier's runs from the metrics JSONL in the store; --follow
+    redraws while a job runs."""
+    import json as _json
+
+    from ontask.evaluation import report
+
+    store = _store_for(args.store)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    prefix = f"classifiers/{args.classifier}/metrics/"
+    while True:
+        runs = {key[len(prefix):].removesuffix(".jsonl"): [_json.loads(l) for l in store.get_bytes(key).decode()
+                                                           .splitlines() if l.strip()]
+                for key in sorted(store.list(prefix)) if key.endswith(".jsonl")}
+        if not runs:
+            raise SystemExit(f"no metrics under {store.uri(prefix)}")
+        finals = {v: next((m.get("val_accuracy") for m in reversed(ms) if m.get("val_accuracy") is not None), None)
+                  for v, ms in runs.items()}
+        table = "| run | last held-out accuracy |\n|---|---|\n" + "\n".join(
+            f"| {v} | {a:.3f} |" if a is not None else f"| {v} | - |" for v, a in finals.items())
+        image = report.training_plot(runs, out / "training.png")
+        page = report.write_html(out / "index.html", f"ontask training: {args.classifier}",
+                                 "Held-out accuracy, reward and entropy per optimizer step, one line per model "
+                                 "version (each sync cycle trains one).", table, [image])
+        print(f"{page}: {', '.join(f'{v} {a:.3f}' if a is not None else v for v, a in finals.items())}", flush=True)
+        if not args.follow:
+            return 0
+        time.sleep(args.interval)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -90,7 +121,21 @@ def _cmd_data_generate(args: argparse.Namespace) -> int:
 def _cmd_data_prepare(args: argparse.Namespace) -> int:
     from ontask.data import prepare
 
-    result = prepare(args.source, _store_for(args.out), args.name, task=args.task, progress=True)
+    labeller = None
+    if args.judge or args.verifier:
+        from ontask.data.labelling import judge_verifier_labeller
+
+        judge = verifier = None
+        if args.judge:
+            from ontask.judge import Judge, JudgmentCache, TransformersBackend
+
+            judge = Judge(TransformersBackend.load(args.judge), JudgmentCache())
+        if args.verifier:
+            from ontask.verify import Verifier
+
+            verifier = Verifier()
+        labeller = judge_verifier_labeller(judge, verifier, args.judge_weight, args.min_confidence)
+    result = prepare(args.source, _store_for(args.out), args.name, task=args.task, labeller=labeller, progress=True)
     m = result.manifest
     print(f"wrote {args.out} datasets/{args.name}/{m['version']}: {m['rows']} rows, labels {m['labels']}")
     for r in result.rejected:
@@ -222,7 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the embedded-mode demo on this machine")
     demo.add_argument("--out", default=os.environ.get("ONTASK_DEMO_DIR", "out/demo"), help="output folder")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--kafka-bootstrap", default=os.environ.get("ONTASK_KAFKA_BOOTSTRAP"),
+                      help="Kafka for the corrections (`make demo` starts a local broker)")
     demo.set_defaults(func=_cmd_demo)
 
     op = sub.add_parser("operator", help="run the Kubernetes operator")
@@ -248,6 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--task", help="the task of every screenshot in a folder without a manifest")
     prep.add_argument("--out", default="out/store", help="store: a folder or s3://bucket/prefix")
     prep.add_argument("--name", required=True, help="dataset name")
+    prep.add_argument("--judge", help="label unlabelled rows with this judge model (folder or s3:// URI)")
+    prep.add_argument("--verifier", action="store_true", help="label unlabelled rows with the rule-based verifier")
+    prep.add_argument("--judge-weight", type=float, default=0.5, help="judge's weight when both label")
+    prep.add_argument("--min-confidence", type=float, default=0.6,
+                      help="rows less sure than this stay unlabelled")
     prep.set_defaults(func=_cmd_data_prepare)
 
     train = sub.add_parser("train", help="GRPO-train the student on a dataset version")
@@ -297,6 +349,24 @@ def build_parser() -> argparse.ArgumentParser:
     fcollect.set_defaults(func=_cmd_feedback_collect)
     fschema = fb.add_parser("schema", help="print the correction message's JSON Schema")
     fschema.set_defaults(func=_cmd_feedback_schema)
+
+    ev = sub.add_parser("eval", help="evaluate students, the prompt baseline, the verifier and the hybrid "
+                                     "side by side on a dataset version")
+    ev.add_argument("--model", action="append", required=True, help="student model URI (repeatable)")
+    ev.add_argument("--store", required=True, help="store of the dataset: a folder or s3://bucket/prefix")
+    ev.add_argument("--data", required=True, help="dataset name[:version] (default: its latest version)")
+    ev.add_argument("--judge", help="judge model URI: adds the prompt-engineering baseline")
+    ev.add_argument("--slices", default="val,corrections", help="comma-separated: val, corrections, train")
+    ev.add_argument("--out", default="out/eval", help="folder for evaluation.json, PNGs and index.html")
+    ev.set_defaults(func=_cmd_eval)
+
+    mon = sub.add_parser("monitor", help="plot a classifier's training curves (PNG + HTML)")
+    mon.add_argument("classifier")
+    mon.add_argument("--store", required=True, help="a folder or s3://bucket/prefix")
+    mon.add_argument("--out", default="out/monitor")
+    mon.add_argument("--follow", action="store_true", help="redraw every --interval seconds")
+    mon.add_argument("--interval", type=float, default=30.0)
+    mon.set_defaults(func=_cmd_monitor)
 
     serve = sub.add_parser("serve", help="serve the student or the judge (KServe ModelServer, v1 and v2)")
     from ontask.serving.server import add_arguments as serve_arguments

@@ -223,3 +223,17 @@ TASKS_BY_ID = {t.id: t for t in TASKS}
 
 # Docs and videos that teach a topic: a work tutorial may be on-task.
 TUTORIAL_TOPICS = ("testing", "spreadsheets", "kubernetes", "linear-algebra", "writing-style", "biology")
+
+
+def catalog_corpus() -> list[str]:
+    """Every word the synthetic screens and tasks use (task texts and paraphrases, topic titles
+    and lines, app names and sites): a tiny model's BPE trained on it spends its few tokens on
+    the words that decide the label."""
+    out: list[str] = []
+    for t in TASKS:
+        out += [t.text, *t.paraphrases]
+    for topic in TOPICS.values():
+        out += [*topic.titles, *topic.lines, topic.slug]
+    for apps in APPS.values():
+        out += [f"{a.name} {a.site}" for a in apps]
+    return [s for s in out if s]

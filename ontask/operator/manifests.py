@@ -94,7 +94,10 @@ def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
         args = ["data", "generate", "--n", str(ctx.env.get("ONTASK_SYNTHETIC_ROWS", "200")), "--name", dataset,
                 "--out", ctx.store_uri]
     else:
-        args = ["data", "prepare", "--source", source, "--name", dataset, "--out", ctx.store_uri]
+        args = ["data", "prepare", source, "--name", dataset, "--out", ctx.store_uri, "--verifier"]
+        if ctx.spec.judge.enabled:
+            args += ["--judge", ctx.spec.judge.model,
+                     "--judge-weight", str(ctx.env.get("BOOTSTRAP_JUDGE_WEIGHT", "0.5"))]
     container = k8s.V1Container(name="data", image=ctx.image, args=args, env=ctx.env_vars(),
                                 resources=_resources(0, memory="4Gi"), security_context=_SECURITY)
     job = k8s.V1Job(api_version="batch/v1", kind="Job", metadata=ctx.meta(child_name(ctx.name, "data"), "data"),
