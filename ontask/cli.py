@@ -12,9 +12,9 @@ from typing import Optional, Sequence
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     """Embedded-mode demo: train, serve, learn from corrections, evaluate; see ontask/demo.py."""
-    from ontask.demo import run
+    from ontask.demo import SMALL, run
 
-    run(Path(args.out), args.kafka_bootstrap, seed=args.seed)
+    run(Path(args.out), args.kafka_bootstrap, seed=args.seed, **(SMALL if args.small else {}))
     return 0
 
 
@@ -268,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the embedded-mode demo on this machine")
     demo.add_argument("--out", default=os.environ.get("ONTASK_DEMO_DIR", "out/demo"), help="output folder")
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--small", action="store_true", help="a few minutes instead of ten: fewer screenshots "
+                                                           "and steps (the numbers mean less)")
     demo.add_argument("--kafka-bootstrap", default=os.environ.get("ONTASK_KAFKA_BOOTSTRAP"),
                       help="Kafka for the corrections (`make demo` starts a local broker)")
     demo.set_defaults(func=_cmd_demo)

@@ -30,23 +30,37 @@ TITLES = {"heldout": "held-out", "edge": "edge case (new)", "corrected": "correc
 
 def _screens(out: Path, n_customer: int, n_heldout: int, n_edge: int, seed: int):
     """The customer's unlabelled folder, and labelled held-out / edge / correction examples."""
-    from ontask.data.generate import example_at
+    import random
+
+    from ontask.data.catalog import TASKS
+    from ontask.data.generate import example_from_scene
     from ontask.data.images import encode_png
+    from ontask.data.scene import scenario_for, scenario_scene
 
     folder = out / "customer-screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     normal, edge = [], []
-    i = 0
     bar = tqdm(total=n_customer + n_heldout + 2 * n_edge, desc="screenshots", unit="img")
-    while len(normal) < n_customer + n_heldout or len(edge) < 2 * n_edge:
-        ex = example_at(seed, i)
+    i = 0
+    while len(normal) < n_customer + n_heldout:
+        rng = random.Random(f"{seed}:{i}")
+        task = rng.choice(TASKS)
+        scenario = scenario_for(task, rng)
         i += 1
+        if scenario == "shopping":  # the edge case stays out of the customer's data (decided before rendering)
+            continue
+        normal.append(example_from_scene(scenario_scene(rng, task, scenario), task.id, task.text,
+                                         f"demo-{seed}-{i}", scenario=scenario))
+        bar.update()
+    shoppers = [t for t in TASKS if t.allows_shopping]
+    while len(edge) < 2 * n_edge:
+        rng = random.Random(f"{seed}:edge:{i}")
+        task = rng.choice(shoppers)
+        i += 1
+        ex = example_from_scene(scenario_scene(rng, task, "shopping"), task.id, task.text, f"demo-{seed}-{i}",
+                                scenario="shopping")
         if ex.hard_kind == EDGE_KIND:
-            if len(edge) < 2 * n_edge:
-                edge.append(ex)
-                bar.update()
-        elif len(normal) < n_customer + n_heldout:
-            normal.append(ex)
+            edge.append(ex)
             bar.update()
     bar.close()
     with open(folder / "manifest.jsonl", "w") as manifest:
@@ -77,7 +91,7 @@ def _wait(operator, done: Callable, timeout: float, desc: str):
 
 
 def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: int = 360, n_heldout: int = 100,
-        n_edge: int = 30, warm_start_steps: int = 300) -> dict[str, Any]:
+        n_edge: int = 30, warm_start_steps: int = 300, epochs: int = 2) -> dict[str, Any]:
     """Run the demo; returns the numbers of the printed table."""
     import requests
 
@@ -106,8 +120,8 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
         "student": {"model": str(student_base), "gpus": 0},
         "judge": {"enabled": True, "model": str(judge), "runtime": "transformers", "gpus": 0},
         "data": {"source": str(folder), "trainBatchSize": 8, "maxResponseLength": 4},
-        "training": {"epochs": 2, "groupSize": 4, "learningRate": 3e-4, "entropyCoef": 0.03, "workers": 1,
-                     "evalEvery": 10, "saveEvery": 100000,
+        "training": {"epochs": epochs, "groupSize": 4, "learningRate": 3e-4, "entropyCoef": 0.03, "workers": 1,
+                     "evalEvery": 25, "saveEvery": 100000,
                      "rewardWeights": {"binary": 0.8, "judge": 0.0, "verifier": 0.2}},
         "feedback": {"topic": f"ontask-demo-{uuid.uuid4().hex[:6]}", "cycleEvery": n_edge,
                      "variantsPerCorrection": 3, "replayRatio": 0.5, "syncSteps": 10},
@@ -162,7 +176,7 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
     intro = (f"Embedded mode on CPU with tiny random-initialised models, {time.monotonic() - started:.0f} s. "
              f"Student v1: supervised warm start of {warm_start_steps} steps on the bootstrap labels, then GRPO. "
              f"Cycle 1: {len(corrections)} corrections of a category missing from the bootstrap data "
-             f"({EDGE_KIND}), 3 variants each, half as many replayed rows; "
+             f"({EDGE_KIND}), 3 variants each, half as many replayed rows, 60 warm-start steps, then GRPO; "
              f"{'promoted' if promoted else 'not promoted'}: {evaluation['decision']['reason']}.")
     html = report.write_html(report_dir / "index.html", "ontask demo", intro, table, images,
                              {"events": events, "decision": evaluation["decision"]})
@@ -174,3 +188,6 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
     print("\nevents: " + "; ".join(events))
     print(f"report: {html}")
     return {"results": results, "table": table, "report": html, "promoted": promoted, "status": final}
+
+
+SMALL = {"n_customer": 60, "n_heldout": 20, "n_edge": 10, "warm_start_steps": 20, "epochs": 1}

@@ -190,6 +190,21 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
     assert set(standin.runs) == {f"job/{NAME}-data", f"pytorchjob/{NAME}-train", f"pytorchjob/{NAME}-cycle-c1"}
     assert store.exists(f"classifiers/{NAME}/evaluations/v2.json")
 
+    # Update: new replica bounds reach the student InferenceService; observedGeneration follows.
+    generation = custom.get_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, NAME)["metadata"]["generation"]
+    custom.patch_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, NAME, {"spec": {"serving": {"maxReplicas": 3}}})
+    wait(lambda: _get(custom, ISVC, f"{NAME}-student")["spec"]["predictor"]["maxReplicas"] == 3, 60,
+         "maxReplicas on the student", diagnose)
+    wait(lambda: status(admin_api).get("observedGeneration") == generation + 1, 60, "observedGeneration", diagnose)
+
+    # Delete: the children go with the classifier (the real garbage collector, by ownerReferences);
+    # the artifacts in S3 stay.
+    custom.delete_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, NAME)
+    wait(lambda: not custom.list_namespaced_custom_object(*PYTORCHJOB[:2], NS, PYTORCHJOB[2])["items"]
+         and not custom.list_namespaced_custom_object(*ISVC[:2], NS, ISVC[2])["items"]
+         and not k8s.BatchV1Api(admin_api).list_namespaced_job(NS).items, 120, "children garbage-collected", diagnose)
+    assert store.exists(f"classifiers/{NAME}/models/v2/model.safetensors")
+
 
 def _get(custom, kind, name):
     try:

@@ -13,10 +13,12 @@ from ontask.store import Store
 
 
 def rows_of(ds, split: str) -> list[dict[str, Any]]:
-    """Labelled rows of a split; "corrections" is the corrected edge cases (any split)."""
+    """Labelled rows of a split; "corrections" is the corrected edge cases themselves (any split;
+    their variants are not in this slice)."""
     labelled = [r for r in ds.rows if r["reward_model"]["ground_truth"] in ("on-task", "off-task")]
     if split == "corrections":
-        return [r for r in labelled if r["extra_info"].get("hard_kind") == "correction"]
+        return [r for r in labelled if r["extra_info"].get("hard_kind") == "correction"
+                and r["extra_info"]["label_source"] in ("user", "reviewer", "judge")]
     return [r for r in labelled if r["extra_info"]["split"] == split]
 
 

@@ -1,0 +1,55 @@
+"""`ontask demo --small` end to end on the real Kafka broker: it finishes, its printed table is
+the one in the report, and the report's plots exist; `ontask eval` and `ontask monitor` read
+what the demo wrote."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, kafka_bootstrap):
+    out = tmp_path_factory.mktemp("demo")
+    run = subprocess.run([sys.executable, "-m", "ontask.cli", "demo", "--small", "--out", str(out),
+                          "--kafka-bootstrap", kafka_bootstrap], capture_output=True, text=True, cwd=REPO,
+                         timeout=1200)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return out, run.stdout
+
+
+def test_the_printed_table_is_the_reports(demo):
+    out, stdout = demo
+    saved = json.loads((out / "report" / "results.json").read_text())
+    assert saved["table"] in stdout
+    rows = saved["table"].splitlines()
+    assert rows[0].startswith("| system | held-out | edge case (new) | corrected edge cases")
+    assert {r.split("|")[1].strip() for r in rows[2:]} == {
+        "prompt baseline (judge, free text)", "verifier alone", "student v1", "student v1 + verifier (hybrid)",
+        "student v2 (after the cycle)"}
+    html = (out / "report" / "index.html").read_text()
+    for png in ("accuracy.png", "training.png", "reliability.png"):
+        assert f'src="{png}"' in html and (out / "report" / png).stat().st_size > 10_000
+    assert "Promoted" in stdout or "KeptServing" in stdout
+
+
+def test_eval_and_monitor_read_the_demo_store(demo, tmp_path):
+    out, _ = demo
+    store = str(out / "store")
+    models = out / "store" / "classifiers" / "demo" / "models"
+    ev = subprocess.run([sys.executable, "-m", "ontask.cli", "eval", "--model", str(models / "v1"), "--model",
+                         str(models / "v2"), "--store", store, "--data", "demo-feedback", "--out", str(tmp_path / "ev")],
+                        capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert ev.returncode == 0, ev.stderr[-2000:]
+    result = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
+    assert {"student v1", "student v2", "verifier alone"} <= set(result["results"])
+    assert result["results"]["student v2"]["corrections"]["n"] == 10
+    mon = subprocess.run([sys.executable, "-m", "ontask.cli", "monitor", "demo", "--store", store, "--out",
+                          str(tmp_path / "mon")], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert mon.returncode == 0, mon.stderr[-2000:]
+    assert "v1" in mon.stdout and "v2" in mon.stdout and (tmp_path / "mon" / "training.png").exists()
