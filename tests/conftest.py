@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -62,6 +63,19 @@ def s3_config(s3: S3Endpoint) -> S3Config:
 def admin_api(kube: KubeEndpoints) -> k8s.ApiClient:
     """A kubernetes-client ApiClient logged in as a cluster admin."""
     return k8s_config.new_client_from_config(config_file=str(kube.admin_kubeconfig))
+
+
+def wait_for(predicate, timeout: float = 60.0, what: str = "condition", diagnose=lambda: "", interval: float = 0.5):
+    """Poll predicate() until it returns something truthy (returned); fail naming `what`, the last
+    value and diagnose()'s text."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}\n{diagnose()}")
 
 
 def consume(bootstrap: str, topic: str, n: int, timeout_ms: int = 20000) -> list:

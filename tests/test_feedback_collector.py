@@ -16,7 +16,6 @@ import threading
 import time
 import uuid
 
-import pytest
 from kafka import KafkaProducer
 from PIL import Image
 

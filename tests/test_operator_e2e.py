@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
@@ -24,7 +23,7 @@ from ontask.feedback import make_correction, send
 from ontask.models.tiny import build_tiny_vlm
 from ontask.spec import GROUP, PLURAL, VERSION
 from ontask.store import S3Store, upload_folder
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_cli, wait_for
 from tests.kubelet_standin import ISVC, PYTORCHJOB, KubeletStandIn
 
 NS = "ontask-e2e"
@@ -33,17 +32,6 @@ BUCKET = f"e2e-{uuid.uuid4().hex[:6]}"
 TOPIC = f"e2e-corrections-{uuid.uuid4().hex[:6]}"
 
 pytestmark = pytest.mark.slow
-
-
-def wait(predicate, timeout: float, what: str, diagnose=lambda: ""):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(1.0)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}\n{diagnose()}")
 
 
 class Operator:
@@ -141,14 +129,14 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
     assert out.returncode == 0, out.stderr
 
     # Bootstrap: the data Job and the judge, owned by the classifier.
-    wait(lambda: status(admin_api).get("phase") in ("Bootstrapping", "Training"), 60, "Bootstrapping", diagnose)
+    wait_for(lambda: status(admin_api).get("phase") in ("Bootstrapping", "Training"), 60, "Bootstrapping", diagnose)
     judge = custom.get_namespaced_custom_object(*ISVC[:2], NS, ISVC[2], f"{NAME}-judge")
     container = judge["spec"]["predictor"]["containers"][0]
     assert container["args"][:2] == ["serve", "judge"]
     assert {"name": "STORAGE_URI", "value": f"s3://{BUCKET}/base/judge"} in container["env"]
 
     # Train: the PyTorchJob with the trainer's command; the operator is killed while it runs.
-    job = wait(lambda: _get(custom, PYTORCHJOB, f"{NAME}-train"), 180, "the training PyTorchJob", diagnose)
+    job = wait_for(lambda: _get(custom, PYTORCHJOB, f"{NAME}-train"), 180, "the training PyTorchJob", diagnose)
     master = job["spec"]["pytorchReplicaSpecs"]["Master"]
     assert master["replicas"] == 1 and "Worker" not in job["spec"]["pytorchReplicaSpecs"]
     args = master["template"]["spec"]["containers"][0]["args"]
@@ -158,7 +146,7 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
     operator.start()
 
     # Serve v1.
-    wait(lambda: status(admin_api).get("modelVersion") == "v1" and status(admin_api).get("phase") == "Serving",
+    wait_for(lambda: status(admin_api).get("modelVersion") == "v1" and status(admin_api).get("phase") == "Serving",
          420, "Serving v1", diagnose)
     printed = run_cli("kubectl", "get", "taskclassifier", NAME, "-n", NS, kubeconfig=kube.admin_kubeconfig)
     assert "Serving" in printed.stdout and "v1" in printed.stdout
@@ -168,19 +156,19 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
         send(make_correction(NAME, ex.task, "off-task" if ex.label == "on-task" else "on-task",
                              image=encode_png(ex.image), id=f"e2e-{i}", windows=ex.windows,
                              predicted_label=ex.label, confidence=0.6), bootstrap=kafka_bootstrap, topic=TOPIC)
-    wait(lambda: _get(custom, PYTORCHJOB, f"{NAME}-cycle-c1"), 240, "the cycle PyTorchJob", diagnose)
+    wait_for(lambda: _get(custom, PYTORCHJOB, f"{NAME}-cycle-c1"), 240, "the cycle PyTorchJob", diagnose)
     assert status(admin_api)["phase"] == "Syncing" and status(admin_api)["candidateVersion"] == "v2"
     operator.kill()
     operator.start()
 
-    final = wait(lambda: (s := status(admin_api)).get("cycle") == 1 and s.get("modelVersion") == "v2" and s,
+    final = wait_for(lambda: (s := status(admin_api)).get("cycle") == 1 and s.get("modelVersion") == "v2" and s,
                  480, "cycle 1 promoted", diagnose)
     assert final["feedback"]["received"] == 20 and final["metrics"]["accuracy"] is not None
     conditions = {c["type"]: c for c in final["conditions"]}
     assert conditions["Trained"]["reason"] == "Promoted" and "promoteIfGain" in conditions["Trained"]["message"]
     assert conditions["FeedbackConnected"]["status"] == "True"
-    wait(lambda: any(e.reason == "Promoted" for e in events(admin_api)), 60, "the Promoted event", diagnose)
-    wait(lambda: (s := status(admin_api)).get("phase") == "Serving"
+    wait_for(lambda: any(e.reason == "Promoted" for e in events(admin_api)), 60, "the Promoted event", diagnose)
+    wait_for(lambda: (s := status(admin_api)).get("phase") == "Serving"
          and {c["type"]: c["status"] for c in s["conditions"]}.get("StudentServing") == "True", 240,
          "the student serving v2", diagnose)
     student = custom.get_namespaced_custom_object(*ISVC[:2], NS, ISVC[2], f"{NAME}-student")
@@ -193,14 +181,14 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
     # Update: new replica bounds reach the student InferenceService; observedGeneration follows.
     generation = custom.get_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, NAME)["metadata"]["generation"]
     custom.patch_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, NAME, {"spec": {"serving": {"maxReplicas": 3}}})
-    wait(lambda: _get(custom, ISVC, f"{NAME}-student")["spec"]["predictor"]["maxReplicas"] == 3, 60,
+    wait_for(lambda: _get(custom, ISVC, f"{NAME}-student")["spec"]["predictor"]["maxReplicas"] == 3, 60,
          "maxReplicas on the student", diagnose)
-    wait(lambda: status(admin_api).get("observedGeneration") == generation + 1, 60, "observedGeneration", diagnose)
+    wait_for(lambda: status(admin_api).get("observedGeneration") == generation + 1, 60, "observedGeneration", diagnose)
 
     # Delete: the children go with the classifier (the real garbage collector, by ownerReferences);
     # the artifacts in S3 stay.
     custom.delete_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, NAME)
-    wait(lambda: not custom.list_namespaced_custom_object(*PYTORCHJOB[:2], NS, PYTORCHJOB[2])["items"]
+    wait_for(lambda: not custom.list_namespaced_custom_object(*PYTORCHJOB[:2], NS, PYTORCHJOB[2])["items"]
          and not custom.list_namespaced_custom_object(*ISVC[:2], NS, ISVC[2])["items"]
          and not k8s.BatchV1Api(admin_api).list_namespaced_job(NS).items, 120, "children garbage-collected", diagnose)
     assert store.exists(f"classifiers/{NAME}/models/v2/model.safetensors")

@@ -5,27 +5,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import yaml
 from kubernetes import client as k8s
 
 from ontask.spec import GROUP, PLURAL, VERSION
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_cli, wait_for
 
 NS = "ontask-peer"
 SPEC = {"data": {"source": "s3://b/p"}, "judge": {"enabled": False},
         "training": {"rewardWeights": {"binary": 0.8, "judge": 0.0, "verifier": 0.2}}}
-
-
-def _wait(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _start(kube, priority: int, log):
@@ -62,11 +51,11 @@ def test_the_higher_priority_replica_leads_and_the_other_takes_over(kube, admin_
     leader = _start(kube, 200, tmp_path / "leader.log")
     follower = _start(kube, 100, tmp_path / "follower.log")
     try:
-        _wait(lambda: len(custom.get_namespaced_custom_object("kopf.dev", "v1", NS, "kopfpeerings", "ontask")
+        wait_for(lambda: len(custom.get_namespaced_custom_object("kopf.dev", "v1", NS, "kopfpeerings", "ontask")
                           .get("status") or {}) == 2, 60, "both replicas in the peering object")
         custom.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, {
             "apiVersion": f"{GROUP}/{VERSION}", "kind": "TaskClassifier", "metadata": {"name": "peer-a"}, "spec": SPEC})
-        _wait(lambda: _phase(admin_api, "peer-a") == "Bootstrapping", 60, "peer-a reconciled")
+        wait_for(lambda: _phase(admin_api, "peer-a") == "Bootstrapping", 60, "peer-a reconciled")
         assert "peer-a" in (tmp_path / "leader.log").read_text()
         assert "peer-a" not in (tmp_path / "follower.log").read_text()  # it waited
 
@@ -74,7 +63,7 @@ def test_the_higher_priority_replica_leads_and_the_other_takes_over(kube, admin_
         leader.wait(30)
         custom.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, {
             "apiVersion": f"{GROUP}/{VERSION}", "kind": "TaskClassifier", "metadata": {"name": "peer-b"}, "spec": SPEC})
-        _wait(lambda: _phase(admin_api, "peer-b") == "Bootstrapping", 90, "peer-b reconciled by the follower")
+        wait_for(lambda: _phase(admin_api, "peer-b") == "Bootstrapping", 90, "peer-b reconciled by the follower")
         assert "peer-b" in (tmp_path / "follower.log").read_text()
     finally:
         for p in (leader, follower):

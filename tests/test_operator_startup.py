@@ -4,7 +4,6 @@ API server: it starts, reports healthy, and records what it found in each classi
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
@@ -12,21 +11,10 @@ import yaml
 from kubernetes import client as k8s
 
 from ontask.spec import GROUP, PLURAL, VERSION
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_cli, wait_for
 from tests.realservers.proc import free_port
 
 NS = "ontask-op"
-
-
-def _wait(predicate, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +41,7 @@ def operator(kube, admin_api, crd_installed, tmp_path_factory):
             stdout=out, stderr=subprocess.STDOUT, env=env,
         )
     try:
-        _wait(lambda: _healthy(port), timeout=60, what="operator /healthz")
+        wait_for(lambda: _healthy(port), timeout=60, what="operator /healthz")
         yield proc, log
     finally:
         proc.terminate()
@@ -80,7 +68,7 @@ def test_valid_classifier_is_accepted_and_starts_bootstrapping(operator, admin_a
     api = k8s.CustomObjectsApi(admin_api)
     created = api.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL,
                                                   _tc("good", {"data": {"source": "s3://b/p"}}))
-    status = _wait(lambda: _status(admin_api, "good").get("phase") and _status(admin_api, "good"),
+    status = wait_for(lambda: _status(admin_api, "good").get("phase") and _status(admin_api, "good"),
                    what="status of 'good'")
     assert status["phase"] == "Bootstrapping"
     assert status["observedGeneration"] == 1
@@ -99,7 +87,7 @@ def test_inconsistent_classifier_fails_with_a_condition_and_an_event(operator, a
     api.create_namespaced_custom_object(
         GROUP, VERSION, NS, PLURAL, _tc("no-judge", {"data": {"source": "s3://b/p"}, "judge": {"enabled": False}})
     )
-    status = _wait(lambda: _status(admin_api, "no-judge").get("phase") and _status(admin_api, "no-judge"),
+    status = wait_for(lambda: _status(admin_api, "no-judge").get("phase") and _status(admin_api, "no-judge"),
                    what="status of 'no-judge'")
     assert status["phase"] == "Failed"
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
@@ -110,7 +98,7 @@ def test_inconsistent_classifier_fails_with_a_condition_and_an_event(operator, a
         events = k8s.CoreV1Api(admin_api).list_namespaced_event(NS, field_selector="involvedObject.name=no-judge")
         return [e for e in events.items if e.reason == "InvalidSpec"]
 
-    [event] = _wait(invalid_event, what="InvalidSpec event")
+    [event] = wait_for(invalid_event, what="InvalidSpec event")
     assert "judge.enabled is false" in event.message
 
 
@@ -120,6 +108,6 @@ def test_fixing_the_spec_moves_it_out_of_failed(operator, admin_api):
         GROUP, VERSION, NS, PLURAL, "no-judge",
         {"spec": {"training": {"rewardWeights": {"binary": 0.7, "judge": 0.0, "verifier": 0.3}}}},
     )
-    status = _wait(lambda: _status(admin_api, "no-judge").get("phase") == "Bootstrapping"
+    status = wait_for(lambda: _status(admin_api, "no-judge").get("phase") == "Bootstrapping"
                    and _status(admin_api, "no-judge"), what="'no-judge' out of Failed")
     assert status["observedGeneration"] == 2

@@ -8,7 +8,6 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Optional
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 
