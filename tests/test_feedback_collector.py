@@ -251,3 +251,24 @@ def test_a_cycle_writes_corrections_variants_and_replay_as_a_dataset_version(kaf
     assert sources.count("manifest") == min(40, len(base_train))  # replayRatio 0.5 of 80 new rows
     assert collector.maybe_cycle("base") is None  # nothing new since
     assert collector.state.cycle == {"number": 1, "new": 0, "first_new_at": None}
+
+
+def test_screenshots_past_their_retention_are_deleted_and_labels_stay(kafka_bootstrap, s3_config):
+    topic = f"retention-{uuid.uuid4().hex[:6]}"
+    store = S3Store(s3_config, "feedback-test", f"retention-{uuid.uuid4().hex[:6]}")
+    produce(kafka_bootstrap, topic, [good(i) for i in range(5)])
+    now = [1_000_000.0]
+    collector = Collector(CLASSIFIER, FeedbackSpec(topic=topic, screenshot_retention_hours=24), store,
+                          kafka_bootstrap, clock=lambda: now[0])
+    try:
+        run_until(collector, 5)
+        assert len(list(store.list("classifiers/fb-test/feedback/screenshots"))) == 5
+        now[0] += 25 * 3600  # a day and an hour later
+        assert collector.sweep_retention() == 5
+        collector.save_state()
+    finally:
+        collector.close()
+    assert list(store.list("classifiers/fb-test/feedback/screenshots")) == []
+    state = json.loads(store.get_bytes("classifiers/fb-test/feedback/state.json"))
+    assert all(e["image_key"] is None and e["image_sha256"] and e["label"] for e in state["buffer"]["entries"])
+    assert state["counts"]["screenshots_expired"] == 5

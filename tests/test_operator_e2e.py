@@ -2,8 +2,10 @@
 TaskClassifier; the data Job, the judge InferenceService and the training PyTorchJob appear and
 run (the tests' kubelet stand-in runs them as local processes with the real code); the
 classifier serves v1; 20 corrections on Kafka start a cycle whose PyTorchJob trains and
-evaluates a candidate that is promoted to v2. The operator is SIGKILLed during training and
-during the cycle and restarted: no child is made twice and the run completes."""
+evaluates a candidate that is promoted to v2. The operator is SIGKILLed in every phase
+(bootstrapping, training, serving, syncing) and restarted: no child is made twice and the run
+completes. Then a spec update reaches the student, and deleting the classifier deletes its
+children."""
 
 from __future__ import annotations
 
@@ -130,6 +132,8 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
 
     # Bootstrap: the data Job and the judge, owned by the classifier.
     wait_for(lambda: status(admin_api).get("phase") in ("Bootstrapping", "Training"), 60, "Bootstrapping", diagnose)
+    operator.kill()  # during Bootstrapping
+    operator.start()
     judge = custom.get_namespaced_custom_object(*ISVC[:2], NS, ISVC[2], f"{NAME}-judge")
     container = judge["spec"]["predictor"]["containers"][0]
     assert container["args"][:2] == ["serve", "judge"]
@@ -150,6 +154,9 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
          420, "Serving v1", diagnose)
     printed = run_cli("kubectl", "get", "taskclassifier", NAME, "-n", NS, kubeconfig=kube.admin_kubeconfig)
     assert "Serving" in printed.stdout and "v1" in printed.stdout
+
+    operator.kill()  # while Serving
+    operator.start()
 
     # Learn: 20 corrections start cycle 1; the operator is killed while the cycle trains.
     for i, ex in enumerate(generate(20, seed=77)):
