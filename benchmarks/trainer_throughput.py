@@ -23,6 +23,12 @@ def varied_reward(text: str) -> float:
 
 
 def _rss_mb() -> float:
+    """Peak RSS of this process image. Not ru_maxrss: Linux carries that across exec from the
+    parent, so a child of a big process would report the parent's peak."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

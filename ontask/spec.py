@@ -179,6 +179,10 @@ class ServingSpec(Model):
     promote_if_gain: float = Field(
         0.01, ge=-1.0, le=1.0, description="Minimum accuracy gain over the serving version for promotion."
     )
+    canary_minutes: float = Field(
+        10.0, ge=0.0, le=10080.0,
+        description="How long a ready canary serves its share (Serverless mode) before it replaces the serving "
+                    "version.")
     judge_below_confidence: float = Field(
         0.7, ge=0.5, le=1.0,
         description="Predictions less confident than this are checked by the judge in the background.")
@@ -275,6 +279,7 @@ class TaskClassifierStatus(Model):
     phase: Phase = Field("Pending", description="Pending|Bootstrapping|Training|Serving|Syncing|Failed.")
     model_version: Optional[str] = Field(None, description="Version the student InferenceService serves.")
     candidate_version: Optional[str] = Field(None, description="Version in canary, if any.")
+    canary_since: Optional[str] = Field(None, description="When the candidate's canary revision became ready.")
     cycle: int = Field(0, ge=0, description="Completed feedback sync cycles.")
     feedback: FeedbackCounts = Field(default_factory=FeedbackCounts, description="Correction counts.")
     metrics: Metrics = Field(default_factory=Metrics, description="Evaluation metrics.")

@@ -37,6 +37,10 @@ class KubeletStandIn:
         self.jobs: dict[str, list[subprocess.Popen]] = {}  # kind/name -> processes
         self.servers: dict[str, tuple[str, subprocess.Popen, int, Optional[str]]] = {}  # name -> version, proc, port
         self.runs: dict[str, int] = {}  # how many times each job ran (a duplicate would show here)
+        # Serverless mode: name -> {version: (process, port) or None when failed}, and the rolled-out version.
+        self.revisions: dict[str, dict[str, Optional[tuple[subprocess.Popen, int]]]] = {}
+        self.rolled_out: dict[str, str] = {}
+        self.fail_versions: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -73,7 +77,9 @@ class KubeletStandIn:
             for p in procs:
                 if p.poll() is None:
                     p.kill()
-        for _, p, _, _ in self.servers.values():
+        procs = {id(p): p for _, p, _, _ in self.servers.values()}
+        procs.update({id(r[0]): r[0] for revs in self.revisions.values() for r in revs.values() if r})
+        for p in procs.values():
             if p.poll() is None:
                 p.terminate()
                 p.wait(30)
@@ -161,42 +167,110 @@ class KubeletStandIn:
         s = self.servers.get(name)
         return f"http://127.0.0.1:{s[2]}" if s else None
 
+    def _start_predictor(self, name: str, version: str, c: dict[str, Any]) -> Optional[tuple[subprocess.Popen, int]]:
+        env = self._env(c)
+        args = list(c["args"])
+        port = free_port()
+        args[args.index("--model-uri") + 1] = env["STORAGE_URI"]
+        args[args.index("--http-port") + 1] = str(port)
+        if "--judge-url" in args:  # cluster DNS of the judge's predictor -> where it runs here
+            judge = args[args.index("--judge-url") + 1].split("//")[1].split("-predictor")[0]
+            url = self.url_of(judge)
+            if url is None:
+                return None  # the judge is not up yet; try again on the next pass
+            args[args.index("--judge-url") + 1] = url
+        return self._spawn(f"{name}-{version}", args, env), port
+
+    def _ready(self, port: int, role: str) -> bool:
+        try:
+            r = requests.get(f"http://127.0.0.1:{port}/v1/models/{role}", timeout=2)
+            return r.status_code == 200 and r.json().get("ready") is True
+        except requests.RequestException:
+            return False
+
     def _inference_services(self) -> None:
         for isvc in self.custom.list_namespaced_custom_object(*ISVC[:2], self.namespace, ISVC[2])["items"]:
-            name = isvc["metadata"]["name"]
-            version = (isvc["metadata"].get("annotations") or {}).get("ontask.dev/model-version")
-            c = isvc["spec"]["predictor"]["containers"][0]
-            env = self._env(c)
-            current = self.servers.get(name)
-            if current is None or current[0] != version:
-                if current is not None:
-                    current[1].terminate()
-                    current[1].wait(30)
-                    self._set_status(ISVC, name, {"conditions": [{"type": "Ready", "status": "False",
-                                                                   "reason": "Rollout", "lastTransitionTime": _now()}]})
-                args = list(c["args"])
-                port = free_port()
-                args[args.index("--model-uri") + 1] = env["STORAGE_URI"]
-                args[args.index("--http-port") + 1] = str(port)
-                if "--judge-url" in args:  # cluster DNS of the judge's predictor -> where it runs here
-                    judge = args[args.index("--judge-url") + 1].split("//")[1].split("-predictor")[0]
-                    url = self.url_of(judge)
-                    if url is None:
-                        continue  # the judge is not up yet; try again on the next pass
-                    args[args.index("--judge-url") + 1] = url
-                self.servers[name] = (version, self._spawn(f"{name}-{version}", args, env), port, None)
-                continue
-            _, proc, port, _ = current
-            ready = False
-            if proc.poll() is None:
-                role = c["args"][c["args"].index("serve") + 1]
-                try:
-                    r = requests.get(f"http://127.0.0.1:{port}/v1/models/{role}", timeout=2)
-                    ready = r.status_code == 200 and r.json().get("ready") is True
-                except requests.RequestException:
-                    ready = False
-            conds = (isvc.get("status") or {}).get("conditions") or []
-            was_ready = any(x["type"] == "Ready" and x["status"] == "True" for x in conds)
-            if ready and not was_ready:
-                self._set_status(ISVC, name, {"url": f"http://127.0.0.1:{port}", "conditions": [
-                    {"type": "Ready", "status": "True", "reason": "PredictorReady", "lastTransitionTime": _now()}]})
+            annotations = isvc["metadata"].get("annotations") or {}
+            if annotations.get("serving.kserve.io/deploymentMode") == "Serverless":
+                self._serverless(isvc)
+            else:
+                self._raw_deployment(isvc)
+
+    def _raw_deployment(self, isvc: dict[str, Any]) -> None:
+        """One predictor per InferenceService, replaced when the model version changes."""
+        name = isvc["metadata"]["name"]
+        version = isvc["metadata"]["annotations"].get("ontask.dev/model-version")
+        c = isvc["spec"]["predictor"]["containers"][0]
+        current = self.servers.get(name)
+        if current is None or current[0] != version:
+            if current is not None:
+                current[1].terminate()
+                current[1].wait(30)
+                self._set_status(ISVC, name, {"conditions": [{"type": "Ready", "status": "False",
+                                                               "reason": "Rollout", "lastTransitionTime": _now()}]})
+            started = self._start_predictor(name, version, c)
+            if started is not None:
+                self.servers[name] = (version, started[0], started[1], None)
+            return
+        _, proc, port, _ = current
+        role = c["args"][c["args"].index("serve") + 1]
+        ready = proc.poll() is None and self._ready(port, role)
+        conds = (isvc.get("status") or {}).get("conditions") or []
+        was_ready = any(x["type"] == "Ready" and x["status"] == "True" for x in conds)
+        if ready and not was_ready:
+            self._set_status(ISVC, name, {"url": f"http://127.0.0.1:{port}", "conditions": [
+                {"type": "Ready", "status": "True", "reason": "PredictorReady", "lastTransitionTime": _now()}]})
+
+    def _serverless(self, isvc: dict[str, Any]) -> None:
+        """KServe's Serverless mode as Knative revisions: one predictor per model version. With
+        canaryTrafficPercent the newest revision takes that share and the rolled-out one keeps the
+        rest; without it, the newest takes all traffic once ready and the others stop. A version
+        in `fail_versions` fails as a broken revision would."""
+        name = isvc["metadata"]["name"]
+        version = isvc["metadata"]["annotations"].get("ontask.dev/model-version")
+        c = isvc["spec"]["predictor"]["containers"][0]
+        role = c["args"][c["args"].index("serve") + 1]
+        canary = isvc["spec"]["predictor"].get("canaryTrafficPercent")
+        revisions = self.revisions.setdefault(name, {})
+        rev = lambda v: f"{name}-predictor-{v}"  # noqa: E731
+        if version not in revisions:
+            if version in self.fail_versions:
+                revisions[version] = None
+            else:
+                started = self._start_predictor(name, version, c)
+                if started is None:
+                    return
+                revisions[version] = started
+        rolled = self.rolled_out.get(name)
+        if revisions[version] is None:
+            status = {"conditions": [{"type": "Ready", "status": "False", "reason": "RevisionFailed",
+                                      "message": f"revision {rev(version)} failed: container exited",
+                                      "lastTransitionTime": _now()}],
+                      "components": {"predictor": {"latestCreatedRevision": rev(version),
+                                                   "latestReadyRevision": rev(rolled) if rolled else None}}}
+            self._set_status(ISVC, name, status)
+            return
+        proc, port = revisions[version]
+        if proc.poll() is not None or not self._ready(port, role):
+            return
+        if canary is None or rolled is None:
+            for v, r in list(revisions.items()):  # full rollout: the older revisions stop
+                if v != version:
+                    if r is not None:
+                        r[0].terminate()
+                    del revisions[v]
+            self.rolled_out[name] = version
+            traffic = [{"revisionName": rev(version), "percent": 100, "latestRevision": True}]
+        else:
+            traffic = [{"revisionName": rev(rolled), "percent": 100 - canary, "latestRevision": False},
+                       {"revisionName": rev(version), "percent": canary, "latestRevision": True}]
+        self.servers[name] = (version, proc, port, None)
+        status = {"url": f"http://127.0.0.1:{port}",
+                  "conditions": [{"type": "Ready", "status": "True", "reason": "PredictorReady",
+                                  "lastTransitionTime": _now()}],
+                  "components": {"predictor": {"latestCreatedRevision": rev(version),
+                                               "latestReadyRevision": rev(version), "traffic": traffic}}}
+        if (isvc.get("status") or {}).get("components") != status["components"] or \
+                not any(x["type"] == "Ready" and x["status"] == "True"
+                        for x in (isvc.get("status") or {}).get("conditions") or []):
+            self._set_status(ISVC, name, status)

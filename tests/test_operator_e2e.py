@@ -9,24 +9,19 @@ children."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import uuid
 
 import pytest
-import yaml
 from kubernetes import client as k8s
 
 from ontask.data import generate
 from ontask.data.images import encode_png
 from ontask.feedback import make_correction, send
-from ontask.models.tiny import build_tiny_vlm
 from ontask.spec import GROUP, PLURAL, VERSION
-from ontask.store import S3Store, upload_folder
-from tests.conftest import REPO, run_cli, wait_for
-from tests.kubelet_standin import ISVC, PYTORCHJOB, KubeletStandIn
+from tests.conftest import run_cli, wait_for
+from tests.kubelet_standin import ISVC, PYTORCHJOB
+from tests.operator_env import (Operator, classifier_events, classifier_status, get_child, manifest,
+                                prepare_namespace)
 
 NS = "ontask-e2e"
 NAME = "focus"
@@ -36,90 +31,25 @@ TOPIC = f"e2e-corrections-{uuid.uuid4().hex[:6]}"
 pytestmark = pytest.mark.slow
 
 
-class Operator:
-    def __init__(self, kube, s3, kafka_bootstrap, workdir):
-        self.log = workdir / "operator.log"
-        self.env = {**os.environ, "KUBECONFIG": str(kube.user_kubeconfig), "PYTHONPATH": str(REPO),
-                    "ONTASK_STORE": f"s3://{BUCKET}", "S3_ENDPOINT": s3.endpoint,
-                    "AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key,
-                    "ONTASK_KAFKA_BOOTSTRAP": kafka_bootstrap, "ONTASK_S3_SECRET": "s3-creds",
-                    "ONTASK_CHILD_S3_ENDPOINT": s3.endpoint, "ONTASK_CHILD_ONTASK_SYNTHETIC_ROWS": "40",
-                    "ONTASK_CHILD_WARM_START_STEPS": "4"}
-        self.proc = None
-
-    def start(self):
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "ontask.cli", "operator", "--standalone",
-                                          "--namespace", NS, "--liveness", ""], stdout=out, stderr=subprocess.STDOUT,
-                                         env=self.env, cwd=REPO)
-        return self
-
-    def kill(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(30)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(30)
-
-    def tail(self):
-        return self.log.read_text(errors="replace")[-3000:]
-
-
 @pytest.fixture(scope="module")
 def cluster(kube, admin_api, crd_installed, s3, s3_config, kafka_bootstrap, tmp_path_factory):
     work = tmp_path_factory.mktemp("e2e")
-    run_cli("kubectl", "create", "namespace", NS, kubeconfig=kube.admin_kubeconfig)
-    rendered = run_cli("helm", "template", "ontask", str(REPO / "charts" / "ontask"), "--namespace", NS,
-                       "--kube-version", "1.34.0", check=True).stdout
-    role = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "ClusterRole")
-    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-               "metadata": {"name": "ontask-e2e-user"},
-               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                           "name": role["metadata"]["name"]},
-               "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": kube.user_name}]}
-    run_cli("kubectl", "apply", "-f", "-", kubeconfig=kube.admin_kubeconfig, check=True,
-            input=yaml.safe_dump_all([role, binding]))
-    store = S3Store(s3_config, BUCKET)
-    upload_folder(store, build_tiny_vlm(work / "student", seed=1), "base/student")
-    upload_folder(store, build_tiny_vlm(work / "judge", seed=2), "base/judge")
-    standin = KubeletStandIn(admin_api, NS, work / "kubelet",
-                             {"s3-creds": {"accessKey": s3.access_key, "secretKey": s3.secret_key}}).start()
-    operator = Operator(kube, s3, kafka_bootstrap, work).start()
+    store, standin = prepare_namespace(kube, admin_api, s3, s3_config, work, NS, BUCKET)
+    operator = Operator(kube, s3, kafka_bootstrap, work, NS, BUCKET).start()
     yield operator, standin, store
     operator.stop()
     standin.stop()
 
 
 def status(admin_api) -> dict:
-    obj = k8s.CustomObjectsApi(admin_api).get_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, NAME)
-    return obj.get("status") or {}
+    return classifier_status(admin_api, NS, NAME)
 
 
 def events(admin_api) -> list:
-    return k8s.CoreV1Api(admin_api).list_namespaced_event(NS, field_selector=f"involvedObject.name={NAME}").items
+    return classifier_events(admin_api, NS, NAME)
 
 
-MANIFEST = f"""
-apiVersion: ontask.dev/v1alpha1
-kind: TaskClassifier
-metadata: {{name: {NAME}, namespace: {NS}}}
-spec:
-  student: {{model: "s3://{BUCKET}/base/student", gpus: 0}}
-  judge: {{enabled: true, model: "s3://{BUCKET}/base/judge", runtime: transformers, gpus: 0}}
-  data: {{source: synthetic, trainBatchSize: 4, maxResponseLength: 4}}
-  training:
-    epochs: 1
-    groupSize: 2
-    learningRate: 0.001
-    workers: 1
-    evalEvery: 1000
-    saveEvery: 1000
-    rewardWeights: {{binary: 0.8, judge: 0.0, verifier: 0.2}}
-  feedback: {{topic: {TOPIC}, cycleEvery: 20, variantsPerCorrection: 1, replayRatio: 0.5, syncSteps: 2}}
-  serving: {{promoteIfGain: -1.0}}
-"""
+MANIFEST = manifest(NAME, NS, BUCKET, TOPIC)
 
 
 def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operator_kills(cluster, kube, admin_api,
@@ -171,6 +101,7 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
     final = wait_for(lambda: (s := status(admin_api)).get("cycle") == 1 and s.get("modelVersion") == "v2" and s,
                  480, "cycle 1 promoted", diagnose)
     assert final["feedback"]["received"] == 20 and final["metrics"]["accuracy"] is not None
+    assert final.get("candidateVersion") is None  # decided: no candidate left in flight
     conditions = {c["type"]: c for c in final["conditions"]}
     assert conditions["Trained"]["reason"] == "Promoted" and "promoteIfGain" in conditions["Trained"]["message"]
     assert conditions["FeedbackConnected"]["status"] == "True"
@@ -202,9 +133,4 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
 
 
 def _get(custom, kind, name):
-    try:
-        return custom.get_namespaced_custom_object(*kind[:2], NS, kind[2], name)
-    except k8s.exceptions.ApiException as e:
-        if e.status == 404:
-            return None
-        raise
+    return get_child(custom, kind, NS, name)

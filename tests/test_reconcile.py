@@ -68,3 +68,48 @@ def test_a_candidate_without_enough_gain_is_kept_out_with_the_reason():
     assert p.status.model_version == "v1" and p.status.cycle == 1 and p.status.phase == "Serving"
     assert conds(p.status)["Trained"] == ("True", "NotPromoted")
     assert any(e[1] == "KeptServing" and "accuracy 0.8 vs 0.7" in e[2] for e in p.events)
+
+
+def _canary_obs(canary, **kw):
+    marker = {"cycle": 1, "dataset": "c-feedback", "version": "v1"}
+    return Observed(cycle_marker=marker, cycle_job="Succeeded", evaluation=_evaluation(True), serverless=True,
+                    canary=canary, student_ready=True, student_version="v1", judge_ready=True, **kw)
+
+
+def test_in_serverless_mode_a_passing_candidate_goes_through_a_canary_first():
+    p = plan(SPEC, _serving(), _canary_obs(None))
+    assert "canary" in p.ensure and "student" not in p.ensure  # the canary patch owns the student
+    assert p.status.model_version == "v1" and p.status.phase == "Syncing"
+    assert conds(p.status)["Trained"] == ("False", "Canary")
+    p = plan(SPEC, p.status, _canary_obs("Pending"))
+    assert "canary" in p.ensure and p.status.model_version == "v1"
+    p = plan(SPEC, p.status, _canary_obs("Ready", now=1_000_000.0))  # ready: its canary window starts
+    assert "canary" in p.ensure and p.status.model_version == "v1" and p.status.canary_since is not None
+    p = plan(SPEC, p.status, _canary_obs("Ready", now=1_000_000.0 + 9 * 60))  # within canaryMinutes (10)
+    assert "canary" in p.ensure and p.status.model_version == "v1"
+    p = plan(SPEC, p.status, _canary_obs("Ready", now=1_000_000.0 + 10 * 60))
+    assert p.status.model_version == "v2" and p.status.cycle == 1 and "student" in p.ensure
+    assert p.status.canary_since is None and p.status.candidate_version is None
+    assert conds(p.status)["Trained"] == ("True", "Promoted")
+
+
+def test_a_failed_canary_rolls_back_and_says_why():
+    obs = _canary_obs("Failed", messages={"canary": "RevisionFailed: image pull"})
+    p = plan(SPEC, _serving(), obs)
+    assert p.status.model_version == "v1" and p.status.cycle == 1 and "student" in p.ensure and "canary" not in p.ensure
+    assert conds(p.status)["Trained"][1] == "NotPromoted"
+    kind, reason, message = next(e for e in p.events if e[1] == "CanaryRolledBack")
+    assert kind == "Warning" and "image pull" in message and "rolled back to v1" in message
+
+
+def test_the_canary_manifest_splits_traffic_and_the_rollout_clears_it():
+    from ontask.operator.manifests import Context, inference_service
+
+    ctx = Context("c", "ns", "uid", SPEC, kserve_mode="Serverless")
+    canary = inference_service(ctx, "student", "s3://b/models/v2", "v2", canary_percent=10)
+    assert canary["spec"]["predictor"]["canaryTrafficPercent"] == 10
+    assert canary["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Serverless"
+    full = inference_service(ctx, "student", "s3://b/models/v2", "v2")
+    assert "canaryTrafficPercent" in full["spec"]["predictor"] and full["spec"]["predictor"]["canaryTrafficPercent"] is None
+    raw = inference_service(Context("c", "ns", "uid", SPEC), "student", "s3://b/models/v2", "v2")
+    assert "canaryTrafficPercent" not in raw["spec"]["predictor"]

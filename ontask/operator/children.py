@@ -41,6 +41,7 @@ def context_for(meta, spec: TaskClassifierSpec) -> Context:
                    store_uri=os.environ.get("ONTASK_STORE", f"s3://{spec.storage.bucket}"),
                    s3_secret=os.environ.get("ONTASK_S3_SECRET"),
                    kafka_bootstrap=os.environ.get("ONTASK_KAFKA_BOOTSTRAP"),
+                   kserve_mode=os.environ.get("ONTASK_KSERVE_MODE", "RawDeployment"),
                    env={k[len("ONTASK_CHILD_"):]: v for k, v in env.items()})
 
 
@@ -81,6 +82,10 @@ class Children:
         """Create the child, or adopt the one with its name (moving a student to model_version)."""
         raise NotImplementedError
 
+    def canary_state(self, name: str, candidate: str) -> tuple[Optional[str], str]:
+        """(None | Pending | Ready | Failed, message) of a candidate's canary revision."""
+        return None, ""
+
     # --- shared
     def _store(self):
         from ontask.store import open_store
@@ -118,7 +123,9 @@ class Children:
             pass
 
     def observe(self, status: TaskClassifierStatus) -> Observed:
-        obs = Observed()
+        import time
+
+        obs = Observed(now=time.time())
         if status.model_version is not None:
             self._observe_feedback(obs, status.cycle)
         for kind, role in (("job", "data"), ("pytorchjob", "train")):
@@ -136,6 +143,11 @@ class Children:
                 obs.judge_ready = found[0]
             else:
                 obs.student_ready, obs.student_version = found
+        obs.serverless = self.ctx.kserve_mode == "Serverless"
+        if obs.serverless and status.candidate_version:
+            obs.canary, msg = self.canary_state(child_name(self.ctx.name, "student"), status.candidate_version)
+            if obs.canary == "Failed":
+                obs.messages["canary"] = msg
         return obs
 
     def manifest(self, role: str, status: TaskClassifierStatus, obs: Observed) -> dict[str, Any]:
@@ -147,6 +159,10 @@ class Children:
             return training_job(ctx, marker["dataset"], marker["version"], candidate_version(marker["cycle"]),
                                 serving, cycle=marker["cycle"], compare_with=serving,
                                 warm_start_steps=int(ctx.env.get("CYCLE_WARM_START_STEPS", "0")))
+        if role == "canary":
+            candidate = candidate_version(obs.cycle_marker["cycle"])
+            return inference_service(ctx, "student", self.model_uri(candidate), candidate,
+                                     canary_percent=ctx.spec.serving.canary_percent)
         if role == "data":
             return data_job(ctx, ctx.name)
         if role == "train":
@@ -200,6 +216,21 @@ class KubeChildren(Children):
         ready = any(c.get("type") == "Ready" and c.get("status") == "True"
                     for c in (isvc.get("status") or {}).get("conditions") or [])
         return ready, ((isvc.get("metadata") or {}).get("annotations") or {}).get(f"{GROUP}/model-version")
+
+    def canary_state(self, name: str, candidate: str) -> tuple[Optional[str], str]:
+        isvc = self._get(ISVC, name) or {}
+        if ((isvc.get("metadata") or {}).get("annotations") or {}).get(f"{GROUP}/model-version") != candidate:
+            return None, ""
+        status = isvc.get("status") or {}
+        for c in status.get("conditions") or []:
+            if c.get("status") == "False" and "fail" in (c.get("reason") or "").lower():
+                return "Failed", c.get("message") or c["reason"]
+        predictor = (status.get("components") or {}).get("predictor") or {}
+        created = predictor.get("latestCreatedRevision")
+        if created and created == predictor.get("latestReadyRevision") and any(
+                c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []):
+            return "Ready", ""
+        return "Pending", ""
 
     def create(self, role: str, body: dict[str, Any], model_version: Optional[str]) -> None:
         name = body["metadata"]["name"]

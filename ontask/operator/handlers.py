@@ -85,8 +85,10 @@ def _advance(spec, status: dict[str, Any], meta, patch: kopf.Patch, body) -> Non
     decided = plan(parsed, current, observed)
     for role in decided.ensure:
         children.ensure(role, decided.status, observed)
-    new = decided.status.wire()
-    if new != TaskClassifierStatus.model_validate(status).wire():
+    # With the unset fields as null: a merge patch removes a field (a decided candidateVersion)
+    # only when it says null.
+    new = decided.status.model_dump(by_alias=True, mode="json")
+    if new != TaskClassifierStatus.model_validate(status).model_dump(by_alias=True, mode="json"):
         patch.status.update(new)
     for kind, reason, message in decided.events:
         (kopf.warn if kind == "Warning" else kopf.info)(body, reason=reason, message=message)

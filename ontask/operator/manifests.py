@@ -41,6 +41,7 @@ class Context:
     s3_secret: Optional[str] = None
     kafka_bootstrap: Optional[str] = None
     env: dict[str, str] = field(default_factory=dict)
+    kserve_mode: str = "RawDeployment"  # or Serverless: where KServe splits traffic for canaries
 
     @property
     def prefix(self) -> str:
@@ -142,9 +143,12 @@ def training_job(ctx: Context, dataset: str, dataset_version: str, model_version
     return _serialize(job)
 
 
-def inference_service(ctx: Context, role: str, storage_uri: str, model_version: str) -> dict[str, Any]:
+def inference_service(ctx: Context, role: str, storage_uri: str, model_version: str,
+                      canary_percent: Optional[int] = None) -> dict[str, Any]:
     """A KServe InferenceService running `ontask serve <role>` as a custom predictor; KServe's
-    storage initializer copies storageUri to /mnt/models."""
+    storage initializer copies storageUri to /mnt/models. In Serverless mode a canary gives the
+    new version `canary_percent` of the traffic (the previous revision keeps the rest); without
+    one, canaryTrafficPercent is cleared (null in a merge patch), which completes a rollout."""
     from kserve import V1beta1InferenceService, V1beta1InferenceServiceSpec, V1beta1PredictorSpec
 
     s = ctx.spec
@@ -174,6 +178,8 @@ def inference_service(ctx: Context, role: str, storage_uri: str, model_version: 
         metadata=ctx.meta(child_name(ctx.name, role), role),
         spec=V1beta1InferenceServiceSpec(predictor=predictor))
     out = _serialize(isvc)
-    out["metadata"].setdefault("annotations", {})["serving.kserve.io/deploymentMode"] = "RawDeployment"
+    out["metadata"].setdefault("annotations", {})["serving.kserve.io/deploymentMode"] = ctx.kserve_mode
     out["metadata"]["annotations"][f"{GROUP}/model-version"] = model_version
+    if ctx.kserve_mode == "Serverless" and role == "student":
+        out["spec"]["predictor"]["canaryTrafficPercent"] = canary_percent
     return out

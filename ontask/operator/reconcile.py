@@ -4,6 +4,7 @@ The handlers (cluster) and the embedded runner apply the same plan with their ow
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
@@ -28,6 +29,9 @@ class Observed:
     cycle_job: JobState = "Absent"  # that cycle's PyTorchJob
     evaluation: Optional[dict] = None  # the candidate's evaluation, once its job wrote it
     feedback: Optional[dict] = None  # the collector's counts
+    serverless: bool = False  # KServe runs in Serverless mode: candidates go through a canary
+    canary: Optional[str] = None  # None (no canary), Pending, Ready or Failed: the candidate's revision
+    now: float = 0.0  # when this was observed (epoch seconds)
 
 
 @dataclass
@@ -90,7 +94,7 @@ def plan(spec: TaskClassifierSpec, status: TaskClassifierStatus, obs: Observed) 
                 cond("Ready", "False", "Deploying", f"deploying {s.model_version}")
 
     if s.model_version is not None and s.phase in ("Serving", "Syncing") and obs.cycle_marker is not None:
-        _cycle(s, obs, ensure, events, cond)
+        _cycle(spec, s, obs, ensure, events, cond)
 
     if obs.feedback is not None:
         s.feedback.received = obs.feedback.get("buffered", 0)
@@ -105,14 +109,25 @@ def plan(spec: TaskClassifierSpec, status: TaskClassifierStatus, obs: Observed) 
     return Plan(ensure, s, events)
 
 
+def _rfc3339(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _epoch(text: str) -> float:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
 def candidate_version(cycle: int) -> str:
     """The model version a cycle trains: v1 is the first model, cycle n trains v(n+1)."""
     return f"v{cycle + 1}"
 
 
-def _cycle(s: TaskClassifierStatus, obs: Observed, ensure: list[str], events, cond) -> None:
+def _cycle(spec: TaskClassifierSpec, s: TaskClassifierStatus, obs: Observed, ensure: list[str], events,
+           cond) -> None:
     """Sync cycle status.cycle + 1: train from the serving version on the cycle's dataset, then
-    promote the candidate only if its evaluation gains at least promoteIfGain."""
+    promote the candidate only if its evaluation gains at least promoteIfGain. Where KServe runs
+    in Serverless mode, a candidate that passes first serves canaryPercent of the traffic; it
+    replaces the serving version once its revision is ready, and a failed canary rolls back."""
     n = s.cycle + 1
     ensure.append("cycle")
     s.candidate_version = candidate_version(n)
@@ -128,6 +143,25 @@ def _cycle(s: TaskClassifierStatus, obs: Observed, ensure: list[str], events, co
                                                   f"{obs.cycle_marker.get('dataset')} {obs.cycle_marker.get('version')}")
         return
     decision = obs.evaluation["decision"]
+    pct = spec.serving.canary_percent
+    canary_failed = False
+    if decision["promote"] and obs.serverless and 0 < pct < 100:
+        since = _epoch(s.canary_since) if s.canary_since else None
+        if obs.canary == "Ready" and since is None:
+            s.canary_since, since = _rfc3339(obs.now), obs.now
+        if obs.canary in (None, "Pending") or (obs.canary == "Ready" and obs.now - since < spec.serving.canary_minutes * 60):
+            if "student" in ensure:
+                ensure.remove("student")  # the canary patch owns the student while it runs
+            ensure.append("canary")
+            s.phase = "Syncing"
+            cond("Trained", "False", "Canary", f"cycle {n}: {s.candidate_version} serves {pct}% of the traffic"
+                 + (f" since {s.canary_since}" if s.canary_since else ""))
+            return
+        if obs.canary == "Failed":
+            canary_failed = True
+            decision = {**decision, "promote": False,
+                        "reason": f"the canary failed ({obs.messages.get('canary', 'revision not ready')}); "
+                                  f"rolled back to {s.model_version}"}
     if decision["promote"]:
         events.append(("Normal", "Promoted", f"cycle {n}: {s.candidate_version} replaces {s.model_version}: "
                                              f"{decision['reason']}"))
@@ -135,13 +169,13 @@ def _cycle(s: TaskClassifierStatus, obs: Observed, ensure: list[str], events, co
         s.metrics.accuracy = round(decision["candidate_accuracy"], 4)
         cond("Trained", "True", "Promoted", f"cycle {n}: {decision['reason']}")
     else:
-        events.append(("Normal", "KeptServing", f"cycle {n}: kept {s.model_version}, {s.candidate_version} "
-                                                f"not promoted: {decision['reason']}"))
+        events.append(("Warning" if canary_failed else "Normal", "CanaryRolledBack" if canary_failed else "KeptServing",
+                       f"cycle {n}: kept {s.model_version}, {s.candidate_version} not promoted: {decision['reason']}"))
         s.metrics.accuracy = round(decision["serving_accuracy"], 4)
         cond("Trained", "True", "NotPromoted", f"cycle {n}: {decision['reason']}")
     corrections = obs.evaluation.get("candidate", {}).get("corrections")
     if corrections:
         s.metrics.edge_case_accuracy = round(corrections["accuracy"], 4)
     s.cycle = n
-    s.candidate_version = None
+    s.candidate_version = s.canary_since = None
     s.phase = "Serving"

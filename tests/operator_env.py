@@ -1,0 +1,119 @@
+"""What the operator's end-to-end tests share: a namespace with the chart's RBAC bound to the
+non-admin test user, tiny base models in S3, the kubelet stand-in, and the operator process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+import yaml
+from kubernetes import client as k8s
+
+from ontask.models.tiny import build_tiny_vlm
+from ontask.spec import GROUP, PLURAL, VERSION
+from ontask.store import S3Store, upload_folder
+from tests.conftest import REPO, run_cli
+from tests.kubelet_standin import KubeletStandIn
+
+
+class Operator:
+    """`ontask operator` as the non-admin user bound by the chart's ClusterRole."""
+
+    def __init__(self, kube, s3, kafka_bootstrap: str, workdir: Path, namespace: str, bucket: str,
+                 extra_env: Optional[dict[str, str]] = None):
+        self.namespace = namespace
+        self.log = workdir / "operator.log"
+        self.env = {**os.environ, "KUBECONFIG": str(kube.user_kubeconfig), "PYTHONPATH": str(REPO),
+                    "ONTASK_STORE": f"s3://{bucket}", "S3_ENDPOINT": s3.endpoint,
+                    "AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key,
+                    "ONTASK_KAFKA_BOOTSTRAP": kafka_bootstrap, "ONTASK_S3_SECRET": "s3-creds",
+                    "ONTASK_CHILD_S3_ENDPOINT": s3.endpoint, "ONTASK_CHILD_ONTASK_SYNTHETIC_ROWS": "40",
+                    "ONTASK_CHILD_WARM_START_STEPS": "4", **(extra_env or {})}
+        self.proc: Optional[subprocess.Popen] = None
+
+    def start(self) -> "Operator":
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "ontask.cli", "operator", "--standalone",
+                                          "--namespace", self.namespace, "--liveness", ""], stdout=out,
+                                         stderr=subprocess.STDOUT, env=self.env, cwd=REPO)
+        return self
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(30)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(30)
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+
+def prepare_namespace(kube, admin_api, s3, s3_config, work: Path, namespace: str, bucket: str
+                      ) -> tuple[S3Store, KubeletStandIn]:
+    """The namespace, RBAC, base models in S3, and a running kubelet stand-in for it."""
+    run_cli("kubectl", "create", "namespace", namespace, kubeconfig=kube.admin_kubeconfig)
+    rendered = run_cli("helm", "template", "ontask", str(REPO / "charts" / "ontask"), "--namespace", namespace,
+                       "--kube-version", "1.34.0", check=True).stdout
+    role = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "ClusterRole")
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+               "metadata": {"name": f"{namespace}-user"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                           "name": role["metadata"]["name"]},
+               "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": kube.user_name}]}
+    run_cli("kubectl", "apply", "-f", "-", kubeconfig=kube.admin_kubeconfig, check=True,
+            input=yaml.safe_dump_all([role, binding]))
+    store = S3Store(s3_config, bucket)
+    upload_folder(store, build_tiny_vlm(work / "student", seed=1), "base/student")
+    upload_folder(store, build_tiny_vlm(work / "judge", seed=2), "base/judge")
+    standin = KubeletStandIn(admin_api, namespace, work / "kubelet",
+                             {"s3-creds": {"accessKey": s3.access_key, "secretKey": s3.secret_key}}).start()
+    return store, standin
+
+
+def manifest(name: str, namespace: str, bucket: str, topic: str) -> str:
+    """A small TaskClassifier: synthetic data, tiny models from S3, cycles of 20 corrections."""
+    return f"""
+apiVersion: ontask.dev/v1alpha1
+kind: TaskClassifier
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  student: {{model: "s3://{bucket}/base/student", gpus: 0}}
+  judge: {{enabled: true, model: "s3://{bucket}/base/judge", runtime: transformers, gpus: 0}}
+  data: {{source: synthetic, trainBatchSize: 4, maxResponseLength: 4}}
+  training:
+    epochs: 1
+    groupSize: 2
+    learningRate: 0.001
+    workers: 1
+    evalEvery: 1000
+    saveEvery: 1000
+    rewardWeights: {{binary: 0.8, judge: 0.0, verifier: 0.2}}
+  feedback: {{topic: {topic}, cycleEvery: 20, variantsPerCorrection: 1, replayRatio: 0.5, syncSteps: 2}}
+  serving: {{promoteIfGain: -1.0, canaryPercent: 10, canaryMinutes: 0.25}}
+"""
+
+
+def classifier_status(admin_api, namespace: str, name: str) -> dict:
+    obj = k8s.CustomObjectsApi(admin_api).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    return obj.get("status") or {}
+
+
+def classifier_events(admin_api, namespace: str, name: str) -> list:
+    return k8s.CoreV1Api(admin_api).list_namespaced_event(namespace,
+                                                          field_selector=f"involvedObject.name={name}").items
+
+
+def get_child(custom, kind, namespace: str, name: str) -> Optional[dict]:
+    try:
+        return custom.get_namespaced_custom_object(*kind[:2], namespace, kind[2], name)
+    except k8s.exceptions.ApiException as e:
+        if e.status == 404:
+            return None
+        raise
