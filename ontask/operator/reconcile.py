@@ -104,8 +104,8 @@ def plan(spec: TaskClassifierSpec, status: TaskClassifierStatus, obs: Observed) 
 
     if s.phase != before:
         kind = "Warning" if s.phase == "Failed" else "Normal"
-        events.append((kind, s.phase, f"phase {before} -> {s.phase}"
-                       + (f": {obs.messages.get('train') or obs.messages.get('data') or ''}" if kind == "Warning" else "")))
+        why = next((obs.messages[k] for k in ("cycle", "train", "data") if obs.messages.get(k)), "")
+        events.append((kind, s.phase, f"phase {before} -> {s.phase}" + (f": {why}" if kind == "Warning" else "")))
     return Plan(ensure, s, events)
 
 
@@ -115,6 +115,18 @@ def _rfc3339(epoch: float) -> str:
 
 def _epoch(text: str) -> float:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _canary_gate(spec: TaskClassifierSpec, s: TaskClassifierStatus, obs: Observed) -> str:
+    """running (not ready yet, or ready for less than canaryMinutes), failed, or passed; records
+    in status when the canary became ready."""
+    if obs.canary == "Failed":
+        return "failed"
+    if obs.canary != "Ready":
+        return "running"
+    if s.canary_since is None:
+        s.canary_since = _rfc3339(obs.now)
+    return "running" if obs.now - _epoch(s.canary_since) < spec.serving.canary_minutes * 60 else "passed"
 
 
 def candidate_version(cycle: int) -> str:
@@ -143,21 +155,18 @@ def _cycle(spec: TaskClassifierSpec, s: TaskClassifierStatus, obs: Observed, ens
                                                   f"{obs.cycle_marker.get('dataset')} {obs.cycle_marker.get('version')}")
         return
     decision = obs.evaluation["decision"]
-    pct = spec.serving.canary_percent
     canary_failed = False
-    if decision["promote"] and obs.serverless and 0 < pct < 100:
-        since = _epoch(s.canary_since) if s.canary_since else None
-        if obs.canary == "Ready" and since is None:
-            s.canary_since, since = _rfc3339(obs.now), obs.now
-        if obs.canary in (None, "Pending") or (obs.canary == "Ready" and obs.now - since < spec.serving.canary_minutes * 60):
+    if decision["promote"] and obs.serverless and 0 < spec.serving.canary_percent < 100:
+        gate = _canary_gate(spec, s, obs)
+        if gate == "running":
             if "student" in ensure:
                 ensure.remove("student")  # the canary patch owns the student while it runs
             ensure.append("canary")
             s.phase = "Syncing"
-            cond("Trained", "False", "Canary", f"cycle {n}: {s.candidate_version} serves {pct}% of the traffic"
-                 + (f" since {s.canary_since}" if s.canary_since else ""))
+            cond("Trained", "False", "Canary", f"cycle {n}: {s.candidate_version} serves "
+                 f"{spec.serving.canary_percent}% of the traffic" + (f" since {s.canary_since}" if s.canary_since else ""))
             return
-        if obs.canary == "Failed":
+        if gate == "failed":
             canary_failed = True
             decision = {**decision, "promote": False,
                         "reason": f"the canary failed ({obs.messages.get('canary', 'revision not ready')}); "
@@ -169,8 +178,9 @@ def _cycle(spec: TaskClassifierSpec, s: TaskClassifierStatus, obs: Observed, ens
         s.metrics.accuracy = round(decision["candidate_accuracy"], 4)
         cond("Trained", "True", "Promoted", f"cycle {n}: {decision['reason']}")
     else:
-        events.append(("Warning" if canary_failed else "Normal", "CanaryRolledBack" if canary_failed else "KeptServing",
-                       f"cycle {n}: kept {s.model_version}, {s.candidate_version} not promoted: {decision['reason']}"))
+        kind, reason = ("Warning", "CanaryRolledBack") if canary_failed else ("Normal", "KeptServing")
+        events.append((kind, reason, f"cycle {n}: kept {s.model_version}, {s.candidate_version} not promoted: "
+                                     f"{decision['reason']}"))
         s.metrics.accuracy = round(decision["serving_accuracy"], 4)
         cond("Trained", "True", "NotPromoted", f"cycle {n}: {decision['reason']}")
     corrections = obs.evaluation.get("candidate", {}).get("corrections")
