@@ -94,7 +94,9 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
                              image=encode_png(ex.image), id=f"e2e-{i}", windows=ex.windows,
                              predicted_label=ex.label, confidence=0.6), bootstrap=kafka_bootstrap, topic=TOPIC)
     wait_for(lambda: _get(custom, PYTORCHJOB, f"{NAME}-cycle-c1"), 240, "the cycle PyTorchJob", diagnose)
-    assert status(admin_api)["phase"] == "Syncing" and status(admin_api)["candidateVersion"] == "v2"
+    # The status patch lands just after the job is created.
+    wait_for(lambda: (s := status(admin_api)).get("phase") == "Syncing" and s.get("candidateVersion") == "v2", 30,
+             "Syncing v2", diagnose)
     operator.kill()
     operator.start()
 
