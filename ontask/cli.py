@@ -173,11 +173,12 @@ def _compare(args: argparse.Namespace, summary: dict, spec) -> None:
     rows and corrected edge cases), and the promotion decision, written beside the model."""
     import json as _json
 
-    from ontask.evaluation.evaluate import evaluate, promotion_decision
+    from ontask.evaluation.evaluate import evaluate, evaluation_sets, promotion_decision
 
     store = _store_for(args.store)
-    candidate = evaluate(summary["model_uri"], store, args.dataset, args.dataset_version)
-    serving = evaluate(args.compare_with, store, args.dataset, args.dataset_version)
+    version, sets = evaluation_sets(store, args.dataset, args.dataset_version)
+    candidate = {**evaluate(summary["model_uri"], sets), "dataset": args.dataset, "version": version}
+    serving = {**evaluate(args.compare_with, sets), "dataset": args.dataset, "version": version}
     decision = promotion_decision(candidate, serving, spec.serving.promote_if_gain)
     key = f"classifiers/{args.classifier}/evaluations/{summary['version']}.json"
     store.put_bytes(key, _json.dumps({"candidate": candidate, "serving": serving, "decision": decision},

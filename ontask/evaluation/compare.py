@@ -31,11 +31,25 @@ def _summaries(sets: dict[str, list[Item]], p: dict[str, list[float]]) -> dict[s
     return {s: summary([x.label for x in items], p[s], [x.hard for x in items]) for s, items in sets.items()}
 
 
+def student_probabilities(student, sets: dict[str, list[Item]]
+                          ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """P(on-task) of each item, one request at a time as served, and each answer's latency in ms."""
+    import time
+
+    p: dict[str, list[float]] = {}
+    latencies: dict[str, list[float]] = {}
+    for s, items in sets.items():
+        p[s], latencies[s] = [], []
+        for x in items:
+            t0 = time.perf_counter()
+            p[s] += student.p_on_task([x.image], [x.task], [x.windows])
+            latencies[s].append((time.perf_counter() - t0) * 1000)
+    return p, latencies
+
+
 def compare(sets: dict[str, list[Item]], students: dict[str, str], judge_uri: Optional[str] = None,
             hybrid_of: Optional[str] = None) -> dict[str, dict[str, Any]]:
     """{system: {slice: metrics summary}} for every system on every slice."""
-    import time
-
     from ontask.serving.classify import PromptBaseline, StudentClassifier
     from ontask.verify import VerifierConfig, score_windows
 
@@ -49,18 +63,11 @@ def compare(sets: dict[str, list[Item]], students: dict[str, str], judge_uri: Op
     verifier_p = {s: [score_windows(x.task, x.windows, cfg)[0] for x in items] for s, items in sets.items()}
     results["verifier alone"] = _summaries(sets, verifier_p)
     for name, uri in students.items():
-        student = StudentClassifier.load(uri)
-        p: dict[str, list[float]] = {}
-        latencies: list[float] = []
-        for s, items in sets.items():
-            p[s] = []
-            for x in items:
-                t0 = time.perf_counter()
-                p[s] += student.p_on_task([x.image], [x.task], [x.windows])
-                latencies.append((time.perf_counter() - t0) * 1000)
+        p, latencies = student_probabilities(StudentClassifier.load(uri), sets)
         results[name] = _summaries(sets, p)
         for s, items in sets.items():
-            results[name][s]["latency_ms"] = summary([x.label for x in items], p[s], latencies_ms=latencies)["latency_ms"]
+            results[name][s]["latency_ms"] = summary([x.label for x in items], p[s],
+                                                     latencies_ms=latencies[s])["latency_ms"]
         if name == hybrid_of:
             results[f"{name} + verifier (hybrid)"] = _summaries(
                 sets, {s: [(a + b) / 2 for a, b in zip(p[s], verifier_p[s])] for s in sets})

@@ -3,10 +3,10 @@ and the comparison that decides a candidate's promotion."""
 
 from __future__ import annotations
 
-import time
 from typing import Any, Optional
 
-from ontask.data.dataset import read_version, row_windows
+from ontask.data.dataset import read_version
+from ontask.evaluation.compare import Item, items_of, student_probabilities
 from ontask.evaluation.metrics import summary
 from ontask.serving.classify import StudentClassifier
 from ontask.store import Store
@@ -22,29 +22,20 @@ def rows_of(ds, split: str) -> list[dict[str, Any]]:
     return [r for r in labelled if r["extra_info"]["split"] == split]
 
 
-def evaluate_rows(classifier: StudentClassifier, ds, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    truth, p_on, hard, latencies = [], [], [], []
-    for r in rows:
-        image = ds.image(r)
-        t0 = time.perf_counter()
-        (p,) = classifier.p_on_task([image], [r["extra_info"]["task"]], [row_windows(r)])
-        latencies.append((time.perf_counter() - t0) * 1000)
-        truth.append(r["reward_model"]["ground_truth"])
-        p_on.append(p)
-        hard.append(bool(r["extra_info"]["hard"]))
-    return summary(truth, p_on, hard, latencies)
-
-
-def evaluate(model_uri: str, store: Store, dataset: str, version: Optional[str] = None,
-             splits: tuple[str, ...] = ("val", "corrections"), s3=None) -> dict[str, Any]:
-    """Metrics of one model per split of a dataset version (splits without rows are left out)."""
-    classifier = StudentClassifier.load(model_uri, s3=s3)
+def evaluation_sets(store: Store, dataset: str, version: Optional[str] = None,
+                    splits: tuple[str, ...] = ("val", "corrections")) -> tuple[str, dict[str, list[Item]]]:
+    """The dataset version's name and its labelled items per split (splits without rows left out),
+    read once however many models are evaluated on them."""
     ds = read_version(store, dataset, version)
-    out: dict[str, Any] = {"model": model_uri, "dataset": dataset, "version": ds.version}
-    for split in splits:
-        rows = rows_of(ds, split)
-        if rows:
-            out[split] = evaluate_rows(classifier, ds, rows)
+    return ds.version, {s: items_of(ds, rows) for s in splits if (rows := rows_of(ds, s))}
+
+
+def evaluate(model_uri: str, sets: dict[str, list[Item]], s3=None) -> dict[str, Any]:
+    """Metrics of one model per split, with the latency of each answer."""
+    p, latencies = student_probabilities(StudentClassifier.load(model_uri, s3=s3), sets)
+    out: dict[str, Any] = {"model": model_uri}
+    for s, items in sets.items():
+        out[s] = summary([x.label for x in items], p[s], [x.hard for x in items], latencies[s])
     return out
 
 

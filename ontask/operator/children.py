@@ -3,6 +3,7 @@ state read back for the reconcile plan."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from typing import Any, Optional
@@ -54,6 +55,15 @@ def _condition_state(conditions: list[dict[str, Any]]) -> tuple[JobState, str]:
     return "Running", ""
 
 
+@functools.lru_cache(maxsize=16)
+def _open_store(uri: str):
+    """One store client per URI for the operator's life: the reconcile timer reads the store every
+    few seconds, and opening an S3 store checks its bucket."""
+    from ontask.store import open_store
+
+    return open_store(uri)
+
+
 def _contains(have: Any, want: Any) -> bool:
     """Whether `have` has every field of `want` with the same value (fields a server added, such as
     defaults, do not count as a difference)."""
@@ -88,9 +98,7 @@ class Children:
 
     # --- shared
     def _store(self):
-        from ontask.store import open_store
-
-        return open_store(self.ctx.store_uri)
+        return _open_store(self.ctx.store_uri)
 
     def model_uri(self, version: str) -> str:
         return f"{self.ctx.store_uri.rstrip('/')}/{self.ctx.prefix}/models/{version}"
