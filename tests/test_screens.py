@@ -130,7 +130,8 @@ def test_dataset_round_trip_and_versions_never_overwrite(store):
     for ex, row in zip(examples, ds.rows):
         # verl layout
         assert set(row) == {"data_source", "prompt", "images", "ability", "reward_model", "extra_info"}
-        assert row["prompt"][0]["content"].startswith("<image>Task: ")
+        assert row["prompt"][0]["content"].startswith("<image>Windows:\n")
+        assert f"Task: {ex.task}\n" in row["prompt"][0]["content"]
         assert row["reward_model"]["ground_truth"] == ex.label
         assert row["extra_info"]["id"] == ex.id and row["extra_info"]["label_source"] == "rule"
         assert row_windows(row) == ex.windows

@@ -35,7 +35,7 @@ def test_rollout_policy_resyncs_exactly_every_sync_steps(setup, tmp_path):
     assert [m["rollout_synced_at"] for m in grpo] == [30] * 5 + [35] * 5 + [40] * 2
     # The warm start taught the answer format, so groups carry signal and weights move; between
     # syncs the rollout snapshot lags the trained weights.
-    assert any(m["groups_with_signal"] > 0 for m in grpo if m["step"] > 40)
+    assert any(m["groups_with_signal"] > 0 for m in grpo)
     lagging = any(not torch.equal(a, b) for a, b in zip(trainer.rollout_model.parameters(), model.parameters()))
     assert lagging
     lines = [json.loads(l) for l in metrics_path.read_text().splitlines()]

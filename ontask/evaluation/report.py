@@ -86,6 +86,11 @@ def training_plot(runs: dict[str, list[dict[str, Any]]], path: Path) -> Path:
             points = [(m["step"], m[key]) for m in metrics if m.get(key) is not None]
             if points:
                 ax.plot(*zip(*points), marker="." if key == "val_accuracy" else None, label=name)
+        warm = [m["step"] for m in metrics if m.get("phase") == "warm-start"]
+        if warm:  # the supervised warm start is reported as such: GRPO starts right of the line
+            axes[0].axvline(max(warm), color="grey", linestyle=":", linewidth=1)
+            axes[0].annotate(f"{name}: warm start ends", (max(warm), 0.02), xycoords=("data", "axes fraction"),
+                             fontsize=7, rotation=90, color="grey", ha="left", va="bottom")
     for ax, title, ylabel in zip(axes, ("Held-out accuracy", "Mean reward", "Mean entropy"),
                                  ("accuracy", "reward", "entropy (nats)")):
         ax.set_title(title)

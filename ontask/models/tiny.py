@@ -76,6 +76,7 @@ _CORPUS = [
     "Task: follow up with leads from the trade show in the CRM",
     "Task: screen candidates for the backend engineer role",
     "Windows: focused app title url browser editor terminal chat email spreadsheet document",
+    "Windows:\n- [focused] - [background] (task words: none) (task words: Task:",
     "Visual Studio Code main.py Terminal bash pytest Firefox Chrome Slack Outlook Excel Word",
     "YouTube Netflix Twitter Reddit Facebook Instagram Amazon shop cart game Steam Solitaire",
     "https://github.com/org/repo/pull/42 https://docs.python.org/3/library/ https://www.youtube.com/watch",
@@ -96,8 +97,16 @@ class TinySize:
     vision_depth: int = 2
     vision_heads: int = 4
     vocab_target: int = 2048
-    max_pixels: int = 448 * 280
+    # Short prompts: fine-grained relative positions help more than Qwen's long-context base.
+    rope_theta: float = 10000.0
+    # A thumbnail (40 image tokens at 16:10) on a CPU; the window evidence carries the text.
+    max_pixels: int = 224 * 140
     min_pixels: int = 56 * 56
+
+
+# The answers open the assistant's turn without a leading space; repeated so that BPE gives
+# each its own short token sequence (few sampled tokens per answer).
+_ANSWERS = ["on-task", "off-task"] * 20
 
 
 def build_tokenizer(corpus: Iterable[str] = (), vocab_size: int = 2048) -> PreTrainedTokenizerFast:
@@ -111,7 +120,7 @@ def build_tokenizer(corpus: Iterable[str] = (), vocab_size: int = 2048) -> PreTr
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator([*_CORPUS, *corpus], trainer=trainer)
+    tok.train_from_iterator([*_CORPUS, *_ANSWERS, *corpus], trainer=trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         eos_token="<|im_end|>",
@@ -154,7 +163,7 @@ def build_config(tokenizer: PreTrainedTokenizerFast, size: TinySize = TinySize()
         num_attention_heads=size.heads,
         num_key_value_heads=size.kv_heads,
         max_position_embeddings=4096,
-        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": mrope},
+        rope_parameters={"rope_type": "default", "rope_theta": size.rope_theta, "mrope_section": mrope},
         tie_word_embeddings=True,
         bos_token_id=ids["<|endoftext|>"],
         eos_token_id=ids["<|im_end|>"],

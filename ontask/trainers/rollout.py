@@ -103,3 +103,47 @@ def completion_logprobs(
         logits = logits.masked_fill(~keep, SUPPRESSED)
     logp = torch.log_softmax(logits, dim=-1).gather(2, completions[..., None]).squeeze(-1)
     return logp * mask, (logits if with_logits else None)
+
+
+def collate_with_answers(rows: Sequence[dict], answers: Sequence[Sequence[int]], pad_token_id: int
+                         ) -> tuple[dict, torch.Tensor, torch.Tensor]:
+    """One padded batch of several prompts (each of batch size 1, each with its own image), each
+    followed by its answer tokens, left-padded so every row ends at the last position (as the
+    serving batch does). Returns (batch, targets [B, A], mask [B, A]): the answer tokens and
+    which of them are real, aligned to the last A positions."""
+    seqs = [torch.cat([r["input_ids"][0], torch.tensor(a, dtype=torch.long)]) for r, a in zip(rows, answers)]
+    length, a_max = max(len(s) for s in seqs), max(len(a) for a in answers)
+    b = len(rows)
+    ids = torch.full((b, length), pad_token_id, dtype=torch.long)
+    attn = torch.zeros((b, length), dtype=torch.long)
+    has_types = all("mm_token_type_ids" in r for r in rows)
+    types = torch.zeros((b, length), dtype=torch.long)
+    targets = torch.full((b, a_max), pad_token_id, dtype=torch.long)
+    mask = torch.zeros((b, a_max), dtype=torch.long)
+    for i, (r, s, a) in enumerate(zip(rows, seqs, answers)):
+        ids[i, length - len(s):] = s
+        attn[i, length - len(s):] = 1
+        if has_types:
+            n = r["mm_token_type_ids"].shape[1]
+            types[i, length - len(s): length - len(s) + n] = r["mm_token_type_ids"][0]
+        # Answers are right-aligned at the end of each row; shorter ones are masked on the left.
+        targets[i, a_max - len(a):] = torch.tensor(a, dtype=torch.long)
+        mask[i, a_max - len(a):] = 1
+    batch = {"input_ids": ids, "attention_mask": attn,
+             "pixel_values": torch.cat([r["pixel_values"] for r in rows]),
+             "image_grid_thw": torch.cat([r["image_grid_thw"] for r in rows])}
+    if has_types:
+        batch["mm_token_type_ids"] = types
+    return batch, targets, mask
+
+
+def answer_logprobs(model, rows: Sequence[dict], answers: Sequence[Sequence[int]], pad_token_id: int
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Teacher-forced log-probs [B, A] of one answer per prompt, all prompts in ONE padded
+    forward pass (the supervised warm start's batch). Returns (logp * mask, mask)."""
+    batch, targets, mask = collate_with_answers(rows, answers, pad_token_id)
+    a = targets.shape[1]
+    model.model.rope_deltas = None
+    logits = model(**batch).logits[:, -a - 1: -1, :].float()
+    logp = torch.log_softmax(logits, dim=-1).gather(2, targets[..., None]).squeeze(-1)
+    return logp * mask, mask

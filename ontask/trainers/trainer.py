@@ -27,7 +27,7 @@ from ontask.data.prompt import chat_prompt, prompt_text
 from ontask.judge.options import option_token_ids
 from ontask.rewards.components import Weights, hybrid_reward
 from ontask.trainers.grpo import group_advantages, groups_with_signal, grpo_objective
-from ontask.trainers.rollout import completion_logprobs, sample_group
+from ontask.trainers.rollout import answer_logprobs, completion_logprobs, sample_group
 
 ON, OFF = "on-task", "off-task"
 
@@ -104,11 +104,14 @@ def accuracy(model, rows: list[Encoded], answers: AnswerTokens) -> float:
     return correct / max(1, len(rows))
 
 
-def _sft_loss(model, row: Encoded, answers: AnswerTokens) -> torch.Tensor:
-    ids = torch.tensor([answers.on_ids if row.label == ON else answers.off_ids])
-    mask = torch.ones_like(ids)
-    logp, _ = completion_logprobs(model, row.inputs, ids, mask)
-    return -logp.sum() / mask.sum()
+def sft_loss_sum(model, rows: list[Encoded], answers: AnswerTokens) -> torch.Tensor:
+    """Sum over rows of each labelled answer's token-mean negative log-likelihood, all rows in
+    one padded forward pass (the caller divides by the global batch size)."""
+    if not rows:
+        return torch.zeros(())
+    targets = [answers.on_ids if r.label == ON else answers.off_ids for r in rows]
+    logp, mask = answer_logprobs(model, [r.inputs for r in rows], targets, answers.pad)
+    return -(logp.sum(1) / mask.sum(1)).sum()
 
 
 class Trainer:
@@ -192,7 +195,7 @@ class Trainer:
                 return
             batch = self._global_batch()
             local = self._local(batch)
-            loss = sum((_sft_loss(self.model, r, self.answers) for r in local), torch.zeros(())) / len(batch)
+            loss = sft_loss_sum(self.model, local, self.answers) / len(batch)
             loss.backward()
             self._sync_gradients()
             self.optimizer.step()
