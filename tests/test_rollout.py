@@ -73,3 +73,25 @@ def test_answers_stop_at_the_end_of_answer_token(tiny):
         for row, m in zip(completions, mask):
             real = row[m.bool()].tolist()
             assert eos not in real[:-1]  # nothing real after the end of the answer
+
+
+def test_a_padded_batch_of_prompts_gives_each_answer_the_log_probs_it_gets_alone(tmp_path):
+    """The warm start's batched forward pass (screenshots of different sizes, answers of
+    different lengths, left padding) equals one prompt at a time."""
+    from ontask.trainers.rollout import answer_logprobs
+    from ontask.trainers.trainer import AnswerTokens, encode
+
+    model, processor = load_vlm(str(build_tiny_vlm(tmp_path / "tiny", seed=6)))
+    model.eval()
+    answers = AnswerTokens(processor, model)
+    examples = [example_at(3, i) for i in range(5)]
+    assert len({ex.image.size for ex in examples}) > 1
+    rows = [encode(processor, ex.image, ex.task, ex.windows) for ex in examples]
+    targets = [answers.on_ids, answers.off_ids, answers.on_ids[:2], answers.off_ids, answers.on_ids]
+    with torch.no_grad():
+        logp, mask = answer_logprobs(model, rows, targets, answers.pad)
+        assert mask.sum(1).tolist() == [len(t) for t in targets]
+        for i, (row, target) in enumerate(zip(rows, targets)):
+            ids = torch.tensor([target])
+            alone, _ = completion_logprobs(model, row, ids, torch.ones_like(ids))
+            assert torch.allclose(logp[i][mask[i].bool()], alone[0], atol=1e-5)

@@ -196,7 +196,8 @@ class Trainer:
             batch = self._global_batch()
             local = self._local(batch)
             loss = sft_loss_sum(self.model, local, self.answers) / len(batch)
-            loss.backward()
+            if loss.requires_grad:  # a rank without rows this step still joins the all-reduce
+                loss.backward()
             self._sync_gradients()
             self.optimizer.step()
             self.optimizer.zero_grad()
