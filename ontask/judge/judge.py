@@ -14,7 +14,7 @@ from ontask.judge.backends import Backend, ScoreRequest
 from ontask.judge.cache import JudgmentCache, judgment_key
 from ontask.judge.options import bidirectional
 
-PROMPT_VERSION = "judge-v1"
+PROMPT_VERSION = "judge-v2"  # v2: window lines name the task words; focused window last
 ON, OFF = "on-task", "off-task"
 
 
