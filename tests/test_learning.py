@@ -62,17 +62,16 @@ def test_the_tiny_student_learns_from_chance_to_85_percent_within_15_minutes(tmp
     warm = [m for m in metrics if m["phase"] == "warm-start"]
     grpo = [m for m in metrics if m["phase"] == "grpo"]
     after_warm = next(a for s, p, a in curve if s >= len(warm))
+    entropies = [m["entropy"] for m in grpo if m.get("entropy") is not None]
     summary = f"{minutes:.1f} min, curve {curve}"
     (ARTIFACTS / "learning" / "summary.json").write_text(json.dumps(
         {"train_minutes": round(minutes, 2), "start": start, "after_warm_start": after_warm, "final": final,
-         "min_entropy": min((m["entropy"] for m in grpo if m.get("entropy") is not None), default=None),
-         "curve": curve}, indent=1))
+         "min_entropy": min(entropies, default=None), "curve": curve}, indent=1))
     assert minutes <= BUDGET_MINUTES, summary
     assert 0.35 <= start <= 0.65, f"the random student should start near chance: {summary}"
     assert final >= 0.85, summary
     assert len(warm) == 80 and grpo, summary
     # GRPO itself adds accuracy beyond what the warm start reached.
     assert final >= after_warm + 0.05, summary
-    entropies = [m["entropy"] for m in grpo if m.get("entropy") is not None]
     assert entropies and min(entropies) > ENTROPY_FLOOR, f"entropy collapsed: min {min(entropies):.4f}"
     assert (ARTIFACTS / "learning" / "training.png").stat().st_size > 10_000

@@ -79,23 +79,13 @@ def completion_logprobs(
     suppress_token_ids: Sequence[int] = (),
 ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
     """Teacher-forced log-probs [G, T] of G completions of ONE prompt under `model` (with grad
-    when the caller allows it). The prompt is repeated G times in one batch; mm_token_type_ids
-    is extended with zeros over the completion, else positions silently fall back to 1-D."""
+    when the caller allows it). The prompt is repeated G times in one batch."""
     g, t = completions.shape
-    prompt_len = inputs["input_ids"].shape[1]
-    ids = torch.cat([inputs["input_ids"].repeat(g, 1), completions], dim=1)
-    attn = torch.cat([inputs["attention_mask"].repeat(g, 1), torch.ones_like(completions)], dim=1)
-    batch = {
-        "input_ids": ids,
-        "attention_mask": attn,
-        "pixel_values": inputs["pixel_values"].repeat(g, 1),
-        "image_grid_thw": inputs["image_grid_thw"].repeat(g, 1),
-    }
-    if "mm_token_type_ids" in inputs:
-        batch["mm_token_type_ids"] = torch.cat(
-            [inputs["mm_token_type_ids"].repeat(g, 1), torch.zeros_like(completions)], dim=1)
+    # All G answers have length T (padding past the end-of-answer token is masked by the
+    # caller), so the collated batch is the prompt repeated G times, unpadded.
+    batch, _, _ = collate_with_answers([inputs] * g, completions.tolist(), 0)
     model.model.rope_deltas = None  # recompute positions for this full sequence
-    logits = model(**batch).logits[:, prompt_len - 1 : prompt_len - 1 + t, :].float()
+    logits = model(**batch).logits[:, -t - 1: -1, :].float()
     if suppress_token_ids:
         # The same distribution the sampler drew from (suppressed tokens renormalised away).
         keep = torch.ones(logits.shape[-1], dtype=torch.bool, device=logits.device)
@@ -109,17 +99,20 @@ def collate_with_answers(rows: Sequence[dict], answers: Sequence[Sequence[int]],
                          ) -> tuple[dict, torch.Tensor, torch.Tensor]:
     """One padded batch of several prompts (each of batch size 1, each with its own image), each
     followed by its answer tokens, left-padded so every row ends at the last position (as the
-    serving batch does). Returns (batch, targets [B, A], mask [B, A]): the answer tokens and
+    serving batch does). mm_token_type_ids is extended with zeros over the answers, else
+    positions silently fall back to 1-D. Returns (batch, targets [B, A], mask [B, A]): the answer tokens and
     which of them are real, aligned to the last A positions."""
-    seqs = [torch.cat([r["input_ids"][0], torch.tensor(a, dtype=torch.long)]) for r, a in zip(rows, answers)]
+    dev = rows[0]["input_ids"].device
+    seqs = [torch.cat([r["input_ids"][0], torch.as_tensor(a, dtype=torch.long, device=dev)])
+            for r, a in zip(rows, answers)]
     length, a_max = max(len(s) for s in seqs), max(len(a) for a in answers)
     b = len(rows)
-    ids = torch.full((b, length), pad_token_id, dtype=torch.long)
-    attn = torch.zeros((b, length), dtype=torch.long)
+    ids = torch.full((b, length), pad_token_id, dtype=torch.long, device=dev)
+    attn = torch.zeros((b, length), dtype=torch.long, device=dev)
     has_types = all("mm_token_type_ids" in r for r in rows)
-    types = torch.zeros((b, length), dtype=torch.long)
-    targets = torch.full((b, a_max), pad_token_id, dtype=torch.long)
-    mask = torch.zeros((b, a_max), dtype=torch.long)
+    types = torch.zeros((b, length), dtype=torch.long, device=dev)
+    targets = torch.full((b, a_max), pad_token_id, dtype=torch.long, device=dev)
+    mask = torch.zeros((b, a_max), dtype=torch.long, device=dev)
     for i, (r, s, a) in enumerate(zip(rows, seqs, answers)):
         ids[i, length - len(s):] = s
         attn[i, length - len(s):] = 1
@@ -127,7 +120,7 @@ def collate_with_answers(rows: Sequence[dict], answers: Sequence[Sequence[int]],
             n = r["mm_token_type_ids"].shape[1]
             types[i, length - len(s): length - len(s) + n] = r["mm_token_type_ids"][0]
         # Answers are right-aligned at the end of each row; shorter ones are masked on the left.
-        targets[i, a_max - len(a):] = torch.tensor(a, dtype=torch.long)
+        targets[i, a_max - len(a):] = torch.as_tensor(a, dtype=torch.long, device=dev)
         mask[i, a_max - len(a):] = 1
     batch = {"input_ids": ids, "attention_mask": attn,
              "pixel_values": torch.cat([r["pixel_values"] for r in rows]),
