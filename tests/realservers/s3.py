@@ -61,7 +61,10 @@ class SeaweedS3:
                 f"-dir={data}",
                 f"-master.port={ports['master']}",
                 f"-master.port.grpc={ports['masterg']}",
-                "-master.volumeSizeLimitMB=256",
+                # -volume.max=0 sizes the volume count from free disk / this limit, and every bucket
+                # grows its own volumes: small volumes keep a tight disk from running out of them
+                # (a fresh clone's caches left too few at 256 MB: "no free volumes left").
+                "-master.volumeSizeLimitMB=32",
                 f"-volume.port={ports['volume']}",
                 f"-volume.port.grpc={ports['volumeg']}",
                 "-volume.max=0",
