@@ -305,7 +305,8 @@ class TaskClassifier(Model):
 class WindowInfo(Model):
     """One window as the capture agent knows it from the operating system (ActivityWatch-style)."""
 
-    app: str = Field(..., min_length=1, max_length=256, description="Application name, e.g. 'Firefox'.")
+    app: str = Field("", max_length=256,
+                     description="Application name, e.g. 'Firefox'; empty when the agent does not know it.")
     title: str = Field("", max_length=1024, description="Window title as shown in its title bar.")
     url: Optional[str] = Field(None, max_length=4096, description="Page URL for browser windows.")
     focused: bool = Field(False, description="Whether this window has the keyboard focus.")

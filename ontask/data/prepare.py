@@ -5,7 +5,8 @@ as ``manifest.jsonl`` inside a folder) with one object per line::
 
     {"image": "shots/0001.png", "task": "Answer refund tickets", "label": "on-task",
      "windows": [{"app": "Firefox", "title": "Refund #4821 - Zendesk", "url": "https://...", "focused": true}],
-     "id": "optional stable id"}
+     "id": "optional stable id", "split": "train|val (default: from the id's hash)",
+     "hardKind": "optional hard-case family, e.g. right-tool-other-task", "meta": {"app": "..."}}
 
 Every bad item (not an image, truncated, too large, empty task, unknown label) is rejected
 with a reason naming its file, and the rest of the batch goes through. Items without a label
@@ -112,9 +113,14 @@ def prepare(
             if label is None:
                 source_, unlabeled = "unlabeled", unlabeled + 1
             example_id = str(item.get("id") or f"img-{sha256(data)[:16]}-{sha256(text.encode())[:8]}")
+            split = item.get("split") or split_for(example_id)
+            if split not in ("train", "val"):
+                raise ValueError(f"{name_}: split {split!r} is not train or val")
+            hard_kind = item.get("hardKind") or item.get("hard_kind")
+            meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
             examples.append(Example(id=example_id, image=image, task=text, label=label, label_source=source_,
-                                    windows=windows, split=split_for(example_id),
-                                    meta={"file": name_, "source_sha256": sha256(data)}))
+                                    windows=windows, split=split, hard=bool(hard_kind), hard_kind=hard_kind,
+                                    meta={**meta, "file": name_, "source_sha256": sha256(data)}))
         except (ImageRejected, ValueError, ValidationError, OSError) as e:
             reason = str(e) if name_ in str(e) else f"{name_}: {e}"
             rejected.append({"file": name_, "reason": reason})

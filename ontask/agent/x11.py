@@ -1,0 +1,163 @@
+"""The desktop as the X server knows it: the screenshot and the window evidence.
+
+Window evidence comes from the EWMH properties a window manager publishes (the same ones
+ActivityWatch's X11 watcher reads): `_NET_ACTIVE_WINDOW` for the focused window,
+`_NET_CLIENT_LIST_STACKING` for the client windows bottom to top, each window's `_NET_WM_NAME`
+(UTF-8; `WM_NAME` as the fallback), `WM_CLASS` for its application and `_NET_WM_STATE` for
+whether it is minimised. python-xlib speaks the protocol; nothing shells out.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from PIL import Image
+
+
+class DesktopUnavailable(RuntimeError):
+    """No X display to read (no $DISPLAY, the server refused, or no EWMH window manager)."""
+
+
+@dataclass(frozen=True)
+class X11Window:
+    """One client window, as the X server and the window manager describe it."""
+
+    wid: int
+    app: str  # WM_CLASS class name, e.g. "Chromium", "libreoffice-writer", "XTerm"
+    instance: str  # WM_CLASS instance name, e.g. "chromium", "xterm"
+    title: str
+    focused: bool
+    minimised: bool
+    geometry: tuple[int, int, int, int]  # x, y, width, height on the root window
+
+    def evidence(self) -> dict[str, Any]:
+        """The window as the wire's WindowInfo carries it."""
+        return {"app": self.app, "title": self.title, "url": None, "focused": self.focused}
+
+
+def _display_name(display: Optional[str]) -> str:
+    name = display or os.environ.get("DISPLAY")
+    if not name:
+        raise DesktopUnavailable("no X display: set DISPLAY or pass --display (the agent reads an X11 desktop)")
+    return name
+
+
+class X11Desktop:
+    """A connection to one X display; cheap to keep open between captures."""
+
+    def __init__(self, display: Optional[str] = None):
+        from Xlib import X, display as xdisplay, error
+
+        self.name = _display_name(display)
+        try:
+            self._d = xdisplay.Display(self.name)
+        except (error.DisplayError, error.ConnectionClosedError, OSError) as e:
+            raise DesktopUnavailable(f"cannot open X display {self.name}: {e}") from e
+        self._X = X
+        self._root = self._d.screen().root
+        self._atoms: dict[str, int] = {}
+
+    def close(self) -> None:
+        self._d.close()
+
+    def __enter__(self) -> "X11Desktop":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _atom(self, name: str) -> int:
+        if name not in self._atoms:
+            self._atoms[name] = self._d.intern_atom(name)
+        return self._atoms[name]
+
+    def _prop(self, window, name: str, kind: int) -> Any:
+        from Xlib import error
+
+        try:
+            p = window.get_full_property(self._atom(name), kind)
+        except (error.BadWindow, error.BadAtom, error.BadValue):
+            return None
+        return p.value if p is not None else None
+
+    def _title(self, window) -> str:
+        from Xlib import error
+
+        value = self._prop(window, "_NET_WM_NAME", self._atom("UTF8_STRING"))
+        if value is None:
+            try:
+                value = window.get_wm_name()
+            except error.BadWindow:
+                value = None
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        return str(value or "").strip()
+
+    def _geometry(self, window) -> tuple[int, int, int, int]:
+        g = window.get_geometry()
+        pos = window.translate_coords(self._root, 0, 0)
+        # translate_coords gives the root's origin in the window's frame: negate it.
+        return (-pos.x, -pos.y, g.width, g.height)
+
+    def windows(self) -> list[X11Window]:
+        """The client windows bottom to top (stacking order), the active one marked focused."""
+        from Xlib import X, error
+
+        stacking = self._prop(self._root, "_NET_CLIENT_LIST_STACKING", X.AnyPropertyType)
+        if stacking is None:
+            stacking = self._prop(self._root, "_NET_CLIENT_LIST", X.AnyPropertyType)
+        if stacking is None:
+            raise DesktopUnavailable(f"display {self.name} has no EWMH window manager (no _NET_CLIENT_LIST)")
+        active = self._prop(self._root, "_NET_ACTIVE_WINDOW", X.AnyPropertyType)
+        active_id = int(active[0]) if active is not None and len(active) else 0
+        hidden = self._atom("_NET_WM_STATE_HIDDEN")
+        out = []
+        for wid in stacking:
+            w = self._d.create_resource_object("window", int(wid))
+            try:
+                cls = w.get_wm_class() or ("", "")
+                state = self._prop(w, "_NET_WM_STATE", X.AnyPropertyType)
+                out.append(X11Window(wid=int(wid), app=cls[1] or cls[0] or "", instance=cls[0] or "",
+                                     title=self._title(w), focused=int(wid) == active_id,
+                                     minimised=state is not None and hidden in state, geometry=self._geometry(w)))
+            except error.BadWindow:  # closed between the list and the read
+                continue
+        return out
+
+    def screenshot(self) -> Image.Image:
+        """The whole screen as RGB (Pillow reads it over the X connection with XCB)."""
+        from PIL import ImageGrab
+
+        try:
+            return ImageGrab.grab(xdisplay=self.name).convert("RGB")
+        except OSError as e:
+            raise DesktopUnavailable(f"cannot grab the screen of {self.name}: {e}") from e
+
+    # -- driving the desktop (the real-screens builder and tests use these) ----------------------
+
+    def activate(self, wid: int) -> None:
+        """Ask the window manager to focus and raise a window (_NET_ACTIVE_WINDOW request)."""
+        self._client_message(wid, "_NET_ACTIVE_WINDOW", [2, self._X.CurrentTime, 0, 0, 0])
+
+    def move_resize(self, wid: int, x: int, y: int, width: int, height: int) -> None:
+        """Place a window's frame (_NET_MOVERESIZE_WINDOW with x, y, width and height given)."""
+        self._client_message(wid, "_NET_MOVERESIZE_WINDOW", [1 | 0xF << 8 | 2 << 12, x, y, width, height])
+
+    def close_window(self, wid: int) -> None:
+        """Ask the window manager to close a window politely (_NET_CLOSE_WINDOW)."""
+        self._client_message(wid, "_NET_CLOSE_WINDOW", [self._X.CurrentTime, 2, 0, 0, 0])
+
+    def minimise(self, wid: int) -> None:
+        """Iconify a window (WM_CHANGE_STATE IconicState, as ICCCM asks)."""
+        self._client_message(wid, "WM_CHANGE_STATE", [3, 0, 0, 0, 0])
+
+    def _client_message(self, wid: int, atom: str, data: list[int]) -> None:
+        from Xlib import X
+        from Xlib.protocol import event
+
+        window = self._d.create_resource_object("window", wid)
+        ev = event.ClientMessage(window=window, client_type=self._atom(atom), data=(32, data))
+        self._root.send_event(ev, event_mask=X.SubstructureRedirectMask | X.SubstructureNotifyMask)
+        self._d.sync()
