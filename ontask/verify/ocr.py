@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import math
 import os
 import re
 import threading
@@ -17,6 +18,8 @@ from typing import Optional
 
 import numpy as np
 from PIL import Image
+
+from ontask.verify.titlebars import INK, Band, find_bands, ink_clusters
 
 EDGE = 6  # grey-level step that marks a window border in the rows around a text line
 URL_RE = re.compile(r"\b(?:https?://)?(?:[a-z0-9-]+\.)+[a-z]{2,}(?:/[^\s]*)?", re.IGNORECASE)
@@ -163,9 +166,81 @@ class TitleReader:
                 self._images.popitem(last=False)
         return out
 
+    def read_band(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> str:
+        """One line of text in a band (x0, y0, x1, y1), read as a single line: dark text on a
+        light ground whatever the theme paints, upscaled, binarised; cached by content."""
+        x0, y0, x1, y1 = box
+        crop = rgb[y0:y1, x0:x1]
+        key = hashlib.sha1(crop.tobytes() + str(crop.shape).encode()).hexdigest()
+        with self._lock:
+            text = self._cache.get(key)
+            if text is not None:
+                self._cache.move_to_end(key)
+                return text
+            gray = crop.astype(np.float32).sum(axis=2) / 3
+            background = float(np.median(gray))
+            ink = np.abs(gray - background) > INK
+            light_text = bool(ink.any()) and float(gray[ink].mean()) > background
+            level = float(np.percentile(gray, 99 if light_text else 1))
+            if abs(level - background) < 1:
+                return ""
+            # Background to white, ink to black, whichever way round the theme paints them.
+            norm = np.clip((gray - level) / (background - level), 0.0, 1.0) * 255
+            img = Image.fromarray(norm.astype(np.uint8))
+            binary = img.resize((max(1, int(img.width * self.upscale)), max(1, int(img.height * self.upscale))),
+                                Image.Resampling.LANCZOS)
+            # A white margin: tesseract misreads letters that touch the image's edge.
+            framed = Image.new("L", (binary.width + 20, binary.height + 20), 255)
+            framed.paste(binary, (10, 10))
+            self._line.SetImage(framed)
+            text = _normalise(" ".join(self._line.GetUTF8Text().split()))
+            self.recognitions += 1
+            self._cache[key] = text
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+            return text
+
     def windows(self, image: Image.Image, known_apps: Optional[set[str]] = None) -> list[dict]:
-        """Window evidence read from pixels: titles ending in " - <app>", each with the nearest
-        URL below it; the widest title bar is taken as the focused window."""
+        """Window evidence read from pixels: one window per title bar (see `titlebars`), the
+        focused one the bar painted to stand out, with its confidence in `_focus_confidence`, and
+        the URL read from the field just below a browser's title. Falls back to the text lines'
+        "<document> - <app>" pattern when the screen has no title bar."""
+        rgb = np.asarray(image.convert("RGB"))
+        windows, urls = [], []
+        for bar in find_bands(rgb):
+            if not bar.buttons or bar.height > MAX_BAR_HEIGHT:
+                continue
+            box = _title_box(rgb, bar)
+            if box is None:
+                continue
+            text = self.read_band(rgb, box)
+            compact = text.replace(" ", "")
+            url = URL_RE.search(compact)
+            if url and ("://" in compact or compact.lower().startswith(("notsecure", "www.")) or
+                        url.group(0) == compact):
+                urls.append((bar, url.group(0)))  # a browser's address field, not a window
+            elif sum(ch.isalnum() for ch in text) >= 3 and not _MENU_LINE.match(text):
+                app = text.rsplit(" - ", 1)[1].strip() if " - " in text else ""
+                windows.append({"app": app, "title": text, "url": None, "focused": False, "_bar": bar})
+        if not windows:
+            return self._windows_from_lines(image, known_apps)
+        for field, url in urls:  # each address field belongs to the nearest title bar above it
+            above = [w for w in windows if 0 <= field.y0 - w["_bar"].y1 <= 120
+                     and w["_bar"].x0 - 2 <= field.x0 and field.x1 <= w["_bar"].x1 + 2]
+            if above:
+                min(above, key=lambda w: field.y0 - w["_bar"].y1)["url"] = url
+        ranked = sorted(windows, key=lambda w: w["_bar"].salience(), reverse=True)
+        margin = ranked[0]["_bar"].salience() - ranked[1]["_bar"].salience() if len(ranked) > 1 else 40.0
+        ranked[0]["focused"] = True
+        ranked[0]["_focus_confidence"] = round(1.0 / (1.0 + math.exp(-(margin - 5.0) / 8.0)), 3)
+        for w in windows:
+            w.pop("_bar")
+        # Bottom to top as the window manager stacks them: the focused window last.
+        return sorted(windows, key=lambda w: w["focused"])
+
+    def _windows_from_lines(self, image: Image.Image, known_apps: Optional[set[str]] = None) -> list[dict]:
+        """Titles ending in " - <app>" among the text lines, each with the nearest URL below it;
+        the widest title is taken as the focused window."""
         found = self.lines(image)
         titles = [l for l in found if " - " in l.text and (not known_apps or l.text.rsplit(" - ", 1)[1] in known_apps)]
         urls = [l for l in found if URL_RE.fullmatch(l.text.strip()) and "." in l.text]
@@ -180,3 +255,21 @@ class TitleReader:
         for w in windows:
             w.pop("_width")
         return windows
+
+
+_MENU_LINE = re.compile(r"^\W*(file|edit|view)\b.*\b(edit|view|insert|help|tools|format)\b", re.IGNORECASE)
+MAX_BAR_HEIGHT = 40  # a title bar, a tab strip or an address field; taller bands are toolbars
+
+
+def _title_box(rgb: np.ndarray, bar: Band) -> Optional[tuple[int, int, int, int]]:
+    """The title's box in a bar: the ink without the window icon at the left end and the buttons
+    at the right end (small clusters that touch the ends)."""
+    clusters = ink_clusters(rgb, bar)
+    h = bar.height
+    if clusters and clusters[-1][1] > bar.x1 - 40 and clusters[-1][1] - clusters[-1][0] <= 5 * h:
+        clusters = clusters[:-1]
+    if clusters and clusters[0][0] < bar.x0 + 40 and clusters[0][1] - clusters[0][0] <= 1.5 * h:
+        clusters = clusters[1:]
+    if not clusters:
+        return None
+    return (max(bar.x0, clusters[0][0] - 4), bar.y0, min(bar.x1, clusters[-1][1] + 4), bar.y1)

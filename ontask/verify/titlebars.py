@@ -1,0 +1,132 @@
+"""Where the title bars are, from pixels alone: pure numpy, no OCR.
+
+A title bar, whatever draws it (openbox, xfwm, a GTK header bar, a browser's own frame), is a
+thin horizontal band across the top of a window whose background is flat along each row (a
+solid colour or a vertical gradient), with the title in it and the window's buttons at one end.
+The band finder looks for exactly that: long runs of flat, non-white pixels in each row, grouped
+over consecutive rows of similar colour into bands 13-40 px tall. The focused window's bar is
+the one drawn to stand out: window managers paint it saturated or dark, the others grey.
+
+Example:
+    >>> import numpy as np
+    >>> screen = np.full((200, 400, 3), 255, np.uint8)
+    >>> screen[10:30, 20:380] = (60, 110, 190)    # a blue bar ...
+    >>> screen[16:24, 150:250] = 255             # ... with white "text"
+    >>> screen[16:24, 360:372] = 255             # ... and a close button at its right end
+    >>> [(b.y0, b.y1, b.x0, b.x1, b.buttons) for b in find_bands(screen)]
+    [(10, 30, 20, 380, True)]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_WIDTH = 150  # a title bar spans a window: narrower flat runs are widgets
+MIN_HEIGHT, MAX_HEIGHT = 13, 40
+TEXT_GAP = 16  # rows of text that break the flat runs inside a band
+INK = 40  # grey-level difference from the band's background that counts as text or a button
+
+
+@dataclass(frozen=True)
+class Band:
+    """A thin flat-background band with ink in it: a title bar, a tab strip, a URL field..."""
+
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+    color: float  # mean grey level of the background
+    saturation: float  # median colour saturation of the background (0 grey ... 255 pure)
+    buttons: bool  # ink close to the right end: window buttons or a tab's close mark
+    ink_x0: int  # where the ink starts and ends (absolute x)
+    ink_x1: int
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+    @property
+    def width(self) -> int:
+        return self.x1 - self.x0
+
+    def salience(self) -> float:
+        """How much the band is painted to stand out: the focused window's title bar scores
+        highest (saturated or dark against grey inactive bars)."""
+        return self.saturation + (255.0 - self.color) / 4.0
+
+
+def _row_segments(gray: np.ndarray, min_width: int) -> list[tuple[int, int, int, float]]:
+    """(row, x0, x1, grey) of every run of horizontally flat pixels at least min_width long."""
+    h, _ = gray.shape
+    flat = np.abs(np.diff(gray, axis=1)) <= 1
+    pad = np.zeros((h, 1), np.int8)
+    edges = np.diff(np.concatenate([pad, flat.astype(np.int8), pad], axis=1), axis=1)
+    ys, xs = np.nonzero(edges == 1)
+    _, xe = np.nonzero(edges == -1)
+    keep = (xe - xs) >= min_width
+    return [(int(y), int(a), int(b) + 1, float(gray[y, a])) for y, a, b in zip(ys[keep], xs[keep], xe[keep])]
+
+
+def find_bands(rgb: np.ndarray, min_width: int = MIN_WIDTH) -> list[Band]:
+    """Bands of a screenshot (H x W x 3 uint8), top to bottom."""
+    gray = rgb.astype(np.int16).sum(axis=2) // 3
+    active: list[dict] = []
+    finished: list[dict] = []
+    for y, a, b, c in _row_segments(gray, min_width):
+        if c >= 248:  # white is a page or a document, not a bar
+            continue
+        hit = None
+        for band in active:
+            if band["closed"]:
+                continue
+            if y - band["last"] > TEXT_GAP:
+                band["closed"] = True
+                continue
+            overlap = min(b, band["x1"]) - max(a, band["x0"])
+            if overlap < 0.7 * min(b - a, band["x1"] - band["x0"]):
+                continue
+            if abs(c - band["c"]) <= 10:
+                hit = band
+                break
+            if y - band["last"] <= 1:
+                band["closed"] = True  # a flat row of another colour right below: the band's edge
+        if hit is not None:
+            hit.update(last=y, c=c, x0=min(hit["x0"], a), x1=max(hit["x1"], b))
+        else:
+            active.append({"y0": y, "last": y, "x0": a, "x1": b, "c": c, "closed": False})
+        if len(active) > 64:  # keep the scan short: finished bands leave the active list
+            finished += [band for band in active if band["closed"]]
+            active = [band for band in active if not band["closed"]]
+    bands = []
+    for band in finished + active:
+        y0, y1, x0, x1 = band["y0"], band["last"] + 1, band["x0"], band["x1"]
+        if not MIN_HEIGHT <= y1 - y0 <= MAX_HEIGHT:
+            continue
+        region = gray[y0:y1, x0:x1]
+        background = np.median(region, axis=1, keepdims=True)
+        ink_cols = np.nonzero((np.abs(region - background) > INK).any(axis=0))[0]
+        if len(ink_cols) < 8:
+            continue
+        mid = rgb[y0 + (y1 - y0) // 4, x0:x1].astype(np.int16)
+        saturation = float(np.median(mid.max(axis=1) - mid.min(axis=1)))
+        bands.append(Band(y0, y1, x0, x1, float(background.mean()), saturation,
+                          bool(ink_cols[-1] > (x1 - x0) - 40), x0 + int(ink_cols[0]), x0 + int(ink_cols[-1]) + 1))
+    return sorted(bands, key=lambda b: (b.y0, b.x0))
+
+
+def ink_clusters(rgb: np.ndarray, band: Band, gap: int = 0) -> list[tuple[int, int]]:
+    """Horizontal extents (absolute x) of the ink in a band, split where the background shows
+    for more than `gap` pixels (default: the band's height): words stay together, the window
+    icon and buttons come apart from the title."""
+    gap = gap or band.height
+    gray = rgb[band.y0:band.y1, band.x0:band.x1].astype(np.int16).sum(axis=2) // 3
+    background = np.median(gray, axis=1, keepdims=True)
+    cols = np.nonzero((np.abs(gray - background) > INK).any(axis=0))[0]
+    if not len(cols):
+        return []
+    splits = np.nonzero(np.diff(cols) > gap)[0]
+    starts = np.concatenate([[cols[0]], cols[splits + 1]])
+    ends = np.concatenate([cols[splits], [cols[-1]]]) + 1
+    return [(band.x0 + int(s), band.x0 + int(e)) for s, e in zip(starts, ends)]
