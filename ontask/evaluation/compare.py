@@ -4,12 +4,13 @@ the hybrid (a student and the verifier averaged)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from PIL import Image
 
-from ontask.data.dataset import row_windows
+from ontask.data.dataset import row_meta, row_windows
 from ontask.evaluation.metrics import summary
 
 
@@ -20,11 +21,42 @@ class Item:
     windows: list[dict[str, Any]]
     label: str
     hard: bool = False
+    groups: dict[str, str] = field(default_factory=dict)  # breakdowns: app, hard-case family
+
+
+def _groups(row: dict[str, Any], windows: list[dict[str, Any]]) -> dict[str, str]:
+    focused = next((w for w in windows if w.get("focused")), None)
+    app = row_meta(row).get("app") or (focused or {}).get("app") or "-"
+    return {"app": str(app), "family": row["extra_info"].get("hard_kind") or "-"}
 
 
 def items_of(ds, rows: list[dict[str, Any]]) -> list[Item]:
-    return [Item(ds.image(r), r["extra_info"]["task"], row_windows(r), r["reward_model"]["ground_truth"],
-                 bool(r["extra_info"]["hard"])) for r in rows]
+    out = []
+    for r in rows:
+        windows = row_windows(r)
+        out.append(Item(ds.image(r), r["extra_info"]["task"], windows, r["reward_model"]["ground_truth"],
+                        bool(r["extra_info"]["hard"]), _groups(r, windows)))
+    return out
+
+
+def breakdown(items: list[Item], p: dict[str, list[float]], key: str) -> dict[str, dict[str, tuple[float, int]]]:
+    """{group: {system: (accuracy, n)}} of one slice's items, grouped by items' `groups[key]`.
+
+    Example:
+        >>> xs = [Item(None, "t", [], "on-task", groups={"app": "vim"}),
+        ...       Item(None, "t", [], "off-task", groups={"app": "vim"})]
+        >>> breakdown(xs, {"verifier": [0.9, 0.8]}, "app")
+        {'vim': {'verifier': (0.5, 2)}}
+    """
+    out: dict[str, dict[str, tuple[float, int]]] = {}
+    for name, probs in p.items():
+        hits: dict[str, list[int]] = {}
+        for x, q in zip(items, probs):
+            g = x.groups.get(key, "-")
+            hits.setdefault(g, []).append(int((q >= 0.5) == (x.label == "on-task")))
+        for g, h in hits.items():
+            out.setdefault(g, {})[name] = (sum(h) / len(h), len(h))
+    return dict(sorted(out.items()))
 
 
 def _summaries(sets: dict[str, list[Item]], p: dict[str, list[float]]) -> dict[str, Any]:
@@ -48,8 +80,12 @@ def student_probabilities(student, sets: dict[str, list[Item]]
 
 
 def compare(sets: dict[str, list[Item]], students: dict[str, str], judge_uri: Optional[str] = None,
-            hybrid_of: Optional[str] = None) -> dict[str, dict[str, Any]]:
-    """{system: {slice: metrics summary}} for every system on every slice."""
+            hybrid_of: Optional[str] = None, pixels: bool = False,
+            probabilities: Optional[dict[str, dict[str, list[float]]]] = None) -> dict[str, dict[str, Any]]:
+    """{system: {slice: metrics summary}} for every system on every slice.
+
+    pixels: also the verifier reading the screenshot alone (OCR), as if no window evidence came.
+    probabilities: when given, filled with {system: {slice: P(on-task) per item}}."""
     from ontask.serving.classify import PromptBaseline, StudentClassifier
     from ontask.verify import VerifierConfig, score_windows
 
@@ -62,13 +98,32 @@ def compare(sets: dict[str, list[Item]], students: dict[str, str], judge_uri: Op
             for s, items in sets.items()})
     verifier_p = {s: [score_windows(x.task, x.windows, cfg)[0] for x in items] for s, items in sets.items()}
     results["verifier alone"] = _summaries(sets, verifier_p)
+    kept = probabilities if probabilities is not None else {}
+    kept["verifier alone"] = verifier_p
+    if pixels:
+        from ontask.verify.ocr import TitleReader
+
+        reader = TitleReader()
+        seen: dict[str, list[dict[str, Any]]] = {}  # one OCR pass per screenshot, whatever its tasks
+
+        def read(image: Image.Image) -> list[dict[str, Any]]:
+            key = hashlib.sha1(image.tobytes()).hexdigest()
+            if key not in seen:
+                seen[key] = reader.windows(image)
+            return seen[key]
+
+        ocr_p = {s: [score_windows(x.task, read(x.image), cfg)[0] for x in items] for s, items in sets.items()}
+        results["verifier from pixels (OCR)"] = _summaries(sets, ocr_p)
+        kept["verifier from pixels (OCR)"] = ocr_p
     for name, uri in students.items():
         p, latencies = student_probabilities(StudentClassifier.load(uri), sets)
         results[name] = _summaries(sets, p)
+        kept[name] = p
         for s, items in sets.items():
             results[name][s]["latency_ms"] = summary([x.label for x in items], p[s],
                                                      latencies_ms=latencies[s])["latency_ms"]
         if name == hybrid_of:
-            results[f"{name} + verifier (hybrid)"] = _summaries(
-                sets, {s: [(a + b) / 2 for a, b in zip(p[s], verifier_p[s])] for s in sets})
+            hybrid = {s: [(a + b) / 2 for a, b in zip(p[s], verifier_p[s])] for s in sets}
+            results[f"{name} + verifier (hybrid)"] = _summaries(sets, hybrid)
+            kept[f"{name} + verifier (hybrid)"] = hybrid
     return results

@@ -35,6 +35,16 @@ def markdown_table(systems: dict[str, dict[str, Any]], slices: list[str], titles
     return "\n".join(lines)
 
 
+def breakdown_table(rows: dict[str, dict[str, tuple[float, int]]], key: str) -> str:
+    """A Markdown table of accuracy per group (rows) and system (columns)."""
+    systems = list(dict.fromkeys(name for cells in rows.values() for name in cells))
+    lines = ["| " + " | ".join([key, *systems]) + " |", "|" + "---|" * (len(systems) + 1)]
+    for group, cells in rows.items():
+        values = [f"{cells[s][0]:.3f} (n={cells[s][1]})" if s in cells else "-" for s in systems]
+        lines.append("| " + " | ".join([group, *values]) + " |")
+    return "\n".join(lines)
+
+
 def accuracy_plot(systems: dict[str, dict[str, Any]], slices: list[str], titles: dict[str, str], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(9, 4.5))
     width = 0.8 / max(1, len(slices))

@@ -1,0 +1,94 @@
+"""The agent's conversation with the classifier: a prediction over HTTP (KServe v1), the last
+answer kept on disk, and a correction of it sent to Kafka in the published schema."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import requests
+
+from ontask.agent.capture import Capture
+from ontask.serving.schema import Prediction
+
+
+class PredictorError(RuntimeError):
+    """The predictor could not be reached or refused the request; str() says which and why."""
+
+
+@dataclass
+class Answer:
+    """One prediction as the agent shows it."""
+
+    task: str
+    prediction: Prediction
+    windows: list[dict[str, Any]]
+    at: str  # RFC 3339, when the screenshot was taken
+
+    def line(self) -> str:
+        """The one line the agent prints."""
+        focused = next((w for w in self.windows if w.get("focused")), None)
+        where = f"{focused['app']}: {focused['title']}" if focused and focused.get("title") else \
+            (focused or {}).get("app", "no focused window")
+        return (f"{self.at} {self.prediction.label} ({self.prediction.confidence:.0%}, "
+                f"model {self.prediction.model_version}) | {where[:80]}")
+
+
+def predict(url: str, model: str, task: str, capture: Capture, timeout: float = 30.0,
+            session_id: Optional[str] = None) -> Answer:
+    """Ask the student predictor at `url` (e.g. http://ontask-student.ns) about one capture."""
+    at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    instance: dict[str, Any] = {"image": base64.b64encode(capture.jpeg()).decode(), "task": task,
+                                "windows": capture.windows, "timestamp": at}
+    if session_id:
+        instance["sessionId"] = session_id
+    endpoint = f"{url.rstrip('/')}/v1/models/{model}:predict"
+    try:
+        r = requests.post(endpoint, json={"instances": [instance]}, timeout=timeout)
+    except requests.RequestException as e:
+        raise PredictorError(f"cannot reach the predictor at {endpoint}: {e}") from e
+    if r.status_code != 200:
+        raise PredictorError(f"the predictor at {endpoint} answered {r.status_code}: {r.text[:300]}")
+    try:
+        prediction = Prediction.model_validate(r.json()["predictions"][0])
+    except (ValueError, KeyError, IndexError, TypeError) as e:
+        raise PredictorError(f"the predictor at {endpoint} answered something that is not a prediction: "
+                             f"{r.text[:300]}") from e
+    return Answer(task, prediction, capture.windows, at)
+
+
+def state_dir() -> Path:
+    """Where the agent keeps its last answer (the user's own cache, never the classifier's)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "ontask-agent"
+
+
+def remember(answer: Answer, capture: Capture, folder: Optional[Path] = None) -> None:
+    """Keep the last answer and its screenshot so `ontask agent correct` can correct it."""
+    folder = folder or state_dir()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (folder / "last.jpg").write_bytes(capture.jpeg())
+    (folder / "last.json").write_text(json.dumps({"task": answer.task, "at": answer.at, "windows": answer.windows,
+                                                  "prediction": answer.prediction.model_dump(by_alias=True)}))
+
+
+def correction_of_last(classifier: str, label: str, folder: Optional[Path] = None, note: Optional[str] = None):
+    """The correction of the last answer, ready for `ontask.feedback.send`."""
+    from ontask.feedback.producer import make_correction
+
+    folder = folder or state_dir()
+    try:
+        last = json.loads((folder / "last.json").read_text())
+        image = (folder / "last.jpg").read_bytes()
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f"no answer to correct yet in {folder}: run `ontask agent run` first") from e
+    p = last["prediction"]
+    return make_correction(classifier, last["task"], label, image=image, windows=last["windows"],
+                           predicted_label=p["label"], confidence=p["confidence"], model_version=p["modelVersion"],
+                           timestamp=last["at"], id=f"agent-{uuid.uuid4().hex}", note=note)
