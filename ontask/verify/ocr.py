@@ -77,6 +77,16 @@ def _split_at_edges(gray: np.ndarray, b: dict) -> list[tuple[int, int, int, int]
     return [_grow_to_ink(gray, (a, y0, c, y1)) for a, c in zip(cuts, cuts[1:]) if c - a >= 30]
 
 
+def same_title(read: str, truth: str) -> bool:
+    """Whether a title read from pixels is the window's title, case and whitespace aside.
+
+    Example:
+        >>> same_title("report.pdf — Q3  Sales", "Report. pdf — q3 sales")
+        True
+    """
+    return "".join(read.lower().split()) == "".join(truth.lower().split())
+
+
 class OcrUnavailable(RuntimeError):
     """tesseract's English data is not installed."""
 
@@ -166,6 +176,16 @@ class TitleReader:
                 self._images.popitem(last=False)
         return out
 
+    def read_header(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> str:
+        """A GTK-style header bar's title: one line, or a title over a subtitle, which such apps
+        name their window as "<subtitle> — <title>"."""
+        x0, y0, x1, y1 = box
+        lines = [self.read_band(rgb, (x0, a, x1, b)) for a, b in _text_rows(rgb[y0:y1, x0:x1], y0)]
+        lines = [line for line in lines if line]
+        if len(lines) == 2:
+            return f"{lines[1]} — {lines[0]}"
+        return lines[0] if len(lines) == 1 else ""
+
     def read_band(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> str:
         """One line of text in a band (x0, y0, x1, y1), read as a single line: dark text on a
         light ground whatever the theme paints, upscaled, binarised; cached by content."""
@@ -187,7 +207,7 @@ class TitleReader:
             # Background to white, ink to black, whichever way round the theme paints them.
             norm = np.clip((gray - level) / (background - level), 0.0, 1.0) * 255
             img = Image.fromarray(norm.astype(np.uint8))
-            binary = img.resize((max(1, int(img.width * self.upscale)), max(1, int(img.height * self.upscale))),
+            binary = img.resize((max(1, int(img.width * BAND_UPSCALE)), max(1, int(img.height * BAND_UPSCALE))),
                                 Image.Resampling.LANCZOS)
             # A white margin: tesseract misreads letters that touch the image's edge.
             framed = Image.new("L", (binary.width + 20, binary.height + 20), 255)
@@ -208,18 +228,27 @@ class TitleReader:
         rgb = np.asarray(image.convert("RGB"))
         windows, urls = [], []
         for bar in find_bands(rgb):
-            if not bar.buttons or bar.height > MAX_BAR_HEIGHT:
+            if bar.height > MAX_BAR_HEIGHT:
+                box = _header_title_box(rgb, bar)
+                if box is None:
+                    continue
+                text = self.read_header(rgb, box)
+                if sum(ch.isalpha() for ch in text) < 3:  # a zoom field or a page counter, not a title
+                    continue
+            elif bar.buttons:
+                box = _title_box(rgb, bar)
+                if box is None:
+                    continue
+                text = self.read_band(rgb, box)
+            else:
                 continue
-            box = _title_box(rgb, bar)
-            if box is None:
-                continue
-            text = self.read_band(rgb, box)
             compact = text.replace(" ", "")
             url = URL_RE.search(compact)
             if url and ("://" in compact or compact.lower().startswith(("notsecure", "www.")) or
                         url.group(0) == compact):
                 urls.append((bar, url.group(0)))  # a browser's address field, not a window
-            elif sum(ch.isalnum() for ch in text) >= 3 and not _MENU_LINE.match(text):
+            elif sum(ch.isalnum() for ch in text) >= 3 and not _MENU_LINE.match(text) and text.count("|") < 3:
+                # (menu bars and status bars, "Sheet 1 of 1 | Default | English (USA) | ...", are not titles)
                 app = text.rsplit(" - ", 1)[1].strip() if " - " in text else ""
                 windows.append({"app": app, "title": text, "url": None, "focused": False, "_bar": bar})
         if not windows:
@@ -258,7 +287,37 @@ class TitleReader:
 
 
 _MENU_LINE = re.compile(r"^\W*(file|edit|view)\b.*\b(edit|view|insert|help|tools|format)\b", re.IGNORECASE)
+# UI text is 9-12 px high; twice that suits tesseract's LSTM best (3x loses underscores, measured
+# on the real-screens set).
+BAND_UPSCALE = 2.0
 MAX_BAR_HEIGHT = 40  # a title bar, a tab strip or an address field; taller bands are toolbars
+
+
+def _text_rows(crop: np.ndarray, top: int) -> list[tuple[int, int]]:
+    """Rows (absolute y) of each line of ink in a crop, split at ink-free rows."""
+    gray = crop.astype(np.int16).sum(axis=2) // 3
+    rows = (np.abs(gray - np.median(gray)) > INK).any(axis=1)
+    out, start = [], None
+    for i, r in enumerate(list(rows) + [False]):
+        if r and start is None:
+            start = i
+        elif not r and start is not None:
+            if i - start >= 5:
+                out.append((top + max(0, start - 2), top + min(len(rows), i + 2)))
+            start = None
+    return out
+
+
+def _header_title_box(rgb: np.ndarray, bar: Band) -> Optional[tuple[int, int, int, int]]:
+    """A header bar's title: the ink centred in the bar, with buttons on both sides of it."""
+    clusters = ink_clusters(rgb, bar, gap=12)
+    if len(clusters) < 3:
+        return None
+    centre = (bar.x0 + bar.x1) / 2
+    a, b = min(clusters, key=lambda c: abs((c[0] + c[1]) / 2 - centre))
+    if abs((a + b) / 2 - centre) > 0.1 * bar.width or (a, b) in (clusters[0], clusters[-1]):
+        return None
+    return (max(bar.x0, a - 4), bar.y0, min(bar.x1, b + 4), bar.y1)
 
 
 def _title_box(rgb: np.ndarray, bar: Band) -> Optional[tuple[int, int, int, int]]:

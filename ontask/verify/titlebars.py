@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MIN_WIDTH = 150  # a title bar spans a window: narrower flat runs are widgets
-MIN_HEIGHT, MAX_HEIGHT = 13, 40
+MIN_WIDTH = 100  # a title bar spans a window: narrower flat runs are widgets
+MIN_HEIGHT, MAX_HEIGHT = 13, 56  # a window manager's bar ... a GTK header bar with a subtitle
 TEXT_GAP = 16  # rows of text that break the flat runs inside a band
 INK = 40  # grey-level difference from the band's background that counts as text or a button
 
@@ -42,6 +42,7 @@ class Band:
     buttons: bool  # ink close to the right end: window buttons or a tab's close mark
     ink_x0: int  # where the ink starts and ends (absolute x)
     ink_x1: int
+    contrast: float = 0.0  # how far the darkest (or brightest) ink is from the background
 
     @property
     def height(self) -> int:
@@ -54,7 +55,7 @@ class Band:
     def salience(self) -> float:
         """How much the band is painted to stand out: the focused window's title bar scores
         highest (saturated or dark against grey inactive bars)."""
-        return self.saturation + (255.0 - self.color) / 4.0
+        return self.saturation + self.contrast / 4.0
 
 
 def _row_segments(gray: np.ndarray, min_width: int) -> list[tuple[int, int, int, float]]:
@@ -85,9 +86,9 @@ def find_bands(rgb: np.ndarray, min_width: int = MIN_WIDTH) -> list[Band]:
                 band["closed"] = True
                 continue
             overlap = min(b, band["x1"]) - max(a, band["x0"])
-            if overlap < 0.7 * min(b - a, band["x1"] - band["x0"]):
-                continue
-            if abs(c - band["c"]) <= 10:
+            if overlap < 0.7 * (b - a) or (b - a) > 1.3 * (band["x1"] - band["x0"]):
+                continue  # a run mostly outside the band, or much wider than it, is something else
+            if abs(c - band["c"]) <= 10 + 2 * (y - band["last"]):  # a gradient drifts under the text
                 hit = band
                 break
             if y - band["last"] <= 1:
@@ -111,8 +112,10 @@ def find_bands(rgb: np.ndarray, min_width: int = MIN_WIDTH) -> list[Band]:
             continue
         mid = rgb[y0 + (y1 - y0) // 4, x0:x1].astype(np.int16)
         saturation = float(np.median(mid.max(axis=1) - mid.min(axis=1)))
+        deviation = np.abs(region - background)
         bands.append(Band(y0, y1, x0, x1, float(background.mean()), saturation,
-                          bool(ink_cols[-1] > (x1 - x0) - 40), x0 + int(ink_cols[0]), x0 + int(ink_cols[-1]) + 1))
+                          bool(ink_cols[-1] > (x1 - x0) - 40), x0 + int(ink_cols[0]), x0 + int(ink_cols[-1]) + 1,
+                          float(np.percentile(deviation[deviation > INK], 90))))
     return sorted(bands, key=lambda b: (b.y0, b.x0))
 
 
