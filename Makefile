@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 PYTEST_ARGS ?=
 
-.PHONY: help venv servers system-deps demo test bench servers-up servers-down crd lint-chart clean-cache
+.PHONY: help venv servers system-deps real-screens demo test bench servers-up servers-down crd lint-chart clean-cache
 
 help:
 	@echo "make demo          run the embedded-mode demo (tiny model, CPU)"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench         run the benchmarks"
 	@echo "make servers-up    start the real test servers in the background (servers-down stops them)"
 	@echo "make crd           regenerate the chart's CRD from ontask/spec.py"
+	@echo "make real-screens  build (once, cached) the real-screens set: real applications under Xvfb"
 
 # The Python environment lives in the cache, keyed by the lock file's hash, so fresh clones
 # (CI) reuse it and a changed lock builds a new one beside the old. No file prerequisite: a
@@ -42,6 +43,11 @@ system-deps: $(ONTASK_CACHE)/.system-deps
 servers:
 	bash scripts/servers/build.sh all
 
+# Real applications screenshotted under Xvfb (about 8 minutes on 2 cores the first time), cached
+# under $(ONTASK_CACHE)/real-screens-<hash of the plan>.
+real-screens: venv system-deps
+	$(PY) -m ontask.cli data real-screens
+
 crd: venv
 	$(PY) -m ontask.crd
 
@@ -49,10 +55,10 @@ demo: venv system-deps
 	bash scripts/servers/build.sh kafka
 	$(PY) scripts/with_kafka.py $(PY) -m ontask.cli demo
 
-test: venv system-deps servers
+test: venv system-deps servers real-screens
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: venv system-deps servers
+bench: venv system-deps servers real-screens
 	$(PY) -m benchmarks
 
 servers-up: venv servers

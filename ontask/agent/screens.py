@@ -192,18 +192,36 @@ TASKS: tuple[Task, ...] = (
               "42 supplier invoices waiting for purchase order matching."))),
 )
 
-# Windows that serve no task here: what people drift to. `about` names the hard-case family.
-DISTRACTIONS: tuple[tuple[str, Material], ...] = (
-    ("game", M(GAME, "xboard", "XBoard chess")),
-    ("game", M(GAME, "xmahjongg", "Mahjongg solitaire")),
-    ("video-entertainment", M(VIDEO, "funny-cats", "Funniest cat compilation 2026")),
-    ("video-entertainment", M(VIDEO, "football-highlights", "Football highlights - all goals of the weekend")),
-    ("social", _page("x.com", "/home", "Home / X", "What is happening?! Trending: #WorldCup")),
-    ("social", _page("www.reddit.com", "/r/aww/", "Cute animals : r/aww - Reddit", "Look at this puppy")),
-    ("shopping", _page("www.amazon.com", "/gp/cart/view.html", "Amazon.com Shopping Cart", "Noise cancelling headphones")),
-    ("news", _page("www.bbc.com", "/sport/football", "Football - BBC Sport", "Transfer rumours and live scores")),
-    ("chat-lunch", _chat("random", "sam: lunch at the noodle place?", "jo: yes, 12:30!")),
-    ("chat-lunch", _chat("weekend-plans", "ali: hiking on Saturday?", "bo: count me in")),
+# What people drift to, each with its hard-case family and the task (below) for which the same
+# window is the work: a chess lesson needs the chess game, a sports roundup the highlights.
+DISTRACTIONS: tuple[tuple[str, Material, str], ...] = (
+    ("game", M(GAME, "xboard", "XBoard chess"), "chess-lesson"),
+    ("game", M(GAME, "xmahjongg", "Mahjongg solitaire"), "game-qa"),
+    ("video-entertainment", M(VIDEO, "funny-cats", "Funniest cat compilation 2026"), "pet-campaign"),
+    ("video-entertainment", M(VIDEO, "football-highlights", "Football highlights - all goals of the weekend"),
+     "sports-roundup"),
+    ("social", _page("x.com", "/home", "Home / X", "What is happening?! Trending: #WorldCup"), "social-replies"),
+    ("social", _page("www.reddit.com", "/r/aww/", "Cute animals : r/aww - Reddit", "Look at this puppy"),
+     "pet-campaign"),
+    ("shopping", _page("www.amazon.com", "/gp/cart/view.html", "Amazon.com Shopping Cart",
+                       "Noise cancelling headphones"), "headset-order"),
+    ("news", _page("www.bbc.com", "/sport/football", "Football - BBC Sport", "Transfer rumours and live scores"),
+     "sports-roundup"),
+    ("chat-lunch", _chat("random", "sam: lunch at the noodle place?", "jo: yes, 12:30!"), "team-lunch"),
+    ("chat-lunch", _chat("weekend-plans", "ali: hiking on Saturday?", "bo: count me in"), "team-hike"),
+)
+
+# Tasks whose work happens in what is elsewhere a distraction. Their own material is the
+# distraction's window, so the split follows the distraction's.
+DISTRACTION_TASKS: tuple[Task, ...] = (
+    T("chess-lesson", "Prepare the chess club's lesson on openings", "teacher", ()),
+    T("game-qa", "Test the new tile set of the Mahjongg game", "tester", ()),
+    T("pet-campaign", "Collect funny pet clips for the pet food campaign", "marketing", ()),
+    T("sports-roundup", "Write the weekend football roundup for the sports page", "journalist", ()),
+    T("social-replies", "Reply to comments on the company's X account", "marketing", ()),
+    T("headset-order", "Order noise cancelling headphones for the support team", "office", ()),
+    T("team-lunch", "Organise the team lunch on Friday", "office", ()),
+    T("team-hike", "Plan the team's Saturday hiking trip", "office", ()),
 )
 
 
@@ -221,7 +239,11 @@ class Scene:
 
 
 def task_by_id() -> dict[str, Task]:
-    return {t.id: t for t in TASKS}
+    return {t.id: t for t in TASKS + DISTRACTION_TASKS}
+
+
+def distraction_split(index: int) -> str:
+    return "val" if index % 3 == 2 else "train"
 
 
 def _same_kind_other_task(task: Task, kind: str, pool: list[Task], rng: random.Random) -> Task:
@@ -238,7 +260,7 @@ def plan_scenes(seed: int = 0) -> list[Scene]:
     scenes: list[Scene] = []
     for split in ("train", "val"):
         pool = [t for t in TASKS if t.split == split]
-        distractions = [d for i, d in enumerate(DISTRACTIONS) if (i % 3 == 2) == (split == "val")]
+        distractions = [d for i, d in enumerate(DISTRACTIONS) if distraction_split(i) == split]
         for task in pool:
             for j, m in enumerate(task.materials):
                 other = _same_kind_other_task(task, m.kind, pool, rng)
@@ -255,7 +277,7 @@ def plan_scenes(seed: int = 0) -> list[Scene]:
                                     {task.id: family, other.id: "right-tool-other-task" if family != "chat-task"
                                      else "chat-task"}, split))
             # the task's work beside a distraction in the background: still on-task
-            kind_, distraction = rng.choice(distractions)
+            _, distraction, _ = rng.choice(distractions)
             m = task.materials[0]
             other = _same_kind_other_task(task, m.kind, pool, rng)
             scenes.append(Scene(f"{task.id}-bg", (distraction, m), "cascade", task.id, (other.id,),
@@ -264,12 +286,12 @@ def plan_scenes(seed: int = 0) -> list[Scene]:
             other = _same_kind_other_task(task, task.materials[-1].kind, pool, rng)
             scenes.append(Scene(f"{task.id}-split", (rng.choice(other.materials), task.materials[-1]), "split", task.id,
                                 (other.id,), {task.id: "split-screen", other.id: "split-screen"}, split))
-        for i, (family, d) in enumerate(distractions):
+        for i, (family, d, owner) in enumerate(distractions):
             for k in range(2):
                 task = rng.choice(pool)
                 windows = (rng.choice(task.materials), d) if k else (d,)
-                scenes.append(Scene(f"{split}-distraction-{i}-{k}", windows, "cascade" if k else "full", None,
-                                    (task.id,), {task.id: family}, split))
+                scenes.append(Scene(f"{split}-distraction-{i}-{k}", windows, "cascade" if k else "full", owner,
+                                    (task.id,), {task.id: family, owner: "distraction-is-the-task"}, split))
         # unrelated documentation: a docs page of one task is off-task for another of the same role
         for task in pool:
             docs = [m for t in pool if t.id != task.id and t.role != task.role for m in t.materials
