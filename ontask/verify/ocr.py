@@ -7,6 +7,7 @@ repeated region costs no second recognition."""
 from __future__ import annotations
 
 import glob
+import copy
 import hashlib
 import math
 import os
@@ -118,7 +119,7 @@ class TitleReader:
         self._line = PyTessBaseAPI(path=path, psm=PSM.SINGLE_LINE)
         self.upscale = upscale
         self._cache: OrderedDict[str, str] = OrderedDict()  # line crop -> text
-        self._images: OrderedDict[str, tuple[TextLine, ...]] = OrderedDict()  # whole screenshot -> lines
+        self._images: OrderedDict[str, tuple] = OrderedDict()  # whole screenshot -> its lines, or its windows
         self._cache_size = cache_size
         self._lock = threading.Lock()  # tesseract handles are not thread-safe
         self.recognitions = 0
@@ -225,6 +226,19 @@ class TitleReader:
         focused one the bar painted to stand out, with its confidence in `_focus_confidence`, and
         the URL read from the field just below a browser's title. Falls back to the text lines'
         "<document> - <app>" pattern when the screen has no title bar."""
+        image_key = "windows:" + hashlib.sha1(image.tobytes() + str(image.size).encode()).hexdigest()
+        with self._lock:
+            if image_key in self._images:
+                self._images.move_to_end(image_key)
+                return copy.deepcopy(list(self._images[image_key]))
+        found = self._read_windows(image, known_apps)
+        with self._lock:
+            self._images[image_key] = tuple(copy.deepcopy(found))
+            while len(self._images) > 256:
+                self._images.popitem(last=False)
+        return found
+
+    def _read_windows(self, image: Image.Image, known_apps: Optional[set[str]]) -> list[dict]:
         rgb = np.asarray(image.convert("RGB"))
         windows, urls = [], []
         for bar in find_bands(rgb):
@@ -247,7 +261,7 @@ class TitleReader:
             if url and ("://" in compact or compact.lower().startswith(("notsecure", "www.")) or
                         url.group(0) == compact):
                 urls.append((bar, url.group(0)))  # a browser's address field, not a window
-            elif sum(ch.isalnum() for ch in text) >= 3 and not _MENU_LINE.match(text) and text.count("|") < 3:
+            elif sum(ch.isalnum() for ch in text) >= 3 and not _NOT_A_TITLE.search(text) and text.count("|") < 3:
                 # (menu bars and status bars, "Sheet 1 of 1 | Default | English (USA) | ...", are not titles)
                 app = text.rsplit(" - ", 1)[1].strip() if " - " in text else ""
                 windows.append({"app": app, "title": text, "url": None, "focused": False, "_bar": bar})
@@ -286,7 +300,10 @@ class TitleReader:
         return windows
 
 
-_MENU_LINE = re.compile(r"^\W*(file|edit|view)\b.*\b(edit|view|insert|help|tools|format)\b", re.IGNORECASE)
+# Menu bars ("File Edit View ... Help", after an app name on a global menu bar) and OCR of
+# graphics (a letter five times in a row) are not titles.
+_NOT_A_TITLE = re.compile(r"^\W*(\w+\s+)?(file|edit|view)\b.*\b(edit|view|insert|help|tools|format|window)\b|(\w)\4{4,}",
+                          re.IGNORECASE)
 # UI text is 9-12 px high; twice that suits tesseract's LSTM best (3x loses underscores, measured
 # on the real-screens set).
 BAND_UPSCALE = 2.0
@@ -309,14 +326,20 @@ def _text_rows(crop: np.ndarray, top: int) -> list[tuple[int, int]]:
 
 
 def _header_title_box(rgb: np.ndarray, bar: Band) -> Optional[tuple[int, int, int, int]]:
-    """A header bar's title: the ink centred in the bar, with buttons on both sides of it."""
+    """A header bar's title: the ink with two lines (a title over a subtitle), else the ink centred
+    in the bar; either way with buttons on both sides of it."""
     clusters = ink_clusters(rgb, bar, gap=12)
     if len(clusters) < 3:
         return None
-    centre = (bar.x0 + bar.x1) / 2
-    a, b = min(clusters, key=lambda c: abs((c[0] + c[1]) / 2 - centre))
-    if abs((a + b) / 2 - centre) > 0.1 * bar.width or (a, b) in (clusters[0], clusters[-1]):
-        return None
+    inner = clusters[1:-1]
+    two_lines = [c for c in inner if len(_text_rows(rgb[bar.y0:bar.y1, c[0]:c[1]], bar.y0)) == 2]
+    if two_lines:
+        a, b = max(two_lines, key=lambda c: c[1] - c[0])
+    else:
+        centre = (bar.x0 + bar.x1) / 2
+        a, b = min(inner, key=lambda c: abs((c[0] + c[1]) / 2 - centre))
+        if abs((a + b) / 2 - centre) > 0.1 * bar.width:
+            return None
     return (max(bar.x0, a - 4), bar.y0, min(bar.x1, b + 4), bar.y1)
 
 
@@ -325,9 +348,10 @@ def _title_box(rgb: np.ndarray, bar: Band) -> Optional[tuple[int, int, int, int]
     at the right end (small clusters that touch the ends)."""
     clusters = ink_clusters(rgb, bar)
     h = bar.height
+    # Buttons (or traffic lights) at either end, and a window icon: small clusters touching an end.
     if clusters and clusters[-1][1] > bar.x1 - 40 and clusters[-1][1] - clusters[-1][0] <= 5 * h:
         clusters = clusters[:-1]
-    if clusters and clusters[0][0] < bar.x0 + 40 and clusters[0][1] - clusters[0][0] <= 1.5 * h:
+    if clusters and clusters[0][0] < bar.x0 + 40 and clusters[0][1] - clusters[0][0] <= 5 * h:
         clusters = clusters[1:]
     if not clusters:
         return None
