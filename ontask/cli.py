@@ -418,19 +418,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of the `ontask` command."""
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors a user can fix. Imported only once one happened: a light command (the capture agent)
+    must not load torch to be able to report an error."""
     from ontask.agent.client import PredictorError
     from ontask.agent.x11 import DesktopUnavailable
     from ontask.data.dataset import DatasetError
     from ontask.models.loading import CheckpointError
     from ontask.store import StoreError
 
+    return (DatasetError, StoreError, CheckpointError, DesktopUnavailable, PredictorError, FileNotFoundError,
+            ValueError)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the `ontask` command."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (DatasetError, StoreError, CheckpointError, DesktopUnavailable, PredictorError, FileNotFoundError,
-            ValueError) as e:
+    except Exception as e:
+        if not isinstance(e, _user_errors()):
+            raise
         # Errors a user can fix: say what is wrong, without a traceback.
         print(f"ontask: error: {e}", file=sys.stderr)
         return 1

@@ -1,8 +1,24 @@
-"""KServe predictors: the one-pass student, the judge, and the disagreement loop."""
+"""KServe predictors: the one-pass student, the judge, and the disagreement loop.
 
-from ontask.serving.classify import StudentClassifier, label_of
-from ontask.serving.disagreement import DisagreementLoop, HttpJudgeClient, judge_correction
-from ontask.serving.schema import Instance, Prediction, RequestError, instances_from_v1, instances_from_v2
+Names are imported on first use: the request schema is light (the capture agent uses it on a
+user's desktop), the classifier pulls in torch and transformers."""
 
-__all__ = ["DisagreementLoop", "HttpJudgeClient", "Instance", "Prediction", "RequestError", "StudentClassifier",
-           "instances_from_v1", "instances_from_v2", "judge_correction", "label_of"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    "StudentClassifier": "classify", "label_of": "classify",
+    "DisagreementLoop": "disagreement", "HttpJudgeClient": "disagreement", "judge_correction": "disagreement",
+    "Instance": "schema", "Prediction": "schema", "RequestError": "schema", "instances_from_v1": "schema",
+    "instances_from_v2": "schema",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'ontask.serving' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"ontask.serving.{_HOMES[name]}"), name)
