@@ -33,8 +33,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if not sets:
         raise SystemExit(f"{name} {ds.version} has no labelled rows in the slices {args.slices}")
     students = {f"student {Path(m.rstrip('/')).name}": m for m in args.model or []}
+    judge = args.judge
+    if judge:
+        from ontask.models.tiny import NO_BASELINE, is_tiny_factory_model
+
+        if is_tiny_factory_model(judge):
+            print(NO_BASELINE)
+            judge = None
     probabilities: dict = {}
-    results = compare(sets, students, judge_uri=args.judge, hybrid_of=next(iter(students), None),
+    results = compare(sets, students, judge_uri=judge, hybrid_of=next(iter(students), None),
                       pixels=args.pixels, probabilities=probabilities)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

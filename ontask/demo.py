@@ -100,7 +100,7 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
     from ontask.evaluation import report
     from ontask.evaluation.compare import Item, compare
     from ontask.feedback import make_correction, send
-    from ontask.models.tiny import build_tiny_vlm
+    from ontask.models.tiny import NO_BASELINE, build_tiny_vlm, is_tiny_factory_model
     from ontask.operator.embedded import EmbeddedOperator
     from ontask.spec import TaskClassifierSpec
     from ontask.store import LocalStore
@@ -161,7 +161,7 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
     items = {s: [Item(ex.image, ex.task, ex.windows, ex.label, ex.hard) for ex in rows] for s, rows in sets.items()}
     results = compare(items, {"student v1": str(store_dir / prefix / "models" / "v1"),
                               "student v2 (after the cycle)": str(store_dir / prefix / "models" / "v2")},
-                      judge_uri=str(judge), hybrid_of="student v1")
+                      judge_uri=None if is_tiny_factory_model(str(judge)) else str(judge), hybrid_of="student v1")
     slices = list(sets)
     table = report.markdown_table(results, slices, TITLES)
     report_dir = out / "report"
@@ -177,7 +177,8 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
              f"Student v1: supervised warm start of {warm_start_steps} steps on the bootstrap labels, then GRPO. "
              f"Cycle 1: {len(corrections)} corrections of a category missing from the bootstrap data "
              f"({EDGE_KIND}), 3 variants each, half as many replayed rows, 60 warm-start steps, then GRPO; "
-             f"{'promoted' if promoted else 'not promoted'}: {evaluation['decision']['reason']}.")
+             f"{'promoted' if promoted else 'not promoted'}: {evaluation['decision']['reason']}."
+             + (f" {NO_BASELINE[0].upper()}{NO_BASELINE[1:]}." if is_tiny_factory_model(str(judge)) else ""))
     html = report.write_html(report_dir / "index.html", "ontask demo", intro, table, images,
                              {"events": events, "decision": evaluation["decision"]})
     (report_dir / "results.json").write_text(json.dumps({"table": table, "results": results, "events": events,

@@ -27,11 +27,16 @@ def missing_programs(programs: tuple[str, ...] = REQUIRED) -> list[str]:
 class VirtualDesktop:
     """Xvfb + openbox on a free display number; `with VirtualDesktop() as d: d.display`."""
 
-    def __init__(self, width: int = 1280, height: int = 800):
+    def __init__(self, width: int = 1280, height: int = 800, home: Optional[Path] = None):
+        """home: the applications' HOME (default: a fresh temporary folder); its path shows in
+        window titles, so a set that must be reproducible gives a fixed one."""
         self.size = (width, height)
         self.display = ""
         self._procs: list[subprocess.Popen] = []
-        self._home = Path(tempfile.mkdtemp(prefix="ontask-desktop-"))
+        if home is not None:
+            shutil.rmtree(home, ignore_errors=True)
+            home.mkdir(parents=True)
+        self._home = home or Path(tempfile.mkdtemp(prefix="ontask-desktop-"))
 
     def __enter__(self) -> "VirtualDesktop":
         missing = missing_programs()

@@ -18,6 +18,8 @@ The folder is cached under ``$ONTASK_CACHE/real-screens-<hash of this code and t
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import html
 import http.server
@@ -26,6 +28,7 @@ import os
 import socketserver
 import ssl
 import subprocess
+import tempfile
 import threading
 import time
 from importlib import resources
@@ -43,7 +46,7 @@ PROGRAMS = ("Xvfb", "openbox", "chromium", "soffice", "xterm", "vim", "mousepad"
             "xmahjongg")
 # Bump when the way screens are made changes (applications, their settings, placement): the
 # cached set is keyed by this and by the plan in screens.py.
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 
 
 def cache_dir() -> Path:
@@ -190,7 +193,7 @@ class Builder:
             return ["mpv", "--force-window=yes", "--image-display-duration=inf", "--no-audio", "--osc=no",
                     f"--force-media-title={m.title}", str(frame)]
         if m.kind == GAME:
-            return [m.name]
+            return ["xboard", "-ncp"] if m.name == "xboard" else [m.name]  # -ncp: no chess engine to start
         raise ValueError(f"unknown material kind {m.kind}")
 
     def open(self, m: Material, timeout: float = 45.0) -> X11Window:
@@ -290,7 +293,8 @@ def build(out: Path, seed: int = 0, limit: Optional[int] = None, log: Callable[[
     t0 = time.monotonic()
     rows, screens = [], []
     try:
-        with VirtualDesktop() as desk:
+        # A fixed HOME: file paths show in titles (Mousepad), and OCR is measured on them.
+        with _build_lock(), VirtualDesktop(home=Path(tempfile.gettempdir()) / "ontask-screens" / "maria") as desk:
             files = desk.home / "Documents"  # where a person keeps their files: titles show ~/Documents
             files.mkdir()
             builder = Builder(desk, files, server.server_address[1])
@@ -331,6 +335,18 @@ def build(out: Path, seed: int = 0, limit: Optional[int] = None, log: Callable[[
     tmp.rename(out)
     log(f"[real-screens] {len(screens)} screenshots, {len(rows)} rows in {time.monotonic() - t0:.0f} s: {out}")
     return out
+
+
+@contextlib.contextmanager
+def _build_lock():
+    """One build at a time on a machine: they share the fixed HOME."""
+    path = Path(tempfile.gettempdir()) / "ontask-screens.lock"
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def cached_set(seed: int = 0, rebuild: bool = False, log: Callable[[str], None] = print) -> Path:

@@ -217,6 +217,19 @@ def build_tiny_vlm(out_dir: str | Path, size: TinySize = TinySize(), seed: int =
     return out
 
 
+NO_BASELINE = ("no prompt-engineering comparison: the judge is a tiny random model from ontask.models.tiny "
+               "(CPU demo), and such a model says nothing about prompting a real VLM; configure a real judge "
+               "checkpoint (e.g. Qwen2.5-VL-72B-Instruct on a GPU) for that row")
+
+
+def is_tiny_factory_model(uri: str) -> bool:
+    """Whether a model folder was made by `build_tiny_vlm` (random weights, no real knowledge)."""
+    try:
+        return json.loads((Path(uri) / "ontask-model.json").read_text()).get("builder") == "ontask.models.tiny"
+    except (OSError, ValueError):
+        return False
+
+
 def parameter_count(model: torch.nn.Module) -> int:
     """Number of parameters (tied weights counted once)."""
     return sum(p.numel() for p in model.parameters())
