@@ -110,7 +110,7 @@ def _cmd_data_generate(args: argparse.Namespace) -> int:
     from ontask.data.generate import focused_kind
 
     store = _store_for(args.out)
-    examples = generate(args.n, seed=args.seed)
+    examples = generate(args.n, seed=args.seed, contrastive=args.contrastive)
     if args.preview:
         from tqdm import tqdm
 
@@ -124,7 +124,8 @@ def _cmd_data_generate(args: argparse.Namespace) -> int:
         contact_sheet(picked[:24]).save(args.preview)
         print(f"contact sheet of {min(24, len(picked))} screenshots: {args.preview}")
     manifest = write_version(store, args.name, examples, data_source="ontask/synthetic",
-                             made_by={"command": "generate", "n": args.n, "seed": args.seed}, progress=True)
+                             made_by={"command": "generate", "n": args.n, "seed": args.seed,
+                                      "contrastive": args.contrastive}, progress=True)
     where = store.uri(f"datasets/{args.name}/{manifest['version']}")
     print(f"wrote {where}: {manifest['rows']} rows "
           f"{manifest['splits']}, labels {manifest['labels']}, {manifest['hard_rows']} hard cases")
@@ -318,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--out", default="out/store", help="store: a folder or s3://bucket/prefix")
     gen.add_argument("--name", default="synthetic", help="dataset name")
+    gen.add_argument("--contrastive", action=argparse.BooleanOptionalAction, default=True,
+                     help="rows in pairs over the same pixels: a task the focused window serves and one it does "
+                          "not, done in the same kind of tool (default: on)")
     gen.add_argument("--preview", metavar="PNG", help="also write a contact sheet of 24 screenshots")
     gen.set_defaults(func=_cmd_data_generate)
     prep = data.add_parser("prepare", help="turn a folder or JSONL manifest of screenshots into a version")

@@ -15,17 +15,43 @@ from ontask.data.render import font, render
 from ontask.data.scene import Scene, scenario_for, scenario_scene
 
 
-def example_at(seed: int, index: int) -> Example:
-    """The index-th synthetic example of a seeded set."""
-    rng = random.Random(f"{seed}:{index}")
-    task = TASKS[index % len(TASKS)] if index < len(TASKS) else rng.choice(TASKS)
+def example_at(seed: int, index: int, contrastive: bool = False) -> Example:
+    """The index-th synthetic example of a seeded set.
+
+    contrastive: rows come in pairs over the same pixels, the scene's own task first, then a task
+    the focused window does not serve although it is the same kind of tool (the right tool on
+    another task, the common off-task case on real desks). Both rows of a pair share a split."""
+    base = index // 2 if contrastive else index
+    rng = random.Random(f"{seed}:{base}")
+    task = TASKS[base % len(TASKS)] if base < len(TASKS) else rng.choice(TASKS)
     scenario = scenario_for(task, rng)
     scene = scenario_scene(rng, task, scenario)
-    return example_from_scene(scene, task.id, task.text, f"syn-{seed}-{index}", scenario=scenario)
+    if not contrastive:
+        return example_from_scene(scene, task.id, task.text, f"syn-{seed}-{index}", scenario=scenario)
+    split = split_for(f"syn-{seed}-{base}")
+    served, unserved = pair_tasks(scene, task, random.Random(f"{seed}:{base}:pair"))
+    if index % 2 == 0:
+        return example_from_scene(scene, served.id, served.text, f"syn-{seed}-{base}-a", split=split,
+                                  scenario=scenario)
+    return example_from_scene(scene, unserved.id, unserved.text, f"syn-{seed}-{base}-b", split=split,
+                              scenario=f"{scenario}/other-task", pair_of=f"syn-{seed}-{base}-a")
 
 
-def example_from_scene(scene: Scene, task_id: str, task_text: str, example_id: str, **meta) -> Example:
-    """Render a scene and label it for a task."""
+def pair_tasks(scene: Scene, task, rng: random.Random):
+    """(a task the scene serves, one it does not) for the same pixels: the scene's own task when it
+    serves it; on the other side preferably a task done in the same kind of tool (the right tool on
+    another task). A scene that serves no task (a game) keeps its own task on both sides."""
+    on = {t.id for t in TASKS if label_scene(scene, t).label == "on-task"}
+    kind = scene.focused.kind
+    served = task if task.id in on else rng.choice([t for t in TASKS if t.id in on] or [task])
+    off = [t for t in TASKS if t.id not in on and t.id != served.id]
+    unserved = rng.choice([t for t in off if kind in t.tools] or off or [task])
+    return served, unserved
+
+
+def example_from_scene(scene: Scene, task_id: str, task_text: str, example_id: str, split: str | None = None,
+                       **meta) -> Example:
+    """Render a scene and label it for a task (split: default from the id's hash)."""
     task = TASKS_BY_ID[task_id]
     label = label_scene(scene, task)
     return Example(
@@ -35,7 +61,7 @@ def example_from_scene(scene: Scene, task_id: str, task_text: str, example_id: s
         label=label.label,
         label_source="rule",
         windows=scene.evidence(),
-        split=split_for(example_id),
+        split=split or split_for(example_id),
         hard=label.hard,
         hard_kind=label.hard_kind,
         reason=label.reason,
@@ -43,10 +69,10 @@ def example_from_scene(scene: Scene, task_id: str, task_text: str, example_id: s
     )
 
 
-def generate(n: int, seed: int = 0) -> Iterator[Example]:
-    """n synthetic examples."""
+def generate(n: int, seed: int = 0, contrastive: bool = False) -> Iterator[Example]:
+    """n synthetic examples (in same-pixels pairs when contrastive)."""
     for i in range(n):
-        yield example_at(seed, i)
+        yield example_at(seed, i, contrastive)
 
 
 def focused_kind(ex: Example) -> str:
