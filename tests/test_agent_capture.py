@@ -10,6 +10,8 @@ from PIL import Image
 
 import ontask.agent.capture
 import ontask.evaluation.compare
+import ontask.evaluation.hybrid
+import ontask.verify.ocr
 import ontask.verify.titlebars
 from ontask.agent.capture import CaptureRefused, Privacy, capture_of, downscale, visible_evidence
 
@@ -20,7 +22,8 @@ WINDOWS = [
 ]
 
 
-@pytest.mark.parametrize("module", [ontask.agent.capture, ontask.verify.titlebars, ontask.evaluation.compare])
+@pytest.mark.parametrize("module", [ontask.agent.capture, ontask.verify.titlebars, ontask.evaluation.compare,
+                                    ontask.evaluation.hybrid, ontask.verify.ocr])
 def test_the_documented_examples_run(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

@@ -78,7 +78,7 @@ class X11Desktop:
 
         try:
             p = window.get_full_property(self._atom(name), kind)
-        except (error.BadWindow, error.BadAtom, error.BadValue):
+        except (error.BadWindow, error.BadDrawable, error.BadAtom, error.BadValue):
             return None
         return p.value if p is not None else None
 
@@ -89,7 +89,7 @@ class X11Desktop:
         if value is None:
             try:
                 value = window.get_wm_name()
-            except error.BadWindow:
+            except (error.BadWindow, error.BadDrawable):
                 value = None
         if isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
@@ -122,7 +122,7 @@ class X11Desktop:
                 out.append(X11Window(wid=int(wid), app=cls[1] or cls[0] or "", instance=cls[0] or "",
                                      title=self._title(w), focused=int(wid) == active_id,
                                      minimised=state is not None and hidden in state, geometry=self._geometry(w)))
-            except error.BadWindow:  # closed between the list and the read
+            except (error.BadWindow, error.BadDrawable, error.BadMatch):  # closed between the list and the read
                 continue
         return out
 

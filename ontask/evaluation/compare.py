@@ -1,6 +1,6 @@
 """Several systems side by side on the same labelled screenshots: students, the prompt
 baseline (the judge model answering a long instruction by free text), the verifier alone, and
-the hybrid (a student and the verifier averaged)."""
+the hybrid (a student and the verifier, the student's weight fitted on held-out rows)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any, Optional
 from PIL import Image
 
 from ontask.data.dataset import row_meta, row_windows
+from ontask.evaluation.hybrid import cross_fitted
 from ontask.evaluation.metrics import summary
 
 
@@ -123,7 +124,13 @@ def compare(sets: dict[str, list[Item]], students: dict[str, str], judge_uri: Op
             results[name][s]["latency_ms"] = summary([x.label for x in items], p[s],
                                                      latencies_ms=latencies[s])["latency_ms"]
         if name == hybrid_of:
-            hybrid = {s: [(a + b) / 2 for a, b in zip(p[s], verifier_p[s])] for s in sets}
+            # The student's weight is fitted on the other half of each slice (cross-fitting): a
+            # student that learned nothing gets none, and no row scores the weight it chose.
+            hybrid, weights = {}, {}
+            for s, items in sets.items():
+                hybrid[s], weights[s] = cross_fitted(p[s], verifier_p[s], [x.label for x in items])
             results[f"{name} + verifier (hybrid)"] = _summaries(sets, hybrid)
+            for s in sets:
+                results[f"{name} + verifier (hybrid)"][s]["student_weights"] = weights[s]
             kept[f"{name} + verifier (hybrid)"] = hybrid
     return results
