@@ -25,6 +25,7 @@ import html
 import http.server
 import json
 import os
+import shutil
 import socketserver
 import ssl
 import subprocess
@@ -280,8 +281,6 @@ def build(out: Path, seed: int = 0, limit: Optional[int] = None, log: Callable[[
     tasks = task_by_id()
     tmp = out.with_name(out.name + ".partial")
     if tmp.exists():
-        import shutil
-
         shutil.rmtree(tmp)
     (tmp / "shots").mkdir(parents=True)
     _Pages.pages = {m.host + m.name: _page_html(m) for s in scenes for m in s.windows if m.kind in (PAGE, CHAT)}
@@ -329,8 +328,6 @@ def build(out: Path, seed: int = 0, limit: Optional[int] = None, log: Callable[[
     (tmp / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp / "screens.jsonl").write_text("".join(json.dumps(s) + "\n" for s in screens))
     if out.exists():
-        import shutil
-
         shutil.rmtree(out)
     tmp.rename(out)
     log(f"[real-screens] {len(screens)} screenshots, {len(rows)} rows in {time.monotonic() - t0:.0f} s: {out}")
