@@ -18,9 +18,10 @@ from ontask.data.scene import Scene, scenario_for, scenario_scene
 def example_at(seed: int, index: int, contrastive: bool = False) -> Example:
     """The index-th synthetic example of a seeded set.
 
-    contrastive: rows come in pairs over the same pixels, the scene's own task first, then a task
+    contrastive: rows come in pairs over the same pixels, a task the scene serves first, then one
     the focused window does not serve although it is the same kind of tool (the right tool on
-    another task, the common off-task case on real desks). Both rows of a pair share a split."""
+    another task, the common off-task case on real desks): balanced labels, and both rows of a
+    pair share a split."""
     base = index // 2 if contrastive else index
     rng = random.Random(f"{seed}:{base}")
     task = TASKS[base % len(TASKS)] if base < len(TASKS) else rng.choice(TASKS)
@@ -28,8 +29,15 @@ def example_at(seed: int, index: int, contrastive: bool = False) -> Example:
     scene = scenario_scene(rng, task, scenario)
     if not contrastive:
         return example_from_scene(scene, task.id, task.text, f"syn-{seed}-{index}", scenario=scenario)
+    pair_rng = random.Random(f"{seed}:{base}:pair")
+    pair = pair_tasks(scene, task, pair_rng)
+    while pair is None:  # a scene that serves no task (a game in front) has no on-task side: draw again
+        task = rng.choice(TASKS)
+        scenario = scenario_for(task, rng)
+        scene = scenario_scene(rng, task, scenario)
+        pair = pair_tasks(scene, task, pair_rng)
+    served, unserved = pair
     split = split_for(f"syn-{seed}-{base}")
-    served, unserved = pair_tasks(scene, task, random.Random(f"{seed}:{base}:pair"))
     if index % 2 == 0:
         return example_from_scene(scene, served.id, served.text, f"syn-{seed}-{base}-a", split=split,
                                   scenario=scenario)
@@ -38,15 +46,18 @@ def example_at(seed: int, index: int, contrastive: bool = False) -> Example:
 
 
 def pair_tasks(scene: Scene, task, rng: random.Random):
-    """(a task the scene serves, one it does not) for the same pixels: the scene's own task when it
-    serves it; on the other side preferably a task done in the same kind of tool (the right tool on
-    another task). A scene that serves no task (a game) keeps its own task on both sides."""
+    """(a task the scene serves, one it does not) for the same pixels, or None when it serves none:
+    the scene's own task when it serves it; on the other side preferably a task done in the same
+    kind of tool (the right tool on another task)."""
     on = {t.id for t in TASKS if label_scene(scene, t).label == "on-task"}
+    if not on:
+        return None
     kind = scene.focused.kind
-    served = task if task.id in on else rng.choice([t for t in TASKS if t.id in on] or [task])
-    off = [t for t in TASKS if t.id not in on and t.id != served.id]
-    unserved = rng.choice([t for t in off if kind in t.tools] or off or [task])
-    return served, unserved
+    served = task if task.id in on else rng.choice([t for t in TASKS if t.id in on])
+    off = [t for t in TASKS if t.id not in on]
+    if not off:
+        return None
+    return served, rng.choice([t for t in off if kind in t.tools] or off)
 
 
 def example_from_scene(scene: Scene, task_id: str, task_text: str, example_id: str, split: str | None = None,
