@@ -48,7 +48,12 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
     base = load_file(str(tmp_path / "base" / "model.safetensors"))
     assert a.keys() == b.keys()
     moved = max(float((a[k] - base[k]).abs().max()) for k in a)
-    differ = max(float((a[k] - b[k]).abs().max()) for k in a)
     assert moved > 1e-3  # training changed the weights...
-    assert differ < 1e-4 * max(1.0, moved)  # ...the same way in both layouts
+    # ...the same way in both layouts. Compared as whole updates (L2), not weight by weight: AdamW
+    # turns float noise in a near-zero gradient (all-reduce order) into a full lr-sized step of
+    # either sign, so single weights can differ by ~lr while the update is the same (measured:
+    # max 1.0e-4 apart, L2 9e-5 of the update).
+    update = sum(float((a[k] - base[k]).double().pow(2).sum()) for k in a) ** 0.5
+    apart = sum(float((a[k] - b[k]).double().pow(2).sum()) for k in a) ** 0.5
+    assert apart < 1e-3 * update
     assert all(torch.isfinite(t).all() for t in b.values())
