@@ -253,12 +253,10 @@ class Builder:
 
 def expected_title_part(m: Material) -> str:
     """What the window title of a material contains once the application has loaded it."""
-    if m.kind in (PAGE, CHAT, VIDEO):
+    if m.kind in (PAGE, CHAT, VIDEO, PDF):  # evince shows the PDF's title metadata
         return m.title
     if m.kind == GAME:
         return {"xboard": "xboard", "xmahjongg": "mahjongg"}.get(m.name, m.name)
-    if m.kind == PDF:
-        return m.title  # evince shows the document's title metadata
     return m.name
 
 
