@@ -75,3 +75,12 @@ def test_the_tiny_student_learns_from_chance_to_85_percent_within_15_minutes(tmp
     assert final >= after_warm + 0.05, summary
     assert entropies and min(entropies) > ENTROPY_FLOOR, f"entropy collapsed: min {min(entropies):.4f}"
     assert (ARTIFACTS / "learning" / "training.png").stat().st_size > 10_000
+    # The held-out rows are balanced (contrastive pairs): a student that answers one label for 90%
+    # of them has learned the label prior, not the task.
+    _cli("eval", "--model", str(tmp_path / "store" / "classifiers" / "learner" / "models" / "v1"), "--store", store,
+         "--data", "screens", "--slices", "val", "--out", str(tmp_path / "eval"), timeout=600)
+    val = json.loads((tmp_path / "eval" / "evaluation.json").read_text())["results"]["student v1"]["val"]
+    said = {label: sum(row[label] for row in val["confusion"].values()) for label in ("on-task", "off-task")}
+    truth = {label: sum(val["confusion"][label].values()) for label in ("on-task", "off-task")}
+    assert abs(truth["on-task"] - truth["off-task"]) <= 0.1 * val["n"], truth
+    assert max(said.values()) <= 0.9 * val["n"], f"one label for most rows: {said}"

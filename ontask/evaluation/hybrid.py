@@ -4,6 +4,7 @@ weight and the hybrid is never far below the better of its parts. Pure functions
 
 from __future__ import annotations
 
+import random
 from typing import Sequence
 
 GRID = tuple(i / 10 for i in range(11))
@@ -33,14 +34,19 @@ def fit_weight(p_student: Sequence[float], p_verifier: Sequence[float], truth: S
 
 def cross_fitted(p_student: Sequence[float], p_verifier: Sequence[float], truth: Sequence[str],
                  folds: int = 2) -> tuple[list[float], list[float]]:
-    """Hybrid probabilities where each row's weight was fitted on the other folds (rows split by
-    position), so the figure is not measured on the rows that chose it; and the fold weights."""
+    """Hybrid probabilities where each row's weight was fitted on the other folds, so the figure is
+    not measured on the rows that chose it; and the fold weights. Folds are a seeded shuffle, not
+    positions: datasets list a screenshot's on-task and off-task rows next to each other, and
+    folds by parity would fit on one label and score the other (measured: 0.64 instead of 0.93)."""
     n = len(truth)
+    order = list(range(n))
+    random.Random(0).shuffle(order)
+    fold_of = {i: pos % folds for pos, i in enumerate(order)}
     out = [0.0] * n
     weights = []
     for k in range(folds):
-        fit = [i for i in range(n) if i % folds != k]
-        held = [i for i in range(n) if i % folds == k]
+        fit = [i for i in range(n) if fold_of[i] != k]
+        held = [i for i in range(n) if fold_of[i] == k]
         w = fit_weight([p_student[i] for i in fit], [p_verifier[i] for i in fit], [truth[i] for i in fit]) if fit \
             else 0.0
         weights.append(w)

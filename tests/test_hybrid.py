@@ -1,0 +1,40 @@
+"""The hybrid's student weight: fitted on held-out rows, none for a student that learned nothing."""
+
+from __future__ import annotations
+
+import random
+
+from ontask.evaluation.hybrid import cross_fitted, fit_weight
+
+
+def _accuracy(p, truth):
+    return sum((q >= 0.5) == (t == "on-task") for q, t in zip(p, truth)) / len(truth)
+
+
+class TestCrossFitted:
+    def test_a_student_that_says_one_label_gets_no_weight_even_when_rows_come_in_label_pairs(self):
+        # Datasets list each screenshot's on-task row next to its off-task row: folds by position
+        # would fit on one label and score the other.
+        truth = ["on-task", "off-task"] * 40
+        rng = random.Random(1)
+        verifier = [0.8 if t == "on-task" else 0.45 for t in truth]  # right, if narrowly on off-task rows
+        verifier[:6] = [0.4, 0.6, 0.4, 0.6, 0.4, 0.6]  # the verifier's few misses
+        student = [0.99 - 0.02 * rng.random() for _ in truth]  # "on-task", whatever the screen
+        hybrid, weights = cross_fitted(student, verifier, truth)
+        assert weights == [0.0, 0.0]
+        assert _accuracy(hybrid, truth) == _accuracy(verifier, truth)
+
+    def test_a_student_that_knows_what_the_verifier_misses_gets_weight_and_the_hybrid_beats_both(self):
+        truth = ["on-task", "off-task"] * 40
+        verifier = [0.8 if t == "on-task" else 0.3 for t in truth]
+        verifier[::8] = [0.4] * len(verifier[::8])  # the verifier misses every fourth on-task row
+        student = [0.7 if t == "on-task" else 0.45 for t in truth]
+        student[1::16] = [0.6] * len(student[1::16])  # the student misses other rows
+        hybrid, weights = cross_fitted(student, verifier, truth)
+        assert all(w > 0 for w in weights)
+        assert _accuracy(hybrid, truth) > max(_accuracy(student, truth), _accuracy(verifier, truth))
+
+
+def test_fit_weight_prefers_the_verifier_on_a_tie():
+    truth = ["on-task", "off-task"]
+    assert fit_weight([0.9, 0.1], [0.9, 0.1], truth) == 0.0
