@@ -90,13 +90,18 @@ class VirtualDesktop:
         return self._home
 
     def __exit__(self, *exc: object) -> None:
-        for p in reversed(self._procs):
-            if p.poll() is None:
-                p.terminate()
-        for p in self._procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(list(reversed(self._procs)))  # the window manager and the server last
         self._procs.clear()
         shutil.rmtree(self._home, ignore_errors=True)
+
+
+def stop_all(procs: list[subprocess.Popen], grace: float = 5.0) -> None:
+    """Terminate processes, then kill those still running after `grace` seconds."""
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            p.kill()

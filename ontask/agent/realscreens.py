@@ -38,7 +38,7 @@ from typing import Any, Callable, Optional
 
 from PIL import Image, ImageDraw, ImageFont
 
-from ontask.agent.desktop import VirtualDesktop, missing_programs
+from ontask.agent.desktop import VirtualDesktop, missing_programs, stop_all
 from ontask.agent.screens import CHAT, CODE, DOC, GAME, NOTE, PAGE, PDF, SHEET, VIDEO, Material, Scene, plan_scenes, \
     task_by_id
 from ontask.agent.x11 import X11Desktop, X11Window
@@ -215,14 +215,7 @@ class Builder:
     def close_all(self) -> None:
         for w in self.x.windows():
             self.x.close_window(w.wid)
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(self.procs)
         self.procs.clear()
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and any(not w.app.startswith(("Chromium", "libreoffice", "soffice"))
