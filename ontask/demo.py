@@ -159,9 +159,10 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
     evaluation = json.loads(store.get_bytes(f"{prefix}/evaluations/v2.json"))
     sets = {"heldout": heldout, "edge": edge_eval, "corrected": edge_corrections}
     items = {s: [Item(ex.image, ex.task, ex.windows, ex.label, ex.hard) for ex in rows] for s, rows in sets.items()}
+    tiny_judge = is_tiny_factory_model(str(judge))  # says nothing about prompting a real VLM: no row
     results = compare(items, {"student v1": str(store_dir / prefix / "models" / "v1"),
                               "student v2 (after the cycle)": str(store_dir / prefix / "models" / "v2")},
-                      judge_uri=None if is_tiny_factory_model(str(judge)) else str(judge), hybrid_of="student v1")
+                      judge_uri=None if tiny_judge else str(judge), hybrid_of="student v1")
     slices = list(sets)
     table = report.markdown_table(results, slices, TITLES)
     report_dir = out / "report"
@@ -178,7 +179,7 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
              f"Cycle 1: {len(corrections)} corrections of a category missing from the bootstrap data "
              f"({EDGE_KIND}), 3 variants each, half as many replayed rows, 60 warm-start steps, then GRPO; "
              f"{'promoted' if promoted else 'not promoted'}: {evaluation['decision']['reason']}."
-             + (f" {NO_BASELINE[0].upper()}{NO_BASELINE[1:]}." if is_tiny_factory_model(str(judge)) else ""))
+             + (f" {NO_BASELINE[0].upper()}{NO_BASELINE[1:]}." if tiny_judge else ""))
     html = report.write_html(report_dir / "index.html", "ontask demo", intro, table, images,
                              {"events": events, "decision": evaluation["decision"]})
     (report_dir / "results.json").write_text(json.dumps({"table": table, "results": results, "events": events,

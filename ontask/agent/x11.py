@@ -149,10 +149,6 @@ class X11Desktop:
         """Ask the window manager to close a window politely (_NET_CLOSE_WINDOW)."""
         self._client_message(wid, "_NET_CLOSE_WINDOW", [self._X.CurrentTime, 2, 0, 0, 0])
 
-    def minimise(self, wid: int) -> None:
-        """Iconify a window (WM_CHANGE_STATE IconicState, as ICCCM asks)."""
-        self._client_message(wid, "WM_CHANGE_STATE", [3, 0, 0, 0, 0])
-
     def _client_message(self, wid: int, atom: str, data: list[int]) -> None:
         from Xlib import X
         from Xlib.protocol import event

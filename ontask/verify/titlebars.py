@@ -40,8 +40,6 @@ class Band:
     color: float  # mean grey level of the background
     saturation: float  # median colour saturation of the background (0 grey ... 255 pure)
     buttons: bool  # ink close to an end: window buttons, traffic lights or a tab's close mark
-    ink_x0: int  # where the ink starts and ends (absolute x)
-    ink_x1: int
     contrast: float = 0.0  # how far the darkest (or brightest) ink is from the background
 
     @property
@@ -114,8 +112,7 @@ def find_bands(rgb: np.ndarray, min_width: int = MIN_WIDTH) -> list[Band]:
         saturation = float(np.median(mid.max(axis=1) - mid.min(axis=1)))
         deviation = np.abs(region - background)
         bands.append(Band(y0, y1, x0, x1, float(background.mean()), saturation,
-                          bool(ink_cols[-1] > (x1 - x0) - 40 or ink_cols[0] < 40), x0 + int(ink_cols[0]),
-                          x0 + int(ink_cols[-1]) + 1,
+                          bool(ink_cols[-1] > (x1 - x0) - 40 or ink_cols[0] < 40),
                           float(np.percentile(deviation[deviation > INK], 90))))
     return sorted(bands, key=lambda b: (b.y0, b.x0))
 
