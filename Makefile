@@ -32,13 +32,11 @@ $(VENV)/.complete:
 
 venv: $(VENV)/.complete
 
-# Debian packages: fonts for rendered screens and tesseract for OCR.
-$(ONTASK_CACHE)/.system-deps:
-	@mkdir -p $(ONTASK_CACHE)
-	bash scripts/system-deps.sh
-	touch $@
-
-system-deps: $(ONTASK_CACHE)/.system-deps
+# Debian packages (fonts, tesseract, the X11 desktop and its applications, the word list). Run
+# every time, not behind a marker: the script checks each package with dpkg (about a second) and a
+# cached machine gets the packages a newer checkout added.
+system-deps:
+	@bash scripts/system-deps.sh
 
 servers:
 	bash scripts/servers/build.sh all

@@ -2,11 +2,12 @@
 # Debian packages the project needs: real fonts for synthetic screens, tesseract for OCR of title
 # and URL bars, and a real X11 desktop with real applications for the capture agent's tests and
 # the real-screens set (Xvfb, openbox, Chromium, LibreOffice, xterm + vim, Mousepad, Evince, mpv,
-# two games). Installs only what is missing.
+# two games), and a broad English word list for the tiny models' tokenizer (wamerican).
+# Installs only what is missing.
 set -euo pipefail
 pkgs=(fonts-dejavu-core fonts-liberation2 tesseract-ocr tesseract-ocr-eng libtesseract-dev
       xvfb openbox chromium xterm vim mousepad evince mpv libreoffice-writer libreoffice-calc xboard xmahjongg
-      openssl)
+      openssl wamerican)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [[ ${#missing[@]} -gt 0 ]]; then

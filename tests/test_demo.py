@@ -28,9 +28,9 @@ def test_the_printed_table_is_the_reports(demo):
     saved = json.loads((out / "report" / "results.json").read_text())
     assert saved["table"] in stdout
     rows = saved["table"].splitlines()
-    assert rows[0].startswith("| system | held-out | edge case (new) | corrected edge cases")
+    assert rows[0].startswith("| system | held-out | team's focus music (new) | corrected screenshots")
     assert {r.split("|")[1].strip() for r in rows[2:]} == {
-        "verifier alone", "student v1", "student v1 + verifier (hybrid)", "student v2 (after the cycle)"}
+        "verifier alone", "student v1", "student v2 (after the cycle)", "student v2 (after the cycle) + verifier (hybrid)"}
     # A tiny random judge says nothing about prompt engineering: no row for it, and the demo says so.
     assert "No prompt-engineering comparison: the judge is a tiny random model" in stdout
     html = (out / "report" / "index.html").read_text()

@@ -99,3 +99,43 @@ def test_table_has_at_least_30_cases_covering_every_hard_kind():
     kinds = {c[5] for c in CASES}
     assert {"docs-related", "docs-unrelated", "tutorial-video", "background-distraction", "chat-task",
             "chat-not-task", "shopping-task", "split-screen", "notification"} <= kinds
+
+
+# A team's own policy: its focus music in front of the task's work is on-task for that team only;
+# in front of another task's work, or with no work behind it, it stays off-task.
+POLICY_CASES = [
+    ("analyst-revenue", [("spreadsheet", "revenue", False), ("music", "focus-music", False)], ON, "team-policy"),
+    ("analyst-revenue", [("spreadsheet", "churn", False), ("music", "focus-music", False)], OFF, None),
+    ("analyst-revenue", [("music", "focus-music", False)], OFF, None),
+]
+
+
+@pytest.mark.parametrize("task_id, windows, expected, hard_kind", POLICY_CASES)
+def test_a_teams_policy_changes_only_its_own_family(task_id, windows, expected, hard_kind):
+    from ontask.data.labels import FOCUS_MUSIC_TEAM
+
+    scene = new_scene(random.Random(3), windows, layout="overlap")
+    label = label_scene(scene, TASKS_BY_ID[task_id], FOCUS_MUSIC_TEAM)
+    assert (label.label, label.hard_kind) == (expected, hard_kind), label.reason
+    # Under the general rules the same music is off-task, whatever is behind it.
+    assert label_scene(scene, TASKS_BY_ID[task_id]).label == OFF
+
+
+def test_a_feed_that_names_the_tasks_words_is_off_task():
+    scene = new_scene(random.Random(4), [("spreadsheet", "revenue", False), ("social", "revenue", False)])
+    label = label_scene(scene, TASKS_BY_ID["analyst-revenue"])
+    assert (label.label, label.hard_kind) == (OFF, "distraction-names-task"), label.reason
+
+
+def test_edge_families_are_balanced_and_the_verifier_gets_the_teams_policy_wrong():
+    """The family the demo and the convergence benchmark teach by corrections: no rule knows it."""
+    from ontask.data.generate import family_examples
+    from ontask.data.labels import FOCUS_MUSIC_TEAM
+    from ontask.verify import VerifierConfig, score_windows
+
+    rows = family_examples("focus-music", 20, seed=5, policy=FOCUS_MUSIC_TEAM)
+    assert len(rows) == 20 and sum(r.label == ON for r in rows) == 10
+    assert all(rows[i].image.tobytes() == rows[i + 1].image.tobytes() for i in range(0, 20, 2))  # pairs share pixels
+    cfg = VerifierConfig.load()
+    on_rows = [r for r in rows if r.label == ON]
+    assert all(score_windows(r.task, r.windows, cfg)[0] < 0.5 for r in on_rows)

@@ -22,7 +22,8 @@ from tests.conftest import REPO
 
 TOPIC_FOR = {"editor": "payments", "terminal": "payments", "docs": "testing", "spreadsheet": "revenue",
              "document": "onboarding", "email": "refunds", "chat": "lunch", "issues": "auth", "video": "cats",
-             "social": "celebrity", "shop": "gadgets", "game": "gaming", "design": "landing-page", "crm": "leads"}
+             "social": "celebrity", "shop": "gadgets", "game": "gaming", "design": "landing-page", "crm": "leads",
+             "music": "focus-music"}
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 WORK_KINDS = ("editor", "terminal", "spreadsheet", "document", "issues", "design", "crm")
 COMMS_KINDS = ("email", "chat")
 WEB_KINDS = ("docs", "video", "social", "shop")
-ENTERTAINMENT_KINDS = ("video", "social", "game")
+ENTERTAINMENT_KINDS = ("video", "social", "game", "music")
 ALL_KINDS = ("editor", "terminal", "docs", "spreadsheet", "document", "email", "chat", "issues",
-             "video", "social", "shop", "game", "design", "crm")
+             "video", "social", "shop", "game", "design", "crm", "music")
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,8 @@ APPS: dict[str, tuple[App, ...]] = {
     "game": (App("game", "Steam - Hollow Knight"), App("game", "Solitaire"), App("game", "Minecraft")),
     "design": (App("design", "Figma"), App("design", "Inkscape"), App("design", "GIMP")),
     "crm": (App("crm", "Chrome", "acme.lightning.force.com", True), App("crm", "Firefox", "app.hubspot.com", True)),
+    # Only in the team-policy edge family (see scene.EDGE_FAMILIES): never in the base data.
+    "music": (App("music", "Spotify"), App("music", "Chrome", "open.spotify.com", True), App("music", "Rhythmbox")),
 }
 
 
@@ -140,6 +142,9 @@ TOPICS: dict[str, Topic] = {t.name: t for t in (
           ("Cat jumps into box", "10 minutes of kittens"), "cats"),
     Topic("gaming", False, ("Hollow Knight", "Level 12", "Boss fight"),
           ("HP 5/9", "Geo 1240", "Press A to continue"), "gaming"),
+    Topic("focus-music", False, ("Deep Focus", "Lo-fi beats to work to", "Brain Food playlist"),
+          ("Weightless - Marconi Union  3:40", "Intro - The xx  2:07", "Clair de Lune - Debussy  5:12",
+           "Instrumental study mix"), "deep-focus"),
 )}
 
 

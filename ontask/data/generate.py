@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 
 from ontask.data.catalog import TASKS, TASKS_BY_ID
 from ontask.data.dataset import Example, split_for
-from ontask.data.labels import label_scene
+from ontask.data.labels import GENERAL, Policy, label_scene
 from ontask.data.render import font, render
 from ontask.data.scene import Scene, scenario_for, scenario_scene
 
@@ -61,10 +61,10 @@ def pair_tasks(scene: Scene, task, rng: random.Random):
 
 
 def example_from_scene(scene: Scene, task_id: str, task_text: str, example_id: str, split: str | None = None,
-                       **meta) -> Example:
-    """Render a scene and label it for a task (split: default from the id's hash)."""
+                       policy: Policy = GENERAL, **meta) -> Example:
+    """Render a scene and label it for a task under a team's policy (split: default from the id's hash)."""
     task = TASKS_BY_ID[task_id]
-    label = label_scene(scene, task)
+    label = label_scene(scene, task, policy)
     return Example(
         id=example_id,
         image=render(scene),
@@ -78,6 +78,27 @@ def example_from_scene(scene: Scene, task_id: str, task_text: str, example_id: s
         reason=label.reason,
         meta={"scene": scene.to_dict(), "task_id": task.id, "role": task.role, **meta},
     )
+
+
+def family_examples(family: str, n: int, seed: int, policy: Policy = GENERAL) -> list[Example]:
+    """n rows of an edge family (scene.EDGE_FAMILIES) labelled under a team's policy, in pairs over
+    the same pixels: the task the scene was made for, then a task with the other label, so that a
+    model that learned "this app means on-task" scores half, not all."""
+    out: list[Example] = []
+    i = 0
+    while len(out) < n:
+        rng = random.Random(f"{seed}:{family}:{i}")
+        task = rng.choice(TASKS)
+        scene = scenario_scene(rng, task, family)
+        own = label_scene(scene, task, policy).label
+        others = [t for t in TASKS if label_scene(scene, t, policy).label != own]
+        rows = [(task, "a")] + ([(rng.choice(others), "b")] if others else [])
+        split = split_for(f"{family}-{seed}-{i}")
+        for t, side in rows[:n - len(out)]:
+            out.append(example_from_scene(scene, t.id, t.text, f"{family}-{seed}-{i}-{side}", split=split,
+                                          policy=policy, scenario=family))
+        i += 1
+    return out
 
 
 def generate(n: int, seed: int = 0, contrastive: bool = False) -> Iterator[Example]:

@@ -21,6 +21,21 @@ class Label:
     hard_kind: Optional[str] = None
 
 
+@dataclass(frozen=True)
+class Policy:
+    """A team's own rule on top of the general ones, which no verifier rule or prompt knows and only
+    its corrections can teach: app kinds that count as on-task while the task's work is open
+    behind them (e.g. the team's focus music)."""
+
+    name: str = "general"
+    on_task_kinds: frozenset[str] = frozenset()
+
+
+GENERAL = Policy()
+# The edge family of the demo and the convergence benchmark: a team that works to focus music.
+FOCUS_MUSIC_TEAM = Policy("focus music counts as on-task", frozenset({"music"}))
+
+
 def window_on_task(w: WindowSpec, task: Task) -> tuple[bool, str]:
     """Whether attending to this one window serves the task, and why."""
     about = f"about {w.topic}"
@@ -28,7 +43,9 @@ def window_on_task(w: WindowSpec, task: Task) -> tuple[bool, str]:
     if w.kind == "game":
         return False, f"{w.app} is a game"
     if w.kind == "social":
-        return False, f"{w.site or w.app} is a social feed"
+        return False, f"{w.site or w.app} is a social feed" + (f", although the post is {about}" if related else "")
+    if w.kind == "music":
+        return False, f"{w.app} plays music"
     if w.kind == "video":
         if w.tutorial and related:
             return True, f"the video is a tutorial on {w.topic}, which the task needs"
@@ -51,11 +68,18 @@ def window_on_task(w: WindowSpec, task: Task) -> tuple[bool, str]:
     return True, f"{w.app} shows {w.title!r}, the task's work"
 
 
-def label_scene(scene: Scene, task: Task) -> Label:
+def label_scene(scene: Scene, task: Task, policy: Policy = GENERAL) -> Label:
     """The label of a screenshot for a task: the focused window decides, with the hard cases
-    the task library makes on purpose (see DESIGN.md and the tests' table)."""
+    the task library makes on purpose (see DESIGN.md and the tests' table), under a team's policy."""
     focused = scene.focused
     on, why = window_on_task(focused, task)
+    if focused.kind in policy.on_task_kinds:
+        work = [w for w in scene.windows if not w.focused and window_on_task(w, task)[0]]
+        if work:
+            return Label(ON, f"{why}, which this team counts as on-task ({policy.name}) while {work[0].app} "
+                         "shows the task's work", True, "team-policy")
+    if focused.kind in ENTERTAINMENT_KINDS and focused.topic in task.topics and not on:
+        return Label(OFF, why, True, "distraction-names-task")
     if scene.layout == "split":
         other = next(w for w in scene.windows if not w.focused)
         other_on, other_why = window_on_task(other, task)

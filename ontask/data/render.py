@@ -49,7 +49,7 @@ PALETTES = {
 APP_COLORS = {"editor": (0, 122, 204), "terminal": (40, 40, 40), "docs": (255, 149, 0), "spreadsheet": (16, 124, 65),
               "document": (43, 87, 154), "email": (0, 114, 198), "chat": (74, 21, 75), "issues": (36, 41, 47),
               "video": (230, 33, 23), "social": (29, 155, 240), "shop": (255, 153, 0), "game": (120, 60, 200),
-              "design": (162, 89, 255), "crm": (0, 161, 224)}
+              "design": (162, 89, 255), "crm": (0, 161, 224), "music": (30, 215, 96)}
 
 
 def render(scene: Scene) -> Image.Image:
@@ -438,6 +438,36 @@ def _body_social(img, draw, scene, w, pal, body):
         y += h + 12
 
 
+def _body_music(img, draw, scene, w, pal, body):
+    """A music player: cover art, a track list, the play bar."""
+    x0, y0, x1, y1 = body
+    draw.rectangle(body, fill=(18, 18, 18))
+    rng = random.Random(w.seed)
+    art = min(_s(scene, 200), (x1 - x0) // 3, (y1 - y0) // 2)
+    c = tuple(rng.randint(40, 200) for _ in range(3))
+    draw.rectangle((x0 + 24, y0 + 24, x0 + 24 + art, y0 + 24 + art), fill=c)
+    draw.ellipse((x0 + 24 + art // 4, y0 + 24 + art // 4, x0 + 24 + 3 * art // 4, y0 + 24 + 3 * art // 4),
+                 fill=tuple(255 - v for v in c))
+    fb, f = font("bold", _s(scene, 26)), font("ui", _s(scene, 14))
+    draw.text((x0 + 48 + art, y0 + 24 + art // 2), _fit(w.title, fb, x1 - x0 - art - 70), font=fb,
+              fill=(255, 255, 255))
+    y = y0 + 48 + art
+    tracks = list(TOPICS[w.topic].lines) * 2
+    rng.shuffle(tracks)
+    for i, line in enumerate(tracks):
+        if y > y1 - _s(scene, 90):
+            break
+        draw.text((x0 + 28, y), f"{i + 1}", font=f, fill=(170, 170, 170))
+        draw.text((x0 + 64, y), _fit(line, f, x1 - x0 - 100), font=f, fill=(30, 215, 96) if i == 0 else (235, 235, 235))
+        y += _s(scene, 30)
+    bar = y1 - _s(scene, 50)
+    draw.rectangle((x0, bar, x1, y1), fill=(40, 40, 40))
+    mid = (x0 + x1) // 2
+    draw.ellipse((mid - 16, bar + 9, mid + 16, bar + 41), fill=(255, 255, 255))
+    draw.rectangle((mid - 200, bar + 44, mid + 200, bar + 47), fill=(90, 90, 90))
+    draw.rectangle((mid - 200, bar + 44, mid - 200 + rng.randint(20, 380), bar + 47), fill=(30, 215, 96))
+
+
 def _body_shop(img, draw, scene, w, pal, body):
     x0, y0, x1, y1 = body
     draw.rectangle(body, fill=(255, 255, 255))
@@ -523,7 +553,7 @@ def _body_docs(img, draw, scene, w, pal, body):
 BODIES = {"editor": _body_editor, "terminal": _body_terminal, "docs": _body_docs, "spreadsheet": _body_spreadsheet,
           "document": _body_document, "email": _body_email, "chat": _body_chat, "issues": _body_issues,
           "video": _body_video, "social": _body_social, "shop": _body_shop, "game": _body_game,
-          "design": _body_design, "crm": _body_crm}
+          "design": _body_design, "crm": _body_crm, "music": _body_music}
 
 
 def _notification(draw: ImageDraw.ImageDraw, scene: Scene, pal: dict) -> None:

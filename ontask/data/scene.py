@@ -179,6 +179,11 @@ def _main_tool(task: Task) -> list[str]:
 SCENARIOS = ("plain-on", "plain-off", "other-project", "docs-related", "docs-unrelated", "tutorial-video",
              "entertainment-video", "background-distraction", "chat-task", "chat-lunch", "shopping",
              "split-screen", "notification")
+# Edge families that only learning can fix, never drawn by scenario_for (so never in base data):
+# the team's focus music in front of the task's work (on-task only under that team's policy, see
+# labels.FOCUS_MUSIC_TEAM), and a social feed whose post names the task's own words (off-task
+# although the title matches the task).
+EDGE_FAMILIES = ("focus-music", "feed-names-task")
 
 
 def scenario_scene(rng: random.Random, task: Task, scenario: str) -> Scene:
@@ -222,7 +227,11 @@ def scenario_scene(rng: random.Random, task: Task, scenario: str) -> Scene:
     if scenario == "notification":
         return new_scene(rng, [(tool, topic, False)], layout="single",
                          notification=("chat", rng.choice(("lunch", "football", topic))))
-    raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
+    if scenario == "focus-music":
+        return new_scene(rng, [*extra, (tool, topic, False), ("music", "focus-music", False)])
+    if scenario == "feed-names-task":
+        return new_scene(rng, [*extra, (tool, topic, False), ("social", topic, False)])
+    raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS + EDGE_FAMILIES)}")
 
 
 def scenario_for(task: Task, rng: random.Random) -> str:

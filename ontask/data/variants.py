@@ -98,10 +98,11 @@ def _scene_variant(scene: Scene, task_id: str, rng: random.Random) -> tuple[Scen
     return scene.with_windows(tuple(windows)), ["retitle-focused"]
 
 
-def _counterfactual(scene: Scene, task_id: str, rng: random.Random) -> tuple[Scene, list[str]]:
-    """Change only the decisive (focused) window so that the label flips."""
+def _counterfactual(scene: Scene, task_id: str, was: str, rng: random.Random) -> tuple[Scene, list[str]]:
+    """Change only the decisive (focused) window so that the label flips. `was` is the parent's
+    label, which for a correction is the user's and not the general rule's (the team's focus music
+    counts as on-task; its counterfactual is a video or a game, off-task for every team)."""
     task = TASKS_BY_ID[task_id]
-    was = label_scene(scene, task).label
     i = next(k for k, w in enumerate(scene.windows) if w.focused)
     f = scene.windows[i]
     if was == "on-task":
@@ -135,7 +136,7 @@ def make_variants(parent: Example, k: int, seed: int = 0, counterfactual_share: 
         new_scene = None
         flip = scene is not None and task_id and rng.random() < counterfactual_share
         if flip:
-            new_scene, ops = _counterfactual(scene, task_id, rng)
+            new_scene, ops = _counterfactual(scene, task_id, parent.label, rng)
         elif scene is not None and task_id and rng.random() < 0.4:
             new_scene, ops = _scene_variant(scene, task_id, rng)
         if new_scene is not None:

@@ -9,6 +9,7 @@ loading) then takes the code path a real Qwen2.5-VL checkpoint takes.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,7 +97,7 @@ class TinySize:
     vision_hidden: int = 64
     vision_depth: int = 2
     vision_heads: int = 4
-    vocab_target: int = 2048
+    vocab_target: int = 8192
     # Short prompts: fine-grained relative positions help more than Qwen's long-context base.
     rope_theta: float = 10000.0
     # A thumbnail (40 image tokens at 16:10) on a CPU; the window evidence carries the text.
@@ -109,8 +110,30 @@ class TinySize:
 _ANSWERS = ["on-task", "off-task"] * 20
 
 
-def build_tokenizer(corpus: Iterable[str] = (), vocab_size: int = 2048) -> PreTrainedTokenizerFast:
-    """A byte-level BPE tokenizer with Qwen's special tokens and chat template, trained locally."""
+# A broad English word list (Debian's `wamerican`, SCOWL, permissive licence; installed by
+# scripts/system-deps.sh): a tokenizer trained only on the catalog shatters every word of a real
+# title it has not seen into single bytes, and the student cannot tell one unseen title from another.
+WORD_LIST = Path("/usr/share/dict/american-english")
+# How often the catalog's own sentences count against the word list: its words are the ones the
+# synthetic screens are made of, and each should stay one or two tokens.
+_CORPUS_WEIGHT = 20
+
+
+def english_words(path: Path = WORD_LIST) -> list[str]:
+    """The word list without possessives, each word as listed, lower-case and capitalised (titles
+    capitalise), as lines of space-separated words: the byte-level pre-tokenizer then learns each
+    word with its leading space, as titles use it."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: install Debian's wamerican package "
+                                "(scripts/system-deps.sh does), or pass words= explicitly")
+    listed = {w.strip() for w in path.read_text(errors="replace").split() if "'" not in w}
+    words = sorted(listed | {w.lower() for w in listed} | {w.capitalize() for w in listed})
+    return [" ".join(words[i:i + 64]) for i in range(0, len(words), 64)]
+
+
+@functools.lru_cache(maxsize=8)
+def _train_bpe(corpus: tuple[str, ...], vocab_size: int, words: tuple[str, ...] | None) -> str:
+    """The trained BPE as JSON; cached because a test session builds many tiny models alike."""
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -120,9 +143,18 @@ def build_tokenizer(corpus: Iterable[str] = (), vocab_size: int = 2048) -> PreTr
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator([*_CORPUS, *_ANSWERS, *corpus], trainer=trainer)
+    own = [*_CORPUS, *corpus] * _CORPUS_WEIGHT
+    tok.train_from_iterator([*own, *_ANSWERS, *(english_words() if words is None else words)], trainer=trainer)
+    return tok.to_str()
+
+
+def build_tokenizer(corpus: Iterable[str] = (), vocab_size: int = 8192,
+                    words: Iterable[str] | None = None) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer with Qwen's special tokens and chat template, trained locally on
+    the catalog (`corpus`, weighted) and a broad English word list (`words`, default WORD_LIST)."""
+    trained = _train_bpe(tuple(corpus), vocab_size, None if words is None else tuple(words))
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
+        tokenizer_object=Tokenizer.from_str(trained),
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
         unk_token=None,
