@@ -191,6 +191,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 0
     print(f"trained {summary['model_uri']}: held-out accuracy {summary['val_accuracy']:.3f} after "
           f"{summary['steps']} steps; skipped rows {summary['skipped']}")
+    h = summary["hybrid"]
+    print(f"served as the hybrid with the verifier: student weight {h['student_weight']:.1f}, fitted on "
+          f"{h['rows']} rows of {h['fitted_on']} (accuracy there: student {h['accuracy']['student']:.3f}, "
+          f"verifier {h['accuracy']['verifier']:.3f}, hybrid {h['accuracy']['hybrid']:.3f})")
     if args.compare_with:
         _compare(args, summary, spec)
     return 0

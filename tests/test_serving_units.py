@@ -59,3 +59,37 @@ def test_the_micro_batcher_answers_concurrent_callers_in_one_batch():
 
     assert asyncio.run(main()) == [[2, 4], [6], [8, 10]]
     assert calls == [[1, 2, 3, 4, 5]]
+
+
+def test_a_student_with_a_hybrid_fit_serves_its_mix_with_the_verifier(tmp_path):
+    """`ontask train` writes ontask-hybrid.json beside the model; the predictor reads it: the answer
+    is w * student + (1 - w) * verifier, the student's own P rides along, and a request without
+    window evidence is answered from what OCR reads (the verifier needs windows)."""
+    import base64
+
+    from ontask.data import generate
+    from ontask.data.images import encode_png
+    from ontask.evaluation.hybrid import HybridFit
+    from ontask.models.tiny import build_tiny_vlm
+    from ontask.serving.predictor import StudentPredictor
+    from ontask.verify import VerifierConfig, score_windows
+
+    folder = build_tiny_vlm(tmp_path / "v1", seed=5)
+    ex = next(generate(1, seed=4))
+    body = {"instances": [{"image": base64.b64encode(encode_png(ex.image)).decode(), "task": ex.task,
+                           "windows": ex.windows}]}
+    verifier_p = score_windows(ex.task, ex.windows, VerifierConfig.load())[0]
+
+    def served(weight):
+        if weight is not None:
+            HybridFit(student_weight=weight, fitted_on="test", rows=0, accuracy={}).write(folder)
+        predictor = StudentPredictor("student", str(folder), "v1", "demo")
+        predictor.load()
+        return asyncio.run(predictor.predict(body))["predictions"][0]
+
+    alone = served(None)
+    assert "studentPOnTask" not in alone  # no fit recorded: the student alone, as before
+    half = served(0.3)
+    assert half["studentPOnTask"] == pytest.approx(alone["pOnTask"], abs=1e-5)
+    assert half["pOnTask"] == pytest.approx(0.3 * alone["pOnTask"] + 0.7 * verifier_p, abs=1e-5)
+    assert served(0.0)["pOnTask"] == pytest.approx(verifier_p, abs=1e-5)

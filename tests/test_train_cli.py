@@ -39,7 +39,11 @@ def test_train_command_writes_a_loadable_model_and_metrics(tmp_path):
     lines = [json.loads(l) for l in (tmp_path / "store" / "classifiers" / "demo" / "metrics" / "v1.jsonl")
              .read_text().splitlines()]
     assert lines[0]["phase"] == "config" and lines[0]["skipped_rows"] == {"missing image": 0, "bad label": 1}
-    assert {l["phase"] for l in lines} >= {"start", "warm-start", "grpo", "end"}
+    assert {l["phase"] for l in lines} >= {"start", "warm-start", "grpo", "end", "hybrid"}
+    # The hybrid's weight, fitted on the validation rows, beside the model for the predictor.
+    fit = json.loads((tmp_path / "store" / "classifiers" / "demo" / "models" / "v1" / "ontask-hybrid.json").read_text())
+    assert 0.0 <= fit["student_weight"] <= 1.0 and fit["fitted_on"] == "screens:v1 val"
+    assert set(fit["accuracy"]) == {"student", "verifier", "hybrid"}
     assert read_version(store, "screens").manifest["rows"] == 11
 
 

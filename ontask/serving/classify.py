@@ -11,7 +11,8 @@ from PIL import Image
 
 from ontask.data.images import fit_for
 from ontask.data.prompt import chat_prompt, prompt_text
-from ontask.models.loading import load_vlm
+from ontask.evaluation.hybrid import HybridFit
+from ontask.models.loading import load_vlm, local_copy
 from ontask.trainers.trainer import AnswerTokens
 
 ON, OFF = "on-task", "off-task"
@@ -26,8 +27,10 @@ class StudentClassifier:
 
     Thread-safe: forward passes are serialised (one model, one set of weights)."""
 
-    def __init__(self, model, processor, max_pixels: Optional[int] = None):
+    def __init__(self, model, processor, max_pixels: Optional[int] = None, hybrid: Optional[HybridFit] = None):
         self.model, self.processor = model, processor
+        # The student's weight beside the verifier, fitted when it was trained (None: student alone).
+        self.hybrid = hybrid
         if max_pixels:
             # The processor resizes every screenshot to at most this many pixels: the latency knob.
             processor.image_processor.size.longest_edge = max_pixels
@@ -37,9 +40,10 @@ class StudentClassifier:
 
     @classmethod
     def load(cls, uri: str, max_pixels: Optional[int] = None, device: str = "cpu",
-             dtype: torch.dtype = torch.float32, **kwargs: Any) -> "StudentClassifier":
-        model, processor = load_vlm(uri, dtype=dtype, device=device, **kwargs)
-        return cls(model, processor, max_pixels)
+             dtype: torch.dtype = torch.float32, s3=None) -> "StudentClassifier":
+        folder = local_copy(uri, s3)
+        model, processor = load_vlm(str(folder), dtype=dtype, device=device)
+        return cls(model, processor, max_pixels, HybridFit.read(folder))
 
     def prompts(self, tasks: Sequence[str], windows: Sequence[Optional[list[Mapping]]]) -> list[str]:
         return [chat_prompt(self.processor, prompt_text(t, w)) for t, w in zip(tasks, windows)]

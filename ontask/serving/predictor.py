@@ -35,6 +35,7 @@ class Row:
     windows: Optional[list[dict]]
     evidence: str = "request"
     p_on_task: float = 0.5
+    student_p_on_task: Optional[float] = None  # set when p_on_task is the hybrid
 
 
 class ScreenshotPredictor(kserve.Model):
@@ -116,7 +117,9 @@ class ScreenshotPredictor(kserve.Model):
         predictions = [Prediction(label=label_of(r.p_on_task), p_on_task=round(r.p_on_task, 6),
                                   confidence=round(max(r.p_on_task, 1 - r.p_on_task), 6),
                                   model_version=self.model_version, evidence=r.evidence,
-                                  latency_ms=round(latency * 1000, 2)) for r in rows]
+                                  latency_ms=round(latency * 1000, 2),
+                                  student_p_on_task=None if r.student_p_on_task is None
+                                  else round(r.student_p_on_task, 6)) for r in rows]
         metrics.REQUESTS.labels(self.name, "ok").inc()
         metrics.LATENCY.labels(self.name).observe(latency)
         for p in predictions:
@@ -144,16 +147,32 @@ class StudentPredictor(ScreenshotPredictor):
         self.model_uri, self.classifier, self.max_pixels, self.s3 = model_uri, classifier, max_pixels, s3
         self.judge_below, self.disagreement = judge_below, disagreement
         self.student: Optional[StudentClassifier] = None
+        self.verifier_config = None  # loaded with a student that has a hybrid fit
 
     def load(self) -> bool:
         self.student = StudentClassifier.load(self.model_uri, max_pixels=self.max_pixels, s3=self.s3)
+        if self.student.hybrid is not None:
+            from ontask.verify import VerifierConfig
+
+            self.verifier_config = VerifierConfig.load()
         self.ready = True
         return self.ready
 
     def score(self, rows: Sequence[Row]) -> list[float]:
         assert self.student is not None
-        return self.student.p_on_task([r.image for r in rows], [r.instance.task for r in rows],
-                                      [r.windows for r in rows])
+        p = self.student.p_on_task([r.image for r in rows], [r.instance.task for r in rows],
+                                   [r.windows for r in rows])
+        hybrid = self.student.hybrid
+        if hybrid is None:
+            return p
+        from ontask.verify import score_windows
+
+        out = []
+        for row, q in zip(rows, p):
+            row.student_p_on_task = q
+            v = score_windows(row.instance.task, row.windows, self.verifier_config)[0] if row.windows else None
+            out.append(hybrid.combine(q, v))
+        return out
 
     def after(self, rows: Sequence[Row], predictions: Sequence[Prediction]) -> None:
         for row, p in zip(rows, predictions):

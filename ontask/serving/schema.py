@@ -63,6 +63,9 @@ class Prediction(Model):
     model_version: str
     evidence: str = Field(description="request: the request's windows; ocr: read from the screenshot.")
     latency_ms: float
+    student_p_on_task: Optional[float] = Field(None, description=(
+        "the student's own P(on-task) when p_on_task is its hybrid with the verifier (the weight "
+        "fitted when the model was trained, in ontask-hybrid.json beside it)"))
 
 
 def _error_text(e: ValidationError, where: str) -> str:

@@ -16,12 +16,13 @@ import yaml
 
 from ontask.data.dataset import DatasetError, read_version, row_windows
 from ontask.data.images import ImageRejected
+from ontask.evaluation.hybrid import HybridFit
 from ontask.models.loading import CheckpointError, check_checkpoint, load_vlm
 from ontask.rewards.components import Weights
 from ontask.spec import TaskClassifierSpec
 from ontask.store import Store, StoreError, download_prefix, upload_folder
 from ontask.trainers.lora import adapter_state_dict, add_lora, base_state_dict, has_lora, merged_state_dict
-from ontask.trainers.trainer import Encoded, Trainer, TrainConfig, config_dict, encode, jsonl_logger
+from ontask.trainers.trainer import Encoded, Trainer, TrainConfig, config_dict, encode, jsonl_logger, p_on_task
 
 log = logging.getLogger("ontask.train")
 LABELS = ("on-task", "off-task")
@@ -187,6 +188,9 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
         # A LoRA run is served as a plain checkpoint: adapters merged into the weights.
         model.save_pretrained(out, **({"state_dict": merged_state_dict(model)} if has_lora(model) else {}))
         processor.save_pretrained(out)
+        hybrid = fit_hybrid(model, trainer.answers, rows.val, f"{dataset}:{dataset_version} val")
+        hybrid.write(out)
+        logger({"phase": "hybrid", "step": trainer.step, **hybrid.model_dump()})
         check_checkpoint(out)
         upload_folder(store, out, f"{prefix}/models/{version}")
         store.put_bytes(f"{prefix}/metrics/{version}.jsonl", metrics_path.read_bytes(), "application/x-ndjson")
@@ -194,5 +198,16 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
         torch.distributed.barrier()
     final = history[-1].get("val_accuracy")
     return {"version": version, "val_accuracy": final, "steps": history[-1]["step"], "skipped": rows.skipped,
-            "model_uri": store.uri(f"{prefix}/models/{version}")}
+            "model_uri": store.uri(f"{prefix}/models/{version}"), "hybrid": hybrid.model_dump()}
+
+
+def fit_hybrid(model, answers, val_rows: list, fitted_on: str) -> HybridFit:
+    """The student's weight beside the verifier, fitted on the validation rows it never trained on
+    (rows without window evidence, where the verifier has nothing to say, are left out)."""
+    rows = [r for r in val_rows if r.verifier_p_on is not None]
+    was = model.training
+    model.eval()
+    p_student = [p_on_task(model, r.inputs, answers) for r in rows]
+    model.train(was)
+    return HybridFit.fit(p_student, [r.verifier_p_on for r in rows], [r.label for r in rows], fitted_on)
 
