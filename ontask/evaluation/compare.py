@@ -11,7 +11,7 @@ from typing import Any, Optional
 from PIL import Image
 
 from ontask.data.dataset import row_meta, row_windows
-from ontask.evaluation.hybrid import cross_fitted
+from ontask.evaluation.hybrid import cross_fitted, mix
 from ontask.evaluation.metrics import summary
 
 
@@ -117,20 +117,28 @@ def compare(sets: dict[str, list[Item]], students: dict[str, str], judge_uri: Op
         results["verifier from pixels (OCR)"] = _summaries(sets, ocr_p)
         kept["verifier from pixels (OCR)"] = ocr_p
     for name, uri in students.items():
-        p, latencies = student_probabilities(StudentClassifier.load(uri), sets)
+        student = StudentClassifier.load(uri)
+        p, latencies = student_probabilities(student, sets)
         results[name] = _summaries(sets, p)
         kept[name] = p
         for s, items in sets.items():
             results[name][s]["latency_ms"] = summary([x.label for x in items], p[s],
                                                      latencies_ms=latencies[s])["latency_ms"]
         if name == hybrid_of:
-            # The student's weight is fitted on the other half of each slice (cross-fitting): a
-            # student that learned nothing gets none, and no row scores the weight it chose.
+            # As served: the weight `ontask train` fitted on its validation rows. A model without
+            # that record gets its weight fitted on the other half of each slice (cross-fitting).
+            # Either way a student that learned nothing gets none, and no row scores a weight it chose.
             hybrid, weights = {}, {}
             for s, items in sets.items():
-                hybrid[s], weights[s] = cross_fitted(p[s], verifier_p[s], [x.label for x in items])
+                if student.hybrid is not None:
+                    hybrid[s] = mix(p[s], verifier_p[s], student.hybrid.student_weight)
+                    weights[s] = [student.hybrid.student_weight]
+                else:
+                    hybrid[s], weights[s] = cross_fitted(p[s], verifier_p[s], [x.label for x in items])
             results[f"{name} + verifier (hybrid)"] = _summaries(sets, hybrid)
             for s in sets:
                 results[f"{name} + verifier (hybrid)"][s]["student_weights"] = weights[s]
+                results[f"{name} + verifier (hybrid)"][s]["weight_from"] = (
+                    student.hybrid.fitted_on if student.hybrid is not None else "cross-fitted on this slice")
             kept[f"{name} + verifier (hybrid)"] = hybrid
     return results
