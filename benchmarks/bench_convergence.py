@@ -1,14 +1,16 @@
 """Convergence under feedback: accuracy on an edge family that no rule knows after 0, 10, 20 and
-50 corrections (each with 3 variants and replayed base rows), tiny student on this CPU.
+50 corrections (each with its variants and replayed base rows), tiny student on this CPU.
 
-The family is a team's own policy (ontask.data.labels.FOCUS_MUSIC_TEAM): its focus-music player in
-front of the task's work counts as on-task; the same screen with a task whose work is not open
-stays off-task, so the family's rows are balanced. The base student is trained (a supervised warm
-start, then GRPO) on synthetic screens that never show it. Each point trains a candidate from
-that same base on a cycle dataset built as the collector builds it (the corrections are the
-on-task side, the one a user corrects), and evaluates it on unseen screenshots of the family, on
-the held-out set, and the verifier beside it. Also written: a table and a PNG plot in
-out/bench/convergence.{md,png}.
+The base student is trained (a supervised warm start, then GRPO) on contrastive synthetic screens
+(pairs over the same pixels) that never show the family. The family is a team's own policy
+(ontask.data.labels.FOCUS_MUSIC_TEAM): its focus-music player in front of the task's work counts
+as on-task; the same screen with a task whose work is not open stays off-task, so the family's
+rows are balanced. Each point trains a candidate from that same base on a cycle dataset built as
+the collector builds it: the corrections (the on-task side, the one a user corrects; no scene,
+as from Kafka), their variants (pixel and wording changes, and the same pixels with a task
+nothing on the screen serves, off-task) and replayed base rows. It is evaluated on unseen
+screenshots of the family and on the held-out set, the verifier beside it. Also written: a table
+and a PNG plot in out/bench/convergence.{md,png}.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 POINTS = (0, 10, 20, 50)
+# The cycle's mix, as the demo runs it: variants per correction and replayed base rows per cycle row.
+FEEDBACK = {"variantsPerCorrection": 5, "replayRatio": 1.0}
 
 
 def run() -> None:
@@ -30,8 +34,9 @@ def run() -> None:
 
     from ontask.data.catalog import catalog_corpus
     from ontask.data.dataset import Example, write_version
+    from ontask.data.generate import family_examples, generate
+    from ontask.data.labels import FOCUS_MUSIC_TEAM
     from ontask.data.variants import make_variants
-    from ontask.demo import _screens
     from ontask.evaluation.compare import Item, compare
     from ontask.models.tiny import build_tiny_vlm
     from ontask.spec import TaskClassifierSpec
@@ -43,14 +48,19 @@ def run() -> None:
         "judge": {"enabled": False},
         "training": {"epochs": 1, "groupSize": 4, "learningRate": 3e-4, "entropyCoef": 0.03, "evalEvery": 1000,
                      "saveEvery": 100000, "rewardWeights": {"binary": 0.8, "judge": 0.0, "verifier": 0.2}},
+        "feedback": FEEDBACK,
     })
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         store = LocalStore(tmp / "store")
-        _, normal, edge_eval, corrections = _screens(tmp, 0, 300, max(POINTS), seed=11)
-        heldout, base_rows = normal[:80], normal[80:]
-        edge_eval = edge_eval[:60]
+        examples = list(generate(440, seed=11, contrastive=True))
+        heldout = [x for x in examples if x.split == "val"][:80]
+        base_rows = [x for x in examples if x.split == "train"]
+        family = family_examples("focus-music", 2 * max(POINTS) + 60, seed=11, policy=FOCUS_MUSIC_TEAM)
+        # Users correct what the student gets wrong: the on-task side. Unseen rows: both sides.
+        corrections = [x for x in family[:2 * max(POINTS)] if x.label == "on-task"]
+        edge_eval = family[2 * max(POINTS):]
         write_version(store, "base", base_rows, "ontask/synthetic", {"bench": "convergence"})
         base = build_tiny_vlm(tmp / "tiny", seed=11, corpus=catalog_corpus())
         v1 = run_training(spec, store, "conv", "base", str(base), warm_start_steps=200, model_version="v1")
@@ -64,8 +74,9 @@ def run() -> None:
                                  windows=x.windows, hard=True, hard_kind="correction") for i, x in enumerate(corrections[:k])]
                 cycle = list(fixes)
                 for ex in fixes:
-                    cycle += make_variants(ex, 3, seed=k)
-                cycle += random.Random(k).sample(base_rows, min(len(base_rows), len(cycle) // 2))
+                    cycle += make_variants(ex, spec.feedback.variants_per_correction, seed=k)
+                n_replay = round(spec.feedback.replay_ratio * len(cycle))
+                cycle += random.Random(k).sample(base_rows, min(len(base_rows), n_replay))
                 write_version(store, f"cycle-{k}", cycle, "ontask/feedback", {"corrections": k})
                 model = run_training(spec, store, "conv", f"cycle-{k}", v1["model_uri"], warm_start_steps=60,
                                      model_version=f"after-{k}")["model_uri"]

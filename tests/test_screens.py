@@ -88,13 +88,12 @@ def test_variants_keep_or_flip_labels_as_recorded():
     flips = [v for v in variants if v.meta["flips_label"]]
     keeps = [v for v in variants if not v.meta["flips_label"]]
     assert flips and keeps
-    task = TASKS_BY_ID[parent.meta["task_id"]]
     for v in variants:
         assert v.meta["parent"] == parent.id and v.meta["ops"]
         assert v.label == (parent.label if not v.meta["flips_label"] else
                            ("off-task" if parent.label == "on-task" else "on-task"))
-        if "scene" in v.meta:  # scene edits: the rule agrees with the recorded label
-            assert label_scene(Scene.from_dict(v.meta["scene"]), task).label == v.label
+        if "scene" in v.meta:  # scene edits and other tasks: the rule agrees with the recorded label
+            assert label_scene(Scene.from_dict(v.meta["scene"]), TASKS_BY_ID[v.meta["task_id"]]).label == v.label
         assert v.split == parent.split  # no leak of a corrected example across splits
     ops = {op.split(":")[0] for v in variants for op in v.meta["ops"]}
     assert {"paraphrase", "counterfactual"} <= ops
@@ -102,12 +101,22 @@ def test_variants_keep_or_flip_labels_as_recorded():
     assert ops & {"move-windows", "retitle-focused"}
 
 
-def test_variants_of_a_customer_screenshot_keep_its_label():
-    parent = example_at(4, 1)
+def test_variants_of_a_customer_screenshot_keep_its_label_or_take_a_task_nothing_on_it_serves():
+    parent = example_at(4, 0)
+    assert parent.label == "on-task"
     parent.meta = {}  # a real screenshot: no scene to edit
-    variants = make_variants(parent, 10)
-    assert all(v.label == parent.label and not v.meta["flips_label"] for v in variants)
+    variants = make_variants(parent, 12)
     assert all(v.windows == parent.windows for v in variants)
+    others = [v for v in variants if v.meta["ops"] == ["other-task"]]
+    assert others and len(others) < len(variants)
+    shown = " ".join(f"{w['app']} {w['title']} {w['url'] or ''}" for w in parent.windows).lower()
+    for v in variants:
+        if v in others:  # same pixels, a task sharing no word with any window: off-task for any team
+            assert v.label == "off-task" and v.meta["flips_label"] and v.task != parent.task
+            assert v.image is parent.image
+            assert not any(w in shown.split() for w in v.task.lower().split() if len(w) > 3)
+        else:
+            assert v.label == parent.label and not v.meta["flips_label"]
 
 
 # --- datasets in the real S3 and in a folder ---------------------------------------------------------

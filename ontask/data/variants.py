@@ -19,7 +19,7 @@ from PIL import Image, ImageEnhance, ImageOps
 
 from ontask.data.catalog import TASKS, TASKS_BY_ID, TOPICS
 from ontask.data.dataset import Example, split_for
-from ontask.data.labels import label_scene
+from ontask.data.labels import label_scene, window_on_task
 from ontask.data.render import render
 from ontask.data.scene import Scene, make_window
 
@@ -120,9 +120,32 @@ def _counterfactual(scene: Scene, task_id: str, was: str, rng: random.Random) ->
     return scene.with_windows(tuple(windows)), [f"counterfactual:{f.kind}/{f.topic}->{kind}/{topic}"]
 
 
-def make_variants(parent: Example, k: int, seed: int = 0, counterfactual_share: float = 0.2) -> list[Example]:
+def unrelated_task(parent: Example, rng: random.Random) -> Optional[str]:
+    """A library task that nothing on the parent's screen serves, or None: with a scene, one for
+    which the general rule finds no window on-task; otherwise one whose words appear in no window's
+    app, title or URL. On the parent's pixels it is off-task whatever the team's policy, which
+    is the other side of an on-task correction (the focus music counts for the task whose work is
+    open behind it, not for every task)."""
+    scene_dict = parent.meta.get("scene")
+    if scene_dict:
+        scene = Scene.from_dict(scene_dict)
+        options = [t for t in TASKS if not any(window_on_task(w, t)[0] for w in scene.windows)]
+    else:
+        from ontask.verify.relevance import relevance
+
+        text = " ".join(f"{w.get('app') or ''} {w.get('title') or ''} {w.get('url') or ''}" for w in parent.windows)
+        options = [t for t in TASKS if text.strip() and relevance(t.text, text, {})[0] == 0.0]
+    options = [t for t in options if t.text != parent.task]
+    return rng.choice(options).text if options else None
+
+
+def make_variants(parent: Example, k: int, seed: int = 0, counterfactual_share: float = 0.2,
+                  other_task_share: float = 0.34) -> list[Example]:
     """k variants of a (corrected) example. Synthetic parents (with a scene in meta) also get
-    scene edits and label-flipping counterfactuals; others get pixel and wording changes."""
+    scene edits and label-flipping counterfactuals; others get pixel and wording changes. An
+    on-task parent also gets, at other_task_share, its own pixels with a task nothing on the
+    screen serves (off-task), so that a correction teaches "on-task for this task", not "this app
+    is always on-task"."""
     rng = random.Random(f"{seed}:{parent.id}")
     scene_dict = parent.meta.get("scene")
     scene = Scene.from_dict(scene_dict) if scene_dict else None
@@ -130,6 +153,16 @@ def make_variants(parent: Example, k: int, seed: int = 0, counterfactual_share: 
     box = scene.focused.box if scene else None
     out: list[Example] = []
     for j in range(k):
+        vid = f"{parent.id}~v{j}"
+        other = unrelated_task(parent, rng) if parent.label == "on-task" and rng.random() < other_task_share else None
+        if other is not None:
+            out.append(Example(id=vid, image=parent.image, task=other, label="off-task", label_source="variant",
+                               windows=parent.windows, split=split_for(parent.id), hard=parent.hard,
+                               hard_kind=parent.hard_kind, reason=f"variant of {parent.id}: other-task",
+                               meta={"parent": parent.id, "ops": ["other-task"], "flips_label": True,
+                                     "task_id": next((t.id for t in TASKS if t.text == other), None),
+                                     **({"scene": parent.meta["scene"]} if parent.meta.get("scene") else {})}))
+            continue
         ops: list[str] = []
         task_text = parent.task
         label = parent.label
@@ -153,7 +186,6 @@ def make_variants(parent: Example, k: int, seed: int = 0, counterfactual_share: 
         if rng.random() < 0.5:
             task_text = paraphrase(parent.task, rng)
             ops.append("paraphrase")
-        vid = f"{parent.id}~v{j}"
         meta = {"parent": parent.id, "ops": ops, "flips_label": label != parent.label, "task_id": task_id}
         if new_scene is not None:
             meta["scene"] = new_scene.to_dict()
