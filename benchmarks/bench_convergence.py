@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 POINTS = (0, 10, 20, 50)
 # The cycle's mix, as the demo runs it: variants per correction and replayed base rows per cycle row.
-FEEDBACK = {"variantsPerCorrection": 5, "replayRatio": 1.0}
+FEEDBACK = {"variantsPerCorrection": 10, "replayRatio": 1.5}
 
 
 def run() -> None:
@@ -54,8 +54,8 @@ def run() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         store = LocalStore(tmp / "store")
-        examples = list(generate(440, seed=11, contrastive=True))
-        heldout = [x for x in examples if x.split == "val"][:80]
+        examples = list(generate(640, seed=11, contrastive=True))
+        heldout = [x for x in examples if x.split == "val"][:120]
         base_rows = [x for x in examples if x.split == "train"]
         family = family_examples("focus-music", 2 * max(POINTS) + 60, seed=11, policy=FOCUS_MUSIC_TEAM)
         # Users correct what the student gets wrong: the on-task side. Unseen rows: both sides.
