@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 POINTS = (0, 10, 20, 50)
 # The cycle's mix, as the demo runs it: variants per correction and replayed base rows per cycle row.
-FEEDBACK = {"variantsPerCorrection": 10, "replayRatio": 1.5}
+FEEDBACK = {"variantsPerCorrection": 10, "replayRatio": 1.0}
 
 
 def run() -> None:

@@ -119,7 +119,7 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
                      "evalEvery": 25, "saveEvery": 100000,
                      "rewardWeights": {"binary": 0.8, "judge": 0.0, "verifier": 0.2}},
         "feedback": {"topic": f"ontask-demo-{uuid.uuid4().hex[:6]}", "cycleEvery": n_edge,
-                     "variantsPerCorrection": 3, "replayRatio": 0.5, "syncSteps": 10},
+                     "variantsPerCorrection": 10, "replayRatio": 1.0, "syncSteps": 10},
         "serving": {"promoteIfGain": 0.0, "judgeBelowConfidence": 0.5},
     })
     events: list[str] = []
@@ -172,7 +172,8 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
     intro = (f"Embedded mode on CPU with tiny random-initialised models, {time.monotonic() - started:.0f} s. "
              f"Student v1: supervised warm start of {warm_start_steps} steps on the bootstrap labels, then GRPO. "
              f"Cycle 1: {len(corrections)} corrections of a category missing from the bootstrap data "
-             f"({EDGE_FAMILY}, on-task by the team's policy), 3 variants each, half as many replayed rows, 60 warm-start steps, then GRPO; "
+             f"({EDGE_FAMILY}, on-task by the team's policy), {spec.feedback.variants_per_correction} variants "
+             f"each, {spec.feedback.replay_ratio:g} replayed row per cycle row, 60 warm-start steps, then GRPO; "
              f"{'promoted' if promoted else 'not promoted'}: {evaluation['decision']['reason']}."
              + (f" {NO_BASELINE[0].upper()}{NO_BASELINE[1:]}." if tiny_judge else ""))
     html = report.write_html(report_dir / "index.html", "ontask demo", intro, table, images,
