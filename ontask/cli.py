@@ -192,9 +192,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"trained {summary['model_uri']}: held-out accuracy {summary['val_accuracy']:.3f} after "
           f"{summary['steps']} steps; skipped rows {summary['skipped']}")
     h = summary["hybrid"]
-    print(f"served as the hybrid with the verifier: student weight {h['student_weight']:.1f}, fitted on "
-          f"{h['rows']} rows of {h['fitted_on']} (accuracy there: student {h['accuracy']['student']:.3f}, "
-          f"verifier {h['accuracy']['verifier']:.3f}, hybrid {h['accuracy']['hybrid']:.3f})")
+    if h is None:
+        print("served alone: the dataset has no validation rows with window evidence to fit its weight "
+              "beside the verifier on")
+    else:
+        print(f"served as the hybrid with the verifier: student weight {h['student_weight']:.1f}, fitted on "
+              f"{h['rows']} rows of {h['fitted_on']} (accuracy there: student {h['accuracy']['student']:.3f}, "
+              f"verifier {h['accuracy']['verifier']:.3f}, hybrid {h['accuracy']['hybrid']:.3f})")
     if args.compare_with:
         _compare(args, summary, spec)
     return 0

@@ -54,6 +54,13 @@ def test_app_kinds_look_different_from_each_other():
             assert sum(diff.get_flattened_data()) / (64 * 40) > 8, (a, b)
 
 
+def test_rendering_in_worker_processes_gives_the_same_rows_in_order():
+    def rows(workers):
+        return [(e.id, e.task, e.label, e.split, e.image.tobytes()) for e in generate(64, 9, True, workers=workers)]
+
+    assert rows(2) == rows(1)
+
+
 def test_rendering_is_deterministic_for_a_seed():
     a, b = example_at(11, 5), example_at(11, 5)
     assert a.image.tobytes() == b.image.tobytes()

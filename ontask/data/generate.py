@@ -3,8 +3,11 @@ Row i depends only on (seed, i), so a set is reproducible and can be extended.""
 
 from __future__ import annotations
 
+import functools
+import multiprocessing
+import os
 import random
-from typing import Iterator
+from typing import Iterator, Optional
 
 from PIL import Image, ImageDraw
 
@@ -101,10 +104,22 @@ def family_examples(family: str, n: int, seed: int, policy: Policy = GENERAL) ->
     return out
 
 
-def generate(n: int, seed: int = 0, contrastive: bool = False) -> Iterator[Example]:
-    """n synthetic examples (in same-pixels pairs when contrastive)."""
-    for i in range(n):
-        yield example_at(seed, i, contrastive)
+def generate(n: int, seed: int = 0, contrastive: bool = False, workers: Optional[int] = None) -> Iterator[Example]:
+    """n synthetic examples (in same-pixels pairs when contrastive), in order. Rows are rendered by
+    `workers` processes (default: one per CPU) when there are enough of them to pay for starting
+    the processes; row i depends only on (seed, i), so the result is the same either way."""
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    if workers <= 1 or n < 64:
+        for i in range(n):
+            yield example_at(seed, i, contrastive)
+        return
+    # spawn, not fork: the caller may hold threads (a trainer, an HTTP client) that fork would copy.
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        yield from pool.imap(functools.partial(_example_at, seed, contrastive), range(n), chunksize=16)
+
+
+def _example_at(seed: int, contrastive: bool, index: int) -> Example:
+    return example_at(seed, index, contrastive)
 
 
 def focused_kind(ex: Example) -> str:

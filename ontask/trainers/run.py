@@ -189,8 +189,9 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
         model.save_pretrained(out, **({"state_dict": merged_state_dict(model)} if has_lora(model) else {}))
         processor.save_pretrained(out)
         hybrid = fit_hybrid(model, trainer.answers, rows.val, f"{dataset}:{dataset_version} val")
-        hybrid.write(out)
-        logger({"phase": "hybrid", "step": trainer.step, **hybrid.model_dump()})
+        if hybrid is not None:
+            hybrid.write(out)
+            logger({"phase": "hybrid", "step": trainer.step, **hybrid.model_dump()})
         check_checkpoint(out)
         upload_folder(store, out, f"{prefix}/models/{version}")
         store.put_bytes(f"{prefix}/metrics/{version}.jsonl", metrics_path.read_bytes(), "application/x-ndjson")
@@ -198,13 +199,17 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
         torch.distributed.barrier()
     final = history[-1].get("val_accuracy")
     return {"version": version, "val_accuracy": final, "steps": history[-1]["step"], "skipped": rows.skipped,
-            "model_uri": store.uri(f"{prefix}/models/{version}"), "hybrid": hybrid.model_dump()}
+            "model_uri": store.uri(f"{prefix}/models/{version}"),
+            "hybrid": hybrid.model_dump() if hybrid is not None else None}
 
 
-def fit_hybrid(model, answers, val_rows: list, fitted_on: str) -> HybridFit:
+def fit_hybrid(model, answers, val_rows: list, fitted_on: str) -> Optional[HybridFit]:
     """The student's weight beside the verifier, fitted on the validation rows it never trained on
-    (rows without window evidence, where the verifier has nothing to say, are left out)."""
-    rows = [r for r in val_rows if r.verifier_p_on is not None]
+    (rows without window evidence, where the verifier has nothing to say, are left out); None
+    without such rows: the model is then served alone."""
+    rows = [r for r in val_rows if r.verifier_p_on is not None and r.windows]
+    if not rows:
+        return None
     was = model.training
     model.eval()
     p_student = [p_on_task(model, r.inputs, answers) for r in rows]
