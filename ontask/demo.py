@@ -66,6 +66,24 @@ def _screens(out: Path, n_customer: int, n_heldout: int, n_edge: int, seed: int)
     return folder, normal[n_customer:], edge[2 * n_edge:], corrections
 
 
+# What a demo run writes under its folder; a new run starts without the last one's.
+RUN_FOLDERS = ("customer-screenshots", "logs", "models", "report", "store")
+
+
+def fresh_run_folder(out: Path) -> list[str]:
+    """Remove the previous demo run's outputs from `out` (only the folders a run writes, nothing
+    else), so that a second `make demo` starts its classifier from scratch instead of resuming
+    the last one's serving version and cycles. Returns what was removed."""
+    import shutil
+
+    removed = []
+    for name in RUN_FOLDERS:
+        if (out / name).exists():
+            shutil.rmtree(out / name)
+            removed.append(name)
+    return removed
+
+
 def _wait(operator, done: Callable, timeout: float, desc: str):
     bar = tqdm(desc=desc, bar_format="{desc}: {elapsed} {postfix}")
     try:
@@ -105,6 +123,8 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
                          "ONTASK_KAFKA_BOOTSTRAP); `make demo` starts a local broker for it")
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
+    if removed := fresh_run_folder(out):
+        print(f"starting afresh: removed the previous demo run's {', '.join(removed)} from {out}")
     corpus = catalog_corpus()
     student_base = build_tiny_vlm(out / "models" / "student-base", seed=seed, corpus=corpus)
     judge = build_tiny_vlm(out / "models" / "judge", seed=seed + 1, corpus=corpus)

@@ -54,3 +54,15 @@ def test_eval_and_monitor_read_the_demo_store(demo, tmp_path):
                           str(tmp_path / "mon")], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert mon.returncode == 0, mon.stderr[-2000:]
     assert "v1" in mon.stdout and "v2" in mon.stdout and (tmp_path / "mon" / "training.png").exists()
+
+
+def test_a_second_run_starts_from_scratch_and_removes_only_what_a_run_writes(tmp_path):
+    from ontask.demo import RUN_FOLDERS, fresh_run_folder
+
+    for name in RUN_FOLDERS:
+        (tmp_path / name / "deep").mkdir(parents=True)
+        (tmp_path / name / "deep" / "state.json").write_text("{}")
+    (tmp_path / "notes.txt").write_text("mine")
+    assert fresh_run_folder(tmp_path) == list(RUN_FOLDERS)
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+    assert fresh_run_folder(tmp_path) == []
