@@ -104,7 +104,8 @@ def _wait(operator, done: Callable, timeout: float, desc: str):
 
 
 def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: int = 360, n_heldout: int = 100,
-        n_edge: int = 30, warm_start_steps: int = 300, epochs: int = 2) -> dict[str, Any]:
+        n_edge: int = 30, warm_start_steps: int = 300, epochs: int = 2, cycle_warm_start_steps: int = 60
+        ) -> dict[str, Any]:
     """Run the demo; returns the numbers of the printed table."""
     import requests
 
@@ -145,7 +146,7 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
     events: list[str] = []
     operator = EmbeddedOperator(
         "demo", spec, str(store_dir), out / "logs", kafka_bootstrap=kafka_bootstrap,
-        env={"WARM_START_STEPS": str(warm_start_steps), "CYCLE_WARM_START_STEPS": "60",
+        env={"WARM_START_STEPS": str(warm_start_steps), "CYCLE_WARM_START_STEPS": str(cycle_warm_start_steps),
              "BOOTSTRAP_JUDGE_WEIGHT": "0.2"},
         on_event=lambda kind, reason, msg: events.append(f"{kind} {reason}: {msg}"))
     try:
@@ -193,7 +194,7 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
              f"Student v1: supervised warm start of {warm_start_steps} steps on the bootstrap labels, then GRPO. "
              f"Cycle 1: {len(corrections)} corrections of a category missing from the bootstrap data "
              f"({EDGE_FAMILY}, on-task by the team's policy), {spec.feedback.variants_per_correction} variants "
-             f"each, {spec.feedback.replay_ratio:g} replayed row per cycle row, 60 warm-start steps, then GRPO; "
+             f"each, {spec.feedback.replay_ratio:g} replayed row per cycle row, {cycle_warm_start_steps} warm-start steps, then GRPO; "
              f"{'promoted' if promoted else 'not promoted'}: {evaluation['decision']['reason']}."
              + (f" {NO_BASELINE[0].upper()}{NO_BASELINE[1:]}." if tiny_judge else ""))
     html = report.write_html(report_dir / "index.html", "ontask demo", intro, table, images,
@@ -208,4 +209,5 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
     return {"results": results, "table": table, "report": html, "promoted": promoted, "status": final}
 
 
-SMALL = {"n_customer": 60, "n_heldout": 20, "n_edge": 10, "warm_start_steps": 20, "epochs": 1}
+SMALL = {"n_customer": 60, "n_heldout": 20, "n_edge": 10, "warm_start_steps": 20, "epochs": 1,
+         "cycle_warm_start_steps": 60}
