@@ -77,18 +77,17 @@ def test_the_tiny_student_learns_from_chance_to_85_percent_within_15_minutes(tmp
     assert final >= after_warm + 0.05, summary
     assert entropies and min(entropies) > ENTROPY_FLOOR, f"entropy collapsed: min {min(entropies):.4f}"
     assert (ARTIFACTS / "learning" / "training.png").stat().st_size > 10_000
-    # The held-out rows are balanced (contrastive pairs): a student that answers one label for 90%
-    # of them has learned the label prior, not the task.
+    # Real screens, balanced (each screenshot with a task it serves and one it does not): the student
+    # trained on synthetic screens only, never on a real one. A student that answers one label for
+    # 90% of them has learned the label prior, not the task.
     model = str(tmp_path / "store" / "classifiers" / "learner" / "models" / "v1")
     _cli("data", "real-screens", "--out", store, "--name", "real", timeout=900)
-    for data, floor in (("screens", 0.85), ("real", 0.75)):
-        _cli("eval", "--model", model, "--store", store, "--data", data, "--slices", "val",
-             "--out", str(tmp_path / f"eval-{data}"), timeout=600)
-        val = json.loads((tmp_path / f"eval-{data}" / "evaluation.json").read_text())["results"]["student v1"]["val"]
-        said = {label: sum(row[label] for row in val["confusion"].values()) for label in ("on-task", "off-task")}
-        truth = {label: sum(val["confusion"][label].values()) for label in ("on-task", "off-task")}
-        assert abs(truth["on-task"] - truth["off-task"]) <= 0.1 * val["n"], truth
-        assert max(said.values()) <= 0.9 * val["n"], f"{data}: one label for most rows: {said}"
-        # Real screens: trained on synthetic screens only, never on a real one.
-        assert val["accuracy"] >= floor, f"{data}: {val['accuracy']:.3f} on {val['n']} held-out rows"
+    _cli("eval", "--model", model, "--store", store, "--data", "real", "--slices", "val",
+         "--out", str(tmp_path / "eval-real"), timeout=600)
+    val = json.loads((tmp_path / "eval-real" / "evaluation.json").read_text())["results"]["student v1"]["val"]
+    said = {label: sum(row[label] for row in val["confusion"].values()) for label in ("on-task", "off-task")}
+    truth = {label: sum(val["confusion"][label].values()) for label in ("on-task", "off-task")}
+    assert truth["on-task"] == truth["off-task"], truth
+    assert max(said.values()) <= 0.9 * val["n"], f"one label for most rows: {said}"
+    assert val["accuracy"] >= 0.75, f"{val['accuracy']:.3f} on {val['n']} real held-out rows"
     (ARTIFACTS / "learning" / "real-screens.json").write_text(json.dumps({"accuracy": val["accuracy"], "n": val["n"]}))
