@@ -12,6 +12,8 @@ from typing import Optional, Sequence
 
 from pydantic import BaseModel, Field
 
+from ontask.evaluation.metrics import accuracy
+
 # Beside config.json in every model folder that `ontask train` writes.
 HYBRID_FILE = "ontask-hybrid.json"
 
@@ -64,7 +66,7 @@ def cross_fitted(p_student: Sequence[float], p_verifier: Sequence[float], truth:
 
 
 def _accuracy(p: Sequence[float], truth: Sequence[str]) -> float:
-    return sum((q >= 0.5) == (t == "on-task") for q, t in zip(p, truth)) / max(1, len(truth))
+    return accuracy(truth, ["on-task" if q >= 0.5 else "off-task" for q in p])
 
 
 class HybridFit(BaseModel):
