@@ -97,7 +97,7 @@ def run() -> None:
     ax.plot([r[0] for r in rows], [r[1] for r in rows], marker="o", label="focus-music family (team policy)")
     ax.plot([r[0] for r in rows], [r[2] for r in rows], marker="s", label="held-out")
     ax.axhline(0.5, color="grey", linestyle=":", label="chance")
-    ax.set_xlabel("corrections (each with 3 variants)")
+    ax.set_xlabel(f"corrections (each with {spec.feedback.variants_per_correction} variants)")
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1)
     ax.set_title("Accuracy after corrections, tiny student on CPU")
