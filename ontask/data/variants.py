@@ -156,12 +156,8 @@ def make_variants(parent: Example, k: int, seed: int = 0, counterfactual_share: 
         vid = f"{parent.id}~v{j}"
         other = unrelated_task(parent, rng) if parent.label == "on-task" and rng.random() < other_task_share else None
         if other is not None:
-            out.append(Example(id=vid, image=parent.image, task=other, label="off-task", label_source="variant",
-                               windows=parent.windows, split=split_for(parent.id), hard=parent.hard,
-                               hard_kind=parent.hard_kind, reason=f"variant of {parent.id}: other-task",
-                               meta={"parent": parent.id, "ops": ["other-task"], "flips_label": True,
-                                     "task_id": next((t.id for t in TASKS if t.text == other), None),
-                                     **({"scene": parent.meta["scene"]} if parent.meta.get("scene") else {})}))
+            out.append(_variant(parent, vid, parent.image, other, "off-task", parent.windows, ["other-task"],
+                                next((t.id for t in TASKS if t.text == other), None), scene_dict))
             continue
         ops: list[str] = []
         task_text = parent.task
@@ -186,10 +182,18 @@ def make_variants(parent: Example, k: int, seed: int = 0, counterfactual_share: 
         if rng.random() < 0.5:
             task_text = paraphrase(parent.task, rng)
             ops.append("paraphrase")
-        meta = {"parent": parent.id, "ops": ops, "flips_label": label != parent.label, "task_id": task_id}
-        if new_scene is not None:
-            meta["scene"] = new_scene.to_dict()
-        out.append(Example(id=vid, image=image, task=task_text, label=label, label_source="variant",
-                           windows=windows, split=split_for(parent.id), hard=parent.hard, hard_kind=parent.hard_kind,
-                           reason=f"variant of {parent.id}: {', '.join(ops)}", meta=meta))
+        out.append(_variant(parent, vid, image, task_text, label, windows, ops, task_id,
+                            new_scene.to_dict() if new_scene is not None else None))
     return out
+
+
+def _variant(parent: Example, vid: str, image: Image.Image, task: str, label: str, windows: list, ops: list[str],
+             task_id: Optional[str], scene: Optional[dict]) -> Example:
+    """A variant row: the parent's split (no corrected example leaks across splits), hard-case
+    flags and lineage, with how it was made."""
+    meta = {"parent": parent.id, "ops": ops, "flips_label": label != parent.label, "task_id": task_id}
+    if scene is not None:
+        meta["scene"] = scene
+    return Example(id=vid, image=image, task=task, label=label, label_source="variant", windows=windows,
+                   split=split_for(parent.id), hard=parent.hard, hard_kind=parent.hard_kind,
+                   reason=f"variant of {parent.id}: {', '.join(ops)}", meta=meta)
