@@ -64,13 +64,14 @@ def pair_tasks(scene: Scene, task, rng: random.Random):
 
 
 def example_from_scene(scene: Scene, task_id: str, task_text: str, example_id: str, split: str | None = None,
-                       policy: Policy = GENERAL, **meta) -> Example:
-    """Render a scene and label it for a task under a team's policy (split: default from the id's hash)."""
+                       policy: Policy = GENERAL, image: Optional[Image.Image] = None, **meta) -> Example:
+    """Render a scene (unless its image is given) and label it for a task under a team's policy
+    (split: default from the id's hash)."""
     task = TASKS_BY_ID[task_id]
     label = label_scene(scene, task, policy)
     return Example(
         id=example_id,
-        image=render(scene),
+        image=image if image is not None else render(scene),
         task=task_text,
         label=label.label,
         label_source="rule",
@@ -97,9 +98,10 @@ def family_examples(family: str, n: int, seed: int, policy: Policy = GENERAL) ->
         others = [t for t in TASKS if label_scene(scene, t, policy).label != own]
         rows = [(task, "a")] + ([(rng.choice(others), "b")] if others else [])
         split = split_for(f"{family}-{seed}-{i}")
+        image = render(scene)  # both rows of a pair share the pixels
         for t, side in rows[:n - len(out)]:
             out.append(example_from_scene(scene, t.id, t.text, f"{family}-{seed}-{i}-{side}", split=split,
-                                          policy=policy, scenario=family))
+                                          policy=policy, image=image, scenario=family))
         i += 1
     return out
 
