@@ -79,7 +79,7 @@ def run() -> None:
                 cycle += random.Random(k).sample(base_rows, min(len(base_rows), n_replay))
                 write_version(store, f"cycle-{k}", cycle, "ontask/feedback", {"corrections": k})
                 model = run_training(spec, store, "conv", f"cycle-{k}", v1["model_uri"], warm_start_steps=60,
-                                     model_version=f"after-{k}")["model_uri"]
+                                     model_version=f"after-{k}", cycle=True)["model_uri"]
             result = compare(sets, {"student": model})
             verifier = result["verifier alone"]
             rows.append((k, result["student"]["edge"]["accuracy"], result["student"]["heldout"]["accuracy"]))

@@ -149,9 +149,11 @@ def _cmd_data_prepare(args: argparse.Namespace) -> int:
 
             verifier = Verifier()
         labeller = judge_verifier_labeller(judge, verifier, args.judge_weight, args.min_confidence)
-    result = prepare(args.source, _store_for(args.out), args.name, task=args.task, labeller=labeller, progress=True)
+    result = prepare(args.source, _store_for(args.out), args.name, task=args.task, labeller=labeller, progress=True,
+                     other_task_twins=args.other_task_twins)
     m = result.manifest
-    print(f"wrote {args.out} datasets/{args.name}/{m['version']}: {m['rows']} rows, labels {m['labels']}")
+    print(f"wrote {args.out} datasets/{args.name}/{m['version']}: {m['rows']} rows, labels {m['labels']}"
+          + (f" ({result.twins} of them other-task twins of on-task rows)" if args.other_task_twins else ""))
     for r in result.rejected:
         print(f"rejected {r['reason']}", file=sys.stderr)
     if result.unlabeled:
@@ -183,7 +185,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     summary = run_training(spec, _store_for(args.store), args.classifier, args.dataset, args.base_model,
                            dataset_version=args.dataset_version, warm_start_steps=args.warm_start_steps,
                            max_minutes=args.max_minutes, stop_at=args.stop_at_step,
-                           model_version=args.model_version)
+                           model_version=args.model_version, cycle=args.cycle)
     if summary.get("stopped"):
         print(f"stopped at step {summary['steps']}; run the same command again to resume")
         return 0
@@ -339,6 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--name", required=True, help="dataset name")
     prep.add_argument("--judge", help="label unlabelled rows with this judge model (folder or s3:// URI)")
     prep.add_argument("--verifier", action="store_true", help="label unlabelled rows with the rule-based verifier")
+    prep.add_argument("--other-task-twins", action="store_true",
+                      help="each on-task row with window evidence also gets its off-task twin: the same pixels "
+                           "with a library task no window names")
     prep.add_argument("--judge-weight", type=float, default=0.5, help="judge's weight when both label")
     prep.add_argument("--min-confidence", type=float, default=0.6,
                       help="rows less sure than this stay unlabelled")
@@ -358,6 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dataset", required=True, help="dataset name in the store")
     train.add_argument("--dataset-version", help="version (default: the latest complete one)")
     train.add_argument("--base-model", required=True, help="checkpoint folder or s3:// URI to start from")
+    train.add_argument("--cycle", action="store_true",
+                       help="a sync cycle: fine-tune at feedback.learningRateScale times the learning rate")
     train.add_argument("--warm-start-steps", type=int, default=0,
                        help="supervised steps on the labels before GRPO (reported as phase warm-start)")
     train.add_argument("--max-minutes", type=float, help="stop GRPO after this many minutes")

@@ -92,6 +92,10 @@ class DataSpec(Model):
     max_response_length: int = Field(16, ge=1, le=4096, description="Maximum sampled answer tokens.")
     train_batch_size: int = Field(32, ge=1, le=65536, description="Prompts per training step (global).")
     val_batch_size: int = Field(64, ge=1, le=65536, description="Prompts per evaluation batch.")
+    other_task_twins: bool = Field(
+        True, description="Each bootstrap row labelled on-task also trains as an off-task row: its own pixels "
+                          "with a library task that no window's app, title or URL names. Teaches that the right "
+                          "tool on another task is off-task.")
 
 
 class RewardWeights(Model):
@@ -156,6 +160,11 @@ class FeedbackSpec(Model):
     replay_ratio: float = Field(1.0, ge=0.0, le=10.0,
                                 description="Rows of earlier training data replayed per new row in a cycle "
                                             "(against forgetting).")
+    learning_rate_scale: float = Field(
+        0.33, gt=0.0, le=1.0,
+        description="A sync cycle's learning rate as a fraction of training.learningRate. A cycle fine-tunes the "
+                    "serving model on a few hundred rows; at the full rate it forgets more of the rest "
+                    "(bench_convergence).")
     dead_letter_topic: Optional[str] = Field(None, max_length=249, pattern=r"^[a-zA-Z0-9._-]+$",
                                              description="Topic of invalid corrections; default <topic>.dead-letter.")
     screenshot_retention_hours: int = Field(

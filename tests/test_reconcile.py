@@ -113,3 +113,33 @@ def test_the_canary_manifest_splits_traffic_and_the_rollout_clears_it():
     assert "canaryTrafficPercent" in full["spec"]["predictor"] and full["spec"]["predictor"]["canaryTrafficPercent"] is None
     raw = inference_service(Context("c", "ns", "uid", SPEC), "student", "s3://b/models/v2", "v2")
     assert "canaryTrafficPercent" not in raw["spec"]["predictor"]
+
+
+def test_a_cycle_job_fine_tunes_at_the_cycle_rate_and_the_first_training_does_not():
+    from ontask.operator.manifests import Context, training_job
+    from ontask.trainers.run import train_config
+
+    def args(job):
+        return job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]["args"]
+
+    ctx = Context("c", "ns", "uid", SPEC)
+    first = training_job(ctx, "c", "v1", "v1", "Qwen/x")
+    cycle = training_job(ctx, "c-feedback", "v3", "v2-candidate", "s3://b/models/v1", cycle=3)
+    assert "--cycle" in args(cycle) and "--cycle" not in args(first)
+    spec = SPEC.model_copy(deep=True)
+    spec.feedback.learning_rate_scale = 0.25
+    assert train_config(spec, 100, cycle=True).learning_rate == spec.training.learning_rate * 0.25
+    assert train_config(spec, 100).learning_rate == spec.training.learning_rate
+
+
+def test_the_data_job_gives_on_task_rows_their_twins_unless_the_spec_says_not():
+    from ontask.operator.manifests import Context, data_job
+
+    def args(spec):
+        return data_job(Context("c", "ns", "uid", spec), "c")["spec"]["template"]["spec"]["containers"][0]["args"]
+
+    spec = SPEC.model_copy(deep=True)
+    spec.data.source = "s3://bucket/shots/"
+    assert "--other-task-twins" in args(spec)
+    spec.data.other_task_twins = False
+    assert "--other-task-twins" not in args(spec)

@@ -237,6 +237,33 @@ def test_prepare_rejects_bad_items_by_name_and_keeps_the_rest(tmp_path):
     assert ds.manifest["rejected"] == result.rejected
 
 
+def test_prepare_gives_each_on_task_row_an_off_task_twin_on_its_own_pixels(tmp_path):
+    from ontask.verify.relevance import relevance
+
+    folder = tmp_path / "desk"
+    folder.mkdir()
+    code = _png(example_at(1, 0).image)
+    (folder / "code.png").write_bytes(code)
+    (folder / "game.png").write_bytes(_png(example_at(1, 1).image))
+    vim = [{"app": "vim", "title": "parse.py (~/src/etl) - VIM", "focused": True}]
+    lines = [{"image": "code.png", "task": "Fix the date parsing bug in parse.py", "label": "on-task",
+              "windows": vim, "split": "val"},
+             {"image": "game.png", "task": "Fix the date parsing bug in parse.py", "label": "off-task",
+              "windows": [{"app": "Steam", "title": "Chess", "focused": True}]}]
+    (folder / "manifest.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    store = LocalStore(tmp_path / "store")
+    result = prepare(folder, store, "desk", other_task_twins=True)
+    assert result.twins == 1 and result.manifest["rows"] == 3
+    ds = read_version(store, "desk")
+    [twin] = [r for r in ds.rows if r["extra_info"]["label_source"] == "manifest+other-task"]
+    task = twin["extra_info"]["task"]
+    assert twin["reward_model"]["ground_truth"] == "off-task" and twin["extra_info"]["split"] == "val"
+    assert relevance(task, "vim parse.py (~/src/etl) - VIM", {})[0] == 0.0, task
+    assert ds.image(twin).tobytes() == decode_image(code, "code.png").tobytes()
+    # Without the option, the customer's rows are written as they are.
+    assert prepare(folder, store, "plain").manifest["rows"] == 2
+
+
 def test_decode_image_limits():
     with pytest.raises(ImageRejected, match="shot.png: empty file"):
         decode_image(b"", "shot.png")

@@ -40,6 +40,7 @@ class PrepareResult:
     manifest: dict[str, Any]
     rejected: list[dict[str, str]] = field(default_factory=list)
     unlabeled: int = 0
+    twins: int = 0
 
 
 def _items(source: Path, task: Optional[str]) -> tuple[Path, list[dict[str, Any]]]:
@@ -74,12 +75,16 @@ def prepare(
     labeller: Optional[Labeller] = None,
     limits: ImageLimits = ImageLimits(),
     progress: bool = False,
+    other_task_twins: bool = False,
 ) -> PrepareResult:
-    """Validate, label and write a customer's screenshots as a new dataset version."""
+    """Validate, label and write a customer's screenshots as a new dataset version; with
+    `other_task_twins`, each on-task row with window evidence also gets its off-task twin
+    (`ontask.data.variants.other_task_twin`)."""
     base, items = _items(Path(source), task)
     rejected: list[dict[str, str]] = []
     examples: list[Example] = []
     unlabeled = 0
+    twins: list[Example] = []
     iterator = items
     if progress:
         from tqdm import tqdm
@@ -124,9 +129,14 @@ def prepare(
         except (ImageRejected, ValueError, ValidationError, OSError) as e:
             reason = str(e) if name_ in str(e) else f"{name_}: {e}"
             rejected.append({"file": name_, "reason": reason})
+    if other_task_twins:
+        from ontask.data.variants import other_task_twin
+
+        twins = [t for t in (other_task_twin(ex) for ex in examples if ex.windows) if t is not None]
+        examples += twins
     if not examples:
         raise DatasetError(f"no usable rows in {source}: " + "; ".join(r["reason"] for r in rejected))
     manifest = write_version(store, name, examples, data_source=f"ontask/{name}",
                              made_by={"command": "prepare", "source": str(source)}, rejected=rejected,
                              progress=progress)
-    return PrepareResult(manifest, rejected, unlabeled)
+    return PrepareResult(manifest, rejected, unlabeled, len(twins))

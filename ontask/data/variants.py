@@ -139,6 +139,23 @@ def unrelated_task(parent: Example, rng: random.Random) -> Optional[str]:
     return rng.choice(options).text if options else None
 
 
+def other_task_twin(parent: Example, seed: int = 0) -> Optional[Example]:
+    """The off-task side of an on-task row: its own pixels with a library task that nothing on
+    the screen serves (`unrelated_task`), in the parent's split; None for an off-task or
+    unlabelled parent, or when no such task exists. Trained beside bootstrap rows, it teaches
+    that the right tool on another task is off-task, the common off-task case on real desks."""
+    if parent.label != "on-task":
+        return None
+    other = unrelated_task(parent, random.Random(f"{seed}:{parent.id}:twin"))
+    if other is None:
+        return None
+    twin = _variant(parent, f"{parent.id}~other-task", parent.image, other, "off-task", parent.windows,
+                    ["other-task"], next((t.id for t in TASKS if t.text == other), None), parent.meta.get("scene"))
+    twin.split = parent.split
+    twin.label_source = f"{parent.label_source}+other-task"
+    return twin
+
+
 def make_variants(parent: Example, k: int, seed: int = 0, counterfactual_share: float = 0.2,
                   other_task_share: float = 0.34) -> list[Example]:
     """k variants of a (corrected) example. Synthetic parents (with a scene in meta) also get

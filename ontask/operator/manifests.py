@@ -96,6 +96,8 @@ def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
                 "--out", ctx.store_uri]
     else:
         args = ["data", "prepare", source, "--name", dataset, "--out", ctx.store_uri, "--verifier"]
+        if ctx.spec.data.other_task_twins:
+            args += ["--other-task-twins"]
         if ctx.spec.judge.enabled:
             args += ["--judge", ctx.spec.judge.model,
                      "--judge-weight", str(ctx.env.get("BOOTSTRAP_JUDGE_WEIGHT", "0.5"))]
@@ -121,6 +123,8 @@ def training_job(ctx: Context, dataset: str, dataset_version: str, model_version
     args = ["train", "--config", "env:ONTASK_CLASSIFIER_SPEC", "--store", ctx.store_uri, "--classifier", ctx.name,
             "--dataset", dataset, "--dataset-version", dataset_version, "--base-model", base_model,
             "--model-version", model_version, "--warm-start-steps", str(warm_start_steps)]
+    if cycle is not None:
+        args += ["--cycle"]
     if compare_with:
         args += ["--compare-with", compare_with]  # the cycle's evaluation gate, written beside the model
     env = ctx.env_vars() + [k8s.V1EnvVar(name="ONTASK_CLASSIFIER_SPEC", value=json.dumps(ctx.spec.wire()))]

@@ -37,13 +37,15 @@ def load_spec(path: str | Path) -> TaskClassifierSpec:
 
 
 def train_config(spec: TaskClassifierSpec, n_train: int, warm_start_steps: int = 0,
-                 max_minutes: Optional[float] = None) -> TrainConfig:
-    """The loop's settings from the spec: GRPO steps cover `epochs` passes over the data."""
+                 max_minutes: Optional[float] = None, cycle: bool = False) -> TrainConfig:
+    """The loop's settings from the spec: GRPO steps cover `epochs` passes over the data; a sync
+    cycle trains at feedback.learningRateScale times the learning rate."""
     t = spec.training
+    lr = t.learning_rate * (spec.feedback.learning_rate_scale if cycle else 1.0)
     per_step = min(spec.data.train_batch_size, max(1, n_train))
     steps = max(1, t.epochs * n_train // per_step)
     return TrainConfig(
-        group_size=t.group_size, learning_rate=t.learning_rate, entropy_coef=t.entropy_coef, kl_coef=t.kl_coef,
+        group_size=t.group_size, learning_rate=lr, entropy_coef=t.entropy_coef, kl_coef=t.kl_coef,
         weights=Weights(t.reward_weights.binary, t.reward_weights.judge, t.reward_weights.verifier),
         sync_steps=spec.feedback.sync_steps, max_response_length=spec.data.max_response_length,
         prompts_per_step=per_step, warm_start_steps=warm_start_steps, grpo_steps=steps, eval_every=t.eval_every,
@@ -139,9 +141,9 @@ def _latest_checkpoint(store: Store, prefix: str, dest: Path) -> Optional[Path]:
 def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, dataset: str, base_model: str,
                  dataset_version: Optional[str] = None, warm_start_steps: int = 0,
                  max_minutes: Optional[float] = None, s3=None, stop_at: Optional[int] = None,
-                 model_version: Optional[str] = None) -> dict:
+                 model_version: Optional[str] = None, cycle: bool = False) -> dict:
     """Train from base_model on a dataset version; write models/<vN>/ and metrics under the
-    classifier's prefix. Checkpoints go to checkpoints/<dataset>-<version>/ every saveEvery
+    classifier's prefix (a sync cycle, `cycle`, fine-tunes at the cycle's learning rate). Checkpoints go to checkpoints/<dataset>-<version>/ every saveEvery
     steps, and a run started again resumes from the latest one and continues the same run.
     Returns a summary with the version and the final accuracy."""
     from ontask.data.dataset import list_versions
@@ -160,7 +162,7 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
         if spec.training.lora_rank:
             add_lora(model, spec.training.lora_rank)
         rows = load_rows(store, dataset, dataset_version, processor, Verifier())
-        cfg = train_config(spec, len(rows.train), warm_start_steps, max_minutes)
+        cfg = train_config(spec, len(rows.train), warm_start_steps, max_minutes, cycle=cycle)
         metrics_path = Path(tmp) / "metrics.jsonl"
         logger = jsonl_logger(metrics_path) if rank == 0 else (lambda m: None)
         logger({"phase": "config", "step": 0, **config_dict(cfg), "world_size": world, "skipped_rows": rows.skipped,
