@@ -247,7 +247,7 @@ def test_prepare_gives_each_on_task_row_an_off_task_twin_on_its_own_pixels(tmp_p
     (folder / "game.png").write_bytes(_png(example_at(1, 1).image))
     vim = [{"app": "vim", "title": "parse.py (~/src/etl) - VIM", "focused": True}]
     lines = [{"image": "code.png", "task": "Fix the date parsing bug in parse.py", "label": "on-task",
-              "windows": vim, "split": "val"},
+              "windows": vim, "split": "val", "meta": {"scene": "etl-desk"}},  # a real set names its scenes
              {"image": "game.png", "task": "Fix the date parsing bug in parse.py", "label": "off-task",
               "windows": [{"app": "Steam", "title": "Chess", "focused": True}]}]
     (folder / "manifest.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")

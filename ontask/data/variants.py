@@ -120,13 +120,20 @@ def _counterfactual(scene: Scene, task_id: str, was: str, rng: random.Random) ->
     return scene.with_windows(tuple(windows)), [f"counterfactual:{f.kind}/{f.topic}->{kind}/{topic}"]
 
 
+def _scene_of(parent: Example) -> Optional[dict]:
+    """The rendered scene a synthetic row was drawn from; None for a customer's or a real
+    screenshot (whose meta may name its scene as a string)."""
+    scene = parent.meta.get("scene")
+    return scene if isinstance(scene, dict) else None
+
+
 def unrelated_task(parent: Example, rng: random.Random) -> Optional[str]:
     """A library task that nothing on the parent's screen serves, or None: with a scene, one for
     which the general rule finds no window on-task; otherwise one whose words appear in no window's
     app, title or URL. On the parent's pixels it is off-task whatever the team's policy, which
     is the other side of an on-task correction (the focus music counts for the task whose work is
     open behind it, not for every task)."""
-    scene_dict = parent.meta.get("scene")
+    scene_dict = _scene_of(parent)
     if scene_dict:
         scene = Scene.from_dict(scene_dict)
         options = [t for t in TASKS if not any(window_on_task(w, t)[0] for w in scene.windows)]
@@ -150,7 +157,7 @@ def other_task_twin(parent: Example, seed: int = 0) -> Optional[Example]:
     if other is None:
         return None
     twin = _variant(parent, f"{parent.id}~other-task", parent.image, other, "off-task", parent.windows,
-                    ["other-task"], next((t.id for t in TASKS if t.text == other), None), parent.meta.get("scene"))
+                    ["other-task"], next((t.id for t in TASKS if t.text == other), None), _scene_of(parent))
     twin.split = parent.split
     twin.label_source = f"{parent.label_source}+other-task"
     return twin
@@ -164,7 +171,7 @@ def make_variants(parent: Example, k: int, seed: int = 0, counterfactual_share: 
     screen serves (off-task), so that a correction teaches "on-task for this task", not "this app
     is always on-task"."""
     rng = random.Random(f"{seed}:{parent.id}")
-    scene_dict = parent.meta.get("scene")
+    scene_dict = _scene_of(parent)
     scene = Scene.from_dict(scene_dict) if scene_dict else None
     task_id = parent.meta.get("task_id")
     box = scene.focused.box if scene else None
