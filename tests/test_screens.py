@@ -264,6 +264,20 @@ def test_prepare_gives_each_on_task_row_an_off_task_twin_on_its_own_pixels(tmp_p
     assert prepare(folder, store, "plain").manifest["rows"] == 2
 
 
+def test_a_header_claiming_400_megapixels_is_refused_before_any_pixel_is_read():
+    import struct
+
+    from ontask.data.images import check_image
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)) + chunk(b"IEND", b"")
+    for check in (check_image, decode_image):
+        with pytest.raises(ImageRejected, match="shot.png: "):
+            check(bomb, "shot.png")
+
+
 def test_decode_image_limits():
     with pytest.raises(ImageRejected, match="shot.png: empty file"):
         decode_image(b"", "shot.png")
