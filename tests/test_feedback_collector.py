@@ -24,7 +24,7 @@ from ontask.data.images import ImageLimits
 from ontask.feedback import Collector, dead_letter_topic, encode_correction, make_correction
 from ontask.spec import FeedbackSpec
 from ontask.store import S3Store
-from tests.conftest import REPO, consume
+from tests.conftest import REPO, bomb_png, consume
 from tests.predictors import s3_env
 from tests.realservers.kafka import KafkaBroker, java_cmd
 
@@ -274,18 +274,6 @@ def test_screenshots_past_their_retention_are_deleted_and_labels_stay(kafka_boot
     assert state["counts"]["screenshots_expired"] == 5
 
 
-def _bomb_png() -> bytes:
-    """69 bytes whose header claims 20000x20000 pixels."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)) + \
-        chunk(b"IDAT", zlib.compress(b"\x00" * 8)) + chunk(b"IEND", b"")
-
-
 def _create_topic(bootstrap: str, topic: str, max_message_bytes: int) -> None:
     from kafka.admin import KafkaAdminClient, NewTopic
 
@@ -300,7 +288,7 @@ def test_records_that_used_to_stop_the_collector_are_dead_lettered_and_intake_go
     topic = f"poison-{uuid.uuid4().hex[:6]}"
     _create_topic(kafka_bootstrap, topic, 3_000_000)  # the topic takes records the dead-letter topic would not
     key = CLASSIFIER.encode()
-    bomb = make_correction(CLASSIFIER, "t", "on-task", image=_bomb_png(), id="bomb")
+    bomb = make_correction(CLASSIFIER, "t", "on-task", image=bomb_png(20000, 20000), id="bomb")
     records = [(key, b"[" * 100_000),  # RecursionError in json.loads
                encode_correction(bomb),  # DecompressionBombError in Pillow's open()
                (key, b"x" * 1_500_000),  # invalid and over the dead-letter producer's 1 MB default
