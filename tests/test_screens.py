@@ -6,7 +6,6 @@ import random
 import subprocess
 import sys
 import uuid
-import zlib
 
 import pytest
 from PIL import Image, ImageChops
