@@ -22,6 +22,12 @@ class StoreError(RuntimeError):
     """A store operation failed; the message names the key and the store."""
 
 
+class NotFound(StoreError):
+    """The key does not exist. Only this means "absent": any other StoreError (access denied, a
+    timeout) says nothing about whether the object is there, so it must never be taken as
+    "no state yet" and overwritten."""
+
+
 class Store(Protocol):
     """What every component needs from artifact storage."""
 
@@ -31,6 +37,10 @@ class Store(Protocol):
     def list(self, prefix: str = "") -> Iterator[str]: ...
     def delete(self, key: str) -> None: ...
     def uri(self, key: str = "") -> str: ...
+
+
+# S3 error codes that mean the object is not there.
+_ABSENT = ("NoSuchKey", "NoSuchObject", "NotFound", "NoSuchBucket")
 
 
 def _clean(key: str) -> str:
@@ -62,7 +72,7 @@ class LocalStore:
         try:
             return self._path(key).read_bytes()
         except FileNotFoundError as e:
-            raise StoreError(f"{self.uri(key)} does not exist") from e
+            raise NotFound(f"{self.uri(key)} does not exist") from e
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -133,7 +143,8 @@ class S3Store:
         try:
             resp = self.client.get_object(self.bucket, self._key(key))
         except S3Error as e:
-            raise StoreError(f"cannot read {self.uri(key)}: {e.code}") from e
+            kind = NotFound if e.code in _ABSENT else StoreError
+            raise kind(f"cannot read {self.uri(key)}: {e.code}") from e
         try:
             return resp.read()
         finally:
@@ -145,7 +156,7 @@ class S3Store:
             self.client.stat_object(self.bucket, self._key(key))
             return True
         except S3Error as e:
-            if e.code in ("NoSuchKey", "NoSuchObject", "NotFound", "NoSuchBucket"):
+            if e.code in _ABSENT:
                 return False
             raise StoreError(f"cannot stat {self.uri(key)}: {e}") from e
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+import zlib
 from pathlib import Path
 from typing import Iterator
 
@@ -120,3 +121,12 @@ def crd_installed(kube: KubeEndpoints) -> None:
                   "crd/taskclassifiers.ontask.dev", "crd/clusterkopfpeerings.kopf.dev", "crd/pytorchjobs.kubeflow.org",
                   "crd/inferenceservices.serving.kserve.io", kubeconfig=kube.admin_kubeconfig)
     assert out.returncode == 0, out.stderr
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A tiny PNG file whose header claims width x height pixels (a decompression bomb)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
+    idat = zlib.compress(b"\x00" * (width * 3 + 1) * 4)  # a few rows; the header is what matters
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")

@@ -24,7 +24,7 @@ from ontask.data.images import ImageLimits
 from ontask.feedback import Collector, dead_letter_topic, encode_correction, make_correction
 from ontask.spec import FeedbackSpec
 from ontask.store import S3Store
-from tests.conftest import REPO, consume
+from tests.conftest import REPO, bomb_png, consume
 from tests.predictors import s3_env
 from tests.realservers.kafka import KafkaBroker, java_cmd
 
@@ -272,3 +272,92 @@ def test_screenshots_past_their_retention_are_deleted_and_labels_stay(kafka_boot
     state = json.loads(store.get_bytes("classifiers/fb-test/feedback/state.json"))
     assert all(e["image_key"] is None and e["image_sha256"] and e["label"] for e in state["buffer"]["entries"])
     assert state["counts"]["screenshots_expired"] == 5
+
+
+def _create_topic(bootstrap: str, topic: str, max_message_bytes: int) -> None:
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(topic, 1, 1, topic_configs={"max.message.bytes": str(max_message_bytes)})])
+    finally:
+        admin.close()
+
+
+def test_records_that_used_to_stop_the_collector_are_dead_lettered_and_intake_goes_on(kafka_bootstrap, s3_config):
+    topic = f"poison-{uuid.uuid4().hex[:6]}"
+    _create_topic(kafka_bootstrap, topic, 3_000_000)  # the topic takes records the dead-letter topic would not
+    key = CLASSIFIER.encode()
+    bomb = make_correction(CLASSIFIER, "t", "on-task", image=bomb_png(20000, 20000), id="bomb")
+    records = [(key, b"[" * 100_000),  # RecursionError in json.loads
+               encode_correction(bomb),  # DecompressionBombError in Pillow's open()
+               (key, b"x" * 1_500_000),  # invalid and over the dead-letter producer's 1 MB default
+               (None, b"{no key, no JSON"),
+               good(1)]
+    produce(kafka_bootstrap, topic, records)
+    store = S3Store(s3_config, "feedback-test", f"poison-{uuid.uuid4().hex[:6]}")
+    spec = FeedbackSpec(topic=topic)
+    collector = Collector(CLASSIFIER, spec, store, kafka_bootstrap)
+    try:
+        run_until(collector, len(records), timeout=90)
+    finally:
+        collector.close()
+    counts = collector.state.counts
+    assert (counts["buffered"], counts["dead_lettered"], counts["dead_letter_failed"]) == (1, 4, 0)
+    assert collector.state.dead_letter_reasons == {"bad-json": 3, "bad-image": 1}
+    dead = {dict(r.headers)["ontask-source"].decode(): r for r in consume(kafka_bootstrap, dead_letter_topic(spec), 4)}
+    big = dead[f"{topic}/0/2"]
+    assert dict(big.headers)["ontask-truncated-from"] == b"1500000" and len(big.value) == 900_000
+    assert b"decompression bomb" in dict(dead[f"{topic}/0/1"].headers)["ontask-error"]
+
+
+def test_a_dead_letter_the_broker_refuses_is_counted_and_intake_goes_on(kafka_bootstrap, s3_config):
+    topic = f"refused-{uuid.uuid4().hex[:6]}"
+    spec = FeedbackSpec(topic=topic, dead_letter_topic=f"{topic}-tiny-dlq")
+    _create_topic(kafka_bootstrap, spec.dead_letter_topic, 200)  # smaller than any dead letter
+    records = [(CLASSIFIER.encode(), b"{" + b" " * 5000), good(2)]
+    produce(kafka_bootstrap, topic, records)
+    store = S3Store(s3_config, "feedback-test", f"refused-{uuid.uuid4().hex[:6]}")
+    collector = Collector(CLASSIFIER, spec, store, kafka_bootstrap)
+    try:
+        deadline = time.monotonic() + 90
+        while collector.state.counts["buffered"] + collector.state.counts["dead_letter_failed"] < 2 \
+                and time.monotonic() < deadline:
+            collector.poll_once(500)
+    finally:
+        collector.close()
+    counts = collector.state.counts
+    assert (counts["buffered"], counts["dead_lettered"], counts["dead_letter_failed"]) == (1, 0, 1)
+    assert json.loads(store.get_bytes("classifiers/fb-test/feedback/state.json"))["offsets"] == {"0": 2}
+
+
+def test_a_store_error_is_never_taken_for_no_state(kafka_bootstrap, s3_config):
+    from ontask.feedback.cycle import read_marker
+    from ontask.store import NotFound, S3Config, StoreError
+
+    topic = f"denied-{uuid.uuid4().hex[:6]}"
+    produce(kafka_bootstrap, topic, [good(i) for i in range(3)])
+    prefix = f"denied-{uuid.uuid4().hex[:6]}"
+    store = S3Store(s3_config, "feedback-test", prefix)
+    spec = FeedbackSpec(topic=topic)
+    collector = Collector(CLASSIFIER, spec, store, kafka_bootstrap)
+    try:
+        run_until(collector, 3)
+    finally:
+        collector.close()
+    saved = store.get_bytes("classifiers/fb-test/feedback/state.json")
+    # The same real S3 answering AccessDenied (a wrong secret): not "absent", and nothing is written.
+    denied = S3Store(S3Config(s3_config.endpoint, s3_config.access_key, "wrong"), "feedback-test", prefix,
+                     create_bucket=False)
+    try:
+        Collector(CLASSIFIER, spec, denied, kafka_bootstrap)
+        raise AssertionError("a collector started on an unreadable state")
+    except StoreError as e:
+        assert not isinstance(e, NotFound), e
+    try:
+        read_marker(denied, "classifiers/fb-test", 1)
+        raise AssertionError("an unreadable marker was taken for none")
+    except StoreError as e:
+        assert not isinstance(e, NotFound), e
+    assert read_marker(store, "classifiers/fb-test", 1) is None
+    assert store.get_bytes("classifiers/fb-test/feedback/state.json") == saved

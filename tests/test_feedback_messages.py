@@ -20,6 +20,7 @@ VALID = {"id": "c-1", "classifier": "support-desk", "screenshotUri": "s3://shots
 @pytest.mark.parametrize("raw, reason", [
     (b"{not json", "bad-json"),
     (b"[1, 2]", "bad-json"),
+    (b"[" * 100_000, "bad-json"),  # deeper than Python's parser goes: RecursionError, not ValueError
     (json.dumps({k: v for k, v in VALID.items() if k != "task"}).encode(), "missing-field"),
     (json.dumps({**VALID, "correctedLabel": "maybe"}).encode(), "unknown-label"),
     (json.dumps({**VALID, "screenshotUri": None, "screenshotBase64": "A" * (MAX_INLINE_IMAGE_BYTES * 2)}).encode(),

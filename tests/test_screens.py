@@ -6,7 +6,6 @@ import random
 import subprocess
 import sys
 import uuid
-import zlib
 
 import pytest
 from PIL import Image, ImageChops
@@ -18,7 +17,7 @@ from ontask.data.images import ImageRejected, decode_image
 from ontask.data.labels import label_scene
 from ontask.data.scene import Scene, new_scene
 from ontask.store import LocalStore, S3Store
-from tests.conftest import REPO
+from tests.conftest import REPO, bomb_png
 
 TOPIC_FOR = {"editor": "payments", "terminal": "payments", "docs": "testing", "spreadsheet": "revenue",
              "document": "onboarding", "email": "refunds", "chat": "lunch", "issues": "auth", "video": "cats",
@@ -175,15 +174,6 @@ def _png(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def _bomb_png(width: int, height: int) -> bytes:
-    """A tiny PNG file whose header claims width x height pixels (a decompression bomb)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
-    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
-    idat = zlib.compress(b"\x00" * (width * 3 + 1) * 4)  # a few rows; the header is what matters
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
-
-
 def test_prepare_a_folder_of_20_images(tmp_path):
     folder = tmp_path / "shots"
     folder.mkdir()
@@ -207,7 +197,7 @@ def test_prepare_rejects_bad_items_by_name_and_keeps_the_rest(tmp_path):
     (folder / "good-2.png").write_bytes(_png(example_at(1, 1).image))
     (folder / "notes.png").write_bytes(b"this is a text file, not a picture")
     (folder / "truncated.png").write_bytes(good[: len(good) // 2])
-    (folder / "bomb.png").write_bytes(_bomb_png(20000, 20000))
+    (folder / "bomb.png").write_bytes(bomb_png(20000, 20000))
     (folder / "empty-task.png").write_bytes(good)
     lines = [
         {"image": "good-1.png", "task": "Fix the login bug", "label": "on-task",
@@ -218,7 +208,10 @@ def test_prepare_rejects_bad_items_by_name_and_keeps_the_rest(tmp_path):
         {"image": "bomb.png", "task": "Answer refund tickets"},
         {"image": "empty-task.png", "task": "   "},
         {"image": "good-1.png", "task": "Answer refund tickets", "label": "maybe"},
+        {"image": "../outside.png", "task": "Answer refund tickets"},
+        {"image": str(tmp_path / "outside.png"), "task": "Answer refund tickets"},
     ]
+    (tmp_path / "outside.png").write_bytes(good)  # readable, but not the manifest's to give
     (folder / "manifest.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n{broken json\n")
     store = LocalStore(tmp_path / "store")
     result = prepare(folder, store, "batch")
@@ -230,7 +223,9 @@ def test_prepare_rejects_bad_items_by_name_and_keeps_the_rest(tmp_path):
     assert "exceeds" in reasons["bomb.png"]
     assert "empty-task.png: empty task description" in reasons["empty-task.png"]
     assert "label 'maybe' is not on-task or off-task" in reasons["good-1.png"]
-    assert any("line 8: invalid JSON" in r for r in reasons.values())
+    assert any("line 10: invalid JSON" in r for r in reasons.values())
+    assert "../outside.png: outside the manifest's folder" in reasons["../outside.png"]
+    assert "outside the manifest's folder" in reasons[str(tmp_path / "outside.png")]
     ds = read_version(store, "batch")
     assert {r["extra_info"]["label_source"] for r in ds.rows} == {"manifest"}
     assert row_windows(ds.rows[0])[0]["app"] == "Visual Studio Code"
@@ -262,6 +257,14 @@ def test_prepare_gives_each_on_task_row_an_off_task_twin_on_its_own_pixels(tmp_p
     assert ds.image(twin).tobytes() == decode_image(code, "code.png").tobytes()
     # Without the option, the customer's rows are written as they are.
     assert prepare(folder, store, "plain").manifest["rows"] == 2
+
+
+def test_a_header_claiming_400_megapixels_is_refused_before_any_pixel_is_read():
+    from ontask.data.images import check_image
+
+    for check in (check_image, decode_image):
+        with pytest.raises(ImageRejected, match="shot.png: "):
+            check(bomb_png(20000, 20000), "shot.png")
 
 
 def test_decode_image_limits():

@@ -76,6 +76,9 @@ def check_image(data: bytes, name: str = "image", limits: ImageLimits = ImageLim
         img.verify()
     except ImageRejected:
         raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        # Pillow refuses some headers (over twice its own pixel limit) inside open() itself.
+        raise ImageRejected(f"{name}: decompression bomb refused ({e})") from e
     except UnidentifiedImageError as e:
         raise ImageRejected(f"{name}: not an image (no known image format)") from e
     except (OSError, SyntaxError, ValueError) as e:

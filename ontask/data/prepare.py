@@ -98,6 +98,8 @@ def prepare(
             if not item.get("image"):
                 raise ValueError("no image given")
             path = base / name_
+            if not path.resolve().is_relative_to(base.resolve()):
+                raise ValueError(f"{name_}: outside the manifest's folder")
             if not path.is_file():
                 raise ValueError(f"{name_}: file not found")
             if path.suffix.lower() not in IMAGE_SUFFIXES:

@@ -34,10 +34,15 @@ from ontask.feedback.buffer import Buffer, Entry
 from ontask.feedback.cycle import assemble_cycle, cycle_due, read_marker, write_marker
 from ontask.feedback.messages import InvalidCorrection, parse_correction
 from ontask.spec import MAX_INLINE_IMAGE_BYTES, Correction, FeedbackSpec
-from ontask.store import Store, StoreError
+from ontask.store import NotFound, Store
 from ontask.verify.verifier import VerifierConfig, score_windows
 
 log = logging.getLogger(__name__)
+
+
+# Kafka's default message.max.bytes is about 1 MB: an invalid record above this much travels to
+# the dead-letter topic truncated, so that the send cannot fail for its size.
+DEAD_LETTER_MAX_BYTES = 900_000
 
 
 def dead_letter_topic(spec: FeedbackSpec) -> str:
@@ -54,7 +59,8 @@ class State:
 
     buffer: Buffer
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("buffered", "dead_lettered", "duplicates", "evicted", "other_classifier", "screenshots_expired"), 0))
+        ("buffered", "dead_lettered", "dead_letter_failed", "duplicates", "evicted", "other_classifier",
+         "screenshots_expired"), 0))
     offsets: dict[str, int] = field(default_factory=dict)  # partition -> next offset to process
     cycle: dict[str, Any] = field(default_factory=lambda: {"number": 0, "new": 0, "first_new_at": None})
     dead_letter_reasons: dict[str, int] = field(default_factory=dict)
@@ -105,10 +111,13 @@ class Collector:
         return f"{self.prefix}/feedback/state.json"
 
     def _load_state(self) -> State:
+        # Only a missing object is a fresh start; any other error is raised and retried, never
+        # answered with an empty state that the next save would write over the real one.
         try:
-            return State.from_json(self.store.get_bytes(self.state_key), self.spec.buffer_size)
-        except StoreError:
+            data = self.store.get_bytes(self.state_key)
+        except NotFound:
             return State(Buffer(self.spec.buffer_size))
+        return State.from_json(data, self.spec.buffer_size)
 
     def save_state(self) -> None:
         self.store.put_bytes(self.state_key, self.state.to_json(), "application/json")
@@ -136,7 +145,9 @@ class Collector:
                                        session_timeout_ms=10000, heartbeat_interval_ms=3000)
         self._consumer.subscribe([self.spec.topic], listener=SeekToStored())
         self._producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", retries=10,
-                                       reconnect_backoff_max_ms=2000)
+                                       reconnect_backoff_max_ms=2000, max_request_size=DEAD_LETTER_MAX_BYTES + 65536,
+                                       # A missing dead-letter topic fails a send in 10 s, not 60.
+                                       max_block_ms=10000)
 
     def close(self) -> None:
         for c in (self._consumer, self._producer):
@@ -148,36 +159,55 @@ class Collector:
         self._consumer = self._producer = None
 
     def _dead_letter(self, record, reason: str, detail: str) -> None:
+        """Send the record to the dead-letter topic with its reason and wait for the broker's
+        acknowledgement. A value over DEAD_LETTER_MAX_BYTES travels truncated (a header gives its
+        size). A send that fails is counted as such, never as dead-lettered, and never stops
+        the collector: the record is skipped with its reason in the log."""
+        value = record.value if record.value is not None else b""
         headers = [("ontask-reason", reason.encode()), ("ontask-error", detail[:1000].encode()),
                    ("ontask-source", f"{record.topic}/{record.partition}/{record.offset}".encode())]
-        self._producer.send(dead_letter_topic(self.spec), key=record.key, value=record.value, headers=headers)
+        if len(value) > DEAD_LETTER_MAX_BYTES:
+            headers.append(("ontask-truncated-from", str(len(value)).encode()))
+            value = value[:DEAD_LETTER_MAX_BYTES]
+        try:
+            self._producer.send(dead_letter_topic(self.spec), key=record.key, value=value,
+                                headers=headers).get(timeout=30)
+        except Exception as e:  # noqa: BLE001 - whatever the broker says, one record must not stop intake
+            log.error("collector %s: could not dead-letter %s/%s/%s (%s: %s): %s", self.classifier, record.topic,
+                      record.partition, record.offset, reason, detail[:200], e)
+            self.state.counts["dead_letter_failed"] += 1
+            return
         self.state.counts["dead_lettered"] += 1
         self.state.dead_letter_reasons[reason] = self.state.dead_letter_reasons.get(reason, 0) + 1
 
     def _validate(self, record) -> Optional[_Accepted]:
-        """The accepted correction, or None (dead-lettered, or another classifier's)."""
+        """The accepted correction, or None (dead-lettered, or another classifier's). Whatever is
+        wrong with a record, this never raises: a record that breaks the checks themselves is
+        dead-lettered as `unreadable`, with the error."""
         if record.key is not None and record.key != self.classifier.encode():
             self.state.counts["other_classifier"] += 1
             return None
         try:
             c = parse_correction(record.value if record.value is not None else b"", self.limits.max_bytes)
+            if c.classifier != self.classifier:
+                self.state.counts["other_classifier"] += 1
+                return None
+            image = None
+            if c.screenshot_base64 is not None:
+                image = base64.b64decode(c.screenshot_base64)
+                check_image(image, "screenshotBase64", self.limits)
+                digest = sha256(image)
+            else:
+                digest = sha256(c.screenshot_uri.encode())  # a reference: its content is not fetched here
         except InvalidCorrection as e:
             self._dead_letter(record, e.reason, str(e))
             return None
-        if c.classifier != self.classifier:
-            self.state.counts["other_classifier"] += 1
+        except ImageRejected as e:
+            self._dead_letter(record, "bad-image", str(e))
             return None
-        image = None
-        if c.screenshot_base64 is not None:
-            image = base64.b64decode(c.screenshot_base64)
-            try:
-                check_image(image, "screenshotBase64", self.limits)
-            except ImageRejected as e:
-                self._dead_letter(record, "bad-image", str(e))
-                return None
-            digest = sha256(image)
-        else:
-            digest = sha256(c.screenshot_uri.encode())  # a reference: its content is not fetched here
+        except Exception as e:  # noqa: BLE001 - an unforeseen failure is this record's, not the topic's
+            self._dead_letter(record, "unreadable", f"{type(e).__name__}: {e}")
+            return None
         return _Accepted(record, c, image, digest)
 
     def _screenshot_key(self, digest: str) -> str:
@@ -296,14 +326,20 @@ class Collector:
             poll_ms: int = 1000) -> None:
         """Consume until `stop` is set, surviving broker outages: on any failure the in-memory
         state is thrown away and reloaded from the store, and consumption resumes from there."""
+        reload, backoff = False, 2.0
         while not stop.is_set():
             try:
+                if reload:  # a store still failing here is waited out like any other outage
+                    self.state, reload = self._load_state(), False
                 self.poll_once(poll_ms)
                 if on_batch is not None:
                     on_batch(self)
+                backoff = 2.0
             except Exception as e:  # noqa: BLE001 - Kafka and S3 outages are waited out, not fatal
-                log.warning("collector %s: %s; reloading state and reconnecting", self.classifier, e)
+                log.warning("collector %s: %s; reloading state and reconnecting in %.0f s", self.classifier, e,
+                            backoff)
                 self.close()
-                self.state = self._load_state()
-                stop.wait(2.0)
+                reload = True
+                stop.wait(backoff)
+                backoff = min(60.0, backoff * 2)
         self.close()

@@ -14,7 +14,7 @@ from ontask.data.images import decode_image
 from ontask.data.variants import make_variants
 from ontask.feedback.buffer import Entry
 from ontask.spec import FeedbackSpec
-from ontask.store import Store, StoreError, open_store
+from ontask.store import NotFound, Store, StoreError, open_store
 
 
 def cycle_due(cycle: dict[str, Any], spec: FeedbackSpec, now: float) -> bool:
@@ -96,7 +96,9 @@ def write_marker(store: Store, prefix: str, number: int, manifest: dict[str, Any
 
 
 def read_marker(store: Store, prefix: str, number: int) -> Optional[dict]:
+    """Cycle `number`'s marker, None when it was not written; any other store error is raised
+    (a marker that could not be read must not be written again)."""
     try:
         return json.loads(store.get_bytes(marker_key(prefix, number)))
-    except StoreError:
+    except NotFound:
         return None

@@ -37,6 +37,8 @@ def parse_correction(raw: bytes, max_image_bytes: int = MAX_INLINE_IMAGE_BYTES) 
         doc = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as e:
         raise InvalidCorrection("bad-json", str(e)) from e
+    except RecursionError as e:  # e.g. 100 kB of "[": Python's parser gives up, the collector must not
+        raise InvalidCorrection("bad-json", "nested too deeply") from e
     if not isinstance(doc, dict):
         raise InvalidCorrection("bad-json", "not a JSON object")
     try:
