@@ -31,6 +31,9 @@ def test_v2_columns_become_rows():
     with pytest.raises(RequestError, match="must be BYTES"):
         instances_from_v2(InferRequest("student", [InferInput("image", [1], "FP32", [1.0]),
                                                    InferInput("task", [1], "BYTES", ["x"])]))
+    with pytest.raises(RequestError, match=r"task\[0\] is not UTF-8 text"):  # a 400, not a 500
+        instances_from_v2(InferRequest("student", [InferInput("image", [1], "BYTES", [b"aGk="]),
+                                                   InferInput("task", [1], "BYTES", [b"caf\xe9"])]))
 
 
 def _check(label="on-task"):

@@ -97,8 +97,13 @@ def instances_from_v1(body: Any) -> list[Instance]:
 V2_INPUTS = ("image", "task", "windows", "session_id", "timestamp")
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, (bytes, bytearray)) else str(value)
+def _text(value: Any, where: str = "input") -> str:
+    if not isinstance(value, (bytes, bytearray)):
+        return str(value)
+    try:
+        return value.decode()
+    except UnicodeDecodeError as e:
+        raise RequestError(f"{where} is not UTF-8 text ({e.reason} at byte {e.start})") from e
 
 
 def instances_from_v2(request) -> list[Instance]:
@@ -120,17 +125,17 @@ def instances_from_v2(request) -> list[Instance]:
         raise RequestError("every input needs one entry per image")
     out = []
     for i in range(n):
-        image = _text(columns["image"][i])
-        doc: dict[str, Any] = {"task": _text(columns["task"][i])}
+        image = _text(columns["image"][i], f"image[{i}]")
+        doc: dict[str, Any] = {"task": _text(columns["task"][i], f"task[{i}]")}
         doc["imageUri" if image.startswith("s3://") else "image"] = image
         if "windows" in columns:
             try:
-                doc["windows"] = json.loads(_text(columns["windows"][i]))
+                doc["windows"] = json.loads(_text(columns["windows"][i], f"windows[{i}]"))
             except json.JSONDecodeError as e:
                 raise RequestError(f"windows[{i}] is not JSON ({e.msg})") from e
         for name, alias in (("session_id", "sessionId"), ("timestamp", "timestamp")):
             if name in columns:
-                doc[alias] = _text(columns[name][i])
+                doc[alias] = _text(columns[name][i], f"{name}[{i}]")
         try:
             out.append(Instance.model_validate(doc))
         except ValidationError as e:
