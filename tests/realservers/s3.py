@@ -33,7 +33,7 @@ class SeaweedS3:
         self.port = free_port()
         self.proc: ServerProcess | None = None
 
-    def start(self) -> S3Endpoint:
+    def start(self, retried: bool = False) -> S3Endpoint:
         data = self.workdir / "data"
         data.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "s3.json"
@@ -83,7 +83,15 @@ class SeaweedS3:
             self.workdir,
         ).start()
         endpoint = S3Endpoint(f"http://127.0.0.1:{self.port}", self.access_key, self.secret_key)
-        self.proc.wait_until(lambda: port_open(self.port), timeout=120, what="listening")
+        try:
+            self.proc.wait_until(lambda: port_open(self.port), timeout=120, what="listening")
+        except RuntimeError as e:
+            # One of its eight ports was taken between our pick and its bind: pick again, once.
+            if "address already in use" not in str(e) or retried:
+                raise
+            self.proc.stop()
+            self.port = free_port()
+            return self.start(retried=True)
         self.proc.wait_until(lambda: self._roundtrip(endpoint), timeout=120, what="serving S3 reads and writes")
         return endpoint
 
