@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -42,7 +43,7 @@ def _screens(out: Path, n_customer: int, n_heldout: int, n_edge: int, seed: int)
     folder = out / "customer-screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     normal = []
-    bar = tqdm(total=n_customer + n_heldout + 4 * n_edge, desc="screenshots", unit="img")
+    bar = tqdm(total=n_customer + n_heldout + 4 * n_edge, desc="screenshots", unit="img", disable=None)
     i = 0
     while len(normal) < n_customer + n_heldout:
         rng = random.Random(f"{seed}:{i}")
@@ -85,13 +86,22 @@ def fresh_run_folder(out: Path) -> list[str]:
 
 
 def _wait(operator, done: Callable, timeout: float, desc: str):
-    bar = tqdm(desc=desc, bar_format="{desc}: {elapsed} {postfix}")
+    # On a terminal a live line; in a log (CI, `make demo > log`) one line per change of state,
+    # not a redraw twice a second.
+    live = sys.stderr.isatty()  # where tqdm draws
+    bar = tqdm(desc=desc, bar_format="{desc}: {elapsed} {postfix}") if live else None
+    started, last = time.monotonic(), None
     try:
         deadline = time.monotonic() + timeout
         while True:
             status = operator.step()
-            bar.set_postfix_str(f"phase {status.phase}, model {status.model_version or '-'}, cycle {status.cycle}")
-            bar.update()
+            state = f"phase {status.phase}, model {status.model_version or '-'}, cycle {status.cycle}"
+            if bar is not None:
+                bar.set_postfix_str(state)
+                bar.update()
+            elif state != last:
+                print(f"{desc}: {time.monotonic() - started:.0f}s {state}", flush=True)
+            last = state
             if done(status):
                 return status
             if status.phase == "Failed":
@@ -100,7 +110,8 @@ def _wait(operator, done: Callable, timeout: float, desc: str):
                 raise TimeoutError(f"{desc}: not done after {timeout:.0f}s (phase {status.phase})")
             time.sleep(1.0)
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
 
 
 def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: int = 360, n_heldout: int = 100,
@@ -164,7 +175,7 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
             corrections.append(make_correction("demo", ex.task, ex.label, image=png, id=f"demo-{k}",
                                                windows=ex.windows, predicted_label=said["label"],
                                                confidence=said["confidence"], model_version=said["modelVersion"]))
-        for c in tqdm(corrections, desc="corrections -> Kafka", unit="msg"):
+        for c in tqdm(corrections, desc="corrections -> Kafka", unit="msg", disable=None):
             send(c, bootstrap=kafka_bootstrap, topic=spec.feedback.topic)
         final = _wait(operator, lambda s: s.cycle >= 1, 900, "sync cycle 1")
     finally:

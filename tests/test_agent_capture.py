@@ -11,6 +11,7 @@ from PIL import Image
 import ontask.agent.capture
 import ontask.evaluation.compare
 import ontask.evaluation.hybrid
+import ontask.trainers.trainer
 import ontask.verify.ocr
 import ontask.verify.titlebars
 from ontask.agent.capture import CaptureRefused, Privacy, capture_of, downscale, visible_evidence
@@ -23,7 +24,7 @@ WINDOWS = [
 
 
 @pytest.mark.parametrize("module", [ontask.agent.capture, ontask.verify.titlebars, ontask.evaluation.compare,
-                                    ontask.evaluation.hybrid, ontask.verify.ocr])
+                                    ontask.evaluation.hybrid, ontask.verify.ocr, ontask.trainers.trainer])
 def test_the_documented_examples_run(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

@@ -20,6 +20,10 @@ def demo(tmp_path_factory, kafka_bootstrap):
                           "--kafka-bootstrap", kafka_bootstrap], capture_output=True, text=True, cwd=REPO,
                          timeout=1200)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    # Not a terminal: no redrawn bars, one progress line per change of state.
+    assert "\r" not in run.stderr, run.stderr[-2000:]
+    progress = [line for line in run.stdout.splitlines() if line.startswith(("bootstrap + train v1:", "sync cycle 1:"))]
+    assert 2 <= len(progress) <= 20, progress
     return out, run.stdout
 
 

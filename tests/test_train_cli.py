@@ -33,6 +33,11 @@ def test_train_command_writes_a_loadable_model_and_metrics(tmp_path):
                          timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "trained" in out.stdout and "'bad label': 1" in out.stdout
+    # The run is not silent while it trains: a line per evaluation and per tenth step.
+    progress = [line for line in out.stdout.splitlines() if line.startswith("step ")]
+    assert progress[0].startswith("step 0/") and " start val_accuracy=" in progress[0]
+    assert any(" warm-start sft_loss=" in line and "val_accuracy=" in line for line in progress), progress
+    assert any(" grpo reward=" in line for line in progress) and " end val_accuracy=" in progress[-2] + progress[-1]
     assert "label 'maybe' is not on-task or off-task" in out.stderr
     model, processor = load_vlm(str(tmp_path / "store" / "classifiers" / "demo" / "models" / "v1"))
     assert model.config.model_type == "qwen2_5_vl"

@@ -9,7 +9,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 import yaml
@@ -22,7 +22,8 @@ from ontask.rewards.components import Weights
 from ontask.spec import TaskClassifierSpec
 from ontask.store import Store, StoreError, download_prefix, upload_folder
 from ontask.trainers.lora import adapter_state_dict, add_lora, base_state_dict, has_lora, merged_state_dict
-from ontask.trainers.trainer import Encoded, Trainer, TrainConfig, config_dict, encode, jsonl_logger, p_on_task
+from ontask.trainers.trainer import (Encoded, Trainer, TrainConfig, config_dict, encode, jsonl_logger, p_on_task,
+                                    progress_line)
 
 log = logging.getLogger("ontask.train")
 LABELS = ("on-task", "off-task")
@@ -164,7 +165,8 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
         rows = load_rows(store, dataset, dataset_version, processor, Verifier())
         cfg = train_config(spec, len(rows.train), warm_start_steps, max_minutes, cycle=cycle)
         metrics_path = Path(tmp) / "metrics.jsonl"
-        logger = jsonl_logger(metrics_path) if rank == 0 else (lambda m: None)
+        logger = _printing(jsonl_logger(metrics_path), cfg.warm_start_steps + cfg.grpo_steps) if rank == 0 \
+            else (lambda m: None)
         logger({"phase": "config", "step": 0, **config_dict(cfg), "world_size": world, "skipped_rows": rows.skipped,
                 "train_rows": len(rows.train), "val_rows": len(rows.val), "base_model": base_model})
         trainer = Trainer(model, processor, rows.train, rows.val or rows.train[:16], cfg, log=logger,
@@ -203,6 +205,19 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
     return {"version": version, "val_accuracy": final, "steps": history[-1]["step"], "skipped": rows.skipped,
             "model_uri": store.uri(f"{prefix}/models/{version}"),
             "hybrid": hybrid.model_dump() if hybrid is not None else None}
+
+
+def _printing(log: Callable[[dict], None], total_steps: int) -> Callable[[dict], None]:
+    """The metrics logger, also printing a line now and then: a running job is not silent in
+    `kubectl logs`."""
+
+    def both(m: dict) -> None:
+        log(m)
+        line = progress_line(m, total_steps)
+        if line is not None:
+            print(line, flush=True)
+
+    return both
 
 
 def fit_hybrid(model, answers, val_rows: list, fitted_on: str) -> Optional[HybridFit]:

@@ -337,6 +337,25 @@ def jsonl_logger(path: Path) -> Callable[[dict], None]:
     return log
 
 
+def progress_line(m: dict[str, Any], total_steps: int) -> Optional[str]:
+    """One human line for `kubectl logs` from a metrics dict, or None for a step not worth a line
+    (GRPO and warm-start steps print every tenth step, and any step with an evaluation).
+
+    Example:
+        >>> progress_line({"phase": "grpo", "step": 20, "reward": 0.61234, "val_accuracy": 0.8}, 100)
+        'step 20/100 grpo reward=0.612 val_accuracy=0.800'
+        >>> progress_line({"phase": "grpo", "step": 21, "reward": 0.5}, 100) is None
+        True
+    """
+    phase, step = m.get("phase"), int(m.get("step", 0))
+    if phase in ("grpo", "warm-start") and step % 10 and "val_accuracy" not in m:
+        return None
+    keys = ("sft_loss", "reward", "groups_with_signal", "entropy", "val_accuracy", "samples_per_s",
+            "student_weight", "from")
+    parts = [f"{k}={m[k]:.3f}" if isinstance(m[k], float) else f"{k}={m[k]}" for k in keys if m.get(k) is not None]
+    return " ".join([f"step {step}/{total_steps}", str(phase)] + parts)
+
+
 def config_dict(cfg: TrainConfig) -> dict[str, Any]:
     d = asdict(cfg)
     d["weights"] = asdict(cfg.weights)
