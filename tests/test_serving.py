@@ -194,3 +194,6 @@ def test_a_confident_judge_disagreement_becomes_a_correction_on_kafka(servers, s
     # The id is content-based: however often a screenshot is predicted, its corrections share one
     # id, so the collector keeps one.
     assert len({c.id for c in corrections}) <= len(shots)
+    # What users were doing stays out of the logs.
+    logged = student.process.log_path.read_text(errors="replace")
+    assert not [ex.task for _, ex in shots if ex.task in logged]

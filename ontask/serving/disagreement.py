@@ -113,10 +113,12 @@ class DisagreementLoop:
                     continue
                 self.publish(correction)
                 metrics.JUDGE_CHECKS.labels(self.model_name, "disagree").inc()
-                log.info("judge disagrees", extra={"correction_id": correction.id, "task": check.task[:80]})
+                # Never the task text: it is the user's, and logs reach people the data does not.
+                log.info("judge disagrees", extra={"correction_id": correction.id,
+                                                   "judge_label": correction.corrected_label})
             except Exception as e:  # noqa: BLE001 - a failed check must not stop the loop
                 metrics.JUDGE_CHECKS.labels(self.model_name, "error").inc()
-                log.warning("judge check failed: %s", e)
+                log.warning("judge check failed: %s", type(e).__name__)
 
     def close(self, timeout: float = 5.0) -> None:
         try:
