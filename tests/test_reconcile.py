@@ -61,6 +61,19 @@ def test_a_due_cycle_trains_a_candidate_and_promotes_it():
     assert any(e[1] == "Promoted" for e in p.events)
 
 
+def test_a_failed_cycle_keeps_the_classifier_serving_and_says_why():
+    marker = {"cycle": 1, "dataset": "c-feedback", "version": "v1"}
+    served = dict(student_ready=True, student_version="v1", judge_ready=True)
+    p = plan(SPEC, _serving(), Observed(cycle_marker=marker, cycle_job="Failed",
+                                        messages={"cycle": "OOMKilled"}, **served))
+    assert p.status.phase == "Serving" and p.status.model_version == "v1" and p.status.candidate_version is None
+    assert p.status.cycle == 1  # passed over: the next corrections make cycle 2
+    assert conds(p.status)["Trained"][1] == "CycleFailed" and conds(p.status)["Ready"] == ("True", "Serving")
+    assert ("Warning", "CycleFailed", "cycle 1: OOMKilled; kept v1") in p.events
+    p = plan(SPEC, p.status, Observed(**served))
+    assert p.status.phase == "Serving" and "cycle" not in p.ensure
+
+
 def test_a_candidate_without_enough_gain_is_kept_out_with_the_reason():
     marker = {"cycle": 1, "dataset": "c-feedback", "version": "v1"}
     p = plan(SPEC, _serving(), Observed(cycle_marker=marker, cycle_job="Succeeded", evaluation=_evaluation(False),

@@ -144,10 +144,15 @@ def _cycle(spec: TaskClassifierSpec, s: TaskClassifierStatus, obs: Observed, ens
     ensure.append("cycle")
     s.candidate_version = candidate_version(n)
     if obs.cycle_job == "Failed":
-        s.phase = "Failed"
+        # The training operator has spent the job's own retries. The serving version is as good as
+        # before, so the classifier keeps serving and says why; the cycle is passed over, and its
+        # corrections stay in the buffer for the next one.
         msg = obs.messages.get("cycle", f"the cycle {n} PyTorchJob failed")
-        cond("Trained", "False", "CycleFailed", msg)
-        cond("Ready", "False", "CycleFailed", msg)
+        events.append(("Warning", "CycleFailed", f"cycle {n}: {msg}; kept {s.model_version}"))
+        cond("Trained", "False", "CycleFailed", f"cycle {n}: {msg}; still serving {s.model_version}")
+        s.cycle = n
+        s.candidate_version = s.canary_since = None
+        s.phase = "Serving"
         return
     if obs.cycle_job != "Succeeded" or obs.evaluation is None:
         s.phase = "Syncing"
