@@ -35,7 +35,9 @@ def test_train_command_writes_a_loadable_model_and_metrics(tmp_path):
     assert "trained" in out.stdout and "'bad label': 1" in out.stdout
     # The run is not silent while it trains: a line per evaluation and per tenth step.
     progress = [line for line in out.stdout.splitlines() if line.startswith("step ")]
-    assert progress[0].startswith("step 0/") and " start val_accuracy=" in progress[0]
+    assert progress[0].startswith("step 0/") and " config train_rows=" in progress[0] and "learning_rate=0.001" \
+        in progress[0]
+    assert progress[1].startswith("step 0/") and " start val_accuracy=" in progress[1]
     assert any(" warm-start sft_loss=" in line and "val_accuracy=" in line for line in progress), progress
     assert any(" grpo reward=" in line for line in progress) and " end val_accuracy=" in progress[-2] + progress[-1]
     assert "label 'maybe' is not on-task or off-task" in out.stderr

@@ -350,9 +350,10 @@ def progress_line(m: dict[str, Any], total_steps: int) -> Optional[str]:
     phase, step = m.get("phase"), int(m.get("step", 0))
     if phase in ("grpo", "warm-start") and step % 10 and "val_accuracy" not in m:
         return None
-    keys = ("sft_loss", "reward", "groups_with_signal", "entropy", "val_accuracy", "samples_per_s",
-            "student_weight", "from")
-    parts = [f"{k}={m[k]:.3f}" if isinstance(m[k], float) else f"{k}={m[k]}" for k in keys if m.get(k) is not None]
+    keys = ("train_rows", "val_rows", "world_size", "learning_rate", "sft_loss", "reward", "groups_with_signal",
+            "entropy", "val_accuracy", "samples_per_s", "student_weight", "from")
+    parts = [f"{k}={m[k]:.3g}" if k == "learning_rate" else f"{k}={m[k]:.3f}" if isinstance(m[k], float)
+             else f"{k}={m[k]}" for k in keys if m.get(k) is not None]
     return " ".join([f"step {step}/{total_steps}", str(phase)] + parts)
 
 
