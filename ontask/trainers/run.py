@@ -144,8 +144,9 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
                  max_minutes: Optional[float] = None, s3=None, stop_at: Optional[int] = None,
                  model_version: Optional[str] = None, cycle: bool = False) -> dict:
     """Train from base_model on a dataset version; write models/<vN>/ and metrics under the
-    classifier's prefix (a sync cycle, `cycle`, fine-tunes at the cycle's learning rate). Checkpoints go to checkpoints/<dataset>-<version>/ every saveEvery
-    steps, and a run started again resumes from the latest one and continues the same run.
+    classifier's prefix (a sync cycle, `cycle`, fine-tunes at the cycle's learning rate).
+    Checkpoints go to checkpoints/<dataset>-<version>/ every saveEvery steps, and a run started
+    again resumes from the latest one and continues the same run.
     Returns a summary with the version and the final accuracy."""
     from ontask.data.dataset import list_versions
     from ontask.verify import Verifier
