@@ -202,6 +202,15 @@ class ServingSpec(Model):
                                  description="Largest screenshot a predictor accepts, in bytes.")
     max_image_pixels: int = Field(40_000_000, ge=1024, le=268_435_456,
                                   description="Largest screenshot a predictor accepts, in pixels (width x height).")
+    max_request_pixels: int = Field(
+        64_000_000, ge=1024, le=1_073_741_824,
+        description="Pixels a predictor decodes for one request, all its screenshots together; a request "
+                    "over it is refused with 400 (about 190 MB of decoded RGB at the default).")
+    max_concurrent_requests: int = Field(4, ge=1, le=1024,
+                                         description="Requests a predictor replica decodes and scores at once.")
+    max_queued_requests: int = Field(
+        32, ge=0, le=100_000,
+        description="Requests waiting beyond maxConcurrentRequests; more are answered 429 with Retry-After.")
     model_max_pixels: Optional[int] = Field(
         None, ge=3136, le=12_845_056,
         description="Pixels the student sees (the processor's max_pixels); unset keeps the model's own setting. "

@@ -96,3 +96,62 @@ def test_a_student_with_a_hybrid_fit_serves_its_mix_with_the_verifier(tmp_path):
     assert half["studentPOnTask"] == pytest.approx(alone["pOnTask"], abs=1e-5)
     assert half["pOnTask"] == pytest.approx(0.3 * alone["pOnTask"] + 0.7 * verifier_p, abs=1e-5)
     assert served(0.0)["pOnTask"] == pytest.approx(verifier_p, abs=1e-5)
+
+
+def test_admission_answers_429_beyond_its_queue_and_never_holds_health_probes():
+    from ontask.serving.server import Admission
+
+    async def scenario():
+        release, started = asyncio.Event(), []
+
+        async def app(scope, receive, send):
+            started.append(scope["path"])
+            if scope["path"].endswith(":predict"):
+                await release.wait()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+        admission = Admission(app, max_concurrent=1, max_queued=1)
+
+        async def call(path, method="POST"):
+            sent = []
+
+            async def send(message):
+                sent.append(message)
+
+            async def receive():
+                return {"type": "http.request", "body": b""}
+
+            await admission({"type": "http", "path": path, "method": method, "headers": []}, receive, send)
+            return sent[0]["status"], dict(sent[0]["headers"])
+
+        first = asyncio.create_task(call("/v1/models/s:predict"))
+        second = asyncio.create_task(call("/v2/models/s/infer"))
+        await asyncio.sleep(0.05)
+        status, headers = await call("/v1/models/s:predict")
+        assert status == 429 and headers[b"retry-after"] == b"1"
+        assert (await call("/v2/health/ready", "GET"))[0] == 200
+        assert started == ["/v1/models/s:predict", "/v2/health/ready"]  # the second waits for the slot
+        release.set()
+        assert (await first)[0] == 200 and (await second)[0] == 200
+        assert started[-1] == "/v2/models/s/infer"
+
+    asyncio.run(scenario())
+
+
+def test_a_request_over_the_pixel_budget_is_refused_before_the_rest_is_decoded():
+    import base64
+    import io
+
+    from PIL import Image
+
+    from ontask.data.images import ImageLimits
+    from ontask.serving.predictor import ScreenshotPredictor
+
+    buf = io.BytesIO()
+    Image.new("RGB", (1000, 1000)).save(buf, format="PNG")
+    shot = {"image": base64.b64encode(buf.getvalue()).decode(), "task": "write the report"}
+    predictor = ScreenshotPredictor("s", "v1", ImageLimits(max_request_pixels=2_500_000))
+    assert len(predictor._rows({"instances": [shot, shot]})) == 2
+    with pytest.raises(RequestError, match=r"instances\[0..2\] hold 3,000,000 pixels, over the limit of 2,500,000"):
+        predictor._rows({"instances": [shot, shot, shot]})

@@ -23,6 +23,7 @@ class ImageRejected(ValueError):
 class ImageLimits:
     max_bytes: int = DEFAULT_MAX_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
+    max_request_pixels: int = 64_000_000  # all screenshots of one request together (predictors)
 
 
 def sha256(data: bytes) -> str:

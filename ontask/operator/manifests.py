@@ -162,7 +162,10 @@ def inference_service(ctx: Context, role: str, storage_uri: str, model_version: 
         args += ["--judge-below", str(s.serving.judge_below_confidence),
                  "--correction-min-confidence", str(s.serving.correction_min_confidence),
                  "--max-image-bytes", str(s.serving.max_image_bytes),
-                 "--max-image-pixels", str(s.serving.max_image_pixels), "--feedback-topic", s.feedback.topic]
+                 "--max-image-pixels", str(s.serving.max_image_pixels),
+                 "--max-request-pixels", str(s.serving.max_request_pixels),
+                 "--max-concurrent-requests", str(s.serving.max_concurrent_requests),
+                 "--max-queued-requests", str(s.serving.max_queued_requests), "--feedback-topic", s.feedback.topic]
         if s.serving.model_max_pixels:
             args += ["--model-max-pixels", str(s.serving.model_max_pixels)]
         if s.judge.enabled and ctx.kafka_bootstrap:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -93,8 +94,13 @@ class ScreenshotPredictor(kserve.Model):
     def _rows(self, payload: Union[dict, InferRequest]) -> list[Row]:
         instances = instances_from_v2(payload) if isinstance(payload, InferRequest) else instances_from_v1(payload)
         rows = []
+        pixels = 0
         for i, inst in enumerate(instances):
             image, raw = self._fetch(inst, i)
+            pixels += image.width * image.height
+            if pixels > self.limits.max_request_pixels:
+                raise RequestError(f"instances[0..{i}] hold {pixels:,} pixels, over the limit of "
+                                   f"{self.limits.max_request_pixels:,} per request: send fewer or smaller screenshots")
             windows = [w.wire() for w in inst.windows] if inst.windows else None
             rows.append(Row(inst, image, raw, windows))
         return rows
@@ -103,7 +109,8 @@ class ScreenshotPredictor(kserve.Model):
                       ) -> Union[dict, InferResponse]:
         t0 = time.perf_counter()
         try:
-            rows = self._rows(payload)
+            # Decoding is CPU work: off the event loop, so health probes and other requests go on.
+            rows = await asyncio.to_thread(self._rows, payload)
         except (RequestError, ImageRejected) as e:
             metrics.REQUESTS.labels(self.name, "invalid").inc()
             log.info(json.dumps({"event": "rejected", "model": self.name, "reason": str(e)[:300]}))

@@ -4,10 +4,12 @@ the command line (`ontask serve student|judge`) or by the operator's InferenceSe
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
 from pathlib import Path
+from typing import Optional
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 
@@ -60,12 +62,53 @@ class _TooLarge(Exception):
     pass
 
 
-def serve(models: list, http_port: int, max_body_bytes: int = DEFAULT_MAX_BODY, workers: int = 1) -> None:
+class Admission:
+    """ASGI middleware in front of the prediction routes: at most `max_concurrent` requests are
+    decoded and scored at once and `max_queued` more wait; any further request is answered 429
+    with Retry-After at once, so a burst cannot grow the process past its memory or hold the
+    readiness probe. Health, metadata and metrics routes are never held."""
+
+    def __init__(self, app, max_concurrent: int = 4, max_queued: int = 32, retry_after_s: int = 1):
+        self.app, self.max_concurrent, self.max_queued = app, max_concurrent, max_queued
+        self.retry_after = retry_after_s
+        self._slots: Optional[asyncio.Semaphore] = None
+        self._admitted = 0  # running + waiting
+
+    @staticmethod
+    def _is_prediction(scope) -> bool:
+        path = scope.get("path", "")
+        return scope.get("method") == "POST" and (path.endswith(":predict") or path.endswith("/infer"))
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not self._is_prediction(scope):
+            return await self.app(scope, receive, send)
+        if self._admitted >= self.max_concurrent + self.max_queued:
+            body = json.dumps({"error": f"busy: {self.max_concurrent} requests running and {self.max_queued} "
+                                        f"waiting; retry after {self.retry_after} s"}).encode()
+            headers = [(b"content-type", b"application/json"), (b"retry-after", str(self.retry_after).encode()),
+                       (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": 429, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.max_concurrent)
+        self._admitted += 1
+        try:
+            async with self._slots:
+                await self.app(scope, receive, send)
+        finally:
+            self._admitted -= 1
+
+
+def serve(models: list, http_port: int, max_body_bytes: int = DEFAULT_MAX_BODY, workers: int = 1,
+          max_concurrent: int = 4, max_queued: int = 32) -> None:
     """Load the models and serve them until SIGTERM (KServe's ModelServer; REST v1 and v2)."""
     import kserve
     from kserve.model_server import app
 
+    # Added last, runs first: a request over the queue is refused before its body is read.
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(Admission, max_concurrent=max_concurrent, max_queued=max_queued)
     for m in models:
         m.load()
     kserve.ModelServer(http_port=http_port, enable_grpc=False, workers=workers).start(models)
@@ -101,6 +144,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-image-bytes", type=int, default=d.max_image_bytes)
     p.add_argument("--max-image-pixels", type=int, default=d.max_image_pixels)
     p.add_argument("--model-max-pixels", type=int, default=d.model_max_pixels)
+    p.add_argument("--max-request-pixels", type=int, default=d.max_request_pixels)
+    p.add_argument("--max-concurrent-requests", type=int, default=d.max_concurrent_requests)
+    p.add_argument("--max-queued-requests", type=int, default=d.max_queued_requests)
     p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY)
     p.add_argument("--max-batch", type=int, default=8)
     p.add_argument("--max-wait-ms", type=float, default=0.0,
@@ -113,7 +159,8 @@ def build_models(args: argparse.Namespace) -> list:
     from ontask.serving.predictor import JudgePredictor, PromptBaselinePredictor, StudentPredictor
 
     version = args.model_version or Path(args.model_uri.rstrip("/")).name
-    common = dict(limits=ImageLimits(args.max_image_bytes, args.max_image_pixels), image_store=_image_store(),
+    common = dict(limits=ImageLimits(args.max_image_bytes, args.max_image_pixels, args.max_request_pixels),
+                  image_store=_image_store(),
                   max_batch=args.max_batch, max_wait_ms=args.max_wait_ms)
     if args.role == "judge":
         def judge_factory():
@@ -140,5 +187,6 @@ def build_models(args: argparse.Namespace) -> list:
 
 def main(args: argparse.Namespace) -> int:
     logging.getLogger("ontask.serving").setLevel(logging.INFO)
-    serve(build_models(args), args.http_port, args.max_body_bytes)
+    serve(build_models(args), args.http_port, args.max_body_bytes, max_concurrent=args.max_concurrent_requests,
+          max_queued=args.max_queued_requests)
     return 0
