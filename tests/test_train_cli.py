@@ -99,3 +99,31 @@ def test_a_corrupt_base_checkpoint_is_refused_with_a_clear_error(tmp_path):
     out = _train(tmp_path, tmp_path / "store")
     assert out.returncode == 1
     assert "model.safetensors is corrupt" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_running_train_publishes_its_metrics_before_it_ends(tmp_path):
+    import time
+
+    store = LocalStore(tmp_path / "store")
+    write_version(store, "screens", list(generate(24, seed=5)), "ontask/synthetic", {"test": True})
+    build_tiny_vlm(tmp_path / "base")
+    (tmp_path / "resume.yaml").write_text(RESUME_CONFIG.replace("epochs: 1", "epochs: 6")
+                                          .replace("evalEvery: 1000", "evalEvery: 2"))
+    cmd = [sys.executable, "-m", "ontask.cli", "train", "--config", str(tmp_path / "resume.yaml"), "--store",
+           str(tmp_path / "store"), "--classifier", "resume", "--dataset", "screens", "--base-model",
+           str(tmp_path / "base"), "--warm-start-steps", "2", "--model-version", "v1"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    metrics = tmp_path / "store" / "classifiers" / "resume" / "metrics" / "v1.jsonl"
+    seen_while_running = []
+    deadline = time.monotonic() + 600
+    while proc.poll() is None and time.monotonic() < deadline:
+        if metrics.exists() and not (tmp_path / "store" / "classifiers" / "resume" / "models" / "v1").exists():
+            seen_while_running.append(len(metrics.read_text().splitlines()))
+        time.sleep(0.2)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out[-3000:]
+    # `ontask monitor --follow` reads this file: it grew while the job ran, before the model existed.
+    assert len(set(seen_while_running)) >= 2, seen_while_running
+    final = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert final[-1]["phase"] in ("end", "hybrid") and len(final) > max(seen_while_running)
+    assert "eta=" in out

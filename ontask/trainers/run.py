@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -166,8 +167,10 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
         rows = load_rows(store, dataset, dataset_version, processor, Verifier())
         cfg = train_config(spec, len(rows.train), warm_start_steps, max_minutes, cycle=cycle)
         metrics_path = Path(tmp) / "metrics.jsonl"
-        logger = _printing(jsonl_logger(metrics_path), cfg.warm_start_steps + cfg.grpo_steps) if rank == 0 \
-            else (lambda m: None)
+        metrics_key = f"{prefix}/metrics/{model_version}.jsonl" if model_version else None
+        logger = _reporting(jsonl_logger(metrics_path), cfg.warm_start_steps + cfg.grpo_steps,
+                            (lambda: store.put_bytes(metrics_key, metrics_path.read_bytes(), "application/x-ndjson"))
+                            if metrics_key else None) if rank == 0 else (lambda m: None)
         logger({"phase": "config", "step": 0, **config_dict(cfg), "world_size": world, "skipped_rows": rows.skipped,
                 "train_rows": len(rows.train), "val_rows": len(rows.val), "base_model": base_model})
         trainer = Trainer(model, processor, rows.train, rows.val or rows.train[:16], cfg, log=logger,
@@ -208,17 +211,29 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
             "hybrid": hybrid.model_dump() if hybrid is not None else None}
 
 
-def _printing(log: Callable[[dict], None], total_steps: int) -> Callable[[dict], None]:
-    """The metrics logger, also printing a line now and then: a running job is not silent in
-    `kubectl logs`."""
+def _reporting(log: Callable[[dict], None], total_steps: int,
+               publish: Optional[Callable[[], None]] = None) -> Callable[[dict], None]:
+    """The metrics logger, also printing a line now and then (with an ETA), so a running job is
+    not silent in `kubectl logs`, and publishing the metrics so far at every evaluation, so
+    `ontask monitor --follow` draws a running job (the version being trained must be named)."""
+    started, first_step = time.monotonic(), None
 
-    def both(m: dict) -> None:
+    def report(m: dict) -> None:
+        nonlocal first_step
         log(m)
-        line = progress_line(m, total_steps)
+        step = int(m.get("step", 0))
+        if first_step is None and m.get("phase") in ("warm-start", "grpo"):
+            first_step = step - 1
+        eta = None
+        if first_step is not None and step > first_step and m.get("phase") in ("warm-start", "grpo"):
+            eta = (time.monotonic() - started) / (step - first_step) * max(0, total_steps - step)
+        line = progress_line(m, total_steps, eta)
         if line is not None:
             print(line, flush=True)
+        if publish is not None and m.get("val_accuracy") is not None:
+            publish()
 
-    return both
+    return report
 
 
 def fit_hybrid(model, answers, val_rows: list, fitted_on: str) -> Optional[HybridFit]:

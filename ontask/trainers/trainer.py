@@ -337,13 +337,13 @@ def jsonl_logger(path: Path) -> Callable[[dict], None]:
     return log
 
 
-def progress_line(m: dict[str, Any], total_steps: int) -> Optional[str]:
+def progress_line(m: dict[str, Any], total_steps: int, eta_s: Optional[float] = None) -> Optional[str]:
     """One human line for `kubectl logs` from a metrics dict, or None for a step not worth a line
     (GRPO and warm-start steps print every tenth step, and any step with an evaluation).
 
     Example:
-        >>> progress_line({"phase": "grpo", "step": 20, "reward": 0.61234, "val_accuracy": 0.8}, 100)
-        'step 20/100 grpo reward=0.612 val_accuracy=0.800'
+        >>> progress_line({"phase": "grpo", "step": 20, "reward": 0.61234, "val_accuracy": 0.8}, 100, 95.0)
+        'step 20/100 grpo reward=0.612 val_accuracy=0.800 eta=1m35s'
         >>> progress_line({"phase": "grpo", "step": 21, "reward": 0.5}, 100) is None
         True
     """
@@ -354,6 +354,8 @@ def progress_line(m: dict[str, Any], total_steps: int) -> Optional[str]:
             "entropy", "val_accuracy", "samples_per_s", "student_weight", "from")
     parts = [f"{k}={m[k]:.3g}" if k == "learning_rate" else f"{k}={m[k]:.3f}" if isinstance(m[k], float)
              else f"{k}={m[k]}" for k in keys if m.get(k) is not None]
+    if eta_s is not None:
+        parts.append(f"eta={int(eta_s) // 60}m{int(eta_s) % 60:02d}s")
     return " ".join([f"step {step}/{total_steps}", str(phase)] + parts)
 
 
