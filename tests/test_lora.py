@@ -14,7 +14,7 @@ from ontask.models.loading import load_vlm
 from ontask.models.tiny import build_tiny_vlm
 from ontask.store import LocalStore
 from ontask.trainers.lora import add_lora, merged_state_dict
-from ontask.trainers.trainer import encode
+from ontask.models.answer import encode
 from tests.conftest import REPO
 
 

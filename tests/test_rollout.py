@@ -79,7 +79,7 @@ def test_a_padded_batch_of_prompts_gives_each_answer_the_log_probs_it_gets_alone
     """The warm start's batched forward pass (screenshots of different sizes, answers of
     different lengths, left padding) equals one prompt at a time."""
     from ontask.trainers.rollout import answer_logprobs
-    from ontask.trainers.trainer import AnswerTokens, encode
+    from ontask.models.answer import AnswerTokens, encode
 
     model, processor = load_vlm(str(build_tiny_vlm(tmp_path / "tiny", seed=6)))
     model.eval()

@@ -13,7 +13,7 @@ from ontask.data.images import fit_for
 from ontask.data.prompt import chat_prompt, prompt_text
 from ontask.evaluation.hybrid import HybridFit
 from ontask.models.loading import load_vlm, local_copy
-from ontask.trainers.trainer import AnswerTokens
+from ontask.models.answer import AnswerTokens
 
 ON, OFF = "on-task", "off-task"
 

@@ -18,13 +18,13 @@ import yaml
 from ontask.data.dataset import DatasetError, read_version, row_windows
 from ontask.data.images import ImageRejected
 from ontask.evaluation.hybrid import HybridFit
+from ontask.models.answer import encode, p_on_task
 from ontask.models.loading import CheckpointError, check_checkpoint, load_vlm
 from ontask.rewards.components import Weights
 from ontask.spec import TaskClassifierSpec
 from ontask.store import Store, StoreError, download_prefix, upload_folder
 from ontask.trainers.lora import adapter_state_dict, add_lora, base_state_dict, has_lora, merged_state_dict
-from ontask.trainers.trainer import (Encoded, Trainer, TrainConfig, config_dict, encode, jsonl_logger, p_on_task,
-                                    progress_line)
+from ontask.trainers.trainer import Encoded, Trainer, TrainConfig, config_dict, jsonl_logger, progress_line
 
 log = logging.getLogger("ontask.train")
 LABELS = ("on-task", "off-task")

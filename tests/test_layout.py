@@ -1,0 +1,20 @@
+"""The code map holds: what serves and evaluates a model never reaches into the training loop."""
+
+import ast
+
+from tests.conftest import REPO
+
+
+def _imports(path):
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+
+
+def test_serving_evaluation_and_the_judge_do_not_import_the_trainers():
+    offenders = {str(p.relative_to(REPO)): m for room in ("serving", "evaluation", "judge")
+                 for p in (REPO / "ontask" / room).rglob("*.py") for m in _imports(p)
+                 if m == "ontask.trainers" or m.startswith("ontask.trainers.")}
+    assert offenders == {}
