@@ -167,10 +167,11 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
         rows = load_rows(store, dataset, dataset_version, processor, Verifier())
         cfg = train_config(spec, len(rows.train), warm_start_steps, max_minutes, cycle=cycle)
         metrics_path = Path(tmp) / "metrics.jsonl"
-        metrics_key = f"{prefix}/metrics/{model_version}.jsonl" if model_version else None
-        logger = _reporting(jsonl_logger(metrics_path), cfg.warm_start_steps + cfg.grpo_steps,
-                            (lambda: store.put_bytes(metrics_key, metrics_path.read_bytes(), "application/x-ndjson"))
-                            if metrics_key else None) if rank == 0 else (lambda m: None)
+        # The metrics so far, where `ontask monitor --follow` reads them.
+        publish = (lambda: store.put_bytes(f"{prefix}/metrics/{model_version}.jsonl", metrics_path.read_bytes(),
+                                           "application/x-ndjson")) if model_version else None
+        logger = _reporting(jsonl_logger(metrics_path), cfg.warm_start_steps + cfg.grpo_steps, publish) \
+            if rank == 0 else (lambda m: None)
         logger({"phase": "config", "step": 0, **config_dict(cfg), "world_size": world, "skipped_rows": rows.skipped,
                 "train_rows": len(rows.train), "val_rows": len(rows.val), "base_model": base_model})
         trainer = Trainer(model, processor, rows.train, rows.val or rows.train[:16], cfg, log=logger,
@@ -219,13 +220,13 @@ def _reporting(log: Callable[[dict], None], total_steps: int,
     started, first_step = time.monotonic(), None
 
     def report(m: dict) -> None:
-        nonlocal first_step
+        nonlocal started, first_step
         log(m)
-        step = int(m.get("step", 0))
-        if first_step is None and m.get("phase") in ("warm-start", "grpo"):
-            first_step = step - 1
+        step, training = int(m.get("step", 0)), m.get("phase") in ("warm-start", "grpo")
         eta = None
-        if first_step is not None and step > first_step and m.get("phase") in ("warm-start", "grpo"):
+        if training and first_step is None:  # timed from here: the first evaluation is not a step
+            started, first_step = time.monotonic(), step
+        elif training and step > first_step:
             eta = (time.monotonic() - started) / (step - first_step) * max(0, total_steps - step)
         line = progress_line(m, total_steps, eta)
         if line is not None:
