@@ -156,8 +156,7 @@ def other_task_twin(parent: Example, seed: int = 0) -> Optional[Example]:
     other = unrelated_task(parent, random.Random(f"{seed}:{parent.id}:twin"))
     if other is None:
         return None
-    twin = _variant(parent, f"{parent.id}~other-task", parent.image, other, "off-task", parent.windows,
-                    ["other-task"], next((t.id for t in TASKS if t.text == other), None), _scene_of(parent))
+    twin = _other_task_variant(parent, f"{parent.id}~other-task", other)
     twin.split = parent.split
     twin.label_source = f"{parent.label_source}+other-task"
     return twin
@@ -180,8 +179,7 @@ def make_variants(parent: Example, k: int, seed: int = 0, counterfactual_share: 
         vid = f"{parent.id}~v{j}"
         other = unrelated_task(parent, rng) if parent.label == "on-task" and rng.random() < other_task_share else None
         if other is not None:
-            out.append(_variant(parent, vid, parent.image, other, "off-task", parent.windows, ["other-task"],
-                                next((t.id for t in TASKS if t.text == other), None), scene_dict))
+            out.append(_other_task_variant(parent, vid, other))
             continue
         ops: list[str] = []
         task_text = parent.task
@@ -209,6 +207,12 @@ def make_variants(parent: Example, k: int, seed: int = 0, counterfactual_share: 
         out.append(_variant(parent, vid, image, task_text, label, windows, ops, task_id,
                             new_scene.to_dict() if new_scene is not None else None))
     return out
+
+
+def _other_task_variant(parent: Example, vid: str, task: str) -> Example:
+    """The parent's own pixels and windows with `task`, which nothing on them serves: off-task."""
+    return _variant(parent, vid, parent.image, task, "off-task", parent.windows, ["other-task"],
+                    next((t.id for t in TASKS if t.text == task), None), _scene_of(parent))
 
 
 def _variant(parent: Example, vid: str, image: Image.Image, task: str, label: str, windows: list, ops: list[str],

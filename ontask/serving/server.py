@@ -9,9 +9,18 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
+
+
+async def _json_error(send, status: int, message: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    """Answer an ASGI request with `{"error": message}` and `status`, before the app sees it."""
+    body = json.dumps({"error": message}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *headers]})
+    await send({"type": "http.response.body", "body": body})
 
 
 class BodyLimit:
@@ -22,11 +31,7 @@ class BodyLimit:
         self.app, self.max_bytes = app, max_bytes
 
     async def _refuse(self, send, size: str) -> None:
-        body = json.dumps({"error": f"request body of {size} bytes exceeds the limit of {self.max_bytes:,} bytes"}
-                          ).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await _json_error(send, 413, f"request body of {size} bytes exceeds the limit of {self.max_bytes:,} bytes")
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -83,12 +88,9 @@ class Admission:
         if scope["type"] != "http" or not self._is_prediction(scope):
             return await self.app(scope, receive, send)
         if self._admitted >= self.max_concurrent + self.max_queued:
-            body = json.dumps({"error": f"busy: {self.max_concurrent} requests running and {self.max_queued} "
-                                        f"waiting; retry after {self.retry_after} s"}).encode()
-            headers = [(b"content-type", b"application/json"), (b"retry-after", str(self.retry_after).encode()),
-                       (b"content-length", str(len(body)).encode())]
-            await send({"type": "http.response.start", "status": 429, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            await _json_error(send, 429, f"busy: {self.max_concurrent} requests running and {self.max_queued} "
+                                         f"waiting; retry after {self.retry_after} s",
+                              [(b"retry-after", str(self.retry_after).encode())])
             return
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.max_concurrent)
