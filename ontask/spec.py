@@ -122,6 +122,10 @@ class RewardWeights(Model):
         return self
 
 
+# How training orders its prompts (ontask.trainers.curriculum draws the batches).
+Curriculum = Literal["none", "easy-first"]
+
+
 class TrainingSpec(Model):
     """GRPO settings."""
 
@@ -136,6 +140,9 @@ class TrainingSpec(Model):
     workers: int = Field(2, ge=1, le=1024, description="Training processes (PyTorchJob Master + Workers).")
     save_every: int = Field(100, ge=1, description="Optimizer steps between checkpoints.")
     eval_every: int = Field(50, ge=1, description="Optimizer steps between evaluations.")
+    curriculum: Curriculum = Field(
+        "none", description="none: prompts drawn uniformly; easy-first: the share of hard-case rows in a batch "
+        "rises from 0 to the data's own share at half the run (metrics report it as hard_share).")
 
 
 class FeedbackSpec(Model):

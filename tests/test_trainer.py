@@ -58,3 +58,16 @@ def test_rollout_policy_resyncs_exactly_every_sync_steps(setup, tmp_path):
                 "samples_per_s"} <= set(m)
         if m["groups_with_signal"] > 0:
             assert {"entropy", "clip_fraction", "policy_loss"} <= set(m)
+
+
+def test_easy_first_curriculum_raises_the_hard_share_the_metrics_report(setup):
+    model, processor, rows = setup
+    rows = [r for r in rows]
+    for i, r in enumerate(rows):
+        r.hard = i % 2 == 0  # half the rows hard
+    cfg = TrainConfig(group_size=2, prompts_per_step=4, max_response_length=3, grpo_steps=6, eval_every=0,
+                      learning_rate=1e-4, weights=Weights(1.0, 0.0, 0.0), curriculum="easy-first")
+    history = Trainer(model, processor, rows[:8], rows[8:], cfg).train()
+    shares = [m["hard_share"] for m in history if m["phase"] == "grpo"]
+    # 6 steps: progress 0, .2, .4, .6, .8, 1 -> target share 0, .2, .4, .5, .5, .5 of 4 prompts
+    assert shares == [0.0, 0.25, 0.5, 0.5, 0.5, 0.5]

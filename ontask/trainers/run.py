@@ -51,7 +51,7 @@ def train_config(spec: TaskClassifierSpec, n_train: int, warm_start_steps: int =
         weights=Weights(t.reward_weights.binary, t.reward_weights.judge, t.reward_weights.verifier),
         sync_steps=spec.feedback.sync_steps, max_response_length=spec.data.max_response_length,
         prompts_per_step=per_step, warm_start_steps=warm_start_steps, grpo_steps=steps, eval_every=t.eval_every,
-        save_every=t.save_every, max_minutes=max_minutes,
+        save_every=t.save_every, max_minutes=max_minutes, curriculum=t.curriculum,
     )
 
 
@@ -80,7 +80,8 @@ def load_rows(store: Store, dataset: str, version: Optional[str], processor, ver
             continue
         task, windows = row["extra_info"]["task"], row_windows(row)
         v = verifier.verify(task, windows=windows).score if verifier is not None else None
-        enc = Encoded(row["extra_info"]["id"], encode(processor, image, task, windows), label, task, windows, v)
+        enc = Encoded(row["extra_info"]["id"], encode(processor, image, task, windows), label, task, windows, v,
+                      hard=bool(row["extra_info"].get("hard")))
         (val if row["extra_info"]["split"] == "val" else train).append(enc)
     if not train:
         raise ValueError(f"dataset {dataset} {ds.version} has no usable training rows (skipped: {skipped})")

@@ -24,6 +24,7 @@ import torch
 
 from ontask.models.answer import OFF, ON, AnswerTokens, encode, p_on_task
 from ontask.rewards.components import Weights, hybrid_reward
+from ontask.trainers.curriculum import Curriculum, draw_batch
 from ontask.trainers.grpo import group_advantages, groups_with_signal, grpo_objective
 from ontask.trainers.rollout import answer_logprobs, completion_logprobs, sample_group
 
@@ -45,6 +46,7 @@ class TrainConfig:
     max_minutes: Optional[float] = None
     temperature: float = 1.0
     seed: int = 0
+    curriculum: Curriculum = "none"
 
 
 @dataclass
@@ -58,6 +60,7 @@ class Encoded:
     windows: list[dict[str, Any]]
     verifier_p_on: Optional[float] = None
     judge_p_on: Optional[float] = None
+    hard: bool = False  # the dataset's hard-case flag, which a curriculum orders by
 
 
 def accuracy(model, rows: list[Encoded], answers: AnswerTokens) -> float:
@@ -119,9 +122,12 @@ class Trainer:
     # -- phases ----------------------------------------------------------------------------------
     # -- data parallelism (torchrun / PyTorchJob) ------------------------------------------------
     def _global_batch(self) -> list[Encoded]:
-        """The step's prompts: the same draw on every rank (same seed), then each rank takes its
-        share, so N processes see exactly the prompts one process would."""
-        return self.rng.sample(self.train_rows, min(self.cfg.prompts_per_step, len(self.train_rows)))
+        """The step's prompts, in the curriculum's order: the same draw on every rank (same
+        seed), then each rank takes its share, so N processes see exactly the prompts one
+        process would."""
+        progress = self.step / max(1, self.total_steps() - 1)
+        return draw_batch(self.train_rows, [r.hard for r in self.train_rows], self.cfg.prompts_per_step,
+                          self.cfg.curriculum, progress, self.rng)
 
     def _local(self, batch: list) -> list:
         return batch[self.rank::self.world]
@@ -240,6 +246,7 @@ class Trainer:
             "reward_verifier": sums[7] / n_samples,
             "groups_with_signal": sums[2] / max(1.0, sums[3]), "malformed": sums[4] / n_samples,
             "samples_per_s": n_samples / elapsed, "rollout_synced_at": self.rollout_synced_at[-1],
+            "hard_share": sum(r.hard for r in global_batch) / max(1, len(global_batch)),
             **({k: v for k, v in zip(keys, sums[8:])} if total_tokens else {}),
         }
         return metrics
