@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 PYTEST_ARGS ?=
 
-.PHONY: help venv servers system-deps real-screens demo test bench servers-up servers-down crd lint-chart clean-cache
+.PHONY: help venv verl-venv servers system-deps real-screens demo test bench servers-up servers-down crd lint-chart clean-cache
 
 help:
 	@echo "make demo          run the embedded-mode demo (tiny model, CPU)"
@@ -32,6 +32,23 @@ $(VENV)/.complete:
 
 venv: $(VENV)/.complete
 
+# verl from PyPI for the test that runs verl's reward manager on an ontask export: a venv layered
+# over the main one (a .pth file puts the main site-packages after its own), so only verl and
+# what requirements.lock lacks are installed (about 600 MB, a minute).
+VERL_LOCK := requirements-verl.lock
+VERL_VENV := $(ONTASK_CACHE)/verl-venv-$(shell cat $(LOCK) $(VERL_LOCK) | sha256sum | cut -c1-12)
+export ONTASK_VERL_PYTHON := $(VERL_VENV)/bin/python
+$(VERL_VENV)/.complete: $(VENV)/.complete
+	@echo "[make] creating $(VERL_VENV) (verl for the verl interop test)"
+	rm -rf $(VERL_VENV)
+	$(PYTHON) -m venv $(VERL_VENV)
+	$(PY) -c "import site; print(site.getsitepackages()[0])" > \
+		"$$($(VERL_VENV)/bin/python -c 'import site; print(site.getsitepackages()[0])')/zz-ontask-base.pth"
+	$(VERL_VENV)/bin/pip install --quiet --no-deps -r $(VERL_LOCK)
+	touch $@
+
+verl-venv: $(VERL_VENV)/.complete
+
 # Debian packages (fonts, tesseract, the X11 desktop and its applications, the word list). Run
 # every time, not behind a marker: the script checks each package with dpkg (about a second) and a
 # cached machine gets the packages a newer checkout added.
@@ -53,7 +70,7 @@ demo: venv system-deps
 	bash scripts/servers/build.sh kafka
 	$(PY) scripts/with_kafka.py $(PY) -m ontask.cli demo
 
-test: venv system-deps servers real-screens
+test: venv verl-venv system-deps servers real-screens
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: venv system-deps servers real-screens

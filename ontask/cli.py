@@ -181,11 +181,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from ontask.trainers.run import load_spec, run_training
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    spec = load_spec(args.config)
+    spec, verifier_config = load_spec(args.config)
     summary = run_training(spec, _store_for(args.store), args.classifier, args.dataset, args.base_model,
                            dataset_version=args.dataset_version, warm_start_steps=args.warm_start_steps,
                            max_minutes=args.max_minutes, stop_at=args.stop_at_step,
-                           model_version=args.model_version, cycle=args.cycle)
+                           model_version=args.model_version, cycle=args.cycle, verifier_config=verifier_config)
     if summary.get("stopped"):
         print(f"stopped at step {summary['steps']}; run the same command again to resume")
         return 0
@@ -223,6 +223,34 @@ def _compare(args: argparse.Namespace, summary: dict, spec) -> None:
                                      indent=1).encode(), "application/json")
     print(f"evaluated against {args.compare_with}: {decision['reason']} -> "
           f"{'promote' if decision['promote'] else 'keep the serving version'}")
+
+
+def _cmd_spec_from_verl(args: argparse.Namespace) -> int:
+    from ontask.interop.verl_config import read_verl_config, task_classifier_yaml
+
+    training = read_verl_config(args.config, source=args.source)
+    if training.verifier_config is not None:
+        print(f"note: {args.config.parent / 'verifier_config.yaml'} is used by `ontask train --config`; a "
+              "TaskClassifier on a cluster scores with ontask's built-in verifier rules", file=sys.stderr)
+    print(task_classifier_yaml(training, args.name), end="")
+    return 0
+
+
+def _export_spec(path: Optional[str]):
+    from ontask.spec import TaskClassifierSpec
+    from ontask.trainers.run import load_spec
+
+    return load_spec(path)[0] if path else TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}})
+
+
+def _cmd_export_verl(args: argparse.Namespace) -> int:
+    from ontask.interop.verl_export import export_verl
+
+    done = export_verl(_store_for(args.store), args.dataset, Path(args.out), _export_spec(args.config),
+                       args.dataset_version)
+    print(f"exported {args.dataset} {done.version} to {done.folder}: {done.rows['train']} train rows, "
+          f"{done.rows['val']} val rows; launch with {done.folder}/run_task_classification.sh")
+    return 0
 
 
 def _cmd_feedback_send(args: argparse.Namespace) -> int:
@@ -357,7 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
     real.set_defaults(func=_cmd_data_real_screens)
 
     train = sub.add_parser("train", help="GRPO-train the student on a dataset version")
-    train.add_argument("--config", required=True, help="a TaskClassifier YAML (its spec sets the run)")
+    train.add_argument("--config", required=True, help="a TaskClassifier YAML (its spec sets the run), or the verl "
+                                                       "plan's task_classifier_grpo.yaml (see the README)")
     train.add_argument("--store", default="out/store", help="store: a folder or s3://bucket/prefix")
     train.add_argument("--classifier", required=True, help="classifier name (prefix of its artifacts)")
     train.add_argument("--dataset", required=True, help="dataset name in the store")
@@ -373,6 +402,28 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--compare-with", help="URI of the serving model: evaluate both afterwards and write the "
                                               "promotion decision to classifiers/<c>/evaluations/<version>.json")
     train.set_defaults(func=_cmd_train)
+
+    specp = sub.add_parser("spec", help="TaskClassifier specs from other formats").add_subparsers(
+        dest="spec_command", required=True)
+    fromverl = specp.add_parser("from-verl-config", help="print the TaskClassifier that the verl plan's "
+                                                          "task_classifier_grpo.yaml (and the files beside it) says")
+    fromverl.add_argument("config", type=Path, help="path of task_classifier_grpo.yaml")
+    fromverl.add_argument("--name", default="task-classifier", help="metadata.name of the TaskClassifier")
+    fromverl.add_argument("--source", default="synthetic",
+                          help="spec.data.source when the file names no data.train_files (an s3:// prefix)")
+    fromverl.set_defaults(func=_cmd_spec_from_verl)
+
+    export = sub.add_parser("export", help="datasets for other trainers").add_subparsers(
+        dest="export_command", required=True)
+    everl = export.add_parser("verl", help="a dataset version as verl parquet, a verl GRPO config using ontask's "
+                                           "reward, and a launch script")
+    everl.add_argument("--dataset", required=True, help="dataset name in the store")
+    everl.add_argument("--dataset-version", help="version (default: the latest complete one)")
+    everl.add_argument("--store", default="out/store", help="store: a folder or s3://bucket/prefix")
+    everl.add_argument("--out", required=True, help="folder to write")
+    everl.add_argument("--config", help="a TaskClassifier or the verl plan's YAML whose settings to carry over "
+                                        "(default: the spec's defaults)")
+    everl.set_defaults(func=_cmd_export_verl)
 
     fb = sub.add_parser("feedback", help="corrections on Kafka").add_subparsers(dest="feedback_command",
                                                                               required=True)

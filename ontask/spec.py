@@ -141,8 +141,9 @@ class TrainingSpec(Model):
     save_every: int = Field(100, ge=1, description="Optimizer steps between checkpoints.")
     eval_every: int = Field(50, ge=1, description="Optimizer steps between evaluations.")
     curriculum: Curriculum = Field(
-        "none", description="none: prompts drawn uniformly; easy-first: the share of hard-case rows in a batch "
-        "rises from 0 to the data's own share at half the run (metrics report it as hard_share).")
+        "none", description="none: prompts drawn uniformly; easy-first: rows that the verifier's rules already "
+        "answer with confidence first, the share of the others (rules wrong or unsure; without window evidence, "
+        "rows flagged hard) rising from 0 to their own share at half the run. Metrics report it as hard_share.")
 
 
 class FeedbackSpec(Model):

@@ -61,10 +61,12 @@ def test_rollout_policy_resyncs_exactly_every_sync_steps(setup, tmp_path):
 
 
 def test_easy_first_curriculum_raises_the_hard_share_the_metrics_report(setup):
+    from dataclasses import replace
+
     model, processor, rows = setup
-    rows = [r for r in rows]
-    for i, r in enumerate(rows):
-        r.hard = i % 2 == 0  # half the rows hard
+    # Half the rows are easy (the rules give their label with confidence), half hard (rules unsure).
+    rows = [replace(r, verifier_p_on=0.5 if i % 2 else (0.95 if r.label == "on-task" else 0.05))
+            for i, r in enumerate(rows)]
     cfg = TrainConfig(group_size=2, prompts_per_step=4, max_response_length=3, grpo_steps=6, eval_every=0,
                       learning_rate=1e-4, weights=Weights(1.0, 0.0, 0.0), curriculum="easy-first")
     history = Trainer(model, processor, rows[:8], rows[8:], cfg).train()

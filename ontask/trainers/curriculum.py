@@ -1,5 +1,10 @@
 """Which prompts a training step draws: uniformly, or easy rows first with the share of hard
-rows (the dataset's hard-case flag) rising over the run.
+rows rising over the run.
+
+A row is easy when the verifier's rules, reading its window evidence, already give its label
+with confidence; hard when they give the other label or hesitate. Rows without window evidence
+fall back on the dataset's hard-case flag. The rules, not the flag, come first because a
+customer's screenshots carry no flags, and on the real-screens set every row names a family.
 
 Pure functions of (rows, step, total steps, rng), so every rank of a distributed run draws the
 same batch from the same seed.
@@ -8,13 +13,31 @@ same batch from the same seed.
 from __future__ import annotations
 
 import random
-from typing import Sequence, TypeVar, get_args
+from typing import Optional, Sequence, TypeVar, get_args
 
+from ontask.models.answer import ON
 from ontask.spec import Curriculum
 
 CURRICULA: tuple[str, ...] = get_args(Curriculum)
 
 T = TypeVar("T")
+
+# Verifier scores within this distance of 0.5 count as hesitation.
+UNSURE_MARGIN = 0.15
+
+
+def is_hard(label: str, verifier_p_on: Optional[float], flagged: bool) -> bool:
+    """Whether a row is hard for the curriculum (see the module docstring).
+
+    >>> is_hard("on-task", 0.9, True), is_hard("on-task", 0.6, False), is_hard("off-task", 0.9, False)
+    (False, True, True)
+    >>> is_hard("off-task", None, True)
+    True
+    """
+    if verifier_p_on is None:
+        return flagged
+    p_label = verifier_p_on if label == ON else 1.0 - verifier_p_on
+    return p_label < 0.5 + UNSURE_MARGIN
 
 
 def hard_share(curriculum: Curriculum, natural_share: float, progress: float) -> float:

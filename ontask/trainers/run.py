@@ -18,24 +18,31 @@ import yaml
 from ontask.data.dataset import DatasetError, read_version, row_windows
 from ontask.data.images import ImageRejected
 from ontask.evaluation.hybrid import HybridFit
+from ontask.interop.verl_config import looks_like_verl, read_verl_config
 from ontask.models.answer import encode, p_on_task
 from ontask.models.loading import CheckpointError, check_checkpoint, load_vlm
 from ontask.rewards.components import Weights
 from ontask.spec import TaskClassifierSpec
 from ontask.store import Store, StoreError, download_prefix, upload_folder
 from ontask.trainers.lora import adapter_state_dict, add_lora, base_state_dict, has_lora, merged_state_dict
+from ontask.verify.verifier import VerifierConfig
 from ontask.trainers.trainer import Encoded, Trainer, TrainConfig, config_dict, jsonl_logger, progress_line
 
 log = logging.getLogger("ontask.train")
 LABELS = ("on-task", "off-task")
 
 
-def load_spec(path: str | Path) -> TaskClassifierSpec:
-    """The spec of a TaskClassifier manifest (or of a bare spec mapping); `env:NAME` reads it
-    from an environment variable (how the operator hands it to a PyTorchJob)."""
+def load_spec(path: str | Path) -> tuple[TaskClassifierSpec, Optional[VerifierConfig]]:
+    """The spec of a TaskClassifier manifest, of a bare spec mapping, or of the verl plan's
+    `task_classifier_grpo.yaml` (then also the verifier rules of the `verifier_config.yaml`
+    beside it; None: the built-in rules). `env:NAME` reads a spec from an environment variable
+    (how the operator hands it to a PyTorchJob)."""
     text = os.environ[str(path)[4:]] if str(path).startswith("env:") else Path(path).read_text()
     doc = yaml.safe_load(text) or {}
-    return TaskClassifierSpec.model_validate(doc.get("spec", doc))
+    if looks_like_verl(doc):
+        training = read_verl_config(path)
+        return training.spec, training.verifier_config
+    return TaskClassifierSpec.model_validate(doc.get("spec", doc)), None
 
 
 def train_config(spec: TaskClassifierSpec, n_train: int, warm_start_steps: int = 0,
@@ -144,11 +151,13 @@ def _latest_checkpoint(store: Store, prefix: str, dest: Path) -> Optional[Path]:
 def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, dataset: str, base_model: str,
                  dataset_version: Optional[str] = None, warm_start_steps: int = 0,
                  max_minutes: Optional[float] = None, s3=None, stop_at: Optional[int] = None,
-                 model_version: Optional[str] = None, cycle: bool = False) -> dict:
+                 model_version: Optional[str] = None, cycle: bool = False,
+                 verifier_config: Optional[VerifierConfig] = None) -> dict:
     """Train from base_model on a dataset version; write models/<vN>/ and metrics under the
     classifier's prefix (a sync cycle, `cycle`, fine-tunes at the cycle's learning rate).
     Checkpoints go to checkpoints/<dataset>-<version>/ every saveEvery steps, and a run started
     again resumes from the latest one and continues the same run.
+    The verifier scores rows with `verifier_config`'s rules (default: the built-in ones).
     Returns a summary with the version and the final accuracy."""
     from ontask.data.dataset import list_versions
     from ontask.verify import Verifier
@@ -165,7 +174,7 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
         model, processor = load_vlm(str(resume) if resume else base_model, s3=s3)
         if spec.training.lora_rank:
             add_lora(model, spec.training.lora_rank)
-        rows = load_rows(store, dataset, dataset_version, processor, Verifier())
+        rows = load_rows(store, dataset, dataset_version, processor, Verifier(verifier_config))
         cfg = train_config(spec, len(rows.train), warm_start_steps, max_minutes, cycle=cycle)
         metrics_path = Path(tmp) / "metrics.jsonl"
         # The metrics so far, where `ontask monitor --follow` reads them.

@@ -24,7 +24,7 @@ import torch
 
 from ontask.models.answer import OFF, ON, AnswerTokens, encode, p_on_task
 from ontask.rewards.components import Weights, hybrid_reward
-from ontask.trainers.curriculum import Curriculum, draw_batch
+from ontask.trainers.curriculum import Curriculum, draw_batch, is_hard
 from ontask.trainers.grpo import group_advantages, groups_with_signal, grpo_objective
 from ontask.trainers.rollout import answer_logprobs, completion_logprobs, sample_group
 
@@ -60,7 +60,7 @@ class Encoded:
     windows: list[dict[str, Any]]
     verifier_p_on: Optional[float] = None
     judge_p_on: Optional[float] = None
-    hard: bool = False  # the dataset's hard-case flag, which a curriculum orders by
+    hard: bool = False  # the dataset's hard-case flag (a curriculum's fallback without window evidence)
 
 
 def accuracy(model, rows: list[Encoded], answers: AnswerTokens) -> float:
@@ -105,6 +105,7 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.on_checkpoint = on_checkpoint
         self.reward_fn = reward_fn  # replaces the hybrid reward when given (custom rewards, benchmarks)
+        self.hard = [is_hard(r.label, r.verifier_p_on, r.hard) for r in train_rows]
 
     # -- semi-online policy snapshot ---------------------------------------------------------------
     def maybe_sync(self) -> None:
@@ -126,8 +127,8 @@ class Trainer:
         seed), then each rank takes its share, so N processes see exactly the prompts one
         process would."""
         progress = self.step / max(1, self.total_steps() - 1)
-        return draw_batch(self.train_rows, [r.hard for r in self.train_rows], self.cfg.prompts_per_step,
-                          self.cfg.curriculum, progress, self.rng)
+        return draw_batch(self.train_rows, self.hard, self.cfg.prompts_per_step, self.cfg.curriculum, progress,
+                          self.rng)
 
     def _local(self, batch: list) -> list:
         return batch[self.rank::self.world]
@@ -246,7 +247,7 @@ class Trainer:
             "reward_verifier": sums[7] / n_samples,
             "groups_with_signal": sums[2] / max(1.0, sums[3]), "malformed": sums[4] / n_samples,
             "samples_per_s": n_samples / elapsed, "rollout_synced_at": self.rollout_synced_at[-1],
-            "hard_share": sum(r.hard for r in global_batch) / max(1, len(global_batch)),
+            "hard_share": sum(is_hard(r.label, r.verifier_p_on, r.hard) for r in global_batch) / len(global_batch),
             **({k: v for k, v in zip(keys, sums[8:])} if total_tokens else {}),
         }
         return metrics
