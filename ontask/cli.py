@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
+from ontask.labels import LABELS
+
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     """Embedded-mode demo: train, serve, learn from corrections, evaluate; see ontask/demo.py."""
@@ -430,12 +432,12 @@ def build_parser() -> argparse.ArgumentParser:
     fsend = fb.add_parser("send", help="send one correction")
     fsend.add_argument("--classifier", required=True)
     fsend.add_argument("--task", required=True)
-    fsend.add_argument("--label", required=True, choices=["on-task", "off-task"], help="the corrected label")
+    fsend.add_argument("--label", required=True, choices=list(LABELS), help="the corrected label")
     shot = fsend.add_mutually_exclusive_group(required=True)
     shot.add_argument("--image", help="screenshot file, sent inline")
     shot.add_argument("--image-uri", help="s3://bucket/key of the screenshot")
     fsend.add_argument("--windows", help='window evidence as JSON: [{"app", "title", "url", "focused"}]')
-    fsend.add_argument("--predicted", choices=["on-task", "off-task"], help="what the classifier said")
+    fsend.add_argument("--predicted", choices=list(LABELS), help="what the classifier said")
     fsend.add_argument("--source", default="user", choices=["user", "judge", "reviewer"])
     fsend.add_argument("--id", help="idempotency id (default: a fresh one)")
     fsend.add_argument("--note")

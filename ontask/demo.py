@@ -26,6 +26,8 @@ from typing import Any, Callable, Optional
 
 from tqdm import tqdm
 
+from ontask.labels import ON
+
 EDGE_FAMILY = "focus-music"  # a scene family of ontask.data.scene.EDGE_FAMILIES
 TITLES = {"heldout": "held-out", "edge": "team's focus music (new)", "corrected": "corrected screenshots"}
 
@@ -63,7 +65,7 @@ def _screens(out: Path, n_customer: int, n_heldout: int, n_edge: int, seed: int)
             name = f"shot-{k:04d}.png"
             (folder / name).write_bytes(encode_png(ex.image))
             manifest.write(json.dumps({"image": name, "task": ex.task, "windows": ex.windows}) + "\n")
-    corrections = [ex for ex in edge[:2 * n_edge] if ex.label == "on-task"]
+    corrections = [ex for ex in edge[:2 * n_edge] if ex.label == ON]
     return folder, normal[n_customer:], edge[2 * n_edge:], corrections
 
 

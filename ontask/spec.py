@@ -13,6 +13,9 @@ from typing import Any, ClassVar, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from ontask.labels import Label
+
+
 GROUP = "ontask.dev"
 VERSION = "v1alpha1"
 KIND = "TaskClassifier"
@@ -338,7 +341,6 @@ class WindowInfo(Model):
     focused: bool = Field(False, description="Whether this window has the keyboard focus.")
 
 
-Label = Literal["on-task", "off-task"]
 LabelSource = Literal["rule", "manifest", "judge", "verifier", "user", "reviewer", "variant", "unlabeled"]
 
 

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import doctest
 import io
 
 import pytest
 from PIL import Image
 
-import ontask.agent.capture
-import ontask.evaluation.compare
-import ontask.evaluation.hybrid
-import ontask.trainers.trainer
-import ontask.verify.ocr
-import ontask.verify.titlebars
 from ontask.agent.capture import CaptureRefused, Privacy, capture_of, downscale, visible_evidence
 
 WINDOWS = [
@@ -21,13 +14,6 @@ WINDOWS = [
     {"app": "Chromium", "title": "Home / X - Chromium", "url": "https://x.com/home", "focused": False},
     {"app": "KeePassXC", "title": "bank.kdbx", "url": None, "focused": False},
 ]
-
-
-@pytest.mark.parametrize("module", [ontask.agent.capture, ontask.verify.titlebars, ontask.evaluation.compare,
-                                    ontask.evaluation.hybrid, ontask.verify.ocr, ontask.trainers.trainer])
-def test_the_documented_examples_run(module):
-    result = doctest.testmod(module)
-    assert result.attempted > 0 and result.failed == 0
 
 
 class TestVisibleEvidence:

@@ -18,3 +18,13 @@ def test_serving_evaluation_and_the_judge_do_not_import_the_trainers():
                  for p in (REPO / "ontask" / room).rglob("*.py") for m in _imports(p)
                  if m == "ontask.trainers" or m.startswith("ontask.trainers.")}
     assert offenders == {}
+
+
+def test_the_labels_are_spelled_in_one_module():
+    import io
+    import tokenize
+
+    spelled = {str(p.relative_to(REPO)) for p in (REPO / "ontask").rglob("*.py")
+               for t in tokenize.generate_tokens(io.StringIO(p.read_text()).readline)
+               if t.type == tokenize.STRING and t.string.strip("\"'") in ("on-task", "off-task")}
+    assert spelled == {"ontask/labels.py"}

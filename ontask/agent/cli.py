@@ -11,6 +11,7 @@ import sys
 import time
 
 from ontask.agent.capture import DEFAULT_MAX_PIXELS, CaptureRefused, Privacy, read_desktop
+from ontask.labels import LABELS
 
 
 def _privacy(args: argparse.Namespace) -> Privacy:
@@ -99,7 +100,7 @@ def add_arguments(agent: argparse.ArgumentParser) -> None:
     run.set_defaults(func=_cmd_run)
 
     correct = sub.add_parser("correct", help="correct the last answer: sends it to Kafka in the published schema")
-    correct.add_argument("label", choices=["on-task", "off-task"], help="the right label")
+    correct.add_argument("label", choices=list(LABELS), help="the right label")
     correct.add_argument("--classifier", required=True, help="the TaskClassifier the correction is for")
     correct.add_argument("--bootstrap", default=os.environ.get("ONTASK_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     correct.add_argument("--topic", default="ontask.corrections")

@@ -42,6 +42,7 @@ from ontask.agent.desktop import VirtualDesktop, missing_programs, stop_all
 from ontask.agent.screens import CHAT, CODE, DOC, GAME, NOTE, PAGE, PDF, SHEET, VIDEO, Material, Scene, plan_scenes, \
     task_by_id
 from ontask.agent.x11 import X11Desktop, X11Window
+from ontask.labels import OFF, ON
 
 PROGRAMS = ("Xvfb", "openbox", "chromium", "soffice", "xterm", "vim", "mousepad", "evince", "mpv", "xboard",
             "xmahjongg")
@@ -303,7 +304,7 @@ def build(out: Path, seed: int = 0, limit: Optional[int] = None, log: Callable[[
                 screens.append({"image": shot, "scene": scene.id, "split": scene.split, "layout": scene.layout,
                                 "windows": [{**e, "geometry": list(w.geometry)} for e, w in zip(windows, wins)],
                                 "focusedApp": focused.app if focused else "", "focusedKind": scene.windows[-1].kind})
-                pairs = ([(scene.on_task, "on-task")] if scene.on_task else []) + [(t, "off-task") for t in
+                pairs = ([(scene.on_task, ON)] if scene.on_task else []) + [(t, OFF) for t in
                                                                                    scene.off_task]
                 for task_id, label in pairs:
                     rows.append({"image": shot, "task": tasks[task_id].text, "label": label, "windows": windows,

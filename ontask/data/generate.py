@@ -16,6 +16,7 @@ from ontask.data.dataset import Example, split_for
 from ontask.data.labels import GENERAL, Policy, label_scene
 from ontask.data.render import font, render
 from ontask.data.scene import Scene, scenario_for, scenario_scene
+from ontask.labels import ON
 
 
 def example_at(seed: int, index: int, contrastive: bool = False) -> Example:
@@ -52,7 +53,7 @@ def pair_tasks(scene: Scene, task, rng: random.Random):
     """(a task the scene serves, one it does not) for the same pixels, or None when it serves none:
     the scene's own task when it serves it; on the other side preferably a task done in the same
     kind of tool (the right tool on another task)."""
-    on = {t.id for t in TASKS if label_scene(scene, t).label == "on-task"}
+    on = {t.id for t in TASKS if label_scene(scene, t).label == ON}
     if not on:
         return None
     kind = scene.focused.kind
@@ -144,7 +145,7 @@ def contact_sheet(examples: list[Example], columns: int = 6, thumb: tuple[int, i
         img.thumbnail(thumb)
         sheet.paste(img, (x, y))
         kind = focused_kind(ex)
-        color = (22, 130, 60) if ex.label == "on-task" else (190, 40, 40)
+        color = (22, 130, 60) if ex.label == ON else (190, 40, 40)
         draw.text((x, y + thumb[1] + 4), f"{kind} \u2192 {ex.label}" + (f" ({ex.hard_kind})" if ex.hard else ""),
                   font=fb, fill=color)
         draw.text((x, y + thumb[1] + 22), ex.task[:60], font=f, fill=(60, 60, 60))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-ON, OFF = "on-task", "off-task"
+from ontask.labels import OFF, ON
+
 
 
 def judge_verifier_labeller(judge=None, verifier=None, judge_weight: float = 0.5, min_confidence: float = 0.6):

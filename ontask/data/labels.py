@@ -8,9 +8,7 @@ from typing import Optional
 
 from ontask.data.catalog import ENTERTAINMENT_KINDS, TOPICS, Task
 from ontask.data.scene import Scene, WindowSpec
-
-ON, OFF = "on-task", "off-task"
-LABELS = (ON, OFF)
+from ontask.labels import OFF, ON
 
 
 @dataclass(frozen=True)

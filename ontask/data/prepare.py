@@ -25,11 +25,11 @@ from pydantic import ValidationError
 
 from ontask.data.dataset import DatasetError, Example, split_for, write_version
 from ontask.data.images import ImageLimits, ImageRejected, decode_image, sha256
+from ontask.labels import LABELS
 from ontask.spec import WindowInfo
 from ontask.store import Store
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}
-LABELS = ("on-task", "off-task")
 
 # (image, task, windows) -> (label, source) or None when it cannot decide.
 Labeller = Callable[[Any, str, list[dict]], Optional[tuple[str, str]]]

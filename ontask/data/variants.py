@@ -22,6 +22,7 @@ from ontask.data.dataset import Example, split_for
 from ontask.data.labels import label_scene, window_on_task
 from ontask.data.render import render
 from ontask.data.scene import Scene, make_window
+from ontask.labels import OFF, ON
 
 _PARAPHRASE_TEMPLATES = ("{t}", "Current task: {t}", "I am supposed to {l}", "Goal for this hour: {l}",
                          "{t} (today's priority)", "Focus: {l}")
@@ -105,7 +106,7 @@ def _counterfactual(scene: Scene, task_id: str, was: str, rng: random.Random) ->
     task = TASKS_BY_ID[task_id]
     i = next(k for k, w in enumerate(scene.windows) if w.focused)
     f = scene.windows[i]
-    if was == "on-task":
+    if was == ON:
         kind = rng.choice(("video", "social", "game"))
         topic = "gaming" if kind == "game" else rng.choice([n for n, t in TOPICS.items() if not t.work])
         tutorial = False
@@ -151,7 +152,7 @@ def other_task_twin(parent: Example, seed: int = 0) -> Optional[Example]:
     the screen serves (`unrelated_task`), in the parent's split; None for an off-task or
     unlabelled parent, or when no such task exists. Trained beside bootstrap rows, it teaches
     that the right tool on another task is off-task, the common off-task case on real desks."""
-    if parent.label != "on-task":
+    if parent.label != ON:
         return None
     other = unrelated_task(parent, random.Random(f"{seed}:{parent.id}:twin"))
     if other is None:
@@ -177,7 +178,7 @@ def make_variants(parent: Example, k: int, seed: int = 0, counterfactual_share: 
     out: list[Example] = []
     for j in range(k):
         vid = f"{parent.id}~v{j}"
-        other = unrelated_task(parent, rng) if parent.label == "on-task" and rng.random() < other_task_share else None
+        other = unrelated_task(parent, rng) if parent.label == ON and rng.random() < other_task_share else None
         if other is not None:
             out.append(_other_task_variant(parent, vid, other))
             continue
@@ -211,7 +212,7 @@ def make_variants(parent: Example, k: int, seed: int = 0, counterfactual_share: 
 
 def _other_task_variant(parent: Example, vid: str, task: str) -> Example:
     """The parent's own pixels and windows with `task`, which nothing on them serves: off-task."""
-    return _variant(parent, vid, parent.image, task, "off-task", parent.windows, ["other-task"],
+    return _variant(parent, vid, parent.image, task, OFF, parent.windows, ["other-task"],
                     next((t.id for t in TASKS if t.text == task), None), _scene_of(parent))
 
 

@@ -13,6 +13,7 @@ from PIL import Image
 from ontask.data.dataset import row_meta, row_windows
 from ontask.evaluation.hybrid import cross_fitted, mix
 from ontask.evaluation.metrics import summary
+from ontask.labels import ON
 
 
 @dataclass
@@ -54,7 +55,7 @@ def breakdown(items: list[Item], p: dict[str, list[float]], key: str) -> dict[st
         hits: dict[str, list[int]] = {}
         for x, q in zip(items, probs):
             g = x.groups.get(key, "-")
-            hits.setdefault(g, []).append(int((q >= 0.5) == (x.label == "on-task")))
+            hits.setdefault(g, []).append(int((q >= 0.5) == (x.label == ON)))
         for g, h in hits.items():
             out.setdefault(g, {})[name] = (sum(h) / len(h), len(h))
     return dict(sorted(out.items()))

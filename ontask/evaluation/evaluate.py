@@ -8,6 +8,7 @@ from typing import Any, Optional
 from ontask.data.dataset import read_version
 from ontask.evaluation.compare import Item, items_of, student_probabilities
 from ontask.evaluation.metrics import summary
+from ontask.labels import LABELS
 from ontask.serving.classify import StudentClassifier
 from ontask.store import Store
 
@@ -15,7 +16,7 @@ from ontask.store import Store
 def rows_of(ds, split: str) -> list[dict[str, Any]]:
     """Labelled rows of a split; "corrections" is the corrected edge cases themselves (any split;
     their variants are not in this slice)."""
-    labelled = [r for r in ds.rows if r["reward_model"]["ground_truth"] in ("on-task", "off-task")]
+    labelled = [r for r in ds.rows if r["reward_model"]["ground_truth"] in LABELS]
     if split == "corrections":
         return [r for r in labelled if r["extra_info"].get("hard_kind") == "correction"
                 and r["extra_info"]["label_source"] in ("user", "reviewer", "judge")]

@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 from pydantic import BaseModel, Field
 
 from ontask.evaluation.metrics import accuracy
+from ontask.labels import ON, label_of
 
 # Beside config.json in every model folder that `ontask train` writes.
 HYBRID_FILE = "ontask-hybrid.json"
@@ -37,7 +38,7 @@ def fit_weight(p_student: Sequence[float], p_verifier: Sequence[float], truth: S
     """
     def score(w: float) -> tuple[float, float]:
         p = mix(p_student, p_verifier, w)
-        return (-sum((q >= 0.5) == (t == "on-task") for q, t in zip(p, truth)), w)
+        return (-sum((q >= 0.5) == (t == ON) for q, t in zip(p, truth)), w)
 
     return min(GRID, key=score)
 
@@ -66,7 +67,7 @@ def cross_fitted(p_student: Sequence[float], p_verifier: Sequence[float], truth:
 
 
 def _accuracy(p: Sequence[float], truth: Sequence[str]) -> float:
-    return accuracy(truth, ["on-task" if q >= 0.5 else "off-task" for q in p])
+    return accuracy(truth, [label_of(q) for q in p])
 
 
 class HybridFit(BaseModel):

@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Optional, Sequence
 
-ON, OFF = "on-task", "off-task"
-LABELS = (ON, OFF)
+from ontask.labels import LABELS, OFF, ON
 
 
 @dataclass

@@ -33,6 +33,7 @@ from ontask.data.images import ImageLimits, ImageRejected, check_image, sha256
 from ontask.feedback.buffer import Buffer, Entry
 from ontask.feedback.cycle import assemble_cycle, cycle_due, read_marker, write_marker
 from ontask.feedback.messages import InvalidCorrection, parse_correction
+from ontask.labels import label_of
 from ontask.spec import MAX_INLINE_IMAGE_BYTES, Correction, FeedbackSpec
 from ontask.store import NotFound, Store
 from ontask.verify.verifier import VerifierConfig, score_windows
@@ -218,7 +219,7 @@ class Collector:
         if not c.windows:
             return False
         score, _ = score_windows(c.task, [w.wire() for w in c.windows], self.verifier_config)
-        return ("on-task" if score >= 0.5 else "off-task") != c.corrected_label
+        return (label_of(score)) != c.corrected_label
 
     def process(self, records: list) -> int:
         """Apply a batch of records to the in-memory state; returns how many were new."""

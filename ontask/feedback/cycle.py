@@ -13,6 +13,7 @@ from ontask.data.dataset import DatasetError, Example, read_version, row_meta, r
 from ontask.data.images import decode_image
 from ontask.data.variants import make_variants
 from ontask.feedback.buffer import Entry
+from ontask.labels import LABELS
 from ontask.spec import FeedbackSpec
 from ontask.store import NotFound, Store, StoreError, open_store
 
@@ -55,7 +56,7 @@ def replay_examples(store: Store, dataset: str, version: Optional[str], n: int, 
     if n <= 0:
         return []
     ds = read_version(store, dataset, version)
-    rows = [r for r in ds.split("train") if r["reward_model"]["ground_truth"] in ("on-task", "off-task")]
+    rows = [r for r in ds.split("train") if r["reward_model"]["ground_truth"] in LABELS]
     picked = random.Random(seed).sample(rows, min(n, len(rows)))
     return [Example(id=f"replay-{r['extra_info']['id']}", image=ds.image(r), task=r["extra_info"]["task"],
                     label=r["reward_model"]["ground_truth"], label_source="manifest",

@@ -13,9 +13,9 @@ from ontask.data.prompt import prompt_text
 from ontask.judge.backends import Backend, ScoreRequest
 from ontask.judge.cache import JudgmentCache, judgment_key
 from ontask.judge.options import bidirectional
+from ontask.labels import OFF, ON
 
 PROMPT_VERSION = "judge-v2"  # v2: window lines name the task words; focused window last
-ON, OFF = "on-task", "off-task"
 
 
 class JudgeInputError(ValueError):

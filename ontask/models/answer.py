@@ -9,8 +9,8 @@ import torch
 from ontask.data.images import fit_for
 from ontask.data.prompt import chat_prompt, prompt_text
 from ontask.judge.options import option_token_ids
+from ontask.labels import OFF, ON
 
-ON, OFF = "on-task", "off-task"
 
 
 def encode(processor, image, task: str, windows) -> dict[str, torch.Tensor]:

@@ -26,6 +26,8 @@ from transformers import (
 )
 from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
 
+from ontask.labels import LABELS
+
 # Qwen2.5-VL's special tokens, in Qwen's order, so their roles match the real tokenizer.
 SPECIAL_TOKENS = [
     "<|endoftext|>",
@@ -108,7 +110,7 @@ class TinySize:
 
 # The answers open the assistant's turn without a leading space; repeated so that BPE gives
 # each its own short token sequence (few sampled tokens per answer).
-_ANSWERS = ["on-task", "off-task"] * 20
+_ANSWERS = list(LABELS) * 20
 
 
 # A broad English word list (Debian's `wamerican`, SCOWL, permissive licence; installed by

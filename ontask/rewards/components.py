@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-ON, OFF = "on-task", "off-task"
+from ontask.labels import OFF, ON
+
 _ON_RE = re.compile(r"\bon[\s_-]?task\b")
 _OFF_RE = re.compile(r"\boff[\s_-]?task\b")
 

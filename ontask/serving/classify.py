@@ -12,10 +12,10 @@ from PIL import Image
 from ontask.data.images import fit_for
 from ontask.data.prompt import chat_prompt, prompt_text
 from ontask.evaluation.hybrid import HybridFit
+from ontask.labels import OFF, ON
 from ontask.models.loading import load_vlm, local_copy
 from ontask.models.answer import AnswerTokens
 
-ON, OFF = "on-task", "off-task"
 
 
 def label_of(p_on_task: float) -> str:

@@ -15,11 +15,11 @@ from typing import Any, Callable, Optional, Protocol
 import requests
 
 from ontask.feedback.producer import make_correction
+from ontask.labels import OFF, ON
 from ontask.spec import MAX_INLINE_IMAGE_BYTES, Correction
 from ontask.serving import metrics
 
 log = logging.getLogger(__name__)
-ON, OFF = "on-task", "off-task"
 
 
 class JudgeClient(Protocol):

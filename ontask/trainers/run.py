@@ -19,6 +19,7 @@ from ontask.data.dataset import DatasetError, read_version, row_windows
 from ontask.data.images import ImageRejected
 from ontask.evaluation.hybrid import HybridFit
 from ontask.interop.verl_config import looks_like_verl, read_verl_config
+from ontask.labels import LABELS
 from ontask.models.answer import encode, p_on_task
 from ontask.models.loading import CheckpointError, check_checkpoint, load_vlm
 from ontask.rewards.components import Weights
@@ -29,7 +30,6 @@ from ontask.verify.verifier import VerifierConfig
 from ontask.trainers.trainer import Encoded, Trainer, TrainConfig, config_dict, jsonl_logger, progress_line
 
 log = logging.getLogger("ontask.train")
-LABELS = ("on-task", "off-task")
 
 
 def load_spec(path: str | Path) -> tuple[TaskClassifierSpec, Optional[VerifierConfig]]:

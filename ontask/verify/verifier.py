@@ -18,6 +18,7 @@ from typing import Any, Optional
 import yaml
 from PIL import Image
 
+from ontask.labels import label_of
 from ontask.verify.relevance import relevance
 from ontask.verify.rules import Rule, categorize, compile_rules, is_under
 from ontask.verify.temporal import adjust_with_history
@@ -59,7 +60,7 @@ class Verdict:
 
     @property
     def label(self) -> str:
-        return "on-task" if self.score >= 0.5 else "off-task"
+        return label_of(self.score)
 
 
 def _window_text(w: dict[str, Any]) -> str:

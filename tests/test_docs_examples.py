@@ -1,0 +1,15 @@
+"""The examples in docstrings run and give what they show."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["ontask.agent.capture", "ontask.verify.titlebars", "ontask.evaluation.compare", "ontask.evaluation.hybrid",
+           "ontask.verify.ocr", "ontask.trainers.trainer", "ontask.trainers.curriculum", "ontask.labels"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_the_documented_examples_run(name):
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.attempted > 0 and result.failed == 0
