@@ -77,7 +77,7 @@ bench: venv system-deps servers real-screens
 	$(PY) -m benchmarks
 
 servers-up: venv servers
-	$(PY) -m tests.realservers up --background
+	$(PY) -m realservers up --background
 
 servers-down: venv
-	$(PY) -m tests.realservers down
+	$(PY) -m realservers down

@@ -41,7 +41,7 @@ def _screenshot(i: int) -> bytes:
 
 def run() -> None:
     sys.path.insert(0, str(REPO))
-    from tests.realservers import RealServers
+    from realservers import RealServers
 
     with tempfile.TemporaryDirectory() as tmp:
         servers = RealServers(Path(tmp))

@@ -54,7 +54,7 @@ def _measure(url: str, bodies: list[dict]) -> tuple[float, float, float]:
 
 def run() -> None:
     sys.path.insert(0, str(REPO))
-    from tests.predictors import Predictor
+    from realservers.predictors import Predictor
 
     bodies = [{"instances": [{"image": base64.b64encode(encode_png(ex.image)).decode(), "task": ex.task,
                               "windows": ex.windows}]} for ex in generate(8, seed=3)]

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.realservers.kafka import KafkaBroker  # noqa: E402
+from realservers.kafka import KafkaBroker  # noqa: E402
 
 
 def main() -> int:

@@ -14,7 +14,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from ontask.store import S3Config
-from tests.realservers import KubeEndpoints, RealServers, S3Endpoint, bin_path, running_state
+from realservers import KubeEndpoints, RealServers, S3Endpoint, bin_path, running_state
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -19,7 +19,7 @@ from typing import Any, Optional
 import requests
 from kubernetes import client as k8s
 
-from tests.realservers.proc import free_port
+from realservers.proc import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 PYTORCHJOB = ("kubeflow.org", "v1", "pytorchjobs")

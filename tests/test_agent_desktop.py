@@ -21,7 +21,7 @@ from ontask.models.tiny import build_tiny_vlm
 from ontask.spec import FeedbackSpec
 from ontask.store import S3Store
 from tests.conftest import REPO, consume, wait_for
-from tests.predictors import Predictor
+from realservers.predictors import Predictor
 
 FOCUSED_TITLE = "Refund ticket 4821 - Acme Support"
 

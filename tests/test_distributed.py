@@ -13,7 +13,7 @@ from ontask.data import generate, write_version
 from ontask.models.tiny import build_tiny_vlm
 from ontask.store import LocalStore
 from tests.conftest import REPO
-from tests.realservers.proc import free_port
+from realservers.proc import free_port
 
 CONFIG = ("apiVersion: ontask.dev/v1alpha1\nkind: TaskClassifier\nmetadata: {name: ddp}\nspec:\n"
           "  data: {source: synthetic, trainBatchSize: 4, maxResponseLength: 4}\n"

@@ -25,8 +25,8 @@ from ontask.feedback import Collector, dead_letter_topic, encode_correction, mak
 from ontask.spec import FeedbackSpec
 from ontask.store import S3Store
 from tests.conftest import REPO, bomb_png, consume
-from tests.predictors import s3_env
-from tests.realservers.kafka import KafkaBroker, java_cmd
+from realservers.predictors import s3_env
+from realservers.kafka import KafkaBroker, java_cmd
 
 CLASSIFIER = "fb-test"
 

@@ -11,7 +11,7 @@ import pytest
 from ontask.feedback import InvalidCorrection, encode_correction, image_bytes, make_correction, parse_correction, send
 from ontask.spec import MAX_INLINE_IMAGE_BYTES
 from tests.conftest import REPO, consume
-from tests.realservers.kafka import java_cmd
+from realservers.kafka import java_cmd
 
 VALID = {"id": "c-1", "classifier": "support-desk", "screenshotUri": "s3://shots/a.png", "task": "Answer refunds",
          "correctedLabel": "off-task", "timestamp": "2026-11-26T10:00:00Z"}

@@ -8,7 +8,7 @@ from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from tests.conftest import consume
-from tests.realservers.kafka import java_cmd
+from realservers.kafka import java_cmd
 
 
 def _topic(bootstrap: str) -> str:

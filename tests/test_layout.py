@@ -28,3 +28,9 @@ def test_the_labels_are_spelled_in_one_module():
                for t in tokenize.generate_tokens(io.StringIO(p.read_text()).readline)
                if t.type == tokenize.STRING and t.string.strip("\"'") in ("on-task", "off-task")}
     assert spelled == {"ontask/labels.py"}
+
+
+def test_nothing_outside_the_tests_imports_them():
+    offenders = {str(p.relative_to(REPO)): m for room in ("ontask", "benchmarks", "scripts", "realservers")
+                 for p in (REPO / room).rglob("*.py") for m in _imports(p) if m == "tests" or m.startswith("tests.")}
+    assert offenders == {}

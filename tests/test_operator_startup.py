@@ -12,7 +12,7 @@ from kubernetes import client as k8s
 
 from ontask.spec import GROUP, PLURAL, VERSION
 from tests.conftest import REPO, run_cli, wait_for
-from tests.realservers.proc import free_port
+from realservers.proc import free_port
 
 NS = "ontask-op"
 

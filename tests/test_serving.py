@@ -20,7 +20,7 @@ from ontask.feedback.messages import parse_correction
 from ontask.models.tiny import build_tiny_vlm
 from ontask.store import S3Store, upload_folder
 from tests.conftest import consume
-from tests.predictors import Predictor, s3_env
+from realservers.predictors import Predictor, s3_env
 
 BUCKET = "serving-test"
 TOPIC = f"serving-corrections-{uuid.uuid4().hex[:6]}"

@@ -1,4 +1,4 @@
-"""`python -m tests.realservers up|down|status`: the servers for manual work (make servers-up)."""
+"""`python -m realservers up|down|status`: the servers for manual work (make servers-up)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from . import RealServers, running_state, state_file
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.realservers")
+    parser = argparse.ArgumentParser(prog="python -m realservers")
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--background", action="store_true", help="with up: detach and return once all are ready")
     args = parser.parse_args()
@@ -46,7 +46,7 @@ def main() -> int:
         state_file().parent.mkdir(parents=True, exist_ok=True)
         state_file().unlink(missing_ok=True)
         with open(log, "ab") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "tests.realservers", "up"], stdout=out, stderr=out,
+            proc = subprocess.Popen([sys.executable, "-m", "realservers", "up"], stdout=out, stderr=out,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         while not state_file().exists():
             if proc.poll() is not None:

@@ -9,7 +9,7 @@ from typing import Optional
 
 import requests
 
-from tests.realservers.proc import ServerProcess, free_port
+from realservers.proc import ServerProcess, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 
