@@ -1,4 +1,5 @@
-"""Real servers for the integration tests, the benchmarks and the demo, built from package registries by scripts/servers/.
+"""Real servers for the integration tests, the benchmarks and the demo, built from package
+registries by scripts/servers/.
 
 Nothing here is a fake: etcd + kube-apiserver + kube-controller-manager, an Apache Kafka
 broker, SeaweedFS's S3 gateway and Helm run as the real programs on 127.0.0.1. Only the
