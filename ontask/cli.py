@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from ontask.labels import LABELS
+from ontask.store_paths import classifier_prefix, dataset_prefix, metrics_prefix
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -74,7 +75,7 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     store = _store_for(args.store)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    prefix = f"classifiers/{args.classifier}/metrics/"
+    prefix = metrics_prefix(classifier_prefix(args.classifier))
     while True:
         runs = {key[len(prefix):].removesuffix(".jsonl"): [_json.loads(l) for l in store.get_bytes(key).decode()
                                                            .splitlines() if l.strip()]
@@ -128,7 +129,7 @@ def _cmd_data_generate(args: argparse.Namespace) -> int:
     manifest = write_version(store, args.name, examples, data_source="ontask/synthetic",
                              made_by={"command": "generate", "n": args.n, "seed": args.seed,
                                       "contrastive": args.contrastive}, progress=True)
-    where = store.uri(f"datasets/{args.name}/{manifest['version']}")
+    where = store.uri(dataset_prefix(args.name, manifest["version"]))
     print(f"wrote {where}: {manifest['rows']} rows "
           f"{manifest['splits']}, labels {manifest['labels']}, {manifest['hard_rows']} hard cases")
     return 0
@@ -154,7 +155,7 @@ def _cmd_data_prepare(args: argparse.Namespace) -> int:
     result = prepare(args.source, _store_for(args.out), args.name, task=args.task, labeller=labeller, progress=True,
                      other_task_twins=args.other_task_twins)
     m = result.manifest
-    print(f"wrote {args.out} datasets/{args.name}/{m['version']}: {m['rows']} rows, labels {m['labels']}"
+    print(f"wrote {args.out} {dataset_prefix(args.name, m['version'])}: {m['rows']} rows, labels {m['labels']}"
           + (f" ({result.twins} of them other-task twins of on-task rows)" if args.other_task_twins else ""))
     for r in result.rejected:
         print(f"rejected {r['reason']}", file=sys.stderr)
@@ -172,7 +173,7 @@ def _cmd_data_real_screens(args: argparse.Namespace) -> int:
         from ontask.data import prepare
 
         m = prepare(folder / "manifest.jsonl", _store_for(args.out), args.name).manifest
-        print(f"wrote {args.out} datasets/{args.name}/{m['version']}: {m['rows']} rows {m['splits']}, "
+        print(f"wrote {args.out} {dataset_prefix(args.name, m['version'])}: {m['rows']} rows {m['splits']}, "
               f"labels {m['labels']}")
     return 0
 
@@ -211,20 +212,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace, summary: dict, spec) -> None:
     """A cycle's gate: the candidate and the serving model on the same dataset version (held-out
     rows and corrected edge cases), and the promotion decision, written beside the model."""
-    import json as _json
-
-    from ontask.evaluation.evaluate import evaluate, evaluation_sets, promotion_decision
+    from ontask.evaluation.evaluate import evaluate, evaluation_sets
+    from ontask.evaluation.gate import Evaluation, decide, write_evaluation
 
     store = _store_for(args.store)
     version, sets = evaluation_sets(store, args.dataset, args.dataset_version)
     candidate = {**evaluate(summary["model_uri"], sets), "dataset": args.dataset, "version": version}
     serving = {**evaluate(args.compare_with, sets), "dataset": args.dataset, "version": version}
-    decision = promotion_decision(candidate, serving, spec.serving.promote_if_gain)
-    key = f"classifiers/{args.classifier}/evaluations/{summary['version']}.json"
-    store.put_bytes(key, _json.dumps({"candidate": candidate, "serving": serving, "decision": decision},
-                                     indent=1).encode(), "application/json")
-    print(f"evaluated against {args.compare_with}: {decision['reason']} -> "
-          f"{'promote' if decision['promote'] else 'keep the serving version'}")
+    decision = decide(candidate, serving, spec.serving.promote_if_gain)
+    write_evaluation(store, classifier_prefix(args.classifier), summary["version"],
+                     Evaluation(candidate=candidate, serving=serving, decision=decision))
+    print(f"evaluated against {args.compare_with}: {decision.reason} -> "
+          f"{'promote' if decision.promote else 'keep the serving version'}")
 
 
 def _cmd_spec_from_verl(args: argparse.Namespace) -> int:

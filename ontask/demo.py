@@ -27,6 +27,7 @@ from typing import Any, Callable, Optional
 from tqdm import tqdm
 
 from ontask.labels import ON
+from ontask.store_paths import classifier_prefix, metrics_key, model_key
 
 EDGE_FAMILY = "focus-music"  # a scene family of ontask.data.scene.EDGE_FAMILIES
 TITLES = {"heldout": "held-out", "edge": "team's focus music (new)", "corrected": "corrected screenshots"}
@@ -126,6 +127,7 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
     from ontask.data.images import encode_png
     from ontask.evaluation import report
     from ontask.evaluation.compare import Item, compare
+    from ontask.evaluation.gate import read_evaluation
     from ontask.feedback import make_correction, send
     from ontask.models.tiny import NO_BASELINE, build_tiny_vlm, is_tiny_factory_model
     from ontask.operator.embedded import EmbeddedOperator
@@ -184,20 +186,20 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
         operator.stop()
 
     store = LocalStore(store_dir)
-    prefix = "classifiers/demo"
-    evaluation = json.loads(store.get_bytes(f"{prefix}/evaluations/v2.json"))
+    prefix = classifier_prefix("demo")
+    evaluation = read_evaluation(store, prefix, "v2")
     sets = {"heldout": heldout, "edge": edge_eval, "corrected": edge_corrections}
     items = {s: [Item(ex.image, ex.task, ex.windows, ex.label, ex.hard) for ex in rows] for s, rows in sets.items()}
     tiny_judge = is_tiny_factory_model(str(judge))  # says nothing about prompting a real VLM: no row
-    results = compare(items, {"student v1": str(store_dir / prefix / "models" / "v1"),
-                              "student v2 (after the cycle)": str(store_dir / prefix / "models" / "v2")},
+    results = compare(items, {"student v1": str(store_dir / model_key(prefix, "v1")),
+                              "student v2 (after the cycle)": str(store_dir / model_key(prefix, "v2"))},
                       judge_uri=None if tiny_judge else str(judge), hybrid_of="student v2 (after the cycle)")
     slices = list(sets)
     table = report.markdown_table(results, slices, TITLES)
     report_dir = out / "report"
     report_dir.mkdir(exist_ok=True)
-    runs = {"v1 (bootstrap)": report.read_metrics(store_dir / prefix / "metrics" / "v1.jsonl"),
-            "v2 (cycle 1)": report.read_metrics(store_dir / prefix / "metrics" / "v2.jsonl")}
+    runs = {"v1 (bootstrap)": report.read_metrics(store_dir / metrics_key(prefix, "v1")),
+            "v2 (cycle 1)": report.read_metrics(store_dir / metrics_key(prefix, "v2"))}
     images = [report.accuracy_plot(results, slices, TITLES, report_dir / "accuracy.png"),
               report.training_plot(runs, report_dir / "training.png"),
               report.reliability_plot({k: v for k, v in results.items() if k.startswith("student")}, "heldout",
@@ -208,10 +210,10 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
              f"Cycle 1: {len(corrections)} corrections of a category missing from the bootstrap data "
              f"({EDGE_FAMILY}, on-task by the team's policy), {spec.feedback.variants_per_correction} variants "
              f"each, {spec.feedback.replay_ratio:g} replayed row per cycle row, {cycle_warm_start_steps} warm-start steps, then GRPO; "
-             f"{'promoted' if promoted else 'not promoted'}: {evaluation['decision']['reason']}."
+             f"{'promoted' if promoted else 'not promoted'}: {evaluation.decision.reason}."
              + (f" {NO_BASELINE[0].upper()}{NO_BASELINE[1:]}." if tiny_judge else ""))
     html = report.write_html(report_dir / "index.html", "ontask demo", intro, table, images,
-                             {"events": events, "decision": evaluation["decision"]})
+                             {"events": events, "decision": evaluation.decision.model_dump()})
     (report_dir / "results.json").write_text(json.dumps({"table": table, "results": results, "events": events,
                                                          "promoted": promoted}, indent=1))
     print()

@@ -34,3 +34,25 @@ def test_nothing_outside_the_tests_imports_them():
     offenders = {str(p.relative_to(REPO)): m for room in ("ontask", "benchmarks", "scripts", "realservers")
                  for p in (REPO / room).rglob("*.py") for m in _imports(p) if m == "tests" or m.startswith("tests.")}
     assert offenders == {}
+
+
+def test_store_keys_are_made_in_one_module():
+    """Code builds store keys only through ontask.store_paths (prose in docstrings and help may
+    name them)."""
+    import io
+    import re
+    import tokenize
+
+    key = re.compile(r"^f?[\"'].*(classifiers/|datasets/|(?<!/v[12])/models/\{|/metrics/|/evaluations/|"
+                     r"/checkpoints/|feedback/(state|screenshots|cycles))")
+    found = {}
+    for p in (REPO / "ontask").rglob("*.py"):
+        if p.name == "store_paths.py":
+            continue
+        toks = list(tokenize.generate_tokens(io.StringIO(p.read_text()).readline))
+        for i, t in enumerate(toks):
+            # f-strings tokenize as FSTRING_START... on 3.12; on 3.11 they are STRING tokens.
+            if t.type == tokenize.STRING and key.search(t.string) and not t.string.startswith(('"""', "'''")):
+                if "<" not in t.string:  # "classifiers/<c>/..." is prose for a reader
+                    found.setdefault(str(p.relative_to(REPO)), []).append(t.string)
+    assert found == {}

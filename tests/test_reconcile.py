@@ -1,5 +1,6 @@
 """The life of a classifier as a pure plan: each branch, without a cluster."""
 
+from ontask.evaluation.gate import Decision, Evaluation
 from ontask.operator.reconcile import Observed, plan
 from ontask.spec import TaskClassifierSpec, TaskClassifierStatus
 
@@ -45,8 +46,9 @@ def _serving():
 
 
 def _evaluation(promote):
-    return {"decision": {"promote": promote, "reason": "accuracy 0.8 vs 0.7", "candidate_accuracy": 0.8,
-                         "serving_accuracy": 0.7}, "candidate": {"corrections": {"accuracy": 0.9}}}
+    return Evaluation(candidate={"corrections": {"accuracy": 0.9, "n": 10}}, serving={},
+                      decision=Decision(promote=promote, gain=0.1, candidate_accuracy=0.8, serving_accuracy=0.7,
+                                        min_gain=0.01, reason="accuracy 0.8 vs 0.7"))
 
 
 def test_a_due_cycle_trains_a_candidate_and_promotes_it():

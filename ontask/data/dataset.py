@@ -29,6 +29,7 @@ from PIL import Image
 from ontask.data.images import decode_image, encode_png, sha256
 from ontask.data.prompt import verl_prompt
 from ontask.store import Store, StoreError
+from ontask.store_paths import dataset_prefix
 
 ABILITY = "screen-classification"
 VERSION_RE = re.compile(r"^v(\d+)$")
@@ -88,7 +89,7 @@ def to_row(ex: Example, index: int, image_key: str, data_source: str) -> dict[st
 def list_versions(store: Store, name: str) -> list[int]:
     """Complete versions of a dataset (those with a manifest), ascending."""
     found = set()
-    for key in store.list(f"datasets/{name}"):
+    for key in store.list(dataset_prefix(name)):
         parts = key.split("/")
         if len(parts) == 4 and parts[3] == "manifest.json" and VERSION_RE.match(parts[2]):
             found.add(int(parts[2][1:]))
@@ -97,7 +98,7 @@ def list_versions(store: Store, name: str) -> list[int]:
 
 def _next_version(store: Store, name: str) -> int:
     used = set(list_versions(store, name))
-    for key in store.list(f"datasets/{name}"):
+    for key in store.list(dataset_prefix(name)):
         m = VERSION_RE.match(key.split("/")[2]) if key.count("/") >= 2 else None
         if m:
             used.add(int(m.group(1)))  # also skip half-written versions: never write into them
@@ -118,7 +119,7 @@ def write_version(
     if not re.match(r"^[a-z0-9][a-z0-9._-]{0,62}$", name):
         raise DatasetError(f"dataset name {name!r}: use lowercase letters, digits, '.', '_' or '-'")
     version = _next_version(store, name)
-    prefix = f"datasets/{name}/v{version}"
+    prefix = dataset_prefix(name, f"v{version}")
     rows, images = [], {}
     items = examples
     if progress:
@@ -176,7 +177,7 @@ class DatasetVersion:
 
     @property
     def prefix(self) -> str:
-        return f"datasets/{self.name}/{self.version}"
+        return dataset_prefix(self.name, self.version)
 
     def image(self, row: dict[str, Any]) -> Image.Image:
         """The screenshot of a row, checked against its recorded content hash."""
@@ -198,9 +199,9 @@ def read_version(store: Store, name: str, version: Optional[str] = None) -> Data
     if version is None:
         versions = list_versions(store, name)
         if not versions:
-            raise DatasetError(f"dataset {name!r} has no complete version in {store.uri('datasets/' + name)}")
+            raise DatasetError(f"dataset {name!r} has no complete version in {store.uri(dataset_prefix(name))}")
         version = f"v{versions[-1]}"
-    prefix = f"datasets/{name}/{version}"
+    prefix = dataset_prefix(name, version)
     try:
         manifest = json.loads(store.get_bytes(f"{prefix}/manifest.json"))
         parquet = store.get_bytes(f"{prefix}/data.parquet")

@@ -1,5 +1,5 @@
-"""Evaluating a student on a dataset version: the held-out split and the corrected edge cases,
-and the comparison that decides a candidate's promotion."""
+"""Evaluating a student on a dataset version: the held-out split and the corrected edge cases
+(ontask.evaluation.gate decides a candidate's promotion from two such evaluations)."""
 
 from __future__ import annotations
 
@@ -38,19 +38,3 @@ def evaluate(model_uri: str, sets: dict[str, list[Item]], s3=None) -> dict[str, 
     for s, items in sets.items():
         out[s] = summary([x.label for x in items], p[s], [x.hard for x in items], latencies[s])
     return out
-
-
-def promotion_decision(candidate: dict[str, Any], serving: dict[str, Any], min_gain: float) -> dict[str, Any]:
-    """Promote when the candidate's accuracy on held-out rows and corrected edge cases together
-    (weighted by rows) beats the serving model's by at least min_gain."""
-    def pooled(e: dict[str, Any]) -> float:
-        parts = [e[s] for s in ("val", "corrections") if s in e]
-        n = sum(p["n"] for p in parts)
-        return sum(p["accuracy"] * p["n"] for p in parts) / n if n else 0.0
-
-    gain = pooled(candidate) - pooled(serving)
-    promote = gain >= min_gain
-    reason = (f"accuracy {pooled(candidate):.3f} vs {pooled(serving):.3f} (gain {gain:+.3f} "
-              f"{'>=' if promote else '<'} promoteIfGain {min_gain:+.3f})")
-    return {"promote": promote, "gain": gain, "candidate_accuracy": pooled(candidate),
-            "serving_accuracy": pooled(serving), "reason": reason}

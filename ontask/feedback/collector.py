@@ -37,6 +37,7 @@ from ontask.labels import label_of
 from ontask.spec import MAX_INLINE_IMAGE_BYTES, Correction, FeedbackSpec
 from ontask.store import NotFound, Store
 from ontask.verify.verifier import VerifierConfig, score_windows
+from ontask.store_paths import classifier_prefix, feedback_screenshot_key, feedback_state_key
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,11 @@ class State:
         s.dead_letter_reasons = d.get("dead_letter_reasons", {})
         return s
 
+    def observed_counts(self) -> dict[str, int]:
+        """What the operator reports in status.feedback: the counts and the corrections that wait
+        for the next cycle."""
+        return {**self.counts, "pending": int(self.cycle["new"])}
+
 
 @dataclass
 class _Accepted:
@@ -96,7 +102,7 @@ class Collector:
                  clock: Callable[[], float] = time.time, limits: ImageLimits = ImageLimits(MAX_INLINE_IMAGE_BYTES),
                  upload_threads: int = 8):
         self.classifier, self.spec, self.store, self.bootstrap = classifier, spec, store, bootstrap
-        self.prefix = prefix or f"classifiers/{classifier}"
+        self.prefix = prefix or classifier_prefix(classifier)
         self.group_id = group_id or f"ontask-feedback-{classifier}"
         self.clock, self.limits = clock, limits
         self.verifier_config = VerifierConfig.load()
@@ -109,7 +115,7 @@ class Collector:
     # --- durable state
     @property
     def state_key(self) -> str:
-        return f"{self.prefix}/feedback/state.json"
+        return feedback_state_key(self.prefix)
 
     def _load_state(self) -> State:
         # Only a missing object is a fresh start; any other error is raised and retried, never
@@ -212,7 +218,7 @@ class Collector:
         return _Accepted(record, c, image, digest)
 
     def _screenshot_key(self, digest: str) -> str:
-        return f"{self.prefix}/feedback/screenshots/{digest}.png"
+        return feedback_screenshot_key(self.prefix, digest)
 
     def _is_edge_case(self, c: Correction) -> bool:
         """A case the verifier's rules get wrong: the model most needs to learn it."""

@@ -16,6 +16,7 @@ from ontask.feedback.buffer import Entry
 from ontask.labels import LABELS
 from ontask.spec import FeedbackSpec
 from ontask.store import NotFound, Store, StoreError, open_store
+from ontask.store_paths import cycle_marker_key
 
 
 def cycle_due(cycle: dict[str, Any], spec: FeedbackSpec, now: float) -> bool:
@@ -84,7 +85,7 @@ def assemble_cycle(store: Store, classifier: str, number: int, entries: list[Ent
 
 
 def marker_key(prefix: str, number: int) -> str:
-    return f"{prefix}/feedback/cycles/cycle-{number}.json"
+    return cycle_marker_key(prefix, number)
 
 
 def write_marker(store: Store, prefix: str, number: int, manifest: dict[str, Any], correction_ids: list[str]) -> dict:

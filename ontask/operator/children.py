@@ -15,6 +15,8 @@ from kubernetes.client.exceptions import ApiException
 from ontask.operator.manifests import Context, child_name, data_job, inference_service, training_job
 from ontask.operator.reconcile import FIRST_VERSION, JobState, Observed, candidate_version
 from ontask.spec import GROUP, TaskClassifierSpec, TaskClassifierStatus
+from ontask.evaluation.gate import read_evaluation
+from ontask.store_paths import feedback_state_key, model_key
 
 log = logging.getLogger("ontask.operator")
 PYTORCHJOB = ("kubeflow.org", "v1", "pytorchjobs")
@@ -101,19 +103,19 @@ class Children:
         return _open_store(self.ctx.store_uri)
 
     def model_uri(self, version: str) -> str:
-        return f"{self.ctx.store_uri.rstrip('/')}/{self.ctx.prefix}/models/{version}"
+        return f"{self.ctx.store_uri.rstrip('/')}/{model_key(self.ctx.prefix, version)}"
 
     def _observe_feedback(self, obs: Observed, cycle: int) -> None:
         """The collector's counts, the next cycle's marker and, once written, its evaluation."""
-        import json
-
+        from ontask.feedback.collector import State
         from ontask.feedback.cycle import read_marker
         from ontask.store import StoreError
 
         store = self._store()
         try:
-            state = json.loads(store.get_bytes(f"{self.ctx.prefix}/feedback/state.json"))
-            obs.feedback = {**state["counts"], "pending": state["cycle"]["new"]}
+            state = State.from_json(store.get_bytes(feedback_state_key(self.ctx.prefix)),
+                                    self.ctx.spec.feedback.buffer_size)
+            obs.feedback = state.observed_counts()
         except StoreError:
             pass
         obs.cycle_marker = read_marker(store, self.ctx.prefix, cycle + 1)
@@ -125,10 +127,9 @@ class Children:
             if obs.cycle_job == "Failed":
                 obs.messages["cycle"] = msg or "the cycle PyTorchJob failed"
         try:
-            obs.evaluation = json.loads(store.get_bytes(
-                f"{self.ctx.prefix}/evaluations/{candidate_version(cycle + 1)}.json"))
+            obs.evaluation = read_evaluation(store, self.ctx.prefix, candidate_version(cycle + 1))
         except StoreError:
-            pass
+            pass  # unreadable now: the next tick reads it again
 
     def observe(self, status: TaskClassifierStatus) -> Observed:
         import time

@@ -13,6 +13,7 @@ from typing import Any, Optional
 from kubernetes import client as k8s
 
 from ontask.spec import GROUP, TaskClassifierSpec
+from ontask.store_paths import classifier_prefix
 
 TRAIN_PORT = 23456
 PREDICTOR_PORT = 8080
@@ -45,7 +46,7 @@ class Context:
 
     @property
     def prefix(self) -> str:
-        return f"classifiers/{self.name}"
+        return classifier_prefix(self.name)
 
     def owner(self) -> k8s.V1OwnerReference:
         return k8s.V1OwnerReference(api_version=f"{GROUP}/v1alpha1", kind="TaskClassifier", name=self.name,

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Literal, Optional
+from typing import TYPE_CHECKING, Literal, Optional
 
 from ontask.operator.conditions import set_condition
 from ontask.spec import TaskClassifierSpec, TaskClassifierStatus
+
+if TYPE_CHECKING:
+    from ontask.evaluation.gate import Evaluation
 
 JobState = Literal["Absent", "Running", "Succeeded", "Failed"]
 FIRST_VERSION = "v1"
@@ -27,7 +30,7 @@ class Observed:
     messages: dict[str, str] = field(default_factory=dict)  # role -> failure message, when one failed
     cycle_marker: Optional[dict] = None  # the collector's marker of the next cycle, once it is due
     cycle_job: JobState = "Absent"  # that cycle's PyTorchJob
-    evaluation: Optional[dict] = None  # the candidate's evaluation, once its job wrote it
+    evaluation: Optional[Evaluation] = None  # the candidate's evaluation, once its job wrote it
     feedback: Optional[dict] = None  # the collector's counts
     serverless: bool = False  # KServe runs in Serverless mode: candidates go through a canary
     canary: Optional[str] = None  # None (no canary), Pending, Ready or Failed: the candidate's revision
@@ -159,9 +162,9 @@ def _cycle(spec: TaskClassifierSpec, s: TaskClassifierStatus, obs: Observed, ens
         cond("Trained", "False", "CycleTraining", f"cycle {n}: training {s.candidate_version} on "
                                                   f"{obs.cycle_marker.get('dataset')} {obs.cycle_marker.get('version')}")
         return
-    decision = obs.evaluation["decision"]
+    decision = obs.evaluation.decision
     canary_failed = False
-    if decision["promote"] and obs.serverless and 0 < spec.serving.canary_percent < 100:
+    if decision.promote and obs.serverless and 0 < spec.serving.canary_percent < 100:
         gate = _canary_gate(spec, s, obs)
         if gate == "running":
             if "student" in ensure:
@@ -173,24 +176,23 @@ def _cycle(spec: TaskClassifierSpec, s: TaskClassifierStatus, obs: Observed, ens
             return
         if gate == "failed":
             canary_failed = True
-            decision = {**decision, "promote": False,
-                        "reason": f"the canary failed ({obs.messages.get('canary', 'revision not ready')}); "
-                                  f"rolled back to {s.model_version}"}
-    if decision["promote"]:
+            decision = decision.overruled(f"the canary failed ({obs.messages.get('canary', 'revision not ready')}); "
+                                          f"rolled back to {s.model_version}")
+    if decision.promote:
         events.append(("Normal", "Promoted", f"cycle {n}: {s.candidate_version} replaces {s.model_version}: "
-                                             f"{decision['reason']}"))
+                                             f"{decision.reason}"))
         s.model_version = s.candidate_version
-        s.metrics.accuracy = round(decision["candidate_accuracy"], 4)
-        cond("Trained", "True", "Promoted", f"cycle {n}: {decision['reason']}")
+        s.metrics.accuracy = round(decision.candidate_accuracy, 4)
+        cond("Trained", "True", "Promoted", f"cycle {n}: {decision.reason}")
     else:
         kind, reason = ("Warning", "CanaryRolledBack") if canary_failed else ("Normal", "KeptServing")
         events.append((kind, reason, f"cycle {n}: kept {s.model_version}, {s.candidate_version} not promoted: "
-                                     f"{decision['reason']}"))
-        s.metrics.accuracy = round(decision["serving_accuracy"], 4)
-        cond("Trained", "True", "NotPromoted", f"cycle {n}: {decision['reason']}")
-    corrections = obs.evaluation.get("candidate", {}).get("corrections")
-    if corrections:
-        s.metrics.edge_case_accuracy = round(corrections["accuracy"], 4)
+                                     f"{decision.reason}"))
+        s.metrics.accuracy = round(decision.serving_accuracy, 4)
+        cond("Trained", "True", "NotPromoted", f"cycle {n}: {decision.reason}")
+    edge = obs.evaluation.edge_case_accuracy()
+    if edge is not None:
+        s.metrics.edge_case_accuracy = round(edge, 4)
     s.cycle = n
     s.candidate_version = s.canary_since = None
     s.phase = "Serving"

@@ -28,6 +28,7 @@ from ontask.store import Store, StoreError, download_prefix, upload_folder
 from ontask.trainers.lora import adapter_state_dict, add_lora, base_state_dict, has_lora, merged_state_dict
 from ontask.verify.verifier import VerifierConfig
 from ontask.trainers.trainer import Encoded, Trainer, TrainConfig, config_dict, jsonl_logger, progress_line
+from ontask.store_paths import checkpoints_prefix, classifier_prefix, metrics_key, model_key, models_prefix
 
 log = logging.getLogger("ontask.train")
 
@@ -164,11 +165,11 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
 
     rank, world = init_distributed()
     torch.manual_seed(0)
-    prefix = f"classifiers/{classifier}"
+    prefix = classifier_prefix(classifier)
     if dataset_version is None:
         versions = list_versions(store, dataset)
         dataset_version = f"v{versions[-1]}" if versions else None
-    ckpt_prefix = f"{prefix}/checkpoints/{dataset}-{dataset_version}"
+    ckpt_prefix = checkpoints_prefix(prefix, dataset, dataset_version)
     with tempfile.TemporaryDirectory() as tmp:
         resume = _latest_checkpoint(store, ckpt_prefix, Path(tmp) / "resume")
         model, processor = load_vlm(str(resume) if resume else base_model, s3=s3)
@@ -178,7 +179,7 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
         cfg = train_config(spec, len(rows.train), warm_start_steps, max_minutes, cycle=cycle)
         metrics_path = Path(tmp) / "metrics.jsonl"
         # The metrics so far, where `ontask monitor --follow` reads them.
-        publish = (lambda: store.put_bytes(f"{prefix}/metrics/{model_version}.jsonl", metrics_path.read_bytes(),
+        publish = (lambda: store.put_bytes(metrics_key(prefix, model_version), metrics_path.read_bytes(),
                                            "application/x-ndjson")) if model_version else None
         logger = _reporting(jsonl_logger(metrics_path), cfg.warm_start_steps + cfg.grpo_steps, publish) \
             if rank == 0 else (lambda m: None)
@@ -202,7 +203,7 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
             return {"version": None, "val_accuracy": history[-1].get("val_accuracy"), "steps": history[-1]["step"],
                     "skipped": rows.skipped, "model_uri": None, "rank": rank}
         # The operator names the version, so a retried job writes the same one, not the next.
-        version = model_version or next_model_version(store, f"{prefix}/models")
+        version = model_version or next_model_version(store, models_prefix(prefix))
         out = Path(tmp) / "model"
         # A LoRA run is served as a plain checkpoint: adapters merged into the weights.
         model.save_pretrained(out, **({"state_dict": merged_state_dict(model)} if has_lora(model) else {}))
@@ -212,13 +213,13 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
             hybrid.write(out)
             logger({"phase": "hybrid", "step": trainer.step, **hybrid.model_dump()})
         check_checkpoint(out)
-        upload_folder(store, out, f"{prefix}/models/{version}")
-        store.put_bytes(f"{prefix}/metrics/{version}.jsonl", metrics_path.read_bytes(), "application/x-ndjson")
+        upload_folder(store, out, model_key(prefix, version))
+        store.put_bytes(metrics_key(prefix, version), metrics_path.read_bytes(), "application/x-ndjson")
     if world > 1:
         torch.distributed.barrier()
     final = history[-1].get("val_accuracy")
     return {"version": version, "val_accuracy": final, "steps": history[-1]["step"], "skipped": rows.skipped,
-            "model_uri": store.uri(f"{prefix}/models/{version}"),
+            "model_uri": store.uri(model_key(prefix, version)),
             "hybrid": hybrid.model_dump() if hybrid is not None else None}
 
 
