@@ -150,19 +150,17 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
     spec = TaskClassifierSpec.model_validate({
         "student": {"model": str(student_base), "gpus": 0},
         "judge": {"enabled": True, "model": str(judge), "runtime": "transformers", "gpus": 0},
-        "data": {"source": str(folder), "trainBatchSize": 8, "maxResponseLength": 4},
+        "data": {"source": str(folder), "trainBatchSize": 8, "maxResponseLength": 4, "judgeLabelWeight": 0.2},
         "training": {"epochs": epochs, "groupSize": 4, "learningRate": 3e-4, "entropyCoef": 0.03, "workers": 1,
-                     "evalEvery": 25, "saveEvery": 100000,
+                     "evalEvery": 25, "saveEvery": 100000, "warmStartSteps": warm_start_steps, "syncSteps": 10,
                      "rewardWeights": {"binary": 0.8, "judge": 0.0, "verifier": 0.2}},
         "feedback": {"topic": f"ontask-demo-{uuid.uuid4().hex[:6]}", "cycleEvery": n_edge,
-                     "variantsPerCorrection": 10, "replayRatio": 1.0, "syncSteps": 10},
+                     "variantsPerCorrection": 10, "replayRatio": 1.0, "cycleWarmStartSteps": cycle_warm_start_steps},
         "serving": {"promoteIfGain": 0.0, "judgeBelowConfidence": 0.5},
     })
     events: list[str] = []
     operator = EmbeddedOperator(
         "demo", spec, str(store_dir), out / "logs", kafka_bootstrap=kafka_bootstrap,
-        env={"WARM_START_STEPS": str(warm_start_steps), "CYCLE_WARM_START_STEPS": str(cycle_warm_start_steps),
-             "BOOTSTRAP_JUDGE_WEIGHT": "0.2"},
         on_event=lambda kind, reason, msg: events.append(f"{kind} {reason}: {msg}"))
     try:
         _wait(operator, lambda s: s.phase == "Serving" and s.model_version == "v1", 900, "bootstrap + train v1")

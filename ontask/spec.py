@@ -95,6 +95,11 @@ class DataSpec(Model):
     max_response_length: int = Field(16, ge=1, le=4096, description="Maximum sampled answer tokens.")
     train_batch_size: int = Field(32, ge=1, le=65536, description="Prompts per training step (global).")
     val_batch_size: int = Field(64, ge=1, le=65536, description="Prompts per evaluation batch.")
+    synthetic_rows: int = Field(200, ge=10, le=1_000_000,
+                                description="Screenshots rendered for the bootstrap when source is synthetic.")
+    judge_label_weight: float = Field(
+        0.5, ge=0.0, le=1.0, description="When labelling the customer's screenshots for the bootstrap: the judge's "
+        "weight beside the verifier's rules (0: the rules alone).")
     other_task_twins: bool = Field(
         True, description="Each bootstrap row labelled on-task also trains as an off-task row: its own pixels "
                           "with a library task that no window's app, title or URL names. Teaches that the right "
@@ -143,6 +148,12 @@ class TrainingSpec(Model):
     workers: int = Field(2, ge=1, le=1024, description="Training processes (PyTorchJob Master + Workers).")
     save_every: int = Field(100, ge=1, description="Optimizer steps between checkpoints.")
     eval_every: int = Field(50, ge=1, description="Optimizer steps between evaluations.")
+    warm_start_steps: int = Field(0, ge=0, le=1_000_000,
+                                  description="Supervised steps on the labels before GRPO in the first training "
+                                              "(they mostly teach a fresh model the answer format).")
+    sync_steps: int = Field(
+        10, ge=1, description="Optimizer steps between re-syncs of the rollout policy (1: on-policy)."
+    )
     curriculum: Curriculum = Field(
         "none", description="none: prompts drawn uniformly; easy-first: rows that the verifier's rules already "
         "answer with confidence first, the share of the others (rules wrong or unsure; without window evidence, "
@@ -162,9 +173,11 @@ class FeedbackSpec(Model):
     buffer_size: int = Field(10000, ge=1, description="Corrections kept in the prioritised buffer.")
     variants_per_correction: int = Field(10, ge=0, le=1000, description="Synthetic variants made from each correction.")
     cycle_every: int = Field(100, ge=1, description="New corrections that start a sync cycle.")
-    sync_steps: int = Field(
-        10, ge=1, description="Optimizer steps between re-syncs of the rollout policy (1: on-policy)."
-    )
+    sync_steps: Optional[int] = Field(
+        None, ge=1, description="Deprecated: moved to training.syncSteps. Still read in v1alpha1 (status.warnings "
+                                "says so); setting both to different values is refused.")
+    cycle_warm_start_steps: int = Field(0, ge=0, le=1_000_000,
+                                        description="Supervised steps on the cycle's data before its GRPO steps.")
     max_cycle_wait_minutes: int = Field(
         1440, ge=1, description="A cycle also starts when corrections have waited this long, even if fewer "
                                 "than cycleEvery arrived.")
@@ -262,6 +275,23 @@ class TaskClassifierSpec(Model):
     serving: ServingSpec = Field(default_factory=ServingSpec, description="Serving and promotion.")
     storage: StorageSpec = Field(default_factory=StorageSpec, description="Artifact store.")
 
+    @model_validator(mode="after")
+    def _moved_fields(self) -> "TaskClassifierSpec":
+        old = self.feedback.sync_steps
+        if old is not None:
+            if "sync_steps" in self.training.model_fields_set and self.training.sync_steps != old:
+                raise ValueError(f"feedback.syncSteps ({old}) is deprecated and contradicts training.syncSteps "
+                                 f"({self.training.sync_steps}): set training.syncSteps only")
+            self.training.sync_steps = old
+        return self
+
+    def deprecations(self) -> list[str]:
+        """Deprecated fields this spec sets, as the warnings status reports."""
+        if self.feedback.sync_steps is not None:
+            return ["spec.feedback.syncSteps is deprecated: it is read as spec.training.syncSteps, which replaces "
+                    "it (the old field goes in the next API version)"]
+        return []
+
     def consistency_problems(self) -> list[str]:
         """Problems that pass the schema but make the classifier impossible to run."""
         problems = []
@@ -314,6 +344,7 @@ class TaskClassifierStatus(Model):
     metrics: Metrics = Field(default_factory=Metrics, description="Evaluation metrics.")
     conditions: list[Condition] = Field(default_factory=list, description="Current conditions.")
     observed_generation: Optional[int] = Field(None, description="Generation of the spec last reconciled.")
+    warnings: list[str] = Field(default_factory=list, description="Deprecated spec fields in use.")
 
 
 class TaskClassifier(Model):

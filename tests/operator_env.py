@@ -31,8 +31,7 @@ class Operator:
                     "ONTASK_STORE": f"s3://{bucket}", "S3_ENDPOINT": s3.endpoint,
                     "AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key,
                     "ONTASK_KAFKA_BOOTSTRAP": kafka_bootstrap, "ONTASK_S3_SECRET": "s3-creds",
-                    "ONTASK_CHILD_S3_ENDPOINT": s3.endpoint, "ONTASK_CHILD_ONTASK_SYNTHETIC_ROWS": "40",
-                    "ONTASK_CHILD_WARM_START_STEPS": "4", **(extra_env or {})}
+                    "ONTASK_CHILD_S3_ENDPOINT": s3.endpoint, **(extra_env or {})}
         self.proc: Optional[subprocess.Popen] = None
 
     def start(self) -> "Operator":
@@ -86,8 +85,10 @@ metadata: {{name: {name}, namespace: {namespace}}}
 spec:
   student: {{model: "s3://{bucket}/base/student", gpus: 0}}
   judge: {{enabled: true, model: "s3://{bucket}/base/judge", runtime: transformers, gpus: 0}}
-  data: {{source: synthetic, trainBatchSize: 4, maxResponseLength: 4}}
+  data: {{source: synthetic, syntheticRows: 40, trainBatchSize: 4, maxResponseLength: 4}}
   training:
+    warmStartSteps: 4
+    syncSteps: 2
     epochs: 1
     groupSize: 2
     learningRate: 0.001
@@ -95,7 +96,7 @@ spec:
     evalEvery: 1000
     saveEvery: 1000
     rewardWeights: {{binary: 0.8, judge: 0.0, verifier: 0.2}}
-  feedback: {{topic: {topic}, cycleEvery: 20, variantsPerCorrection: 1, replayRatio: 0.5, syncSteps: 2}}
+  feedback: {{topic: {topic}, cycleEvery: 20, variantsPerCorrection: 1, replayRatio: 0.5}}
   serving: {{promoteIfGain: -1.0, canaryPercent: 10, canaryMinutes: 0.25}}
 """
 

@@ -19,8 +19,7 @@ CONFIG = ("apiVersion: ontask.dev/v1alpha1\nkind: TaskClassifier\nmetadata: {nam
           "  data: {source: synthetic, trainBatchSize: 4, maxResponseLength: 4}\n"
           "  judge: {enabled: false}\n"
           "  training: {epochs: 1, groupSize: 2, learningRate: 0.001, evalEvery: 1000,\n"
-          "             rewardWeights: {binary: 0.8, judge: 0.0, verifier: 0.2}}\n"
-          "  feedback: {syncSteps: 1}\n")
+          "             rewardWeights: {binary: 0.8, judge: 0.0, verifier: 0.2}, syncSteps: 1}\n")
 
 
 def _train(tmp_path, name, launcher):

@@ -31,8 +31,7 @@ spec:
   data: {source: synthetic, trainBatchSize: 8, maxResponseLength: 8}
   judge: {enabled: false}
   training: {epochs: 2, groupSize: 5, learningRate: 0.001, entropyCoef: 0.01, evalEvery: 10, saveEvery: 1000,
-             rewardWeights: {binary: 1.0, judge: 0.0, verifier: 0.0}}
-  feedback: {syncSteps: 10}
+             rewardWeights: {binary: 1.0, judge: 0.0, verifier: 0.0}, syncSteps: 10}
 """
 
 

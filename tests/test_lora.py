@@ -45,8 +45,7 @@ CONFIG = ("apiVersion: ontask.dev/v1alpha1\nkind: TaskClassifier\nmetadata: {nam
           "  data: {source: synthetic, trainBatchSize: 2, maxResponseLength: 4}\n"
           "  judge: {enabled: false}\n"
           "  training: {epochs: 1, groupSize: 2, learningRate: 0.01, evalEvery: 1000, saveEvery: 3, loraRank: 4,\n"
-          "             rewardWeights: {binary: 0.8, judge: 0.0, verifier: 0.2}}\n"
-          "  feedback: {syncSteps: 2}\n")
+          "             rewardWeights: {binary: 0.8, judge: 0.0, verifier: 0.2}, syncSteps: 2}\n")
 
 
 def _train(tmp_path, store, *extra):

@@ -1,3 +1,5 @@
+import pytest
+
 """The life of a classifier as a pure plan: each branch, without a cluster."""
 
 from ontask.evaluation.gate import Decision, Evaluation
@@ -158,3 +160,29 @@ def test_the_data_job_gives_on_task_rows_their_twins_unless_the_spec_says_not():
     assert "--other-task-twins" in args(spec)
     spec.data.other_task_twins = False
     assert "--other-task-twins" not in args(spec)
+
+
+def test_a_deprecated_field_is_a_status_warning_and_one_event():
+    spec = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}, "feedback": {"syncSteps": 3}})
+    first = plan(spec, TaskClassifierStatus(), Observed())
+    assert first.status.warnings == spec.deprecations()
+    assert [e[1] for e in first.events if e[0] == "Warning"] == ["DeprecatedField"]
+    again = plan(spec, first.status, Observed())
+    assert again.status.warnings == spec.deprecations() and not any(e[1] == "DeprecatedField" for e in again.events)
+
+
+def test_installation_settings_come_from_the_charts_environment_typed():
+    from pydantic import ValidationError
+
+    from ontask.operator.children import context_for
+    from ontask.operator.settings import OperatorSettings
+
+    env = {"ONTASK_IMAGE": "registry.local/ontask:1", "ONTASK_KSERVE_MODE": "Serverless", "ONTASK_S3_SECRET": "",
+           "ONTASK_CHILD_S3_ENDPOINT": "http://s3.local:9000", "ONTASK_CHILD_WARM_START_STEPS": "400"}
+    ctx = context_for({"name": "c", "namespace": "ns", "uid": "u"}, SPEC, OperatorSettings.from_env(env))
+    assert (ctx.image, ctx.kserve_mode, ctx.s3_secret, ctx.store_uri) == (
+        "registry.local/ontask:1", "Serverless", None, "s3://ontask")
+    # Only the S3 endpoint reaches the children: behaviour is set in the spec, not smuggled by env.
+    assert ctx.env == {"S3_ENDPOINT": "http://s3.local:9000"}
+    with pytest.raises(ValidationError, match="kserve_mode"):
+        OperatorSettings.from_env({"ONTASK_KSERVE_MODE": "Knative-ish"})

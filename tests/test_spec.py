@@ -34,7 +34,19 @@ def test_defaults_are_the_design_values():
         if section in ("data", "storage"):
             continue
         for key, value in values.items():
+            if (section, key) == ("feedback", "syncSteps"):  # moved: training.syncSteps
+                assert wire["training"]["syncSteps"] == value and "syncSteps" not in wire["feedback"]
+                continue
             assert wire[section][key] == value, (section, key)
+
+
+def test_the_moved_sync_steps_is_still_read_and_says_it_is_deprecated():
+    spec = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}, "feedback": {"syncSteps": 3}})
+    assert spec.training.sync_steps == 3 and "deprecated" in spec.deprecations()[0]
+    assert TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}}).deprecations() == []
+    with pytest.raises(ValidationError, match="contradicts training.syncSteps"):
+        TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}, "feedback": {"syncSteps": 3},
+                                           "training": {"syncSteps": 4}})
 
 
 @pytest.mark.parametrize(

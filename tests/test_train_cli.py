@@ -25,8 +25,7 @@ def test_train_command_writes_a_loadable_model_and_metrics(tmp_path):
         "  data: {source: synthetic, trainBatchSize: 2, maxResponseLength: 4}\n"
         "  judge: {enabled: false}\n"
         "  training: {epochs: 1, groupSize: 2, learningRate: 0.001, evalEvery: 2,\n"
-        "             rewardWeights: {binary: 0.8, judge: 0.0, verifier: 0.2}}\n"
-        "  feedback: {syncSteps: 2}\n")
+        "             rewardWeights: {binary: 0.8, judge: 0.0, verifier: 0.2}, syncSteps: 2}\n")
     out = subprocess.run([sys.executable, "-m", "ontask.cli", "train", "--config", str(config), "--store",
                           str(tmp_path / "store"), "--classifier", "demo", "--dataset", "screens", "--base-model",
                           str(base), "--warm-start-steps", "2"], capture_output=True, text=True, cwd=REPO,
@@ -58,8 +57,7 @@ RESUME_CONFIG = ("apiVersion: ontask.dev/v1alpha1\nkind: TaskClassifier\nmetadat
                  "  data: {source: synthetic, trainBatchSize: 2, maxResponseLength: 4}\n"
                  "  judge: {enabled: false}\n"
                  "  training: {epochs: 1, groupSize: 2, learningRate: 0.001, evalEvery: 1000, saveEvery: 3,\n"
-                 "             rewardWeights: {binary: 0.8, judge: 0.0, verifier: 0.2}}\n"
-                 "  feedback: {syncSteps: 2}\n")
+                 "             rewardWeights: {binary: 0.8, judge: 0.0, verifier: 0.2}, syncSteps: 2}\n")
 
 
 def _train(tmp_path, store_dir, *extra):

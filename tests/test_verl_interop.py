@@ -76,7 +76,7 @@ def test_the_plans_yaml_maps_onto_the_spec_key_by_key():
     assert spec.judge.enabled and spec.judge.model == "Qwen/Qwen2.5-VL-72B-Instruct"
     assert spec.judge.mode.value == "preference" and spec.judge.cache and spec.judge.gpus == 4  # judge_config.yaml
     assert (spec.training.epochs, spec.training.save_every, spec.training.eval_every) == (10, 100, 50)
-    assert (spec.feedback.sync_steps, spec.feedback.buffer_size, spec.feedback.variants_per_correction,
+    assert (spec.training.sync_steps, spec.feedback.buffer_size, spec.feedback.variants_per_correction,
             spec.feedback.cycle_every) == (10, 10000, 10, 100)
     w = spec.training.reward_weights
     assert (w.binary, w.judge, w.verifier) == (0.3, 0.5, 0.2) and spec.training.entropy_coef == 0.01
@@ -102,7 +102,7 @@ def test_every_unsupported_key_bad_value_and_conflict_is_named_at_once(tmp_path)
 
 def test_semi_online_learning_off_means_on_policy():
     spec = spec_from_verl({"trainer": {"semi_online_learning": {"enable": False}}})
-    assert spec.feedback.sync_steps == 1
+    assert spec.training.sync_steps == 1
 
 
 def test_the_plans_yaml_verbatim_trains_through_ontask_train_with_its_verifier_file(tmp_path):

@@ -81,7 +81,7 @@ KEYS: dict[str, tuple[Optional[str], Callable[[Any], Any]]] = {
     "trainer.n_gpus_per_node": ("student.gpus", _same),
     "trainer.nnodes": ("training.workers", _same),
     "trainer.semi_online_learning.enable": (None, _bool),  # false: on-policy (below)
-    "trainer.semi_online_learning.sync_steps": ("feedback.syncSteps", _same),
+    "trainer.semi_online_learning.sync_steps": ("training.syncSteps", _same),
     "trainer.semi_online_learning.feedback_buffer_size": ("feedback.bufferSize", _same),
     "trainer.semi_online_learning.synthetic_variants_per_feedback": ("feedback.variantsPerCorrection", _same),
     "trainer.semi_online_learning.update_frequency": ("feedback.cycleEvery", _same),
@@ -96,7 +96,7 @@ KEYS: dict[str, tuple[Optional[str], Callable[[Any], Any]]] = {
 # What each key means where the mapping alone does not say it (README table).
 NOTES = {
     "model.device_map": "only `auto`: ontask places the model itself (the GPU when there is one)",
-    "trainer.semi_online_learning.enable": "`false` trains on-policy (`syncSteps: 1`); corrections are still "
+    "trainer.semi_online_learning.enable": "`false` trains on-policy (`training.syncSteps: 1`); corrections are still "
                                            "collected from `feedback.topic`",
     "algorithm.adv_estimator": "only `grpo`",
     "algorithm.reward_type": "only `hybrid` (binary + judge + verifier, weighted)",
@@ -170,7 +170,7 @@ def spec_from_verl(doc: dict[str, Any], judge_doc: Optional[dict[str, Any]] = No
     if merged.get("trainer.semi_online_learning.enable") is False:
         if "trainer.semi_online_learning.sync_steps" in merged:
             problems.append("trainer.semi_online_learning.sync_steps: set while semi_online_learning is disabled")
-        _set(spec, "feedback.syncSteps", 1)
+        _set(spec, "training.syncSteps", 1)
     try:
         validated = TaskClassifierSpec.model_validate(spec)
     except ValidationError as e:

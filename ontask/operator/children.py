@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from typing import Any, Optional
 
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
+from ontask.evaluation.gate import read_evaluation
 from ontask.operator.manifests import Context, child_name, data_job, inference_service, training_job
 from ontask.operator.reconcile import FIRST_VERSION, JobState, Observed, candidate_version
+from ontask.operator.settings import OperatorSettings
 from ontask.spec import GROUP, TaskClassifierSpec, TaskClassifierStatus
-from ontask.evaluation.gate import read_evaluation
 from ontask.store_paths import feedback_state_key, model_key
 
 log = logging.getLogger("ontask.operator")
@@ -35,17 +35,14 @@ def api_client() -> k8s.ApiClient:
     return _api
 
 
-def context_for(meta, spec: TaskClassifierSpec) -> Context:
-    """The classifier's context, with the installation's settings from the operator's env
-    (the chart sets them from values.yaml)."""
-    env = {k: v for k, v in os.environ.items() if k.startswith("ONTASK_CHILD_")}
+def context_for(meta, spec: TaskClassifierSpec, settings: Optional[OperatorSettings] = None) -> Context:
+    """The classifier's context, with the installation's settings (the chart's, from the
+    operator's environment)."""
+    settings = settings or OperatorSettings.from_env()
     return Context(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"], spec=spec,
-                   image=os.environ.get("ONTASK_IMAGE", "ghcr.io/ontask/ontask:0.1.0"),
-                   store_uri=os.environ.get("ONTASK_STORE", f"s3://{spec.storage.bucket}"),
-                   s3_secret=os.environ.get("ONTASK_S3_SECRET"),
-                   kafka_bootstrap=os.environ.get("ONTASK_KAFKA_BOOTSTRAP"),
-                   kserve_mode=os.environ.get("ONTASK_KSERVE_MODE", "RawDeployment"),
-                   env={k[len("ONTASK_CHILD_"):]: v for k, v in env.items()})
+                   image=settings.image, store_uri=settings.store_for(spec.storage.bucket),
+                   s3_secret=settings.s3_secret, kafka_bootstrap=settings.kafka_bootstrap,
+                   kserve_mode=settings.kserve_mode, env=settings.child_env())
 
 
 def _condition_state(conditions: list[dict[str, Any]]) -> tuple[JobState, str]:
@@ -167,7 +164,7 @@ class Children:
             serving = self.model_uri(model_version)
             return training_job(ctx, marker["dataset"], marker["version"], candidate_version(marker["cycle"]),
                                 serving, cycle=marker["cycle"], compare_with=serving,
-                                warm_start_steps=int(ctx.env.get("CYCLE_WARM_START_STEPS", "0")))
+                                warm_start_steps=ctx.spec.feedback.cycle_warm_start_steps)
         if role == "canary":
             candidate = candidate_version(obs.cycle_marker["cycle"])
             return inference_service(ctx, "student", self.model_uri(candidate), candidate,
@@ -176,7 +173,7 @@ class Children:
             return data_job(ctx, ctx.name)
         if role == "train":
             return training_job(ctx, ctx.name, "v1", FIRST_VERSION, ctx.spec.student.model,
-                                warm_start_steps=int(ctx.env.get("WARM_START_STEPS", "0")))
+                                warm_start_steps=ctx.spec.training.warm_start_steps)
         if role == "judge":
             return inference_service(ctx, "judge", ctx.spec.judge.model, "judge")
         assert model_version is not None

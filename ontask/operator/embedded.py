@@ -144,11 +144,11 @@ class EmbeddedOperator:
     (the collector) runs in a thread when a Kafka bootstrap is given."""
 
     def __init__(self, name: str, spec: TaskClassifierSpec, store_uri: str, workdir: Path,
-                 kafka_bootstrap: Optional[str] = None, env: Optional[dict[str, str]] = None,
+                 kafka_bootstrap: Optional[str] = None,
                  on_event: Callable[[str, str, str], None] = lambda kind, reason, msg: None):
         self.spec, self.on_event = spec, on_event
         self.ctx = Context(name=name, namespace="embedded", uid="embedded", spec=spec, store_uri=store_uri,
-                           kafka_bootstrap=kafka_bootstrap, env=env or {})
+                           kafka_bootstrap=kafka_bootstrap)
         self.children = LocalChildren(self.ctx, workdir)
         self.status = TaskClassifierStatus()
         self.kafka_bootstrap = kafka_bootstrap

@@ -14,6 +14,7 @@ import kopf
 from pydantic import ValidationError
 
 from ontask.operator.conditions import set_condition
+from ontask.operator.settings import OperatorSettings
 from ontask.spec import GROUP, PLURAL, VERSION, TaskClassifierSpec, TaskClassifierStatus
 
 log = logging.getLogger("ontask.operator")
@@ -95,7 +96,7 @@ def _advance(spec, status: dict[str, Any], meta, patch: kopf.Patch, body) -> Non
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0,
-             when=lambda spec, **_: bool(os.environ.get("ONTASK_KAFKA_BOOTSTRAP")))
+             when=lambda spec, **_: bool(OperatorSettings.from_env().kafka_bootstrap))
 def feedback(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, stopped: kopf.DaemonStopped, **_: Any) -> None:
     """The classifier's feedback daemon: its collector consumes corrections into the buffer, and
     while the classifier serves with no cycle in flight, writes the next cycle's data when due
@@ -107,8 +108,9 @@ def feedback(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, stopped: kop
         parsed = TaskClassifierSpec.model_validate(dict(spec))
     except ValidationError:
         return  # the reconcile handler reports it
-    store = open_store(os.environ.get("ONTASK_STORE", f"s3://{parsed.storage.bucket}"))
-    collector = Collector(meta["name"], parsed.feedback, store, os.environ["ONTASK_KAFKA_BOOTSTRAP"],
+    settings = OperatorSettings.from_env()
+    store = open_store(settings.store_for(parsed.storage.bucket))
+    collector = Collector(meta["name"], parsed.feedback, store, settings.kafka_bootstrap,
                           group_id=f"ontask-feedback-{meta['namespace']}-{meta['name']}")
 
     def after_batch(c: Collector) -> None:

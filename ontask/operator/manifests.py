@@ -93,7 +93,7 @@ def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
     judge and the verifier (`ontask data prepare`), written as dataset version v1."""
     source = ctx.spec.data.source
     if source == "synthetic":
-        args = ["data", "generate", "--n", str(ctx.env.get("ONTASK_SYNTHETIC_ROWS", "200")), "--name", dataset,
+        args = ["data", "generate", "--n", str(ctx.spec.data.synthetic_rows), "--name", dataset,
                 "--out", ctx.store_uri]
     else:
         args = ["data", "prepare", source, "--name", dataset, "--out", ctx.store_uri, "--verifier"]
@@ -101,7 +101,7 @@ def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
             args += ["--other-task-twins"]
         if ctx.spec.judge.enabled:
             args += ["--judge", ctx.spec.judge.model,
-                     "--judge-weight", str(ctx.env.get("BOOTSTRAP_JUDGE_WEIGHT", "0.5"))]
+                     "--judge-weight", str(ctx.spec.data.judge_label_weight)]
     container = k8s.V1Container(name="data", image=ctx.image, args=args, env=ctx.env_vars(),
                                 resources=_resources(0, memory="4Gi"), security_context=_SECURITY)
     job = k8s.V1Job(api_version="batch/v1", kind="Job", metadata=ctx.meta(child_name(ctx.name, "data"), "data"),

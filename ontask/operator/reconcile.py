@@ -47,10 +47,12 @@ class Plan:
 def plan(spec: TaskClassifierSpec, status: TaskClassifierStatus, obs: Observed) -> Plan:
     """The children to ensure and the status to write; pure, so every branch is unit-tested."""
     s = status.model_copy(deep=True)
+    s.warnings = spec.deprecations()
     before = s.phase
     ensure: list[str] = []
     events: list[tuple[str, str, str]] = []
     cond = lambda t, st, reason, msg="": setattr(s, "conditions", set_condition(s.conditions, t, st, reason, msg))  # noqa: E731
+    events += [("Warning", "DeprecatedField", w) for w in s.warnings if w not in status.warnings]
 
     if spec.judge.enabled:
         ensure.append("judge")

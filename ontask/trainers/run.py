@@ -57,7 +57,7 @@ def train_config(spec: TaskClassifierSpec, n_train: int, warm_start_steps: int =
     return TrainConfig(
         group_size=t.group_size, learning_rate=lr, entropy_coef=t.entropy_coef, kl_coef=t.kl_coef,
         weights=Weights(t.reward_weights.binary, t.reward_weights.judge, t.reward_weights.verifier),
-        sync_steps=spec.feedback.sync_steps, max_response_length=spec.data.max_response_length,
+        sync_steps=t.sync_steps, max_response_length=spec.data.max_response_length,
         prompts_per_step=per_step, warm_start_steps=warm_start_steps, grpo_steps=steps, eval_every=t.eval_every,
         save_every=t.save_every, max_minutes=max_minutes, curriculum=t.curriculum,
     )

@@ -1,0 +1,47 @@
+"""The installation's settings: what the Helm chart sets on the operator's container (from
+values.yaml), read from the environment in this one place and typed. Everything that changes a
+classifier's behaviour is in its spec instead."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal, Mapping, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Environment variable -> field (the chart's templates/deployment.yaml sets them).
+ENV = {
+    "ONTASK_IMAGE": "image",
+    "ONTASK_STORE": "store",
+    "ONTASK_S3_SECRET": "s3_secret",
+    "ONTASK_KAFKA_BOOTSTRAP": "kafka_bootstrap",
+    "ONTASK_KSERVE_MODE": "kserve_mode",
+    "ONTASK_CHILD_S3_ENDPOINT": "child_s3_endpoint",
+}
+
+
+class OperatorSettings(BaseModel):
+    """Settings of one operator installation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: str = Field("ghcr.io/ontask/ontask:0.1.0", min_length=1,
+                       description="Image of the children (data Job, PyTorchJobs, predictors).")
+    store: Optional[str] = Field(None, description="Artifact store URI; default s3://<spec.storage.bucket>.")
+    s3_secret: Optional[str] = Field(None, description="Secret with the store's accessKey and secretKey.")
+    kafka_bootstrap: Optional[str] = Field(None, description="Kafka bootstrap servers; no feedback without.")
+    kserve_mode: Literal["RawDeployment", "Serverless"] = Field(
+        "RawDeployment", description="KServe deployment mode (Serverless splits traffic for canaries).")
+    child_s3_endpoint: Optional[str] = Field(None, description="S3 endpoint the children use.")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "OperatorSettings":
+        """The settings the chart put in the environment; empty values count as unset."""
+        return cls.model_validate({field: environ[var] for var, field in ENV.items() if environ.get(var)})
+
+    def store_for(self, bucket: str) -> str:
+        return self.store or f"s3://{bucket}"
+
+    def child_env(self) -> dict[str, str]:
+        """Plain environment of every child, besides the credentials and the spec."""
+        return {"S3_ENDPOINT": self.child_s3_endpoint} if self.child_s3_endpoint else {}
