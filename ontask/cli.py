@@ -395,8 +395,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--base-model", required=True, help="checkpoint folder or s3:// URI to start from")
     train.add_argument("--cycle", action="store_true",
                        help="a sync cycle: fine-tune at feedback.learningRateScale times the learning rate")
-    train.add_argument("--warm-start-steps", type=int, default=0,
-                       help="supervised steps on the labels before GRPO (reported as phase warm-start)")
+    train.add_argument("--warm-start-steps", type=int,
+                       help="supervised steps on the labels before GRPO (reported as phase warm-start; default: "
+                            "the spec's training.warmStartSteps, or feedback.cycleWarmStartSteps with --cycle)")
     train.add_argument("--max-minutes", type=float, help="stop GRPO after this many minutes")
     train.add_argument("--stop-at-step", type=int, help="stop after this step (resume later from its checkpoint)")
     train.add_argument("--model-version", help="name of the version to write (default: the next vN)")

@@ -163,8 +163,7 @@ class Children:
             marker = obs.cycle_marker
             serving = self.model_uri(model_version)
             return training_job(ctx, marker["dataset"], marker["version"], candidate_version(marker["cycle"]),
-                                serving, cycle=marker["cycle"], compare_with=serving,
-                                warm_start_steps=ctx.spec.feedback.cycle_warm_start_steps)
+                                serving, cycle=marker["cycle"], compare_with=serving)
         if role == "canary":
             candidate = candidate_version(obs.cycle_marker["cycle"])
             return inference_service(ctx, "student", self.model_uri(candidate), candidate,
@@ -172,8 +171,7 @@ class Children:
         if role == "data":
             return data_job(ctx, ctx.name)
         if role == "train":
-            return training_job(ctx, ctx.name, "v1", FIRST_VERSION, ctx.spec.student.model,
-                                warm_start_steps=ctx.spec.training.warm_start_steps)
+            return training_job(ctx, ctx.name, "v1", FIRST_VERSION, ctx.spec.student.model)
         if role == "judge":
             return inference_service(ctx, "judge", ctx.spec.judge.model, "judge")
         assert model_version is not None

@@ -111,8 +111,7 @@ def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
 
 
 def training_job(ctx: Context, dataset: str, dataset_version: str, model_version: str, base_model: str,
-                 cycle: Optional[int] = None, warm_start_steps: int = 0,
-                 compare_with: Optional[str] = None) -> dict[str, Any]:
+                 cycle: Optional[int] = None, compare_with: Optional[str] = None) -> dict[str, Any]:
     """The GRPO PyTorchJob: Master + (workers - 1) Workers, each running `ontask train` under
     torchrun's environment (MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, set by the training
     operator), writing models/<model_version> under the classifier's prefix."""
@@ -123,7 +122,7 @@ def training_job(ctx: Context, dataset: str, dataset_version: str, model_version
     name = child_name(ctx.name, role, cycle)
     args = ["train", "--config", "env:ONTASK_CLASSIFIER_SPEC", "--store", ctx.store_uri, "--classifier", ctx.name,
             "--dataset", dataset, "--dataset-version", dataset_version, "--base-model", base_model,
-            "--model-version", model_version, "--warm-start-steps", str(warm_start_steps)]
+            "--model-version", model_version]
     if cycle is not None:
         args += ["--cycle"]
     if compare_with:

@@ -46,10 +46,14 @@ def load_spec(path: str | Path) -> tuple[TaskClassifierSpec, Optional[VerifierCo
     return TaskClassifierSpec.model_validate(doc.get("spec", doc)), None
 
 
-def train_config(spec: TaskClassifierSpec, n_train: int, warm_start_steps: int = 0,
+def train_config(spec: TaskClassifierSpec, n_train: int, warm_start_steps: Optional[int] = None,
                  max_minutes: Optional[float] = None, cycle: bool = False) -> TrainConfig:
-    """The loop's settings from the spec: GRPO steps cover `epochs` passes over the data; a sync
-    cycle trains at feedback.learningRateScale times the learning rate."""
+    """The loop's settings from the spec, in this one place: GRPO steps cover `epochs` passes over
+    the data; a sync cycle trains at feedback.learningRateScale times the learning rate, after
+    feedback.cycleWarmStartSteps supervised steps (training.warmStartSteps for a first
+    training). `warm_start_steps` overrides the spec's."""
+    if warm_start_steps is None:
+        warm_start_steps = spec.feedback.cycle_warm_start_steps if cycle else spec.training.warm_start_steps
     t = spec.training
     lr = t.learning_rate * (spec.feedback.learning_rate_scale if cycle else 1.0)
     per_step = min(spec.data.train_batch_size, max(1, n_train))
@@ -150,7 +154,7 @@ def _latest_checkpoint(store: Store, prefix: str, dest: Path) -> Optional[Path]:
 
 
 def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, dataset: str, base_model: str,
-                 dataset_version: Optional[str] = None, warm_start_steps: int = 0,
+                 dataset_version: Optional[str] = None, warm_start_steps: Optional[int] = None,
                  max_minutes: Optional[float] = None, s3=None, stop_at: Optional[int] = None,
                  model_version: Optional[str] = None, cycle: bool = False,
                  verifier_config: Optional[VerifierConfig] = None) -> dict:

@@ -24,29 +24,40 @@ import torch
 
 from ontask.models.answer import OFF, ON, AnswerTokens, encode, p_on_task
 from ontask.rewards.components import Weights, hybrid_reward
+from ontask.spec import DataSpec, RewardWeights, TrainingSpec
 from ontask.trainers.curriculum import Curriculum, draw_batch, is_hard
 from ontask.trainers.grpo import group_advantages, groups_with_signal, grpo_objective
 from ontask.trainers.rollout import answer_logprobs, completion_logprobs, sample_group
 
 
+def _spec_default(model, name: str):
+    return model.model_fields[name].default
+
+
+_W = RewardWeights()
+
+
 @dataclass
 class TrainConfig:
-    group_size: int = 5
-    learning_rate: float = 3e-4
-    entropy_coef: float = 0.01
-    kl_coef: float = 0.0
-    weights: Weights = field(default_factory=lambda: Weights(1.0, 0.0, 0.0))
-    sync_steps: int = 10
-    max_response_length: int = 16
-    prompts_per_step: int = 8
-    warm_start_steps: int = 0
-    grpo_steps: int = 100
-    eval_every: int = 50
-    save_every: int = 0
+    """The loop's settings. `ontask.trainers.run.train_config` derives them from a spec; the
+    defaults here are the spec's, so a loop built by hand trains as a default classifier does."""
+
+    group_size: int = _spec_default(TrainingSpec, "group_size")
+    learning_rate: float = _spec_default(TrainingSpec, "learning_rate")
+    entropy_coef: float = _spec_default(TrainingSpec, "entropy_coef")
+    kl_coef: float = _spec_default(TrainingSpec, "kl_coef")
+    weights: Weights = field(default_factory=lambda: Weights(_W.binary, _W.judge, _W.verifier))
+    sync_steps: int = _spec_default(TrainingSpec, "sync_steps")
+    max_response_length: int = _spec_default(DataSpec, "max_response_length")
+    prompts_per_step: int = _spec_default(DataSpec, "train_batch_size")
+    warm_start_steps: int = _spec_default(TrainingSpec, "warm_start_steps")
+    grpo_steps: int = 100  # the spec says epochs; train_config turns them into steps
+    eval_every: int = _spec_default(TrainingSpec, "eval_every")
+    save_every: int = _spec_default(TrainingSpec, "save_every")
     max_minutes: Optional[float] = None
     temperature: float = 1.0
     seed: int = 0
-    curriculum: Curriculum = "none"
+    curriculum: Curriculum = _spec_default(TrainingSpec, "curriculum")
 
 
 @dataclass
