@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 PYTEST_ARGS ?=
 
-.PHONY: help venv verl-venv servers system-deps real-screens demo test bench servers-up servers-down crd lint-chart clean-cache
+.PHONY: help venv verl-venv lint servers system-deps real-screens demo test bench servers-up servers-down crd lint-chart clean-cache
 
 help:
 	@echo "make demo          run the embedded-mode demo (tiny model, CPU)"
@@ -70,7 +70,12 @@ demo: venv system-deps
 	bash scripts/servers/build.sh kafka
 	$(PY) scripts/with_kafka.py $(PY) -m ontask.cli demo
 
-test: venv verl-venv system-deps servers real-screens
+# ruff lints and checks the formatting (configured in pyproject.toml); `ruff format .` fixes the latter.
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: venv verl-venv lint system-deps servers real-screens
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: venv system-deps servers real-screens

@@ -43,13 +43,22 @@ def run() -> None:
     from ontask.store import LocalStore
     from ontask.trainers.run import run_training
 
-    spec = TaskClassifierSpec.model_validate({
-        "data": {"source": "synthetic", "trainBatchSize": 8, "maxResponseLength": 4},
-        "judge": {"enabled": False},
-        "training": {"epochs": 1, "groupSize": 4, "learningRate": 3e-4, "entropyCoef": 0.03, "evalEvery": 1000,
-                     "saveEvery": 100000, "rewardWeights": {"binary": 0.8, "judge": 0.0, "verifier": 0.2}},
-        "feedback": FEEDBACK,
-    })
+    spec = TaskClassifierSpec.model_validate(
+        {
+            "data": {"source": "synthetic", "trainBatchSize": 8, "maxResponseLength": 4},
+            "judge": {"enabled": False},
+            "training": {
+                "epochs": 1,
+                "groupSize": 4,
+                "learningRate": 3e-4,
+                "entropyCoef": 0.03,
+                "evalEvery": 1000,
+                "saveEvery": 100000,
+                "rewardWeights": {"binary": 0.8, "judge": 0.0, "verifier": 0.2},
+            },
+            "feedback": FEEDBACK,
+        }
+    )
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -59,35 +68,60 @@ def run() -> None:
         base_rows = [x for x in examples if x.split == "train"]
         family = family_examples("focus-music", 2 * max(POINTS) + 60, seed=11, policy=FOCUS_MUSIC_TEAM)
         # Users correct what the student gets wrong: the on-task side. Unseen rows: both sides.
-        corrections = [x for x in family[:2 * max(POINTS)] if x.label == "on-task"]
-        edge_eval = family[2 * max(POINTS):]
+        corrections = [x for x in family[: 2 * max(POINTS)] if x.label == "on-task"]
+        edge_eval = family[2 * max(POINTS) :]
         write_version(store, "base", base_rows, "ontask/synthetic", {"bench": "convergence"})
         base = build_tiny_vlm(tmp / "tiny", seed=11, corpus=catalog_corpus())
         v1 = run_training(spec, store, "conv", "base", str(base), warm_start_steps=200, model_version="v1")
-        sets = {"edge": [Item(x.image, x.task, x.windows, x.label) for x in edge_eval],
-                "heldout": [Item(x.image, x.task, x.windows, x.label) for x in heldout]}
+        sets = {
+            "edge": [Item(x.image, x.task, x.windows, x.label) for x in edge_eval],
+            "heldout": [Item(x.image, x.task, x.windows, x.label) for x in heldout],
+        }
         rows = []
         for k in POINTS:
             model = v1["model_uri"]
             if k:
-                fixes = [Example(id=f"fix-{i}", image=x.image, task=x.task, label=x.label, label_source="user",
-                                 windows=x.windows, hard=True, hard_kind="correction") for i, x in enumerate(corrections[:k])]
+                fixes = [
+                    Example(
+                        id=f"fix-{i}",
+                        image=x.image,
+                        task=x.task,
+                        label=x.label,
+                        label_source="user",
+                        windows=x.windows,
+                        hard=True,
+                        hard_kind="correction",
+                    )
+                    for i, x in enumerate(corrections[:k])
+                ]
                 cycle = list(fixes)
                 for ex in fixes:
                     cycle += make_variants(ex, spec.feedback.variants_per_correction, seed=k)
                 n_replay = round(spec.feedback.replay_ratio * len(cycle))
                 cycle += random.Random(k).sample(base_rows, min(len(base_rows), n_replay))
                 write_version(store, f"cycle-{k}", cycle, "ontask/feedback", {"corrections": k})
-                model = run_training(spec, store, "conv", f"cycle-{k}", v1["model_uri"], warm_start_steps=60,
-                                     model_version=f"after-{k}", cycle=True)["model_uri"]
+                model = run_training(
+                    spec,
+                    store,
+                    "conv",
+                    f"cycle-{k}",
+                    v1["model_uri"],
+                    warm_start_steps=60,
+                    model_version=f"after-{k}",
+                    cycle=True,
+                )["model_uri"]
             result = compare(sets, {"student": model})
             verifier = result["verifier alone"]
             rows.append((k, result["student"]["edge"]["accuracy"], result["student"]["heldout"]["accuracy"]))
-    table = [f"| corrections | focus-music family, unseen rows (n={len(edge_eval)}) | held-out, other families "
-             f"(n={len(heldout)}) |", "|---|---|---|"]
+    table = [
+        f"| corrections | focus-music family, unseen rows (n={len(edge_eval)}) | held-out, other families "
+        f"(n={len(heldout)}) |",
+        "|---|---|---|",
+    ]
     table += [f"| {k} | {e:.3f} | {h:.3f} |" for k, e, h in rows]
-    table += [f"| verifier alone (no learning) | {verifier['edge']['accuracy']:.3f} | "
-              f"{verifier['heldout']['accuracy']:.3f} |"]
+    table += [
+        f"| verifier alone (no learning) | {verifier['edge']['accuracy']:.3f} | {verifier['heldout']['accuracy']:.3f} |"
+    ]
     print("\n".join(table))
     print(f"student trained without the verifier's reward; {time.perf_counter() - t0:.0f} s in all")
     out = REPO / "out" / "bench"

@@ -52,18 +52,30 @@ def run() -> None:
             images = [_screenshot(i) for i in range(50)]
             size = 0
             for i in range(N):
-                key, value = encode_correction(make_correction("bench", f"task {i % 13}", "off-task",
-                                                               # trailing bytes after IEND: a distinct
-                                                               # file each, decoded the same
-                                                               image=images[i % 50] + str(i).encode(),
-                                                               id=f"b-{i}"))
+                key, value = encode_correction(
+                    make_correction(
+                        "bench",
+                        f"task {i % 13}",
+                        "off-task",
+                        # trailing bytes after IEND: a distinct
+                        # file each, decoded the same
+                        image=images[i % 50] + str(i).encode(),
+                        id=f"b-{i}",
+                    )
+                )
                 size += len(value)
                 producer.send(topic, key=key, value=value)
             producer.flush()
             producer.close()
 
-            consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"raw-{uuid.uuid4().hex[:4]}",
-                                     auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=500)
+            consumer = KafkaConsumer(
+                topic,
+                bootstrap_servers=bootstrap,
+                group_id=f"raw-{uuid.uuid4().hex[:4]}",
+                auto_offset_reset="earliest",
+                enable_auto_commit=False,
+                max_poll_records=500,
+            )
             t0, seen = time.perf_counter(), 0
             while seen < N:
                 seen += sum(len(v) for v in consumer.poll(timeout_ms=1000).values())

@@ -27,11 +27,11 @@ def run() -> None:
     judge.judge(inputs[:1])  # warm-up
     t0 = time.perf_counter()
     for i in range(0, N, 4):
-        judge.judge(inputs[i:i + 4])
+        judge.judge(inputs[i : i + 4])
     cold = N / (time.perf_counter() - t0)
     t0 = time.perf_counter()
     for i in range(0, N, 4):
-        judge.judge(inputs[i:i + 4])
+        judge.judge(inputs[i : i + 4])
     warm = N / (time.perf_counter() - t0)
     print(f"{'judge (tiny Qwen2.5-VL, CPU, batches of 4)':<46} {'judgments/s':>12}")
     print(f"{'  no cache (2 prompts per judgment)':<46} {cold:>12.1f}")

@@ -33,8 +33,10 @@ def _measure(read, screens, folder) -> tuple[float, float, float, float]:
 def run() -> None:
     folder = realscreens.cached_set()
     screens = [json.loads(line) for line in (folder / "screens.jsonl").read_text().splitlines()]
-    rows = [("title bars (ontask.verify.titlebars + one line each)", lambda: TitleReader().windows),
-            ("text lines of the whole screen (previous)", lambda: TitleReader()._windows_from_lines)]
+    rows = [
+        ("title bars (ontask.verify.titlebars + one line each)", lambda: TitleReader().windows),
+        ("text lines of the whole screen (previous)", lambda: TitleReader()._windows_from_lines),
+    ]
     print(f"{len(screens)} real screenshots ({folder.name}), 2 threads, each reader cold (no cache)")
     print(f"{'reader':<54} {'focused right':>13} {'some title':>11} {'p50 ms':>8} {'p95 ms':>8}")
     for name, make in rows:

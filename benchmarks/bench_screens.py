@@ -29,8 +29,18 @@ def _scenes(n: int):
         scene = scenario_scene(rng, task, scenario_for(task, rng))
         if (scene.width, scene.height) != (1280, 800):
             scale = (1280 / scene.width, 800 / scene.height)
-            wins = tuple(replace(w, box=(int(w.box[0] * scale[0]), int(w.box[1] * scale[1]),
-                                         int(w.box[2] * scale[0]), int(w.box[3] * scale[1]))) for w in scene.windows)
+            wins = tuple(
+                replace(
+                    w,
+                    box=(
+                        int(w.box[0] * scale[0]),
+                        int(w.box[1] * scale[1]),
+                        int(w.box[2] * scale[0]),
+                        int(w.box[3] * scale[1]),
+                    ),
+                )
+                for w in scene.windows
+            )
             scene = replace(scene, width=1280, height=800, scale=1.0, windows=wins)
         out.append(scene)
     return out

@@ -56,13 +56,21 @@ def run() -> None:
     sys.path.insert(0, str(REPO))
     from realservers.predictors import Predictor
 
-    bodies = [{"instances": [{"image": base64.b64encode(encode_png(ex.image)).decode(), "task": ex.task,
-                              "windows": ex.windows}]} for ex in generate(8, seed=3)]
+    bodies = [
+        {
+            "instances": [
+                {"image": base64.b64encode(encode_png(ex.image)).decode(), "task": ex.task, "windows": ex.windows}
+            ]
+        }
+        for ex in generate(8, seed=3)
+    ]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         model = str(build_tiny_vlm(Path(tmp) / "v1", seed=1))
-        for role, label in (("student", "student: one forward pass (ontask)"),
-                            ("prompt-baseline", "prompt baseline: instruction + generation")):
+        for role, label in (
+            ("student", "student: one forward pass (ontask)"),
+            ("prompt-baseline", "prompt baseline: instruction + generation"),
+        ):
             server = Predictor(role, model, Path(tmp), "--max-batch", "8").start()
             try:
                 rows.append((label, *_measure(f"{server.url}/v1/models/{role}:predict", bodies)))

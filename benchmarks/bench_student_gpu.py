@@ -21,20 +21,47 @@ PIXEL_BUDGETS = (12845056, 1003520, 602112, 313600)
 def _config_3b(tokenizer):
     from transformers import Qwen2_5_VLConfig
 
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in
-           ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>", "<|im_end|>", "<|endoftext|>")}
+    ids = {
+        t: tokenizer.convert_tokens_to_ids(t)
+        for t in ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>", "<|im_end|>", "<|endoftext|>")
+    }
     # Qwen2.5-VL-3B-Instruct's published dimensions.
-    text = dict(vocab_size=151936, hidden_size=2048, intermediate_size=11008, num_hidden_layers=36,
-                num_attention_heads=16, num_key_value_heads=2, max_position_embeddings=128000,
-                rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [16, 24, 24]},
-                tie_word_embeddings=True, eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"])
-    vision = dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16, patch_size=14,
-                  spatial_merge_size=2, temporal_patch_size=2, window_size=112, out_hidden_size=2048,
-                  fullatt_block_indexes=[7, 15, 23, 31])
-    return Qwen2_5_VLConfig(text_config=text, vision_config=vision, image_token_id=ids["<|image_pad|>"],
-                            video_token_id=ids["<|video_pad|>"], vision_start_token_id=ids["<|vision_start|>"],
-                            vision_end_token_id=ids["<|vision_end|>"], tie_word_embeddings=True,
-                            eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"])
+    text = dict(
+        vocab_size=151936,
+        hidden_size=2048,
+        intermediate_size=11008,
+        num_hidden_layers=36,
+        num_attention_heads=16,
+        num_key_value_heads=2,
+        max_position_embeddings=128000,
+        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [16, 24, 24]},
+        tie_word_embeddings=True,
+        eos_token_id=ids["<|im_end|>"],
+        pad_token_id=ids["<|endoftext|>"],
+    )
+    vision = dict(
+        depth=32,
+        hidden_size=1280,
+        intermediate_size=3420,
+        num_heads=16,
+        patch_size=14,
+        spatial_merge_size=2,
+        temporal_patch_size=2,
+        window_size=112,
+        out_hidden_size=2048,
+        fullatt_block_indexes=[7, 15, 23, 31],
+    )
+    return Qwen2_5_VLConfig(
+        text_config=text,
+        vision_config=vision,
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+        tie_word_embeddings=True,
+        eos_token_id=ids["<|im_end|>"],
+        pad_token_id=ids["<|endoftext|>"],
+    )
 
 
 def _screenshot():
@@ -70,8 +97,10 @@ def run() -> None:
     task = "Fix the failing unit test in the payment service"
     windows = "- [focused] Visual Studio Code: payment_service.py - Visual Studio Code"
     text = f"Task: {task}\nWindows:\n{windows}\nIs the person on-task or off-task? Answer on-task or off-task."
-    long_instructions = ("You are a productivity assistant. Look carefully at the screenshot, the open windows, "
-                         "their titles and URLs, and decide whether the person works on the task. ") * 6
+    long_instructions = (
+        "You are a productivity assistant. Look carefully at the screenshot, the open windows, "
+        "their titles and URLs, and decide whether the person works on the task. "
+    ) * 6
     msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
     base_msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": long_instructions + text}]}]
     image = _screenshot()
@@ -106,21 +135,31 @@ def _measure(torch, model, processor, image, msgs, base_msgs, max_pixels) -> Non
 
     with torch.no_grad():
         one_pass = timed(lambda: model(**inputs))
-        generate = timed(lambda: model.generate(**base_inputs, max_new_tokens=16, min_new_tokens=16,
-                                                do_sample=False))
-        batch = {k: (v.repeat(8, 1) if k in ("input_ids", "attention_mask", "mm_token_type_ids", "pixel_values",
-                                            "image_grid_thw") else v) for k, v in inputs.items()}
+        generate = timed(lambda: model.generate(**base_inputs, max_new_tokens=16, min_new_tokens=16, do_sample=False))
+        batch = {
+            k: (
+                v.repeat(8, 1)
+                if k in ("input_ids", "attention_mask", "mm_token_type_ids", "pixel_values", "image_grid_thw")
+                else v
+            )
+            for k, v in inputs.items()
+        }
         batch_ms = timed(lambda: model(**batch))
 
     def p(v, q):
         return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
 
-    print(f"\nmax_pixels {max_pixels}: prompt {inputs['input_ids'].shape[1]} tokens ({int((inputs['input_ids'] == model.config.image_token_id).sum())}"
-          f" image tokens); preprocessing on the CPU {prep_ms:.0f} ms")
+    print(
+        f"\nmax_pixels {max_pixels}: prompt {inputs['input_ids'].shape[1]} tokens "
+        f"({int((inputs['input_ids'] == model.config.image_token_id).sum())}"
+        f" image tokens); preprocessing on the CPU {prep_ms:.0f} ms"
+    )
     print(f"{'system':<44} {'p50 ms':>8} {'p99 ms':>8}")
     print(f"{'ontask student: one forward pass':<44} {statistics.median(one_pass):>8.1f} {p(one_pass, 0.99):>8.1f}")
-    print(f"{'prompt baseline: long prompt + 16 tokens':<44} {statistics.median(generate):>8.1f} "
-          f"{p(generate, 0.99):>8.1f}")
+    print(
+        f"{'prompt baseline: long prompt + 16 tokens':<44} {statistics.median(generate):>8.1f} "
+        f"{p(generate, 0.99):>8.1f}"
+    )
     print(f"{'ontask student: batch of 8, per request':<44} {statistics.median(batch_ms) / 8:>8.1f}")
 
 

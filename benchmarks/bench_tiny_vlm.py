@@ -31,8 +31,15 @@ def run() -> None:
         model, processor = load_vlm(str(build_tiny_vlm(f"{tmp}/tiny")))
     img = Image.new("RGB", (1280, 800), (30, 30, 40))
     ImageDraw.Draw(img).text((20, 20), "Inbox - Outlook", fill=(255, 255, 255))
-    messages = [{"role": "user", "content": [{"type": "image"},
-                                             {"type": "text", "text": "Task: answer refund tickets. on-task or off-task?"}]}]
+    messages = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "image"},
+                {"type": "text", "text": "Task: answer refund tickets. on-task or off-task?"},
+            ],
+        }
+    ]
     text = processor.apply_chat_template(messages, add_generation_prompt=True)
     inputs = processor(text=[text], images=[img], return_tensors="pt")
     eos = model.generation_config.eos_token_id

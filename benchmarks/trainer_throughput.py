@@ -41,13 +41,21 @@ def _data(n: int):
 def run_ontask(steps: int, model_dir: str) -> dict:
     from ontask.models.loading import load_vlm
     from ontask.rewards.components import Weights
-    from ontask.trainers.trainer import Trainer, TrainConfig, encode_examples
+    from ontask.trainers.trainer import TrainConfig, Trainer, encode_examples
 
     model, processor = load_vlm(model_dir)
     rows = encode_examples(processor, _data(16))
-    cfg = TrainConfig(group_size=GROUP, prompts_per_step=PROMPTS_PER_STEP, max_response_length=ANSWER_TOKENS,
-                      grpo_steps=steps, eval_every=0, learning_rate=1e-4, weights=Weights(1.0, 0.0, 0.0),
-                      sync_steps=1, temperature=1.0)
+    cfg = TrainConfig(
+        group_size=GROUP,
+        prompts_per_step=PROMPTS_PER_STEP,
+        max_response_length=ANSWER_TOKENS,
+        grpo_steps=steps,
+        eval_every=0,
+        learning_rate=1e-4,
+        weights=Weights(1.0, 0.0, 0.0),
+        sync_steps=1,
+        temperature=1.0,
+    )
     trainer = Trainer(model, processor, rows, rows[:1], cfg, reward_fn=lambda text, row: varied_reward(text))
     trainer.grpo_step()  # warm-up, not timed
     t0 = time.perf_counter()
@@ -67,10 +75,21 @@ def run_trl(steps: int, model_dir: str) -> dict:
     processor = AutoProcessor.from_pretrained(model_dir)
     model = Qwen2_5_VLForConditionalGeneration.from_pretrained(model_dir, dtype=torch.float32)
     examples = _data(16)
-    ds = Dataset.from_list([
-        {"prompt": [{"role": "user", "content": [{"type": "image"},
-                                                 {"type": "text", "text": prompt_text(e.task, e.windows)}]}],
-         "image": e.image, "label": e.label} for e in examples])
+    ds = Dataset.from_list(
+        [
+            {
+                "prompt": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "image"}, {"type": "text", "text": prompt_text(e.task, e.windows)}],
+                    }
+                ],
+                "image": e.image,
+                "label": e.label,
+            }
+            for e in examples
+        ]
+    )
 
     def reward(prompts, completions, **kwargs):
         return [varied_reward(c if isinstance(c, str) else c[0]["content"]) for c in completions]
@@ -87,15 +106,38 @@ def run_trl(steps: int, model_dir: str) -> dict:
             times.append(time.perf_counter())
 
     with tempfile.TemporaryDirectory() as out:
-        args = GRPOConfig(output_dir=out, use_cpu=True, num_generations=GROUP, max_completion_length=ANSWER_TOKENS,
-                          per_device_train_batch_size=PROMPTS_PER_STEP * GROUP, gradient_accumulation_steps=1,
-                          max_steps=steps + 1, learning_rate=1e-4, beta=0.0, report_to=[], logging_steps=1,
-                          save_strategy="no", temperature=1.0, seed=0, gradient_checkpointing=GRADIENT_CHECKPOINTING)
-        trainer = GRPOTrainer(model=model, reward_funcs=reward, args=args, train_dataset=ds,
-                              processing_class=processor, callbacks=[Clock()])
+        args = GRPOConfig(
+            output_dir=out,
+            use_cpu=True,
+            num_generations=GROUP,
+            max_completion_length=ANSWER_TOKENS,
+            per_device_train_batch_size=PROMPTS_PER_STEP * GROUP,
+            gradient_accumulation_steps=1,
+            max_steps=steps + 1,
+            learning_rate=1e-4,
+            beta=0.0,
+            report_to=[],
+            logging_steps=1,
+            save_strategy="no",
+            temperature=1.0,
+            seed=0,
+            gradient_checkpointing=GRADIENT_CHECKPOINTING,
+        )
+        trainer = GRPOTrainer(
+            model=model,
+            reward_funcs=reward,
+            args=args,
+            train_dataset=ds,
+            processing_class=processor,
+            callbacks=[Clock()],
+        )
         trainer.train()
     elapsed = times[-1] - times[1]  # the first step is a warm-up, as for ontask
-    return {"trainer": "trl" + ("" if GRADIENT_CHECKPOINTING else " (no gradient checkpointing)"), "samples_per_s": steps * PROMPTS_PER_STEP * GROUP / elapsed, "peak_rss_mb": _rss_mb()}
+    return {
+        "trainer": "trl" + ("" if GRADIENT_CHECKPOINTING else " (no gradient checkpointing)"),
+        "samples_per_s": steps * PROMPTS_PER_STEP * GROUP / elapsed,
+        "peak_rss_mb": _rss_mb(),
+    }
 
 
 GRADIENT_CHECKPOINTING = True  # TRL's default; `trl-no-gc` turns it off

@@ -44,8 +44,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             print(NO_BASELINE)
             judge = None
     probabilities: dict = {}
-    results = compare(sets, students, judge_uri=judge, hybrid_of=next(iter(students), None),
-                      pixels=args.pixels, probabilities=probabilities)
+    results = compare(
+        sets,
+        students,
+        judge_uri=judge,
+        hybrid_of=next(iter(students), None),
+        pixels=args.pixels,
+        probabilities=probabilities,
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     titles = {"val": "held-out", "corrections": "corrected edge cases", "train": "train"}
@@ -54,12 +60,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     for key in [k for k in (args.by or "").split(",") if k]:
         rows = breakdown(sets[first], {name: p[first] for name, p in probabilities.items()}, key)
         table += f"\n\n{titles.get(first, first)}, by {key}:\n\n" + report.breakdown_table(rows, key)
-    (out / "evaluation.json").write_text(_json.dumps({"dataset": f"{name}:{ds.version}", "results": results},
-                                                     indent=1))
-    images = [report.accuracy_plot(results, list(sets), titles, out / "accuracy.png"),
-              report.reliability_plot(results, next(iter(sets)), out / "reliability.png")]
-    report.write_html(out / "index.html", f"ontask evaluation: {name} {ds.version}",
-                      f"{sum(len(v) for v in sets.values())} labelled screenshots", table, images)
+    (out / "evaluation.json").write_text(_json.dumps({"dataset": f"{name}:{ds.version}", "results": results}, indent=1))
+    images = [
+        report.accuracy_plot(results, list(sets), titles, out / "accuracy.png"),
+        report.reliability_plot(results, next(iter(sets)), out / "reliability.png"),
+    ]
+    report.write_html(
+        out / "index.html",
+        f"ontask evaluation: {name} {ds.version}",
+        f"{sum(len(v) for v in sets.values())} labelled screenshots",
+        table,
+        images,
+    )
     print(table)
     print(f"report: {out / 'index.html'}")
     return 0
@@ -77,19 +89,31 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     prefix = metrics_prefix(classifier_prefix(args.classifier))
     while True:
-        runs = {key[len(prefix):].removesuffix(".jsonl"): [_json.loads(l) for l in store.get_bytes(key).decode()
-                                                           .splitlines() if l.strip()]
-                for key in sorted(store.list(prefix)) if key.endswith(".jsonl")}
+        runs = {
+            key[len(prefix) :].removesuffix(".jsonl"): [
+                _json.loads(ln) for ln in store.get_bytes(key).decode().splitlines() if ln.strip()
+            ]
+            for key in sorted(store.list(prefix))
+            if key.endswith(".jsonl")
+        }
         if not runs:
             raise SystemExit(f"no metrics under {store.uri(prefix)}")
-        finals = {v: next((m.get("val_accuracy") for m in reversed(ms) if m.get("val_accuracy") is not None), None)
-                  for v, ms in runs.items()}
+        finals = {
+            v: next((m.get("val_accuracy") for m in reversed(ms) if m.get("val_accuracy") is not None), None)
+            for v, ms in runs.items()
+        }
         table = "| run | last held-out accuracy |\n|---|---|\n" + "\n".join(
-            f"| {v} | {a:.3f} |" if a is not None else f"| {v} | - |" for v, a in finals.items())
+            f"| {v} | {a:.3f} |" if a is not None else f"| {v} | - |" for v, a in finals.items()
+        )
         image = report.training_plot(runs, out / "training.png")
-        page = report.write_html(out / "index.html", f"ontask training: {args.classifier}",
-                                 "Held-out accuracy, reward and entropy per optimizer step, one line per model "
-                                 "version (each sync cycle trains one).", table, [image])
+        page = report.write_html(
+            out / "index.html",
+            f"ontask training: {args.classifier}",
+            "Held-out accuracy, reward and entropy per optimizer step, one line per model "
+            "version (each sync cycle trains one).",
+            table,
+            [image],
+        )
         print(f"{page}: {', '.join(f'{v} {a:.3f}' if a is not None else v for v, a in finals.items())}", flush=True)
         if not args.follow:
             return 0
@@ -126,12 +150,19 @@ def _cmd_data_generate(args: argparse.Namespace) -> int:
         picked += [ex for ex in examples if ex not in picked][: max(0, 24 - len(picked))]
         contact_sheet(picked[:24]).save(args.preview)
         print(f"contact sheet of {min(24, len(picked))} screenshots: {args.preview}")
-    manifest = write_version(store, args.name, examples, data_source="ontask/synthetic",
-                             made_by={"command": "generate", "n": args.n, "seed": args.seed,
-                                      "contrastive": args.contrastive}, progress=True)
+    manifest = write_version(
+        store,
+        args.name,
+        examples,
+        data_source="ontask/synthetic",
+        made_by={"command": "generate", "n": args.n, "seed": args.seed, "contrastive": args.contrastive},
+        progress=True,
+    )
     where = store.uri(dataset_prefix(args.name, manifest["version"]))
-    print(f"wrote {where}: {manifest['rows']} rows "
-          f"{manifest['splits']}, labels {manifest['labels']}, {manifest['hard_rows']} hard cases")
+    print(
+        f"wrote {where}: {manifest['rows']} rows "
+        f"{manifest['splits']}, labels {manifest['labels']}, {manifest['hard_rows']} hard cases"
+    )
     return 0
 
 
@@ -152,11 +183,20 @@ def _cmd_data_prepare(args: argparse.Namespace) -> int:
 
             verifier = Verifier()
         labeller = judge_verifier_labeller(judge, verifier, args.judge_weight, args.min_confidence)
-    result = prepare(args.source, _store_for(args.out), args.name, task=args.task, labeller=labeller, progress=True,
-                     other_task_twins=args.other_task_twins)
+    result = prepare(
+        args.source,
+        _store_for(args.out),
+        args.name,
+        task=args.task,
+        labeller=labeller,
+        progress=True,
+        other_task_twins=args.other_task_twins,
+    )
     m = result.manifest
-    print(f"wrote {args.out} {dataset_prefix(args.name, m['version'])}: {m['rows']} rows, labels {m['labels']}"
-          + (f" ({result.twins} of them other-task twins of on-task rows)" if args.other_task_twins else ""))
+    print(
+        f"wrote {args.out} {dataset_prefix(args.name, m['version'])}: {m['rows']} rows, labels {m['labels']}"
+        + (f" ({result.twins} of them other-task twins of on-task rows)" if args.other_task_twins else "")
+    )
     for r in result.rejected:
         print(f"rejected {r['reason']}", file=sys.stderr)
     if result.unlabeled:
@@ -173,8 +213,10 @@ def _cmd_data_real_screens(args: argparse.Namespace) -> int:
         from ontask.data import prepare
 
         m = prepare(folder / "manifest.jsonl", _store_for(args.out), args.name).manifest
-        print(f"wrote {args.out} {dataset_prefix(args.name, m['version'])}: {m['rows']} rows {m['splits']}, "
-              f"labels {m['labels']}")
+        print(
+            f"wrote {args.out} {dataset_prefix(args.name, m['version'])}: {m['rows']} rows {m['splits']}, "
+            f"labels {m['labels']}"
+        )
     return 0
 
 
@@ -185,25 +227,41 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     spec, verifier_config = load_spec(args.config)
-    summary = run_training(spec, _store_for(args.store), args.classifier, args.dataset, args.base_model,
-                           dataset_version=args.dataset_version, warm_start_steps=args.warm_start_steps,
-                           max_minutes=args.max_minutes, stop_at=args.stop_at_step,
-                           model_version=args.model_version, cycle=args.cycle, verifier_config=verifier_config)
+    summary = run_training(
+        spec,
+        _store_for(args.store),
+        args.classifier,
+        args.dataset,
+        args.base_model,
+        dataset_version=args.dataset_version,
+        warm_start_steps=args.warm_start_steps,
+        max_minutes=args.max_minutes,
+        stop_at=args.stop_at_step,
+        model_version=args.model_version,
+        cycle=args.cycle,
+        verifier_config=verifier_config,
+    )
     if summary.get("stopped"):
         print(f"stopped at step {summary['steps']}; run the same command again to resume")
         return 0
     if summary["model_uri"] is None:  # a non-zero rank of a distributed run
         return 0
-    print(f"trained {summary['model_uri']}: held-out accuracy {summary['val_accuracy']:.3f} after "
-          f"{summary['steps']} steps; skipped rows {summary['skipped']}")
+    print(
+        f"trained {summary['model_uri']}: held-out accuracy {summary['val_accuracy']:.3f} after "
+        f"{summary['steps']} steps; skipped rows {summary['skipped']}"
+    )
     h = summary["hybrid"]
     if h is None:
-        print("served alone: the dataset has no validation rows with window evidence to fit its weight "
-              "beside the verifier on")
+        print(
+            "served alone: the dataset has no validation rows with window evidence to fit its weight "
+            "beside the verifier on"
+        )
     else:
-        print(f"served as the hybrid with the verifier: student weight {h['student_weight']:.1f}, fitted on "
-              f"{h['rows']} rows of {h['fitted_on']} (accuracy there: student {h['accuracy']['student']:.3f}, "
-              f"verifier {h['accuracy']['verifier']:.3f}, hybrid {h['accuracy']['hybrid']:.3f})")
+        print(
+            f"served as the hybrid with the verifier: student weight {h['student_weight']:.1f}, fitted on "
+            f"{h['rows']} rows of {h['fitted_on']} (accuracy there: student {h['accuracy']['student']:.3f}, "
+            f"verifier {h['accuracy']['verifier']:.3f}, hybrid {h['accuracy']['hybrid']:.3f})"
+        )
     if args.compare_with:
         _compare(args, summary, spec)
     return 0
@@ -220,10 +278,16 @@ def _compare(args: argparse.Namespace, summary: dict, spec) -> None:
     candidate = {**evaluate(summary["model_uri"], sets), "dataset": args.dataset, "version": version}
     serving = {**evaluate(args.compare_with, sets), "dataset": args.dataset, "version": version}
     decision = decide(candidate, serving, spec.serving.promote_if_gain)
-    write_evaluation(store, classifier_prefix(args.classifier), summary["version"],
-                     Evaluation(candidate=candidate, serving=serving, decision=decision))
-    print(f"evaluated against {args.compare_with}: {decision.reason} -> "
-          f"{'promote' if decision.promote else 'keep the serving version'}")
+    write_evaluation(
+        store,
+        classifier_prefix(args.classifier),
+        summary["version"],
+        Evaluation(candidate=candidate, serving=serving, decision=decision),
+    )
+    print(
+        f"evaluated against {args.compare_with}: {decision.reason} -> "
+        f"{'promote' if decision.promote else 'keep the serving version'}"
+    )
 
 
 def _cmd_spec_from_verl(args: argparse.Namespace) -> int:
@@ -231,8 +295,11 @@ def _cmd_spec_from_verl(args: argparse.Namespace) -> int:
 
     training = read_verl_config(args.config, source=args.source)
     if training.verifier_config is not None:
-        print(f"note: {args.config.parent / 'verifier_config.yaml'} is used by `ontask train --config`; a "
-              "TaskClassifier on a cluster scores with ontask's built-in verifier rules", file=sys.stderr)
+        print(
+            f"note: {args.config.parent / 'verifier_config.yaml'} is used by `ontask train --config`; a "
+            "TaskClassifier on a cluster scores with ontask's built-in verifier rules",
+            file=sys.stderr,
+        )
     print(task_classifier_yaml(training, args.name), end="")
     return 0
 
@@ -247,10 +314,13 @@ def _export_spec(path: Optional[str]):
 def _cmd_export_verl(args: argparse.Namespace) -> int:
     from ontask.interop.verl_export import export_verl
 
-    done = export_verl(_store_for(args.store), args.dataset, Path(args.out), _export_spec(args.config),
-                       args.dataset_version)
-    print(f"exported {args.dataset} {done.version} to {done.folder}: {done.rows['train']} train rows, "
-          f"{done.rows['val']} val rows; launch with {done.folder}/run_task_classification.sh")
+    done = export_verl(
+        _store_for(args.store), args.dataset, Path(args.out), _export_spec(args.config), args.dataset_version
+    )
+    print(
+        f"exported {args.dataset} {done.version} to {done.folder}: {done.rows['train']} train rows, "
+        f"{done.rows['val']} val rows; launch with {done.folder}/run_task_classification.sh"
+    )
     return 0
 
 
@@ -261,9 +331,18 @@ def _cmd_feedback_send(args: argparse.Namespace) -> int:
 
     windows = _json.loads(args.windows) if args.windows else []
     image = Path(args.image).read_bytes() if args.image else None
-    correction = make_correction(args.classifier, args.task, args.label, image=image, image_uri=args.image_uri,
-                                 id=args.id, source=args.source, windows=windows,
-                                 predicted_label=args.predicted, note=args.note)
+    correction = make_correction(
+        args.classifier,
+        args.task,
+        args.label,
+        image=image,
+        image_uri=args.image_uri,
+        id=args.id,
+        source=args.source,
+        windows=windows,
+        predicted_label=args.predicted,
+        note=args.note,
+    )
     send(correction, bootstrap=args.bootstrap, topic=args.topic)
     print(f"sent correction {correction.id} for {correction.classifier} to {args.topic}")
     return 0
@@ -277,8 +356,12 @@ def _cmd_feedback_collect(args: argparse.Namespace) -> int:
     from ontask.feedback.collector import Collector
     from ontask.spec import FeedbackSpec
 
-    spec = FeedbackSpec(topic=args.topic, buffer_size=args.buffer_size, cycle_every=args.cycle_every,
-                        variants_per_correction=args.variants)
+    spec = FeedbackSpec(
+        topic=args.topic,
+        buffer_size=args.buffer_size,
+        cycle_every=args.cycle_every,
+        variants_per_correction=args.variants,
+    )
     collector = Collector(args.classifier, spec, _store_for(args.store), args.bootstrap)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -289,8 +372,10 @@ def _cmd_feedback_collect(args: argparse.Namespace) -> int:
         if args.cycles:
             marker = c.maybe_cycle(args.replay_dataset)
             if marker:
-                print(_json.dumps({"event": "cycle", **{k: marker[k] for k in ("cycle", "dataset", "version")}}),
-                      flush=True)
+                print(
+                    _json.dumps({"event": "cycle", **{k: marker[k] for k in ("cycle", "dataset", "version")}}),
+                    flush=True,
+                )
         if c.state.counts != last:
             last.update(c.state.counts)
             print(_json.dumps({"event": "batch", **c.state.counts}), flush=True)
@@ -336,10 +421,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the embedded-mode demo on this machine")
     demo.add_argument("--out", default=os.environ.get("ONTASK_DEMO_DIR", "out/demo"), help="output folder")
     demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--small", action="store_true", help="a few minutes instead of ten: fewer screenshots "
-                                                           "and steps (the numbers mean less)")
-    demo.add_argument("--kafka-bootstrap", default=os.environ.get("ONTASK_KAFKA_BOOTSTRAP"),
-                      help="Kafka for the corrections (`make demo` starts a local broker)")
+    demo.add_argument(
+        "--small",
+        action="store_true",
+        help="a few minutes instead of ten: fewer screenshots and steps (the numbers mean less)",
+    )
+    demo.add_argument(
+        "--kafka-bootstrap",
+        default=os.environ.get("ONTASK_KAFKA_BOOTSTRAP"),
+        help="Kafka for the corrections (`make demo` starts a local broker)",
+    )
     demo.set_defaults(func=_cmd_demo)
 
     op = sub.add_parser("operator", help="run the Kubernetes operator")
@@ -352,15 +443,20 @@ def build_parser() -> argparse.ArgumentParser:
     op.set_defaults(func=_cmd_operator)
 
     data = sub.add_parser("data", help="synthetic screenshots and dataset versions").add_subparsers(
-        dest="data_command", required=True)
+        dest="data_command", required=True
+    )
     gen = data.add_parser("generate", help="render a seeded synthetic dataset as a new version")
     gen.add_argument("--n", type=int, default=200, help="rows")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--out", default="out/store", help="store: a folder or s3://bucket/prefix")
     gen.add_argument("--name", default="synthetic", help="dataset name")
-    gen.add_argument("--contrastive", action=argparse.BooleanOptionalAction, default=True,
-                     help="rows in pairs over the same pixels: a task the focused window serves and one it does "
-                          "not, done in the same kind of tool (default: on)")
+    gen.add_argument(
+        "--contrastive",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="rows in pairs over the same pixels: a task the focused window serves and one it does "
+        "not, done in the same kind of tool (default: on)",
+    )
     gen.add_argument("--preview", metavar="PNG", help="also write a contact sheet of 24 screenshots")
     gen.set_defaults(func=_cmd_data_generate)
     prep = data.add_parser("prepare", help="turn a folder or JSONL manifest of screenshots into a version")
@@ -370,65 +466,92 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--name", required=True, help="dataset name")
     prep.add_argument("--judge", help="label unlabelled rows with this judge model (folder or s3:// URI)")
     prep.add_argument("--verifier", action="store_true", help="label unlabelled rows with the rule-based verifier")
-    prep.add_argument("--other-task-twins", action="store_true",
-                      help="each on-task row with window evidence also gets its off-task twin: the same pixels "
-                           "with a library task no window names")
+    prep.add_argument(
+        "--other-task-twins",
+        action="store_true",
+        help="each on-task row with window evidence also gets its off-task twin: the same pixels "
+        "with a library task no window names",
+    )
     prep.add_argument("--judge-weight", type=float, default=0.5, help="judge's weight when both label")
-    prep.add_argument("--min-confidence", type=float, default=0.6,
-                      help="rows less sure than this stay unlabelled")
+    prep.add_argument("--min-confidence", type=float, default=0.6, help="rows less sure than this stay unlabelled")
     prep.set_defaults(func=_cmd_data_prepare)
 
-    real = data.add_parser("real-screens", help="build (once, cached) the real-screens set: real applications "
-                                                "under Xvfb; optionally write it as a dataset version")
+    real = data.add_parser(
+        "real-screens",
+        help="build (once, cached) the real-screens set: real applications "
+        "under Xvfb; optionally write it as a dataset version",
+    )
     real.add_argument("--out", help="store to write the dataset version to: a folder or s3://bucket/prefix")
     real.add_argument("--name", default="real-screens", help="dataset name (with --out)")
     real.add_argument("--rebuild", action="store_true", help="build again even when a cached set exists")
     real.set_defaults(func=_cmd_data_real_screens)
 
     train = sub.add_parser("train", help="GRPO-train the student on a dataset version")
-    train.add_argument("--config", required=True, help="a TaskClassifier YAML (its spec sets the run), or the verl "
-                                                       "plan's task_classifier_grpo.yaml (see the README)")
+    train.add_argument(
+        "--config",
+        required=True,
+        help="a TaskClassifier YAML (its spec sets the run), or the verl "
+        "plan's task_classifier_grpo.yaml (see the README)",
+    )
     train.add_argument("--store", default="out/store", help="store: a folder or s3://bucket/prefix")
     train.add_argument("--classifier", required=True, help="classifier name (prefix of its artifacts)")
     train.add_argument("--dataset", required=True, help="dataset name in the store")
     train.add_argument("--dataset-version", help="version (default: the latest complete one)")
     train.add_argument("--base-model", required=True, help="checkpoint folder or s3:// URI to start from")
-    train.add_argument("--cycle", action="store_true",
-                       help="a sync cycle: fine-tune at feedback.learningRateScale times the learning rate")
-    train.add_argument("--warm-start-steps", type=int,
-                       help="supervised steps on the labels before GRPO (reported as phase warm-start; default: "
-                            "the spec's training.warmStartSteps, or feedback.cycleWarmStartSteps with --cycle)")
+    train.add_argument(
+        "--cycle",
+        action="store_true",
+        help="a sync cycle: fine-tune at feedback.learningRateScale times the learning rate",
+    )
+    train.add_argument(
+        "--warm-start-steps",
+        type=int,
+        help="supervised steps on the labels before GRPO (reported as phase warm-start; default: "
+        "the spec's training.warmStartSteps, or feedback.cycleWarmStartSteps with --cycle)",
+    )
     train.add_argument("--max-minutes", type=float, help="stop GRPO after this many minutes")
     train.add_argument("--stop-at-step", type=int, help="stop after this step (resume later from its checkpoint)")
     train.add_argument("--model-version", help="name of the version to write (default: the next vN)")
-    train.add_argument("--compare-with", help="URI of the serving model: evaluate both afterwards and write the "
-                                              "promotion decision to classifiers/<c>/evaluations/<version>.json")
+    train.add_argument(
+        "--compare-with",
+        help="URI of the serving model: evaluate both afterwards and write the "
+        "promotion decision to classifiers/<c>/evaluations/<version>.json",
+    )
     train.set_defaults(func=_cmd_train)
 
     specp = sub.add_parser("spec", help="TaskClassifier specs from other formats").add_subparsers(
-        dest="spec_command", required=True)
-    fromverl = specp.add_parser("from-verl-config", help="print the TaskClassifier that the verl plan's "
-                                                          "task_classifier_grpo.yaml (and the files beside it) says")
+        dest="spec_command", required=True
+    )
+    fromverl = specp.add_parser(
+        "from-verl-config",
+        help="print the TaskClassifier that the verl plan's task_classifier_grpo.yaml (and the files beside it) says",
+    )
     fromverl.add_argument("config", type=Path, help="path of task_classifier_grpo.yaml")
     fromverl.add_argument("--name", default="task-classifier", help="metadata.name of the TaskClassifier")
-    fromverl.add_argument("--source", default="synthetic",
-                          help="spec.data.source when the file names no data.train_files (an s3:// prefix)")
+    fromverl.add_argument(
+        "--source",
+        default="synthetic",
+        help="spec.data.source when the file names no data.train_files (an s3:// prefix)",
+    )
     fromverl.set_defaults(func=_cmd_spec_from_verl)
 
     export = sub.add_parser("export", help="datasets for other trainers").add_subparsers(
-        dest="export_command", required=True)
-    everl = export.add_parser("verl", help="a dataset version as verl parquet, a verl GRPO config using ontask's "
-                                           "reward, and a launch script")
+        dest="export_command", required=True
+    )
+    everl = export.add_parser(
+        "verl", help="a dataset version as verl parquet, a verl GRPO config using ontask's reward, and a launch script"
+    )
     everl.add_argument("--dataset", required=True, help="dataset name in the store")
     everl.add_argument("--dataset-version", help="version (default: the latest complete one)")
     everl.add_argument("--store", default="out/store", help="store: a folder or s3://bucket/prefix")
     everl.add_argument("--out", required=True, help="folder to write")
-    everl.add_argument("--config", help="a TaskClassifier or the verl plan's YAML whose settings to carry over "
-                                        "(default: the spec's defaults)")
+    everl.add_argument(
+        "--config",
+        help="a TaskClassifier or the verl plan's YAML whose settings to carry over (default: the spec's defaults)",
+    )
     everl.set_defaults(func=_cmd_export_verl)
 
-    fb = sub.add_parser("feedback", help="corrections on Kafka").add_subparsers(dest="feedback_command",
-                                                                              required=True)
+    fb = sub.add_parser("feedback", help="corrections on Kafka").add_subparsers(dest="feedback_command", required=True)
     fsend = fb.add_parser("send", help="send one correction")
     fsend.add_argument("--classifier", required=True)
     fsend.add_argument("--task", required=True)
@@ -444,8 +567,11 @@ def build_parser() -> argparse.ArgumentParser:
     fsend.add_argument("--bootstrap", default=os.environ.get("ONTASK_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     fsend.add_argument("--topic", default="ontask.corrections")
     fsend.set_defaults(func=_cmd_feedback_send)
-    fcollect = fb.add_parser("collect", help="run a classifier's collector: Kafka -> validated, deduplicated, "
-                                            "prioritised buffer in the store (and cycle datasets)")
+    fcollect = fb.add_parser(
+        "collect",
+        help="run a classifier's collector: Kafka -> validated, deduplicated, "
+        "prioritised buffer in the store (and cycle datasets)",
+    )
     fcollect.add_argument("--classifier", required=True)
     fcollect.add_argument("--store", required=True, help="s3://bucket/prefix or a folder")
     fcollect.add_argument("--bootstrap", default=os.environ.get("ONTASK_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
@@ -459,15 +585,20 @@ def build_parser() -> argparse.ArgumentParser:
     fschema = fb.add_parser("schema", help="print the correction message's JSON Schema")
     fschema.set_defaults(func=_cmd_feedback_schema)
 
-    ev = sub.add_parser("eval", help="evaluate students, the prompt baseline, the verifier and the hybrid "
-                                     "side by side on a dataset version")
+    ev = sub.add_parser(
+        "eval",
+        help="evaluate students, the prompt baseline, the verifier and the hybrid side by side on a dataset version",
+    )
     ev.add_argument("--model", action="append", help="student model URI (repeatable; none: the verifier alone)")
     ev.add_argument("--store", required=True, help="store of the dataset: a folder or s3://bucket/prefix")
     ev.add_argument("--data", required=True, help="dataset name[:version] (default: its latest version)")
     ev.add_argument("--judge", help="judge model URI: adds the prompt-engineering baseline")
     ev.add_argument("--slices", default="val,corrections", help="comma-separated: val, corrections, train")
-    ev.add_argument("--pixels", action="store_true",
-                    help="also the verifier from the screenshot alone (OCR of title bars and URL fields)")
+    ev.add_argument(
+        "--pixels",
+        action="store_true",
+        help="also the verifier from the screenshot alone (OCR of title bars and URL fields)",
+    )
     ev.add_argument("--by", default="", help="comma-separated breakdowns of the first slice: app, family")
     ev.add_argument("--out", default="out/eval", help="folder for evaluation.json, PNGs and index.html")
     ev.set_defaults(func=_cmd_eval)
@@ -506,8 +637,15 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from ontask.models.loading import CheckpointError
     from ontask.store import StoreError
 
-    return (DatasetError, StoreError, CheckpointError, DesktopUnavailable, PredictorError, FileNotFoundError,
-            ValueError)
+    return (
+        DatasetError,
+        StoreError,
+        CheckpointError,
+        DesktopUnavailable,
+        PredictorError,
+        FileNotFoundError,
+        ValueError,
+    )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -25,6 +25,9 @@ CRD_PATH = Path(__file__).resolve().parent.parent / "charts" / "ontask" / "crds"
 _DROP = {"title", "additionalProperties", "$defs", "discriminator"}
 
 
+DESCRIPTION = "A screenshot on-task/off-task classifier trained with GRPO and kept learning from corrections."
+
+
 def _model_classes(root: type[BaseModel]) -> dict[str, type[BaseModel]]:
     """Every model reachable from root, by class name (pydantic's $defs keys)."""
     found: dict[str, type[BaseModel]] = {}
@@ -141,7 +144,7 @@ def build_crd() -> dict[str, Any]:
                     "schema": {
                         "openAPIV3Schema": {
                             "type": "object",
-                            "description": "A screenshot on-task/off-task classifier trained with GRPO and kept learning from corrections.",
+                            "description": DESCRIPTION,
                             "required": ["spec"],
                             "properties": {
                                 "apiVersion": {"type": "string"},
@@ -192,7 +195,9 @@ def reference_markdown() -> str:
         for name, field in model.model_fields.items():
             alias = field.alias or name
             path = f"{prefix}.{alias}" if prefix else alias
-            sub = next((a for a in _type_args(field.annotation) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+            sub = next(
+                (a for a in _type_args(field.annotation) if isinstance(a, type) and issubclass(a, BaseModel)), None
+            )
             if sub is not None:
                 walk(sub, path)
                 continue

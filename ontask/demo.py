@@ -53,8 +53,11 @@ def _screens(out: Path, n_customer: int, n_heldout: int, n_edge: int, seed: int)
         task = rng.choice(TASKS)
         scenario = scenario_for(task, rng)
         i += 1
-        normal.append(example_from_scene(scenario_scene(rng, task, scenario), task.id, task.text,
-                                         f"demo-{seed}-{i}", scenario=scenario))
+        normal.append(
+            example_from_scene(
+                scenario_scene(rng, task, scenario), task.id, task.text, f"demo-{seed}-{i}", scenario=scenario
+            )
+        )
         bar.update()
     # Balanced: each focus-music screen with its own task (on-task by the policy) and another
     # task (off-task). Users correct what the student gets wrong, the on-task side.
@@ -66,8 +69,8 @@ def _screens(out: Path, n_customer: int, n_heldout: int, n_edge: int, seed: int)
             name = f"shot-{k:04d}.png"
             (folder / name).write_bytes(encode_png(ex.image))
             manifest.write(json.dumps({"image": name, "task": ex.task, "windows": ex.windows}) + "\n")
-    corrections = [ex for ex in edge[:2 * n_edge] if ex.label == ON]
-    return folder, normal[n_customer:], edge[2 * n_edge:], corrections
+    corrections = [ex for ex in edge[: 2 * n_edge] if ex.label == ON]
+    return folder, normal[n_customer:], edge[2 * n_edge :], corrections
 
 
 # What a demo run writes under its folder; a new run starts without the last one's.
@@ -117,9 +120,17 @@ def _wait(operator, done: Callable, timeout: float, desc: str):
             bar.close()
 
 
-def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: int = 360, n_heldout: int = 100,
-        n_edge: int = 30, warm_start_steps: int = 300, epochs: int = 2, cycle_warm_start_steps: int = 60
-        ) -> dict[str, Any]:
+def run(
+    out: Path,
+    kafka_bootstrap: Optional[str],
+    seed: int = 7,
+    n_customer: int = 360,
+    n_heldout: int = 100,
+    n_edge: int = 30,
+    warm_start_steps: int = 300,
+    epochs: int = 2,
+    cycle_warm_start_steps: int = 60,
+) -> dict[str, Any]:
     """Run the demo; returns the numbers of the printed table."""
     import requests
 
@@ -135,8 +146,10 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
     from ontask.store import LocalStore
 
     if not kafka_bootstrap:
-        raise SystemExit("the demo sends corrections through Kafka: give --kafka-bootstrap (or "
-                         "ONTASK_KAFKA_BOOTSTRAP); `make demo` starts a local broker for it")
+        raise SystemExit(
+            "the demo sends corrections through Kafka: give --kafka-bootstrap (or "
+            "ONTASK_KAFKA_BOOTSTRAP); `make demo` starts a local broker for it"
+        )
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     if removed := fresh_run_folder(out):
@@ -147,21 +160,42 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
     folder, heldout, edge_eval, edge_corrections = _screens(out, n_customer, n_heldout, n_edge, seed)
 
     store_dir = out / "store"
-    spec = TaskClassifierSpec.model_validate({
-        "student": {"model": str(student_base), "gpus": 0},
-        "judge": {"enabled": True, "model": str(judge), "runtime": "transformers", "gpus": 0},
-        "data": {"source": str(folder), "trainBatchSize": 8, "maxResponseLength": 4, "judgeLabelWeight": 0.2},
-        "training": {"epochs": epochs, "groupSize": 4, "learningRate": 3e-4, "entropyCoef": 0.03, "workers": 1,
-                     "evalEvery": 25, "saveEvery": 100000, "warmStartSteps": warm_start_steps, "syncSteps": 10,
-                     "rewardWeights": {"binary": 0.8, "judge": 0.0, "verifier": 0.2}},
-        "feedback": {"topic": f"ontask-demo-{uuid.uuid4().hex[:6]}", "cycleEvery": n_edge,
-                     "variantsPerCorrection": 10, "replayRatio": 1.0, "cycleWarmStartSteps": cycle_warm_start_steps},
-        "serving": {"promoteIfGain": 0.0, "judgeBelowConfidence": 0.5},
-    })
+    spec = TaskClassifierSpec.model_validate(
+        {
+            "student": {"model": str(student_base), "gpus": 0},
+            "judge": {"enabled": True, "model": str(judge), "runtime": "transformers", "gpus": 0},
+            "data": {"source": str(folder), "trainBatchSize": 8, "maxResponseLength": 4, "judgeLabelWeight": 0.2},
+            "training": {
+                "epochs": epochs,
+                "groupSize": 4,
+                "learningRate": 3e-4,
+                "entropyCoef": 0.03,
+                "workers": 1,
+                "evalEvery": 25,
+                "saveEvery": 100000,
+                "warmStartSteps": warm_start_steps,
+                "syncSteps": 10,
+                "rewardWeights": {"binary": 0.8, "judge": 0.0, "verifier": 0.2},
+            },
+            "feedback": {
+                "topic": f"ontask-demo-{uuid.uuid4().hex[:6]}",
+                "cycleEvery": n_edge,
+                "variantsPerCorrection": 10,
+                "replayRatio": 1.0,
+                "cycleWarmStartSteps": cycle_warm_start_steps,
+            },
+            "serving": {"promoteIfGain": 0.0, "judgeBelowConfidence": 0.5},
+        }
+    )
     events: list[str] = []
     operator = EmbeddedOperator(
-        "demo", spec, str(store_dir), out / "logs", kafka_bootstrap=kafka_bootstrap,
-        on_event=lambda kind, reason, msg: events.append(f"{kind} {reason}: {msg}"))
+        "demo",
+        spec,
+        str(store_dir),
+        out / "logs",
+        kafka_bootstrap=kafka_bootstrap,
+        on_event=lambda kind, reason, msg: events.append(f"{kind} {reason}: {msg}"),
+    )
     try:
         _wait(operator, lambda s: s.phase == "Serving" and s.model_version == "v1", 900, "bootstrap + train v1")
         student_url = operator.children.url("demo-student")
@@ -170,13 +204,26 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
         corrections = []
         for k, ex in enumerate(edge_corrections):
             png = encode_png(ex.image)
-            r = requests.post(f"{student_url}/v1/models/student:predict", timeout=60, json={
-                "instances": [{"image": base64.b64encode(png).decode(), "task": ex.task, "windows": ex.windows}]})
+            r = requests.post(
+                f"{student_url}/v1/models/student:predict",
+                timeout=60,
+                json={"instances": [{"image": base64.b64encode(png).decode(), "task": ex.task, "windows": ex.windows}]},
+            )
             r.raise_for_status()
             said = r.json()["predictions"][0]
-            corrections.append(make_correction("demo", ex.task, ex.label, image=png, id=f"demo-{k}",
-                                               windows=ex.windows, predicted_label=said["label"],
-                                               confidence=said["confidence"], model_version=said["modelVersion"]))
+            corrections.append(
+                make_correction(
+                    "demo",
+                    ex.task,
+                    ex.label,
+                    image=png,
+                    id=f"demo-{k}",
+                    windows=ex.windows,
+                    predicted_label=said["label"],
+                    confidence=said["confidence"],
+                    model_version=said["modelVersion"],
+                )
+            )
         for c in tqdm(corrections, desc="corrections -> Kafka", unit="msg", disable=None):
             send(c, bootstrap=kafka_bootstrap, topic=spec.feedback.topic)
         final = _wait(operator, lambda s: s.cycle >= 1, 900, "sync cycle 1")
@@ -189,31 +236,52 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
     sets = {"heldout": heldout, "edge": edge_eval, "corrected": edge_corrections}
     items = {s: [Item(ex.image, ex.task, ex.windows, ex.label, ex.hard) for ex in rows] for s, rows in sets.items()}
     tiny_judge = is_tiny_factory_model(str(judge))  # says nothing about prompting a real VLM: no row
-    results = compare(items, {"student v1": str(store_dir / model_key(prefix, "v1")),
-                              "student v2 (after the cycle)": str(store_dir / model_key(prefix, "v2"))},
-                      judge_uri=None if tiny_judge else str(judge), hybrid_of="student v2 (after the cycle)")
+    results = compare(
+        items,
+        {
+            "student v1": str(store_dir / model_key(prefix, "v1")),
+            "student v2 (after the cycle)": str(store_dir / model_key(prefix, "v2")),
+        },
+        judge_uri=None if tiny_judge else str(judge),
+        hybrid_of="student v2 (after the cycle)",
+    )
     slices = list(sets)
     table = report.markdown_table(results, slices, TITLES)
     report_dir = out / "report"
     report_dir.mkdir(exist_ok=True)
-    runs = {"v1 (bootstrap)": report.read_metrics(store_dir / metrics_key(prefix, "v1")),
-            "v2 (cycle 1)": report.read_metrics(store_dir / metrics_key(prefix, "v2"))}
-    images = [report.accuracy_plot(results, slices, TITLES, report_dir / "accuracy.png"),
-              report.training_plot(runs, report_dir / "training.png"),
-              report.reliability_plot({k: v for k, v in results.items() if k.startswith("student")}, "heldout",
-                                      report_dir / "reliability.png")]
+    runs = {
+        "v1 (bootstrap)": report.read_metrics(store_dir / metrics_key(prefix, "v1")),
+        "v2 (cycle 1)": report.read_metrics(store_dir / metrics_key(prefix, "v2")),
+    }
+    images = [
+        report.accuracy_plot(results, slices, TITLES, report_dir / "accuracy.png"),
+        report.training_plot(runs, report_dir / "training.png"),
+        report.reliability_plot(
+            {k: v for k, v in results.items() if k.startswith("student")}, "heldout", report_dir / "reliability.png"
+        ),
+    ]
     promoted = final.model_version == "v2"
-    intro = (f"Embedded mode on CPU with tiny random-initialised models, {time.monotonic() - started:.0f} s. "
-             f"Student v1: supervised warm start of {warm_start_steps} steps on the bootstrap labels, then GRPO. "
-             f"Cycle 1: {len(corrections)} corrections of a category missing from the bootstrap data "
-             f"({EDGE_FAMILY}, on-task by the team's policy), {spec.feedback.variants_per_correction} variants "
-             f"each, {spec.feedback.replay_ratio:g} replayed row per cycle row, {cycle_warm_start_steps} warm-start steps, then GRPO; "
-             f"{'promoted' if promoted else 'not promoted'}: {evaluation.decision.reason}."
-             + (f" {NO_BASELINE[0].upper()}{NO_BASELINE[1:]}." if tiny_judge else ""))
-    html = report.write_html(report_dir / "index.html", "ontask demo", intro, table, images,
-                             {"events": events, "decision": evaluation.decision.model_dump()})
-    (report_dir / "results.json").write_text(json.dumps({"table": table, "results": results, "events": events,
-                                                         "promoted": promoted}, indent=1))
+    intro = (
+        f"Embedded mode on CPU with tiny random-initialised models, {time.monotonic() - started:.0f} s. "
+        f"Student v1: supervised warm start of {warm_start_steps} steps on the bootstrap labels, then GRPO. "
+        f"Cycle 1: {len(corrections)} corrections of a category missing from the bootstrap data "
+        f"({EDGE_FAMILY}, on-task by the team's policy), {spec.feedback.variants_per_correction} variants "
+        f"each, {spec.feedback.replay_ratio:g} replayed row per cycle row, {cycle_warm_start_steps} warm-start "
+        f"steps, then GRPO; "
+        f"{'promoted' if promoted else 'not promoted'}: {evaluation.decision.reason}."
+        + (f" {NO_BASELINE[0].upper()}{NO_BASELINE[1:]}." if tiny_judge else "")
+    )
+    html = report.write_html(
+        report_dir / "index.html",
+        "ontask demo",
+        intro,
+        table,
+        images,
+        {"events": events, "decision": evaluation.decision.model_dump()},
+    )
+    (report_dir / "results.json").write_text(
+        json.dumps({"table": table, "results": results, "events": events, "promoted": promoted}, indent=1)
+    )
     print()
     print(intro)
     print(table)
@@ -222,5 +290,11 @@ def run(out: Path, kafka_bootstrap: Optional[str], seed: int = 7, n_customer: in
     return {"results": results, "table": table, "report": html, "promoted": promoted, "status": final}
 
 
-SMALL = {"n_customer": 60, "n_heldout": 20, "n_edge": 10, "warm_start_steps": 20, "epochs": 1,
-         "cycle_warm_start_steps": 60}
+SMALL = {
+    "n_customer": 60,
+    "n_heldout": 20,
+    "n_edge": 10,
+    "warm_start_steps": 20,
+    "epochs": 1,
+    "cycle_warm_start_steps": 60,
+}

@@ -15,7 +15,6 @@ from pydantic.alias_generators import to_camel
 
 from ontask.labels import Label
 
-
 GROUP = "ontask.dev"
 VERSION = "v1alpha1"
 KIND = "TaskClassifier"
@@ -31,9 +30,7 @@ WEIGHT_SUM_TOLERANCE = 1e-6
 class Model(BaseModel):
     """Base of every wire model: camelCase aliases, unknown fields refused."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", validate_default=True
-    )
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", validate_default=True)
 
     def wire(self) -> dict[str, Any]:
         """The object as the Kubernetes API and Kafka see it (camelCase, no unset optionals)."""
@@ -67,7 +64,9 @@ class JudgeSpec(Model):
 
     enabled: bool = Field(True, description="Deploy and use a judge. When false, the judge reward weight must be 0.")
     model: str = Field(
-        "Qwen/Qwen2.5-VL-72B-Instruct", min_length=1, description="Judge checkpoint: a model id or an s3:// / pvc:// URI."
+        "Qwen/Qwen2.5-VL-72B-Instruct",
+        min_length=1,
+        description="Judge checkpoint: a model id or an s3:// / pvc:// URI.",
     )
     runtime: JudgeRuntime = Field(JudgeRuntime.vllm, description="Serving runtime: vllm on GPUs, transformers on CPU.")
     gpus: int = Field(4, ge=0, le=64, description="GPUs for the judge InferenceService (tensor parallel).")
@@ -95,15 +94,22 @@ class DataSpec(Model):
     max_response_length: int = Field(16, ge=1, le=4096, description="Maximum sampled answer tokens.")
     train_batch_size: int = Field(32, ge=1, le=65536, description="Prompts per training step (global).")
     val_batch_size: int = Field(64, ge=1, le=65536, description="Prompts per evaluation batch.")
-    synthetic_rows: int = Field(200, ge=10, le=1_000_000,
-                                description="Screenshots rendered for the bootstrap when source is synthetic.")
+    synthetic_rows: int = Field(
+        200, ge=10, le=1_000_000, description="Screenshots rendered for the bootstrap when source is synthetic."
+    )
     judge_label_weight: float = Field(
-        0.5, ge=0.0, le=1.0, description="When labelling the customer's screenshots for the bootstrap: the judge's "
-        "weight beside the verifier's rules (0: the rules alone).")
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="When labelling the customer's screenshots for the bootstrap: the judge's "
+        "weight beside the verifier's rules (0: the rules alone).",
+    )
     other_task_twins: bool = Field(
-        True, description="Each bootstrap row labelled on-task also trains as an off-task row: its own pixels "
-                          "with a library task that no window's app, title or URL names. Teaches that the right "
-                          "tool on another task is off-task.")
+        True,
+        description="Each bootstrap row labelled on-task also trains as an off-task row: its own pixels "
+        "with a library task that no window's app, title or URL names. Teaches that the right "
+        "tool on another task is off-task.",
+    )
 
 
 class RewardWeights(Model):
@@ -141,23 +147,36 @@ class TrainingSpec(Model):
     group_size: int = Field(5, ge=2, le=256, description="Answers sampled per prompt (GRPO group, n).")
     learning_rate: float = Field(1e-6, gt=0.0, le=1.0, description="Optimizer learning rate.")
     entropy_coef: float = Field(0.01, ge=0.0, le=10.0, description="Entropy bonus against collapse onto one label.")
-    kl_coef: float = Field(0.0, ge=0.0, le=10.0, description="KL penalty to the frozen reference model (0: no reference).")
-    lora_rank: int = Field(0, ge=0, le=1024, description="0: full fine-tuning; above 0: LoRA adapters of this rank on "
-                           "the language model's attention (for students too large to fine-tune whole).")
+    kl_coef: float = Field(
+        0.0, ge=0.0, le=10.0, description="KL penalty to the frozen reference model (0: no reference)."
+    )
+    lora_rank: int = Field(
+        0,
+        ge=0,
+        le=1024,
+        description="0: full fine-tuning; above 0: LoRA adapters of this rank on "
+        "the language model's attention (for students too large to fine-tune whole).",
+    )
     reward_weights: RewardWeights = Field(default_factory=RewardWeights, description="Hybrid reward weights.")
     workers: int = Field(2, ge=1, le=1024, description="Training processes (PyTorchJob Master + Workers).")
     save_every: int = Field(100, ge=1, description="Optimizer steps between checkpoints.")
     eval_every: int = Field(50, ge=1, description="Optimizer steps between evaluations.")
-    warm_start_steps: int = Field(0, ge=0, le=1_000_000,
-                                  description="Supervised steps on the labels before GRPO in the first training "
-                                              "(they mostly teach a fresh model the answer format).")
+    warm_start_steps: int = Field(
+        0,
+        ge=0,
+        le=1_000_000,
+        description="Supervised steps on the labels before GRPO in the first training "
+        "(they mostly teach a fresh model the answer format).",
+    )
     sync_steps: int = Field(
         10, ge=1, description="Optimizer steps between re-syncs of the rollout policy (1: on-policy)."
     )
     curriculum: Curriculum = Field(
-        "none", description="none: prompts drawn uniformly; easy-first: rows that the verifier's rules already "
+        "none",
+        description="none: prompts drawn uniformly; easy-first: rows that the verifier's rules already "
         "answer with confidence first, the share of the others (rules wrong or unsure; without window evidence, "
-        "rows flagged hard) rising from 0 to their own share at half the run. Metrics report it as hard_share.")
+        "rows flagged hard) rising from 0 to their own share at half the run. Metrics report it as hard_share.",
+    )
 
 
 class FeedbackSpec(Model):
@@ -174,25 +193,43 @@ class FeedbackSpec(Model):
     variants_per_correction: int = Field(10, ge=0, le=1000, description="Synthetic variants made from each correction.")
     cycle_every: int = Field(100, ge=1, description="New corrections that start a sync cycle.")
     sync_steps: Optional[int] = Field(
-        None, ge=1, description="Deprecated: moved to training.syncSteps. Still read in v1alpha1 (status.warnings "
-                                "says so); setting both to different values is refused.")
-    cycle_warm_start_steps: int = Field(0, ge=0, le=1_000_000,
-                                        description="Supervised steps on the cycle's data before its GRPO steps.")
+        None,
+        ge=1,
+        description="Deprecated: moved to training.syncSteps. Still read in v1alpha1 (status.warnings "
+        "says so); setting both to different values is refused.",
+    )
+    cycle_warm_start_steps: int = Field(
+        0, ge=0, le=1_000_000, description="Supervised steps on the cycle's data before its GRPO steps."
+    )
     max_cycle_wait_minutes: int = Field(
-        1440, ge=1, description="A cycle also starts when corrections have waited this long, even if fewer "
-                                "than cycleEvery arrived.")
-    replay_ratio: float = Field(1.0, ge=0.0, le=10.0,
-                                description="Rows of earlier training data replayed per new row in a cycle "
-                                            "(against forgetting).")
+        1440,
+        ge=1,
+        description="A cycle also starts when corrections have waited this long, even if fewer "
+        "than cycleEvery arrived.",
+    )
+    replay_ratio: float = Field(
+        1.0,
+        ge=0.0,
+        le=10.0,
+        description="Rows of earlier training data replayed per new row in a cycle (against forgetting).",
+    )
     learning_rate_scale: float = Field(
-        0.33, gt=0.0, le=1.0,
+        0.33,
+        gt=0.0,
+        le=1.0,
         description="A sync cycle's learning rate as a fraction of training.learningRate. A cycle fine-tunes the "
-                    "serving model on a few hundred rows; at the full rate it forgets more of the rest "
-                    "(bench_convergence).")
-    dead_letter_topic: Optional[str] = Field(None, max_length=249, pattern=r"^[a-zA-Z0-9._-]+$",
-                                             description="Topic of invalid corrections; default <topic>.dead-letter.")
+        "serving model on a few hundred rows; at the full rate it forgets more of the rest "
+        "(bench_convergence).",
+    )
+    dead_letter_topic: Optional[str] = Field(
+        None,
+        max_length=249,
+        pattern=r"^[a-zA-Z0-9._-]+$",
+        description="Topic of invalid corrections; default <topic>.dead-letter.",
+    )
     screenshot_retention_hours: int = Field(
-        720, ge=1, description="Raw screenshots of corrections are deleted after this long; hashes and labels stay.")
+        720, ge=1, description="Raw screenshots of corrections are deleted after this long; hashes and labels stay."
+    )
 
 
 class ServingSpec(Model):
@@ -213,32 +250,56 @@ class ServingSpec(Model):
         0.01, ge=-1.0, le=1.0, description="Minimum accuracy gain over the serving version for promotion."
     )
     canary_minutes: float = Field(
-        10.0, ge=0.0, le=10080.0,
+        10.0,
+        ge=0.0,
+        le=10080.0,
         description="How long a ready canary serves its share (Serverless mode) before it replaces the serving "
-                    "version.")
+        "version.",
+    )
     judge_below_confidence: float = Field(
-        0.7, ge=0.5, le=1.0,
-        description="Predictions less confident than this are checked by the judge in the background.")
+        0.7,
+        ge=0.5,
+        le=1.0,
+        description="Predictions less confident than this are checked by the judge in the background.",
+    )
     correction_min_confidence: float = Field(
-        0.8, ge=0.5, le=1.0,
-        description="A judge that disagrees at least this confidently publishes a correction (source judge).")
-    max_image_bytes: int = Field(8 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024,
-                                 description="Largest screenshot a predictor accepts, in bytes.")
-    max_image_pixels: int = Field(40_000_000, ge=1024, le=268_435_456,
-                                  description="Largest screenshot a predictor accepts, in pixels (width x height).")
+        0.8,
+        ge=0.5,
+        le=1.0,
+        description="A judge that disagrees at least this confidently publishes a correction (source judge).",
+    )
+    max_image_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Largest screenshot a predictor accepts, in bytes."
+    )
+    max_image_pixels: int = Field(
+        40_000_000,
+        ge=1024,
+        le=268_435_456,
+        description="Largest screenshot a predictor accepts, in pixels (width x height).",
+    )
     max_request_pixels: int = Field(
-        64_000_000, ge=1024, le=1_073_741_824,
+        64_000_000,
+        ge=1024,
+        le=1_073_741_824,
         description="Pixels a predictor decodes for one request, all its screenshots together; a request "
-                    "over it is refused with 400 (about 190 MB of decoded RGB at the default).")
-    max_concurrent_requests: int = Field(4, ge=1, le=1024,
-                                         description="Requests a predictor replica decodes and scores at once.")
+        "over it is refused with 400 (about 190 MB of decoded RGB at the default).",
+    )
+    max_concurrent_requests: int = Field(
+        4, ge=1, le=1024, description="Requests a predictor replica decodes and scores at once."
+    )
     max_queued_requests: int = Field(
-        32, ge=0, le=100_000,
-        description="Requests waiting beyond maxConcurrentRequests; more are answered 429 with Retry-After.")
+        32,
+        ge=0,
+        le=100_000,
+        description="Requests waiting beyond maxConcurrentRequests; more are answered 429 with Retry-After.",
+    )
     model_max_pixels: Optional[int] = Field(
-        None, ge=3136, le=12_845_056,
+        None,
+        ge=3136,
+        le=12_845_056,
         description="Pixels the student sees (the processor's max_pixels); unset keeps the model's own setting. "
-                    "About 600000 keeps a 3B student under 100 ms on one GPU.")
+        "About 600000 keeps a 3B student under 100 ms on one GPU.",
+    )
 
     @model_validator(mode="after")
     def _replica_bounds(self) -> "ServingSpec":
@@ -280,16 +341,20 @@ class TaskClassifierSpec(Model):
         old = self.feedback.sync_steps
         if old is not None:
             if "sync_steps" in self.training.model_fields_set and self.training.sync_steps != old:
-                raise ValueError(f"feedback.syncSteps ({old}) is deprecated and contradicts training.syncSteps "
-                                 f"({self.training.sync_steps}): set training.syncSteps only")
+                raise ValueError(
+                    f"feedback.syncSteps ({old}) is deprecated and contradicts training.syncSteps "
+                    f"({self.training.sync_steps}): set training.syncSteps only"
+                )
             self.training.sync_steps = old
         return self
 
     def deprecations(self) -> list[str]:
         """Deprecated fields this spec sets, as the warnings status reports."""
         if self.feedback.sync_steps is not None:
-            return ["spec.feedback.syncSteps is deprecated: it is read as spec.training.syncSteps, which replaces "
-                    "it (the old field goes in the next API version)"]
+            return [
+                "spec.feedback.syncSteps is deprecated: it is read as spec.training.syncSteps, which replaces "
+                "it (the old field goes in the next API version)"
+            ]
         return []
 
     def consistency_problems(self) -> list[str]:
@@ -365,8 +430,9 @@ class TaskClassifier(Model):
 class WindowInfo(Model):
     """One window as the capture agent knows it from the operating system (ActivityWatch-style)."""
 
-    app: str = Field("", max_length=256,
-                     description="Application name, e.g. 'Firefox'; empty when the agent does not know it.")
+    app: str = Field(
+        "", max_length=256, description="Application name, e.g. 'Firefox'; empty when the agent does not know it."
+    )
     title: str = Field("", max_length=1024, description="Window title as shown in its title bar.")
     url: Optional[str] = Field(None, max_length=4096, description="Page URL for browser windows.")
     focused: bool = Field(False, description="Whether this window has the keyboard focus.")
@@ -385,26 +451,47 @@ class Correction(Model):
     """A correction of one prediction, as apps send it to the feedback topic (JSON, keyed by the
     classifier's name so one classifier's corrections stay ordered)."""
 
-    id: str = Field(..., min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",
-                    description="Chosen by the client; the same id twice is one correction (idempotency).")
-    classifier: str = Field(..., min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
-                            description="Name of the TaskClassifier the correction is for.")
-    screenshot_uri: Optional[str] = Field(None, pattern=r"^s3://[^/]+/.+", max_length=2048,
-                                          description="s3://bucket/key of the screenshot (or give screenshotBase64).")
-    screenshot_base64: Optional[str] = Field(None, max_length=_B64_MAX,
-                                             description=f"The screenshot inline, base64 PNG/JPEG, at most "
-                                                         f"{MAX_INLINE_IMAGE_BYTES // (1024 * 1024)} MiB decoded.")
+    id: str = Field(
+        ...,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="Chosen by the client; the same id twice is one correction (idempotency).",
+    )
+    classifier: str = Field(
+        ...,
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="Name of the TaskClassifier the correction is for.",
+    )
+    screenshot_uri: Optional[str] = Field(
+        None,
+        pattern=r"^s3://[^/]+/.+",
+        max_length=2048,
+        description="s3://bucket/key of the screenshot (or give screenshotBase64).",
+    )
+    screenshot_base64: Optional[str] = Field(
+        None,
+        max_length=_B64_MAX,
+        description=f"The screenshot inline, base64 PNG/JPEG, at most "
+        f"{MAX_INLINE_IMAGE_BYTES // (1024 * 1024)} MiB decoded.",
+    )
     task: str = Field(..., min_length=1, max_length=2000, description="The task the person was doing.")
-    windows: list[WindowInfo] = Field(default_factory=list, max_length=64,
-                                      description="Window evidence, when the client has it.")
+    windows: list[WindowInfo] = Field(
+        default_factory=list, max_length=64, description="Window evidence, when the client has it."
+    )
     predicted_label: Optional[Label] = Field(None, description="What the classifier said, when known.")
     confidence: Optional[float] = Field(None, ge=0.0, le=1.0, description="Its confidence, when known.")
     model_version: Optional[str] = Field(None, max_length=64, description="The model version that predicted.")
     corrected_label: Label = Field(..., description="The right label: on-task or off-task.")
     source: Literal["user", "judge", "reviewer"] = Field("user", description="Who corrected.")
     user_id: Optional[str] = Field(None, max_length=256, description="Opaque id of the user (no personal data).")
-    timestamp: str = Field(..., pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$",
-                           description="RFC 3339 time of the screenshot.")
+    timestamp: str = Field(
+        ...,
+        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$",
+        description="RFC 3339 time of the screenshot.",
+    )
     session_id: Optional[str] = Field(None, max_length=256, description="Capture session, for temporal context.")
     note: Optional[str] = Field(None, max_length=2000, description="Free text from the corrector.")
 

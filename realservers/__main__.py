@@ -46,8 +46,13 @@ def main() -> int:
         state_file().parent.mkdir(parents=True, exist_ok=True)
         state_file().unlink(missing_ok=True)
         with open(log, "ab") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "realservers", "up"], stdout=out, stderr=out,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "realservers", "up"],
+                stdout=out,
+                stderr=out,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         while not state_file().exists():
             if proc.poll() is not None:
                 print(f"servers failed to start; see {log}", file=sys.stderr)

@@ -18,7 +18,9 @@ def _key() -> rsa.RSAPrivateKey:
 
 
 def _pem_key(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _pem_cert(cert: x509.Certificate) -> bytes:
@@ -43,16 +45,16 @@ class CertAuthority:
             .not_valid_before(now - dt.timedelta(hours=1))
             .not_valid_after(now + dt.timedelta(days=7))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
-            )
+            .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
             .sign(self.key, hashes.SHA256())
         )
         self.cert_path = folder / "ca.crt"
         self.cert_path.write_bytes(_pem_cert(self.cert))
         (folder / "ca.key").write_bytes(_pem_key(self.key))
 
-    def issue(self, stem: str, common_name: str, groups: tuple[str, ...] = (), server: bool = False) -> tuple[Path, Path]:
+    def issue(
+        self, stem: str, common_name: str, groups: tuple[str, ...] = (), server: bool = False
+    ) -> tuple[Path, Path]:
         """Write stem.crt and stem.key; returns their paths."""
         key = _key()
         attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups]

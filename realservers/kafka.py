@@ -67,14 +67,31 @@ class KafkaBroker:
             )
         )
         if not (data / "meta.properties").exists():
-            cluster_id = subprocess.run(
-                java_cmd("kafka.tools.StorageTool", "random-uuid", heap="128m"),
-                check=True, capture_output=True, text=True,
-            ).stdout.strip().splitlines()[-1]
+            cluster_id = (
+                subprocess.run(
+                    java_cmd("kafka.tools.StorageTool", "random-uuid", heap="128m"),
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+                .stdout.strip()
+                .splitlines()[-1]
+            )
             subprocess.run(
-                java_cmd("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
-                         "--ignore-formatted", "--standalone", heap="128m"),
-                check=True, capture_output=True, text=True,
+                java_cmd(
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(props),
+                    "--ignore-formatted",
+                    "--standalone",
+                    heap="128m",
+                ),
+                check=True,
+                capture_output=True,
+                text=True,
             )
         return props
 

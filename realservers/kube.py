@@ -113,8 +113,12 @@ class KubeCluster:
             what="ready (/readyz)",
         )
 
-        admin_cfg = write_kubeconfig(self.workdir / "admin.kubeconfig", url, ca.cert_path, admin_crt, admin_key, ADMIN_USER)
-        user_cfg = write_kubeconfig(self.workdir / "user.kubeconfig", url, ca.cert_path, user_crt, user_key, NON_ADMIN_USER)
+        admin_cfg = write_kubeconfig(
+            self.workdir / "admin.kubeconfig", url, ca.cert_path, admin_crt, admin_key, ADMIN_USER
+        )
+        user_cfg = write_kubeconfig(
+            self.workdir / "user.kubeconfig", url, ca.cert_path, user_crt, user_key, NON_ADMIN_USER
+        )
 
         kcm = ServerProcess(
             "kube-controller-manager",

@@ -22,16 +22,38 @@ def s3_env(s3) -> dict[str, str]:
 class Predictor:
     """One `ontask serve <role>` process on a free port."""
 
-    def __init__(self, role: str, model_uri: str, workdir: Path, *args: str, name: Optional[str] = None,
-                 env: Optional[dict[str, str]] = None, port: Optional[int] = None):
+    def __init__(
+        self,
+        role: str,
+        model_uri: str,
+        workdir: Path,
+        *args: str,
+        name: Optional[str] = None,
+        env: Optional[dict[str, str]] = None,
+        port: Optional[int] = None,
+    ):
         self.role, self.name = role, name or role
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = ServerProcess(
             f"predictor-{self.name}-{self.port}",
-            [sys.executable, "-m", "ontask.cli", "serve", role, "--model-uri", model_uri, "--name", self.name,
-             "--http-port", str(self.port), *args],
-            workdir, env={"PYTHONPATH": str(REPO), **(env or {})})
+            [
+                sys.executable,
+                "-m",
+                "ontask.cli",
+                "serve",
+                role,
+                "--model-uri",
+                model_uri,
+                "--name",
+                self.name,
+                "--http-port",
+                str(self.port),
+                *args,
+            ],
+            workdir,
+            env={"PYTHONPATH": str(REPO), **(env or {})},
+        )
 
     def start(self, timeout: float = 180.0) -> "Predictor":
         self.process.start()
@@ -43,8 +65,9 @@ class Predictor:
         return r.status_code == 200 and r.json().get("ready") is True
 
     def v1(self, instances: list[dict], timeout: float = 60.0) -> requests.Response:
-        return requests.post(f"{self.url}/v1/models/{self.name}:predict", json={"instances": instances},
-                             timeout=timeout)
+        return requests.post(
+            f"{self.url}/v1/models/{self.name}:predict", json={"instances": instances}, timeout=timeout
+        )
 
     def stop(self) -> None:
         self.process.stop()

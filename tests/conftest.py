@@ -85,8 +85,13 @@ def consume(bootstrap: str, topic: str, n: int, timeout_ms: int = 20000) -> list
 
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             consumer_timeout_ms=timeout_ms, group_id=f"t-{uuid.uuid4().hex[:6]}")
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=timeout_ms,
+        group_id=f"t-{uuid.uuid4().hex[:6]}",
+    )
     out = []
     try:
         for msg in consumer:
@@ -98,8 +103,9 @@ def consume(bootstrap: str, topic: str, n: int, timeout_ms: int = 20000) -> list
     return out
 
 
-def run_cli(binary: str, *args: str, kubeconfig: Path | None = None, input: str | None = None,
-            check: bool = False) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    binary: str, *args: str, kubeconfig: Path | None = None, input: str | None = None, check: bool = False
+) -> subprocess.CompletedProcess[str]:
     """Run a real CLI (kubectl, helm) built by scripts/servers/build.sh."""
     cmd = [str(bin_path(binary)), *args]
     if kubeconfig is not None:
@@ -114,19 +120,30 @@ def crd_installed(kube: KubeEndpoints) -> None:
     out = run_cli("kubectl", "apply", "--server-side", "-f", str(crd), kubeconfig=kube.admin_kubeconfig)
     assert out.returncode == 0, out.stderr
     # The children's kinds (minimal CRDs; see tests/crds/), so the operator can create them.
-    out = run_cli("kubectl", "apply", "--server-side", "-f", str(REPO / "tests" / "crds"),
-                  kubeconfig=kube.admin_kubeconfig)
+    out = run_cli(
+        "kubectl", "apply", "--server-side", "-f", str(REPO / "tests" / "crds"), kubeconfig=kube.admin_kubeconfig
+    )
     assert out.returncode == 0, out.stderr
-    out = run_cli("kubectl", "wait", "--for=condition=Established", "--timeout=60s",
-                  "crd/taskclassifiers.ontask.dev", "crd/clusterkopfpeerings.kopf.dev", "crd/pytorchjobs.kubeflow.org",
-                  "crd/inferenceservices.serving.kserve.io", kubeconfig=kube.admin_kubeconfig)
+    out = run_cli(
+        "kubectl",
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/taskclassifiers.ontask.dev",
+        "crd/clusterkopfpeerings.kopf.dev",
+        "crd/pytorchjobs.kubeflow.org",
+        "crd/inferenceservices.serving.kserve.io",
+        kubeconfig=kube.admin_kubeconfig,
+    )
     assert out.returncode == 0, out.stderr
 
 
 def bomb_png(width: int, height: int) -> bytes:
     """A tiny PNG file whose header claims width x height pixels (a decompression bomb)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
     ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
     idat = zlib.compress(b"\x00" * (width * 3 + 1) * 4)  # a few rows; the header is what matters
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")

@@ -58,8 +58,14 @@ class KubeletStandIn:
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
         log = open(self.workdir / f"{name}.log", "ab")
-        return subprocess.Popen([sys.executable, "-m", "ontask.cli", *args], cwd=REPO, env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "ontask.cli", *args],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def log_tail(self, name: str, n: int = 2000) -> str:
         path = self.workdir / f"{name}.log"
@@ -104,20 +110,33 @@ class KubeletStandIn:
                 self.jobs[key] = [self._spawn(job.metadata.name, c["args"], self._env(c))]
                 self.runs[key] = self.runs.get(key, 0) + 1
                 started = _now()
-                self.batch.patch_namespaced_job_status(job.metadata.name, self.namespace,
-                                                       {"status": {"startTime": started, "active": 1}})
+                self.batch.patch_namespaced_job_status(
+                    job.metadata.name, self.namespace, {"status": {"startTime": started, "active": 1}}
+                )
                 continue
             proc = self.jobs[key][0]
             if proc.poll() is None:
                 continue
             ok = proc.returncode == 0
-            status = {"active": 0, "startTime": job.status.start_time.isoformat().replace("+00:00", "Z"),
-                      "conditions": [
-                          {"type": "SuccessCriteriaMet" if ok else "FailureTarget", "status": "True",
-                           "reason": "CompletionsReached" if ok else "BackoffLimitExceeded", "lastTransitionTime": _now()},
-                          {"type": "Complete" if ok else "Failed", "status": "True",
-                           "reason": "CompletionsReached" if ok else "BackoffLimitExceeded",
-                           "message": "" if ok else self.log_tail(job.metadata.name, 500), "lastTransitionTime": _now()}]}
+            status = {
+                "active": 0,
+                "startTime": job.status.start_time.isoformat().replace("+00:00", "Z"),
+                "conditions": [
+                    {
+                        "type": "SuccessCriteriaMet" if ok else "FailureTarget",
+                        "status": "True",
+                        "reason": "CompletionsReached" if ok else "BackoffLimitExceeded",
+                        "lastTransitionTime": _now(),
+                    },
+                    {
+                        "type": "Complete" if ok else "Failed",
+                        "status": "True",
+                        "reason": "CompletionsReached" if ok else "BackoffLimitExceeded",
+                        "message": "" if ok else self.log_tail(job.metadata.name, 500),
+                        "lastTransitionTime": _now(),
+                    },
+                ],
+            }
             if ok:
                 status.update({"succeeded": 1, "completionTime": _now()})
             else:
@@ -143,25 +162,60 @@ class KubeletStandIn:
                         continue
                     c = replicas[role]["template"]["spec"]["containers"][0]
                     for _ in range(replicas[role].get("replicas", 1)):
-                        env = {**self._env(c), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
-                               "WORLD_SIZE": str(world), "RANK": str(rank), "LOCAL_RANK": "0"}
+                        env = {
+                            **self._env(c),
+                            "MASTER_ADDR": "127.0.0.1",
+                            "MASTER_PORT": str(port),
+                            "WORLD_SIZE": str(world),
+                            "RANK": str(rank),
+                            "LOCAL_RANK": "0",
+                        }
                         procs.append(self._spawn(f"{name}-{role.lower()}-{rank}", c["args"], env))
                         rank += 1
                 self.jobs[key] = procs
                 self.runs[key] = self.runs.get(key, 0) + 1
-                self._set_status(PYTORCHJOB, name, {"conditions": [
-                    {"type": "Created", "status": "True", "reason": "PyTorchJobCreated", "lastTransitionTime": _now()},
-                    {"type": "Running", "status": "True", "reason": "PyTorchJobRunning", "lastTransitionTime": _now()}]})
+                self._set_status(
+                    PYTORCHJOB,
+                    name,
+                    {
+                        "conditions": [
+                            {
+                                "type": "Created",
+                                "status": "True",
+                                "reason": "PyTorchJobCreated",
+                                "lastTransitionTime": _now(),
+                            },
+                            {
+                                "type": "Running",
+                                "status": "True",
+                                "reason": "PyTorchJobRunning",
+                                "lastTransitionTime": _now(),
+                            },
+                        ]
+                    },
+                )
                 continue
             procs = self.jobs[key]
             if any(p.poll() is None for p in procs):
                 continue
             ok = all(p.returncode == 0 for p in procs)
-            final = {"type": "Succeeded" if ok else "Failed", "status": "True",
-                     "reason": "PyTorchJobSucceeded" if ok else "PyTorchJobFailed",
-                     "message": "" if ok else self.log_tail(f"{name}-master-0", 500), "lastTransitionTime": _now()}
-            self._set_status(PYTORCHJOB, name, {"conditions": [
-                {"type": "Running", "status": "False", "reason": final["reason"], "lastTransitionTime": _now()}, final]})
+            final = {
+                "type": "Succeeded" if ok else "Failed",
+                "status": "True",
+                "reason": "PyTorchJobSucceeded" if ok else "PyTorchJobFailed",
+                "message": "" if ok else self.log_tail(f"{name}-master-0", 500),
+                "lastTransitionTime": _now(),
+            }
+            self._set_status(
+                PYTORCHJOB,
+                name,
+                {
+                    "conditions": [
+                        {"type": "Running", "status": "False", "reason": final["reason"], "lastTransitionTime": _now()},
+                        final,
+                    ]
+                },
+            )
 
     def url_of(self, name: str) -> Optional[str]:
         s = self.servers.get(name)
@@ -206,8 +260,15 @@ class KubeletStandIn:
             if current is not None:
                 current[1].terminate()
                 current[1].wait(30)
-                self._set_status(ISVC, name, {"conditions": [{"type": "Ready", "status": "False",
-                                                               "reason": "Rollout", "lastTransitionTime": _now()}]})
+                self._set_status(
+                    ISVC,
+                    name,
+                    {
+                        "conditions": [
+                            {"type": "Ready", "status": "False", "reason": "Rollout", "lastTransitionTime": _now()}
+                        ]
+                    },
+                )
             started = self._start_predictor(name, version, c)
             if started is not None:
                 self.servers[name] = (version, started[0], started[1], None)
@@ -218,8 +279,16 @@ class KubeletStandIn:
         conds = (isvc.get("status") or {}).get("conditions") or []
         was_ready = any(x["type"] == "Ready" and x["status"] == "True" for x in conds)
         if ready and not was_ready:
-            self._set_status(ISVC, name, {"url": f"http://127.0.0.1:{port}", "conditions": [
-                {"type": "Ready", "status": "True", "reason": "PredictorReady", "lastTransitionTime": _now()}]})
+            self._set_status(
+                ISVC,
+                name,
+                {
+                    "url": f"http://127.0.0.1:{port}",
+                    "conditions": [
+                        {"type": "Ready", "status": "True", "reason": "PredictorReady", "lastTransitionTime": _now()}
+                    ],
+                },
+            )
 
     def _serverless(self, isvc: dict[str, Any]) -> None:
         """KServe's Serverless mode as Knative revisions: one predictor per model version. With
@@ -243,11 +312,23 @@ class KubeletStandIn:
                 revisions[version] = started
         rolled = self.rolled_out.get(name)
         if revisions[version] is None:
-            status = {"conditions": [{"type": "Ready", "status": "False", "reason": "RevisionFailed",
-                                      "message": f"revision {rev(version)} failed: container exited",
-                                      "lastTransitionTime": _now()}],
-                      "components": {"predictor": {"latestCreatedRevision": rev(version),
-                                                   "latestReadyRevision": rev(rolled) if rolled else None}}}
+            status = {
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "False",
+                        "reason": "RevisionFailed",
+                        "message": f"revision {rev(version)} failed: container exited",
+                        "lastTransitionTime": _now(),
+                    }
+                ],
+                "components": {
+                    "predictor": {
+                        "latestCreatedRevision": rev(version),
+                        "latestReadyRevision": rev(rolled) if rolled else None,
+                    }
+                },
+            }
             self._set_status(ISVC, name, status)
             return
         proc, port = revisions[version]
@@ -262,15 +343,25 @@ class KubeletStandIn:
             self.rolled_out[name] = version
             traffic = [{"revisionName": rev(version), "percent": 100, "latestRevision": True}]
         else:
-            traffic = [{"revisionName": rev(rolled), "percent": 100 - canary, "latestRevision": False},
-                       {"revisionName": rev(version), "percent": canary, "latestRevision": True}]
+            traffic = [
+                {"revisionName": rev(rolled), "percent": 100 - canary, "latestRevision": False},
+                {"revisionName": rev(version), "percent": canary, "latestRevision": True},
+            ]
         self.servers[name] = (version, proc, port, None)
-        status = {"url": f"http://127.0.0.1:{port}",
-                  "conditions": [{"type": "Ready", "status": "True", "reason": "PredictorReady",
-                                  "lastTransitionTime": _now()}],
-                  "components": {"predictor": {"latestCreatedRevision": rev(version),
-                                               "latestReadyRevision": rev(version), "traffic": traffic}}}
-        if (isvc.get("status") or {}).get("components") != status["components"] or \
-                not any(x["type"] == "Ready" and x["status"] == "True"
-                        for x in (isvc.get("status") or {}).get("conditions") or []):
+        status = {
+            "url": f"http://127.0.0.1:{port}",
+            "conditions": [
+                {"type": "Ready", "status": "True", "reason": "PredictorReady", "lastTransitionTime": _now()}
+            ],
+            "components": {
+                "predictor": {
+                    "latestCreatedRevision": rev(version),
+                    "latestReadyRevision": rev(version),
+                    "traffic": traffic,
+                }
+            },
+        }
+        if (isvc.get("status") or {}).get("components") != status["components"] or not any(
+            x["type"] == "Ready" and x["status"] == "True" for x in (isvc.get("status") or {}).get("conditions") or []
+        ):
             self._set_status(ISVC, name, status)

@@ -23,22 +23,52 @@ from tests.kubelet_standin import KubeletStandIn
 class Operator:
     """`ontask operator` as the non-admin user bound by the chart's ClusterRole."""
 
-    def __init__(self, kube, s3, kafka_bootstrap: str, workdir: Path, namespace: str, bucket: str,
-                 extra_env: Optional[dict[str, str]] = None):
+    def __init__(
+        self,
+        kube,
+        s3,
+        kafka_bootstrap: str,
+        workdir: Path,
+        namespace: str,
+        bucket: str,
+        extra_env: Optional[dict[str, str]] = None,
+    ):
         self.namespace = namespace
         self.log = workdir / "operator.log"
-        self.env = {**os.environ, "KUBECONFIG": str(kube.user_kubeconfig), "PYTHONPATH": str(REPO),
-                    "ONTASK_STORE": f"s3://{bucket}", "S3_ENDPOINT": s3.endpoint,
-                    "AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key,
-                    "ONTASK_KAFKA_BOOTSTRAP": kafka_bootstrap, "ONTASK_S3_SECRET": "s3-creds",
-                    "ONTASK_CHILD_S3_ENDPOINT": s3.endpoint, **(extra_env or {})}
+        self.env = {
+            **os.environ,
+            "KUBECONFIG": str(kube.user_kubeconfig),
+            "PYTHONPATH": str(REPO),
+            "ONTASK_STORE": f"s3://{bucket}",
+            "S3_ENDPOINT": s3.endpoint,
+            "AWS_ACCESS_KEY_ID": s3.access_key,
+            "AWS_SECRET_ACCESS_KEY": s3.secret_key,
+            "ONTASK_KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "ONTASK_S3_SECRET": "s3-creds",
+            "ONTASK_CHILD_S3_ENDPOINT": s3.endpoint,
+            **(extra_env or {}),
+        }
         self.proc: Optional[subprocess.Popen] = None
 
     def start(self) -> "Operator":
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "ontask.cli", "operator", "--standalone",
-                                          "--namespace", self.namespace, "--liveness", ""], stdout=out,
-                                         stderr=subprocess.STDOUT, env=self.env, cwd=REPO)
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "ontask.cli",
+                    "operator",
+                    "--standalone",
+                    "--namespace",
+                    self.namespace,
+                    "--liveness",
+                    "",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=REPO,
+            )
         return self
 
     def kill(self) -> None:
@@ -54,25 +84,45 @@ class Operator:
         return self.log.read_text(errors="replace")[-3000:]
 
 
-def prepare_namespace(kube, admin_api, s3, s3_config, work: Path, namespace: str, bucket: str
-                      ) -> tuple[S3Store, KubeletStandIn]:
+def prepare_namespace(
+    kube, admin_api, s3, s3_config, work: Path, namespace: str, bucket: str
+) -> tuple[S3Store, KubeletStandIn]:
     """The namespace, RBAC, base models in S3, and a running kubelet stand-in for it."""
     run_cli("kubectl", "create", "namespace", namespace, kubeconfig=kube.admin_kubeconfig)
-    rendered = run_cli("helm", "template", "ontask", str(REPO / "charts" / "ontask"), "--namespace", namespace,
-                       "--kube-version", "1.34.0", check=True).stdout
+    rendered = run_cli(
+        "helm",
+        "template",
+        "ontask",
+        str(REPO / "charts" / "ontask"),
+        "--namespace",
+        namespace,
+        "--kube-version",
+        "1.34.0",
+        check=True,
+    ).stdout
     role = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "ClusterRole")
-    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-               "metadata": {"name": f"{namespace}-user"},
-               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                           "name": role["metadata"]["name"]},
-               "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": kube.user_name}]}
-    run_cli("kubectl", "apply", "-f", "-", kubeconfig=kube.admin_kubeconfig, check=True,
-            input=yaml.safe_dump_all([role, binding]))
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": f"{namespace}-user"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": kube.user_name}],
+    }
+    run_cli(
+        "kubectl",
+        "apply",
+        "-f",
+        "-",
+        kubeconfig=kube.admin_kubeconfig,
+        check=True,
+        input=yaml.safe_dump_all([role, binding]),
+    )
     store = S3Store(s3_config, bucket)
     upload_folder(store, build_tiny_vlm(work / "student", seed=1), "base/student")
     upload_folder(store, build_tiny_vlm(work / "judge", seed=2), "base/judge")
-    standin = KubeletStandIn(admin_api, namespace, work / "kubelet",
-                             {"s3-creds": {"accessKey": s3.access_key, "secretKey": s3.secret_key}}).start()
+    standin = KubeletStandIn(
+        admin_api, namespace, work / "kubelet", {"s3-creds": {"accessKey": s3.access_key, "secretKey": s3.secret_key}}
+    ).start()
     return store, standin
 
 
@@ -107,8 +157,7 @@ def classifier_status(admin_api, namespace: str, name: str) -> dict:
 
 
 def classifier_events(admin_api, namespace: str, name: str) -> list:
-    return k8s.CoreV1Api(admin_api).list_namespaced_event(namespace,
-                                                          field_selector=f"involvedObject.name={name}").items
+    return k8s.CoreV1Api(admin_api).list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}").items
 
 
 def get_child(custom, kind, namespace: str, name: str) -> Optional[dict]:

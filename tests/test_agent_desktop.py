@@ -20,8 +20,8 @@ from ontask.feedback.messages import parse_correction
 from ontask.models.tiny import build_tiny_vlm
 from ontask.spec import FeedbackSpec
 from ontask.store import S3Store
-from tests.conftest import REPO, consume, wait_for
 from realservers.predictors import Predictor
+from tests.conftest import REPO, consume, wait_for
 
 FOCUSED_TITLE = "Refund ticket 4821 - Acme Support"
 
@@ -35,16 +35,25 @@ def desktop(tmp_path_factory):
         desk.spawn(["mousepad", str(notes)])
         wait_for(lambda: any(w.app == "Mousepad" for w in x.windows()), 60, "Mousepad's window")
         desk.spawn(["xterm", "-T", FOCUSED_TITLE])
-        wait_for(lambda: any(w.title == FOCUSED_TITLE and w.focused for w in x.windows()), 60,
-                 "the xterm window to be focused", diagnose=lambda: str(x.windows()))
+        wait_for(
+            lambda: any(w.title == FOCUSED_TITLE and w.focused for w in x.windows()),
+            60,
+            "the xterm window to be focused",
+            diagnose=lambda: str(x.windows()),
+        )
         yield desk, x
         x.close()
 
 
 def _cli(desk, *args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ontask.cli", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO), "DISPLAY": desk.display,
-                                                **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "ontask.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(REPO), "DISPLAY": desk.display, **(env or {})},
+    )
 
 
 def test_the_evidence_names_the_focused_window_exactly_and_lists_the_others(desktop):
@@ -72,15 +81,26 @@ def test_agent_windows_prints_what_would_be_sent_under_each_privacy_setting(desk
     assert "skipped: the focused window (XTerm) is never captured" in refused.stdout
 
 
-def test_an_answer_over_http_and_its_correction_on_kafka_and_in_the_buffer(desktop, tmp_path, kafka_bootstrap,
-                                                                            s3_config):
+def test_an_answer_over_http_and_its_correction_on_kafka_and_in_the_buffer(
+    desktop, tmp_path, kafka_bootstrap, s3_config
+):
     desk, _ = desktop
-    student = Predictor("student", str(build_tiny_vlm(tmp_path / "v7", seed=3)), tmp_path,
-                        "--model-version", "v7").start()
+    student = Predictor(
+        "student", str(build_tiny_vlm(tmp_path / "v7", seed=3)), tmp_path, "--model-version", "v7"
+    ).start()
     state = {"XDG_STATE_HOME": str(tmp_path / "state")}
     try:
-        run = _cli(desk, "agent", "run", "--once", "--task", "Answer customer refund tickets",
-                   "--predictor", student.url, env=state)
+        run = _cli(
+            desk,
+            "agent",
+            "run",
+            "--once",
+            "--task",
+            "Answer customer refund tickets",
+            "--predictor",
+            student.url,
+            env=state,
+        )
     finally:
         student.stop()
     assert run.returncode == 0, run.stderr
@@ -88,8 +108,21 @@ def test_an_answer_over_http_and_its_correction_on_kafka_and_in_the_buffer(deskt
     assert ("on-task (" in line or "off-task (" in line) and "model v7" in line and FOCUSED_TITLE in line
 
     topic = f"agent-corrections-{uuid.uuid4().hex[:6]}"
-    sent = _cli(desk, "agent", "correct", "off-task", "--classifier", "agent-test", "--bootstrap", kafka_bootstrap,
-                "--topic", topic, "--note", "that ticket was not mine", env=state)
+    sent = _cli(
+        desk,
+        "agent",
+        "correct",
+        "off-task",
+        "--classifier",
+        "agent-test",
+        "--bootstrap",
+        kafka_bootstrap,
+        "--topic",
+        topic,
+        "--note",
+        "that ticket was not mine",
+        env=state,
+    )
     assert sent.returncode == 0, sent.stderr
     [record] = consume(kafka_bootstrap, topic, 1)
     assert record.key == b"agent-test"
@@ -109,6 +142,10 @@ def test_an_answer_over_http_and_its_correction_on_kafka_and_in_the_buffer(deskt
         collector.close()
     assert collector.state.counts["buffered"] == 1
     [entry] = collector.state.buffer.ranked(time.time())
-    assert (entry.id, entry.label, entry.predicted_label, entry.model_version) == (c.id, "off-task",
-                                                                                   c.predicted_label, "v7")
+    assert (entry.id, entry.label, entry.predicted_label, entry.model_version) == (
+        c.id,
+        "off-task",
+        c.predicted_label,
+        "v7",
+    )
     assert entry.windows[-1]["title"] == FOCUSED_TITLE

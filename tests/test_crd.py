@@ -35,19 +35,27 @@ def _create(api, body, field_validation="Strict"):
 def test_valid_classifier_is_created_and_read_back_with_defaults(admin_api, crd_installed):
     _create(admin_api, VALID)
     try:
-        got = k8s.CustomObjectsApi(admin_api).get_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "support-desk")
+        got = k8s.CustomObjectsApi(admin_api).get_namespaced_custom_object(
+            GROUP, VERSION, "default", PLURAL, "support-desk"
+        )
         assert got["spec"]["data"]["source"] == "s3://ontask/support-desk/screens/"
         # Leaf defaults come from the schema the models generated.
         assert got["spec"]["training"]["entropyCoef"] == 0.01
         assert got["spec"]["data"]["maxResponseLength"] == 16
     finally:
-        k8s.CustomObjectsApi(admin_api).delete_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "support-desk")
+        k8s.CustomObjectsApi(admin_api).delete_namespaced_custom_object(
+            GROUP, VERSION, "default", PLURAL, "support-desk"
+        )
 
 
 @pytest.mark.parametrize(
     "path, value, expect",
     [
-        (("training", "rewardWeights"), {"binary": -0.2, "judge": 1.0, "verifier": 0.2}, "spec.training.rewardWeights.binary"),
+        (
+            ("training", "rewardWeights"),
+            {"binary": -0.2, "judge": 1.0, "verifier": 0.2},
+            "spec.training.rewardWeights.binary",
+        ),
         (("training", "rewardWeights"), {"binary": 0.5, "judge": 0.5, "verifier": 0.5}, "rewardWeights must sum to 1"),
         (("training", "groupSize"), 1, "spec.training.groupSize"),
         (("training", "learningRateTypo"), 0.1, 'unknown field "spec.training.learningRateTypo"'),
@@ -75,7 +83,11 @@ def test_kubectl_get_tc_shows_the_printer_columns(kube, admin_api, crd_installed
     try:
         api = k8s.CustomObjectsApi(admin_api)
         api.patch_namespaced_custom_object_status(
-            GROUP, VERSION, "default", PLURAL, "columns",
+            GROUP,
+            VERSION,
+            "default",
+            PLURAL,
+            "columns",
             {"status": {"phase": "Serving", "modelVersion": "v3", "metrics": {"accuracy": 0.94}}},
         )
         out = run_cli("kubectl", "get", "tc", "-n", "default", kubeconfig=kube.admin_kubeconfig)

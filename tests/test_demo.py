@@ -16,9 +16,23 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, kafka_bootstrap):
     out = tmp_path_factory.mktemp("demo")
-    run = subprocess.run([sys.executable, "-m", "ontask.cli", "demo", "--small", "--out", str(out),
-                          "--kafka-bootstrap", kafka_bootstrap], capture_output=True, text=True, cwd=REPO,
-                         timeout=1200)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ontask.cli",
+            "demo",
+            "--small",
+            "--out",
+            str(out),
+            "--kafka-bootstrap",
+            kafka_bootstrap,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=1200,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     # Not a terminal: no redrawn bars, one progress line per change of state.
     assert "\r" not in run.stderr, run.stderr[-2000:]
@@ -34,7 +48,11 @@ def test_the_printed_table_is_the_reports(demo):
     rows = saved["table"].splitlines()
     assert rows[0].startswith("| system | held-out | team's focus music (new) | corrected screenshots")
     assert {r.split("|")[1].strip() for r in rows[2:]} == {
-        "verifier alone", "student v1", "student v2 (after the cycle)", "student v2 (after the cycle) + verifier (hybrid)"}
+        "verifier alone",
+        "student v1",
+        "student v2 (after the cycle)",
+        "student v2 (after the cycle) + verifier (hybrid)",
+    }
     # A tiny random judge says nothing about prompt engineering: no row for it, and the demo says so.
     assert "No prompt-engineering comparison: the judge is a tiny random model" in stdout
     html = (out / "report" / "index.html").read_text()
@@ -47,15 +65,39 @@ def test_eval_and_monitor_read_the_demo_store(demo, tmp_path):
     out, _ = demo
     store = str(out / "store")
     models = out / "store" / "classifiers" / "demo" / "models"
-    ev = subprocess.run([sys.executable, "-m", "ontask.cli", "eval", "--model", str(models / "v1"), "--model",
-                         str(models / "v2"), "--store", store, "--data", "demo-feedback", "--out", str(tmp_path / "ev")],
-                        capture_output=True, text=True, cwd=REPO, timeout=600)
+    ev = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ontask.cli",
+            "eval",
+            "--model",
+            str(models / "v1"),
+            "--model",
+            str(models / "v2"),
+            "--store",
+            store,
+            "--data",
+            "demo-feedback",
+            "--out",
+            str(tmp_path / "ev"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
     assert ev.returncode == 0, ev.stderr[-2000:]
     result = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
     assert {"student v1", "student v2", "verifier alone"} <= set(result["results"])
     assert result["results"]["student v2"]["corrections"]["n"] == 10
-    mon = subprocess.run([sys.executable, "-m", "ontask.cli", "monitor", "demo", "--store", store, "--out",
-                          str(tmp_path / "mon")], capture_output=True, text=True, cwd=REPO, timeout=300)
+    mon = subprocess.run(
+        [sys.executable, "-m", "ontask.cli", "monitor", "demo", "--store", store, "--out", str(tmp_path / "mon")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     assert mon.returncode == 0, mon.stderr[-2000:]
     assert "v1" in mon.stdout and "v2" in mon.stdout and (tmp_path / "mon" / "training.png").exists()
 

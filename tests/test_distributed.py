@@ -12,22 +12,39 @@ from safetensors.torch import load_file
 from ontask.data import generate, write_version
 from ontask.models.tiny import build_tiny_vlm
 from ontask.store import LocalStore
-from tests.conftest import REPO
 from realservers.proc import free_port
+from tests.conftest import REPO
 
-CONFIG = ("apiVersion: ontask.dev/v1alpha1\nkind: TaskClassifier\nmetadata: {name: ddp}\nspec:\n"
-          "  data: {source: synthetic, trainBatchSize: 4, maxResponseLength: 4}\n"
-          "  judge: {enabled: false}\n"
-          "  training: {epochs: 1, groupSize: 2, learningRate: 0.001, evalEvery: 1000,\n"
-          "             rewardWeights: {binary: 0.8, judge: 0.0, verifier: 0.2}, syncSteps: 1}\n")
+CONFIG = (
+    "apiVersion: ontask.dev/v1alpha1\nkind: TaskClassifier\nmetadata: {name: ddp}\nspec:\n"
+    "  data: {source: synthetic, trainBatchSize: 4, maxResponseLength: 4}\n"
+    "  judge: {enabled: false}\n"
+    "  training: {epochs: 1, groupSize: 2, learningRate: 0.001, evalEvery: 1000,\n"
+    "             rewardWeights: {binary: 0.8, judge: 0.0, verifier: 0.2}, syncSteps: 1}\n"
+)
 
 
 def _train(tmp_path, name, launcher):
     store_dir = tmp_path / name
     write_version(LocalStore(store_dir), "screens", list(generate(10, seed=6)), "ontask/synthetic", {})
-    cmd = [*launcher, "-m", "ontask.cli", "train", "--config", str(tmp_path / "tc.yaml"), "--store", str(store_dir),
-           "--classifier", "ddp", "--dataset", "screens", "--base-model", str(tmp_path / "base"),
-           "--warm-start-steps", "3"]
+    cmd = [
+        *launcher,
+        "-m",
+        "ontask.cli",
+        "train",
+        "--config",
+        str(tmp_path / "tc.yaml"),
+        "--store",
+        str(store_dir),
+        "--classifier",
+        "ddp",
+        "--dataset",
+        "screens",
+        "--base-model",
+        str(tmp_path / "base"),
+        "--warm-start-steps",
+        "3",
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO), "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=900, env=env)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
@@ -38,9 +55,23 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
     build_tiny_vlm(tmp_path / "base", seed=2)
     (tmp_path / "tc.yaml").write_text(CONFIG)
     single = _train(tmp_path, "single", [sys.executable])
-    double = _train(tmp_path, "double", [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1",
-                                         "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-                                         "--master_port", str(free_port())])
+    double = _train(
+        tmp_path,
+        "double",
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nnodes",
+            "1",
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(free_port()),
+        ],
+    )
     assert sorted(p.name for p in double.iterdir()) == ["v1"]  # one checkpoint, written by rank 0
     a = load_file(str(single / "v1" / "model.safetensors"))
     b = load_file(str(double / "v1" / "model.safetensors"))

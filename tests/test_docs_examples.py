@@ -5,9 +5,17 @@ import importlib
 
 import pytest
 
-MODULES = ["ontask.agent.capture", "ontask.verify.titlebars", "ontask.evaluation.compare", "ontask.evaluation.hybrid",
-           "ontask.verify.ocr", "ontask.trainers.trainer", "ontask.trainers.curriculum", "ontask.labels",
-           "ontask.evaluation.gate"]
+MODULES = [
+    "ontask.agent.capture",
+    "ontask.verify.titlebars",
+    "ontask.evaluation.compare",
+    "ontask.evaluation.hybrid",
+    "ontask.verify.ocr",
+    "ontask.trainers.trainer",
+    "ontask.trainers.curriculum",
+    "ontask.labels",
+    "ontask.evaluation.gate",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -8,8 +8,16 @@ NOW = 1_000_000.0
 
 
 def entry(i, **kw):
-    base = dict(id=f"c{i}", content_key=f"k{i}", image_sha256=f"s{i}", image_key=f"img/{i}.png", task="t",
-                label="off-task", source="user", received_at=NOW)
+    base = dict(
+        id=f"c{i}",
+        content_key=f"k{i}",
+        image_sha256=f"s{i}",
+        image_key=f"img/{i}.png",
+        task="t",
+        label="off-task",
+        source="user",
+        received_at=NOW,
+    )
     return Entry(**{**base, **kw})
 
 
@@ -24,8 +32,11 @@ def test_duplicates_by_id_and_by_content_are_refused():
 def test_priority_prefers_wrong_unsure_edge_cases_from_people_and_recent():
     plain = entry(0, source="judge")
     assert priority(entry(0, source="user"), NOW) > priority(plain, NOW)
-    assert priority(entry(0, predicted_label="on-task", confidence=0.55), NOW) > \
-        priority(entry(0, predicted_label="on-task", confidence=0.99), NOW) > priority(entry(0), NOW)
+    assert (
+        priority(entry(0, predicted_label="on-task", confidence=0.55), NOW)
+        > priority(entry(0, predicted_label="on-task", confidence=0.99), NOW)
+        > priority(entry(0), NOW)
+    )
     assert priority(entry(0, edge_case=True), NOW) > priority(entry(0), NOW)
     assert priority(entry(0), NOW) > priority(entry(0, received_at=NOW - 30 * 86400), NOW)
     assert priority(entry(0, image_key=None), NOW) < priority(plain, NOW)

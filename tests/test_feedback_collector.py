@@ -24,9 +24,9 @@ from ontask.data.images import ImageLimits
 from ontask.feedback import Collector, dead_letter_topic, encode_correction, make_correction
 from ontask.spec import FeedbackSpec
 from ontask.store import S3Store
-from tests.conftest import REPO, bomb_png, consume
-from realservers.predictors import s3_env
 from realservers.kafka import KafkaBroker, java_cmd
+from realservers.predictors import s3_env
+from tests.conftest import REPO, bomb_png, consume
 
 CLASSIFIER = "fb-test"
 
@@ -41,8 +41,14 @@ def png(i: int, size=(48, 32)) -> bytes:
 
 
 def good(i: int, **kw) -> tuple[bytes, bytes]:
-    c = make_correction(CLASSIFIER, f"write chapter {i % 7} of the thesis", "off-task" if i % 3 else "on-task",
-                        image=png(i), id=kw.pop("id", f"c-{i}"), **kw)
+    c = make_correction(
+        CLASSIFIER,
+        f"write chapter {i % 7} of the thesis",
+        "off-task" if i % 3 else "on-task",
+        image=png(i),
+        id=kw.pop("id", f"c-{i}"),
+        **kw,
+    )
     return encode_correction(c)
 
 
@@ -63,8 +69,9 @@ def faulty_stream(n: int, seed: int = 0) -> tuple[list[tuple[bytes, bytes]], dic
         big = Image.effect_noise((400, 300), 90).convert("RGB")
         buf = io.BytesIO()
         big.save(buf, format="PNG")  # ~360 kB: over the collector's 200 kB limit in this test
-        faults.append(encode_correction(make_correction(CLASSIFIER, "t", "on-task", image=buf.getvalue(),
-                                                         id=f"big-{j}")))
+        faults.append(
+            encode_correction(make_correction(CLASSIFIER, "t", "on-task", image=buf.getvalue(), id=f"big-{j}"))
+        )
     for j in range(10):
         faults.append(records[j])  # the same id again
         doc = json.loads(records[20 + j][1])
@@ -128,10 +135,26 @@ def test_1000_corrections_with_100_faulty_are_accounted_exactly(kafka_bootstrap,
 
 def _collector_process(bootstrap, s3, bucket, topic, workdir):
     return subprocess.Popen(
-        [sys.executable, "-m", "ontask.cli", "feedback", "collect", "--classifier", CLASSIFIER, "--store",
-         f"s3://{bucket}/kill", "--bootstrap", bootstrap, "--topic", topic],
-        cwd=REPO, env={**os.environ, **s3_env(s3), "PYTHONPATH": str(REPO)},
-        stdout=open(workdir / "collector.out", "ab"), stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "ontask.cli",
+            "feedback",
+            "collect",
+            "--classifier",
+            CLASSIFIER,
+            "--store",
+            f"s3://{bucket}/kill",
+            "--bootstrap",
+            bootstrap,
+            "--topic",
+            topic,
+        ],
+        cwd=REPO,
+        env={**os.environ, **s3_env(s3), "PYTHONPATH": str(REPO)},
+        stdout=open(workdir / "collector.out", "ab"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _durable_counts(store) -> dict:
@@ -167,8 +190,9 @@ def test_sigkill_in_the_middle_loses_nothing_and_counts_nothing_twice(kafka_boot
     assert 0 < at_kill < 1500
     proc = _collector_process(kafka_bootstrap, s3, bucket, topic, tmp_path)
     try:
-        counts = _wait_for(lambda: (c := _durable_counts(store)) and total(c) >= 1500 and c, 180,
-                           "all 1500 corrections", proc, log)
+        counts = _wait_for(
+            lambda: (c := _durable_counts(store)) and total(c) >= 1500 and c, 180, "all 1500 corrections", proc, log
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
@@ -206,17 +230,39 @@ def test_the_collector_rides_out_a_broker_restart(tmp_path, s3_config):
 
 def test_a_correction_from_kafkas_console_producer_is_accepted(kafka_bootstrap, s3_config, tmp_path):
     topic = f"console-{uuid.uuid4().hex[:6]}"
-    doc = {"id": "console-1", "classifier": CLASSIFIER, "task": "review the pull request",
-           "screenshotBase64": base64.b64encode(png(5)).decode(), "correctedLabel": "on-task",
-           "predictedLabel": "off-task", "confidence": 0.61, "source": "reviewer",
-           "timestamp": "2026-11-26T10:00:00Z",
-           "windows": [{"app": "Firefox", "title": "PR #12 - GitHub", "url": "https://github.com/x/pull/12",
-                        "focused": True}]}
+    doc = {
+        "id": "console-1",
+        "classifier": CLASSIFIER,
+        "task": "review the pull request",
+        "screenshotBase64": base64.b64encode(png(5)).decode(),
+        "correctedLabel": "on-task",
+        "predictedLabel": "off-task",
+        "confidence": 0.61,
+        "source": "reviewer",
+        "timestamp": "2026-11-26T10:00:00Z",
+        "windows": [
+            {"app": "Firefox", "title": "PR #12 - GitHub", "url": "https://github.com/x/pull/12", "focused": True}
+        ],
+    }
     line = f"{CLASSIFIER}\t{json.dumps(doc)}\n"
-    out = subprocess.run(java_cmd("org.apache.kafka.tools.ConsoleProducer", "--bootstrap-server", kafka_bootstrap,
-                                  "--topic", topic, "--property", "parse.key=true", "--property",
-                                  "key.separator=\t", heap="256m"),
-                         input=line, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        java_cmd(
+            "org.apache.kafka.tools.ConsoleProducer",
+            "--bootstrap-server",
+            kafka_bootstrap,
+            "--topic",
+            topic,
+            "--property",
+            "parse.key=true",
+            "--property",
+            "key.separator=\t",
+            heap="256m",
+        ),
+        input=line,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     store = S3Store(s3_config, "feedback-test", f"console-{uuid.uuid4().hex[:6]}")
     collector = Collector(CLASSIFIER, FeedbackSpec(topic=topic), store, kafka_bootstrap)
@@ -258,8 +304,13 @@ def test_screenshots_past_their_retention_are_deleted_and_labels_stay(kafka_boot
     store = S3Store(s3_config, "feedback-test", f"retention-{uuid.uuid4().hex[:6]}")
     produce(kafka_bootstrap, topic, [good(i) for i in range(5)])
     now = [1_000_000.0]
-    collector = Collector(CLASSIFIER, FeedbackSpec(topic=topic, screenshot_retention_hours=24), store,
-                          kafka_bootstrap, clock=lambda: now[0])
+    collector = Collector(
+        CLASSIFIER,
+        FeedbackSpec(topic=topic, screenshot_retention_hours=24),
+        store,
+        kafka_bootstrap,
+        clock=lambda: now[0],
+    )
     try:
         run_until(collector, 5)
         assert len(list(store.list("classifiers/fb-test/feedback/screenshots"))) == 5
@@ -289,11 +340,13 @@ def test_records_that_used_to_stop_the_collector_are_dead_lettered_and_intake_go
     _create_topic(kafka_bootstrap, topic, 3_000_000)  # the topic takes records the dead-letter topic would not
     key = CLASSIFIER.encode()
     bomb = make_correction(CLASSIFIER, "t", "on-task", image=bomb_png(20000, 20000), id="bomb")
-    records = [(key, b"[" * 100_000),  # RecursionError in json.loads
-               encode_correction(bomb),  # DecompressionBombError in Pillow's open()
-               (key, b"x" * 1_500_000),  # invalid and over the dead-letter producer's 1 MB default
-               (None, b"{no key, no JSON"),
-               good(1)]
+    records = [
+        (key, b"[" * 100_000),  # RecursionError in json.loads
+        encode_correction(bomb),  # DecompressionBombError in Pillow's open()
+        (key, b"x" * 1_500_000),  # invalid and over the dead-letter producer's 1 MB default
+        (None, b"{no key, no JSON"),
+        good(1),
+    ]
     produce(kafka_bootstrap, topic, records)
     store = S3Store(s3_config, "feedback-test", f"poison-{uuid.uuid4().hex[:6]}")
     spec = FeedbackSpec(topic=topic)
@@ -321,8 +374,10 @@ def test_a_dead_letter_the_broker_refuses_is_counted_and_intake_goes_on(kafka_bo
     collector = Collector(CLASSIFIER, spec, store, kafka_bootstrap)
     try:
         deadline = time.monotonic() + 90
-        while collector.state.counts["buffered"] + collector.state.counts["dead_letter_failed"] < 2 \
-                and time.monotonic() < deadline:
+        while (
+            collector.state.counts["buffered"] + collector.state.counts["dead_letter_failed"] < 2
+            and time.monotonic() < deadline
+        ):
             collector.poll_once(500)
     finally:
         collector.close()
@@ -347,8 +402,9 @@ def test_a_store_error_is_never_taken_for_no_state(kafka_bootstrap, s3_config):
         collector.close()
     saved = store.get_bytes("classifiers/fb-test/feedback/state.json")
     # The same real S3 answering AccessDenied (a wrong secret): not "absent", and nothing is written.
-    denied = S3Store(S3Config(s3_config.endpoint, s3_config.access_key, "wrong"), "feedback-test", prefix,
-                     create_bucket=False)
+    denied = S3Store(
+        S3Config(s3_config.endpoint, s3_config.access_key, "wrong"), "feedback-test", prefix, create_bucket=False
+    )
     try:
         Collector(CLASSIFIER, spec, denied, kafka_bootstrap)
         raise AssertionError("a collector started on an unreadable state")

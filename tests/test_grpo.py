@@ -5,14 +5,21 @@ import math
 import pytest
 import torch
 
-from ontask.trainers.grpo import (entropy, group_advantages, groups_with_signal, grpo_objective, kl_low_var,
-                                  masked_mean, policy_loss)
+from ontask.trainers.grpo import (
+    entropy,
+    group_advantages,
+    groups_with_signal,
+    grpo_objective,
+    kl_low_var,
+    masked_mean,
+    policy_loss,
+)
 
 
 def test_group_advantages_by_hand():
     r = torch.tensor([1.0, 0.0, 0.0, 1.0, 0.5, 0.5, 0.5, 0.5])
     adv = group_advantages(r, 4)
-    std = math.sqrt(((0.5 ** 2) * 4) / 3)  # unbiased std of [1,0,0,1]
+    std = math.sqrt(((0.5**2) * 4) / 3)  # unbiased std of [1,0,0,1]
     assert adv[:4].tolist() == pytest.approx([0.5 / std, -0.5 / std, -0.5 / std, 0.5 / std], rel=1e-5)
     assert adv[4:].tolist() == [0.0] * 4  # no signal, no gradient
     assert group_advantages(r, 4, scale=False)[:4].tolist() == [0.5, -0.5, -0.5, 0.5]  # Dr. GRPO
@@ -39,8 +46,9 @@ def test_policy_loss_clips_and_counts():
 
 
 def test_dual_clip_bounds_negative_advantages():
-    out = policy_loss(torch.log(torch.tensor([[10.0]])), torch.zeros(1, 1), torch.tensor([-1.0]),
-                      torch.ones(1, 1), dual_clip=3.0)
+    out = policy_loss(
+        torch.log(torch.tensor([[10.0]])), torch.zeros(1, 1), torch.tensor([-1.0]), torch.ones(1, 1), dual_clip=3.0
+    )
     assert out.loss.item() == pytest.approx(3.0)
 
 

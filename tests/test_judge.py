@@ -6,8 +6,15 @@ import pytest
 import torch
 
 from ontask.data.generate import example_at
-from ontask.judge import (Judge, JudgeInput, JudgeInputError, JudgmentCache, OpenAIBackend, ScoreRequest,
-                          TransformersBackend)
+from ontask.judge import (
+    Judge,
+    JudgeInput,
+    JudgeInputError,
+    JudgmentCache,
+    OpenAIBackend,
+    ScoreRequest,
+    TransformersBackend,
+)
 from ontask.models.tiny import build_tiny_vlm
 from ontask.store import S3Store
 
@@ -47,10 +54,12 @@ def tiny_backend(tmp_path_factory):
 
 def test_transformers_backend_reads_the_answer_logits(tiny_backend):
     ex = example_at(0, 1)
-    probs = tiny_backend.score([ScoreRequest(ex.image, "Task: x\nIs the person on-task or off-task?",
-                                             ("on-task", "off-task")),
-                                ScoreRequest(ex.image, "Task: x\nIs the person on-task or off-task?",
-                                             ("off-task", "on-task"))])
+    probs = tiny_backend.score(
+        [
+            ScoreRequest(ex.image, "Task: x\nIs the person on-task or off-task?", ("on-task", "off-task")),
+            ScoreRequest(ex.image, "Task: x\nIs the person on-task or off-task?", ("off-task", "on-task")),
+        ]
+    )
     assert 0 < probs[0] < 1
     assert probs[0] + probs[1] == pytest.approx(1.0, abs=1e-6)  # the same two logits, either way round
 
@@ -97,6 +106,7 @@ def test_bad_input_is_refused_with_a_message(tiny_backend):
         JudgeInput.from_bytes(b"definitely not a png", "Answer refunds", name="upload.png")
     with pytest.raises(ImageRejected, match="broken or truncated"):
         import io
+
         buf = io.BytesIO()
         example_at(0, 0).image.save(buf, format="PNG")
         JudgeInput.from_bytes(buf.getvalue()[:500], "Answer refunds")
@@ -109,8 +119,25 @@ def test_bad_input_is_refused_with_a_message(tiny_backend):
 
 
 def test_openai_response_parsing_follows_vllm_logprobs_shape():
-    response = {"choices": [{"logprobs": {"content": [{"token": "on", "logprob": -0.2, "top_logprobs": [
-        {"token": "on", "logprob": -0.2}, {"token": "off", "logprob": -1.8}, {"token": "The", "logprob": -4.0}]}]}}]}
+    response = {
+        "choices": [
+            {
+                "logprobs": {
+                    "content": [
+                        {
+                            "token": "on",
+                            "logprob": -0.2,
+                            "top_logprobs": [
+                                {"token": "on", "logprob": -0.2},
+                                {"token": "off", "logprob": -1.8},
+                                {"token": "The", "logprob": -4.0},
+                            ],
+                        }
+                    ]
+                }
+            }
+        ]
+    }
     p = OpenAIBackend.parse(response, ("on-task", "off-task"))
     assert p == pytest.approx(1 / (1 + torch.exp(torch.tensor(-1.6)).item()), rel=1e-6)
 
@@ -129,9 +156,25 @@ def test_vllm_server_judge_agrees_with_transformers_on_gpu(tmp_path):
 
     folder = build_tiny_vlm(tmp_path / "tiny")
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(folder),
-                               "--port", str(port), "--host", "127.0.0.1", "--max-model-len", "4096",
-                               "--max-logprobs", "20", "--gpu-memory-utilization", "0.3"])
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
+            str(folder),
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+            "--max-model-len",
+            "4096",
+            "--max-logprobs",
+            "20",
+            "--gpu-memory-utilization",
+            "0.3",
+        ]
+    )
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:

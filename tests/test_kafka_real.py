@@ -7,8 +7,8 @@ import uuid
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from tests.conftest import consume
 from realservers.kafka import java_cmd
+from tests.conftest import consume
 
 
 def _topic(bootstrap: str) -> str:
@@ -17,7 +17,6 @@ def _topic(bootstrap: str) -> str:
     admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])
     admin.close()
     return name
-
 
 
 def test_kafka_python_round_trip(kafka_bootstrap):
@@ -33,9 +32,23 @@ def test_console_producer_message_is_consumed_by_kafka_python(kafka_bootstrap):
     topic = _topic(kafka_bootstrap)
     line = json.dumps({"id": "c-1", "label": "off-task"})
     subprocess.run(
-        java_cmd("org.apache.kafka.tools.ConsoleProducer", "--bootstrap-server", kafka_bootstrap, "--topic", topic,
-                 "--property", "parse.key=true", "--property", "key.separator=|", heap="256m"),
-        input=f"support-desk|{line}\n", text=True, check=True, capture_output=True, timeout=120,
+        java_cmd(
+            "org.apache.kafka.tools.ConsoleProducer",
+            "--bootstrap-server",
+            kafka_bootstrap,
+            "--topic",
+            topic,
+            "--property",
+            "parse.key=true",
+            "--property",
+            "key.separator=|",
+            heap="256m",
+        ),
+        input=f"support-desk|{line}\n",
+        text=True,
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     [msg] = consume(kafka_bootstrap, topic, 1)
     assert msg.key == b"support-desk"

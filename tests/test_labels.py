@@ -36,49 +36,119 @@ CASES = [
     ("recruiter-backend", [("email", "backend-hiring", False)], "single", None, ON, None),
     ("recruiter-backend", [("email", "design-hiring", False)], "single", None, OFF, None),
     # documentation on a related vs an unrelated topic
-    ("dev-payments-test", [("editor", "payments", False), ("docs", "testing", False)], "overlap", None, ON,
-     "docs-related"),
-    ("dev-payments-test", [("editor", "payments", False), ("docs", "kubernetes", False)], "overlap", None, OFF,
-     "docs-unrelated"),
+    (
+        "dev-payments-test",
+        [("editor", "payments", False), ("docs", "testing", False)],
+        "overlap",
+        None,
+        ON,
+        "docs-related",
+    ),
+    (
+        "dev-payments-test",
+        [("editor", "payments", False), ("docs", "kubernetes", False)],
+        "overlap",
+        None,
+        OFF,
+        "docs-unrelated",
+    ),
     ("analyst-revenue", [("docs", "spreadsheets", False)], "single", None, ON, "docs-related"),
     ("writer-onboarding", [("docs", "linear-algebra", False)], "single", None, OFF, "docs-unrelated"),
     # a video that is a work tutorial
-    ("student-linalg", [("document", "linear-algebra", False), ("video", "linear-algebra", True)], "overlap", None,
-     ON, "tutorial-video"),
+    (
+        "student-linalg",
+        [("document", "linear-algebra", False), ("video", "linear-algebra", True)],
+        "overlap",
+        None,
+        ON,
+        "tutorial-video",
+    ),
     ("analyst-revenue", [("video", "spreadsheets", True)], "single", None, ON, "tutorial-video"),
     ("support-shipping", [("video", "testing", True)], "single", None, OFF, "tutorial-video"),
     ("student-linalg", [("video", "cats", False)], "single", None, OFF, None),
     # a distraction in a background window while the focused one is on-task
-    ("dev-payments-test", [("video", "football", False), ("editor", "payments", False)], "overlap", None, ON,
-     "background-distraction"),
-    ("support-refunds", [("game", "gaming", False), ("issues", "refunds", False)], "overlap", None, ON,
-     "background-distraction"),
-    ("designer-landing", [("design", "landing-page", False), ("social", "celebrity", False)], "overlap", None, OFF,
-     None),
+    (
+        "dev-payments-test",
+        [("video", "football", False), ("editor", "payments", False)],
+        "overlap",
+        None,
+        ON,
+        "background-distraction",
+    ),
+    (
+        "support-refunds",
+        [("game", "gaming", False), ("issues", "refunds", False)],
+        "overlap",
+        None,
+        ON,
+        "background-distraction",
+    ),
+    (
+        "designer-landing",
+        [("design", "landing-page", False), ("social", "celebrity", False)],
+        "overlap",
+        None,
+        OFF,
+        None,
+    ),
     # chat with a colleague about the task vs about lunch
-    ("dev-payments-test", [("editor", "payments", False), ("chat", "payments", False)], "overlap", None, ON,
-     "chat-task"),
-    ("dev-payments-test", [("editor", "payments", False), ("chat", "lunch", False)], "overlap", None, OFF,
-     "chat-not-task"),
+    (
+        "dev-payments-test",
+        [("editor", "payments", False), ("chat", "payments", False)],
+        "overlap",
+        None,
+        ON,
+        "chat-task",
+    ),
+    (
+        "dev-payments-test",
+        [("editor", "payments", False), ("chat", "lunch", False)],
+        "overlap",
+        None,
+        OFF,
+        "chat-not-task",
+    ),
     ("sales-renewals", [("chat", "renewals", False)], "single", None, ON, "chat-task"),
     # a shopping site during a "buy office supplies" task
     ("support-office-supplies", [("shop", "office-supplies", False)], "single", None, ON, "shopping-task"),
     ("support-office-supplies", [("shop", "gadgets", False)], "single", None, OFF, "shopping-task"),
     ("dev-payments-test", [("shop", "office-supplies", False)], "single", None, OFF, None),
     # split screen
-    ("analyst-revenue", [("spreadsheet", "revenue", False), ("docs", "spreadsheets", False)], "split", None, ON,
-     "split-screen"),
-    ("analyst-revenue", [("spreadsheet", "revenue", False), ("video", "football", False)], "split", None, OFF,
-     "split-screen"),
-    ("dev-payments-test", [("editor", "payments", False), ("terminal", "payments", False)], "split", None, ON,
-     "split-screen"),
-    ("dev-payments-test", [("editor", "auth", False), ("terminal", "payments", False)], "split", None, OFF,
-     "split-screen"),
+    (
+        "analyst-revenue",
+        [("spreadsheet", "revenue", False), ("docs", "spreadsheets", False)],
+        "split",
+        None,
+        ON,
+        "split-screen",
+    ),
+    (
+        "analyst-revenue",
+        [("spreadsheet", "revenue", False), ("video", "football", False)],
+        "split",
+        None,
+        OFF,
+        "split-screen",
+    ),
+    (
+        "dev-payments-test",
+        [("editor", "payments", False), ("terminal", "payments", False)],
+        "split",
+        None,
+        ON,
+        "split-screen",
+    ),
+    (
+        "dev-payments-test",
+        [("editor", "auth", False), ("terminal", "payments", False)],
+        "split",
+        None,
+        OFF,
+        "split-screen",
+    ),
     # a notification about lunch does not make an on-task screen off-task
-    ("writer-release-notes", [("document", "release-notes", False)], "single", ("chat", "lunch"), ON,
-     "notification"),
-    ("writer-release-notes", [("social", "celebrity", False)], "single", ("chat", "lunch"),
-     OFF, None),
+    ("writer-release-notes", [("document", "release-notes", False)], "single", ("chat", "lunch"), ON, "notification"),
+    ("writer-release-notes", [("social", "celebrity", False)], "single", ("chat", "lunch"), OFF, None),
 ]
 
 
@@ -97,8 +167,17 @@ def test_labelling_rule(task_id, windows, layout, notification, expected, hard_k
 def test_table_has_at_least_30_cases_covering_every_hard_kind():
     assert len(CASES) >= 30
     kinds = {c[5] for c in CASES}
-    assert {"docs-related", "docs-unrelated", "tutorial-video", "background-distraction", "chat-task",
-            "chat-not-task", "shopping-task", "split-screen", "notification"} <= kinds
+    assert {
+        "docs-related",
+        "docs-unrelated",
+        "tutorial-video",
+        "background-distraction",
+        "chat-task",
+        "chat-not-task",
+        "shopping-task",
+        "split-screen",
+        "notification",
+    } <= kinds
 
 
 # A team's own policy: its focus music in front of the task's work is on-task for that team only;

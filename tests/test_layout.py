@@ -14,9 +14,13 @@ def _imports(path):
 
 
 def test_serving_evaluation_and_the_judge_do_not_import_the_trainers():
-    offenders = {str(p.relative_to(REPO)): m for room in ("serving", "evaluation", "judge")
-                 for p in (REPO / "ontask" / room).rglob("*.py") for m in _imports(p)
-                 if m == "ontask.trainers" or m.startswith("ontask.trainers.")}
+    offenders = {
+        str(p.relative_to(REPO)): m
+        for room in ("serving", "evaluation", "judge")
+        for p in (REPO / "ontask" / room).rglob("*.py")
+        for m in _imports(p)
+        if m == "ontask.trainers" or m.startswith("ontask.trainers.")
+    }
     assert offenders == {}
 
 
@@ -24,15 +28,23 @@ def test_the_labels_are_spelled_in_one_module():
     import io
     import tokenize
 
-    spelled = {str(p.relative_to(REPO)) for p in (REPO / "ontask").rglob("*.py")
-               for t in tokenize.generate_tokens(io.StringIO(p.read_text()).readline)
-               if t.type == tokenize.STRING and t.string.strip("\"'") in ("on-task", "off-task")}
+    spelled = {
+        str(p.relative_to(REPO))
+        for p in (REPO / "ontask").rglob("*.py")
+        for t in tokenize.generate_tokens(io.StringIO(p.read_text()).readline)
+        if t.type == tokenize.STRING and t.string.strip("\"'") in ("on-task", "off-task")
+    }
     assert spelled == {"ontask/labels.py"}
 
 
 def test_nothing_outside_the_tests_imports_them():
-    offenders = {str(p.relative_to(REPO)): m for room in ("ontask", "benchmarks", "scripts", "realservers")
-                 for p in (REPO / room).rglob("*.py") for m in _imports(p) if m == "tests" or m.startswith("tests.")}
+    offenders = {
+        str(p.relative_to(REPO)): m
+        for room in ("ontask", "benchmarks", "scripts", "realservers")
+        for p in (REPO / room).rglob("*.py")
+        for m in _imports(p)
+        if m == "tests" or m.startswith("tests.")
+    }
     assert offenders == {}
 
 
@@ -43,8 +55,10 @@ def test_store_keys_are_made_in_one_module():
     import re
     import tokenize
 
-    key = re.compile(r"^f?[\"'].*(classifiers/|datasets/|(?<!/v[12])/models/\{|/metrics/|/evaluations/|"
-                     r"/checkpoints/|feedback/(state|screenshots|cycles))")
+    key = re.compile(
+        r"^f?[\"'].*(classifiers/|datasets/|(?<!/v[12])/models/\{|/metrics/|/evaluations/|"
+        r"/checkpoints/|feedback/(state|screenshots|cycles))"
+    )
     found = {}
     for p in (REPO / "ontask").rglob("*.py"):
         if p.name == "store_paths.py":
@@ -56,3 +70,18 @@ def test_store_keys_are_made_in_one_module():
                 if "<" not in t.string:  # "classifiers/<c>/..." is prose for a reader
                     found.setdefault(str(p.relative_to(REPO)), []).append(t.string)
     assert found == {}
+
+
+def test_the_readmes_layout_table_matches_the_tree():
+    import re
+
+    text = (REPO / "README.md").read_text()
+    table = text[text.index("## Layout") :]
+    listed = {m.rstrip("/") for m in re.findall(r"^\| `([^`]+)` \|", table, flags=re.M)}
+    assert all((REPO / p).exists() for p in listed), sorted(p for p in listed if not (REPO / p).exists())
+    rooms = {
+        str(p.relative_to(REPO))
+        for p in (REPO / "ontask").iterdir()
+        if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py" and p.name != "__init__.py")
+    }
+    assert rooms - listed == set()

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from ontask.models.tiny import build_tiny_vlm
 from ontask.data.catalog import catalog_corpus
+from ontask.models.tiny import build_tiny_vlm
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -36,8 +36,9 @@ spec:
 
 
 def _cli(*args: str, timeout: float) -> subprocess.CompletedProcess:
-    out = subprocess.run([sys.executable, "-m", "ontask.cli", *args], capture_output=True, text=True, cwd=REPO,
-                         timeout=timeout)
+    out = subprocess.run(
+        [sys.executable, "-m", "ontask.cli", *args], capture_output=True, text=True, cwd=REPO, timeout=timeout
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return out
 
@@ -48,12 +49,29 @@ def test_the_tiny_student_learns_from_chance_to_85_percent_within_15_minutes(tmp
     base = build_tiny_vlm(tmp_path / "base", seed=11, corpus=catalog_corpus())
     (tmp_path / "tc.yaml").write_text(CONFIG)
     started = time.monotonic()
-    _cli("train", "--config", str(tmp_path / "tc.yaml"), "--store", store, "--classifier", "learner",
-         "--dataset", "screens", "--base-model", str(base), "--warm-start-steps", "80",
-         "--max-minutes", str(BUDGET_MINUTES - 2), timeout=BUDGET_MINUTES * 60 + 120)
+    _cli(
+        "train",
+        "--config",
+        str(tmp_path / "tc.yaml"),
+        "--store",
+        store,
+        "--classifier",
+        "learner",
+        "--dataset",
+        "screens",
+        "--base-model",
+        str(base),
+        "--warm-start-steps",
+        "80",
+        "--max-minutes",
+        str(BUDGET_MINUTES - 2),
+        timeout=BUDGET_MINUTES * 60 + 120,
+    )
     minutes = (time.monotonic() - started) / 60
-    metrics = [json.loads(line) for line in
-               (tmp_path / "store" / "classifiers" / "learner" / "metrics" / "v1.jsonl").read_text().splitlines()]
+    metrics = [
+        json.loads(line)
+        for line in (tmp_path / "store" / "classifiers" / "learner" / "metrics" / "v1.jsonl").read_text().splitlines()
+    ]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     _cli("monitor", "learner", "--store", store, "--out", str(ARTIFACTS / "learning"), timeout=120)
     (ARTIFACTS / "learning" / "metrics.jsonl").write_text("\n".join(json.dumps(m) for m in metrics) + "\n")
@@ -65,9 +83,19 @@ def test_the_tiny_student_learns_from_chance_to_85_percent_within_15_minutes(tmp
     after_warm = next(a for s, p, a in curve if s >= len(warm))
     entropies = [m["entropy"] for m in grpo if m.get("entropy") is not None]
     summary = f"{minutes:.1f} min, curve {curve}"
-    (ARTIFACTS / "learning" / "summary.json").write_text(json.dumps(
-        {"train_minutes": round(minutes, 2), "start": start, "after_warm_start": after_warm, "final": final,
-         "min_entropy": min(entropies, default=None), "curve": curve}, indent=1))
+    (ARTIFACTS / "learning" / "summary.json").write_text(
+        json.dumps(
+            {
+                "train_minutes": round(minutes, 2),
+                "start": start,
+                "after_warm_start": after_warm,
+                "final": final,
+                "min_entropy": min(entropies, default=None),
+                "curve": curve,
+            },
+            indent=1,
+        )
+    )
     assert minutes <= BUDGET_MINUTES, summary
     assert 0.35 <= start <= 0.65, f"the random student should start near chance: {summary}"
     assert final >= 0.85, summary
@@ -81,8 +109,20 @@ def test_the_tiny_student_learns_from_chance_to_85_percent_within_15_minutes(tmp
     # 90% of them has learned the label prior, not the task.
     model = str(tmp_path / "store" / "classifiers" / "learner" / "models" / "v1")
     _cli("data", "real-screens", "--out", store, "--name", "real", timeout=900)
-    _cli("eval", "--model", model, "--store", store, "--data", "real", "--slices", "val",
-         "--out", str(tmp_path / "eval-real"), timeout=600)
+    _cli(
+        "eval",
+        "--model",
+        model,
+        "--store",
+        store,
+        "--data",
+        "real",
+        "--slices",
+        "val",
+        "--out",
+        str(tmp_path / "eval-real"),
+        timeout=600,
+    )
     val = json.loads((tmp_path / "eval-real" / "evaluation.json").read_text())["results"]["student v1"]["val"]
     said = {label: sum(row[label] for row in val["confusion"].values()) for label in ("on-task", "off-task")}
     truth = {label: sum(val["confusion"][label].values()) for label in ("on-task", "off-task")}

@@ -10,11 +10,11 @@ from safetensors.torch import load_file
 
 from ontask.data import generate, write_version
 from ontask.data.generate import example_at
+from ontask.models.answer import encode
 from ontask.models.loading import load_vlm
 from ontask.models.tiny import build_tiny_vlm
 from ontask.store import LocalStore
 from ontask.trainers.lora import add_lora, merged_state_dict
-from ontask.models.answer import encode
 from tests.conftest import REPO
 
 
@@ -41,18 +41,41 @@ def test_merged_checkpoint_answers_like_the_adapted_model(tmp_path):
     assert not torch.allclose(adapted, base, atol=1e-3)
 
 
-CONFIG = ("apiVersion: ontask.dev/v1alpha1\nkind: TaskClassifier\nmetadata: {name: lora}\nspec:\n"
-          "  data: {source: synthetic, trainBatchSize: 2, maxResponseLength: 4}\n"
-          "  judge: {enabled: false}\n"
-          "  training: {epochs: 1, groupSize: 2, learningRate: 0.01, evalEvery: 1000, saveEvery: 3, loraRank: 4,\n"
-          "             rewardWeights: {binary: 0.8, judge: 0.0, verifier: 0.2}, syncSteps: 2}\n")
+CONFIG = (
+    "apiVersion: ontask.dev/v1alpha1\nkind: TaskClassifier\nmetadata: {name: lora}\nspec:\n"
+    "  data: {source: synthetic, trainBatchSize: 2, maxResponseLength: 4}\n"
+    "  judge: {enabled: false}\n"
+    "  training: {epochs: 1, groupSize: 2, learningRate: 0.01, evalEvery: 1000, saveEvery: 3, loraRank: 4,\n"
+    "             rewardWeights: {binary: 0.8, judge: 0.0, verifier: 0.2}, syncSteps: 2}\n"
+)
 
 
 def _train(tmp_path, store, *extra):
-    return subprocess.run([sys.executable, "-m", "ontask.cli", "train", "--config", str(tmp_path / "lora.yaml"),
-                           "--store", str(store), "--classifier", "lora", "--dataset", "screens", "--base-model",
-                           str(tmp_path / "base"), "--warm-start-steps", "2", *extra],
-                          capture_output=True, text=True, cwd=REPO, timeout=600)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ontask.cli",
+            "train",
+            "--config",
+            str(tmp_path / "lora.yaml"),
+            "--store",
+            str(store),
+            "--classifier",
+            "lora",
+            "--dataset",
+            "screens",
+            "--base-model",
+            str(tmp_path / "base"),
+            "--warm-start-steps",
+            "2",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
 
 
 def test_lora_run_serves_a_plain_checkpoint_and_resumes_exactly(tmp_path):
@@ -72,6 +95,8 @@ def test_lora_run_serves_a_plain_checkpoint_and_resumes_exactly(tmp_path):
     assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-5
     changed = [k for k in a if not torch.equal(a[k], base[k])]
     assert changed and all("self_attn" in k for k in changed)  # only the adapted projections moved
-    metrics = [json.loads(l) for l in (tmp_path / "interrupted" / "classifiers/lora/metrics/v1.jsonl")
-               .read_text().splitlines()]
+    metrics = [
+        json.loads(ln)
+        for ln in (tmp_path / "interrupted" / "classifiers/lora/metrics/v1.jsonl").read_text().splitlines()
+    ]
     assert any(m["phase"] == "resume" and m["step"] == 3 for m in metrics)

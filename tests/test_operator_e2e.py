@@ -20,8 +20,7 @@ from ontask.feedback import make_correction, send
 from ontask.spec import GROUP, PLURAL, VERSION
 from tests.conftest import run_cli, wait_for
 from tests.kubelet_standin import ISVC, PYTORCHJOB
-from tests.operator_env import (Operator, classifier_events, classifier_status, get_child, manifest,
-                                prepare_namespace)
+from tests.operator_env import Operator, classifier_events, classifier_status, get_child, manifest, prepare_namespace
 
 NS = "ontask-e2e"
 NAME = "focus"
@@ -52,8 +51,9 @@ def events(admin_api) -> list:
 MANIFEST = manifest(NAME, NS, BUCKET, TOPIC)
 
 
-def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operator_kills(cluster, kube, admin_api,
-                                                                                          kafka_bootstrap):
+def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operator_kills(
+    cluster, kube, admin_api, kafka_bootstrap
+):
     operator, standin, store = cluster
     custom = k8s.CustomObjectsApi(admin_api)
     diagnose = lambda: f"status: {status(admin_api)}\noperator: {operator.tail()}\nkubelet: {standin.runs}"  # noqa: E731
@@ -80,8 +80,12 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
     operator.start()
 
     # Serve v1.
-    wait_for(lambda: status(admin_api).get("modelVersion") == "v1" and status(admin_api).get("phase") == "Serving",
-         420, "Serving v1", diagnose)
+    wait_for(
+        lambda: status(admin_api).get("modelVersion") == "v1" and status(admin_api).get("phase") == "Serving",
+        420,
+        "Serving v1",
+        diagnose,
+    )
     printed = run_cli("kubectl", "get", "taskclassifier", NAME, "-n", NS, kubeconfig=kube.admin_kubeconfig)
     assert "Serving" in printed.stdout and "v1" in printed.stdout
 
@@ -90,27 +94,52 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
 
     # Learn: 20 corrections start cycle 1; the operator is killed while the cycle trains.
     for i, ex in enumerate(generate(20, seed=77)):
-        send(make_correction(NAME, ex.task, "off-task" if ex.label == "on-task" else "on-task",
-                             image=encode_png(ex.image), id=f"e2e-{i}", windows=ex.windows,
-                             predicted_label=ex.label, confidence=0.6), bootstrap=kafka_bootstrap, topic=TOPIC)
+        send(
+            make_correction(
+                NAME,
+                ex.task,
+                "off-task" if ex.label == "on-task" else "on-task",
+                image=encode_png(ex.image),
+                id=f"e2e-{i}",
+                windows=ex.windows,
+                predicted_label=ex.label,
+                confidence=0.6,
+            ),
+            bootstrap=kafka_bootstrap,
+            topic=TOPIC,
+        )
     wait_for(lambda: _get(custom, PYTORCHJOB, f"{NAME}-cycle-c1"), 240, "the cycle PyTorchJob", diagnose)
     # The status patch lands just after the job is created.
-    wait_for(lambda: (s := status(admin_api)).get("phase") == "Syncing" and s.get("candidateVersion") == "v2", 30,
-             "Syncing v2", diagnose)
+    wait_for(
+        lambda: (s := status(admin_api)).get("phase") == "Syncing" and s.get("candidateVersion") == "v2",
+        30,
+        "Syncing v2",
+        diagnose,
+    )
     operator.kill()
     operator.start()
 
-    final = wait_for(lambda: (s := status(admin_api)).get("cycle") == 1 and s.get("modelVersion") == "v2" and s,
-                 480, "cycle 1 promoted", diagnose)
+    final = wait_for(
+        lambda: (s := status(admin_api)).get("cycle") == 1 and s.get("modelVersion") == "v2" and s,
+        480,
+        "cycle 1 promoted",
+        diagnose,
+    )
     assert final["feedback"]["received"] == 20 and final["metrics"]["accuracy"] is not None
     assert final.get("candidateVersion") is None  # decided: no candidate left in flight
     conditions = {c["type"]: c for c in final["conditions"]}
     assert conditions["Trained"]["reason"] == "Promoted" and "promoteIfGain" in conditions["Trained"]["message"]
     assert conditions["FeedbackConnected"]["status"] == "True"
     wait_for(lambda: any(e.reason == "Promoted" for e in events(admin_api)), 60, "the Promoted event", diagnose)
-    wait_for(lambda: (s := status(admin_api)).get("phase") == "Serving"
-         and {c["type"]: c["status"] for c in s["conditions"]}.get("StudentServing") == "True", 240,
-         "the student serving v2", diagnose)
+    wait_for(
+        lambda: (
+            (s := status(admin_api)).get("phase") == "Serving"
+            and {c["type"]: c["status"] for c in s["conditions"]}.get("StudentServing") == "True"
+        ),
+        240,
+        "the student serving v2",
+        diagnose,
+    )
     student = custom.get_namespaced_custom_object(*ISVC[:2], NS, ISVC[2], f"{NAME}-student")
     assert student["metadata"]["annotations"]["ontask.dev/model-version"] == "v2"
     # Nothing made or run twice, whatever the kills interrupted.
@@ -121,16 +150,27 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
     # Update: new replica bounds reach the student InferenceService; observedGeneration follows.
     generation = custom.get_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, NAME)["metadata"]["generation"]
     custom.patch_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, NAME, {"spec": {"serving": {"maxReplicas": 3}}})
-    wait_for(lambda: _get(custom, ISVC, f"{NAME}-student")["spec"]["predictor"]["maxReplicas"] == 3, 60,
-         "maxReplicas on the student", diagnose)
+    wait_for(
+        lambda: _get(custom, ISVC, f"{NAME}-student")["spec"]["predictor"]["maxReplicas"] == 3,
+        60,
+        "maxReplicas on the student",
+        diagnose,
+    )
     wait_for(lambda: status(admin_api).get("observedGeneration") == generation + 1, 60, "observedGeneration", diagnose)
 
     # Delete: the children go with the classifier (the real garbage collector, by ownerReferences);
     # the artifacts in S3 stay.
     custom.delete_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, NAME)
-    wait_for(lambda: not custom.list_namespaced_custom_object(*PYTORCHJOB[:2], NS, PYTORCHJOB[2])["items"]
-         and not custom.list_namespaced_custom_object(*ISVC[:2], NS, ISVC[2])["items"]
-         and not k8s.BatchV1Api(admin_api).list_namespaced_job(NS).items, 120, "children garbage-collected", diagnose)
+    wait_for(
+        lambda: (
+            not custom.list_namespaced_custom_object(*PYTORCHJOB[:2], NS, PYTORCHJOB[2])["items"]
+            and not custom.list_namespaced_custom_object(*ISVC[:2], NS, ISVC[2])["items"]
+            and not k8s.BatchV1Api(admin_api).list_namespaced_job(NS).items
+        ),
+        120,
+        "children garbage-collected",
+        diagnose,
+    )
     assert store.exists(f"classifiers/{NAME}/models/v2/model.safetensors")
 
 

@@ -13,16 +13,29 @@ from ontask.spec import GROUP, PLURAL, VERSION
 from tests.conftest import REPO, run_cli, wait_for
 
 NS = "ontask-peer"
-SPEC = {"data": {"source": "s3://b/p"}, "judge": {"enabled": False},
-        "training": {"rewardWeights": {"binary": 0.8, "judge": 0.0, "verifier": 0.2}}}
+SPEC = {
+    "data": {"source": "s3://b/p"},
+    "judge": {"enabled": False},
+    "training": {"rewardWeights": {"binary": 0.8, "judge": 0.0, "verifier": 0.2}},
+}
 
 
 def _start(kube, priority: int, log):
-    env = {**os.environ, "KUBECONFIG": str(kube.user_kubeconfig), "PYTHONPATH": str(REPO),
-           "ONTASK_PEERING_PRIORITY": str(priority), "ONTASK_PEERING_LIFETIME": "5"}
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kube.user_kubeconfig),
+        "PYTHONPATH": str(REPO),
+        "ONTASK_PEERING_PRIORITY": str(priority),
+        "ONTASK_PEERING_LIFETIME": "5",
+    }
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "ontask.cli", "operator", "--namespace", NS, "--liveness", ""],
-                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+        return subprocess.Popen(
+            [sys.executable, "-m", "ontask.cli", "operator", "--namespace", NS, "--liveness", ""],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=REPO,
+        )
 
 
 def _phase(admin_api, name):
@@ -35,34 +48,83 @@ def _phase(admin_api, name):
 
 def test_the_higher_priority_replica_leads_and_the_other_takes_over(kube, admin_api, crd_installed, tmp_path):
     run_cli("kubectl", "create", "namespace", NS, kubeconfig=kube.admin_kubeconfig)
-    rendered = run_cli("helm", "template", "ontask", str(REPO / "charts" / "ontask"), "--namespace", NS,
-                       "--set", f"operator.watchNamespaces[0]={NS}", "--kube-version", "1.34.0", check=True).stdout
+    rendered = run_cli(
+        "helm",
+        "template",
+        "ontask",
+        str(REPO / "charts" / "ontask"),
+        "--namespace",
+        NS,
+        "--set",
+        f"operator.watchNamespaces[0]={NS}",
+        "--kube-version",
+        "1.34.0",
+        check=True,
+    ).stdout
     docs = [d for d in yaml.safe_load_all(rendered) if d]
     role = next(d for d in docs if d["kind"] == "ClusterRole")
     peering = next(d for d in docs if d["kind"] == "KopfPeering")
-    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-               "metadata": {"name": "ontask-peer-user"},
-               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                           "name": role["metadata"]["name"]},
-               "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": kube.user_name}]}
-    run_cli("kubectl", "apply", "-f", "-", kubeconfig=kube.admin_kubeconfig, check=True,
-            input=yaml.safe_dump_all([role, binding, peering]))
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "ontask-peer-user"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": kube.user_name}],
+    }
+    run_cli(
+        "kubectl",
+        "apply",
+        "-f",
+        "-",
+        kubeconfig=kube.admin_kubeconfig,
+        check=True,
+        input=yaml.safe_dump_all([role, binding, peering]),
+    )
     custom = k8s.CustomObjectsApi(admin_api)
     leader = _start(kube, 200, tmp_path / "leader.log")
     follower = _start(kube, 100, tmp_path / "follower.log")
     try:
-        wait_for(lambda: len(custom.get_namespaced_custom_object("kopf.dev", "v1", NS, "kopfpeerings", "ontask")
-                          .get("status") or {}) == 2, 60, "both replicas in the peering object")
-        custom.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, {
-            "apiVersion": f"{GROUP}/{VERSION}", "kind": "TaskClassifier", "metadata": {"name": "peer-a"}, "spec": SPEC})
+        wait_for(
+            lambda: (
+                len(
+                    custom.get_namespaced_custom_object("kopf.dev", "v1", NS, "kopfpeerings", "ontask").get("status")
+                    or {}
+                )
+                == 2
+            ),
+            60,
+            "both replicas in the peering object",
+        )
+        custom.create_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            NS,
+            PLURAL,
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "TaskClassifier",
+                "metadata": {"name": "peer-a"},
+                "spec": SPEC,
+            },
+        )
         wait_for(lambda: _phase(admin_api, "peer-a") == "Bootstrapping", 60, "peer-a reconciled")
         assert "peer-a" in (tmp_path / "leader.log").read_text()
         assert "peer-a" not in (tmp_path / "follower.log").read_text()  # it waited
 
         leader.send_signal(signal.SIGKILL)
         leader.wait(30)
-        custom.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, {
-            "apiVersion": f"{GROUP}/{VERSION}", "kind": "TaskClassifier", "metadata": {"name": "peer-b"}, "spec": SPEC})
+        custom.create_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            NS,
+            PLURAL,
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "TaskClassifier",
+                "metadata": {"name": "peer-b"},
+                "spec": SPEC,
+            },
+        )
         wait_for(lambda: _phase(admin_api, "peer-b") == "Bootstrapping", 90, "peer-b reconciled by the follower")
         assert "peer-b" in (tmp_path / "follower.log").read_text()
     finally:

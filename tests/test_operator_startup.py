@@ -11,8 +11,8 @@ import yaml
 from kubernetes import client as k8s
 
 from ontask.spec import GROUP, PLURAL, VERSION
-from tests.conftest import REPO, run_cli, wait_for
 from realservers.proc import free_port
+from tests.conftest import REPO, run_cli, wait_for
 
 NS = "ontask-op"
 
@@ -20,25 +20,53 @@ NS = "ontask-op"
 @pytest.fixture(scope="module")
 def operator(kube, admin_api, crd_installed, tmp_path_factory):
     run_cli("kubectl", "create", "namespace", NS, kubeconfig=kube.admin_kubeconfig)
-    rendered = run_cli("helm", "template", "ontask", str(REPO / "charts" / "ontask"), "--namespace", NS,
-                       "--kube-version", "1.34.0", check=True).stdout
+    rendered = run_cli(
+        "helm",
+        "template",
+        "ontask",
+        str(REPO / "charts" / "ontask"),
+        "--namespace",
+        NS,
+        "--kube-version",
+        "1.34.0",
+        check=True,
+    ).stdout
     role = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "ClusterRole")
     binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
         "metadata": {"name": "ontask-test-user"},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": kube.user_name}],
     }
-    run_cli("kubectl", "apply", "-f", "-", kubeconfig=kube.admin_kubeconfig, check=True,
-            input=yaml.safe_dump_all([role, binding]))
+    run_cli(
+        "kubectl",
+        "apply",
+        "-f",
+        "-",
+        kubeconfig=kube.admin_kubeconfig,
+        check=True,
+        input=yaml.safe_dump_all([role, binding]),
+    )
     port = free_port()
     log = tmp_path_factory.mktemp("operator") / "operator.log"
     env = {**os.environ, "KUBECONFIG": str(kube.user_kubeconfig), "PYTHONPATH": str(REPO)}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ontask.cli", "operator", "--standalone", "--namespace", NS,
-             "--liveness", f"http://127.0.0.1:{port}/healthz"],
-            stdout=out, stderr=subprocess.STDOUT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "ontask.cli",
+                "operator",
+                "--standalone",
+                "--namespace",
+                NS,
+                "--liveness",
+                f"http://127.0.0.1:{port}/healthz",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
     try:
         wait_for(lambda: _healthy(port), timeout=60, what="operator /healthz")
@@ -66,10 +94,12 @@ def _status(admin_api, name):
 
 def test_valid_classifier_is_accepted_and_starts_bootstrapping(operator, admin_api):
     api = k8s.CustomObjectsApi(admin_api)
-    created = api.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL,
-                                                  _tc("good", {"data": {"source": "s3://b/p"}}))
-    status = wait_for(lambda: _status(admin_api, "good").get("phase") and _status(admin_api, "good"),
-                   what="status of 'good'")
+    created = api.create_namespaced_custom_object(
+        GROUP, VERSION, NS, PLURAL, _tc("good", {"data": {"source": "s3://b/p"}})
+    )
+    status = wait_for(
+        lambda: _status(admin_api, "good").get("phase") and _status(admin_api, "good"), what="status of 'good'"
+    )
     assert status["phase"] == "Bootstrapping"
     assert status["observedGeneration"] == 1
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
@@ -87,8 +117,10 @@ def test_inconsistent_classifier_fails_with_a_condition_and_an_event(operator, a
     api.create_namespaced_custom_object(
         GROUP, VERSION, NS, PLURAL, _tc("no-judge", {"data": {"source": "s3://b/p"}, "judge": {"enabled": False}})
     )
-    status = wait_for(lambda: _status(admin_api, "no-judge").get("phase") and _status(admin_api, "no-judge"),
-                   what="status of 'no-judge'")
+    status = wait_for(
+        lambda: _status(admin_api, "no-judge").get("phase") and _status(admin_api, "no-judge"),
+        what="status of 'no-judge'",
+    )
     assert status["phase"] == "Failed"
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     assert ready["reason"] == "InvalidSpec"
@@ -105,9 +137,15 @@ def test_inconsistent_classifier_fails_with_a_condition_and_an_event(operator, a
 def test_fixing_the_spec_moves_it_out_of_failed(operator, admin_api):
     api = k8s.CustomObjectsApi(admin_api)
     api.patch_namespaced_custom_object(
-        GROUP, VERSION, NS, PLURAL, "no-judge",
+        GROUP,
+        VERSION,
+        NS,
+        PLURAL,
+        "no-judge",
         {"spec": {"training": {"rewardWeights": {"binary": 0.7, "judge": 0.0, "verifier": 0.3}}}},
     )
-    status = wait_for(lambda: _status(admin_api, "no-judge").get("phase") == "Bootstrapping"
-                   and _status(admin_api, "no-judge"), what="'no-judge' out of Failed")
+    status = wait_for(
+        lambda: _status(admin_api, "no-judge").get("phase") == "Bootstrapping" and _status(admin_api, "no-judge"),
+        what="'no-judge' out of Failed",
+    )
     assert status["observedGeneration"] == 2

@@ -41,8 +41,17 @@ def test_the_set_covers_tasks_apps_and_hard_cases_and_splits_by_task(real_set):
         labels[r["image"]].add(r["label"])
     assert all(v == {"on-task", "off-task"} for v in labels.values()), "every screenshot: one task it serves, one not"
     families = {r["hardKind"] for r in rows}
-    assert {"right-tool-other-task", "docs-related", "docs-unrelated", "chat-task", "chat-lunch", "video-tutorial",
-            "video-entertainment", "background-distraction", "split-screen"} <= families
+    assert {
+        "right-tool-other-task",
+        "docs-related",
+        "docs-unrelated",
+        "chat-task",
+        "chat-lunch",
+        "video-tutorial",
+        "video-entertainment",
+        "background-distraction",
+        "split-screen",
+    } <= families
     # Split by screenshot and by task: no validation task or screenshot appears in a training row.
     tasks = {s: {r["task"] for r in rows if r["split"] == s} for s in ("train", "val")}
     images = {s: {r["image"] for r in rows if r["split"] == s} for s in ("train", "val")}
@@ -77,10 +86,30 @@ def test_ontask_eval_scores_the_verifier_on_the_validation_tasks_by_app_and_fami
     val_tasks = {r["extra_info"]["task"] for r in ds.rows if r["extra_info"]["split"] == "val"}
     train_tasks = {r["extra_info"]["task"] for r in ds.rows if r["extra_info"]["split"] == "train"}
     assert manifest["splits"]["val"] > 0 and not val_tasks & train_tasks
-    out = subprocess.run([sys.executable, "-m", "ontask.cli", "eval", "--store", str(tmp_path / "store"),
-                          "--data", "real-screens", "--slices", "val", "--pixels", "--by", "app,family",
-                          "--out", str(tmp_path / "eval")], cwd=REPO, capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ontask.cli",
+            "eval",
+            "--store",
+            str(tmp_path / "store"),
+            "--data",
+            "real-screens",
+            "--slices",
+            "val",
+            "--pixels",
+            "--by",
+            "app,family",
+            "--out",
+            str(tmp_path / "eval"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert out.returncode == 0, out.stderr
     results = json.loads((tmp_path / "eval" / "evaluation.json").read_text())["results"]
     assert results["verifier alone"]["val"]["accuracy"] >= 0.88

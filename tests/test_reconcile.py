@@ -1,15 +1,19 @@
-import pytest
-
 """The life of a classifier as a pure plan: each branch, without a cluster."""
+
+import pytest
 
 from ontask.evaluation.gate import Decision, Evaluation
 from ontask.operator.reconcile import Observed, plan
 from ontask.spec import TaskClassifierSpec, TaskClassifierStatus
 
 SPEC = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}})
-NO_JUDGE = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}, "judge": {"enabled": False},
-                                              "training": {"rewardWeights": {"binary": 0.8, "judge": 0,
-                                                                             "verifier": 0.2}}})
+NO_JUDGE = TaskClassifierSpec.model_validate(
+    {
+        "data": {"source": "synthetic"},
+        "judge": {"enabled": False},
+        "training": {"rewardWeights": {"binary": 0.8, "judge": 0, "verifier": 0.2}},
+    }
+)
 
 
 def conds(status):
@@ -30,15 +34,21 @@ def test_data_then_training_then_serving():
     assert "train" in p.ensure and p.status.phase == "Training"
     p = plan(SPEC, p.status, Observed(data="Succeeded", train="Succeeded", judge_ready=True))
     assert p.status.model_version == "v1" and "student" in p.ensure and p.status.phase == "Training"
-    p = plan(SPEC, p.status, Observed(data="Succeeded", train="Succeeded", judge_ready=True, student_ready=True,
-                                      student_version="v1"))
+    p = plan(
+        SPEC,
+        p.status,
+        Observed(data="Succeeded", train="Succeeded", judge_ready=True, student_ready=True, student_version="v1"),
+    )
     assert p.status.phase == "Serving" and conds(p.status)["Ready"] == ("True", "Serving")
     assert "train" not in p.ensure and "data" not in p.ensure
 
 
 def test_a_failed_job_fails_the_classifier_with_its_message():
-    p = plan(SPEC, TaskClassifierStatus(phase="Training"),
-             Observed(data="Succeeded", train="Failed", messages={"train": "OOMKilled"}))
+    p = plan(
+        SPEC,
+        TaskClassifierStatus(phase="Training"),
+        Observed(data="Succeeded", train="Failed", messages={"train": "OOMKilled"}),
+    )
     assert p.status.phase == "Failed" and conds(p.status)["Ready"] == ("False", "TrainingFailed")
     assert p.events[0][0] == "Warning" and "OOMKilled" in p.events[0][2]
 
@@ -48,9 +58,18 @@ def _serving():
 
 
 def _evaluation(promote):
-    return Evaluation(candidate={"corrections": {"accuracy": 0.9, "n": 10}}, serving={},
-                      decision=Decision(promote=promote, gain=0.1, candidate_accuracy=0.8, serving_accuracy=0.7,
-                                        min_gain=0.01, reason="accuracy 0.8 vs 0.7"))
+    return Evaluation(
+        candidate={"corrections": {"accuracy": 0.9, "n": 10}},
+        serving={},
+        decision=Decision(
+            promote=promote,
+            gain=0.1,
+            candidate_accuracy=0.8,
+            serving_accuracy=0.7,
+            min_gain=0.01,
+            reason="accuracy 0.8 vs 0.7",
+        ),
+    )
 
 
 def test_a_due_cycle_trains_a_candidate_and_promotes_it():
@@ -58,8 +77,9 @@ def test_a_due_cycle_trains_a_candidate_and_promotes_it():
     served = dict(student_ready=True, student_version="v1", judge_ready=True)
     p = plan(SPEC, _serving(), Observed(cycle_marker=marker, cycle_job="Running", **served))
     assert "cycle" in p.ensure and p.status.phase == "Syncing" and p.status.candidate_version == "v2"
-    p = plan(SPEC, p.status, Observed(cycle_marker=marker, cycle_job="Succeeded", evaluation=_evaluation(True),
-                                      **served))
+    p = plan(
+        SPEC, p.status, Observed(cycle_marker=marker, cycle_job="Succeeded", evaluation=_evaluation(True), **served)
+    )
     assert p.status.model_version == "v2" and p.status.cycle == 1 and p.status.candidate_version is None
     assert conds(p.status)["Trained"] == ("True", "Promoted") and p.status.metrics.edge_case_accuracy == 0.9
     assert any(e[1] == "Promoted" for e in p.events)
@@ -68,8 +88,9 @@ def test_a_due_cycle_trains_a_candidate_and_promotes_it():
 def test_a_failed_cycle_keeps_the_classifier_serving_and_says_why():
     marker = {"cycle": 1, "dataset": "c-feedback", "version": "v1"}
     served = dict(student_ready=True, student_version="v1", judge_ready=True)
-    p = plan(SPEC, _serving(), Observed(cycle_marker=marker, cycle_job="Failed",
-                                        messages={"cycle": "OOMKilled"}, **served))
+    p = plan(
+        SPEC, _serving(), Observed(cycle_marker=marker, cycle_job="Failed", messages={"cycle": "OOMKilled"}, **served)
+    )
     assert p.status.phase == "Serving" and p.status.model_version == "v1" and p.status.candidate_version is None
     assert p.status.cycle == 1  # passed over: the next corrections make cycle 2
     assert conds(p.status)["Trained"][1] == "CycleFailed" and conds(p.status)["Ready"] == ("True", "Serving")
@@ -80,8 +101,18 @@ def test_a_failed_cycle_keeps_the_classifier_serving_and_says_why():
 
 def test_a_candidate_without_enough_gain_is_kept_out_with_the_reason():
     marker = {"cycle": 1, "dataset": "c-feedback", "version": "v1"}
-    p = plan(SPEC, _serving(), Observed(cycle_marker=marker, cycle_job="Succeeded", evaluation=_evaluation(False),
-                                        student_ready=True, student_version="v1", judge_ready=True))
+    p = plan(
+        SPEC,
+        _serving(),
+        Observed(
+            cycle_marker=marker,
+            cycle_job="Succeeded",
+            evaluation=_evaluation(False),
+            student_ready=True,
+            student_version="v1",
+            judge_ready=True,
+        ),
+    )
     assert p.status.model_version == "v1" and p.status.cycle == 1 and p.status.phase == "Serving"
     assert conds(p.status)["Trained"] == ("True", "NotPromoted")
     assert any(e[1] == "KeptServing" and "accuracy 0.8 vs 0.7" in e[2] for e in p.events)
@@ -89,8 +120,17 @@ def test_a_candidate_without_enough_gain_is_kept_out_with_the_reason():
 
 def _canary_obs(canary, **kw):
     marker = {"cycle": 1, "dataset": "c-feedback", "version": "v1"}
-    return Observed(cycle_marker=marker, cycle_job="Succeeded", evaluation=_evaluation(True), serverless=True,
-                    canary=canary, student_ready=True, student_version="v1", judge_ready=True, **kw)
+    return Observed(
+        cycle_marker=marker,
+        cycle_job="Succeeded",
+        evaluation=_evaluation(True),
+        serverless=True,
+        canary=canary,
+        student_ready=True,
+        student_version="v1",
+        judge_ready=True,
+        **kw,
+    )
 
 
 def test_in_serverless_mode_a_passing_candidate_goes_through_a_canary_first():
@@ -127,7 +167,10 @@ def test_the_canary_manifest_splits_traffic_and_the_rollout_clears_it():
     assert canary["spec"]["predictor"]["canaryTrafficPercent"] == 10
     assert canary["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Serverless"
     full = inference_service(ctx, "student", "s3://b/models/v2", "v2")
-    assert "canaryTrafficPercent" in full["spec"]["predictor"] and full["spec"]["predictor"]["canaryTrafficPercent"] is None
+    assert (
+        "canaryTrafficPercent" in full["spec"]["predictor"]
+        and full["spec"]["predictor"]["canaryTrafficPercent"] is None
+    )
     raw = inference_service(Context("c", "ns", "uid", SPEC), "student", "s3://b/models/v2", "v2")
     assert "canaryTrafficPercent" not in raw["spec"]["predictor"]
 
@@ -177,11 +220,20 @@ def test_installation_settings_come_from_the_charts_environment_typed():
     from ontask.operator.children import context_for
     from ontask.operator.settings import OperatorSettings
 
-    env = {"ONTASK_IMAGE": "registry.local/ontask:1", "ONTASK_KSERVE_MODE": "Serverless", "ONTASK_S3_SECRET": "",
-           "ONTASK_CHILD_S3_ENDPOINT": "http://s3.local:9000", "ONTASK_CHILD_WARM_START_STEPS": "400"}
+    env = {
+        "ONTASK_IMAGE": "registry.local/ontask:1",
+        "ONTASK_KSERVE_MODE": "Serverless",
+        "ONTASK_S3_SECRET": "",
+        "ONTASK_CHILD_S3_ENDPOINT": "http://s3.local:9000",
+        "ONTASK_CHILD_WARM_START_STEPS": "400",
+    }
     ctx = context_for({"name": "c", "namespace": "ns", "uid": "u"}, SPEC, OperatorSettings.from_env(env))
     assert (ctx.image, ctx.kserve_mode, ctx.s3_secret, ctx.store_uri) == (
-        "registry.local/ontask:1", "Serverless", None, "s3://ontask")
+        "registry.local/ontask:1",
+        "Serverless",
+        None,
+        "s3://ontask",
+    )
     # Only the S3 endpoint reaches the children: behaviour is set in the spec, not smuggled by env.
     assert ctx.env == {"S3_ENDPOINT": "http://s3.local:9000"}
     with pytest.raises(ValidationError, match="kserve_mode"):

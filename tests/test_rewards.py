@@ -8,11 +8,20 @@ from ontask.rewards import Weights, hybrid_reward, parse_answer
 from tests.conftest import REPO
 
 
-@pytest.mark.parametrize("text, label", [
-    ("on-task", "on-task"), ("Off-task.", "off-task"), ("on task", "on-task"), ("OFF_TASK", "off-task"),
-    ("The person is on-task", "on-task"), ("", None), ("maybe", None), ("on-task or off-task", None),
-    ("ontask", "on-task"),
-])
+@pytest.mark.parametrize(
+    "text, label",
+    [
+        ("on-task", "on-task"),
+        ("Off-task.", "off-task"),
+        ("on task", "on-task"),
+        ("OFF_TASK", "off-task"),
+        ("The person is on-task", "on-task"),
+        ("", None),
+        ("maybe", None),
+        ("on-task or off-task", None),
+        ("ontask", "on-task"),
+    ],
+)
 def test_parse_answer(text, label):
     assert parse_answer(text) == label
 
@@ -48,12 +57,15 @@ def _load_like_verl(path: str, name: str):
 
 def test_verl_entry_point_loads_by_file_path_and_returns_the_documented_dict():
     compute_score = _load_like_verl(str(REPO / "ontask" / "rewards" / "verl.py"), "compute_score")
-    extra = {"task": "Fix the failing unit test in the payment service",
-             "windows": '[{"app": "Visual Studio Code", "title": "payment_service.py - Visual Studio Code", '
-                        '"focused": true}]',
-             "judge_p_on_task": 0.7}
-    out = compute_score(data_source="ontask/synthetic", solution_str="on-task", ground_truth="on-task",
-                        extra_info=extra)
+    extra = {
+        "task": "Fix the failing unit test in the payment service",
+        "windows": '[{"app": "Visual Studio Code", "title": "payment_service.py - Visual Studio Code", '
+        '"focused": true}]',
+        "judge_p_on_task": 0.7,
+    }
+    out = compute_score(
+        data_source="ontask/synthetic", solution_str="on-task", ground_truth="on-task", extra_info=extra
+    )
     assert set(out) >= {"score", "binary", "judge", "verifier"}
     assert out["binary"] == 1.0 and out["judge"] == pytest.approx(0.7) and out["verifier"] > 0.5
     assert out["score"] == pytest.approx(0.3 * 1 + 0.5 * 0.7 + 0.2 * out["verifier"])

@@ -16,8 +16,9 @@ from ontask.trainers.rollout import completion_logprobs, sample_group
 def tiny(tmp_path_factory):
     model, processor = load_vlm(str(build_tiny_vlm(tmp_path_factory.mktemp("roll") / "tiny", seed=5)))
     ex = example_at(0, 2)
-    messages = [{"role": "user", "content": [{"type": "image"},
-                                             {"type": "text", "text": prompt_text(ex.task, ex.windows)}]}]
+    messages = [
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt_text(ex.task, ex.windows)}]}
+    ]
     text = processor.apply_chat_template(messages, add_generation_prompt=True)
     inputs = dict(processor(text=[text], images=[ex.image], return_tensors="pt"))
     suppress = [model.config.image_token_id, model.config.video_token_id, model.config.vision_start_token_id]
@@ -49,16 +50,22 @@ def test_group_is_sampled_from_one_prefill_and_logprobs_match(tiny):
     model.model.visual = counter
     try:
         gen = torch.Generator().manual_seed(0)
-        completions, logp_old, mask = sample_group(model, inputs, 5, 16, model.generation_config.eos_token_id,
-                                                   model.generation_config.pad_token_id,
-                                                   suppress_token_ids=suppress, generator=gen)
+        completions, logp_old, mask = sample_group(
+            model,
+            inputs,
+            5,
+            16,
+            model.generation_config.eos_token_id,
+            model.generation_config.pad_token_id,
+            suppress_token_ids=suppress,
+            generator=gen,
+        )
         assert counter.calls == 1  # the image was encoded once for all 5 samples
     finally:
         model.model.visual = vision
     assert completions.shape[0] == 5 and completions.shape[1] <= 16
     assert not any(int(t) in suppress for t in completions[mask.bool()])
-    logp, logits = completion_logprobs(model, inputs, completions, mask, with_logits=True,
-                                       suppress_token_ids=suppress)
+    logp, logits = completion_logprobs(model, inputs, completions, mask, with_logits=True, suppress_token_ids=suppress)
     assert torch.allclose(logp, logp_old, atol=1e-4)
     assert torch.isfinite(entropy(logits, mask))
 
@@ -67,9 +74,16 @@ def test_answers_stop_at_the_end_of_answer_token(tiny):
     model, inputs, suppress = tiny
     eos = model.generation_config.eos_token_id
     for seed in range(3):
-        completions, _, mask = sample_group(model, inputs, 4, 12, eos, model.generation_config.pad_token_id,
-                                            suppress_token_ids=suppress,
-                                            generator=torch.Generator().manual_seed(seed))
+        completions, _, mask = sample_group(
+            model,
+            inputs,
+            4,
+            12,
+            eos,
+            model.generation_config.pad_token_id,
+            suppress_token_ids=suppress,
+            generator=torch.Generator().manual_seed(seed),
+        )
         for row, m in zip(completions, mask):
             real = row[m.bool()].tolist()
             assert eos not in real[:-1]  # nothing real after the end of the answer
@@ -78,8 +92,8 @@ def test_answers_stop_at_the_end_of_answer_token(tiny):
 def test_a_padded_batch_of_prompts_gives_each_answer_the_log_probs_it_gets_alone(tmp_path):
     """The warm start's batched forward pass (screenshots of different sizes, answers of
     different lengths, left padding) equals one prompt at a time."""
-    from ontask.trainers.rollout import answer_logprobs
     from ontask.models.answer import AnswerTokens, encode
+    from ontask.trainers.rollout import answer_logprobs
 
     model, processor = load_vlm(str(build_tiny_vlm(tmp_path / "tiny", seed=6)))
     model.eval()

@@ -19,10 +19,23 @@ from ontask.data.scene import Scene, new_scene
 from ontask.store import LocalStore, S3Store
 from tests.conftest import REPO, bomb_png
 
-TOPIC_FOR = {"editor": "payments", "terminal": "payments", "docs": "testing", "spreadsheet": "revenue",
-             "document": "onboarding", "email": "refunds", "chat": "lunch", "issues": "auth", "video": "cats",
-             "social": "celebrity", "shop": "gadgets", "game": "gaming", "design": "landing-page", "crm": "leads",
-             "music": "focus-music"}
+TOPIC_FOR = {
+    "editor": "payments",
+    "terminal": "payments",
+    "docs": "testing",
+    "spreadsheet": "revenue",
+    "document": "onboarding",
+    "email": "refunds",
+    "chat": "lunch",
+    "issues": "auth",
+    "video": "cats",
+    "social": "celebrity",
+    "shop": "gadgets",
+    "game": "gaming",
+    "design": "landing-page",
+    "crm": "leads",
+    "music": "focus-music",
+}
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
@@ -48,7 +61,7 @@ def test_app_kinds_look_different_from_each_other():
         thumbs[kind] = render(scene).resize((64, 40)).convert("L")
     kinds = list(thumbs)
     for i, a in enumerate(kinds):
-        for b in kinds[i + 1:]:
+        for b in kinds[i + 1 :]:
             diff = ImageChops.difference(thumbs[a], thumbs[b])
             assert sum(diff.get_flattened_data()) / (64 * 40) > 8, (a, b)
 
@@ -87,6 +100,7 @@ def test_generated_set_covers_roles_kinds_and_hard_cases():
 
 # --- variants ------------------------------------------------------------------------------------
 
+
 def test_variants_keep_or_flip_labels_as_recorded():
     parent = example_at(2, 8)
     variants = make_variants(parent, 40, seed=1)
@@ -96,8 +110,9 @@ def test_variants_keep_or_flip_labels_as_recorded():
     assert flips and keeps
     for v in variants:
         assert v.meta["parent"] == parent.id and v.meta["ops"]
-        assert v.label == (parent.label if not v.meta["flips_label"] else
-                           ("off-task" if parent.label == "on-task" else "on-task"))
+        assert v.label == (
+            parent.label if not v.meta["flips_label"] else ("off-task" if parent.label == "on-task" else "on-task")
+        )
         if "scene" in v.meta:  # scene edits and other tasks: the rule agrees with the recorded label
             assert label_scene(Scene.from_dict(v.meta["scene"]), TASKS_BY_ID[v.meta["task_id"]]).label == v.label
         assert v.split == parent.split  # no leak of a corrected example across splits
@@ -126,6 +141,7 @@ def test_variants_of_a_customer_screenshot_keep_its_label_or_take_a_task_nothing
 
 
 # --- datasets in the real S3 and in a folder ---------------------------------------------------------
+
 
 @pytest.fixture(params=["s3", "local"])
 def store(request, tmp_path):
@@ -168,6 +184,7 @@ def test_tampered_dataset_is_refused(tmp_path):
 
 # --- customer data: prepare and bad input -----------------------------------------------------------
 
+
 def _png(img: Image.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
@@ -200,8 +217,12 @@ def test_prepare_rejects_bad_items_by_name_and_keeps_the_rest(tmp_path):
     (folder / "bomb.png").write_bytes(bomb_png(20000, 20000))
     (folder / "empty-task.png").write_bytes(good)
     lines = [
-        {"image": "good-1.png", "task": "Fix the login bug", "label": "on-task",
-         "windows": [{"app": "Visual Studio Code", "title": "auth.go - Visual Studio Code", "focused": True}]},
+        {
+            "image": "good-1.png",
+            "task": "Fix the login bug",
+            "label": "on-task",
+            "windows": [{"app": "Visual Studio Code", "title": "auth.go - Visual Studio Code", "focused": True}],
+        },
         {"image": "good-2.png", "task": "Answer refund tickets", "label": "off-task"},
         {"image": "notes.png", "task": "Answer refund tickets"},
         {"image": "truncated.png", "task": "Answer refund tickets"},
@@ -241,10 +262,22 @@ def test_prepare_gives_each_on_task_row_an_off_task_twin_on_its_own_pixels(tmp_p
     (folder / "code.png").write_bytes(code)
     (folder / "game.png").write_bytes(_png(example_at(1, 1).image))
     vim = [{"app": "vim", "title": "parse.py (~/src/etl) - VIM", "focused": True}]
-    lines = [{"image": "code.png", "task": "Fix the date parsing bug in parse.py", "label": "on-task",
-              "windows": vim, "split": "val", "meta": {"scene": "etl-desk"}},  # a real set names its scenes
-             {"image": "game.png", "task": "Fix the date parsing bug in parse.py", "label": "off-task",
-              "windows": [{"app": "Steam", "title": "Chess", "focused": True}]}]
+    lines = [
+        {
+            "image": "code.png",
+            "task": "Fix the date parsing bug in parse.py",
+            "label": "on-task",
+            "windows": vim,
+            "split": "val",
+            "meta": {"scene": "etl-desk"},
+        },  # a real set names its scenes
+        {
+            "image": "game.png",
+            "task": "Fix the date parsing bug in parse.py",
+            "label": "off-task",
+            "windows": [{"app": "Steam", "title": "Chess", "focused": True}],
+        },
+    ]
     (folder / "manifest.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     store = LocalStore(tmp_path / "store")
     result = prepare(folder, store, "desk", other_task_twins=True)
@@ -272,15 +305,32 @@ def test_decode_image_limits():
         decode_image(b"", "shot.png")
     with pytest.raises(ImageRejected, match="bytes exceeds the limit"):
         from ontask.data.images import ImageLimits
+
         decode_image(b"x" * 100, "big.png", ImageLimits(max_bytes=10))
 
 
 def test_cli_generate_with_preview_and_prepare(tmp_path):
     sheet = tmp_path / "sheet.png"
     out = subprocess.run(
-        [sys.executable, "-m", "ontask.cli", "data", "generate", "--n", "30", "--seed", "2", "--out",
-         str(tmp_path / "store"), "--preview", str(sheet)],
-        capture_output=True, text=True, cwd=REPO, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "ontask.cli",
+            "data",
+            "generate",
+            "--n",
+            "30",
+            "--seed",
+            "2",
+            "--out",
+            str(tmp_path / "store"),
+            "--preview",
+            str(sheet),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr
     assert "wrote" in out.stdout and "30 rows" in out.stdout
@@ -289,8 +339,25 @@ def test_cli_generate_with_preview_and_prepare(tmp_path):
     folder = tmp_path / "empty"
     folder.mkdir()
     (folder / "junk.png").write_bytes(b"junk")
-    out = subprocess.run([sys.executable, "-m", "ontask.cli", "data", "prepare", str(folder), "--task", "x",
-                          "--out", str(tmp_path / "store"), "--name", "junk"], capture_output=True, text=True,
-                         cwd=REPO, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ontask.cli",
+            "data",
+            "prepare",
+            str(folder),
+            "--task",
+            "x",
+            "--out",
+            str(tmp_path / "store"),
+            "--name",
+            "junk",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert out.returncode != 0
     assert "no usable rows" in out.stderr and "junk.png" in out.stderr

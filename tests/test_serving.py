@@ -19,8 +19,8 @@ from ontask.data.images import encode_png
 from ontask.feedback.messages import parse_correction
 from ontask.models.tiny import build_tiny_vlm
 from ontask.store import S3Store, upload_folder
-from tests.conftest import consume
 from realservers.predictors import Predictor, s3_env
+from tests.conftest import consume
 
 BUCKET = "serving-test"
 TOPIC = f"serving-corrections-{uuid.uuid4().hex[:6]}"
@@ -43,11 +43,30 @@ def servers(tmp_path_factory, s3, s3_config, kafka_bootstrap):
     env = {**s3_env(s3), "ONTASK_S3_BUCKET": BUCKET}
     judge = Predictor("judge", str(build_tiny_vlm(work / "judge", seed=9)), work, env=env).start()
     # judge-below 1.0: every answer of a random student is "low confidence", so each is checked.
-    student = Predictor("student", f"s3://{BUCKET}/classifiers/srv/models/v1", work, "--classifier", "srv",
-                        "--judge-url", judge.url, "--kafka-bootstrap", kafka_bootstrap, "--feedback-topic", TOPIC,
-                        "--judge-below", "1.0", "--correction-min-confidence", "0.5",
-                        "--max-image-bytes", "400000", "--max-image-pixels", "3000000", "--max-body-bytes",
-                        str(4 * 1024 * 1024), env=env).start()
+    student = Predictor(
+        "student",
+        f"s3://{BUCKET}/classifiers/srv/models/v1",
+        work,
+        "--classifier",
+        "srv",
+        "--judge-url",
+        judge.url,
+        "--kafka-bootstrap",
+        kafka_bootstrap,
+        "--feedback-topic",
+        TOPIC,
+        "--judge-below",
+        "1.0",
+        "--correction-min-confidence",
+        "0.5",
+        "--max-image-bytes",
+        "400000",
+        "--max-image-pixels",
+        "3000000",
+        "--max-body-bytes",
+        str(4 * 1024 * 1024),
+        env=env,
+    ).start()
     yield student, judge, store
     student.stop()
     judge.stop()
@@ -69,11 +88,13 @@ def test_v2_gives_the_same_probability_as_v1(servers, shots):
     student, _, _ = servers
     png, ex = shots[1]
     v1 = student.v1([{"image": b64(png), "task": ex.task, "windows": ex.windows}]).json()["predictions"][0]
-    body = {"inputs": [
-        {"name": "image", "datatype": "BYTES", "shape": [1], "data": [b64(png)]},
-        {"name": "task", "datatype": "BYTES", "shape": [1], "data": [ex.task]},
-        {"name": "windows", "datatype": "BYTES", "shape": [1], "data": [json.dumps(ex.windows)]},
-    ]}
+    body = {
+        "inputs": [
+            {"name": "image", "datatype": "BYTES", "shape": [1], "data": [b64(png)]},
+            {"name": "task", "datatype": "BYTES", "shape": [1], "data": [ex.task]},
+            {"name": "windows", "datatype": "BYTES", "shape": [1], "data": [json.dumps(ex.windows)]},
+        ]
+    }
     r = requests.post(f"{student.url}/v2/models/student/infer", json=body, timeout=60)
     assert r.status_code == 200, r.text
     outputs = {o["name"]: o for o in r.json()["outputs"]}
@@ -124,8 +145,11 @@ def _bad_requests(shots) -> list[tuple[str, dict | bytes, str]]:
         ("missing task", {"instances": [{"image": b64(png)}]}, "task"),
         ("no instances", {"rows": []}, "instances"),
         ("not json", b"{this is not json", ""),
-        ("10 MB body", b'{"instances": [{"image": "' + b"A" * (10 * 1024 * 1024) + b'", "task": "x"}]}',
-         "exceeds the limit"),
+        (
+            "10 MB body",
+            b'{"instances": [{"image": "' + b"A" * (10 * 1024 * 1024) + b'", "task": "x"}]}',
+            "exceeds the limit",
+        ),
     ]
 
 
@@ -133,8 +157,12 @@ def test_bad_input_gets_a_4xx_with_a_message(servers, shots):
     student, _, _ = servers
     for what, body, words in _bad_requests(shots):
         if isinstance(body, bytes):
-            r = requests.post(f"{student.url}/v1/models/student:predict", data=body,
-                              headers={"content-type": "application/json"}, timeout=60)
+            r = requests.post(
+                f"{student.url}/v1/models/student:predict",
+                data=body,
+                headers={"content-type": "application/json"},
+                timeout=60,
+            )
         else:
             r = requests.post(f"{student.url}/v1/models/student:predict", json=body, timeout=60)
         assert 400 <= r.status_code < 500, (what, r.status_code, r.text[:300])
@@ -153,8 +181,9 @@ def test_200_bad_requests_interleaved_with_good_ones(servers, shots):
         _, body, _ = rng.choice(bad)
         codes_bad.append(session.post(f"{student.url}/v1/models/student:predict", json=body, timeout=60).status_code)
         if i % 4 == 0:
-            codes_good.append(session.post(f"{student.url}/v1/models/student:predict", json=good,
-                                           timeout=60).status_code)
+            codes_good.append(
+                session.post(f"{student.url}/v1/models/student:predict", json=good, timeout=60).status_code
+            )
     assert all(400 <= c < 500 for c in codes_bad)
     assert codes_good == [200] * 50
     assert student.process.running and student.ready()

@@ -20,20 +20,30 @@ def test_v1_parsing_names_the_bad_field():
 
 
 def test_v2_columns_become_rows():
-    req = InferRequest("student", [InferInput("image", [2], "BYTES", ["aGk=", "s3://b/k.png"]),
-                                   InferInput("task", [2], "BYTES", ["write", "read"]),
-                                   InferInput("windows", [2], "BYTES", ['[{"app": "Code", "focused": true}]', "[]"])])
+    req = InferRequest(
+        "student",
+        [
+            InferInput("image", [2], "BYTES", ["aGk=", "s3://b/k.png"]),
+            InferInput("task", [2], "BYTES", ["write", "read"]),
+            InferInput("windows", [2], "BYTES", ['[{"app": "Code", "focused": true}]', "[]"]),
+        ],
+    )
     rows = instances_from_v2(req)
     assert rows[0].image == "aGk=" and rows[1].image_uri == "s3://b/k.png"
     assert rows[0].windows[0].app == "Code" and rows[1].task == "read"
     with pytest.raises(RequestError, match="missing input 'task'"):
         instances_from_v2(InferRequest("student", [InferInput("image", [1], "BYTES", ["aGk="])]))
     with pytest.raises(RequestError, match="must be BYTES"):
-        instances_from_v2(InferRequest("student", [InferInput("image", [1], "FP32", [1.0]),
-                                                   InferInput("task", [1], "BYTES", ["x"])]))
+        instances_from_v2(
+            InferRequest("student", [InferInput("image", [1], "FP32", [1.0]), InferInput("task", [1], "BYTES", ["x"])])
+        )
     with pytest.raises(RequestError, match=r"task\[0\] is not UTF-8 text"):  # a 400, not a 500
-        instances_from_v2(InferRequest("student", [InferInput("image", [1], "BYTES", [b"aGk="]),
-                                                   InferInput("task", [1], "BYTES", [b"caf\xe9"])]))
+        instances_from_v2(
+            InferRequest(
+                "student",
+                [InferInput("image", [1], "BYTES", [b"aGk="]), InferInput("task", [1], "BYTES", [b"caf\xe9"])],
+            )
+        )
 
 
 def _check(label="on-task"):
@@ -41,12 +51,12 @@ def _check(label="on-task"):
 
 
 def test_a_correction_only_for_a_confident_disagreement():
-    assert judge_correction(_check("on-task"), 0.9, 0.8) is None          # agrees
-    assert judge_correction(_check("on-task"), 0.25, 0.8) is None         # disagrees, 0.75 < 0.8 sure
+    assert judge_correction(_check("on-task"), 0.9, 0.8) is None  # agrees
+    assert judge_correction(_check("on-task"), 0.25, 0.8) is None  # disagrees, 0.75 < 0.8 sure
     c = judge_correction(_check("on-task"), 0.1, 0.8)
     assert c.corrected_label == "off-task" and c.predicted_label == "on-task" and c.source == "judge"
     assert c.model_version == "v3" and c.screenshot_base64 is not None
-    assert judge_correction(_check("on-task"), 0.05, 0.8).id == c.id     # same screenshot, same id
+    assert judge_correction(_check("on-task"), 0.05, 0.8).id == c.id  # same screenshot, same id
 
 
 def test_the_micro_batcher_answers_concurrent_callers_in_one_batch():
@@ -79,8 +89,11 @@ def test_a_student_with_a_hybrid_fit_serves_its_mix_with_the_verifier(tmp_path):
 
     folder = build_tiny_vlm(tmp_path / "v1", seed=5)
     ex = next(generate(1, seed=4))
-    body = {"instances": [{"image": base64.b64encode(encode_png(ex.image)).decode(), "task": ex.task,
-                           "windows": ex.windows}]}
+    body = {
+        "instances": [
+            {"image": base64.b64encode(encode_png(ex.image)).decode(), "task": ex.task, "windows": ex.windows}
+        ]
+    }
     verifier_p = score_windows(ex.task, ex.windows, VerifierConfig.load())[0]
 
     def served(weight):

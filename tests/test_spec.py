@@ -7,14 +7,37 @@ from ontask.spec import TaskClassifierSpec, TaskClassifierStatus
 
 DESIGN_EXAMPLE = {
     "student": {"model": "Qwen/Qwen2.5-VL-3B-Instruct", "gpus": 1},
-    "judge": {"model": "Qwen/Qwen2.5-VL-72B-Instruct", "runtime": "vllm", "gpus": 4, "mode": "preference", "cache": True},
-    "data": {"source": "s3://ontask/support-desk/screens/", "maxPromptLength": 256, "maxResponseLength": 16,
-             "trainBatchSize": 32, "valBatchSize": 64},
-    "training": {"epochs": 10, "groupSize": 5, "entropyCoef": 0.01, "klCoef": 0.0,
-                 "rewardWeights": {"binary": 0.3, "judge": 0.5, "verifier": 0.2},
-                 "workers": 2, "saveEvery": 100, "evalEvery": 50},
-    "feedback": {"topic": "ontask.corrections", "bufferSize": 10000, "variantsPerCorrection": 10,
-                 "cycleEvery": 100, "syncSteps": 10},
+    "judge": {
+        "model": "Qwen/Qwen2.5-VL-72B-Instruct",
+        "runtime": "vllm",
+        "gpus": 4,
+        "mode": "preference",
+        "cache": True,
+    },
+    "data": {
+        "source": "s3://ontask/support-desk/screens/",
+        "maxPromptLength": 256,
+        "maxResponseLength": 16,
+        "trainBatchSize": 32,
+        "valBatchSize": 64,
+    },
+    "training": {
+        "epochs": 10,
+        "groupSize": 5,
+        "entropyCoef": 0.01,
+        "klCoef": 0.0,
+        "rewardWeights": {"binary": 0.3, "judge": 0.5, "verifier": 0.2},
+        "workers": 2,
+        "saveEvery": 100,
+        "evalEvery": 50,
+    },
+    "feedback": {
+        "topic": "ontask.corrections",
+        "bufferSize": 10000,
+        "variantsPerCorrection": 10,
+        "cycleEvery": 100,
+        "syncSteps": 10,
+    },
     "serving": {"minReplicas": 1, "maxReplicas": 4, "canaryPercent": 10, "promoteIfGain": 0.01},
     "storage": {"endpoint": "http://minio.ontask:9000", "bucket": "ontask", "secretRef": "minio-creds"},
 }
@@ -45,8 +68,9 @@ def test_the_moved_sync_steps_is_still_read_and_says_it_is_deprecated():
     assert spec.training.sync_steps == 3 and "deprecated" in spec.deprecations()[0]
     assert TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}}).deprecations() == []
     with pytest.raises(ValidationError, match="contradicts training.syncSteps"):
-        TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}, "feedback": {"syncSteps": 3},
-                                           "training": {"syncSteps": 4}})
+        TaskClassifierSpec.model_validate(
+            {"data": {"source": "synthetic"}, "feedback": {"syncSteps": 3}, "training": {"syncSteps": 4}}
+        )
 
 
 @pytest.mark.parametrize(
@@ -82,8 +106,12 @@ def test_judge_disabled_with_judge_weight_is_inconsistent():
 
 def test_status_reads_what_the_api_server_stores():
     status = TaskClassifierStatus.model_validate(
-        {"phase": "Serving", "modelVersion": "v3", "metrics": {"accuracy": 0.94, "p50LatencyMs": 41},
-         "conditions": [{"type": "Ready", "status": "True", "reason": "Serving"}]}
+        {
+            "phase": "Serving",
+            "modelVersion": "v3",
+            "metrics": {"accuracy": 0.94, "p50LatencyMs": 41},
+            "conditions": [{"type": "Ready", "status": "True", "reason": "Serving"}],
+        }
     )
     assert status.metrics.p50_latency_ms == 41
     assert status.wire()["modelVersion"] == "v3"

@@ -40,8 +40,14 @@ def _logits(model, processor, task: str) -> torch.Tensor:
 
 def test_saved_folder_has_a_real_checkpoint_layout(tiny_dir):
     names = {p.name for p in tiny_dir.iterdir()}
-    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-            "chat_template.jinja", "processor_config.json"} <= names
+    assert {
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "chat_template.jinja",
+        "processor_config.json",
+    } <= names
     config = json.loads((tiny_dir / "config.json").read_text())
     assert config["model_type"] == "qwen2_5_vl"
     assert config["architectures"] == ["Qwen2_5_VLForConditionalGeneration"]

@@ -15,8 +15,8 @@ def bar(img: np.ndarray, y0: int, x0: int, x1: int, colour, text=(255, 255, 255)
     for i in range(h):
         img[y0 + i, x0:x1] = np.clip(np.array(colour) - gradient * i, 0, 255)
     mid = (x0 + x1) // 2
-    img[y0 + 5:y0 + 12, mid - 80:mid + 80:3] = text  # "letters": thin strokes 3 px apart
-    img[y0 + 4:y0 + 13, x1 - 16:x1 - 4] = text  # a close button at the right end
+    img[y0 + 5 : y0 + 12, mid - 80 : mid + 80 : 3] = text  # "letters": thin strokes 3 px apart
+    img[y0 + 4 : y0 + 13, x1 - 16 : x1 - 4] = text  # a close button at the right end
 
 
 class TestFindBands:

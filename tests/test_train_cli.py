@@ -25,27 +25,53 @@ def test_train_command_writes_a_loadable_model_and_metrics(tmp_path):
         "  data: {source: synthetic, trainBatchSize: 2, maxResponseLength: 4}\n"
         "  judge: {enabled: false}\n"
         "  training: {epochs: 1, groupSize: 2, learningRate: 0.001, evalEvery: 2,\n"
-        "             rewardWeights: {binary: 0.8, judge: 0.0, verifier: 0.2}, syncSteps: 2}\n")
-    out = subprocess.run([sys.executable, "-m", "ontask.cli", "train", "--config", str(config), "--store",
-                          str(tmp_path / "store"), "--classifier", "demo", "--dataset", "screens", "--base-model",
-                          str(base), "--warm-start-steps", "2"], capture_output=True, text=True, cwd=REPO,
-                         timeout=600)
+        "             rewardWeights: {binary: 0.8, judge: 0.0, verifier: 0.2}, syncSteps: 2}\n"
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ontask.cli",
+            "train",
+            "--config",
+            str(config),
+            "--store",
+            str(tmp_path / "store"),
+            "--classifier",
+            "demo",
+            "--dataset",
+            "screens",
+            "--base-model",
+            str(base),
+            "--warm-start-steps",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "trained" in out.stdout and "'bad label': 1" in out.stdout
     # The run is not silent while it trains: a line per evaluation and per tenth step.
     progress = [line for line in out.stdout.splitlines() if line.startswith("step ")]
-    assert progress[0].startswith("step 0/") and " config train_rows=" in progress[0] and "learning_rate=0.001" \
-        in progress[0]
+    assert (
+        progress[0].startswith("step 0/")
+        and " config train_rows=" in progress[0]
+        and "learning_rate=0.001" in progress[0]
+    )
     assert progress[1].startswith("step 0/") and " start val_accuracy=" in progress[1]
     assert any(" warm-start sft_loss=" in line and "val_accuracy=" in line for line in progress), progress
     assert any(" grpo reward=" in line for line in progress) and " end val_accuracy=" in progress[-2] + progress[-1]
     assert "label 'maybe' is not on-task or off-task" in out.stderr
     model, processor = load_vlm(str(tmp_path / "store" / "classifiers" / "demo" / "models" / "v1"))
     assert model.config.model_type == "qwen2_5_vl"
-    lines = [json.loads(l) for l in (tmp_path / "store" / "classifiers" / "demo" / "metrics" / "v1.jsonl")
-             .read_text().splitlines()]
+    lines = [
+        json.loads(ln)
+        for ln in (tmp_path / "store" / "classifiers" / "demo" / "metrics" / "v1.jsonl").read_text().splitlines()
+    ]
     assert lines[0]["phase"] == "config" and lines[0]["skipped_rows"] == {"missing image": 0, "bad label": 1}
-    assert {l["phase"] for l in lines} >= {"start", "warm-start", "grpo", "end", "hybrid"}
+    assert {ln["phase"] for ln in lines} >= {"start", "warm-start", "grpo", "end", "hybrid"}
     # The hybrid's weight, fitted on the validation rows, beside the model for the predictor.
     fit = json.loads((tmp_path / "store" / "classifiers" / "demo" / "models" / "v1" / "ontask-hybrid.json").read_text())
     assert 0.0 <= fit["student_weight"] <= 1.0 and fit["fitted_on"] == "screens:v1 val"
@@ -53,17 +79,35 @@ def test_train_command_writes_a_loadable_model_and_metrics(tmp_path):
     assert read_version(store, "screens").manifest["rows"] == 11
 
 
-RESUME_CONFIG = ("apiVersion: ontask.dev/v1alpha1\nkind: TaskClassifier\nmetadata: {name: resume}\nspec:\n"
-                 "  data: {source: synthetic, trainBatchSize: 2, maxResponseLength: 4}\n"
-                 "  judge: {enabled: false}\n"
-                 "  training: {epochs: 1, groupSize: 2, learningRate: 0.001, evalEvery: 1000, saveEvery: 3,\n"
-                 "             rewardWeights: {binary: 0.8, judge: 0.0, verifier: 0.2}, syncSteps: 2}\n")
+RESUME_CONFIG = (
+    "apiVersion: ontask.dev/v1alpha1\nkind: TaskClassifier\nmetadata: {name: resume}\nspec:\n"
+    "  data: {source: synthetic, trainBatchSize: 2, maxResponseLength: 4}\n"
+    "  judge: {enabled: false}\n"
+    "  training: {epochs: 1, groupSize: 2, learningRate: 0.001, evalEvery: 1000, saveEvery: 3,\n"
+    "             rewardWeights: {binary: 0.8, judge: 0.0, verifier: 0.2}, syncSteps: 2}\n"
+)
 
 
 def _train(tmp_path, store_dir, *extra):
-    cmd = [sys.executable, "-m", "ontask.cli", "train", "--config", str(tmp_path / "resume.yaml"), "--store",
-           str(store_dir), "--classifier", "resume", "--dataset", "screens", "--base-model", str(tmp_path / "base"),
-           "--warm-start-steps", "2", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ontask.cli",
+        "train",
+        "--config",
+        str(tmp_path / "resume.yaml"),
+        "--store",
+        str(store_dir),
+        "--classifier",
+        "resume",
+        "--dataset",
+        "screens",
+        "--base-model",
+        str(tmp_path / "base"),
+        "--warm-start-steps",
+        "2",
+        *extra,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
 
 
@@ -83,8 +127,10 @@ def test_an_interrupted_run_resumes_from_its_checkpoint_and_ends_where_an_uninte
     models = "classifiers/resume/models/v1/model.safetensors"
     a, b = load_file(str(tmp_path / "straight" / models)), load_file(str(tmp_path / "interrupted" / models))
     assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-5
-    metrics = [json.loads(l) for l in (tmp_path / "interrupted" / "classifiers/resume/metrics/v1.jsonl")
-               .read_text().splitlines()]
+    metrics = [
+        json.loads(ln)
+        for ln in (tmp_path / "interrupted" / "classifiers/resume/metrics/v1.jsonl").read_text().splitlines()
+    ]
     resumed = next(m for m in metrics if m["phase"] == "resume")
     assert resumed["step"] == 3  # the checkpoint written at step 3 (saveEvery), not a fresh start
 
@@ -105,11 +151,29 @@ def test_a_running_train_publishes_its_metrics_before_it_ends(tmp_path):
     store = LocalStore(tmp_path / "store")
     write_version(store, "screens", list(generate(24, seed=5)), "ontask/synthetic", {"test": True})
     build_tiny_vlm(tmp_path / "base")
-    (tmp_path / "resume.yaml").write_text(RESUME_CONFIG.replace("epochs: 1", "epochs: 6")
-                                          .replace("evalEvery: 1000", "evalEvery: 2"))
-    cmd = [sys.executable, "-m", "ontask.cli", "train", "--config", str(tmp_path / "resume.yaml"), "--store",
-           str(tmp_path / "store"), "--classifier", "resume", "--dataset", "screens", "--base-model",
-           str(tmp_path / "base"), "--warm-start-steps", "2", "--model-version", "v1"]
+    (tmp_path / "resume.yaml").write_text(
+        RESUME_CONFIG.replace("epochs: 1", "epochs: 6").replace("evalEvery: 1000", "evalEvery: 2")
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "ontask.cli",
+        "train",
+        "--config",
+        str(tmp_path / "resume.yaml"),
+        "--store",
+        str(tmp_path / "store"),
+        "--classifier",
+        "resume",
+        "--dataset",
+        "screens",
+        "--base-model",
+        str(tmp_path / "base"),
+        "--warm-start-steps",
+        "2",
+        "--model-version",
+        "v1",
+    ]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     metrics = tmp_path / "store" / "classifiers" / "resume" / "metrics" / "v1.jsonl"
     seen_while_running = []

@@ -10,7 +10,7 @@ from ontask.data.generate import example_at
 from ontask.models.loading import load_vlm
 from ontask.models.tiny import build_tiny_vlm
 from ontask.rewards.components import Weights
-from ontask.trainers.trainer import Trainer, TrainConfig, encode_examples, jsonl_logger
+from ontask.trainers.trainer import TrainConfig, Trainer, encode_examples, jsonl_logger
 from ontask.verify import Verifier
 
 
@@ -24,8 +24,17 @@ def setup(tmp_path_factory):
 
 def test_rollout_policy_resyncs_exactly_every_sync_steps(setup, tmp_path):
     model, processor, rows = setup
-    cfg = TrainConfig(group_size=3, prompts_per_step=2, max_response_length=4, warm_start_steps=30, grpo_steps=12,
-                      sync_steps=5, eval_every=0, learning_rate=1e-3, weights=Weights(0.8, 0.0, 0.2))
+    cfg = TrainConfig(
+        group_size=3,
+        prompts_per_step=2,
+        max_response_length=4,
+        warm_start_steps=30,
+        grpo_steps=12,
+        sync_steps=5,
+        eval_every=0,
+        learning_rate=1e-3,
+        weights=Weights(0.8, 0.0, 0.2),
+    )
     metrics_path = tmp_path / "metrics.jsonl"
     trainer = Trainer(model, processor, rows[:8], rows[8:], cfg, log=jsonl_logger(metrics_path))
     # After each GRPO step: did the rollout snapshot differ from the trained weights?
@@ -34,8 +43,9 @@ def test_rollout_policy_resyncs_exactly_every_sync_steps(setup, tmp_path):
 
     def grpo_step_then_compare():
         m = step()
-        lagged.append(any(not torch.equal(a, b) for a, b in zip(trainer.rollout_model.parameters(),
-                                                              model.parameters())))
+        lagged.append(
+            any(not torch.equal(a, b) for a, b in zip(trainer.rollout_model.parameters(), model.parameters()))
+        )
         return m
 
     trainer.grpo_step = grpo_step_then_compare
@@ -49,13 +59,19 @@ def test_rollout_policy_resyncs_exactly_every_sync_steps(setup, tmp_path):
     # nothing, so not after every step).
     assert any(m["groups_with_signal"] > 0 for m in grpo)
     assert any(lagged), lagged
-    lines = [json.loads(l) for l in metrics_path.read_text().splitlines()]
-    assert [l["phase"] for l in lines[:3]] == ["start", "warm-start", "warm-start"]
-    assert sum(l["phase"] == "warm-start" for l in lines) == 30
+    lines = [json.loads(ln) for ln in metrics_path.read_text().splitlines()]
+    assert [ln["phase"] for ln in lines[:3]] == ["start", "warm-start", "warm-start"]
+    assert sum(ln["phase"] == "warm-start" for ln in lines) == 30
     assert lines[-1]["phase"] == "end" and "val_accuracy" in lines[-1]
     for m in grpo:
-        assert {"reward", "reward_binary", "reward_verifier", "groups_with_signal", "malformed",
-                "samples_per_s"} <= set(m)
+        assert {
+            "reward",
+            "reward_binary",
+            "reward_verifier",
+            "groups_with_signal",
+            "malformed",
+            "samples_per_s",
+        } <= set(m)
         if m["groups_with_signal"] > 0:
             assert {"entropy", "clip_fraction", "policy_loss"} <= set(m)
 
@@ -65,10 +81,19 @@ def test_easy_first_curriculum_raises_the_hard_share_the_metrics_report(setup):
 
     model, processor, rows = setup
     # Half the rows are easy (the rules give their label with confidence), half hard (rules unsure).
-    rows = [replace(r, verifier_p_on=0.5 if i % 2 else (0.95 if r.label == "on-task" else 0.05))
-            for i, r in enumerate(rows)]
-    cfg = TrainConfig(group_size=2, prompts_per_step=4, max_response_length=3, grpo_steps=6, eval_every=0,
-                      learning_rate=1e-4, weights=Weights(1.0, 0.0, 0.0), curriculum="easy-first")
+    rows = [
+        replace(r, verifier_p_on=0.5 if i % 2 else (0.95 if r.label == "on-task" else 0.05)) for i, r in enumerate(rows)
+    ]
+    cfg = TrainConfig(
+        group_size=2,
+        prompts_per_step=4,
+        max_response_length=3,
+        grpo_steps=6,
+        eval_every=0,
+        learning_rate=1e-4,
+        weights=Weights(1.0, 0.0, 0.0),
+        curriculum="easy-first",
+    )
     history = Trainer(model, processor, rows[:8], rows[8:], cfg).train()
     shares = [m["hard_share"] for m in history if m["phase"] == "grpo"]
     # 6 steps: progress 0, .2, .4, .6, .8, 1 -> target share 0, .2, .4, .5, .5, .5 of 4 prompts

@@ -64,19 +64,38 @@ def test_at_least_30_category_cases():
     assert len(CATEGORY_CASES) >= 30
 
 
-@pytest.mark.parametrize("task, window, on_task", [
-    ("Fix the failing unit test in the payment service",
-     W("Visual Studio Code", "test_refund_flow.py - Visual Studio Code"), True),
-    ("Fix the failing unit test in the payment service", W("Chrome", "Cats - YouTube", "https://www.youtube.com/x"), False),
-    ("Fix the failing unit test in the payment service",
-     W("Firefox", "pytest fixtures - tutorial - Firefox", "https://www.youtube.com/watch?v=pytest"), True),
-    ("Answer customer tickets about refunds", W("Chrome", "Refund request #48213 - Chrome",
-                                               "https://support.zendesk.com/acme/refunds/1"), True),
-    ("Answer customer tickets about refunds", W("Slack", "Lunch plans? - Slack"), False),
-    ("Buy office supplies for the support team",
-     W("Chrome", "Printer paper, A4 - Chrome", "https://www.staples.com/s?k=office-supplies"), True),
-    ("Build the quarterly revenue report in the spreadsheet", W("Steam - Hollow Knight", "Hollow Knight"), False),
-])
+@pytest.mark.parametrize(
+    "task, window, on_task",
+    [
+        (
+            "Fix the failing unit test in the payment service",
+            W("Visual Studio Code", "test_refund_flow.py - Visual Studio Code"),
+            True,
+        ),
+        (
+            "Fix the failing unit test in the payment service",
+            W("Chrome", "Cats - YouTube", "https://www.youtube.com/x"),
+            False,
+        ),
+        (
+            "Fix the failing unit test in the payment service",
+            W("Firefox", "pytest fixtures - tutorial - Firefox", "https://www.youtube.com/watch?v=pytest"),
+            True,
+        ),
+        (
+            "Answer customer tickets about refunds",
+            W("Chrome", "Refund request #48213 - Chrome", "https://support.zendesk.com/acme/refunds/1"),
+            True,
+        ),
+        ("Answer customer tickets about refunds", W("Slack", "Lunch plans? - Slack"), False),
+        (
+            "Buy office supplies for the support team",
+            W("Chrome", "Printer paper, A4 - Chrome", "https://www.staples.com/s?k=office-supplies"),
+            True,
+        ),
+        ("Build the quarterly revenue report in the spreadsheet", W("Steam - Hollow Knight", "Hollow Knight"), False),
+    ],
+)
 def test_verdicts_with_explained_evidence(task, window, on_task):
     verdict = Verifier(CFG).verify(task, windows=[window])
     assert (verdict.score >= 0.5) == on_task, verdict.evidence

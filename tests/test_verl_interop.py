@@ -71,27 +71,43 @@ def test_the_plans_yaml_maps_onto_the_spec_key_by_key():
     assert PLAN.read_text() == PLAN_TEXT
     spec = read_verl_config(PLAN).spec
     assert spec.student.model == "Qwen/Qwen2.5-VL-3B-Instruct"
-    assert (spec.data.max_prompt_length, spec.data.max_response_length, spec.data.train_batch_size,
-            spec.data.val_batch_size) == (256, 16, 32, 64)
+    assert (
+        spec.data.max_prompt_length,
+        spec.data.max_response_length,
+        spec.data.train_batch_size,
+        spec.data.val_batch_size,
+    ) == (256, 16, 32, 64)
     assert spec.judge.enabled and spec.judge.model == "Qwen/Qwen2.5-VL-72B-Instruct"
     assert spec.judge.mode.value == "preference" and spec.judge.cache and spec.judge.gpus == 4  # judge_config.yaml
     assert (spec.training.epochs, spec.training.save_every, spec.training.eval_every) == (10, 100, 50)
-    assert (spec.training.sync_steps, spec.feedback.buffer_size, spec.feedback.variants_per_correction,
-            spec.feedback.cycle_every) == (10, 10000, 10, 100)
+    assert (
+        spec.training.sync_steps,
+        spec.feedback.buffer_size,
+        spec.feedback.variants_per_correction,
+        spec.feedback.cycle_every,
+    ) == (10, 10000, 10, 100)
     w = spec.training.reward_weights
     assert (w.binary, w.judge, w.verifier) == (0.3, 0.5, 0.2) and spec.training.entropy_coef == 0.01
 
 
 def test_every_unsupported_key_bad_value_and_conflict_is_named_at_once(tmp_path):
-    doc = {"model": {"path": "m", "device_map": "cuda:0"}, "algorithm": {"adv_estimator": "ppo"},
-           "trainer": {"total_epochs": 3, "logger": ["wandb"], "semi_online_learning": {"enable": "yes"}},
-           "actor_rollout_ref": {"model": {"path": "other"}, "rollout": {"n": 1}}}
+    doc = {
+        "model": {"path": "m", "device_map": "cuda:0"},
+        "algorithm": {"adv_estimator": "ppo"},
+        "trainer": {"total_epochs": 3, "logger": ["wandb"], "semi_online_learning": {"enable": "yes"}},
+        "actor_rollout_ref": {"model": {"path": "other"}, "rollout": {"n": 1}},
+    }
     with pytest.raises(VerlConfigError) as e:
         spec_from_verl(doc)
     msg = str(e.value)
-    for part in ("model.device_map: 'cuda:0'", "algorithm.adv_estimator: 'ppo'",
-                 "trainer.logger: not supported", "trainer.semi_online_learning.enable: 'yes'",
-                 "contradicts model.path", "actor_rollout_ref.rollout.n:"):
+    for part in (
+        "model.device_map: 'cuda:0'",
+        "algorithm.adv_estimator: 'ppo'",
+        "trainer.logger: not supported",
+        "trainer.semi_online_learning.enable: 'yes'",
+        "contradicts model.path",
+        "actor_rollout_ref.rollout.n:",
+    ):
         assert part in msg, msg
     # The judge file beside the config must agree with the config's own judge section.
     (tmp_path / "task_classifier_grpo.yaml").write_text(PLAN_TEXT)
@@ -115,8 +131,22 @@ def test_the_plans_yaml_verbatim_trains_through_ontask_train_with_its_verifier_f
     folder.mkdir()
     (folder / "task_classifier_grpo.yaml").write_text(PLAN_TEXT)
     (folder / "verifier_config.yaml").write_text("categories: [{name: broken, regex: '('}]\n")
-    cmd = [sys.executable, "-m", "ontask.cli", "train", "--config", str(folder / "task_classifier_grpo.yaml"),
-           "--store", str(store), "--classifier", "plan", "--dataset", "screens", "--base-model", str(base)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ontask.cli",
+        "train",
+        "--config",
+        str(folder / "task_classifier_grpo.yaml"),
+        "--store",
+        str(store),
+        "--classifier",
+        "plan",
+        "--dataset",
+        "screens",
+        "--base-model",
+        str(base),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
     assert out.returncode == 1 and "verifier_config.yaml" in out.stderr and "Traceback" not in out.stderr
     (folder / "verifier_config.yaml").unlink()
@@ -133,9 +163,24 @@ def test_spec_from_verl_config_prints_a_task_classifier_the_schema_accepts():
 
     from ontask.spec import TaskClassifier
 
-    out = subprocess.run([sys.executable, "-m", "ontask.cli", "spec", "from-verl-config", str(PLAN), "--name",
-                          "plan", "--source", "s3://screens/team-a/"], capture_output=True, text=True, cwd=REPO,
-                         timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ontask.cli",
+            "spec",
+            "from-verl-config",
+            str(PLAN),
+            "--name",
+            "plan",
+            "--source",
+            "s3://screens/team-a/",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     tc = TaskClassifier.model_validate(yaml.safe_load(out.stdout))
     assert tc.metadata["name"] == "plan" and tc.spec.data.source == "s3://screens/team-a/"
@@ -149,27 +194,61 @@ def test_verls_own_reward_manager_scores_an_export_as_ontask_does(tmp_path):
     write_version(LocalStore(store), "screens", list(generate(16, seed=6)), "ontask/synthetic", {})
     tiny = build_tiny_vlm(tmp_path / "tiny")
     export = tmp_path / "export"
-    out = subprocess.run([sys.executable, "-m", "ontask.cli", "export", "verl", "--dataset", "screens", "--store",
-                          str(store), "--out", str(export), "--config", str(PLAN)], capture_output=True, text=True,
-                         cwd=REPO, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ontask.cli",
+            "export",
+            "verl",
+            "--dataset",
+            "screens",
+            "--store",
+            str(store),
+            "--out",
+            str(export),
+            "--config",
+            str(PLAN),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert (export / "run_task_classification.sh").stat().st_mode & 0o111
-    rows = pq.read_table(export / "data/train.parquet").to_pylist() + pq.read_table(
-        export / "data/val.parquet").to_pylist()
+    rows = (
+        pq.read_table(export / "data/train.parquet").to_pylist()
+        + pq.read_table(export / "data/val.parquet").to_pylist()
+    )
     assert len(rows) == 16 and all(r["images"][0]["bytes"][:4] == b"\x89PNG" for r in rows)
     # Sampled answers as a student writes them: right, wrong, and malformed.
-    answers = {r["extra_info"]["id"]: ("on-task", "off-task", "on-task, I think", "")[i % 4]
-               for i, r in enumerate(rows)}
+    answers = {
+        r["extra_info"]["id"]: ("on-task", "off-task", "on-task, I think", "")[i % 4] for i, r in enumerate(rows)
+    }
     (tmp_path / "answers.json").write_text(json.dumps(answers))
-    run = subprocess.run([verl_python, str(REPO / "tests/verl/reward_manager_check.py"), str(export), str(tiny),
-                          str(tmp_path / "answers.json")], capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    run = subprocess.run(
+        [
+            verl_python,
+            str(REPO / "tests/verl/reward_manager_check.py"),
+            str(export),
+            str(tiny),
+            str(tmp_path / "answers.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["manager"] == "NaiveRewardManager"
-    expected = {r["extra_info"]["id"]: compute_score(r["data_source"], answers[r["extra_info"]["id"]],
-                                                     r["reward_model"]["ground_truth"], r["extra_info"])["score"]
-                for r in rows}
+    expected = {
+        r["extra_info"]["id"]: compute_score(
+            r["data_source"], answers[r["extra_info"]["id"]], r["reward_model"]["ground_truth"], r["extra_info"]
+        )["score"]
+        for r in rows
+    }
     assert result["scores"] == pytest.approx(expected, abs=1e-9)
     assert result["rm_scores_sum"] == pytest.approx([expected[r["extra_info"]["id"]] for r in rows], abs=1e-6)
     assert len({round(s, 6) for s in expected.values()}) > 3  # scores that tell answers apart
@@ -180,4 +259,4 @@ def test_the_readme_maps_the_keys_the_code_maps():
 
     text = (REPO / "README.md").read_text()
     start, end = "<!-- verl-mapping:start -->\n", "\n<!-- verl-mapping:end -->"
-    assert text[text.index(start) + len(start):text.index(end)] == mapping_markdown()
+    assert text[text.index(start) + len(start) : text.index(end)] == mapping_markdown()

@@ -2,9 +2,18 @@
 over HTTP, corrections to Kafka; and the same code driving real applications to build the
 real-screens set."""
 
-from ontask.agent.capture import Capture, CaptureRefused, Privacy, capture_of, downscale, read_desktop, \
-    visible_evidence
+from ontask.agent.capture import Capture, CaptureRefused, Privacy, capture_of, downscale, read_desktop, visible_evidence
 from ontask.agent.x11 import DesktopUnavailable, X11Desktop, X11Window
 
-__all__ = ["Capture", "CaptureRefused", "DesktopUnavailable", "Privacy", "X11Desktop", "X11Window", "capture_of",
-           "downscale", "read_desktop", "visible_evidence"]
+__all__ = [
+    "Capture",
+    "CaptureRefused",
+    "DesktopUnavailable",
+    "Privacy",
+    "X11Desktop",
+    "X11Window",
+    "capture_of",
+    "downscale",
+    "read_desktop",
+    "visible_evidence",
+]

@@ -32,8 +32,9 @@ class Privacy:
     max_pixels: int = DEFAULT_MAX_PIXELS
 
     @classmethod
-    def of(cls, titles: bool = True, never_capture: Iterable[str] = (), max_pixels: int = DEFAULT_MAX_PIXELS
-           ) -> "Privacy":
+    def of(
+        cls, titles: bool = True, never_capture: Iterable[str] = (), max_pixels: int = DEFAULT_MAX_PIXELS
+    ) -> "Privacy":
         return cls(titles, frozenset(a.strip().lower() for a in never_capture if a.strip()), max_pixels)
 
 
@@ -91,8 +92,12 @@ def visible_evidence(windows: list[dict[str, Any]], privacy: Privacy) -> list[di
             if w.get("focused"):
                 raise CaptureRefused(f"the focused window ({app}) is never captured")
             continue
-        kept = {"app": app, "title": str(w.get("title") or "") if privacy.titles else "",
-                "url": w.get("url") if privacy.titles else None, "focused": bool(w.get("focused"))}
+        kept = {
+            "app": app,
+            "title": str(w.get("title") or "") if privacy.titles else "",
+            "url": w.get("url") if privacy.titles else None,
+            "focused": bool(w.get("focused")),
+        }
         out.append(kept)
     return sorted(out, key=lambda w: w["focused"])
 

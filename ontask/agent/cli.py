@@ -56,8 +56,10 @@ def _cmd_correct(args: argparse.Namespace) -> int:
 
     correction = correction_of_last(args.classifier, args.label, note=args.note)
     send(correction, bootstrap=args.bootstrap, topic=args.topic)
-    print(f"sent correction {correction.id}: {correction.predicted_label} -> {correction.corrected_label} "
-          f"for {correction.classifier} to {args.topic}")
+    print(
+        f"sent correction {correction.id}: {correction.predicted_label} -> {correction.corrected_label} "
+        f"for {correction.classifier} to {args.topic}"
+    )
     return 0
 
 
@@ -81,16 +83,27 @@ def add_arguments(agent: argparse.ArgumentParser) -> None:
     def desktop_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--display", help="X display to read (default: $DISPLAY)")
         p.add_argument("--no-titles", action="store_true", help="send app names only, never window titles or URLs")
-        p.add_argument("--never-capture", action="append", metavar="APP[,APP]",
-                       help="apps (WM_CLASS) never captured: left out of the evidence, and no screenshot at all "
-                            "while one is focused (repeatable)")
-        p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
-                       help="downscale the screenshot to at most this many pixels before it leaves the machine")
+        p.add_argument(
+            "--never-capture",
+            action="append",
+            metavar="APP[,APP]",
+            help="apps (WM_CLASS) never captured: left out of the evidence, and no screenshot at all "
+            "while one is focused (repeatable)",
+        )
+        p.add_argument(
+            "--max-pixels",
+            type=int,
+            default=DEFAULT_MAX_PIXELS,
+            help="downscale the screenshot to at most this many pixels before it leaves the machine",
+        )
 
     run = sub.add_parser("run", help="screenshot + window evidence every --every seconds, answered by the student")
     run.add_argument("--task", required=True, help="what you should be doing")
-    run.add_argument("--predictor", default=os.environ.get("ONTASK_PREDICTOR", "http://127.0.0.1:8080"),
-                     help="base URL of the student predictor (KServe v1)")
+    run.add_argument(
+        "--predictor",
+        default=os.environ.get("ONTASK_PREDICTOR", "http://127.0.0.1:8080"),
+        help="base URL of the student predictor (KServe v1)",
+    )
     run.add_argument("--model", default="student", help="model name in the predictor's URL")
     run.add_argument("--every", type=float, default=60.0, help="seconds between captures")
     run.add_argument("--once", action="store_true", help="capture and answer once, then exit")

@@ -34,18 +34,28 @@ class Answer:
     def line(self) -> str:
         """The one line the agent prints."""
         focused = next((w for w in self.windows if w.get("focused")), None)
-        where = f"{focused['app']}: {focused['title']}" if focused and focused.get("title") else \
-            (focused or {}).get("app", "no focused window")
-        return (f"{self.at} {self.prediction.label} ({self.prediction.confidence:.0%}, "
-                f"model {self.prediction.model_version}) | {where[:80]}")
+        where = (
+            f"{focused['app']}: {focused['title']}"
+            if focused and focused.get("title")
+            else (focused or {}).get("app", "no focused window")
+        )
+        return (
+            f"{self.at} {self.prediction.label} ({self.prediction.confidence:.0%}, "
+            f"model {self.prediction.model_version}) | {where[:80]}"
+        )
 
 
-def predict(url: str, model: str, task: str, capture: Capture, timeout: float = 30.0,
-            session_id: Optional[str] = None) -> Answer:
+def predict(
+    url: str, model: str, task: str, capture: Capture, timeout: float = 30.0, session_id: Optional[str] = None
+) -> Answer:
     """Ask the student predictor at `url` (e.g. http://ontask-student.ns) about one capture."""
     at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-    instance: dict[str, Any] = {"image": base64.b64encode(capture.jpeg()).decode(), "task": task,
-                                "windows": capture.windows, "timestamp": at}
+    instance: dict[str, Any] = {
+        "image": base64.b64encode(capture.jpeg()).decode(),
+        "task": task,
+        "windows": capture.windows,
+        "timestamp": at,
+    }
     if session_id:
         instance["sessionId"] = session_id
     endpoint = f"{url.rstrip('/')}/v1/models/{model}:predict"
@@ -58,8 +68,9 @@ def predict(url: str, model: str, task: str, capture: Capture, timeout: float = 
     try:
         prediction = Prediction.model_validate(r.json()["predictions"][0])
     except (ValueError, KeyError, IndexError, TypeError) as e:
-        raise PredictorError(f"the predictor at {endpoint} answered something that is not a prediction: "
-                             f"{r.text[:300]}") from e
+        raise PredictorError(
+            f"the predictor at {endpoint} answered something that is not a prediction: {r.text[:300]}"
+        ) from e
     return Answer(task, prediction, capture.windows, at)
 
 
@@ -74,8 +85,16 @@ def remember(answer: Answer, capture: Capture, folder: Optional[Path] = None) ->
     folder = folder or state_dir()
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     (folder / "last.jpg").write_bytes(capture.jpeg())
-    (folder / "last.json").write_text(json.dumps({"task": answer.task, "at": answer.at, "windows": answer.windows,
-                                                  "prediction": answer.prediction.model_dump(by_alias=True)}))
+    (folder / "last.json").write_text(
+        json.dumps(
+            {
+                "task": answer.task,
+                "at": answer.at,
+                "windows": answer.windows,
+                "prediction": answer.prediction.model_dump(by_alias=True),
+            }
+        )
+    )
 
 
 def correction_of_last(classifier: str, label: str, folder: Optional[Path] = None, note: Optional[str] = None):
@@ -89,6 +108,16 @@ def correction_of_last(classifier: str, label: str, folder: Optional[Path] = Non
     except FileNotFoundError as e:
         raise FileNotFoundError(f"no answer to correct yet in {folder}: run `ontask agent run` first") from e
     p = last["prediction"]
-    return make_correction(classifier, last["task"], label, image=image, windows=last["windows"],
-                           predicted_label=p["label"], confidence=p["confidence"], model_version=p["modelVersion"],
-                           timestamp=last["at"], id=f"agent-{uuid.uuid4().hex}", note=note)
+    return make_correction(
+        classifier,
+        last["task"],
+        label,
+        image=image,
+        windows=last["windows"],
+        predicted_label=p["label"],
+        confidence=p["confidence"],
+        model_version=p["modelVersion"],
+        timestamp=last["at"],
+        id=f"agent-{uuid.uuid4().hex}",
+        note=note,
+    )

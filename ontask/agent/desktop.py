@@ -44,9 +44,22 @@ class VirtualDesktop:
             raise DesktopUnavailable(f"missing programs {', '.join(missing)}: run make system-deps")
         r, w = os.pipe()
         # -displayfd: the server picks a free display number and writes it to the pipe.
-        xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", f"{self.size[0]}x{self.size[1]}x24",
-                                 "-nolisten", "tcp", "-noreset"], pass_fds=(w,), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        xvfb = subprocess.Popen(
+            [
+                "Xvfb",
+                "-displayfd",
+                str(w),
+                "-screen",
+                "0",
+                f"{self.size[0]}x{self.size[1]}x24",
+                "-nolisten",
+                "tcp",
+                "-noreset",
+            ],
+            pass_fds=(w,),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(w)
         self._procs.append(xvfb)
         number = b""
@@ -64,12 +77,20 @@ class VirtualDesktop:
 
     def env(self) -> dict[str, str]:
         """The environment of a program on this desktop (its own HOME, so no user settings leak in)."""
-        return {**os.environ, "PATH": PATH, "DISPLAY": self.display, "HOME": str(self._home), "NO_AT_BRIDGE": "1",
-                "XDG_CONFIG_HOME": str(self._home / ".config"), "XDG_CACHE_HOME": str(self._home / ".cache")}
+        return {
+            **os.environ,
+            "PATH": PATH,
+            "DISPLAY": self.display,
+            "HOME": str(self._home),
+            "NO_AT_BRIDGE": "1",
+            "XDG_CONFIG_HOME": str(self._home / ".config"),
+            "XDG_CACHE_HOME": str(self._home / ".cache"),
+        }
 
     def spawn(self, argv: list[str], cwd: Optional[str] = None) -> subprocess.Popen:
-        p = subprocess.Popen(argv, env=self.env(), cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
+        p = subprocess.Popen(
+            argv, env=self.env(), cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         return p
 
     def _wait_for_wm(self, timeout: float = 20.0) -> None:

@@ -39,13 +39,37 @@ from typing import Any, Callable, Optional
 from PIL import Image, ImageDraw, ImageFont
 
 from ontask.agent.desktop import VirtualDesktop, missing_programs, stop_all
-from ontask.agent.screens import CHAT, CODE, DOC, GAME, NOTE, PAGE, PDF, SHEET, VIDEO, Material, Scene, plan_scenes, \
-    task_by_id
+from ontask.agent.screens import (
+    CHAT,
+    CODE,
+    DOC,
+    GAME,
+    NOTE,
+    PAGE,
+    PDF,
+    SHEET,
+    VIDEO,
+    Material,
+    Scene,
+    plan_scenes,
+    task_by_id,
+)
 from ontask.agent.x11 import X11Desktop, X11Window
 from ontask.labels import OFF, ON
 
-PROGRAMS = ("Xvfb", "openbox", "chromium", "soffice", "xterm", "vim", "mousepad", "evince", "mpv", "xboard",
-            "xmahjongg")
+PROGRAMS = (
+    "Xvfb",
+    "openbox",
+    "chromium",
+    "soffice",
+    "xterm",
+    "vim",
+    "mousepad",
+    "evince",
+    "mpv",
+    "xboard",
+    "xmahjongg",
+)
 # Bump when the way screens are made changes (applications, their settings, placement): the
 # cached set is keyed by this and by the plan in screens.py.
 FORMAT_VERSION = "2"
@@ -64,24 +88,33 @@ def set_fingerprint() -> str:
 
 # --- content: pages, documents, frames ---------------------------------------------------------
 
+
 def _page_html(m: Material) -> str:
     body = "".join(f"<p>{html.escape(line)}</p>" for line in m.body)
     if m.kind == CHAT:
-        msgs = "".join(f"<div class=msg><b>{html.escape(line.split(':')[0])}</b>{html.escape(line[line.find(':'):])}"
-                       f"</div>" for line in m.body)
-        return (f"<html><head><title>{html.escape(m.title)} - Acme Chat</title><style>body{{margin:0;font:15px sans-serif;"
-                f"display:flex}}nav{{background:#3f0e40;color:#ddd;width:200px;height:100vh;padding:12px}}"
-                f"main{{padding:16px}}.msg{{margin:10px 0}}</style></head><body><nav>Acme<br><br># general<br>"
-                f"{html.escape(m.title)}<br># random</nav><main><h2>{html.escape(m.title)}</h2>{msgs}</main></body></html>")
-    return (f"<html><head><title>{html.escape(m.title)}</title><style>body{{font:16px sans-serif;margin:0}}"
-            f"header{{background:#24292f;color:white;padding:10px 20px}}article{{padding:20px;max-width:760px}}"
-            f"</style></head><body><header>{html.escape(m.host)}</header><article><h1>{html.escape(m.title)}</h1>"
-            f"{body}</article></body></html>")
+        msgs = "".join(
+            f"<div class=msg><b>{html.escape(line.split(':')[0])}</b>{html.escape(line[line.find(':') :])}</div>"
+            for line in m.body
+        )
+        return (
+            f"<html><head><title>{html.escape(m.title)} - Acme Chat</title><style>body{{margin:0;font:15px sans-serif;"
+            f"display:flex}}nav{{background:#3f0e40;color:#ddd;width:200px;height:100vh;padding:12px}}"
+            f"main{{padding:16px}}.msg{{margin:10px 0}}</style></head><body><nav>Acme<br><br># general<br>"
+            f"{html.escape(m.title)}<br># random</nav><main><h2>{html.escape(m.title)}</h2>{msgs}</main></body></html>"
+        )
+    return (
+        f"<html><head><title>{html.escape(m.title)}</title><style>body{{font:16px sans-serif;margin:0}}"
+        f"header{{background:#24292f;color:white;padding:10px 20px}}article{{padding:20px;max-width:760px}}"
+        f"</style></head><body><header>{html.escape(m.host)}</header><article><h1>{html.escape(m.title)}</h1>"
+        f"{body}</article></body></html>"
+    )
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont:
-    for path in ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-                 "/usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf"):
+    for path in (
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "/usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf",
+    ):
         if os.path.exists(path):
             return ImageFont.truetype(path, size)
     return ImageFont.load_default()
@@ -126,14 +159,33 @@ class _Pages(http.server.BaseHTTPRequestHandler):
 def _tls_context(folder: Path) -> ssl.SSLContext:
     """A throwaway self-signed certificate (the browser runs with --ignore-certificate-errors)."""
     key, cert = folder / "tls.key", folder / "tls.crt"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ontask",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=ontask",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     return ctx
 
 
 # --- driving the applications ------------------------------------------------------------------
+
 
 class Builder:
     """Opens materials in their applications on one desktop, one scene at a time."""
@@ -146,7 +198,8 @@ class Builder:
         (self._chromium_profile / "Default").mkdir(parents=True, exist_ok=True)
         # The window manager draws the browser's title bar, as most Linux desktops configure it.
         (self._chromium_profile / "Default" / "Preferences").write_text(
-            json.dumps({"browser": {"custom_chrome_frame": False}}))
+            json.dumps({"browser": {"custom_chrome_frame": False}})
+        )
         self._lo_profile = desk.home / "libreoffice"
         user = self._lo_profile / "user"
         user.mkdir(parents=True, exist_ok=True)
@@ -154,12 +207,13 @@ class Builder:
             '<?xml version="1.0" encoding="UTF-8"?><oor:items xmlns:oor="http://openoffice.org/2001/registry" '
             'xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
             '<item oor:path="/org.openoffice.Office.Common/Misc"><prop oor:name="ShowTipOfTheDay" oor:op="fuse">'
-            '<value>false</value></prop></item>'
+            "<value>false</value></prop></item>"
             '<item oor:path="/org.openoffice.Setup/Product"><prop oor:name="LastTimeWhatsNewShown" oor:op="fuse">'
             '<value>99999999</value></prop><prop oor:name="ooSetupLastVersion" oor:op="fuse"><value>7.4</value>'
-            '</prop></item>'
+            "</prop></item>"
             '<item oor:path="/org.openoffice.Setup/Office"><prop oor:name="FirstStartWizardCompleted" oor:op="fuse">'
-            '<value>true</value></prop></item></oor:items>')
+            "<value>true</value></prop></item></oor:items>"
+        )
 
     def _file(self, m: Material) -> Path:
         path = self.files / m.name
@@ -173,18 +227,39 @@ class Builder:
     def argv(self, m: Material) -> list[str]:
         """The command that opens a material in its real application."""
         if m.kind in (PAGE, CHAT):
-            return ["chromium", "--no-sandbox", "--test-type", "--no-first-run", "--disable-gpu",
-                    "--no-default-browser-check", "--disable-features=Translate,MediaRouter,HttpsUpgrades,HttpsFirstBalancedModeAutoEnable",
-                    f"--user-data-dir={self._chromium_profile}", f"--host-resolver-rules=MAP * 127.0.0.1:{self.port}",
-                    "--ignore-certificate-errors", "--new-window", f"https://{m.host}{m.name}"]
+            return [
+                "chromium",
+                "--no-sandbox",
+                "--test-type",
+                "--no-first-run",
+                "--disable-gpu",
+                "--no-default-browser-check",
+                "--disable-features=Translate,MediaRouter,HttpsUpgrades,HttpsFirstBalancedModeAutoEnable",
+                f"--user-data-dir={self._chromium_profile}",
+                f"--host-resolver-rules=MAP * 127.0.0.1:{self.port}",
+                "--ignore-certificate-errors",
+                "--new-window",
+                f"https://{m.host}{m.name}",
+            ]
         lo = ["soffice", f"-env:UserInstallation=file://{self._lo_profile}", "--norestore", "--nologo"]
         if m.kind == DOC:
             return lo + ["--writer", str(self._file(m))]
         if m.kind == SHEET:
             return lo + ["--calc", "--infilter=CSV:44,34,UTF8", str(self._file(m))]
         if m.kind == CODE:
-            return ["xterm", "-fa", "DejaVu Sans Mono", "-fs", "11", "-e", "vim", "-n", "-c", "set title",
-                    str(self._file(m))]
+            return [
+                "xterm",
+                "-fa",
+                "DejaVu Sans Mono",
+                "-fs",
+                "11",
+                "-e",
+                "vim",
+                "-n",
+                "-c",
+                "set title",
+                str(self._file(m)),
+            ]
         if m.kind == NOTE:
             return ["mousepad", str(self._file(m))]
         if m.kind == PDF:
@@ -192,8 +267,15 @@ class Builder:
         if m.kind == VIDEO:
             frame = self.files / f"{m.name}.png"
             _write_frame(m, frame)
-            return ["mpv", "--force-window=yes", "--image-display-duration=inf", "--no-audio", "--osc=no",
-                    f"--force-media-title={m.title}", str(frame)]
+            return [
+                "mpv",
+                "--force-window=yes",
+                "--image-display-duration=inf",
+                "--no-audio",
+                "--osc=no",
+                f"--force-media-title={m.title}",
+                str(frame),
+            ]
         if m.kind == GAME:
             return ["xboard", "-ncp"] if m.name == "xboard" else [m.name]  # -ncp: no chess engine to start
         raise ValueError(f"unknown material kind {m.kind}")
@@ -210,8 +292,9 @@ class Builder:
                 return new[-1]
             time.sleep(0.2)
         titles = [w.title for w in self.x.windows() if w.wid not in before]
-        raise TimeoutError(f"{m.kind} {m.name}: no window titled with {expect!r} after {timeout:.0f} s "
-                           f"(new windows: {titles})")
+        raise TimeoutError(
+            f"{m.kind} {m.name}: no window titled with {expect!r} after {timeout:.0f} s (new windows: {titles})"
+        )
 
     def close_all(self) -> None:
         for w in self.x.windows():
@@ -219,8 +302,9 @@ class Builder:
         stop_all(self.procs)
         self.procs.clear()
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(not w.app.startswith(("Chromium", "libreoffice", "soffice"))
-                                                  for w in self.x.windows()):
+        while time.monotonic() < deadline and any(
+            not w.app.startswith(("Chromium", "libreoffice", "soffice")) for w in self.x.windows()
+        ):
             time.sleep(0.1)
 
     def place(self, wins: list[X11Window], layout: str) -> None:
@@ -232,7 +316,7 @@ class Builder:
             boxes = [(0, 0, w // 2, h - title), (w // 2, 0, w - w // 2, h - title)]
         else:
             boxes = [(0, 0, int(w * 0.72), int(h * 0.75)), (int(w * 0.25), int(h * 0.2), int(w * 0.72), int(h * 0.75))]
-        for win, box in zip(wins, boxes[-len(wins):]):
+        for win, box in zip(wins, boxes[-len(wins) :]):
             self.x.move_resize(win.wid, *box)
 
     def shoot(self, scene: Scene) -> tuple[Image.Image, list[X11Window]]:
@@ -255,6 +339,7 @@ def expected_title_part(m: Material) -> str:
 
 
 # --- the set -----------------------------------------------------------------------------------
+
 
 def _url_of(win: X11Window, scene: Scene) -> Optional[str]:
     for m in scene.windows:
@@ -301,18 +386,38 @@ def build(out: Path, seed: int = 0, limit: Optional[int] = None, log: Callable[[
                 image.save(tmp / shot, optimize=False, compress_level=3)
                 windows = [{**w.evidence(), "url": _url_of(w, scene)} for w in wins]
                 focused = next((w for w in wins if w.focused), None)
-                screens.append({"image": shot, "scene": scene.id, "split": scene.split, "layout": scene.layout,
-                                "windows": [{**e, "geometry": list(w.geometry)} for e, w in zip(windows, wins)],
-                                "focusedApp": focused.app if focused else "", "focusedKind": scene.windows[-1].kind})
-                pairs = ([(scene.on_task, ON)] if scene.on_task else []) + [(t, OFF) for t in
-                                                                                   scene.off_task]
+                screens.append(
+                    {
+                        "image": shot,
+                        "scene": scene.id,
+                        "split": scene.split,
+                        "layout": scene.layout,
+                        "windows": [{**e, "geometry": list(w.geometry)} for e, w in zip(windows, wins)],
+                        "focusedApp": focused.app if focused else "",
+                        "focusedKind": scene.windows[-1].kind,
+                    }
+                )
+                pairs = ([(scene.on_task, ON)] if scene.on_task else []) + [(t, OFF) for t in scene.off_task]
                 for task_id, label in pairs:
-                    rows.append({"image": shot, "task": tasks[task_id].text, "label": label, "windows": windows,
-                                 "id": f"real-{scene.id}-{task_id}", "split": scene.split,
-                                 "hardKind": scene.hard.get(task_id, ""),
-                                 "meta": {"scene": scene.id, "task_id": task_id, "role": tasks[task_id].role,
-                                          "app": focused.app if focused else "", "kind": scene.windows[-1].kind,
-                                          "layout": scene.layout}})
+                    rows.append(
+                        {
+                            "image": shot,
+                            "task": tasks[task_id].text,
+                            "label": label,
+                            "windows": windows,
+                            "id": f"real-{scene.id}-{task_id}",
+                            "split": scene.split,
+                            "hardKind": scene.hard.get(task_id, ""),
+                            "meta": {
+                                "scene": scene.id,
+                                "task_id": task_id,
+                                "role": tasks[task_id].role,
+                                "app": focused.app if focused else "",
+                                "kind": scene.windows[-1].kind,
+                                "layout": scene.layout,
+                            },
+                        }
+                    )
                 if (i + 1) % 10 == 0:
                     log(f"[real-screens] {i + 1}/{len(scenes)} screens, {time.monotonic() - t0:.0f} s")
     finally:

@@ -48,7 +48,8 @@ class X11Desktop:
     """A connection to one X display; cheap to keep open between captures."""
 
     def __init__(self, display: Optional[str] = None):
-        from Xlib import X, display as xdisplay, error
+        from Xlib import X, error
+        from Xlib import display as xdisplay
 
         self.name = _display_name(display)
         try:
@@ -119,9 +120,17 @@ class X11Desktop:
             try:
                 cls = w.get_wm_class() or ("", "")
                 state = self._prop(w, "_NET_WM_STATE", X.AnyPropertyType)
-                out.append(X11Window(wid=int(wid), app=cls[1] or cls[0] or "", instance=cls[0] or "",
-                                     title=self._title(w), focused=int(wid) == active_id,
-                                     minimised=state is not None and hidden in state, geometry=self._geometry(w)))
+                out.append(
+                    X11Window(
+                        wid=int(wid),
+                        app=cls[1] or cls[0] or "",
+                        instance=cls[0] or "",
+                        title=self._title(w),
+                        focused=int(wid) == active_id,
+                        minimised=state is not None and hidden in state,
+                        geometry=self._geometry(w),
+                    )
+                )
             except (error.BadWindow, error.BadDrawable, error.BadMatch):  # closed between the list and the read
                 continue
         return out

@@ -9,5 +9,18 @@ from ontask.data.prepare import prepare
 from ontask.data.render import render
 from ontask.data.variants import make_variants
 
-__all__ = ["DatasetVersion", "Example", "Label", "contact_sheet", "example_at", "generate", "label_scene",
-           "list_versions", "make_variants", "prepare", "read_version", "render", "write_version"]
+__all__ = [
+    "DatasetVersion",
+    "Example",
+    "Label",
+    "contact_sheet",
+    "example_at",
+    "generate",
+    "label_scene",
+    "list_versions",
+    "make_variants",
+    "prepare",
+    "read_version",
+    "render",
+    "write_version",
+]

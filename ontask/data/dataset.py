@@ -135,7 +135,9 @@ def write_version(
             images[digest] = key
         rows.append(to_row(ex, len(rows), key, data_source))
     if not rows:
-        raise DatasetError(f"no usable rows for dataset {name!r}" + (f" ({len(rejected)} rejected)" if rejected else ""))
+        raise DatasetError(
+            f"no usable rows for dataset {name!r}" + (f" ({len(rejected)} rejected)" if rejected else "")
+        )
     buf = io.BytesIO()
     pq.write_table(pa.Table.from_pylist(rows), buf)
     parquet = buf.getvalue()

@@ -43,10 +43,16 @@ def example_at(seed: int, index: int, contrastive: bool = False) -> Example:
     served, unserved = pair
     split = split_for(f"syn-{seed}-{base}")
     if index % 2 == 0:
-        return example_from_scene(scene, served.id, served.text, f"syn-{seed}-{base}-a", split=split,
-                                  scenario=scenario)
-    return example_from_scene(scene, unserved.id, unserved.text, f"syn-{seed}-{base}-b", split=split,
-                              scenario=f"{scenario}/other-task", pair_of=f"syn-{seed}-{base}-a")
+        return example_from_scene(scene, served.id, served.text, f"syn-{seed}-{base}-a", split=split, scenario=scenario)
+    return example_from_scene(
+        scene,
+        unserved.id,
+        unserved.text,
+        f"syn-{seed}-{base}-b",
+        split=split,
+        scenario=f"{scenario}/other-task",
+        pair_of=f"syn-{seed}-{base}-a",
+    )
 
 
 def pair_tasks(scene: Scene, task, rng: random.Random):
@@ -64,8 +70,16 @@ def pair_tasks(scene: Scene, task, rng: random.Random):
     return served, rng.choice([t for t in off if kind in t.tools] or off)
 
 
-def example_from_scene(scene: Scene, task_id: str, task_text: str, example_id: str, split: str | None = None,
-                       policy: Policy = GENERAL, image: Optional[Image.Image] = None, **meta) -> Example:
+def example_from_scene(
+    scene: Scene,
+    task_id: str,
+    task_text: str,
+    example_id: str,
+    split: str | None = None,
+    policy: Policy = GENERAL,
+    image: Optional[Image.Image] = None,
+    **meta,
+) -> Example:
     """Render a scene (unless its image is given) and label it for a task under a team's policy
     (split: default from the id's hash)."""
     task = TASKS_BY_ID[task_id]
@@ -100,9 +114,19 @@ def family_examples(family: str, n: int, seed: int, policy: Policy = GENERAL) ->
         rows = [(task, "a")] + ([(rng.choice(others), "b")] if others else [])
         split = split_for(f"{family}-{seed}-{i}")
         image = render(scene)  # both rows of a pair share the pixels
-        for t, side in rows[:n - len(out)]:
-            out.append(example_from_scene(scene, t.id, t.text, f"{family}-{seed}-{i}-{side}", split=split,
-                                          policy=policy, image=image, scenario=family))
+        for t, side in rows[: n - len(out)]:
+            out.append(
+                example_from_scene(
+                    scene,
+                    t.id,
+                    t.text,
+                    f"{family}-{seed}-{i}-{side}",
+                    split=split,
+                    policy=policy,
+                    image=image,
+                    scenario=family,
+                )
+            )
         i += 1
     return out
 
@@ -146,7 +170,11 @@ def contact_sheet(examples: list[Example], columns: int = 6, thumb: tuple[int, i
         sheet.paste(img, (x, y))
         kind = focused_kind(ex)
         color = (22, 130, 60) if ex.label == ON else (190, 40, 40)
-        draw.text((x, y + thumb[1] + 4), f"{kind} \u2192 {ex.label}" + (f" ({ex.hard_kind})" if ex.hard else ""),
-                  font=fb, fill=color)
+        draw.text(
+            (x, y + thumb[1] + 4),
+            f"{kind} \u2192 {ex.label}" + (f" ({ex.hard_kind})" if ex.hard else ""),
+            font=fb,
+            fill=color,
+        )
         draw.text((x, y + thumb[1] + 22), ex.task[:60], font=f, fill=(60, 60, 60))
     return sheet

@@ -8,7 +8,6 @@ from typing import Any, Optional
 from ontask.labels import OFF, ON
 
 
-
 def judge_verifier_labeller(judge=None, verifier=None, judge_weight: float = 0.5, min_confidence: float = 0.6):
     """A labeller for `prepare`: (image, task, windows) -> (label, source) or None."""
     if judge is None and verifier is None:

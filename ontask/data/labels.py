@@ -53,8 +53,11 @@ def window_on_task(w: WindowSpec, task: Task) -> tuple[bool, str]:
             return True, f"the task is to buy {w.topic} and the shop shows {w.topic}"
         return False, f"shopping for {w.topic}"
     if w.kind == "docs":
-        return (True, f"the documentation is on {w.topic}, which the task is about") if related else (
-            False, f"the documentation is on {w.topic}, unrelated to the task")
+        return (
+            (True, f"the documentation is on {w.topic}, which the task is about")
+            if related
+            else (False, f"the documentation is on {w.topic}, unrelated to the task")
+        )
     if w.kind in ("chat", "email"):
         if related:
             return True, f"the {w.kind} is with colleagues about {w.topic}, the task's subject"
@@ -74,18 +77,24 @@ def label_scene(scene: Scene, task: Task, policy: Policy = GENERAL) -> Label:
     if focused.kind in policy.on_task_kinds:
         work = [w for w in scene.windows if not w.focused and window_on_task(w, task)[0]]
         if work:
-            return Label(ON, f"{why}, which this team counts as on-task ({policy.name}) while {work[0].app} "
-                         "shows the task's work", True, "team-policy")
+            return Label(
+                ON,
+                f"{why}, which this team counts as on-task ({policy.name}) while {work[0].app} shows the task's work",
+                True,
+                "team-policy",
+            )
     if focused.kind in ENTERTAINMENT_KINDS and focused.topic in task.topics and not on:
         return Label(OFF, why, True, "distraction-names-task")
     if scene.layout == "split":
         other = next(w for w in scene.windows if not w.focused)
         other_on, other_why = window_on_task(other, task)
         if on and not other_on and other.kind in ENTERTAINMENT_KINDS:
-            return Label(OFF, f"split screen: {why}, but the other half is entertainment ({other_why})", True,
-                         "split-screen")
-        return Label(ON if on else OFF, f"split screen: focused half: {why}; other half: {other_why}", True,
-                     "split-screen")
+            return Label(
+                OFF, f"split screen: {why}, but the other half is entertainment ({other_why})", True, "split-screen"
+            )
+        return Label(
+            ON if on else OFF, f"split screen: focused half: {why}; other half: {other_why}", True, "split-screen"
+        )
     label = ON if on else OFF
     if focused.kind == "docs":
         return Label(label, why, True, "docs-related" if on else "docs-unrelated")
@@ -98,8 +107,9 @@ def label_scene(scene: Scene, task: Task, policy: Policy = GENERAL) -> Label:
     if on:
         background_fun = [w for w in scene.windows if not w.focused and w.kind in ENTERTAINMENT_KINDS]
         if background_fun:
-            return Label(ON, f"{why}; the {background_fun[0].kind} window is in the background", True,
-                         "background-distraction")
+            return Label(
+                ON, f"{why}; the {background_fun[0].kind} window is in the background", True, "background-distraction"
+            )
         if scene.notification and not TOPICS[scene.notification.topic].work:
             return Label(ON, f"{why}; a {scene.notification.topic} notification popped up", True, "notification")
     return Label(label, why)

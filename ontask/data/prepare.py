@@ -125,9 +125,20 @@ def prepare(
                 raise ValueError(f"{name_}: split {split!r} is not train or val")
             hard_kind = item.get("hardKind") or item.get("hard_kind")
             meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
-            examples.append(Example(id=example_id, image=image, task=text, label=label, label_source=source_,
-                                    windows=windows, split=split, hard=bool(hard_kind), hard_kind=hard_kind,
-                                    meta={**meta, "file": name_, "source_sha256": sha256(data)}))
+            examples.append(
+                Example(
+                    id=example_id,
+                    image=image,
+                    task=text,
+                    label=label,
+                    label_source=source_,
+                    windows=windows,
+                    split=split,
+                    hard=bool(hard_kind),
+                    hard_kind=hard_kind,
+                    meta={**meta, "file": name_, "source_sha256": sha256(data)},
+                )
+            )
         except (ImageRejected, ValueError, ValidationError, OSError) as e:
             reason = str(e) if name_ in str(e) else f"{name_}: {e}"
             rejected.append({"file": name_, "reason": reason})
@@ -138,7 +149,13 @@ def prepare(
         examples += twins
     if not examples:
         raise DatasetError(f"no usable rows in {source}: " + "; ".join(r["reason"] for r in rejected))
-    manifest = write_version(store, name, examples, data_source=f"ontask/{name}",
-                             made_by={"command": "prepare", "source": str(source)}, rejected=rejected,
-                             progress=progress)
+    manifest = write_version(
+        store,
+        name,
+        examples,
+        data_source=f"ontask/{name}",
+        made_by={"command": "prepare", "source": str(source)},
+        rejected=rejected,
+        progress=progress,
+    )
     return PrepareResult(manifest, rejected, unlabeled, len(twins))

@@ -15,10 +15,18 @@ from PIL import Image, ImageDraw, ImageFont
 from ontask.data.catalog import TOPICS
 from ontask.data.scene import Scene, WindowSpec, bar_heights
 
-FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation2"),
-             Path("/usr/share/fonts/truetype/liberation"))
-FONT_FILES = {"sans": "DejaVuSans.ttf", "bold": "DejaVuSans-Bold.ttf", "mono": "DejaVuSansMono.ttf",
-              "serif": "DejaVuSerif.ttf", "ui": "LiberationSans-Regular.ttf"}
+FONT_DIRS = (
+    Path("/usr/share/fonts/truetype/dejavu"),
+    Path("/usr/share/fonts/truetype/liberation2"),
+    Path("/usr/share/fonts/truetype/liberation"),
+)
+FONT_FILES = {
+    "sans": "DejaVuSans.ttf",
+    "bold": "DejaVuSans-Bold.ttf",
+    "mono": "DejaVuSansMono.ttf",
+    "serif": "DejaVuSerif.ttf",
+    "ui": "LiberationSans-Regular.ttf",
+}
 
 
 class FontsMissing(RuntimeError):
@@ -38,18 +46,49 @@ def font(style: str, size: int) -> ImageFont.FreeTypeFont:
 
 
 PALETTES = {
-    "light": dict(bg=(246, 247, 249), fg=(30, 32, 36), muted=(110, 116, 126), bar=(232, 234, 238),
-                  title=(222, 225, 230), title_fg=(20, 22, 26), border=(170, 175, 185), accent=(37, 99, 235),
-                  panel=(255, 255, 255), line=(220, 223, 228)),
-    "dark": dict(bg=(32, 34, 40), fg=(225, 228, 232), muted=(150, 156, 166), bar=(24, 26, 30),
-                 title=(48, 51, 58), title_fg=(235, 237, 240), border=(70, 74, 84), accent=(96, 165, 250),
-                 panel=(40, 43, 50), line=(60, 64, 72)),
+    "light": dict(
+        bg=(246, 247, 249),
+        fg=(30, 32, 36),
+        muted=(110, 116, 126),
+        bar=(232, 234, 238),
+        title=(222, 225, 230),
+        title_fg=(20, 22, 26),
+        border=(170, 175, 185),
+        accent=(37, 99, 235),
+        panel=(255, 255, 255),
+        line=(220, 223, 228),
+    ),
+    "dark": dict(
+        bg=(32, 34, 40),
+        fg=(225, 228, 232),
+        muted=(150, 156, 166),
+        bar=(24, 26, 30),
+        title=(48, 51, 58),
+        title_fg=(235, 237, 240),
+        border=(70, 74, 84),
+        accent=(96, 165, 250),
+        panel=(40, 43, 50),
+        line=(60, 64, 72),
+    ),
 }
 
-APP_COLORS = {"editor": (0, 122, 204), "terminal": (40, 40, 40), "docs": (255, 149, 0), "spreadsheet": (16, 124, 65),
-              "document": (43, 87, 154), "email": (0, 114, 198), "chat": (74, 21, 75), "issues": (36, 41, 47),
-              "video": (230, 33, 23), "social": (29, 155, 240), "shop": (255, 153, 0), "game": (120, 60, 200),
-              "design": (162, 89, 255), "crm": (0, 161, 224), "music": (30, 215, 96)}
+APP_COLORS = {
+    "editor": (0, 122, 204),
+    "terminal": (40, 40, 40),
+    "docs": (255, 149, 0),
+    "spreadsheet": (16, 124, 65),
+    "document": (43, 87, 154),
+    "email": (0, 114, 198),
+    "chat": (74, 21, 75),
+    "issues": (36, 41, 47),
+    "video": (230, 33, 23),
+    "social": (29, 155, 240),
+    "shop": (255, 153, 0),
+    "game": (120, 60, 200),
+    "design": (162, 89, 255),
+    "crm": (0, 161, 224),
+    "music": (30, 215, 96),
+}
 
 
 def render(scene: Scene) -> Image.Image:
@@ -92,16 +131,25 @@ def _bars(draw: ImageDraw.ImageDraw, scene: Scene, pal: dict) -> None:
     f = font("ui", _s(scene, 13))
     if scene.dock == "dock":
         draw.rectangle((0, 0, scene.width, top), fill=pal["bar"])
-        draw.text((_s(scene, 12), top // 2), f"\u25cf  {scene.focused.app}   File   Edit   View   Window   Help",
-                  font=f, fill=pal["fg"], anchor="lm")
-        draw.text((scene.width - _s(scene, 12), top // 2), f"Thu 26 Nov  {scene.clock}", font=f, fill=pal["fg"],
-                  anchor="rm")
+        draw.text(
+            (_s(scene, 12), top // 2),
+            f"\u25cf  {scene.focused.app}   File   Edit   View   Window   Help",
+            font=f,
+            fill=pal["fg"],
+            anchor="lm",
+        )
+        draw.text(
+            (scene.width - _s(scene, 12), top // 2), f"Thu 26 Nov  {scene.clock}", font=f, fill=pal["fg"], anchor="rm"
+        )
         n = len(scene.windows) + 4
         size = _s(scene, 40)
         x0 = scene.width // 2 - n * (size + 8) // 2
         y0 = scene.height - bottom + (bottom - size) // 2
-        draw.rounded_rectangle((x0 - 10, y0 - 6, x0 + n * (size + 8) + 2, y0 + size + 6), radius=_s(scene, 14),
-                               fill=tuple(min(255, c + 10) for c in pal["bar"]))
+        draw.rounded_rectangle(
+            (x0 - 10, y0 - 6, x0 + n * (size + 8) + 2, y0 + size + 6),
+            radius=_s(scene, 14),
+            fill=tuple(min(255, c + 10) for c in pal["bar"]),
+        )
         kinds = [w.kind for w in scene.windows] + ["docs", "email", "chat", "terminal"]
         for i, kind in enumerate(kinds[:n]):
             x = x0 + i * (size + 8)
@@ -144,11 +192,21 @@ def _window(img: Image.Image, draw: ImageDraw.ImageDraw, scene: Scene, w: Window
         for i, c in enumerate(((255, 95, 87), (255, 189, 46), (39, 201, 63))):
             cx = x0 + _s(scene, 14) + i * _s(scene, 20)
             draw.ellipse((cx - 6, y0 + th // 2 - 6, cx + 6, y0 + th // 2 + 6), fill=c)
-        draw.text(((x0 + x1) // 2, y0 + th // 2), _fit(w.title_bar, f, x1 - x0 - 2 * buttons), font=f,
-                  fill=pal["title_fg"], anchor="mm")
+        draw.text(
+            ((x0 + x1) // 2, y0 + th // 2),
+            _fit(w.title_bar, f, x1 - x0 - 2 * buttons),
+            font=f,
+            fill=pal["title_fg"],
+            anchor="mm",
+        )
     else:
-        draw.text((x0 + _s(scene, 10), y0 + th // 2), _fit(w.title_bar, f, x1 - x0 - buttons - 20), font=f,
-                  fill=pal["title_fg"], anchor="lm")
+        draw.text(
+            (x0 + _s(scene, 10), y0 + th // 2),
+            _fit(w.title_bar, f, x1 - x0 - buttons - 20),
+            font=f,
+            fill=pal["title_fg"],
+            anchor="lm",
+        )
         for i, sym in enumerate(("\u2013", "\u25a1", "\u2715")):
             cx = x1 - _s(scene, 16) - (2 - i) * _s(scene, 24)
             draw.text((cx, y0 + th // 2), sym, font=f, fill=pal["title_fg"], anchor="mm")
@@ -168,29 +226,46 @@ def _browser_chrome(draw: ImageDraw.ImageDraw, scene: Scene, w: WindowSpec, pal:
     draw.rounded_rectangle((x0 + 8, top + 4, x0 + 8 + tab_w, top + tab_h + 4), radius=6, fill=pal["panel"])
     draw.text((x0 + 18, top + tab_h // 2 + 2), _fit(w.title, f, tab_w - 20), font=f, fill=pal["fg"], anchor="lm")
     other = "New Tab" if w.seed % 2 else "Inbox (3)"
-    draw.text((x0 + 24 + tab_w, top + tab_h // 2 + 2), _fit(other, f, tab_w - 20), font=f, fill=pal["muted"],
-              anchor="lm")
+    draw.text(
+        (x0 + 24 + tab_w, top + tab_h // 2 + 2), _fit(other, f, tab_w - 20), font=f, fill=pal["muted"], anchor="lm"
+    )
     top += tab_h
     draw.rectangle((x0 + 1, top, x1 - 1, top + url_h), fill=pal["panel"])
     fu = font("sans", _s(scene, 14))
-    draw.text((x0 + 14, top + url_h // 2), "\u2190  \u2192  \u21bb", font=font("sans", _s(scene, 14)),
-              fill=pal["muted"], anchor="lm")
+    draw.text(
+        (x0 + 14, top + url_h // 2),
+        "\u2190  \u2192  \u21bb",
+        font=font("sans", _s(scene, 14)),
+        fill=pal["muted"],
+        anchor="lm",
+    )
     bar_x = x0 + _s(scene, 90)
-    draw.rounded_rectangle((bar_x, top + 5, x1 - 14, top + url_h - 5), radius=_s(scene, 12), fill=pal["bg"],
-                           outline=pal["line"])
-    draw.text((bar_x + 14, top + url_h // 2), _fit(w.url or "", fu, x1 - bar_x - 40), font=fu, fill=pal["fg"],
-              anchor="lm")
+    draw.rounded_rectangle(
+        (bar_x, top + 5, x1 - 14, top + url_h - 5), radius=_s(scene, 12), fill=pal["bg"], outline=pal["line"]
+    )
+    draw.text(
+        (bar_x + 14, top + url_h // 2), _fit(w.url or "", fu, x1 - bar_x - 40), font=fu, fill=pal["fg"], anchor="lm"
+    )
     draw.line((x0 + 1, top + url_h, x1 - 1, top + url_h), fill=pal["line"])
     return top + url_h + 1
 
 
 # --- app bodies --------------------------------------------------------------------------------
 
+
 def _lines(w: WindowSpec, n: int) -> list[str]:
     rng = random.Random(w.seed)
     t = TOPICS[w.topic]
-    filler = ("Lorem ipsum dolor sit amet", "see the notes below", "updated 2 hours ago", "as discussed yesterday",
-              "TODO: review", "next steps", "approved", "pending")
+    filler = (
+        "Lorem ipsum dolor sit amet",
+        "see the notes below",
+        "updated 2 hours ago",
+        "as discussed yesterday",
+        "TODO: review",
+        "next steps",
+        "approved",
+        "pending",
+    )
     return [rng.choice(t.lines) if rng.random() < 0.6 else rng.choice(filler) for _ in range(n)]
 
 
@@ -208,8 +283,9 @@ def _body_text(img, draw, scene, w, pal, body, serif=False, code: str = ""):
             break
         if code and i == 4:  # a code sample in the flow of the text, as documentation pages have
             draw.rectangle((x0 + margin - 10, y, x1 - margin + 10, y + _s(scene, 44)), fill=(40, 44, 52))
-            draw.text((x0 + margin, y + _s(scene, 13)), _fit(code, fm, x1 - x0 - 2 * margin), font=fm,
-                      fill=(171, 178, 191))
+            draw.text(
+                (x0 + margin, y + _s(scene, 13)), _fit(code, fm, x1 - x0 - 2 * margin), font=fm, fill=(171, 178, 191)
+            )
             y += _s(scene, 56)
         draw.text((x0 + margin, y), _fit(line, f, x1 - x0 - 2 * margin), font=f, fill=pal["fg"])
         y += _s(scene, 24)
@@ -220,10 +296,19 @@ def _body_document(img, draw, scene, w, pal, body):
     draw.rectangle(body, fill=pal["bar"])
     tool = font("ui", _s(scene, 12))
     draw.rectangle((x0, y0, x1, y0 + _s(scene, 30)), fill=pal["panel"])
-    draw.text((x0 + 10, y0 + _s(scene, 15)), "File  Edit  Insert  Format   |  Normal text  |  B  I  U  |  \u2261",
-              font=tool, fill=pal["muted"], anchor="lm")
-    page = ((x0 + x1) // 2 - min(_s(scene, 330), (x1 - x0) // 2 - 20), y0 + _s(scene, 44),
-            (x0 + x1) // 2 + min(_s(scene, 330), (x1 - x0) // 2 - 20), y1 + 40)
+    draw.text(
+        (x0 + 10, y0 + _s(scene, 15)),
+        "File  Edit  Insert  Format   |  Normal text  |  B  I  U  |  \u2261",
+        font=tool,
+        fill=pal["muted"],
+        anchor="lm",
+    )
+    page = (
+        (x0 + x1) // 2 - min(_s(scene, 330), (x1 - x0) // 2 - 20),
+        y0 + _s(scene, 44),
+        (x0 + x1) // 2 + min(_s(scene, 330), (x1 - x0) // 2 - 20),
+        y1 + 40,
+    )
     draw.rectangle(page, fill=(255, 255, 255), outline=pal["line"])
     light = dict(pal, panel=(255, 255, 255), fg=(30, 30, 30))
     _body_text(img, draw, scene, w, light, (page[0], page[1], page[2], y1), serif=True)
@@ -242,24 +327,42 @@ def _body_editor(img, draw, scene, w, pal, body):
         draw.text((x0 + 12, y0 + 12 + i * _s(scene, 22)), name, font=fs, fill=pal["muted"] if i else pal["accent"])
     fm = font("mono", _s(scene, 13))
     keywords = {"def", "return", "import", "func", "assert", "if", "class", "for", "in"}
-    code = ["import pytest", "", *[l for l in TOPICS[w.topic].lines], "", "def test_case():",
-            "    result = run()", "    assert result.ok", "", "class Handler:", "    def handle(self, event):",
-            "        return self.retry(event)"]
+    code = [
+        "import pytest",
+        "",
+        *[ln for ln in TOPICS[w.topic].lines],
+        "",
+        "def test_case():",
+        "    result = run()",
+        "    assert result.ok",
+        "",
+        "class Handler:",
+        "    def handle(self, event):",
+        "        return self.retry(event)",
+    ]
     y, n = y0 + 10, 1
     while y < y1 - _s(scene, 18):
         line = code[(n - 1) % len(code)] if n <= len(code) else ("    " * rng.randint(0, 2) + rng.choice(code))
         draw.text((x0 + side + 10, y), f"{n:>3}", font=fm, fill=(120, 120, 120))
         x = x0 + side + _s(scene, 50)
         for tok in line.split(" "):
-            color = (197, 134, 192) if tok in keywords else ((206, 145, 120) if tok.startswith(("'", '"')) else (
-                (212, 212, 212) if scene.theme == "dark" else (30, 30, 30)))
+            color = (
+                (197, 134, 192)
+                if tok in keywords
+                else (
+                    (206, 145, 120)
+                    if tok.startswith(("'", '"'))
+                    else ((212, 212, 212) if scene.theme == "dark" else (30, 30, 30))
+                )
+            )
             draw.text((x, y), tok, font=fm, fill=color)
             x += fm.getlength(tok + " ")
         y += _s(scene, 19)
         n += 1
     draw.rectangle((x0, y1 - _s(scene, 20), x1, y1), fill=(0, 122, 204))
-    draw.text((x0 + 8, y1 - _s(scene, 10)), "main  \u2713  Python 3.11  UTF-8", font=fs, fill=(255, 255, 255),
-              anchor="lm")
+    draw.text(
+        (x0 + 8, y1 - _s(scene, 10)), "main  \u2713  Python 3.11  UTF-8", font=fs, fill=(255, 255, 255), anchor="lm"
+    )
 
 
 def _body_terminal(img, draw, scene, w, pal, body):
@@ -267,9 +370,16 @@ def _body_terminal(img, draw, scene, w, pal, body):
     draw.rectangle(body, fill=(18, 18, 20))
     fm = font("mono", _s(scene, 13))
     t = TOPICS[w.topic]
-    lines = [f"user@laptop:~/{t.slug}$ git status", "On branch main", f"user@laptop:~/{t.slug}$ pytest -q",
-             *t.lines, "==== 1 failed, 41 passed in 3.2s ====", f"user@laptop:~/{t.slug}$ ls", "src  tests  docs",
-             f"user@laptop:~/{t.slug}$ \u2588"]
+    lines = [
+        f"user@laptop:~/{t.slug}$ git status",
+        "On branch main",
+        f"user@laptop:~/{t.slug}$ pytest -q",
+        *t.lines,
+        "==== 1 failed, 41 passed in 3.2s ====",
+        f"user@laptop:~/{t.slug}$ ls",
+        "src  tests  docs",
+        f"user@laptop:~/{t.slug}$ \u2588",
+    ]
     y = y0 + 8
     for line in lines * 3:
         if y > y1 - _s(scene, 18):
@@ -294,7 +404,7 @@ def _body_spreadsheet(img, draw, scene, w, pal, body):
         x = x0 + 40 + c * cw
         draw.rectangle((x, top, x + cw, top + rh), fill=(230, 230, 230), outline=(200, 200, 200))
         draw.text((x + cw // 2, top + rh // 2), chr(65 + c % 26), font=f, fill=(80, 80, 80), anchor="mm")
-    regions = ["EMEA", "APAC", "NA", "LATAM", "Total", *[l.split(" ")[0] for l in TOPICS[w.topic].lines]]
+    regions = ["EMEA", "APAC", "NA", "LATAM", "Total", *[ln.split(" ")[0] for ln in TOPICS[w.topic].lines]]
     r = 0
     y = top + rh
     while y < y1 - rh:
@@ -370,8 +480,9 @@ def _body_chat(img, draw, scene, w, pal, body):
         if y > y1 - _s(scene, 90):
             break
         who = rng.choice(people)
-        draw.rounded_rectangle((x0 + side + 12, y, x0 + side + 40, y + 28), radius=6,
-                               fill=APP_COLORS[rng.choice(list(APP_COLORS))])
+        draw.rounded_rectangle(
+            (x0 + side + 12, y, x0 + side + 40, y + 28), radius=6, fill=APP_COLORS[rng.choice(list(APP_COLORS))]
+        )
         draw.text((x0 + side + 50, y), f"{who}  {rng.randint(9, 17)}:{rng.randint(10, 59)}", font=fb, fill=pal["fg"])
         draw.text((x0 + side + 50, y + _s(scene, 18)), _fit(line, f, x1 - x0 - side - 70), font=f, fill=pal["fg"])
         y += _s(scene, 50)
@@ -398,21 +509,37 @@ def _body_video(img, draw, scene, w, pal, body):
         for i, line in enumerate(TOPICS[w.topic].lines):
             fd.text((30, 80 + i * _s(scene, 26)), f"\u2022 {line}", font=font("mono", _s(scene, 14)), fill=(40, 40, 40))
     img.paste(frame, (px, py))
-    draw.polygon(((px + pw // 2 - 20, py + ph // 2 - 24), (px + pw // 2 - 20, py + ph // 2 + 24),
-                  (px + pw // 2 + 24, py + ph // 2)), fill=(255, 255, 255))
+    draw.polygon(
+        (
+            (px + pw // 2 - 20, py + ph // 2 - 24),
+            (px + pw // 2 - 20, py + ph // 2 + 24),
+            (px + pw // 2 + 24, py + ph // 2),
+        ),
+        fill=(255, 255, 255),
+    )
     draw.rectangle((px, py + ph - 6, px + pw, py + ph), fill=(90, 90, 90))
     draw.rectangle((px, py + ph - 6, px + int(pw * (rng.random() * 0.8 + 0.1)), py + ph), fill=(230, 33, 23))
-    draw.text((px, py + ph + 12), _fit(w.title, font("bold", _s(scene, 18)), pw), font=font("bold", _s(scene, 18)),
-              fill=pal["fg"])
-    draw.text((px, py + ph + _s(scene, 40)), f"{rng.randint(10, 999)}K views \u00b7 {rng.randint(1, 11)} months ago",
-              font=font("ui", _s(scene, 13)), fill=pal["muted"])
+    draw.text(
+        (px, py + ph + 12),
+        _fit(w.title, font("bold", _s(scene, 18)), pw),
+        font=font("bold", _s(scene, 18)),
+        fill=pal["fg"],
+    )
+    draw.text(
+        (px, py + ph + _s(scene, 40)),
+        f"{rng.randint(10, 999)}K views \u00b7 {rng.randint(1, 11)} months ago",
+        font=font("ui", _s(scene, 13)),
+        fill=pal["muted"],
+    )
     sx = px + pw + 16
     for i in range(6):
         ty = py + i * _s(scene, 90)
         if ty > y1 - _s(scene, 80) or sx > x1 - 60:
             break
-        draw.rectangle((sx, ty, sx + min(_s(scene, 150), x1 - sx - 10), ty + _s(scene, 80)),
-                       fill=tuple(rng.randint(40, 200) for _ in range(3)))
+        draw.rectangle(
+            (sx, ty, sx + min(_s(scene, 150), x1 - sx - 10), ty + _s(scene, 80)),
+            fill=tuple(rng.randint(40, 200) for _ in range(3)),
+        )
 
 
 def _body_social(img, draw, scene, w, pal, body):
@@ -429,12 +556,20 @@ def _body_social(img, draw, scene, w, pal, body):
         h = _s(scene, 230)
         draw.rounded_rectangle((cx, y, cx + cw, y + h), radius=10, fill=pal["panel"], outline=pal["line"])
         draw.ellipse((cx + 12, y + 12, cx + 48, y + 48), fill=APP_COLORS["social"])
-        draw.text((cx + 58, y + 14), f"@{rng.choice(['memequeen', 'dailyfun', 'sportsfan', 'trendwatch'])}",
-                  font=fb, fill=pal["fg"])
+        draw.text(
+            (cx + 58, y + 14),
+            f"@{rng.choice(['memequeen', 'dailyfun', 'sportsfan', 'trendwatch'])}",
+            font=fb,
+            fill=pal["fg"],
+        )
         draw.text((cx + 58, y + 34), _fit(line, f, cw - 70), font=f, fill=pal["fg"])
         draw.rectangle((cx + 12, y + 60, cx + cw - 12, y + h - 36), fill=tuple(rng.randint(60, 220) for _ in range(3)))
-        draw.text((cx + 12, y + h - 28), f"\u2665 {rng.randint(1, 99)}K   \u21bb {rng.randint(1, 9)}K   \u2709",
-                  font=f, fill=pal["muted"])
+        draw.text(
+            (cx + 12, y + h - 28),
+            f"\u2665 {rng.randint(1, 99)}K   \u21bb {rng.randint(1, 9)}K   \u2709",
+            font=f,
+            fill=pal["muted"],
+        )
         y += h + 12
 
 
@@ -446,11 +581,12 @@ def _body_music(img, draw, scene, w, pal, body):
     art = min(_s(scene, 200), (x1 - x0) // 3, (y1 - y0) // 2)
     c = tuple(rng.randint(40, 200) for _ in range(3))
     draw.rectangle((x0 + 24, y0 + 24, x0 + 24 + art, y0 + 24 + art), fill=c)
-    draw.ellipse((x0 + 24 + art // 4, y0 + 24 + art // 4, x0 + 24 + 3 * art // 4, y0 + 24 + 3 * art // 4),
-                 fill=tuple(255 - v for v in c))
+    draw.ellipse(
+        (x0 + 24 + art // 4, y0 + 24 + art // 4, x0 + 24 + 3 * art // 4, y0 + 24 + 3 * art // 4),
+        fill=tuple(255 - v for v in c),
+    )
     fb, f = font("bold", _s(scene, 26)), font("ui", _s(scene, 14))
-    draw.text((x0 + 48 + art, y0 + 24 + art // 2), _fit(w.title, fb, x1 - x0 - art - 70), font=fb,
-              fill=(255, 255, 255))
+    draw.text((x0 + 48 + art, y0 + 24 + art // 2), _fit(w.title, fb, x1 - x0 - art - 70), font=fb, fill=(255, 255, 255))
     y = y0 + 48 + art
     tracks = list(TOPICS[w.topic].lines) * 2
     rng.shuffle(tracks)
@@ -486,14 +622,17 @@ def _body_shop(img, draw, scene, w, pal, body):
         if cy + card_h > y1:
             break
         draw.rectangle((cx, cy, cx + card_w, cy + card_h), outline=(225, 225, 225))
-        draw.rectangle((cx + 10, cy + 10, cx + card_w - 10, cy + card_h - 100),
-                       fill=tuple(rng.randint(150, 240) for _ in range(3)))
+        draw.rectangle(
+            (cx + 10, cy + 10, cx + card_w - 10, cy + card_h - 100), fill=tuple(rng.randint(150, 240) for _ in range(3))
+        )
         name = t.lines[i % len(t.lines)].split(" - ")[0]
         draw.text((cx + 10, cy + card_h - 90), _fit(name, f, card_w - 20), font=f, fill=(20, 20, 20))
-        draw.text((cx + 10, cy + card_h - 66), f"${rng.randint(5, 300)}.{rng.randint(0, 99):02d}", font=fb,
-                  fill=(177, 39, 4))
-        draw.rounded_rectangle((cx + 10, cy + card_h - 40, cx + card_w - 10, cy + card_h - 12), radius=12,
-                               fill=(255, 216, 20))
+        draw.text(
+            (cx + 10, cy + card_h - 66), f"${rng.randint(5, 300)}.{rng.randint(0, 99):02d}", font=fb, fill=(177, 39, 4)
+        )
+        draw.rounded_rectangle(
+            (cx + 10, cy + card_h - 40, cx + card_w - 10, cy + card_h - 12), radius=12, fill=(255, 216, 20)
+        )
         draw.text((cx + card_w // 2, cy + card_h - 26), "Add to cart", font=f, fill=(20, 20, 20), anchor="mm")
 
 
@@ -531,8 +670,12 @@ def _body_design(img, draw, scene, w, pal, body):
     cx0, cy0, cx1, cy1 = x0 + side + 30, y0 + 30, x1 - side - 30, y1 - 30
     draw.rectangle((cx0, cy0, cx1, cy1), fill=(255, 255, 255))
     draw.rectangle((cx0, cy0, cx1, cy0 + 40), fill=(240, 240, 245))
-    draw.text((cx0 + 20, cy0 + 60), _fit(TOPICS[w.topic].lines[0], font("bold", _s(scene, 20)), cx1 - cx0 - 40),
-              font=font("bold", _s(scene, 20)), fill=(20, 20, 20))
+    draw.text(
+        (cx0 + 20, cy0 + 60),
+        _fit(TOPICS[w.topic].lines[0], font("bold", _s(scene, 20)), cx1 - cx0 - 40),
+        font=font("bold", _s(scene, 20)),
+        fill=(20, 20, 20),
+    )
     draw.rounded_rectangle((cx0 + 20, cy0 + 110, cx0 + 160, cy0 + 150), radius=8, fill=(162, 89, 255))
     draw.rectangle((cx0 + (cx1 - cx0) // 2, cy0 + 60, cx1 - 20, cy1 - 20), fill=(220, 225, 240), outline=(24, 160, 251))
 
@@ -545,15 +688,32 @@ def _body_docs(img, draw, scene, w, pal, body):
     f = font("ui", _s(scene, 13))
     t = TOPICS[w.topic]
     for i, item in enumerate(["Getting started", "Tutorial", *t.titles, "API reference", "FAQ"]):
-        draw.text((x0 + 14, y0 + 16 + i * _s(scene, 24)), _fit(item, f, side - 20), font=f,
-                  fill=pal["accent"] if item == w.title else pal["muted"])
+        draw.text(
+            (x0 + 14, y0 + 16 + i * _s(scene, 24)),
+            _fit(item, f, side - 20),
+            font=f,
+            fill=pal["accent"] if item == w.title else pal["muted"],
+        )
     _body_text(img, draw, scene, w, pal, (x0 + side + 1, y0, x1, y1), code=t.lines[-1])
 
 
-BODIES = {"editor": _body_editor, "terminal": _body_terminal, "docs": _body_docs, "spreadsheet": _body_spreadsheet,
-          "document": _body_document, "email": _body_email, "chat": _body_chat, "issues": _body_issues,
-          "video": _body_video, "social": _body_social, "shop": _body_shop, "game": _body_game,
-          "design": _body_design, "crm": _body_crm, "music": _body_music}
+BODIES = {
+    "editor": _body_editor,
+    "terminal": _body_terminal,
+    "docs": _body_docs,
+    "spreadsheet": _body_spreadsheet,
+    "document": _body_document,
+    "email": _body_email,
+    "chat": _body_chat,
+    "issues": _body_issues,
+    "video": _body_video,
+    "social": _body_social,
+    "shop": _body_shop,
+    "game": _body_game,
+    "design": _body_design,
+    "crm": _body_crm,
+    "music": _body_music,
+}
 
 
 def _notification(draw: ImageDraw.ImageDraw, scene: Scene, pal: dict) -> None:
@@ -565,5 +725,9 @@ def _notification(draw: ImageDraw.ImageDraw, scene: Scene, pal: dict) -> None:
     draw.rounded_rectangle((x1 - w, y0, x1, y0 + h), radius=10, fill=pal["panel"], outline=pal["border"])
     draw.rounded_rectangle((x1 - w + 12, y0 + 14, x1 - w + 44, y0 + 46), radius=6, fill=APP_COLORS["chat"])
     draw.text((x1 - w + 56, y0 + 12), n.app, font=font("bold", _s(scene, 13)), fill=pal["fg"])
-    draw.text((x1 - w + 56, y0 + 36), _fit(n.text, font("ui", _s(scene, 13)), w - 70), font=font("ui", _s(scene, 13)),
-              fill=pal["fg"])
+    draw.text(
+        (x1 - w + 56, y0 + 36),
+        _fit(n.text, font("ui", _s(scene, 13)), w - 70),
+        font=font("ui", _s(scene, 13)),
+        fill=pal["fg"],
+    )

@@ -92,8 +92,15 @@ class Scene:
         return replace(self, windows=windows)
 
 
-def make_window(rng: random.Random, kind: str, topic: str, box: tuple[int, int, int, int], focused: bool = False,
-                tutorial: bool = False, app: Optional[App] = None) -> WindowSpec:
+def make_window(
+    rng: random.Random,
+    kind: str,
+    topic: str,
+    box: tuple[int, int, int, int],
+    focused: bool = False,
+    tutorial: bool = False,
+    app: Optional[App] = None,
+) -> WindowSpec:
     """A window of this kind about this topic, with a plausible title and URL."""
     app = app or rng.choice(APPS[kind])
     t = TOPICS[topic]
@@ -110,13 +117,24 @@ def make_window(rng: random.Random, kind: str, topic: str, box: tuple[int, int, 
             "issues": f"acme/{t.slug}/issues/{rng.randint(10, 999)}",
         }.get(kind, f"{t.slug}/{rng.randint(1000, 9999)}")
         url = f"https://{app.site}/{path}"
-    return WindowSpec(kind=kind, app=app.name, topic=topic, title=title, box=box, focused=focused,
-                      site=app.site, browser=app.browser, url=url, tutorial=tutorial,
-                      seed=rng.randint(0, 2**31 - 1))
+    return WindowSpec(
+        kind=kind,
+        app=app.name,
+        topic=topic,
+        title=title,
+        box=box,
+        focused=focused,
+        site=app.site,
+        browser=app.browser,
+        url=url,
+        tutorial=tutorial,
+        seed=rng.randint(0, 2**31 - 1),
+    )
 
 
-def _boxes(rng: random.Random, width: int, height: int, top: int, bottom: int, n: int, layout: str
-           ) -> list[tuple[int, int, int, int]]:
+def _boxes(
+    rng: random.Random, width: int, height: int, top: int, bottom: int, n: int, layout: str
+) -> list[tuple[int, int, int, int]]:
     area_h = height - top - bottom
     if layout == "split":
         mid = width // 2
@@ -139,8 +157,13 @@ def bar_heights(dock: str, height: int, scale: float) -> tuple[int, int]:
     return (int(26 * scale), int(56 * scale)) if dock == "dock" else (0, bar)
 
 
-def new_scene(rng: random.Random, windows: list[tuple[str, str, bool]], layout: str = "overlap",
-              focused_index: int = -1, notification: Optional[tuple[str, str]] = None) -> Scene:
+def new_scene(
+    rng: random.Random,
+    windows: list[tuple[str, str, bool]],
+    layout: str = "overlap",
+    focused_index: int = -1,
+    notification: Optional[tuple[str, str]] = None,
+) -> Scene:
     """A scene with windows given as (kind, topic, tutorial), bottom-to-top; focused_index picks
     the focused one (it is drawn last, on top)."""
     width, height = rng.choice(RESOLUTIONS)
@@ -157,12 +180,22 @@ def new_scene(rng: random.Random, windows: list[tuple[str, str, bool]], layout: 
     if notification:
         kind, topic = notification
         note = Notification(app=rng.choice(APPS[kind]).name, topic=topic, text=rng.choice(TOPICS[topic].lines))
-    return Scene(width=width, height=height, theme=rng.choice(("light", "dark")), scale=scale, dock=dock,
-                 clock=f"{rng.randint(8, 18):02d}:{rng.randint(0, 59):02d}", windows=tuple(specs), layout=layout,
-                 notification=note, seed=rng.randint(0, 2**31 - 1))
+    return Scene(
+        width=width,
+        height=height,
+        theme=rng.choice(("light", "dark")),
+        scale=scale,
+        dock=dock,
+        clock=f"{rng.randint(8, 18):02d}:{rng.randint(0, 59):02d}",
+        windows=tuple(specs),
+        layout=layout,
+        notification=note,
+        seed=rng.randint(0, 2**31 - 1),
+    )
 
 
 # --- scenarios: deliberate on-task, off-task and hard cases for a task ---------------------------
+
 
 def _other_work_topic(rng: random.Random, task: Task) -> str:
     return rng.choice([n for n, t in TOPICS.items() if t.work and n not in task.topics and n != "office-supplies"])
@@ -176,9 +209,21 @@ def _main_tool(task: Task) -> list[str]:
     return sorted(k for k in task.tools if k not in ("docs", "chat", "email", "video", "shop")) or sorted(task.tools)
 
 
-SCENARIOS = ("plain-on", "plain-off", "other-project", "docs-related", "docs-unrelated", "tutorial-video",
-             "entertainment-video", "background-distraction", "chat-task", "chat-lunch", "shopping",
-             "split-screen", "notification")
+SCENARIOS = (
+    "plain-on",
+    "plain-off",
+    "other-project",
+    "docs-related",
+    "docs-unrelated",
+    "tutorial-video",
+    "entertainment-video",
+    "background-distraction",
+    "chat-task",
+    "chat-lunch",
+    "shopping",
+    "split-screen",
+    "notification",
+)
 # Edge families that only learning can fix, never drawn by scenario_for (so never in base data):
 # the team's focus music in front of the task's work (on-task only under that team's policy, see
 # labels.FOCUS_MUSIC_TEAM), and a social feed whose post names the task's own words (off-task
@@ -193,8 +238,10 @@ def scenario_scene(rng: random.Random, task: Task, scenario: str) -> Scene:
     tool = rng.choice(_main_tool(task))
     fun_kind = rng.choice(("video", "social", "game"))
     fun_topic = "gaming" if fun_kind == "game" else _fun_topic(rng)
-    extra = [(rng.choice(("chat", "email", "terminal", "document")), _other_work_topic(rng, task), False)
-             for _ in range(rng.randint(0, 2))]
+    extra = [
+        (rng.choice(("chat", "email", "terminal", "document")), _other_work_topic(rng, task), False)
+        for _ in range(rng.randint(0, 2))
+    ]
     if scenario == "plain-on":
         return new_scene(rng, [*extra, (tool, topic, False)], layout=rng.choice(("single", "overlap")))
     if scenario == "plain-off":
@@ -225,8 +272,12 @@ def scenario_scene(rng: random.Random, task: Task, scenario: str) -> Scene:
             other = ("docs", topic, False)
         return new_scene(rng, [(tool, topic, False), other], layout="split", focused_index=0)
     if scenario == "notification":
-        return new_scene(rng, [(tool, topic, False)], layout="single",
-                         notification=("chat", rng.choice(("lunch", "football", topic))))
+        return new_scene(
+            rng,
+            [(tool, topic, False)],
+            layout="single",
+            notification=("chat", rng.choice(("lunch", "football", topic))),
+        )
     if scenario == "focus-music":
         return new_scene(rng, [*extra, (tool, topic, False), ("music", "focus-music", False)])
     if scenario == "feed-names-task":
@@ -240,4 +291,3 @@ def scenario_for(task: Task, rng: random.Random) -> str:
     if task.allows_shopping:
         options += ["shopping", "shopping"]
     return rng.choice(options)
-

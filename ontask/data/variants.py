@@ -24,8 +24,14 @@ from ontask.data.render import render
 from ontask.data.scene import Scene, make_window
 from ontask.labels import OFF, ON
 
-_PARAPHRASE_TEMPLATES = ("{t}", "Current task: {t}", "I am supposed to {l}", "Goal for this hour: {l}",
-                         "{t} (today's priority)", "Focus: {l}")
+_PARAPHRASE_TEMPLATES = (
+    "{t}",
+    "Current task: {t}",
+    "I am supposed to {l}",
+    "Goal for this hour: {l}",
+    "{t} (today's priority)",
+    "Focus: {l}",
+)
 
 
 def paraphrase(task: str, rng: random.Random) -> str:
@@ -94,8 +100,9 @@ def _scene_variant(scene: Scene, task_id: str, rng: random.Random) -> tuple[Scen
     i = next(k for k, w in enumerate(windows) if w.focused)
     f = windows[i]
     fresh = make_window(rng, f.kind, f.topic, f.box, focused=True, tutorial=f.tutorial)
-    windows[i] = replace(fresh, app=f.app, site=f.site, browser=f.browser,
-                         url=fresh.url if f.browser == bool(fresh.url) else f.url)
+    windows[i] = replace(
+        fresh, app=f.app, site=f.site, browser=f.browser, url=fresh.url if f.browser == bool(fresh.url) else f.url
+    )
     return scene.with_windows(tuple(windows)), ["retitle-focused"]
 
 
@@ -111,8 +118,11 @@ def _counterfactual(scene: Scene, task_id: str, was: str, rng: random.Random) ->
         topic = "gaming" if kind == "game" else rng.choice([n for n, t in TOPICS.items() if not t.work])
         tutorial = False
     else:
-        kind = rng.choice(sorted(k for k in task.tools if k not in ("video", "shop", "docs"))) if any(
-            k not in ("video", "shop", "docs") for k in task.tools) else sorted(task.tools)[0]
+        kind = (
+            rng.choice(sorted(k for k in task.tools if k not in ("video", "shop", "docs")))
+            if any(k not in ("video", "shop", "docs") for k in task.tools)
+            else sorted(task.tools)[0]
+        )
         topic = rng.choice(sorted(task.topics))
         tutorial = kind == "video"
     new = make_window(rng, kind, topic, f.box, focused=True, tutorial=tutorial)
@@ -163,8 +173,9 @@ def other_task_twin(parent: Example, seed: int = 0) -> Optional[Example]:
     return twin
 
 
-def make_variants(parent: Example, k: int, seed: int = 0, counterfactual_share: float = 0.2,
-                  other_task_share: float = 0.34) -> list[Example]:
+def make_variants(
+    parent: Example, k: int, seed: int = 0, counterfactual_share: float = 0.2, other_task_share: float = 0.34
+) -> list[Example]:
     """k variants of a (corrected) example. Synthetic parents (with a scene in meta) also get
     scene edits and label-flipping counterfactuals; others get pixel and wording changes. An
     on-task parent also gets, at other_task_share, its own pixels with a task nothing on the
@@ -205,24 +216,63 @@ def make_variants(parent: Example, k: int, seed: int = 0, counterfactual_share: 
         if rng.random() < 0.5:
             task_text = paraphrase(parent.task, rng)
             ops.append("paraphrase")
-        out.append(_variant(parent, vid, image, task_text, label, windows, ops, task_id,
-                            new_scene.to_dict() if new_scene is not None else None))
+        out.append(
+            _variant(
+                parent,
+                vid,
+                image,
+                task_text,
+                label,
+                windows,
+                ops,
+                task_id,
+                new_scene.to_dict() if new_scene is not None else None,
+            )
+        )
     return out
 
 
 def _other_task_variant(parent: Example, vid: str, task: str) -> Example:
     """The parent's own pixels and windows with `task`, which nothing on them serves: off-task."""
-    return _variant(parent, vid, parent.image, task, OFF, parent.windows, ["other-task"],
-                    next((t.id for t in TASKS if t.text == task), None), _scene_of(parent))
+    return _variant(
+        parent,
+        vid,
+        parent.image,
+        task,
+        OFF,
+        parent.windows,
+        ["other-task"],
+        next((t.id for t in TASKS if t.text == task), None),
+        _scene_of(parent),
+    )
 
 
-def _variant(parent: Example, vid: str, image: Image.Image, task: str, label: str, windows: list, ops: list[str],
-             task_id: Optional[str], scene: Optional[dict]) -> Example:
+def _variant(
+    parent: Example,
+    vid: str,
+    image: Image.Image,
+    task: str,
+    label: str,
+    windows: list,
+    ops: list[str],
+    task_id: Optional[str],
+    scene: Optional[dict],
+) -> Example:
     """A variant row: the parent's split (no corrected example leaks across splits), hard-case
     flags and lineage, with how it was made."""
     meta = {"parent": parent.id, "ops": ops, "flips_label": label != parent.label, "task_id": task_id}
     if scene is not None:
         meta["scene"] = scene
-    return Example(id=vid, image=image, task=task, label=label, label_source="variant", windows=windows,
-                   split=split_for(parent.id), hard=parent.hard, hard_kind=parent.hard_kind,
-                   reason=f"variant of {parent.id}: {', '.join(ops)}", meta=meta)
+    return Example(
+        id=vid,
+        image=image,
+        task=task,
+        label=label,
+        label_source="variant",
+        windows=windows,
+        split=split_for(parent.id),
+        hard=parent.hard,
+        hard_kind=parent.hard_kind,
+        reason=f"variant of {parent.id}: {', '.join(ops)}",
+        meta=meta,
+    )

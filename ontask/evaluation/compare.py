@@ -36,8 +36,16 @@ def items_of(ds, rows: list[dict[str, Any]]) -> list[Item]:
     out = []
     for r in rows:
         windows = row_windows(r)
-        out.append(Item(ds.image(r), r["extra_info"]["task"], windows, r["reward_model"]["ground_truth"],
-                        bool(r["extra_info"]["hard"]), _groups(r, windows)))
+        out.append(
+            Item(
+                ds.image(r),
+                r["extra_info"]["task"],
+                windows,
+                r["reward_model"]["ground_truth"],
+                bool(r["extra_info"]["hard"]),
+                _groups(r, windows),
+            )
+        )
     return out
 
 
@@ -65,8 +73,9 @@ def _summaries(sets: dict[str, list[Item]], p: dict[str, list[float]]) -> dict[s
     return {s: summary([x.label for x in items], p[s], [x.hard for x in items]) for s, items in sets.items()}
 
 
-def student_probabilities(student, sets: dict[str, list[Item]]
-                          ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+def student_probabilities(
+    student, sets: dict[str, list[Item]]
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """P(on-task) of each item, one request at a time as served, and each answer's latency in ms."""
     import time
 
@@ -81,9 +90,14 @@ def student_probabilities(student, sets: dict[str, list[Item]]
     return p, latencies
 
 
-def compare(sets: dict[str, list[Item]], students: dict[str, str], judge_uri: Optional[str] = None,
-            hybrid_of: Optional[str] = None, pixels: bool = False,
-            probabilities: Optional[dict[str, dict[str, list[float]]]] = None) -> dict[str, dict[str, Any]]:
+def compare(
+    sets: dict[str, list[Item]],
+    students: dict[str, str],
+    judge_uri: Optional[str] = None,
+    hybrid_of: Optional[str] = None,
+    pixels: bool = False,
+    probabilities: Optional[dict[str, dict[str, list[float]]]] = None,
+) -> dict[str, dict[str, Any]]:
     """{system: {slice: metrics summary}} for every system on every slice.
 
     pixels: also the verifier reading the screenshot alone (OCR), as if no window evidence came.
@@ -95,9 +109,13 @@ def compare(sets: dict[str, list[Item]], students: dict[str, str], judge_uri: Op
     results: dict[str, dict[str, Any]] = {}
     if judge_uri:
         baseline = PromptBaseline.load(judge_uri)
-        results["prompt baseline (judge, free text)"] = _summaries(sets, {
-            s: baseline.p_on_task([x.image for x in items], [x.task for x in items], [x.windows for x in items])
-            for s, items in sets.items()})
+        results["prompt baseline (judge, free text)"] = _summaries(
+            sets,
+            {
+                s: baseline.p_on_task([x.image for x in items], [x.task for x in items], [x.windows for x in items])
+                for s, items in sets.items()
+            },
+        )
     verifier_p = {s: [score_windows(x.task, x.windows, cfg)[0] for x in items] for s, items in sets.items()}
     results["verifier alone"] = _summaries(sets, verifier_p)
     kept = probabilities if probabilities is not None else {}
@@ -123,8 +141,9 @@ def compare(sets: dict[str, list[Item]], students: dict[str, str], judge_uri: Op
         results[name] = _summaries(sets, p)
         kept[name] = p
         for s, items in sets.items():
-            results[name][s]["latency_ms"] = summary([x.label for x in items], p[s],
-                                                     latencies_ms=latencies[s])["latency_ms"]
+            results[name][s]["latency_ms"] = summary([x.label for x in items], p[s], latencies_ms=latencies[s])[
+                "latency_ms"
+            ]
         if name == hybrid_of:
             # As served: the weight `ontask train` fitted on its validation rows. A model without
             # that record gets its weight fitted on the other half of each slice (cross-fitting).
@@ -140,6 +159,7 @@ def compare(sets: dict[str, list[Item]], students: dict[str, str], judge_uri: Op
             for s in sets:
                 results[f"{name} + verifier (hybrid)"][s]["student_weights"] = weights[s]
                 results[f"{name} + verifier (hybrid)"][s]["weight_from"] = (
-                    student.hybrid.fitted_on if student.hybrid is not None else "cross-fitted on this slice")
+                    student.hybrid.fitted_on if student.hybrid is not None else "cross-fitted on this slice"
+                )
             kept[f"{name} + verifier (hybrid)"] = hybrid
     return results

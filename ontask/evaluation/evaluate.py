@@ -18,13 +18,18 @@ def rows_of(ds, split: str) -> list[dict[str, Any]]:
     their variants are not in this slice)."""
     labelled = [r for r in ds.rows if r["reward_model"]["ground_truth"] in LABELS]
     if split == "corrections":
-        return [r for r in labelled if r["extra_info"].get("hard_kind") == "correction"
-                and r["extra_info"]["label_source"] in ("user", "reviewer", "judge")]
+        return [
+            r
+            for r in labelled
+            if r["extra_info"].get("hard_kind") == "correction"
+            and r["extra_info"]["label_source"] in ("user", "reviewer", "judge")
+        ]
     return [r for r in labelled if r["extra_info"]["split"] == split]
 
 
-def evaluation_sets(store: Store, dataset: str, version: Optional[str] = None,
-                    splits: tuple[str, ...] = ("val", "corrections")) -> tuple[str, dict[str, list[Item]]]:
+def evaluation_sets(
+    store: Store, dataset: str, version: Optional[str] = None, splits: tuple[str, ...] = ("val", "corrections")
+) -> tuple[str, dict[str, list[Item]]]:
     """The dataset version's name and its labelled items per split (splits without rows left out),
     read once however many models are evaluated on them."""
     ds = read_version(store, dataset, version)

@@ -64,10 +64,10 @@ def decide(candidate: dict[str, Any], serving: dict[str, Any], min_gain: float) 
     c, s = pooled_accuracy(candidate), pooled_accuracy(serving)
     gain = c - s
     promote = gain >= min_gain
-    reason = (f"accuracy {c:.3f} vs {s:.3f} (gain {gain:+.3f} {'>=' if promote else '<'} "
-              f"promoteIfGain {min_gain:+.3f})")
-    return Decision(promote=promote, gain=gain, candidate_accuracy=c, serving_accuracy=s, min_gain=min_gain,
-                    reason=reason)
+    reason = f"accuracy {c:.3f} vs {s:.3f} (gain {gain:+.3f} {'>=' if promote else '<'} promoteIfGain {min_gain:+.3f})"
+    return Decision(
+        promote=promote, gain=gain, candidate_accuracy=c, serving_accuracy=s, min_gain=min_gain, reason=reason
+    )
 
 
 def write_evaluation(store: Store, prefix: str, version: str, evaluation: Evaluation) -> str:

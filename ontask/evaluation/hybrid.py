@@ -36,6 +36,7 @@ def fit_weight(p_student: Sequence[float], p_verifier: Sequence[float], truth: S
         >>> fit_weight([0.9, 0.1, 0.8, 0.2], [0.8, 0.2, 0.3, 0.4], truth)  # one that knows the third row
         0.4
     """
+
     def score(w: float) -> tuple[float, float]:
         p = mix(p_student, p_verifier, w)
         return (-sum((q >= 0.5) == (t == ON) for q, t in zip(p, truth)), w)
@@ -43,8 +44,9 @@ def fit_weight(p_student: Sequence[float], p_verifier: Sequence[float], truth: S
     return min(GRID, key=score)
 
 
-def cross_fitted(p_student: Sequence[float], p_verifier: Sequence[float], truth: Sequence[str],
-                 folds: int = 2) -> tuple[list[float], list[float]]:
+def cross_fitted(
+    p_student: Sequence[float], p_verifier: Sequence[float], truth: Sequence[str], folds: int = 2
+) -> tuple[list[float], list[float]]:
     """Hybrid probabilities where each row's weight was fitted on the other folds, so the figure is
     not measured on the rows that chose it; and the fold weights. Folds are a seeded shuffle, not
     positions: datasets list a screenshot's on-task and off-task rows next to each other, and
@@ -58,8 +60,11 @@ def cross_fitted(p_student: Sequence[float], p_verifier: Sequence[float], truth:
     for k in range(folds):
         fit = [i for i in range(n) if fold_of[i] != k]
         held = [i for i in range(n) if fold_of[i] == k]
-        w = fit_weight([p_student[i] for i in fit], [p_verifier[i] for i in fit], [truth[i] for i in fit]) if fit \
+        w = (
+            fit_weight([p_student[i] for i in fit], [p_verifier[i] for i in fit], [truth[i] for i in fit])
+            if fit
             else 0.0
+        )
         weights.append(w)
         for i in held:
             out[i] = w * p_student[i] + (1 - w) * p_verifier[i]
@@ -79,8 +84,9 @@ class HybridFit(BaseModel):
     accuracy: dict[str, float] = Field(description="student, verifier and hybrid on those rows")
 
     @classmethod
-    def fit(cls, p_student: Sequence[float], p_verifier: Sequence[float], truth: Sequence[str],
-            fitted_on: str) -> "HybridFit":
+    def fit(
+        cls, p_student: Sequence[float], p_verifier: Sequence[float], truth: Sequence[str], fitted_on: str
+    ) -> "HybridFit":
         """Fit the weight on these rows and record what each part scores on them.
 
         Example:
@@ -89,9 +95,16 @@ class HybridFit(BaseModel):
             (0.0, 1.0)
         """
         w = fit_weight(p_student, p_verifier, truth) if truth else 0.0
-        return cls(student_weight=w, fitted_on=fitted_on, rows=len(truth), accuracy={
-            "student": _accuracy(p_student, truth), "verifier": _accuracy(p_verifier, truth),
-            "hybrid": _accuracy(mix(p_student, p_verifier, w), truth)})
+        return cls(
+            student_weight=w,
+            fitted_on=fitted_on,
+            rows=len(truth),
+            accuracy={
+                "student": _accuracy(p_student, truth),
+                "verifier": _accuracy(p_verifier, truth),
+                "hybrid": _accuracy(mix(p_student, p_verifier, w), truth),
+            },
+        )
 
     def combine(self, p_student: float, p_verifier: Optional[float]) -> float:
         """The served P(on-task): the student alone where the verifier had no evidence."""

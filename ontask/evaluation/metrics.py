@@ -60,17 +60,25 @@ def reliability(truth: Sequence[str], p_on: Sequence[float], bins: int = 10) -> 
 def ece(truth: Sequence[str], p_on: Sequence[float], bins: int = 10) -> float:
     """Expected calibration error: the count-weighted gap between confidence and accuracy."""
     n = len(truth)
-    return sum(b["count"] / n * abs(b["accuracy"] - b["confidence"]) for b in reliability(truth, p_on, bins)) if n else 0.0
+    return (
+        sum(b["count"] / n * abs(b["accuracy"] - b["confidence"]) for b in reliability(truth, p_on, bins)) if n else 0.0
+    )
 
 
-def summary(truth: Sequence[str], p_on: Sequence[float], hard: Optional[Sequence[bool]] = None,
-            latencies_ms: Optional[Sequence[float]] = None) -> dict[str, Any]:
+def summary(
+    truth: Sequence[str],
+    p_on: Sequence[float],
+    hard: Optional[Sequence[bool]] = None,
+    latencies_ms: Optional[Sequence[float]] = None,
+) -> dict[str, Any]:
     """Everything a report shows for one system on one dataset."""
     predicted = [ON if p >= 0.5 else OFF for p in p_on]
     out: dict[str, Any] = {
-        "n": len(truth), "accuracy": accuracy(truth, predicted),
+        "n": len(truth),
+        "accuracy": accuracy(truth, predicted),
         "per_class": {c: asdict(s) for c, s in per_class(truth, predicted).items()},
-        "confusion": confusion(truth, predicted), "ece": ece(truth, p_on),
+        "confusion": confusion(truth, predicted),
+        "ece": ece(truth, p_on),
         "reliability": reliability(truth, p_on),
     }
     if hard is not None:

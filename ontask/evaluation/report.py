@@ -70,8 +70,12 @@ def reliability_plot(systems: dict[str, dict[str, Any]], slice_: str, path: Path
     for name, result in systems.items():
         bins = (result.get(slice_) or {}).get("reliability") or []
         if bins:
-            ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o",
-                    label=f"{name} (ECE {result[slice_]['ece']:.3f})")
+            ax.plot(
+                [b["confidence"] for b in bins],
+                [b["accuracy"] for b in bins],
+                marker="o",
+                label=f"{name} (ECE {result[slice_]['ece']:.3f})",
+            )
     ax.set_xlabel("confidence of the predicted label")
     ax.set_ylabel("accuracy")
     ax.set_xlim(0.5, 1)
@@ -99,10 +103,19 @@ def training_plot(runs: dict[str, list[dict[str, Any]]], path: Path) -> Path:
         warm = [m["step"] for m in metrics if m.get("phase") == "warm-start"]
         if warm:  # the supervised warm start is reported as such: GRPO starts right of the line
             axes[0].axvline(max(warm), color="grey", linestyle=":", linewidth=1)
-            axes[0].annotate(f"{name}: warm start ends", (max(warm), 0.02), xycoords=("data", "axes fraction"),
-                             fontsize=7, rotation=90, color="grey", ha="left", va="bottom")
-    for ax, title, ylabel in zip(axes, ("Held-out accuracy", "Mean reward", "Mean entropy"),
-                                 ("accuracy", "reward", "entropy (nats)")):
+            axes[0].annotate(
+                f"{name}: warm start ends",
+                (max(warm), 0.02),
+                xycoords=("data", "axes fraction"),
+                fontsize=7,
+                rotation=90,
+                color="grey",
+                ha="left",
+                va="bottom",
+            )
+    for ax, title, ylabel in zip(
+        axes, ("Held-out accuracy", "Mean reward", "Mean entropy"), ("accuracy", "reward", "entropy (nats)")
+    ):
         ax.set_title(title)
         ax.set_xlabel("optimizer step")
         ax.set_ylabel(ylabel)
@@ -113,11 +126,16 @@ def training_plot(runs: dict[str, list[dict[str, Any]]], path: Path) -> Path:
     return path
 
 
-def write_html(path: Path, title: str, intro: str, table_md: str, images: list[Path],
-               extra: Optional[dict[str, Any]] = None) -> Path:
+def write_html(
+    path: Path, title: str, intro: str, table_md: str, images: list[Path], extra: Optional[dict[str, Any]] = None
+) -> Path:
     rows = [r.strip().strip("|").split("|") for r in table_md.splitlines() if not r.startswith("|---")]
-    cells = "".join("<tr>" + "".join(f"<{'th' if i == 0 else 'td'}>{html.escape(c.strip())}</{'th' if i == 0 else 'td'}>"
-                                     for c in row) + "</tr>" for i, row in enumerate(rows))
+    cells = "".join(
+        "<tr>"
+        + "".join(f"<{'th' if i == 0 else 'td'}>{html.escape(c.strip())}</{'th' if i == 0 else 'td'}>" for c in row)
+        + "</tr>"
+        for i, row in enumerate(rows)
+    )
     imgs = "".join(f'<figure><img src="{p.name}" alt="{html.escape(p.stem)}"></figure>' for p in images)
     details = f"<pre>{html.escape(json.dumps(extra, indent=1))}</pre>" if extra else ""
     path.write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>

@@ -7,6 +7,19 @@ from ontask.feedback.cycle import assemble_cycle, cycle_due
 from ontask.feedback.messages import InvalidCorrection, encode_correction, image_bytes, parse_correction
 from ontask.feedback.producer import DEFAULT_TOPIC, make_correction, send
 
-__all__ = ["Buffer", "Collector", "DEFAULT_TOPIC", "Entry", "InvalidCorrection", "assemble_cycle", "cycle_due",
-           "dead_letter_topic", "encode_correction", "image_bytes", "make_correction", "parse_correction", "priority",
-           "send"]
+__all__ = [
+    "Buffer",
+    "Collector",
+    "DEFAULT_TOPIC",
+    "Entry",
+    "InvalidCorrection",
+    "assemble_cycle",
+    "cycle_due",
+    "dead_letter_topic",
+    "encode_correction",
+    "image_bytes",
+    "make_correction",
+    "parse_correction",
+    "priority",
+    "send",
+]

@@ -91,8 +91,11 @@ class Buffer:
         return sorted(self.entries.values(), key=lambda x: (-priority(x, now), -x.received_at, x.id))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"capacity": self.capacity, "entries": [asdict(e) for e in self.entries.values()],
-                "seen": list(self.seen)}
+        return {
+            "capacity": self.capacity,
+            "entries": [asdict(e) for e in self.entries.values()],
+            "seen": list(self.seen),
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], capacity: Optional[int] = None) -> "Buffer":

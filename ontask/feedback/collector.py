@@ -36,8 +36,8 @@ from ontask.feedback.messages import InvalidCorrection, parse_correction
 from ontask.labels import label_of
 from ontask.spec import MAX_INLINE_IMAGE_BYTES, Correction, FeedbackSpec
 from ontask.store import NotFound, Store
-from ontask.verify.verifier import VerifierConfig, score_windows
 from ontask.store_paths import classifier_prefix, feedback_screenshot_key, feedback_state_key
+from ontask.verify.verifier import VerifierConfig, score_windows
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +60,34 @@ class State:
     """Everything that must survive a restart, written to the store as one JSON object."""
 
     buffer: Buffer
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("buffered", "dead_lettered", "dead_letter_failed", "duplicates", "evicted", "other_classifier",
-         "screenshots_expired"), 0))
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            (
+                "buffered",
+                "dead_lettered",
+                "dead_letter_failed",
+                "duplicates",
+                "evicted",
+                "other_classifier",
+                "screenshots_expired",
+            ),
+            0,
+        )
+    )
     offsets: dict[str, int] = field(default_factory=dict)  # partition -> next offset to process
     cycle: dict[str, Any] = field(default_factory=lambda: {"number": 0, "new": 0, "first_new_at": None})
     dead_letter_reasons: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
-        return json.dumps({"buffer": self.buffer.to_dict(), "counts": self.counts, "offsets": self.offsets,
-                           "cycle": self.cycle, "dead_letter_reasons": self.dead_letter_reasons}).encode()
+        return json.dumps(
+            {
+                "buffer": self.buffer.to_dict(),
+                "counts": self.counts,
+                "offsets": self.offsets,
+                "cycle": self.cycle,
+                "dead_letter_reasons": self.dead_letter_reasons,
+            }
+        ).encode()
 
     @classmethod
     def from_json(cls, data: bytes, capacity: int) -> "State":
@@ -97,10 +115,18 @@ class _Accepted:
 class Collector:
     """Consumes one classifier's corrections into its buffer under `prefix` in the store."""
 
-    def __init__(self, classifier: str, spec: FeedbackSpec, store: Store, bootstrap: str,
-                 prefix: Optional[str] = None, group_id: Optional[str] = None,
-                 clock: Callable[[], float] = time.time, limits: ImageLimits = ImageLimits(MAX_INLINE_IMAGE_BYTES),
-                 upload_threads: int = 8):
+    def __init__(
+        self,
+        classifier: str,
+        spec: FeedbackSpec,
+        store: Store,
+        bootstrap: str,
+        prefix: Optional[str] = None,
+        group_id: Optional[str] = None,
+        clock: Callable[[], float] = time.time,
+        limits: ImageLimits = ImageLimits(MAX_INLINE_IMAGE_BYTES),
+        upload_threads: int = 8,
+    ):
         self.classifier, self.spec, self.store, self.bootstrap = classifier, spec, store, bootstrap
         self.prefix = prefix or classifier_prefix(classifier)
         self.group_id = group_id or f"ontask-feedback-{classifier}"
@@ -145,16 +171,27 @@ class Collector:
                     if stored is not None:
                         collector._consumer.seek(tp, stored)
 
-        self._consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.group_id,
-                                       enable_auto_commit=False, auto_offset_reset="earliest",
-                                       max_poll_records=500, reconnect_backoff_max_ms=2000,
-                                       # A crashed collector's partitions move on after 10 s, not 45.
-                                       session_timeout_ms=10000, heartbeat_interval_ms=3000)
+        self._consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=500,
+            reconnect_backoff_max_ms=2000,
+            # A crashed collector's partitions move on after 10 s, not 45.
+            session_timeout_ms=10000,
+            heartbeat_interval_ms=3000,
+        )
         self._consumer.subscribe([self.spec.topic], listener=SeekToStored())
-        self._producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", retries=10,
-                                       reconnect_backoff_max_ms=2000, max_request_size=DEAD_LETTER_MAX_BYTES + 65536,
-                                       # A missing dead-letter topic fails a send in 10 s, not 60.
-                                       max_block_ms=10000)
+        self._producer = KafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            acks="all",
+            retries=10,
+            reconnect_backoff_max_ms=2000,
+            max_request_size=DEAD_LETTER_MAX_BYTES + 65536,
+            # A missing dead-letter topic fails a send in 10 s, not 60.
+            max_block_ms=10000,
+        )
 
     def close(self) -> None:
         for c in (self._consumer, self._producer):
@@ -171,17 +208,29 @@ class Collector:
         size). A send that fails is counted as such, never as dead-lettered, and never stops
         the collector: the record is skipped with its reason in the log."""
         value = record.value if record.value is not None else b""
-        headers = [("ontask-reason", reason.encode()), ("ontask-error", detail[:1000].encode()),
-                   ("ontask-source", f"{record.topic}/{record.partition}/{record.offset}".encode())]
+        headers = [
+            ("ontask-reason", reason.encode()),
+            ("ontask-error", detail[:1000].encode()),
+            ("ontask-source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+        ]
         if len(value) > DEAD_LETTER_MAX_BYTES:
             headers.append(("ontask-truncated-from", str(len(value)).encode()))
             value = value[:DEAD_LETTER_MAX_BYTES]
         try:
-            self._producer.send(dead_letter_topic(self.spec), key=record.key, value=value,
-                                headers=headers).get(timeout=30)
+            self._producer.send(dead_letter_topic(self.spec), key=record.key, value=value, headers=headers).get(
+                timeout=30
+            )
         except Exception as e:  # noqa: BLE001 - whatever the broker says, one record must not stop intake
-            log.error("collector %s: could not dead-letter %s/%s/%s (%s: %s): %s", self.classifier, record.topic,
-                      record.partition, record.offset, reason, detail[:200], e)
+            log.error(
+                "collector %s: could not dead-letter %s/%s/%s (%s: %s): %s",
+                self.classifier,
+                record.topic,
+                record.partition,
+                record.offset,
+                reason,
+                detail[:200],
+                e,
+            )
             self.state.counts["dead_letter_failed"] += 1
             return
         self.state.counts["dead_lettered"] += 1
@@ -240,23 +289,36 @@ class Collector:
                 accepted.append(a)
         fresh = {}
         for a in accepted:
-            if a.image is not None and not self.state.buffer.is_duplicate(a.correction.id, content_key(
-                    a.image_sha256, a.correction.task, a.correction.corrected_label)):
+            if a.image is not None and not self.state.buffer.is_duplicate(
+                a.correction.id, content_key(a.image_sha256, a.correction.task, a.correction.corrected_label)
+            ):
                 fresh[a.image_sha256] = a.image
         # Content-addressed keys make re-uploads after a crash harmless.
-        list(self._uploads.map(lambda kv: self.store.put_bytes(self._screenshot_key(kv[0]), kv[1], "image/png"),
-                               fresh.items()))
+        list(
+            self._uploads.map(
+                lambda kv: self.store.put_bytes(self._screenshot_key(kv[0]), kv[1], "image/png"), fresh.items()
+            )
+        )
         now = self.clock()
         added = 0
         for a in accepted:
             c = a.correction
-            entry = Entry(id=c.id, content_key=content_key(a.image_sha256, c.task, c.corrected_label),
-                          image_sha256=a.image_sha256,
-                          image_key=self._screenshot_key(a.image_sha256) if a.image is not None else c.screenshot_uri,
-                          task=c.task, label=c.corrected_label, source=c.source, received_at=now,
-                          windows=[w.wire() for w in c.windows], predicted_label=c.predicted_label,
-                          confidence=c.confidence, model_version=c.model_version, session_id=c.session_id,
-                          edge_case=self._is_edge_case(c))
+            entry = Entry(
+                id=c.id,
+                content_key=content_key(a.image_sha256, c.task, c.corrected_label),
+                image_sha256=a.image_sha256,
+                image_key=self._screenshot_key(a.image_sha256) if a.image is not None else c.screenshot_uri,
+                task=c.task,
+                label=c.corrected_label,
+                source=c.source,
+                received_at=now,
+                windows=[w.wire() for w in c.windows],
+                predicted_label=c.predicted_label,
+                confidence=c.confidence,
+                model_version=c.model_version,
+                session_id=c.session_id,
+                edge_case=self._is_edge_case(c),
+            )
             result = self.state.buffer.add(entry, now)
             if result.outcome == "duplicate":
                 self.state.counts["duplicates"] += 1
@@ -271,8 +333,11 @@ class Collector:
         return added
 
     def _forget_screenshot(self, e: Entry) -> None:
-        if e.image_key and e.image_key.startswith(self.prefix) and not any(
-                x.image_key == e.image_key for x in self.state.buffer.entries.values()):
+        if (
+            e.image_key
+            and e.image_key.startswith(self.prefix)
+            and not any(x.image_key == e.image_key for x in self.state.buffer.entries.values())
+        ):
             self.store.delete(e.image_key)
 
     def sweep_retention(self) -> int:
@@ -306,8 +371,9 @@ class Collector:
         self._consumer.commit()
         return added
 
-    def maybe_cycle(self, replay_dataset: Optional[str] = None, replay_version: Optional[str] = None
-                    ) -> Optional[dict[str, Any]]:
+    def maybe_cycle(
+        self, replay_dataset: Optional[str] = None, replay_version: Optional[str] = None
+    ) -> Optional[dict[str, Any]]:
         """When a cycle is due, write its dataset and marker and return the marker (the event
         the operator acts on); None otherwise. A marker already written for this number (a crash
         before the state was saved) is reused, not written twice."""
@@ -318,8 +384,9 @@ class Collector:
         marker = read_marker(self.store, self.prefix, number)
         if marker is None:
             entries = [e for e in self.state.buffer.ranked(now) if e.image_key]
-            manifest = assemble_cycle(self.store, self.classifier, number, entries, self.spec,
-                                      replay_dataset, replay_version)
+            manifest = assemble_cycle(
+                self.store, self.classifier, number, entries, self.spec, replay_dataset, replay_version
+            )
             marker = write_marker(self.store, self.prefix, number, manifest, [e.id for e in entries])
         trained = set(marker["corrections"])
         for e in self.state.buffer.entries.values():
@@ -329,8 +396,9 @@ class Collector:
         self.save_state()
         return marker
 
-    def run(self, stop: threading.Event, on_batch: Optional[Callable[["Collector"], None]] = None,
-            poll_ms: int = 1000) -> None:
+    def run(
+        self, stop: threading.Event, on_batch: Optional[Callable[["Collector"], None]] = None, poll_ms: int = 1000
+    ) -> None:
         """Consume until `stop` is set, surviving broker outages: on any failure the in-memory
         state is thrown away and reloaded from the store, and consumption resumes from there."""
         reload, backoff = False, 2.0
@@ -343,8 +411,7 @@ class Collector:
                     on_batch(self)
                 backoff = 2.0
             except Exception as e:  # noqa: BLE001 - Kafka and S3 outages are waited out, not fatal
-                log.warning("collector %s: %s; reloading state and reconnecting in %.0f s", self.classifier, e,
-                            backoff)
+                log.warning("collector %s: %s; reloading state and reconnecting in %.0f s", self.classifier, e, backoff)
                 self.close()
                 reload = True
                 stop.wait(backoff)

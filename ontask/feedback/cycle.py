@@ -31,8 +31,11 @@ def _screenshot(store: Store, e: Entry):
     if e.image_key is None:
         return None
     try:
-        data = open_store(e.image_key.rsplit("/", 1)[0]).get_bytes(e.image_key.rsplit("/", 1)[1]) \
-            if e.image_key.startswith("s3://") else store.get_bytes(e.image_key)
+        data = (
+            open_store(e.image_key.rsplit("/", 1)[0]).get_bytes(e.image_key.rsplit("/", 1)[1])
+            if e.image_key.startswith("s3://")
+            else store.get_bytes(e.image_key)
+        )
         return decode_image(data, e.image_key)
     except (StoreError, ValueError):
         return None
@@ -45,10 +48,21 @@ def correction_examples(store: Store, entries: list[Entry]) -> list[Example]:
         image = _screenshot(store, e)
         if image is None:
             continue
-        out.append(Example(id=f"fb-{e.id}", image=image, task=e.task, label=e.label, label_source=e.source,
-                           windows=e.windows, split="train", hard=True, hard_kind="correction",
-                           reason=f"{e.source} correction" + (f" of {e.predicted_label}" if e.predicted_label else ""),
-                           meta={"correction": e.id, "edge_case": e.edge_case}))
+        out.append(
+            Example(
+                id=f"fb-{e.id}",
+                image=image,
+                task=e.task,
+                label=e.label,
+                label_source=e.source,
+                windows=e.windows,
+                split="train",
+                hard=True,
+                hard_kind="correction",
+                reason=f"{e.source} correction" + (f" of {e.predicted_label}" if e.predicted_label else ""),
+                meta={"correction": e.id, "edge_case": e.edge_case},
+            )
+        )
     return out
 
 
@@ -59,15 +73,33 @@ def replay_examples(store: Store, dataset: str, version: Optional[str], n: int, 
     ds = read_version(store, dataset, version)
     rows = [r for r in ds.split("train") if r["reward_model"]["ground_truth"] in LABELS]
     picked = random.Random(seed).sample(rows, min(n, len(rows)))
-    return [Example(id=f"replay-{r['extra_info']['id']}", image=ds.image(r), task=r["extra_info"]["task"],
-                    label=r["reward_model"]["ground_truth"], label_source="manifest",
-                    windows=row_windows(r), split="train", hard=bool(r["extra_info"]["hard"]),
-                    hard_kind=r["extra_info"].get("hard_kind"), reason="replay", meta=row_meta(r))
-            for r in picked]
+    return [
+        Example(
+            id=f"replay-{r['extra_info']['id']}",
+            image=ds.image(r),
+            task=r["extra_info"]["task"],
+            label=r["reward_model"]["ground_truth"],
+            label_source="manifest",
+            windows=row_windows(r),
+            split="train",
+            hard=bool(r["extra_info"]["hard"]),
+            hard_kind=r["extra_info"].get("hard_kind"),
+            reason="replay",
+            meta=row_meta(r),
+        )
+        for r in picked
+    ]
 
 
-def assemble_cycle(store: Store, classifier: str, number: int, entries: list[Entry], spec: FeedbackSpec,
-                   replay_dataset: Optional[str] = None, replay_version: Optional[str] = None) -> dict[str, Any]:
+def assemble_cycle(
+    store: Store,
+    classifier: str,
+    number: int,
+    entries: list[Entry],
+    spec: FeedbackSpec,
+    replay_dataset: Optional[str] = None,
+    replay_version: Optional[str] = None,
+) -> dict[str, Any]:
     """Write cycle `number`'s dataset version; returns its manifest."""
     corrections = correction_examples(store, entries)
     if not corrections:
@@ -77,11 +109,22 @@ def assemble_cycle(store: Store, classifier: str, number: int, entries: list[Ent
         rows.append(ex)
         rows.extend(make_variants(ex, spec.variants_per_correction, seed=number))
     if replay_dataset:
-        rows.extend(replay_examples(store, replay_dataset, replay_version, round(spec.replay_ratio * len(rows)),
-                                    seed=number))
-    return write_version(store, f"{classifier}-feedback", rows, "ontask/feedback",
-                         {"command": "cycle", "classifier": classifier, "cycle": number,
-                          "corrections": len(corrections), "replay": replay_dataset})
+        rows.extend(
+            replay_examples(store, replay_dataset, replay_version, round(spec.replay_ratio * len(rows)), seed=number)
+        )
+    return write_version(
+        store,
+        f"{classifier}-feedback",
+        rows,
+        "ontask/feedback",
+        {
+            "command": "cycle",
+            "classifier": classifier,
+            "cycle": number,
+            "corrections": len(corrections),
+            "replay": replay_dataset,
+        },
+    )
 
 
 def marker_key(prefix: str, number: int) -> str:
@@ -90,9 +133,14 @@ def marker_key(prefix: str, number: int) -> str:
 
 def write_marker(store: Store, prefix: str, number: int, manifest: dict[str, Any], correction_ids: list[str]) -> dict:
     """The durable cycle event: which dataset version cycle `number` trains on."""
-    marker = {"cycle": number, "dataset": manifest["name"], "version": manifest["version"],
-              "rows": manifest["rows"], "corrections": correction_ids,
-              "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    marker = {
+        "cycle": number,
+        "dataset": manifest["name"],
+        "version": manifest["version"],
+        "rows": manifest["rows"],
+        "corrections": correction_ids,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
     store.put_bytes(marker_key(prefix, number), json.dumps(marker).encode(), "application/json")
     return marker
 

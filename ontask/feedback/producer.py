@@ -16,8 +16,14 @@ from ontask.spec import Correction
 DEFAULT_TOPIC = "ontask.corrections"
 
 
-def make_correction(classifier: str, task: str, label: str, image: Optional[bytes] = None,
-                    image_uri: Optional[str] = None, **fields: Any) -> Correction:
+def make_correction(
+    classifier: str,
+    task: str,
+    label: str,
+    image: Optional[bytes] = None,
+    image_uri: Optional[str] = None,
+    **fields: Any,
+) -> Correction:
     """A validated Correction; a missing id and timestamp are filled in (a fresh id, now)."""
     doc: dict[str, Any] = {
         "id": fields.pop("id", None) or uuid.uuid4().hex,
@@ -35,12 +41,18 @@ def make_correction(classifier: str, task: str, label: str, image: Optional[byte
     return Correction.model_validate(doc)
 
 
-def send(correction: Correction, bootstrap: Optional[str] = None, topic: str = DEFAULT_TOPIC,
-         producer: Optional[KafkaProducer] = None, timeout: float = 30.0) -> None:
+def send(
+    correction: Correction,
+    bootstrap: Optional[str] = None,
+    topic: str = DEFAULT_TOPIC,
+    producer: Optional[KafkaProducer] = None,
+    timeout: float = 30.0,
+) -> None:
     """Publish one correction (acks=all) and wait until the broker has it."""
     own = producer is None
-    producer = producer or KafkaProducer(bootstrap_servers=bootstrap or os.environ.get("ONTASK_KAFKA_BOOTSTRAP"),
-                                         acks="all", retries=5)
+    producer = producer or KafkaProducer(
+        bootstrap_servers=bootstrap or os.environ.get("ONTASK_KAFKA_BOOTSTRAP"), acks="all", retries=5
+    )
     try:
         key, value = encode_correction(correction)
         producer.send(topic, key=key, value=value).get(timeout=timeout)

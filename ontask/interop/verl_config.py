@@ -28,9 +28,11 @@ class VerlConfigError(ValueError):
 
 def _only(*allowed: Any) -> Callable[[Any], None]:
     """A key whose only supported values are what ontask always does; it sets nothing."""
+
     def check(value: Any) -> None:
         if value not in allowed:
             raise VerlConfigError(f"supported values: {', '.join(map(repr, allowed))}")
+
     return check
 
 
@@ -97,7 +99,7 @@ KEYS: dict[str, tuple[Optional[str], Callable[[Any], Any]]] = {
 NOTES = {
     "model.device_map": "only `auto`: ontask places the model itself (the GPU when there is one)",
     "trainer.semi_online_learning.enable": "`false` trains on-policy (`training.syncSteps: 1`); corrections are still "
-                                           "collected from `feedback.topic`",
+    "collected from `feedback.topic`",
     "algorithm.adv_estimator": "only `grpo`",
     "algorithm.reward_type": "only `hybrid` (binary + judge + verifier, weighted)",
     "data.train_files": "one path or `s3://` prefix (a one-item list is accepted)",
@@ -116,8 +118,12 @@ class VerlTraining:
 
 def looks_like_verl(doc: Any) -> bool:
     """A verl config, not a TaskClassifier or a bare spec (which have student/data/training)."""
-    return isinstance(doc, dict) and "kind" not in doc and "spec" not in doc and bool(
-        {"trainer", "algorithm", "actor_rollout_ref"} & set(doc) or isinstance(doc.get("model"), dict))
+    return (
+        isinstance(doc, dict)
+        and "kind" not in doc
+        and "spec" not in doc
+        and bool({"trainer", "algorithm", "actor_rollout_ref"} & set(doc) or isinstance(doc.get("model"), dict))
+    )
 
 
 def _leaves(doc: Any, prefix: str = "") -> dict[str, Any]:
@@ -137,8 +143,9 @@ def _set(tree: dict[str, Any], path: str, value: Any) -> None:
     tree[last] = value
 
 
-def spec_from_verl(doc: dict[str, Any], judge_doc: Optional[dict[str, Any]] = None,
-                   source: str = "synthetic") -> TaskClassifierSpec:
+def spec_from_verl(
+    doc: dict[str, Any], judge_doc: Optional[dict[str, Any]] = None, source: str = "synthetic"
+) -> TaskClassifierSpec:
     """The spec that the plan's config and its judge file say. Raises VerlConfigError naming
     every unsupported key, bad value or conflict at once, by its verl name."""
     leaves = _leaves(doc)

@@ -54,16 +54,22 @@ def verl_config(spec: TaskClassifierSpec, data_dir: Path) -> dict[str, Any]:
         "defaults": ["ppo_trainer", "_self_"],
         "algorithm": {"adv_estimator": "grpo"},
         "data": {
-            "train_files": str(data_dir / "train.parquet"), "val_files": str(data_dir / "val.parquet"),
-            "prompt_key": "prompt", "image_key": "images",
-            "max_prompt_length": d.max_prompt_length, "max_response_length": d.max_response_length,
-            "train_batch_size": d.train_batch_size, "val_batch_size": d.val_batch_size,
+            "train_files": str(data_dir / "train.parquet"),
+            "val_files": str(data_dir / "val.parquet"),
+            "prompt_key": "prompt",
+            "image_key": "images",
+            "max_prompt_length": d.max_prompt_length,
+            "max_response_length": d.max_response_length,
+            "train_batch_size": d.train_batch_size,
+            "val_batch_size": d.val_batch_size,
         },
         "actor_rollout_ref": {
             "model": {"path": spec.student.model, "lora_rank": t.lora_rank},
             "actor": {
-                "optim": {"lr": t.learning_rate}, "entropy_coeff": t.entropy_coef,
-                "use_kl_loss": t.kl_coef > 0, "kl_loss_coef": t.kl_coef,
+                "optim": {"lr": t.learning_rate},
+                "entropy_coeff": t.entropy_coef,
+                "use_kl_loss": t.kl_coef > 0,
+                "kl_loss_coef": t.kl_coef,
                 # ontask takes one optimizer step per batch of prompts.
                 "ppo_mini_batch_size": d.train_batch_size,
             },
@@ -71,9 +77,13 @@ def verl_config(spec: TaskClassifierSpec, data_dir: Path) -> dict[str, Any]:
         },
         "reward": {"custom_reward_function": {"path": str(reward_function_path()), "name": "compute_score"}},
         "trainer": {
-            "total_epochs": t.epochs, "save_freq": t.save_every, "test_freq": t.eval_every,
-            "n_gpus_per_node": max(1, spec.student.gpus), "nnodes": 1,
-            "project_name": "ontask", "experiment_name": "task_classifier_grpo",
+            "total_epochs": t.epochs,
+            "save_freq": t.save_every,
+            "test_freq": t.eval_every,
+            "n_gpus_per_node": max(1, spec.student.gpus),
+            "nnodes": 1,
+            "project_name": "ontask",
+            "experiment_name": "task_classifier_grpo",
         },
     }
 
@@ -86,8 +96,9 @@ def _verl_rows(rows: list[dict[str, Any]], images: dict[str, bytes], weights: di
     return out
 
 
-def export_verl(store: Store, dataset: str, out: Path, spec: TaskClassifierSpec,
-                version: Optional[str] = None) -> Exported:
+def export_verl(
+    store: Store, dataset: str, out: Path, spec: TaskClassifierSpec, version: Optional[str] = None
+) -> Exported:
     """Write the folder described in the module docstring; returns the rows per split."""
     ds = read_version(store, dataset, version)
     out = Path(out).resolve()
@@ -108,7 +119,8 @@ def export_verl(store: Store, dataset: str, out: Path, spec: TaskClassifierSpec,
     (out / "config").mkdir(exist_ok=True)
     (out / "config" / f"{CONFIG_NAME}.yaml").write_text(
         "# verl GRPO over ontask's exported dataset, made by `ontask export verl`.\n"
-        + yaml.safe_dump(verl_config(spec, data_dir), sort_keys=False))
+        + yaml.safe_dump(verl_config(spec, data_dir), sort_keys=False)
+    )
     script = out / LAUNCH_SCRIPT
     script.write_text(
         "#!/usr/bin/env bash\n"
@@ -116,6 +128,7 @@ def export_verl(store: Store, dataset: str, out: Path, spec: TaskClassifierSpec,
         "# Needs verl with a rollout engine (vllm) on GPUs; extra Hydra overrides pass through.\n"
         "set -euo pipefail\n"
         'HERE="$(cd "$(dirname "$0")" && pwd)"\n'
-        f'exec python3 -m verl.trainer.main_ppo --config-path "$HERE/config" --config-name {CONFIG_NAME} "$@"\n')
+        f'exec python3 -m verl.trainer.main_ppo --config-path "$HERE/config" --config-name {CONFIG_NAME} "$@"\n'
+    )
     script.chmod(0o755)
     return Exported(out, counts, ds.version)

@@ -5,5 +5,14 @@ from ontask.judge.backends import OpenAIBackend, ScoreRequest, TransformersBacke
 from ontask.judge.cache import JudgmentCache, judgment_key
 from ontask.judge.judge import Judge, JudgeInput, JudgeInputError, Judgment
 
-__all__ = ["Judge", "JudgeInput", "JudgeInputError", "Judgment", "JudgmentCache", "OpenAIBackend", "ScoreRequest",
-           "TransformersBackend", "judgment_key"]
+__all__ = [
+    "Judge",
+    "JudgeInput",
+    "JudgeInputError",
+    "Judgment",
+    "JudgmentCache",
+    "OpenAIBackend",
+    "ScoreRequest",
+    "TransformersBackend",
+    "judgment_key",
+]

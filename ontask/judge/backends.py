@@ -71,8 +71,9 @@ class TransformersBackend:
             prefix, a, b = option_token_ids(self._tokenize, r.options)
             texts.append(chat_prompt(self.processor, r.text) + self.processor.tokenizer.decode(prefix))
             ids.append((a, b))
-        inputs = self.processor(text=texts, images=[r.image for r in requests], return_tensors="pt",
-                                padding=True).to(self.device)
+        inputs = self.processor(text=texts, images=[r.image for r in requests], return_tensors="pt", padding=True).to(
+            self.device
+        )
         with self._lock:
             logits = self.model(**inputs).logits[:, -1, :].float()
             self.forward_passes += 1
@@ -93,8 +94,15 @@ class OpenAIBackend:
         data_url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
         return {
             "model": model_id,
-            "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_url}},
-                                                      {"type": "text", "text": r.text}]}],
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image_url", "image_url": {"url": data_url}},
+                        {"type": "text", "text": r.text},
+                    ],
+                }
+            ],
             "max_tokens": 1,
             "temperature": 0.0,
             "logprobs": True,
@@ -112,9 +120,14 @@ class OpenAIBackend:
         out = []
         for r in requests:
             body = json.dumps(self.request_body(self.model_id, r)).encode()
-            req = urllib.request.Request(f"{self.base_url}/v1/chat/completions", data=body,
-                                         headers={"Content-Type": "application/json",
-                                                  **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {})})
+            req = urllib.request.Request(
+                f"{self.base_url}/v1/chat/completions",
+                data=body,
+                headers={
+                    "Content-Type": "application/json",
+                    **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}),
+                },
+            )
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 out.append(self.parse(json.loads(resp.read()), r.options))
             self.forward_passes += 1

@@ -12,11 +12,15 @@ from typing import Any, Optional
 from ontask.store import Store, StoreError
 
 
-def judgment_key(image_sha256: str, task: str, windows: Any, prompt_version: str, model_id: str, mode: str,
-                 answer: str = "") -> str:
+def judgment_key(
+    image_sha256: str, task: str, windows: Any, prompt_version: str, model_id: str, mode: str, answer: str = ""
+) -> str:
     """The content key of a judgment: anything that changes the verdict is in it."""
-    blob = json.dumps([image_sha256, task.strip(), windows or [], prompt_version, model_id, mode, answer],
-                      sort_keys=True, separators=(",", ":"))
+    blob = json.dumps(
+        [image_sha256, task.strip(), windows or [], prompt_version, model_id, mode, answer],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

@@ -30,8 +30,9 @@ class JudgeInput:
     image_sha256: Optional[str] = None
 
     @classmethod
-    def from_bytes(cls, data: bytes, task: str, windows: Optional[list[dict[str, Any]]] = None,
-                   name: str = "screenshot") -> "JudgeInput":
+    def from_bytes(
+        cls, data: bytes, task: str, windows: Optional[list[dict[str, Any]]] = None, name: str = "screenshot"
+    ) -> "JudgeInput":
         """An input from untrusted image bytes: ImageRejected (a ValueError) names what is wrong."""
         return cls(decode_image(data, name), task, windows, image_sha256=sha256(data))
 
@@ -86,8 +87,10 @@ class Judge:
         on-task?" and averaged; cached inputs cost no forward pass."""
         for x in inputs:
             self._check(x)
-        keys = [judgment_key(x.digest(), x.task, x.windows, PROMPT_VERSION, self.backend.model_id, "verdict")
-                for x in inputs]
+        keys = [
+            judgment_key(x.digest(), x.task, x.windows, PROMPT_VERSION, self.backend.model_id, "verdict")
+            for x in inputs
+        ]
         out: list[Optional[Judgment]] = [None] * len(inputs)
         todo = []
         for i, key in enumerate(keys):
@@ -124,10 +127,12 @@ class Judge:
         hit = self.cache.get(key) if self.cache else None
         if hit is not None:
             return hit["p_yes"]
-        fwd, swp = self.backend.score([
-            ScoreRequest(x.image, _pointwise_text(x.task, x.windows, answer, False), ("yes", "no")),
-            ScoreRequest(x.image, _pointwise_text(x.task, x.windows, answer, True), ("yes", "no")),
-        ])
+        fwd, swp = self.backend.score(
+            [
+                ScoreRequest(x.image, _pointwise_text(x.task, x.windows, answer, False), ("yes", "no")),
+                ScoreRequest(x.image, _pointwise_text(x.task, x.windows, answer, True), ("yes", "no")),
+            ]
+        )
         p_yes = bidirectional(fwd, swp)
         if self.cache:
             self.cache.put(key, {"p_yes": p_yes})

@@ -31,6 +31,7 @@ def two_way_probability(logit_a: float, logit_b: float) -> float:
 def from_logprobs(top: Sequence[tuple[str, float]], option_a: str, option_b: str, floor: float = -30.0) -> float:
     """P(option a) from an OpenAI-style top-logprobs list of (token, logprob) at the first
     answer position; a token missing from the list gets the floor logprob."""
+
     def best(option: str) -> float:
         found = [lp for tok, lp in top if tok.strip() and option.startswith(tok.strip())]
         return max(found) if found else floor

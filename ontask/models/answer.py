@@ -12,12 +12,12 @@ from ontask.judge.options import option_token_ids
 from ontask.labels import OFF, ON
 
 
-
 def encode(processor, image, task: str, windows) -> dict[str, torch.Tensor]:
     """The student's prompt: the screenshot, then the task and the window evidence as text."""
     image = fit_for(image, processor.image_processor)
-    return dict(processor(text=[chat_prompt(processor, prompt_text(task, windows))], images=[image],
-                          return_tensors="pt"))
+    return dict(
+        processor(text=[chat_prompt(processor, prompt_text(task, windows))], images=[image], return_tensors="pt")
+    )
 
 
 class AnswerTokens:
@@ -25,14 +25,17 @@ class AnswerTokens:
 
     def __init__(self, processor, model):
         tok = processor.tokenizer
-        prefix, self.on, self.off = option_token_ids(lambda s: tok(s, add_special_tokens=False)["input_ids"],
-                                                     (ON, OFF))
+        prefix, self.on, self.off = option_token_ids(lambda s: tok(s, add_special_tokens=False)["input_ids"], (ON, OFF))
         if prefix:
             raise ValueError("the tokenizer gives on-task and off-task a common first token; not supported yet")
         self.eos = model.generation_config.eos_token_id
         self.pad = model.generation_config.pad_token_id
-        self.suppress = [model.config.image_token_id, model.config.video_token_id, model.config.vision_start_token_id,
-                         model.config.vision_end_token_id]
+        self.suppress = [
+            model.config.image_token_id,
+            model.config.video_token_id,
+            model.config.vision_start_token_id,
+            model.config.vision_end_token_id,
+        ]
         self.on_ids = tok(ON, add_special_tokens=False)["input_ids"] + [self.eos]
         self.off_ids = tok(OFF, add_special_tokens=False)["input_ids"] + [self.eos]
 

@@ -127,11 +127,13 @@ def english_words(path: Path = WORD_LIST) -> list[str]:
     capitalise), as lines of space-separated words: the byte-level pre-tokenizer then learns each
     word with its leading space, as titles use it."""
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: install Debian's wamerican package "
-                                "(scripts/system-deps.sh does), or pass words= explicitly")
+        raise FileNotFoundError(
+            f"{path} is missing: install Debian's wamerican package "
+            "(scripts/system-deps.sh does), or pass words= explicitly"
+        )
     listed = {w.strip() for w in path.read_text(errors="replace").split() if "'" not in w}
     words = sorted(listed | {w.lower() for w in listed} | {w.capitalize() for w in listed})
-    return [" ".join(words[i:i + 64]) for i in range(0, len(words), 64)]
+    return [" ".join(words[i : i + 64]) for i in range(0, len(words), 64)]
 
 
 @functools.lru_cache(maxsize=8)
@@ -151,8 +153,9 @@ def _train_bpe(corpus: tuple[str, ...], vocab_size: int, words: tuple[str, ...] 
     return tok.to_str()
 
 
-def build_tokenizer(corpus: Iterable[str] = (), vocab_size: int = 8192,
-                    words: Iterable[str] | None = None) -> PreTrainedTokenizerFast:
+def build_tokenizer(
+    corpus: Iterable[str] = (), vocab_size: int = 8192, words: Iterable[str] | None = None
+) -> PreTrainedTokenizerFast:
     """A byte-level BPE tokenizer with Qwen's special tokens and chat template, trained locally on
     the catalog (`corpus`, weighted) and a broad English word list (`words`, default WORD_LIST)."""
     trained = _train_bpe(tuple(corpus), vocab_size, None if words is None else tuple(words))
@@ -252,9 +255,11 @@ def build_tiny_vlm(out_dir: str | Path, size: TinySize = TinySize(), seed: int =
     return out
 
 
-NO_BASELINE = ("no prompt-engineering comparison: the judge is a tiny random model from ontask.models.tiny "
-               "(CPU demo), and such a model says nothing about prompting a real VLM; configure a real judge "
-               "checkpoint (e.g. Qwen2.5-VL-72B-Instruct on a GPU) for that row")
+NO_BASELINE = (
+    "no prompt-engineering comparison: the judge is a tiny random model from ontask.models.tiny "
+    "(CPU demo), and such a model says nothing about prompting a real VLM; configure a real judge "
+    "checkpoint (e.g. Qwen2.5-VL-72B-Instruct on a GPU) for that row"
+)
 
 
 def is_tiny_factory_model(uri: str) -> bool:

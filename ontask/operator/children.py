@@ -39,10 +39,18 @@ def context_for(meta, spec: TaskClassifierSpec, settings: Optional[OperatorSetti
     """The classifier's context, with the installation's settings (the chart's, from the
     operator's environment)."""
     settings = settings or OperatorSettings.from_env()
-    return Context(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"], spec=spec,
-                   image=settings.image, store_uri=settings.store_for(spec.storage.bucket),
-                   s3_secret=settings.s3_secret, kafka_bootstrap=settings.kafka_bootstrap,
-                   kserve_mode=settings.kserve_mode, env=settings.child_env())
+    return Context(
+        name=meta["name"],
+        namespace=meta["namespace"],
+        uid=meta["uid"],
+        spec=spec,
+        image=settings.image,
+        store_uri=settings.store_for(spec.storage.bucket),
+        s3_secret=settings.s3_secret,
+        kafka_bootstrap=settings.kafka_bootstrap,
+        kserve_mode=settings.kserve_mode,
+        env=settings.child_env(),
+    )
 
 
 def _condition_state(conditions: list[dict[str, Any]]) -> tuple[JobState, str]:
@@ -110,8 +118,9 @@ class Children:
 
         store = self._store()
         try:
-            state = State.from_json(store.get_bytes(feedback_state_key(self.ctx.prefix)),
-                                    self.ctx.spec.feedback.buffer_size)
+            state = State.from_json(
+                store.get_bytes(feedback_state_key(self.ctx.prefix)), self.ctx.spec.feedback.buffer_size
+            )
             obs.feedback = state.observed_counts()
         except StoreError:
             pass
@@ -162,12 +171,20 @@ class Children:
         if role == "cycle":
             marker = obs.cycle_marker
             serving = self.model_uri(model_version)
-            return training_job(ctx, marker["dataset"], marker["version"], candidate_version(marker["cycle"]),
-                                serving, cycle=marker["cycle"], compare_with=serving)
+            return training_job(
+                ctx,
+                marker["dataset"],
+                marker["version"],
+                candidate_version(marker["cycle"]),
+                serving,
+                cycle=marker["cycle"],
+                compare_with=serving,
+            )
         if role == "canary":
             candidate = candidate_version(obs.cycle_marker["cycle"])
-            return inference_service(ctx, "student", self.model_uri(candidate), candidate,
-                                     canary_percent=ctx.spec.serving.canary_percent)
+            return inference_service(
+                ctx, "student", self.model_uri(candidate), candidate, canary_percent=ctx.spec.serving.canary_percent
+            )
         if role == "data":
             return data_job(ctx, ctx.name)
         if role == "train":
@@ -217,8 +234,10 @@ class KubeChildren(Children):
         isvc = self._get(ISVC, name)
         if isvc is None:
             return None
-        ready = any(c.get("type") == "Ready" and c.get("status") == "True"
-                    for c in (isvc.get("status") or {}).get("conditions") or [])
+        ready = any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in (isvc.get("status") or {}).get("conditions") or []
+        )
         return ready, ((isvc.get("metadata") or {}).get("annotations") or {}).get(f"{GROUP}/model-version")
 
     def canary_state(self, name: str, candidate: str) -> tuple[Optional[str], str]:
@@ -231,8 +250,11 @@ class KubeChildren(Children):
                 return "Failed", c.get("message") or c["reason"]
         predictor = (status.get("components") or {}).get("predictor") or {}
         created = predictor.get("latestCreatedRevision")
-        if created and created == predictor.get("latestReadyRevision") and any(
-                c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []):
+        if (
+            created
+            and created == predictor.get("latestReadyRevision")
+            and any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+        ):
             return "Ready", ""
         return "Pending", ""
 
@@ -251,7 +273,13 @@ class KubeChildren(Children):
             if body["kind"] == "InferenceService":
                 # Adopted: bring it to the wanted spec (a new model version, new replica bounds).
                 current = self._get(ISVC, name) or {}
-                if not _contains(current.get("metadata", {}).get("annotations") or {}, body["metadata"]["annotations"]) \
-                        or not _contains(current.get("spec") or {}, body["spec"]):
-                    self.custom.patch_namespaced_custom_object(*ISVC[:2], self.ctx.namespace, ISVC[2], name,
-                                                               {"metadata": body["metadata"], "spec": body["spec"]})
+                if not _contains(
+                    current.get("metadata", {}).get("annotations") or {}, body["metadata"]["annotations"]
+                ) or not _contains(current.get("spec") or {}, body["spec"]):
+                    self.custom.patch_namespaced_custom_object(
+                        *ISVC[:2],
+                        self.ctx.namespace,
+                        ISVC[2],
+                        name,
+                        {"metadata": body["metadata"], "spec": body["spec"]},
+                    )

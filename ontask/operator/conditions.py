@@ -25,13 +25,19 @@ def set_condition(
             changed = c.status != status
             out.append(
                 Condition(
-                    type=type_, status=status, reason=reason, message=message,
+                    type=type_,
+                    status=status,
+                    reason=reason,
+                    message=message,
                     last_transition_time=(when or now_rfc3339()) if changed else c.last_transition_time,
                 )
             )
         else:
             out.append(c)
     if not found:
-        out.append(Condition(type=type_, status=status, reason=reason, message=message,
-                             last_transition_time=when or now_rfc3339()))
+        out.append(
+            Condition(
+                type=type_, status=status, reason=reason, message=message, last_transition_time=when or now_rfc3339()
+            )
+        )
     return out

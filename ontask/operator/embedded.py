@@ -43,8 +43,13 @@ class LocalChildren(Children):
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
         out = open(self.workdir / f"{name}.log", "ab")
-        return subprocess.Popen([sys.executable, "-m", "ontask.cli", *args], env={**os.environ, **env},
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "ontask.cli", *args],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     @staticmethod
     def _env(container: dict[str, Any]) -> dict[str, str]:
@@ -97,8 +102,14 @@ class LocalChildren(Children):
                 for kind in ("Master", "Worker"):
                     for _ in range(replicas.get(kind, {}).get("replicas", 0)):
                         c = replicas[kind]["template"]["spec"]["containers"][0]
-                        env = {**self._env(c), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
-                               "WORLD_SIZE": str(world), "RANK": str(rank), "LOCAL_RANK": "0"}
+                        env = {
+                            **self._env(c),
+                            "MASTER_ADDR": "127.0.0.1",
+                            "MASTER_PORT": str(port),
+                            "WORLD_SIZE": str(world),
+                            "RANK": str(rank),
+                            "LOCAL_RANK": "0",
+                        }
                         procs.append(self._spawn(name if rank == 0 else f"{name}-{rank}", c["args"], env))
                         rank += 1
                 self.jobs[name] = procs
@@ -143,12 +154,24 @@ class EmbeddedOperator:
     """One classifier driven by the reconcile plan with local children; its feedback daemon
     (the collector) runs in a thread when a Kafka bootstrap is given."""
 
-    def __init__(self, name: str, spec: TaskClassifierSpec, store_uri: str, workdir: Path,
-                 kafka_bootstrap: Optional[str] = None,
-                 on_event: Callable[[str, str, str], None] = lambda kind, reason, msg: None):
+    def __init__(
+        self,
+        name: str,
+        spec: TaskClassifierSpec,
+        store_uri: str,
+        workdir: Path,
+        kafka_bootstrap: Optional[str] = None,
+        on_event: Callable[[str, str, str], None] = lambda kind, reason, msg: None,
+    ):
         self.spec, self.on_event = spec, on_event
-        self.ctx = Context(name=name, namespace="embedded", uid="embedded", spec=spec, store_uri=store_uri,
-                           kafka_bootstrap=kafka_bootstrap)
+        self.ctx = Context(
+            name=name,
+            namespace="embedded",
+            uid="embedded",
+            spec=spec,
+            store_uri=store_uri,
+            kafka_bootstrap=kafka_bootstrap,
+        )
         self.children = LocalChildren(self.ctx, workdir)
         self.status = TaskClassifierStatus()
         self.kafka_bootstrap = kafka_bootstrap
@@ -164,8 +187,9 @@ class EmbeddedOperator:
             if self.status.phase == "Serving" and self.status.candidate_version is None:
                 c.maybe_cycle(replay_dataset=self.ctx.name)
 
-        self._collector_thread = threading.Thread(target=collector.run, args=(self._stop,),
-                                                  kwargs={"on_batch": after_batch, "poll_ms": 500}, daemon=True)
+        self._collector_thread = threading.Thread(
+            target=collector.run, args=(self._stop,), kwargs={"on_batch": after_batch, "poll_ms": 500}, daemon=True
+        )
         self._collector_thread.start()
 
     def step(self) -> TaskClassifierStatus:
@@ -181,8 +205,9 @@ class EmbeddedOperator:
             self._start_feedback()
         return self.status
 
-    def run_until(self, done: Callable[[TaskClassifierStatus], bool], timeout: float,
-                  interval: float = 1.0) -> TaskClassifierStatus:
+    def run_until(
+        self, done: Callable[[TaskClassifierStatus], bool], timeout: float, interval: float = 1.0
+    ) -> TaskClassifierStatus:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             status = self.step()

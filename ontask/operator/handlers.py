@@ -44,7 +44,9 @@ def _validate(spec: dict[str, Any], status: dict[str, Any], generation: int) -> 
     else:
         if current.phase == "Failed":
             current.phase = "Pending"
-        current.conditions = set_condition(current.conditions, "Ready", "False", "Pending", "accepted; waiting to start")
+        current.conditions = set_condition(
+            current.conditions, "Ready", "False", "Pending", "accepted; waiting to start"
+        )
     current.observed_generation = generation
     return current.wire(), problems
 
@@ -52,7 +54,9 @@ def _validate(spec: dict[str, Any], status: dict[str, Any], generation: int) -> 
 @kopf.on.resume(GROUP, VERSION, PLURAL)
 @kopf.on.create(GROUP, VERSION, PLURAL)
 @kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
-def reconcile(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, patch: kopf.Patch, body: kopf.Body, **_: Any) -> None:
+def reconcile(
+    spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, patch: kopf.Patch, body: kopf.Body, **_: Any
+) -> None:
     """Validate the spec and record the result in status (and as an Event when it is unusable);
     a runnable spec then moves along its life (children, status, events)."""
     new_status, problems = _validate(dict(spec), dict(status), int(meta.get("generation") or 0))
@@ -66,8 +70,9 @@ def reconcile(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, patch: kopf
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, interval=3.0, initial_delay=3.0)
-def progress(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, patch: kopf.Patch, body: kopf.Body,
-             **_: Any) -> None:
+def progress(
+    spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, patch: kopf.Patch, body: kopf.Body, **_: Any
+) -> None:
     """Level-triggered: look at the children again and move the status along."""
     if (status or {}).get("phase") == "Failed" and _validate(dict(spec), dict(status), 0)[1]:
         return
@@ -95,8 +100,13 @@ def _advance(spec, status: dict[str, Any], meta, patch: kopf.Patch, body) -> Non
         (kopf.warn if kind == "Warning" else kopf.info)(body, reason=reason, message=message)
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0,
-             when=lambda spec, **_: bool(OperatorSettings.from_env().kafka_bootstrap))
+@kopf.daemon(
+    GROUP,
+    VERSION,
+    PLURAL,
+    cancellation_timeout=10.0,
+    when=lambda spec, **_: bool(OperatorSettings.from_env().kafka_bootstrap),
+)
 def feedback(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, stopped: kopf.DaemonStopped, **_: Any) -> None:
     """The classifier's feedback daemon: its collector consumes corrections into the buffer, and
     while the classifier serves with no cycle in flight, writes the next cycle's data when due
@@ -110,15 +120,25 @@ def feedback(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, stopped: kop
         return  # the reconcile handler reports it
     settings = OperatorSettings.from_env()
     store = open_store(settings.store_for(parsed.storage.bucket))
-    collector = Collector(meta["name"], parsed.feedback, store, settings.kafka_bootstrap,
-                          group_id=f"ontask-feedback-{meta['namespace']}-{meta['name']}")
+    collector = Collector(
+        meta["name"],
+        parsed.feedback,
+        store,
+        settings.kafka_bootstrap,
+        group_id=f"ontask-feedback-{meta['namespace']}-{meta['name']}",
+    )
 
     def after_batch(c: Collector) -> None:
         if status.get("phase") == "Serving" and not status.get("candidateVersion"):
             marker = c.maybe_cycle(replay_dataset=meta["name"])
             if marker:
-                log.info("classifier %s: cycle %s data ready (%s %s)", meta["name"], marker["cycle"],
-                         marker["dataset"], marker["version"])
+                log.info(
+                    "classifier %s: cycle %s data ready (%s %s)",
+                    meta["name"],
+                    marker["cycle"],
+                    marker["dataset"],
+                    marker["version"],
+                )
 
     stop = threading.Event()
     watcher = threading.Thread(target=lambda: (stopped.wait(), stop.set()), daemon=True)

@@ -49,8 +49,14 @@ class Context:
         return classifier_prefix(self.name)
 
     def owner(self) -> k8s.V1OwnerReference:
-        return k8s.V1OwnerReference(api_version=f"{GROUP}/v1alpha1", kind="TaskClassifier", name=self.name,
-                                    uid=self.uid, controller=True, block_owner_deletion=True)
+        return k8s.V1OwnerReference(
+            api_version=f"{GROUP}/v1alpha1",
+            kind="TaskClassifier",
+            name=self.name,
+            uid=self.uid,
+            controller=True,
+            block_owner_deletion=True,
+        )
 
     def meta(self, name: str, role: str, cycle: Optional[int] = None) -> k8s.V1ObjectMeta:
         labels = {"app.kubernetes.io/managed-by": "ontask", f"{GROUP}/classifier": self.name, f"{GROUP}/role": role}
@@ -65,8 +71,12 @@ class Context:
         if self.s3_secret or self.spec.storage.secret_ref:
             secret = self.spec.storage.secret_ref or self.s3_secret
             for var, key in (("AWS_ACCESS_KEY_ID", "accessKey"), ("AWS_SECRET_ACCESS_KEY", "secretKey")):
-                env.append(k8s.V1EnvVar(name=var, value_from=k8s.V1EnvVarSource(
-                    secret_key_ref=k8s.V1SecretKeySelector(name=secret, key=key))))
+                env.append(
+                    k8s.V1EnvVar(
+                        name=var,
+                        value_from=k8s.V1EnvVarSource(secret_key_ref=k8s.V1SecretKeySelector(name=secret, key=key)),
+                    )
+                )
         if self.kafka_bootstrap:
             env.append(k8s.V1EnvVar(name="ONTASK_KAFKA_BOOTSTRAP", value=self.kafka_bootstrap))
         return env
@@ -83,9 +93,12 @@ def _resources(gpus: int, cpu: str = "2", memory: str = "8Gi") -> k8s.V1Resource
     return k8s.V1ResourceRequirements(requests=dict(limits), limits=limits)
 
 
-_SECURITY = k8s.V1SecurityContext(run_as_non_root=True, allow_privilege_escalation=False,
-                                  capabilities=k8s.V1Capabilities(drop=["ALL"]),
-                                  seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"))
+_SECURITY = k8s.V1SecurityContext(
+    run_as_non_root=True,
+    allow_privilege_escalation=False,
+    capabilities=k8s.V1Capabilities(drop=["ALL"]),
+    seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
+)
 
 
 def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
@@ -93,36 +106,71 @@ def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
     judge and the verifier (`ontask data prepare`), written as dataset version v1."""
     source = ctx.spec.data.source
     if source == "synthetic":
-        args = ["data", "generate", "--n", str(ctx.spec.data.synthetic_rows), "--name", dataset,
-                "--out", ctx.store_uri]
+        args = ["data", "generate", "--n", str(ctx.spec.data.synthetic_rows), "--name", dataset, "--out", ctx.store_uri]
     else:
         args = ["data", "prepare", source, "--name", dataset, "--out", ctx.store_uri, "--verifier"]
         if ctx.spec.data.other_task_twins:
             args += ["--other-task-twins"]
         if ctx.spec.judge.enabled:
-            args += ["--judge", ctx.spec.judge.model,
-                     "--judge-weight", str(ctx.spec.data.judge_label_weight)]
-    container = k8s.V1Container(name="data", image=ctx.image, args=args, env=ctx.env_vars(),
-                                resources=_resources(0, memory="4Gi"), security_context=_SECURITY)
-    job = k8s.V1Job(api_version="batch/v1", kind="Job", metadata=ctx.meta(child_name(ctx.name, "data"), "data"),
-                    spec=k8s.V1JobSpec(backoff_limit=3, template=k8s.V1PodTemplateSpec(
-                        spec=k8s.V1PodSpec(restart_policy="Never", containers=[container]))))
+            args += ["--judge", ctx.spec.judge.model, "--judge-weight", str(ctx.spec.data.judge_label_weight)]
+    container = k8s.V1Container(
+        name="data",
+        image=ctx.image,
+        args=args,
+        env=ctx.env_vars(),
+        resources=_resources(0, memory="4Gi"),
+        security_context=_SECURITY,
+    )
+    job = k8s.V1Job(
+        api_version="batch/v1",
+        kind="Job",
+        metadata=ctx.meta(child_name(ctx.name, "data"), "data"),
+        spec=k8s.V1JobSpec(
+            backoff_limit=3,
+            template=k8s.V1PodTemplateSpec(spec=k8s.V1PodSpec(restart_policy="Never", containers=[container])),
+        ),
+    )
     return _serialize(job)
 
 
-def training_job(ctx: Context, dataset: str, dataset_version: str, model_version: str, base_model: str,
-                 cycle: Optional[int] = None, compare_with: Optional[str] = None) -> dict[str, Any]:
+def training_job(
+    ctx: Context,
+    dataset: str,
+    dataset_version: str,
+    model_version: str,
+    base_model: str,
+    cycle: Optional[int] = None,
+    compare_with: Optional[str] = None,
+) -> dict[str, Any]:
     """The GRPO PyTorchJob: Master + (workers - 1) Workers, each running `ontask train` under
     torchrun's environment (MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, set by the training
     operator), writing models/<model_version> under the classifier's prefix."""
-    from kubeflow.training import (KubeflowOrgV1PyTorchJob, KubeflowOrgV1PyTorchJobSpec, KubeflowOrgV1ReplicaSpec,
-                                   KubeflowOrgV1RunPolicy)
+    from kubeflow.training import (
+        KubeflowOrgV1PyTorchJob,
+        KubeflowOrgV1PyTorchJobSpec,
+        KubeflowOrgV1ReplicaSpec,
+        KubeflowOrgV1RunPolicy,
+    )
 
     role = "train" if cycle is None else "cycle"
     name = child_name(ctx.name, role, cycle)
-    args = ["train", "--config", "env:ONTASK_CLASSIFIER_SPEC", "--store", ctx.store_uri, "--classifier", ctx.name,
-            "--dataset", dataset, "--dataset-version", dataset_version, "--base-model", base_model,
-            "--model-version", model_version]
+    args = [
+        "train",
+        "--config",
+        "env:ONTASK_CLASSIFIER_SPEC",
+        "--store",
+        ctx.store_uri,
+        "--classifier",
+        ctx.name,
+        "--dataset",
+        dataset,
+        "--dataset-version",
+        dataset_version,
+        "--base-model",
+        base_model,
+        "--model-version",
+        model_version,
+    ]
     if cycle is not None:
         args += ["--cycle"]
     if compare_with:
@@ -131,24 +179,38 @@ def training_job(ctx: Context, dataset: str, dataset_version: str, model_version
     gpus = ctx.spec.student.gpus
 
     def replica(count: int) -> KubeflowOrgV1ReplicaSpec:
-        container = k8s.V1Container(name="pytorch", image=ctx.image, args=args, env=env, resources=_resources(gpus),
-                                    ports=[k8s.V1ContainerPort(container_port=TRAIN_PORT, name="pytorchjob-port")],
-                                    security_context=_SECURITY)
-        return KubeflowOrgV1ReplicaSpec(replicas=count, restart_policy="OnFailure",
-                                        template=k8s.V1PodTemplateSpec(spec=k8s.V1PodSpec(containers=[container])))
+        container = k8s.V1Container(
+            name="pytorch",
+            image=ctx.image,
+            args=args,
+            env=env,
+            resources=_resources(gpus),
+            ports=[k8s.V1ContainerPort(container_port=TRAIN_PORT, name="pytorchjob-port")],
+            security_context=_SECURITY,
+        )
+        return KubeflowOrgV1ReplicaSpec(
+            replicas=count,
+            restart_policy="OnFailure",
+            template=k8s.V1PodTemplateSpec(spec=k8s.V1PodSpec(containers=[container])),
+        )
 
     replicas = {"Master": replica(1)}
     if ctx.spec.training.workers > 1:
         replicas["Worker"] = replica(ctx.spec.training.workers - 1)
     job = KubeflowOrgV1PyTorchJob(
-        api_version="kubeflow.org/v1", kind="PyTorchJob", metadata=ctx.meta(name, role, cycle),
-        spec=KubeflowOrgV1PyTorchJobSpec(pytorch_replica_specs=replicas, run_policy=KubeflowOrgV1RunPolicy(
-            backoff_limit=3, clean_pod_policy="None")))
+        api_version="kubeflow.org/v1",
+        kind="PyTorchJob",
+        metadata=ctx.meta(name, role, cycle),
+        spec=KubeflowOrgV1PyTorchJobSpec(
+            pytorch_replica_specs=replicas, run_policy=KubeflowOrgV1RunPolicy(backoff_limit=3, clean_pod_policy="None")
+        ),
+    )
     return _serialize(job)
 
 
-def inference_service(ctx: Context, role: str, storage_uri: str, model_version: str,
-                      canary_percent: Optional[int] = None) -> dict[str, Any]:
+def inference_service(
+    ctx: Context, role: str, storage_uri: str, model_version: str, canary_percent: Optional[int] = None
+) -> dict[str, Any]:
     """A KServe InferenceService running `ontask serve <role>` as a custom predictor; KServe's
     storage initializer copies storageUri to /mnt/models. In Serverless mode a canary gives the
     new version `canary_percent` of the traffic (the previous revision keeps the rest); without
@@ -156,34 +218,66 @@ def inference_service(ctx: Context, role: str, storage_uri: str, model_version: 
     from kserve import V1beta1InferenceService, V1beta1InferenceServiceSpec, V1beta1PredictorSpec
 
     s = ctx.spec
-    args = ["serve", role, "--model-uri", MODEL_MOUNT, "--name", role, "--model-version", model_version,
-            "--classifier", ctx.name, "--http-port", str(PREDICTOR_PORT)]
+    args = [
+        "serve",
+        role,
+        "--model-uri",
+        MODEL_MOUNT,
+        "--name",
+        role,
+        "--model-version",
+        model_version,
+        "--classifier",
+        ctx.name,
+        "--http-port",
+        str(PREDICTOR_PORT),
+    ]
     if role == "student":
-        args += ["--judge-below", str(s.serving.judge_below_confidence),
-                 "--correction-min-confidence", str(s.serving.correction_min_confidence),
-                 "--max-image-bytes", str(s.serving.max_image_bytes),
-                 "--max-image-pixels", str(s.serving.max_image_pixels),
-                 "--max-request-pixels", str(s.serving.max_request_pixels),
-                 "--max-concurrent-requests", str(s.serving.max_concurrent_requests),
-                 "--max-queued-requests", str(s.serving.max_queued_requests), "--feedback-topic", s.feedback.topic]
+        args += [
+            "--judge-below",
+            str(s.serving.judge_below_confidence),
+            "--correction-min-confidence",
+            str(s.serving.correction_min_confidence),
+            "--max-image-bytes",
+            str(s.serving.max_image_bytes),
+            "--max-image-pixels",
+            str(s.serving.max_image_pixels),
+            "--max-request-pixels",
+            str(s.serving.max_request_pixels),
+            "--max-concurrent-requests",
+            str(s.serving.max_concurrent_requests),
+            "--max-queued-requests",
+            str(s.serving.max_queued_requests),
+            "--feedback-topic",
+            s.feedback.topic,
+        ]
         if s.serving.model_max_pixels:
             args += ["--model-max-pixels", str(s.serving.model_max_pixels)]
         if s.judge.enabled and ctx.kafka_bootstrap:
             args += ["--judge-url", f"http://{child_name(ctx.name, 'judge')}-predictor.{ctx.namespace}"]
     gpus = s.student.gpus if role == "student" else s.judge.gpus
-    container = k8s.V1Container(name="kserve-container", image=ctx.image, args=args, env=ctx.env_vars(),
-                                resources=_resources(gpus, memory="16Gi" if role == "judge" else "8Gi"),
-                                ports=[k8s.V1ContainerPort(container_port=PREDICTOR_PORT, protocol="TCP")],
-                                security_context=_SECURITY)
-    predictor = V1beta1PredictorSpec(containers=[container],
-                                     min_replicas=s.serving.min_replicas if role == "student" else 1,
-                                     max_replicas=s.serving.max_replicas if role == "student" else 1)
+    container = k8s.V1Container(
+        name="kserve-container",
+        image=ctx.image,
+        args=args,
+        env=ctx.env_vars(),
+        resources=_resources(gpus, memory="16Gi" if role == "judge" else "8Gi"),
+        ports=[k8s.V1ContainerPort(container_port=PREDICTOR_PORT, protocol="TCP")],
+        security_context=_SECURITY,
+    )
+    predictor = V1beta1PredictorSpec(
+        containers=[container],
+        min_replicas=s.serving.min_replicas if role == "student" else 1,
+        max_replicas=s.serving.max_replicas if role == "student" else 1,
+    )
     # KServe injects its storage initializer into a custom container that names STORAGE_URI.
     container.env = (container.env or []) + [k8s.V1EnvVar(name="STORAGE_URI", value=storage_uri)]
     isvc = V1beta1InferenceService(
-        api_version="serving.kserve.io/v1beta1", kind="InferenceService",
+        api_version="serving.kserve.io/v1beta1",
+        kind="InferenceService",
         metadata=ctx.meta(child_name(ctx.name, role), role),
-        spec=V1beta1InferenceServiceSpec(predictor=predictor))
+        spec=V1beta1InferenceServiceSpec(predictor=predictor),
+    )
     out = _serialize(isvc)
     out["metadata"].setdefault("annotations", {})["serving.kserve.io/deploymentMode"] = ctx.kserve_mode
     out["metadata"]["annotations"][f"{GROUP}/model-version"] = model_version

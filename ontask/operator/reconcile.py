@@ -139,8 +139,7 @@ def candidate_version(cycle: int) -> str:
     return f"v{cycle + 1}"
 
 
-def _cycle(spec: TaskClassifierSpec, s: TaskClassifierStatus, obs: Observed, ensure: list[str], events,
-           cond) -> None:
+def _cycle(spec: TaskClassifierSpec, s: TaskClassifierStatus, obs: Observed, ensure: list[str], events, cond) -> None:
     """Sync cycle status.cycle + 1: train from the serving version on the cycle's dataset, then
     promote the candidate only if its evaluation gains at least promoteIfGain. Where KServe runs
     in Serverless mode, a candidate that passes first serves canaryPercent of the traffic; it
@@ -161,8 +160,13 @@ def _cycle(spec: TaskClassifierSpec, s: TaskClassifierStatus, obs: Observed, ens
         return
     if obs.cycle_job != "Succeeded" or obs.evaluation is None:
         s.phase = "Syncing"
-        cond("Trained", "False", "CycleTraining", f"cycle {n}: training {s.candidate_version} on "
-                                                  f"{obs.cycle_marker.get('dataset')} {obs.cycle_marker.get('version')}")
+        cond(
+            "Trained",
+            "False",
+            "CycleTraining",
+            f"cycle {n}: training {s.candidate_version} on "
+            f"{obs.cycle_marker.get('dataset')} {obs.cycle_marker.get('version')}",
+        )
         return
     decision = obs.evaluation.decision
     canary_failed = False
@@ -173,23 +177,33 @@ def _cycle(spec: TaskClassifierSpec, s: TaskClassifierStatus, obs: Observed, ens
                 ensure.remove("student")  # the canary patch owns the student while it runs
             ensure.append("canary")
             s.phase = "Syncing"
-            cond("Trained", "False", "Canary", f"cycle {n}: {s.candidate_version} serves "
-                 f"{spec.serving.canary_percent}% of the traffic" + (f" since {s.canary_since}" if s.canary_since else ""))
+            cond(
+                "Trained",
+                "False",
+                "Canary",
+                f"cycle {n}: {s.candidate_version} serves "
+                f"{spec.serving.canary_percent}% of the traffic"
+                + (f" since {s.canary_since}" if s.canary_since else ""),
+            )
             return
         if gate == "failed":
             canary_failed = True
-            decision = decision.overruled(f"the canary failed ({obs.messages.get('canary', 'revision not ready')}); "
-                                          f"rolled back to {s.model_version}")
+            decision = decision.overruled(
+                f"the canary failed ({obs.messages.get('canary', 'revision not ready')}); "
+                f"rolled back to {s.model_version}"
+            )
     if decision.promote:
-        events.append(("Normal", "Promoted", f"cycle {n}: {s.candidate_version} replaces {s.model_version}: "
-                                             f"{decision.reason}"))
+        events.append(
+            ("Normal", "Promoted", f"cycle {n}: {s.candidate_version} replaces {s.model_version}: {decision.reason}")
+        )
         s.model_version = s.candidate_version
         s.metrics.accuracy = round(decision.candidate_accuracy, 4)
         cond("Trained", "True", "Promoted", f"cycle {n}: {decision.reason}")
     else:
         kind, reason = ("Warning", "CanaryRolledBack") if canary_failed else ("Normal", "KeptServing")
-        events.append((kind, reason, f"cycle {n}: kept {s.model_version}, {s.candidate_version} not promoted: "
-                                     f"{decision.reason}"))
+        events.append(
+            (kind, reason, f"cycle {n}: kept {s.model_version}, {s.candidate_version} not promoted: {decision.reason}")
+        )
         s.metrics.accuracy = round(decision.serving_accuracy, 4)
         cond("Trained", "True", "NotPromoted", f"cycle {n}: {decision.reason}")
     edge = obs.evaluation.edge_case_accuracy()

@@ -25,13 +25,17 @@ class OperatorSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    image: str = Field("ghcr.io/ontask/ontask:0.1.0", min_length=1,
-                       description="Image of the children (data Job, PyTorchJobs, predictors).")
+    image: str = Field(
+        "ghcr.io/ontask/ontask:0.1.0",
+        min_length=1,
+        description="Image of the children (data Job, PyTorchJobs, predictors).",
+    )
     store: Optional[str] = Field(None, description="Artifact store URI; default s3://<spec.storage.bucket>.")
     s3_secret: Optional[str] = Field(None, description="Secret with the store's accessKey and secretKey.")
     kafka_bootstrap: Optional[str] = Field(None, description="Kafka bootstrap servers; no feedback without.")
     kserve_mode: Literal["RawDeployment", "Serverless"] = Field(
-        "RawDeployment", description="KServe deployment mode (Serverless splits traffic for canaries).")
+        "RawDeployment", description="KServe deployment mode (Serverless splits traffic for canaries)."
+    )
     child_s3_endpoint: Optional[str] = Field(None, description="S3 endpoint the children use.")
 
     @classmethod

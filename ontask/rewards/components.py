@@ -51,8 +51,14 @@ class Reward:
     overridden: bool
 
     def as_dict(self) -> dict:
-        return {"score": self.score, "binary": self.binary, "judge": self.judge, "verifier": self.verifier,
-                "malformed": float(self.malformed), "overridden": float(self.overridden)}
+        return {
+            "score": self.score,
+            "binary": self.binary,
+            "judge": self.judge,
+            "verifier": self.verifier,
+            "malformed": float(self.malformed),
+            "overridden": float(self.overridden),
+        }
 
 
 def hybrid_reward(

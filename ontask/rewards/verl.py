@@ -27,8 +27,9 @@ def _weights(extra: dict[str, Any], have_judge: bool) -> Weights:
     return w
 
 
-def compute_score(data_source: str, solution_str: str, ground_truth: str, extra_info: Optional[dict] = None,
-                  **kwargs: Any) -> dict[str, float]:
+def compute_score(
+    data_source: str, solution_str: str, ground_truth: str, extra_info: Optional[dict] = None, **kwargs: Any
+) -> dict[str, float]:
     """verl's reward signature; returns {"score": ..., "binary", "judge", "verifier", ...}."""
     extra = dict(extra_info or {})
     windows = extra.get("windows") or []

@@ -9,9 +9,15 @@ import importlib
 from typing import Any
 
 _HOMES = {
-    "StudentClassifier": "classify", "label_of": "classify",
-    "DisagreementLoop": "disagreement", "HttpJudgeClient": "disagreement", "judge_correction": "disagreement",
-    "Instance": "schema", "Prediction": "schema", "RequestError": "schema", "instances_from_v1": "schema",
+    "StudentClassifier": "classify",
+    "label_of": "classify",
+    "DisagreementLoop": "disagreement",
+    "HttpJudgeClient": "disagreement",
+    "judge_correction": "disagreement",
+    "Instance": "schema",
+    "Prediction": "schema",
+    "RequestError": "schema",
+    "instances_from_v1": "schema",
     "instances_from_v2": "schema",
 }
 

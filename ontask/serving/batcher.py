@@ -35,8 +35,9 @@ class MicroBatcher:
             while len(batch) < self.max_batch:
                 timeout = deadline - asyncio.get_running_loop().time()
                 try:
-                    batch.append(self._queue.get_nowait() if timeout <= 0 else
-                                 await asyncio.wait_for(self._queue.get(), timeout))
+                    batch.append(
+                        self._queue.get_nowait() if timeout <= 0 else await asyncio.wait_for(self._queue.get(), timeout)
+                    )
                 except (asyncio.QueueEmpty, asyncio.TimeoutError):
                     break
             items = [item for item, _ in batch]

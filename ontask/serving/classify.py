@@ -13,9 +13,8 @@ from ontask.data.images import fit_for
 from ontask.data.prompt import chat_prompt, prompt_text
 from ontask.evaluation.hybrid import HybridFit
 from ontask.labels import OFF, ON
-from ontask.models.loading import load_vlm, local_copy
 from ontask.models.answer import AnswerTokens
-
+from ontask.models.loading import load_vlm, local_copy
 
 
 def label_of(p_on_task: float) -> str:
@@ -39,8 +38,14 @@ class StudentClassifier:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, uri: str, max_pixels: Optional[int] = None, device: str = "cpu",
-             dtype: torch.dtype = torch.float32, s3=None) -> "StudentClassifier":
+    def load(
+        cls,
+        uri: str,
+        max_pixels: Optional[int] = None,
+        device: str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        s3=None,
+    ) -> "StudentClassifier":
         folder = local_copy(uri, s3)
         model, processor = load_vlm(str(folder), dtype=dtype, device=device)
         return cls(model, processor, max_pixels, HybridFit.read(folder))
@@ -48,12 +53,14 @@ class StudentClassifier:
     def prompts(self, tasks: Sequence[str], windows: Sequence[Optional[list[Mapping]]]) -> list[str]:
         return [chat_prompt(self.processor, prompt_text(t, w)) for t, w in zip(tasks, windows)]
 
-    def p_on_task(self, images: Sequence[Image.Image], tasks: Sequence[str],
-                  windows: Sequence[Optional[list[Mapping]]]) -> list[float]:
+    def p_on_task(
+        self, images: Sequence[Image.Image], tasks: Sequence[str], windows: Sequence[Optional[list[Mapping]]]
+    ) -> list[float]:
         """P(on-task) for each row; all rows share one padded forward pass."""
         images = [fit_for(im, self.processor.image_processor) for im in images]
-        inputs = self.processor(text=self.prompts(tasks, windows), images=images, padding=True,
-                                return_tensors="pt").to(self.model.device)
+        inputs = self.processor(text=self.prompts(tasks, windows), images=images, padding=True, return_tensors="pt").to(
+            self.model.device
+        )
         with self._lock, torch.inference_mode():
             self.model.model.rope_deltas = None  # cached positions belong to the previous batch
             last = self.model(**inputs).logits[:, -1].float()
@@ -85,17 +92,19 @@ class PromptBaseline:
         model, processor = load_vlm(uri, **kwargs)
         return cls(model, processor)
 
-    def p_on_task(self, images: Sequence[Image.Image], tasks: Sequence[str],
-                  windows: Sequence[Optional[list[Mapping]]]) -> list[float]:
+    def p_on_task(
+        self, images: Sequence[Image.Image], tasks: Sequence[str], windows: Sequence[Optional[list[Mapping]]]
+    ) -> list[float]:
         """1.0 / 0.0 when the generated text names a label, 0.5 when it names neither."""
-        texts = [chat_prompt(self.processor, f"{BASELINE_INSTRUCTIONS}\n{prompt_text(t, w)}")
-                 for t, w in zip(tasks, windows)]
+        texts = [
+            chat_prompt(self.processor, f"{BASELINE_INSTRUCTIONS}\n{prompt_text(t, w)}") for t, w in zip(tasks, windows)
+        ]
         images = [fit_for(im, self.processor.image_processor) for im in images]
         inputs = self.processor(text=texts, images=images, padding=True, return_tensors="pt").to(self.model.device)
         with self._lock, torch.inference_mode():
             self.model.model.rope_deltas = None
             out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
-        answers = self.processor.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+        answers = self.processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
         return [parse_label_text(a) for a in answers]
 
 

@@ -16,15 +16,16 @@ import requests
 
 from ontask.feedback.producer import make_correction
 from ontask.labels import OFF, ON
-from ontask.spec import MAX_INLINE_IMAGE_BYTES, Correction
 from ontask.serving import metrics
+from ontask.spec import MAX_INLINE_IMAGE_BYTES, Correction
 
 log = logging.getLogger(__name__)
 
 
 class JudgeClient(Protocol):
-    def p_on_task(self, image: Optional[bytes], image_uri: Optional[str], task: str,
-                  windows: Optional[list[dict]]) -> float: ...
+    def p_on_task(
+        self, image: Optional[bytes], image_uri: Optional[str], task: str, windows: Optional[list[dict]]
+    ) -> float: ...
 
 
 class HttpJudgeClient:
@@ -76,19 +77,34 @@ def judge_correction(check: Check, judge_p_on: float, min_confidence: float) -> 
     if inline is not None and len(inline) > MAX_INLINE_IMAGE_BYTES:
         return None  # too big to travel inline, and there is no s3:// copy to point at
     return make_correction(
-        check.classifier, check.task, judge_label, image=inline, image_uri=check.image_uri,
-        id=f"judge-{digest}", source="judge", predicted_label=check.student_label,
-        confidence=round(check.student_confidence, 4), model_version=check.model_version[:64],
-        windows=check.windows or [], session_id=check.session_id,
-        note=f"judge P(on-task)={judge_p_on:.3f}")
+        check.classifier,
+        check.task,
+        judge_label,
+        image=inline,
+        image_uri=check.image_uri,
+        id=f"judge-{digest}",
+        source="judge",
+        predicted_label=check.student_label,
+        confidence=round(check.student_confidence, 4),
+        model_version=check.model_version[:64],
+        windows=check.windows or [],
+        session_id=check.session_id,
+        note=f"judge P(on-task)={judge_p_on:.3f}",
+    )
 
 
 class DisagreementLoop:
     """A background worker with a bounded queue: `offer()` never blocks; when the queue is full
     the check is dropped and counted (the response path must never wait for the judge)."""
 
-    def __init__(self, judge: JudgeClient, publish: Callable[[Correction], None], min_confidence: float = 0.8,
-                 model_name: str = "student", max_queue: int = 256):
+    def __init__(
+        self,
+        judge: JudgeClient,
+        publish: Callable[[Correction], None],
+        min_confidence: float = 0.8,
+        model_name: str = "student",
+        max_queue: int = 256,
+    ):
         self.judge, self.publish, self.min_confidence = judge, publish, min_confidence
         self.model_name = model_name
         self._queue: queue.Queue[Optional[Check]] = queue.Queue(maxsize=max_queue)
@@ -114,8 +130,9 @@ class DisagreementLoop:
                 self.publish(correction)
                 metrics.JUDGE_CHECKS.labels(self.model_name, "disagree").inc()
                 # Never the task text: it is the user's, and logs reach people the data does not.
-                log.info("judge disagrees", extra={"correction_id": correction.id,
-                                                   "judge_label": correction.corrected_label})
+                log.info(
+                    "judge disagrees", extra={"correction_id": correction.id, "judge_label": correction.corrected_label}
+                )
             except Exception as e:  # noqa: BLE001 - a failed check must not stop the loop
                 metrics.JUDGE_CHECKS.labels(self.model_name, "error").inc()
                 log.warning("judge check failed: %s", type(e).__name__)

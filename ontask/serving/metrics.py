@@ -5,8 +5,12 @@ from __future__ import annotations
 from prometheus_client import Counter, Histogram
 
 REQUESTS = Counter("ontask_predict_requests_total", "Prediction requests by outcome.", ["model", "outcome"])
-LATENCY = Histogram("ontask_predict_latency_seconds", "Server-side latency of a prediction request.", ["model"],
-                    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+LATENCY = Histogram(
+    "ontask_predict_latency_seconds",
+    "Server-side latency of a prediction request.",
+    ["model"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 LABELS = Counter("ontask_predictions_total", "Predictions by label.", ["model", "label"])
 LOW_CONFIDENCE = Counter("ontask_low_confidence_total", "Predictions below the judge threshold.", ["model"])
 JUDGE_CHECKS = Counter("ontask_judge_checks_total", "Background judge checks by result.", ["model", "result"])

@@ -42,8 +42,16 @@ class Row:
 class ScreenshotPredictor(kserve.Model):
     """Shared request handling; subclasses implement `score(rows) -> [P(on-task)]` and `load()`."""
 
-    def __init__(self, name: str, model_version: str, limits: ImageLimits = ImageLimits(),
-                 image_store=None, ocr=None, max_batch: int = 8, max_wait_ms: float = 0.0):
+    def __init__(
+        self,
+        name: str,
+        model_version: str,
+        limits: ImageLimits = ImageLimits(),
+        image_store=None,
+        ocr=None,
+        max_batch: int = 8,
+        max_wait_ms: float = 0.0,
+    ):
         super().__init__(name)
         self.model_version, self.limits, self.image_store = model_version, limits, image_store
         self._ocr = ocr
@@ -69,7 +77,9 @@ class ScreenshotPredictor(kserve.Model):
         for row in rows:
             if row.windows is None:
                 # No evidence from the capture agent: read title and URL bars from the pixels.
-                row.windows = [{k: v for k, v in w.items() if not k.startswith("_")} for w in self.ocr.windows(row.image)]
+                row.windows = [
+                    {k: v for k, v in w.items() if not k.startswith("_")} for w in self.ocr.windows(row.image)
+                ]
                 row.evidence = "ocr"
         for row, p in zip(rows, self.score(rows)):
             row.p_on_task = p
@@ -79,7 +89,10 @@ class ScreenshotPredictor(kserve.Model):
         name = f"instances[{i}].image"
         if inst.image_uri is not None:
             if self.image_store is None:
-                raise RequestError(f"{name}: s3:// references need the predictor's S3 settings (S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ONTASK_S3_BUCKET)")
+                raise RequestError(
+                    f"{name}: s3:// references need the predictor's S3 settings (S3_ENDPOINT, AWS_ACCESS_KEY_ID, "
+                    "AWS_SECRET_ACCESS_KEY, ONTASK_S3_BUCKET)"
+                )
             bucket, key = inst.image_uri[5:].split("/", 1)
             if bucket != getattr(self.image_store, "bucket", bucket):
                 raise RequestError(f"{name}: bucket {bucket!r} is not the predictor's bucket")
@@ -99,14 +112,17 @@ class ScreenshotPredictor(kserve.Model):
             image, raw = self._fetch(inst, i)
             pixels += image.width * image.height
             if pixels > self.limits.max_request_pixels:
-                raise RequestError(f"instances[0..{i}] hold {pixels:,} pixels, over the limit of "
-                                   f"{self.limits.max_request_pixels:,} per request: send fewer or smaller screenshots")
+                raise RequestError(
+                    f"instances[0..{i}] hold {pixels:,} pixels, over the limit of "
+                    f"{self.limits.max_request_pixels:,} per request: send fewer or smaller screenshots"
+                )
             windows = [w.wire() for w in inst.windows] if inst.windows else None
             rows.append(Row(inst, image, raw, windows))
         return rows
 
-    async def predict(self, payload: Union[dict, InferRequest], headers: Optional[dict[str, str]] = None
-                      ) -> Union[dict, InferResponse]:
+    async def predict(
+        self, payload: Union[dict, InferRequest], headers: Optional[dict[str, str]] = None
+    ) -> Union[dict, InferResponse]:
         t0 = time.perf_counter()
         try:
             # Decoding is CPU work: off the event loop, so health probes and other requests go on.
@@ -121,35 +137,64 @@ class ScreenshotPredictor(kserve.Model):
             metrics.REQUESTS.labels(self.name, "error").inc()
             raise
         latency = time.perf_counter() - t0
-        predictions = [Prediction(label=label_of(r.p_on_task), p_on_task=round(r.p_on_task, 6),
-                                  confidence=round(max(r.p_on_task, 1 - r.p_on_task), 6),
-                                  model_version=self.model_version, evidence=r.evidence,
-                                  latency_ms=round(latency * 1000, 2),
-                                  student_p_on_task=None if r.student_p_on_task is None
-                                  else round(r.student_p_on_task, 6)) for r in rows]
+        predictions = [
+            Prediction(
+                label=label_of(r.p_on_task),
+                p_on_task=round(r.p_on_task, 6),
+                confidence=round(max(r.p_on_task, 1 - r.p_on_task), 6),
+                model_version=self.model_version,
+                evidence=r.evidence,
+                latency_ms=round(latency * 1000, 2),
+                student_p_on_task=None if r.student_p_on_task is None else round(r.student_p_on_task, 6),
+            )
+            for r in rows
+        ]
         metrics.REQUESTS.labels(self.name, "ok").inc()
         metrics.LATENCY.labels(self.name).observe(latency)
         for p in predictions:
             metrics.LABELS.labels(self.name, p.label).inc()
             metrics.EVIDENCE.labels(self.name, p.evidence).inc()
         # Structured log: what was decided and how fast; never the image, never the task text.
-        log.info(json.dumps({"event": "predicted", "model": self.name, "version": self.model_version,
-                             "n": len(rows), "labels": [p.label for p in predictions],
-                             "evidence": [p.evidence for p in predictions], "latency_ms": round(latency * 1000, 1)}))
+        log.info(
+            json.dumps(
+                {
+                    "event": "predicted",
+                    "model": self.name,
+                    "version": self.model_version,
+                    "n": len(rows),
+                    "labels": [p.label for p in predictions],
+                    "evidence": [p.evidence for p in predictions],
+                    "latency_ms": round(latency * 1000, 1),
+                }
+            )
+        )
         self.after(rows, predictions)
         if isinstance(payload, InferRequest):
             outputs = [InferOutput(o["name"], o["shape"], o["datatype"], o["data"]) for o in v2_outputs(predictions)]
-            return InferResponse(response_id=payload.id or "", model_name=self.name, infer_outputs=outputs,
-                                 model_version=self.model_version)
+            return InferResponse(
+                response_id=payload.id or "",
+                model_name=self.name,
+                infer_outputs=outputs,
+                model_version=self.model_version,
+            )
         return {"predictions": [p.wire() for p in predictions]}
 
 
 class StudentPredictor(ScreenshotPredictor):
     """The student: one forward pass per batch; low-confidence answers go to the judge loop."""
 
-    def __init__(self, name: str, model_uri: str, model_version: str, classifier: str,
-                 max_pixels: Optional[int] = None, judge_below: float = 0.7,
-                 disagreement: Optional[DisagreementLoop] = None, s3=None, **kwargs: Any):
+    def __init__(
+        self,
+        name: str,
+        model_uri: str,
+        model_version: str,
+        classifier: str,
+        max_pixels: Optional[int] = None,
+        judge_below: float = 0.7,
+        disagreement: Optional[DisagreementLoop] = None,
+        s3=None,
+        **kwargs: Any,
+    ):
         super().__init__(name, model_version, **kwargs)
         self.model_uri, self.classifier, self.max_pixels, self.s3 = model_uri, classifier, max_pixels, s3
         self.judge_below, self.disagreement = judge_below, disagreement
@@ -167,8 +212,7 @@ class StudentPredictor(ScreenshotPredictor):
 
     def score(self, rows: Sequence[Row]) -> list[float]:
         assert self.student is not None
-        p = self.student.p_on_task([r.image for r in rows], [r.instance.task for r in rows],
-                                   [r.windows for r in rows])
+        p = self.student.p_on_task([r.image for r in rows], [r.instance.task for r in rows], [r.windows for r in rows])
         hybrid = self.student.hybrid
         if hybrid is None:
             return p
@@ -188,11 +232,20 @@ class StudentPredictor(ScreenshotPredictor):
             metrics.LOW_CONFIDENCE.labels(self.name).inc()
             if self.disagreement is None:
                 continue
-            self.disagreement.offer(Check(
-                classifier=self.classifier, task=row.instance.task, windows=row.windows,
-                image=row.raw if row.instance.image_uri is None else None, image_uri=row.instance.image_uri,
-                student_label=p.label, student_confidence=p.confidence, model_version=self.model_version,
-                session_id=row.instance.session_id, image_sha256=sha256(row.raw or b"")))
+            self.disagreement.offer(
+                Check(
+                    classifier=self.classifier,
+                    task=row.instance.task,
+                    windows=row.windows,
+                    image=row.raw if row.instance.image_uri is None else None,
+                    image_uri=row.instance.image_uri,
+                    student_label=p.label,
+                    student_confidence=p.confidence,
+                    model_version=self.model_version,
+                    session_id=row.instance.session_id,
+                    image_sha256=sha256(row.raw or b""),
+                )
+            )
 
 
 class PromptBaselinePredictor(ScreenshotPredictor):
@@ -208,8 +261,9 @@ class PromptBaselinePredictor(ScreenshotPredictor):
         return self.ready
 
     def score(self, rows: Sequence[Row]) -> list[float]:
-        return self.baseline.p_on_task([r.image for r in rows], [r.instance.task for r in rows],
-                                       [r.windows for r in rows])
+        return self.baseline.p_on_task(
+            [r.image for r in rows], [r.instance.task for r in rows], [r.windows for r in rows]
+        )
 
 
 class JudgePredictor(ScreenshotPredictor):
@@ -229,6 +283,7 @@ class JudgePredictor(ScreenshotPredictor):
     def score(self, rows: Sequence[Row]) -> list[float]:
         from ontask.judge import JudgeInput
 
-        inputs = [JudgeInput(r.image, r.instance.task, r.windows, image_sha256=sha256(r.raw) if r.raw else None)
-                  for r in rows]
+        inputs = [
+            JudgeInput(r.image, r.instance.task, r.windows, image_sha256=sha256(r.raw) if r.raw else None) for r in rows
+        ]
         return [j.p_on_task for j in self.judge.judge(inputs)]

@@ -31,11 +31,13 @@ class Instance(Model):
     """One screenshot to classify."""
 
     image: Optional[str] = Field(None, description="The screenshot, base64 PNG or JPEG.")
-    image_uri: Optional[str] = Field(None, pattern=r"^s3://[^/]+/.+", max_length=2048,
-                                     description="Or an s3://bucket/key reference to it.")
+    image_uri: Optional[str] = Field(
+        None, pattern=r"^s3://[^/]+/.+", max_length=2048, description="Or an s3://bucket/key reference to it."
+    )
     task: str = Field(..., min_length=1, max_length=2000, description="What the person should be doing.")
-    windows: Optional[list[WindowInfo]] = Field(None, max_length=64,
-                                                description="Window evidence from the capture agent; OCR otherwise.")
+    windows: Optional[list[WindowInfo]] = Field(
+        None, max_length=64, description="Window evidence from the capture agent; OCR otherwise."
+    )
     session_id: Optional[str] = Field(None, max_length=256)
     timestamp: Optional[str] = Field(None, max_length=64)
 
@@ -63,9 +65,13 @@ class Prediction(Model):
     model_version: str
     evidence: str = Field(description="request: the request's windows; ocr: read from the screenshot.")
     latency_ms: float
-    student_p_on_task: Optional[float] = Field(None, description=(
-        "the student's own P(on-task) when p_on_task is its hybrid with the verifier (the weight "
-        "fitted when the model was trained, in ontask-hybrid.json beside it)"))
+    student_p_on_task: Optional[float] = Field(
+        None,
+        description=(
+            "the student's own P(on-task) when p_on_task is its hybrid with the verifier (the weight "
+            "fitted when the model was trained, in ontask-hybrid.json beside it)"
+        ),
+    )
 
 
 def _error_text(e: ValidationError, where: str) -> str:

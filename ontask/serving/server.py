@@ -17,9 +17,13 @@ DEFAULT_MAX_BODY = 16 * 1024 * 1024
 async def _json_error(send, status: int, message: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     """Answer an ASGI request with `{"error": message}` and `status`, before the app sees it."""
     body = json.dumps({"error": message}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            *headers]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -88,9 +92,13 @@ class Admission:
         if scope["type"] != "http" or not self._is_prediction(scope):
             return await self.app(scope, receive, send)
         if self._admitted >= self.max_concurrent + self.max_queued:
-            await _json_error(send, 429, f"busy: {self.max_concurrent} requests running and {self.max_queued} "
-                                         f"waiting; retry after {self.retry_after} s",
-                              [(b"retry-after", str(self.retry_after).encode())])
+            await _json_error(
+                send,
+                429,
+                f"busy: {self.max_concurrent} requests running and {self.max_queued} "
+                f"waiting; retry after {self.retry_after} s",
+                [(b"retry-after", str(self.retry_after).encode())],
+            )
             return
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.max_concurrent)
@@ -102,8 +110,14 @@ class Admission:
             self._admitted -= 1
 
 
-def serve(models: list, http_port: int, max_body_bytes: int = DEFAULT_MAX_BODY, workers: int = 1,
-          max_concurrent: int = 4, max_queued: int = 32) -> None:
+def serve(
+    models: list,
+    http_port: int,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+    workers: int = 1,
+    max_concurrent: int = 4,
+    max_queued: int = 32,
+) -> None:
     """Load the models and serve them until SIGTERM (KServe's ModelServer; REST v1 and v2)."""
     import kserve
     from kserve.model_server import app
@@ -129,10 +143,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from ontask.spec import ServingSpec
 
     d = ServingSpec()
-    p.add_argument("role", choices=["student", "judge", "prompt-baseline"],
-                   help="prompt-baseline: the same model answering a long instruction by free text (for comparison)")
-    p.add_argument("--model-uri", required=True, help="folder, file:// or s3:// of the model (KServe mounts "
-                                                      "storageUri at /mnt/models)")
+    p.add_argument(
+        "role",
+        choices=["student", "judge", "prompt-baseline"],
+        help="prompt-baseline: the same model answering a long instruction by free text (for comparison)",
+    )
+    p.add_argument(
+        "--model-uri",
+        required=True,
+        help="folder, file:// or s3:// of the model (KServe mounts storageUri at /mnt/models)",
+    )
     p.add_argument("--name", help="model name in the URL (default: the role)")
     p.add_argument("--model-version", help="version reported with each answer (default: the folder name)")
     p.add_argument("--classifier", default="default", help="TaskClassifier name (for judge corrections)")
@@ -151,8 +171,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-queued-requests", type=int, default=d.max_queued_requests)
     p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY)
     p.add_argument("--max-batch", type=int, default=8)
-    p.add_argument("--max-wait-ms", type=float, default=0.0,
-                   help="how long a request waits for others to share its batch (0: only those already queued)")
+    p.add_argument(
+        "--max-wait-ms",
+        type=float,
+        default=0.0,
+        help="how long a request waits for others to share its batch (0: only those already queued)",
+    )
 
 
 def build_models(args: argparse.Namespace) -> list:
@@ -161,10 +185,14 @@ def build_models(args: argparse.Namespace) -> list:
     from ontask.serving.predictor import JudgePredictor, PromptBaselinePredictor, StudentPredictor
 
     version = args.model_version or Path(args.model_uri.rstrip("/")).name
-    common = dict(limits=ImageLimits(args.max_image_bytes, args.max_image_pixels, args.max_request_pixels),
-                  image_store=_image_store(),
-                  max_batch=args.max_batch, max_wait_ms=args.max_wait_ms)
+    common = dict(
+        limits=ImageLimits(args.max_image_bytes, args.max_image_pixels, args.max_request_pixels),
+        image_store=_image_store(),
+        max_batch=args.max_batch,
+        max_wait_ms=args.max_wait_ms,
+    )
     if args.role == "judge":
+
         def judge_factory():
             from ontask.judge import Judge, JudgmentCache, TransformersBackend
 
@@ -179,16 +207,33 @@ def build_models(args: argparse.Namespace) -> list:
             raise SystemExit("--judge-url needs --kafka-bootstrap (or ONTASK_KAFKA_BOOTSTRAP) to publish corrections")
         from ontask.serving.disagreement import DisagreementLoop, HttpJudgeClient, kafka_publisher
 
-        loop = DisagreementLoop(HttpJudgeClient(args.judge_url, args.judge_model),
-                                kafka_publisher(args.kafka_bootstrap, args.feedback_topic),
-                                min_confidence=args.correction_min_confidence, model_name=args.name or "student")
-    return [StudentPredictor(args.name or "student", args.model_uri, version, args.classifier,
-                             max_pixels=args.model_max_pixels, judge_below=args.judge_below, disagreement=loop,
-                             **common)]
+        loop = DisagreementLoop(
+            HttpJudgeClient(args.judge_url, args.judge_model),
+            kafka_publisher(args.kafka_bootstrap, args.feedback_topic),
+            min_confidence=args.correction_min_confidence,
+            model_name=args.name or "student",
+        )
+    return [
+        StudentPredictor(
+            args.name or "student",
+            args.model_uri,
+            version,
+            args.classifier,
+            max_pixels=args.model_max_pixels,
+            judge_below=args.judge_below,
+            disagreement=loop,
+            **common,
+        )
+    ]
 
 
 def main(args: argparse.Namespace) -> int:
     logging.getLogger("ontask.serving").setLevel(logging.INFO)
-    serve(build_models(args), args.http_port, args.max_body_bytes, max_concurrent=args.max_concurrent_requests,
-          max_queued=args.max_queued_requests)
+    serve(
+        build_models(args),
+        args.http_port,
+        args.max_body_bytes,
+        max_concurrent=args.max_concurrent_requests,
+        max_queued=args.max_queued_requests,
+    )
     return 0

@@ -57,8 +57,9 @@ def hard_share(curriculum: Curriculum, natural_share: float, progress: float) ->
     raise ValueError(f"unknown curriculum {curriculum!r}: expected one of {', '.join(CURRICULA)}")
 
 
-def draw_batch(rows: Sequence[T], hard: Sequence[bool], n: int, curriculum: Curriculum, progress: float,
-               rng: random.Random) -> list[T]:
+def draw_batch(
+    rows: Sequence[T], hard: Sequence[bool], n: int, curriculum: Curriculum, progress: float, rng: random.Random
+) -> list[T]:
     """n rows without replacement. With "none", a uniform sample (the same draw as
     ``rng.sample``); with "easy-first", round(n * hard_share) hard rows and the rest easy ones,
     topped up from the other pool when one runs short."""

@@ -97,8 +97,11 @@ def grpo_objective(
     """The loss to minimise: policy loss - entropy_coef * entropy + kl_coef * KL; with metrics."""
     out = policy_loss(logp, logp_old, advantages, mask, clip_low=clip_low)
     loss = out.loss
-    metrics = {"policy_loss": float(out.loss.detach()), "clip_fraction": float(out.clip_fraction),
-               "ratio": float(out.ratio_mean)}
+    metrics = {
+        "policy_loss": float(out.loss.detach()),
+        "clip_fraction": float(out.clip_fraction),
+        "ratio": float(out.ratio_mean),
+    }
     if logits is not None:
         ent = entropy(logits, mask)
         metrics["entropy"] = float(ent.detach())

@@ -28,11 +28,13 @@ def has_lora(model: torch.nn.Module) -> bool:
 def _plain(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The model's state dict with LoRA parameters dropped and `.base_layer.` folded away; a
     tied output head is left out, as save_pretrained leaves it out."""
-    out = {k.replace(".base_layer.", "."): v.detach().clone() for k, v in model.state_dict().items()
-           if "lora_" not in k}
+    out = {
+        k.replace(".base_layer.", "."): v.detach().clone() for k, v in model.state_dict().items() if "lora_" not in k
+    }
     config = getattr(model, "config", None)
     tied = getattr(config, "tie_word_embeddings", False) or getattr(
-        getattr(config, "text_config", None), "tie_word_embeddings", False)
+        getattr(config, "text_config", None), "tie_word_embeddings", False
+    )
     if tied:
         out.pop("lm_head.weight", None)
     return out

@@ -9,7 +9,6 @@ from typing import Optional, Sequence
 
 import torch
 
-
 # Logit of a suppressed token: its probability underflows to exactly 0, while -inf would turn
 # the entropy's gradient into NaN (0 * inf).
 SUPPRESSED = -1e4
@@ -85,7 +84,7 @@ def completion_logprobs(
     # caller), so the collated batch is the prompt repeated G times, unpadded.
     batch, _, _ = collate_with_answers([inputs] * g, completions.tolist(), 0)
     model.model.rope_deltas = None  # recompute positions for this full sequence
-    logits = model(**batch).logits[:, -t - 1: -1, :].float()
+    logits = model(**batch).logits[:, -t - 1 : -1, :].float()
     if suppress_token_ids:
         # The same distribution the sampler drew from (suppressed tokens renormalised away).
         keep = torch.ones(logits.shape[-1], dtype=torch.bool, device=logits.device)
@@ -95,16 +94,18 @@ def completion_logprobs(
     return logp * mask, (logits if with_logits else None)
 
 
-def collate_with_answers(rows: Sequence[dict], answers: Sequence[Sequence[int]], pad_token_id: int
-                         ) -> tuple[dict, torch.Tensor, torch.Tensor]:
+def collate_with_answers(
+    rows: Sequence[dict], answers: Sequence[Sequence[int]], pad_token_id: int
+) -> tuple[dict, torch.Tensor, torch.Tensor]:
     """One padded batch of several prompts (each of batch size 1, each with its own image), each
     followed by its answer tokens, left-padded so every row ends at the last position (as the
     serving batch does). mm_token_type_ids is extended with zeros over the answers, else
     positions silently fall back to 1-D. Returns (batch, targets [B, A], mask [B, A]): the answer tokens and
     which of them are real, aligned to the last A positions."""
     dev = rows[0]["input_ids"].device
-    seqs = [torch.cat([r["input_ids"][0], torch.as_tensor(a, dtype=torch.long, device=dev)])
-            for r, a in zip(rows, answers)]
+    seqs = [
+        torch.cat([r["input_ids"][0], torch.as_tensor(a, dtype=torch.long, device=dev)]) for r, a in zip(rows, answers)
+    ]
     length, a_max = max(len(s) for s in seqs), max(len(a) for a in answers)
     b = len(rows)
     ids = torch.full((b, length), pad_token_id, dtype=torch.long, device=dev)
@@ -114,29 +115,33 @@ def collate_with_answers(rows: Sequence[dict], answers: Sequence[Sequence[int]],
     targets = torch.full((b, a_max), pad_token_id, dtype=torch.long, device=dev)
     mask = torch.zeros((b, a_max), dtype=torch.long, device=dev)
     for i, (r, s, a) in enumerate(zip(rows, seqs, answers)):
-        ids[i, length - len(s):] = s
-        attn[i, length - len(s):] = 1
+        ids[i, length - len(s) :] = s
+        attn[i, length - len(s) :] = 1
         if has_types:
             n = r["mm_token_type_ids"].shape[1]
-            types[i, length - len(s): length - len(s) + n] = r["mm_token_type_ids"][0]
+            types[i, length - len(s) : length - len(s) + n] = r["mm_token_type_ids"][0]
         # Answers are right-aligned at the end of each row; shorter ones are masked on the left.
-        targets[i, a_max - len(a):] = torch.as_tensor(a, dtype=torch.long, device=dev)
-        mask[i, a_max - len(a):] = 1
-    batch = {"input_ids": ids, "attention_mask": attn,
-             "pixel_values": torch.cat([r["pixel_values"] for r in rows]),
-             "image_grid_thw": torch.cat([r["image_grid_thw"] for r in rows])}
+        targets[i, a_max - len(a) :] = torch.as_tensor(a, dtype=torch.long, device=dev)
+        mask[i, a_max - len(a) :] = 1
+    batch = {
+        "input_ids": ids,
+        "attention_mask": attn,
+        "pixel_values": torch.cat([r["pixel_values"] for r in rows]),
+        "image_grid_thw": torch.cat([r["image_grid_thw"] for r in rows]),
+    }
     if has_types:
         batch["mm_token_type_ids"] = types
     return batch, targets, mask
 
 
-def answer_logprobs(model, rows: Sequence[dict], answers: Sequence[Sequence[int]], pad_token_id: int
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
+def answer_logprobs(
+    model, rows: Sequence[dict], answers: Sequence[Sequence[int]], pad_token_id: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Teacher-forced log-probs [B, A] of one answer per prompt, all prompts in ONE padded
     forward pass (the supervised warm start's batch). Returns (logp * mask, mask)."""
     batch, targets, mask = collate_with_answers(rows, answers, pad_token_id)
     a = targets.shape[1]
     model.model.rope_deltas = None
-    logits = model(**batch).logits[:, -a - 1: -1, :].float()
+    logits = model(**batch).logits[:, -a - 1 : -1, :].float()
     logp = torch.log_softmax(logits, dim=-1).gather(2, targets[..., None]).squeeze(-1)
     return logp * mask, mask

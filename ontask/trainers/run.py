@@ -25,10 +25,10 @@ from ontask.models.loading import CheckpointError, check_checkpoint, load_vlm
 from ontask.rewards.components import Weights
 from ontask.spec import TaskClassifierSpec
 from ontask.store import Store, StoreError, download_prefix, upload_folder
-from ontask.trainers.lora import adapter_state_dict, add_lora, base_state_dict, has_lora, merged_state_dict
-from ontask.verify.verifier import VerifierConfig
-from ontask.trainers.trainer import Encoded, Trainer, TrainConfig, config_dict, jsonl_logger, progress_line
 from ontask.store_paths import checkpoints_prefix, classifier_prefix, metrics_key, model_key, models_prefix
+from ontask.trainers.lora import adapter_state_dict, add_lora, base_state_dict, has_lora, merged_state_dict
+from ontask.trainers.trainer import Encoded, TrainConfig, Trainer, config_dict, jsonl_logger, progress_line
+from ontask.verify.verifier import VerifierConfig
 
 log = logging.getLogger("ontask.train")
 
@@ -46,8 +46,13 @@ def load_spec(path: str | Path) -> tuple[TaskClassifierSpec, Optional[VerifierCo
     return TaskClassifierSpec.model_validate(doc.get("spec", doc)), None
 
 
-def train_config(spec: TaskClassifierSpec, n_train: int, warm_start_steps: Optional[int] = None,
-                 max_minutes: Optional[float] = None, cycle: bool = False) -> TrainConfig:
+def train_config(
+    spec: TaskClassifierSpec,
+    n_train: int,
+    warm_start_steps: Optional[int] = None,
+    max_minutes: Optional[float] = None,
+    cycle: bool = False,
+) -> TrainConfig:
     """The loop's settings from the spec, in this one place: GRPO steps cover `epochs` passes over
     the data; a sync cycle trains at feedback.learningRateScale times the learning rate, after
     feedback.cycleWarmStartSteps supervised steps (training.warmStartSteps for a first
@@ -59,11 +64,20 @@ def train_config(spec: TaskClassifierSpec, n_train: int, warm_start_steps: Optio
     per_step = min(spec.data.train_batch_size, max(1, n_train))
     steps = max(1, t.epochs * n_train // per_step)
     return TrainConfig(
-        group_size=t.group_size, learning_rate=lr, entropy_coef=t.entropy_coef, kl_coef=t.kl_coef,
+        group_size=t.group_size,
+        learning_rate=lr,
+        entropy_coef=t.entropy_coef,
+        kl_coef=t.kl_coef,
         weights=Weights(t.reward_weights.binary, t.reward_weights.judge, t.reward_weights.verifier),
-        sync_steps=t.sync_steps, max_response_length=spec.data.max_response_length,
-        prompts_per_step=per_step, warm_start_steps=warm_start_steps, grpo_steps=steps, eval_every=t.eval_every,
-        save_every=t.save_every, max_minutes=max_minutes, curriculum=t.curriculum,
+        sync_steps=t.sync_steps,
+        max_response_length=spec.data.max_response_length,
+        prompts_per_step=per_step,
+        warm_start_steps=warm_start_steps,
+        grpo_steps=steps,
+        eval_every=t.eval_every,
+        save_every=t.save_every,
+        max_minutes=max_minutes,
+        curriculum=t.curriculum,
     )
 
 
@@ -92,8 +106,15 @@ def load_rows(store: Store, dataset: str, version: Optional[str], processor, ver
             continue
         task, windows = row["extra_info"]["task"], row_windows(row)
         v = verifier.verify(task, windows=windows).score if verifier is not None else None
-        enc = Encoded(row["extra_info"]["id"], encode(processor, image, task, windows), label, task, windows, v,
-                      hard=bool(row["extra_info"].get("hard")))
+        enc = Encoded(
+            row["extra_info"]["id"],
+            encode(processor, image, task, windows),
+            label,
+            task,
+            windows,
+            v,
+            hard=bool(row["extra_info"].get("hard")),
+        )
         (val if row["extra_info"]["split"] == "val" else train).append(enc)
     if not train:
         raise ValueError(f"dataset {dataset} {ds.version} has no usable training rows (skipped: {skipped})")
@@ -101,7 +122,7 @@ def load_rows(store: Store, dataset: str, version: Optional[str], processor, ver
 
 
 def next_model_version(store: Store, prefix: str) -> str:
-    used = {k.split("/")[len(prefix.strip('/').split('/'))] for k in store.list(prefix)}
+    used = {k.split("/")[len(prefix.strip("/").split("/"))] for k in store.list(prefix)}
     n = max((int(v[1:]) for v in used if v.startswith("v") and v[1:].isdigit()), default=0)
     return f"v{n + 1}"
 
@@ -153,11 +174,21 @@ def _latest_checkpoint(store: Store, prefix: str, dest: Path) -> Optional[Path]:
     return folder
 
 
-def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, dataset: str, base_model: str,
-                 dataset_version: Optional[str] = None, warm_start_steps: Optional[int] = None,
-                 max_minutes: Optional[float] = None, s3=None, stop_at: Optional[int] = None,
-                 model_version: Optional[str] = None, cycle: bool = False,
-                 verifier_config: Optional[VerifierConfig] = None) -> dict:
+def run_training(
+    spec: TaskClassifierSpec,
+    store: Store,
+    classifier: str,
+    dataset: str,
+    base_model: str,
+    dataset_version: Optional[str] = None,
+    warm_start_steps: Optional[int] = None,
+    max_minutes: Optional[float] = None,
+    s3=None,
+    stop_at: Optional[int] = None,
+    model_version: Optional[str] = None,
+    cycle: bool = False,
+    verifier_config: Optional[VerifierConfig] = None,
+) -> dict:
     """Train from base_model on a dataset version; write models/<vN>/ and metrics under the
     classifier's prefix (a sync cycle, `cycle`, fine-tunes at the cycle's learning rate).
     Checkpoints go to checkpoints/<dataset>-<version>/ every saveEvery steps, and a run started
@@ -183,15 +214,41 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
         cfg = train_config(spec, len(rows.train), warm_start_steps, max_minutes, cycle=cycle)
         metrics_path = Path(tmp) / "metrics.jsonl"
         # The metrics so far, where `ontask monitor --follow` reads them.
-        publish = (lambda: store.put_bytes(metrics_key(prefix, model_version), metrics_path.read_bytes(),
-                                           "application/x-ndjson")) if model_version else None
-        logger = _reporting(jsonl_logger(metrics_path), cfg.warm_start_steps + cfg.grpo_steps, publish) \
-            if rank == 0 else (lambda m: None)
-        logger({"phase": "config", "step": 0, **config_dict(cfg), "world_size": world, "skipped_rows": rows.skipped,
-                "train_rows": len(rows.train), "val_rows": len(rows.val), "base_model": base_model})
-        trainer = Trainer(model, processor, rows.train, rows.val or rows.train[:16], cfg, log=logger,
-                          on_checkpoint=(lambda t: _save_checkpoint(store, ckpt_prefix, t, processor))
-                          if rank == 0 else None)
+        publish = (
+            (
+                lambda: store.put_bytes(
+                    metrics_key(prefix, model_version), metrics_path.read_bytes(), "application/x-ndjson"
+                )
+            )
+            if model_version
+            else None
+        )
+        logger = (
+            _reporting(jsonl_logger(metrics_path), cfg.warm_start_steps + cfg.grpo_steps, publish)
+            if rank == 0
+            else (lambda m: None)
+        )
+        logger(
+            {
+                "phase": "config",
+                "step": 0,
+                **config_dict(cfg),
+                "world_size": world,
+                "skipped_rows": rows.skipped,
+                "train_rows": len(rows.train),
+                "val_rows": len(rows.val),
+                "base_model": base_model,
+            }
+        )
+        trainer = Trainer(
+            model,
+            processor,
+            rows.train,
+            rows.val or rows.train[:16],
+            cfg,
+            log=logger,
+            on_checkpoint=(lambda t: _save_checkpoint(store, ckpt_prefix, t, processor)) if rank == 0 else None,
+        )
         if resume is not None:
             state = torch.load(resume / STATE_FILE, weights_only=True)
             if state.get("adapters"):
@@ -200,12 +257,24 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
             logger({"phase": "resume", "step": trainer.step, "from": store.uri(f"{ckpt_prefix}/step-{trainer.step}")})
         history = trainer.train(stop_at=stop_at)
         if stop_at is not None and trainer.step < trainer.total_steps():
-            return {"version": None, "val_accuracy": history[-1].get("val_accuracy"), "steps": trainer.step,
-                    "skipped": rows.skipped, "model_uri": None, "stopped": True}
+            return {
+                "version": None,
+                "val_accuracy": history[-1].get("val_accuracy"),
+                "steps": trainer.step,
+                "skipped": rows.skipped,
+                "model_uri": None,
+                "stopped": True,
+            }
         if rank != 0:  # rank 0 alone writes the checkpoint and the metrics
             torch.distributed.barrier()
-            return {"version": None, "val_accuracy": history[-1].get("val_accuracy"), "steps": history[-1]["step"],
-                    "skipped": rows.skipped, "model_uri": None, "rank": rank}
+            return {
+                "version": None,
+                "val_accuracy": history[-1].get("val_accuracy"),
+                "steps": history[-1]["step"],
+                "skipped": rows.skipped,
+                "model_uri": None,
+                "rank": rank,
+            }
         # The operator names the version, so a retried job writes the same one, not the next.
         version = model_version or next_model_version(store, models_prefix(prefix))
         out = Path(tmp) / "model"
@@ -222,13 +291,19 @@ def run_training(spec: TaskClassifierSpec, store: Store, classifier: str, datase
     if world > 1:
         torch.distributed.barrier()
     final = history[-1].get("val_accuracy")
-    return {"version": version, "val_accuracy": final, "steps": history[-1]["step"], "skipped": rows.skipped,
-            "model_uri": store.uri(model_key(prefix, version)),
-            "hybrid": hybrid.model_dump() if hybrid is not None else None}
+    return {
+        "version": version,
+        "val_accuracy": final,
+        "steps": history[-1]["step"],
+        "skipped": rows.skipped,
+        "model_uri": store.uri(model_key(prefix, version)),
+        "hybrid": hybrid.model_dump() if hybrid is not None else None,
+    }
 
 
-def _reporting(log: Callable[[dict], None], total_steps: int,
-               publish: Optional[Callable[[], None]] = None) -> Callable[[dict], None]:
+def _reporting(
+    log: Callable[[dict], None], total_steps: int, publish: Optional[Callable[[], None]] = None
+) -> Callable[[dict], None]:
     """The metrics logger, also printing a line now and then (with an ETA), so a running job is
     not silent in `kubectl logs`, and publishing the metrics so far at every evaluation, so
     `ontask monitor --follow` draws a running job (the version being trained must be named)."""
@@ -264,4 +339,3 @@ def fit_hybrid(model, answers, val_rows: list, fitted_on: str) -> Optional[Hybri
     p_student = [p_on_task(model, r.inputs, answers) for r in rows]
     model.train(was)
     return HybridFit.fit(p_student, [r.verifier_p_on for r in rows], [r.label for r in rows], fitted_on)
-

@@ -95,10 +95,18 @@ def sft_loss_sum(model, rows: list[Encoded], answers: AnswerTokens) -> torch.Ten
 class Trainer:
     """Warm start (optional) then GRPO, with a rollout snapshot re-synced every sync_steps."""
 
-    def __init__(self, model, processor, train_rows: list[Encoded], val_rows: list[Encoded], cfg: TrainConfig,
-                 log: Callable[[dict], None] = lambda m: None, tokenizer_decode: Optional[Callable] = None,
-                 on_checkpoint: Optional[Callable[["Trainer"], None]] = None,
-                 reward_fn: Optional[Callable[[str, Encoded], float]] = None):
+    def __init__(
+        self,
+        model,
+        processor,
+        train_rows: list[Encoded],
+        val_rows: list[Encoded],
+        cfg: TrainConfig,
+        log: Callable[[dict], None] = lambda m: None,
+        tokenizer_decode: Optional[Callable] = None,
+        on_checkpoint: Optional[Callable[["Trainer"], None]] = None,
+        reward_fn: Optional[Callable[[str, Encoded], float]] = None,
+    ):
         self.model, self.processor, self.cfg = model, processor, cfg
         self.train_rows, self.val_rows, self.log = train_rows, val_rows, log
         self.answers = AnswerTokens(processor, model)
@@ -138,11 +146,12 @@ class Trainer:
         seed), then each rank takes its share, so N processes see exactly the prompts one
         process would."""
         progress = self.step / max(1, self.total_steps() - 1)
-        return draw_batch(self.train_rows, self.hard, self.cfg.prompts_per_step, self.cfg.curriculum, progress,
-                          self.rng)
+        return draw_batch(
+            self.train_rows, self.hard, self.cfg.prompts_per_step, self.cfg.curriculum, progress, self.rng
+        )
 
     def _local(self, batch: list) -> list:
-        return batch[self.rank::self.world]
+        return batch[self.rank :: self.world]
 
     def _allreduce(self, values: list[float]) -> list[float]:
         if self.world == 1:
@@ -202,9 +211,16 @@ class Trainer:
         malformed = 0
         for row in batch:
             completions, logp_old, mask = sample_group(
-                self.rollout_model, row.inputs, cfg.group_size, cfg.max_response_length, self.answers.eos,
-                self.answers.pad, temperature=cfg.temperature, suppress_token_ids=self.answers.suppress,
-                generator=self._generator_for(row))
+                self.rollout_model,
+                row.inputs,
+                cfg.group_size,
+                cfg.max_response_length,
+                self.answers.eos,
+                self.answers.pad,
+                temperature=cfg.temperature,
+                suppress_token_ids=self.answers.suppress,
+                generator=self._generator_for(row),
+            )
             texts = [self.decode(c[m.bool()].tolist()) for c, m in zip(completions, mask)]
             rewards = []
             for text in texts:
@@ -226,15 +242,30 @@ class Trainer:
             for n, (row, completions, logp_old, mask) in enumerate(groups):
                 if not signal[n]:
                     continue  # dynamic sampling: a group that all agrees teaches nothing
-                logp, logits = completion_logprobs(self.model, row.inputs, completions, mask, with_logits=True,
-                                                   suppress_token_ids=self.answers.suppress)
+                logp, logits = completion_logprobs(
+                    self.model,
+                    row.inputs,
+                    completions,
+                    mask,
+                    with_logits=True,
+                    suppress_token_ids=self.answers.suppress,
+                )
                 logp_ref = None
                 if self.reference is not None:
                     with torch.no_grad():
-                        logp_ref, _ = completion_logprobs(self.reference, row.inputs, completions, mask,
-                                                          suppress_token_ids=self.answers.suppress)
-                loss, m = grpo_objective(logp, logp_old, advantages[n], mask, logits=logits,
-                                         entropy_coef=cfg.entropy_coef, logp_ref=logp_ref, kl_coef=cfg.kl_coef)
+                        logp_ref, _ = completion_logprobs(
+                            self.reference, row.inputs, completions, mask, suppress_token_ids=self.answers.suppress
+                        )
+                loss, m = grpo_objective(
+                    logp,
+                    logp_old,
+                    advantages[n],
+                    mask,
+                    logits=logits,
+                    entropy_coef=cfg.entropy_coef,
+                    logp_ref=logp_ref,
+                    kl_coef=cfg.kl_coef,
+                )
                 # Weight each group by its share of the step's tokens (all ranks): token-mean.
                 share = float(mask.sum()) / total_tokens
                 (loss * share).backward()
@@ -248,16 +279,23 @@ class Trainer:
         elapsed = time.perf_counter() - t0
         # A fixed key list: every rank must all-reduce the same vector, signal or not.
         keys = ["policy_loss", "clip_fraction", "ratio", "entropy"] + (["kl"] if self.reference is not None else [])
-        sums = self._allreduce([float(rewards_t.sum()), float(len(rewards_t)), float(signal.sum()), float(len(signal)),
-                                float(malformed)] + [sum(parts[k]) for k in ("binary", "judge", "verifier")]
-                               + [metrics_acc.get(k, 0.0) for k in keys])
+        sums = self._allreduce(
+            [float(rewards_t.sum()), float(len(rewards_t)), float(signal.sum()), float(len(signal)), float(malformed)]
+            + [sum(parts[k]) for k in ("binary", "judge", "verifier")]
+            + [metrics_acc.get(k, 0.0) for k in keys]
+        )
         n_samples = max(1.0, sums[1])
         metrics = {
-            "phase": "grpo", "step": self.step, "reward": sums[0] / n_samples,
-            "reward_binary": sums[5] / n_samples, "reward_judge": sums[6] / n_samples,
+            "phase": "grpo",
+            "step": self.step,
+            "reward": sums[0] / n_samples,
+            "reward_binary": sums[5] / n_samples,
+            "reward_judge": sums[6] / n_samples,
             "reward_verifier": sums[7] / n_samples,
-            "groups_with_signal": sums[2] / max(1.0, sums[3]), "malformed": sums[4] / n_samples,
-            "samples_per_s": n_samples / elapsed, "rollout_synced_at": self.rollout_synced_at[-1],
+            "groups_with_signal": sums[2] / max(1.0, sums[3]),
+            "malformed": sums[4] / n_samples,
+            "samples_per_s": n_samples / elapsed,
+            "rollout_synced_at": self.rollout_synced_at[-1],
             "hard_share": sum(is_hard(r.label, r.verifier_p_on, r.hard) for r in global_batch) / len(global_batch),
             **({k: v for k, v in zip(keys, sums[8:])} if total_tokens else {}),
         }
@@ -270,9 +308,13 @@ class Trainer:
     # -- checkpoints and resume -----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """Everything besides the model weights that a resumed run needs to continue the same run."""
-        return {"step": self.step, "optimizer": self.optimizer.state_dict(), "rng": self.rng.getstate(),
-                "rollout_synced_at": list(self.rollout_synced_at),
-                "rollout": self.rollout_model.state_dict() if self.rollout_model is not None else None}
+        return {
+            "step": self.step,
+            "optimizer": self.optimizer.state_dict(),
+            "rng": self.rng.getstate(),
+            "rollout_synced_at": list(self.rollout_synced_at),
+            "rollout": self.rollout_model.state_dict() if self.rollout_model is not None else None,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.step = int(state["step"])
@@ -295,8 +337,7 @@ class Trainer:
         whose state was loaded continues where it stopped. Returns every metrics dict."""
         end = min(self.total_steps(), stop_at) if stop_at is not None else self.total_steps()
         if self.step == 0:
-            self.emit({"phase": "start", "step": 0,
-                       "val_accuracy": accuracy(self.model, self.val_rows, self.answers)})
+            self.emit({"phase": "start", "step": 0, "val_accuracy": accuracy(self.model, self.val_rows, self.answers)})
         self.warm_start(min(self.cfg.warm_start_steps, end))
         while self.step < end and not self.out_of_time():
             m = self.grpo_step()
@@ -304,7 +345,9 @@ class Trainer:
                 m["val_accuracy"] = accuracy(self.model, self.val_rows, self.answers)
             self.emit(m)
             self._maybe_checkpoint()
-        self.emit({"phase": "end", "step": self.step, "val_accuracy": accuracy(self.model, self.val_rows, self.answers)})
+        self.emit(
+            {"phase": "end", "step": self.step, "val_accuracy": accuracy(self.model, self.val_rows, self.answers)}
+        )
         return self.history
 
 
@@ -314,8 +357,9 @@ def jsonl_logger(path: Path) -> Callable[[dict], None]:
 
     def log(m: dict) -> None:
         with open(path, "a") as f:
-            f.write(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in m.items()})
-                    + "\n")
+            f.write(
+                json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in m.items()}) + "\n"
+            )
 
     return log
 
@@ -333,10 +377,25 @@ def progress_line(m: dict[str, Any], total_steps: int, eta_s: Optional[float] = 
     phase, step = m.get("phase"), int(m.get("step", 0))
     if phase in ("grpo", "warm-start") and step % 10 and "val_accuracy" not in m:
         return None
-    keys = ("train_rows", "val_rows", "world_size", "learning_rate", "sft_loss", "reward", "groups_with_signal",
-            "entropy", "val_accuracy", "samples_per_s", "student_weight", "from")
-    parts = [f"{k}={m[k]:.3g}" if k == "learning_rate" else f"{k}={m[k]:.3f}" if isinstance(m[k], float)
-             else f"{k}={m[k]}" for k in keys if m.get(k) is not None]
+    keys = (
+        "train_rows",
+        "val_rows",
+        "world_size",
+        "learning_rate",
+        "sft_loss",
+        "reward",
+        "groups_with_signal",
+        "entropy",
+        "val_accuracy",
+        "samples_per_s",
+        "student_weight",
+        "from",
+    )
+    parts = [
+        f"{k}={m[k]:.3g}" if k == "learning_rate" else f"{k}={m[k]:.3f}" if isinstance(m[k], float) else f"{k}={m[k]}"
+        for k in keys
+        if m.get(k) is not None
+    ]
     if eta_s is not None:
         parts.append(f"eta={int(eta_s) // 60}m{int(eta_s) % 60:02d}s")
     return " ".join([f"step {step}/{total_steps}", str(phase)] + parts)

@@ -6,8 +6,8 @@ repeated region costs no second recognition."""
 
 from __future__ import annotations
 
-import glob
 import copy
+import glob
 import hashlib
 import math
 import os
@@ -51,16 +51,16 @@ def _grow_to_ink(gray: np.ndarray, box: tuple[int, int, int, int], gap: int = 18
     same_bg = np.abs(gray[max(0, y0), :] - background) <= 6
     left = x0
     while left > 0:
-        window = ink[max(0, left - gap):left]
+        window = ink[max(0, left - gap) : left]
         hits = np.nonzero(window)[0]
-        if len(hits) == 0 or not same_bg[max(0, left - gap):left].all():
+        if len(hits) == 0 or not same_bg[max(0, left - gap) : left].all():
             break
         left = max(0, left - gap) + int(hits[0])
     right = x1
     while right < w:
-        window = ink[right:min(w, right + gap)]
+        window = ink[right : min(w, right + gap)]
         hits = np.nonzero(window)[0]
-        if len(hits) == 0 or not same_bg[right:min(w, right + gap)].all():
+        if len(hits) == 0 or not same_bg[right : min(w, right + gap)].all():
             break
         right = right + int(hits[-1]) + 1
     return (max(0, left - 3), y0, min(w, right + 3), y1)
@@ -129,8 +129,10 @@ class TitleReader:
         gray = np.asarray(crop.convert("L")).copy()
         # Saturated marks (window buttons, app icons) read as junk letters: paint them over.
         gray[(rgb.max(2) - rgb.min(2)) > 60] = int(np.median(gray))
-        img = Image.fromarray(gray).resize((max(1, int(gray.shape[1] * self.upscale)),
-                                            max(1, int(gray.shape[0] * self.upscale))), Image.Resampling.LANCZOS)
+        img = Image.fromarray(gray).resize(
+            (max(1, int(gray.shape[1] * self.upscale)), max(1, int(gray.shape[0] * self.upscale))),
+            Image.Resampling.LANCZOS,
+        )
         arr = np.asarray(img)
         if arr.mean() < 128:  # tesseract reads dark text on a light ground best
             arr = 255 - arr
@@ -208,8 +210,10 @@ class TitleReader:
             # Background to white, ink to black, whichever way round the theme paints them.
             norm = np.clip((gray - level) / (background - level), 0.0, 1.0) * 255
             img = Image.fromarray(norm.astype(np.uint8))
-            binary = img.resize((max(1, int(img.width * BAND_UPSCALE)), max(1, int(img.height * BAND_UPSCALE))),
-                                Image.Resampling.LANCZOS)
+            binary = img.resize(
+                (max(1, int(img.width * BAND_UPSCALE)), max(1, int(img.height * BAND_UPSCALE))),
+                Image.Resampling.LANCZOS,
+            )
             # A white margin: tesseract misreads letters that touch the image's edge.
             framed = Image.new("L", (binary.width + 20, binary.height + 20), 255)
             framed.paste(binary, (10, 10))
@@ -258,8 +262,9 @@ class TitleReader:
                 continue
             compact = text.replace(" ", "")
             url = URL_RE.search(compact)
-            if url and ("://" in compact or compact.lower().startswith(("notsecure", "www.")) or
-                        url.group(0) == compact):
+            if url and (
+                "://" in compact or compact.lower().startswith(("notsecure", "www.")) or url.group(0) == compact
+            ):
                 urls.append((bar, url.group(0)))  # a browser's address field, not a window
             elif sum(ch.isalnum() for ch in text) >= 3 and not _NOT_A_TITLE.search(text) and text.count("|") < 3:
                 # (menu bars and status bars, "Sheet 1 of 1 | Default | English (USA) | ...", are not titles)
@@ -268,8 +273,11 @@ class TitleReader:
         if not windows:
             return self._windows_from_lines(image, known_apps)
         for field, url in urls:  # each address field belongs to the nearest title bar above it
-            above = [w for w in windows if 0 <= field.y0 - w["_bar"].y1 <= 120
-                     and w["_bar"].x0 - 2 <= field.x0 and field.x1 <= w["_bar"].x1 + 2]
+            above = [
+                w
+                for w in windows
+                if 0 <= field.y0 - w["_bar"].y1 <= 120 and w["_bar"].x0 - 2 <= field.x0 and field.x1 <= w["_bar"].x1 + 2
+            ]
             if above:
                 min(above, key=lambda w: field.y0 - w["_bar"].y1)["url"] = url
         ranked = sorted(windows, key=lambda w: w["_bar"].salience(), reverse=True)
@@ -285,14 +293,23 @@ class TitleReader:
         """Titles ending in " - <app>" among the text lines, each with the nearest URL below it;
         the widest title is taken as the focused window."""
         found = self.lines(image)
-        titles = [l for l in found if " - " in l.text and (not known_apps or l.text.rsplit(" - ", 1)[1] in known_apps)]
-        urls = [l for l in found if URL_RE.fullmatch(l.text.strip()) and "." in l.text]
+        titles = [
+            ln for ln in found if " - " in ln.text and (not known_apps or ln.text.rsplit(" - ", 1)[1] in known_apps)
+        ]
+        urls = [ln for ln in found if URL_RE.fullmatch(ln.text.strip()) and "." in ln.text]
         windows = []
         for t in titles:
             below = [u for u in urls if 0 < u.box[1] - t.box[1] < 120 and u.box[0] < t.box[2] and u.box[2] > t.box[0]]
             url = min(below, key=lambda u: u.box[1] - t.box[1]).text if below else None
-            windows.append({"app": t.text.rsplit(" - ", 1)[1], "title": t.text, "url": url, "focused": False,
-                            "_width": t.box[2] - t.box[0]})
+            windows.append(
+                {
+                    "app": t.text.rsplit(" - ", 1)[1],
+                    "title": t.text,
+                    "url": url,
+                    "focused": False,
+                    "_width": t.box[2] - t.box[0],
+                }
+            )
         if windows:
             max(windows, key=lambda w: w["_width"])["focused"] = True
         for w in windows:
@@ -302,8 +319,9 @@ class TitleReader:
 
 # Menu bars ("File Edit View ... Help", after an app name on a global menu bar) and OCR of
 # graphics (a letter five times in a row) are not titles.
-_NOT_A_TITLE = re.compile(r"^\W*(\w+\s+)?(file|edit|view)\b.*\b(edit|view|insert|help|tools|format|window)\b|(\w)\4{4,}",
-                          re.IGNORECASE)
+_NOT_A_TITLE = re.compile(
+    r"^\W*(\w+\s+)?(file|edit|view)\b.*\b(edit|view|insert|help|tools|format|window)\b|(\w)\4{4,}", re.IGNORECASE
+)
 # UI text is 9-12 px high; twice that suits tesseract's LSTM best (3x loses underscores, measured
 # on the real-screens set).
 BAND_UPSCALE = 2.0
@@ -332,7 +350,7 @@ def _header_title_box(rgb: np.ndarray, bar: Band) -> Optional[tuple[int, int, in
     if len(clusters) < 3:
         return None
     inner = clusters[1:-1]
-    two_lines = [c for c in inner if len(_text_rows(rgb[bar.y0:bar.y1, c[0]:c[1]], bar.y0)) == 2]
+    two_lines = [c for c in inner if len(_text_rows(rgb[bar.y0 : bar.y1, c[0] : c[1]], bar.y0)) == 2]
     if two_lines:
         a, b = max(two_lines, key=lambda c: c[1] - c[0])
     else:

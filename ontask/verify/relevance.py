@@ -8,8 +8,8 @@ from typing import Iterable, Mapping
 STOPWORDS = frozenset(
     "a an the and or of in on at to for with about from by into as is are be this that these those my our your "
     "their it its do does did fix write build prepare review work handle answer follow up screen study design "
-    "export make get go new old all any some each every current task today hour goal focus priority supposed i am"
-    .split()
+    "export make get go new old all any some each every current task today hour goal focus priority supposed "
+    "i am".split()
 )
 _WORD = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
 

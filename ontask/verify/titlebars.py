@@ -111,9 +111,18 @@ def find_bands(rgb: np.ndarray, min_width: int = MIN_WIDTH) -> list[Band]:
         mid = rgb[y0 + (y1 - y0) // 4, x0:x1].astype(np.int16)
         saturation = float(np.median(mid.max(axis=1) - mid.min(axis=1)))
         deviation = np.abs(region - background)
-        bands.append(Band(y0, y1, x0, x1, float(background.mean()), saturation,
-                          bool(ink_cols[-1] > (x1 - x0) - 40 or ink_cols[0] < 40),
-                          float(np.percentile(deviation[deviation > INK], 90))))
+        bands.append(
+            Band(
+                y0,
+                y1,
+                x0,
+                x1,
+                float(background.mean()),
+                saturation,
+                bool(ink_cols[-1] > (x1 - x0) - 40 or ink_cols[0] < 40),
+                float(np.percentile(deviation[deviation > INK], 90)),
+            )
+        )
     return sorted(bands, key=lambda b: (b.y0, b.x0))
 
 
@@ -122,7 +131,7 @@ def ink_clusters(rgb: np.ndarray, band: Band, gap: int = 0) -> list[tuple[int, i
     for more than `gap` pixels (default: the band's height): words stay together, the window
     icon and buttons come apart from the title."""
     gap = gap or band.height
-    gray = rgb[band.y0:band.y1, band.x0:band.x1].astype(np.int16).sum(axis=2) // 3
+    gray = rgb[band.y0 : band.y1, band.x0 : band.x1].astype(np.int16).sum(axis=2) // 3
     background = np.median(gray, axis=1, keepdims=True)
     cols = np.nonzero((np.abs(gray - background) > INK).any(axis=0))[0]
     if not len(cols):

@@ -39,10 +39,14 @@ class VerifierConfig:
         doc = yaml.safe_load(text) or {}
         rules, errors = compile_rules(doc.get("categories") or [])
         temporal = doc.get("temporal") or {}
-        return cls(rules=rules, distractions=[tuple(d) for d in doc.get("distractions") or []],
-                   synonyms={str(k): [str(v) for v in vs] for k, vs in (doc.get("synonyms") or {}).items()},
-                   neighbour_weight=float(temporal.get("neighbour_weight", 0.5)),
-                   history=int(temporal.get("history", 5)), errors=errors)
+        return cls(
+            rules=rules,
+            distractions=[tuple(d) for d in doc.get("distractions") or []],
+            synonyms={str(k): [str(v) for v in vs] for k, vs in (doc.get("synonyms") or {}).items()},
+            neighbour_weight=float(temporal.get("neighbour_weight", 0.5)),
+            history=int(temporal.get("history", 5)),
+            errors=errors,
+        )
 
     @classmethod
     def load(cls, path: Optional[str | Path] = None) -> "VerifierConfig":
@@ -83,7 +87,9 @@ def score_windows(task: str, windows: list[dict[str, Any]], cfg: VerifierConfig)
     if match and is_under(match.category, cfg.distractions) and not task_rel_to_category:
         tutorial = "tutorial" in _window_text(focused).lower()
         score = 0.1 + (0.6 if (rel > 0 and tutorial) else 0.25 * rel)
-        evidence.append({"rule": "distraction", "text": match.name + (" (a tutorial on the task)" if tutorial and rel else "")})
+        evidence.append(
+            {"rule": "distraction", "text": match.name + (" (a tutorial on the task)" if tutorial and rel else "")}
+        )
     elif match and match.category[0] == "Work":
         score = 0.3 + 0.65 * rel
     else:
@@ -115,8 +121,13 @@ class Verifier:
             self._ocr = TitleReader()
         return self._ocr
 
-    def verify(self, task: str, image: Optional[Image.Image] = None, windows: Optional[list[dict]] = None,
-               session_id: Optional[str] = None) -> Verdict:
+    def verify(
+        self,
+        task: str,
+        image: Optional[Image.Image] = None,
+        windows: Optional[list[dict]] = None,
+        session_id: Optional[str] = None,
+    ) -> Verdict:
         """P(on-task) and its evidence; OCR supplies the windows when none are given."""
         if not task or not task.strip():
             raise ValueError("empty task description")
@@ -133,7 +144,11 @@ class Verifier:
                 adjusted = adjust_with_history(list(history), score, self.config.neighbour_weight)
                 history.append(score)
             if adjusted != score:
-                evidence.append({"rule": "temporal", "text": f"lone off-task frame after an on-task run: "
-                                                             f"{score:.2f} -> {adjusted:.2f}"})
+                evidence.append(
+                    {
+                        "rule": "temporal",
+                        "text": f"lone off-task frame after an on-task run: {score:.2f} -> {adjusted:.2f}",
+                    }
+                )
                 score = adjusted
         return Verdict(score, evidence, source, windows)

@@ -15,7 +15,6 @@ import pyarrow.parquet as pq
 import torch
 from hydra import compose, initialize_config_dir
 from transformers import AutoTokenizer
-
 from verl import DataProto
 from verl.trainer.ppo.reward import load_reward_manager
 
@@ -34,23 +33,36 @@ def main(export: str, tokenizer_dir: str, answers_path: str) -> None:
     mask = torch.zeros((len(rows), 2 + width), dtype=torch.long)
     mask[:, :2] = 1  # a two-token prompt: the reward manager reads only the responses
     for i, ids in enumerate(encoded):
-        responses[i, :len(ids)] = torch.tensor(ids)
-        mask[i, 2:2 + len(ids)] = 1
+        responses[i, : len(ids)] = torch.tensor(ids)
+        mask[i, 2 : 2 + len(ids)] = 1
     batch = DataProto.from_dict(
-        tensors={"prompts": torch.ones((len(rows), 2), dtype=torch.long), "responses": responses,
-                 "attention_mask": mask},
-        non_tensors={"data_source": np.array([r["data_source"] for r in rows], dtype=object),
-                     "reward_model": np.array([r["reward_model"] for r in rows], dtype=object),
-                     "extra_info": np.array([r["extra_info"] for r in rows], dtype=object)})
+        tensors={
+            "prompts": torch.ones((len(rows), 2), dtype=torch.long),
+            "responses": responses,
+            "attention_mask": mask,
+        },
+        non_tensors={
+            "data_source": np.array([r["data_source"] for r in rows], dtype=object),
+            "reward_model": np.array([r["reward_model"] for r in rows], dtype=object),
+            "extra_info": np.array([r["extra_info"] for r in rows], dtype=object),
+        },
+    )
 
     async def score_all():
-        return [await manager.run_single(batch[i:i + 1]) for i in range(len(batch))]
+        return [await manager.run_single(batch[i : i + 1]) for i in range(len(batch))]
 
     results = manager.loop.run_until_complete(score_all())  # the loop the manager was made on
     scores = [float(r["reward_score"]) for r in results]
     rm = manager.assemble_rm_scores(batch, scores)
-    print(json.dumps({"scores": {r["extra_info"]["id"]: s for r, s in zip(rows, scores)},
-                      "rm_scores_sum": rm.sum(dim=1).tolist(), "manager": type(manager).__name__}))
+    print(
+        json.dumps(
+            {
+                "scores": {r["extra_info"]["id"]: s for r, s in zip(rows, scores)},
+                "rm_scores_sum": rm.sum(dim=1).tolist(),
+                "manager": type(manager).__name__,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
