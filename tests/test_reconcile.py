@@ -238,3 +238,36 @@ def test_installation_settings_come_from_the_charts_environment_typed():
     assert ctx.env == {"S3_ENDPOINT": "http://s3.local:9000"}
     with pytest.raises(ValidationError, match="kserve_mode"):
         OperatorSettings.from_env({"ONTASK_KSERVE_MODE": "Knative-ish"})
+
+
+def test_a_predictor_gets_the_spec_whole_and_reads_its_settings_from_it(monkeypatch):
+    import argparse
+    import json
+
+    from ontask.operator.manifests import Context, inference_service
+    from ontask.serving.server import add_arguments, resolve_settings
+
+    spec = TaskClassifierSpec.model_validate(
+        {
+            "data": {"source": "synthetic"},
+            "serving": {"judgeBelowConfidence": 0.6, "maxQueuedRequests": 7},
+            "feedback": {"topic": "team-a.corrections"},
+        }
+    )
+    isvc = inference_service(Context("c", "ns", "uid", spec), "student", "s3://b/models/v2", "v2")
+    container = isvc["spec"]["predictor"]["containers"][0]
+    args, env = container["args"], {e["name"]: e.get("value") for e in container["env"]}
+    assert args[args.index("--spec") + 1] == "env:ONTASK_CLASSIFIER_SPEC"
+    assert not any(a in args for a in ("--judge-below", "--max-queued-requests", "--feedback-topic"))
+    monkeypatch.setenv("ONTASK_CLASSIFIER_SPEC", env["ONTASK_CLASSIFIER_SPEC"])
+    assert json.loads(env["ONTASK_CLASSIFIER_SPEC"]) == spec.wire()
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    served = resolve_settings(parser.parse_args(["student", *args[2:]]))
+    assert (served.judge_below, served.max_queued_requests, served.feedback_topic) == (0.6, 7, "team-a.corrections")
+    assert served.max_image_bytes == spec.serving.max_image_bytes
+    # A flag given by hand overrides the spec's setting; without a spec, the spec's defaults hold.
+    override = resolve_settings(parser.parse_args(["student", *args[2:], "--max-queued-requests", "3"]))
+    assert override.max_queued_requests == 3
+    bare = resolve_settings(parser.parse_args(["student", "--model-uri", "/m"]))
+    assert bare.max_queued_requests == TaskClassifierSpec.model_fields["serving"].default_factory().max_queued_requests

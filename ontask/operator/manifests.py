@@ -101,6 +101,14 @@ _SECURITY = k8s.V1SecurityContext(
 )
 
 
+# Children read their classifier's spec whole from this variable (`--config env:...`, `--spec env:...`).
+SPEC_ENV = "ONTASK_CLASSIFIER_SPEC"
+
+
+def spec_env(ctx: Context) -> k8s.V1EnvVar:
+    return k8s.V1EnvVar(name=SPEC_ENV, value=json.dumps(ctx.spec.wire()))
+
+
 def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
     """The bootstrap data Job: synthetic screens, or the customer's screenshots labelled by the
     judge and the verifier (`ontask data prepare`), written as dataset version v1."""
@@ -157,7 +165,7 @@ def training_job(
     args = [
         "train",
         "--config",
-        "env:ONTASK_CLASSIFIER_SPEC",
+        f"env:{SPEC_ENV}",
         "--store",
         ctx.store_uri,
         "--classifier",
@@ -175,7 +183,7 @@ def training_job(
         args += ["--cycle"]
     if compare_with:
         args += ["--compare-with", compare_with]  # the cycle's evaluation gate, written beside the model
-    env = ctx.env_vars() + [k8s.V1EnvVar(name="ONTASK_CLASSIFIER_SPEC", value=json.dumps(ctx.spec.wire()))]
+    env = ctx.env_vars() + [spec_env(ctx)]
     gpus = ctx.spec.student.gpus
 
     def replica(count: int) -> KubeflowOrgV1ReplicaSpec:
@@ -233,26 +241,7 @@ def inference_service(
         str(PREDICTOR_PORT),
     ]
     if role == "student":
-        args += [
-            "--judge-below",
-            str(s.serving.judge_below_confidence),
-            "--correction-min-confidence",
-            str(s.serving.correction_min_confidence),
-            "--max-image-bytes",
-            str(s.serving.max_image_bytes),
-            "--max-image-pixels",
-            str(s.serving.max_image_pixels),
-            "--max-request-pixels",
-            str(s.serving.max_request_pixels),
-            "--max-concurrent-requests",
-            str(s.serving.max_concurrent_requests),
-            "--max-queued-requests",
-            str(s.serving.max_queued_requests),
-            "--feedback-topic",
-            s.feedback.topic,
-        ]
-        if s.serving.model_max_pixels:
-            args += ["--model-max-pixels", str(s.serving.model_max_pixels)]
+        args += ["--spec", f"env:{SPEC_ENV}"]  # serving limits, thresholds and the feedback topic
         if s.judge.enabled and ctx.kafka_bootstrap:
             args += ["--judge-url", f"http://{child_name(ctx.name, 'judge')}-predictor.{ctx.namespace}"]
     gpus = s.student.gpus if role == "student" else s.judge.gpus
@@ -260,7 +249,7 @@ def inference_service(
         name="kserve-container",
         image=ctx.image,
         args=args,
-        env=ctx.env_vars(),
+        env=ctx.env_vars() + ([spec_env(ctx)] if role == "student" else []),
         resources=_resources(gpus, memory="16Gi" if role == "judge" else "8Gi"),
         ports=[k8s.V1ContainerPort(container_port=PREDICTOR_PORT, protocol="TCP")],
         security_context=_SECURITY,

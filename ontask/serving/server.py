@@ -139,10 +139,21 @@ def _image_store():
     return S3Store(s3_config_from_env(), os.environ.get("ONTASK_S3_BUCKET", "ontask"), create_bucket=False)
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ontask.spec import ServingSpec
+# Flags that override the spec's serving settings: flag -> (spec section, field).
+SPEC_FLAGS = {
+    "judge_below": ("serving", "judge_below_confidence"),
+    "correction_min_confidence": ("serving", "correction_min_confidence"),
+    "max_image_bytes": ("serving", "max_image_bytes"),
+    "max_image_pixels": ("serving", "max_image_pixels"),
+    "model_max_pixels": ("serving", "model_max_pixels"),
+    "max_request_pixels": ("serving", "max_request_pixels"),
+    "max_concurrent_requests": ("serving", "max_concurrent_requests"),
+    "max_queued_requests": ("serving", "max_queued_requests"),
+    "feedback_topic": ("feedback", "topic"),
+}
 
-    d = ServingSpec()
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "role",
         choices=["student", "judge", "prompt-baseline"],
@@ -157,18 +168,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-version", help="version reported with each answer (default: the folder name)")
     p.add_argument("--classifier", default="default", help="TaskClassifier name (for judge corrections)")
     p.add_argument("--http-port", type=int, default=8080)
+    p.add_argument(
+        "--spec",
+        help="a TaskClassifier (or its spec), or env:NAME: the serving settings and the feedback topic come "
+        "from it (how the operator configures a predictor); the flags below override single settings",
+    )
     p.add_argument("--judge-url", help="base URL of the judge predictor; enables the disagreement loop")
     p.add_argument("--judge-model", default="judge", help="the judge's model name")
     p.add_argument("--kafka-bootstrap", default=os.environ.get("ONTASK_KAFKA_BOOTSTRAP"))
-    p.add_argument("--feedback-topic", default="ontask.corrections")
-    p.add_argument("--judge-below", type=float, default=d.judge_below_confidence)
-    p.add_argument("--correction-min-confidence", type=float, default=d.correction_min_confidence)
-    p.add_argument("--max-image-bytes", type=int, default=d.max_image_bytes)
-    p.add_argument("--max-image-pixels", type=int, default=d.max_image_pixels)
-    p.add_argument("--model-max-pixels", type=int, default=d.model_max_pixels)
-    p.add_argument("--max-request-pixels", type=int, default=d.max_request_pixels)
-    p.add_argument("--max-concurrent-requests", type=int, default=d.max_concurrent_requests)
-    p.add_argument("--max-queued-requests", type=int, default=d.max_queued_requests)
+    settings = "(default: the spec's, or the spec default)"
+    p.add_argument("--feedback-topic", help=f"topic of the judge's corrections {settings}")
+    p.add_argument("--judge-below", type=float, help=f"serving.judgeBelowConfidence {settings}")
+    p.add_argument("--correction-min-confidence", type=float, help=f"serving.correctionMinConfidence {settings}")
+    p.add_argument("--max-image-bytes", type=int, help=f"serving.maxImageBytes {settings}")
+    p.add_argument("--max-image-pixels", type=int, help=f"serving.maxImagePixels {settings}")
+    p.add_argument("--model-max-pixels", type=int, help=f"serving.modelMaxPixels {settings}")
+    p.add_argument("--max-request-pixels", type=int, help=f"serving.maxRequestPixels {settings}")
+    p.add_argument("--max-concurrent-requests", type=int, help=f"serving.maxConcurrentRequests {settings}")
+    p.add_argument("--max-queued-requests", type=int, help=f"serving.maxQueuedRequests {settings}")
     p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY)
     p.add_argument("--max-batch", type=int, default=8)
     p.add_argument(
@@ -179,8 +196,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def resolve_settings(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill the unset serving flags from `--spec` (or the spec's defaults without one): one source
+    of the settings, whichever way the predictor was started."""
+    from ontask.spec import FeedbackSpec, ServingSpec, load_spec_file
+
+    if args.spec:
+        spec = load_spec_file(args.spec)
+        sections = {"serving": spec.serving, "feedback": spec.feedback}
+    else:
+        sections = {"serving": ServingSpec(), "feedback": FeedbackSpec()}
+    for flag, (section, field) in SPEC_FLAGS.items():
+        if getattr(args, flag, None) is None:
+            setattr(args, flag, getattr(sections[section], field))
+    return args
+
+
 def build_models(args: argparse.Namespace) -> list:
-    """The predictor named by `args.role`, configured from the command line."""
+    """The predictor named by `args.role`, configured from the command line (and `--spec`)."""
     from ontask.data.images import ImageLimits
     from ontask.serving.predictor import JudgePredictor, PromptBaselinePredictor, StudentPredictor
 
@@ -229,6 +262,7 @@ def build_models(args: argparse.Namespace) -> list:
 
 def main(args: argparse.Namespace) -> int:
     logging.getLogger("ontask.serving").setLevel(logging.INFO)
+    args = resolve_settings(args)
     serve(
         build_models(args),
         args.http_port,

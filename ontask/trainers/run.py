@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import torch
-import yaml
 
 from ontask.data.dataset import DatasetError, read_version, row_windows
 from ontask.data.images import ImageRejected
@@ -23,7 +22,7 @@ from ontask.labels import LABELS
 from ontask.models.answer import encode, p_on_task
 from ontask.models.loading import CheckpointError, check_checkpoint, load_vlm
 from ontask.rewards.components import Weights
-from ontask.spec import TaskClassifierSpec
+from ontask.spec import TaskClassifierSpec, read_spec_document
 from ontask.store import Store, StoreError, download_prefix, upload_folder
 from ontask.store_paths import checkpoints_prefix, classifier_prefix, metrics_key, model_key, models_prefix
 from ontask.trainers.lora import adapter_state_dict, add_lora, base_state_dict, has_lora, merged_state_dict
@@ -38,8 +37,7 @@ def load_spec(path: str | Path) -> tuple[TaskClassifierSpec, Optional[VerifierCo
     `task_classifier_grpo.yaml` (then also the verifier rules of the `verifier_config.yaml`
     beside it; None: the built-in rules). `env:NAME` reads a spec from an environment variable
     (how the operator hands it to a PyTorchJob)."""
-    text = os.environ[str(path)[4:]] if str(path).startswith("env:") else Path(path).read_text()
-    doc = yaml.safe_load(text) or {}
+    doc = read_spec_document(str(path))
     if looks_like_verl(doc):
         training = read_verl_config(path)
         return training.spec, training.verifier_config
@@ -130,7 +128,6 @@ def next_model_version(store: Store, prefix: str) -> str:
 def init_distributed() -> tuple[int, int]:
     """Join the process group a PyTorchJob (or torchrun) describes in the environment
     (MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE): gloo on CPU, NCCL on GPU. (rank, world)."""
-    import os
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not torch.distributed.is_initialized():
