@@ -200,15 +200,12 @@ class Trainer:
             self.emit(metrics)
             self._maybe_checkpoint()
 
-    def grpo_step(self) -> dict[str, Any]:
-        """One optimizer step of GRPO over prompts_per_step prompts (split across ranks)."""
+    def _rollouts(self, batch: list[Encoded]) -> tuple[list[tuple], torch.Tensor, dict[str, float]]:
+        """Sample each prompt's group from the rollout policy and score it: the groups, their
+        rewards (group-major) and this rank's sums of the reward parts."""
         cfg = self.cfg
-        self.maybe_sync()
-        t0 = time.perf_counter()
-        global_batch = self._global_batch()
-        batch = self._local(global_batch)
-        groups, rewards_all, parts = [], [], {"binary": [], "judge": [], "verifier": []}
-        malformed = 0
+        groups, rewards_all = [], []
+        sums = dict.fromkeys(("reward_binary", "reward_judge", "reward_verifier", "malformed"), 0.0)
         for row in batch:
             completions, logp_old, mask = sample_group(
                 self.rollout_model,
@@ -221,85 +218,101 @@ class Trainer:
                 suppress_token_ids=self.answers.suppress,
                 generator=self._generator_for(row),
             )
-            texts = [self.decode(c[m.bool()].tolist()) for c, m in zip(completions, mask)]
             rewards = []
-            for text in texts:
+            for c, m in zip(completions, mask):
+                text = self.decode(c[m.bool()].tolist())
                 r = hybrid_reward(text, row.label, cfg.weights, row.judge_p_on, row.verifier_p_on)
                 rewards.append(self.reward_fn(text, row) if self.reward_fn else r.score)
-                malformed += r.malformed
-                for k in parts:
-                    parts[k].append(getattr(r, k))
+                sums["malformed"] += r.malformed
+                for part in ("binary", "judge", "verifier"):
+                    sums[f"reward_{part}"] += getattr(r, part)
             groups.append((row, completions, logp_old, mask))
             rewards_all.append(torch.tensor(rewards))
-        rewards_t = torch.cat(rewards_all) if rewards_all else torch.zeros(0)
-        signal = groups_with_signal(rewards_t, cfg.group_size)
-        advantages = group_advantages(rewards_t, cfg.group_size).view(-1, cfg.group_size)
+        return groups, (torch.cat(rewards_all) if rewards_all else torch.zeros(0)), sums
+
+    def _update(self, groups: list[tuple], advantages: torch.Tensor, signal: torch.Tensor) -> dict[str, float]:
+        """One optimizer step on the groups with signal, each weighted by its share of the step's
+        tokens on all ranks (a token mean); returns this rank's token-weighted objective metrics
+        (empty when no rank had a group with signal)."""
+        cfg = self.cfg
         self.model.train()
-        local_tokens = sum(float(g[3].sum()) for n, g in enumerate(groups) if signal[n])
-        [total_tokens] = self._allreduce([local_tokens])
-        metrics_acc: dict[str, float] = {}
-        if total_tokens:
-            for n, (row, completions, logp_old, mask) in enumerate(groups):
-                if not signal[n]:
-                    continue  # dynamic sampling: a group that all agrees teaches nothing
-                logp, logits = completion_logprobs(
-                    self.model,
-                    row.inputs,
-                    completions,
-                    mask,
-                    with_logits=True,
-                    suppress_token_ids=self.answers.suppress,
-                )
-                logp_ref = None
-                if self.reference is not None:
-                    with torch.no_grad():
-                        logp_ref, _ = completion_logprobs(
-                            self.reference, row.inputs, completions, mask, suppress_token_ids=self.answers.suppress
-                        )
-                loss, m = grpo_objective(
-                    logp,
-                    logp_old,
-                    advantages[n],
-                    mask,
-                    logits=logits,
-                    entropy_coef=cfg.entropy_coef,
-                    logp_ref=logp_ref,
-                    kl_coef=cfg.kl_coef,
-                )
-                # Weight each group by its share of the step's tokens (all ranks): token-mean.
-                share = float(mask.sum()) / total_tokens
-                (loss * share).backward()
-                for k, v in m.items():
-                    metrics_acc[k] = metrics_acc.get(k, 0.0) + v * share
-            self._sync_gradients()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-            self.optimizer.step()
-            self.optimizer.zero_grad()
+        [total_tokens] = self._allreduce([sum(float(g[3].sum()) for n, g in enumerate(groups) if signal[n])])
+        if not total_tokens:
+            return {}
+        acc = dict.fromkeys(self._objective_keys(), 0.0)
+        for n, (row, completions, logp_old, mask) in enumerate(groups):
+            if not signal[n]:
+                continue  # dynamic sampling: a group that all agrees teaches nothing
+            logp, logits = completion_logprobs(
+                self.model, row.inputs, completions, mask, with_logits=True, suppress_token_ids=self.answers.suppress
+            )
+            logp_ref = None
+            if self.reference is not None:
+                with torch.no_grad():
+                    logp_ref, _ = completion_logprobs(
+                        self.reference, row.inputs, completions, mask, suppress_token_ids=self.answers.suppress
+                    )
+            loss, m = grpo_objective(
+                logp,
+                logp_old,
+                advantages[n],
+                mask,
+                logits=logits,
+                entropy_coef=cfg.entropy_coef,
+                logp_ref=logp_ref,
+                kl_coef=cfg.kl_coef,
+            )
+            share = float(mask.sum()) / total_tokens
+            (loss * share).backward()
+            for k in acc:
+                acc[k] += m[k] * share
+        self._sync_gradients()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+        return acc
+
+    def _objective_keys(self) -> list[str]:
+        # A fixed list: every rank must all-reduce the same vector, signal or not.
+        return ["policy_loss", "clip_fraction", "ratio", "entropy"] + (["kl"] if self.reference is not None else [])
+
+    def _allreduce_named(self, values: dict[str, float]) -> dict[str, float]:
+        keys = sorted(values)
+        return dict(zip(keys, self._allreduce([values[k] for k in keys])))
+
+    def grpo_step(self) -> dict[str, Any]:
+        """One optimizer step of GRPO over prompts_per_step prompts (split across ranks)."""
+        cfg = self.cfg
+        self.maybe_sync()
+        t0 = time.perf_counter()
+        global_batch = self._global_batch()
+        groups, rewards, parts = self._rollouts(self._local(global_batch))
+        signal = groups_with_signal(rewards, cfg.group_size)
+        objective = self._update(groups, group_advantages(rewards, cfg.group_size).view(-1, cfg.group_size), signal)
         self.step += 1
         elapsed = time.perf_counter() - t0
-        # A fixed key list: every rank must all-reduce the same vector, signal or not.
-        keys = ["policy_loss", "clip_fraction", "ratio", "entropy"] + (["kl"] if self.reference is not None else [])
-        sums = self._allreduce(
-            [float(rewards_t.sum()), float(len(rewards_t)), float(signal.sum()), float(len(signal)), float(malformed)]
-            + [sum(parts[k]) for k in ("binary", "judge", "verifier")]
-            + [metrics_acc.get(k, 0.0) for k in keys]
+        totals = self._allreduce_named(
+            {
+                **parts,
+                **{k: objective.get(k, 0.0) for k in self._objective_keys()},
+                "reward": float(rewards.sum()),
+                "samples": float(len(rewards)),
+                "groups_with_signal": float(signal.sum()),
+                "groups": float(len(signal)),
+            }
         )
-        n_samples = max(1.0, sums[1])
-        metrics = {
+        n_samples = max(1.0, totals["samples"])
+        return {
             "phase": "grpo",
             "step": self.step,
-            "reward": sums[0] / n_samples,
-            "reward_binary": sums[5] / n_samples,
-            "reward_judge": sums[6] / n_samples,
-            "reward_verifier": sums[7] / n_samples,
-            "groups_with_signal": sums[2] / max(1.0, sums[3]),
-            "malformed": sums[4] / n_samples,
+            **{k: totals[k] / n_samples for k in ("reward", *parts)},
+            "groups_with_signal": totals["groups_with_signal"] / max(1.0, totals["groups"]),
             "samples_per_s": n_samples / elapsed,
             "rollout_synced_at": self.rollout_synced_at[-1],
             "hard_share": sum(is_hard(r.label, r.verifier_p_on, r.hard) for r in global_batch) / len(global_batch),
-            **({k: v for k, v in zip(keys, sums[8:])} if total_tokens else {}),
+            # Objective metrics exist only for a step that updated (some rank had a group with signal).
+            **({k: totals[k] for k in self._objective_keys()} if totals["groups_with_signal"] else {}),
         }
-        return metrics
 
     def emit(self, metrics: dict[str, Any]) -> None:
         self.history.append(metrics)
