@@ -414,10 +414,7 @@ def _cmd_crd(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ontask", description="On-task / off-task screenshot classifiers.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_demo(sub: "argparse._SubParsersAction") -> None:
     demo = sub.add_parser("demo", help="run the embedded-mode demo on this machine")
     demo.add_argument("--out", default=os.environ.get("ONTASK_DEMO_DIR", "out/demo"), help="output folder")
     demo.add_argument("--seed", type=int, default=7)
@@ -433,6 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=_cmd_demo)
 
+
+def _add_operator(sub: "argparse._SubParsersAction") -> None:
     op = sub.add_parser("operator", help="run the Kubernetes operator")
     scope = op.add_mutually_exclusive_group()
     scope.add_argument("--namespace", action="append", help="watch this namespace (repeatable)")
@@ -442,6 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
     op.add_argument("--log-level", default="info")
     op.set_defaults(func=_cmd_operator)
 
+
+def _add_data(sub: "argparse._SubParsersAction") -> None:
     data = sub.add_parser("data", help="synthetic screenshots and dataset versions").add_subparsers(
         dest="data_command", required=True
     )
@@ -486,6 +487,8 @@ def build_parser() -> argparse.ArgumentParser:
     real.add_argument("--rebuild", action="store_true", help="build again even when a cached set exists")
     real.set_defaults(func=_cmd_data_real_screens)
 
+
+def _add_train(sub: "argparse._SubParsersAction") -> None:
     train = sub.add_parser("train", help="GRPO-train the student on a dataset version")
     train.add_argument(
         "--config",
@@ -519,6 +522,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.set_defaults(func=_cmd_train)
 
+
+def _add_spec(sub: "argparse._SubParsersAction") -> None:
     specp = sub.add_parser("spec", help="TaskClassifier specs from other formats").add_subparsers(
         dest="spec_command", required=True
     )
@@ -535,6 +540,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fromverl.set_defaults(func=_cmd_spec_from_verl)
 
+
+def _add_export(sub: "argparse._SubParsersAction") -> None:
     export = sub.add_parser("export", help="datasets for other trainers").add_subparsers(
         dest="export_command", required=True
     )
@@ -551,6 +558,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     everl.set_defaults(func=_cmd_export_verl)
 
+
+def _add_feedback(sub: "argparse._SubParsersAction") -> None:
     fb = sub.add_parser("feedback", help="corrections on Kafka").add_subparsers(dest="feedback_command", required=True)
     fsend = fb.add_parser("send", help="send one correction")
     fsend.add_argument("--classifier", required=True)
@@ -585,6 +594,8 @@ def build_parser() -> argparse.ArgumentParser:
     fschema = fb.add_parser("schema", help="print the correction message's JSON Schema")
     fschema.set_defaults(func=_cmd_feedback_schema)
 
+
+def _add_eval(sub: "argparse._SubParsersAction") -> None:
     ev = sub.add_parser(
         "eval",
         help="evaluate students, the prompt baseline, the verifier and the hybrid side by side on a dataset version",
@@ -603,6 +614,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", default="out/eval", help="folder for evaluation.json, PNGs and index.html")
     ev.set_defaults(func=_cmd_eval)
 
+
+def _add_monitor(sub: "argparse._SubParsersAction") -> None:
     mon = sub.add_parser("monitor", help="plot a classifier's training curves (PNG + HTML)")
     mon.add_argument("classifier")
     mon.add_argument("--store", required=True, help="a folder or s3://bucket/prefix")
@@ -611,20 +624,44 @@ def build_parser() -> argparse.ArgumentParser:
     mon.add_argument("--interval", type=float, default=30.0)
     mon.set_defaults(func=_cmd_monitor)
 
+
+def _add_serve(sub: "argparse._SubParsersAction") -> None:
     serve = sub.add_parser("serve", help="serve the student or the judge (KServe ModelServer, v1 and v2)")
     from ontask.serving.server import add_arguments as serve_arguments
 
     serve_arguments(serve)
     serve.set_defaults(func=_cmd_serve)
 
+
+def _add_agent(sub: "argparse._SubParsersAction") -> None:
     agent = sub.add_parser("agent", help="the capture agent on an X11 desktop: answers, corrections, evidence")
     from ontask.agent.cli import add_arguments as agent_arguments
 
     agent_arguments(agent)
 
+
+def _add_crd(sub: "argparse._SubParsersAction") -> None:
     crd = sub.add_parser("crd", help="print the TaskClassifier CRD generated from the models")
     crd.add_argument("--check", action="store_true", help="fail when the chart's CRD is stale")
     crd.set_defaults(func=_cmd_crd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `ontask` command line: one subcommand per `_add_*` function above."""
+    parser = argparse.ArgumentParser(prog="ontask", description="On-task / off-task screenshot classifiers.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_demo(sub)
+    _add_operator(sub)
+    _add_data(sub)
+    _add_train(sub)
+    _add_spec(sub)
+    _add_export(sub)
+    _add_feedback(sub)
+    _add_eval(sub)
+    _add_monitor(sub)
+    _add_serve(sub)
+    _add_agent(sub)
+    _add_crd(sub)
     return parser
 
 
