@@ -15,9 +15,13 @@ from ontask.store_paths import classifier_prefix, dataset_prefix, metrics_prefix
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     """Embedded-mode demo: train, serve, learn from corrections, evaluate; see ontask/demo.py."""
-    from ontask.demo import SMALL, run
+    from ontask.demo import SMALL, DemoFailed, run
 
-    run(Path(args.out), args.kafka_bootstrap, seed=args.seed, **(SMALL if args.small else {}))
+    try:
+        run(Path(args.out), args.kafka_bootstrap, seed=args.seed, **(SMALL if args.small else {}))
+    except DemoFailed as e:
+        print(f"ontask demo: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

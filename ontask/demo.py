@@ -91,7 +91,11 @@ def fresh_run_folder(out: Path) -> list[str]:
     return removed
 
 
-def _wait(operator, done: Callable, timeout: float, desc: str):
+class DemoFailed(Exception):
+    """The demo could not go on; the message says why and where the logs are."""
+
+
+def _wait(operator, done: Callable, timeout: float, desc: str, out: Path):
     # On a terminal a live line; in a log (CI, `make demo > log`) one line per change of state,
     # not a redraw twice a second.
     live = sys.stderr.isatty()  # where tqdm draws
@@ -111,56 +115,30 @@ def _wait(operator, done: Callable, timeout: float, desc: str):
             if done(status):
                 return status
             if status.phase == "Failed":
-                raise RuntimeError("; ".join(c.message for c in status.conditions if c.type in ("Ready", "Trained")))
+                why = "; ".join(c.message or "" for c in status.conditions if c.type in ("Ready", "Trained"))
+                raise DemoFailed(f"{desc} failed: {why} (logs: {out / 'logs'})")
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{desc}: not done after {timeout:.0f}s (phase {status.phase})")
+                raise DemoFailed(f"{desc}: not done after {timeout:.0f}s (phase {status.phase}; logs: {out / 'logs'})")
             time.sleep(1.0)
     finally:
         if bar is not None:
             bar.close()
 
 
-def run(
-    out: Path,
-    kafka_bootstrap: Optional[str],
-    seed: int = 7,
-    n_customer: int = 360,
-    n_heldout: int = 100,
-    n_edge: int = 30,
-    warm_start_steps: int = 300,
-    epochs: int = 2,
-    cycle_warm_start_steps: int = 60,
-) -> dict[str, Any]:
-    """Run the demo; returns the numbers of the printed table."""
-    import requests
-
-    from ontask.data.catalog import catalog_corpus
-    from ontask.data.images import encode_png
-    from ontask.evaluation import report
-    from ontask.evaluation.compare import Item, compare
-    from ontask.evaluation.gate import read_evaluation
-    from ontask.feedback import make_correction, send
-    from ontask.models.tiny import NO_BASELINE, build_tiny_vlm, is_tiny_factory_model
-    from ontask.operator.embedded import EmbeddedOperator
+def _demo_spec(
+    student_base: Path,
+    judge: Path,
+    folder: Path,
+    n_edge: int,
+    epochs: int,
+    warm_start_steps: int,
+    cycle_warm_start_steps: int,
+):
+    """The demo's TaskClassifier: tiny models on CPU, the customer's folder, a cycle per n_edge
+    corrections, and a gate that promotes any candidate at least as good as the serving one."""
     from ontask.spec import TaskClassifierSpec
-    from ontask.store import LocalStore
 
-    if not kafka_bootstrap:
-        raise SystemExit(
-            "the demo sends corrections through Kafka: give --kafka-bootstrap (or "
-            "ONTASK_KAFKA_BOOTSTRAP); `make demo` starts a local broker for it"
-        )
-    started = time.monotonic()
-    out.mkdir(parents=True, exist_ok=True)
-    if removed := fresh_run_folder(out):
-        print(f"starting afresh: removed the previous demo run's {', '.join(removed)} from {out}")
-    corpus = catalog_corpus()
-    student_base = build_tiny_vlm(out / "models" / "student-base", seed=seed, corpus=corpus)
-    judge = build_tiny_vlm(out / "models" / "judge", seed=seed + 1, corpus=corpus)
-    folder, heldout, edge_eval, edge_corrections = _screens(out, n_customer, n_heldout, n_edge, seed)
-
-    store_dir = out / "store"
-    spec = TaskClassifierSpec.model_validate(
+    return TaskClassifierSpec.model_validate(
         {
             "student": {"model": str(student_base), "gpus": 0},
             "judge": {"enabled": True, "model": str(judge), "runtime": "transformers", "gpus": 0},
@@ -187,53 +165,55 @@ def run(
             "serving": {"promoteIfGain": 0.0, "judgeBelowConfidence": 0.5},
         }
     )
-    events: list[str] = []
-    operator = EmbeddedOperator(
-        "demo",
-        spec,
-        str(store_dir),
-        out / "logs",
-        kafka_bootstrap=kafka_bootstrap,
-        on_event=lambda kind, reason, msg: events.append(f"{kind} {reason}: {msg}"),
-    )
-    try:
-        _wait(operator, lambda s: s.phase == "Serving" and s.model_version == "v1", 900, "bootstrap + train v1")
-        student_url = operator.children.url("demo-student")
-        # The served student, over HTTP, predicts the corrections' screenshots first: what it said
-        # goes into each correction, as an app would send it.
-        corrections = []
-        for k, ex in enumerate(edge_corrections):
-            png = encode_png(ex.image)
-            r = requests.post(
-                f"{student_url}/v1/models/student:predict",
-                timeout=60,
-                json={"instances": [{"image": base64.b64encode(png).decode(), "task": ex.task, "windows": ex.windows}]},
-            )
-            r.raise_for_status()
-            said = r.json()["predictions"][0]
-            corrections.append(
-                make_correction(
-                    "demo",
-                    ex.task,
-                    ex.label,
-                    image=png,
-                    id=f"demo-{k}",
-                    windows=ex.windows,
-                    predicted_label=said["label"],
-                    confidence=said["confidence"],
-                    model_version=said["modelVersion"],
-                )
-            )
-        for c in tqdm(corrections, desc="corrections -> Kafka", unit="msg", disable=None):
-            send(c, bootstrap=kafka_bootstrap, topic=spec.feedback.topic)
-        final = _wait(operator, lambda s: s.cycle >= 1, 900, "sync cycle 1")
-    finally:
-        operator.stop()
 
-    store = LocalStore(store_dir)
+
+def _corrections_of(student_url: str, examples: list) -> list:
+    """Corrections as an app sends them: the served student predicts each screenshot over HTTP
+    first, and what it said goes into the correction beside the right label."""
+    import requests
+
+    from ontask.data.images import encode_png
+    from ontask.feedback import make_correction
+
+    corrections = []
+    for k, ex in enumerate(examples):
+        png = encode_png(ex.image)
+        r = requests.post(
+            f"{student_url}/v1/models/student:predict",
+            timeout=60,
+            json={"instances": [{"image": base64.b64encode(png).decode(), "task": ex.task, "windows": ex.windows}]},
+        )
+        r.raise_for_status()
+        said = r.json()["predictions"][0]
+        corrections.append(
+            make_correction(
+                "demo",
+                ex.task,
+                ex.label,
+                image=png,
+                id=f"demo-{k}",
+                windows=ex.windows,
+                predicted_label=said["label"],
+                confidence=said["confidence"],
+                model_version=said["modelVersion"],
+            )
+        )
+    return corrections
+
+
+def _report(
+    out: Path, store_dir: Path, sets: dict[str, list], judge: Path, intro_facts: str, events: list[str], promoted: bool
+) -> tuple[str, dict[str, Any], Path]:
+    """Evaluate v1, v2, the hybrid and the verifier on the demo's slices; write the HTML report
+    and results.json. Returns the table, the results and the report's path."""
+    from ontask.evaluation import report
+    from ontask.evaluation.compare import Item, compare
+    from ontask.evaluation.gate import read_evaluation
+    from ontask.models.tiny import NO_BASELINE, is_tiny_factory_model
+    from ontask.store import LocalStore
+
     prefix = classifier_prefix("demo")
-    evaluation = read_evaluation(store, prefix, "v2")
-    sets = {"heldout": heldout, "edge": edge_eval, "corrected": edge_corrections}
+    evaluation = read_evaluation(LocalStore(store_dir), prefix, "v2")
     items = {s: [Item(ex.image, ex.task, ex.windows, ex.label, ex.hard) for ex in rows] for s, rows in sets.items()}
     tiny_judge = is_tiny_factory_model(str(judge))  # says nothing about prompting a real VLM: no row
     results = compare(
@@ -260,15 +240,9 @@ def run(
             {k: v for k, v in results.items() if k.startswith("student")}, "heldout", report_dir / "reliability.png"
         ),
     ]
-    promoted = final.model_version == "v2"
     intro = (
-        f"Embedded mode on CPU with tiny random-initialised models, {time.monotonic() - started:.0f} s. "
-        f"Student v1: supervised warm start of {warm_start_steps} steps on the bootstrap labels, then GRPO. "
-        f"Cycle 1: {len(corrections)} corrections of a category missing from the bootstrap data "
-        f"({EDGE_FAMILY}, on-task by the team's policy), {spec.feedback.variants_per_correction} variants "
-        f"each, {spec.feedback.replay_ratio:g} replayed row per cycle row, {cycle_warm_start_steps} warm-start "
-        f"steps, then GRPO; "
-        f"{'promoted' if promoted else 'not promoted'}: {evaluation.decision.reason}."
+        intro_facts
+        + f"{'promoted' if promoted else 'not promoted'}: {evaluation.decision.reason}."
         + (f" {NO_BASELINE[0].upper()}{NO_BASELINE[1:]}." if tiny_judge else "")
     )
     html = report.write_html(
@@ -287,6 +261,70 @@ def run(
     print(table)
     print("\nevents: " + "; ".join(events))
     print(f"report: {html}")
+    return table, results, html
+
+
+def run(
+    out: Path,
+    kafka_bootstrap: Optional[str],
+    seed: int = 7,
+    n_customer: int = 360,
+    n_heldout: int = 100,
+    n_edge: int = 30,
+    warm_start_steps: int = 300,
+    epochs: int = 2,
+    cycle_warm_start_steps: int = 60,
+) -> dict[str, Any]:
+    """Run the demo from a clean run folder; returns the numbers of the printed table."""
+    from ontask.data.catalog import catalog_corpus
+    from ontask.feedback import send
+    from ontask.models.tiny import build_tiny_vlm
+    from ontask.operator.embedded import EmbeddedOperator
+
+    if not kafka_bootstrap:
+        raise DemoFailed(
+            "the demo sends corrections through Kafka: give --kafka-bootstrap (or "
+            "ONTASK_KAFKA_BOOTSTRAP); `make demo` starts a local broker for it"
+        )
+    started = time.monotonic()
+    out.mkdir(parents=True, exist_ok=True)
+    if removed := fresh_run_folder(out):
+        print(f"starting afresh: removed the previous demo run's {', '.join(removed)} from {out}")
+    corpus = catalog_corpus()
+    student_base = build_tiny_vlm(out / "models" / "student-base", seed=seed, corpus=corpus)
+    judge = build_tiny_vlm(out / "models" / "judge", seed=seed + 1, corpus=corpus)
+    folder, heldout, edge_eval, edge_corrections = _screens(out, n_customer, n_heldout, n_edge, seed)
+    spec = _demo_spec(student_base, judge, folder, n_edge, epochs, warm_start_steps, cycle_warm_start_steps)
+    store_dir = out / "store"
+    events: list[str] = []
+    operator = EmbeddedOperator(
+        "demo",
+        spec,
+        str(store_dir),
+        out / "logs",
+        kafka_bootstrap=kafka_bootstrap,
+        on_event=lambda kind, reason, msg: events.append(f"{kind} {reason}: {msg}"),
+    )
+    try:
+        _wait(operator, lambda s: s.phase == "Serving" and s.model_version == "v1", 900, "bootstrap + train v1", out)
+        corrections = _corrections_of(operator.children.url("demo-student"), edge_corrections)
+        for c in tqdm(corrections, desc="corrections -> Kafka", unit="msg", disable=None):
+            send(c, bootstrap=kafka_bootstrap, topic=spec.feedback.topic)
+        final = _wait(operator, lambda s: s.cycle >= 1, 900, "sync cycle 1", out)
+    finally:
+        operator.stop()
+
+    promoted = final.model_version == "v2"
+    facts = (
+        f"Embedded mode on CPU with tiny random-initialised models, {time.monotonic() - started:.0f} s. "
+        f"Student v1: supervised warm start of {warm_start_steps} steps on the bootstrap labels, then GRPO. "
+        f"Cycle 1: {len(corrections)} corrections of a category missing from the bootstrap data "
+        f"({EDGE_FAMILY}, on-task by the team's policy), {spec.feedback.variants_per_correction} variants "
+        f"each, {spec.feedback.replay_ratio:g} replayed row per cycle row, {cycle_warm_start_steps} warm-start "
+        f"steps, then GRPO; "
+    )
+    sets = {"heldout": heldout, "edge": edge_eval, "corrected": edge_corrections}
+    table, results, html = _report(out, store_dir, sets, judge, facts, events, promoted)
     return {"results": results, "table": table, "report": html, "promoted": promoted, "status": final}
 
 

@@ -3,6 +3,7 @@ the one in the report, and the report's plots exist; `ontask eval` and `ontask m
 what the demo wrote."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -112,3 +113,20 @@ def test_a_second_run_starts_from_scratch_and_removes_only_what_a_run_writes(tmp
     assert fresh_run_folder(tmp_path) == list(RUN_FOLDERS)
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
     assert fresh_run_folder(tmp_path) == []
+
+
+def test_a_demo_that_cannot_run_says_why_in_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "ONTASK_KAFKA_BOOTSTRAP"}
+    run = subprocess.run(
+        [sys.executable, "-m", "ontask.cli", "demo", "--small", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        env=env,
+    )
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines() == [
+        "ontask demo: the demo sends corrections through Kafka: give --kafka-bootstrap (or ONTASK_KAFKA_BOOTSTRAP); "
+        "`make demo` starts a local broker for it"
+    ]
