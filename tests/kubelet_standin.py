@@ -16,9 +16,17 @@ import threading
 from pathlib import Path
 from typing import Any, Optional
 
-import requests
 from kubernetes import client as k8s
 
+from ontask.operator.local import (
+    Processes,
+    container_env,
+    predictor_command,
+    predictor_ready,
+    predictor_role,
+    replica_log,
+    run_pytorchjob,
+)
 from realservers.proc import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,33 +51,17 @@ class KubeletStandIn:
         self.fail_versions: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
-        workdir.mkdir(parents=True, exist_ok=True)
+        self.procs = Processes(workdir, base_env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO)
 
-    # --- plumbing
+    # --- plumbing: the manifests run as the embedded mode runs them (ontask.operator.local)
     def _env(self, container: dict[str, Any]) -> dict[str, str]:
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        for e in container.get("env") or []:
-            if "value" in e:
-                env[e["name"]] = e["value"]
-            elif "valueFrom" in e:
-                ref = e["valueFrom"]["secretKeyRef"]
-                env[e["name"]] = self.secrets[ref["name"]][ref["key"]]
-        return env
+        return container_env(container, self.secrets)
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
-        log = open(self.workdir / f"{name}.log", "ab")
-        return subprocess.Popen(
-            [sys.executable, "-m", "ontask.cli", *args],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        return self.procs.spawn(name, args, env)
 
     def log_tail(self, name: str, n: int = 2000) -> str:
-        path = self.workdir / f"{name}.log"
-        return path.read_text(errors="replace")[-n:] if path.exists() else ""
+        return self.procs.log_tail(name, n)
 
     # --- the loop
     def start(self) -> "KubeletStandIn":
@@ -154,24 +146,7 @@ class KubeletStandIn:
             if any(c["type"] in ("Succeeded", "Failed") and c["status"] == "True" for c in conds):
                 continue
             if key not in self.jobs:
-                replicas = pj["spec"]["pytorchReplicaSpecs"]
-                world = sum(r.get("replicas", 1) for r in replicas.values())
-                port, procs, rank = free_port(), [], 0
-                for role in ("Master", "Worker"):
-                    if role not in replicas:
-                        continue
-                    c = replicas[role]["template"]["spec"]["containers"][0]
-                    for _ in range(replicas[role].get("replicas", 1)):
-                        env = {
-                            **self._env(c),
-                            "MASTER_ADDR": "127.0.0.1",
-                            "MASTER_PORT": str(port),
-                            "WORLD_SIZE": str(world),
-                            "RANK": str(rank),
-                            "LOCAL_RANK": "0",
-                        }
-                        procs.append(self._spawn(f"{name}-{role.lower()}-{rank}", c["args"], env))
-                        rank += 1
+                procs = run_pytorchjob(self.procs, pj, self._env, port=free_port())
                 self.jobs[key] = procs
                 self.runs[key] = self.runs.get(key, 0) + 1
                 self._set_status(
@@ -203,7 +178,7 @@ class KubeletStandIn:
                 "type": "Succeeded" if ok else "Failed",
                 "status": "True",
                 "reason": "PyTorchJobSucceeded" if ok else "PyTorchJobFailed",
-                "message": "" if ok else self.log_tail(f"{name}-master-0", 500),
+                "message": "" if ok else self.log_tail(replica_log(name), 500),
                 "lastTransitionTime": _now(),
             }
             self._set_status(
@@ -222,25 +197,11 @@ class KubeletStandIn:
         return f"http://127.0.0.1:{s[2]}" if s else None
 
     def _start_predictor(self, name: str, version: str, c: dict[str, Any]) -> Optional[tuple[subprocess.Popen, int]]:
-        env = self._env(c)
-        args = list(c["args"])
-        port = free_port()
-        args[args.index("--model-uri") + 1] = env["STORAGE_URI"]
-        args[args.index("--http-port") + 1] = str(port)
-        if "--judge-url" in args:  # cluster DNS of the judge's predictor -> where it runs here
-            judge = args[args.index("--judge-url") + 1].split("//")[1].split("-predictor")[0]
-            url = self.url_of(judge)
-            if url is None:
-                return None  # the judge is not up yet; try again on the next pass
-            args[args.index("--judge-url") + 1] = url
+        env, port = self._env(c), free_port()
+        args = predictor_command(c, env, port, lambda isvc: self.url_of(isvc))
+        if args is None:
+            return None  # the judge is not up yet; try again on the next pass
         return self._spawn(f"{name}-{version}", args, env), port
-
-    def _ready(self, port: int, role: str) -> bool:
-        try:
-            r = requests.get(f"http://127.0.0.1:{port}/v1/models/{role}", timeout=2)
-            return r.status_code == 200 and r.json().get("ready") is True
-        except requests.RequestException:
-            return False
 
     def _inference_services(self) -> None:
         for isvc in self.custom.list_namespaced_custom_object(*ISVC[:2], self.namespace, ISVC[2])["items"]:
@@ -274,8 +235,8 @@ class KubeletStandIn:
                 self.servers[name] = (version, started[0], started[1], None)
             return
         _, proc, port, _ = current
-        role = c["args"][c["args"].index("serve") + 1]
-        ready = proc.poll() is None and self._ready(port, role)
+        role = predictor_role(c)
+        ready = proc.poll() is None and predictor_ready(port, role)
         conds = (isvc.get("status") or {}).get("conditions") or []
         was_ready = any(x["type"] == "Ready" and x["status"] == "True" for x in conds)
         if ready and not was_ready:
@@ -298,7 +259,7 @@ class KubeletStandIn:
         name = isvc["metadata"]["name"]
         version = isvc["metadata"]["annotations"].get("ontask.dev/model-version")
         c = isvc["spec"]["predictor"]["containers"][0]
-        role = c["args"][c["args"].index("serve") + 1]
+        role = predictor_role(c)
         canary = isvc["spec"]["predictor"].get("canaryTrafficPercent")
         revisions = self.revisions.setdefault(name, {})
         rev = lambda v: f"{name}-predictor-{v}"  # noqa: E731
@@ -332,7 +293,7 @@ class KubeletStandIn:
             self._set_status(ISVC, name, status)
             return
         proc, port = revisions[version]
-        if proc.poll() is not None or not self._ready(port, role):
+        if proc.poll() is not None or not predictor_ready(port, role):
             return
         if canary is None or rolled is None:
             for v, r in list(revisions.items()):  # full rollout: the older revisions stop

@@ -6,18 +6,23 @@ PyTorchJob with torchrun's environment), an InferenceService as a local KServe M
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-import requests
-
 from ontask.operator.children import Children
+from ontask.operator.local import (
+    Processes,
+    container_env,
+    free_port,
+    predictor_command,
+    predictor_ready,
+    predictor_role,
+    replica_log,
+    run_pytorchjob,
+)
 from ontask.operator.manifests import Context
 from ontask.operator.reconcile import JobState, plan
 from ontask.spec import TaskClassifierSpec, TaskClassifierStatus
@@ -25,63 +30,31 @@ from ontask.spec import TaskClassifierSpec, TaskClassifierStatus
 log = logging.getLogger("ontask.embedded")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class LocalChildren(Children):
-    """Children as local processes; their logs go to `workdir/<name>.log`."""
+    """Children as local processes (ontask.operator.local); their logs go to `workdir/<name>.log`."""
 
     def __init__(self, ctx: Context, workdir: Path):
         super().__init__(ctx)
-        self.workdir = workdir
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.jobs: dict[str, list[subprocess.Popen]] = {}
+        self.procs = Processes(workdir)
+        self.jobs: dict[str, tuple[str, list[subprocess.Popen]]] = {}  # name -> (log of rank 0, processes)
         self.servers: dict[str, tuple[Optional[str], subprocess.Popen, int, str]] = {}
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
-        out = open(self.workdir / f"{name}.log", "ab")
-        return subprocess.Popen(
-            [sys.executable, "-m", "ontask.cli", *args],
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    @staticmethod
-    def _env(container: dict[str, Any]) -> dict[str, str]:
-        # Secret references mean cluster credentials; locally the process inherits ours.
-        return {e["name"]: e["value"] for e in container.get("env") or [] if "value" in e}
-
-    def log_tail(self, name: str, chars: int = 1500) -> str:
-        path = self.workdir / f"{name}.log"
-        return path.read_text(errors="replace")[-chars:] if path.exists() else ""
-
     def job_state(self, kind: str, name: str) -> Optional[tuple[JobState, str]]:
-        procs = self.jobs.get(name)
-        if procs is None:
+        if name not in self.jobs:
             return None
+        log, procs = self.jobs[name]
         if any(p.poll() is None for p in procs):
             return "Running", ""
         if all(p.returncode == 0 for p in procs):
             return "Succeeded", ""
-        return "Failed", self.log_tail(name)
+        return "Failed", self.procs.log_tail(log)
 
     def server_state(self, name: str) -> Optional[tuple[bool, Optional[str]]]:
         server = self.servers.get(name)
         if server is None:
             return None
         version, proc, port, role = server
-        if proc.poll() is not None:
-            return False, version
-        try:
-            r = requests.get(f"http://127.0.0.1:{port}/v1/models/{role}", timeout=2)
-            return r.status_code == 200 and r.json().get("ready") is True, version
-        except requests.RequestException:
-            return False, version
+        return proc.poll() is None and predictor_ready(port, role), version
 
     def url(self, name: str) -> Optional[str]:
         server = self.servers.get(name)
@@ -92,27 +65,11 @@ class LocalChildren(Children):
         if body["kind"] == "Job":
             if name not in self.jobs:
                 c = body["spec"]["template"]["spec"]["containers"][0]
-                self.jobs[name] = [self._spawn(name, c["args"], self._env(c))]
+                self.jobs[name] = (name, [self.procs.spawn(name, c["args"], container_env(c))])
             return
         if body["kind"] == "PyTorchJob":
             if name not in self.jobs:
-                replicas = body["spec"]["pytorchReplicaSpecs"]
-                world = sum(r["replicas"] for r in replicas.values())
-                port, rank, procs = _free_port(), 0, []
-                for kind in ("Master", "Worker"):
-                    for _ in range(replicas.get(kind, {}).get("replicas", 0)):
-                        c = replicas[kind]["template"]["spec"]["containers"][0]
-                        env = {
-                            **self._env(c),
-                            "MASTER_ADDR": "127.0.0.1",
-                            "MASTER_PORT": str(port),
-                            "WORLD_SIZE": str(world),
-                            "RANK": str(rank),
-                            "LOCAL_RANK": "0",
-                        }
-                        procs.append(self._spawn(name if rank == 0 else f"{name}-{rank}", c["args"], env))
-                        rank += 1
-                self.jobs[name] = procs
+                self.jobs[name] = (replica_log(name), run_pytorchjob(self.procs, body, container_env))
             return
         # An InferenceService: (re)start its predictor when new or when its version changes.
         version = body["metadata"]["annotations"]["ontask.dev/model-version"]
@@ -120,23 +77,17 @@ class LocalChildren(Children):
         if current is not None and current[0] == version:
             return
         c = body["spec"]["predictor"]["containers"][0]
-        env = self._env(c)
-        args = list(c["args"])
-        port = _free_port()
-        args[args.index("--model-uri") + 1] = env["STORAGE_URI"]  # what the storage initializer would copy
-        args[args.index("--http-port") + 1] = str(port)
-        if "--judge-url" in args:
-            judge = self.url(args[args.index("--judge-url") + 1].split("//")[1].split("-predictor")[0])
-            if judge is None:
-                return  # the judge is not up yet: the next reconcile starts the student
-            args[args.index("--judge-url") + 1] = judge
-        new = self._spawn(f"{name}-{version}", args, env)
+        env, port = container_env(c), free_port()
+        args = predictor_command(c, env, port, self.url)
+        if args is None:
+            return  # the judge is not up yet: the next reconcile starts the student
+        new = self.procs.spawn(f"{name}-{version}", args, env)
         if current is not None:  # the new version takes over; the old one stops
             current[1].terminate()
-        self.servers[name] = (version, new, port, args[1])
+        self.servers[name] = (version, new, port, predictor_role(c))
 
     def stop(self) -> None:
-        for procs in self.jobs.values():
+        for _, procs in self.jobs.values():
             for p in procs:
                 if p.poll() is None:
                     p.kill()

@@ -1,0 +1,125 @@
+"""The operator's manifests as local processes: what the embedded mode runs its children with,
+and what the tests' kubelet stand-in plays the kubelet, the training operator and KServe with.
+
+A Job's container args run as one `ontask` process; a PyTorchJob's replicas run as processes
+with torchrun's environment (MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK); an InferenceService's
+predictor runs as `ontask serve` on its STORAGE_URI (what KServe's storage initializer copies
+to /mnt/models) on a free local port.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional
+
+import requests
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def container_env(
+    container: Mapping[str, Any], secrets: Optional[Mapping[str, Mapping[str, str]]] = None
+) -> dict[str, str]:
+    """A container's environment: plain values, and secret references resolved from `secrets`
+    (name -> key -> value) when given; without it they are left out (the process inherits the
+    caller's credentials)."""
+    env = {}
+    for e in container.get("env") or []:
+        if "value" in e:
+            env[e["name"]] = e["value"]
+        elif secrets is not None and "valueFrom" in e:
+            ref = e["valueFrom"]["secretKeyRef"]
+            env[e["name"]] = secrets[ref["name"]][ref["key"]]
+    return env
+
+
+class Processes:
+    """Starts `ontask` commands with their output in `workdir/<name>.log`."""
+
+    def __init__(self, workdir: Path, base_env: Optional[Mapping[str, str]] = None, cwd: Optional[Path] = None):
+        self.workdir, self.cwd = workdir, cwd
+        self.base_env = dict(base_env if base_env is not None else os.environ)
+        workdir.mkdir(parents=True, exist_ok=True)
+
+    def spawn(self, name: str, args: list[str], env: Mapping[str, str]) -> subprocess.Popen:
+        out = open(self.workdir / f"{name}.log", "ab")
+        return subprocess.Popen(
+            [sys.executable, "-m", "ontask.cli", *args],
+            cwd=self.cwd,
+            env={**self.base_env, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log_tail(self, name: str, chars: int = 1500) -> str:
+        path = self.workdir / f"{name}.log"
+        return path.read_text(errors="replace")[-chars:] if path.exists() else ""
+
+
+def replica_log(job: str, role: str = "Master", rank: int = 0) -> str:
+    """The log name of a PyTorchJob replica (rank 0 is the Master's)."""
+    return f"{job}-{role.lower()}-{rank}"
+
+
+def run_pytorchjob(
+    procs: Processes, job: dict[str, Any], env_of: Callable[[dict], dict[str, str]]
+) -> list[subprocess.Popen]:
+    """Every replica of a PyTorchJob as a process, Master first (rank 0), on one rendezvous port."""
+    name, replicas = job["metadata"]["name"], job["spec"]["pytorchReplicaSpecs"]
+    world = sum(r.get("replicas", 1) for r in replicas.values())
+    port, rank, started = free_port(), 0, []
+    for role in ("Master", "Worker"):
+        if role not in replicas:
+            continue
+        c = replicas[role]["template"]["spec"]["containers"][0]
+        for _ in range(replicas[role].get("replicas", 1)):
+            torchrun = {
+                "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": str(port),
+                "WORLD_SIZE": str(world),
+                "RANK": str(rank),
+                "LOCAL_RANK": "0",
+            }
+            started.append(procs.spawn(replica_log(name, role, rank), c["args"], {**env_of(c), **torchrun}))
+            rank += 1
+    return started
+
+
+def predictor_command(
+    container: dict[str, Any], env: Mapping[str, str], port: int, url_of: Callable[[str], Optional[str]]
+) -> Optional[list[str]]:
+    """The predictor's `ontask serve` args as they run here: the model from STORAGE_URI, the given
+    port, and the judge's in-cluster address replaced by where that judge runs here (`url_of`
+    an InferenceService name). None while the judge is not up yet."""
+    args = list(container["args"])
+    args[args.index("--model-uri") + 1] = env["STORAGE_URI"]
+    args[args.index("--http-port") + 1] = str(port)
+    if "--judge-url" in args:  # http://<isvc>-predictor.<namespace>
+        judge = url_of(args[args.index("--judge-url") + 1].split("//")[1].split("-predictor")[0])
+        if judge is None:
+            return None
+        args[args.index("--judge-url") + 1] = judge
+    return args
+
+
+def predictor_role(container: dict[str, Any]) -> str:
+    args = container["args"]
+    return args[args.index("serve") + 1]
+
+
+def predictor_ready(port: int, role: str) -> bool:
+    """KServe's readiness: the model's v1 endpoint says ready."""
+    try:
+        r = requests.get(f"http://127.0.0.1:{port}/v1/models/{role}", timeout=2)
+        return r.status_code == 200 and r.json().get("ready") is True
+    except requests.RequestException:
+        return False
