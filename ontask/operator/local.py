@@ -71,12 +71,13 @@ def replica_log(job: str, role: str = "Master", rank: int = 0) -> str:
 
 
 def run_pytorchjob(
-    procs: Processes, job: dict[str, Any], env_of: Callable[[dict], dict[str, str]]
+    procs: Processes, job: dict[str, Any], env_of: Callable[[dict], dict[str, str]], port: Optional[int] = None
 ) -> list[subprocess.Popen]:
-    """Every replica of a PyTorchJob as a process, Master first (rank 0), on one rendezvous port."""
+    """Every replica of a PyTorchJob as a process, Master first (rank 0), on one rendezvous port
+    (a free one unless given)."""
     name, replicas = job["metadata"]["name"], job["spec"]["pytorchReplicaSpecs"]
     world = sum(r.get("replicas", 1) for r in replicas.values())
-    port, rank, started = free_port(), 0, []
+    port, rank, started = port or free_port(), 0, []
     for role in ("Master", "Worker"):
         if role not in replicas:
             continue
