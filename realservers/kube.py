@@ -29,6 +29,7 @@ class KubeEndpoints:
     user_kubeconfig: Path
     user_name: str
     ca_file: Path
+    audit_log: Path  # one JSON line per request (Metadata level), for counting who asks what
 
 
 def write_kubeconfig(path: Path, url: str, ca: Path, cert: Path, key: Path, user: str) -> Path:
@@ -61,6 +62,12 @@ class KubeCluster:
         user_crt, user_key = ca.issue("user", NON_ADMIN_USER, groups=("ontask-testers",))
         sa_key, sa_pub = service_account_keys(pki)
 
+        # Every request at Metadata level, once it completed (watches once they started).
+        audit_policy = self.workdir / "audit-policy.yaml"
+        audit_policy.write_text(
+            "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n"
+        )
+        audit_log = self.workdir / "audit.log"
         etcd_port, etcd_peer, api_port = free_port(), free_port(), free_port()
         etcd = ServerProcess(
             "etcd",
@@ -100,6 +107,10 @@ class KubeCluster:
                 f"--service-account-issuer={url}",
                 f"--service-account-key-file={sa_pub}",
                 f"--service-account-signing-key-file={sa_key}",
+                f"--audit-policy-file={audit_policy}",
+                f"--audit-log-path={audit_log}",
+                "--audit-log-format=json",
+                "--audit-log-maxsize=200",
                 "--v=1",
             ],
             self.workdir,
@@ -137,7 +148,7 @@ class KubeCluster:
             self.workdir,
         ).start()
         self.procs.append(kcm)
-        self.endpoints = KubeEndpoints(url, admin_cfg, user_cfg, NON_ADMIN_USER, ca.cert_path)
+        self.endpoints = KubeEndpoints(url, admin_cfg, user_cfg, NON_ADMIN_USER, ca.cert_path, audit_log)
         return self.endpoints
 
     def stop(self) -> None:

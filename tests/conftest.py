@@ -28,7 +28,12 @@ def real_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServe
         if state.get("kube"):
             k = state["kube"]
             servers.kube_endpoints = KubeEndpoints(
-                k["url"], Path(k["admin_kubeconfig"]), Path(k["user_kubeconfig"]), k["user_name"], Path(k["ca_file"])
+                k["url"],
+                Path(k["admin_kubeconfig"]),
+                Path(k["user_kubeconfig"]),
+                k["user_name"],
+                Path(k["ca_file"]),
+                Path(k["audit_log"]),
             )
         servers.kafka_bootstrap = state.get("kafka")
         if state.get("s3"):

@@ -1,4 +1,4 @@
-"""`ontask demo --small` end to end on the real Kafka broker: it finishes, its printed table is
+"""`ontask demo --small` end to end on the real Kafka broker, twice in one folder: it finishes, its printed table is
 the one in the report, and the report's plots exist; `ontask eval` and `ontask monitor` read
 what the demo wrote."""
 
@@ -14,32 +14,37 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory, kafka_bootstrap):
-    out = tmp_path_factory.mktemp("demo")
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ontask.cli",
-            "demo",
-            "--small",
-            "--out",
-            str(out),
-            "--kafka-bootstrap",
-            kafka_bootstrap,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=1200,
-    )
+def _demo(out, kafka_bootstrap):
+    cmd = [
+        sys.executable,
+        "-m",
+        "ontask.cli",
+        "demo",
+        "--small",
+        "--out",
+        str(out),
+        "--kafka-bootstrap",
+        kafka_bootstrap,
+    ]
+    run = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=1200)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     # Not a terminal: no redrawn bars, one progress line per change of state.
     assert "\r" not in run.stderr, run.stderr[-2000:]
     progress = [line for line in run.stdout.splitlines() if line.startswith(("bootstrap + train v1:", "sync cycle 1:"))]
     assert 2 <= len(progress) <= 20, progress
-    return out, run.stdout
+    return run.stdout
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, kafka_bootstrap):
+    """`ontask demo --small` twice in one folder: the second run starts afresh (it says so) and
+    passes as the first did; the tests read the second."""
+    out = tmp_path_factory.mktemp("demo")
+    first = _demo(out, kafka_bootstrap)
+    assert "starting afresh" not in first
+    second = _demo(out, kafka_bootstrap)
+    assert "starting afresh: removed the previous demo run's" in second
+    return out, second
 
 
 def test_the_printed_table_is_the_reports(demo):

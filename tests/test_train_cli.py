@@ -189,3 +189,16 @@ def test_a_running_train_publishes_its_metrics_before_it_ends(tmp_path):
     final = [json.loads(line) for line in metrics.read_text().splitlines()]
     assert final[-1]["phase"] in ("end", "hybrid") and len(final) > max(seen_while_running)
     assert "eta=" in out
+
+
+def test_on_a_terminal_training_draws_a_bar_under_its_lines(capsys):
+    from ontask.trainers.run import _reporting
+
+    report = _reporting(lambda m: None, 20, live=True)
+    report({"phase": "start", "step": 0, "val_accuracy": 0.5})
+    for step in range(1, 21):
+        report({"phase": "grpo", "step": step, "reward": 0.5 + step / 100})
+    report({"phase": "end", "step": 20, "val_accuracy": 0.75})
+    out = capsys.readouterr()
+    assert "training: 100%" in out.err and "20/20" in out.err and "reward=0.700" in out.err
+    assert "step 10/20 grpo reward=" in out.out + out.err and "end val_accuracy=0.750" in out.out + out.err

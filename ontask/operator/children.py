@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
@@ -198,17 +198,57 @@ class Children:
         self.create(role, self.manifest(role, status, obs), status.model_version)
 
 
-class KubeChildren(Children):
-    """Children of one classifier through the Kubernetes API."""
+def plain(value: Any) -> Any:
+    """A kopf body (mappings and sequences views) as plain dicts and lists."""
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
 
-    def __init__(self, ctx: Context):
+
+class ChildIndexes:
+    """The operator's children as kopf's indexes hold them (kept current by the watch streams;
+    kopf fills them before any handler runs), so that a reconcile reads its children from memory
+    instead of asking the API server."""
+
+    def __init__(self, jobs: Mapping, pytorchjobs: Mapping, inferenceservices: Mapping):
+        self.by_kind = {"Job": jobs, "PyTorchJob": pytorchjobs, "InferenceService": inferenceservices}
+
+    def get(self, kind: str, namespace: str, name: str) -> Optional[dict[str, Any]]:
+        found = list(self.by_kind[kind].get((namespace, name), []))
+        return found[0] if found else None
+
+
+class KubeChildren(Children):
+    """Children of one classifier through the Kubernetes API; read from kopf's indexes when given
+    (no API request while nothing changes), else with a GET each."""
+
+    def __init__(self, ctx: Context, indexes: Optional[ChildIndexes] = None):
         super().__init__(ctx)
         self.custom = k8s.CustomObjectsApi(api_client())
         self.batch = k8s.BatchV1Api(api_client())
+        self.indexes = indexes
 
     def _get(self, kind: tuple[str, str, str], name: str) -> Optional[dict[str, Any]]:
+        if self.indexes is not None:
+            return self.indexes.get(
+                "PyTorchJob" if kind == PYTORCHJOB else "InferenceService", self.ctx.namespace, name
+            )
         try:
             return self.custom.get_namespaced_custom_object(*kind[:2], self.ctx.namespace, kind[2], name)
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+
+    def _job(self, name: str) -> Optional[dict[str, Any]]:
+        if self.indexes is not None:
+            return self.indexes.get("Job", self.ctx.namespace, name)
+        try:
+            return self.batch.api_client.sanitize_for_serialization(
+                self.batch.read_namespaced_job(name, self.ctx.namespace)
+            )
         except ApiException as e:
             if e.status == 404:
                 return None
@@ -218,15 +258,12 @@ class KubeChildren(Children):
         if kind == "pytorchjob":
             job = self._get(PYTORCHJOB, name)
             return None if job is None else _condition_state((job.get("status") or {}).get("conditions"))
-        try:
-            job = self.batch.read_namespaced_job(name, self.ctx.namespace)
-        except ApiException as e:
-            if e.status == 404:
-                return None
-            raise
-        conds = [{"type": c.type, "status": c.status, "message": c.message} for c in (job.status.conditions or [])]
-        state, msg = _condition_state(conds)
-        if state == "Running" and (job.status.succeeded or 0) > 0:
+        job = self._job(name)
+        if job is None:
+            return None
+        status = job.get("status") or {}
+        state, msg = _condition_state(status.get("conditions"))
+        if state == "Running" and (status.get("succeeded") or 0) > 0:
             state = "Succeeded"
         return state, msg
 
@@ -261,6 +298,11 @@ class KubeChildren(Children):
     def create(self, role: str, body: dict[str, Any], model_version: Optional[str]) -> None:
         name = body["metadata"]["name"]
         kind = PYTORCHJOB if body["kind"] == "PyTorchJob" else ISVC
+        if self.indexes is not None:
+            current = self.indexes.get(body["kind"], self.ctx.namespace, name)
+            if current is not None:
+                self._bring_to_spec(body, current)
+                return
         try:
             if body["kind"] == "Job":
                 self.batch.create_namespaced_job(self.ctx.namespace, body)
@@ -270,16 +312,21 @@ class KubeChildren(Children):
         except ApiException as e:
             if e.status != 409:
                 raise
-            if body["kind"] == "InferenceService":
-                # Adopted: bring it to the wanted spec (a new model version, new replica bounds).
-                current = self._get(ISVC, name) or {}
-                if not _contains(
-                    current.get("metadata", {}).get("annotations") or {}, body["metadata"]["annotations"]
-                ) or not _contains(current.get("spec") or {}, body["spec"]):
-                    self.custom.patch_namespaced_custom_object(
-                        *ISVC[:2],
-                        self.ctx.namespace,
-                        ISVC[2],
-                        name,
-                        {"metadata": body["metadata"], "spec": body["spec"]},
-                    )
+            self._bring_to_spec(body, self._get(ISVC, name) if body["kind"] == "InferenceService" else None)
+
+    def _bring_to_spec(self, body: dict[str, Any], current: Optional[dict[str, Any]]) -> None:
+        """An existing InferenceService is adopted and patched to the wanted spec (a new model
+        version, new replica bounds) when it differs; jobs are left as they run."""
+        if body["kind"] != "InferenceService":
+            return
+        current = current or {}
+        if not _contains(
+            current.get("metadata", {}).get("annotations") or {}, body["metadata"]["annotations"]
+        ) or not _contains(current.get("spec") or {}, body["spec"]):
+            self.custom.patch_namespaced_custom_object(
+                *ISVC[:2],
+                self.ctx.namespace,
+                ISVC[2],
+                body["metadata"]["name"],
+                {"metadata": body["metadata"], "spec": body["spec"]},
+            )

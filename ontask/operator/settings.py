@@ -17,6 +17,7 @@ ENV = {
     "ONTASK_KAFKA_BOOTSTRAP": "kafka_bootstrap",
     "ONTASK_KSERVE_MODE": "kserve_mode",
     "ONTASK_CHILD_S3_ENDPOINT": "child_s3_endpoint",
+    "ONTASK_WATCH_CHILDREN": "watch_children",
 }
 
 
@@ -37,6 +38,11 @@ class OperatorSettings(BaseModel):
         "RawDeployment", description="KServe deployment mode (Serverless splits traffic for canaries)."
     )
     child_s3_endpoint: Optional[str] = Field(None, description="S3 endpoint the children use.")
+    watch_children: bool = Field(
+        True,
+        description="Read the children from watch-fed indexes (false: a GET per child per reconcile, "
+        "as before; for clusters that do not let the operator list and watch them).",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "OperatorSettings":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -299,11 +300,19 @@ def run_training(
 
 
 def _reporting(
-    log: Callable[[dict], None], total_steps: int, publish: Optional[Callable[[], None]] = None
+    log: Callable[[dict], None],
+    total_steps: int,
+    publish: Optional[Callable[[], None]] = None,
+    live: Optional[bool] = None,
 ) -> Callable[[dict], None]:
     """The metrics logger, also printing a line now and then (with an ETA), so a running job is
     not silent in `kubectl logs`, and publishing the metrics so far at every evaluation, so
-    `ontask monitor --follow` draws a running job (the version being trained must be named)."""
+    `ontask monitor --follow` draws a running job (the version being trained must be named).
+    On a terminal (`live`, default: whether stdout is one) a progress bar runs under the lines."""
+    from tqdm import tqdm
+
+    live = sys.stdout.isatty() if live is None else live
+    bar = tqdm(total=total_steps, desc="training", unit="step", dynamic_ncols=True) if live else None
     started, first_step = time.monotonic(), None
 
     def report(m: dict) -> None:
@@ -316,7 +325,15 @@ def _reporting(
         elif training and step > first_step:
             eta = (time.monotonic() - started) / (step - first_step) * max(0, total_steps - step)
         line = progress_line(m, total_steps, eta)
-        if line is not None:
+        if bar is not None:
+            if training:
+                bar.update(step - bar.n)
+                bar.set_postfix({k: f"{m[k]:.3f}" for k in ("reward", "sft_loss", "val_accuracy") if k in m})
+            if line is not None:
+                bar.write(line)
+            if m.get("phase") == "end":
+                bar.close()
+        elif line is not None:
             print(line, flush=True)
         if publish is not None and m.get("val_accuracy") is not None:
             publish()

@@ -1,0 +1,220 @@
+"""Operator load on the API server: requests per idle classifier per minute, GET per child vs indexes.
+
+Children read with a GET each on every 3 s reconcile (before) against read from watch-fed kopf
+indexes (now).
+
+20 TaskClassifiers serve and are idle on a real kube-apiserver: each has its data Job,
+training PyTorchJob and judge and student InferenceServices, made by the operator's own
+manifest code and marked done and ready, and its status says Serving v1. `ontask operator` runs
+as a non-admin user; the API server's audit log counts that user's requests over one minute
+after a warm-up (startup listing, the first reconcile's status writes). Goal: at most 1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+N_CLASSIFIERS = 20
+WARMUP_S = 45.0
+WINDOW_S = 60.0
+NAMESPACE = "bench"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _kubectl(kube, *args: str, stdin: str | None = None) -> None:
+    from realservers import bin_path
+
+    subprocess.run(
+        [str(bin_path("kubectl")), "--kubeconfig", str(kube.admin_kubeconfig), *args],
+        input=stdin,
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+
+
+def _set_up(kube, store_dir: Path) -> None:
+    """CRDs, the namespace, the user's rights, and N serving classifiers with done children."""
+    from kubernetes import client as k8s
+    from kubernetes import config as k8s_config
+
+    from ontask.operator.children import ISVC, PYTORCHJOB, context_for
+    from ontask.operator.manifests import data_job, inference_service, training_job
+    from ontask.operator.reconcile import FIRST_VERSION
+    from ontask.operator.settings import OperatorSettings
+    from ontask.spec import GROUP, PLURAL, VERSION, TaskClassifierSpec
+
+    crds = sorted((REPO / "charts" / "ontask" / "crds").glob("*.yaml")) + sorted(
+        (REPO / "tests" / "crds").glob("*.yaml")
+    )
+    for crd in crds:
+        _kubectl(kube, "apply", "--server-side", "-f", str(crd))
+    _kubectl(kube, "wait", "--for=condition=Established", "--timeout=60s", "--all", "crd")
+    _kubectl(kube, "create", "namespace", NAMESPACE)
+    _kubectl(
+        kube,
+        "create",
+        "clusterrolebinding",
+        "bench-operator",
+        "--clusterrole=cluster-admin",
+        f"--user={kube.user_name}",
+    )
+
+    api = k8s_config.new_client_from_config(str(kube.admin_kubeconfig))
+    custom, batch = k8s.CustomObjectsApi(api), k8s.BatchV1Api(api)
+    settings = OperatorSettings(store=str(store_dir))
+    spec = TaskClassifierSpec.model_validate(
+        {"data": {"source": "synthetic"}, "student": {"gpus": 0}, "judge": {"gpus": 0, "runtime": "transformers"}}
+    )
+    done = {"type": "Ready", "status": "True", "reason": "Ready", "lastTransitionTime": _now()}
+    for i in range(N_CLASSIFIERS):
+        tc = custom.create_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            NAMESPACE,
+            PLURAL,
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "TaskClassifier",
+                "metadata": {"name": f"idle-{i:02d}"},
+                "spec": spec.wire(),
+            },
+        )
+        ctx = context_for(tc["metadata"], spec, settings)
+        job = data_job(ctx, ctx.name)
+        batch.create_namespaced_job(NAMESPACE, job)
+        batch.patch_namespaced_job_status(
+            job["metadata"]["name"],
+            NAMESPACE,
+            {
+                "status": {
+                    "startTime": _now(),
+                    "completionTime": _now(),
+                    "succeeded": 1,
+                    "conditions": [
+                        {
+                            "type": "SuccessCriteriaMet",
+                            "status": "True",
+                            "reason": "CompletionsReached",
+                            "lastTransitionTime": _now(),
+                        },
+                        {
+                            "type": "Complete",
+                            "status": "True",
+                            "reason": "CompletionsReached",
+                            "lastTransitionTime": _now(),
+                        },
+                    ],
+                }
+            },
+        )
+        pj = training_job(ctx, ctx.name, "v1", FIRST_VERSION, spec.student.model)
+        custom.create_namespaced_custom_object(*PYTORCHJOB[:2], NAMESPACE, PYTORCHJOB[2], pj)
+        custom.patch_namespaced_custom_object_status(
+            *PYTORCHJOB[:2],
+            NAMESPACE,
+            PYTORCHJOB[2],
+            pj["metadata"]["name"],
+            {
+                "status": {
+                    "conditions": [
+                        {
+                            "type": "Succeeded",
+                            "status": "True",
+                            "reason": "PyTorchJobSucceeded",
+                            "lastTransitionTime": _now(),
+                        }
+                    ]
+                }
+            },
+        )
+        model_uri = f"{settings.store_for('ontask')}/classifiers/{ctx.name}/models/v1"
+        for role, uri, version in (("judge", spec.judge.model, "judge"), ("student", model_uri, "v1")):
+            isvc = inference_service(ctx, role, uri, version)
+            custom.create_namespaced_custom_object(*ISVC[:2], NAMESPACE, ISVC[2], isvc)
+            custom.patch_namespaced_custom_object_status(
+                *ISVC[:2], NAMESPACE, ISVC[2], isvc["metadata"]["name"], {"status": {"conditions": [done]}}
+            )
+        custom.patch_namespaced_custom_object_status(
+            GROUP, VERSION, NAMESPACE, PLURAL, ctx.name, {"status": {"phase": "Serving", "modelVersion": "v1"}}
+        )
+
+
+def _requests_by(audit_log: Path, user: str, start: int) -> tuple[int, int]:
+    """(requests of `user` in the audit log after byte `start`, the log's end)."""
+    seen = set()
+    with open(audit_log, "rb") as f:
+        f.seek(start)
+        data = f.read()
+    for line in data.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event.get("user", {}).get("username") == user:
+            seen.add(event["auditID"])
+    return len(seen), start + len(data)
+
+
+def _measure(kube, store_dir: Path, watch_children: bool, workdir: Path) -> float:
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kube.user_kubeconfig),
+        "PYTHONPATH": str(REPO),
+        "ONTASK_STORE": str(store_dir),
+        "ONTASK_WATCH_CHILDREN": str(watch_children).lower(),
+    }
+    env.pop("ONTASK_KAFKA_BOOTSTRAP", None)  # idle: no feedback daemons
+    log = open(workdir / f"operator-{watch_children}.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ontask.cli", "operator", "--standalone", "--namespace", NAMESPACE, "--liveness", ""],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+    )
+    try:
+        time.sleep(WARMUP_S)
+        _, start = _requests_by(kube.audit_log, kube.user_name, 0)
+        time.sleep(WINDOW_S)
+        count, _ = _requests_by(kube.audit_log, kube.user_name, start)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return count / N_CLASSIFIERS / (WINDOW_S / 60.0)
+
+
+def run() -> None:
+    from realservers import RealServers
+
+    servers = RealServers()
+    try:
+        kube = servers.kube()
+        with tempfile.TemporaryDirectory() as tmp:
+            store_dir = Path(tmp) / "store"
+            store_dir.mkdir()
+            _set_up(kube, store_dir)
+            before = _measure(kube, store_dir, False, Path(tmp))
+            now = _measure(kube, store_dir, True, Path(tmp))
+    finally:
+        servers.stop()
+    print(
+        f"{N_CLASSIFIERS} idle serving classifiers, {WINDOW_S:.0f} s window after {WARMUP_S:.0f} s of warm-up; "
+        "API requests of the operator's user, from the API server's audit log"
+    )
+    print("| children read | API requests per classifier per minute |")
+    print("|---|---|")
+    print(f"| with a GET each, every 3 s reconcile (before) | {before:.1f} |")
+    print(f"| from watch-fed indexes (now) | {now:.2f} |")
+    print(f"goal: at most 1 -> {'met' if now <= 1.0 else 'NOT met'}")
