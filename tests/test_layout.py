@@ -13,6 +13,17 @@ def _imports(path):
             yield node.module
 
 
+def test_evaluation_reads_the_classifier_from_models_not_from_serving():
+    offenders = {
+        str(p.relative_to(REPO)): m
+        for room in ("evaluation", "trainers", "judge", "models")
+        for p in (REPO / "ontask" / room).rglob("*.py")
+        for m in _imports(p)
+        if m == "ontask.serving" or m.startswith("ontask.serving.")
+    }
+    assert offenders == {}
+
+
 def test_serving_evaluation_and_the_judge_do_not_import_the_trainers():
     offenders = {
         str(p.relative_to(REPO)): m

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from ontask.data.images import decode_image, encode_png, sha256
-from ontask.data.prompt import verl_prompt
+from ontask.models.prompt import verl_prompt
 from ontask.store import Store, StoreError
 from ontask.store_paths import dataset_prefix
 

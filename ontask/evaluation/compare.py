@@ -102,7 +102,7 @@ def compare(
 
     pixels: also the verifier reading the screenshot alone (OCR), as if no window evidence came.
     probabilities: when given, filled with {system: {slice: P(on-task) per item}}."""
-    from ontask.serving.classify import PromptBaseline, StudentClassifier
+    from ontask.models.classifier import PromptBaseline, StudentClassifier
     from ontask.verify import VerifierConfig, score_windows
 
     cfg = VerifierConfig.load()

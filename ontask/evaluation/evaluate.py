@@ -9,7 +9,7 @@ from ontask.data.dataset import read_version
 from ontask.evaluation.compare import Item, items_of, student_probabilities
 from ontask.evaluation.metrics import summary
 from ontask.labels import LABELS
-from ontask.serving.classify import StudentClassifier
+from ontask.models.classifier import StudentClassifier
 from ontask.store import Store
 
 

@@ -169,7 +169,7 @@ def spec_from_verl(
             continue
         if target is None:
             continue
-        if target in set_by and spec_value(spec, target) != converted:
+        if target in set_by and _spec_value(spec, target) != converted:
             problems.append(f"{key}: {value!r} contradicts {set_by[target]} (both set {target})")
             continue
         set_by[target] = key
@@ -190,7 +190,7 @@ def spec_from_verl(
     raise VerlConfigError("the verl config cannot be honoured as written:\n  " + "\n  ".join(problems))
 
 
-def spec_value(tree: dict[str, Any], path: str) -> Any:
+def _spec_value(tree: dict[str, Any], path: str) -> Any:
     for p in path.split("."):
         tree = tree[p]
     return tree

@@ -18,8 +18,8 @@ from typing import Optional, Protocol, Sequence
 import torch
 from PIL import Image
 
-from ontask.data.prompt import chat_prompt
 from ontask.judge.options import from_logprobs, option_token_ids, two_way_probability
+from ontask.models.prompt import chat_prompt
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import torch
 
 from ontask.data.images import fit_for
-from ontask.data.prompt import chat_prompt, prompt_text
 from ontask.judge.options import option_token_ids
 from ontask.labels import OFF, ON
+from ontask.models.prompt import chat_prompt, prompt_text
 
 
 def encode(processor, image, task: str, windows) -> dict[str, torch.Tensor]:

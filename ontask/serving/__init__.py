@@ -1,7 +1,8 @@
-"""KServe predictors: the one-pass student, the judge, and the disagreement loop.
+"""KServe predictors of the one-pass student (ontask.models.classifier), the judge, and the
+disagreement loop.
 
 Names are imported on first use: the request schema is light (the capture agent uses it on a
-user's desktop), the classifier pulls in torch and transformers."""
+user's desktop), the predictors pull in torch and transformers."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import importlib
 from typing import Any
 
 _HOMES = {
-    "StudentClassifier": "classify",
-    "label_of": "classify",
     "DisagreementLoop": "disagreement",
     "HttpJudgeClient": "disagreement",
     "judge_correction": "disagreement",

@@ -10,15 +10,11 @@ import torch
 from PIL import Image
 
 from ontask.data.images import fit_for
-from ontask.data.prompt import chat_prompt, prompt_text
 from ontask.evaluation.hybrid import HybridFit
 from ontask.labels import OFF, ON
 from ontask.models.answer import AnswerTokens
 from ontask.models.loading import load_vlm, local_copy
-
-
-def label_of(p_on_task: float) -> str:
-    return ON if p_on_task >= 0.5 else OFF
+from ontask.models.prompt import chat_prompt, prompt_text
 
 
 class StudentClassifier:
