@@ -188,13 +188,14 @@ def s3_config_from_env(endpoint: Optional[str] = None) -> S3Config:
     return S3Config(endpoint, key, secret, os.environ.get("AWS_DEFAULT_REGION"))
 
 
-def open_store(uri: str, s3: Optional[S3Config] = None) -> Store:
-    """A store for ``s3://bucket/prefix`` (credentials from ``s3`` or the env) or a local path."""
+def open_store(uri: str, s3: Optional[S3Config] = None, create_bucket: bool = True) -> Store:
+    """A store for ``s3://bucket/prefix`` (credentials from ``s3`` or the env) or a local path.
+    A store only read from, at a URI someone else gave, must pass ``create_bucket=False``."""
     parsed = urlparse(uri)
     if parsed.scheme == "s3":
         if not parsed.netloc:
             raise StoreError(f"{uri!r} names no bucket")
-        return S3Store(s3 or s3_config_from_env(), parsed.netloc, parsed.path)
+        return S3Store(s3 or s3_config_from_env(), parsed.netloc, parsed.path, create_bucket=create_bucket)
     if parsed.scheme in ("", "file"):
         return LocalStore(parsed.path if parsed.scheme == "file" else uri)
     raise StoreError(f"unsupported store URI {uri!r}: use s3://bucket/prefix or a local folder")

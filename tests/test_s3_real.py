@@ -50,3 +50,26 @@ def test_store_round_trip_list_and_missing_key(store, tmp_path):
 def test_store_refuses_path_traversal(tmp_path):
     with pytest.raises(StoreError, match="not allowed"):
         LocalStore(tmp_path).put_bytes("../escape", b"x")
+
+
+def test_a_corrections_screenshot_reference_is_read_but_never_creates_its_bucket(s3, s3_config, monkeypatch, tmp_path):
+    from ontask.feedback.buffer import Entry
+    from ontask.feedback.cycle import correction_examples
+
+    monkeypatch.setenv("S3_ENDPOINT", s3.endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3.secret_key)
+    bucket = f"nobody-{uuid.uuid4().hex[:8]}"
+    entry = Entry(
+        id="c1",
+        content_key="k",
+        image_sha256="0" * 64,
+        image_key=f"s3://{bucket}/shot.png",
+        task="Write the report",
+        label="on-task",
+        source="user",
+        received_at=0.0,
+    )
+    assert correction_examples(LocalStore(tmp_path / "store"), [entry]) == []  # unreadable: left out
+    client = Minio(s3.endpoint.removeprefix("http://"), s3.access_key, s3.secret_key, secure=False)
+    assert not client.bucket_exists(bucket)

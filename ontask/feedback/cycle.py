@@ -32,7 +32,8 @@ def _screenshot(store: Store, e: Entry):
         return None
     try:
         data = (
-            open_store(e.image_key.rsplit("/", 1)[0]).get_bytes(e.image_key.rsplit("/", 1)[1])
+            # A correction's own reference: read it, never create the bucket it names.
+            open_store(e.image_key.rsplit("/", 1)[0], create_bucket=False).get_bytes(e.image_key.rsplit("/", 1)[1])
             if e.image_key.startswith("s3://")
             else store.get_bytes(e.image_key)
         )
