@@ -84,11 +84,8 @@ class Operator:
         return self.log.read_text(errors="replace")[-3000:]
 
 
-def prepare_namespace(
-    kube, admin_api, s3, s3_config, work: Path, namespace: str, bucket: str
-) -> tuple[S3Store, KubeletStandIn]:
-    """The namespace, RBAC, base models in S3, and a running kubelet stand-in for it."""
-    run_cli("kubectl", "create", "namespace", namespace, kubeconfig=kube.admin_kubeconfig)
+def bind_chart_role(kube, namespace: str, binding_name: str) -> None:
+    """The chart's ClusterRole, rendered by the real Helm, bound to the tests' non-admin user."""
     rendered = run_cli(
         "helm",
         "template",
@@ -104,7 +101,7 @@ def prepare_namespace(
     binding = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRoleBinding",
-        "metadata": {"name": f"{namespace}-user"},
+        "metadata": {"name": binding_name},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": kube.user_name}],
     }
@@ -117,6 +114,14 @@ def prepare_namespace(
         check=True,
         input=yaml.safe_dump_all([role, binding]),
     )
+
+
+def prepare_namespace(
+    kube, admin_api, s3, s3_config, work: Path, namespace: str, bucket: str
+) -> tuple[S3Store, KubeletStandIn]:
+    """The namespace, RBAC, base models in S3, and a running kubelet stand-in for it."""
+    run_cli("kubectl", "create", "namespace", namespace, kubeconfig=kube.admin_kubeconfig)
+    bind_chart_role(kube, namespace, f"{namespace}-user")
     store = S3Store(s3_config, bucket)
     upload_folder(store, build_tiny_vlm(work / "student", seed=1), "base/student")
     upload_folder(store, build_tiny_vlm(work / "judge", seed=2), "base/judge")

@@ -7,12 +7,12 @@ import sys
 import urllib.request
 
 import pytest
-import yaml
 from kubernetes import client as k8s
 
 from ontask.spec import GROUP, PLURAL, VERSION
 from realservers.proc import free_port
 from tests.conftest import REPO, run_cli, wait_for
+from tests.operator_env import bind_chart_role
 
 NS = "ontask-op"
 
@@ -20,34 +20,7 @@ NS = "ontask-op"
 @pytest.fixture(scope="module")
 def operator(kube, admin_api, crd_installed, tmp_path_factory):
     run_cli("kubectl", "create", "namespace", NS, kubeconfig=kube.admin_kubeconfig)
-    rendered = run_cli(
-        "helm",
-        "template",
-        "ontask",
-        str(REPO / "charts" / "ontask"),
-        "--namespace",
-        NS,
-        "--kube-version",
-        "1.34.0",
-        check=True,
-    ).stdout
-    role = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "ClusterRole")
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": "ontask-test-user"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": kube.user_name}],
-    }
-    run_cli(
-        "kubectl",
-        "apply",
-        "-f",
-        "-",
-        kubeconfig=kube.admin_kubeconfig,
-        check=True,
-        input=yaml.safe_dump_all([role, binding]),
-    )
+    bind_chart_role(kube, NS, "ontask-test-user")
     port = free_port()
     log = tmp_path_factory.mktemp("operator") / "operator.log"
     env = {**os.environ, "KUBECONFIG": str(kube.user_kubeconfig), "PYTHONPATH": str(REPO)}

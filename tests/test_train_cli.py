@@ -88,8 +88,9 @@ RESUME_CONFIG = (
 )
 
 
-def _train(tmp_path, store_dir, *extra):
-    cmd = [
+def _train_cmd(tmp_path, store_dir, *extra):
+    """`ontask train` on the resume test's config, dataset and base model."""
+    return [
         sys.executable,
         "-m",
         "ontask.cli",
@@ -108,6 +109,10 @@ def _train(tmp_path, store_dir, *extra):
         "2",
         *extra,
     ]
+
+
+def _train(tmp_path, store_dir, *extra):
+    cmd = _train_cmd(tmp_path, store_dir, *extra)
     return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
 
 
@@ -154,26 +159,7 @@ def test_a_running_train_publishes_its_metrics_before_it_ends(tmp_path):
     (tmp_path / "resume.yaml").write_text(
         RESUME_CONFIG.replace("epochs: 1", "epochs: 6").replace("evalEvery: 1000", "evalEvery: 2")
     )
-    cmd = [
-        sys.executable,
-        "-m",
-        "ontask.cli",
-        "train",
-        "--config",
-        str(tmp_path / "resume.yaml"),
-        "--store",
-        str(tmp_path / "store"),
-        "--classifier",
-        "resume",
-        "--dataset",
-        "screens",
-        "--base-model",
-        str(tmp_path / "base"),
-        "--warm-start-steps",
-        "2",
-        "--model-version",
-        "v1",
-    ]
+    cmd = _train_cmd(tmp_path, tmp_path / "store", "--model-version", "v1")
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     metrics = tmp_path / "store" / "classifiers" / "resume" / "metrics" / "v1.jsonl"
     seen_while_running = []
