@@ -46,6 +46,9 @@ class Operator:
             "ONTASK_KAFKA_BOOTSTRAP": kafka_bootstrap,
             "ONTASK_S3_SECRET": "s3-creds",
             "ONTASK_CHILD_S3_ENDPOINT": s3.endpoint,
+            # No safety-net pass within a test: every step of a classifier's life must come from an
+            # event (a child's, a feedback batch's, a spec edit's) or a canary's deadline.
+            "ONTASK_RESYNC_SECONDS": "3600",
             **(extra_env or {}),
         }
         self.proc: Optional[subprocess.Popen] = None

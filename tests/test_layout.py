@@ -35,6 +35,17 @@ def test_serving_evaluation_and_the_judge_do_not_import_the_trainers():
     assert offenders == {}
 
 
+def test_the_student_s_room_imports_none_of_the_rooms_built_on_it():
+    above = ("ontask.evaluation", "ontask.serving", "ontask.trainers", "ontask.judge", "ontask.operator")
+    offenders = {
+        str(p.relative_to(REPO)): m
+        for p in (REPO / "ontask" / "models").rglob("*.py")
+        for m in _imports(p)
+        if any(m == a or m.startswith(a + ".") for a in above)
+    }
+    assert offenders == {}
+
+
 def test_the_labels_are_spelled_in_one_module():
     import io
     import tokenize

@@ -140,13 +140,15 @@ def test_in_serverless_mode_a_passing_candidate_goes_through_a_canary_first():
     assert conds(p.status)["Trained"] == ("False", "Canary")
     p = plan(SPEC, p.status, _canary_obs("Pending"))
     assert "canary" in p.ensure and p.status.model_version == "v1"
+    assert p.recheck_after is None  # only the revision's readiness (an event) moves it on
     p = plan(SPEC, p.status, _canary_obs("Ready", now=1_000_000.0))  # ready: its canary window starts
     assert "canary" in p.ensure and p.status.model_version == "v1" and p.status.canary_since is not None
+    assert p.recheck_after == 10 * 60  # no event ends the window: the operator looks again then
     p = plan(SPEC, p.status, _canary_obs("Ready", now=1_000_000.0 + 9 * 60))  # within canaryMinutes (10)
-    assert "canary" in p.ensure and p.status.model_version == "v1"
+    assert "canary" in p.ensure and p.status.model_version == "v1" and p.recheck_after == 60
     p = plan(SPEC, p.status, _canary_obs("Ready", now=1_000_000.0 + 10 * 60))
     assert p.status.model_version == "v2" and p.status.cycle == 1 and "student" in p.ensure
-    assert p.status.canary_since is None and p.status.candidate_version is None
+    assert p.status.canary_since is None and p.status.candidate_version is None and p.recheck_after is None
     assert conds(p.status)["Trained"] == ("True", "Promoted")
 
 

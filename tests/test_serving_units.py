@@ -82,7 +82,7 @@ def test_a_student_with_a_hybrid_fit_serves_its_mix_with_the_verifier(tmp_path):
 
     from ontask.data import generate
     from ontask.data.images import encode_png
-    from ontask.evaluation.hybrid import HybridFit
+    from ontask.models.hybrid import HybridFit
     from ontask.models.tiny import build_tiny_vlm
     from ontask.serving.predictor import StudentPredictor
     from ontask.verify import VerifierConfig, score_windows

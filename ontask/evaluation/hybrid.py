@@ -1,28 +1,17 @@
-"""The hybrid of the student and the verifier: P = w * P_student + (1 - w) * P_verifier, with the
-student's weight w fitted on labelled rows, so that a student that learned nothing gets no
-weight and the hybrid is never far below the better of its parts. Pure functions, and the record
-`ontask train` writes beside a model for the predictor to read (HybridFit)."""
+"""Fitting the hybrid of the student and the verifier (ontask.models.hybrid): the student's weight
+w, fitted on labelled rows, so that a student that learned nothing gets no weight and the hybrid
+is never far below the better of its parts. Pure functions."""
 
 from __future__ import annotations
 
-import json
 import random
-from pathlib import Path
-from typing import Optional, Sequence
-
-from pydantic import BaseModel, Field
+from typing import Sequence
 
 from ontask.evaluation.metrics import accuracy
 from ontask.labels import ON, label_of
-
-# Beside config.json in every model folder that `ontask train` writes.
-HYBRID_FILE = "ontask-hybrid.json"
+from ontask.models.hybrid import HybridFit, mix
 
 GRID = tuple(i / 10 for i in range(11))
-
-
-def mix(p_student: Sequence[float], p_verifier: Sequence[float], w: float) -> list[float]:
-    return [w * s + (1 - w) * v for s, v in zip(p_student, p_verifier)]
 
 
 def fit_weight(p_student: Sequence[float], p_verifier: Sequence[float], truth: Sequence[str]) -> float:
@@ -75,48 +64,24 @@ def _accuracy(p: Sequence[float], truth: Sequence[str]) -> float:
     return accuracy(truth, [label_of(q) for q in p])
 
 
-class HybridFit(BaseModel):
-    """The student's weight in the served answer, fitted after training on held-out rows."""
+def fit_hybrid(
+    p_student: Sequence[float], p_verifier: Sequence[float], truth: Sequence[str], fitted_on: str
+) -> HybridFit:
+    """Fit the weight on these rows and record what each part scores on them.
 
-    student_weight: float = Field(ge=0.0, le=1.0)
-    fitted_on: str = Field(description="the rows the weight was fitted on (dataset, version, split)")
-    rows: int = Field(ge=0)
-    accuracy: dict[str, float] = Field(description="student, verifier and hybrid on those rows")
-
-    @classmethod
-    def fit(
-        cls, p_student: Sequence[float], p_verifier: Sequence[float], truth: Sequence[str], fitted_on: str
-    ) -> "HybridFit":
-        """Fit the weight on these rows and record what each part scores on them.
-
-        Example:
-            >>> f = HybridFit.fit([0.9, 0.9], [0.8, 0.2], ["on-task", "off-task"], "d:v1 val")
-            >>> f.student_weight, f.accuracy["verifier"]
-            (0.0, 1.0)
-        """
-        w = fit_weight(p_student, p_verifier, truth) if truth else 0.0
-        return cls(
-            student_weight=w,
-            fitted_on=fitted_on,
-            rows=len(truth),
-            accuracy={
-                "student": _accuracy(p_student, truth),
-                "verifier": _accuracy(p_verifier, truth),
-                "hybrid": _accuracy(mix(p_student, p_verifier, w), truth),
-            },
-        )
-
-    def combine(self, p_student: float, p_verifier: Optional[float]) -> float:
-        """The served P(on-task): the student alone where the verifier had no evidence."""
-        if p_verifier is None:
-            return p_student
-        return self.student_weight * p_student + (1 - self.student_weight) * p_verifier
-
-    def write(self, folder: Path) -> None:
-        (Path(folder) / HYBRID_FILE).write_text(self.model_dump_json(indent=1))
-
-    @classmethod
-    def read(cls, folder: Path) -> Optional["HybridFit"]:
-        """The model's fit, or None for a model trained before hybrids were recorded (student alone)."""
-        path = Path(folder) / HYBRID_FILE
-        return cls.model_validate(json.loads(path.read_text())) if path.is_file() else None
+    Example:
+        >>> f = fit_hybrid([0.9, 0.9], [0.8, 0.2], ["on-task", "off-task"], "d:v1 val")
+        >>> f.student_weight, f.accuracy["verifier"]
+        (0.0, 1.0)
+    """
+    w = fit_weight(p_student, p_verifier, truth) if truth else 0.0
+    return HybridFit(
+        student_weight=w,
+        fitted_on=fitted_on,
+        rows=len(truth),
+        accuracy={
+            "student": _accuracy(p_student, truth),
+            "verifier": _accuracy(p_verifier, truth),
+            "hybrid": _accuracy(mix(p_student, p_verifier, w), truth),
+        },
+    )

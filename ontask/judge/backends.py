@@ -18,7 +18,8 @@ from typing import Optional, Protocol, Sequence
 import torch
 from PIL import Image
 
-from ontask.judge.options import from_logprobs, option_token_ids, two_way_probability
+from ontask.judge.options import from_logprobs
+from ontask.models.answer import option_token_ids, two_way_probability
 from ontask.models.prompt import chat_prompt
 
 

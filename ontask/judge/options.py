@@ -1,31 +1,11 @@
-"""Pure functions: a verdict as a probability from the logits of the answer tokens."""
+"""Pure functions: the judge's verdict as a probability from its answer's logprobs (the answer
+tokens themselves are the student's, in ontask.models.answer)."""
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
-
-def option_token_ids(tokenize, options: tuple[str, str]) -> tuple[list[int], int, int]:
-    """(common prefix ids, first distinguishing id of option 0, of option 1).
-
-    The two answers may share leading tokens (a BPE may split "on-task" and "off-task" after
-    a shared piece); the verdict is read where they first differ, after feeding the prefix.
-    """
-    a, b = tokenize(options[0]), tokenize(options[1])
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    if n == len(a) or n == len(b):
-        raise ValueError(f"options {options!r} are not distinguishable by their tokens ({a} vs {b})")
-    return a[:n], a[n], b[n]
-
-
-def two_way_probability(logit_a: float, logit_b: float) -> float:
-    """P(option a) when the answer is one of a or b: softmax over just the two logits."""
-    m = max(logit_a, logit_b)
-    ea, eb = math.exp(logit_a - m), math.exp(logit_b - m)
-    return ea / (ea + eb)
+from ontask.models.answer import two_way_probability
 
 
 def from_logprobs(top: Sequence[tuple[str, float]], option_a: str, option_b: str, floor: float = -30.0) -> float:

@@ -10,9 +10,9 @@ import torch
 from PIL import Image
 
 from ontask.data.images import fit_for
-from ontask.evaluation.hybrid import HybridFit
 from ontask.labels import OFF, ON
 from ontask.models.answer import AnswerTokens
+from ontask.models.hybrid import HybridFit
 from ontask.models.loading import load_vlm, local_copy
 from ontask.models.prompt import chat_prompt, prompt_text
 

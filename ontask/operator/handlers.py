@@ -1,21 +1,25 @@
-"""kopf handlers for TaskClassifier: validate the spec, then apply the reconcile plan: create
-(or adopt) the children it names, read their state back, and write the status and an Event
-for every phase transition. The children (Jobs, PyTorchJobs, InferenceServices labelled as
-ontask's) are watched into kopf indexes, so the reconcile timer reads them from memory: an idle
-classifier costs the API server no request. A restarted operator resumes from what exists."""
+"""kopf handlers for TaskClassifier. One reconcile loop per classifier validates its spec, then
+applies the reconcile plan: create (or adopt) the children it names, read their state back, and
+write the status and an Event for every phase transition. The children (Jobs, PyTorchJobs,
+InferenceServices labelled as ontask's) are watched into kopf indexes: the loop reads them from
+memory, and their events wake it, as do feedback batches and spec edits; it looks again on its
+own only every resyncSeconds. An idle classifier costs the API server no request. A restarted
+operator resumes from what exists."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
-from typing import Any
+from typing import Any, Optional
 
 import kopf
 from pydantic import ValidationError
 
 from ontask.operator.conditions import set_condition
 from ontask.operator.settings import OperatorSettings
+from ontask.operator.wakeups import Wakeups
 from ontask.spec import GROUP, PLURAL, VERSION, TaskClassifierSpec, TaskClassifierStatus
 
 log = logging.getLogger("ontask.operator")
@@ -52,25 +56,48 @@ def _validate(spec: dict[str, Any], status: dict[str, Any], generation: int) -> 
     return current.wire(), problems
 
 
-@kopf.on.resume(GROUP, VERSION, PLURAL)
-@kopf.on.create(GROUP, VERSION, PLURAL)
-@kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
-def reconcile(
-    spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, patch: kopf.Patch, body: kopf.Body, **kwargs: Any
-) -> None:
-    """Validate the spec and record the result in status (and as an Event when it is unusable);
-    a runnable spec then moves along its life (children, status, events)."""
-    new_status, problems = _validate(dict(spec), dict(status), int(meta.get("generation") or 0))
-    if problems:
-        patch.status.update(new_status)
-        kopf.warn(body, reason="InvalidSpec", message="; ".join(problems))
-        log.warning("classifier %s/%s is not runnable: %s", meta.get("namespace"), meta.get("name"), problems)
-        return
-    kopf.info(body, reason="Accepted", message="spec accepted")
-    _advance(spec, new_status, meta, patch, body, kwargs)
+def _reconcile_once(
+    spec: dict[str, Any], status: dict[str, Any], meta: dict[str, Any], indexes, revalidate: bool
+) -> tuple[Optional[dict[str, Any]], list[tuple[str, str, str]], Optional[float]]:
+    """One pass over a classifier: validate a new spec (and on the operator's start), then apply
+    the reconcile plan: create (or adopt) the children it names. Returns the status to write
+    (None when unchanged), the events to post, and when to look again with no event (None: only
+    an event can change anything)."""
+    from ontask.operator.children import KubeChildren, context_for
+    from ontask.operator.reconcile import plan
+
+    generation = int(meta.get("generation") or 0)
+    events: list[tuple[str, str, str]] = []
+    base = status
+    if revalidate or status.get("observedGeneration") != generation:
+        base, problems = _validate(spec, status, generation)
+        if problems:
+            log.warning("classifier %s/%s is not runnable: %s", meta.get("namespace"), meta.get("name"), problems)
+            return (base if base != status else None), [("Warning", "InvalidSpec", "; ".join(problems))], None
+        events.append(("Normal", "Accepted", "spec accepted"))
+    elif status.get("phase") == "Failed" and _validate(spec, status, generation)[1]:
+        return None, [], None
+    parsed = TaskClassifierSpec.model_validate(spec)
+    children = KubeChildren(context_for(meta, parsed), indexes)
+    current = TaskClassifierStatus.model_validate(base)
+    observed = children.observe(current)
+    decided = plan(parsed, current, observed)
+    for role in decided.ensure:
+        children.ensure(role, decided.status, observed)
+    # With the unset fields as null: a merge patch removes a field (a decided candidateVersion)
+    # only when it says null.
+    new = decided.status.model_dump(by_alias=True, mode="json")
+    changed = new != TaskClassifierStatus.model_validate(status).model_dump(by_alias=True, mode="json")
+    return (new if changed else None), events + decided.events, decided.recheck_after
 
 
 MANAGED = {"app.kubernetes.io/managed-by": "ontask"}
+CLASSIFIER_LABEL = f"{GROUP}/classifier"
+# Each classifier's reconcile loop sleeps until one of these pokes it.
+WAKEUPS = Wakeups()
+# After a poke, the loop waits this long so that a burst of events (a child created, then its
+# status, then a feedback batch) becomes one pass.
+SETTLE_SECONDS = 0.5
 
 
 def _child(namespace: str, name: str, body: kopf.Body) -> dict:
@@ -95,14 +122,24 @@ def ontask_inferenceservices(namespace: str, name: str, body: kopf.Body, **_: An
     return _child(namespace, name, body)
 
 
-@kopf.timer(GROUP, VERSION, PLURAL, interval=3.0, initial_delay=3.0)
-def progress(
-    spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, patch: kopf.Patch, body: kopf.Body, **kwargs: Any
-) -> None:
-    """Level-triggered: look at the children again (in memory) and move the status along."""
-    if (status or {}).get("phase") == "Failed" and _validate(dict(spec), dict(status), 0)[1]:
-        return
-    _advance(spec, dict(status or {}), meta, patch, body, kwargs)
+# kopf updates a resource's indexes before its event handlers run, so the woken loop reads the
+# child as this event left it.
+@kopf.on.event("batch", "v1", "jobs", labels=MANAGED)
+@kopf.on.event("kubeflow.org", "v1", "pytorchjobs", labels=MANAGED)
+@kopf.on.event("serving.kserve.io", "v1beta1", "inferenceservices", labels=MANAGED)
+async def child_changed(namespace: str, labels: kopf.Labels, **_: Any) -> None:
+    """A child appeared, changed or went away: its classifier looks again."""
+    owner = labels.get(CLASSIFIER_LABEL)
+    if owner:
+        WAKEUPS.poke((namespace, owner))
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+async def spec_changed(namespace: str, name: str, meta: kopf.Meta, status: kopf.Status, **_: Any) -> None:
+    """A spec edit (a generation the status has not observed) wakes the classifier's loop; its
+    own status writes do not."""
+    if meta.get("generation") != (status or {}).get("observedGeneration"):
+        WAKEUPS.poke((namespace, name))
 
 
 def _indexes(kwargs: dict[str, Any]):
@@ -113,25 +150,74 @@ def _indexes(kwargs: dict[str, Any]):
     return ChildIndexes(kwargs["ontask_jobs"], kwargs["ontask_pytorchjobs"], kwargs["ontask_inferenceservices"])
 
 
-def _advance(spec, status: dict[str, Any], meta, patch: kopf.Patch, body, kwargs: dict[str, Any]) -> None:
-    from ontask.operator.children import KubeChildren, context_for
-    from ontask.operator.reconcile import plan
+class _StatusWriter:
+    """Writes one classifier's status, and reads the classifier back with a GET when the watch
+    has not yet shown its last write (so that a pass never plans from a status it replaced)."""
 
-    parsed = TaskClassifierSpec.model_validate(dict(spec))
-    ctx = context_for(meta, parsed)
-    children = KubeChildren(ctx, _indexes(kwargs))
-    current = TaskClassifierStatus.model_validate(status)
-    observed = children.observe(current)
-    decided = plan(parsed, current, observed)
-    for role in decided.ensure:
-        children.ensure(role, decided.status, observed)
-    # With the unset fields as null: a merge patch removes a field (a decided candidateVersion)
-    # only when it says null.
-    new = decided.status.model_dump(by_alias=True, mode="json")
-    if new != TaskClassifierStatus.model_validate(status).model_dump(by_alias=True, mode="json"):
-        patch.status.update(new)
-    for kind, reason, message in decided.events:
-        (kopf.warn if kind == "Warning" else kopf.info)(body, reason=reason, message=message)
+    def __init__(self, namespace: str, name: str):
+        from kubernetes import client as k8s
+
+        from ontask.operator.children import api_client
+
+        self.namespace, self.name = namespace, name
+        self.api = k8s.CustomObjectsApi(api_client())
+        self.written_rv: Optional[str] = None
+
+    def current(self, body: kopf.Body) -> dict[str, Any]:
+        from ontask.operator.children import plain
+
+        live = plain(body)
+        if self.written_rv is not None and live["metadata"].get("resourceVersion") != self.written_rv:
+            live = self.api.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, self.name)
+        self.written_rv = None
+        return live
+
+    def write(self, status: dict[str, Any]) -> None:
+        written = self.api.patch_namespaced_custom_object_status(
+            GROUP, VERSION, self.namespace, PLURAL, self.name, {"status": status}
+        )
+        self.written_rv = written["metadata"]["resourceVersion"]
+
+
+# kopf stops an async daemon by cancelling it (at its next await) once it is signalled to stop.
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=5.0)
+async def reconcile(meta: kopf.Meta, body: kopf.Body, **kwargs: Any) -> None:
+    """A classifier's reconcile loop, from its creation (or the operator's start) to its deletion:
+    a pass whenever a child, its feedback or its spec changes, when a canary's time is up, and
+    every resyncSeconds as a safety net. It is the only writer of the classifier's status. kopf
+    cancels it on deletion, on the operator's exit and while another replica leads."""
+    key = (meta["namespace"], meta["name"])
+    settings = OperatorSettings.from_env()
+    writer = _StatusWriter(*key)
+    WAKEUPS.register(key)
+    first, backoff = True, 0.0
+    try:
+        while True:
+            timeout = settings.reconcile_interval()
+            try:
+                live = await asyncio.to_thread(writer.current, body)
+                new, events, recheck = await asyncio.to_thread(
+                    _reconcile_once,
+                    live.get("spec") or {},
+                    live.get("status") or {},
+                    live["metadata"],
+                    _indexes(kwargs),
+                    first,
+                )
+                if new is not None:
+                    await asyncio.to_thread(writer.write, new)
+                for kind, reason, message in events:
+                    (kopf.warn if kind == "Warning" else kopf.info)(body, reason=reason, message=message)
+                first, backoff = False, 0.0
+                if recheck is not None:
+                    timeout = min(timeout, recheck + 1.0)
+            except Exception:  # an API or store outage: try again soon, and back off while it lasts
+                backoff = min(60.0, max(3.0, backoff * 2))
+                timeout = min(timeout, backoff)
+                log.exception("classifier %s/%s: reconcile failed; again in %.0f s", *key, timeout)
+            await WAKEUPS.wait(key, timeout, settle=SETTLE_SECONDS)
+    finally:
+        WAKEUPS.forget(key)
 
 
 @kopf.daemon(
@@ -144,7 +230,7 @@ def _advance(spec, status: dict[str, Any], meta, patch: kopf.Patch, body, kwargs
 def feedback(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, stopped: kopf.DaemonStopped, **_: Any) -> None:
     """The classifier's feedback daemon: its collector consumes corrections into the buffer, and
     while the classifier serves with no cycle in flight, writes the next cycle's data when due
-    (the reconcile timer then sees the cycle's marker and launches its PyTorchJob)."""
+    (and wakes the reconcile loop, which sees the cycle's marker and launches its PyTorchJob)."""
     from ontask.feedback.collector import Collector
     from ontask.store import open_store
 
@@ -162,10 +248,17 @@ def feedback(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, stopped: kop
         group_id=f"ontask-feedback-{meta['namespace']}-{meta['name']}",
     )
 
+    key = (meta["namespace"], meta["name"])
+    counts: list[dict] = [{}]
+
     def after_batch(c: Collector) -> None:
+        if c.state.observed_counts() != counts[0]:
+            counts[0] = c.state.observed_counts()
+            WAKEUPS.poke(key)  # new counts for the status
         if status.get("phase") == "Serving" and not status.get("candidateVersion"):
             marker = c.maybe_cycle(replay_dataset=meta["name"])
             if marker:
+                WAKEUPS.poke(key)  # the cycle's PyTorchJob can start
                 log.info(
                     "classifier %s: cycle %s data ready (%s %s)",
                     meta["name"],

@@ -42,6 +42,9 @@ class Plan:
     ensure: list[str]  # roles whose child must exist: judge, data, train, student
     status: TaskClassifierStatus
     events: list[tuple[str, str, str]]  # (Normal|Warning, reason, message)
+    # Seconds until the plan may change with no event (a canary's time running out); None: only an
+    # event (a child, a feedback batch, a spec edit) can change it.
+    recheck_after: Optional[float] = None
 
 
 def plan(spec: TaskClassifierSpec, status: TaskClassifierStatus, obs: Observed) -> Plan:
@@ -111,7 +114,10 @@ def plan(spec: TaskClassifierSpec, status: TaskClassifierStatus, obs: Observed) 
         kind = "Warning" if s.phase == "Failed" else "Normal"
         why = next((obs.messages[k] for k in ("cycle", "train", "data") if obs.messages.get(k)), "")
         events.append((kind, s.phase, f"phase {before} -> {s.phase}" + (f": {why}" if kind == "Warning" else "")))
-    return Plan(ensure, s, events)
+    recheck = None
+    if s.canary_since is not None:
+        recheck = max(0.0, spec.serving.canary_minutes * 60 - (obs.now - _epoch(s.canary_since)))
+    return Plan(ensure, s, events, recheck)
 
 
 def _rfc3339(epoch: float) -> str:

@@ -18,6 +18,7 @@ ENV = {
     "ONTASK_KSERVE_MODE": "kserve_mode",
     "ONTASK_CHILD_S3_ENDPOINT": "child_s3_endpoint",
     "ONTASK_WATCH_CHILDREN": "watch_children",
+    "ONTASK_RESYNC_SECONDS": "resync_seconds",
 }
 
 
@@ -43,6 +44,17 @@ class OperatorSettings(BaseModel):
         description="Read the children from watch-fed indexes (false: a GET per child per reconcile, "
         "as before; for clusters that do not let the operator list and watch them).",
     )
+    resync_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="A classifier is reconciled when one of its children, its feedback or its spec changes; "
+        "and after this many seconds without any change, as a safety net.",
+    )
+
+    def reconcile_interval(self) -> float:
+        """How long a classifier's loop waits for an event: without watched children nothing would
+        wake it, so it looks every 3 s, as the operator always did."""
+        return self.resync_seconds if self.watch_children else min(self.resync_seconds, 3.0)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "OperatorSettings":

@@ -17,10 +17,11 @@ import torch
 
 from ontask.data.dataset import DatasetError, read_version, row_windows
 from ontask.data.images import ImageRejected
-from ontask.evaluation.hybrid import HybridFit
+from ontask.evaluation.hybrid import fit_hybrid
 from ontask.interop.verl_config import looks_like_verl, read_verl_config
 from ontask.labels import LABELS
 from ontask.models.answer import encode, p_on_task
+from ontask.models.hybrid import HybridFit
 from ontask.models.loading import CheckpointError, check_checkpoint, load_vlm
 from ontask.rewards.components import Weights
 from ontask.spec import TaskClassifierSpec, read_spec_document
@@ -279,7 +280,7 @@ def run_training(
         # A LoRA run is served as a plain checkpoint: adapters merged into the weights.
         model.save_pretrained(out, **({"state_dict": merged_state_dict(model)} if has_lora(model) else {}))
         processor.save_pretrained(out)
-        hybrid = fit_hybrid(model, trainer.answers, rows.val, f"{dataset}:{dataset_version} val")
+        hybrid = fit_model_hybrid(model, trainer.answers, rows.val, f"{dataset}:{dataset_version} val")
         if hybrid is not None:
             hybrid.write(out)
             logger({"phase": "hybrid", "step": trainer.step, **hybrid.model_dump()})
@@ -341,7 +342,7 @@ def _reporting(
     return report
 
 
-def fit_hybrid(model, answers, val_rows: list, fitted_on: str) -> Optional[HybridFit]:
+def fit_model_hybrid(model, answers, val_rows: list, fitted_on: str) -> Optional[HybridFit]:
     """The student's weight beside the verifier, fitted on the validation rows it never trained on
     (rows without window evidence, where the verifier has nothing to say, are left out); None
     without such rows: the model is then served alone."""
@@ -352,4 +353,4 @@ def fit_hybrid(model, answers, val_rows: list, fitted_on: str) -> Optional[Hybri
     model.eval()
     p_student = [p_on_task(model, r.inputs, answers) for r in rows]
     model.train(was)
-    return HybridFit.fit(p_student, [r.verifier_p_on for r in rows], [r.label for r in rows], fitted_on)
+    return fit_hybrid(p_student, [r.verifier_p_on for r in rows], [r.label for r in rows], fitted_on)
