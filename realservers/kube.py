@@ -103,6 +103,9 @@ class KubeCluster:
                 "--service-cluster-ip-range=10.0.0.0/24",
                 "--allow-privileged=true",
                 "--disable-admission-plugins=ServiceAccount",
+                # As on hardened clusters: setting blockOwnerDeletion on a child needs the right to
+                # update the owner's finalizers.
+                "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
                 "--authorization-mode=RBAC",
                 f"--service-account-issuer={url}",
                 f"--service-account-key-file={sa_pub}",

@@ -87,27 +87,34 @@ class Operator:
         return self.log.read_text(errors="replace")[-3000:]
 
 
-def bind_chart_role(kube, namespace: str, binding_name: str) -> None:
-    """The chart's ClusterRole, rendered by the real Helm, bound to the tests' non-admin user."""
+def chart_rbac(namespace: str, release_namespace: Optional[str] = None) -> list[dict]:
+    """The chart's RBAC (and its other documents) rendered by the real Helm for an operator that
+    watches `namespace`."""
     rendered = run_cli(
         "helm",
         "template",
         "ontask",
         str(REPO / "charts" / "ontask"),
         "--namespace",
-        namespace,
+        release_namespace or namespace,
+        "--set",
+        f"operator.watchNamespaces[0]={namespace}",
         "--kube-version",
         "1.34.0",
         check=True,
     ).stdout
-    role = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "ClusterRole")
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": binding_name},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": kube.user_name}],
-    }
+    return [d for d in yaml.safe_load_all(rendered) if d]
+
+
+def bind_chart_role(kube, namespace: str, extra: tuple[str, ...] = ()) -> None:
+    """The chart's roles and bindings for an operator watching `namespace`, bound to the tests'
+    non-admin user instead of the chart's ServiceAccount (the operator runs as that user), with
+    the rendered documents of the kinds in `extra`."""
+    docs = chart_rbac(namespace)
+    for d in docs:
+        if d["kind"] in ("ClusterRoleBinding", "RoleBinding"):
+            d["subjects"] = [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": kube.user_name}]
+    wanted = {"ClusterRole", "ClusterRoleBinding", "RoleBinding", *extra}
     run_cli(
         "kubectl",
         "apply",
@@ -115,7 +122,7 @@ def bind_chart_role(kube, namespace: str, binding_name: str) -> None:
         "-",
         kubeconfig=kube.admin_kubeconfig,
         check=True,
-        input=yaml.safe_dump_all([role, binding]),
+        input=yaml.safe_dump_all([d for d in docs if d["kind"] in wanted]),
     )
 
 
@@ -124,7 +131,7 @@ def prepare_namespace(
 ) -> tuple[S3Store, KubeletStandIn]:
     """The namespace, RBAC, base models in S3, and a running kubelet stand-in for it."""
     run_cli("kubectl", "create", "namespace", namespace, kubeconfig=kube.admin_kubeconfig)
-    bind_chart_role(kube, namespace, f"{namespace}-user")
+    bind_chart_role(kube, namespace)
     store = S3Store(s3_config, bucket)
     upload_folder(store, build_tiny_vlm(work / "student", seed=1), "base/student")
     upload_folder(store, build_tiny_vlm(work / "judge", seed=2), "base/judge")

@@ -73,3 +73,39 @@ def test_operator_pod_meets_the_restricted_pod_security_standard(kube):
     )
     assert out.returncode == 0, out.stderr
     assert "violate" not in out.stderr
+
+
+def _can_i(kube, service_account: str, *args: str) -> bool:
+    out = run_cli("kubectl", "auth", "can-i", *args, "--as", service_account, kubeconfig=kube.admin_kubeconfig)
+    assert out.stdout.strip() in ("yes", "no"), out.stdout + out.stderr
+    return out.stdout.strip() == "yes"
+
+
+def test_the_operator_account_reads_no_secrets_and_stays_in_its_namespaces(kube, crd_installed):
+    from tests.operator_env import chart_rbac
+
+    for ns in ("rbac-ops", "rbac-team-a", "rbac-team-b"):
+        run_cli("kubectl", "create", "namespace", ns, kubeconfig=kube.admin_kubeconfig)
+    docs = chart_rbac("rbac-team-a", release_namespace="rbac-ops")
+    rbac = [d for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding", "RoleBinding", "ServiceAccount")]
+    for d in rbac:  # one installation per test: its cluster-wide names must not meet another's
+        if d["kind"] in ("ClusterRole", "ClusterRoleBinding"):
+            d["metadata"]["name"] = "rbac-test-" + d["metadata"]["name"]
+        if d["kind"] in ("ClusterRoleBinding", "RoleBinding"):
+            d["roleRef"]["name"] = "rbac-test-" + d["roleRef"]["name"]
+    run_cli("kubectl", "apply", "-f", "-", kubeconfig=kube.admin_kubeconfig, check=True, input=yaml.safe_dump_all(rbac))
+    account = next(d for d in rbac if d["kind"] == "ServiceAccount")["metadata"]
+    sa = f"system:serviceaccount:{account['namespace']}:{account['name']}"
+
+    assert not _can_i(kube, sa, "get", "secrets", "--all-namespaces")
+    for ns in ("rbac-ops", "rbac-team-a", "rbac-team-b"):
+        assert not _can_i(kube, sa, "get", "secrets", "-n", ns)
+        assert not _can_i(kube, sa, "list", "secrets", "-n", ns)
+    assert _can_i(kube, sa, "create", "jobs.batch", "-n", "rbac-team-a")
+    assert not _can_i(kube, sa, "create", "jobs.batch", "-n", "rbac-team-b")
+    assert not _can_i(kube, sa, "list", "jobs.batch", "--all-namespaces")
+    assert not _can_i(kube, sa, "patch", "taskclassifiers.ontask.dev", "-n", "rbac-team-b")
+    assert not _can_i(kube, sa, "list", "namespaces")
+    # Children's ownerReferences block their owner's deletion: that needs the owner's finalizers.
+    assert _can_i(kube, sa, "update", "taskclassifiers.ontask.dev", "--subresource=finalizers", "-n", "rbac-team-a")
+    assert _can_i(kube, sa, "patch", "taskclassifiers.ontask.dev", "--subresource=status", "-n", "rbac-team-a")

@@ -6,11 +6,11 @@ import signal
 import subprocess
 import sys
 
-import yaml
 from kubernetes import client as k8s
 
 from ontask.spec import GROUP, PLURAL, VERSION
 from tests.conftest import REPO, run_cli, wait_for
+from tests.operator_env import bind_chart_role
 
 NS = "ontask-peer"
 SPEC = {
@@ -48,38 +48,7 @@ def _phase(admin_api, name):
 
 def test_the_higher_priority_replica_leads_and_the_other_takes_over(kube, admin_api, crd_installed, tmp_path):
     run_cli("kubectl", "create", "namespace", NS, kubeconfig=kube.admin_kubeconfig)
-    rendered = run_cli(
-        "helm",
-        "template",
-        "ontask",
-        str(REPO / "charts" / "ontask"),
-        "--namespace",
-        NS,
-        "--set",
-        f"operator.watchNamespaces[0]={NS}",
-        "--kube-version",
-        "1.34.0",
-        check=True,
-    ).stdout
-    docs = [d for d in yaml.safe_load_all(rendered) if d]
-    role = next(d for d in docs if d["kind"] == "ClusterRole")
-    peering = next(d for d in docs if d["kind"] == "KopfPeering")
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": "ontask-peer-user"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": kube.user_name}],
-    }
-    run_cli(
-        "kubectl",
-        "apply",
-        "-f",
-        "-",
-        kubeconfig=kube.admin_kubeconfig,
-        check=True,
-        input=yaml.safe_dump_all([role, binding, peering]),
-    )
+    bind_chart_role(kube, NS, extra=("KopfPeering",))
     custom = k8s.CustomObjectsApi(admin_api)
     leader = _start(kube, 200, tmp_path / "leader.log")
     follower = _start(kube, 100, tmp_path / "follower.log")

@@ -20,7 +20,7 @@ NS = "ontask-op"
 @pytest.fixture(scope="module")
 def operator(kube, admin_api, crd_installed, tmp_path_factory):
     run_cli("kubectl", "create", "namespace", NS, kubeconfig=kube.admin_kubeconfig)
-    bind_chart_role(kube, NS, "ontask-test-user")
+    bind_chart_role(kube, NS)
     port = free_port()
     log = tmp_path_factory.mktemp("operator") / "operator.log"
     env = {**os.environ, "KUBECONFIG": str(kube.user_kubeconfig), "PYTHONPATH": str(REPO)}

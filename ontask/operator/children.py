@@ -64,8 +64,8 @@ def _condition_state(conditions: list[dict[str, Any]]) -> tuple[JobState, str]:
 
 @functools.lru_cache(maxsize=16)
 def _open_store(uri: str):
-    """One store client per URI for the operator's life: the reconcile timer reads the store every
-    few seconds, and opening an S3 store checks its bucket."""
+    """One store client per URI for the operator's life: every reconcile pass reads the store, and
+    opening an S3 store checks its bucket."""
     from ontask.store import open_store
 
     return open_store(uri)
@@ -135,7 +135,7 @@ class Children:
         try:
             obs.evaluation = read_evaluation(store, self.ctx.prefix, candidate_version(cycle + 1))
         except StoreError:
-            pass  # unreadable now: the next tick reads it again
+            pass  # unreadable now: the next pass reads it again
 
     def observe(self, status: TaskClassifierStatus) -> Observed:
         import time

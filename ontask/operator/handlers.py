@@ -100,46 +100,38 @@ WAKEUPS = Wakeups()
 SETTLE_SECONDS = 0.5
 
 
-def _child(namespace: str, name: str, body: kopf.Body) -> dict:
+def _child(namespace: str, name: str, body: kopf.Body, labels: kopf.Labels) -> dict:
+    """A child's index entry. Every watch event of the child passes here, so this is also where
+    its classifier's loop is woken: the loop settles SETTLE_SECONDS before it reads the index,
+    which kopf updates as soon as this returns."""
     from ontask.operator.children import plain
 
+    owner = labels.get(CLASSIFIER_LABEL)
+    if owner:
+        WAKEUPS.poke((namespace, owner))
     return {(namespace, name): plain(body)}
 
 
 # The children, kept current by kopf's watch streams; kopf lists them all before any handler runs.
 @kopf.index("batch", "v1", "jobs", labels=MANAGED)
-def ontask_jobs(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict:
-    return _child(namespace, name, body)
+def ontask_jobs(namespace: str, name: str, body: kopf.Body, labels: kopf.Labels, **_: Any) -> dict:
+    return _child(namespace, name, body, labels)
 
 
 @kopf.index("kubeflow.org", "v1", "pytorchjobs", labels=MANAGED)
-def ontask_pytorchjobs(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict:
-    return _child(namespace, name, body)
+def ontask_pytorchjobs(namespace: str, name: str, body: kopf.Body, labels: kopf.Labels, **_: Any) -> dict:
+    return _child(namespace, name, body, labels)
 
 
 @kopf.index("serving.kserve.io", "v1beta1", "inferenceservices", labels=MANAGED)
-def ontask_inferenceservices(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict:
-    return _child(namespace, name, body)
+def ontask_inferenceservices(namespace: str, name: str, body: kopf.Body, labels: kopf.Labels, **_: Any) -> dict:
+    return _child(namespace, name, body, labels)
 
 
-# kopf updates a resource's indexes before its event handlers run, so the woken loop reads the
-# child as this event left it.
-@kopf.on.event("batch", "v1", "jobs", labels=MANAGED)
-@kopf.on.event("kubeflow.org", "v1", "pytorchjobs", labels=MANAGED)
-@kopf.on.event("serving.kserve.io", "v1beta1", "inferenceservices", labels=MANAGED)
-async def child_changed(namespace: str, labels: kopf.Labels, **_: Any) -> None:
-    """A child appeared, changed or went away: its classifier looks again."""
-    owner = labels.get(CLASSIFIER_LABEL)
-    if owner:
-        WAKEUPS.poke((namespace, owner))
-
-
-@kopf.on.event(GROUP, VERSION, PLURAL)
-async def spec_changed(namespace: str, name: str, meta: kopf.Meta, status: kopf.Status, **_: Any) -> None:
-    """A spec edit (a generation the status has not observed) wakes the classifier's loop; its
-    own status writes do not."""
-    if meta.get("generation") != (status or {}).get("observedGeneration"):
-        WAKEUPS.poke((namespace, name))
+@kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
+def spec_changed(namespace: str, name: str, **_: Any) -> None:
+    """A spec edit wakes the classifier's loop (which validates it and writes the status)."""
+    WAKEUPS.poke((namespace, name))
 
 
 def _indexes(kwargs: dict[str, Any]):
