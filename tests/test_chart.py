@@ -109,3 +109,45 @@ def test_the_operator_account_reads_no_secrets_and_stays_in_its_namespaces(kube,
     # Children's ownerReferences block their owner's deletion: that needs the owner's finalizers.
     assert _can_i(kube, sa, "update", "taskclassifiers.ontask.dev", "--subresource=finalizers", "-n", "rbac-team-a")
     assert _can_i(kube, sa, "patch", "taskclassifiers.ontask.dev", "--subresource=status", "-n", "rbac-team-a")
+
+
+def test_every_child_pod_meets_the_restricted_standard_and_carries_no_api_token(kube):
+    """The pods of the data Job, the PyTorchJob and a predictor, as the real API server's Pod
+    Security admission judges them in a namespace that enforces "restricted"."""
+    from ontask.operator.manifests import Context, data_job, inference_service, training_job
+    from ontask.spec import TaskClassifierSpec
+
+    namespace = "ontask-restricted-children"
+    run_cli("kubectl", "create", "namespace", namespace, kubeconfig=kube.admin_kubeconfig)
+    run_cli(
+        "kubectl",
+        "label",
+        "namespace",
+        namespace,
+        "pod-security.kubernetes.io/enforce=restricted",
+        kubeconfig=kube.admin_kubeconfig,
+        check=True,
+    )
+    ctx = Context("c", namespace, "uid", TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}}))
+    predictor = inference_service(ctx, "student", "s3://b/models/v1", "v1")["spec"]["predictor"]
+    pods = {
+        "data": data_job(ctx, "c")["spec"]["template"]["spec"],
+        "train": training_job(ctx, "c", "v1", "v1", "Qwen/x")["spec"]["pytorchReplicaSpecs"]["Master"]["template"][
+            "spec"
+        ],
+        # KServe makes the predictor's pod from the predictor's pod fields.
+        "student": {k: v for k, v in predictor.items() if k not in ("minReplicas", "maxReplicas")},
+    }
+    for role, spec in pods.items():
+        assert spec["automountServiceAccountToken"] is False, role
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"psa-{role}", "namespace": namespace}}
+        out = run_cli(
+            "kubectl",
+            "apply",
+            "--dry-run=server",
+            "-f",
+            "-",
+            kubeconfig=kube.admin_kubeconfig,
+            input=yaml.safe_dump({**pod, "spec": spec}),
+        )
+        assert out.returncode == 0 and "violate" not in out.stderr, (role, out.stderr)

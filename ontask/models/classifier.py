@@ -74,19 +74,28 @@ with the task is on-task. When several windows are visible, the focused one deci
 exactly one word: on-task or off-task."""
 
 
+def answer_budget(tokenizer) -> int:
+    """The tokens a real instruction-tuned model generates for its answer: the longer label's
+    tokens and the end token. (A random tiny model never emits the end token, so it would run to
+    any larger limit and make the baseline look slower than a real one.)"""
+    return max(len(tokenizer(label, add_special_tokens=False)["input_ids"]) for label in (ON, OFF)) + 1
+
+
 class PromptBaseline:
     """The "prompt engineering" baseline: the same model class, a long instruction prompt, and
-    the label generated as free text (greedy), parsed from the words it writes."""
+    the label generated as free text (greedy), parsed from the words it writes. It generates at
+    most `max_new_tokens` (default: what a real model's answer takes, answer_budget)."""
 
-    def __init__(self, model, processor, max_new_tokens: int = 16):
-        self.model, self.processor, self.max_new_tokens = model, processor, max_new_tokens
+    def __init__(self, model, processor, max_new_tokens: Optional[int] = None):
+        self.model, self.processor = model, processor
+        self.max_new_tokens = max_new_tokens or answer_budget(processor.tokenizer)
         processor.tokenizer.padding_side = "left"
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, uri: str, **kwargs: Any) -> "PromptBaseline":
+    def load(cls, uri: str, max_new_tokens: Optional[int] = None, **kwargs: Any) -> "PromptBaseline":
         model, processor = load_vlm(uri, **kwargs)
-        return cls(model, processor)
+        return cls(model, processor, max_new_tokens)
 
     def p_on_task(
         self, images: Sequence[Image.Image], tasks: Sequence[str], windows: Sequence[Optional[list[Mapping]]]

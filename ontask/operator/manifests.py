@@ -99,6 +99,21 @@ _SECURITY = k8s.V1SecurityContext(
     capabilities=k8s.V1Capabilities(drop=["ALL"]),
     seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
 )
+# Every child pod: the "restricted" Pod Security Standard at the pod level too (the image's user,
+# 10001), and no service-account token, since no child talks to the Kubernetes API.
+_POD_SECURITY = k8s.V1PodSecurityContext(
+    run_as_non_root=True,
+    run_as_user=10001,
+    run_as_group=10001,
+    fs_group=10001,
+    seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
+)
+
+
+def _pod(containers: list[k8s.V1Container], **fields: Any) -> k8s.V1PodSpec:
+    return k8s.V1PodSpec(
+        containers=containers, security_context=_POD_SECURITY, automount_service_account_token=False, **fields
+    )
 
 
 # Children read their classifier's spec whole from this variable (`--config env:...`, `--spec env:...`).
@@ -135,7 +150,7 @@ def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
         metadata=ctx.meta(child_name(ctx.name, "data"), "data"),
         spec=k8s.V1JobSpec(
             backoff_limit=3,
-            template=k8s.V1PodTemplateSpec(spec=k8s.V1PodSpec(restart_policy="Never", containers=[container])),
+            template=k8s.V1PodTemplateSpec(spec=_pod([container], restart_policy="Never")),
         ),
     )
     return _serialize(job)
@@ -199,7 +214,7 @@ def training_job(
         return KubeflowOrgV1ReplicaSpec(
             replicas=count,
             restart_policy="OnFailure",
-            template=k8s.V1PodTemplateSpec(spec=k8s.V1PodSpec(containers=[container])),
+            template=k8s.V1PodTemplateSpec(spec=_pod([container])),
         )
 
     replicas = {"Master": replica(1)}
@@ -256,6 +271,8 @@ def inference_service(
     )
     predictor = V1beta1PredictorSpec(
         containers=[container],
+        security_context=_POD_SECURITY,
+        automount_service_account_token=False,
         min_replicas=s.serving.min_replicas if role == "student" else 1,
         max_replicas=s.serving.max_replicas if role == "student" else 1,
     )

@@ -25,8 +25,13 @@ def run_operator(
     import ontask.operator.handlers  # noqa: F401 - registers the handlers
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = kopf.OperatorSettings()
+    # Given its namespaces, the operator needs no cluster-wide listing of namespaces or CRDs (and
+    # the chart grants none): kopf takes the names as given and scans resources once at startup.
+    settings.scanning.disabled = bool(namespaces)
     asyncio.run(
         kopf.operator(
+            settings=settings,
             clusterwide=not namespaces,
             namespaces=list(namespaces),
             liveness_endpoint=liveness,

@@ -252,12 +252,21 @@ class StudentPredictor(ScreenshotPredictor):
 class PromptBaselinePredictor(ScreenshotPredictor):
     """The prompt-engineering baseline behind the same API, for side-by-side measurements."""
 
-    def __init__(self, name: str, model_uri: str, model_version: str, s3=None, **kwargs: Any):
+    def __init__(
+        self,
+        name: str,
+        model_uri: str,
+        model_version: str,
+        s3=None,
+        max_new_tokens: Optional[int] = None,
+        **kwargs: Any,
+    ):
         super().__init__(name, model_version, **kwargs)
         self.model_uri, self.s3, self.baseline = model_uri, s3, None
+        self.max_new_tokens = max_new_tokens
 
     def load(self) -> bool:
-        self.baseline = PromptBaseline.load(self.model_uri, s3=self.s3)
+        self.baseline = PromptBaseline.load(self.model_uri, self.max_new_tokens, s3=self.s3)
         self.ready = True
         return self.ready
 

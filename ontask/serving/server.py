@@ -186,6 +186,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-request-pixels", type=int, help=f"serving.maxRequestPixels {settings}")
     p.add_argument("--max-concurrent-requests", type=int, help=f"serving.maxConcurrentRequests {settings}")
     p.add_argument("--max-queued-requests", type=int, help=f"serving.maxQueuedRequests {settings}")
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        help="prompt-baseline only: tokens it may generate (default: the longer label's and the end token, "
+        "what a real instruction-tuned model's answer takes)",
+    )
     p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY)
     p.add_argument("--max-batch", type=int, default=8)
     p.add_argument(
@@ -233,7 +239,11 @@ def build_models(args: argparse.Namespace) -> list:
 
         return [JudgePredictor(args.name or "judge", judge_factory, version, **common)]
     if args.role == "prompt-baseline":
-        return [PromptBaselinePredictor(args.name or "prompt-baseline", args.model_uri, version, **common)]
+        return [
+            PromptBaselinePredictor(
+                args.name or "prompt-baseline", args.model_uri, version, max_new_tokens=args.max_new_tokens, **common
+            )
+        ]
     loop = None
     if args.judge_url:
         if not args.kafka_bootstrap:
