@@ -1,5 +1,8 @@
 """One trainer's throughput, run in its own process so peak memory is its own:
-`python -m benchmarks.trainer_throughput ontask|trl STEPS`. Prints one JSON line."""
+`python -m benchmarks.trainer_throughput ontask|trl|trl-no-gc STEPS MODEL_DIR`. Prints one JSON
+line: samples/s, peak RSS, the prompt and image tokens one prompt holds as the trainer feeds it
+to the model, and where a step's time goes (rollout: sampling the group and scoring it; update:
+log-probabilities, loss, backward and the optimizer)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import resource
 import sys
 import tempfile
 import time
+from typing import Callable
 
 import torch
 
@@ -30,6 +34,25 @@ def _rss_mb() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _timed(obj, name: str, total: list[float]) -> None:
+    """Wrap obj.name so that the seconds spent in it add up in total[0]."""
+    inner: Callable = getattr(obj, name)
+
+    def wrapper(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            total[0] += time.perf_counter() - t0
+
+    setattr(obj, name, wrapper)
+
+
+def _tokens(input_ids: torch.Tensor, image_token_id: int) -> dict[str, int]:
+    ids = input_ids.reshape(-1)
+    return {"prompt_tokens": int(ids.numel()), "image_tokens": int((ids == image_token_id).sum())}
 
 
 def _data(n: int):
@@ -58,11 +81,23 @@ def run_ontask(steps: int, model_dir: str) -> dict:
     )
     trainer = Trainer(model, processor, rows, rows[:1], cfg, reward_fn=lambda text, row: varied_reward(text))
     trainer.grpo_step()  # warm-up, not timed
+    rollout, update = [0.0], [0.0]
+    _timed(trainer, "_rollouts", rollout)
+    _timed(trainer, "_update", update)
     t0 = time.perf_counter()
     for _ in range(steps):
         trainer.grpo_step()
     elapsed = time.perf_counter() - t0
-    return {"trainer": "ontask", "samples_per_s": steps * PROMPTS_PER_STEP * GROUP / elapsed, "peak_rss_mb": _rss_mb()}
+    return {
+        "trainer": "ontask",
+        "samples_per_s": steps * PROMPTS_PER_STEP * GROUP / elapsed,
+        "peak_rss_mb": _rss_mb(),
+        "steps": steps,
+        **_tokens(rows[0].inputs["input_ids"], model.config.image_token_id),
+        "rollout_s": rollout[0] / steps,
+        "update_s": update[0] / steps,
+        "step_s": elapsed / steps,
+    }
 
 
 def run_trl(steps: int, model_dir: str) -> dict:
@@ -95,6 +130,20 @@ def run_trl(steps: int, model_dir: str) -> dict:
         return [varied_reward(c if isinstance(c, str) else c[0]["content"]) for c in completions]
 
     times: list[float] = []
+    seen: dict[str, int] = {}
+    processor_call = type(processor).__call__
+
+    def recording_call(self, *args, **kwargs):
+        out = processor_call(self, *args, **kwargs)
+        if kwargs.get("images") is not None and "input_ids" in out and not seen:
+            first = torch.as_tensor(out["input_ids"][0])
+            mask = out.get("attention_mask")
+            if mask is not None:  # a left-padded batch: the first prompt's own tokens
+                first = first[torch.as_tensor(mask[0]).bool()]
+            seen.update(_tokens(first, model.config.image_token_id))
+        return out
+
+    type(processor).__call__ = recording_call
 
     from transformers import TrainerCallback
 
@@ -131,12 +180,29 @@ def run_trl(steps: int, model_dir: str) -> dict:
             processing_class=processor,
             callbacks=[Clock()],
         )
+        rollout, total = [0.0], [0.0]
+        _timed(trainer, "_generate_and_score_completions", rollout)
+        _timed(trainer, "training_step", total)
+        warmup = [0.0, 0.0]
+
+        class Split(TrainerCallback):
+            def on_step_end(self, args, state, control, **kw):
+                if state.global_step == 1:  # the warm-up step's share is left out, as its time is
+                    warmup[:] = [rollout[0], total[0]]
+
+        trainer.add_callback(Split())
         trainer.train()
     elapsed = times[-1] - times[1]  # the first step is a warm-up, as for ontask
+    rollout_s = (rollout[0] - warmup[0]) / steps
     return {
-        "trainer": "trl" + ("" if GRADIENT_CHECKPOINTING else " (no gradient checkpointing)"),
+        "trainer": "TRL" + ("" if GRADIENT_CHECKPOINTING else " (no gradient checkpointing)"),
         "samples_per_s": steps * PROMPTS_PER_STEP * GROUP / elapsed,
         "peak_rss_mb": _rss_mb(),
+        "steps": steps,
+        **seen,
+        "rollout_s": rollout_s,
+        "update_s": (total[0] - warmup[1]) / steps - rollout_s,
+        "step_s": elapsed / steps,
     }
 
 

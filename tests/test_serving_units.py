@@ -168,3 +168,21 @@ def test_a_request_over_the_pixel_budget_is_refused_before_the_rest_is_decoded()
     assert len(predictor._rows({"instances": [shot, shot]})) == 2
     with pytest.raises(RequestError, match=r"instances\[0..2\] hold 3,000,000 pixels, over the limit of 2,500,000"):
         predictor._rows({"instances": [shot, shot, shot]})
+
+
+def test_a_jpeg_is_decoded_only_as_large_as_the_model_will_use_it():
+    import io
+
+    from PIL import Image
+
+    from ontask.data.images import decode_image, encode_png
+
+    shot = Image.radial_gradient("L").resize((1280, 800)).convert("RGB")
+    buf = io.BytesIO()
+    shot.save(buf, format="JPEG", quality=90)
+    jpeg = buf.getvalue()
+    # The model wants 224x140: a quarter-scale decode (320x200) still covers it; an eighth would not.
+    assert decode_image(jpeg, draft_to=lambda w, h: (224, 140)).size == (320, 200)
+    assert decode_image(jpeg, draft_to=lambda w, h: (1000, 625)).size == (1280, 800)
+    assert decode_image(jpeg).size == (1280, 800)
+    assert decode_image(encode_png(shot), draft_to=lambda w, h: (224, 140)).size == (1280, 800)  # PNG: no draft

@@ -7,6 +7,7 @@ import hashlib
 import io
 import warnings
 from dataclasses import dataclass
+from typing import Callable, Optional
 
 from PIL import Image, UnidentifiedImageError
 
@@ -30,8 +31,17 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def decode_image(data: bytes, name: str = "image", limits: ImageLimits = ImageLimits()) -> Image.Image:
-    """Decode untrusted bytes into an RGB image, or raise ImageRejected naming `name`."""
+def decode_image(
+    data: bytes,
+    name: str = "image",
+    limits: ImageLimits = ImageLimits(),
+    draft_to: Optional[Callable[[int, int], tuple[int, int]]] = None,
+) -> Image.Image:
+    """Decode untrusted bytes into an RGB image, or raise ImageRejected naming `name`.
+
+    `draft_to(width, height)` gives the size the image will be resized to: a JPEG is then decoded
+    at the smallest DCT scale (1/2, 1/4, 1/8) that still covers it (Pillow's draft), which skips
+    most of the decoding work; other formats decode in full."""
     if not data:
         raise ImageRejected(f"{name}: empty file")
     if len(data) > limits.max_bytes:
@@ -48,6 +58,8 @@ def decode_image(data: bytes, name: str = "image", limits: ImageLimits = ImageLi
                 )
             if img.format not in ALLOWED_FORMATS:
                 raise ImageRejected(f"{name}: format {img.format} is not accepted ({', '.join(ALLOWED_FORMATS)})")
+            if draft_to is not None and img.format == "JPEG":
+                img.draft("RGB", draft_to(width, height))
             img.load()
     except ImageRejected:
         raise
@@ -87,15 +99,21 @@ def check_image(data: bytes, name: str = "image", limits: ImageLimits = ImageLim
     return width, height
 
 
-def fit_for(image: Image.Image, image_processor) -> Image.Image:
-    """The screenshot resized to the size the Qwen2-VL processor would pick (smart_resize), with
-    Pillow's reducing_gap: the same size, at half the processor's cost on a full-HD capture.
-    Training and serving both call this, so both see the same pixels."""
+def fitted_size(width: int, height: int, image_processor) -> tuple[int, int]:
+    """(width, height) the Qwen2-VL processor would resize a width x height image to (smart_resize)."""
     from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
 
     size = image_processor.size  # transformers' SizeDict: pixel bounds in shortest/longest_edge
     factor = image_processor.patch_size * image_processor.merge_size
-    h, w = smart_resize(image.height, image.width, factor, size.shortest_edge, size.longest_edge)
+    h, w = smart_resize(height, width, factor, size.shortest_edge, size.longest_edge)
+    return w, h
+
+
+def fit_for(image: Image.Image, image_processor) -> Image.Image:
+    """The screenshot resized to the size the Qwen2-VL processor would pick (smart_resize), with
+    Pillow's reducing_gap: the same size, at half the processor's cost on a full-HD capture.
+    Training and serving both call this, so both see the same pixels."""
+    w, h = fitted_size(image.width, image.height, image_processor)
     if (w, h) == image.size:
         return image
     return image.resize((w, h), Image.BICUBIC, reducing_gap=2.0)

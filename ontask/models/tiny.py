@@ -101,6 +101,9 @@ class TinySize:
     vision_depth: int = 2
     vision_heads: int = 4
     vocab_target: int = 8192
+    # The model's vocabulary when larger than the tokenizer's (rows no token reaches, as in Qwen's
+    # own checkpoints: 151,936 rows for 151,665 tokens); makes the LM head cost what a real one does.
+    padded_vocab: int = 0
     # Short prompts: fine-grained relative positions help more than Qwen's long-context base.
     rope_theta: float = 10000.0
     # A thumbnail (40 image tokens at 16:10) on a CPU; the window evidence carries the text.
@@ -194,7 +197,7 @@ def build_config(tokenizer: PreTrainedTokenizerFast, size: TinySize = TinySize()
     half = head_dim // 2
     mrope = [half // 4, (half - half // 4) // 2, half - half // 4 - (half - half // 4) // 2]
     text = dict(
-        vocab_size=len(tokenizer),
+        vocab_size=max(len(tokenizer), size.padded_vocab),
         hidden_size=size.hidden,
         intermediate_size=size.hidden * 2,
         num_hidden_layers=size.layers,

@@ -8,14 +8,14 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import kserve
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from PIL import Image
 
-from ontask.data.images import ImageLimits, ImageRejected, decode_image, sha256
+from ontask.data.images import ImageLimits, ImageRejected, decode_image, fitted_size, sha256
 from ontask.labels import label_of
 from ontask.models.classifier import PromptBaseline, StudentClassifier
 from ontask.serving import metrics
@@ -57,6 +57,9 @@ class ScreenshotPredictor(kserve.Model):
         self.model_version, self.limits, self.image_store = model_version, limits, image_store
         self._ocr = ocr
         self.batcher = MicroBatcher(self._score_batch, max_batch=max_batch, max_wait_ms=max_wait_ms)
+        # The size the model resizes a (width, height) screenshot to, once a model is loaded that
+        # says: a JPEG is then decoded only as large as that (decode_image's draft).
+        self.model_size: Optional[Callable[[int, int], tuple[int, int]]] = None
 
     # --- subclass interface
     def score(self, rows: Sequence[Row]) -> list[float]:
@@ -103,7 +106,9 @@ class ScreenshotPredictor(kserve.Model):
                 raise RequestError(f"{name}: {e}") from e
         else:
             data = inst.image_bytes()
-        return decode_image(data, name, self.limits), data
+        # Without window evidence the title bars are read from the pixels: those need them all.
+        draft = self.model_size if inst.windows else None
+        return decode_image(data, name, self.limits, draft_to=draft), data
 
     def _rows(self, payload: Union[dict, InferRequest]) -> list[Row]:
         instances = instances_from_v2(payload) if isinstance(payload, InferRequest) else instances_from_v1(payload)
@@ -204,6 +209,8 @@ class StudentPredictor(ScreenshotPredictor):
 
     def load(self) -> bool:
         self.student = StudentClassifier.load(self.model_uri, max_pixels=self.max_pixels, s3=self.s3)
+        image_processor = self.student.processor.image_processor
+        self.model_size = lambda w, h: fitted_size(w, h, image_processor)
         if self.student.hybrid is not None:
             from ontask.verify import VerifierConfig
 
@@ -267,6 +274,8 @@ class PromptBaselinePredictor(ScreenshotPredictor):
 
     def load(self) -> bool:
         self.baseline = PromptBaseline.load(self.model_uri, self.max_new_tokens, s3=self.s3)
+        image_processor = self.baseline.processor.image_processor  # decoded as for the student: a fair race
+        self.model_size = lambda w, h: fitted_size(w, h, image_processor)
         self.ready = True
         return self.ready
 
