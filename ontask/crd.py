@@ -205,6 +205,8 @@ def reference_markdown() -> str:
             typ = "/".join(schema["enum"]) if "enum" in schema else schema.get("type", "")
             if field.is_required():
                 default = "**required**"
+            elif field.default_factory is not None:
+                default = f"`{json.dumps(field.default_factory())}`"
             elif field.default is None:
                 default = "-"
             else:

@@ -8,7 +8,7 @@ Field names are camelCase on the wire (as Kubernetes users expect) and snake_cas
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, ClassVar, Literal, Optional
+from typing import Annotated, Any, ClassVar, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -229,6 +229,13 @@ class FeedbackSpec(Model):
     )
     screenshot_retention_hours: int = Field(
         720, ge=1, description="Raw screenshots of corrections are deleted after this long; hashes and labels stay."
+    )
+    screenshot_uri_prefixes: list[Annotated[str, Field(pattern=r"^s3://[^/]+/.*$", max_length=1024)]] = Field(
+        default_factory=list,
+        max_length=32,
+        description="s3:// prefixes a correction's screenshotUri may point into. Empty: anywhere in the "
+        "classifier's bucket outside ontask's own areas (classifiers/, datasets/), which are never readable "
+        "by reference.",
     )
 
 

@@ -14,6 +14,13 @@
 
 from __future__ import annotations
 
+from typing import Optional, Sequence
+
+# ontask's own areas of a bucket: no reference from outside (a request's imageUri, a correction's
+# screenshotUri) may point into them, or a client could have one classifier read another's
+# screenshots, datasets or model files.
+OWN_AREAS = ("classifiers/", "datasets/")
+
 
 def classifier_prefix(name: str) -> str:
     return f"classifiers/{name}"
@@ -58,3 +65,38 @@ def cycle_marker_key(prefix: str, number: int) -> str:
 def dataset_prefix(name: str, version: str | None = None) -> str:
     """`datasets/<name>`, or one version's folder (`version` as stored: "v3")."""
     return f"datasets/{name}" if version is None else f"datasets/{name}/{version}"
+
+
+class ReferenceRefused(ValueError):
+    """An s3:// reference a client may not make the component read; str() says why."""
+
+
+def confine_reference(uri: str, bucket: Optional[str], allowed: Sequence[str] = ()) -> str:
+    """The key of `uri` (s3://bucket/key) when a client may have it read: in the component's own
+    bucket, a plain path (no empty, "." or ".." segment), outside ontask's own areas, and, when
+    `allowed` lists s3:// prefixes, under one of them. Raises ReferenceRefused otherwise.
+
+    Example:
+        >>> confine_reference("s3://team/shots/a.png", "team")
+        'shots/a.png'
+        >>> try:
+        ...     confine_reference("s3://team/classifiers/other/models/v1/model.safetensors", "team")
+        ... except ReferenceRefused as e:
+        ...     print(e)
+        s3://team/classifiers/...: ontask's own classifiers/ area is not readable by reference
+    """
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise ReferenceRefused(f"{uri}: not an s3://bucket/key reference")
+    ref_bucket, key = uri[5:].split("/", 1)
+    if bucket is not None and ref_bucket != bucket:
+        raise ReferenceRefused(f"{uri}: bucket {ref_bucket!r} is not this classifier's bucket {bucket!r}")
+    if any(part in ("", ".", "..") for part in key.split("/")):
+        raise ReferenceRefused(f"{uri}: the key has an empty, '.' or '..' segment")
+    for area in OWN_AREAS:
+        if key.startswith(area):
+            raise ReferenceRefused(
+                f"s3://{ref_bucket}/{area}...: ontask's own {area} area is not readable by reference"
+            )
+    if allowed and not any(uri.startswith(a if a.endswith("/") else a + "/") for a in allowed):
+        raise ReferenceRefused(f"{uri}: outside the allowed prefixes ({', '.join(allowed)})")
+    return key

@@ -14,6 +14,7 @@ MODULES = [
     "ontask.trainers.trainer",
     "ontask.trainers.curriculum",
     "ontask.labels",
+    "ontask.store_paths",
     "ontask.evaluation.gate",
 ]
 

@@ -417,3 +417,38 @@ def test_a_store_error_is_never_taken_for_no_state(kafka_bootstrap, s3_config):
         assert not isinstance(e, NotFound), e
     assert read_marker(store, "classifiers/fb-test", 1) is None
     assert store.get_bytes("classifiers/fb-test/feedback/state.json") == saved
+
+
+def test_a_screenshot_reference_reaches_only_what_the_classifier_may_read(kafka_bootstrap, s3_config):
+    """A correction may name a screenshot in its own bucket, never another classifier's artifacts,
+    another bucket, a path with '..', or (when the spec lists prefixes) a key outside them."""
+    topic = f"refs-{uuid.uuid4().hex[:6]}"
+    bucket = "feedback-test"
+
+    def ref(i: int, uri: str) -> tuple[bytes, bytes]:
+        return encode_correction(make_correction(CLASSIFIER, "write the thesis", "on-task", image_uri=uri, id=f"r-{i}"))
+
+    records = [
+        ref(0, f"s3://{bucket}/uploads/team/a.png"),
+        ref(1, f"s3://{bucket}/classifiers/other-team/feedback/screenshots/{'0' * 64}.png"),
+        ref(2, f"s3://{bucket}/datasets/other-team/v1/images/x.png"),
+        ref(3, "s3://someone-elses-bucket/uploads/a.png"),
+        ref(4, f"s3://{bucket}/uploads/../classifiers/other-team/models/v1/model.safetensors"),
+        ref(5, f"s3://{bucket}/elsewhere/b.png"),
+    ]
+    produce(kafka_bootstrap, topic, records)
+    store = S3Store(s3_config, bucket, f"refs-{uuid.uuid4().hex[:6]}")
+    spec = FeedbackSpec(topic=topic, screenshot_uri_prefixes=[f"s3://{bucket}/uploads"])
+    collector = Collector(CLASSIFIER, spec, store, kafka_bootstrap)
+    try:
+        run_until(collector, len(records), timeout=90)
+    finally:
+        collector.close()
+    assert collector.state.counts["buffered"] == 1
+    assert collector.state.dead_letter_reasons == {"forbidden-reference": 5}
+    [kept] = collector.state.buffer.entries.values()
+    assert kept.image_key == f"s3://{bucket}/uploads/team/a.png"
+    errors = [dict(r.headers)["ontask-error"].decode() for r in consume(kafka_bootstrap, dead_letter_topic(spec), 5)]
+    assert any("someone-elses-bucket" in e and "not this classifier's bucket" in e for e in errors)
+    assert sum("ontask's own" in e for e in errors) == 2
+    assert any("'..' segment" in e for e in errors) and any("outside the allowed prefixes" in e for e in errors)

@@ -127,6 +127,16 @@ def test_a_screenshot_by_s3_reference(servers, shots):
     assert r.status_code == 200, r.text
     missing = student.v1([{"imageUri": f"s3://{BUCKET}/shots/none.png", "task": ex.task}])
     assert missing.status_code == 400 and "none.png" in missing.json()["error"]
+    # A client cannot make the predictor read what is not a screenshot of its own: ontask's
+    # artifacts (another classifier's screenshots, a model file), another bucket, a '..' path.
+    store.put_bytes("classifiers/other/feedback/screenshots/x.png", png, "image/png")
+    for uri, why in (
+        (f"s3://{BUCKET}/classifiers/other/feedback/screenshots/x.png", "ontask's own classifiers/ area"),
+        ("s3://another-bucket/shots/one.png", "not this classifier's bucket"),
+        (f"s3://{BUCKET}/shots/../classifiers/other/feedback/screenshots/x.png", "'..' segment"),
+    ):
+        r = student.v1([{"imageUri": uri, "task": ex.task, "windows": ex.windows}])
+        assert r.status_code == 400 and why in r.json()["error"], (uri, r.text)
 
 
 def _bad_requests(shots) -> list[tuple[str, dict | bytes, str]]:

@@ -36,7 +36,13 @@ from ontask.feedback.messages import InvalidCorrection, parse_correction
 from ontask.labels import label_of
 from ontask.spec import MAX_INLINE_IMAGE_BYTES, Correction, FeedbackSpec
 from ontask.store import NotFound, Store
-from ontask.store_paths import classifier_prefix, feedback_screenshot_key, feedback_state_key
+from ontask.store_paths import (
+    ReferenceRefused,
+    classifier_prefix,
+    confine_reference,
+    feedback_screenshot_key,
+    feedback_state_key,
+)
 from ontask.verify.verifier import VerifierConfig, score_windows
 
 log = logging.getLogger(__name__)
@@ -254,12 +260,19 @@ class Collector:
                 check_image(image, "screenshotBase64", self.limits)
                 digest = sha256(image)
             else:
+                # Only what a client may have this classifier read: never another's artifacts.
+                confine_reference(
+                    c.screenshot_uri, getattr(self.store, "bucket", None), self.spec.screenshot_uri_prefixes
+                )
                 digest = sha256(c.screenshot_uri.encode())  # a reference: its content is not fetched here
         except InvalidCorrection as e:
             self._dead_letter(record, e.reason, str(e))
             return None
         except ImageRejected as e:
             self._dead_letter(record, "bad-image", str(e))
+            return None
+        except ReferenceRefused as e:
+            self._dead_letter(record, "forbidden-reference", str(e))
             return None
         except Exception as e:  # noqa: BLE001 - an unforeseen failure is this record's, not the topic's
             self._dead_letter(record, "unreadable", f"{type(e).__name__}: {e}")

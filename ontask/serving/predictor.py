@@ -23,6 +23,7 @@ from ontask.serving.batcher import MicroBatcher
 from ontask.serving.disagreement import Check, DisagreementLoop
 from ontask.serving.schema import Instance, Prediction, RequestError, instances_from_v1, instances_from_v2, v2_outputs
 from ontask.store import StoreError
+from ontask.store_paths import ReferenceRefused, confine_reference
 
 log = logging.getLogger("ontask.serving")
 
@@ -97,9 +98,10 @@ class ScreenshotPredictor(kserve.Model):
                     f"{name}: s3:// references need the predictor's S3 settings (S3_ENDPOINT, AWS_ACCESS_KEY_ID, "
                     "AWS_SECRET_ACCESS_KEY, ONTASK_S3_BUCKET)"
                 )
-            bucket, key = inst.image_uri[5:].split("/", 1)
-            if bucket != getattr(self.image_store, "bucket", bucket):
-                raise RequestError(f"{name}: bucket {bucket!r} is not the predictor's bucket")
+            try:
+                key = confine_reference(inst.image_uri, getattr(self.image_store, "bucket", None))
+            except ReferenceRefused as e:
+                raise RequestError(f"{name}: {e}") from e
             try:
                 data = self.image_store.get_bytes(key)
             except StoreError as e:
