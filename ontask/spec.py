@@ -234,8 +234,8 @@ class FeedbackSpec(Model):
         default_factory=list,
         max_length=32,
         description="s3:// prefixes a correction's screenshotUri may point into. Empty: anywhere in the "
-        "classifier's bucket outside ontask's own areas (classifiers/, datasets/), which are never readable "
-        "by reference.",
+        "classifier's bucket outside the areas ontask writes (its classifiers' and datasets' folders), which "
+        "are never readable by reference.",
     )
 
 
