@@ -28,11 +28,23 @@ class NotFound(StoreError):
     "no state yet" and overwritten."""
 
 
+class TooLarge(StoreError):
+    """The object is larger than the reader allows (found by its size, before any byte is read)."""
+
+
+def _check_size(uri: str, size: int, max_bytes: Optional[int]) -> None:
+    if max_bytes is not None and size > max_bytes:
+        raise TooLarge(f"{uri} is {size:,} bytes, over the limit of {max_bytes:,}")
+
+
 class Store(Protocol):
     """What every component needs from artifact storage."""
 
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
-    def get_bytes(self, key: str) -> bytes: ...
+    def get_bytes(self, key: str, max_bytes: Optional[int] = None) -> bytes:
+        """The object's bytes; with max_bytes, its size is checked first (TooLarge)."""
+        ...
+
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str = "") -> Iterator[str]: ...
     def delete(self, key: str) -> None: ...
@@ -68,9 +80,11 @@ class LocalStore:
         tmp.write_bytes(data)
         os.replace(tmp, path)
 
-    def get_bytes(self, key: str) -> bytes:
+    def get_bytes(self, key: str, max_bytes: Optional[int] = None) -> bytes:
         try:
-            return self._path(key).read_bytes()
+            path = self._path(key)
+            _check_size(self.uri(key), path.stat().st_size, max_bytes)
+            return path.read_bytes()
         except FileNotFoundError as e:
             raise NotFound(f"{self.uri(key)} does not exist") from e
 
@@ -139,8 +153,10 @@ class S3Store:
         except S3Error as e:
             raise StoreError(f"cannot write {self.uri(key)}: {e}") from e
 
-    def get_bytes(self, key: str) -> bytes:
+    def get_bytes(self, key: str, max_bytes: Optional[int] = None) -> bytes:
         try:
+            if max_bytes is not None:  # a HEAD first: never read a reference whole to learn it is too big
+                _check_size(self.uri(key), self.client.stat_object(self.bucket, self._key(key)).size, max_bytes)
             resp = self.client.get_object(self.bucket, self._key(key))
         except S3Error as e:
             kind = NotFound if e.code in _ABSENT else StoreError

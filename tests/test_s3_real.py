@@ -73,3 +73,17 @@ def test_a_corrections_screenshot_reference_is_read_but_never_creates_its_bucket
     assert correction_examples(LocalStore(tmp_path / "store"), [entry]) == []  # unreadable: left out
     client = Minio(s3.endpoint.removeprefix("http://"), s3.access_key, s3.secret_key, secure=False)
     assert not client.bucket_exists(bucket)
+
+
+def test_a_size_limit_is_checked_before_the_read(s3_config, tmp_path):
+    """With max_bytes, the object's size is asked first (a HEAD): a huge object is refused
+    without being read; the folder store says the same."""
+    import pytest
+
+    from ontask.store import LocalStore, S3Store, TooLarge
+
+    for store in (S3Store(s3_config, "size-limits"), LocalStore(tmp_path)):
+        store.put_bytes("big.bin", b"x" * 1000)
+        assert store.get_bytes("big.bin", max_bytes=1000) == b"x" * 1000
+        with pytest.raises(TooLarge, match="1,000 bytes, over the limit of 999"):
+            store.get_bytes("big.bin", max_bytes=999)

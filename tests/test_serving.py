@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import random
 import uuid
 
@@ -137,6 +138,10 @@ def test_a_screenshot_by_s3_reference(servers, shots):
     ):
         r = student.v1([{"imageUri": uri, "task": ex.task, "windows": ex.windows}])
         assert r.status_code == 400 and why in r.json()["error"], (uri, r.text)
+    # Its size is checked before a byte is read: a reference cannot make the predictor read a huge object.
+    store.put_bytes("shots/huge.bin", os.urandom(500_000))
+    r = student.v1([{"imageUri": f"s3://{BUCKET}/shots/huge.bin", "task": ex.task, "windows": ex.windows}])
+    assert r.status_code == 400 and "500,000 bytes, over the limit" in r.json()["error"], r.text
 
 
 def _bad_requests(shots) -> list[tuple[str, dict | bytes, str]]:

@@ -10,7 +10,7 @@ import random
 from typing import Any, Optional
 
 from ontask.data.dataset import DatasetError, Example, read_version, row_meta, row_windows, write_version
-from ontask.data.images import decode_image
+from ontask.data.images import DEFAULT_MAX_BYTES, decode_image
 from ontask.data.variants import make_variants
 from ontask.feedback.buffer import Entry
 from ontask.labels import LABELS
@@ -33,9 +33,11 @@ def _screenshot(store: Store, e: Entry):
     try:
         data = (
             # A correction's own reference: read it, never create the bucket it names.
-            open_store(e.image_key.rsplit("/", 1)[0], create_bucket=False).get_bytes(e.image_key.rsplit("/", 1)[1])
+            open_store(e.image_key.rsplit("/", 1)[0], create_bucket=False).get_bytes(
+                e.image_key.rsplit("/", 1)[1], max_bytes=DEFAULT_MAX_BYTES
+            )
             if e.image_key.startswith("s3://")
-            else store.get_bytes(e.image_key)
+            else store.get_bytes(e.image_key, max_bytes=DEFAULT_MAX_BYTES)
         )
         return decode_image(data, e.image_key)
     except (StoreError, ValueError):

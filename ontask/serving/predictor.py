@@ -103,7 +103,7 @@ class ScreenshotPredictor(kserve.Model):
             except ReferenceRefused as e:
                 raise RequestError(f"{name}: {e}") from e
             try:
-                data = self.image_store.get_bytes(key)
+                data = self.image_store.get_bytes(key, max_bytes=self.limits.max_bytes)
             except StoreError as e:
                 raise RequestError(f"{name}: {e}") from e
         else:
