@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .proc import ServerProcess, cache_dir, free_port, port_open
@@ -25,32 +26,70 @@ def java_cmd(main_class: str, *args: str, heap: str = "512m") -> list[str]:
     return [java, f"-Xmx{heap}", "-XX:+UseSerialGC", "-cp", classpath, main_class, *args]
 
 
-class KafkaBroker:
-    """One broker + controller; restart() keeps its data and port (for reconnect tests)."""
+@dataclass
+class SaslSsl:
+    """A second listener that takes only TLS + SASL clients: PLAIN and SCRAM-SHA-256, with these
+    users (SCRAM credentials are written when the storage is formatted)."""
 
-    def __init__(self, workdir: Path):
+    users: dict[str, str] = field(default_factory=lambda: {"ontask": "ontask-secret"})
+    port: int = field(default_factory=free_port)
+    ca_file: Path | None = None  # set by the broker: the CA that signed its certificate
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+class KafkaBroker:
+    """One broker + controller; restart() keeps its data and port (for reconnect tests). With
+    `secure`, a SASL_SSL listener beside the plaintext one (its certificate from a throw-away CA)."""
+
+    def __init__(self, workdir: Path, secure: SaslSsl | None = None):
         self.workdir = workdir
         self.port = free_port()
         self.controller_port = free_port()
+        self.secure = secure
         self.proc: ServerProcess | None = None
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    def _secure_properties(self) -> list[str]:
+        from .certs import CertAuthority
+
+        assert self.secure is not None
+        ca = CertAuthority(self.workdir / "pki")
+        crt, key = ca.issue("broker", "kafka-broker", server=True)
+        keystore = self.workdir / "pki" / "broker.pem"
+        keystore.write_bytes(key.read_bytes() + crt.read_bytes())  # PKCS#8 key, then its certificate
+        self.secure.ca_file = ca.cert_path
+        plain_users = " ".join(f'user_{u}="{pw}"' for u, pw in self.secure.users.items())
+        return [
+            "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256",
+            "listener.name.sasl_ssl.plain.sasl.jaas.config="
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};",
+            "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            "ssl.keystore.type=PEM",
+            f"ssl.keystore.location={keystore}",
+        ]
+
     def _configure(self) -> Path:
         data = self.workdir / "data"
         props = self.workdir / "server.properties"
+        secure = f",SASL_SSL://127.0.0.1:{self.secure.port}" if self.secure else ""
         props.write_text(
             "\n".join(
                 [
                     "process.roles=broker,controller",
                     "node.id=1",
                     f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{self.port}{secure},CONTROLLER://127.0.0.1:{self.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}{secure}",
                     "controller.listener.names=CONTROLLER",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+                    *(self._secure_properties() if self.secure else []),
                     "inter.broker.listener.name=PLAINTEXT",
                     f"log.dirs={data}",
                     "num.partitions=1",
@@ -87,6 +126,11 @@ class KafkaBroker:
                     str(props),
                     "--ignore-formatted",
                     "--standalone",
+                    *[
+                        arg
+                        for user, password in (self.secure.users.items() if self.secure else ())
+                        for arg in ("--add-scram", f"SCRAM-SHA-256=[name={user},password={password}]")
+                    ],
                     heap="128m",
                 ),
                 check=True,

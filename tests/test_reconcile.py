@@ -273,3 +273,34 @@ def test_a_predictor_gets_the_spec_whole_and_reads_its_settings_from_it(monkeypa
     assert override.max_queued_requests == 3
     bare = resolve_settings(parser.parse_args(["student", "--model-uri", "/m"]))
     assert bare.max_queued_requests == TaskClassifierSpec.model_fields["serving"].default_factory().max_queued_requests
+
+
+def test_predictors_get_the_installation_s_kafka_security_and_its_ca():
+    """A student predictor publishes the judge's corrections: it gets the protocol, the mechanism,
+    the credentials by Secret reference (never by value) and the brokers' CA mounted read-only;
+    the judge, which publishes nothing, gets no CA."""
+    from ontask.operator.children import context_for
+    from ontask.operator.manifests import inference_service
+    from ontask.operator.settings import OperatorSettings
+
+    settings = OperatorSettings.from_env(
+        {
+            "ONTASK_KAFKA_BOOTSTRAP": "kafka:9093",
+            "ONTASK_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "ONTASK_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "ONTASK_KAFKA_SECRET": "kafka-user",
+            "ONTASK_KAFKA_CA_SECRET": "kafka-ca",
+        }
+    )
+    ctx = context_for({"name": "c", "namespace": "ns", "uid": "u"}, SPEC, settings)
+    student = inference_service(ctx, "student", "s3://b/models/v1", "v1")["spec"]["predictor"]
+    env = {e["name"]: e for e in student["containers"][0]["env"]}
+    assert env["ONTASK_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
+    assert env["ONTASK_KAFKA_SASL_MECHANISM"]["value"] == "SCRAM-SHA-512"
+    assert env["ONTASK_KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "kafka-user", "key": "password"}
+    assert "value" not in env["ONTASK_KAFKA_PASSWORD"]
+    assert env["ONTASK_KAFKA_CA_FILE"]["value"] == "/etc/ontask/kafka-ca/ca.crt"
+    assert student["volumes"] == [{"name": "kafka-ca", "secret": {"secretName": "kafka-ca"}}]
+    assert student["containers"][0]["volumeMounts"][0]["readOnly"] is True
+    judge = inference_service(ctx, "judge", "s3://b/judge", "judge")["spec"]["predictor"]
+    assert "volumes" not in judge or not judge["volumes"]

@@ -32,6 +32,7 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from ontask.data.images import ImageLimits, ImageRejected, check_image, sha256
 from ontask.feedback.buffer import Buffer, Entry
 from ontask.feedback.cycle import assemble_cycle, cycle_due, read_marker, write_marker
+from ontask.feedback.kafka_security import KafkaSecurity
 from ontask.feedback.messages import InvalidCorrection, parse_correction
 from ontask.labels import label_of
 from ontask.spec import MAX_INLINE_IMAGE_BYTES, Correction, FeedbackSpec
@@ -132,8 +133,10 @@ class Collector:
         clock: Callable[[], float] = time.time,
         limits: ImageLimits = ImageLimits(MAX_INLINE_IMAGE_BYTES),
         upload_threads: int = 8,
+        security: Optional[KafkaSecurity] = None,
     ):
         self.classifier, self.spec, self.store, self.bootstrap = classifier, spec, store, bootstrap
+        self.security = security or KafkaSecurity.from_env()
         self.prefix = prefix or classifier_prefix(classifier)
         self.group_id = group_id or f"ontask-feedback-{classifier}"
         self.clock, self.limits = clock, limits
@@ -179,6 +182,7 @@ class Collector:
 
         self._consumer = KafkaConsumer(
             bootstrap_servers=self.bootstrap,
+            **self.security.client_kwargs(),
             group_id=self.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -191,6 +195,7 @@ class Collector:
         self._consumer.subscribe([self.spec.topic], listener=SeekToStored())
         self._producer = KafkaProducer(
             bootstrap_servers=self.bootstrap,
+            **self.security.client_kwargs(),
             acks="all",
             retries=10,
             reconnect_backoff_max_ms=2000,

@@ -10,6 +10,7 @@ from typing import Any, Optional
 
 from kafka import KafkaProducer
 
+from ontask.feedback.kafka_security import KafkaSecurity
 from ontask.feedback.messages import encode_correction
 from ontask.spec import Correction
 
@@ -41,6 +42,19 @@ def make_correction(
     return Correction.model_validate(doc)
 
 
+def new_producer(
+    bootstrap: Optional[str] = None, security: Optional[KafkaSecurity] = None, **settings: Any
+) -> KafkaProducer:
+    """A producer for corrections (acks=all), with the installation's Kafka security settings
+    (from the environment unless given); `settings` are more KafkaProducer settings."""
+    security = security or KafkaSecurity.from_env()
+    return KafkaProducer(
+        bootstrap_servers=bootstrap or os.environ.get("ONTASK_KAFKA_BOOTSTRAP"),
+        **{"acks": "all", "retries": 5, **settings},
+        **security.client_kwargs(),
+    )
+
+
 def send(
     correction: Correction,
     bootstrap: Optional[str] = None,
@@ -50,9 +64,7 @@ def send(
 ) -> None:
     """Publish one correction (acks=all) and wait until the broker has it."""
     own = producer is None
-    producer = producer or KafkaProducer(
-        bootstrap_servers=bootstrap or os.environ.get("ONTASK_KAFKA_BOOTSTRAP"), acks="all", retries=5
-    )
+    producer = producer or new_producer(bootstrap)
     try:
         key, value = encode_correction(correction)
         producer.send(topic, key=key, value=value).get(timeout=timeout)

@@ -48,6 +48,10 @@ def context_for(meta, spec: TaskClassifierSpec, settings: Optional[OperatorSetti
         store_uri=settings.store_for(spec.storage.bucket),
         s3_secret=settings.s3_secret,
         kafka_bootstrap=settings.kafka_bootstrap,
+        kafka_security_protocol=settings.kafka_security_protocol,
+        kafka_sasl_mechanism=settings.kafka_sasl_mechanism,
+        kafka_secret=settings.kafka_secret,
+        kafka_ca_secret=settings.kafka_ca_secret,
         kserve_mode=settings.kserve_mode,
         env=settings.child_env(),
     )

@@ -31,6 +31,10 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
+    # Kafka settings that cannot work stop the operator here, with the reason, not in each collector.
+    from ontask.feedback.kafka_security import KafkaSecurity
+
+    KafkaSecurity.from_env()
     # How long a silent replica counts as alive (kopf's default 60 s; tests shorten it).
     settings.peering.lifetime = int(os.environ.get("ONTASK_PEERING_LIFETIME", "60"))
 

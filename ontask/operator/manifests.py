@@ -29,6 +29,9 @@ def child_name(classifier: str, role: str, cycle: Optional[int] = None) -> str:
     return f"{name[:54]}-{digest}"
 
 
+KAFKA_CA_DIR = "/etc/ontask/kafka-ca"
+
+
 @dataclass
 class Context:
     """What every child needs to know about its classifier and the installation."""
@@ -41,6 +44,10 @@ class Context:
     store_uri: str = "s3://ontask"
     s3_secret: Optional[str] = None
     kafka_bootstrap: Optional[str] = None
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: Optional[str] = None
+    kafka_secret: Optional[str] = None  # keys username, password
+    kafka_ca_secret: Optional[str] = None  # key ca.crt; mounted into the predictors
     env: dict[str, str] = field(default_factory=dict)
     kserve_mode: str = "RawDeployment"  # or Serverless: where KServe splits traffic for canaries
 
@@ -79,7 +86,31 @@ class Context:
                 )
         if self.kafka_bootstrap:
             env.append(k8s.V1EnvVar(name="ONTASK_KAFKA_BOOTSTRAP", value=self.kafka_bootstrap))
+            env.append(k8s.V1EnvVar(name="ONTASK_KAFKA_SECURITY_PROTOCOL", value=self.kafka_security_protocol))
+            if self.kafka_sasl_mechanism:
+                env.append(k8s.V1EnvVar(name="ONTASK_KAFKA_SASL_MECHANISM", value=self.kafka_sasl_mechanism))
+            if self.kafka_secret:
+                for var, key in (("ONTASK_KAFKA_USERNAME", "username"), ("ONTASK_KAFKA_PASSWORD", "password")):
+                    env.append(
+                        k8s.V1EnvVar(
+                            name=var,
+                            value_from=k8s.V1EnvVarSource(
+                                secret_key_ref=k8s.V1SecretKeySelector(name=self.kafka_secret, key=key)
+                            ),
+                        )
+                    )
         return env
+
+    def kafka_ca(self) -> tuple[list[k8s.V1Volume], list[k8s.V1VolumeMount], list[k8s.V1EnvVar]]:
+        """The brokers' CA for a child that talks to Kafka (a predictor publishing the judge's
+        corrections): its volume, its mount and the variable naming the file."""
+        if not (self.kafka_bootstrap and self.kafka_ca_secret):
+            return [], [], []
+        return (
+            [k8s.V1Volume(name="kafka-ca", secret=k8s.V1SecretVolumeSource(secret_name=self.kafka_ca_secret))],
+            [k8s.V1VolumeMount(name="kafka-ca", mount_path=KAFKA_CA_DIR, read_only=True)],
+            [k8s.V1EnvVar(name="ONTASK_KAFKA_CA_FILE", value=f"{KAFKA_CA_DIR}/ca.crt")],
+        )
 
 
 def _serialize(obj: Any) -> dict[str, Any]:
@@ -260,17 +291,20 @@ def inference_service(
         if s.judge.enabled and ctx.kafka_bootstrap:
             args += ["--judge-url", f"http://{child_name(ctx.name, 'judge')}-predictor.{ctx.namespace}"]
     gpus = s.student.gpus if role == "student" else s.judge.gpus
+    ca_volumes, ca_mounts, ca_env = ctx.kafka_ca() if role == "student" else ([], [], [])
     container = k8s.V1Container(
         name="kserve-container",
         image=ctx.image,
         args=args,
-        env=ctx.env_vars() + ([spec_env(ctx)] if role == "student" else []),
+        env=ctx.env_vars() + ca_env + ([spec_env(ctx)] if role == "student" else []),
         resources=_resources(gpus, memory="16Gi" if role == "judge" else "8Gi"),
         ports=[k8s.V1ContainerPort(container_port=PREDICTOR_PORT, protocol="TCP")],
         security_context=_SECURITY,
+        volume_mounts=ca_mounts or None,
     )
     predictor = V1beta1PredictorSpec(
         containers=[container],
+        volumes=ca_volumes or None,
         security_context=_POD_SECURITY,
         automount_service_account_token=False,
         min_replicas=s.serving.min_replicas if role == "student" else 1,

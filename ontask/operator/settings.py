@@ -19,6 +19,10 @@ ENV = {
     "ONTASK_CHILD_S3_ENDPOINT": "child_s3_endpoint",
     "ONTASK_WATCH_CHILDREN": "watch_children",
     "ONTASK_RESYNC_SECONDS": "resync_seconds",
+    "ONTASK_KAFKA_SECURITY_PROTOCOL": "kafka_security_protocol",
+    "ONTASK_KAFKA_SASL_MECHANISM": "kafka_sasl_mechanism",
+    "ONTASK_KAFKA_SECRET": "kafka_secret",
+    "ONTASK_KAFKA_CA_SECRET": "kafka_ca_secret",
 }
 
 
@@ -44,6 +48,14 @@ class OperatorSettings(BaseModel):
         description="Read the children from watch-fed indexes (false: a GET per child per reconcile, "
         "as before; for clusters that do not let the operator list and watch them).",
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="Kafka security.protocol of every client (the operator's and the predictors')."
+    )
+    kafka_sasl_mechanism: Optional[Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]] = Field(
+        None, description="SASL mechanism, with SASL_*."
+    )
+    kafka_secret: Optional[str] = Field(None, description="Secret with the Kafka username and password.")
+    kafka_ca_secret: Optional[str] = Field(None, description="Secret with ca.crt, the CA of the brokers.")
     resync_seconds: float = Field(
         300.0,
         gt=0,

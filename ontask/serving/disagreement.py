@@ -147,9 +147,7 @@ class DisagreementLoop:
 
 def kafka_publisher(bootstrap: str, topic: str) -> Callable[[Correction], None]:
     """Publishes corrections (acks=all) through one long-lived producer."""
-    from kafka import KafkaProducer
+    from ontask.feedback.producer import new_producer, send
 
-    from ontask.feedback.producer import send
-
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", retries=5)
+    producer = new_producer(bootstrap)
     return lambda c: send(c, topic=topic, producer=producer)
