@@ -70,7 +70,7 @@ def test_a_corrections_screenshot_reference_is_read_but_never_creates_its_bucket
         source="user",
         received_at=0.0,
     )
-    assert correction_examples(LocalStore(tmp_path / "store"), [entry]) == []  # unreadable: left out
+    assert list(correction_examples(LocalStore(tmp_path / "store"), [entry])) == []  # unreadable: left out
     client = Minio(s3.endpoint.removeprefix("http://"), s3.access_key, s3.secret_key, secure=False)
     assert not client.bucket_exists(bucket)
 

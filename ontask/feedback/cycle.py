@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from ontask.data.dataset import DatasetError, Example, read_version, row_meta, row_windows, write_version
 from ontask.data.images import DEFAULT_MAX_BYTES, decode_image
@@ -44,40 +44,37 @@ def _screenshot(store: Store, e: Entry):
         return None
 
 
-def correction_examples(store: Store, entries: list[Entry]) -> list[Example]:
-    """Buffer entries as training rows (those whose screenshot is still readable)."""
-    out = []
+def correction_examples(store: Store, entries: list[Entry]) -> Iterator[Example]:
+    """Buffer entries as training rows (those whose screenshot is still readable), one at a time:
+    a cycle holds one decoded screenshot, not all of them."""
     for e in entries:
         image = _screenshot(store, e)
         if image is None:
             continue
-        out.append(
-            Example(
-                id=f"fb-{e.id}",
-                image=image,
-                task=e.task,
-                label=e.label,
-                label_source=e.source,
-                windows=e.windows,
-                split="train",
-                hard=True,
-                hard_kind="correction",
-                reason=f"{e.source} correction" + (f" of {e.predicted_label}" if e.predicted_label else ""),
-                meta={"correction": e.id, "edge_case": e.edge_case},
-            )
+        yield Example(
+            id=f"fb-{e.id}",
+            image=image,
+            task=e.task,
+            label=e.label,
+            label_source=e.source,
+            windows=e.windows,
+            split="train",
+            hard=True,
+            hard_kind="correction",
+            reason=f"{e.source} correction" + (f" of {e.predicted_label}" if e.predicted_label else ""),
+            meta={"correction": e.id, "edge_case": e.edge_case},
         )
-    return out
 
 
-def replay_examples(store: Store, dataset: str, version: Optional[str], n: int, seed: int) -> list[Example]:
-    """n training rows of an earlier dataset version, sampled reproducibly."""
+def replay_examples(store: Store, dataset: str, version: Optional[str], n: int, seed: int) -> Iterator[Example]:
+    """n training rows of an earlier dataset version, sampled reproducibly; each image is read
+    when its row is reached."""
     if n <= 0:
-        return []
+        return
     ds = read_version(store, dataset, version)
     rows = [r for r in ds.split("train") if r["reward_model"]["ground_truth"] in LABELS]
-    picked = random.Random(seed).sample(rows, min(n, len(rows)))
-    return [
-        Example(
+    for r in random.Random(seed).sample(rows, min(n, len(rows))):
+        yield Example(
             id=f"replay-{r['extra_info']['id']}",
             image=ds.image(r),
             task=r["extra_info"]["task"],
@@ -90,8 +87,6 @@ def replay_examples(store: Store, dataset: str, version: Optional[str], n: int, 
             reason="replay",
             meta=row_meta(r),
         )
-        for r in picked
-    ]
 
 
 def assemble_cycle(
@@ -103,31 +98,32 @@ def assemble_cycle(
     replay_dataset: Optional[str] = None,
     replay_version: Optional[str] = None,
 ) -> dict[str, Any]:
-    """Write cycle `number`'s dataset version; returns its manifest."""
-    corrections = correction_examples(store, entries)
-    if not corrections:
-        raise DatasetError(f"cycle {number}: no correction has a readable screenshot")
-    rows: list[Example] = []
-    for ex in corrections:
-        rows.append(ex)
-        rows.extend(make_variants(ex, spec.variants_per_correction, seed=number))
-    if replay_dataset:
-        rows.extend(
-            replay_examples(store, replay_dataset, replay_version, round(spec.replay_ratio * len(rows)), seed=number)
-        )
-    return write_version(
-        store,
-        f"{classifier}-feedback",
-        rows,
-        "ontask/feedback",
-        {
-            "command": "cycle",
-            "classifier": classifier,
-            "cycle": number,
-            "corrections": len(corrections),
-            "replay": replay_dataset,
-        },
-    )
+    """Write cycle `number`'s dataset version; returns its manifest. Rows stream into the dataset
+    writer one correction (and its variants) at a time, so memory does not grow with the number
+    of corrections."""
+    made_by: dict[str, Any] = {
+        "command": "cycle",
+        "classifier": classifier,
+        "cycle": number,
+        "corrections": 0,
+        "replay": replay_dataset,
+    }
+
+    def rows() -> Iterator[Example]:
+        written = 0
+        for ex in correction_examples(store, entries):
+            made_by["corrections"] += 1
+            variants = make_variants(ex, spec.variants_per_correction, seed=number)
+            yield ex
+            yield from variants
+            written += 1 + len(variants)
+        if not made_by["corrections"]:
+            raise DatasetError(f"cycle {number}: no correction has a readable screenshot")
+        if replay_dataset:
+            n = round(spec.replay_ratio * written)
+            yield from replay_examples(store, replay_dataset, replay_version, n, seed=number)
+
+    return write_version(store, f"{classifier}-feedback", rows(), "ontask/feedback", made_by)
 
 
 def marker_key(prefix: str, number: int) -> str:
