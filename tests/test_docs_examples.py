@@ -15,6 +15,7 @@ MODULES = [
     "ontask.trainers.curriculum",
     "ontask.labels",
     "ontask.store_paths",
+    "ontask.operator.children",
     "ontask.evaluation.gate",
 ]
 

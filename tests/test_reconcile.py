@@ -1,5 +1,7 @@
 """The life of a classifier as a pure plan: each branch, without a cluster."""
 
+import json
+
 import pytest
 
 from ontask.evaluation.gate import Decision, Evaluation
@@ -304,3 +306,34 @@ def test_predictors_get_the_installation_s_kafka_security_and_its_ca():
     assert student["containers"][0]["volumeMounts"][0]["readOnly"] is True
     judge = inference_service(ctx, "judge", "s3://b/judge", "judge")["spec"]["predictor"]
     assert "volumes" not in judge or not judge["volumes"]
+
+
+def test_a_renamed_deployment_mode_is_no_difference_and_a_stale_ready_is_not_ready(monkeypatch):
+    """KServe's webhook rewrites RawDeployment as Standard: the operator must not patch it back
+    (it would, on every event, forever). A Ready condition from before the InferenceService's
+    last spec change (status.observedGeneration behind metadata.generation) is not ready."""
+    from kubernetes import client as k8s
+
+    from ontask.operator import children as children_module
+    from ontask.operator.children import ChildIndexes, KubeChildren
+    from ontask.operator.manifests import Context, inference_service
+
+    monkeypatch.setattr(children_module, "api_client", lambda: k8s.ApiClient())
+    ctx = Context("c", "ns", "uid", SPEC)
+    wanted = inference_service(ctx, "student", "s3://b/models/v1", "v1")
+    served = json.loads(json.dumps(wanted))
+    served["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] = "Standard"  # the webhook's rewrite
+    served["metadata"]["generation"] = 3
+    served["status"] = {"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "True"}]}
+    isvcs = {("ns", "c-student"): [served]}
+    kube = KubeChildren(ctx, ChildIndexes({}, {}, isvcs))
+    patches = []
+    monkeypatch.setattr(kube.custom, "patch_namespaced_custom_object", lambda *a, **k: patches.append(a))
+    kube.create("student", wanted, "v1")
+    assert patches == []
+    assert kube.server_state("c-student") == (False, "v1")  # Ready, but for generation 2
+    served["status"]["observedGeneration"] = 3
+    assert kube.server_state("c-student") == (True, "v1")
+    wanted["metadata"]["annotations"]["ontask.dev/model-version"] = "v2"  # a real change is patched
+    kube.create("student", wanted, "v2")
+    assert len(patches) == 1

@@ -75,12 +75,22 @@ def _open_store(uri: str):
     return open_store(uri)
 
 
+# KServe (v0.15 on) renamed the deployment modes, and its webhook rewrites the old names in place:
+# the same mode under either name is no difference, or the operator would patch it back forever.
+_SAME_MODE = {"RawDeployment": "Standard", "Serverless": "Knative"}
+
+
 def _contains(have: Any, want: Any) -> bool:
     """Whether `have` has every field of `want` with the same value (fields a server added, such as
-    defaults, do not count as a difference)."""
+    defaults, do not count as a difference).
+
+    Example:
+        >>> _contains({"mode": "Standard", "x": 1}, {"mode": "RawDeployment"})
+        True
+    """
     if isinstance(want, dict):
         return isinstance(have, dict) and all(_contains(have.get(k), v) for k, v in want.items())
-    return have == want
+    return have == want or (isinstance(want, str) and _SAME_MODE.get(want) == have)
 
 
 class Children:
@@ -275,9 +285,12 @@ class KubeChildren(Children):
         isvc = self._get(ISVC, name)
         if isvc is None:
             return None
-        ready = any(
-            c.get("type") == "Ready" and c.get("status") == "True"
-            for c in (isvc.get("status") or {}).get("conditions") or []
+        status = isvc.get("status") or {}
+        # A Ready left from before the last spec change says nothing about what runs now.
+        observed = status.get("observedGeneration")
+        stale = observed is not None and observed < ((isvc.get("metadata") or {}).get("generation") or 0)
+        ready = not stale and any(
+            c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
         )
         return ready, ((isvc.get("metadata") or {}).get("annotations") or {}).get(f"{GROUP}/model-version")
 
