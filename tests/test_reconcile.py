@@ -337,3 +337,27 @@ def test_a_renamed_deployment_mode_is_no_difference_and_a_stale_ready_is_not_rea
     wanted["metadata"]["annotations"]["ontask.dev/model-version"] = "v2"  # a real change is patched
     kube.create("student", wanted, "v2")
     assert len(patches) == 1
+
+
+def test_child_names_leave_room_for_what_kserve_and_the_training_operator_derive():
+    from ontask.operator.manifests import NAME_LIMITS, child_name, name_problems
+
+    long = "a-very-long-classifier-name-for-the-customer-support-team-x"  # 59 characters
+    for role, limit in NAME_LIMITS.items():
+        name = child_name(long, role, cycle=123 if role == "cycle" else None)
+        assert len(name) <= limit and name_problems(name) == [], (role, name)
+        # Knative's longest derived Service, and a PyTorchJob's worker pods, stay DNS labels.
+        derived = f"{name}-predictor-00001-private" if role in ("judge", "student") else f"{name}-worker-1023"
+        assert role == "data" or len(derived) <= 63, derived
+    assert child_name(long, "student") != child_name(long + "y", "student")  # hashed, not just cut
+    assert child_name("support", "student") == "support-student"  # short names are kept as they are
+    assert name_problems("support-desk") == []
+    assert "DNS-1035" in name_problems("team.a")[0] and name_problems("1team")
+
+
+def test_a_classifier_whose_name_cannot_name_its_children_fails_with_the_reason():
+    from ontask.operator.handlers import _validate
+
+    status, problems = _validate(SPEC.model_dump(by_alias=True), {}, 1, "team.a")
+    assert status["phase"] == "Failed" and "DNS-1035" in problems[0]
+    assert _validate(SPEC.model_dump(by_alias=True), {}, 1, "team-a")[1] == []

@@ -39,12 +39,16 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.peering.lifetime = int(os.environ.get("ONTASK_PEERING_LIFETIME", "60"))
 
 
-def _validate(spec: dict[str, Any], status: dict[str, Any], generation: int) -> tuple[dict[str, Any], list[str]]:
+def _validate(
+    spec: dict[str, Any], status: dict[str, Any], generation: int, name: str = ""
+) -> tuple[dict[str, Any], list[str]]:
     """The status to write for this spec, and the problems found (empty when it is runnable)."""
+    from ontask.operator.manifests import name_problems
+
     current = TaskClassifierStatus.model_validate(status or {})
     try:
         parsed = TaskClassifierSpec.model_validate(spec)
-        problems = parsed.consistency_problems()
+        problems = (name_problems(name) if name else []) + parsed.consistency_problems()
     except ValidationError as e:
         problems = [f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()]
     if problems:
@@ -74,12 +78,12 @@ def _reconcile_once(
     events: list[tuple[str, str, str]] = []
     base = status
     if revalidate or status.get("observedGeneration") != generation:
-        base, problems = _validate(spec, status, generation)
+        base, problems = _validate(spec, status, generation, meta.get("name") or "")
         if problems:
             log.warning("classifier %s/%s is not runnable: %s", meta.get("namespace"), meta.get("name"), problems)
             return (base if base != status else None), [("Warning", "InvalidSpec", "; ".join(problems))], None
         events.append(("Normal", "Accepted", "spec accepted"))
-    elif status.get("phase") == "Failed" and _validate(spec, status, generation)[1]:
+    elif status.get("phase") == "Failed" and _validate(spec, status, generation, meta.get("name") or "")[1]:
         return None, [], None
     parsed = TaskClassifierSpec.model_validate(spec)
     children = KubeChildren(context_for(meta, parsed), indexes)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -20,13 +21,32 @@ PREDICTOR_PORT = 8080
 MODEL_MOUNT = "/mnt/models"  # where KServe's storage initializer puts storageUri
 
 
+# The longest name each child may have: what KServe and the training operator derive from it
+# must stay within Kubernetes' 63-character DNS labels (Knative's "<isvc>-predictor-00001-private"
+# Service; a PyTorchJob's "<job>-worker-<n>" pods and Services).
+NAME_LIMITS = {"judge": 39, "student": 39, "train": 51, "cycle": 51, "data": 63}
+DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
 def child_name(classifier: str, role: str, cycle: Optional[int] = None) -> str:
-    """<classifier>-<role>[-c<cycle>], shortened with a hash when over 63 characters."""
+    """<classifier>-<role>[-c<cycle>], shortened with a hash when over the role's limit."""
     name = f"{classifier}-{role}" + (f"-c{cycle}" if cycle is not None else "")
-    if len(name) <= 63:
+    limit = NAME_LIMITS.get(role, 63)
+    if len(name) <= limit:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[:54]}-{digest}"
+    return f"{name[: limit - 9].rstrip('-')}-{digest}"
+
+
+def name_problems(classifier: str) -> list[str]:
+    """Why a TaskClassifier's name cannot name its children (empty when it can): InferenceServices
+    and Services need DNS-1035 labels, which a Kubernetes object name need not be."""
+    if DNS_1035.match(classifier):
+        return []
+    return [
+        f"metadata.name {classifier!r}: a classifier's children (InferenceServices, Services) need a "
+        "DNS-1035 name: lowercase letters, digits and '-', starting with a letter, no '.'"
+    ]
 
 
 KAFKA_CA_DIR = "/etc/ontask/kafka-ca"
