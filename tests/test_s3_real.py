@@ -87,3 +87,30 @@ def test_a_size_limit_is_checked_before_the_read(s3_config, tmp_path):
         assert store.get_bytes("big.bin", max_bytes=1000) == b"x" * 1000
         with pytest.raises(TooLarge, match="1,000 bytes, over the limit of 999"):
             store.get_bytes("big.bin", max_bytes=999)
+
+
+def test_a_data_source_in_s3_is_prepared_like_a_folder(s3, s3_config, monkeypatch, tmp_path):
+    """spec.data.source may be s3://bucket/prefix: the data Job's `ontask data prepare` reads it."""
+    import io
+
+    from ontask.data import read_version
+    from ontask.data.generate import example_at
+    from ontask.data.prepare import prepare
+    from ontask.store import LocalStore, S3Store
+
+    monkeypatch.setenv("S3_ENDPOINT", s3.endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3.secret_key)
+    source = S3Store(s3_config, "customer-shots", "team-a/2026-12")
+    for i in range(3):
+        buf = io.BytesIO()
+        example_at(9, i).image.save(buf, format="PNG")
+        source.put_bytes(f"shot-{i}.png", buf.getvalue(), "image/png")
+    source.put_bytes(
+        "manifest.jsonl",
+        "".join(f'{{"image": "shot-{i}.png", "task": "Answer refund tickets"}}\n' for i in range(3)).encode(),
+    )
+    out = LocalStore(tmp_path / "store")
+    result = prepare("s3://customer-shots/team-a/2026-12", out, "from-s3")
+    assert result.rejected == [] and result.manifest["rows"] == 3
+    assert {r["extra_info"]["task"] for r in read_version(out, "from-s3").rows} == {"Answer refund tickets"}

@@ -79,7 +79,17 @@ def prepare(
 ) -> PrepareResult:
     """Validate, label and write a customer's screenshots as a new dataset version; with
     `other_task_twins`, each on-task row with window evidence also gets its off-task twin
-    (`ontask.data.variants.other_task_twin`)."""
+    (`ontask.data.variants.other_task_twin`). An s3://bucket/prefix source (a spec's
+    data.source) is copied to a temporary folder first."""
+    if str(source).startswith("s3://"):
+        import tempfile
+
+        from ontask.store import download_prefix, open_store
+
+        with tempfile.TemporaryDirectory(prefix="ontask-source-") as tmp:
+            # The user's own data, read only: its bucket is never created.
+            download_prefix(open_store(str(source), create_bucket=False), "", tmp)
+            return prepare(tmp, store, name, task, labeller, limits, progress, other_task_twins)
     base, items = _items(Path(source), task)
     rejected: list[dict[str, str]] = []
     examples: list[Example] = []
