@@ -98,3 +98,22 @@ def test_easy_first_curriculum_raises_the_hard_share_the_metrics_report(setup):
     shares = [m["hard_share"] for m in history if m["phase"] == "grpo"]
     # 6 steps: progress 0, .2, .4, .6, .8, 1 -> target share 0, .2, .4, .5, .5, .5 of 4 prompts
     assert shares == [0.0, 0.25, 0.5, 0.5, 0.5, 0.5]
+
+
+def test_rows_over_max_prompt_length_are_skipped_and_counted(tmp_path, setup):
+    """spec.data.maxPromptLength counts the prompt's text tokens (image tokens excluded)."""
+    import dataclasses
+
+    from ontask.data import write_version
+    from ontask.store import LocalStore
+    from ontask.trainers.run import load_rows
+
+    _, processor, _ = setup
+    store = LocalStore(tmp_path / "store")
+    short, long = example_at(3, 0), example_at(3, 1)
+    long = dataclasses.replace(long, id="long", task=" ".join(["update the quarterly sales report"] * 60))
+    write_version(store, "lengths", [dataclasses.replace(short, id="short"), long], "test", {"command": "test"})
+    kept = load_rows(store, "lengths", None, processor, max_prompt_length=256)
+    assert [r.id for r in kept.train + kept.val] == ["short"] and kept.skipped["prompt too long"] == 1
+    everything = load_rows(store, "lengths", None, processor)
+    assert len(everything.train + everything.val) == 2

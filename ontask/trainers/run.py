@@ -88,10 +88,19 @@ class LoadedRows:
     skipped: dict[str, int]
 
 
-def load_rows(store: Store, dataset: str, version: Optional[str], processor, verifier=None) -> LoadedRows:
-    """Encode a dataset version; rows without a usable image or label are skipped and counted."""
+def load_rows(
+    store: Store,
+    dataset: str,
+    version: Optional[str],
+    processor,
+    verifier=None,
+    max_prompt_length: Optional[int] = None,
+) -> LoadedRows:
+    """Encode a dataset version; rows without a usable image or label, or whose prompt has more
+    than max_prompt_length text tokens (image tokens excluded; spec.data.maxPromptLength, as
+    verl filters overlong prompts), are skipped and counted."""
     ds = read_version(store, dataset, version)
-    train, val, skipped = [], [], {"missing image": 0, "bad label": 0}
+    train, val, skipped = [], [], {"missing image": 0, "bad label": 0, "prompt too long": 0}
     for row in ds.rows:
         label = row["reward_model"]["ground_truth"]
         if label not in LABELS:
@@ -106,9 +115,22 @@ def load_rows(store: Store, dataset: str, version: Optional[str], processor, ver
             continue
         task, windows = row["extra_info"]["task"], row_windows(row)
         v = verifier.verify(task, windows=windows).score if verifier is not None else None
+        inputs = encode(processor, image, task, windows)
+        if max_prompt_length is not None:
+            ids = inputs["input_ids"]
+            text_tokens = int(ids.numel() - (ids == processor.image_token_id).sum())
+            if text_tokens > max_prompt_length:
+                skipped["prompt too long"] += 1
+                log.warning(
+                    "row %s skipped: %d prompt tokens, over data.maxPromptLength %d",
+                    row["extra_info"]["id"],
+                    text_tokens,
+                    max_prompt_length,
+                )
+                continue
         enc = Encoded(
             row["extra_info"]["id"],
-            encode(processor, image, task, windows),
+            inputs,
             label,
             task,
             windows,
@@ -209,7 +231,9 @@ def run_training(
         model, processor = load_vlm(str(resume) if resume else base_model, s3=s3)
         if spec.training.lora_rank:
             add_lora(model, spec.training.lora_rank)
-        rows = load_rows(store, dataset, dataset_version, processor, Verifier(verifier_config))
+        rows = load_rows(
+            store, dataset, dataset_version, processor, Verifier(verifier_config), spec.data.max_prompt_length
+        )
         cfg = train_config(spec, len(rows.train), warm_start_steps, max_minutes, cycle=cycle)
         metrics_path = Path(tmp) / "metrics.jsonl"
         # The metrics so far, where `ontask monitor --follow` reads them.
