@@ -9,7 +9,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 
@@ -71,6 +71,16 @@ class _TooLarge(Exception):
     pass
 
 
+async def invalid_request(request, exc) -> Any:
+    """A body that does not fit the route's schema (a v2 request without "inputs"): 400 with
+    where and why, never the input itself. FastAPI's default echoes the input, and one that
+    holds Infinity or NaN cannot be written back as JSON, which turned a client's error into a 500."""
+    from fastapi.responses import JSONResponse
+
+    parts = [f"{'.'.join(str(x) for x in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()[:5]]
+    return JSONResponse(status_code=400, content={"error": "invalid request: " + "; ".join(parts)})
+
+
 class Admission:
     """ASGI middleware in front of the prediction routes: at most `max_concurrent` requests are
     decoded and scored at once and `max_queued` more wait; any further request is answered 429
@@ -120,8 +130,10 @@ def serve(
 ) -> None:
     """Load the models and serve them until SIGTERM (KServe's ModelServer; REST v1 and v2)."""
     import kserve
+    from fastapi.exceptions import RequestValidationError
     from kserve.model_server import app
 
+    app.add_exception_handler(RequestValidationError, invalid_request)
     # Added last, runs first: a request over the queue is refused before its body is read.
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(Admission, max_concurrent=max_concurrent, max_queued=max_queued)

@@ -1,0 +1,199 @@
+"""Property-based fuzzing (hypothesis) of what untrusted clients send.
+
+A running student predictor gets 10,000 generated requests over real HTTP, v1 and v2: valid
+ones, mutated ones and malicious ones (broken base64, decompression bombs, JSON nested past
+Python's parser, huge fields, bad UTF-8, wrong types). Nothing may answer 5xx, every valid request
+is answered 200, and the server stays ready throughout. A running collector gets 1,000 generated
+records on a real Kafka topic and accounts for each exactly once."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import uuid
+
+import pytest
+import requests
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from ontask.feedback import Collector, encode_correction, make_correction
+from ontask.models.tiny import build_tiny_vlm
+from ontask.spec import FeedbackSpec
+from ontask.store import S3Store
+from realservers.predictors import Predictor
+from tests.conftest import bomb_png
+from tests.test_feedback_collector import produce, run_until
+
+REQUESTS = 10_000
+CORRECTIONS = 1_000
+FUZZ = settings(
+    max_examples=REQUESTS,
+    deadline=None,
+    database=None,
+    phases=[Phase.generate, Phase.shrink],
+    suppress_health_check=list(HealthCheck),
+)
+
+
+def _image(fmt: str, size=(160, 100), color=(40, 90, 160)) -> str:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format=fmt)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+IMAGES = [_image("PNG"), _image("JPEG"), _image("WEBP", (120, 80))]
+BOMB = base64.b64encode(bomb_png(20000, 20000)).decode()
+
+windows = st.lists(
+    st.fixed_dictionaries(
+        {"title": st.text(max_size=80), "app": st.text(max_size=20)},
+        optional={"focused": st.booleans(), "url": st.text(max_size=60)},
+    ),
+    max_size=3,
+)
+valid_instance = st.fixed_dictionaries(
+    {"image": st.sampled_from(IMAGES), "task": st.text(min_size=1, max_size=200).filter(str.strip)},
+    optional={"windows": windows, "sessionId": st.text(max_size=30)},
+)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20,
+)
+bad_instance = st.one_of(
+    json_values,
+    valid_instance.map(lambda d: {**d, "image": "%%% not base64 %%%"}),
+    valid_instance.map(lambda d: {**d, "image": BOMB}),
+    valid_instance.map(lambda d: {**d, "task": "x" * 5000}),
+    valid_instance.map(lambda d: {**d, "windows": "not a list"}),
+    valid_instance.map(lambda d: {**d, "imageUri": "s3://elsewhere/classifiers/x/models/v1/model.safetensors"}),
+    st.dictionaries(st.text(max_size=12), json_values, max_size=5),
+)
+
+
+@st.composite
+def requests_(draw) -> tuple[str, bytes, bool]:
+    """(protocol, body bytes, whether a server must answer it 200)."""
+    protocol = draw(st.sampled_from(["v1", "v2"]))
+    # One in ten is valid: each of those runs the model; the other kinds are refused before it.
+    kind = draw(st.sampled_from(["valid"] + ["bad-instance"] * 3 + ["bad-body"] * 2 + ["deep"] * 2 + ["bytes"] * 2))
+    if kind in ("valid", "bad-instance"):
+        instances = draw(st.lists(valid_instance if kind == "valid" else bad_instance, min_size=1, max_size=2))
+        if protocol == "v1":
+            body = json.dumps({"instances": instances}).encode()
+        else:
+            rows = [i if isinstance(i, dict) else {"image": i} for i in instances]
+            body = json.dumps(
+                {
+                    "inputs": [
+                        {
+                            "name": name,
+                            "datatype": "BYTES",
+                            "shape": [len(rows)],
+                            "data": [
+                                r.get(name) if name != "windows" else json.dumps(r.get("windows", [])) for r in rows
+                            ],
+                        }
+                        for name in ("image", "task", "windows")
+                    ]
+                }
+            ).encode()
+        return protocol, body, kind == "valid"
+    if kind == "bad-body":
+        return protocol, json.dumps(draw(json_values)).encode(), False
+    if kind == "deep":
+        return protocol, b"[" * draw(st.integers(1000, 20_000)), False  # past any JSON parser's depth
+    return protocol, draw(st.binary(max_size=2000)), False  # bad UTF-8, truncated JSON, anything
+
+
+@pytest.fixture(scope="module")
+def predictor(tmp_path_factory):
+    work = tmp_path_factory.mktemp("fuzz")
+    server = Predictor(
+        "student",
+        str(build_tiny_vlm(work / "student", seed=3)),
+        work,
+        "--max-image-bytes",
+        "200000",
+        "--max-image-pixels",
+        "2000000",
+        "--max-body-bytes",
+        str(1024 * 1024),
+    ).start()
+    yield server
+    server.stop()
+
+
+def test_10000_generated_requests_never_get_a_5xx_and_the_server_stays_ready(predictor):
+    session = requests.Session()
+    urls = {"v1": f"{predictor.url}/v1/models/student:predict", "v2": f"{predictor.url}/v2/models/student/infer"}
+    seen = {"sent": 0, "valid": 0}
+
+    @FUZZ
+    @given(requests_())
+    def one(request):
+        protocol, body, valid = request
+        r = session.post(urls[protocol], data=body, headers={"content-type": "application/json"}, timeout=60)
+        seen["sent"] += 1
+        seen["valid"] += valid
+        assert r.status_code < 500, (protocol, body[:300], r.status_code, r.text[:300])
+        if valid:
+            assert r.status_code == 200, (protocol, body[:300], r.text[:300])
+        if seen["sent"] % 1000 == 0:
+            assert predictor.ready()
+
+    one()
+    assert seen["sent"] >= REQUESTS and seen["valid"] > REQUESTS // 20
+    assert predictor.ready() and predictor.process.proc.poll() is None
+
+
+CLASSIFIER = "fuzz-test"
+valid_correction = st.builds(
+    lambda i, task, label, with_windows: encode_correction(
+        make_correction(
+            CLASSIFIER,
+            task,
+            label,
+            image=base64.b64decode(IMAGES[i % 3]),
+            windows=[{"title": task[:40], "app": "Editor", "focused": True}] if with_windows else [],
+        )
+    ),
+    st.integers(0, 2),
+    st.text(min_size=1, max_size=100).filter(str.strip),
+    st.sampled_from(["on-task", "off-task"]),
+    st.booleans(),
+)
+key = CLASSIFIER.encode()
+bad_record = st.one_of(
+    st.binary(max_size=3000).map(lambda b: (key, b)),
+    json_values.map(lambda v: (key, json.dumps(v).encode())),
+    st.integers(1000, 100_000).map(lambda n: (key, b"[" * n)),
+    valid_correction.map(lambda kv: (kv[0], kv[1].replace(b'"on-task"', b'"maybe"').replace(b'"off-task"', b'"no"'))),
+    valid_correction.map(lambda kv: (kv[0], kv[1][: len(kv[1]) // 2])),
+)
+
+
+def test_1000_generated_records_are_each_accounted_for_once(kafka_bootstrap, s3_config):
+    topic = f"fuzz-{uuid.uuid4().hex[:6]}"
+    drawn: list = []
+
+    @settings(max_examples=CORRECTIONS, deadline=None, database=None, phases=[Phase.generate])
+    @given(st.one_of(valid_correction, bad_record))
+    def draw(record):
+        drawn.append(record)
+
+    draw()
+    produce(kafka_bootstrap, topic, drawn)
+    store = S3Store(s3_config, "feedback-test", f"fuzz-{uuid.uuid4().hex[:6]}")
+    collector = Collector(CLASSIFIER, FeedbackSpec(topic=topic), store, kafka_bootstrap)
+    try:
+        run_until(collector, len(drawn), timeout=240)
+    finally:
+        collector.close()
+    counts = collector.state.counts
+    assert len(drawn) >= CORRECTIONS
+    assert counts["buffered"] + counts["dead_lettered"] + counts["duplicates"] == len(drawn), counts
+    assert counts["buffered"] > 0 and counts["dead_lettered"] > 0 and counts["dead_letter_failed"] == 0
