@@ -70,7 +70,8 @@ def test_train_command_writes_a_loadable_model_and_metrics(tmp_path):
         json.loads(ln)
         for ln in (tmp_path / "store" / "classifiers" / "demo" / "metrics" / "v1.jsonl").read_text().splitlines()
     ]
-    assert lines[0]["phase"] == "config" and lines[0]["skipped_rows"] == {"missing image": 0, "bad label": 1}
+    assert lines[0]["phase"] == "config"
+    assert lines[0]["skipped_rows"] == {"missing image": 0, "bad label": 1, "prompt too long": 0}
     assert {ln["phase"] for ln in lines} >= {"start", "warm-start", "grpo", "end", "hybrid"}
     # The hybrid's weight, fitted on the validation rows, beside the model for the predictor.
     fit = json.loads((tmp_path / "store" / "classifiers" / "demo" / "models" / "v1" / "ontask-hybrid.json").read_text())
