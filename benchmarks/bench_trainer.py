@@ -10,15 +10,11 @@ backward, optimizer)."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import tempfile
 
+from benchmarks import last_json_line, run_module
 from ontask.models.tiny import TinySize, build_tiny_vlm
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS = 10
 MODELS = {
     "tiny (hidden 128, vocab 8k)": TinySize(),
@@ -27,17 +23,7 @@ MODELS = {
 
 
 def _run(which: str, steps: int, model_dir: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.trainer_throughput", which, str(steps), model_dir],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=1800,
-        env={**os.environ, "PYTHONPATH": REPO},
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"{which} failed: {out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return last_json_line(run_module("trainer_throughput", which, str(steps), model_dir))
 
 
 def run() -> None:

@@ -46,8 +46,8 @@ def test_helm_template_is_accepted_by_the_api_server(kube, crd_installed):
     assert "deployment.apps/ontask-operator serverside-applied (server dry run)" in out.stdout
 
 
-def test_operator_pod_meets_the_restricted_pod_security_standard(kube):
-    namespace = "ontask-restricted"
+def _restricted_namespace(kube, namespace: str) -> str:
+    """A namespace whose Pod Security admission enforces the "restricted" standard."""
     run_cli("kubectl", "create", "namespace", namespace, kubeconfig=kube.admin_kubeconfig)
     run_cli(
         "kubectl",
@@ -59,6 +59,11 @@ def test_operator_pod_meets_the_restricted_pod_security_standard(kube):
         kubeconfig=kube.admin_kubeconfig,
         check=True,
     )
+    return namespace
+
+
+def test_operator_pod_meets_the_restricted_pod_security_standard(kube):
+    namespace = _restricted_namespace(kube, "ontask-restricted")
     rendered = _render(kube, namespace)
     deployment = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "Deployment")
     # Admission checks pods, not Deployments: submit the pod the Deployment would create.
@@ -117,17 +122,7 @@ def test_every_child_pod_meets_the_restricted_standard_and_carries_no_api_token(
     from ontask.operator.manifests import Context, data_job, inference_service, training_job
     from ontask.spec import TaskClassifierSpec
 
-    namespace = "ontask-restricted-children"
-    run_cli("kubectl", "create", "namespace", namespace, kubeconfig=kube.admin_kubeconfig)
-    run_cli(
-        "kubectl",
-        "label",
-        "namespace",
-        namespace,
-        "pod-security.kubernetes.io/enforce=restricted",
-        kubeconfig=kube.admin_kubeconfig,
-        check=True,
-    )
+    namespace = _restricted_namespace(kube, "ontask-restricted-children")
     ctx = Context("c", namespace, "uid", TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}}))
     predictor = inference_service(ctx, "student", "s3://b/models/v1", "v1")["spec"]["predictor"]
     pods = {
