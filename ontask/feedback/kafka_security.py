@@ -21,17 +21,17 @@ ENV = {
 }
 
 
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
 class KafkaSecurity(BaseModel):
     """A Kafka client's security settings; the default is plaintext, no authentication."""
 
     model_config = ConfigDict(extra="forbid")
 
-    protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        "PLAINTEXT", description="Kafka's security.protocol."
-    )
-    sasl_mechanism: Optional[Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]] = Field(
-        None, description="SASL mechanism (needed with SASL_*)."
-    )
+    protocol: SecurityProtocol = Field("PLAINTEXT", description="Kafka's security.protocol.")
+    sasl_mechanism: Optional[SaslMechanism] = Field(None, description="SASL mechanism (needed with SASL_*).")
     username: Optional[str] = Field(None, min_length=1, description="SASL user name.")
     password: Optional[SecretStr] = Field(None, description="SASL password (never printed).")
     ca_file: Optional[str] = Field(None, description="PEM file of the CA that signed the brokers' certificates.")

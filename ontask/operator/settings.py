@@ -9,6 +9,8 @@ from typing import Literal, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ontask.feedback.kafka_security import SaslMechanism, SecurityProtocol
+
 # Environment variable -> field (the chart's templates/deployment.yaml sets them).
 ENV = {
     "ONTASK_IMAGE": "image",
@@ -48,12 +50,10 @@ class OperatorSettings(BaseModel):
         description="Read the children from watch-fed indexes (false: a GET per child per reconcile, "
         "as before; for clusters that do not let the operator list and watch them).",
     )
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+    kafka_security_protocol: SecurityProtocol = Field(
         "PLAINTEXT", description="Kafka security.protocol of every client (the operator's and the predictors')."
     )
-    kafka_sasl_mechanism: Optional[Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]] = Field(
-        None, description="SASL mechanism, with SASL_*."
-    )
+    kafka_sasl_mechanism: Optional[SaslMechanism] = Field(None, description="SASL mechanism, with SASL_*.")
     kafka_secret: Optional[str] = Field(None, description="Secret with the Kafka username and password.")
     kafka_ca_secret: Optional[str] = Field(None, description="Secret with ca.crt, the CA of the brokers.")
     resync_seconds: float = Field(
