@@ -35,7 +35,7 @@ def run() -> None:
     from ontask.data.catalog import catalog_corpus
     from ontask.data.dataset import Example, write_version
     from ontask.data.generate import family_examples, generate
-    from ontask.data.labels import FOCUS_MUSIC_TEAM
+    from ontask.data.labels import FOCUS_MUSIC_TEAM, GENERAL
     from ontask.data.variants import make_variants
     from ontask.evaluation.compare import Item, compare
     from ontask.models.tiny import build_tiny_vlm
@@ -43,6 +43,8 @@ def run() -> None:
     from ontask.store import LocalStore
     from ontask.trainers.run import run_training
 
+    # Each family: the team's policy its labels follow, and the side users correct (None: both).
+    FAMILIES = {"focus-music": (FOCUS_MUSIC_TEAM, "on-task"), "generic-title": (GENERAL, None)}
     spec = TaskClassifierSpec.model_validate(
         {
             "data": {"source": "synthetic", "trainBatchSize": 8, "maxResponseLength": 4},
@@ -66,70 +68,81 @@ def run() -> None:
         examples = list(generate(640, seed=11, contrastive=True))
         heldout = [x for x in examples if x.split == "val"][:120]
         base_rows = [x for x in examples if x.split == "train"]
-        family = family_examples("focus-music", 2 * max(POINTS) + 60, seed=11, policy=FOCUS_MUSIC_TEAM)
-        # Users correct what the student gets wrong: the on-task side. Unseen rows: both sides.
-        corrections = [x for x in family[: 2 * max(POINTS)] if x.label == "on-task"]
-        edge_eval = family[2 * max(POINTS) :]
+        curves: dict = {}
         write_version(store, "base", base_rows, "ontask/synthetic", {"bench": "convergence"})
         base = build_tiny_vlm(tmp / "tiny", seed=11, corpus=catalog_corpus())
         v1 = run_training(spec, store, "conv", "base", str(base), warm_start_steps=200, model_version="v1")
-        sets = {
-            "edge": [Item(x.image, x.task, x.windows, x.label) for x in edge_eval],
-            "heldout": [Item(x.image, x.task, x.windows, x.label) for x in heldout],
-        }
-        rows = []
-        for k in POINTS:
-            model = v1["model_uri"]
-            if k:
-                fixes = [
-                    Example(
-                        id=f"fix-{i}",
-                        image=x.image,
-                        task=x.task,
-                        label=x.label,
-                        label_source="user",
-                        windows=x.windows,
-                        hard=True,
-                        hard_kind="correction",
-                    )
-                    for i, x in enumerate(corrections[:k])
-                ]
-                cycle = list(fixes)
-                for ex in fixes:
-                    cycle += make_variants(ex, spec.feedback.variants_per_correction, seed=k)
-                n_replay = round(spec.feedback.replay_ratio * len(cycle))
-                cycle += random.Random(k).sample(base_rows, min(len(base_rows), n_replay))
-                write_version(store, f"cycle-{k}", cycle, "ontask/feedback", {"corrections": k})
-                model = run_training(
-                    spec,
-                    store,
-                    "conv",
-                    f"cycle-{k}",
-                    v1["model_uri"],
-                    warm_start_steps=60,
-                    model_version=f"after-{k}",
-                    cycle=True,
-                )["model_uri"]
-            result = compare(sets, {"student": model})
-            verifier = result["verifier alone"]
-            rows.append((k, result["student"]["edge"]["accuracy"], result["student"]["heldout"]["accuracy"]))
-    table = [
-        f"| corrections | focus-music family, unseen rows (n={len(edge_eval)}) | held-out, other families "
-        f"(n={len(heldout)}) |",
-        "|---|---|---|",
-    ]
-    table += [f"| {k} | {e:.3f} | {h:.3f} |" for k, e, h in rows]
-    table += [
-        f"| verifier alone (no learning) | {verifier['edge']['accuracy']:.3f} | {verifier['heldout']['accuracy']:.3f} |"
-    ]
+        heldout_items = [Item(x.image, x.task, x.windows, x.label) for x in heldout]
+        for family_name, (policy, corrected_side) in FAMILIES.items():
+            family = family_examples(family_name, 2 * max(POINTS) + 60, seed=11, policy=policy)
+            # Users correct what the student gets wrong: for the team's policy the on-task side
+            # (the verifier and the base say off-task); for a generic title both sides, in pairs.
+            pool = family[: 2 * max(POINTS)]
+            corrections = [x for x in pool if corrected_side is None or x.label == corrected_side]
+            edge_eval = family[2 * max(POINTS) :]
+            sets = {"edge": [Item(x.image, x.task, x.windows, x.label) for x in edge_eval], "heldout": heldout_items}
+            rows = []
+            for k in POINTS:
+                model = v1["model_uri"]
+                if k:
+                    fixes = [
+                        Example(
+                            id=f"fix-{i}",
+                            image=x.image,
+                            task=x.task,
+                            label=x.label,
+                            label_source="user",
+                            windows=x.windows,
+                            hard=True,
+                            hard_kind="correction",
+                        )
+                        for i, x in enumerate(corrections[:k])
+                    ]
+                    cycle = list(fixes)
+                    for ex in fixes:
+                        cycle += make_variants(ex, spec.feedback.variants_per_correction, seed=k)
+                    n_replay = round(spec.feedback.replay_ratio * len(cycle))
+                    cycle += random.Random(k).sample(base_rows, min(len(base_rows), n_replay))
+                    name = f"cycle-{family_name}-{k}"
+                    write_version(store, name, cycle, "ontask/feedback", {"corrections": k})
+                    model = run_training(
+                        spec,
+                        store,
+                        "conv",
+                        name,
+                        v1["model_uri"],
+                        warm_start_steps=60,
+                        model_version=f"{family_name}-after-{k}",
+                        cycle=True,
+                    )["model_uri"]
+                result = compare(sets, {"student": model})
+                verifier = result["verifier alone"]
+                rows.append((k, result["student"]["edge"]["accuracy"], result["student"]["heldout"]["accuracy"]))
+            curves[family_name] = (rows, verifier, len(edge_eval))
+    table = []
+    for family_name, (rows, verifier, n_edge) in curves.items():
+        table += [
+            f"| corrections | {family_name} family, unseen rows (n={n_edge}) | held-out, other families "
+            f"(n={len(heldout)}) |",
+            "|---|---|---|",
+        ]
+        table += [f"| {k} | {e:.3f} | {h:.3f} |" for k, e, h in rows]
+        table += [
+            f"| verifier alone (no learning) | {verifier['edge']['accuracy']:.3f} | "
+            f"{verifier['heldout']['accuracy']:.3f} |",
+            "",
+        ]
     print("\n".join(table))
     print(f"student trained without the verifier's reward; {time.perf_counter() - t0:.0f} s in all")
     out = REPO / "out" / "bench"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "convergence.md").write_text("\n".join(table) + "\n")
+    (out / "convergence.md").write_text("\n".join(table))
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot([r[0] for r in rows], [r[1] for r in rows], marker="o", label="focus-music family (team policy)")
-    ax.plot([r[0] for r in rows], [r[2] for r in rows], marker="s", label="held-out")
+    for (family_name, (rows, _, _)), marker in zip(curves.items(), "o^"):
+        ax.plot([r[0] for r in rows], [r[1] for r in rows], marker=marker, label=f"{family_name} family")
+        ax.plot(
+            [r[0] for r in rows], [r[2] for r in rows], marker=marker, linestyle="--", label=f"held-out ({family_name})"
+        )
     ax.axhline(0.5, color="grey", linestyle=":", label="chance")
     ax.set_xlabel(f"corrections (each with {spec.feedback.variants_per_correction} variants)")
     ax.set_ylabel("accuracy")

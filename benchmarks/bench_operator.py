@@ -57,10 +57,9 @@ def _set_up(kube, store_dir: Path) -> None:
     from ontask.operator.reconcile import FIRST_VERSION
     from ontask.operator.settings import OperatorSettings
     from ontask.spec import GROUP, PLURAL, VERSION, TaskClassifierSpec
+    from realservers import upstream_crds
 
-    crds = sorted((REPO / "charts" / "ontask" / "crds").glob("*.yaml")) + sorted(
-        (REPO / "tests" / "crds").glob("*.yaml")
-    )
+    crds = sorted((REPO / "charts" / "ontask" / "crds").glob("*.yaml")) + sorted(upstream_crds().glob("*.yaml"))
     for crd in crds:
         _kubectl(kube, "apply", "--server-side", "-f", str(crd))
     _kubectl(kube, "wait", "--for=condition=Established", "--timeout=60s", "--all", "crd")

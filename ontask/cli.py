@@ -178,10 +178,19 @@ def _cmd_data_prepare(args: argparse.Namespace) -> int:
         from ontask.data.labelling import judge_verifier_labeller
 
         judge = verifier = None
+        cache = not args.no_judge_cache
         if args.judge:
             from ontask.judge import Judge, JudgmentCache, TransformersBackend
 
-            judge = Judge(TransformersBackend.load(args.judge), JudgmentCache())
+            judge = Judge(TransformersBackend.load(args.judge), JudgmentCache() if cache else None, args.judge_mode)
+        elif args.judge_url:
+            from ontask.judge.remote import judge_client
+
+            judge = judge_client(args.judge_url, args.judge_runtime, args.judge_model, args.judge_mode, cache)
+        if judge is not None:
+            from ontask.judge.remote import image_judge
+
+            judge = image_judge(judge)
         if args.verifier:
             from ontask.verify import Verifier
 
@@ -289,7 +298,8 @@ def _compare(args: argparse.Namespace, summary: dict, spec) -> None:
         Evaluation(candidate=candidate, serving=serving, decision=decision),
     )
     print(
-        f"evaluated against {args.compare_with}: {decision.reason} -> "
+        f"evaluated against {args.compare_with} as served ({candidate['answers']} vs {serving['answers']}): "
+        f"{decision.reason} -> "
         f"{'promote' if decision.promote else 'keep the serving version'}"
     )
 
@@ -469,7 +479,25 @@ def _add_data(sub: "argparse._SubParsersAction") -> None:
     prep.add_argument("--task", help="the task of every screenshot in a folder without a manifest")
     prep.add_argument("--out", default="out/store", help="store: a folder or s3://bucket/prefix")
     prep.add_argument("--name", required=True, help="dataset name")
-    prep.add_argument("--judge", help="label unlabelled rows with this judge model (folder or s3:// URI)")
+    judge = prep.add_mutually_exclusive_group()
+    judge.add_argument("--judge", help="label unlabelled rows with this judge model, in-process (folder or s3:// URI)")
+    judge.add_argument(
+        "--judge-url", help="label unlabelled rows with the judge service at this base URL (a judge InferenceService)"
+    )
+    prep.add_argument(
+        "--judge-runtime",
+        default="transformers",
+        help="spec.judge.runtime, with --judge-url: how the service answers (transformers: `ontask serve "
+        "judge`, KServe v1; vllm: KServe's Hugging Face runtime, OpenAI chat completions with logprobs)",
+    )
+    prep.add_argument("--judge-model", default="judge", help="with --judge-url: the model name at the service")
+    prep.add_argument(
+        "--judge-mode",
+        default="preference",
+        help="spec.judge.mode (preference or pointwise), where the judge runs in this process "
+        "(--judge, or --judge-url with vllm)",
+    )
+    prep.add_argument("--no-judge-cache", action="store_true", help="spec.judge.cache false: judge every row anew")
     prep.add_argument("--verifier", action="store_true", help="label unlabelled rows with the rule-based verifier")
     prep.add_argument(
         "--other-task-twins",

@@ -66,9 +66,13 @@ class JudgeSpec(Model):
     model: str = Field(
         "Qwen/Qwen2.5-VL-72B-Instruct",
         min_length=1,
-        description="Judge checkpoint: a model id or an s3:// / pvc:// URI.",
+        description="Judge checkpoint: a Hugging Face model id (fetched as hf://), or an s3://, pvc:// or hf:// URI.",
     )
-    runtime: JudgeRuntime = Field(JudgeRuntime.vllm, description="Serving runtime: vllm on GPUs, transformers on CPU.")
+    runtime: JudgeRuntime = Field(
+        JudgeRuntime.vllm,
+        description="vllm: KServe's Hugging Face runtime with the vLLM backend on GPUs (OpenAI chat completions "
+        "with logprobs); transformers: `ontask serve judge` (KServe v1), also on CPU.",
+    )
     gpus: int = Field(4, ge=0, le=64, description="GPUs for the judge InferenceService (tensor parallel).")
     mode: JudgeMode = Field(
         JudgeMode.preference,
@@ -78,7 +82,8 @@ class JudgeSpec(Model):
     ref: Optional[str] = Field(
         None,
         min_length=1,
-        description="Name of an existing judge InferenceService to share instead of deploying one.",
+        description="Name of an existing judge InferenceService in the classifier's namespace to share instead "
+        "of deploying one; it answers in judge.runtime's protocol, under its own name as the model name.",
     )
 
 

@@ -18,10 +18,10 @@ from typing import Optional
 
 from .kafka import KafkaBroker
 from .kube import KubeCluster, KubeEndpoints
-from .proc import bin_path, cache_dir
+from .proc import bin_path, cache_dir, upstream_crds
 from .s3 import S3Endpoint, SeaweedS3
 
-__all__ = ["RealServers", "KubeEndpoints", "S3Endpoint", "state_file", "bin_path"]
+__all__ = ["RealServers", "KubeEndpoints", "S3Endpoint", "state_file", "bin_path", "upstream_crds"]
 
 
 def state_file() -> Path:

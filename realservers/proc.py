@@ -25,6 +25,15 @@ def bin_path(name: str) -> Path:
     return path
 
 
+def upstream_crds() -> Path:
+    """The folder of the real CRDs of KServe's InferenceService and the training operator's
+    PyTorchJob, as scripts/servers/build.sh fetched them from their Go modules."""
+    path = cache_dir() / "crds"
+    if not (path / ".complete").exists():
+        raise FileNotFoundError(f"{path} is missing: run `make servers` (scripts/servers/build.sh crds) first")
+    return path
+
+
 _HANDED_OUT: set[int] = set()
 
 

@@ -14,7 +14,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from ontask.store import S3Config
-from realservers import KubeEndpoints, RealServers, S3Endpoint, bin_path, running_state
+from realservers import KubeEndpoints, RealServers, S3Endpoint, bin_path, running_state, upstream_crds
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -124,10 +124,9 @@ def crd_installed(kube: KubeEndpoints) -> None:
     crd = REPO / "charts" / "ontask" / "crds"  # the TaskClassifier and kopf's peering CRDs
     out = run_cli("kubectl", "apply", "--server-side", "-f", str(crd), kubeconfig=kube.admin_kubeconfig)
     assert out.returncode == 0, out.stderr
-    # The children's kinds (minimal CRDs; see tests/crds/), so the operator can create them.
-    out = run_cli(
-        "kubectl", "apply", "--server-side", "-f", str(REPO / "tests" / "crds"), kubeconfig=kube.admin_kubeconfig
-    )
+    # The children's kinds with their real upstream CRDs, so the API server checks every child
+    # the operator writes against KServe's and the training operator's own schemas.
+    out = run_cli("kubectl", "apply", "--server-side", "-f", str(upstream_crds()), kubeconfig=kube.admin_kubeconfig)
     assert out.returncode == 0, out.stderr
     out = run_cli(
         "kubectl",

@@ -26,6 +26,7 @@ from ontask.operator.local import (
     predictor_role,
     replica_log,
     run_pytorchjob,
+    with_local_judge,
 )
 from realservers.proc import free_port
 
@@ -99,7 +100,10 @@ class KubeletStandIn:
                 continue
             if key not in self.jobs:
                 c = self.batch.api_client.sanitize_for_serialization(job.spec.template.spec.containers[0])
-                self.jobs[key] = [self._spawn(job.metadata.name, c["args"], self._env(c))]
+                args = with_local_judge(c["args"], self.url_of)
+                if args is None:
+                    continue  # the judge it labels with is not up yet
+                self.jobs[key] = [self._spawn(job.metadata.name, args, self._env(c))]
                 self.runs[key] = self.runs.get(key, 0) + 1
                 started = _now()
                 self.batch.patch_namespaced_job_status(

@@ -17,6 +17,7 @@ MODULES = [
     "ontask.store_paths",
     "ontask.operator.children",
     "ontask.evaluation.gate",
+    "ontask.operator.manifests",
 ]
 
 

@@ -38,3 +38,32 @@ class TestCrossFitted:
 def test_fit_weight_prefers_the_verifier_on_a_tie():
     truth = ["on-task", "off-task"]
     assert fit_weight([0.9, 0.1], [0.9, 0.1], truth) == 0.0
+
+
+class TestServedProbabilities:
+    """What the promotion gate compares is what the predictor answers."""
+
+    def _items(self):
+        from ontask.evaluation.compare import Item
+
+        youtube = [{"app": "Firefox", "title": "Cat videos - YouTube", "url": None, "focused": True}]
+        return [
+            Item(None, "Write the quarterly sales report", youtube, "off-task"),
+            Item(None, "Write the quarterly sales report", [], "on-task"),  # no window evidence
+        ]
+
+    def test_a_student_without_weight_answers_as_the_verifier_and_alone_where_it_has_no_evidence(self):
+        from ontask.evaluation.compare import served_probabilities
+        from ontask.models.hybrid import HybridFit
+
+        items = self._items()
+        fit = HybridFit(student_weight=0.0, fitted_on="d:v1 val", rows=10, accuracy={})
+        served = served_probabilities(fit, {"val": [0.9, 0.8]}, {"val": items})["val"]
+        assert served[0] < 0.5  # the verifier's answer on a video: the student's 0.9 has no weight
+        assert served[1] == 0.8  # the student's own answer where the verifier had nothing to read
+
+    def test_a_model_without_a_fit_is_served_alone(self):
+        from ontask.evaluation.compare import served_probabilities
+
+        p = {"val": [0.9, 0.8]}
+        assert served_probabilities(None, p, {"val": self._items()}) is p

@@ -191,3 +191,18 @@ def test_vllm_server_judge_agrees_with_transformers_on_gpu(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=60)
+
+
+def test_judge_clients_speak_the_protocol_of_the_judges_runtime():
+    """transformers: `ontask serve judge`'s KServe v1 route; vllm: KServe's Hugging Face runtime's
+    OpenAI routes under /openai, with the order swap, the mode and the cache on the caller's side."""
+    from ontask.judge.remote import HttpJudgeClient, OpenAIJudgeClient, judge_client
+
+    v1 = judge_client("http://c-judge-predictor.ns/", "transformers")
+    assert isinstance(v1, HttpJudgeClient) and v1.url == "http://c-judge-predictor.ns/v1/models/judge:predict"
+    openai = judge_client("http://c-judge-predictor.ns", "vllm", "judge", mode="pointwise", cache=False)
+    assert isinstance(openai, OpenAIJudgeClient)
+    assert openai.judge.backend.base_url == "http://c-judge-predictor.ns/openai"
+    assert (openai.judge.mode, openai.judge.cache) == ("pointwise", None)
+    with pytest.raises(ValueError, match="runtime"):
+        judge_client("http://x", "tgi")

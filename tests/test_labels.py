@@ -218,3 +218,26 @@ def test_edge_families_are_balanced_and_the_verifier_gets_the_teams_policy_wrong
     cfg = VerifierConfig.load()
     on_rows = [r for r in rows if r.label == ON]
     assert all(score_windows(r.task, r.windows, cfg)[0] < 0.5 for r in on_rows)
+
+
+def test_a_generic_title_leaves_the_page_to_decide_and_the_verifier_at_chance():
+    """A document titled "Untitled document": the same pixels are on-task for the task its page
+    serves and off-task for another task done in documents; title and URL name neither."""
+    from ontask.data.generate import family_examples
+    from ontask.data.scene import GENERIC_TITLES, Scene
+    from ontask.verify import VerifierConfig, score_windows
+
+    rows = family_examples("generic-title", 60, seed=2)
+    assert sum(r.label == ON for r in rows) == 30
+    assert {r.hard_kind for r in rows} == {"generic-title"}
+    for on_row, off_row in zip(rows[::2], rows[1::2]):
+        assert on_row.image.tobytes() == off_row.image.tobytes()
+        assert {on_row.label, off_row.label} == {ON, OFF}
+        focused = Scene.from_dict(on_row.meta["scene"]).focused
+        assert focused.title in GENERIC_TITLES and focused.heading  # the page keeps its own heading
+        assert focused.kind == "document" and focused.heading not in (focused.url or "")
+        assert "document" in TASKS_BY_ID[off_row.meta["task_id"]].tools  # the right tool, another task
+    # Nothing the verifier reads (title, URL, the task's words) tells the two sides apart.
+    cfg = VerifierConfig.load()
+    right = sum((score_windows(r.task, r.windows, cfg)[0] >= 0.5) == (r.label == ON) for r in rows)
+    assert 0.35 <= right / len(rows) <= 0.65

@@ -6,7 +6,7 @@ import pytest
 
 from ontask.evaluation.gate import Decision, Evaluation
 from ontask.operator.reconcile import Observed, plan
-from ontask.spec import TaskClassifierSpec, TaskClassifierStatus
+from ontask.spec import JudgeMode, TaskClassifierSpec, TaskClassifierStatus
 
 SPEC = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}})
 NO_JUDGE = TaskClassifierSpec.model_validate(
@@ -361,3 +361,63 @@ def test_a_classifier_whose_name_cannot_name_its_children_fails_with_the_reason(
     status, problems = _validate(SPEC.model_dump(by_alias=True), {}, 1, "team.a")
     assert status["phase"] == "Failed" and "DNS-1035" in problems[0]
     assert _validate(SPEC.model_dump(by_alias=True), {}, 1, "team-a")[1] == []
+
+
+def test_customer_screenshots_wait_for_the_judge_service_which_labels_them():
+    """The data Job asks the judge the cluster serves; it starts once that judge is ready."""
+    from ontask.operator.manifests import Context, data_job
+
+    spec = SPEC.model_copy(deep=True)
+    spec.data.source = "s3://bucket/shots/"
+    waiting = plan(spec, TaskClassifierStatus(), Observed(judge_ready=False))
+    assert waiting.ensure == ["judge"] and conds(waiting.status)["Ready"][1] == "Bootstrapping"
+    assert "waiting for the judge" in next(c.message for c in waiting.status.conditions if c.type == "Ready")
+    assert plan(spec, TaskClassifierStatus(), Observed(judge_ready=True)).ensure == ["judge", "data"]
+    # A data Job already running goes on even if its judge restarts.
+    assert "data" in plan(spec, TaskClassifierStatus(), Observed(data="Running", judge_ready=False)).ensure
+
+    args = data_job(Context("c", "ns", "uid", spec), "c")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--judge-url") + 1] == "http://c-judge-predictor.ns"
+    assert args[args.index("--judge-runtime") + 1] == "vllm" and "--judge" not in args  # never loaded in the Job
+    assert args[args.index("--judge-mode") + 1] == "preference" and "--no-judge-cache" not in args
+    spec = spec.model_copy(
+        update={"judge": spec.judge.model_copy(update={"mode": JudgeMode.pointwise, "cache": False})}
+    )
+    args = data_job(Context("c", "ns", "uid", spec), "c")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--judge-mode") + 1] == "pointwise" and "--no-judge-cache" in args
+
+
+def test_a_shared_judge_is_used_and_waited_for_but_never_created():
+    from ontask.operator.manifests import Context, inference_service
+
+    spec = TaskClassifierSpec.model_validate(
+        {"data": {"source": "s3://bucket/shots/"}, "judge": {"ref": "platform-judge", "runtime": "vllm"}}
+    )
+    p = plan(spec, TaskClassifierStatus(), Observed(judge_ready=None))
+    assert p.ensure == [] and conds(p.status)["JudgeServing"] == ("False", "Waiting")
+    p = plan(spec, TaskClassifierStatus(), Observed(judge_ready=True))
+    assert p.ensure == ["data"] and "platform-judge" in next(
+        c.message for c in p.status.conditions if c.type == "JudgeServing"
+    )
+    ctx = Context("c", "ns", "uid", spec, kafka_bootstrap="kafka:9092")
+    args = inference_service(ctx, "student", "s3://b/models/v1", "v1")["spec"]["predictor"]["containers"][0]["args"]
+    assert args[args.index("--judge-url") + 1] == "http://platform-judge-predictor.ns"
+    assert (args[args.index("--judge-runtime") + 1], args[args.index("--judge-model") + 1]) == (
+        "vllm",
+        "platform-judge",
+    )
+
+
+def test_a_vllm_judge_runs_on_kserves_huggingface_runtime_tensor_parallel():
+    from ontask.operator.manifests import Context, model_storage_uri, vllm_judge_service
+
+    spec = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}, "judge": {"gpus": 4}})
+    isvc = vllm_judge_service(Context("c", "ns", "uid", spec))
+    model = isvc["spec"]["predictor"]["model"]
+    assert model["modelFormat"] == {"name": "huggingface"}
+    assert model["storageUri"] == "hf://Qwen/Qwen2.5-VL-72B-Instruct"
+    assert {"--backend=vllm", "--tensor-parallel-size=4", "--model_name=judge"} <= set(model["args"])
+    assert model["resources"]["limits"]["nvidia.com/gpu"] == "4"
+    assert {"name": "dshm", "mountPath": "/dev/shm"} in model["volumeMounts"]
+    assert isvc["spec"]["predictor"]["volumes"] == [{"name": "dshm", "emptyDir": {"medium": "Memory"}}]
+    assert model_storage_uri("pvc://models/judge") == "pvc://models/judge"

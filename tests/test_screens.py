@@ -122,6 +122,20 @@ def test_variants_keep_or_flip_labels_as_recorded():
     assert ops & {"move-windows", "retitle-focused"}
 
 
+def test_variants_of_a_generic_title_row_keep_the_generic_title():
+    """What made it a correction (the title names nothing; the page decides) survives its variants."""
+    from ontask.data.generate import family_examples
+    from ontask.data.scene import GENERIC_TITLES
+
+    parent = family_examples("generic-title", 2, seed=3)[1]  # the off-task side: right tool, another task
+    edited = [v for v in make_variants(parent, 30, seed=2) if "scene" in v.meta]
+    assert {op.split(":")[0] for v in edited for op in v.meta["ops"]} >= {"retitle-focused", "counterfactual"}
+    for v in edited:
+        focused = Scene.from_dict(v.meta["scene"]).focused
+        if focused.kind == "document":
+            assert focused.title in GENERIC_TITLES and focused.heading, v.meta["ops"]
+
+
 def test_variants_of_a_customer_screenshot_keep_its_label_or_take_a_task_nothing_on_it_serves():
     parent = example_at(4, 0)
     assert parent.label == "on-task"

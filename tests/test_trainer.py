@@ -117,3 +117,16 @@ def test_rows_over_max_prompt_length_are_skipped_and_counted(tmp_path, setup):
     assert [r.id for r in kept.train + kept.val] == ["short"] and kept.skipped["prompt too long"] == 1
     everything = load_rows(store, "lengths", None, processor)
     assert len(everything.train + everything.val) == 2
+
+
+def test_held_out_accuracy_is_the_same_in_batches_of_val_batch_size(setup):
+    """spec.data.valBatchSize batches the held-out pass; left padding changes no answer."""
+    from ontask.models.answer import AnswerTokens, p_on_task
+    from ontask.trainers.trainer import accuracy
+
+    model, processor, rows = setup
+    answers = AnswerTokens(processor, model)
+    one_by_one = sum((p_on_task(model, r.inputs, answers) >= 0.5) == (r.label == "on-task") for r in rows) / len(rows)
+    assert accuracy(model, rows, answers, 1) == one_by_one
+    assert accuracy(model, rows, answers, 4) == one_by_one
+    assert accuracy(model, rows, answers, 64) == one_by_one

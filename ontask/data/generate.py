@@ -15,7 +15,7 @@ from ontask.data.catalog import TASKS, TASKS_BY_ID
 from ontask.data.dataset import Example, split_for
 from ontask.data.labels import GENERAL, Policy, label_scene
 from ontask.data.render import font, render
-from ontask.data.scene import Scene, scenario_for, scenario_scene
+from ontask.data.scene import Scene, family_tools, scenario_for, scenario_scene
 from ontask.labels import ON
 
 
@@ -104,13 +104,17 @@ def family_examples(family: str, n: int, seed: int, policy: Policy = GENERAL) ->
     the same pixels: the task the scene was made for, then a task with the other label, so that a
     model that learned "this app means on-task" scores half, not all."""
     out: list[Example] = []
+    tools = family_tools(family)
+    tasks = [t for t in TASKS if not tools or tools & t.tools] or TASKS
     i = 0
     while len(out) < n:
         rng = random.Random(f"{seed}:{family}:{i}")
-        task = rng.choice(TASKS)
+        task = rng.choice(tasks)
         scene = scenario_scene(rng, task, family)
         own = label_scene(scene, task, policy).label
         others = [t for t in TASKS if label_scene(scene, t, policy).label != own]
+        # The other side is the right tool on another task where the family has one.
+        others = [t for t in others if tools & t.tools] if tools else others
         rows = [(task, "a")] + ([(rng.choice(others), "b")] if others else [])
         split = split_for(f"{family}-{seed}-{i}")
         image = render(scene)  # both rows of a pair share the pixels

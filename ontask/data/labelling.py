@@ -9,7 +9,9 @@ from ontask.labels import OFF, ON
 
 
 def judge_verifier_labeller(judge=None, verifier=None, judge_weight: float = 0.5, min_confidence: float = 0.6):
-    """A labeller for `prepare`: (image, task, windows) -> (label, source) or None."""
+    """A labeller for `prepare`: (image, task, windows) -> (label, source) or None. `judge` is
+    (image, task, windows) -> P(on-task) (ontask.judge.remote.image_judge: in-process or a
+    judge service)."""
     if judge is None and verifier is None:
         raise ValueError("a labeller needs the judge, the verifier or both")
     if judge is None:
@@ -22,9 +24,7 @@ def judge_verifier_labeller(judge=None, verifier=None, judge_weight: float = 0.5
         if verifier is not None and judge_weight < 1:
             p += (1 - judge_weight) * verifier.verify(task, image, windows or None).score
         if judge is not None and judge_weight > 0:
-            from ontask.judge import JudgeInput
-
-            p += judge_weight * judge.judge([JudgeInput(image, task, windows or None)])[0].p_on_task
+            p += judge_weight * judge(image, task, windows or None)
         if max(p, 1 - p) < min_confidence:
             return None
         return (ON if p >= 0.5 else OFF), ("judge" if judge_weight > 0 else "verifier")

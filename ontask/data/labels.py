@@ -64,9 +64,10 @@ def window_on_task(w: WindowSpec, task: Task) -> tuple[bool, str]:
         return False, f"the {w.kind} is {about}" + ("" if TOPICS[w.topic].work else ", not work")
     if w.kind not in task.tools:
         return False, f"{w.app} ({w.kind}) is not a tool of this task"
+    shown = w.heading or w.title
     if not related:
-        return False, f"{w.app} shows {w.title!r}, another piece of work than the task"
-    return True, f"{w.app} shows {w.title!r}, the task's work"
+        return False, f"{w.app} shows {shown!r}, another piece of work than the task"
+    return True, f"{w.app} shows {shown!r}, the task's work"
 
 
 def label_scene(scene: Scene, task: Task, policy: Policy = GENERAL) -> Label:
@@ -96,6 +97,10 @@ def label_scene(scene: Scene, task: Task, policy: Policy = GENERAL) -> Label:
             ON if on else OFF, f"split screen: focused half: {why}; other half: {other_why}", True, "split-screen"
         )
     label = ON if on else OFF
+    if focused.heading and focused.heading != focused.title:
+        return Label(
+            label, f"{why} (under the generic title {focused.title!r}: the page's text decides)", True, "generic-title"
+        )
     if focused.kind == "docs":
         return Label(label, why, True, "docs-related" if on else "docs-unrelated")
     if focused.kind == "video" and focused.tutorial:

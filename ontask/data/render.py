@@ -275,7 +275,8 @@ def _body_text(img, draw, scene, w, pal, body, serif=False, code: str = ""):
     margin = max(_s(scene, 30), (x1 - x0) // 8)
     f_h = font("bold", _s(scene, 22))
     f = font("serif" if serif else "sans", _s(scene, 14))
-    draw.text((x0 + margin, y0 + _s(scene, 24)), _fit(w.title, f_h, x1 - x0 - 2 * margin), font=f_h, fill=pal["fg"])
+    heading = w.heading or w.title
+    draw.text((x0 + margin, y0 + _s(scene, 24)), _fit(heading, f_h, x1 - x0 - 2 * margin), font=f_h, fill=pal["fg"])
     y = y0 + _s(scene, 64)
     fm = font("mono", _s(scene, 13))
     for i, line in enumerate(_lines(w, 40)):

@@ -30,6 +30,9 @@ class WindowSpec:
     url: Optional[str] = None
     tutorial: bool = False
     seed: int = 0
+    # The heading the body shows when the title does not name the content (a generic title such as
+    # "Untitled document"); empty: the body's heading is the title.
+    heading: str = ""
 
     @property
     def title_bar(self) -> str:
@@ -226,9 +229,24 @@ SCENARIOS = (
 )
 # Edge families that only learning can fix, never drawn by scenario_for (so never in base data):
 # the team's focus music in front of the task's work (on-task only under that team's policy, see
-# labels.FOCUS_MUSIC_TEAM), and a social feed whose post names the task's own words (off-task
-# although the title matches the task).
-EDGE_FAMILIES = ("focus-music", "feed-names-task")
+# labels.FOCUS_MUSIC_TEAM), a social feed whose post names the task's own words (off-task
+# although the title matches the task), and a document whose title is generic ("Untitled
+# document") while its page serves one task and not another: the title and URL say nothing, so
+# the verifier's rules and the task-words hint cannot tell; only the page's text can.
+EDGE_FAMILIES = ("focus-music", "feed-names-task", "generic-title")
+GENERIC_TITLES = ("Untitled document", "Document 3", "Untitled", "Draft (2)", "New document", "Document1")
+
+
+def generic_title(rng: random.Random, w: WindowSpec) -> WindowSpec:
+    """The same window under a title (and, in a browser, a URL) that names nothing of its content;
+    the body keeps the content's own heading."""
+    url = f"https://{w.site}/document/d/{rng.getrandbits(64):016x}/edit" if w.browser else None
+    return replace(w, title=rng.choice(GENERIC_TITLES), heading=w.title, url=url)
+
+
+def family_tools(family: str) -> frozenset[str]:
+    """App kinds a family's tasks must be done in (empty: any task)."""
+    return frozenset({"document"}) if family == "generic-title" else frozenset()
 
 
 def scenario_scene(rng: random.Random, task: Task, scenario: str) -> Scene:
@@ -282,6 +300,11 @@ def scenario_scene(rng: random.Random, task: Task, scenario: str) -> Scene:
         return new_scene(rng, [*extra, (tool, topic, False), ("music", "focus-music", False)])
     if scenario == "feed-names-task":
         return new_scene(rng, [*extra, (tool, topic, False), ("social", topic, False)])
+    if scenario == "generic-title":
+        if "document" not in task.tools:
+            raise ValueError(f"generic-title needs a task done in documents; {task.id} is not")
+        scene = new_scene(rng, [*extra, ("document", topic, False)])
+        return scene.with_windows(tuple(generic_title(rng, w) if w.focused else w for w in scene.windows))
     raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS + EDGE_FAMILIES)}")
 
 

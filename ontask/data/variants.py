@@ -21,7 +21,7 @@ from ontask.data.catalog import TASKS, TASKS_BY_ID, TOPICS
 from ontask.data.dataset import Example, split_for
 from ontask.data.labels import label_scene, window_on_task
 from ontask.data.render import render
-from ontask.data.scene import Scene, make_window
+from ontask.data.scene import Scene, generic_title, make_window
 from ontask.labels import OFF, ON
 
 _PARAPHRASE_TEMPLATES = (
@@ -100,9 +100,11 @@ def _scene_variant(scene: Scene, task_id: str, rng: random.Random) -> tuple[Scen
     i = next(k for k, w in enumerate(windows) if w.focused)
     f = windows[i]
     fresh = make_window(rng, f.kind, f.topic, f.box, focused=True, tutorial=f.tutorial)
-    windows[i] = replace(
+    fresh = replace(
         fresh, app=f.app, site=f.site, browser=f.browser, url=fresh.url if f.browser == bool(fresh.url) else f.url
     )
+    # A generic title is what made such a row hard: another page under another generic title.
+    windows[i] = generic_title(rng, fresh) if f.heading else fresh
     return scene.with_windows(tuple(windows)), ["retitle-focused"]
 
 
@@ -126,6 +128,8 @@ def _counterfactual(scene: Scene, task_id: str, was: str, rng: random.Random) ->
         topic = rng.choice(sorted(task.topics))
         tutorial = kind == "video"
     new = make_window(rng, kind, topic, f.box, focused=True, tutorial=tutorial)
+    if f.heading and kind == "document":  # keep the page, not the title, as what decides
+        new = generic_title(rng, new)
     windows = list(scene.windows)
     windows[i] = new
     return scene.with_windows(tuple(windows)), [f"counterfactual:{f.kind}/{f.topic}->{kind}/{topic}"]

@@ -11,9 +11,10 @@ from typing import Any, Optional
 from PIL import Image
 
 from ontask.data.dataset import row_meta, row_windows
-from ontask.evaluation.hybrid import cross_fitted, mix
+from ontask.evaluation.hybrid import cross_fitted
 from ontask.evaluation.metrics import summary
 from ontask.labels import ON
+from ontask.models.hybrid import HybridFit
 
 
 @dataclass
@@ -90,6 +91,25 @@ def student_probabilities(
     return p, latencies
 
 
+def served_probabilities(
+    hybrid: Optional[HybridFit], p_student: dict[str, list[float]], sets: dict[str, list[Item]]
+) -> dict[str, list[float]]:
+    """P(on-task) as the predictor answers it: the hybrid with the verifier where the model carries a
+    fit and the row has window evidence, the student alone otherwise (HybridFit.combine)."""
+    if hybrid is None:
+        return p_student
+    from ontask.verify import VerifierConfig, score_windows
+
+    cfg = VerifierConfig.load()
+    return {
+        s: [
+            hybrid.combine(q, score_windows(x.task, x.windows, cfg)[0] if x.windows else None)
+            for x, q in zip(items, p_student[s])
+        ]
+        for s, items in sets.items()
+    }
+
+
 def compare(
     sets: dict[str, list[Item]],
     students: dict[str, str],
@@ -151,7 +171,7 @@ def compare(
             hybrid, weights = {}, {}
             for s, items in sets.items():
                 if student.hybrid is not None:
-                    hybrid[s] = mix(p[s], verifier_p[s], student.hybrid.student_weight)
+                    hybrid[s] = served_probabilities(student.hybrid, {s: p[s]}, {s: items})[s]
                     weights[s] = [student.hybrid.student_weight]
                 else:
                     hybrid[s], weights[s] = cross_fitted(p[s], verifier_p[s], [x.label for x in items])

@@ -1,12 +1,12 @@
-"""Evaluating a student on a dataset version: the held-out split and the corrected edge cases
-(ontask.evaluation.gate decides a candidate's promotion from two such evaluations)."""
+"""Evaluating a served model on a dataset version: the held-out split and the corrected edge
+cases (ontask.evaluation.gate decides a candidate's promotion from two such evaluations)."""
 
 from __future__ import annotations
 
 from typing import Any, Optional
 
 from ontask.data.dataset import read_version
-from ontask.evaluation.compare import Item, items_of, student_probabilities
+from ontask.evaluation.compare import Item, items_of, served_probabilities, student_probabilities
 from ontask.evaluation.metrics import summary
 from ontask.labels import LABELS
 from ontask.models.classifier import StudentClassifier
@@ -37,9 +37,20 @@ def evaluation_sets(
 
 
 def evaluate(model_uri: str, sets: dict[str, list[Item]], s3=None) -> dict[str, Any]:
-    """Metrics of one model per split, with the latency of each answer."""
-    p, latencies = student_probabilities(StudentClassifier.load(model_uri, s3=s3), sets)
-    out: dict[str, Any] = {"model": model_uri}
+    """Metrics of one model per split as it is served (its hybrid with the verifier when it has a
+    fit: what users get and what the promotion gate compares), with the latency of each answer;
+    the student alone under "student_alone", and which of the two answered under "answers"."""
+    student = StudentClassifier.load(model_uri, s3=s3)
+    p, latencies = student_probabilities(student, sets)
+    served = served_probabilities(student.hybrid, p, sets)
+    h = student.hybrid
+    out: dict[str, Any] = {
+        "model": model_uri,
+        "answers": "student alone" if h is None else f"hybrid (student weight {h.student_weight:.1f})",
+        "student_alone": {},
+    }
     for s, items in sets.items():
-        out[s] = summary([x.label for x in items], p[s], [x.hard for x in items], latencies[s])
+        truth, hard = [x.label for x in items], [x.hard for x in items]
+        out[s] = summary(truth, served[s], hard, latencies[s])
+        out["student_alone"][s] = summary(truth, p[s], hard)
     return out

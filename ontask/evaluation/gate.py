@@ -20,7 +20,7 @@ class Decision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     promote: bool
-    gain: float = Field(description="Candidate's pooled accuracy minus the serving model's.")
+    gain: float = Field(description="Candidate's pooled accuracy minus the serving model's, each as served.")
     candidate_accuracy: float
     serving_accuracy: float
     min_gain: float = Field(description="spec.serving.promoteIfGain when decided.")
@@ -60,7 +60,9 @@ def pooled_accuracy(metrics: dict[str, Any]) -> float:
 
 def decide(candidate: dict[str, Any], serving: dict[str, Any], min_gain: float) -> Decision:
     """Promote when the candidate's pooled accuracy beats the serving model's by at least
-    min_gain (spec.serving.promoteIfGain)."""
+    min_gain (spec.serving.promoteIfGain). Both are evaluations of the answers as served
+    (ontask.evaluation.evaluate): a student's hybrid with the verifier where it has one, so a
+    candidate whose student gained nothing that its hybrid keeps is not promoted."""
     c, s = pooled_accuracy(candidate), pooled_accuracy(serving)
     gain = c - s
     promote = gain >= min_gain

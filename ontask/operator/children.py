@@ -12,10 +12,19 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from ontask.evaluation.gate import read_evaluation
-from ontask.operator.manifests import Context, child_name, data_job, inference_service, training_job
+from ontask.operator.manifests import (
+    JUDGE_MODEL_NAME,
+    Context,
+    child_name,
+    data_job,
+    inference_service,
+    model_storage_uri,
+    training_job,
+    vllm_judge_service,
+)
 from ontask.operator.reconcile import FIRST_VERSION, JobState, Observed, candidate_version
 from ontask.operator.settings import OperatorSettings
-from ontask.spec import GROUP, TaskClassifierSpec, TaskClassifierStatus
+from ontask.spec import GROUP, JudgeRuntime, TaskClassifierSpec, TaskClassifierStatus
 from ontask.store_paths import feedback_state_key, model_key
 
 log = logging.getLogger("ontask.operator")
@@ -105,8 +114,9 @@ class Children:
         """(state, failure message) of a Job or PyTorchJob, or None when it does not exist."""
         raise NotImplementedError
 
-    def server_state(self, name: str) -> Optional[tuple[bool, Optional[str]]]:
-        """(ready, model version) of an InferenceService, or None when it does not exist."""
+    def server_state(self, name: str, shared: bool = False) -> Optional[tuple[bool, Optional[str]]]:
+        """(ready, model version) of an InferenceService, or None when it does not exist; shared:
+        one this classifier does not own (`judge.ref`), so not among its watched children."""
         raise NotImplementedError
 
     def create(self, role: str, body: dict[str, Any], model_version: Optional[str]) -> None:
@@ -165,7 +175,8 @@ class Children:
                 if state == "Failed":
                     obs.messages[role] = msg or f"the {role} job failed"
         for role in ("judge", "student"):
-            found = self.server_state(child_name(self.ctx.name, role))
+            shared = self.ctx.spec.judge.ref if role == "judge" else None
+            found = self.server_state(shared or child_name(self.ctx.name, role), shared=shared is not None)
             if found is None:
                 continue
             if role == "judge":
@@ -204,7 +215,9 @@ class Children:
         if role == "train":
             return training_job(ctx, ctx.name, "v1", FIRST_VERSION, ctx.spec.student.model)
         if role == "judge":
-            return inference_service(ctx, "judge", ctx.spec.judge.model, "judge")
+            if ctx.spec.judge.runtime == JudgeRuntime.vllm:
+                return vllm_judge_service(ctx)
+            return inference_service(ctx, "judge", model_storage_uri(ctx.spec.judge.model), JUDGE_MODEL_NAME)
         assert model_version is not None
         return inference_service(ctx, "student", self.model_uri(model_version), model_version)
 
@@ -244,8 +257,8 @@ class KubeChildren(Children):
         self.batch = k8s.BatchV1Api(api_client())
         self.indexes = indexes
 
-    def _get(self, kind: tuple[str, str, str], name: str) -> Optional[dict[str, Any]]:
-        if self.indexes is not None:
+    def _get(self, kind: tuple[str, str, str], name: str, indexed: bool = True) -> Optional[dict[str, Any]]:
+        if self.indexes is not None and indexed:
             return self.indexes.get(
                 "PyTorchJob" if kind == PYTORCHJOB else "InferenceService", self.ctx.namespace, name
             )
@@ -281,8 +294,8 @@ class KubeChildren(Children):
             state = "Succeeded"
         return state, msg
 
-    def server_state(self, name: str) -> Optional[tuple[bool, Optional[str]]]:
-        isvc = self._get(ISVC, name)
+    def server_state(self, name: str, shared: bool = False) -> Optional[tuple[bool, Optional[str]]]:
+        isvc = self._get(ISVC, name, indexed=not shared)
         if isvc is None:
             return None
         status = isvc.get("status") or {}

@@ -22,6 +22,7 @@ from ontask.operator.local import (
     predictor_role,
     replica_log,
     run_pytorchjob,
+    with_local_judge,
 )
 from ontask.operator.manifests import Context
 from ontask.operator.reconcile import JobState, plan
@@ -49,8 +50,8 @@ class LocalChildren(Children):
             return "Succeeded", ""
         return "Failed", self.procs.log_tail(log)
 
-    def server_state(self, name: str) -> Optional[tuple[bool, Optional[str]]]:
-        server = self.servers.get(name)
+    def server_state(self, name: str, shared: bool = False) -> Optional[tuple[bool, Optional[str]]]:
+        server = self.servers.get(name)  # a shared judge would have to run here too: none does
         if server is None:
             return None
         version, proc, port, role = server
@@ -65,7 +66,9 @@ class LocalChildren(Children):
         if body["kind"] == "Job":
             if name not in self.jobs:
                 c = body["spec"]["template"]["spec"]["containers"][0]
-                self.jobs[name] = (name, [self.procs.spawn(name, c["args"], container_env(c))])
+                args = with_local_judge(c["args"], self.url)
+                if args is not None:  # else the judge is not up yet: the next reconcile starts it
+                    self.jobs[name] = (name, [self.procs.spawn(name, args, container_env(c))])
             return
         if body["kind"] == "PyTorchJob":
             if name not in self.jobs:

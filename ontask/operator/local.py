@@ -101,14 +101,29 @@ def predictor_command(
     """The predictor's `ontask serve` args as they run here: the model from STORAGE_URI, the given
     port, and the judge's in-cluster address replaced by where that judge runs here (`url_of`
     an InferenceService name). None while the judge is not up yet."""
+    if "--model-uri" not in container.get("args", []):
+        raise RuntimeError(
+            "only `ontask serve` predictors run locally: a judge on KServe's Hugging Face runtime "
+            "(judge.runtime: vllm) needs a GPU cluster; use judge.runtime: transformers here"
+        )
     args = list(container["args"])
     args[args.index("--model-uri") + 1] = env["STORAGE_URI"]
     args[args.index("--http-port") + 1] = str(port)
-    if "--judge-url" in args:  # http://<isvc>-predictor.<namespace>
-        judge = url_of(args[args.index("--judge-url") + 1].split("//")[1].split("-predictor")[0])
-        if judge is None:
-            return None
-        args[args.index("--judge-url") + 1] = judge
+    return with_local_judge(args, url_of)
+
+
+def with_local_judge(args: list[str], url_of: Callable[[str], Optional[str]]) -> Optional[list[str]]:
+    """A child's args with the judge's in-cluster address (http://<isvc>-predictor.<namespace>)
+    replaced by where that InferenceService's predictor runs here (`url_of` its name); None while
+    it is not up yet."""
+    if "--judge-url" not in args:
+        return list(args)
+    args = list(args)
+    i = args.index("--judge-url") + 1
+    judge = url_of(args[i].split("//")[1].split("-predictor")[0])
+    if judge is None:
+        return None
+    args[i] = judge
     return args
 
 

@@ -175,6 +175,44 @@ def spec_env(ctx: Context) -> k8s.V1EnvVar:
     return k8s.V1EnvVar(name=SPEC_ENV, value=json.dumps(ctx.spec.wire()))
 
 
+# A Hugging Face Hub model id ("Qwen/Qwen2.5-VL-3B-Instruct"): what storageUri names as hf://.
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+def model_storage_uri(model: str) -> str:
+    """The storageUri of a model, as KServe's storage initializer names it: a Hub id becomes
+    hf://; URIs (s3://, pvc://, hf://, ...) and paths (the embedded mode's folders) stay.
+
+    >>> model_storage_uri("Qwen/Qwen2.5-VL-72B-Instruct"), model_storage_uri("s3://ontask/base/judge")
+    ('hf://Qwen/Qwen2.5-VL-72B-Instruct', 's3://ontask/base/judge')
+    >>> model_storage_uri("/tmp/models/judge")
+    '/tmp/models/judge'
+    """
+    return f"hf://{model}" if _HUB_ID.fullmatch(model) else model
+
+
+# The model name the classifier's own judge answers as, whichever runtime serves it.
+JUDGE_MODEL_NAME = "judge"
+
+
+def judge_args(ctx: Context) -> list[str]:
+    """How a child reaches the judge service: its own judge InferenceService, or the one
+    `judge.ref` shares (which answers under its own name, KServe's default model name), at
+    KServe's in-cluster address, in its runtime's protocol. Empty when the judge is disabled."""
+    j = ctx.spec.judge
+    if not j.enabled:
+        return []
+    service = j.ref or child_name(ctx.name, "judge")
+    return [
+        "--judge-url",
+        f"http://{service}-predictor.{ctx.namespace}",
+        "--judge-runtime",
+        j.runtime.value,
+        "--judge-model",
+        j.ref or JUDGE_MODEL_NAME,
+    ]
+
+
 def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
     """The bootstrap data Job: synthetic screens, or the customer's screenshots labelled by the
     judge and the verifier (`ontask data prepare`), written as dataset version v1."""
@@ -185,8 +223,10 @@ def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
         args = ["data", "prepare", source, "--name", dataset, "--out", ctx.store_uri, "--verifier"]
         if ctx.spec.data.other_task_twins:
             args += ["--other-task-twins"]
-        if ctx.spec.judge.enabled:
-            args += ["--judge", ctx.spec.judge.model, "--judge-weight", str(ctx.spec.data.judge_label_weight)]
+        if ctx.spec.judge.enabled:  # labelled by the judge service, which the plan waits for
+            args += judge_args(ctx) + ["--judge-mode", ctx.spec.judge.mode.value]
+            args += ["--judge-weight", str(ctx.spec.data.judge_label_weight)]
+            args += [] if ctx.spec.judge.cache else ["--no-judge-cache"]
     container = k8s.V1Container(
         name="data",
         image=ctx.image,
@@ -306,17 +346,17 @@ def inference_service(
         "--http-port",
         str(PREDICTOR_PORT),
     ]
-    if role == "student":
-        args += ["--spec", f"env:{SPEC_ENV}"]  # serving limits, thresholds and the feedback topic
-        if s.judge.enabled and ctx.kafka_bootstrap:
-            args += ["--judge-url", f"http://{child_name(ctx.name, 'judge')}-predictor.{ctx.namespace}"]
+    # The student: serving limits, thresholds and the feedback topic; the judge: its mode and cache.
+    args += ["--spec", f"env:{SPEC_ENV}"]
+    if role == "student" and ctx.kafka_bootstrap:
+        args += judge_args(ctx)
     gpus = s.student.gpus if role == "student" else s.judge.gpus
     ca_volumes, ca_mounts, ca_env = ctx.kafka_ca() if role == "student" else ([], [], [])
     container = k8s.V1Container(
         name="kserve-container",
         image=ctx.image,
         args=args,
-        env=ctx.env_vars() + ca_env + ([spec_env(ctx)] if role == "student" else []),
+        env=ctx.env_vars() + ca_env + [spec_env(ctx)],
         resources=_resources(gpus, memory="16Gi" if role == "judge" else "8Gi"),
         ports=[k8s.V1ContainerPort(container_port=PREDICTOR_PORT, protocol="TCP")],
         security_context=_SECURITY,
@@ -343,4 +383,54 @@ def inference_service(
     out["metadata"]["annotations"][f"{GROUP}/model-version"] = model_version
     if ctx.kserve_mode == "Serverless" and role == "student":
         out["spec"]["predictor"]["canaryTrafficPercent"] = canary_percent
+    return out
+
+
+def vllm_judge_service(ctx: Context) -> dict[str, Any]:
+    """The judge for `judge.runtime: vllm`, as KServe serves LLMs: its Hugging Face serving runtime
+    with the vLLM backend, tensor parallel over `judge.gpus`, answering OpenAI chat completions
+    with logprobs under /openai (ontask.judge.remote's client for that runtime). The storage
+    initializer fetches the checkpoint (hf://, s3:// or pvc://) to /mnt/models; /dev/shm is a
+    memory volume because tensor-parallel workers share tensors through it."""
+    from kserve import (
+        V1beta1InferenceService,
+        V1beta1InferenceServiceSpec,
+        V1beta1ModelFormat,
+        V1beta1ModelSpec,
+        V1beta1PredictorSpec,
+    )
+
+    j = ctx.spec.judge
+    gpus = max(1, j.gpus)
+    model = V1beta1ModelSpec(
+        model_format=V1beta1ModelFormat(name="huggingface"),
+        storage_uri=model_storage_uri(j.model),
+        args=[
+            f"--model_name={JUDGE_MODEL_NAME}",
+            "--backend=vllm",
+            f"--tensor-parallel-size={gpus}",
+            "--max-logprobs=20",  # the judge reads the top 20 first-token logprobs
+        ],
+        env=ctx.env_vars(),
+        resources=_resources(gpus, cpu=str(4 * gpus), memory=f"{32 * gpus}Gi"),
+        volume_mounts=[k8s.V1VolumeMount(name="dshm", mount_path="/dev/shm")],
+        security_context=_SECURITY,
+    )
+    predictor = V1beta1PredictorSpec(
+        model=model,
+        volumes=[k8s.V1Volume(name="dshm", empty_dir=k8s.V1EmptyDirVolumeSource(medium="Memory"))],
+        security_context=_POD_SECURITY,
+        automount_service_account_token=False,
+        min_replicas=1,
+        max_replicas=1,
+    )
+    isvc = V1beta1InferenceService(
+        api_version="serving.kserve.io/v1beta1",
+        kind="InferenceService",
+        metadata=ctx.meta(child_name(ctx.name, "judge"), "judge"),
+        spec=V1beta1InferenceServiceSpec(predictor=predictor),
+    )
+    out = _serialize(isvc)
+    out["metadata"].setdefault("annotations", {})["serving.kserve.io/deploymentMode"] = ctx.kserve_mode
+    out["metadata"]["annotations"][f"{GROUP}/model-version"] = JUDGE_MODEL_NAME
     return out

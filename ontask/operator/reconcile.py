@@ -58,20 +58,31 @@ def plan(spec: TaskClassifierSpec, status: TaskClassifierStatus, obs: Observed) 
     events += [("Warning", "DeprecatedField", w) for w in s.warnings if w not in status.warnings]
 
     if spec.judge.enabled:
-        ensure.append("judge")
+        # A shared judge (judge.ref) is someone else's: waited for, never created.
+        judge = (
+            f"the shared judge InferenceService {spec.judge.ref}" if spec.judge.ref else "the judge InferenceService"
+        )
+        if not spec.judge.ref:
+            ensure.append("judge")
         if obs.judge_ready:
-            cond("JudgeServing", "True", "Ready", "the judge InferenceService is ready")
+            cond("JudgeServing", "True", "Ready", f"{judge} is ready")
         else:
-            cond("JudgeServing", "False", "Deploying", "waiting for the judge InferenceService")
+            cond("JudgeServing", "False", "Deploying" if not spec.judge.ref else "Waiting", f"waiting for {judge}")
     else:
         cond("JudgeServing", "False", "Disabled", "spec.judge.enabled is false")
 
     if s.model_version is None:
+        # The customer's screenshots are labelled by the judge service: the data Job waits for it.
+        needs_judge = spec.judge.enabled and spec.data.source != "synthetic"
         if obs.data != "Succeeded":
-            ensure.append("data")
+            if obs.data != "Absent" or obs.judge_ready or not needs_judge:
+                ensure.append("data")
             if obs.data == "Failed":
                 s.phase = "Failed"
                 cond("Ready", "False", "DataJobFailed", obs.messages.get("data", "the data job failed"))
+            elif "data" not in ensure:
+                s.phase = "Bootstrapping"
+                cond("Ready", "False", "Bootstrapping", "waiting for the judge to label the screenshots with")
             else:
                 s.phase = "Bootstrapping"
                 cond("Ready", "False", "Bootstrapping", "labelling the screenshots into dataset v1")

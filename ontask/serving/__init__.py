@@ -11,7 +11,6 @@ from typing import Any
 
 _HOMES = {
     "DisagreementLoop": "disagreement",
-    "HttpJudgeClient": "disagreement",
     "judge_correction": "disagreement",
     "Instance": "schema",
     "Prediction": "schema",

@@ -4,49 +4,20 @@ source "judge" on the feedback topic."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
 import queue
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Protocol
-
-import requests
+from typing import Callable, Optional
 
 from ontask.feedback.producer import make_correction
+from ontask.judge.remote import JudgeClient
 from ontask.labels import OFF, ON
 from ontask.serving import metrics
 from ontask.spec import MAX_INLINE_IMAGE_BYTES, Correction
 
 log = logging.getLogger(__name__)
-
-
-class JudgeClient(Protocol):
-    def p_on_task(
-        self, image: Optional[bytes], image_uri: Optional[str], task: str, windows: Optional[list[dict]]
-    ) -> float: ...
-
-
-class HttpJudgeClient:
-    """The judge predictor over KServe v1 HTTP (the judge InferenceService in a cluster)."""
-
-    def __init__(self, base_url: str, model: str = "judge", timeout: float = 60.0):
-        self.url = f"{base_url.rstrip('/')}/v1/models/{model}:predict"
-        self.timeout = timeout
-        self.session = requests.Session()
-
-    def p_on_task(self, image, image_uri, task, windows) -> float:
-        instance: dict[str, Any] = {"task": task}
-        if image is not None:
-            instance["image"] = base64.b64encode(image).decode()
-        else:
-            instance["imageUri"] = image_uri
-        if windows:
-            instance["windows"] = windows
-        r = self.session.post(self.url, json={"instances": [instance]}, timeout=self.timeout)
-        r.raise_for_status()
-        return float(r.json()["predictions"][0]["pOnTask"])
 
 
 @dataclass

@@ -185,8 +185,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="a TaskClassifier (or its spec), or env:NAME: the serving settings and the feedback topic come "
         "from it (how the operator configures a predictor); the flags below override single settings",
     )
-    p.add_argument("--judge-url", help="base URL of the judge predictor; enables the disagreement loop")
-    p.add_argument("--judge-model", default="judge", help="the judge's model name")
+    p.add_argument("--judge-url", help="base URL of the judge service; enables the disagreement loop")
+    p.add_argument("--judge-model", default="judge", help="the judge's model name at that service")
+    p.add_argument(
+        "--judge-runtime",
+        default="transformers",
+        help="spec.judge.runtime of the judge service: transformers, an `ontask serve judge` predictor (KServe v1); "
+        "vllm, KServe's Hugging Face runtime (OpenAI chat completions with logprobs)",
+    )
     p.add_argument("--kafka-bootstrap", default=os.environ.get("ONTASK_KAFKA_BOOTSTRAP"))
     settings = "(default: the spec's, or the spec default)"
     p.add_argument("--feedback-topic", help=f"topic of the judge's corrections {settings}")
@@ -217,13 +223,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def resolve_settings(args: argparse.Namespace) -> argparse.Namespace:
     """Fill the unset serving flags from `--spec` (or the spec's defaults without one): one source
     of the settings, whichever way the predictor was started."""
-    from ontask.spec import FeedbackSpec, ServingSpec, load_spec_file
+    from ontask.spec import FeedbackSpec, JudgeSpec, ServingSpec, load_spec_file
 
     if args.spec:
         spec = load_spec_file(args.spec)
         sections = {"serving": spec.serving, "feedback": spec.feedback}
+        args.judge_settings = spec.judge  # the judge's mode and cache, on whichever side runs them
     else:
         sections = {"serving": ServingSpec(), "feedback": FeedbackSpec()}
+        args.judge_settings = JudgeSpec()
     for flag, (section, field) in SPEC_FLAGS.items():
         if getattr(args, flag, None) is None:
             setattr(args, flag, getattr(sections[section], field))
@@ -247,7 +255,9 @@ def build_models(args: argparse.Namespace) -> list:
         def judge_factory():
             from ontask.judge import Judge, JudgmentCache, TransformersBackend
 
-            return Judge(TransformersBackend.load(args.model_uri), JudgmentCache(capacity=10_000))
+            judge = args.judge_settings
+            cache = JudgmentCache(capacity=10_000) if judge.cache else None
+            return Judge(TransformersBackend.load(args.model_uri), cache, judge.mode.value)
 
         return [JudgePredictor(args.name or "judge", judge_factory, version, **common)]
     if args.role == "prompt-baseline":
@@ -260,10 +270,12 @@ def build_models(args: argparse.Namespace) -> list:
     if args.judge_url:
         if not args.kafka_bootstrap:
             raise SystemExit("--judge-url needs --kafka-bootstrap (or ONTASK_KAFKA_BOOTSTRAP) to publish corrections")
-        from ontask.serving.disagreement import DisagreementLoop, HttpJudgeClient, kafka_publisher
+        from ontask.judge.remote import judge_client
+        from ontask.serving.disagreement import DisagreementLoop, kafka_publisher
 
+        judge = args.judge_settings
         loop = DisagreementLoop(
-            HttpJudgeClient(args.judge_url, args.judge_model),
+            judge_client(args.judge_url, args.judge_runtime, args.judge_model, judge.mode.value, judge.cache),
             kafka_publisher(args.kafka_bootstrap, args.feedback_topic),
             min_confidence=args.correction_min_confidence,
             model_name=args.name or "student",

@@ -72,6 +72,7 @@ def train_config(
         sync_steps=t.sync_steps,
         max_response_length=spec.data.max_response_length,
         prompts_per_step=per_step,
+        val_batch_size=spec.data.val_batch_size,
         warm_start_steps=warm_start_steps,
         grpo_steps=steps,
         eval_every=t.eval_every,

@@ -22,12 +22,12 @@ from typing import Any, Callable, Iterable, Optional
 
 import torch
 
-from ontask.models.answer import OFF, ON, AnswerTokens, encode, p_on_task
+from ontask.models.answer import OFF, ON, AnswerTokens, encode
 from ontask.rewards.components import Weights, hybrid_reward
 from ontask.spec import DataSpec, RewardWeights, TrainingSpec
 from ontask.trainers.curriculum import Curriculum, draw_batch, is_hard
 from ontask.trainers.grpo import group_advantages, groups_with_signal, grpo_objective
-from ontask.trainers.rollout import answer_logprobs, completion_logprobs, sample_group
+from ontask.trainers.rollout import answer_logprobs, collate_with_answers, completion_logprobs, sample_group
 
 
 def _spec_default(model, name: str):
@@ -50,6 +50,7 @@ class TrainConfig:
     sync_steps: int = _spec_default(TrainingSpec, "sync_steps")
     max_response_length: int = _spec_default(DataSpec, "max_response_length")
     prompts_per_step: int = _spec_default(DataSpec, "train_batch_size")
+    val_batch_size: int = _spec_default(DataSpec, "val_batch_size")
     warm_start_steps: int = _spec_default(TrainingSpec, "warm_start_steps")
     grpo_steps: int = 100  # the spec says epochs; train_config turns them into steps
     eval_every: int = _spec_default(TrainingSpec, "eval_every")
@@ -74,10 +75,20 @@ class Encoded:
     hard: bool = False  # the dataset's hard-case flag (a curriculum's fallback without window evidence)
 
 
-def accuracy(model, rows: list[Encoded], answers: AnswerTokens) -> float:
+def accuracy(model, rows: list[Encoded], answers: AnswerTokens, batch_size: int = 1) -> float:
+    """Held-out accuracy from the two answers' first-token logits (as served), `batch_size` rows
+    per left-padded forward pass (spec.data.valBatchSize)."""
     was = model.training
     model.eval()
-    correct = sum((ON if p_on_task(model, r.inputs, answers) >= 0.5 else OFF) == r.label for r in rows)
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(rows), max(1, batch_size)):
+            chunk = rows[i : i + max(1, batch_size)]
+            batch, _, _ = collate_with_answers([r.inputs for r in chunk], [[] for _ in chunk], answers.pad)
+            model.model.rope_deltas = None
+            last = model(**batch).logits[:, -1].float()
+            p_on = torch.softmax(torch.stack([last[:, answers.on], last[:, answers.off]], 1), 1)[:, 0]
+            correct += sum((ON if q >= 0.5 else OFF) == r.label for q, r in zip(p_on.tolist(), chunk))
     model.train(was)
     return correct / max(1, len(rows))
 
@@ -125,6 +136,9 @@ class Trainer:
         self.on_checkpoint = on_checkpoint
         self.reward_fn = reward_fn  # replaces the hybrid reward when given (custom rewards, benchmarks)
         self.hard = [is_hard(r.label, r.verifier_p_on, r.hard) for r in train_rows]
+
+    def val_accuracy(self) -> float:
+        return accuracy(self.model, self.val_rows, self.answers, self.cfg.val_batch_size)
 
     # -- semi-online policy snapshot ---------------------------------------------------------------
     def maybe_sync(self) -> None:
@@ -196,7 +210,7 @@ class Trainer:
             [total_loss] = self._allreduce([float(loss.detach())])
             metrics = {"phase": "warm-start", "step": self.step, "sft_loss": total_loss}
             if self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
-                metrics["val_accuracy"] = accuracy(self.model, self.val_rows, self.answers)
+                metrics["val_accuracy"] = self.val_accuracy()
             self.emit(metrics)
             self._maybe_checkpoint()
 
@@ -350,17 +364,15 @@ class Trainer:
         whose state was loaded continues where it stopped. Returns every metrics dict."""
         end = min(self.total_steps(), stop_at) if stop_at is not None else self.total_steps()
         if self.step == 0:
-            self.emit({"phase": "start", "step": 0, "val_accuracy": accuracy(self.model, self.val_rows, self.answers)})
+            self.emit({"phase": "start", "step": 0, "val_accuracy": self.val_accuracy()})
         self.warm_start(min(self.cfg.warm_start_steps, end))
         while self.step < end and not self.out_of_time():
             m = self.grpo_step()
             if self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
-                m["val_accuracy"] = accuracy(self.model, self.val_rows, self.answers)
+                m["val_accuracy"] = self.val_accuracy()
             self.emit(m)
             self._maybe_checkpoint()
-        self.emit(
-            {"phase": "end", "step": self.step, "val_accuracy": accuracy(self.model, self.val_rows, self.answers)}
-        )
+        self.emit({"phase": "end", "step": self.step, "val_accuracy": self.val_accuracy()})
         return self.history
 
 

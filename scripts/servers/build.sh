@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the real servers the integration tests talk to, from package registries only:
 # kube-apiserver, kube-controller-manager, etcd 3.6, SeaweedFS (S3), Helm (Go module proxy)
-# and Apache Kafka (Maven Central jars). Everything is cached under $ONTASK_CACHE
+# and Apache Kafka (Maven Central jars); and fetches the upstream CRDs of the children's kinds
+# (KServe's InferenceService, the training operator's PyTorchJob) from their Go modules. Everything is cached under $ONTASK_CACHE
 # (default ~/.cache/ontask); a binary that exists is never rebuilt, so this is idempotent.
-# Usage: build.sh [all|kube|etcd|weed|helm|kafka]...
+# Usage: build.sh [all|kube|etcd|weed|helm|kafka|crds]...
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,6 +22,8 @@ ETCD_VERSION=v3.6.16
 HELM_VERSION=v3.19.5
 WEED_VERSION=v0.0.0-20261109003541-7506e5f91cd6
 KAFKA_VERSION=4.0.1
+KSERVE_VERSION=v0.20.0
+TRAINING_OPERATOR_VERSION=v1.9.0
 
 log() { echo "[servers/build] $*" >&2; }
 
@@ -186,10 +189,25 @@ build_kafka() {
   touch "$dir/.complete"
 }
 
+fetch_crds() {  # the real CRDs, so the API server validates children against upstream schemas
+  local dir="$CACHE/crds" want="kserve $KSERVE_VERSION training-operator $TRAINING_OPERATOR_VERSION"
+  [[ -f "$dir/.complete" && "$(cat "$dir/.complete")" == "$want" ]] && return 0
+  log "fetching the InferenceService and PyTorchJob CRDs ($want)"
+  rm -rf "$dir"; mkdir -p "$dir"
+  local kserve training
+  kserve="$(cd "$dir" && go mod download -json "github.com/kserve/kserve@$KSERVE_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+  training="$(cd "$dir" && go mod download -json "github.com/kubeflow/training-operator@$TRAINING_OPERATOR_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+  cp "$kserve/config/crd/full/serving.kserve.io_inferenceservices.yaml" "$dir/"
+  cp "$training/manifests/base/crds/kubeflow.org_pytorchjobs.yaml" "$dir/"
+  chmod 644 "$dir"/*.yaml
+  echo "$want" > "$dir/.complete"
+}
+
 targets=("$@"); [[ ${#targets[@]} -eq 0 ]] && targets=(all)
 for t in "${targets[@]}"; do
   case "$t" in
-    all) build_kafka; build_etcd; build_helm; build_kube; build_weed ;;
+    all) build_kafka; build_etcd; build_helm; build_kube; build_weed; fetch_crds ;;
+    crds) fetch_crds ;;
     kube) build_kube ;; etcd) build_etcd ;; helm) build_helm ;; weed) build_weed ;; kafka) build_kafka ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac

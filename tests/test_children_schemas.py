@@ -1,0 +1,90 @@
+"""Every child the operator writes, checked by the real API server against the real upstream CRDs
+(KServe's InferenceService, the training operator's PyTorchJob; see scripts/servers/build.sh):
+accepted, and with nothing pruned, since a field the schema does not know is dropped silently
+and a cluster would then run something else than the operator meant."""
+
+from __future__ import annotations
+
+import pytest
+from kubernetes import client as k8s
+
+from ontask.operator.children import ISVC, PYTORCHJOB
+from ontask.operator.manifests import Context, data_job, inference_service, training_job, vllm_judge_service
+from ontask.spec import TaskClassifierSpec
+
+NS = "schemas"
+
+
+@pytest.fixture(scope="module")
+def api(admin_api: k8s.ApiClient, crd_installed) -> k8s.CustomObjectsApi:
+    try:
+        k8s.CoreV1Api(admin_api).create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=NS)))
+    except k8s.ApiException as e:
+        if e.status != 409:
+            raise
+    return k8s.CustomObjectsApi(admin_api)
+
+
+def _ctx(**spec) -> Context:
+    body = {"data": {"source": "s3://bucket/shots/"}, "student": {"gpus": 2}, **spec}
+    return Context("c", NS, "0b6f5e1c-0000-4000-8000-000000000001", TaskClassifierSpec.model_validate(body))
+
+
+def _accepted_whole(api: k8s.CustomObjectsApi, kind: tuple[str, str, str], body: dict) -> None:
+    body = {**body, "metadata": {k: v for k, v in body["metadata"].items() if k != "ownerReferences"}}
+    stored = api.create_namespaced_custom_object(*kind[:2], NS, kind[2], body, dry_run="All")
+    # Defaults the schema adds are fine; a field it dropped is not.
+    assert _missing(body["spec"], stored["spec"]) == [], "pruned by the upstream schema"
+
+
+def _missing(sent, stored, path: str = "spec") -> list[str]:
+    if isinstance(sent, dict):
+        if not isinstance(stored, dict):
+            return [path]
+        return [
+            p
+            for k, v in sent.items()
+            for p in (_missing(v, stored[k], f"{path}.{k}") if k in stored else [f"{path}.{k}"])
+        ]
+    if isinstance(sent, list):
+        if not isinstance(stored, list) or len(stored) != len(sent):
+            return [path]
+        return [p for i, (a, b) in enumerate(zip(sent, stored)) for p in _missing(a, b, f"{path}[{i}]")]
+    return [] if sent == stored or str(sent) == str(stored) else [path]
+
+
+def test_student_and_judge_inference_services_pass_kserves_schema_whole(api):
+    ctx = _ctx(judge={"runtime": "transformers", "gpus": 1})
+    _accepted_whole(api, ISVC, inference_service(ctx, "student", "s3://b/classifiers/c/models/v1", "v1"))
+    _accepted_whole(api, ISVC, inference_service(ctx, "judge", "hf://Qwen/Qwen2.5-VL-72B-Instruct", "judge"))
+
+
+def test_the_vllm_judge_on_the_huggingface_runtime_passes_kserves_schema_whole(api):
+    _accepted_whole(api, ISVC, vllm_judge_service(_ctx(judge={"runtime": "vllm", "gpus": 4})))
+
+
+def test_a_canary_passes_kserves_schema_whole(api):
+    ctx = _ctx()
+    ctx.kserve_mode = "Serverless"
+    body = inference_service(ctx, "student", "s3://b/classifiers/c/models/v2", "v2", canary_percent=10)
+    _accepted_whole(api, ISVC, body)
+
+
+def test_training_and_cycle_pytorchjobs_pass_the_training_operators_schema_whole(api):
+    ctx = _ctx(training={"workers": 3})
+    _accepted_whole(api, PYTORCHJOB, training_job(ctx, "c", "v1", "v1", "Qwen/Qwen2.5-VL-3B-Instruct"))
+    _accepted_whole(
+        api, PYTORCHJOB, training_job(ctx, "c-feedback", "v3", "v2", "s3://b/m/v1", cycle=2, compare_with="s3://b/m/v1")
+    )
+
+
+def test_the_data_job_is_a_valid_batch_job(admin_api, crd_installed):
+    body = data_job(_ctx(), "c")
+    body["metadata"].pop("ownerReferences")
+    try:
+        k8s.CoreV1Api(admin_api).create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=NS)))
+    except k8s.ApiException as e:
+        if e.status != 409:
+            raise
+    stored = k8s.BatchV1Api(admin_api).create_namespaced_job(NS, body, dry_run="All")
+    assert stored.spec.template.spec.containers[0].args == body["spec"]["template"]["spec"]["containers"][0]["args"]
