@@ -47,6 +47,50 @@ def test_store_round_trip_list_and_missing_key(store, tmp_path):
     assert (dest / "d" / "f.txt").read_text() == "f"
 
 
+def test_a_conditional_write_refuses_a_second_writer_and_writes_nothing(store):
+    from ontask.store import Conflict
+
+    first = store.put_if("state.json", b"one", "application/json", None)
+    with pytest.raises(Conflict):
+        store.put_if("state.json", b"late", "application/json", None)  # "only if absent", but it is there
+    data, version = store.get_versioned("state.json")
+    assert (data, version) == (b"one", first)
+    second = store.put_if("state.json", b"two", "application/json", version)
+    with pytest.raises(Conflict, match="another writer"):
+        store.put_if("state.json", b"stale", "application/json", version)  # read before "two" was written
+    assert store.get_versioned("state.json") == (b"two", second)
+
+
+def test_two_collectors_of_one_classifier_never_write_over_each_others_state(store):
+    """An old operator's collector still running during a handover: the second writer is fenced
+    off, reloads what the first wrote and goes on from there."""
+    from ontask.feedback.collector import Collector
+    from ontask.spec import FeedbackSpec
+    from ontask.store import Conflict
+
+    spec = FeedbackSpec(topic="unused")
+    old, new = Collector("c", spec, store, "127.0.0.1:1"), Collector("c", spec, store, "127.0.0.1:1")
+    new.state.offsets["0"], new.state.counts["buffered"] = 20, 20
+    new.save_state()
+    old.state.offsets["0"] = 3  # its view from before the handover
+    with pytest.raises(Conflict):
+        old.save_state()
+    assert Collector("c", spec, store, "127.0.0.1:1").state.offsets["0"] == 20  # nothing lost
+    old.state = old._load_state()  # what `run` does after any failure
+    old.state.offsets["0"] = 21
+    old.save_state()
+    assert Collector("c", spec, store, "127.0.0.1:1").state.offsets["0"] == 21
+
+
+def test_a_cycle_marker_is_written_once(store):
+    from ontask.feedback.cycle import read_marker, write_marker
+
+    manifest = {"name": "c-feedback", "version": "v2", "rows": 10}
+    first = write_marker(store, "classifiers/c", 1, manifest, ["a"])
+    again = write_marker(store, "classifiers/c", 1, {**manifest, "version": "v3"}, ["b"])
+    assert again == first == read_marker(store, "classifiers/c", 1)
+
+
 def test_store_refuses_path_traversal(tmp_path):
     with pytest.raises(StoreError, match="not allowed"):
         LocalStore(tmp_path).put_bytes("../escape", b"x")

@@ -141,6 +141,7 @@ class Collector:
         self.group_id = group_id or f"ontask-feedback-{classifier}"
         self.clock, self.limits = clock, limits
         self.verifier_config = VerifierConfig.load()
+        self._state_version: Optional[str] = None  # of state.json as last read or written
         self.state = self._load_state()
         self._consumer: Optional[KafkaConsumer] = None
         self._producer: Optional[KafkaProducer] = None
@@ -156,13 +157,19 @@ class Collector:
         # Only a missing object is a fresh start; any other error is raised and retried, never
         # answered with an empty state that the next save would write over the real one.
         try:
-            data = self.store.get_bytes(self.state_key)
+            data, self._state_version = self.store.get_versioned(self.state_key)
         except NotFound:
+            self._state_version = None
             return State(Buffer(self.spec.buffer_size))
         return State.from_json(data, self.spec.buffer_size)
 
     def save_state(self) -> None:
-        self.store.put_bytes(self.state_key, self.state.to_json(), "application/json")
+        """Write the state only over the version this collector read: a second writer (an old
+        operator still running during a handover) gets Conflict, and `run` reloads the state the
+        first one wrote and resumes from its offsets, instead of writing over it."""
+        self._state_version = self.store.put_if(
+            self.state_key, self.state.to_json(), "application/json", self._state_version
+        )
 
     # --- Kafka
     def _connect(self) -> None:

@@ -15,7 +15,7 @@ from ontask.data.variants import make_variants
 from ontask.feedback.buffer import Entry
 from ontask.labels import LABELS
 from ontask.spec import FeedbackSpec
-from ontask.store import NotFound, Store, StoreError, open_store
+from ontask.store import Conflict, NotFound, Store, StoreError, open_store
 from ontask.store_paths import cycle_marker_key
 
 
@@ -131,7 +131,8 @@ def marker_key(prefix: str, number: int) -> str:
 
 
 def write_marker(store: Store, prefix: str, number: int, manifest: dict[str, Any], correction_ids: list[str]) -> dict:
-    """The durable cycle event: which dataset version cycle `number` trains on."""
+    """The durable cycle event: which dataset version cycle `number` trains on. Written once: if
+    another writer's marker for this number is already there, that one stands and is returned."""
     marker = {
         "cycle": number,
         "dataset": manifest["name"],
@@ -140,7 +141,10 @@ def write_marker(store: Store, prefix: str, number: int, manifest: dict[str, Any
         "corrections": correction_ids,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    store.put_bytes(marker_key(prefix, number), json.dumps(marker).encode(), "application/json")
+    try:
+        store.put_if(marker_key(prefix, number), json.dumps(marker).encode(), "application/json", None)
+    except Conflict:
+        return json.loads(store.get_bytes(marker_key(prefix, number)))
     return marker
 
 
