@@ -62,7 +62,14 @@ def _set_up(kube, store_dir: Path) -> None:
     crds = sorted((REPO / "charts" / "ontask" / "crds").glob("*.yaml")) + sorted(upstream_crds().glob("*.yaml"))
     for crd in crds:
         _kubectl(kube, "apply", "--server-side", "-f", str(crd))
-    _kubectl(kube, "wait", "--for=condition=Established", "--timeout=60s", "--all", "crd")
+    for _ in range(60):  # a large CRD has no status for a moment after it is applied
+        try:
+            _kubectl(kube, "wait", "--for=condition=Established", "--timeout=60s", "--all", "crd")
+            break
+        except subprocess.CalledProcessError as e:
+            if "accessor error" not in (e.stderr or ""):
+                raise
+            time.sleep(1)
     _kubectl(kube, "create", "namespace", NAMESPACE)
     _kubectl(
         kube,

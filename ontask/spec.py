@@ -37,6 +37,59 @@ class Model(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
+# A Kubernetes resource quantity ("2", "500m", "16Gi").
+QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$"
+
+
+class Resources(Model):
+    """CPU and memory of one pod's main container (requested and limited alike); GPUs come from
+    the component's `gpus`."""
+
+    cpu: str = Field(..., pattern=QUANTITY, description='CPU cores, a Kubernetes quantity ("4", "500m").')
+    memory: str = Field(..., pattern=QUANTITY, description='Memory, a Kubernetes quantity ("16Gi").')
+
+    def as_limits(self) -> dict[str, str]:
+        return {"cpu": self.cpu, "memory": self.memory}
+
+
+class StudentResources(Resources):
+    cpu: str = Field("2", pattern=QUANTITY, description="CPU cores per training worker and serving replica.")
+    memory: str = Field("8Gi", pattern=QUANTITY, description="Memory per training worker and serving replica.")
+
+
+class DataResources(Resources):
+    cpu: str = Field("2", pattern=QUANTITY, description="CPU cores of the data Job.")
+    memory: str = Field("4Gi", pattern=QUANTITY, description="Memory of the data Job (it loads no model).")
+
+
+class JudgeResources(Model):
+    cpu: Optional[str] = Field(
+        None, pattern=QUANTITY, description="CPU cores of the judge's predictor; default 4 per GPU (vllm), 2."
+    )
+    memory: Optional[str] = Field(
+        None, pattern=QUANTITY, description="Memory of the judge's predictor; default 32Gi per GPU (vllm), 16Gi."
+    )
+
+
+class Toleration(Model):
+    """A Kubernetes toleration, for GPU node pools that are tainted."""
+
+    key: Optional[str] = Field(None, description="Taint key; empty with operator Exists: every taint.")
+    operator: Literal["Exists", "Equal"] = Field("Equal", description="Exists or Equal.")
+    value: Optional[str] = Field(None, description="Taint value (operator Equal).")
+    effect: Optional[Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]] = Field(
+        None, description="Taint effect; empty: every effect."
+    )
+
+
+class SchedulingSpec(Model):
+    """Where the pods that use GPUs run: training workers, student predictors, the judge."""
+
+    node_selector: dict[str, str] = Field(default_factory=dict, description="Node labels a GPU pod requires.")
+    tolerations: list[Toleration] = Field(default_factory=list, description="Taints a GPU pod tolerates.")
+    priority_class_name: Optional[str] = Field(None, min_length=1, description="PriorityClass of the GPU pods.")
+
+
 class StudentSpec(Model):
     """The small VLM that is trained and served."""
 
@@ -47,6 +100,7 @@ class StudentSpec(Model):
         "saved Qwen2.5-VL folder (no model hub is contacted at run time).",
     )
     gpus: int = Field(1, ge=0, le=64, description="GPUs per training worker and per serving replica.")
+    resources: StudentResources = Field(default_factory=StudentResources, description="CPU and memory.")
 
 
 class JudgeRuntime(str, Enum):
@@ -74,6 +128,7 @@ class JudgeSpec(Model):
         "with logprobs); transformers: `ontask serve judge` (KServe v1), also on CPU.",
     )
     gpus: int = Field(4, ge=0, le=64, description="GPUs for the judge InferenceService (tensor parallel).")
+    resources: JudgeResources = Field(default_factory=JudgeResources, description="CPU and memory.")
     mode: JudgeMode = Field(
         JudgeMode.preference,
         description="preference: compare the student's answer with its opposite; pointwise: score one answer.",
@@ -98,6 +153,7 @@ class DataSpec(Model):
     max_prompt_length: int = Field(256, ge=16, le=32768, description="Maximum prompt tokens, image tokens excluded.")
     max_response_length: int = Field(16, ge=1, le=4096, description="Maximum sampled answer tokens.")
     train_batch_size: int = Field(32, ge=1, le=65536, description="Prompts per training step (global).")
+    resources: DataResources = Field(default_factory=DataResources, description="CPU and memory.")
     val_batch_size: int = Field(64, ge=1, le=65536, description="Prompts per evaluation batch.")
     synthetic_rows: int = Field(
         200, ge=10, le=1_000_000, description="Screenshots rendered for the bootstrap when source is synthetic."
@@ -347,6 +403,9 @@ class TaskClassifierSpec(Model):
     feedback: FeedbackSpec = Field(default_factory=FeedbackSpec, description="Corrections and sync cycles.")
     serving: ServingSpec = Field(default_factory=ServingSpec, description="Serving and promotion.")
     storage: StorageSpec = Field(default_factory=StorageSpec, description="Artifact store.")
+    scheduling: SchedulingSpec = Field(
+        default_factory=SchedulingSpec, description="Placement of the pods that use GPUs (node pools, taints)."
+    )
 
     @model_validator(mode="after")
     def _moved_fields(self) -> "TaskClassifierSpec":

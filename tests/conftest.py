@@ -128,17 +128,24 @@ def crd_installed(kube: KubeEndpoints) -> None:
     # the operator writes against KServe's and the training operator's own schemas.
     out = run_cli("kubectl", "apply", "--server-side", "-f", str(upstream_crds()), kubeconfig=kube.admin_kubeconfig)
     assert out.returncode == 0, out.stderr
-    out = run_cli(
-        "kubectl",
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/taskclassifiers.ontask.dev",
-        "crd/clusterkopfpeerings.kopf.dev",
-        "crd/pytorchjobs.kubeflow.org",
-        "crd/inferenceservices.serving.kserve.io",
-        kubeconfig=kube.admin_kubeconfig,
-    )
+    # A large CRD has no status for a moment after it is applied, and `kubectl wait` errors on
+    # that instead of waiting: asked again until established.
+    deadline = time.monotonic() + 90
+    while True:
+        out = run_cli(
+            "kubectl",
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/taskclassifiers.ontask.dev",
+            "crd/clusterkopfpeerings.kopf.dev",
+            "crd/pytorchjobs.kubeflow.org",
+            "crd/inferenceservices.serving.kserve.io",
+            kubeconfig=kube.admin_kubeconfig,
+        )
+        if out.returncode == 0 or "accessor error" not in out.stderr or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     assert out.returncode == 0, out.stderr
 
 

@@ -25,8 +25,20 @@ def api(admin_api: k8s.ApiClient, crd_installed) -> k8s.CustomObjectsApi:
     return k8s.CustomObjectsApi(admin_api)
 
 
+SCHEDULING = {
+    "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-H200"},
+    "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+    "priorityClassName": "gpu-training",
+}
+
+
 def _ctx(**spec) -> Context:
-    body = {"data": {"source": "s3://bucket/shots/"}, "student": {"gpus": 2}, **spec}
+    body = {
+        "data": {"source": "s3://bucket/shots/"},
+        "student": {"gpus": 2, "resources": {"cpu": "8", "memory": "64Gi"}},
+        "scheduling": SCHEDULING,
+        **spec,
+    }
     return Context("c", NS, "0b6f5e1c-0000-4000-8000-000000000001", TaskClassifierSpec.model_validate(body))
 
 
@@ -88,3 +100,18 @@ def test_the_data_job_is_a_valid_batch_job(admin_api, crd_installed):
             raise
     stored = k8s.BatchV1Api(admin_api).create_namespaced_job(NS, body, dry_run="All")
     assert stored.spec.template.spec.containers[0].args == body["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def test_gpu_pods_go_where_the_spec_places_them_and_cpu_pods_anywhere():
+    ctx = _ctx(judge={"runtime": "vllm", "gpus": 4, "resources": {"memory": "400Gi"}})
+    pod = training_job(ctx, "c", "v1", "v1", "m")["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]
+    assert pod["nodeSelector"] == SCHEDULING["nodeSelector"] and pod["priorityClassName"] == "gpu-training"
+    assert pod["tolerations"] == SCHEDULING["tolerations"]
+    assert pod["containers"][0]["resources"]["limits"] == {"cpu": "8", "memory": "64Gi", "nvidia.com/gpu": "2"}
+    assert {"name": "dshm", "mountPath": "/dev/shm"} in pod["containers"][0]["volumeMounts"]
+    judge = vllm_judge_service(ctx)["spec"]["predictor"]
+    assert judge["nodeSelector"] == SCHEDULING["nodeSelector"]
+    assert judge["model"]["resources"]["limits"] == {"cpu": "16", "memory": "400Gi", "nvidia.com/gpu": "4"}
+    data = data_job(ctx, "c")["spec"]["template"]["spec"]
+    assert "nodeSelector" not in data and "tolerations" not in data  # no GPU: any node
+    assert data["containers"][0]["resources"]["limits"] == {"cpu": "2", "memory": "4Gi"}

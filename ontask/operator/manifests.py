@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 from kubernetes import client as k8s
 
-from ontask.spec import GROUP, TaskClassifierSpec
+from ontask.spec import GROUP, JudgeRuntime, Resources, TaskClassifierSpec
 from ontask.store_paths import classifier_prefix
 
 TRAIN_PORT = 23456
@@ -137,11 +137,43 @@ def _serialize(obj: Any) -> dict[str, Any]:
     return k8s.ApiClient().sanitize_for_serialization(obj)
 
 
-def _resources(gpus: int, cpu: str = "2", memory: str = "8Gi") -> k8s.V1ResourceRequirements:
-    limits = {"cpu": cpu, "memory": memory}
+def _resources(gpus: int, resources: Resources) -> k8s.V1ResourceRequirements:
+    limits = resources.as_limits()
     if gpus:
         limits["nvidia.com/gpu"] = str(gpus)
     return k8s.V1ResourceRequirements(requests=dict(limits), limits=limits)
+
+
+# /dev/shm in memory: a container's default is 64 MB, too small for NCCL or vLLM's workers.
+_SHM_VOLUME = k8s.V1Volume(name="dshm", empty_dir=k8s.V1EmptyDirVolumeSource(medium="Memory"))
+_SHM_MOUNT = k8s.V1VolumeMount(name="dshm", mount_path="/dev/shm")
+
+
+def _placement(ctx: Context, gpus: int) -> dict[str, Any]:
+    """spec.scheduling's node selector, tolerations and priority class, for a pod that uses GPUs."""
+    if not gpus:
+        return {}
+    s = ctx.spec.scheduling
+    out: dict[str, Any] = {}
+    if s.node_selector:
+        out["node_selector"] = dict(s.node_selector)
+    if s.tolerations:
+        out["tolerations"] = [
+            k8s.V1Toleration(key=t.key, operator=t.operator, value=t.value, effect=t.effect) for t in s.tolerations
+        ]
+    if s.priority_class_name:
+        out["priority_class_name"] = s.priority_class_name
+    return out
+
+
+def _judge_resources(ctx: Context) -> Resources:
+    """The spec's judge resources, each unset one by its runtime's default."""
+    j = ctx.spec.judge
+    vllm, gpus = j.runtime == JudgeRuntime.vllm, max(1, j.gpus)
+    return Resources(
+        cpu=j.resources.cpu or (str(4 * gpus) if vllm else "2"),
+        memory=j.resources.memory or (f"{32 * gpus}Gi" if vllm else "16Gi"),
+    )
 
 
 _SECURITY = k8s.V1SecurityContext(
@@ -232,7 +264,7 @@ def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
         image=ctx.image,
         args=args,
         env=ctx.env_vars(),
-        resources=_resources(0, memory="4Gi"),
+        resources=_resources(0, ctx.spec.data.resources),
         security_context=_SECURITY,
     )
     job = k8s.V1Job(
@@ -292,20 +324,23 @@ def training_job(
     env = ctx.env_vars() + [spec_env(ctx)]
     gpus = ctx.spec.student.gpus
 
+    shm = [_SHM_VOLUME] if gpus else []  # NCCL exchanges tensors through /dev/shm
+
     def replica(count: int) -> KubeflowOrgV1ReplicaSpec:
         container = k8s.V1Container(
             name="pytorch",
             image=ctx.image,
             args=args,
             env=env,
-            resources=_resources(gpus),
+            resources=_resources(gpus, ctx.spec.student.resources),
             ports=[k8s.V1ContainerPort(container_port=TRAIN_PORT, name="pytorchjob-port")],
             security_context=_SECURITY,
+            volume_mounts=[_SHM_MOUNT] if shm else None,
         )
         return KubeflowOrgV1ReplicaSpec(
             replicas=count,
             restart_policy="OnFailure",
-            template=k8s.V1PodTemplateSpec(spec=_pod([container])),
+            template=k8s.V1PodTemplateSpec(spec=_pod([container], volumes=shm or None, **_placement(ctx, gpus))),
         )
 
     replicas = {"Master": replica(1)}
@@ -357,7 +392,7 @@ def inference_service(
         image=ctx.image,
         args=args,
         env=ctx.env_vars() + ca_env + [spec_env(ctx)],
-        resources=_resources(gpus, memory="16Gi" if role == "judge" else "8Gi"),
+        resources=_resources(gpus, _judge_resources(ctx) if role == "judge" else s.student.resources),
         ports=[k8s.V1ContainerPort(container_port=PREDICTOR_PORT, protocol="TCP")],
         security_context=_SECURITY,
         volume_mounts=ca_mounts or None,
@@ -369,6 +404,7 @@ def inference_service(
         automount_service_account_token=False,
         min_replicas=s.serving.min_replicas if role == "student" else 1,
         max_replicas=s.serving.max_replicas if role == "student" else 1,
+        **_placement(ctx, gpus),
     )
     # KServe injects its storage initializer into a custom container that names STORAGE_URI.
     container.env = (container.env or []) + [k8s.V1EnvVar(name="STORAGE_URI", value=storage_uri)]
@@ -412,13 +448,14 @@ def vllm_judge_service(ctx: Context) -> dict[str, Any]:
             "--max-logprobs=20",  # the judge reads the top 20 first-token logprobs
         ],
         env=ctx.env_vars(),
-        resources=_resources(gpus, cpu=str(4 * gpus), memory=f"{32 * gpus}Gi"),
-        volume_mounts=[k8s.V1VolumeMount(name="dshm", mount_path="/dev/shm")],
+        resources=_resources(gpus, _judge_resources(ctx)),
+        volume_mounts=[_SHM_MOUNT],
         security_context=_SECURITY,
     )
     predictor = V1beta1PredictorSpec(
         model=model,
-        volumes=[k8s.V1Volume(name="dshm", empty_dir=k8s.V1EmptyDirVolumeSource(medium="Memory"))],
+        volumes=[_SHM_VOLUME],
+        **_placement(ctx, gpus),
         security_context=_POD_SECURITY,
         automount_service_account_token=False,
         min_replicas=1,
