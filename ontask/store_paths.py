@@ -8,6 +8,7 @@
     classifiers/<c>/feedback/state.json    the collector's buffer, offsets and counts
     classifiers/<c>/feedback/screenshots/<sha256>.png
     classifiers/<c>/feedback/cycles/cycle-<N>.json   a sync cycle's marker
+    classifiers/<c>/owner.json             which TaskClassifier (namespace, uid) owns <c> and its datasets
 
 `<c>` prefixes are what :func:`classifier_prefix` returns; the functions below take it.
 """
@@ -56,6 +57,10 @@ def feedback_state_key(prefix: str) -> str:
 
 def feedback_screenshot_key(prefix: str, digest: str) -> str:
     return f"{prefix}/feedback/screenshots/{digest}.png"
+
+
+def owner_key(prefix: str) -> str:
+    return f"{prefix}/owner.json"
 
 
 def cycle_marker_key(prefix: str, number: int) -> str:

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import urllib.request
+import uuid
 
 import pytest
 from kubernetes import client as k8s
@@ -15,15 +16,25 @@ from tests.conftest import REPO, run_cli, wait_for
 from tests.operator_env import bind_chart_role
 
 NS = "ontask-op"
+BUCKET = f"startup-{uuid.uuid4().hex[:6]}"
 
 
 @pytest.fixture(scope="module")
-def operator(kube, admin_api, crd_installed, tmp_path_factory):
+def operator(kube, admin_api, crd_installed, s3, tmp_path_factory):
     run_cli("kubectl", "create", "namespace", NS, kubeconfig=kube.admin_kubeconfig)
     bind_chart_role(kube, NS)
     port = free_port()
     log = tmp_path_factory.mktemp("operator") / "operator.log"
-    env = {**os.environ, "KUBECONFIG": str(kube.user_kubeconfig), "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kube.user_kubeconfig),
+        "PYTHONPATH": str(REPO),
+        # The store where each classifier claims its prefix before its first job writes there.
+        "ONTASK_STORE": f"s3://{BUCKET}",
+        "S3_ENDPOINT": s3.endpoint,
+        "AWS_ACCESS_KEY_ID": s3.access_key,
+        "AWS_SECRET_ACCESS_KEY": s3.secret_key,
+    }
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [
@@ -77,12 +88,14 @@ def test_valid_classifier_is_accepted_and_starts_bootstrapping(operator, admin_a
     assert status["observedGeneration"] == 1
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "Bootstrapping")
-    # Its first children, owned by it (garbage-collected with it).
-    job = k8s.BatchV1Api(admin_api).read_namespaced_job("good-data", NS)
-    assert job.metadata.owner_references[0].uid == created["metadata"]["uid"]
-    assert job.spec.template.spec.containers[0].args[:2] == ["data", "prepare"]
+    # Its first child, owned by it (garbage-collected with it): the judge, which labels the
+    # screenshots; the data Job waits for it to be ready (no KServe runs here, so it never is).
     judge = api.get_namespaced_custom_object("serving.kserve.io", "v1beta1", NS, "inferenceservices", "good-judge")
-    assert judge["metadata"]["ownerReferences"][0]["name"] == "good"
+    assert judge["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
+    assert "waiting for the judge" in ready["message"]
+    with pytest.raises(k8s.ApiException) as absent:
+        k8s.BatchV1Api(admin_api).read_namespaced_job("good-data", NS)
+    assert absent.value.status == 404
 
 
 def test_inconsistent_classifier_fails_with_a_condition_and_an_event(operator, admin_api):
@@ -122,3 +135,24 @@ def test_fixing_the_spec_moves_it_out_of_failed(operator, admin_api):
         what="'no-judge' out of Failed",
     )
     assert status["observedGeneration"] == 2
+
+
+def test_a_prefix_another_namespace_owns_is_never_written_and_the_status_says_whose(operator, admin_api, s3_config):
+    """A classifier named like one in another namespace that shares the bucket: refused before
+    any job writes into the other's models, datasets or feedback."""
+    import json
+
+    from ontask.store import S3Store
+
+    store = S3Store(s3_config, BUCKET)
+    owner = {"namespace": "team-b", "name": "desk", "uid": "0000"}
+    store.put_bytes("classifiers/desk/owner.json", json.dumps(owner).encode(), "application/json")
+    spec = {"data": {"source": "s3://b/p"}, "judge": {"enabled": False}}
+    spec["training"] = {"rewardWeights": {"binary": 0.7, "judge": 0.0, "verifier": 0.3}}
+    k8s.CustomObjectsApi(admin_api).create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, _tc("desk", spec))
+    status = wait_for(lambda: _status(admin_api, "desk").get("phase") == "Failed" and _status(admin_api, "desk"))
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ready["reason"] == "PrefixTaken" and "team-b/desk" in ready["message"]
+    with pytest.raises(k8s.ApiException):
+        k8s.BatchV1Api(admin_api).read_namespaced_job("desk-data", NS)
+    assert json.loads(store.get_bytes("classifiers/desk/owner.json")) == owner

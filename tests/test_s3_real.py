@@ -158,3 +158,16 @@ def test_a_data_source_in_s3_is_prepared_like_a_folder(s3, s3_config, monkeypatc
     result = prepare("s3://customer-shots/team-a/2026-12", out, "from-s3")
     assert result.rejected == [] and result.manifest["rows"] == 3
     assert {r["extra_info"]["task"] for r in read_version(out, "from-s3").rows} == {"Answer refund tickets"}
+
+
+def test_a_classifier_prefix_has_one_owner_namespace(store):
+    """Two TaskClassifiers named alike in two namespaces never share a prefix; the same one
+    re-created (a new uid) adopts what it left."""
+    from ontask.operator.ownership import claim_prefix
+
+    assert claim_prefix(store, "classifiers/desk", "team-a", "desk", "uid-1") is None
+    assert claim_prefix(store, "classifiers/desk", "team-a", "desk", "uid-1") is None  # asked again
+    problem = claim_prefix(store, "classifiers/desk", "team-b", "desk", "uid-2")
+    assert problem is not None and "team-a/desk" in problem and "storage.bucket" in problem
+    assert claim_prefix(store, "classifiers/desk", "team-a", "desk", "uid-3") is None  # deleted, applied again
+    assert "team-a/desk" in claim_prefix(store, "classifiers/desk", "team-b", "desk", "uid-2")

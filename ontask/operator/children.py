@@ -128,7 +128,7 @@ class Children:
         return None, ""
 
     # --- shared
-    def _store(self):
+    def store(self):
         return _open_store(self.ctx.store_uri)
 
     def model_uri(self, version: str) -> str:
@@ -140,7 +140,7 @@ class Children:
         from ontask.feedback.cycle import read_marker
         from ontask.store import StoreError
 
-        store = self._store()
+        store = self.store()
         try:
             state = State.from_json(
                 store.get_bytes(feedback_state_key(self.ctx.prefix)), self.ctx.spec.feedback.buffer_size

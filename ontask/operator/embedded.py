@@ -135,7 +135,7 @@ class EmbeddedOperator:
     def _start_feedback(self) -> None:
         from ontask.feedback.collector import Collector
 
-        collector = Collector(self.ctx.name, self.spec.feedback, self.children._store(), self.kafka_bootstrap)
+        collector = Collector(self.ctx.name, self.spec.feedback, self.children.store(), self.kafka_bootstrap)
 
         def after_batch(c: Collector) -> None:
             if self.status.phase == "Serving" and self.status.candidate_version is None:

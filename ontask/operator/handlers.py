@@ -90,6 +90,13 @@ def _reconcile_once(
     current = TaskClassifierStatus.model_validate(base)
     observed = children.observe(current)
     decided = plan(parsed, current, observed)
+    # Every child but the judge writes under the classifier's prefix: claimed first.
+    taken = _claim(children) if any(role != "judge" for role in decided.ensure) else None
+    if taken is not None:
+        current.phase = "Failed"
+        current.conditions = set_condition(current.conditions, "Ready", "False", "PrefixTaken", taken)
+        new = current.wire()
+        return (new, [("Warning", "PrefixTaken", taken)], None) if new != status else (None, [], None)
     for role in decided.ensure:
         children.ensure(role, decided.status, observed)
     # With the unset fields as null: a merge patch removes a field (a decided candidateVersion)
@@ -97,6 +104,24 @@ def _reconcile_once(
     new = decided.status.model_dump(by_alias=True, mode="json")
     changed = new != TaskClassifierStatus.model_validate(status).model_dump(by_alias=True, mode="json")
     return (new if changed else None), events + decided.events, decided.recheck_after
+
+
+# (store, prefix, uid) this process has claimed (ontask.operator.ownership): asked once, not per pass.
+_CLAIMED: set[tuple[str, str, str]] = set()
+
+
+def _claim(children) -> Optional[str]:
+    """None when the classifier's prefix in its store is its own, else why not."""
+    from ontask.operator.ownership import claim_prefix
+
+    ctx = children.ctx
+    key = (ctx.store_uri, ctx.prefix, ctx.uid)
+    if key in _CLAIMED:
+        return None
+    problem = claim_prefix(children.store(), ctx.prefix, ctx.namespace, ctx.name, ctx.uid)
+    if problem is None:
+        _CLAIMED.add(key)
+    return problem
 
 
 MANAGED = {"app.kubernetes.io/managed-by": "ontask"}
@@ -232,7 +257,9 @@ def feedback(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, stopped: kop
     while the classifier serves with no cycle in flight, writes the next cycle's data when due
     (and wakes the reconcile loop, which sees the cycle's marker and launches its PyTorchJob)."""
     from ontask.feedback.collector import Collector
+    from ontask.operator.ownership import claim_prefix
     from ontask.store import open_store
+    from ontask.store_paths import classifier_prefix
 
     try:
         parsed = TaskClassifierSpec.model_validate(dict(spec))
@@ -240,6 +267,11 @@ def feedback(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, stopped: kop
         return  # the reconcile handler reports it
     settings = OperatorSettings.from_env()
     store = open_store(settings.store_for(parsed.storage.bucket))
+    # Another namespace's classifier of this name owns the prefix: its feedback is not ours to
+    # buffer (the reconcile loop says why). Asked again now and then, in case it is released.
+    while claim_prefix(store, classifier_prefix(meta["name"]), meta["namespace"], meta["name"], meta["uid"]):
+        if stopped.wait(60):
+            return
     collector = Collector(
         meta["name"],
         parsed.feedback,
