@@ -1,4 +1,4 @@
-"""Convergence under feedback: accuracy on an edge family that no rule knows after 0, 10, 20 and
+"""Convergence under feedback: accuracy on edge families that no rule knows after 0, 10, 20 and
 50 corrections (each with its variants and replayed base rows), tiny student on this CPU.
 
 The base student is trained (a supervised warm start, then GRPO) on contrastive synthetic screens
@@ -9,8 +9,10 @@ rows are balanced. Each point trains a candidate from that same base on a cycle 
 the collector builds it: the corrections (the on-task side, the one a user corrects; no scene,
 as from Kafka), their variants (pixel and wording changes, and the same pixels with a task
 nothing on the screen serves, off-task) and replayed base rows. It is evaluated on unseen
-screenshots of the family and on the held-out set, the verifier beside it. Also written: a table
-and a PNG plot in out/bench/convergence.{md,png}.
+screenshots of the family and on the held-out set, the verifier beside it. The second family,
+a document under a generic title whose page alone names the work (scene.EDGE_FAMILIES'
+generic-title), runs from the same base with both sides of its pairs corrected. Also written: a
+table and a PNG plot in out/bench/convergence.{md,png}.
 """
 
 from __future__ import annotations

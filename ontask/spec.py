@@ -390,7 +390,11 @@ class StorageSpec(Model):
         min_length=1,
         description="Secret with accessKey and secretKey for the store (credentials never sit in the spec).",
     )
-    retain_artifacts: bool = Field(True, description="Keep artifacts in the store when the classifier is deleted.")
+    retain_artifacts: bool = Field(
+        True,
+        description="Keep artifacts in the store when the classifier is deleted; false deletes its models, "
+        "metrics, feedback and datasets with it (only from a prefix it owns).",
+    )
 
 
 class TaskClassifierSpec(Model):

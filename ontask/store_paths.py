@@ -67,6 +67,11 @@ def cycle_marker_key(prefix: str, number: int) -> str:
     return f"{prefix}/feedback/cycles/cycle-{number}.json"
 
 
+def feedback_dataset(classifier: str) -> str:
+    """The dataset name of a classifier's sync cycles (their versions are its v1, v2, ...)."""
+    return f"{classifier}-feedback"
+
+
 def dataset_prefix(name: str, version: str | None = None) -> str:
     """`datasets/<name>`, or one version's folder (`version` as stored: "v3")."""
     return f"datasets/{name}" if version is None else f"datasets/{name}/{version}"

@@ -141,7 +141,7 @@ def prepare_namespace(
     return store, standin
 
 
-def manifest(name: str, namespace: str, bucket: str, topic: str) -> str:
+def manifest(name: str, namespace: str, bucket: str, topic: str, retain_artifacts: bool = True) -> str:
     """A small TaskClassifier: synthetic data, tiny models from S3, cycles of 20 corrections."""
     return f"""
 apiVersion: ontask.dev/v1alpha1
@@ -163,6 +163,7 @@ spec:
     rewardWeights: {{binary: 0.8, judge: 0.0, verifier: 0.2}}
   feedback: {{topic: {topic}, cycleEvery: 20, variantsPerCorrection: 1, replayRatio: 0.5}}
   serving: {{promoteIfGain: -1.0, canaryPercent: 10, canaryMinutes: 0.25}}
+  storage: {{retainArtifacts: {str(retain_artifacts).lower()}}}
 """
 
 

@@ -5,7 +5,7 @@ classifier serves v1; 20 corrections on Kafka start a cycle whose PyTorchJob tra
 evaluates a candidate that is promoted to v2. The operator is SIGKILLed in every phase
 (bootstrapping, training, serving, syncing) and restarted: no child is made twice and the run
 completes. Then a spec update reaches the student, and deleting the classifier deletes its
-children."""
+children and (storage.retainArtifacts false) its artifacts."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def events(admin_api) -> list:
     return classifier_events(admin_api, NS, NAME)
 
 
-MANIFEST = manifest(NAME, NS, BUCKET, TOPIC)
+MANIFEST = manifest(NAME, NS, BUCKET, TOPIC, retain_artifacts=False)
 
 
 def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operator_kills(
@@ -158,8 +158,10 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
     )
     wait_for(lambda: status(admin_api).get("observedGeneration") == generation + 1, 60, "observedGeneration", diagnose)
 
-    # Delete: the children go with the classifier (the real garbage collector, by ownerReferences);
-    # the artifacts in S3 stay.
+    # Delete: the children go with the classifier (the real garbage collector, by ownerReferences),
+    # and with retainArtifacts false so do its artifacts in S3; the tiny base models it was
+    # given (not its own) stay.
+    assert store.exists(f"classifiers/{NAME}/models/v2/model.safetensors")
     custom.delete_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, NAME)
     wait_for(
         lambda: (
@@ -171,7 +173,13 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
         "children garbage-collected",
         diagnose,
     )
-    assert store.exists(f"classifiers/{NAME}/models/v2/model.safetensors")
+    wait_for(
+        lambda: not list(store.list(f"classifiers/{NAME}")) and not list(store.list(f"datasets/{NAME}")),
+        60,
+        "artifacts deleted",
+        diagnose,
+    )
+    assert not list(store.list(f"datasets/{NAME}-feedback")) and store.exists("base/student/config.json")
 
 
 def _get(custom, kind, name):

@@ -171,3 +171,19 @@ def test_a_classifier_prefix_has_one_owner_namespace(store):
     assert problem is not None and "team-a/desk" in problem and "storage.bucket" in problem
     assert claim_prefix(store, "classifiers/desk", "team-a", "desk", "uid-3") is None  # deleted, applied again
     assert "team-a/desk" in claim_prefix(store, "classifiers/desk", "team-b", "desk", "uid-2")
+
+
+def test_a_deleted_classifier_takes_its_artifacts_only_when_asked_and_only_its_own(store):
+    from ontask.operator.ownership import claim_prefix, release_prefix
+
+    for key in ("classifiers/desk/models/v1/config.json", "datasets/desk/v1/manifest.json",
+                "datasets/desk-feedback/v1/manifest.json", "datasets/desk2/v1/manifest.json",
+                "classifiers/desk2/models/v1/config.json"):  # fmt: skip
+        store.put_bytes(key, b"{}")
+    assert claim_prefix(store, "classifiers/desk", "team-a", "desk", "uid-1") is None
+    assert release_prefix(store, "classifiers/desk", "desk", "uid-1", retain=True) == 0
+    assert release_prefix(store, "classifiers/desk", "desk", "uid-other", retain=False) == 0  # not its prefix
+    assert store.exists("classifiers/desk/models/v1/config.json")
+    assert release_prefix(store, "classifiers/desk", "desk", "uid-1", retain=False) == 4
+    assert sorted(store.list("classifiers")) == ["classifiers/desk2/models/v1/config.json"]
+    assert sorted(store.list("datasets")) == ["datasets/desk2/v1/manifest.json"]

@@ -16,7 +16,7 @@ from ontask.feedback.buffer import Entry
 from ontask.labels import LABELS
 from ontask.spec import FeedbackSpec
 from ontask.store import Conflict, NotFound, Store, StoreError, open_store
-from ontask.store_paths import cycle_marker_key
+from ontask.store_paths import cycle_marker_key, feedback_dataset
 
 
 def cycle_due(cycle: dict[str, Any], spec: FeedbackSpec, now: float) -> bool:
@@ -123,7 +123,7 @@ def assemble_cycle(
             n = round(spec.replay_ratio * written)
             yield from replay_examples(store, replay_dataset, replay_version, n, seed=number)
 
-    return write_version(store, f"{classifier}-feedback", rows(), "ontask/feedback", made_by)
+    return write_version(store, feedback_dataset(classifier), rows(), "ontask/feedback", made_by)
 
 
 def marker_key(prefix: str, number: int) -> str:

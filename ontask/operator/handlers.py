@@ -245,6 +245,25 @@ async def reconcile(meta: kopf.Meta, body: kopf.Body, **kwargs: Any) -> None:
         WAKEUPS.forget(key)
 
 
+@kopf.on.delete(GROUP, VERSION, PLURAL)
+def released(spec: kopf.Spec, meta: kopf.Meta, **_: Any) -> None:
+    """A deleted classifier's children go with it (their ownerReferences); its artifacts in the
+    store stay unless storage.retainArtifacts is false, and only if the prefix is its own."""
+    from ontask.operator.ownership import release_prefix
+    from ontask.store import open_store
+    from ontask.store_paths import classifier_prefix
+
+    try:
+        parsed = TaskClassifierSpec.model_validate(dict(spec))
+    except ValidationError:
+        return  # never ran: nothing of it in the store
+    if parsed.storage.retain_artifacts:
+        return
+    store = open_store(OperatorSettings.from_env().store_for(parsed.storage.bucket))
+    removed = release_prefix(store, classifier_prefix(meta["name"]), meta["name"], meta["uid"], retain=False)
+    log.info("classifier %s/%s deleted with its %d artifacts", meta["namespace"], meta["name"], removed)
+
+
 @kopf.daemon(
     GROUP,
     VERSION,

@@ -10,7 +10,7 @@ import json
 from typing import Optional
 
 from ontask.store import Conflict, NotFound, Store
-from ontask.store_paths import owner_key
+from ontask.store_paths import dataset_prefix, feedback_dataset, owner_key
 
 
 def claim_prefix(store: Store, prefix: str, namespace: str, name: str, uid: str) -> Optional[str]:
@@ -36,3 +36,24 @@ def claim_prefix(store: Store, prefix: str, namespace: str, name: str, uid: str)
         except Conflict:
             continue
     return f"the store's {prefix}/ is being claimed by another operator at the same time; retrying"
+
+
+def release_prefix(store: Store, prefix: str, name: str, uid: str, retain: bool) -> int:
+    """When a classifier is deleted: with `retain` (storage.retainArtifacts) nothing is removed;
+    without it, its models, metrics, feedback and datasets go, owner.json last; never anything of
+    a prefix it does not own. Returns how many objects were deleted."""
+    if retain:
+        return 0
+    try:
+        held = json.loads(store.get_bytes(owner_key(prefix)))
+    except NotFound:
+        return 0  # never claimed: no job of it wrote anything
+    if held.get("uid") != uid:
+        return 0
+    keys = [k for k in store.list(prefix) if k != owner_key(prefix)]
+    for dataset in (name, feedback_dataset(name)):
+        keys += list(store.list(dataset_prefix(dataset)))
+    for key in keys:
+        store.delete(key)
+    store.delete(owner_key(prefix))
+    return len(keys) + 1
