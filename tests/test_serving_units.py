@@ -186,3 +186,28 @@ def test_a_jpeg_is_decoded_only_as_large_as_the_model_will_use_it():
     assert decode_image(jpeg, draft_to=lambda w, h: (1000, 625)).size == (1280, 800)
     assert decode_image(jpeg).size == (1280, 800)
     assert decode_image(encode_png(shot), draft_to=lambda w, h: (224, 140)).size == (1280, 800)  # PNG: no draft
+
+
+def test_the_judge_queue_is_bounded_in_bytes_and_never_blocks_the_response():
+    import threading
+
+    from ontask.serving.disagreement import DisagreementLoop
+
+    release = threading.Event()
+    seen = []
+
+    class SlowJudge:  # the judge service, busy: checks wait in the queue
+        def p_on_task(self, image, image_uri, task, windows):
+            release.wait(10)
+            seen.append(len(image))
+            return 0.5
+
+    loop = DisagreementLoop(SlowJudge(), lambda c: None, max_queue=100, max_queued_bytes=3_000_000)
+    big = lambda: Check("demo", "t", None, b"x" * 1_000_000, None, "on-task", 0.55, "v1")  # noqa: E731
+    accepted = [loop.offer(big()) for _ in range(6)]
+    # One is taken by the worker at once; the queue then holds at most 3 MB of screenshots.
+    assert accepted.count(True) <= 4 and accepted[-1] is False
+    release.set()
+    loop.close()
+    assert len(seen) == accepted.count(True)
+    assert loop.offer(big()) is True  # the bytes were released as checks were taken

@@ -65,8 +65,9 @@ def judge_correction(check: Check, judge_p_on: float, min_confidence: float) -> 
 
 
 class DisagreementLoop:
-    """A background worker with a bounded queue: `offer()` never blocks; when the queue is full
-    the check is dropped and counted (the response path must never wait for the judge)."""
+    """A background worker with a queue bounded in checks and in screenshot bytes: `offer()` never
+    blocks; a check over either bound is dropped and counted (the response path must never wait
+    for the judge, and a burst of large screenshots must not grow the predictor's memory)."""
 
     def __init__(
         self,
@@ -75,23 +76,39 @@ class DisagreementLoop:
         min_confidence: float = 0.8,
         model_name: str = "student",
         max_queue: int = 256,
+        max_queued_bytes: int = 64 * 1024 * 1024,
     ):
         self.judge, self.publish, self.min_confidence = judge, publish, min_confidence
         self.model_name = model_name
+        self.max_queued_bytes = max_queued_bytes
+        self._queued_bytes = 0
+        self._bytes_lock = threading.Lock()
         self._queue: queue.Queue[Optional[Check]] = queue.Queue(maxsize=max_queue)
         self._thread = threading.Thread(target=self._run, name="judge-checks", daemon=True)
         self._thread.start()
 
     def offer(self, check: Check) -> bool:
+        size = len(check.image or b"")
+        with self._bytes_lock:
+            if self._queued_bytes + size > self.max_queued_bytes:
+                metrics.JUDGE_CHECKS.labels(self.model_name, "dropped").inc()
+                return False
+            self._queued_bytes += size
         try:
             self._queue.put_nowait(check)
             return True
         except queue.Full:
+            self._release(size)
             metrics.JUDGE_CHECKS.labels(self.model_name, "dropped").inc()
             return False
 
+    def _release(self, size: int) -> None:
+        with self._bytes_lock:
+            self._queued_bytes -= size
+
     def _run(self) -> None:
         while (check := self._queue.get()) is not None:
+            self._release(len(check.image or b""))
             try:
                 p = self.judge.p_on_task(check.image, check.image_uri, check.task, check.windows)
                 correction = judge_correction(check, p, self.min_confidence)
