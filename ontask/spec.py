@@ -361,6 +361,13 @@ class ServingSpec(Model):
         le=100_000,
         description="Requests waiting beyond maxConcurrentRequests; more are answered 429 with Retry-After.",
     )
+    max_queue_seconds: float = Field(
+        10.0,
+        gt=0.0,
+        le=3600.0,
+        description="How long a request waits for one of the maxConcurrentRequests slots; one that waited "
+        "longer is answered 503 with Retry-After instead of holding its client.",
+    )
     model_max_pixels: Optional[int] = Field(
         None,
         ge=3136,

@@ -152,6 +152,44 @@ def test_admission_answers_429_beyond_its_queue_and_never_holds_health_probes():
     asyncio.run(scenario())
 
 
+def test_a_request_that_waits_too_long_for_a_slot_is_answered_503_and_frees_its_place():
+    from ontask.serving.server import Admission
+
+    async def scenario():
+        release = asyncio.Event()
+
+        async def app(scope, receive, send):
+            await release.wait()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+        admission = Admission(app, max_concurrent=1, max_queued=4, max_wait_s=0.2)
+
+        async def call():
+            sent = []
+
+            async def send(message):
+                sent.append(message)
+
+            async def receive():
+                return {"type": "http.request", "body": b""}
+
+            scope = {"type": "http", "path": "/v1/models/s:predict", "method": "POST", "headers": []}
+            await admission(scope, receive, send)
+            return sent[0]["status"], dict(sent[0]["headers"]), sent[-1].get("body", b"")
+
+        running = asyncio.create_task(call())
+        await asyncio.sleep(0.05)
+        status, headers, body = await call()  # waits 0.2 s behind the running one, then gives up
+        assert status == 503 and headers[b"retry-after"] == b"1" and b"waited 0.2 s" in body
+        assert admission._admitted == 1  # its place in the queue is free again
+        release.set()
+        assert (await running)[0] == 200
+        assert (await call())[0] == 200  # the slot was released
+
+    asyncio.run(scenario())
+
+
 def test_a_request_over_the_pixel_budget_is_refused_before_the_rest_is_decoded():
     import base64
     import io

@@ -87,9 +87,11 @@ class Admission:
     with Retry-After at once, so a burst cannot grow the process past its memory or hold the
     readiness probe. Health, metadata and metrics routes are never held."""
 
-    def __init__(self, app, max_concurrent: int = 4, max_queued: int = 32, retry_after_s: int = 1):
+    def __init__(
+        self, app, max_concurrent: int = 4, max_queued: int = 32, retry_after_s: int = 1, max_wait_s: float = 10.0
+    ):
         self.app, self.max_concurrent, self.max_queued = app, max_concurrent, max_queued
-        self.retry_after = retry_after_s
+        self.retry_after, self.max_wait_s = retry_after_s, max_wait_s
         self._slots: Optional[asyncio.Semaphore] = None
         self._admitted = 0  # running + waiting
 
@@ -114,8 +116,21 @@ class Admission:
             self._slots = asyncio.Semaphore(self.max_concurrent)
         self._admitted += 1
         try:
-            async with self._slots:
+            try:
+                await asyncio.wait_for(self._slots.acquire(), self.max_wait_s)
+            except asyncio.TimeoutError:
+                await _json_error(
+                    send,
+                    503,
+                    f"busy: waited {self.max_wait_s:g} s for one of {self.max_concurrent} slots; "
+                    f"retry after {self.retry_after} s",
+                    [(b"retry-after", str(self.retry_after).encode())],
+                )
+                return
+            try:
                 await self.app(scope, receive, send)
+            finally:
+                self._slots.release()
         finally:
             self._admitted -= 1
 
@@ -127,6 +142,7 @@ def serve(
     workers: int = 1,
     max_concurrent: int = 4,
     max_queued: int = 32,
+    max_queue_seconds: float = 10.0,
 ) -> None:
     """Load the models and serve them until SIGTERM (KServe's ModelServer; REST v1 and v2)."""
     import kserve
@@ -136,7 +152,7 @@ def serve(
     app.add_exception_handler(RequestValidationError, invalid_request)
     # Added last, runs first: a request over the queue is refused before its body is read.
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    app.add_middleware(Admission, max_concurrent=max_concurrent, max_queued=max_queued)
+    app.add_middleware(Admission, max_concurrent=max_concurrent, max_queued=max_queued, max_wait_s=max_queue_seconds)
     for m in models:
         m.load()
     kserve.ModelServer(http_port=http_port, enable_grpc=False, workers=workers).start(models)
@@ -161,6 +177,7 @@ SPEC_FLAGS = {
     "max_request_pixels": ("serving", "max_request_pixels"),
     "max_concurrent_requests": ("serving", "max_concurrent_requests"),
     "max_queued_requests": ("serving", "max_queued_requests"),
+    "max_queue_seconds": ("serving", "max_queue_seconds"),
     "feedback_topic": ("feedback", "topic"),
 }
 
@@ -204,6 +221,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-request-pixels", type=int, help=f"serving.maxRequestPixels {settings}")
     p.add_argument("--max-concurrent-requests", type=int, help=f"serving.maxConcurrentRequests {settings}")
     p.add_argument("--max-queued-requests", type=int, help=f"serving.maxQueuedRequests {settings}")
+    p.add_argument("--max-queue-seconds", type=float, help=f"serving.maxQueueSeconds {settings}")
     p.add_argument(
         "--max-new-tokens",
         type=int,
@@ -303,5 +321,6 @@ def main(args: argparse.Namespace) -> int:
         args.max_body_bytes,
         max_concurrent=args.max_concurrent_requests,
         max_queued=args.max_queued_requests,
+        max_queue_seconds=args.max_queue_seconds,
     )
     return 0
