@@ -271,35 +271,67 @@ def released(spec: kopf.Spec, meta: kopf.Meta, **_: Any) -> None:
     cancellation_timeout=10.0,
     when=lambda spec, **_: bool(OperatorSettings.from_env().kafka_bootstrap),
 )
-def feedback(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, stopped: kopf.DaemonStopped, **_: Any) -> None:
+async def feedback(
+    spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, stopped: kopf.DaemonStopped, **_: Any
+) -> None:
     """The classifier's feedback daemon: its collector consumes corrections into the buffer, and
     while the classifier serves with no cycle in flight, writes the next cycle's data when due
-    (and wakes the reconcile loop, which sees the cycle's marker and launches its PyTorchJob)."""
+    (and wakes the reconcile loop, which sees the cycle's marker and launches its PyTorchJob).
+
+    The collector blocks on Kafka and S3 for as long as the classifier lives, so it runs in a
+    thread of its own: one of kopf's executor threads per classifier would leave none, with
+    enough classifiers, for the handlers that need them."""
+    try:
+        parsed = TaskClassifierSpec.model_validate(dict(spec))
+    except ValidationError:
+        return  # the reconcile handler reports it
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=_collect,
+        args=(parsed, status, dict(meta), stop),
+        name=f"collector-{meta['namespace']}-{meta['name']}",
+        daemon=True,
+    )
+    thread.start()
+    try:
+        await stopped.wait()
+    finally:
+        stop.set()
+        await asyncio.to_thread(thread.join, 30)
+
+
+def _collect(parsed: TaskClassifierSpec, status: kopf.Status, meta: dict, stop: threading.Event) -> None:
+    """The feedback daemon's thread: claim the prefix, then consume until `stop`."""
     from ontask.feedback.collector import Collector
     from ontask.operator.ownership import claim_prefix
     from ontask.store import open_store
     from ontask.store_paths import classifier_prefix
 
-    try:
-        parsed = TaskClassifierSpec.model_validate(dict(spec))
-    except ValidationError:
-        return  # the reconcile handler reports it
     settings = OperatorSettings.from_env()
-    store = open_store(settings.store_for(parsed.storage.bucket))
-    # Another namespace's classifier of this name owns the prefix: its feedback is not ours to
-    # buffer (the reconcile loop says why). Asked again now and then, in case it is released.
-    while claim_prefix(store, classifier_prefix(meta["name"]), meta["namespace"], meta["name"], meta["uid"]):
-        if stopped.wait(60):
-            return
-    collector = Collector(
-        meta["name"],
-        parsed.feedback,
-        store,
-        settings.kafka_bootstrap,
-        group_id=f"ontask-feedback-{meta['namespace']}-{meta['name']}",
-    )
-
     key = (meta["namespace"], meta["name"])
+    backoff = 2.0
+    while not stop.is_set():
+        try:
+            store = open_store(settings.store_for(parsed.storage.bucket))
+            # Another namespace's classifier of this name owns the prefix: its feedback is not
+            # ours to buffer (the reconcile loop says why). Asked again in case it is released.
+            if claim_prefix(store, classifier_prefix(meta["name"]), meta["namespace"], meta["name"], meta["uid"]):
+                stop.wait(60)
+                continue
+            collector = Collector(
+                meta["name"],
+                parsed.feedback,
+                store,
+                settings.kafka_bootstrap,
+                group_id=f"ontask-feedback-{meta['namespace']}-{meta['name']}",
+            )
+            break
+        except Exception as e:  # noqa: BLE001 - a store outage at start is waited out like any other
+            log.warning("collector %s/%s cannot start: %s; again in %.0f s", *key, e, backoff)
+            stop.wait(backoff)
+            backoff = min(60.0, backoff * 2)
+    else:
+        return
     counts: list[dict] = [{}]
 
     def after_batch(c: Collector) -> None:
@@ -318,7 +350,4 @@ def feedback(spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, stopped: kop
                     marker["version"],
                 )
 
-    stop = threading.Event()
-    watcher = threading.Thread(target=lambda: (stopped.wait(), stop.set()), daemon=True)
-    watcher.start()
     collector.run(stop, on_batch=after_batch)
