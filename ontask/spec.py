@@ -299,6 +299,10 @@ class FeedbackSpec(Model):
         "are never readable by reference.",
     )
 
+    def dead_letters(self) -> str:
+        """The dead-letter topic: deadLetterTopic, or <topic>.dead-letter."""
+        return self.dead_letter_topic or f"{self.topic}.dead-letter"
+
 
 class ServingSpec(Model):
     """The student InferenceService and promotion of candidates."""

@@ -21,7 +21,7 @@ from PIL import Image
 
 from ontask.data import read_version
 from ontask.data.images import ImageLimits
-from ontask.feedback import Collector, dead_letter_topic, encode_correction, make_correction
+from ontask.feedback import Collector, encode_correction, make_correction
 from ontask.spec import FeedbackSpec
 from ontask.store import S3Store
 from realservers.kafka import KafkaBroker, java_cmd
@@ -118,7 +118,7 @@ def test_1000_corrections_with_100_faulty_are_accounted_exactly(kafka_bootstrap,
     counts = collector.state.counts
     assert (counts["buffered"], counts["dead_lettered"], counts["duplicates"]) == (900, 80, 20)
     assert collector.state.dead_letter_reasons == reasons
-    dead = consume(kafka_bootstrap, dead_letter_topic(spec), 80)
+    dead = consume(kafka_bootstrap, spec.dead_letters(), 80)
     assert len(dead) == 80
     got = {}
     for r in dead:
@@ -358,7 +358,7 @@ def test_records_that_used_to_stop_the_collector_are_dead_lettered_and_intake_go
     counts = collector.state.counts
     assert (counts["buffered"], counts["dead_lettered"], counts["dead_letter_failed"]) == (1, 4, 0)
     assert collector.state.dead_letter_reasons == {"bad-json": 3, "bad-image": 1}
-    dead = {dict(r.headers)["ontask-source"].decode(): r for r in consume(kafka_bootstrap, dead_letter_topic(spec), 4)}
+    dead = {dict(r.headers)["ontask-source"].decode(): r for r in consume(kafka_bootstrap, spec.dead_letters(), 4)}
     big = dead[f"{topic}/0/2"]
     assert dict(big.headers)["ontask-truncated-from"] == b"1500000" and len(big.value) == 900_000
     assert b"decompression bomb" in dict(dead[f"{topic}/0/1"].headers)["ontask-error"]
@@ -383,7 +383,23 @@ def test_a_dead_letter_the_broker_refuses_is_counted_and_intake_goes_on(kafka_bo
         collector.close()
     counts = collector.state.counts
     assert (counts["buffered"], counts["dead_lettered"], counts["dead_letter_failed"]) == (1, 0, 1)
+    assert counts["dead_letter_failed_in_a_row"] == 1
     assert json.loads(store.get_bytes("classifiers/fb-test/feedback/state.json"))["offsets"] == {"0": 2}
+    # What the operator makes of it once it keeps happening: FeedbackConnected=False, and why.
+    from ontask.operator.reconcile import DEAD_LETTER_FAILURES_TO_REPORT, Observed, plan
+    from ontask.spec import TaskClassifierSpec, TaskClassifierStatus
+
+    classifier = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}, "feedback": spec.wire()})
+
+    def connected(failing: int) -> tuple[str, str, str]:
+        feedback = {**collector.state.observed_counts(), "dead_letter_failed_in_a_row": failing}
+        status = plan(classifier, TaskClassifierStatus(), Observed(feedback=feedback)).status
+        c = next(c for c in status.conditions if c.type == "FeedbackConnected")
+        return c.status, c.reason, c.message
+
+    assert connected(1)[:2] == ("True", "Consuming")
+    status, reason, message = connected(DEAD_LETTER_FAILURES_TO_REPORT)
+    assert (status, reason) == ("False", "DeadLetterFailing") and spec.dead_letter_topic in message
 
 
 def test_a_store_error_is_never_taken_for_no_state(kafka_bootstrap, s3_config):
@@ -448,7 +464,7 @@ def test_a_screenshot_reference_reaches_only_what_the_classifier_may_read(kafka_
     assert collector.state.dead_letter_reasons == {"forbidden-reference": 5}
     [kept] = collector.state.buffer.entries.values()
     assert kept.image_key == f"s3://{bucket}/uploads/team/a.png"
-    errors = [dict(r.headers)["ontask-error"].decode() for r in consume(kafka_bootstrap, dead_letter_topic(spec), 5)]
+    errors = [dict(r.headers)["ontask-error"].decode() for r in consume(kafka_bootstrap, spec.dead_letters(), 5)]
     assert any("someone-elses-bucket" in e and "not this classifier's bucket" in e for e in errors)
     assert sum("ontask's own" in e for e in errors) == 2
     assert any("'..' segment" in e for e in errors) and any("outside the allowed prefixes" in e for e in errors)

@@ -2,7 +2,7 @@
 keeps the prioritised buffer, and each sync cycle's data."""
 
 from ontask.feedback.buffer import Buffer, Entry, priority
-from ontask.feedback.collector import Collector, dead_letter_topic
+from ontask.feedback.collector import Collector
 from ontask.feedback.cycle import assemble_cycle, cycle_due
 from ontask.feedback.messages import InvalidCorrection, encode_correction, image_bytes, parse_correction
 from ontask.feedback.producer import DEFAULT_TOPIC, make_correction, send
@@ -15,7 +15,6 @@ __all__ = [
     "InvalidCorrection",
     "assemble_cycle",
     "cycle_due",
-    "dead_letter_topic",
     "encode_correction",
     "image_bytes",
     "make_correction",

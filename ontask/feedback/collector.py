@@ -54,10 +54,6 @@ log = logging.getLogger(__name__)
 DEAD_LETTER_MAX_BYTES = 900_000
 
 
-def dead_letter_topic(spec: FeedbackSpec) -> str:
-    return spec.dead_letter_topic or f"{spec.topic}.dead-letter"
-
-
 def content_key(image_sha256: str, task: str, label: str) -> str:
     return hashlib.sha256(f"{image_sha256}|{task.strip().lower()}|{label}".encode()).hexdigest()
 
@@ -73,6 +69,7 @@ class State:
                 "buffered",
                 "dead_lettered",
                 "dead_letter_failed",
+                "dead_letter_failed_in_a_row",  # reset by the next dead letter the broker takes
                 "duplicates",
                 "evicted",
                 "other_classifier",
@@ -235,9 +232,7 @@ class Collector:
             headers.append(("ontask-truncated-from", str(len(value)).encode()))
             value = value[:DEAD_LETTER_MAX_BYTES]
         try:
-            self._producer.send(dead_letter_topic(self.spec), key=record.key, value=value, headers=headers).get(
-                timeout=30
-            )
+            self._producer.send(self.spec.dead_letters(), key=record.key, value=value, headers=headers).get(timeout=30)
         except Exception as e:  # noqa: BLE001 - whatever the broker says, one record must not stop intake
             log.error(
                 "collector %s: could not dead-letter %s/%s/%s (%s: %s): %s",
@@ -250,7 +245,9 @@ class Collector:
                 e,
             )
             self.state.counts["dead_letter_failed"] += 1
+            self.state.counts["dead_letter_failed_in_a_row"] += 1
             return
+        self.state.counts["dead_letter_failed_in_a_row"] = 0
         self.state.counts["dead_lettered"] += 1
         self.state.dead_letter_reasons[reason] = self.state.dead_letter_reasons.get(reason, 0) + 1
 

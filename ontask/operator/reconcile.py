@@ -37,6 +37,10 @@ class Observed:
     now: float = 0.0  # when this was observed (epoch seconds)
 
 
+# Invalid corrections in a row that could not be dead-lettered before FeedbackConnected says so.
+DEAD_LETTER_FAILURES_TO_REPORT = 10
+
+
 @dataclass
 class Plan:
     ensure: list[str]  # roles whose child must exist: judge, data, train, student
@@ -119,7 +123,18 @@ def plan(spec: TaskClassifierSpec, status: TaskClassifierStatus, obs: Observed) 
         s.feedback.received = obs.feedback.get("buffered", 0)
         s.feedback.rejected = obs.feedback.get("dead_lettered", 0)
         s.feedback.pending = obs.feedback.get("pending", 0)
-        cond("FeedbackConnected", "True", "Consuming", f"{s.feedback.received} corrections buffered")
+        failing = obs.feedback.get("dead_letter_failed_in_a_row", 0)
+        if failing >= DEAD_LETTER_FAILURES_TO_REPORT:
+            cond(
+                "FeedbackConnected",
+                "False",
+                "DeadLetterFailing",
+                f"the last {failing} invalid corrections could not be sent to the dead-letter topic "
+                f"{spec.feedback.dead_letters()} (missing, or refusing them): they were skipped, counted "
+                "as dead_letter_failed; valid corrections are still buffered",
+            )
+        else:
+            cond("FeedbackConnected", "True", "Consuming", f"{s.feedback.received} corrections buffered")
 
     if s.phase != before:
         kind = "Warning" if s.phase == "Failed" else "Normal"
