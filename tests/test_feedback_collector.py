@@ -325,6 +325,24 @@ def test_screenshots_past_their_retention_are_deleted_and_labels_stay(kafka_boot
     assert state["counts"]["screenshots_expired"] == 5
 
 
+def test_cycle_datasets_past_the_retention_are_deleted_but_the_newest(s3_config):
+    """Cycle datasets hold copies of the corrections' screenshots: they expire with them."""
+    from ontask.data import example_at, write_version
+    from ontask.data.dataset import list_versions
+    from ontask.store_paths import feedback_dataset
+
+    store = S3Store(s3_config, "feedback-test", f"cycle-retention-{uuid.uuid4().hex[:6]}")
+    name = feedback_dataset(CLASSIFIER)
+    for _ in range(3):
+        write_version(store, name, [example_at(1, 0)], "ontask/feedback", {})
+    collector = Collector(CLASSIFIER, FeedbackSpec(topic="unused"), store, "127.0.0.1:1")
+    assert collector.sweep_cycle_datasets(cutoff=time.time() - 3600) == 0  # none that old yet
+    assert collector.sweep_cycle_datasets(cutoff=time.time() + 1) == 2
+    assert list_versions(store, name) == [3]
+    assert {k.split("/")[2] for k in store.list(f"datasets/{name}")} == {"v3"}
+    assert collector.state.counts["cycle_datasets_expired"] == 2
+
+
 def _create_topic(bootstrap: str, topic: str, max_message_bytes: int) -> None:
     from kafka.admin import KafkaAdminClient, NewTopic
 

@@ -17,6 +17,7 @@ stored ones, so they are skipped, never counted twice.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -41,6 +42,8 @@ from ontask.store_paths import (
     ReferenceRefused,
     classifier_prefix,
     confine_reference,
+    dataset_prefix,
+    feedback_dataset,
     feedback_screenshot_key,
     feedback_state_key,
 )
@@ -74,6 +77,7 @@ class State:
                 "evicted",
                 "other_classifier",
                 "screenshots_expired",
+                "cycle_datasets_expired",
             ),
             0,
         )
@@ -143,7 +147,7 @@ class Collector:
         self._consumer: Optional[KafkaConsumer] = None
         self._producer: Optional[KafkaProducer] = None
         self._uploads = ThreadPoolExecutor(upload_threads, thread_name_prefix="screenshot-upload")
-        self._last_sweep = 0.0
+        self._last_sweep = self._last_dataset_sweep = 0.0
 
     # --- durable state
     @property
@@ -373,7 +377,31 @@ class Collector:
                 e.image_key = None
                 expired += 1
         self.state.counts["screenshots_expired"] += expired
+        if self.clock() - self._last_dataset_sweep > 3600:
+            self._last_dataset_sweep = self.clock()
+            self.sweep_cycle_datasets(cutoff)
         return expired
+
+    def sweep_cycle_datasets(self, cutoff: float) -> int:
+        """Delete the cycle datasets written before `cutoff` (they hold copies of the corrections'
+        screenshots), except the newest, which a cycle in flight may still read. The manifest
+        goes first, so a version is never read half deleted. Returns how many were deleted."""
+        from ontask.data.dataset import list_versions
+
+        name = feedback_dataset(self.classifier)
+        versions = list_versions(self.store, name)
+        deleted = 0
+        for v in versions[:-1]:
+            folder = dataset_prefix(name, f"v{v}")
+            manifest = json.loads(self.store.get_bytes(f"{folder}/manifest.json"))
+            if dt.datetime.fromisoformat(manifest["created"]).timestamp() >= cutoff:
+                continue
+            self.store.delete(f"{folder}/manifest.json")
+            for key in list(self.store.list(folder)):
+                self.store.delete(key)
+            deleted += 1
+        self.state.counts["cycle_datasets_expired"] += deleted
+        return deleted
 
     def poll_once(self, timeout_ms: int = 1000) -> int:
         """One batch: consume, apply, persist, then commit. Returns the number of new corrections."""
