@@ -289,7 +289,10 @@ class FeedbackSpec(Model):
         description="Topic of invalid corrections; default <topic>.dead-letter.",
     )
     screenshot_retention_hours: int = Field(
-        720, ge=1, description="Raw screenshots of corrections are deleted after this long; hashes and labels stay."
+        720,
+        ge=1,
+        description="Raw screenshots of corrections are deleted after this long, and the cycle datasets "
+        "that copied them (all but the newest); hashes and labels stay.",
     )
     screenshot_uri_prefixes: list[Annotated[str, Field(pattern=r"^s3://[^/]+/.*$", max_length=1024)]] = Field(
         default_factory=list,
