@@ -249,3 +249,25 @@ def test_the_judge_queue_is_bounded_in_bytes_and_never_blocks_the_response():
     loop.close()
     assert len(seen) == accepted.count(True)
     assert loop.offer(big()) is True  # the bytes were released as checks were taken
+
+
+def test_a_predictor_serves_from_the_gpu_in_bf16_when_it_has_one(tmp_path):
+    """On a GPU node the student is loaded there in bf16 and answers as on the CPU."""
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU (runs on the device machine)")
+    from ontask.data import example_at
+    from ontask.models.classifier import StudentClassifier
+    from ontask.models.tiny import build_tiny_vlm
+    from ontask.serving.predictor import StudentPredictor
+
+    folder = str(build_tiny_vlm(tmp_path / "tiny", seed=1))
+    predictor = StudentPredictor("student", folder, "v1", "c")
+    predictor.load()
+    model = predictor.student.model
+    assert model.device.type == "cuda" and model.dtype == torch.bfloat16
+    ex = example_at(5, 0)
+    on_gpu = predictor.student.p_on_task([ex.image], [ex.task], [ex.windows])[0]
+    on_cpu = StudentClassifier.load(folder).p_on_task([ex.image], [ex.task], [ex.windows])[0]
+    assert on_gpu == pytest.approx(on_cpu, abs=0.05)

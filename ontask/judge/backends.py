@@ -53,9 +53,11 @@ class TransformersBackend:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, uri: str, s3=None, device: str = "cpu") -> "TransformersBackend":
-        from ontask.models.loading import load_vlm
+    def load(cls, uri: str, s3=None, device: Optional[str] = None) -> "TransformersBackend":
+        """The judge checkpoint at `uri`, on `device` (default: the GPU in bf16 when one is visible)."""
+        from ontask.models.loading import accelerator, load_vlm
 
+        device = device or accelerator()[0]
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
         model, processor = load_vlm(uri, s3=s3, dtype=dtype, device=device)
         return cls(model, processor, model_id=uri, device=device)

@@ -67,6 +67,14 @@ def check_checkpoint(folder: Path) -> None:
             raise CheckpointError(f"{w} is corrupt: {e}") from e
 
 
+def accelerator() -> tuple[str, torch.dtype]:
+    """Where a served model runs in this process: the GPU in bf16 when one is visible, else the
+    CPU in fp32 (bf16 matmuls on a CPU are slower than fp32 ones)."""
+    if torch.cuda.is_available():
+        return "cuda", torch.bfloat16
+    return "cpu", torch.float32
+
+
 def load_vlm(
     uri: str,
     s3: Optional[S3Config] = None,

@@ -210,7 +210,12 @@ class StudentPredictor(ScreenshotPredictor):
         self.verifier_config = None  # loaded with a student that has a hybrid fit
 
     def load(self) -> bool:
-        self.student = StudentClassifier.load(self.model_uri, max_pixels=self.max_pixels, s3=self.s3)
+        from ontask.models.loading import accelerator
+
+        device, dtype = accelerator()  # the GPU in bf16 when the pod has one
+        self.student = StudentClassifier.load(
+            self.model_uri, max_pixels=self.max_pixels, device=device, dtype=dtype, s3=self.s3
+        )
         image_processor = self.student.processor.image_processor
         self.model_size = lambda w, h: fitted_size(w, h, image_processor)
         if self.student.hybrid is not None:
@@ -275,7 +280,10 @@ class PromptBaselinePredictor(ScreenshotPredictor):
         self.max_new_tokens = max_new_tokens
 
     def load(self) -> bool:
-        self.baseline = PromptBaseline.load(self.model_uri, self.max_new_tokens, s3=self.s3)
+        from ontask.models.loading import accelerator
+
+        device, dtype = accelerator()  # where the student would run: a fair race
+        self.baseline = PromptBaseline.load(self.model_uri, self.max_new_tokens, s3=self.s3, device=device, dtype=dtype)
         image_processor = self.baseline.processor.image_processor  # decoded as for the student: a fair race
         self.model_size = lambda w, h: fitted_size(w, h, image_processor)
         self.ready = True
