@@ -148,7 +148,8 @@ class DataSpec(Model):
     source: str = Field(
         ...,
         min_length=1,
-        description="Screenshots and tasks to bootstrap from: an s3:// prefix.",
+        description="Screenshots and tasks to bootstrap from: an s3:// prefix, a pvc://<claim>/<path> folder "
+        "(mounted read-only into the data Job), or synthetic (rendered screens).",
     )
     max_prompt_length: int = Field(256, ge=16, le=32768, description="Maximum prompt tokens, image tokens excluded.")
     max_response_length: int = Field(16, ge=1, le=4096, description="Maximum sampled answer tokens.")

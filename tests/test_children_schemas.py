@@ -115,3 +115,24 @@ def test_gpu_pods_go_where_the_spec_places_them_and_cpu_pods_anywhere():
     data = data_job(ctx, "c")["spec"]["template"]["spec"]
     assert "nodeSelector" not in data and "tolerations" not in data  # no GPU: any node
     assert data["containers"][0]["resources"]["limits"] == {"cpu": "2", "memory": "4Gi"}
+
+
+def test_a_pvc_source_and_a_pvc_student_are_mounted_read_only_and_read_from_there(api, admin_api):
+    ctx = _ctx(data={"source": "pvc://team-shots/2026/desk"}, student={"model": "pvc://models/qwen-3b", "gpus": 0})
+    job = data_job(ctx, "c")
+    pod = job["spec"]["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    assert args[:3] == ["data", "prepare", "/mnt/pvc/team-shots/2026/desk"]
+    [volume] = pod["volumes"]
+    assert volume["persistentVolumeClaim"] == {"claimName": "team-shots", "readOnly": True}
+    assert pod["containers"][0]["volumeMounts"] == [
+        {"name": volume["name"], "mountPath": "/mnt/pvc/team-shots", "readOnly": True}
+    ]
+    job["metadata"].pop("ownerReferences")
+    k8s.BatchV1Api(admin_api).create_namespaced_job(NS, job, dry_run="All")
+    train = training_job(ctx, "c", "v1", "v1", ctx.spec.student.model)
+    master = train["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]
+    args = master["containers"][0]["args"]
+    assert args[args.index("--base-model") + 1] == "/mnt/pvc/models/qwen-3b"
+    assert master["volumes"][0]["persistentVolumeClaim"]["claimName"] == "models"
+    _accepted_whole(api, PYTORCHJOB, train)

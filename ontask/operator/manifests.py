@@ -245,10 +245,41 @@ def judge_args(ctx: Context) -> list[str]:
     ]
 
 
+# Where a job mounts a PersistentVolumeClaim named by a pvc:// URI, read-only.
+PVC_MOUNT_ROOT = "/mnt/pvc"
+
+
+def pvc_path(uri: str) -> Optional[tuple[k8s.V1Volume, k8s.V1VolumeMount, str]]:
+    """For pvc://<claim>/<path>: the claim as a read-only volume, its mount, and the path the job
+    reads instead of the URI (as KServe's storage initializer does for predictors); None for any
+    other URI.
+
+    >>> pvc_path("pvc://team-shots/2026/desk")[2]
+    '/mnt/pvc/team-shots/2026/desk'
+    """
+    if not uri.startswith("pvc://"):
+        return None
+    claim, _, path = uri.removeprefix("pvc://").partition("/")
+    if not claim:
+        raise ValueError(f"{uri!r}: a pvc:// URI names the claim first (pvc://<claim>/<path>)")
+    volume = f"pvc-{hashlib.sha256(claim.encode()).hexdigest()[:8]}"
+    return (
+        k8s.V1Volume(
+            name=volume,
+            persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(claim_name=claim, read_only=True),
+        ),
+        k8s.V1VolumeMount(name=volume, mount_path=f"{PVC_MOUNT_ROOT}/{claim}", read_only=True),
+        f"{PVC_MOUNT_ROOT}/{claim}/{path}".rstrip("/"),
+    )
+
+
 def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
     """The bootstrap data Job: synthetic screens, or the customer's screenshots labelled by the
     judge and the verifier (`ontask data prepare`), written as dataset version v1."""
     source = ctx.spec.data.source
+    pvc = pvc_path(source)
+    if pvc is not None:
+        source = pvc[2]
     if source == "synthetic":
         args = ["data", "generate", "--n", str(ctx.spec.data.synthetic_rows), "--name", dataset, "--out", ctx.store_uri]
     else:
@@ -266,6 +297,7 @@ def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
         env=ctx.env_vars(),
         resources=_resources(0, ctx.spec.data.resources),
         security_context=_SECURITY,
+        volume_mounts=[pvc[1]] if pvc else None,
     )
     job = k8s.V1Job(
         api_version="batch/v1",
@@ -273,7 +305,9 @@ def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
         metadata=ctx.meta(child_name(ctx.name, "data"), "data"),
         spec=k8s.V1JobSpec(
             backoff_limit=3,
-            template=k8s.V1PodTemplateSpec(spec=_pod([container], restart_policy="Never")),
+            template=k8s.V1PodTemplateSpec(
+                spec=_pod([container], restart_policy="Never", volumes=[pvc[0]] if pvc else None)
+            ),
         ),
     )
     return _serialize(job)
@@ -300,6 +334,9 @@ def training_job(
 
     role = "train" if cycle is None else "cycle"
     name = child_name(ctx.name, role, cycle)
+    pvc = pvc_path(base_model)  # a student checkpoint on a PersistentVolumeClaim, mounted read-only
+    if pvc is not None:
+        base_model = pvc[2]
     args = [
         "train",
         "--config",
@@ -324,7 +361,8 @@ def training_job(
     env = ctx.env_vars() + [spec_env(ctx)]
     gpus = ctx.spec.student.gpus
 
-    shm = [_SHM_VOLUME] if gpus else []  # NCCL exchanges tensors through /dev/shm
+    volumes = ([_SHM_VOLUME] if gpus else []) + ([pvc[0]] if pvc else [])  # NCCL exchanges tensors in /dev/shm
+    mounts = ([_SHM_MOUNT] if gpus else []) + ([pvc[1]] if pvc else [])
 
     def replica(count: int) -> KubeflowOrgV1ReplicaSpec:
         container = k8s.V1Container(
@@ -335,12 +373,12 @@ def training_job(
             resources=_resources(gpus, ctx.spec.student.resources),
             ports=[k8s.V1ContainerPort(container_port=TRAIN_PORT, name="pytorchjob-port")],
             security_context=_SECURITY,
-            volume_mounts=[_SHM_MOUNT] if shm else None,
+            volume_mounts=mounts or None,
         )
         return KubeflowOrgV1ReplicaSpec(
             replicas=count,
             restart_policy="OnFailure",
-            template=k8s.V1PodTemplateSpec(spec=_pod([container], volumes=shm or None, **_placement(ctx, gpus))),
+            template=k8s.V1PodTemplateSpec(spec=_pod([container], volumes=volumes or None, **_placement(ctx, gpus))),
         )
 
     replicas = {"Master": replica(1)}
