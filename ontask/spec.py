@@ -403,7 +403,16 @@ class StorageSpec(Model):
     secret_ref: Optional[str] = Field(
         None,
         min_length=1,
-        description="Secret with accessKey and secretKey for the store (credentials never sit in the spec).",
+        description="Secret in the classifier's namespace with accessKey and secretKey for the store, read by "
+        "the jobs and predictors (credentials never sit in the spec).",
+    )
+    service_account_name: Optional[str] = Field(
+        None,
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="ServiceAccount the predictors run under, whose Secret carries the store's keys with "
+        "KServe's serving.kserve.io/s3-* annotations: how KServe's storage initializer reaches a private S3.",
     )
     retain_artifacts: bool = Field(
         True,

@@ -66,7 +66,9 @@ def _missing(sent, stored, path: str = "spec") -> list[str]:
 
 
 def test_student_and_judge_inference_services_pass_kserves_schema_whole(api):
-    ctx = _ctx(judge={"runtime": "transformers", "gpus": 1})
+    ctx = _ctx(judge={"runtime": "transformers", "gpus": 1}, storage={"serviceAccountName": "s3-reader"})
+    isvc = inference_service(ctx, "student", "s3://b/classifiers/c/models/v1", "v1")
+    assert isvc["spec"]["predictor"]["serviceAccountName"] == "s3-reader"  # KServe's storage credentials
     _accepted_whole(api, ISVC, inference_service(ctx, "student", "s3://b/classifiers/c/models/v1", "v1"))
     _accepted_whole(api, ISVC, inference_service(ctx, "judge", "hf://Qwen/Qwen2.5-VL-72B-Instruct", "judge"))
 

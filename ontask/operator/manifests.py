@@ -442,6 +442,7 @@ def inference_service(
         automount_service_account_token=False,
         min_replicas=s.serving.min_replicas if role == "student" else 1,
         max_replicas=s.serving.max_replicas if role == "student" else 1,
+        service_account_name=s.storage.service_account_name,  # the storage initializer's credentials
         **_placement(ctx, gpus),
     )
     # KServe injects its storage initializer into a custom container that names STORAGE_URI.
@@ -493,6 +494,7 @@ def vllm_judge_service(ctx: Context) -> dict[str, Any]:
     predictor = V1beta1PredictorSpec(
         model=model,
         volumes=[_SHM_VOLUME],
+        service_account_name=ctx.spec.storage.service_account_name,
         **_placement(ctx, gpus),
         security_context=_POD_SECURITY,
         automount_service_account_token=False,
