@@ -28,9 +28,16 @@ def test_helm_template_is_accepted_by_the_api_server(kube, crd_installed):
     run_cli("kubectl", "create", "namespace", namespace, kubeconfig=kube.admin_kubeconfig)
     rendered = _render(kube, namespace)
     kinds = [d["kind"] for d in yaml.safe_load_all(rendered) if d]
-    assert {"CustomResourceDefinition", "Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"} <= set(
-        kinds
-    )
+    assert {
+        "CustomResourceDefinition",
+        "Deployment",
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "PodDisruptionBudget",  # one of the two replicas stays up through a node drain
+        "Service",
+        "Pod",  # `helm test`'s health check
+    } <= set(kinds)
     out = run_cli(
         "kubectl",
         "apply",
@@ -146,3 +153,24 @@ def test_every_child_pod_meets_the_restricted_standard_and_carries_no_api_token(
             input=yaml.safe_dump({**pod, "spec": spec}),
         )
         assert out.returncode == 0 and "violate" not in out.stderr, (role, out.stderr)
+
+
+def test_values_are_checked_by_the_charts_schema_with_the_operators_own_enums():
+    import json
+    import typing
+
+    from ontask.feedback.kafka_security import SaslMechanism, SecurityProtocol
+    from ontask.operator.settings import OperatorSettings
+
+    out = run_cli("helm", "template", "ontask", CHART, "--set", "kserve.deploymentMode=Knative-ish")
+    assert out.returncode != 0 and "deploymentMode" in out.stderr, out.stderr
+    out = run_cli("helm", "template", "ontask", CHART, "--set", "operator.replicas=0")
+    assert out.returncode != 0 and "replicas" in out.stderr, out.stderr
+    schema = json.loads((REPO / "charts" / "ontask" / "values.schema.json").read_text())["properties"]
+    kafka, kserve = schema["kafka"]["properties"], schema["kserve"]["properties"]
+    assert kafka["securityProtocol"]["enum"] == list(typing.get_args(SecurityProtocol))
+    assert kafka["saslMechanism"]["enum"] == ["", *typing.get_args(SaslMechanism)]
+    modes = typing.get_args(OperatorSettings.model_fields["kserve_mode"].annotation)
+    assert kserve["deploymentMode"]["enum"] == list(modes)
+    one = run_cli("helm", "template", "ontask", CHART, "--set", "operator.replicas=1", "--kube-version", "1.34.0")
+    assert one.returncode == 0 and "PodDisruptionBudget" not in one.stdout  # nothing to keep up

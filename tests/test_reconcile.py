@@ -242,6 +242,20 @@ def test_installation_settings_come_from_the_charts_environment_typed():
     assert ctx.env == {"S3_ENDPOINT": "http://s3.local:9000"}
     with pytest.raises(ValidationError, match="kserve_mode"):
         OperatorSettings.from_env({"ONTASK_KSERVE_MODE": "Knative-ish"})
+    # The chart's kserve.prometheusScraping: KServe's annotation on every predictor.
+    from ontask.operator.manifests import inference_service
+
+    scraped = context_for(
+        {"name": "c", "namespace": "ns", "uid": "u"},
+        SPEC,
+        OperatorSettings.from_env({"ONTASK_PROMETHEUS_SCRAPING": "true"}),
+    )
+    annotations = inference_service(scraped, "student", "s3://b/m/v1", "v1")["metadata"]["annotations"]
+    assert annotations["serving.kserve.io/enable-prometheus-scraping"] == "true"
+    assert (
+        "serving.kserve.io/enable-prometheus-scraping"
+        not in inference_service(ctx, "student", "s3://b/m/v1", "v1")["metadata"]["annotations"]
+    )
 
 
 def test_a_predictor_gets_the_spec_whole_and_reads_its_settings_from_it(monkeypatch):

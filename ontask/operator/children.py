@@ -62,6 +62,7 @@ def context_for(meta, spec: TaskClassifierSpec, settings: Optional[OperatorSetti
         kafka_secret=settings.kafka_secret,
         kafka_ca_secret=settings.kafka_ca_secret,
         kserve_mode=settings.kserve_mode,
+        prometheus_scraping=settings.prometheus_scraping,
         env=settings.child_env(),
     )
 

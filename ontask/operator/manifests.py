@@ -70,6 +70,7 @@ class Context:
     kafka_ca_secret: Optional[str] = None  # key ca.crt; mounted into the predictors
     env: dict[str, str] = field(default_factory=dict)
     kserve_mode: str = "RawDeployment"  # or Serverless: where KServe splits traffic for canaries
+    prometheus_scraping: bool = False  # KServe's scraping annotation on the predictors
 
     @property
     def prefix(self) -> str:
@@ -395,6 +396,15 @@ def training_job(
     return _serialize(job)
 
 
+def _isvc_annotations(ctx: Context, model_version: str) -> dict[str, str]:
+    """An InferenceService's annotations: KServe's deployment mode, the model version it serves
+    and, when the installation asks for it, KServe's Prometheus scraping of the predictor."""
+    out = {"serving.kserve.io/deploymentMode": ctx.kserve_mode, f"{GROUP}/model-version": model_version}
+    if ctx.prometheus_scraping:
+        out["serving.kserve.io/enable-prometheus-scraping"] = "true"
+    return out
+
+
 def inference_service(
     ctx: Context, role: str, storage_uri: str, model_version: str, canary_percent: Optional[int] = None
 ) -> dict[str, Any]:
@@ -454,8 +464,7 @@ def inference_service(
         spec=V1beta1InferenceServiceSpec(predictor=predictor),
     )
     out = _serialize(isvc)
-    out["metadata"].setdefault("annotations", {})["serving.kserve.io/deploymentMode"] = ctx.kserve_mode
-    out["metadata"]["annotations"][f"{GROUP}/model-version"] = model_version
+    out["metadata"]["annotations"] = _isvc_annotations(ctx, model_version)
     if ctx.kserve_mode == "Serverless" and role == "student":
         out["spec"]["predictor"]["canaryTrafficPercent"] = canary_percent
     return out
@@ -508,6 +517,5 @@ def vllm_judge_service(ctx: Context) -> dict[str, Any]:
         spec=V1beta1InferenceServiceSpec(predictor=predictor),
     )
     out = _serialize(isvc)
-    out["metadata"].setdefault("annotations", {})["serving.kserve.io/deploymentMode"] = ctx.kserve_mode
-    out["metadata"]["annotations"][f"{GROUP}/model-version"] = JUDGE_MODEL_NAME
+    out["metadata"]["annotations"] = _isvc_annotations(ctx, JUDGE_MODEL_NAME)
     return out

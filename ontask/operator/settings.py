@@ -18,6 +18,7 @@ ENV = {
     "ONTASK_S3_SECRET": "s3_secret",
     "ONTASK_KAFKA_BOOTSTRAP": "kafka_bootstrap",
     "ONTASK_KSERVE_MODE": "kserve_mode",
+    "ONTASK_PROMETHEUS_SCRAPING": "prometheus_scraping",
     "ONTASK_CHILD_S3_ENDPOINT": "child_s3_endpoint",
     "ONTASK_WATCH_CHILDREN": "watch_children",
     "ONTASK_RESYNC_SECONDS": "resync_seconds",
@@ -43,6 +44,9 @@ class OperatorSettings(BaseModel):
     kafka_bootstrap: Optional[str] = Field(None, description="Kafka bootstrap servers; no feedback without.")
     kserve_mode: Literal["RawDeployment", "Serverless"] = Field(
         "RawDeployment", description="KServe deployment mode (Serverless splits traffic for canaries)."
+    )
+    prometheus_scraping: bool = Field(
+        False, description="Annotate the predictors for KServe's Prometheus scraping of their /metrics."
     )
     child_s3_endpoint: Optional[str] = Field(None, description="S3 endpoint the children use.")
     watch_children: bool = Field(
