@@ -92,14 +92,9 @@ def test_training_and_cycle_pytorchjobs_pass_the_training_operators_schema_whole
     )
 
 
-def test_the_data_job_is_a_valid_batch_job(admin_api, crd_installed):
+def test_the_data_job_is_a_valid_batch_job(api, admin_api):
     body = data_job(_ctx(), "c")
     body["metadata"].pop("ownerReferences")
-    try:
-        k8s.CoreV1Api(admin_api).create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=NS)))
-    except k8s.ApiException as e:
-        if e.status != 409:
-            raise
     stored = k8s.BatchV1Api(admin_api).create_namespaced_job(NS, body, dry_run="All")
     assert stored.spec.template.spec.containers[0].args == body["spec"]["template"]["spec"]["containers"][0]["args"]
 
