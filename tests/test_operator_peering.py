@@ -20,13 +20,18 @@ SPEC = {
 }
 
 
-def _start(kube, priority: int, log):
+def _start(kube, s3, priority: int, log):
     env = {
         **os.environ,
         "KUBECONFIG": str(kube.user_kubeconfig),
         "PYTHONPATH": str(REPO),
         "ONTASK_PEERING_PRIORITY": str(priority),
         "ONTASK_PEERING_LIFETIME": "5",
+        # The store where a classifier claims its prefix before its data Job is created.
+        "ONTASK_STORE": "s3://peering",
+        "S3_ENDPOINT": s3.endpoint,
+        "AWS_ACCESS_KEY_ID": s3.access_key,
+        "AWS_SECRET_ACCESS_KEY": s3.secret_key,
     }
     with open(log, "ab") as out:
         return subprocess.Popen(
@@ -46,12 +51,12 @@ def _phase(admin_api, name):
     return (obj.get("status") or {}).get("phase")
 
 
-def test_the_higher_priority_replica_leads_and_the_other_takes_over(kube, admin_api, crd_installed, tmp_path):
+def test_the_higher_priority_replica_leads_and_the_other_takes_over(kube, admin_api, crd_installed, s3, tmp_path):
     run_cli("kubectl", "create", "namespace", NS, kubeconfig=kube.admin_kubeconfig)
     bind_chart_role(kube, NS, extra=("KopfPeering",))
     custom = k8s.CustomObjectsApi(admin_api)
-    leader = _start(kube, 200, tmp_path / "leader.log")
-    follower = _start(kube, 100, tmp_path / "follower.log")
+    leader = _start(kube, s3, 200, tmp_path / "leader.log")
+    follower = _start(kube, s3, 100, tmp_path / "follower.log")
     try:
         wait_for(
             lambda: (
