@@ -100,17 +100,19 @@ class Admission:
         path = scope.get("path", "")
         return scope.get("method") == "POST" and (path.endswith(":predict") or path.endswith("/infer"))
 
+    async def _busy(self, send, status: int, why: str) -> None:
+        await _json_error(
+            send,
+            status,
+            f"busy: {why}; retry after {self.retry_after} s",
+            [(b"retry-after", str(self.retry_after).encode())],
+        )
+
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not self._is_prediction(scope):
             return await self.app(scope, receive, send)
         if self._admitted >= self.max_concurrent + self.max_queued:
-            await _json_error(
-                send,
-                429,
-                f"busy: {self.max_concurrent} requests running and {self.max_queued} "
-                f"waiting; retry after {self.retry_after} s",
-                [(b"retry-after", str(self.retry_after).encode())],
-            )
+            await self._busy(send, 429, f"{self.max_concurrent} requests running and {self.max_queued} waiting")
             return
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.max_concurrent)
@@ -119,13 +121,7 @@ class Admission:
             try:
                 await asyncio.wait_for(self._slots.acquire(), self.max_wait_s)
             except asyncio.TimeoutError:
-                await _json_error(
-                    send,
-                    503,
-                    f"busy: waited {self.max_wait_s:g} s for one of {self.max_concurrent} slots; "
-                    f"retry after {self.retry_after} s",
-                    [(b"retry-after", str(self.retry_after).encode())],
-                )
+                await self._busy(send, 503, f"waited {self.max_wait_s:g} s for one of {self.max_concurrent} slots")
                 return
             try:
                 await self.app(scope, receive, send)
