@@ -484,13 +484,9 @@ def _add_data(sub: "argparse._SubParsersAction") -> None:
     judge.add_argument(
         "--judge-url", help="label unlabelled rows with the judge service at this base URL (a judge InferenceService)"
     )
-    prep.add_argument(
-        "--judge-runtime",
-        default="transformers",
-        help="spec.judge.runtime, with --judge-url: how the service answers (transformers: `ontask serve "
-        "judge`, KServe v1; vllm: KServe's Hugging Face runtime, OpenAI chat completions with logprobs)",
-    )
-    prep.add_argument("--judge-model", default="judge", help="with --judge-url: the model name at the service")
+    from ontask.serving.server import add_judge_service_arguments
+
+    add_judge_service_arguments(prep)
     prep.add_argument(
         "--judge-mode",
         default="preference",

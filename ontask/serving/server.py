@@ -178,6 +178,18 @@ SPEC_FLAGS = {
 }
 
 
+def add_judge_service_arguments(p) -> None:
+    """How a client speaks to the judge service at --judge-url (`ontask serve student`, `ontask
+    data prepare`): its runtime's protocol and its model name (ontask.judge.remote.judge_client)."""
+    p.add_argument(
+        "--judge-runtime",
+        default="transformers",
+        help="spec.judge.runtime of the judge service: transformers, an `ontask serve judge` predictor (KServe v1); "
+        "vllm, KServe's Hugging Face runtime (OpenAI chat completions with logprobs)",
+    )
+    p.add_argument("--judge-model", default="judge", help="the judge's model name at that service")
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "role",
@@ -199,13 +211,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "from it (how the operator configures a predictor); the flags below override single settings",
     )
     p.add_argument("--judge-url", help="base URL of the judge service; enables the disagreement loop")
-    p.add_argument("--judge-model", default="judge", help="the judge's model name at that service")
-    p.add_argument(
-        "--judge-runtime",
-        default="transformers",
-        help="spec.judge.runtime of the judge service: transformers, an `ontask serve judge` predictor (KServe v1); "
-        "vllm, KServe's Hugging Face runtime (OpenAI chat completions with logprobs)",
-    )
+    add_judge_service_arguments(p)
     p.add_argument("--kafka-bootstrap", default=os.environ.get("ONTASK_KAFKA_BOOTSTRAP"))
     settings = "(default: the spec's, or the spec default)"
     p.add_argument("--feedback-topic", help=f"topic of the judge's corrections {settings}")
