@@ -3,7 +3,8 @@ registries by scripts/servers/.
 
 Nothing here is a fake: etcd + kube-apiserver + kube-controller-manager, an Apache Kafka
 broker, SeaweedFS's S3 gateway and Helm run as the real programs on 127.0.0.1. Only the
-kubelet is missing (tests/kubelet_standin.py plays it).
+kubelet is missing (tests/kubelet_standin.py plays it). The Kubeflow training operator's real
+controller runs against the API server (training_operator.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .kafka import KafkaBroker
 from .kube import KubeCluster, KubeEndpoints
 from .proc import bin_path, cache_dir, upstream_crds
 from .s3 import S3Endpoint, SeaweedS3
+from .training_operator import TrainingOperator
 
 __all__ = ["RealServers", "KubeEndpoints", "S3Endpoint", "state_file", "bin_path", "upstream_crds"]
 
@@ -37,6 +39,8 @@ class RealServers:
         self._kube: Optional[KubeCluster] = None
         self._kafka: Optional[KafkaBroker] = None
         self._s3: Optional[SeaweedS3] = None
+        self._training_operator: Optional[TrainingOperator] = None
+        self.training_operator_shared = False  # one runs for the shared API server (make servers-up)
         self.kube_endpoints: Optional[KubeEndpoints] = None
         self.kafka_bootstrap: Optional[str] = None
         self.s3_endpoint: Optional[S3Endpoint] = None
@@ -59,8 +63,14 @@ class RealServers:
             self.s3_endpoint = self._s3.start()
         return self.s3_endpoint
 
+    def training_operator(self) -> Optional[TrainingOperator]:
+        """The Kubeflow training operator's controller, against this API server (started once)."""
+        if self._training_operator is None and not self.training_operator_shared:
+            self._training_operator = TrainingOperator(self.root / "training-operator", self.kube()).start()
+        return self._training_operator
+
     def stop(self, remove: bool = True) -> None:
-        for server in (self._kube, self._kafka, self._s3):
+        for server in (self._training_operator, self._kube, self._kafka, self._s3):
             if server is not None:
                 server.stop()
         if remove:
@@ -73,6 +83,7 @@ class RealServers:
             "kube": {k: str(v) for k, v in asdict(self.kube_endpoints).items()} if self.kube_endpoints else None,
             "kafka": self.kafka_bootstrap,
             "s3": asdict(self.s3_endpoint) if self.s3_endpoint else None,
+            "training_operator": self._training_operator is not None or self.training_operator_shared,
         }
 
 

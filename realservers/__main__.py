@@ -65,7 +65,7 @@ def main() -> int:
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     try:
-        servers.kube(), servers.kafka(), servers.s3()
+        servers.kube(), servers.kafka(), servers.s3(), servers.training_operator()
         state_file().parent.mkdir(parents=True, exist_ok=True)
         state_file().write_text(json.dumps(servers.to_state(), indent=2))
         print(f"servers ready: {state_file()}", flush=True)

@@ -102,6 +102,9 @@ class KubeCluster:
                 "--advertise-address=127.0.0.1",
                 "--service-cluster-ip-range=10.0.0.0/24",
                 "--allow-privileged=true",
+                # Webhook Services resolve through their EndpointSlices (no cluster IP routes here),
+                # which is how the training operator's webhook is reached.
+                "--enable-aggregator-routing=true",
                 "--disable-admission-plugins=ServiceAccount",
                 # As on hardened clusters: setting blockOwnerDeletion on a child needs the right to
                 # update the owner's finalizers.

@@ -35,6 +35,7 @@ def real_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServe
                 Path(k["ca_file"]),
                 Path(k["audit_log"]),
             )
+            servers.training_operator_shared = bool(state.get("training_operator"))
         servers.kafka_bootstrap = state.get("kafka")
         if state.get("s3"):
             servers.s3_endpoint = S3Endpoint(**state["s3"])
@@ -158,3 +159,10 @@ def bomb_png(width: int, height: int) -> bytes:
     ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
     idat = zlib.compress(b"\x00" * (width * 3 + 1) * 4)  # a few rows; the header is what matters
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="session")
+def training_operator(real_servers: RealServers, crd_installed: None):
+    """The Kubeflow training operator's real controller (and its webhook) against the test API
+    server: it turns PyTorchJobs into pods, which the kubelet stand-in runs."""
+    return real_servers.training_operator()

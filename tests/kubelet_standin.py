@@ -1,10 +1,11 @@
-"""A kubelet stand-in for tests (no kubelet, no training operator and no KServe controller can
-run here). It watches the real API server for the operator's children and plays their
-controllers with the real code: a Job's or PyTorchJob's container args run as local `ontask`
-processes (a PyTorchJob with torchrun's environment: MASTER_ADDR, MASTER_PORT, WORLD_SIZE,
-RANK), an InferenceService runs as a local `ontask serve` predictor on its STORAGE_URI (what
-KServe's storage initializer would copy to /mnt/models). It writes their status back through
-the API, so the operator sees what it would see in a cluster."""
+"""A kubelet stand-in for tests (no kubelet and no KServe controller can run here; the Kubeflow
+training operator's real controller does, see realservers/training_operator.py). It watches the
+real API server and plays what is missing with the real code: a Job's container args run as a
+local `ontask` process; the pods the training operator creates for a PyTorchJob run as a kubelet
+runs them, with the environment the operator gave them (MASTER_ADDR, WORLD_SIZE, RANK...); an
+InferenceService runs as a local `ontask serve` predictor on its STORAGE_URI (what KServe's
+storage initializer would copy to /mnt/models). It writes their status back through the API, so
+the operators see what they would see in a cluster."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -24,14 +26,14 @@ from ontask.operator.local import (
     predictor_command,
     predictor_ready,
     predictor_role,
-    replica_log,
-    run_pytorchjob,
     with_local_judge,
 )
 from realservers.proc import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 PYTORCHJOB = ("kubeflow.org", "v1", "pytorchjobs")
+JOB_LABEL = "training.kubeflow.org/job-name"  # on every pod the training operator creates
+RESTART_DELAY = 1.0  # a kubelet's crash-loop backoff starts at 10 s; shortened for tests
 ISVC = ("serving.kserve.io", "v1beta1", "inferenceservices")
 
 
@@ -41,11 +43,13 @@ def _now() -> str:
 
 class KubeletStandIn:
     def __init__(self, api: k8s.ApiClient, namespace: str, workdir: Path, secrets: dict[str, dict[str, str]]):
-        self.batch, self.custom = k8s.BatchV1Api(api), k8s.CustomObjectsApi(api)
+        self.batch, self.custom, self.core = k8s.BatchV1Api(api), k8s.CustomObjectsApi(api), k8s.CoreV1Api(api)
         self.namespace, self.workdir, self.secrets = namespace, workdir, secrets
         self.jobs: dict[str, list[subprocess.Popen]] = {}  # kind/name -> processes
         self.servers: dict[str, tuple[str, subprocess.Popen, int, Optional[str]]] = {}  # name -> version, proc, port
         self.runs: dict[str, int] = {}  # how many times each job ran (a duplicate would show here)
+        self.pods: dict[str, dict[str, Any]] = {}  # training pod name -> its process, restarts, start time
+        self.job_ports: dict[str, int] = {}  # PyTorchJob name -> its rendezvous port here
         # Serverless mode: name -> {version: (process, port) or None when failed}, and the rolled-out version.
         self.revisions: dict[str, dict[str, Optional[tuple[subprocess.Popen, int]]]] = {}
         self.rolled_out: dict[str, str] = {}
@@ -72,10 +76,9 @@ class KubeletStandIn:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(30)
-        for procs in self.jobs.values():
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
+        for p in [p for procs in self.jobs.values() for p in procs] + [s["proc"] for s in self.pods.values()]:
+            if p.poll() is None:
+                p.kill()
         procs = {id(p): p for _, p, _, _ in self.servers.values()}
         procs.update({id(r[0]): r[0] for revs in self.revisions.values() for r in revs.values() if r})
         for p in procs.values():
@@ -87,7 +90,7 @@ class KubeletStandIn:
         while not self._stop.is_set():
             try:
                 self._jobs()
-                self._pytorchjobs()
+                self._training_pods()
                 self._inference_services()
             except Exception as e:  # noqa: BLE001 - keep playing the kubelet; the test asserts outcomes
                 print(f"kubelet stand-in: {e!r}", file=sys.stderr)
@@ -142,59 +145,77 @@ class KubeletStandIn:
     def _set_status(self, kind, name: str, status: dict[str, Any]) -> None:
         self.custom.patch_namespaced_custom_object_status(*kind[:2], self.namespace, kind[2], name, {"status": status})
 
-    def _pytorchjobs(self) -> None:
-        for pj in self.custom.list_namespaced_custom_object(*PYTORCHJOB[:2], self.namespace, PYTORCHJOB[2])["items"]:
-            name = pj["metadata"]["name"]
-            key = f"pytorchjob/{name}"
-            conds = (pj.get("status") or {}).get("conditions") or []
-            if any(c["type"] in ("Succeeded", "Failed") and c["status"] == "True" for c in conds):
+    def _training_pods(self) -> None:
+        """The pods the training operator created for PyTorchJobs, run as a kubelet runs them: the
+        `pytorch` container's args as a local process with the pod's environment, restarted in
+        place under restartPolicy OnFailure (the operator counts the restarts against the job's
+        backoffLimit), killed when the pod is deleted, with the pod's status written back. Two
+        things a cluster network does are played here: the Master's Service name resolves to this
+        machine, and each job gets its own rendezvous port (pods have their own IPs; here they
+        share one). Init containers (the Workers' wait for the Master's name) count as done."""
+        pods = self.core.list_namespaced_pod(self.namespace, label_selector=JOB_LABEL).items
+        alive = {p.metadata.name for p in pods if not p.metadata.deletion_timestamp}
+        for name in [n for n in self.pods if n not in alive]:
+            proc = self.pods.pop(name)["proc"]
+            if proc.poll() is None:
+                proc.kill()
+        for pod in pods:
+            name = pod.metadata.name
+            if name not in alive or pod.status.phase in ("Succeeded", "Failed"):
                 continue
-            if key not in self.jobs:
-                procs = run_pytorchjob(self.procs, pj, self._env, port=free_port())
-                self.jobs[key] = procs
-                self.runs[key] = self.runs.get(key, 0) + 1
-                self._set_status(
-                    PYTORCHJOB,
-                    name,
-                    {
-                        "conditions": [
-                            {
-                                "type": "Created",
-                                "status": "True",
-                                "reason": "PyTorchJobCreated",
-                                "lastTransitionTime": _now(),
-                            },
-                            {
-                                "type": "Running",
-                                "status": "True",
-                                "reason": "PyTorchJobRunning",
-                                "lastTransitionTime": _now(),
-                            },
-                        ]
-                    },
-                )
+            state = self.pods.get(name)
+            if state is None:
+                job = pod.metadata.labels[JOB_LABEL]
+                if pod.metadata.labels.get("training.kubeflow.org/replica-type") == "master":
+                    self.runs[f"pytorchjob/{job}"] = self.runs.get(f"pytorchjob/{job}", 0) + 1
+                self.pods[name] = state = {"restarts": 0, "last": None}
+                self._start_pod(pod, state)
                 continue
-            procs = self.jobs[key]
-            if any(p.poll() is None for p in procs):
+            proc = state["proc"]
+            if proc.poll() is None:
                 continue
-            ok = all(p.returncode == 0 for p in procs)
-            final = {
-                "type": "Succeeded" if ok else "Failed",
-                "status": "True",
-                "reason": "PyTorchJobSucceeded" if ok else "PyTorchJobFailed",
-                "message": "" if ok else self.log_tail(replica_log(name), 500),
-                "lastTransitionTime": _now(),
-            }
-            self._set_status(
-                PYTORCHJOB,
-                name,
+            finished = {"exitCode": proc.returncode, "startedAt": state["started"], "finishedAt": _now()}
+            finished["reason"] = "Completed" if proc.returncode == 0 else "Error"
+            if proc.returncode != 0 and pod.spec.restart_policy in ("OnFailure", "Always"):
+                time.sleep(RESTART_DELAY)
+                state["restarts"] += 1
+                state["last"] = {"terminated": finished}
+                self._start_pod(pod, state)
+                continue
+            phase = "Succeeded" if proc.returncode == 0 else "Failed"
+            self._pod_status(pod, phase, state, {"terminated": finished})
+
+    def _start_pod(self, pod, state: dict[str, Any]) -> None:
+        c = self.core.api_client.sanitize_for_serialization(pod.spec.containers[0])
+        job = pod.metadata.labels[JOB_LABEL]
+        port = str(self.job_ports.setdefault(job, free_port()))
+        network = {"MASTER_ADDR": "127.0.0.1", "PET_MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port, "PET_MASTER_PORT": port}
+        env = self._env(c)
+        env.update({k: v for k, v in network.items() if k in env})
+        state["proc"] = self._spawn(pod.metadata.name, c["args"], env)
+        state["started"] = _now()
+        self._pod_status(pod, "Running", state, {"running": {"startedAt": state["started"]}})
+
+    def _pod_status(self, pod, phase: str, state: dict[str, Any], container_state: dict[str, Any]) -> None:
+        status = {
+            "phase": phase,
+            "startTime": pod.status.start_time.isoformat().replace("+00:00", "Z") if pod.status.start_time else _now(),
+            "podIP": "127.0.0.1",
+            "conditions": [{"type": "Ready", "status": "True" if phase == "Running" else "False"}],
+            "containerStatuses": [
                 {
-                    "conditions": [
-                        {"type": "Running", "status": "False", "reason": final["reason"], "lastTransitionTime": _now()},
-                        final,
-                    ]
-                },
-            )
+                    "name": pod.spec.containers[0].name,
+                    "image": pod.spec.containers[0].image,
+                    "imageID": "",
+                    "ready": phase == "Running",
+                    "started": phase == "Running",
+                    "restartCount": state["restarts"],
+                    "state": container_state,
+                    **({"lastState": state["last"]} if state["last"] else {}),
+                }
+            ],
+        }
+        self.core.patch_namespaced_pod_status(pod.metadata.name, self.namespace, {"status": status})
 
     def url_of(self, name: str) -> Optional[str]:
         s = self.servers.get(name)

@@ -1,6 +1,6 @@
 """Every child the operator writes, checked by the real API server against the real upstream CRDs
-(KServe's InferenceService, the training operator's PyTorchJob; see scripts/servers/build.sh):
-accepted, and with nothing pruned, since a field the schema does not know is dropped silently
+(KServe's InferenceService, the training operator's PyTorchJob; see scripts/servers/build.sh)
+and, for PyTorchJobs, by the training operator's own validating webhook: accepted, and with nothing pruned, since a field the schema does not know is dropped silently
 and a cluster would then run something else than the operator meant."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ NS = "schemas"
 
 
 @pytest.fixture(scope="module")
-def api(admin_api: k8s.ApiClient, crd_installed) -> k8s.CustomObjectsApi:
+def api(admin_api: k8s.ApiClient, crd_installed, training_operator) -> k8s.CustomObjectsApi:
     try:
         k8s.CoreV1Api(admin_api).create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=NS)))
     except k8s.ApiException as e:
@@ -90,6 +90,18 @@ def test_training_and_cycle_pytorchjobs_pass_the_training_operators_schema_whole
     _accepted_whole(
         api, PYTORCHJOB, training_job(ctx, "c-feedback", "v3", "v2", "s3://b/m/v1", cycle=2, compare_with="s3://b/m/v1")
     )
+
+
+def test_the_training_operators_webhook_judges_pytorchjobs(api):
+    """The webhook is live: a PyTorchJob without the `pytorch` container it requires is refused
+    with its message, so the jobs accepted above were checked by it too."""
+    body = training_job(_ctx(), "c", "v1", "v1", "m")
+    body["metadata"].pop("ownerReferences")
+    body["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]["name"] = "trainer"
+    with pytest.raises(k8s.ApiException) as refused:
+        api.create_namespaced_custom_object(*PYTORCHJOB[:2], NS, PYTORCHJOB[2], body, dry_run="All")
+    assert "validator.pytorchjob.training-operator.kubeflow.org" in refused.value.body
+    assert "must have at least one container with name pytorch" in refused.value.body
 
 
 def test_the_data_job_is_a_valid_batch_job(api, admin_api):

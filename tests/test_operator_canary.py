@@ -44,7 +44,7 @@ def _corrections(kafka_bootstrap: str, first: int) -> None:
 
 
 def test_a_failed_canary_rolls_back_and_a_good_one_is_promoted(
-    kube, admin_api, crd_installed, s3, s3_config, kafka_bootstrap, tmp_path
+    kube, admin_api, crd_installed, training_operator, s3, s3_config, kafka_bootstrap, tmp_path
 ):
     store, standin = prepare_namespace(kube, admin_api, s3, s3_config, tmp_path, NS, BUCKET)
     standin.fail_versions = {"v2"}  # cycle 1's revision will not come up

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def cluster(kube, admin_api, crd_installed, s3, s3_config, kafka_bootstrap, tmp_path_factory):
+def cluster(kube, admin_api, crd_installed, training_operator, s3, s3_config, kafka_bootstrap, tmp_path_factory):
     work = tmp_path_factory.mktemp("e2e")
     store, standin = prepare_namespace(kube, admin_api, s3, s3_config, work, NS, BUCKET)
     operator = Operator(kube, s3, kafka_bootstrap, work, NS, BUCKET).start()
@@ -76,6 +76,10 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
     args = master["template"]["spec"]["containers"][0]["args"]
     assert args[0] == "train" and args[args.index("--model-version") + 1] == "v1"
     assert job["metadata"]["ownerReferences"][0]["name"] == NAME
+    # Its pod is the training operator's, with the rendezvous it set (the Master's Service name).
+    pod = wait_for(lambda: _pod(admin_api, f"{NAME}-train-master-0"), 60, "the training operator's Master pod", diagnose)
+    env = {e.name: e.value for e in pod.spec.containers[0].env}
+    assert env["MASTER_ADDR"] == f"{NAME}-train-master-0" and env["WORLD_SIZE"] == "1" and env["RANK"] == "0"
     operator.kill()
     operator.start()
 
@@ -184,3 +188,12 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
 
 def _get(custom, kind, name):
     return get_child(custom, kind, NS, name)
+
+
+def _pod(admin_api, name):
+    try:
+        return k8s.CoreV1Api(admin_api).read_namespaced_pod(name, NS)
+    except k8s.exceptions.ApiException as e:
+        if e.status == 404:
+            return None
+        raise

@@ -390,7 +390,12 @@ def training_job(
         kind="PyTorchJob",
         metadata=ctx.meta(name, role, cycle),
         spec=KubeflowOrgV1PyTorchJobSpec(
-            pytorch_replica_specs=replicas, run_policy=KubeflowOrgV1RunPolicy(backoff_limit=3, clean_pod_policy="None")
+            pytorch_replica_specs=replicas, run_policy=KubeflowOrgV1RunPolicy(
+                # Pods that crash-loop past the backoff limit are deleted, so a failed job holds
+                # no GPUs; finished pods stay, with their logs.
+                backoff_limit=3,
+                clean_pod_policy="Running",
+            )
         ),
     )
     return _serialize(job)

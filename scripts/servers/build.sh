@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds the real servers the integration tests talk to, from package registries only:
-# kube-apiserver, kube-controller-manager, etcd 3.6, SeaweedFS (S3), Helm (Go module proxy)
-# and Apache Kafka (Maven Central jars); and fetches the upstream CRDs of the children's kinds
+# kube-apiserver, kube-controller-manager, etcd 3.6, SeaweedFS (S3), Helm, the Kubeflow training
+# operator's controller (Go module proxy) and Apache Kafka (Maven Central jars); and fetches the upstream CRDs of the children's kinds
 # (KServe's InferenceService, the training operator's PyTorchJob) from their Go modules. Everything is cached under $ONTASK_CACHE
 # (default ~/.cache/ontask); a binary that exists is never rebuilt, so this is idempotent.
-# Usage: build.sh [all|kube|etcd|weed|helm|kafka|crds]...
+# Usage: build.sh [all|kube|etcd|weed|helm|kafka|crds|training-operator]...
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,7 +23,7 @@ HELM_VERSION=v3.19.5
 WEED_VERSION=v0.0.0-20261109003541-7506e5f91cd6
 KAFKA_VERSION=4.0.1
 KSERVE_VERSION=v0.20.0
-TRAINING_OPERATOR_VERSION=v1.9.0
+TRAINING_OPERATOR_VERSION=v1.9.4
 
 log() { echo "[servers/build] $*" >&2; }
 
@@ -178,6 +178,24 @@ GO
   mv "$BIN/weed.tmp" "$BIN/weed"
 }
 
+build_training_operator() {
+  # The real controller of PyTorchJobs, with the manifests it is installed with (its webhook
+  # configuration and RBAC), so tests run it as a cluster does: no replace directives upstream,
+  # so `go install` builds it as published.
+  local dir="$CACHE/training-operator"
+  [[ -x "$BIN/training-operator" && -f "$dir/.complete" && "$(cat "$dir/.complete")" == "$TRAINING_OPERATOR_VERSION" ]] && return 0
+  log "building the Kubeflow training operator $TRAINING_OPERATOR_VERSION (cold: ~8 min on 2 cores)"
+  local tmp; tmp="$(wrapper training-operator)"
+  GOBIN="$tmp" go install -ldflags "-s -w" "github.com/kubeflow/training-operator/cmd/training-operator.v1@$TRAINING_OPERATOR_VERSION"
+  mv "$tmp/training-operator.v1" "$BIN/training-operator"
+  local src
+  src="$(cd "$tmp" && go mod download -json "github.com/kubeflow/training-operator@$TRAINING_OPERATOR_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+  rm -rf "$dir"; mkdir -p "$dir"
+  cp "$src/manifests/base/webhook/manifests.yaml" "$dir/webhook.yaml"
+  cp "$src/manifests/base/rbac/role.yaml" "$dir/role.yaml"
+  echo "$TRAINING_OPERATOR_VERSION" > "$dir/.complete"
+}
+
 build_kafka() {
   local dir="$CACHE/kafka-$KAFKA_VERSION"
   [[ -f "$dir/.complete" ]] && return 0
@@ -206,8 +224,9 @@ fetch_crds() {  # the real CRDs, so the API server validates children against up
 targets=("$@"); [[ ${#targets[@]} -eq 0 ]] && targets=(all)
 for t in "${targets[@]}"; do
   case "$t" in
-    all) build_kafka; build_etcd; build_helm; build_kube; build_weed; fetch_crds ;;
+    all) build_kafka; build_etcd; build_helm; build_kube; build_weed; fetch_crds; build_training_operator ;;
     crds) fetch_crds ;;
+    training-operator) build_training_operator ;;
     kube) build_kube ;; etcd) build_etcd ;; helm) build_helm ;; weed) build_weed ;; kafka) build_kafka ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac

@@ -1,0 +1,208 @@
+"""The Kubeflow training operator's real controller (v1.9, built from the Go module proxy by
+scripts/servers/build.sh), run against the test API server the way its Deployment runs in a
+cluster: in namespace `kubeflow`, under its own ServiceAccount bound to its upstream ClusterRole,
+its validating webhook registered under the upstream name and reached through its Service.
+
+What a cluster has and this machine does not is supplied the smallest way: the Service's
+EndpointSlice points at this machine's address (the API server resolves webhook Services through
+EndpointSlices when started with --enable-aggregator-routing), and the ServiceAccount's token
+comes from the TokenRequest API into a kubeconfig instead of a projected volume, and the webhook
+certificates its rotator writes to a Secret are copied to the folder the Secret's volume would be
+mounted at (what a kubelet does for its pod). Pods it creates
+never run by themselves: tests/kubelet_standin.py plays the kubelet.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from .kube import KubeEndpoints
+from .proc import ServerProcess, bin_path, cache_dir, free_port, upstream_crds
+
+NAMESPACE = "kubeflow"
+SERVICE = "training-operator"
+ACCOUNT = "training-operator"
+WEBHOOK_CONFIGURATION = "validator.training-operator.kubeflow.org"  # the name its cert rotator patches
+CERT_SECRET = "training-operator-webhook-cert"
+# Where its Deployment mounts that Secret; the path is fixed in the operator's code.
+CERT_DIR = Path("/tmp/k8s-webhook-server/serving-certs")
+
+
+def manifests_dir() -> Path:
+    """The upstream manifests build.sh copied beside the binary (webhook configuration, ClusterRole)."""
+    path = cache_dir() / "training-operator"
+    if not (path / ".complete").exists():
+        raise FileNotFoundError(f"{path} is missing: run `make servers` (scripts/servers/build.sh training-operator)")
+    return path
+
+
+def host_address() -> str:
+    """This machine's first non-loopback IPv4 address: an EndpointSlice may not point at 127.0.0.1."""
+    out = subprocess.run(["hostname", "-I"], capture_output=True, text=True, check=False).stdout.split()
+    for addr in out:
+        try:
+            socket.inet_pton(socket.AF_INET, addr)
+        except OSError:
+            continue
+        if not addr.startswith("127."):
+            return addr
+    raise RuntimeError(
+        "the training operator's webhook is reached through a Service, whose EndpointSlice needs a "
+        f"non-loopback IPv4 address, and this machine has none (hostname -I: {out})"
+    )
+
+
+def webhook_configuration(upstream: dict) -> dict:
+    """The upstream ValidatingWebhookConfiguration as its kustomization installs it: renamed, and
+    each webhook's Service set to the operator's in `kubeflow`."""
+    out = copy.deepcopy(upstream)
+    out["metadata"] = {"name": WEBHOOK_CONFIGURATION}
+    for hook in out["webhooks"]:
+        hook["clientConfig"]["service"].update({"name": SERVICE, "namespace": NAMESPACE, "port": 443})
+    return out
+
+
+class TrainingOperator:
+    """Installs and starts the training operator; stop() ends it (what it installed stays)."""
+
+    def __init__(self, workdir: Path, kube: KubeEndpoints):
+        self.workdir, self.kube = workdir, kube
+        self.proc: ServerProcess | None = None
+
+    def _kubectl(self, *args: str, input: str | None = None) -> str:
+        out = subprocess.run(
+            [str(bin_path("kubectl")), "--kubeconfig", str(self.kube.admin_kubeconfig), *args],
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=120,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"kubectl {' '.join(args[:3])}: {out.stderr.strip()}")
+        return out.stdout
+
+    def _install(self, webhook_port: int) -> None:
+        manifests = manifests_dir()
+        role = yaml.safe_load((manifests / "role.yaml").read_text())
+        hooks = webhook_configuration(yaml.safe_load((manifests / "webhook.yaml").read_text()))
+        docs = [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": ACCOUNT, "namespace": NAMESPACE}},
+            role,
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": ACCOUNT},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]},
+                "subjects": [{"kind": "ServiceAccount", "name": ACCOUNT, "namespace": NAMESPACE}],
+            },
+            # The rotator fills this Secret with the CA and serving certificate; it must exist.
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": CERT_SECRET, "namespace": NAMESPACE}},
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": SERVICE, "namespace": NAMESPACE},
+                "spec": {"ports": [{"name": "webhook-server", "port": 443, "protocol": "TCP", "targetPort": 9443}]},
+            },
+            {
+                "apiVersion": "discovery.k8s.io/v1",
+                "kind": "EndpointSlice",
+                "metadata": {
+                    "name": f"{SERVICE}-this-machine",
+                    "namespace": NAMESPACE,
+                    "labels": {
+                        "kubernetes.io/service-name": SERVICE,
+                        "endpointslice.kubernetes.io/managed-by": "ontask-tests",
+                    },
+                },
+                "addressType": "IPv4",
+                "endpoints": [{"addresses": [host_address()], "conditions": {"ready": True}}],
+                "ports": [{"name": "webhook-server", "port": webhook_port, "protocol": "TCP"}],
+            },
+            hooks,
+        ]
+        self._kubectl("apply", "--server-side", "--force-conflicts", "-f", str(upstream_crds() / "kubeflow.org_pytorchjobs.yaml"))
+        self._kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=yaml.safe_dump_all(docs))
+
+    def _crd_established(self) -> bool:
+        crd = json.loads(self._kubectl("get", "crd", "pytorchjobs.kubeflow.org", "-o", "json"))
+        return any(
+            c["type"] == "Established" and c["status"] == "True" for c in (crd.get("status") or {}).get("conditions", [])
+        )
+
+    def _kubeconfig(self) -> Path:
+        """A kubeconfig that authenticates as the operator's ServiceAccount."""
+        token = self._kubectl("create", "token", ACCOUNT, "-n", NAMESPACE, "--duration=48h").strip()
+        cfg = yaml.safe_load(self.kube.admin_kubeconfig.read_text())
+        cfg["users"] = [{"name": ACCOUNT, "user": {"token": token}}]
+        cfg["contexts"] = [{"name": ACCOUNT, "context": {"cluster": cfg["clusters"][0]["name"], "user": ACCOUNT}}]
+        cfg["current-context"] = ACCOUNT
+        path = self.workdir / "training-operator.kubeconfig"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(cfg))
+        return path
+
+    def _mount_certificates(self) -> None:
+        """Copy the certificates its rotator issued into CERT_DIR, once they are in the Secret."""
+
+        def issued() -> bool:
+            secret = json.loads(self._kubectl("get", "secret", CERT_SECRET, "-n", NAMESPACE, "-o", "json"))
+            data = secret.get("data") or {}
+            if not all(k in data for k in ("ca.crt", "tls.crt", "tls.key")):
+                return False
+            CERT_DIR.mkdir(parents=True, exist_ok=True)
+            for k in ("ca.crt", "tls.crt", "tls.key"):
+                (CERT_DIR / k).write_bytes(base64.b64decode(data[k]))
+            return True
+
+        assert self.proc is not None
+        self.proc.wait_until(issued, timeout=60, what="issuing its webhook certificates")
+
+    def start(self) -> "TrainingOperator":
+        webhook_port, probe_port = free_port(), free_port()
+        self._install(webhook_port)
+        shutil.rmtree(CERT_DIR, ignore_errors=True)  # a previous cluster's certificates
+        deadline = time.monotonic() + 60
+        while not self._crd_established():  # its controller watches PyTorchJobs from the start
+            if time.monotonic() > deadline:
+                raise TimeoutError("the PyTorchJob CRD was not established within 60 s")
+            time.sleep(0.5)
+        self.proc = ServerProcess(
+            "training-operator",
+            [
+                bin_path("training-operator"),
+                f"--kubeconfig={self._kubeconfig()}",
+                "--enable-scheme=pytorchjob",  # the only kind ontask creates
+                f"--webhook-server-port={webhook_port}",
+                "--metrics-bind-address=0",
+                f"--health-probe-bind-address=127.0.0.1:{probe_port}",
+            ],
+            self.workdir,
+            env={"MY_POD_NAMESPACE": NAMESPACE},
+        ).start()
+        self._mount_certificates()
+        # Ready once its certificates are issued, the webhook configuration carries their CA and
+        # the webhook server listens (its readiness check is that of its Deployment).
+        self.proc.wait_until(
+            lambda: urllib.request.urlopen(f"http://127.0.0.1:{probe_port}/readyz", timeout=3).status == 200,
+            timeout=120,
+            what="ready (/readyz)",
+        )
+        return self
+
+    def tail(self, lines: int = 40) -> str:
+        return self.proc.tail(lines) if self.proc else "(not started)"
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.stop()
