@@ -50,6 +50,7 @@ class KubeletStandIn:
         self.runs: dict[str, int] = {}  # how many times each job ran (a duplicate would show here)
         self.pods: dict[str, dict[str, Any]] = {}  # training pod name -> its process, restarts, start time
         self.job_ports: dict[str, int] = {}  # PyTorchJob name -> its rendezvous port here
+        self.starts: dict[str, int] = {}  # training pod name -> how many times its container started
         # Serverless mode: name -> {version: (process, port) or None when failed}, and the rolled-out version.
         self.revisions: dict[str, dict[str, Optional[tuple[subprocess.Popen, int]]]] = {}
         self.rolled_out: dict[str, str] = {}
@@ -193,6 +194,7 @@ class KubeletStandIn:
         env = self._env(c)
         env.update({k: v for k, v in network.items() if k in env})
         state["proc"] = self._spawn(pod.metadata.name, c["args"], env)
+        self.starts[pod.metadata.name] = self.starts.get(pod.metadata.name, 0) + 1
         state["started"] = _now()
         self._pod_status(pod, "Running", state, {"running": {"startedAt": state["started"]}})
 
