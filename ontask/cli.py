@@ -528,7 +528,9 @@ def _add_train(sub: "argparse._SubParsersAction") -> None:
     train.add_argument("--classifier", required=True, help="classifier name (prefix of its artifacts)")
     train.add_argument("--dataset", required=True, help="dataset name in the store")
     train.add_argument("--dataset-version", help="version (default: the latest complete one)")
-    train.add_argument("--base-model", required=True, help="checkpoint folder or s3:// URI to start from")
+    train.add_argument(
+        "--base-model", required=True, help="checkpoint folder, s3:// or hf://org/name[:revision] URI to start from"
+    )
     train.add_argument(
         "--cycle",
         action="store_true",

@@ -103,7 +103,11 @@ class TrainingOperator:
                 "apiVersion": "rbac.authorization.k8s.io/v1",
                 "kind": "ClusterRoleBinding",
                 "metadata": {"name": ACCOUNT},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": role["metadata"]["name"],
+                },
                 "subjects": [{"kind": "ServiceAccount", "name": ACCOUNT, "namespace": NAMESPACE}],
             },
             # The rotator fills this Secret with the CA and serving certificate; it must exist.
@@ -131,13 +135,16 @@ class TrainingOperator:
             },
             hooks,
         ]
-        self._kubectl("apply", "--server-side", "--force-conflicts", "-f", str(upstream_crds() / "kubeflow.org_pytorchjobs.yaml"))
+        self._kubectl(
+            "apply", "--server-side", "--force-conflicts", "-f", str(upstream_crds() / "kubeflow.org_pytorchjobs.yaml")
+        )
         self._kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=yaml.safe_dump_all(docs))
 
     def _crd_established(self) -> bool:
         crd = json.loads(self._kubectl("get", "crd", "pytorchjobs.kubeflow.org", "-o", "json"))
         return any(
-            c["type"] == "Established" and c["status"] == "True" for c in (crd.get("status") or {}).get("conditions", [])
+            c["type"] == "Established" and c["status"] == "True"
+            for c in (crd.get("status") or {}).get("conditions", [])
         )
 
     def _kubeconfig(self) -> Path:

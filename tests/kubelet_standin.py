@@ -190,7 +190,12 @@ class KubeletStandIn:
         c = self.core.api_client.sanitize_for_serialization(pod.spec.containers[0])
         job = pod.metadata.labels[JOB_LABEL]
         port = str(self.job_ports.setdefault(job, free_port()))
-        network = {"MASTER_ADDR": "127.0.0.1", "PET_MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port, "PET_MASTER_PORT": port}
+        network = {
+            "MASTER_ADDR": "127.0.0.1",
+            "PET_MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": port,
+            "PET_MASTER_PORT": port,
+        }
         env = self._env(c)
         env.update({k: v for k, v in network.items() if k in env})
         state["proc"] = self._spawn(pod.metadata.name, c["args"], env)

@@ -1,7 +1,8 @@
 """Every child the operator writes, checked by the real API server against the real upstream CRDs
 (KServe's InferenceService, the training operator's PyTorchJob; see scripts/servers/build.sh)
-and, for PyTorchJobs, by the training operator's own validating webhook: accepted, and with nothing pruned, since a field the schema does not know is dropped silently
-and a cluster would then run something else than the operator meant."""
+and, for PyTorchJobs, by the training operator's own validating webhook: accepted, and with
+nothing pruned, since a field the schema does not know is dropped silently and a cluster would
+then run something else than the operator meant."""
 
 from __future__ import annotations
 
@@ -86,7 +87,10 @@ def test_a_canary_passes_kserves_schema_whole(api):
 
 def test_training_and_cycle_pytorchjobs_pass_the_training_operators_schema_whole(api):
     ctx = _ctx(training={"workers": 3})
-    _accepted_whole(api, PYTORCHJOB, training_job(ctx, "c", "v1", "v1", "Qwen/Qwen2.5-VL-3B-Instruct"))
+    job = training_job(ctx, "c", "v1", "v1", "Qwen/Qwen2.5-VL-3B-Instruct")
+    args = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--base-model") + 1] == "hf://Qwen/Qwen2.5-VL-3B-Instruct"  # a Hub id, fetched as such
+    _accepted_whole(api, PYTORCHJOB, job)
     _accepted_whole(
         api, PYTORCHJOB, training_job(ctx, "c-feedback", "v3", "v2", "s3://b/m/v1", cycle=2, compare_with="s3://b/m/v1")
     )

@@ -77,7 +77,9 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
     assert args[0] == "train" and args[args.index("--model-version") + 1] == "v1"
     assert job["metadata"]["ownerReferences"][0]["name"] == NAME
     # Its pod is the training operator's, with the rendezvous it set (the Master's Service name).
-    pod = wait_for(lambda: _pod(admin_api, f"{NAME}-train-master-0"), 60, "the training operator's Master pod", diagnose)
+    pod = wait_for(
+        lambda: _pod(admin_api, f"{NAME}-train-master-0"), 60, "the training operator's Master pod", diagnose
+    )
     env = {e.name: e.value for e in pod.spec.containers[0].env}
     assert env["MASTER_ADDR"] == f"{NAME}-train-master-0" and env["WORLD_SIZE"] == "1" and env["RANK"] == "0"
     operator.kill()

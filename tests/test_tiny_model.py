@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 from ontask.models.loading import CheckpointError, load_vlm
 from ontask.models.tiny import build_tiny_vlm, parameter_count
 from ontask.store import S3Store, upload_folder
+from tests.conftest import REPO
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +71,40 @@ def test_reloaded_from_s3_equals_the_folder(tiny_dir, s3_config, tmp_path, monke
     from_s3, proc_s3 = load_vlm(f"s3://{bucket}/tiny/v0", s3=s3_config)
     from_dir, proc_dir = load_vlm(str(tiny_dir))
     assert torch.equal(_logits(from_s3, proc_s3, "answer tickets"), _logits(from_dir, proc_dir, "answer tickets"))
+
+
+def test_a_hub_uri_loads_from_the_hub_cache_as_a_job_would_without_a_hub(tiny_dir, tmp_path):
+    """hf://org/name[:revision] goes through huggingface_hub's own cache: here a cache laid out as
+    the Hub client writes it, read with HF_HUB_OFFLINE=1 (no hub can be reached), in a fresh
+    process as the training job runs."""
+    import os
+    import subprocess
+    import sys
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hf" / "hub" / "models--tiny-org--tiny-vlm"
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    for f in tiny_dir.iterdir():
+        (repo / "snapshots" / commit / f.name).write_bytes(f.read_bytes())
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    probe = (
+        "import sys, torch\n"
+        "from ontask.models.loading import CheckpointError, load_vlm\n"
+        "model, _ = load_vlm(sys.argv[1])\n"
+        "print(sum(float(p.detach().double().sum()) for p in model.parameters()))\n"
+        "try:\n    load_vlm('hf://tiny-org/absent')\nexcept CheckpointError as e:\n    print(e)\n"
+    )
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    for uri in ("hf://tiny-org/tiny-vlm", f"hf://tiny-org/tiny-vlm:{commit}"):
+        out = subprocess.run([sys.executable, "-c", probe, uri], capture_output=True, text=True, env=env, timeout=300)
+        assert out.returncode == 0, out.stderr
+        total, refused = out.stdout.strip().splitlines()[-2:]
+        folder, _ = load_vlm(str(tiny_dir))
+        assert float(total) == pytest.approx(sum(float(p.detach().double().sum()) for p in folder.parameters()))
+        assert refused.startswith("cannot fetch tiny-org/absent from the Hub cache (HF_HUB_OFFLINE is set)")
+    with pytest.raises(CheckpointError, match="expected hf://<org>/<name>"):
+        load_vlm("hf://just-a-name")
 
 
 def test_broken_checkpoints_are_refused_with_the_reason(tiny_dir, tmp_path):

@@ -27,7 +27,7 @@ def test_a_training_job_that_keeps_failing_restarts_to_its_backoff_limit_then_fa
     spec = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}, "student": {"gpus": 0}})
     # No such base model here, so `ontask train` exits with an error every time it starts.
     ctx = Context("doomed", NS, str(uuid.uuid4()), spec, store_uri=str(tmp_path / "store"))
-    job = training_job(ctx, "doomed-data", "d1", "v1", "Qwen/Qwen2.5-VL-3B-Instruct")
+    job = training_job(ctx, "doomed-data", "d1", "v1", str(tmp_path / "no-such-model"))
     job["metadata"].pop("ownerReferences")  # no TaskClassifier owns it here
     name = job["metadata"]["name"]
     standin = KubeletStandIn(admin_api, NS, tmp_path / "kubelet", {}).start()

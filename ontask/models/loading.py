@@ -1,8 +1,12 @@
-"""Loading a Qwen2.5-VL checkpoint (the tiny one or a real one) from a folder or from S3.
+"""Loading a Qwen2.5-VL checkpoint (the tiny one or a real one) from a folder, from S3 or from
+the Hugging Face Hub.
 
 A checkpoint is a folder as ``save_pretrained`` writes it. In a cluster, KServe's storage
-initializer copies ``storageUri`` to /mnt/models before the predictor starts; elsewhere an
-``s3://`` URI is downloaded here first. Both end in the same ``from_pretrained`` call.
+initializer copies ``storageUri`` to /mnt/models before the predictor starts; elsewhere (the
+training and data jobs, the embedded mode) an ``s3://`` URI is downloaded here first and an
+``hf://org/name[:revision]`` one is fetched through the Hub's own cache (``HF_HOME``; offline
+with ``HF_HUB_OFFLINE=1`` when the cache already holds it). All end in the same
+``from_pretrained`` call.
 """
 
 from __future__ import annotations
@@ -26,8 +30,40 @@ class CheckpointError(RuntimeError):
     """A checkpoint folder is missing, incomplete or corrupt."""
 
 
+HUB_SCHEME = "hf://"
+
+
+def hub_model(uri: str) -> Optional[tuple[str, Optional[str]]]:
+    """(repo id, revision or None) of an hf:// URI as KServe's storage initializer reads it
+    (``hf://org/name`` or ``hf://org/name:revision``); None for any other URI.
+
+    >>> hub_model("hf://Qwen/Qwen2.5-VL-3B-Instruct:main"), hub_model("s3://b/m")
+    (('Qwen/Qwen2.5-VL-3B-Instruct', 'main'), None)
+    """
+    if not uri.startswith(HUB_SCHEME):
+        return None
+    repo, _, revision = uri.removeprefix(HUB_SCHEME).partition(":")
+    if repo.count("/") != 1 or not all(repo.split("/")):
+        raise CheckpointError(f"{uri} is not a Hub model URI: expected hf://<org>/<name>[:<revision>]")
+    return repo, revision or None
+
+
+def _hub_copy(repo: str, revision: Optional[str]) -> Path:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(repo, revision=revision))
+    except (HfHubHTTPError, LocalEntryNotFoundError, OSError, ValueError) as e:
+        where = "the Hub cache (HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") else "the Hugging Face Hub"
+        raise CheckpointError(f"cannot fetch {repo} from {where}: {e}") from e
+
+
 def local_copy(uri: str, s3: Optional[S3Config] = None, cache_root: Optional[Path] = None) -> Path:
-    """A local folder holding the checkpoint at uri (downloaded once per URI for s3://)."""
+    """A local folder holding the checkpoint at uri (downloaded once per URI for s3:// and hf://)."""
+    hub = hub_model(uri)
+    if hub is not None:
+        return _hub_copy(*hub)
     if not uri.startswith("s3://"):
         path = Path(uri.removeprefix("file://"))
         if not path.is_dir():

@@ -336,8 +336,7 @@ def training_job(
     role = "train" if cycle is None else "cycle"
     name = child_name(ctx.name, role, cycle)
     pvc = pvc_path(base_model)  # a student checkpoint on a PersistentVolumeClaim, mounted read-only
-    if pvc is not None:
-        base_model = pvc[2]
+    base_model = pvc[2] if pvc is not None else model_storage_uri(base_model)  # a Hub id is fetched as hf://
     args = [
         "train",
         "--config",
@@ -390,12 +389,13 @@ def training_job(
         kind="PyTorchJob",
         metadata=ctx.meta(name, role, cycle),
         spec=KubeflowOrgV1PyTorchJobSpec(
-            pytorch_replica_specs=replicas, run_policy=KubeflowOrgV1RunPolicy(
+            pytorch_replica_specs=replicas,
+            run_policy=KubeflowOrgV1RunPolicy(
                 # Pods that crash-loop past the backoff limit are deleted, so a failed job holds
                 # no GPUs; finished pods stay, with their logs.
                 backoff_limit=3,
                 clean_pod_policy="Running",
-            )
+            ),
         ),
     )
     return _serialize(job)
