@@ -198,7 +198,7 @@ class KubeletStandIn:
         }
         env = self._env(c)
         env.update({k: v for k, v in network.items() if k in env})
-        state["proc"] = self._spawn(pod.metadata.name, c["args"], env)
+        state["proc"] = self.procs.spawn(pod.metadata.name, c["args"], env, c.get("command"))
         self.starts[pod.metadata.name] = self.starts.get(pod.metadata.name, 0) + 1
         state["started"] = _now()
         self._pod_status(pod, "Running", state, {"running": {"startedAt": state["started"]}})

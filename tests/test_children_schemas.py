@@ -122,6 +122,17 @@ def test_gpu_pods_go_where_the_spec_places_them_and_cpu_pods_anywhere():
     assert pod["tolerations"] == SCHEDULING["tolerations"]
     assert pod["containers"][0]["resources"]["limits"] == {"cpu": "8", "memory": "64Gi", "nvidia.com/gpu": "2"}
     assert {"name": "dshm", "mountPath": "/dev/shm"} in pod["containers"][0]["volumeMounts"]
+    # Two GPUs per worker: two processes under torchrun, which the training operator sizes.
+    job = training_job(ctx, "c", "v1", "v1", "m")
+    assert job["spec"]["nprocPerNode"] == "2"
+    assert pod["containers"][0]["command"] == ["torchrun"] and pod["containers"][0]["args"][:3] == [
+        "--module",
+        "ontask.cli",
+        "train",
+    ]
+    one = training_job(_ctx(student={"gpus": 1}), "c", "v1", "v1", "m")
+    assert "nprocPerNode" not in one["spec"]
+    assert "command" not in one["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]
     judge = vllm_judge_service(ctx)["spec"]["predictor"]
     assert judge["nodeSelector"] == SCHEDULING["nodeSelector"]
     assert judge["model"]["resources"]["limits"] == {"cpu": "16", "memory": "400Gi", "nvidia.com/gpu": "4"}

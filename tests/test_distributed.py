@@ -1,6 +1,8 @@
 """Data-parallel training under torchrun with the environment a PyTorchJob sets (gloo on CPU):
 two processes end with the weights one process reaches with the same global batch, and only
-rank 0 writes a checkpoint."""
+rank 0 writes a checkpoint. The two processes are launched as a worker with two GPUs is
+(`torchrun --module ontask.cli ...`, nprocPerNode 2): torchrun takes its layout from the PET_
+variables the training operator sets, not from flags."""
 
 import os
 import subprocess
@@ -24,7 +26,7 @@ CONFIG = (
 )
 
 
-def _train(tmp_path, name, launcher):
+def _train(tmp_path, name, launcher, env=None):
     store_dir = tmp_path / name
     write_version(LocalStore(store_dir), "screens", list(generate(10, seed=6)), "ontask/synthetic", {})
     cmd = [
@@ -45,7 +47,7 @@ def _train(tmp_path, name, launcher):
         "--warm-start-steps",
         "3",
     ]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1", **(env or {})}
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=900, env=env)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
     return store_dir / "classifiers" / "ddp" / "models"
@@ -55,23 +57,15 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
     build_tiny_vlm(tmp_path / "base", seed=2)
     (tmp_path / "tc.yaml").write_text(CONFIG)
     single = _train(tmp_path, "single", [sys.executable])
-    double = _train(
-        tmp_path,
-        "double",
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nnodes",
-            "1",
-            "--nproc_per_node",
-            "2",
-            "--master_addr",
-            "127.0.0.1",
-            "--master_port",
-            str(free_port()),
-        ],
-    )
+    # The training operator's environment for one pod of a job with nprocPerNode "2".
+    operator_env = {
+        "PET_NPROC_PER_NODE": "2",
+        "PET_NNODES": "1",
+        "PET_NODE_RANK": "0",
+        "PET_MASTER_ADDR": "127.0.0.1",
+        "PET_MASTER_PORT": str(free_port()),
+    }
+    double = _train(tmp_path, "double", [sys.executable, "-m", "torch.distributed.run"], operator_env)
     assert sorted(p.name for p in double.iterdir()) == ["v1"]  # one checkpoint, written by rank 0
     a = load_file(str(single / "v1" / "model.safetensors"))
     b = load_file(str(double / "v1" / "model.safetensors"))

@@ -130,3 +130,33 @@ def test_held_out_accuracy_is_the_same_in_batches_of_val_batch_size(setup):
     assert accuracy(model, rows, answers, 1) == one_by_one
     assert accuracy(model, rows, answers, 4) == one_by_one
     assert accuracy(model, rows, answers, 64) == one_by_one
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (runs on the device machine)")
+def test_on_a_gpu_the_trainer_keeps_fp32_weights_computes_in_bf16_and_learns(tmp_path):
+    """The placement a GPU pod gets: weights (the optimizer's master copy) fp32 on the device,
+    the rollout snapshot bf16 there, every batch moved to it, and the warm start still teaches."""
+    from ontask.trainers.run import training_device
+
+    device = training_device()
+    model, processor = load_vlm(str(build_tiny_vlm(tmp_path / "tiny", seed=1)), device=str(device))
+    rows = encode_examples(processor, (example_at(50, i) for i in range(10)), Verifier())
+    cfg = TrainConfig(
+        group_size=3,
+        prompts_per_step=4,
+        max_response_length=4,
+        warm_start_steps=30,
+        grpo_steps=4,
+        sync_steps=2,
+        eval_every=0,
+        learning_rate=1e-3,
+        weights=Weights(0.8, 0.0, 0.2),
+    )
+    trainer = Trainer(model, processor, rows[:8], rows[8:], cfg)
+    history = trainer.train()
+    assert {p.device.type for p in model.parameters()} == {"cuda"}
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    assert {p.dtype for p in trainer.rollout_model.parameters()} == {torch.bfloat16}
+    warm = [m["sft_loss"] for m in history if m["phase"] == "warm-start"]
+    assert all(map(torch.isfinite, torch.tensor(warm))) and warm[-1] < warm[0]
+    assert [m["phase"] for m in history].count("grpo") == 4

@@ -49,10 +49,17 @@ class Processes:
         self.base_env = dict(base_env if base_env is not None else os.environ)
         workdir.mkdir(parents=True, exist_ok=True)
 
-    def spawn(self, name: str, args: list[str], env: Mapping[str, str]) -> subprocess.Popen:
+    def spawn(
+        self, name: str, args: list[str], env: Mapping[str, str], command: Optional[list[str]] = None
+    ) -> subprocess.Popen:
+        """Run a container's args: as `ontask` (the image's entrypoint), or under torchrun when
+        the container's command says so (a worker with several GPUs)."""
+        if command not in (None, ["torchrun"]):
+            raise ValueError(f"only `ontask` and `torchrun` containers run locally, not {command}")
+        launcher = ["torch.distributed.run"] if command else ["ontask.cli"]
         out = open(self.workdir / f"{name}.log", "ab")
         return subprocess.Popen(
-            [sys.executable, "-m", "ontask.cli", *args],
+            [sys.executable, "-m", *launcher, *args],
             cwd=self.cwd,
             env={**self.base_env, **env},
             stdout=out,
@@ -76,21 +83,30 @@ def run_pytorchjob(
     """Every replica of a PyTorchJob as a process, Master first (rank 0), on one rendezvous port
     (a free one unless given)."""
     name, replicas = job["metadata"]["name"], job["spec"]["pytorchReplicaSpecs"]
-    world = sum(r.get("replicas", 1) for r in replicas.values())
+    nodes = sum(r.get("replicas", 1) for r in replicas.values())
+    nproc = int(job["spec"].get("nprocPerNode") or 1)
     port, rank, started = port or free_port(), 0, []
     for role in ("Master", "Worker"):
         if role not in replicas:
             continue
         c = replicas[role]["template"]["spec"]["containers"][0]
         for _ in range(replicas[role].get("replicas", 1)):
+            # What the training operator sets (torchrun reads the PET_ ones when a pod runs
+            # one process per GPU).
             torchrun = {
                 "MASTER_ADDR": "127.0.0.1",
                 "MASTER_PORT": str(port),
-                "WORLD_SIZE": str(world),
+                "WORLD_SIZE": str(nodes * nproc),
                 "RANK": str(rank),
                 "LOCAL_RANK": "0",
+                "PET_MASTER_ADDR": "127.0.0.1",
+                "PET_MASTER_PORT": str(port),
+                "PET_NNODES": str(nodes),
+                "PET_NODE_RANK": str(rank),
+                "PET_NPROC_PER_NODE": str(nproc),
             }
-            started.append(procs.spawn(replica_log(name, role, rank), c["args"], {**env_of(c), **torchrun}))
+            log = replica_log(name, role, rank)
+            started.append(procs.spawn(log, c["args"], {**env_of(c), **torchrun}, c.get("command")))
             rank += 1
     return started
 

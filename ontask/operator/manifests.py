@@ -325,7 +325,8 @@ def training_job(
 ) -> dict[str, Any]:
     """The GRPO PyTorchJob: Master + (workers - 1) Workers, each running `ontask train` under
     torchrun's environment (MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, set by the training
-    operator), writing models/<model_version> under the classifier's prefix."""
+    operator), one process per GPU when a worker has several (nprocPerNode), writing
+    models/<model_version> under the classifier's prefix."""
     from kubeflow.training import (
         KubeflowOrgV1PyTorchJob,
         KubeflowOrgV1PyTorchJobSpec,
@@ -364,11 +365,16 @@ def training_job(
     volumes = ([_SHM_VOLUME] if gpus else []) + ([pvc[0]] if pvc else [])  # NCCL exchanges tensors in /dev/shm
     mounts = ([_SHM_MOUNT] if gpus else []) + ([pvc[1]] if pvc else [])
 
+    # A pod with several GPUs runs one process per GPU under torchrun, which reads the rendezvous
+    # the training operator sets for nprocPerNode (PET_NPROC_PER_NODE, PET_MASTER_ADDR, ...).
+    command, container_args = (["torchrun"], ["--module", "ontask.cli", *args]) if gpus > 1 else (None, args)
+
     def replica(count: int) -> KubeflowOrgV1ReplicaSpec:
         container = k8s.V1Container(
             name="pytorch",
             image=ctx.image,
-            args=args,
+            command=command,
+            args=container_args,
             env=env,
             resources=_resources(gpus, ctx.spec.student.resources),
             ports=[k8s.V1ContainerPort(container_port=TRAIN_PORT, name="pytorchjob-port")],
@@ -389,6 +395,7 @@ def training_job(
         kind="PyTorchJob",
         metadata=ctx.meta(name, role, cycle),
         spec=KubeflowOrgV1PyTorchJobSpec(
+            nproc_per_node=str(gpus) if gpus > 1 else None,
             pytorch_replica_specs=replicas,
             run_policy=KubeflowOrgV1RunPolicy(
                 # Pods that crash-loop past the backoff limit are deleted, so a failed job holds

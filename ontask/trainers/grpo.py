@@ -56,7 +56,7 @@ def policy_loss(
     aggregated. logp/logp_old/mask: [N, T]; advantages: [N] (one per sampled answer). A dual
     clip bounds the loss of negative-advantage tokens whose ratio exploded."""
     clip_high = clip_low if clip_high is None else clip_high
-    adv = advantages.unsqueeze(-1).to(logp.dtype)
+    adv = advantages.unsqueeze(-1).to(device=logp.device, dtype=logp.dtype)
     ratio = torch.exp(logp - logp_old)
     unclipped = -adv * ratio
     clipped = -adv * torch.clamp(ratio, 1.0 - clip_low, 1.0 + clip_high)

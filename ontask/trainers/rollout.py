@@ -14,6 +14,16 @@ import torch
 SUPPRESSED = -1e4
 
 
+def model_device(model) -> torch.device:
+    """Where the model's weights are: every batch goes there (rows stay on the CPU until then)."""
+    return next(model.parameters()).device
+
+
+def on_device(inputs: dict, device: torch.device) -> dict:
+    """A processor output (or batch) with its tensors on `device`."""
+    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
+
+
 def _decode_positions(past_len: int, step: int, rope_deltas: torch.Tensor, n: int) -> torch.Tensor:
     # Qwen2.5-VL's M-RoPE: after the image, text positions continue at index + rope_delta on
     # all three axes (temporal, height, width).
@@ -37,7 +47,7 @@ def sample_group(
     Returns (completions, logp_old, mask), each [G, T]."""
     if inputs["input_ids"].shape[0] != 1:
         raise ValueError("sample_group takes one prompt; batch prompts by calling it per prompt")
-    out = model(**inputs, use_cache=True)
+    out = model(**on_device(inputs, model_device(model)), use_cache=True)
     cache = out.past_key_values
     past_len = inputs["input_ids"].shape[1]
     rope_deltas = model.model.rope_deltas
@@ -50,7 +60,9 @@ def sample_group(
         if suppress:
             logits[:, suppress] = SUPPRESSED
         logp_all = torch.log_softmax(logits / temperature, dim=-1)
-        tok = torch.multinomial(logp_all.exp(), 1, generator=generator).squeeze(1)
+        # Drawn on the CPU with the caller's CPU generator, so the samples of a seed are the same
+        # on any device (and a CUDA tensor cannot take a CPU generator).
+        tok = torch.multinomial(logp_all.exp().cpu(), 1, generator=generator).squeeze(1).to(logits.device)
         tok = torch.where(done, torch.full_like(tok, pad_token_id), tok)
         tokens.append(tok)
         logps.append(logp_all.gather(1, tok[:, None]).squeeze(1))
@@ -82,7 +94,7 @@ def completion_logprobs(
     g, t = completions.shape
     # All G answers have length T (padding past the end-of-answer token is masked by the
     # caller), so the collated batch is the prompt repeated G times, unpadded.
-    batch, _, _ = collate_with_answers([inputs] * g, completions.tolist(), 0)
+    batch, _, _ = collate_with_answers([inputs] * g, completions.tolist(), 0, device=completions.device)
     model.model.rope_deltas = None  # recompute positions for this full sequence
     logits = model(**batch).logits[:, -t - 1 : -1, :].float()
     if suppress_token_ids:
@@ -95,16 +107,17 @@ def completion_logprobs(
 
 
 def collate_with_answers(
-    rows: Sequence[dict], answers: Sequence[Sequence[int]], pad_token_id: int
+    rows: Sequence[dict], answers: Sequence[Sequence[int]], pad_token_id: int, device: Optional[torch.device] = None
 ) -> tuple[dict, torch.Tensor, torch.Tensor]:
     """One padded batch of several prompts (each of batch size 1, each with its own image), each
     followed by its answer tokens, left-padded so every row ends at the last position (as the
     serving batch does). mm_token_type_ids is extended with zeros over the answers, else
     positions silently fall back to 1-D. Returns (batch, targets [B, A], mask [B, A]): the answer tokens and
-    which of them are real, aligned to the last A positions."""
-    dev = rows[0]["input_ids"].device
+    which of them are real, aligned to the last A positions; all on `device` (default: the rows')."""
+    dev = device if device is not None else rows[0]["input_ids"].device
     seqs = [
-        torch.cat([r["input_ids"][0], torch.as_tensor(a, dtype=torch.long, device=dev)]) for r, a in zip(rows, answers)
+        torch.cat([r["input_ids"][0].to(dev), torch.as_tensor(a, dtype=torch.long, device=dev)])
+        for r, a in zip(rows, answers)
     ]
     length, a_max = max(len(s) for s in seqs), max(len(a) for a in answers)
     b = len(rows)
@@ -119,15 +132,15 @@ def collate_with_answers(
         attn[i, length - len(s) :] = 1
         if has_types:
             n = r["mm_token_type_ids"].shape[1]
-            types[i, length - len(s) : length - len(s) + n] = r["mm_token_type_ids"][0]
+            types[i, length - len(s) : length - len(s) + n] = r["mm_token_type_ids"][0].to(dev)
         # Answers are right-aligned at the end of each row; shorter ones are masked on the left.
         targets[i, a_max - len(a) :] = torch.as_tensor(a, dtype=torch.long, device=dev)
         mask[i, a_max - len(a) :] = 1
     batch = {
         "input_ids": ids,
         "attention_mask": attn,
-        "pixel_values": torch.cat([r["pixel_values"] for r in rows]),
-        "image_grid_thw": torch.cat([r["image_grid_thw"] for r in rows]),
+        "pixel_values": torch.cat([r["pixel_values"] for r in rows]).to(dev),
+        "image_grid_thw": torch.cat([r["image_grid_thw"] for r in rows]).to(dev),
     }
     if has_types:
         batch["mm_token_type_ids"] = types
@@ -139,7 +152,7 @@ def answer_logprobs(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Teacher-forced log-probs [B, A] of one answer per prompt, all prompts in ONE padded
     forward pass (the supervised warm start's batch). Returns (logp * mask, mask)."""
-    batch, targets, mask = collate_with_answers(rows, answers, pad_token_id)
+    batch, targets, mask = collate_with_answers(rows, answers, pad_token_id, device=model_device(model))
     a = targets.shape[1]
     model.model.rope_deltas = None
     logits = model(**batch).logits[:, -a - 1 : -1, :].float()

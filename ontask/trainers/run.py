@@ -150,6 +150,16 @@ def next_model_version(store: Store, prefix: str) -> str:
     return f"v{n + 1}"
 
 
+def training_device() -> torch.device:
+    """This process's device: its own GPU (LOCAL_RANK, which torchrun sets when a pod runs one
+    process per GPU) when there is one, else the CPU."""
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    torch.cuda.set_device(device)  # before NCCL joins: its communicator binds the current device
+    return device
+
+
 def init_distributed() -> tuple[int, int]:
     """Join the process group a PyTorchJob (or torchrun) describes in the environment
     (MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE): gloo on CPU, NCCL on GPU. (rank, world)."""
@@ -220,6 +230,7 @@ def run_training(
     from ontask.data.dataset import list_versions
     from ontask.verify import Verifier
 
+    device = training_device()
     rank, world = init_distributed()
     torch.manual_seed(0)
     prefix = classifier_prefix(classifier)
@@ -229,7 +240,8 @@ def run_training(
     ckpt_prefix = checkpoints_prefix(prefix, dataset, dataset_version)
     with tempfile.TemporaryDirectory() as tmp:
         resume = _latest_checkpoint(store, ckpt_prefix, Path(tmp) / "resume")
-        model, processor = load_vlm(str(resume) if resume else base_model, s3=s3)
+        # fp32 weights on the device; forward passes run in bf16 there (trainer.mixed_precision).
+        model, processor = load_vlm(str(resume) if resume else base_model, s3=s3, device=str(device))
         if spec.training.lora_rank:
             add_lora(model, spec.training.lora_rank)
         rows = load_rows(
@@ -262,6 +274,7 @@ def run_training(
                 "train_rows": len(rows.train),
                 "val_rows": len(rows.val),
                 "base_model": base_model,
+                "device": str(device),
             }
         )
         trainer = Trainer(
@@ -274,7 +287,7 @@ def run_training(
             on_checkpoint=(lambda t: _save_checkpoint(store, ckpt_prefix, t, processor)) if rank == 0 else None,
         )
         if resume is not None:
-            state = torch.load(resume / STATE_FILE, weights_only=True)
+            state = torch.load(resume / STATE_FILE, weights_only=True, map_location=device)
             if state.get("adapters"):
                 model.load_state_dict(state["adapters"], strict=False)
             trainer.load_state_dict(state)

@@ -10,6 +10,7 @@ metrics) teaches the answer format before the policy gradient takes over.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -27,7 +28,13 @@ from ontask.rewards.components import Weights, hybrid_reward
 from ontask.spec import DataSpec, RewardWeights, TrainingSpec
 from ontask.trainers.curriculum import Curriculum, draw_batch, is_hard
 from ontask.trainers.grpo import group_advantages, groups_with_signal, grpo_objective
-from ontask.trainers.rollout import answer_logprobs, collate_with_answers, completion_logprobs, sample_group
+from ontask.trainers.rollout import (
+    answer_logprobs,
+    collate_with_answers,
+    completion_logprobs,
+    model_device,
+    sample_group,
+)
 
 
 def _spec_default(model, name: str):
@@ -84,22 +91,42 @@ def accuracy(model, rows: list[Encoded], answers: AnswerTokens, batch_size: int 
     with torch.no_grad():
         for i in range(0, len(rows), max(1, batch_size)):
             chunk = rows[i : i + max(1, batch_size)]
-            batch, _, _ = collate_with_answers([r.inputs for r in chunk], [[] for _ in chunk], answers.pad)
+            batch, _, _ = collate_with_answers(
+                [r.inputs for r in chunk], [[] for _ in chunk], answers.pad, device=model_device(model)
+            )
             model.model.rope_deltas = None
-            last = model(**batch).logits[:, -1].float()
+            with mixed_precision(model):
+                last = model(**batch).logits[:, -1].float()
             p_on = torch.softmax(torch.stack([last[:, answers.on], last[:, answers.off]], 1), 1)[:, 0]
             correct += sum((ON if q >= 0.5 else OFF) == r.label for q, r in zip(p_on.tolist(), chunk))
     model.train(was)
     return correct / max(1, len(rows))
 
 
+def mixed_precision(model) -> contextlib.AbstractContextManager:
+    """bf16 compute for a model on a GPU (its weights, the optimizer's master copy, stay fp32);
+    fp32 on the CPU, where bf16 matmuls are slower."""
+    device = model_device(model)
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def frozen_copy(model) -> torch.nn.Module:
+    """An eval-mode copy for sampling or as the KL reference; in bf16 on a GPU (it only runs
+    forward passes under bf16 autocast anyway), which halves what it holds."""
+    out = copy.deepcopy(model).eval()
+    return out.to(torch.bfloat16) if model_device(model).type == "cuda" else out
+
+
 def sft_loss_sum(model, rows: list[Encoded], answers: AnswerTokens) -> torch.Tensor:
     """Sum over rows of each labelled answer's token-mean negative log-likelihood, all rows in
     one padded forward pass (the caller divides by the global batch size)."""
     if not rows:
-        return torch.zeros(())
+        return torch.zeros((), device=model_device(model))
     targets = [answers.on_ids if r.label == ON else answers.off_ids for r in rows]
-    logp, mask = answer_logprobs(model, [r.inputs for r in rows], targets, answers.pad)
+    with mixed_precision(model):
+        logp, mask = answer_logprobs(model, [r.inputs for r in rows], targets, answers.pad)
     return -(logp.sum(1) / mask.sum(1)).sum()
 
 
@@ -129,7 +156,8 @@ class Trainer:
         self.step = 0
         self.rollout_model = None
         self.rollout_synced_at: list[int] = []
-        self.reference = copy.deepcopy(model).eval() if cfg.kl_coef > 0 else None
+        self.device = model_device(model)
+        self.reference = frozen_copy(model) if cfg.kl_coef > 0 else None
         self.decode = tokenizer_decode or (lambda ids: processor.tokenizer.decode(ids, skip_special_tokens=True))
         self.started = time.monotonic()
         self.history: list[dict[str, Any]] = []
@@ -144,7 +172,7 @@ class Trainer:
     def maybe_sync(self) -> None:
         """Copy the trained weights into the rollout policy every sync_steps optimizer steps."""
         if self.rollout_model is None:
-            self.rollout_model = copy.deepcopy(self.model).eval()
+            self.rollout_model = frozen_copy(self.model)
             self.rollout_synced_at.append(self.step)
         elif self.step % self.cfg.sync_steps == 0 and self.rollout_synced_at[-1] != self.step:
             self.rollout_model.load_state_dict(self.model.state_dict())
@@ -170,7 +198,7 @@ class Trainer:
     def _allreduce(self, values: list[float]) -> list[float]:
         if self.world == 1:
             return values
-        t = torch.tensor(values, dtype=torch.float64)
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)  # NCCL reduces GPU tensors only
         torch.distributed.all_reduce(t)
         return t.tolist()
 
@@ -221,17 +249,18 @@ class Trainer:
         groups, rewards_all = [], []
         sums = dict.fromkeys(("reward_binary", "reward_judge", "reward_verifier", "malformed"), 0.0)
         for row in batch:
-            completions, logp_old, mask = sample_group(
-                self.rollout_model,
-                row.inputs,
-                cfg.group_size,
-                cfg.max_response_length,
-                self.answers.eos,
-                self.answers.pad,
-                temperature=cfg.temperature,
-                suppress_token_ids=self.answers.suppress,
-                generator=self._generator_for(row),
-            )
+            with mixed_precision(self.rollout_model):
+                completions, logp_old, mask = sample_group(
+                    self.rollout_model,
+                    row.inputs,
+                    cfg.group_size,
+                    cfg.max_response_length,
+                    self.answers.eos,
+                    self.answers.pad,
+                    temperature=cfg.temperature,
+                    suppress_token_ids=self.answers.suppress,
+                    generator=self._generator_for(row),
+                )
             rewards = []
             for c, m in zip(completions, mask):
                 text = self.decode(c[m.bool()].tolist())
@@ -257,15 +286,21 @@ class Trainer:
         for n, (row, completions, logp_old, mask) in enumerate(groups):
             if not signal[n]:
                 continue  # dynamic sampling: a group that all agrees teaches nothing
-            logp, logits = completion_logprobs(
-                self.model, row.inputs, completions, mask, with_logits=True, suppress_token_ids=self.answers.suppress
-            )
-            logp_ref = None
-            if self.reference is not None:
-                with torch.no_grad():
-                    logp_ref, _ = completion_logprobs(
-                        self.reference, row.inputs, completions, mask, suppress_token_ids=self.answers.suppress
-                    )
+            with mixed_precision(self.model):
+                logp, logits = completion_logprobs(
+                    self.model,
+                    row.inputs,
+                    completions,
+                    mask,
+                    with_logits=True,
+                    suppress_token_ids=self.answers.suppress,
+                )
+                logp_ref = None
+                if self.reference is not None:
+                    with torch.no_grad():
+                        logp_ref, _ = completion_logprobs(
+                            self.reference, row.inputs, completions, mask, suppress_token_ids=self.answers.suppress
+                        )
             loss, m = grpo_objective(
                 logp,
                 logp_old,
@@ -349,7 +384,7 @@ class Trainer:
         self.rng.setstate(state["rng"])
         self.rollout_synced_at = list(state["rollout_synced_at"])
         if state.get("rollout") is not None:
-            self.rollout_model = copy.deepcopy(self.model).eval()
+            self.rollout_model = frozen_copy(self.model)
             self.rollout_model.load_state_dict(state["rollout"])
 
     def _maybe_checkpoint(self) -> None:
