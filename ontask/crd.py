@@ -20,7 +20,10 @@ from pydantic import BaseModel
 
 from ontask import spec
 
-CRD_PATH = Path(__file__).resolve().parent.parent / "charts" / "ontask" / "crds" / f"{spec.PLURAL}.{spec.GROUP}.yaml"
+# Under the chart's files/ (templates/crds.yaml renders them), so `helm upgrade` upgrades them.
+CRD_PATH = (
+    Path(__file__).resolve().parent.parent / "charts" / "ontask" / "files" / "crds" / f"{spec.PLURAL}.{spec.GROUP}.yaml"
+)
 
 _DROP = {"title", "additionalProperties", "$defs", "discriminator"}
 
@@ -116,7 +119,11 @@ def build_crd() -> dict[str, Any]:
         "kind": "CustomResourceDefinition",
         "metadata": {
             "name": f"{spec.PLURAL}.{spec.GROUP}",
-            "annotations": {"ontask.dev/generated-by": "python -m ontask.crd (from ontask/spec.py)"},
+            "annotations": {
+                "ontask.dev/generated-by": "python -m ontask.crd (from ontask/spec.py)",
+                # `helm uninstall` leaves it, and with it every classifier.
+                "helm.sh/resource-policy": "keep",
+            },
         },
         "spec": {
             "group": spec.GROUP,

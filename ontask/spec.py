@@ -1,6 +1,6 @@
 """The TaskClassifier resource: pydantic models of its spec and status.
 
-These models are the single source of truth. The CRD in ``charts/ontask/crds/`` is generated
+These models are the single source of truth. The CRD in ``charts/ontask/files/crds/`` is generated
 from them by :mod:`ontask.crd`, and every component reads its settings through them.
 Field names are camelCase on the wire (as Kubernetes users expect) and snake_case in Python.
 """

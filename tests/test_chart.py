@@ -16,9 +16,7 @@ def test_helm_lint_passes():
 def _render(kube, namespace: str) -> str:
     version = run_cli("kubectl", "version", "-o", "json", kubeconfig=kube.admin_kubeconfig, check=True)
     server = yaml.safe_load(version.stdout)["serverVersion"]["gitVersion"]
-    out = run_cli(
-        "helm", "template", "ontask", CHART, "--namespace", namespace, "--include-crds", "--kube-version", server
-    )
+    out = run_cli("helm", "template", "ontask", CHART, "--namespace", namespace, "--kube-version", server)
     assert out.returncode == 0, out.stderr
     return out.stdout
 
@@ -51,6 +49,21 @@ def test_helm_template_is_accepted_by_the_api_server(kube, crd_installed):
     )
     assert out.returncode == 0, out.stderr
     assert "deployment.apps/ontask-operator serverside-applied (server dry run)" in out.stdout
+
+
+def test_the_crds_upgrade_with_the_release_and_outlive_it():
+    """The CRDs are templates (crds/ is installed once and never upgraded by Helm), the
+    TaskClassifier one is the schema generated from the spec, and `helm uninstall` keeps them."""
+    from ontask.crd import CRD_PATH
+
+    kube = ("--kube-version", "1.34.0")
+    out = run_cli("helm", "template", "ontask", CHART, *kube, "--show-only", "templates/crds.yaml", check=True)
+    crds = {d["metadata"]["name"]: d for d in yaml.safe_load_all(out.stdout) if d}
+    assert set(crds) == {"taskclassifiers.ontask.dev", "clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"}
+    assert all(d["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep" for d in crds.values())
+    assert crds["taskclassifiers.ontask.dev"] == yaml.safe_load(CRD_PATH.read_text())
+    off = run_cli("helm", "template", "ontask", CHART, *kube, "--set", "crds.install=false", check=True)
+    assert "CustomResourceDefinition" not in {d["kind"] for d in yaml.safe_load_all(off.stdout) if d}
 
 
 def _restricted_namespace(kube, namespace: str) -> str:

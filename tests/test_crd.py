@@ -23,7 +23,7 @@ VALID = {
 
 
 def test_chart_crd_matches_the_models():
-    assert crd.main(["--check"]) == 0, "charts/ontask/crds is stale: run `make crd`"
+    assert crd.main(["--check"]) == 0, "charts/ontask/files/crds is stale: run `make crd`"
 
 
 def _create(api, body, field_validation="Strict"):
