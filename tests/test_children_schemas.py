@@ -78,6 +78,24 @@ def test_the_vllm_judge_on_the_huggingface_runtime_passes_kserves_schema_whole(a
     _accepted_whole(api, ISVC, vllm_judge_service(_ctx(judge={"runtime": "vllm", "gpus": 4})))
 
 
+def test_a_vllm_judge_is_what_kserves_real_huggingface_runtime_serves(api):
+    """Read against the runtime KServe installs (config/runtimes/kserve-huggingfaceserver.yaml,
+    applied to the API server): its model format is one the runtime auto-selects for; KServe
+    appends the predictor's args to the runtime's, so the judge's model name is the last one
+    given; and the runtime's /dev/shm volume and the judge's are one volume after KServe merges
+    the pod specs by volume name."""
+    runtime = api.get_cluster_custom_object(
+        "serving.kserve.io", "v1alpha1", "clusterservingruntimes", "kserve-huggingfaceserver"
+    )
+    judge = vllm_judge_service(_ctx(judge={"runtime": "vllm", "gpus": 2}))["spec"]["predictor"]
+    formats = runtime["spec"]["supportedModelFormats"]
+    assert any(f["name"] == judge["model"]["modelFormat"]["name"] and f.get("autoSelect") for f in formats)
+    args = runtime["spec"]["containers"][0]["args"] + judge["model"]["args"]
+    assert [a for a in args if a.startswith("--model_name=")][-1] == "--model_name=judge"
+    shm = {v["name"] for v in runtime["spec"]["volumes"] if v.get("emptyDir", {}).get("medium") == "Memory"}
+    assert {v["name"] for v in judge["volumes"]} == shm
+
+
 def test_a_canary_passes_kserves_schema_whole(api):
     ctx = _ctx()
     ctx.kserve_mode = "Serverless"
@@ -121,7 +139,7 @@ def test_gpu_pods_go_where_the_spec_places_them_and_cpu_pods_anywhere():
     assert pod["nodeSelector"] == SCHEDULING["nodeSelector"] and pod["priorityClassName"] == "gpu-training"
     assert pod["tolerations"] == SCHEDULING["tolerations"]
     assert pod["containers"][0]["resources"]["limits"] == {"cpu": "8", "memory": "64Gi", "nvidia.com/gpu": "2"}
-    assert {"name": "dshm", "mountPath": "/dev/shm"} in pod["containers"][0]["volumeMounts"]
+    assert {"name": "devshm", "mountPath": "/dev/shm"} in pod["containers"][0]["volumeMounts"]
     # Two GPUs per worker: two processes under torchrun, which the training operator sizes.
     job = training_job(ctx, "c", "v1", "v1", "m")
     assert job["spec"]["nprocPerNode"] == "2"

@@ -432,6 +432,6 @@ def test_a_vllm_judge_runs_on_kserves_huggingface_runtime_tensor_parallel():
     assert model["storageUri"] == "hf://Qwen/Qwen2.5-VL-72B-Instruct"
     assert {"--backend=vllm", "--tensor-parallel-size=4", "--model_name=judge"} <= set(model["args"])
     assert model["resources"]["limits"]["nvidia.com/gpu"] == "4"
-    assert {"name": "dshm", "mountPath": "/dev/shm"} in model["volumeMounts"]
-    assert isvc["spec"]["predictor"]["volumes"] == [{"name": "dshm", "emptyDir": {"medium": "Memory"}}]
+    assert {"name": "devshm", "mountPath": "/dev/shm"} in model["volumeMounts"]
+    assert isvc["spec"]["predictor"]["volumes"] == [{"name": "devshm", "emptyDir": {"medium": "Memory"}}]
     assert model_storage_uri("pvc://models/judge") == "pvc://models/judge"

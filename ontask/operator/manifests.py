@@ -146,8 +146,10 @@ def _resources(gpus: int, resources: Resources) -> k8s.V1ResourceRequirements:
 
 
 # /dev/shm in memory: a container's default is 64 MB, too small for NCCL or vLLM's workers.
-_SHM_VOLUME = k8s.V1Volume(name="dshm", empty_dir=k8s.V1EmptyDirVolumeSource(medium="Memory"))
-_SHM_MOUNT = k8s.V1VolumeMount(name="dshm", mount_path="/dev/shm")
+# Named as KServe's Hugging Face runtime names its own: merged with the runtime's pod spec, the
+# judge's predictor then has one /dev/shm volume, not two.
+_SHM_VOLUME = k8s.V1Volume(name="devshm", empty_dir=k8s.V1EmptyDirVolumeSource(medium="Memory"))
+_SHM_MOUNT = k8s.V1VolumeMount(name="devshm", mount_path="/dev/shm")
 
 
 def _placement(ctx: Context, gpus: int) -> dict[str, Any]:

@@ -208,16 +208,21 @@ build_kafka() {
 }
 
 fetch_crds() {  # the real CRDs, so the API server validates children against upstream schemas
-  local dir="$CACHE/crds" want="kserve $KSERVE_VERSION training-operator $TRAINING_OPERATOR_VERSION"
+  local dir="$CACHE/crds" want="kserve $KSERVE_VERSION training-operator $TRAINING_OPERATOR_VERSION runtimes"
   [[ -f "$dir/.complete" && "$(cat "$dir/.complete")" == "$want" ]] && return 0
-  log "fetching the InferenceService and PyTorchJob CRDs ($want)"
+  log "fetching the InferenceService, ServingRuntime and PyTorchJob CRDs and KServe's Hugging Face runtime ($want)"
   rm -rf "$dir"; mkdir -p "$dir"
   local kserve training
   kserve="$(cd "$dir" && go mod download -json "github.com/kserve/kserve@$KSERVE_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
   training="$(cd "$dir" && go mod download -json "github.com/kubeflow/training-operator@$TRAINING_OPERATOR_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
   cp "$kserve/config/crd/full/serving.kserve.io_inferenceservices.yaml" "$dir/"
+  cp "$kserve/config/crd/full/serving.kserve.io_servingruntimes.yaml" "$dir/"
+  cp "$kserve/config/crd/full/serving.kserve.io_clusterservingruntimes.yaml" "$dir/"
   cp "$training/manifests/base/crds/kubeflow.org_pytorchjobs.yaml" "$dir/"
-  chmod 644 "$dir"/*.yaml
+  # The runtime a judge with `runtime: vllm` is served by (apart: it needs its CRD first).
+  mkdir -p "$dir/runtimes"
+  cp "$kserve/config/runtimes/kserve-huggingfaceserver.yaml" "$dir/runtimes/"
+  chmod 644 "$dir"/*.yaml "$dir"/runtimes/*.yaml
   echo "$want" > "$dir/.complete"
 }
 
