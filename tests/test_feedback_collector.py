@@ -486,3 +486,38 @@ def test_a_screenshot_reference_reaches_only_what_the_classifier_may_read(kafka_
     assert any("someone-elses-bucket" in e and "not this classifier's bucket" in e for e in errors)
     assert sum("ontask's own" in e for e in errors) == 2
     assert any("'..' segment" in e for e in errors) and any("outside the allowed prefixes" in e for e in errors)
+
+
+def test_the_dead_letter_topic_keeps_records_no_longer_than_the_screenshots(kafka_bootstrap, s3_config):
+    """Dead letters carry screenshots: the collector creates their topic with the screenshots'
+    retention, and lowers a longer (or unlimited) one it finds; a shorter one stays."""
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
+
+    from ontask.feedback.dead_letters import bound_retention
+
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+
+    def retention(topic: str) -> int:
+        got = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": None})])
+        return int(got["topic"][topic]["retention.ms"]["value"])
+
+    try:
+        spec = FeedbackSpec(topic=f"kept-{uuid.uuid4().hex[:6]}", screenshot_retention_hours=24)
+        store = S3Store(s3_config, "feedback-test", f"dlq-{uuid.uuid4().hex[:6]}")
+        collector = Collector(CLASSIFIER, spec, store, kafka_bootstrap)
+        try:
+            collector.poll_once(200)  # connects
+        finally:
+            collector.close()
+        assert retention(spec.dead_letters()) == 24 * 3600 * 1000
+        for before, after, done in (
+            (7 * 24 * 3600 * 1000, 24 * 3600 * 1000, "lowered"),
+            (-1, 24 * 3600 * 1000, "lowered"),
+            (3600 * 1000, 3600 * 1000, "kept"),
+        ):
+            topic = f"dlq-{uuid.uuid4().hex[:6]}"
+            admin.create_topics([NewTopic(topic, 1, 1, topic_configs={"retention.ms": str(before)})])
+            assert bound_retention(admin, topic, 24) == done
+            assert retention(topic) == after
+    finally:
+        admin.close()

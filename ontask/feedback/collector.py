@@ -27,12 +27,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
 from ontask.data.images import ImageLimits, ImageRejected, check_image, sha256
 from ontask.feedback.buffer import Buffer, Entry
 from ontask.feedback.cycle import assemble_cycle, cycle_due, read_marker, write_marker
+from ontask.feedback.dead_letters import bound_retention, retention_ms
 from ontask.feedback.kafka_security import KafkaSecurity
 from ontask.feedback.messages import InvalidCorrection, parse_correction
 from ontask.labels import label_of
@@ -201,6 +202,7 @@ class Collector:
             heartbeat_interval_ms=3000,
         )
         self._consumer.subscribe([self.spec.topic], listener=SeekToStored())
+        self._bound_dead_letter_retention()
         self._producer = KafkaProducer(
             bootstrap_servers=self.bootstrap,
             **self.security.client_kwargs(),
@@ -211,6 +213,29 @@ class Collector:
             # A missing dead-letter topic fails a send in 10 s, not 60.
             max_block_ms=10000,
         )
+
+    def _bound_dead_letter_retention(self) -> None:
+        """Dead letters carry whole records, screenshots included: their topic keeps them no
+        longer than the screenshots' retention. Where the broker's ACLs do not allow it, intake
+        goes on and the log says what to set."""
+        topic, hours = self.spec.dead_letters(), self.spec.screenshot_retention_hours
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, **self.security.client_kwargs())
+            try:
+                done = bound_retention(admin, topic, hours)
+            finally:
+                admin.close()
+            log.info("collector %s: dead-letter topic %s retention %d h (%s)", self.classifier, topic, hours, done)
+        except Exception as e:  # noqa: BLE001 - a missing permission must not stop intake
+            log.warning(
+                "collector %s: cannot bound the retention of dead-letter topic %s to %d h (%s); its records "
+                "may carry screenshots: set its retention.ms to at most %d",
+                self.classifier,
+                topic,
+                hours,
+                e,
+                retention_ms(hours),
+            )
 
     def close(self) -> None:
         for c in (self._consumer, self._producer):

@@ -1,0 +1,33 @@
+"""The dead-letter topic's retention: invalid corrections travel there whole, screenshots
+included, so the topic must not keep them longer than the classifier keeps screenshots
+(spec.feedback.screenshotRetentionHours)."""
+
+from __future__ import annotations
+
+from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
+
+
+def retention_ms(hours: int) -> int:
+    return hours * 3600 * 1000
+
+
+def bound_retention(admin: KafkaAdminClient, topic: str, hours: int) -> str:
+    """Make `topic` keep records at most `hours`: create it so when it does not exist (the
+    broker's default partitions and replication), lower its retention.ms when it is longer or
+    unlimited (-1), leave a shorter one. Returns what it did: "created", "lowered" or "kept"."""
+    want = retention_ms(hours)
+    if topic not in admin.list_topics():
+        admin.create_topics([NewTopic(topic, -1, -1, topic_configs={"retention.ms": str(want)})])
+        return "created"
+    described = admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": None})]
+    )
+    current = int(described["topic"][topic]["retention.ms"]["value"])
+    if 0 <= current <= want:
+        return "kept"
+    result = admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": str(want)})])
+    outcome = result["topic"][topic]
+    if outcome != "OK":
+        raise RuntimeError(f"the broker refused retention.ms={want} on {topic}: {outcome}")
+    return "lowered"
