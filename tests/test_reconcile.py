@@ -435,3 +435,16 @@ def test_a_vllm_judge_runs_on_kserves_huggingface_runtime_tensor_parallel():
     assert {"name": "devshm", "mountPath": "/dev/shm"} in model["volumeMounts"]
     assert isvc["spec"]["predictor"]["volumes"] == [{"name": "devshm", "emptyDir": {"medium": "Memory"}}]
     assert model_storage_uri("pvc://models/judge") == "pvc://models/judge"
+
+
+def test_a_store_that_does_not_answer_is_said_and_looked_at_again_and_decides_nothing():
+    served = dict(student_ready=True, student_version="v1", judge_ready=True)
+    status = _serving()
+    status.feedback.received = 12
+    p = plan(SPEC, status, Observed(store_error="s3://ontask: AccessDenied", **served))
+    assert conds(p.status)["FeedbackConnected"][:2] == ("False", "StoreUnavailable")
+    assert "AccessDenied" in next(c.message for c in p.status.conditions if c.type == "FeedbackConnected")
+    assert p.status.feedback.received == 12 and p.status.phase == "Serving" and "cycle" not in p.ensure
+    assert p.recheck_after is not None and p.recheck_after <= 30
+    p = plan(SPEC, p.status, Observed(feedback={"buffered": 13}, **served))
+    assert conds(p.status)["FeedbackConnected"][:2] == ("True", "Consuming") and p.recheck_after is None

@@ -187,3 +187,22 @@ def test_a_deleted_classifier_takes_its_artifacts_only_when_asked_and_only_its_o
     assert release_prefix(store, "classifiers/desk", "desk", "uid-1", retain=False) == 4
     assert sorted(store.list("classifiers")) == ["classifiers/desk2/models/v1/config.json"]
     assert sorted(store.list("datasets")) == ["datasets/desk2/v1/manifest.json"]
+
+
+def test_a_store_that_refuses_the_operator_is_reported_not_taken_for_no_feedback(s3, monkeypatch):
+    """A real S3 answering AccessDenied-like errors (wrong secret): the operator's observation
+    says the store is unavailable instead of reading it as "no corrections, no cycle"."""
+    from ontask.operator.children import Children
+    from ontask.operator.manifests import Context
+    from ontask.operator.reconcile import Observed
+    from ontask.spec import TaskClassifierSpec
+
+    monkeypatch.setenv("S3_ENDPOINT", s3.endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    spec = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}})
+    ctx = Context("refused", "ns", "uid", spec, store_uri=f"s3://refused-{uuid.uuid4().hex[:6]}")
+    obs = Observed()
+    Children(ctx)._observe_feedback(obs, 0)
+    assert obs.store_error is not None and obs.store_error.startswith(ctx.store_uri)
+    assert obs.feedback is None and obs.cycle_marker is None

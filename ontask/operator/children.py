@@ -137,9 +137,18 @@ class Children:
 
     def _observe_feedback(self, obs: Observed, cycle: int) -> None:
         """The collector's counts, the next cycle's marker and, once written, its evaluation."""
+        from ontask.store import StoreError
+
+        try:
+            self._read_feedback(obs, cycle)
+        except StoreError as e:  # not "no such key": those are read as absent below
+            obs.store_error = f"{self.ctx.store_uri}: {e}"
+            obs.cycle_marker = obs.evaluation = None  # decide nothing on a partial read
+
+    def _read_feedback(self, obs: Observed, cycle: int) -> None:
         from ontask.feedback.collector import State
         from ontask.feedback.cycle import read_marker
-        from ontask.store import StoreError
+        from ontask.store import NotFound
 
         store = self.store()
         try:
@@ -147,8 +156,8 @@ class Children:
                 store.get_bytes(feedback_state_key(self.ctx.prefix)), self.ctx.spec.feedback.buffer_size
             )
             obs.feedback = state.observed_counts()
-        except StoreError:
-            pass
+        except NotFound:
+            pass  # no correction yet
         obs.cycle_marker = read_marker(store, self.ctx.prefix, cycle + 1)
         if obs.cycle_marker is None:
             return
@@ -157,10 +166,7 @@ class Children:
             obs.cycle_job, msg = found
             if obs.cycle_job == "Failed":
                 obs.messages["cycle"] = msg or "the cycle PyTorchJob failed"
-        try:
-            obs.evaluation = read_evaluation(store, self.ctx.prefix, candidate_version(cycle + 1))
-        except StoreError:
-            pass  # unreadable now: the next pass reads it again
+        obs.evaluation = read_evaluation(store, self.ctx.prefix, candidate_version(cycle + 1))
 
     def observe(self, status: TaskClassifierStatus) -> Observed:
         import time

@@ -32,10 +32,14 @@ class Observed:
     cycle_job: JobState = "Absent"  # that cycle's PyTorchJob
     evaluation: Optional[Evaluation] = None  # the candidate's evaluation, once its job wrote it
     feedback: Optional[dict] = None  # the collector's counts
+    store_error: Optional[str] = None  # the store answered with something else than "no such key"
     serverless: bool = False  # KServe runs in Serverless mode: candidates go through a canary
     canary: Optional[str] = None  # None (no canary), Pending, Ready or Failed: the candidate's revision
     now: float = 0.0  # when this was observed (epoch seconds)
 
+
+# How soon a classifier whose store did not answer is looked at again.
+STORE_RECHECK_SECONDS = 30.0
 
 # Invalid corrections in a row that could not be dead-lettered before FeedbackConnected says so.
 DEAD_LETTER_FAILURES_TO_REPORT = 10
@@ -119,7 +123,15 @@ def plan(spec: TaskClassifierSpec, status: TaskClassifierStatus, obs: Observed) 
     if s.model_version is not None and s.phase in ("Serving", "Syncing") and obs.cycle_marker is not None:
         _cycle(spec, s, obs, ensure, events, cond)
 
-    if obs.feedback is not None:
+    if obs.store_error is not None:
+        # The counts in status stay as last read; nothing is decided on what could not be read.
+        cond(
+            "FeedbackConnected",
+            "False",
+            "StoreUnavailable",
+            f"the store cannot be read ({obs.store_error}): corrections wait in Kafka and cycles wait until it answers",
+        )
+    elif obs.feedback is not None:
         s.feedback.received = obs.feedback.get("buffered", 0)
         s.feedback.rejected = obs.feedback.get("dead_lettered", 0)
         s.feedback.pending = obs.feedback.get("pending", 0)
@@ -143,6 +155,9 @@ def plan(spec: TaskClassifierSpec, status: TaskClassifierStatus, obs: Observed) 
     recheck = None
     if s.canary_since is not None:
         recheck = max(0.0, spec.serving.canary_minutes * 60 - (obs.now - _epoch(s.canary_since)))
+    if obs.store_error is not None:
+        # A store coming back sends no event: look again.
+        recheck = min(recheck if recheck is not None else STORE_RECHECK_SECONDS, STORE_RECHECK_SECONDS)
     return Plan(ensure, s, events, recheck)
 
 
