@@ -6,7 +6,7 @@ over judge, recent over old."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 SOURCE_WEIGHT = {"reviewer": 1.0, "user": 0.8, "judge": 0.5}
@@ -93,7 +93,9 @@ class Buffer:
     def to_dict(self) -> dict[str, Any]:
         return {
             "capacity": self.capacity,
-            "entries": [asdict(e) for e in self.entries.values()],
+            # The entries' own dicts, not asdict's deep copies: the state is rewritten after every
+            # batch, and the copies were most of a collector's time on a full buffer.
+            "entries": [vars(e) for e in self.entries.values()],
             "seen": list(self.seen),
         }
 

@@ -16,7 +16,6 @@ stored ones, so they are skipped, never counted twice.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import json
@@ -35,7 +34,7 @@ from ontask.feedback.buffer import Buffer, Entry
 from ontask.feedback.cycle import assemble_cycle, cycle_due, read_marker, write_marker
 from ontask.feedback.dead_letters import bound_retention, retention_ms
 from ontask.feedback.kafka_security import KafkaSecurity
-from ontask.feedback.messages import InvalidCorrection, parse_correction
+from ontask.feedback.messages import InvalidCorrection, parse_correction_and_image
 from ontask.labels import label_of
 from ontask.spec import MAX_INLINE_IMAGE_BYTES, Correction, FeedbackSpec
 from ontask.store import NotFound, Store
@@ -56,6 +55,7 @@ log = logging.getLogger(__name__)
 # Kafka's default message.max.bytes is about 1 MB: an invalid record above this much travels to
 # the dead-letter topic truncated, so that the send cannot fail for its size.
 DEAD_LETTER_MAX_BYTES = 900_000
+FETCH_BYTES_PER_PARTITION = 8 * 1024 * 1024
 
 
 def content_key(image_sha256: str, task: str, label: str) -> str:
@@ -196,6 +196,9 @@ class Collector:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=500,
+            # Corrections carry screenshots (~50-100 kB): at the 1 MiB default a fetch holds about
+            # 15 of them, and every batch rewrites the state once.
+            max_partition_fetch_bytes=FETCH_BYTES_PER_PARTITION,
             reconnect_backoff_max_ms=2000,
             # A crashed collector's partitions move on after 10 s, not 45.
             session_timeout_ms=10000,
@@ -288,13 +291,13 @@ class Collector:
             self.state.counts["other_classifier"] += 1
             return None
         try:
-            c = parse_correction(record.value if record.value is not None else b"", self.limits.max_bytes)
+            c, image = parse_correction_and_image(
+                record.value if record.value is not None else b"", self.limits.max_bytes
+            )
             if c.classifier != self.classifier:
                 self.state.counts["other_classifier"] += 1
                 return None
-            image = None
-            if c.screenshot_base64 is not None:
-                image = base64.b64decode(c.screenshot_base64)
+            if image is not None:
                 check_image(image, "screenshotBase64", self.limits)
                 digest = sha256(image)
             else:
@@ -330,26 +333,28 @@ class Collector:
     def process(self, records: list) -> int:
         """Apply a batch of records to the in-memory state; returns how many were new."""
         accepted: list[_Accepted] = []
+        uploads: dict[str, Any] = {}  # digest -> the upload's future
         for r in records:
             stored = self.state.offsets.get(str(r.partition), 0)
             if r.offset < stored:
                 continue  # already in the durable state (redelivered after a crash)
             self.state.offsets[str(r.partition)] = r.offset + 1
             a = self._validate(r)
-            if a is not None:
-                accepted.append(a)
-        fresh = {}
-        for a in accepted:
-            if a.image is not None and not self.state.buffer.is_duplicate(
-                a.correction.id, content_key(a.image_sha256, a.correction.task, a.correction.corrected_label)
+            if a is None:
+                continue
+            accepted.append(a)
+            c = a.correction
+            if (
+                a.image is not None
+                and a.image_sha256 not in uploads
+                and not self.state.buffer.is_duplicate(c.id, content_key(a.image_sha256, c.task, c.corrected_label))
             ):
-                fresh[a.image_sha256] = a.image
-        # Content-addressed keys make re-uploads after a crash harmless.
-        list(
-            self._uploads.map(
-                lambda kv: self.store.put_bytes(self._screenshot_key(kv[0]), kv[1], "image/png"), fresh.items()
-            )
-        )
+                # Started while the rest of the batch is validated. Content-addressed keys make
+                # re-uploads after a crash harmless.
+                key = self._screenshot_key(a.image_sha256)
+                uploads[a.image_sha256] = self._uploads.submit(self.store.put_bytes, key, a.image, "image/png")
+        for done in uploads.values():
+            done.result()  # every screenshot is stored before the state that names it
         now = self.clock()
         added = 0
         for a in accepted:

@@ -33,6 +33,13 @@ def _reason(err: dict) -> str:
 
 def parse_correction(raw: bytes, max_image_bytes: int = MAX_INLINE_IMAGE_BYTES) -> Correction:
     """A Correction from the bytes of a Kafka message, or InvalidCorrection with the reason."""
+    return parse_correction_and_image(raw, max_image_bytes)[0]
+
+
+def parse_correction_and_image(
+    raw: bytes, max_image_bytes: int = MAX_INLINE_IMAGE_BYTES
+) -> tuple[Correction, Optional[bytes]]:
+    """parse_correction, with the inline screenshot's bytes (decoded once; None for a reference)."""
     try:
         doc = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as e:
@@ -47,6 +54,7 @@ def parse_correction(raw: bytes, max_image_bytes: int = MAX_INLINE_IMAGE_BYTES) 
         first = e.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "message"
         raise InvalidCorrection(_reason(first), f"{where}: {first['msg']}") from e
+    data = None
     if c.screenshot_base64 is not None:
         try:
             data = base64.b64decode(c.screenshot_base64, validate=True)
@@ -54,7 +62,7 @@ def parse_correction(raw: bytes, max_image_bytes: int = MAX_INLINE_IMAGE_BYTES) 
             raise InvalidCorrection("bad-image", f"screenshotBase64 is not base64: {e}") from e
         if len(data) > max_image_bytes:
             raise InvalidCorrection("oversized-image", f"{len(data):,} bytes > {max_image_bytes:,}")
-    return c
+    return c, data
 
 
 def encode_correction(c: Correction) -> tuple[bytes, bytes]:
