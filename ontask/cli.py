@@ -415,6 +415,7 @@ def _cmd_operator(args: argparse.Namespace) -> int:
         liveness=args.liveness,
         standalone=args.standalone,
         log_level=os.environ.get("ONTASK_LOG_LEVEL", args.log_level),
+        metrics_port=args.metrics_port,
     )
     return 0
 
@@ -451,6 +452,7 @@ def _add_operator(sub: "argparse._SubParsersAction") -> None:
     scope.add_argument("--namespace", action="append", help="watch this namespace (repeatable)")
     scope.add_argument("--all-namespaces", action="store_true", help="watch all namespaces (default)")
     op.add_argument("--liveness", default="http://0.0.0.0:8080/healthz", help="liveness endpoint URL")
+    op.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus /metrics on this port (0: none)")
     op.add_argument("--standalone", action="store_true", help="no leader election between replicas")
     op.add_argument("--log-level", default="info")
     op.set_defaults(func=_cmd_operator)

@@ -8,7 +8,8 @@ EndpointSlice points at this machine's address (the API server resolves webhook 
 EndpointSlices when started with --enable-aggregator-routing), and the ServiceAccount's token
 comes from the TokenRequest API into a kubeconfig instead of a projected volume, and the webhook
 certificates its rotator writes to a Secret are copied to the folder the Secret's volume would be
-mounted at (what a kubelet does for its pod). Pods it creates
+mounted at (what a kubelet does for its pod; in a mount namespace of its own where the machine
+allows one, since that folder's path is fixed in its code). Pods it creates
 never run by themselves: tests/kubelet_standin.py plays the kubelet.
 """
 
@@ -36,6 +37,16 @@ WEBHOOK_CONFIGURATION = "validator.training-operator.kubeflow.org"  # the name i
 CERT_SECRET = "training-operator-webhook-cert"
 # Where its Deployment mounts that Secret; the path is fixed in the operator's code.
 CERT_DIR = Path("/tmp/k8s-webhook-server/serving-certs")
+
+
+def private_mounts() -> bool:
+    """Whether processes here can get a mount namespace of their own (root, util-linux's
+    unshare): then each training operator sees its own CERT_DIR, and two test sessions on one
+    machine do not overwrite each other's certificates."""
+    if not shutil.which("unshare"):
+        return False
+    probe = ["unshare", "--mount", "--propagation", "private", "true"]
+    return subprocess.run(probe, capture_output=True, check=False).returncode == 0
 
 
 def manifests_dir() -> Path:
@@ -78,6 +89,10 @@ class TrainingOperator:
     def __init__(self, workdir: Path, kube: KubeEndpoints):
         self.workdir, self.kube = workdir, kube
         self.proc: ServerProcess | None = None
+        # Where the certificates are "mounted": a folder of this run bound over CERT_DIR in the
+        # operator's own mount namespace, or CERT_DIR itself (one test session at a time).
+        self.private = private_mounts()
+        self.cert_dir = workdir / "serving-certs" if self.private else CERT_DIR
 
     def _kubectl(self, *args: str, input: str | None = None) -> str:
         out = subprocess.run(
@@ -167,9 +182,8 @@ class TrainingOperator:
             data = secret.get("data") or {}
             if not all(k in data for k in ("ca.crt", "tls.crt", "tls.key")):
                 return False
-            CERT_DIR.mkdir(parents=True, exist_ok=True)
             for k in ("ca.crt", "tls.crt", "tls.key"):
-                (CERT_DIR / k).write_bytes(base64.b64decode(data[k]))
+                (self.cert_dir / k).write_bytes(base64.b64decode(data[k]))
             return True
 
         assert self.proc is not None
@@ -178,15 +192,21 @@ class TrainingOperator:
     def start(self) -> "TrainingOperator":
         webhook_port, probe_port = free_port(), free_port()
         self._install(webhook_port)
-        shutil.rmtree(CERT_DIR, ignore_errors=True)  # a previous cluster's certificates
+        shutil.rmtree(self.cert_dir, ignore_errors=True)  # a previous cluster's certificates
+        self.cert_dir.mkdir(parents=True)
         deadline = time.monotonic() + 60
         while not self._crd_established():  # its controller watches PyTorchJobs from the start
             if time.monotonic() > deadline:
                 raise TimeoutError("the PyTorchJob CRD was not established within 60 s")
             time.sleep(0.5)
+        argv: list = []
+        if self.private:
+            bind = f'mkdir -p {CERT_DIR} && mount --bind "$0" {CERT_DIR} && exec "$@"'
+            argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", bind, self.cert_dir]
         self.proc = ServerProcess(
             "training-operator",
             [
+                *argv,
                 bin_path("training-operator"),
                 f"--kubeconfig={self._kubeconfig()}",
                 "--enable-scheme=pytorchjob",  # the only kind ontask creates

@@ -16,6 +16,7 @@ from kubernetes import client as k8s
 from ontask.models.tiny import build_tiny_vlm
 from ontask.spec import GROUP, PLURAL, VERSION
 from ontask.store import S3Store, upload_folder
+from realservers.proc import free_port
 from tests.conftest import REPO, run_cli
 from tests.kubelet_standin import KubeletStandIn
 
@@ -52,6 +53,7 @@ class Operator:
             **(extra_env or {}),
         }
         self.proc: Optional[subprocess.Popen] = None
+        self.metrics_port = free_port()
 
     def start(self) -> "Operator":
         with open(self.log, "ab") as out:
@@ -66,6 +68,8 @@ class Operator:
                     self.namespace,
                     "--liveness",
                     "",
+                    "--metrics-port",
+                    str(self.metrics_port),
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -85,6 +89,12 @@ class Operator:
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:]
+
+    def metrics(self) -> str:
+        """What Prometheus would scrape from it."""
+        import requests
+
+        return requests.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10).text
 
 
 def chart_rbac(namespace: str, release_namespace: Optional[str] = None) -> list[dict]:

@@ -187,3 +187,41 @@ def test_values_are_checked_by_the_charts_schema_with_the_operators_own_enums():
     assert kserve["deploymentMode"]["enum"] == list(modes)
     one = run_cli("helm", "template", "ontask", CHART, "--set", "operator.replicas=1", "--kube-version", "1.34.0")
     assert one.returncode == 0 and "PodDisruptionBudget" not in one.stdout  # nothing to keep up
+
+
+def test_an_optional_service_monitor_and_pod_monitor_scrape_the_operator_and_the_predictors():
+    from ontask.operator.manifests import Context, inference_service
+    from ontask.spec import TaskClassifierSpec
+
+    kube = ("--kube-version", "1.34.0")
+    default = run_cli("helm", "template", "ontask", CHART, *kube, check=True).stdout
+    assert not {"ServiceMonitor", "PodMonitor"} & {d["kind"] for d in yaml.safe_load_all(default) if d}
+    out = run_cli(
+        "helm",
+        "template",
+        "ontask",
+        CHART,
+        *kube,
+        "--set",
+        "metrics.serviceMonitor.enabled=true",
+        "--set",
+        "metrics.serviceMonitor.labels.release=prom",
+        check=True,
+    ).stdout
+    docs = {d["kind"]: d for d in yaml.safe_load_all(out) if d}
+    service, monitor, pods = docs["Service"], docs["ServiceMonitor"], docs["PodMonitor"]
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    # The ServiceMonitor selects the operator's Service, on its metrics port, which the pod serves.
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["endpoints"][0]["port"] in {p["name"] for p in service["spec"]["ports"]}
+    args = docs["Deployment"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--metrics-port=9090" in args
+    # The PodMonitor selects the predictors by the labels the operator gives them, on their port.
+    ctx = Context("c", "ns", "uid", TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}}))
+    student = inference_service(ctx, "student", "s3://b/m/v1", "v1")
+    labels = student["metadata"]["labels"]
+    assert pods["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    [rule] = pods["spec"]["selector"]["matchExpressions"]
+    assert labels[rule["key"]] in rule["values"]
+    ports = student["spec"]["predictor"]["containers"][0]["ports"]
+    assert pods["spec"]["podMetricsEndpoints"][0]["port"] in {p.get("name") for p in ports}

@@ -151,6 +151,11 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
     # Nothing made or run twice, whatever the kills interrupted.
     assert all(n == 1 for n in standin.runs.values()), standin.runs
     assert set(standin.runs) == {f"job/{NAME}-data", f"pytorchjob/{NAME}-train", f"pytorchjob/{NAME}-cycle-c1"}
+    # What Prometheus scrapes from the operator says the same as the status.
+    scraped = operator.metrics()
+    assert f'ontask_classifier_phase{{name="{NAME}",namespace="{NS}",phase="Serving"}} 1.0' in scraped
+    assert f'ontask_classifier_cycle{{name="{NAME}",namespace="{NS}"}} 1.0' in scraped
+    assert f'ontask_classifier_corrections{{kind="received",name="{NAME}",namespace="{NS}"}} 20.0' in scraped
     assert store.exists(f"classifiers/{NAME}/evaluations/v2.json")
 
     # Update: new replica bounds reach the student InferenceService; observedGeneration follows.

@@ -17,6 +17,7 @@ from typing import Any, Optional
 import kopf
 from pydantic import ValidationError
 
+from ontask.operator import metrics
 from ontask.operator.conditions import set_condition
 from ontask.operator.settings import OperatorSettings
 from ontask.operator.wakeups import Wakeups
@@ -231,12 +232,15 @@ async def reconcile(meta: kopf.Meta, body: kopf.Body, **kwargs: Any) -> None:
                 )
                 if new is not None:
                     await asyncio.to_thread(writer.write, new)
+                metrics.RECONCILES.labels("ok").inc()
+                metrics.observe(*key, new if new is not None else live.get("status"))
                 for kind, reason, message in events:
                     (kopf.warn if kind == "Warning" else kopf.info)(body, reason=reason, message=message)
                 first, backoff = False, 0.0
                 if recheck is not None:
                     timeout = min(timeout, recheck + 1.0)
             except Exception:  # an API or store outage: try again soon, and back off while it lasts
+                metrics.RECONCILES.labels("error").inc()
                 backoff = min(60.0, max(3.0, backoff * 2))
                 timeout = min(timeout, backoff)
                 log.exception("classifier %s/%s: reconcile failed; again in %.0f s", *key, timeout)
@@ -253,6 +257,7 @@ def released(spec: kopf.Spec, meta: kopf.Meta, **_: Any) -> None:
     from ontask.store import open_store
     from ontask.store_paths import classifier_prefix
 
+    metrics.forget(meta["namespace"], meta["name"])
     try:
         parsed = TaskClassifierSpec.model_validate(dict(spec))
     except ValidationError:

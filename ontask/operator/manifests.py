@@ -455,7 +455,8 @@ def inference_service(
         args=args,
         env=ctx.env_vars() + ca_env + [spec_env(ctx)],
         resources=_resources(gpus, _judge_resources(ctx) if role == "judge" else s.student.resources),
-        ports=[k8s.V1ContainerPort(container_port=PREDICTOR_PORT, protocol="TCP")],
+        # Named as Knative and KServe name an HTTP/1 port (the chart's PodMonitor scrapes it).
+        ports=[k8s.V1ContainerPort(container_port=PREDICTOR_PORT, name="http1", protocol="TCP")],
         security_context=_SECURITY,
         volume_mounts=ca_mounts or None,
     )

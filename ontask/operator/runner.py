@@ -16,8 +16,10 @@ def run_operator(
     liveness: Optional[str] = "http://0.0.0.0:8080/healthz",
     standalone: bool = False,
     log_level: str = "info",
+    metrics_port: int = 0,
 ) -> None:
-    """Run kopf with ontask's handlers until stopped; all namespaces when none are given.
+    """Run kopf with ontask's handlers until stopped; all namespaces when none are given;
+    Prometheus metrics on `metrics_port` (0: none).
 
     Unless standalone, replicas elect a leader through kopf peering (the chart's "ontask"
     peering object): each takes a distinct priority from its pod name, the highest live one
@@ -25,6 +27,10 @@ def run_operator(
     import ontask.operator.handlers  # noqa: F401 - registers the handlers
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if metrics_port:
+        from ontask.operator import metrics
+
+        metrics.serve(metrics_port)
     settings = kopf.OperatorSettings()
     # Given its namespaces, the operator needs no cluster-wide listing of namespaces or CRDs (and
     # the chart grants none): kopf takes the names as given and scans resources once at startup.
