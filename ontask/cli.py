@@ -368,23 +368,33 @@ def _cmd_feedback_collect(args: argparse.Namespace) -> int:
     import threading
 
     from ontask.feedback.collector import Collector
-    from ontask.spec import FeedbackSpec
+    from ontask.feedback.cycle import cycle_due, next_cycle_open
+    from ontask.spec import FeedbackSpec, load_spec_file
 
-    spec = FeedbackSpec(
-        topic=args.topic,
-        buffer_size=args.buffer_size,
-        cycle_every=args.cycle_every,
-        variants_per_correction=args.variants,
-    )
-    collector = Collector(args.classifier, spec, _store_for(args.store), args.bootstrap)
+    if args.config:
+        # A classifier's collector (the operator's Deployment): everything from its spec; cycles
+        # replay its own dataset, one at a time, each once the operator decided the previous.
+        spec = load_spec_file(args.config).feedback
+        cycles, replay = True, args.classifier
+    else:
+        spec = FeedbackSpec(
+            topic=args.topic,
+            buffer_size=args.buffer_size,
+            cycle_every=args.cycle_every,
+            variants_per_correction=args.variants,
+        )
+        cycles, replay = args.cycles, args.replay_dataset
+    store = _store_for(args.store)
+    collector = Collector(args.classifier, spec, store, args.bootstrap, group_id=args.group_id)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     last: dict = {}
 
     def report(c: Collector) -> None:
-        if args.cycles:
-            marker = c.maybe_cycle(args.replay_dataset)
+        due = cycles and cycle_due(c.state.cycle, spec, c.clock())
+        if due and (not args.config or next_cycle_open(store, c.prefix, c.state.cycle["number"], replay)):
+            marker = c.maybe_cycle(replay)
             if marker:
                 print(
                     _json.dumps({"event": "cycle", **{k: marker[k] for k in ("cycle", "dataset", "version")}}),
@@ -622,6 +632,12 @@ def _add_feedback(sub: "argparse._SubParsersAction") -> None:
     fcollect.add_argument("--variants", type=int, default=10, help="variants per correction in a cycle")
     fcollect.add_argument("--cycles", action="store_true", help="also assemble cycle datasets when due")
     fcollect.add_argument("--replay-dataset", help="dataset whose training rows are replayed in each cycle")
+    fcollect.add_argument(
+        "--config",
+        help="a TaskClassifier (or env:NAME): its feedback settings, cycles replaying its dataset, each "
+        "written once the operator decided the previous one (what the operator's collector Deployment runs)",
+    )
+    fcollect.add_argument("--group-id", help="Kafka consumer group (default ontask-feedback-<classifier>)")
     fcollect.set_defaults(func=_cmd_feedback_collect)
     fschema = fb.add_parser("schema", help="print the correction message's JSON Schema")
     fschema.set_defaults(func=_cmd_feedback_schema)

@@ -67,6 +67,11 @@ def cycle_marker_key(prefix: str, number: int) -> str:
     return f"{prefix}/feedback/cycles/cycle-{number}.json"
 
 
+def cycle_decision_key(prefix: str, number: int) -> str:
+    """Written by the operator once cycle `number` is decided (promoted, kept out or failed)."""
+    return f"{prefix}/feedback/cycles/cycle-{number}.decided.json"
+
+
 def feedback_dataset(classifier: str) -> str:
     """The dataset name of a classifier's sync cycles (their versions are its v1, v2, ...)."""
     return f"{classifier}-feedback"

@@ -1,11 +1,11 @@
 """A kubelet stand-in for tests (no kubelet and no KServe controller can run here; the Kubeflow
 training operator's real controller does, see realservers/training_operator.py). It watches the
 real API server and plays what is missing with the real code: a Job's container args run as a
-local `ontask` process; the pods the training operator creates for a PyTorchJob run as a kubelet
-runs them, with the environment the operator gave them (MASTER_ADDR, WORLD_SIZE, RANK...); an
-InferenceService runs as a local `ontask serve` predictor on its STORAGE_URI (what KServe's
-storage initializer would copy to /mnt/models). It writes their status back through the API, so
-the operators see what they would see in a cluster."""
+local `ontask` process, and so does a Deployment's one pod; the pods the training operator
+creates for a PyTorchJob run as a kubelet runs them, with the environment the operator gave them
+(MASTER_ADDR, WORLD_SIZE, RANK...); an InferenceService runs as a local `ontask serve` predictor
+on its STORAGE_URI (what KServe's storage initializer would copy to /mnt/models). It writes their
+status back through the API, so the operators see what they would see in a cluster."""
 
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ class KubeletStandIn:
         self.pods: dict[str, dict[str, Any]] = {}  # training pod name -> its process, restarts, start time
         self.job_ports: dict[str, int] = {}  # PyTorchJob name -> its rendezvous port here
         self.starts: dict[str, int] = {}  # training pod name -> how many times its container started
+        self.deployments: dict[str, subprocess.Popen] = {}  # Deployment name -> its one pod's process
         # Serverless mode: name -> {version: (process, port) or None when failed}, and the rolled-out version.
         self.revisions: dict[str, dict[str, Optional[tuple[subprocess.Popen, int]]]] = {}
         self.rolled_out: dict[str, str] = {}
@@ -77,7 +78,8 @@ class KubeletStandIn:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(30)
-        for p in [p for procs in self.jobs.values() for p in procs] + [s["proc"] for s in self.pods.values()]:
+        running = [p for procs in self.jobs.values() for p in procs] + [s["proc"] for s in self.pods.values()]
+        for p in running + list(self.deployments.values()):
             if p.poll() is None:
                 p.kill()
         procs = {id(p): p for _, p, _, _ in self.servers.values()}
@@ -92,6 +94,7 @@ class KubeletStandIn:
             try:
                 self._jobs()
                 self._training_pods()
+                self._deployments()
                 self._inference_services()
             except Exception as e:  # noqa: BLE001 - keep playing the kubelet; the test asserts outcomes
                 print(f"kubelet stand-in: {e!r}", file=sys.stderr)
@@ -185,6 +188,34 @@ class KubeletStandIn:
                 continue
             phase = "Succeeded" if proc.returncode == 0 else "Failed"
             self._pod_status(pod, phase, state, {"terminated": finished})
+
+    def _deployments(self) -> None:
+        """The operator's Deployments (a classifier's feedback collector, one replica), as their
+        ReplicaSet and the kubelet run them: the container's args as a local process, started
+        again when it exits, stopped when the Deployment is deleted or its spec changes."""
+        apps = k8s.AppsV1Api(self.core.api_client)
+        found = {
+            d.metadata.name: d
+            for d in apps.list_namespaced_deployment(
+                self.namespace, label_selector="app.kubernetes.io/managed-by=ontask"
+            ).items
+            if not d.metadata.deletion_timestamp
+        }
+        for name in list(self.deployments):
+            proc = self.deployments[name]
+            current = found.get(name)
+            if current is None or proc.generation != current.metadata.generation or proc.poll() is not None:
+                if proc.poll() is None:
+                    proc.terminate()
+                    proc.wait(30)
+                del self.deployments[name]
+        for name, d in found.items():
+            if name in self.deployments:
+                continue
+            c = self.core.api_client.sanitize_for_serialization(d.spec.template.spec.containers[0])
+            proc = self.procs.spawn(name, c["args"], self._env(c), c.get("command"))
+            proc.generation = d.metadata.generation  # a new spec replaces the pod
+            self.deployments[name] = proc
 
     def _start_pod(self, pod, state: dict[str, Any]) -> None:
         c = self.core.api_client.sanitize_for_serialization(pod.spec.containers[0])

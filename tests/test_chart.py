@@ -127,6 +127,8 @@ def test_the_operator_account_reads_no_secrets_and_stays_in_its_namespaces(kube,
         assert not _can_i(kube, sa, "get", "secrets", "-n", ns)
         assert not _can_i(kube, sa, "list", "secrets", "-n", ns)
     assert _can_i(kube, sa, "create", "jobs.batch", "-n", "rbac-team-a")
+    assert _can_i(kube, sa, "create", "deployments.apps", "-n", "rbac-team-a")  # the feedback collectors
+    assert not _can_i(kube, sa, "create", "deployments.apps", "-n", "rbac-team-b")
     assert not _can_i(kube, sa, "create", "jobs.batch", "-n", "rbac-team-b")
     assert not _can_i(kube, sa, "list", "jobs.batch", "--all-namespaces")
     assert not _can_i(kube, sa, "patch", "taskclassifiers.ontask.dev", "-n", "rbac-team-b")
@@ -137,19 +139,21 @@ def test_the_operator_account_reads_no_secrets_and_stays_in_its_namespaces(kube,
 
 
 def test_every_child_pod_meets_the_restricted_standard_and_carries_no_api_token(kube):
-    """The pods of the data Job, the PyTorchJob and a predictor, as the real API server's Pod
+    """The pods of the data Job, the PyTorchJob, the feedback collector and a predictor, as the real API server's Pod
     Security admission judges them in a namespace that enforces "restricted"."""
-    from ontask.operator.manifests import Context, data_job, inference_service, training_job
+    from ontask.operator.manifests import Context, data_job, feedback_collector, inference_service, training_job
     from ontask.spec import TaskClassifierSpec
 
     namespace = _restricted_namespace(kube, "ontask-restricted-children")
-    ctx = Context("c", namespace, "uid", TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}}))
+    spec = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}})
+    ctx = Context("c", namespace, "uid", spec, kafka_bootstrap="kafka:9092")
     predictor = inference_service(ctx, "student", "s3://b/models/v1", "v1")["spec"]["predictor"]
     pods = {
         "data": data_job(ctx, "c")["spec"]["template"]["spec"],
         "train": training_job(ctx, "c", "v1", "v1", "Qwen/x")["spec"]["pytorchReplicaSpecs"]["Master"]["template"][
             "spec"
         ],
+        "feedback": feedback_collector(ctx)["spec"]["template"]["spec"],
         # KServe makes the predictor's pod from the predictor's pod fields.
         "student": {k: v for k, v in predictor.items() if k not in ("minReplicas", "maxReplicas")},
     }

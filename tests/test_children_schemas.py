@@ -10,7 +10,14 @@ import pytest
 from kubernetes import client as k8s
 
 from ontask.operator.children import ISVC, PYTORCHJOB
-from ontask.operator.manifests import Context, data_job, inference_service, training_job, vllm_judge_service
+from ontask.operator.manifests import (
+    Context,
+    data_job,
+    feedback_collector,
+    inference_service,
+    training_job,
+    vllm_judge_service,
+)
 from ontask.spec import TaskClassifierSpec
 
 NS = "schemas"
@@ -124,6 +131,19 @@ def test_the_training_operators_webhook_judges_pytorchjobs(api):
         api.create_namespaced_custom_object(*PYTORCHJOB[:2], NS, PYTORCHJOB[2], body, dry_run="All")
     assert "validator.pytorchjob.training-operator.kubeflow.org" in refused.value.body
     assert "must have at least one container with name pytorch" in refused.value.body
+
+
+def test_the_feedback_collector_is_a_valid_deployment_of_one_replaced_replica(admin_api):
+    ctx = _ctx()
+    ctx.kafka_bootstrap = "kafka.kafka:9092"
+    body = feedback_collector(ctx)
+    body["metadata"].pop("ownerReferences")
+    stored = k8s.AppsV1Api(admin_api).create_namespaced_deployment(NS, body, dry_run="All")
+    assert stored.spec.replicas == 1 and stored.spec.strategy.type == "Recreate"
+    args = stored.spec.template.spec.containers[0].args
+    assert args[:2] == ["feedback", "collect"] and args[args.index("--config") + 1].startswith("env:")
+    env = {e.name for e in stored.spec.template.spec.containers[0].env}
+    assert {"ONTASK_KAFKA_BOOTSTRAP", "ONTASK_CLASSIFIER_SPEC"} <= env
 
 
 def test_the_data_job_is_a_valid_batch_job(api, admin_api):

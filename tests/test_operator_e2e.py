@@ -95,6 +95,10 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
     printed = run_cli("kubectl", "get", "taskclassifier", NAME, "-n", NS, kubeconfig=kube.admin_kubeconfig)
     assert "Serving" in printed.stdout and "v1" in printed.stdout
 
+    # The feedback collector runs in a Deployment of its own, owned by the classifier.
+    collector = k8s.AppsV1Api(admin_api).read_namespaced_deployment(f"{NAME}-feedback", NS)
+    assert collector.metadata.owner_references[0].name == NAME
+    assert collector.spec.template.spec.containers[0].args[:2] == ["feedback", "collect"]
     operator.kill()  # while Serving
     operator.start()
 
@@ -157,6 +161,8 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
     assert f'ontask_classifier_cycle{{name="{NAME}",namespace="{NS}"}} 1.0' in scraped
     assert f'ontask_classifier_corrections{{kind="received",name="{NAME}",namespace="{NS}"}} 20.0' in scraped
     assert store.exists(f"classifiers/{NAME}/evaluations/v2.json")
+    # The operator's word that cycle 1 is decided, which lets the collector write cycle 2's data.
+    assert store.exists(f"classifiers/{NAME}/feedback/cycles/cycle-1.decided.json")
 
     # Update: new replica bounds reach the student InferenceService; observedGeneration follows.
     generation = custom.get_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, NAME)["metadata"]["generation"]

@@ -9,14 +9,22 @@ import json
 import random
 from typing import Any, Iterator, Optional
 
-from ontask.data.dataset import DatasetError, Example, read_version, row_meta, row_windows, write_version
+from ontask.data.dataset import (
+    DatasetError,
+    Example,
+    list_versions,
+    read_version,
+    row_meta,
+    row_windows,
+    write_version,
+)
 from ontask.data.images import DEFAULT_MAX_BYTES, decode_image
 from ontask.data.variants import make_variants
 from ontask.feedback.buffer import Entry
 from ontask.labels import LABELS
 from ontask.spec import FeedbackSpec
 from ontask.store import Conflict, NotFound, Store, StoreError, open_store
-from ontask.store_paths import cycle_marker_key, feedback_dataset
+from ontask.store_paths import cycle_decision_key, cycle_marker_key, feedback_dataset
 
 
 def cycle_due(cycle: dict[str, Any], spec: FeedbackSpec, now: float) -> bool:
@@ -146,6 +154,22 @@ def write_marker(store: Store, prefix: str, number: int, manifest: dict[str, Any
     except Conflict:
         return json.loads(store.get_bytes(marker_key(prefix, number)))
     return marker
+
+
+def write_decision(store: Store, prefix: str, number: int, outcome: str) -> None:
+    """The operator's word that cycle `number` is decided (its outcome: the Trained condition's
+    reason), so the collector may write the next cycle's data. Idempotent."""
+    body = {"cycle": number, "outcome": outcome, "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    store.put_bytes(cycle_decision_key(prefix, number), json.dumps(body).encode(), "application/json")
+
+
+def next_cycle_open(store: Store, prefix: str, number: int, replay_dataset: Optional[str]) -> bool:
+    """Whether a collector that last wrote cycle `number`'s marker may write the next one: that
+    cycle was decided (or none was written yet and the classifier's own dataset, which the cycle
+    replays, exists). One cycle in flight at a time, as the operator trains them."""
+    if number == 0:
+        return replay_dataset is None or bool(list_versions(store, replay_dataset))
+    return store.exists(cycle_decision_key(prefix, number))
 
 
 def read_marker(store: Store, prefix: str, number: int) -> Optional[dict]:

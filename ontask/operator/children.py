@@ -17,6 +17,7 @@ from ontask.operator.manifests import (
     Context,
     child_name,
     data_job,
+    feedback_collector,
     inference_service,
     model_storage_uri,
     training_job,
@@ -246,8 +247,13 @@ class ChildIndexes:
     kopf fills them before any handler runs), so that a reconcile reads its children from memory
     instead of asking the API server."""
 
-    def __init__(self, jobs: Mapping, pytorchjobs: Mapping, inferenceservices: Mapping):
-        self.by_kind = {"Job": jobs, "PyTorchJob": pytorchjobs, "InferenceService": inferenceservices}
+    def __init__(self, jobs: Mapping, pytorchjobs: Mapping, inferenceservices: Mapping, deployments: Mapping):
+        self.by_kind = {
+            "Job": jobs,
+            "PyTorchJob": pytorchjobs,
+            "InferenceService": inferenceservices,
+            "Deployment": deployments,
+        }
 
     def get(self, kind: str, namespace: str, name: str) -> Optional[dict[str, Any]]:
         found = list(self.by_kind[kind].get((namespace, name), []))
@@ -262,6 +268,7 @@ class KubeChildren(Children):
         super().__init__(ctx)
         self.custom = k8s.CustomObjectsApi(api_client())
         self.batch = k8s.BatchV1Api(api_client())
+        self.apps = k8s.AppsV1Api(api_client())
         self.indexes = indexes
 
     def _get(self, kind: tuple[str, str, str], name: str, indexed: bool = True) -> Optional[dict[str, Any]]:
@@ -350,6 +357,34 @@ class KubeChildren(Children):
             if e.status != 409:
                 raise
             self._bring_to_spec(body, self._get(ISVC, name) if body["kind"] == "InferenceService" else None)
+
+    def ensure_collector(self) -> None:
+        """The classifier's feedback collector Deployment: created, or patched when its spec
+        (the classifier's spec it carries, the installation's Kafka settings) changed."""
+        body = feedback_collector(self.ctx)
+        name = body["metadata"]["name"]
+        if self.indexes is not None:
+            current = self.indexes.get("Deployment", self.ctx.namespace, name)
+        else:
+            try:
+                current = self.apps.api_client.sanitize_for_serialization(
+                    self.apps.read_namespaced_deployment(name, self.ctx.namespace)
+                )
+            except ApiException as e:
+                if e.status != 404:
+                    raise
+                current = None
+        if current is None:
+            try:
+                self.apps.create_namespaced_deployment(self.ctx.namespace, body)
+                log.info("created feedback %s", name)
+                return
+            except ApiException as e:
+                if e.status != 409:
+                    raise
+                current = {}
+        if not _contains(current.get("spec") or {}, body["spec"]):
+            self.apps.patch_namespaced_deployment(name, self.ctx.namespace, {"spec": body["spec"]})
 
     def _bring_to_spec(self, body: dict[str, Any], current: Optional[dict[str, Any]]) -> None:
         """An existing InferenceService is adopted and patched to the wanted spec (a new model

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import threading
 from typing import Any, Optional
 
 import kopf
@@ -72,6 +71,7 @@ def _reconcile_once(
     the reconcile plan: create (or adopt) the children it names. Returns the status to write
     (None when unchanged), the events to post, and when to look again with no event (None: only
     an event can change anything)."""
+    from ontask.feedback.cycle import write_decision
     from ontask.operator.children import KubeChildren, context_for
     from ontask.operator.reconcile import plan
 
@@ -91,8 +91,9 @@ def _reconcile_once(
     current = TaskClassifierStatus.model_validate(base)
     observed = children.observe(current)
     decided = plan(parsed, current, observed)
-    # Every child but the judge writes under the classifier's prefix: claimed first.
-    taken = _claim(children) if any(role != "judge" for role in decided.ensure) else None
+    # Every child but the judge writes under the classifier's prefix, the collector too: claimed first.
+    collects = bool(children.ctx.kafka_bootstrap)
+    taken = _claim(children) if collects or any(role != "judge" for role in decided.ensure) else None
     if taken is not None:
         current.phase = "Failed"
         current.conditions = set_condition(current.conditions, "Ready", "False", "PrefixTaken", taken)
@@ -100,12 +101,26 @@ def _reconcile_once(
         return (new, [("Warning", "PrefixTaken", taken)], None) if new != status else (None, [], None)
     for role in decided.ensure:
         children.ensure(role, decided.status, observed)
+    recheck = decided.recheck_after
+    if collects:
+        # The collector runs in its own Deployment and writes its counts and cycle markers to the
+        # store, which sends no event: look at them again this often.
+        children.ensure_collector()
+        recheck = min(recheck if recheck is not None else FEEDBACK_RECHECK_SECONDS, FEEDBACK_RECHECK_SECONDS)
+    for number in range(current.cycle + 1, decided.status.cycle + 1):
+        # Before the status that records it: the collector writes the next cycle's data only
+        # once this says the cycle is decided (written again, harmlessly, after a crash here).
+        trained = next((c for c in decided.status.conditions if c.type == "Trained"), None)
+        write_decision(children.store(), children.ctx.prefix, number, trained.reason if trained else "decided")
     # With the unset fields as null: a merge patch removes a field (a decided candidateVersion)
     # only when it says null.
     new = decided.status.model_dump(by_alias=True, mode="json")
     changed = new != TaskClassifierStatus.model_validate(status).model_dump(by_alias=True, mode="json")
-    return (new if changed else None), events + decided.events, decided.recheck_after
+    return (new if changed else None), events + decided.events, recheck
 
+
+# How soon the operator reads a classifier's feedback state and cycle markers again.
+FEEDBACK_RECHECK_SECONDS = 10.0
 
 # (store, prefix, uid) this process has claimed (ontask.operator.ownership): asked once, not per pass.
 _CLAIMED: set[tuple[str, str, str]] = set()
@@ -162,6 +177,11 @@ def ontask_inferenceservices(namespace: str, name: str, body: kopf.Body, labels:
     return _child(namespace, name, body, labels)
 
 
+@kopf.index("apps", "v1", "deployments", labels=MANAGED)
+def ontask_deployments(namespace: str, name: str, body: kopf.Body, labels: kopf.Labels, **_: Any) -> dict:
+    return _child(namespace, name, body, labels)
+
+
 @kopf.on.update(GROUP, VERSION, PLURAL, field="spec")
 def spec_changed(namespace: str, name: str, **_: Any) -> None:
     """A spec edit wakes the classifier's loop (which validates it and writes the status)."""
@@ -173,7 +193,12 @@ def _indexes(kwargs: dict[str, Any]):
 
     if not OperatorSettings.from_env().watch_children:
         return None
-    return ChildIndexes(kwargs["ontask_jobs"], kwargs["ontask_pytorchjobs"], kwargs["ontask_inferenceservices"])
+    return ChildIndexes(
+        kwargs["ontask_jobs"],
+        kwargs["ontask_pytorchjobs"],
+        kwargs["ontask_inferenceservices"],
+        kwargs["ontask_deployments"],
+    )
 
 
 class _StatusWriter:
@@ -267,92 +292,3 @@ def released(spec: kopf.Spec, meta: kopf.Meta, **_: Any) -> None:
     store = open_store(OperatorSettings.from_env().store_for(parsed.storage.bucket))
     removed = release_prefix(store, classifier_prefix(meta["name"]), meta["name"], meta["uid"], retain=False)
     log.info("classifier %s/%s deleted with its %d artifacts", meta["namespace"], meta["name"], removed)
-
-
-@kopf.daemon(
-    GROUP,
-    VERSION,
-    PLURAL,
-    cancellation_timeout=10.0,
-    when=lambda spec, **_: bool(OperatorSettings.from_env().kafka_bootstrap),
-)
-async def feedback(
-    spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, stopped: kopf.DaemonStopped, **_: Any
-) -> None:
-    """The classifier's feedback daemon: its collector consumes corrections into the buffer, and
-    while the classifier serves with no cycle in flight, writes the next cycle's data when due
-    (and wakes the reconcile loop, which sees the cycle's marker and launches its PyTorchJob).
-
-    The collector blocks on Kafka and S3 for as long as the classifier lives, so it runs in a
-    thread of its own: one of kopf's executor threads per classifier would leave none, with
-    enough classifiers, for the handlers that need them."""
-    try:
-        parsed = TaskClassifierSpec.model_validate(dict(spec))
-    except ValidationError:
-        return  # the reconcile handler reports it
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=_collect,
-        args=(parsed, status, dict(meta), stop),
-        name=f"collector-{meta['namespace']}-{meta['name']}",
-        daemon=True,
-    )
-    thread.start()
-    try:
-        await stopped.wait()
-    finally:
-        stop.set()
-        await asyncio.to_thread(thread.join, 30)
-
-
-def _collect(parsed: TaskClassifierSpec, status: kopf.Status, meta: dict, stop: threading.Event) -> None:
-    """The feedback daemon's thread: claim the prefix, then consume until `stop`."""
-    from ontask.feedback.collector import Collector
-    from ontask.operator.ownership import claim_prefix
-    from ontask.store import open_store
-    from ontask.store_paths import classifier_prefix
-
-    settings = OperatorSettings.from_env()
-    key = (meta["namespace"], meta["name"])
-    backoff = 2.0
-    while not stop.is_set():
-        try:
-            store = open_store(settings.store_for(parsed.storage.bucket))
-            # Another namespace's classifier of this name owns the prefix: its feedback is not
-            # ours to buffer (the reconcile loop says why). Asked again in case it is released.
-            if claim_prefix(store, classifier_prefix(meta["name"]), meta["namespace"], meta["name"], meta["uid"]):
-                stop.wait(60)
-                continue
-            collector = Collector(
-                meta["name"],
-                parsed.feedback,
-                store,
-                settings.kafka_bootstrap,
-                group_id=f"ontask-feedback-{meta['namespace']}-{meta['name']}",
-            )
-            break
-        except Exception as e:  # noqa: BLE001 - a store outage at start is waited out like any other
-            log.warning("collector %s/%s cannot start: %s; again in %.0f s", *key, e, backoff)
-            stop.wait(backoff)
-            backoff = min(60.0, backoff * 2)
-    else:
-        return
-    counts: list[dict] = [{}]
-
-    def after_batch(c: Collector) -> None:
-        if c.state.observed_counts() != counts[0]:
-            counts[0] = c.state.observed_counts()
-            WAKEUPS.poke(key)  # new counts for the status
-        if status.get("phase") == "Serving" and not status.get("candidateVersion"):
-            marker = c.maybe_cycle(replay_dataset=meta["name"])
-            if marker:
-                WAKEUPS.poke(key)  # the cycle's PyTorchJob can start
-                log.info(
-                    "classifier %s: cycle %s data ready (%s %s)",
-                    meta["name"],
-                    marker["cycle"],
-                    marker["dataset"],
-                    marker["version"],
-                )
-
-    collector.run(stop, on_batch=after_batch)

@@ -316,6 +316,61 @@ def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
     return _serialize(job)
 
 
+COLLECTOR_RESOURCES = k8s.V1ResourceRequirements(
+    # A cycle's rows stream into the dataset writer: 385 MB at peak for 50 full-HD corrections
+    # with 10 variants each (bench_cycle_memory).
+    requests={"cpu": "250m", "memory": "512Mi"},
+    limits={"cpu": "2", "memory": "2Gi"},
+)
+
+
+def feedback_collector(ctx: Context) -> dict[str, Any]:
+    """The classifier's feedback collector, in a Deployment of its own (one replica, replaced
+    rather than rolled so two never consume at once; its state's conditional writes fence a
+    straggler anyway): `ontask feedback collect` consumes the corrections into the buffer in the
+    store and writes each sync cycle's dataset and marker when due and the previous cycle is
+    decided. Kafka and S3 settings come as every child's do."""
+    args = [
+        "feedback",
+        "collect",
+        "--config",
+        f"env:{SPEC_ENV}",
+        "--store",
+        ctx.store_uri,
+        "--classifier",
+        ctx.name,
+        "--group-id",
+        f"ontask-feedback-{ctx.namespace}-{ctx.name}",
+    ]
+    ca_volumes, ca_mounts, ca_env = ctx.kafka_ca()
+    container = k8s.V1Container(
+        name="collector",
+        image=ctx.image,
+        args=args,
+        env=ctx.env_vars() + [spec_env(ctx)] + ca_env,
+        resources=COLLECTOR_RESOURCES,
+        security_context=_SECURITY,
+        volume_mounts=ca_mounts or None,
+    )
+    meta = ctx.meta(child_name(ctx.name, "feedback"), "feedback")
+    labels = {k: meta.labels[k] for k in (f"{GROUP}/classifier", f"{GROUP}/role")}
+    deployment = k8s.V1Deployment(
+        api_version="apps/v1",
+        kind="Deployment",
+        metadata=meta,
+        spec=k8s.V1DeploymentSpec(
+            replicas=1,
+            strategy=k8s.V1DeploymentStrategy(type="Recreate"),
+            selector=k8s.V1LabelSelector(match_labels=labels),
+            template=k8s.V1PodTemplateSpec(
+                metadata=k8s.V1ObjectMeta(labels=meta.labels),
+                spec=_pod([container], volumes=ca_volumes or None),
+            ),
+        ),
+    )
+    return _serialize(deployment)
+
+
 def training_job(
     ctx: Context,
     dataset: str,
