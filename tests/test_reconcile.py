@@ -340,7 +340,7 @@ def test_a_renamed_deployment_mode_is_no_difference_and_a_stale_ready_is_not_rea
     served["metadata"]["generation"] = 3
     served["status"] = {"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "True"}]}
     isvcs = {("ns", "c-student"): [served]}
-    kube = KubeChildren(ctx, ChildIndexes({}, {}, isvcs))
+    kube = KubeChildren(ctx, ChildIndexes({}, {}, isvcs, {}))
     patches = []
     monkeypatch.setattr(kube.custom, "patch_namespaced_custom_object", lambda *a, **k: patches.append(a))
     kube.create("student", wanted, "v1")

@@ -1,5 +1,5 @@
 """The operator's manifests as local processes: what the embedded mode runs its children with,
-and what the tests' kubelet stand-in plays the kubelet, the training operator and KServe with.
+and what the tests' kubelet stand-in plays the kubelet and KServe with.
 
 A Job's container args run as one `ontask` process; a PyTorchJob's replicas run as processes
 with torchrun's environment (MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK); an InferenceService's
