@@ -98,9 +98,13 @@ def _contains(have: Any, want: Any) -> bool:
     Example:
         >>> _contains({"mode": "Standard", "x": 1}, {"mode": "RawDeployment"})
         True
+        >>> _contains({"c": [{"name": "a", "imagePullPolicy": "Always"}]}, {"c": [{"name": "a"}]})
+        True
     """
     if isinstance(want, dict):
         return isinstance(have, dict) and all(_contains(have.get(k), v) for k, v in want.items())
+    if isinstance(want, list):  # the API server defaults fields inside list items (containers, ports)
+        return isinstance(have, list) and len(have) == len(want) and all(map(_contains, have, want))
     return have == want or (isinstance(want, str) and _SAME_MODE.get(want) == have)
 
 
