@@ -41,6 +41,7 @@ def test_helm_template_is_accepted_by_the_api_server(kube, crd_installed):
         "apply",
         "--server-side",
         "--dry-run=server",
+        "--force-conflicts",  # other tests bind the same roles to their own user
         "--field-manager=helm-test",
         "-f",
         "-",
