@@ -210,6 +210,11 @@ def spec_env(ctx: Context) -> k8s.V1EnvVar:
     return k8s.V1EnvVar(name=SPEC_ENV, value=json.dumps(ctx.spec.wire()))
 
 
+def _classifier_args(ctx: Context) -> list[str]:
+    """Which classifier a child works for: its spec (from SPEC_ENV), its store and its name."""
+    return ["--config", f"env:{SPEC_ENV}", "--store", ctx.store_uri, "--classifier", ctx.name]
+
+
 # A Hugging Face Hub model id ("Qwen/Qwen2.5-VL-3B-Instruct"): what storageUri names as hf://.
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
@@ -333,12 +338,7 @@ def feedback_collector(ctx: Context) -> dict[str, Any]:
     args = [
         "feedback",
         "collect",
-        "--config",
-        f"env:{SPEC_ENV}",
-        "--store",
-        ctx.store_uri,
-        "--classifier",
-        ctx.name,
+        *_classifier_args(ctx),
         "--group-id",
         f"ontask-feedback-{ctx.namespace}-{ctx.name}",
     ]
@@ -397,12 +397,7 @@ def training_job(
     base_model = pvc[2] if pvc is not None else model_storage_uri(base_model)  # a Hub id is fetched as hf://
     args = [
         "train",
-        "--config",
-        f"env:{SPEC_ENV}",
-        "--store",
-        ctx.store_uri,
-        "--classifier",
-        ctx.name,
+        *_classifier_args(ctx),
         "--dataset",
         dataset,
         "--dataset-version",
