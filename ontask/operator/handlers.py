@@ -107,11 +107,11 @@ def _reconcile_once(
         # store, which sends no event: look at them again this often.
         children.ensure_collector()
         recheck = min(recheck if recheck is not None else FEEDBACK_RECHECK_SECONDS, FEEDBACK_RECHECK_SECONDS)
+    trained = next((c.reason for c in decided.status.conditions if c.type == "Trained"), "decided")
     for number in range(current.cycle + 1, decided.status.cycle + 1):
         # Before the status that records it: the collector writes the next cycle's data only
         # once this says the cycle is decided (written again, harmlessly, after a crash here).
-        trained = next((c for c in decided.status.conditions if c.type == "Trained"), None)
-        write_decision(children.store(), children.ctx.prefix, number, trained.reason if trained else "decided")
+        write_decision(children.store(), children.ctx.prefix, number, trained)
     # With the unset fields as null: a merge patch removes a field (a decided candidateVersion)
     # only when it says null.
     new = decided.status.model_dump(by_alias=True, mode="json")
