@@ -287,17 +287,20 @@ class KubeChildren(Children):
                 return None
             raise
 
-    def _job(self, name: str) -> Optional[dict[str, Any]]:
+    def _indexed_or_read(self, kind: str, name: str, read) -> Optional[dict[str, Any]]:
+        """A built-in child (Job, Deployment) from kopf's index, else with `read`'s GET; None when
+        it does not exist."""
         if self.indexes is not None:
-            return self.indexes.get("Job", self.ctx.namespace, name)
+            return self.indexes.get(kind, self.ctx.namespace, name)
         try:
-            return self.batch.api_client.sanitize_for_serialization(
-                self.batch.read_namespaced_job(name, self.ctx.namespace)
-            )
+            return self.batch.api_client.sanitize_for_serialization(read(name, self.ctx.namespace))
         except ApiException as e:
             if e.status == 404:
                 return None
             raise
+
+    def _job(self, name: str) -> Optional[dict[str, Any]]:
+        return self._indexed_or_read("Job", name, self.batch.read_namespaced_job)
 
     def job_state(self, kind: str, name: str) -> Optional[tuple[JobState, str]]:
         if kind == "pytorchjob":
@@ -367,17 +370,7 @@ class KubeChildren(Children):
         (the classifier's spec it carries, the installation's Kafka settings) changed."""
         body = feedback_collector(self.ctx)
         name = body["metadata"]["name"]
-        if self.indexes is not None:
-            current = self.indexes.get("Deployment", self.ctx.namespace, name)
-        else:
-            try:
-                current = self.apps.api_client.sanitize_for_serialization(
-                    self.apps.read_namespaced_deployment(name, self.ctx.namespace)
-                )
-            except ApiException as e:
-                if e.status != 404:
-                    raise
-                current = None
+        current = self._indexed_or_read("Deployment", name, self.apps.read_namespaced_deployment)
         if current is None:
             try:
                 self.apps.create_namespaced_deployment(self.ctx.namespace, body)
