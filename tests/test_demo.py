@@ -1,6 +1,6 @@
-"""`ontask demo --small` end to end on the real Kafka broker, twice in one folder: it finishes, its printed table is
-the one in the report, and the report's plots exist; `ontask eval` and `ontask monitor` read
-what the demo wrote."""
+"""`ontask demo --small` end to end on the real Kafka broker, in a folder an earlier run used: it
+starts afresh, finishes, its printed table is the one in the report, and the report's plots exist;
+`ontask eval` and `ontask monitor` read what the demo wrote."""
 
 import json
 import os
@@ -37,14 +37,22 @@ def _demo(out, kafka_bootstrap):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, kafka_bootstrap):
-    """`ontask demo --small` twice in one folder: the second run starts afresh (it says so) and
-    passes as the first did; the tests read the second."""
+    """`ontask demo --small` in a folder where an earlier run left a classifier past v1: the run
+    starts afresh (it says so, and nothing of the old run is left) and trains its own v1 and v2.
+    (One run, not two: `fresh_run_folder`'s own test covers what is removed and what is kept.)"""
     out = tmp_path_factory.mktemp("demo")
-    first = _demo(out, kafka_bootstrap)
-    assert "starting afresh" not in first
-    second = _demo(out, kafka_bootstrap)
-    assert "starting afresh: removed the previous demo run's" in second
-    return out, second
+    old_model = out / "store" / "classifiers" / "demo" / "models" / "v7"
+    old_model.mkdir(parents=True)
+    (old_model / "config.json").write_text("{}")
+    (out / "logs").mkdir()
+    (out / "logs" / "demo-train-master-0.log").write_text("an earlier run")
+    (out / "my-notes.txt").write_text("not the demo's")
+    stdout = _demo(out, kafka_bootstrap)
+    assert "starting afresh: removed the previous demo run's logs, store from" in stdout
+    assert not old_model.exists() and (out / "my-notes.txt").read_text() == "not the demo's"
+    models = out / "store" / "classifiers" / "demo" / "models"
+    assert sorted(p.name for p in models.iterdir()) == ["v1", "v2"], list(models.iterdir())
+    return out, stdout
 
 
 def test_the_printed_table_is_the_reports(demo):
