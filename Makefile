@@ -75,10 +75,14 @@ lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-test: venv verl-venv lint system-deps servers real-screens
+# The set-up steps run side by side: on a fresh machine the downloads (PyPI, apt, Maven) overlap
+# the Go builds. The tests start when all of them are done.
+test:
+	$(MAKE) --no-print-directory -j3 venv verl-venv lint system-deps servers real-screens
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: venv system-deps servers real-screens
+bench:
+	$(MAKE) --no-print-directory -j3 venv system-deps servers real-screens
 	$(PY) -m benchmarks
 
 servers-up: venv servers
