@@ -204,13 +204,11 @@ def _cmd_data_prepare(args: argparse.Namespace) -> int:
         labeller=labeller,
         progress=True,
         other_task_twins=args.other_task_twins,
-        contrastive_rows=args.contrastive_rows,
     )
     m = result.manifest
     print(
         f"wrote {args.out} {dataset_prefix(args.name, m['version'])}: {m['rows']} rows, labels {m['labels']}"
         + (f" ({result.twins} of them other-task twins of on-task rows)" if args.other_task_twins else "")
-        + (f" (and {result.contrastive} rendered contrastive rows)" if result.contrastive else "")
     )
     for r in result.rejected:
         print(f"rejected {r['reason']}", file=sys.stderr)
@@ -514,13 +512,6 @@ def _add_data(sub: "argparse._SubParsersAction") -> None:
         action="store_true",
         help="each on-task row with window evidence also gets its off-task twin: the same pixels "
         "with a library task no window names",
-    )
-    prep.add_argument(
-        "--contrastive-rows",
-        type=int,
-        default=0,
-        help="spec.data.contrastiveRows: rendered screens with their ground truth, in same-pixel pairs, "
-        "added to the training split",
     )
     prep.add_argument("--judge-weight", type=float, default=0.5, help="judge's weight when both label")
     prep.add_argument("--min-confidence", type=float, default=0.6, help="rows less sure than this stay unlabelled")

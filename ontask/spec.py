@@ -172,16 +172,6 @@ class DataSpec(Model):
         "with a library task that no window's app, title or URL names. Teaches that the right "
         "tool on another task is off-task.",
     )
-    contrastive_rows: int = Field(
-        0,
-        ge=0,
-        le=100_000,
-        description="Rendered screens with their ground truth added to the training split of a bootstrap "
-        "from the customer's screenshots, in pairs over the same pixels (a task the focused window "
-        "serves, one it does not). Labels from the rules and the judge do not teach a student to "
-        "read the window evidence against the task; these do, and a correction then generalises to "
-        "its unseen screens (see the README's demo). 0: none.",
-    )
 
 
 class RewardWeights(Model):

@@ -196,7 +196,7 @@ def test_a_cycle_job_fine_tunes_at_the_cycle_rate_and_the_first_training_does_no
     assert train_config(spec, 100).learning_rate == spec.training.learning_rate
 
 
-def test_the_data_job_gives_on_task_rows_their_twins_and_adds_contrastive_rows_as_the_spec_says():
+def test_the_data_job_gives_on_task_rows_their_twins_unless_the_spec_says_not():
     from ontask.operator.manifests import Context, data_job
 
     def args(spec):
@@ -207,9 +207,6 @@ def test_the_data_job_gives_on_task_rows_their_twins_and_adds_contrastive_rows_a
     assert "--other-task-twins" in args(spec)
     spec.data.other_task_twins = False
     assert "--other-task-twins" not in args(spec)
-    assert "--contrastive-rows" not in args(spec)
-    spec.data.contrastive_rows = 300
-    assert args(spec)[args(spec).index("--contrastive-rows") + 1] == "300"
 
 
 def test_a_deprecated_field_is_a_status_warning_and_one_event():

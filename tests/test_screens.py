@@ -304,19 +304,6 @@ def test_prepare_gives_each_on_task_row_an_off_task_twin_on_its_own_pixels(tmp_p
     assert ds.image(twin).tobytes() == decode_image(code, "code.png").tobytes()
     # Without the option, the customer's rows are written as they are.
     assert prepare(folder, store, "plain").manifest["rows"] == 2
-    # Rendered contrastive rows join the training split only, in same-pixel pairs of both labels,
-    # with their ground truth; the customer's validation rows stay the only ones.
-    mixed = prepare(folder, store, "mixed", contrastive_rows=8)
-    assert mixed.contrastive == 8 and mixed.manifest["rows"] == 10
-    ds = read_version(store, "mixed")
-    rendered = [r for r in ds.rows if r["extra_info"]["label_source"] == "rule"]
-    assert len(rendered) == 8 and {r["extra_info"]["split"] for r in rendered} == {"train"}
-    assert sorted(r["reward_model"]["ground_truth"] for r in rendered) == ["off-task"] * 4 + ["on-task"] * 4
-    pixels = {ds.image(r).tobytes() for r in rendered}
-    assert len(pixels) == 4  # each screen twice: a task it serves and one it does not
-    assert [r["extra_info"]["id"] for r in ds.split("val")] == [
-        r["extra_info"]["id"] for r in read_version(store, "plain").split("val")
-    ]
 
 
 def test_a_header_claiming_400_megapixels_is_refused_before_any_pixel_is_read():

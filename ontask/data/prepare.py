@@ -35,17 +35,12 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}
 Labeller = Callable[[Any, str, list[dict]], Optional[tuple[str, str]]]
 
 
-# Rendered contrastive rows beside a customer's: the same screens in every bootstrap.
-CONTRASTIVE_SEED = 1009
-
-
 @dataclass
 class PrepareResult:
     manifest: dict[str, Any]
     rejected: list[dict[str, str]] = field(default_factory=list)
     unlabeled: int = 0
     twins: int = 0
-    contrastive: int = 0
 
 
 def _items(source: Path, task: Optional[str]) -> tuple[Path, list[dict[str, Any]]]:
@@ -81,13 +76,11 @@ def prepare(
     limits: ImageLimits = ImageLimits(),
     progress: bool = False,
     other_task_twins: bool = False,
-    contrastive_rows: int = 0,
 ) -> PrepareResult:
     """Validate, label and write a customer's screenshots as a new dataset version; with
     `other_task_twins`, each on-task row with window evidence also gets its off-task twin
-    (`ontask.data.variants.other_task_twin`). `contrastive_rows` rendered screens with their
-    ground truth (`ontask.data.generate.generate`, contrastive pairs) join the training split.
-    An s3://bucket/prefix source (a spec's data.source) is copied to a temporary folder first."""
+    (`ontask.data.variants.other_task_twin`). An s3://bucket/prefix source (a spec's
+    data.source) is copied to a temporary folder first."""
     if str(source).startswith("s3://"):
         import tempfile
 
@@ -96,7 +89,7 @@ def prepare(
         with tempfile.TemporaryDirectory(prefix="ontask-source-") as tmp:
             # The user's own data, read only: its bucket is never created.
             download_prefix(open_store(str(source), create_bucket=False), "", tmp)
-            return prepare(tmp, store, name, task, labeller, limits, progress, other_task_twins, contrastive_rows)
+            return prepare(tmp, store, name, task, labeller, limits, progress, other_task_twins)
     base, items = _items(Path(source), task)
     rejected: list[dict[str, str]] = []
     examples: list[Example] = []
@@ -166,16 +159,6 @@ def prepare(
         examples += twins
     if not examples:
         raise DatasetError(f"no usable rows in {source}: " + "; ".join(r["reason"] for r in rejected))
-    synthetic: list[Example] = []
-    if contrastive_rows:
-        from ontask.data.generate import generate
-
-        # Training rows only: the validation split stays the customer's, since it fits the
-        # served hybrid's weight and gates promotions.
-        synthetic = list(generate(contrastive_rows, seed=CONTRASTIVE_SEED, contrastive=True))
-        for ex in synthetic:
-            ex.split = "train"
-        examples += synthetic
     manifest = write_version(
         store,
         name,
@@ -185,4 +168,4 @@ def prepare(
         rejected=rejected,
         progress=progress,
     )
-    return PrepareResult(manifest, rejected, unlabeled, len(twins), len(synthetic))
+    return PrepareResult(manifest, rejected, unlabeled, len(twins))

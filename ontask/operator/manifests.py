@@ -294,8 +294,6 @@ def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
         args = ["data", "prepare", source, "--name", dataset, "--out", ctx.store_uri, "--verifier"]
         if ctx.spec.data.other_task_twins:
             args += ["--other-task-twins"]
-        if ctx.spec.data.contrastive_rows:
-            args += ["--contrastive-rows", str(ctx.spec.data.contrastive_rows)]
         if ctx.spec.judge.enabled:  # labelled by the judge service, which the plan waits for
             args += judge_args(ctx) + ["--judge-mode", ctx.spec.judge.mode.value]
             args += ["--judge-weight", str(ctx.spec.data.judge_label_weight)]
