@@ -15,7 +15,7 @@ from ontask.judge.options import bidirectional
 from ontask.labels import OFF, ON
 from ontask.models.prompt import prompt_text
 
-PROMPT_VERSION = "judge-v2"  # v2: window lines name the task words; focused window last
+PROMPT_VERSION = "judge-v3"  # v2: window lines name the task words; focused window last; v3: where they are
 
 
 class JudgeInputError(ValueError):

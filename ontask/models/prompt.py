@@ -20,23 +20,46 @@ def _synonyms() -> dict[str, list[str]]:
     return VerifierConfig.load().synonyms
 
 
+# Where the task's words were found, one line after the windows (see evidence_text).
+WHERE_TASK_WORDS = {
+    "focused": "Task words in: the focused window",
+    "background": "Task words in: a background window only",
+    "none": "Task words in: no window",
+}
+
+
 def evidence_text(windows: Optional[Iterable[Mapping]], task: Optional[str] = None) -> str:
     """Window titles and URLs as lines of text, the focused window last (nearest the question:
     a small model finds it at a short, steady distance from where it answers). With the task,
     each line also names the task's words the window mentions (the verifier's keyword rule,
-    stems and synonyms): whether a title is about the task is then read, not memorised."""
+    stems and synonyms): whether a title is about the task is then read, not memorised.
+
+    With the task, a last line says where its words are: the focused window, a background window
+    only, or none. Most rows are decided by the focused window, so a model trained on them reads
+    the focused line and little else; a team's policy that turns on a background window (its
+    focus music in front of the task's work) then has nothing to hold on to, and its two sides
+    (the task's work behind the music, or another task's) look alike. At a fixed place near the
+    question, the one fact that separates them is a token the model already reads."""
     items = sorted(windows or (), key=lambda w: bool(w.get("focused")))
     lines = []
+    where = "none"
     for w in items:
-        mark = "focused" if w.get("focused") else "background"
+        focused = bool(w.get("focused"))
+        mark = "focused" if focused else "background"
         line = f"- [{mark}] {w.get('app', '')}: {w.get('title', '')}"
         if w.get("url"):
             line += f" <{w['url']}>"
         if task is not None:
             _, hits = relevance(task, f"{w.get('title') or ''} {w.get('url') or ''}", _synonyms())
             line += f" (task words: {', '.join(hits) if hits else 'none'})"
+            if hits:
+                where = "focused" if focused else ("background" if where == "none" else where)
         lines.append(line)
-    return "\n".join(lines) if lines else "- (no window information)"
+    if not lines:
+        return "- (no window information)"
+    if task is not None:
+        lines.append(WHERE_TASK_WORDS[where])
+    return "\n".join(lines)
 
 
 def prompt_text(task: str, windows: Optional[Iterable[Mapping]], swapped: bool = False) -> str:

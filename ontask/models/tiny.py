@@ -80,6 +80,7 @@ _CORPUS = [
     "Task: screen candidates for the backend engineer role",
     "Windows: focused app title url browser editor terminal chat email spreadsheet document",
     "Windows:\n- [focused] - [background] (task words: none) (task words: Task:",
+    "Task words in: the focused window. Task words in: a background window only. Task words in: no window.",
     "Visual Studio Code main.py Terminal bash pytest Firefox Chrome Slack Outlook Excel Word",
     "YouTube Netflix Twitter Reddit Facebook Instagram Amazon shop cart game Steam Solitaire",
     "https://github.com/org/repo/pull/42 https://docs.python.org/3/library/ https://www.youtube.com/watch",
