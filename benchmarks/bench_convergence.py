@@ -39,6 +39,7 @@ def run() -> None:
     from ontask.data.generate import family_examples, generate
     from ontask.data.labels import FOCUS_MUSIC_TEAM, GENERAL
     from ontask.data.variants import make_variants
+    from ontask.demo import CYCLE_WARM_START_STEPS
     from ontask.evaluation.compare import Item, compare
     from ontask.models.tiny import build_tiny_vlm
     from ontask.spec import TaskClassifierSpec
@@ -113,7 +114,7 @@ def run() -> None:
                         "conv",
                         name,
                         v1["model_uri"],
-                        warm_start_steps=60,
+                        warm_start_steps=CYCLE_WARM_START_STEPS,
                         model_version=f"{family_name}-after-{k}",
                         cycle=True,
                     )["model_uri"]
