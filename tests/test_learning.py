@@ -22,6 +22,9 @@ pytestmark = pytest.mark.slow
 
 BUDGET_MINUTES = 15
 ENTROPY_FLOOR = 0.02  # nats per answer token; a collapsed policy sits near 0
+# The supervised warm start mostly teaches the answer format; GRPO must then add what it learns.
+# With the prompt's "Task words in:" line, 80 steps already reached 0.93 and left GRPO nothing.
+WARM_START_STEPS = 60
 ARTIFACTS = Path(os.environ.get("ONTASK_TEST_ARTIFACTS", REPO / "out" / "test-artifacts"))
 
 CONFIG = """apiVersion: ontask.dev/v1alpha1
@@ -62,7 +65,7 @@ def test_the_tiny_student_learns_from_chance_to_85_percent_within_15_minutes(tmp
         "--base-model",
         str(base),
         "--warm-start-steps",
-        "80",
+        str(WARM_START_STEPS),
         "--max-minutes",
         str(BUDGET_MINUTES - 2),
         timeout=BUDGET_MINUTES * 60 + 120,
@@ -99,7 +102,7 @@ def test_the_tiny_student_learns_from_chance_to_85_percent_within_15_minutes(tmp
     assert minutes <= BUDGET_MINUTES, summary
     assert 0.35 <= start <= 0.65, f"the random student should start near chance: {summary}"
     assert final >= 0.85, summary
-    assert len(warm) == 80 and grpo, summary
+    assert len(warm) == WARM_START_STEPS and grpo, summary
     # GRPO itself adds accuracy beyond what the warm start reached.
     assert final >= after_warm + 0.05, summary
     assert entropies and min(entropies) > ENTROPY_FLOOR, f"entropy collapsed: min {min(entropies):.4f}"

@@ -61,6 +61,28 @@ def test_the_set_covers_tasks_apps_and_hard_cases_and_splits_by_task(real_set):
     assert all(sum(w["focused"] for w in s["windows"]) == 1 for s in screens)
 
 
+def test_a_teams_policy_is_its_own_manifest_balanced_split_by_task_and_unknown_to_the_rules(real_set):
+    from ontask.labels import label_of
+    from ontask.verify.verifier import VerifierConfig, score_windows
+
+    policy = _jsonl(real_set / realscreens.POLICY_MANIFEST)
+    general = _jsonl(real_set / "manifest.jsonl")
+    # Corrections and their evaluation, never bootstrap rows: no screenshot of it in the general set.
+    assert not {r["image"] for r in policy} & {r["image"] for r in general}
+    assert {r["hardKind"] for r in policy} == {"focus-music"}
+    for split in ("train", "val"):
+        rows = [r for r in policy if r["split"] == split]
+        assert len(rows) >= 16 and sum(r["label"] == "on-task" for r in rows) * 2 == len(rows)
+    tasks = {s: {r["task"] for r in policy if r["split"] == s} for s in ("train", "val")}
+    assert not tasks["train"] & tasks["val"]
+    # The music is focused on both sides; only the work behind it (the team's task or not) differs,
+    # and the verifier's rules read the video in front as off-task on both.
+    cfg = VerifierConfig.load()
+    said = [label_of(score_windows(r["task"], r["windows"], cfg)[0]) for r in policy if r["label"] == "on-task"]
+    assert said.count("off-task") >= 0.9 * len(said), said
+    assert all(w["title"].startswith("Deep Focus") for r in policy for w in r["windows"] if w["focused"])
+
+
 def test_ocr_reads_the_focused_title_on_90_percent_and_some_title_on_every_screenshot(real_set):
     reader = TitleReader()
     right = found = 0

@@ -11,6 +11,9 @@ that `ontask data prepare` turns into a dataset version:
   windows as the agent read them (URLs added for browser windows, as a browser extension
   reports them);
 - ``screens.jsonl``: one row per screenshot with every window's geometry: OCR ground truth;
+- ``focus-music.jsonl``: rows in the manifest's format for a team's own policy
+  (`screens.plan_policy_scenes`: its focus music in front of the task's work is on-task), labelled
+  by that policy and kept apart: corrections and their evaluation, not bootstrap data;
 - ``shots/<scene>.png``.
 
 The folder is cached under ``$ONTASK_CACHE/real-screens-<hash of this code and the plan>``.
@@ -51,6 +54,7 @@ from ontask.agent.screens import (
     VIDEO,
     Material,
     Scene,
+    plan_policy_scenes,
     plan_scenes,
     task_by_id,
 )
@@ -73,6 +77,7 @@ PROGRAMS = (
 # Bump when the way screens are made changes (applications, their settings, placement): the
 # cached set is keyed by this and by the plan in screens.py.
 FORMAT_VERSION = "2"
+POLICY_MANIFEST = "focus-music.jsonl"  # rows labelled by a team's policy (screens.plan_policy_scenes)
 
 
 def cache_dir() -> Path:
@@ -354,7 +359,10 @@ def build(out: Path, seed: int = 0, limit: Optional[int] = None, log: Callable[[
     missing = missing_programs(PROGRAMS)
     if missing:
         raise RuntimeError(f"the real-screens set needs {', '.join(missing)}: run make system-deps")
-    scenes = plan_scenes(seed)[:limit] if limit else plan_scenes(seed)
+    general = plan_scenes(seed)
+    scenes = general + plan_policy_scenes(seed)
+    scenes = scenes[:limit] if limit else scenes
+    policy_ids = {s.id for s in scenes[len(general) :]}
     tasks = task_by_id()
     tmp = out.with_name(out.name + ".partial")
     if tmp.exists():
@@ -367,7 +375,7 @@ def build(out: Path, seed: int = 0, limit: Optional[int] = None, log: Callable[[
     server.socket = _tls_context(tmp).wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     t0 = time.monotonic()
-    rows, screens = [], []
+    rows, screens, policy_rows = [], [], []
     try:
         # A fixed HOME: file paths show in titles (Mousepad), and OCR is measured on them.
         with _build_lock(), VirtualDesktop(home=Path(tempfile.gettempdir()) / "ontask-screens" / "maria") as desk:
@@ -386,20 +394,22 @@ def build(out: Path, seed: int = 0, limit: Optional[int] = None, log: Callable[[
                 image.save(tmp / shot, optimize=False, compress_level=3)
                 windows = [{**w.evidence(), "url": _url_of(w, scene)} for w in wins]
                 focused = next((w for w in wins if w.focused), None)
-                screens.append(
-                    {
-                        "image": shot,
-                        "scene": scene.id,
-                        "split": scene.split,
-                        "layout": scene.layout,
-                        "windows": [{**e, "geometry": list(w.geometry)} for e, w in zip(windows, wins)],
-                        "focusedApp": focused.app if focused else "",
-                        "focusedKind": scene.windows[-1].kind,
-                    }
-                )
+                in_policy = scene.id in policy_ids
+                if not in_policy:  # OCR ground truth covers the general set only
+                    screens.append(
+                        {
+                            "image": shot,
+                            "scene": scene.id,
+                            "split": scene.split,
+                            "layout": scene.layout,
+                            "windows": [{**e, "geometry": list(w.geometry)} for e, w in zip(windows, wins)],
+                            "focusedApp": focused.app if focused else "",
+                            "focusedKind": scene.windows[-1].kind,
+                        }
+                    )
                 pairs = ([(scene.on_task, ON)] if scene.on_task else []) + [(t, OFF) for t in scene.off_task]
                 for task_id, label in pairs:
-                    rows.append(
+                    (policy_rows if in_policy else rows).append(
                         {
                             "image": shot,
                             "task": tasks[task_id].text,
@@ -424,10 +434,14 @@ def build(out: Path, seed: int = 0, limit: Optional[int] = None, log: Callable[[
         server.shutdown()
     (tmp / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp / "screens.jsonl").write_text("".join(json.dumps(s) + "\n" for s in screens))
+    (tmp / POLICY_MANIFEST).write_text("".join(json.dumps(r) + "\n" for r in policy_rows))
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)
-    log(f"[real-screens] {len(screens)} screenshots, {len(rows)} rows in {time.monotonic() - t0:.0f} s: {out}")
+    log(
+        f"[real-screens] {len(screens)} screenshots, {len(rows)} rows (and {len(policy_rows)} rows of a team's "
+        f"policy) in {time.monotonic() - t0:.0f} s: {out}"
+    )
     return out
 
 
@@ -449,3 +463,29 @@ def cached_set(seed: int = 0, rebuild: bool = False, log: Callable[[str], None] 
     if (out / "manifest.jsonl").exists() and not rebuild:
         return out
     return build(out, seed, log=log)
+
+
+def examples(folder: Path, manifest: str = "manifest.jsonl") -> list:
+    """A built set's rows as `Example`s (the screenshot loaded), from its manifest or from
+    POLICY_MANIFEST."""
+    from ontask.data.dataset import Example
+
+    out = []
+    for line in (folder / manifest).read_text().splitlines():
+        r = json.loads(line)
+        with Image.open(folder / r["image"]) as im:
+            image = im.convert("RGB")
+        out.append(
+            Example(
+                id=r["id"],
+                image=image,
+                task=r["task"],
+                label=r["label"],
+                label_source="ground-truth",
+                windows=r["windows"],
+                split=r["split"],
+                hard_kind=r.get("hardKind") or None,
+                meta=r.get("meta", {}),
+            )
+        )
+    return out

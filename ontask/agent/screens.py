@@ -639,6 +639,15 @@ class Scene:
     split: str = "train"
 
 
+# A team's own policy (the real-screens twin of the synthetic `focus-music` family): its focus-music
+# player in front of the task's work counts as on-task for that task, and stays off-task for a
+# task whose work is not open behind it. No rule knows it (the verifier reads a video in front as
+# off-task), so these rows are corrections and their evaluation, never bootstrap rows: they go to
+# their own manifest. The title names no task's words.
+FOCUS_MUSIC_POLICY = "focus-music"
+FOCUS_MUSIC = M(VIDEO, "deep-focus", "Deep Focus - lofi beats, 2 hours")
+
+
 def task_by_id() -> dict[str, Task]:
     return {t.id: t for t in TASKS + DISTRACTION_TASKS}
 
@@ -758,4 +767,30 @@ def plan_scenes(seed: int = 0) -> list[Scene]:
                         split,
                     )
                 )
+    return scenes
+
+
+def plan_policy_scenes(seed: int = 0) -> list[Scene]:
+    """The team-policy family's scenes: for every task, its work with the team's focus music in
+    front, on-task for that task under the policy and off-task for another task of its split
+    (the same kind of tool where there is one). Seeded apart from `plan_scenes`, so adding them
+    changes none of the general set's scenes."""
+    rng = random.Random(f"{seed}:{FOCUS_MUSIC_POLICY}")
+    scenes: list[Scene] = []
+    for split in ("train", "val"):
+        pool = [t for t in TASKS if t.split == split]
+        for task in pool:
+            work = rng.choice(task.materials)
+            other = _same_kind_other_task(task, work.kind, pool, rng)
+            scenes.append(
+                Scene(
+                    f"{task.id}-{FOCUS_MUSIC_POLICY}",
+                    (work, FOCUS_MUSIC),
+                    "cascade",
+                    task.id,
+                    (other.id,),
+                    {task.id: FOCUS_MUSIC_POLICY, other.id: FOCUS_MUSIC_POLICY},
+                    split,
+                )
+            )
     return scenes
