@@ -37,7 +37,7 @@ import threading
 import time
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -60,6 +60,9 @@ from ontask.agent.screens import (
 )
 from ontask.agent.x11 import X11Desktop, X11Window
 from ontask.labels import OFF, ON
+
+if TYPE_CHECKING:
+    from ontask.data.dataset import Example
 
 PROGRAMS = (
     "Xvfb",
@@ -465,7 +468,7 @@ def cached_set(seed: int = 0, rebuild: bool = False, log: Callable[[str], None] 
     return build(out, seed, log=log)
 
 
-def examples(folder: Path, manifest: str = "manifest.jsonl") -> list:
+def examples(folder: Path, manifest: str = "manifest.jsonl") -> list[Example]:
     """A built set's rows as `Example`s (the screenshot loaded), from its manifest or from
     POLICY_MANIFEST."""
     from ontask.data.dataset import Example
