@@ -4,7 +4,8 @@ registries by scripts/servers/.
 Nothing here is a fake: etcd + kube-apiserver + kube-controller-manager, an Apache Kafka
 broker, SeaweedFS's S3 gateway and Helm run as the real programs on 127.0.0.1. Only the
 kubelet is missing (tests/kubelet_standin.py plays it). The Kubeflow training operator's real
-controller runs against the API server (training_operator.py).
+controller runs against the API server (training_operator.py), and so does KServe's controller
+manager (kserve.py), for the tests that need it.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from pathlib import Path
 from typing import Optional
 
 from .kafka import KafkaBroker
+from .kserve import KServeController
 from .kube import KubeCluster, KubeEndpoints
 from .proc import bin_path, cache_dir, upstream_crds
 from .s3 import S3Endpoint, SeaweedS3
 from .training_operator import TrainingOperator
 
-__all__ = ["RealServers", "KubeEndpoints", "S3Endpoint", "state_file", "bin_path", "upstream_crds"]
+__all__ = ["RealServers", "KServeController", "KubeEndpoints", "S3Endpoint", "state_file", "bin_path", "upstream_crds"]
 
 
 def state_file() -> Path:

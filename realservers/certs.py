@@ -53,9 +53,15 @@ class CertAuthority:
         (folder / "ca.key").write_bytes(_pem_key(self.key))
 
     def issue(
-        self, stem: str, common_name: str, groups: tuple[str, ...] = (), server: bool = False
+        self,
+        stem: str,
+        common_name: str,
+        groups: tuple[str, ...] = (),
+        server: bool = False,
+        dns_names: tuple[str, ...] = (),
     ) -> tuple[Path, Path]:
-        """Write stem.crt and stem.key; returns their paths."""
+        """Write stem.crt and stem.key; returns their paths. A serving certificate is valid for
+        this machine and for `dns_names` (a webhook Service's in-cluster name)."""
         key = _key()
         attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups]
         attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
@@ -77,6 +83,7 @@ class CertAuthority:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName(
                     [
+                        *(x509.DNSName(n) for n in dns_names),
                         x509.DNSName("localhost"),
                         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                         x509.IPAddress(ipaddress.ip_address("10.0.0.1")),

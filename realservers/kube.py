@@ -147,7 +147,9 @@ class KubeCluster:
                 "--bind-address=127.0.0.1",
                 f"--secure-port={free_port()}",
                 "--leader-elect=false",
-                "--controllers=garbagecollector,namespace",
+                # Deployments roll out into ReplicaSets and pods as in a cluster (KServe's Standard
+                # mode is Deployments); Jobs stay with the kubelet stand-in, which runs them whole.
+                "--controllers=garbagecollector,namespace,deployment,replicaset",
                 f"--cert-dir={self.workdir / 'kcm-certs'}",
                 "--v=1",
             ],

@@ -19,7 +19,6 @@ import base64
 import copy
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import yaml
 
+from .incluster import account_kubeconfig, account_with_role, apply, kubectl, service_here
 from .kube import KubeEndpoints
 from .proc import ServerProcess, bin_path, cache_dir, free_port, upstream_crds
 
@@ -57,22 +57,6 @@ def manifests_dir() -> Path:
     return path
 
 
-def host_address() -> str:
-    """This machine's first non-loopback IPv4 address: an EndpointSlice may not point at 127.0.0.1."""
-    out = subprocess.run(["hostname", "-I"], capture_output=True, text=True, check=False).stdout.split()
-    for addr in out:
-        try:
-            socket.inet_pton(socket.AF_INET, addr)
-        except OSError:
-            continue
-        if not addr.startswith("127."):
-            return addr
-    raise RuntimeError(
-        "the training operator's webhook is reached through a Service, whose EndpointSlice needs a "
-        f"non-loopback IPv4 address, and this machine has none (hostname -I: {out})"
-    )
-
-
 def webhook_configuration(upstream: dict) -> dict:
     """The upstream ValidatingWebhookConfiguration as its kustomization installs it: renamed, and
     each webhook's Service set to the operator's in `kubeflow`."""
@@ -95,16 +79,7 @@ class TrainingOperator:
         self.cert_dir = workdir / "serving-certs" if self.private else CERT_DIR
 
     def _kubectl(self, *args: str, input: str | None = None) -> str:
-        out = subprocess.run(
-            [str(bin_path("kubectl")), "--kubeconfig", str(self.kube.admin_kubeconfig), *args],
-            capture_output=True,
-            text=True,
-            input=input,
-            timeout=120,
-        )
-        if out.returncode != 0:
-            raise RuntimeError(f"kubectl {' '.join(args[:3])}: {out.stderr.strip()}")
-        return out.stdout
+        return kubectl(self.kube, *args, input=input)
 
     def _install(self, webhook_port: int) -> None:
         manifests = manifests_dir()
@@ -112,48 +87,16 @@ class TrainingOperator:
         hooks = webhook_configuration(yaml.safe_load((manifests / "webhook.yaml").read_text()))
         docs = [
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
-            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": ACCOUNT, "namespace": NAMESPACE}},
-            role,
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "ClusterRoleBinding",
-                "metadata": {"name": ACCOUNT},
-                "roleRef": {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "ClusterRole",
-                    "name": role["metadata"]["name"],
-                },
-                "subjects": [{"kind": "ServiceAccount", "name": ACCOUNT, "namespace": NAMESPACE}],
-            },
+            *account_with_role(ACCOUNT, NAMESPACE, role),
             # The rotator fills this Secret with the CA and serving certificate; it must exist.
             {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": CERT_SECRET, "namespace": NAMESPACE}},
-            {
-                "apiVersion": "v1",
-                "kind": "Service",
-                "metadata": {"name": SERVICE, "namespace": NAMESPACE},
-                "spec": {"ports": [{"name": "webhook-server", "port": 443, "protocol": "TCP", "targetPort": 9443}]},
-            },
-            {
-                "apiVersion": "discovery.k8s.io/v1",
-                "kind": "EndpointSlice",
-                "metadata": {
-                    "name": f"{SERVICE}-this-machine",
-                    "namespace": NAMESPACE,
-                    "labels": {
-                        "kubernetes.io/service-name": SERVICE,
-                        "endpointslice.kubernetes.io/managed-by": "ontask-tests",
-                    },
-                },
-                "addressType": "IPv4",
-                "endpoints": [{"addresses": [host_address()], "conditions": {"ready": True}}],
-                "ports": [{"name": "webhook-server", "port": webhook_port, "protocol": "TCP"}],
-            },
+            *service_here(SERVICE, NAMESPACE, "webhook-server", webhook_port),
             hooks,
         ]
         self._kubectl(
             "apply", "--server-side", "--force-conflicts", "-f", str(upstream_crds() / "kubeflow.org_pytorchjobs.yaml")
         )
-        self._kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=yaml.safe_dump_all(docs))
+        apply(self.kube, docs)
 
     def _crd_established(self) -> bool:
         crd = json.loads(self._kubectl("get", "crd", "pytorchjobs.kubeflow.org", "-o", "json"))
@@ -161,18 +104,6 @@ class TrainingOperator:
             c["type"] == "Established" and c["status"] == "True"
             for c in (crd.get("status") or {}).get("conditions", [])
         )
-
-    def _kubeconfig(self) -> Path:
-        """A kubeconfig that authenticates as the operator's ServiceAccount."""
-        token = self._kubectl("create", "token", ACCOUNT, "-n", NAMESPACE, "--duration=48h").strip()
-        cfg = yaml.safe_load(self.kube.admin_kubeconfig.read_text())
-        cfg["users"] = [{"name": ACCOUNT, "user": {"token": token}}]
-        cfg["contexts"] = [{"name": ACCOUNT, "context": {"cluster": cfg["clusters"][0]["name"], "user": ACCOUNT}}]
-        cfg["current-context"] = ACCOUNT
-        path = self.workdir / "training-operator.kubeconfig"
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(cfg))
-        return path
 
     def _mount_certificates(self) -> None:
         """Copy the certificates its rotator issued into CERT_DIR, once they are in the Secret."""
@@ -199,6 +130,7 @@ class TrainingOperator:
             if time.monotonic() > deadline:
                 raise TimeoutError("the PyTorchJob CRD was not established within 60 s")
             time.sleep(0.5)
+        kubeconfig = account_kubeconfig(self.kube, ACCOUNT, NAMESPACE, self.workdir / "training-operator.kubeconfig")
         argv: list = []
         if self.private:
             bind = f'mkdir -p {CERT_DIR} && mount --bind "$0" {CERT_DIR} && exec "$@"'
@@ -208,7 +140,7 @@ class TrainingOperator:
             [
                 *argv,
                 bin_path("training-operator"),
-                f"--kubeconfig={self._kubeconfig()}",
+                f"--kubeconfig={kubeconfig}",
                 "--enable-scheme=pytorchjob",  # the only kind ontask creates
                 f"--webhook-server-port={webhook_port}",
                 "--metrics-bind-address=0",

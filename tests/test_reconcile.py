@@ -322,10 +322,13 @@ def test_predictors_get_the_installation_s_kafka_security_and_its_ca():
     assert "volumes" not in judge or not judge["volumes"]
 
 
-def test_a_renamed_deployment_mode_is_no_difference_and_a_stale_ready_is_not_ready(monkeypatch):
+def test_a_renamed_deployment_mode_is_no_difference_and_ready_waits_for_the_rollout(monkeypatch):
     """KServe's webhook rewrites RawDeployment as Standard: the operator must not patch it back
-    (it would, on every event, forever). A Ready condition from before the InferenceService's
-    last spec change (status.observedGeneration behind metadata.generation) is not ready."""
+    (it would, on every event, forever). In Standard mode KServe's Ready follows its predictor
+    Deployment's Available, which the old pods keep during a rollout (and its
+    status.observedGeneration is the Deployment's): a new version is served once that
+    Deployment has rolled it out. tests/test_kserve_controller.py shows both with KServe's
+    real controller."""
     from kubernetes import client as k8s
 
     from ontask.operator import children as children_module
@@ -338,16 +341,26 @@ def test_a_renamed_deployment_mode_is_no_difference_and_a_stale_ready_is_not_rea
     served = json.loads(json.dumps(wanted))
     served["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] = "Standard"  # the webhook's rewrite
     served["metadata"]["generation"] = 3
-    served["status"] = {"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "True"}]}
+    served["status"] = {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]}
     isvcs = {("ns", "c-student"): [served]}
-    kube = KubeChildren(ctx, ChildIndexes({}, {}, isvcs, {}))
+    deployments: dict = {}
+    kube = KubeChildren(ctx, ChildIndexes({}, {}, isvcs, deployments))
     patches = []
     monkeypatch.setattr(kube.custom, "patch_namespaced_custom_object", lambda *a, **k: patches.append(a))
     kube.create("student", wanted, "v1")
     assert patches == []
-    assert kube.server_state("c-student") == (False, "v1")  # Ready, but for generation 2
-    served["status"]["observedGeneration"] = 3
+    assert kube.server_state("c-student") == (True, "v1")  # no Deployment (Knative mode): Ready decides
+    rollout = {
+        "metadata": {"generation": 2},
+        "spec": {"replicas": 1, "template": {"metadata": {"annotations": {"ontask.dev/model-version": "v1"}}}},
+        "status": {"observedGeneration": 2, "replicas": 2, "updatedReplicas": 1, "availableReplicas": 1},
+    }
+    deployments[("ns", "c-student-predictor")] = [rollout]
+    assert kube.server_state("c-student") == (False, "v1")  # Ready, but an old pod still serves
+    rollout["status"]["replicas"] = 1
     assert kube.server_state("c-student") == (True, "v1")
+    served["status"]["conditions"][0]["status"] = "False"
+    assert kube.server_state("c-student") == (False, "v1")
     wanted["metadata"]["annotations"]["ontask.dev/model-version"] = "v2"  # a real change is patched
     kube.create("student", wanted, "v2")
     assert len(patches) == 1

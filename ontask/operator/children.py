@@ -20,6 +20,7 @@ from ontask.operator.manifests import (
     feedback_collector,
     inference_service,
     model_storage_uri,
+    predictor_deployment,
     training_job,
     vllm_judge_service,
 )
@@ -237,6 +238,35 @@ class Children:
         self.create(role, self.manifest(role, status, obs), status.model_version)
 
 
+def rolled_out(deployment: dict[str, Any], model_version: Optional[str]) -> bool:
+    """Whether a predictor Deployment serves `model_version` on every replica: its pod template
+    carries that version (KServe copies the InferenceService's annotations there) and it passes
+    `kubectl rollout status`'s rule (observed its generation, every replica updated, none of
+    the old left, every updated one available).
+
+    >>> d = {"metadata": {"generation": 2}, "spec": {"replicas": 1, "template": {"metadata":
+    ...      {"annotations": {"ontask.dev/model-version": "v2"}}}}, "status": {"observedGeneration": 2,
+    ...      "replicas": 2, "updatedReplicas": 1, "availableReplicas": 1}}
+    >>> rolled_out(d, "v2")  # an old pod is still there
+    False
+    >>> d["status"]["replicas"] = 1
+    >>> rolled_out(d, "v2"), rolled_out(d, "v3")
+    (True, False)
+    """
+    meta, spec, status = (deployment.get(k) or {} for k in ("metadata", "spec", "status"))
+    template = ((spec.get("template") or {}).get("metadata") or {}).get("annotations") or {}
+    if template.get(f"{GROUP}/model-version") != model_version:
+        return False
+    if (status.get("observedGeneration") or 0) < (meta.get("generation") or 0):
+        return False
+    updated = status.get("updatedReplicas") or 0
+    return (
+        updated >= spec.get("replicas", 1)
+        and (status.get("replicas") or 0) <= updated
+        and (status.get("availableReplicas") or 0) >= updated
+    )
+
+
 def plain(value: Any) -> Any:
     """A kopf body (mappings and sequences views) as plain dicts and lists."""
     if isinstance(value, Mapping):
@@ -320,13 +350,18 @@ class KubeChildren(Children):
         if isvc is None:
             return None
         status = isvc.get("status") or {}
-        # A Ready left from before the last spec change says nothing about what runs now.
-        observed = status.get("observedGeneration")
-        stale = observed is not None and observed < ((isvc.get("metadata") or {}).get("generation") or 0)
-        ready = not stale and any(
-            c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
-        )
-        return ready, ((isvc.get("metadata") or {}).get("annotations") or {}).get(f"{GROUP}/model-version")
+        version = ((isvc.get("metadata") or {}).get("annotations") or {}).get(f"{GROUP}/model-version")
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+        if ready and not shared:
+            # In Standard mode KServe's Ready follows the Deployment's Available, which the old
+            # pods keep through a rollout: the version is served once the Deployment rolled out.
+            # (status.observedGeneration is the Deployment's, not the InferenceService's.)
+            deployment = self._indexed_or_read(
+                "Deployment", predictor_deployment(name), self.apps.read_namespaced_deployment
+            )
+            if deployment is not None:
+                ready = rolled_out(deployment, version)
+        return ready, version
 
     def canary_state(self, name: str, candidate: str) -> tuple[Optional[str], str]:
         isvc = self._get(ISVC, name) or {}

@@ -38,6 +38,11 @@ def child_name(classifier: str, role: str, cycle: Optional[int] = None) -> str:
     return f"{name[: limit - 9].rstrip('-')}-{digest}"
 
 
+def predictor_deployment(isvc: str) -> str:
+    """The Deployment KServe's Standard mode runs an InferenceService's predictor as."""
+    return f"{isvc}-predictor"
+
+
 def name_problems(classifier: str) -> list[str]:
     """Why a TaskClassifier's name cannot name its children (empty when it can): InferenceServices
     and Services need DNS-1035 labels, which a Kubernetes object name need not be."""

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds the real servers the integration tests talk to, from package registries only:
 # kube-apiserver, kube-controller-manager, etcd 3.6, SeaweedFS (S3), Helm, the Kubeflow training
-# operator's controller (Go module proxy) and Apache Kafka (Maven Central jars); and fetches the upstream CRDs of the children's kinds
+# operator's controller and KServe's controller manager (Go module proxy) and Apache Kafka (Maven Central jars); and fetches the upstream CRDs of the children's kinds
 # (KServe's InferenceService, the training operator's PyTorchJob) from their Go modules. Everything is cached under $ONTASK_CACHE
 # (default ~/.cache/ontask); a binary that exists is never rebuilt, so this is idempotent.
-# Usage: build.sh [all|kube|etcd|weed|helm|kafka|crds|training-operator]...
+# Usage: build.sh [all|kube|etcd|weed|helm|kafka|crds|training-operator|kserve]...
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -196,6 +196,29 @@ build_training_operator() {
   echo "$TRAINING_OPERATOR_VERSION" > "$dir/.complete"
 }
 
+build_kserve() {
+  # KServe's real controller manager (InferenceService reconciler and webhooks), built from its
+  # module as published: upstream pins dependencies with replace directives, which `go install`
+  # refuses, so it is built inside a copy of its own module. With it, the manifests it is
+  # installed with (every CRD it watches, its ConfigMap, webhook configuration and ClusterRole).
+  local dir="$CACHE/kserve"
+  [[ -x "$BIN/kserve-manager" && -f "$dir/.complete" && "$(cat "$dir/.complete")" == "$KSERVE_VERSION" ]] && return 0
+  log "building KServe's controller manager $KSERVE_VERSION (cold: ~3 min on 2 cores)"
+  local tmp src; tmp="$(wrapper kserve)"
+  src="$(cd "$tmp" && go mod download -json "github.com/kserve/kserve@$KSERVE_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+  cp -r "$src" "$tmp/kserve"; chmod -R u+w "$tmp/kserve"
+  (cd "$tmp/kserve" && go build -ldflags "-s -w" -o "$BIN/kserve-manager.tmp" ./cmd/manager)
+  mv "$BIN/kserve-manager.tmp" "$BIN/kserve-manager"
+  rm -rf "$dir"; mkdir -p "$dir/crds"
+  find "$src/config/crd/full" -name 'serving.kserve.io_*.yaml' -exec cp {} "$dir/crds/" \;
+  cp "$src/config/configmap/inferenceservice.yaml" "$dir/configmap.yaml"
+  cp "$src/config/webhook/manifests.yaml" "$dir/webhook.yaml"
+  cp "$src/config/rbac/role.yaml" "$dir/role.yaml"
+  chmod 644 "$dir"/*.yaml "$dir"/crds/*.yaml
+  rm -rf "$tmp"
+  echo "$KSERVE_VERSION" > "$dir/.complete"
+}
+
 build_kafka() {
   local dir="$CACHE/kafka-$KAFKA_VERSION"
   [[ -f "$dir/.complete" ]] && return 0
@@ -229,9 +252,10 @@ fetch_crds() {  # the real CRDs, so the API server validates children against up
 targets=("$@"); [[ ${#targets[@]} -eq 0 ]] && targets=(all)
 for t in "${targets[@]}"; do
   case "$t" in
-    all) build_kafka; build_etcd; build_helm; build_kube; build_weed; fetch_crds; build_training_operator ;;
+    all) build_kafka; build_etcd; build_helm; build_kube; build_weed; fetch_crds; build_training_operator; build_kserve ;;
     crds) fetch_crds ;;
     training-operator) build_training_operator ;;
+    kserve) build_kserve ;;
     kube) build_kube ;; etcd) build_etcd ;; helm) build_helm ;; weed) build_weed ;; kafka) build_kafka ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac
