@@ -1,5 +1,6 @@
-"""A kubelet stand-in for tests (no kubelet and no KServe controller can run here; the Kubeflow
-training operator's real controller does, see realservers/training_operator.py). It watches the
+"""A kubelet stand-in for tests (no kubelet can run here; the Kubeflow training operator's real
+controller does, see realservers/training_operator.py, and KServe's, for
+tests/test_kserve_controller.py only: the other tests play KServe here). It watches the
 real API server and plays what is missing with the real code: a Job's container args run as a
 local `ontask` process, and so does a Deployment's one pod; the pods the training operator
 creates for a PyTorchJob run as a kubelet runs them, with the environment the operator gave them
