@@ -44,12 +44,25 @@ def _check_size(uri: str, size: int, max_bytes: Optional[int]) -> None:
         raise TooLarge(f"{uri} is {size:,} bytes, over the limit of {max_bytes:,}")
 
 
+def _check_range(uri: str, data: bytes, offset: int, length: int) -> bytes:
+    if len(data) != length:
+        raise StoreError(
+            f"{uri} ends before byte {offset + length:,} (read {len(data):,} of {length:,} from {offset:,})"
+        )
+    return data
+
+
 class Store(Protocol):
     """What every component needs from artifact storage."""
 
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
     def get_bytes(self, key: str, max_bytes: Optional[int] = None) -> bytes:
         """The object's bytes; with max_bytes, its size is checked first (TooLarge)."""
+        ...
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        """`length` bytes of the object from `offset` (NotFound when absent; StoreError when the
+        object is shorter): one member of a pack without reading the pack."""
         ...
 
     def get_versioned(self, key: str) -> tuple[bytes, str]:
@@ -103,6 +116,15 @@ class LocalStore:
             return path.read_bytes()
         except FileNotFoundError as e:
             raise NotFound(f"{self.uri(key)} does not exist") from e
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        try:
+            with open(self._path(key), "rb") as f:
+                f.seek(offset)
+                data = f.read(length)
+        except FileNotFoundError as e:
+            raise NotFound(f"{self.uri(key)} does not exist") from e
+        return _check_range(self.uri(key), data, offset, length)
 
     def get_versioned(self, key: str) -> tuple[bytes, str]:
         data = self.get_bytes(key)
@@ -199,6 +221,18 @@ class S3Store:
             raise kind(f"cannot read {self.uri(key)}: {e.code}") from e
         try:
             return resp.read()
+        finally:
+            resp.close()
+            resp.release_conn()
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        try:
+            resp = self.client.get_object(self.bucket, self._key(key), offset=offset, length=length)
+        except S3Error as e:
+            kind = NotFound if e.code in _ABSENT else StoreError
+            raise kind(f"cannot read {self.uri(key)} (bytes {offset}+{length}): {e.code}") from e
+        try:
+            return _check_range(self.uri(key), resp.read(), offset, length)
         finally:
             resp.close()
             resp.release_conn()

@@ -55,8 +55,27 @@ def feedback_state_key(prefix: str) -> str:
     return f"{prefix}/feedback/state.json"
 
 
-def feedback_screenshot_key(prefix: str, digest: str) -> str:
-    return f"{prefix}/feedback/screenshots/{digest}.png"
+def feedback_packs_prefix(prefix: str) -> str:
+    return f"{prefix}/feedback/screenshots/packs"
+
+
+def feedback_pack_key(prefix: str, created: float, name: str) -> str:
+    """One poll's screenshots in one object (the entries say where each one lies in it). The
+    creation time in the name lets a sweep expire a pack that no state names (written before a
+    crash, or by a writer that lost a handover) without reading it."""
+    return f"{feedback_packs_prefix(prefix)}/{int(created)}-{name}.bin"
+
+
+def pack_created(key: str) -> Optional[int]:
+    """The creation time (s) in a pack's key; None for any other key.
+
+    >>> pack_created(feedback_pack_key("classifiers/a", 1700000000.5, "ab12"))
+    1700000000
+    >>> pack_created("classifiers/a/feedback/screenshots/packs/notes.txt") is None
+    True
+    """
+    head = key.rsplit("/", 1)[-1].split("-", 1)[0]
+    return int(head) if key.endswith(".bin") and head.isdigit() else None
 
 
 def owner_key(prefix: str) -> str:

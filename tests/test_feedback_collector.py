@@ -5,6 +5,7 @@ from Kafka's own console producer, and a cycle's dataset."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import os
@@ -24,6 +25,7 @@ from ontask.data.images import ImageLimits
 from ontask.feedback import Collector, encode_correction, make_correction
 from ontask.spec import FeedbackSpec
 from ontask.store import S3Store
+from ontask.store_paths import feedback_pack_key, pack_created
 from realservers.kafka import KafkaBroker, java_cmd
 from realservers.predictors import s3_env
 from tests.conftest import REPO, bomb_png, consume
@@ -102,6 +104,7 @@ def run_until(collector: Collector, n: int, timeout: float = 120) -> None:
     while total(collector.state.counts) < n and time.monotonic() < deadline:
         collector.poll_once(500)
     assert total(collector.state.counts) == n, collector.state.counts
+    collector.flush()  # the last batch in the store, as an idle poll would make it
 
 
 def test_1000_corrections_with_100_faulty_are_accounted_exactly(kafka_bootstrap, s3_config):
@@ -126,11 +129,16 @@ def test_1000_corrections_with_100_faulty_are_accounted_exactly(kafka_bootstrap,
         got[h["ontask-reason"].decode()] = got.get(h["ontask-reason"].decode(), 0) + 1
         assert h["ontask-source"].decode().startswith(f"{topic}/0/")
     assert got == reasons
-    # Only references stay in the buffer; the screenshots are in S3, stored once each.
+    # Only references stay in the buffer; the screenshots are in S3, a poll's together in a few
+    # packs, and each reads back whole from its byte range.
     state = json.loads(store.get_bytes("classifiers/fb-test/feedback/state.json"))
     assert len(state["buffer"]["entries"]) == 900
     assert "screenshotBase64" not in json.dumps(state)
-    assert len(list(store.list("classifiers/fb-test/feedback/screenshots"))) == 900
+    packs = list(store.list("classifiers/fb-test/feedback/screenshots"))
+    assert 0 < len(packs) < 100 and all(pack_created(k) is not None for k in packs)
+    for e in state["buffer"]["entries"]:
+        assert e["image_key"] in packs, e
+        assert hashlib.sha256(store.get_range(e["image_key"], *e["image_range"])).hexdigest() == e["image_sha256"]
 
 
 def _collector_process(bootstrap, s3, bucket, topic, workdir):
@@ -313,7 +321,7 @@ def test_screenshots_past_their_retention_are_deleted_and_labels_stay(kafka_boot
     )
     try:
         run_until(collector, 5)
-        assert len(list(store.list("classifiers/fb-test/feedback/screenshots"))) == 5
+        assert len(list(store.list("classifiers/fb-test/feedback/screenshots"))) >= 1
         now[0] += 25 * 3600  # a day and an hour later
         assert collector.sweep_retention() == 5
         collector.save_state()
@@ -323,6 +331,38 @@ def test_screenshots_past_their_retention_are_deleted_and_labels_stay(kafka_boot
     state = json.loads(store.get_bytes("classifiers/fb-test/feedback/state.json"))
     assert all(e["image_key"] is None and e["image_sha256"] and e["label"] for e in state["buffer"]["entries"])
     assert state["counts"]["screenshots_expired"] == 5
+
+
+def test_packs_no_state_names_expire_with_the_retention(kafka_bootstrap, s3_config):
+    """A pack written before a crash (or by a collector that lost a handover) is named by no
+    state: it goes at the same age as every other screenshot, and no sooner."""
+    topic = f"orphans-{uuid.uuid4().hex[:6]}"
+    store = S3Store(s3_config, "feedback-test", f"orphans-{uuid.uuid4().hex[:6]}")
+    produce(kafka_bootstrap, topic, [good(i) for i in range(3)])
+    now = [1_000_000.0]
+    prefix = "classifiers/fb-test"
+    old_orphan = feedback_pack_key(prefix, now[0] - 3600, "lost-before-a-crash")
+    young_orphan = feedback_pack_key(prefix, now[0] + 3600, "lost-later")
+    for key in (old_orphan, young_orphan):
+        store.put_bytes(key, png(99))
+    collector = Collector(
+        CLASSIFIER,
+        FeedbackSpec(topic=topic, screenshot_retention_hours=24),
+        store,
+        kafka_bootstrap,
+        clock=lambda: now[0],
+    )
+    try:
+        run_until(collector, 3)
+        [named] = {e.image_key for e in collector.state.buffer.entries.values()}
+        now[0] += 24 * 3600 - 1800  # the old orphan is past the retention; the young one and the batch are not
+        collector.sweep_retention()
+        assert set(store.list(f"{prefix}/feedback/screenshots")) == {young_orphan, named}
+        now[0] += 3 * 3600  # past everything's retention
+        assert collector.sweep_retention() == 3
+    finally:
+        collector.close()
+    assert list(store.list(f"{prefix}/feedback/screenshots")) == []
 
 
 def test_cycle_datasets_past_the_retention_are_deleted_but_the_newest(s3_config):

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from minio import Minio
 
-from ontask.store import LocalStore, S3Store, StoreError, download_prefix, upload_folder
+from ontask.store import LocalStore, NotFound, S3Store, StoreError, download_prefix, upload_folder
 
 
 def test_minio_put_get_is_byte_for_byte(s3):
@@ -45,6 +45,16 @@ def test_store_round_trip_list_and_missing_key(store, tmp_path):
     assert upload_folder(store, src, "up") == 1
     dest = download_prefix(store, "up", tmp_path / "dest")
     assert (dest / "d" / "f.txt").read_text() == "f"
+
+
+def test_a_range_reads_one_member_of_a_pack(store):
+    store.put_bytes("packs/p.bin", b"first" + b"second" + b"third")
+    assert store.get_range("packs/p.bin", 5, 6) == b"second"
+    assert store.get_range("packs/p.bin", 11, 5) == b"third"
+    with pytest.raises(StoreError, match="packs/p.bin"):
+        store.get_range("packs/p.bin", 11, 9)  # past the end: an error, never a short read
+    with pytest.raises(NotFound):
+        store.get_range("packs/none.bin", 0, 1)
 
 
 def test_a_conditional_write_refuses_a_second_writer_and_writes_nothing(store):

@@ -32,6 +32,9 @@ class Entry:
     session_id: Optional[str] = None
     edge_case: bool = False  # the verifier's rules disagree with the corrected label
     cycle: Optional[int] = None  # the cycle that first trained on it
+    # [offset, length] of the screenshot inside image_key's object (a pack of one poll's
+    # screenshots); None when the object is the screenshot (a client's s3:// reference).
+    image_range: Optional[list[int]] = None
 
 
 def priority(e: Entry, now: float) -> float:

@@ -5,7 +5,8 @@ One collector per classifier, in its own consumer group, reads the feedback topi
 records keyed with its classifier's name. Per batch of records:
 1. each is validated; an invalid one goes to the dead-letter topic with its reason and its
    original bytes (headers name the reason and the source offset);
-2. inline screenshots are written to the store, content-addressed, so only references stay;
+2. inline screenshots are written to the store, a poll's in a few large objects (packs), so
+   only references stay: a pack's key and each screenshot's byte range in it;
 3. duplicates (same id, or same image + task + label) are dropped and counted;
 4. the buffer, the counts and the next offset of each partition are written to the store as
    one object: the point of durability;
@@ -26,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
 from ontask.data.images import ImageLimits, ImageRejected, check_image, sha256
@@ -44,8 +45,10 @@ from ontask.store_paths import (
     confine_reference,
     dataset_prefix,
     feedback_dataset,
-    feedback_screenshot_key,
+    feedback_pack_key,
+    feedback_packs_prefix,
     feedback_state_key,
+    pack_created,
 )
 from ontask.verify.verifier import VerifierConfig, score_windows
 
@@ -56,6 +59,9 @@ log = logging.getLogger(__name__)
 # the dead-letter topic truncated, so that the send cannot fail for its size.
 DEAD_LETTER_MAX_BYTES = 900_000
 FETCH_BYTES_PER_PARTITION = 8 * 1024 * 1024
+# A poll's screenshots go out in objects of about this size: large enough that the store's
+# per-request cost vanishes, small enough that the first leaves while the poll is validated.
+PACK_BYTES = 2 * 1024 * 1024
 
 
 def content_key(image_sha256: str, task: str, label: str) -> str:
@@ -121,6 +127,55 @@ class _Accepted:
     image_sha256: str
 
 
+class _Packs:
+    """A poll's new screenshots, written as a few large objects (packs) instead of one object
+    each: a PUT per screenshot was most of the collector's time (the store's per-request work on
+    ~70 kB bodies). Each pack goes out as soon as it is full, while the rest of the poll is
+    validated; a screenshot sent twice in one poll is stored once."""
+
+    def __init__(self, collector: "Collector", created: float):
+        self.collector, self.created = collector, created
+        self.members: list[tuple[str, bytes]] = []
+        self.taken: set[str] = set()
+        self.size = 0
+        self.placed: dict[str, tuple[str, list[int]]] = {}  # digest -> (pack key, [offset, length])
+        self.uploads: list[Any] = []
+
+    def add(self, digest: str, image: bytes) -> None:
+        if digest in self.taken:
+            return
+        self.taken.add(digest)
+        self.members.append((digest, image))
+        self.size += len(image)
+        if self.size >= PACK_BYTES:
+            self.send()
+
+    def send(self) -> None:
+        """Start the upload of the screenshots added since the last pack went out."""
+        if not self.members:
+            return
+        # Named by its members: a poll redelivered after a crash rewrites the same object.
+        name = hashlib.sha256("".join(d for d, _ in self.members).encode()).hexdigest()[:32]
+        key = feedback_pack_key(self.collector.prefix, self.created, name)
+        offset = 0
+        for digest, image in self.members:
+            self.placed[digest] = (key, [offset, len(image)])
+            offset += len(image)
+        data = b"".join(image for _, image in self.members)
+        self.uploads.append(self.collector._uploads.submit(self.collector.store.put_bytes, key, data))
+        self.members, self.size = [], 0
+
+    def wait(self) -> None:
+        for done in self.uploads:
+            done.result()
+
+    def location(self, digest: str) -> tuple[Optional[str], Optional[list[int]]]:
+        """(pack key, [offset, length]); (None, None) for a screenshot not stored in this poll:
+        its correction is a duplicate, which the buffer drops."""
+        key, where = self.placed.get(digest, (None, None))
+        return key, (list(where) if where is not None else None)
+
+
 class Collector:
     """Consumes one classifier's corrections into its buffer under `prefix` in the store."""
 
@@ -148,6 +203,8 @@ class Collector:
         self._consumer: Optional[KafkaConsumer] = None
         self._producer: Optional[KafkaProducer] = None
         self._uploads = ThreadPoolExecutor(upload_threads, thread_name_prefix="screenshot-upload")
+        self._saver = ThreadPoolExecutor(1, thread_name_prefix="state-save")
+        self._in_flight: Optional[tuple[Any, dict[str, int]]] = None  # (the save's future, its offsets)
         self._last_sweep = self._last_dataset_sweep = 0.0
 
     # --- durable state
@@ -166,12 +223,48 @@ class Collector:
         return State.from_json(data, self.spec.buffer_size)
 
     def save_state(self) -> None:
-        """Write the state only over the version this collector read: a second writer (an old
-        operator still running during a handover) gets Conflict, and `run` reloads the state the
-        first one wrote and resumes from its offsets, instead of writing over it."""
+        """Write the state now (after the batch in flight, if any). Only over the version this
+        collector read: a second writer (an old operator still running during a handover) gets
+        Conflict, and `run` reloads the state the first one wrote and resumes from its offsets,
+        instead of writing over it."""
+        self.flush()
         self._state_version = self.store.put_if(
             self.state_key, self.state.to_json(), "application/json", self._state_version
         )
+
+    def flush(self) -> None:
+        """Wait until the last batch is durable (its screenshots, then the state that names
+        them), then commit its offsets to Kafka. Raises what the store raised: the in-memory
+        state is then ahead of the store and must be reloaded (as `run` does)."""
+        pending, self._in_flight = self._in_flight, None
+        if pending is None:
+            return
+        saving, offsets = pending
+        self._state_version = saving.result()
+        if self._consumer is not None:
+            # Not awaited: the store's offsets, not Kafka's, say where a restarted collector
+            # resumes (the group's offsets are for lag monitoring), so a lost commit loses nothing.
+            self._consumer.commit_async(
+                offsets={
+                    TopicPartition(self.spec.topic, int(p)): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()
+                },
+                callback=self._commit_failed,
+            )
+
+    def _save_behind(self, packs: "_Packs", forgotten: list[str]) -> None:
+        """Write this batch's state once its screenshots are stored, in the background: the next
+        poll is fetched and validated meanwhile (the store's work and the collector's overlap),
+        and `flush` waits for it before anything else is written or committed."""
+        data, version, offsets = self.state.to_json(), self._state_version, dict(self.state.offsets)
+
+        def save() -> str:
+            packs.wait()  # every screenshot is stored before the state that names it
+            written = self.store.put_if(self.state_key, data, "application/json", version)
+            for key in forgotten:  # only once no durable state names them
+                self.store.delete(key)
+            return written
+
+        self._in_flight = (self._saver.submit(save), offsets)
 
     # --- Kafka
     def _connect(self) -> None:
@@ -241,6 +334,14 @@ class Collector:
             )
 
     def close(self) -> None:
+        """Disconnect. A state write in flight is waited for (not committed): whoever reloads the
+        state next reads the store as it will stay."""
+        pending, self._in_flight = self._in_flight, None
+        if pending is not None:
+            try:
+                pending[0].result()
+            except Exception:  # noqa: BLE001 - a failed write is what the reload is for
+                pass
         for c in (self._consumer, self._producer):
             if c is not None:
                 try:
@@ -320,9 +421,6 @@ class Collector:
             return None
         return _Accepted(record, c, image, digest)
 
-    def _screenshot_key(self, digest: str) -> str:
-        return feedback_screenshot_key(self.prefix, digest)
-
     def _is_edge_case(self, c: Correction) -> bool:
         """A case the verifier's rules get wrong: the model most needs to learn it."""
         if not c.windows:
@@ -330,10 +428,14 @@ class Collector:
         score, _ = score_windows(c.task, [w.wire() for w in c.windows], self.verifier_config)
         return (label_of(score)) != c.corrected_label
 
-    def process(self, records: list) -> int:
-        """Apply a batch of records to the in-memory state; returns how many were new."""
+    def process(self, records: list) -> tuple[int, "_Packs", list[str]]:
+        """Apply a batch of records to the in-memory state. Returns how many were new, the
+        batch's screenshot uploads (started, not awaited: the state that names them is written
+        once they are done) and the store keys that no entry names any more (deleted once that
+        state is written)."""
+        now = self.clock()
         accepted: list[_Accepted] = []
-        uploads: dict[str, Any] = {}  # digest -> the upload's future
+        packs = _Packs(self, now)
         for r in records:
             stored = self.state.offsets.get(str(r.partition), 0)
             if r.offset < stored:
@@ -344,26 +446,21 @@ class Collector:
                 continue
             accepted.append(a)
             c = a.correction
-            if (
-                a.image is not None
-                and a.image_sha256 not in uploads
-                and not self.state.buffer.is_duplicate(c.id, content_key(a.image_sha256, c.task, c.corrected_label))
+            if a.image is not None and not self.state.buffer.is_duplicate(
+                c.id, content_key(a.image_sha256, c.task, c.corrected_label)
             ):
-                # Started while the rest of the batch is validated. Content-addressed keys make
-                # re-uploads after a crash harmless.
-                key = self._screenshot_key(a.image_sha256)
-                uploads[a.image_sha256] = self._uploads.submit(self.store.put_bytes, key, a.image, "image/png")
-        for done in uploads.values():
-            done.result()  # every screenshot is stored before the state that names it
-        now = self.clock()
-        added = 0
+                packs.add(a.image_sha256, a.image)
+        packs.send()  # the rest of the poll's screenshots: from here on each has its place
+        added, forgotten = 0, []
         for a in accepted:
             c = a.correction
+            key, where = packs.location(a.image_sha256) if a.image is not None else (c.screenshot_uri, None)
             entry = Entry(
                 id=c.id,
                 content_key=content_key(a.image_sha256, c.task, c.corrected_label),
                 image_sha256=a.image_sha256,
-                image_key=self._screenshot_key(a.image_sha256) if a.image is not None else c.screenshot_uri,
+                image_key=key,
+                image_range=where,
                 task=c.task,
                 label=c.corrected_label,
                 source=c.source,
@@ -385,32 +482,48 @@ class Collector:
             self.state.cycle["first_new_at"] = self.state.cycle["first_new_at"] or now
             if result.evicted is not None:
                 self.state.counts["evicted"] += 1
-                self._forget_screenshot(result.evicted)
-        return added
-
-    def _forget_screenshot(self, e: Entry) -> None:
-        if (
-            e.image_key
-            and e.image_key.startswith(self.prefix)
-            and not any(x.image_key == e.image_key for x in self.state.buffer.entries.values())
-        ):
-            self.store.delete(e.image_key)
+                e = result.evicted
+                if (
+                    e.image_key
+                    and e.image_key.startswith(self.prefix)
+                    and not any(x.image_key == e.image_key for x in self.state.buffer.entries.values())
+                ):
+                    forgotten.append(e.image_key)
+        return added, packs, forgotten
 
     def sweep_retention(self) -> int:
-        """Delete raw screenshots older than the retention; their hashes and labels stay."""
+        """Delete raw screenshots older than the retention; their hashes and labels stay. Returns
+        how many corrections lost their screenshot."""
         cutoff = self.clock() - self.spec.screenshot_retention_hours * 3600
-        expired = 0
+        expired, dropped = 0, set()
         for e in self.state.buffer.entries.values():
             if e.image_key and e.received_at < cutoff:
-                if e.image_key.startswith(self.prefix):
-                    self.store.delete(e.image_key)
-                e.image_key = None
+                dropped.add(e.image_key)
+                e.image_key, e.image_range = None, None
                 expired += 1
+        kept = {e.image_key for e in self.state.buffer.entries.values()}
+        for key in dropped - kept:  # a pack goes once none of its corrections needs it
+            if key.startswith(self.prefix):
+                self.store.delete(key)
         self.state.counts["screenshots_expired"] += expired
         if self.clock() - self._last_dataset_sweep > 3600:
             self._last_dataset_sweep = self.clock()
+            self.sweep_unnamed_packs(cutoff)
             self.sweep_cycle_datasets(cutoff)
         return expired
+
+    def sweep_unnamed_packs(self, cutoff: float) -> int:
+        """Delete the packs created before `cutoff` that no correction names: written before a
+        crash or by a collector that lost a handover. Their screenshots keep the same retention
+        as every other. Returns how many were deleted."""
+        named = {e.image_key for e in self.state.buffer.entries.values()}
+        deleted = 0
+        for key in list(self.store.list(feedback_packs_prefix(self.prefix))):
+            created = pack_created(key)
+            if created is not None and created < cutoff and key not in named:
+                self.store.delete(key)
+                deleted += 1
+        return deleted
 
     def sweep_cycle_datasets(self, cutoff: float) -> int:
         """Delete the cycle datasets written before `cutoff` (they hold copies of the corrections'
@@ -444,12 +557,19 @@ class Collector:
         if now - self._last_sweep > 60:
             swept, self._last_sweep = self.sweep_retention(), now
         if not records and not swept:
+            self.flush()  # an idle poll makes the last batch durable
             return 0
-        added = self.process(records)
+        added, packs, forgotten = self.process(records)
         self._producer.flush(timeout=30)  # dead letters are on the broker before the state moves on
-        self.save_state()
-        self._consumer.commit()
+        self.flush()  # the previous batch's state first: each write is over the one before
+        self._save_behind(packs, forgotten)
         return added
+
+    def _commit_failed(self, offsets, response) -> None:
+        if isinstance(response, Exception):
+            log.warning(
+                "collector %s: Kafka offset commit failed (the store's offsets stand): %s", self.classifier, response
+            )
 
     def maybe_cycle(
         self, replay_dataset: Optional[str] = None, replay_version: Optional[str] = None
@@ -460,6 +580,7 @@ class Collector:
         now = self.clock()
         if not cycle_due(self.state.cycle, self.spec, now):
             return None
+        self.flush()  # the cycle reads the screenshots of the batch in flight
         number = self.state.cycle["number"] + 1
         marker = read_marker(self.store, self.prefix, number)
         if marker is None:
@@ -496,4 +617,8 @@ class Collector:
                 reload = True
                 stop.wait(backoff)
                 backoff = min(60.0, backoff * 2)
+        try:
+            self.flush()
+        except Exception as e:  # noqa: BLE001 - stopping: the next collector resumes from the store
+            log.warning("collector %s: the last batch was not stored (%s); it will be read again", self.classifier, e)
         self.close()

@@ -39,14 +39,14 @@ def _screenshot(store: Store, e: Entry):
     if e.image_key is None:
         return None
     try:
-        data = (
+        if e.image_key.startswith("s3://"):
             # A correction's own reference: read it, never create the bucket it names.
-            open_store(e.image_key.rsplit("/", 1)[0], create_bucket=False).get_bytes(
-                e.image_key.rsplit("/", 1)[1], max_bytes=DEFAULT_MAX_BYTES
-            )
-            if e.image_key.startswith("s3://")
-            else store.get_bytes(e.image_key, max_bytes=DEFAULT_MAX_BYTES)
-        )
+            folder, name = e.image_key.rsplit("/", 1)
+            data = open_store(folder, create_bucket=False).get_bytes(name, max_bytes=DEFAULT_MAX_BYTES)
+        elif e.image_range is not None:  # one member of a pack (the collector checked its size)
+            data = store.get_range(e.image_key, *e.image_range)
+        else:
+            data = store.get_bytes(e.image_key, max_bytes=DEFAULT_MAX_BYTES)
         return decode_image(data, e.image_key)
     except (StoreError, ValueError):
         return None

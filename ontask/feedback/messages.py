@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 from typing import Optional
 
+import pybase64
 from pydantic import ValidationError
 
 from ontask.spec import MAX_INLINE_IMAGE_BYTES, Correction
@@ -57,7 +57,7 @@ def parse_correction_and_image(
     data = None
     if c.screenshot_base64 is not None:
         try:
-            data = base64.b64decode(c.screenshot_base64, validate=True)
+            data = pybase64.b64decode(c.screenshot_base64, validate=True)
         except (binascii.Error, ValueError) as e:
             raise InvalidCorrection("bad-image", f"screenshotBase64 is not base64: {e}") from e
         if len(data) > max_image_bytes:
@@ -72,4 +72,4 @@ def encode_correction(c: Correction) -> tuple[bytes, bytes]:
 
 def image_bytes(c: Correction) -> Optional[bytes]:
     """The inline screenshot, decoded (None for an s3:// reference)."""
-    return base64.b64decode(c.screenshot_base64) if c.screenshot_base64 is not None else None
+    return pybase64.b64decode(c.screenshot_base64) if c.screenshot_base64 is not None else None

@@ -11,11 +11,11 @@ per row for windows); the outputs are `label` (BYTES), `p_on_task` and `confiden
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 from typing import Any, Optional
 
+import pybase64
 from pydantic import Field, ValidationError, model_validator
 
 from ontask.spec import Label, Model, WindowInfo
@@ -53,7 +53,7 @@ class Instance(Model):
         """The inline image decoded from base64, or RequestError."""
         assert self.image is not None
         try:
-            return base64.b64decode(self.image, validate=True)
+            return pybase64.b64decode(self.image, validate=True)
         except (binascii.Error, ValueError) as e:
             raise RequestError(f"image is not valid base64 ({e})") from e
 
