@@ -145,3 +145,23 @@ def test_the_prompt_baseline_generates_what_a_real_model_s_answer_takes(tiny_dir
         0.5,
         0.0,
     ]
+
+
+def test_the_students_two_answer_logits_are_the_full_heads(tiny_dir):
+    """Serving computes only the two answers' rows of the LM head: the same numbers as the whole
+    head at the last position, for every row of a left-padded batch."""
+    from ontask.models.answer import answer_logits
+    from ontask.models.classifier import StudentClassifier
+
+    student = StudentClassifier.load(str(tiny_dir))
+    ids = [student.answers.on, student.answers.off]
+    tasks = ["fix the failing unit test", "write the quarterly report for the board of directors"]
+    prompts = student.prompts(tasks, [None, [{"app": "Code", "title": "main.py", "focused": True}]])
+    inputs = student.processor(text=prompts, images=[_screenshot()] * 2, padding=True, return_tensors="pt")
+    assert inputs["attention_mask"][0, 0] == 0  # the shorter prompt is padded on the left
+    with torch.no_grad():
+        student.model.model.rope_deltas = None
+        full = student.model(**inputs).logits[:, -1][:, ids]
+        student.model.model.rope_deltas = None
+        pair = answer_logits(student.model, inputs, ids)
+    assert torch.allclose(pair, full, atol=1e-5)

@@ -78,7 +78,7 @@ class TransformersBackend:
             self.device
         )
         with self._lock:
-            logits = self.model(**inputs).logits[:, -1, :].float()
+            logits = self.model(**inputs, logits_to_keep=1).logits[:, -1, :].float()
             self.forward_passes += 1
         return [two_way_probability(float(logits[i, a]), float(logits[i, b])) for i, (a, b) in enumerate(ids)]
 

@@ -35,6 +35,19 @@ def two_way_probability(logit_a: float, logit_b: float) -> float:
     return ea / (ea + eb)
 
 
+def answer_logits(model, inputs: dict, token_ids: list[int]) -> torch.Tensor:
+    """[B, len(token_ids)] logits of `token_ids` at each row's last position, for a plain (not
+    adapter-wrapped) Qwen2.5-VL. Only those rows of the LM head are computed: the full head is a
+    matrix-vector product over the whole vocabulary (151,936 x hidden in Qwen's checkpoints),
+    bound by memory bandwidth, and was most of a serving pass on a CPU (11 of 26 ms at hidden 512)."""
+    hidden = model.model(**inputs).last_hidden_state[:, -1]
+    head = model.get_output_embeddings()
+    logits = hidden @ head.weight[token_ids].T
+    if getattr(head, "bias", None) is not None:
+        logits = logits + head.bias[token_ids]
+    return logits.float()
+
+
 def encode(processor, image, task: str, windows) -> dict[str, torch.Tensor]:
     """The student's prompt: the screenshot, then the task and the window evidence as text."""
     image = fit_for(image, processor.image_processor)
@@ -67,5 +80,5 @@ def p_on_task(model, inputs: dict, answers: AnswerTokens) -> float:
     """P(on-task) from ONE forward pass: the two answers' first-token logits (as serving does)."""
     with torch.no_grad():
         model.model.rope_deltas = None
-        logits = model(**inputs).logits[0, -1].float()
+        logits = model(**inputs, logits_to_keep=1).logits[0, -1].float()
     return float(torch.softmax(torch.stack([logits[answers.on], logits[answers.off]]), 0)[0])

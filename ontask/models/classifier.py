@@ -11,7 +11,7 @@ from PIL import Image
 
 from ontask.data.images import fit_for
 from ontask.labels import OFF, ON
-from ontask.models.answer import AnswerTokens
+from ontask.models.answer import AnswerTokens, answer_logits
 from ontask.models.hybrid import HybridFit
 from ontask.models.loading import load_vlm, local_copy
 from ontask.models.prompt import chat_prompt, prompt_text
@@ -59,8 +59,7 @@ class StudentClassifier:
         )
         with self._lock, torch.inference_mode():
             self.model.model.rope_deltas = None  # cached positions belong to the previous batch
-            last = self.model(**inputs).logits[:, -1].float()
-        pair = torch.stack([last[:, self.answers.on], last[:, self.answers.off]], dim=1)
+            pair = answer_logits(self.model, inputs, [self.answers.on, self.answers.off])
         return torch.softmax(pair, dim=1)[:, 0].tolist()
 
 

@@ -47,7 +47,7 @@ def sample_group(
     Returns (completions, logp_old, mask), each [G, T]."""
     if inputs["input_ids"].shape[0] != 1:
         raise ValueError("sample_group takes one prompt; batch prompts by calling it per prompt")
-    out = model(**on_device(inputs, model_device(model)), use_cache=True)
+    out = model(**on_device(inputs, model_device(model)), use_cache=True, logits_to_keep=1)
     cache = out.past_key_values
     past_len = inputs["input_ids"].shape[1]
     rope_deltas = model.model.rope_deltas
@@ -96,7 +96,9 @@ def completion_logprobs(
     # caller), so the collated batch is the prompt repeated G times, unpadded.
     batch, _, _ = collate_with_answers([inputs] * g, completions.tolist(), 0, device=completions.device)
     model.model.rope_deltas = None  # recompute positions for this full sequence
-    logits = model(**batch).logits[:, -t - 1 : -1, :].float()
+    # The LM head only where answers are scored: over a real vocabulary, the head on every prompt
+    # position would be most of the pass and of its activations.
+    logits = model(**batch, logits_to_keep=t + 1).logits[:, :-1, :].float()
     if suppress_token_ids:
         # The same distribution the sampler drew from (suppressed tokens renormalised away).
         keep = torch.ones(logits.shape[-1], dtype=torch.bool, device=logits.device)
@@ -155,6 +157,6 @@ def answer_logprobs(
     batch, targets, mask = collate_with_answers(rows, answers, pad_token_id, device=model_device(model))
     a = targets.shape[1]
     model.model.rope_deltas = None
-    logits = model(**batch).logits[:, -a - 1 : -1, :].float()
+    logits = model(**batch, logits_to_keep=a + 1).logits[:, :-1, :].float()
     logp = torch.log_softmax(logits, dim=-1).gather(2, targets[..., None]).squeeze(-1)
     return logp * mask, mask

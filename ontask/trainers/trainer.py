@@ -96,7 +96,7 @@ def accuracy(model, rows: list[Encoded], answers: AnswerTokens, batch_size: int 
             )
             model.model.rope_deltas = None
             with mixed_precision(model):
-                last = model(**batch).logits[:, -1].float()
+                last = model(**batch, logits_to_keep=1).logits[:, -1].float()
             p_on = torch.softmax(torch.stack([last[:, answers.on], last[:, answers.off]], 1), 1)[:, 0]
             correct += sum((ON if q >= 0.5 else OFF) == r.label for q, r in zip(p_on.tolist(), chunk))
     model.train(was)
