@@ -307,18 +307,19 @@ def test_a_cycle_writes_corrections_variants_and_replay_as_a_dataset_version(kaf
     assert collector.state.cycle == {"number": 1, "new": 0, "first_new_at": None}
 
 
-def test_screenshots_past_their_retention_are_deleted_and_labels_stay(kafka_bootstrap, s3_config):
+def _retaining_collector(kafka_bootstrap, s3_config, n: int) -> tuple[S3Store, Collector, list[float]]:
+    """A collector with a 24 h screenshot retention on a clock the test moves (now[0]), with n
+    corrections waiting on its topic."""
     topic = f"retention-{uuid.uuid4().hex[:6]}"
     store = S3Store(s3_config, "feedback-test", f"retention-{uuid.uuid4().hex[:6]}")
-    produce(kafka_bootstrap, topic, [good(i) for i in range(5)])
+    produce(kafka_bootstrap, topic, [good(i) for i in range(n)])
     now = [1_000_000.0]
-    collector = Collector(
-        CLASSIFIER,
-        FeedbackSpec(topic=topic, screenshot_retention_hours=24),
-        store,
-        kafka_bootstrap,
-        clock=lambda: now[0],
-    )
+    spec = FeedbackSpec(topic=topic, screenshot_retention_hours=24)
+    return store, Collector(CLASSIFIER, spec, store, kafka_bootstrap, clock=lambda: now[0]), now
+
+
+def test_screenshots_past_their_retention_are_deleted_and_labels_stay(kafka_bootstrap, s3_config):
+    store, collector, now = _retaining_collector(kafka_bootstrap, s3_config, 5)
     try:
         run_until(collector, 5)
         assert len(list(store.list("classifiers/fb-test/feedback/screenshots"))) >= 1
@@ -336,22 +337,12 @@ def test_screenshots_past_their_retention_are_deleted_and_labels_stay(kafka_boot
 def test_packs_no_state_names_expire_with_the_retention(kafka_bootstrap, s3_config):
     """A pack written before a crash (or by a collector that lost a handover) is named by no
     state: it goes at the same age as every other screenshot, and no sooner."""
-    topic = f"orphans-{uuid.uuid4().hex[:6]}"
-    store = S3Store(s3_config, "feedback-test", f"orphans-{uuid.uuid4().hex[:6]}")
-    produce(kafka_bootstrap, topic, [good(i) for i in range(3)])
-    now = [1_000_000.0]
+    store, collector, now = _retaining_collector(kafka_bootstrap, s3_config, 3)
     prefix = "classifiers/fb-test"
     old_orphan = feedback_pack_key(prefix, now[0] - 3600, "lost-before-a-crash")
     young_orphan = feedback_pack_key(prefix, now[0] + 3600, "lost-later")
     for key in (old_orphan, young_orphan):
         store.put_bytes(key, png(99))
-    collector = Collector(
-        CLASSIFIER,
-        FeedbackSpec(topic=topic, screenshot_retention_hours=24),
-        store,
-        kafka_bootstrap,
-        clock=lambda: now[0],
-    )
     try:
         run_until(collector, 3)
         [named] = {e.image_key for e in collector.state.buffer.entries.values()}
