@@ -11,9 +11,10 @@ import fcntl
 import hashlib
 import io
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Protocol
+from typing import Any, Iterator, Optional, Protocol
 from urllib.parse import urlparse
 
 from minio import Minio
@@ -211,43 +212,40 @@ class S3Store:
         except S3Error as e:
             raise StoreError(f"cannot write {self.uri(key)}: {e}") from e
 
-    def get_bytes(self, key: str, max_bytes: Optional[int] = None) -> bytes:
+    def _read_error(self, key: str, e: S3Error) -> StoreError:
+        kind = NotFound if e.code in _ABSENT else StoreError
+        return kind(f"cannot read {self.uri(key)}: {e.code}")
+
+    @contextmanager
+    def _object(self, key: str, **byte_range: int) -> Iterator[Any]:
+        """The object's open response (a byte range of it with offset/length), released after."""
         try:
-            if max_bytes is not None:  # a HEAD first: never read a reference whole to learn it is too big
-                _check_size(self.uri(key), self.client.stat_object(self.bucket, self._key(key)).size, max_bytes)
-            resp = self.client.get_object(self.bucket, self._key(key))
+            resp = self.client.get_object(self.bucket, self._key(key), **byte_range)
         except S3Error as e:
-            kind = NotFound if e.code in _ABSENT else StoreError
-            raise kind(f"cannot read {self.uri(key)}: {e.code}") from e
+            raise self._read_error(key, e) from e
         try:
-            return resp.read()
+            yield resp
         finally:
             resp.close()
             resp.release_conn()
+
+    def get_bytes(self, key: str, max_bytes: Optional[int] = None) -> bytes:
+        if max_bytes is not None:  # a HEAD first: never read a reference whole to learn it is too big
+            try:
+                size = self.client.stat_object(self.bucket, self._key(key)).size
+            except S3Error as e:
+                raise self._read_error(key, e) from e
+            _check_size(self.uri(key), size, max_bytes)
+        with self._object(key) as resp:
+            return resp.read()
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
-        try:
-            resp = self.client.get_object(self.bucket, self._key(key), offset=offset, length=length)
-        except S3Error as e:
-            kind = NotFound if e.code in _ABSENT else StoreError
-            raise kind(f"cannot read {self.uri(key)} (bytes {offset}+{length}): {e.code}") from e
-        try:
+        with self._object(key, offset=offset, length=length) as resp:
             return _check_range(self.uri(key), resp.read(), offset, length)
-        finally:
-            resp.close()
-            resp.release_conn()
 
     def get_versioned(self, key: str) -> tuple[bytes, str]:
-        try:
-            resp = self.client.get_object(self.bucket, self._key(key))
-        except S3Error as e:
-            kind = NotFound if e.code in _ABSENT else StoreError
-            raise kind(f"cannot read {self.uri(key)}: {e.code}") from e
-        try:
+        with self._object(key) as resp:
             return resp.read(), resp.headers["ETag"]
-        finally:
-            resp.close()
-            resp.release_conn()
 
     def put_if(self, key: str, data: bytes, content_type: str, version: Optional[str]) -> str:
         # minio's put_object sends no conditional headers, so the request goes out through its
