@@ -171,3 +171,17 @@ def training_operator(real_servers: RealServers, crd_installed: None):
     """The Kubeflow training operator's real controller (and its webhook) against the test API
     server: it turns PyTorchJobs into pods, which the kubelet stand-in runs."""
     return real_servers.training_operator()
+
+
+@pytest.fixture(scope="module")
+def kserve_controller(real_servers: RealServers, crd_installed: None, tmp_path_factory):
+    """KServe's real controller manager (Standard mode) for one module: while it runs it owns
+    every InferenceService's status, so the modules that play KServe with the kubelet stand-in
+    (Serverless mode, which needs Knative) run without it."""
+    from realservers import KServeController
+
+    controller = KServeController(tmp_path_factory.mktemp("kserve"), real_servers.kube()).start()
+    try:
+        yield controller
+    finally:
+        controller.stop()

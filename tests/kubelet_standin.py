@@ -1,12 +1,14 @@
 """A kubelet stand-in for tests (no kubelet can run here; the Kubeflow training operator's real
-controller does, see realservers/training_operator.py, and KServe's, for
-tests/test_kserve_controller.py only: the other tests play KServe here). It watches the
-real API server and plays what is missing with the real code: a Job's container args run as a
-local `ontask` process, and so does a Deployment's one pod; the pods the training operator
-creates for a PyTorchJob run as a kubelet runs them, with the environment the operator gave them
-(MASTER_ADDR, WORLD_SIZE, RANK...); an InferenceService runs as a local `ontask serve` predictor
-on its STORAGE_URI (what KServe's storage initializer would copy to /mnt/models). It writes their
-status back through the API, so the operators see what they would see in a cluster."""
+controller does, see realservers/training_operator.py, and so does KServe's where a module starts
+it, `kserve=True`). It watches the real API server and plays what is missing with the real code:
+a Job's container args run as a local `ontask` process, and so does a Deployment's one pod; the
+pods the training operator creates for a PyTorchJob run as a kubelet runs them, with the
+environment the operator gave them (MASTER_ADDR, WORLD_SIZE, RANK...). Under KServe's real
+controller the predictor pods of the Deployments it makes run the same way, on the URI their
+storage initializer would copy to /mnt/models; without it (KServe's Serverless mode needs
+Knative, which cannot run here) an InferenceService runs as a local `ontask serve` predictor
+and its status is written as KServe would. It writes status back through the API, so the
+operators see what they would see in a cluster."""
 
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ PYTORCHJOB = ("kubeflow.org", "v1", "pytorchjobs")
 JOB_LABEL = "training.kubeflow.org/job-name"  # on every pod the training operator creates
 RESTART_DELAY = 1.0  # a kubelet's crash-loop backoff starts at 10 s; shortened for tests
 ISVC = ("serving.kserve.io", "v1beta1", "inferenceservices")
+ISVC_LABEL = "serving.kserve.io/inferenceservice"  # on KServe's predictor Deployments and their pods
 
 
 def _now() -> str:
@@ -43,7 +46,15 @@ def _now() -> str:
 
 
 class KubeletStandIn:
-    def __init__(self, api: k8s.ApiClient, namespace: str, workdir: Path, secrets: dict[str, dict[str, str]]):
+    def __init__(
+        self,
+        api: k8s.ApiClient,
+        namespace: str,
+        workdir: Path,
+        secrets: dict[str, dict[str, str]],
+        kserve: bool = False,
+    ):
+        self.kserve = kserve  # KServe's real controller runs: play its predictor pods, not it
         self.batch, self.custom, self.core = k8s.BatchV1Api(api), k8s.CustomObjectsApi(api), k8s.CoreV1Api(api)
         self.namespace, self.workdir, self.secrets = namespace, workdir, secrets
         self.jobs: dict[str, list[subprocess.Popen]] = {}  # kind/name -> processes
@@ -57,6 +68,7 @@ class KubeletStandIn:
         self.revisions: dict[str, dict[str, Optional[tuple[subprocess.Popen, int]]]] = {}
         self.rolled_out: dict[str, str] = {}
         self.fail_versions: set[str] = set()
+        self.predictor_pods: dict[str, dict[str, Any]] = {}  # KServe's predictor pod name -> its process, port
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self.procs = Processes(workdir, base_env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO)
@@ -80,6 +92,7 @@ class KubeletStandIn:
         self._stop.set()
         self._thread.join(30)
         running = [p for procs in self.jobs.values() for p in procs] + [s["proc"] for s in self.pods.values()]
+        running += [s["proc"] for s in self.predictor_pods.values()]
         for p in running + list(self.deployments.values()):
             if p.poll() is None:
                 p.kill()
@@ -96,7 +109,10 @@ class KubeletStandIn:
                 self._jobs()
                 self._training_pods()
                 self._deployments()
-                self._inference_services()
+                if self.kserve:
+                    self._predictor_pods()
+                else:
+                    self._inference_services()
             except Exception as e:  # noqa: BLE001 - keep playing the kubelet; the test asserts outcomes
                 print(f"kubelet stand-in: {e!r}", file=sys.stderr)
             self._stop.wait(0.5)
@@ -200,7 +216,7 @@ class KubeletStandIn:
             for d in apps.list_namespaced_deployment(
                 self.namespace, label_selector="app.kubernetes.io/managed-by=ontask"
             ).items
-            if not d.metadata.deletion_timestamp
+            if not d.metadata.deletion_timestamp and ISVC_LABEL not in (d.metadata.labels or {})
         }
         for name in list(self.deployments):
             proc = self.deployments[name]
@@ -257,8 +273,83 @@ class KubeletStandIn:
         self.core.patch_namespaced_pod_status(pod.metadata.name, self.namespace, {"status": status})
 
     def url_of(self, name: str) -> Optional[str]:
+        """Where InferenceService `name`'s predictor answers here (its Service's address in a
+        cluster): under KServe, its newest ready pod."""
+        if self.kserve:
+            ready = [s for s in self.predictor_pods.values() if s["isvc"] == name and s["ready"]]
+            return f"http://127.0.0.1:{max(ready, key=lambda s: s['created'])['port']}" if ready else None
         s = self.servers.get(name)
         return f"http://127.0.0.1:{s[2]}" if s else None
+
+    def _predictor_pods(self) -> None:
+        """The pods of KServe's predictor Deployments, as a kubelet runs them: the
+        `kserve-container` as a local `ontask serve` on the URI that the storage initializer KServe
+        injected would copy to /mnt/models, Running once started, Ready once KServe's readiness
+        endpoint says so (the ReplicaSet, the Deployment and KServe read that), started again
+        when it exits (restartPolicy Always), killed when the pod is deleted (a scale-down)."""
+        pods = self.core.list_namespaced_pod(self.namespace, label_selector=ISVC_LABEL).items
+        alive = {p.metadata.name: p for p in pods if not p.metadata.deletion_timestamp}
+        for name in [n for n in self.predictor_pods if n not in alive]:
+            proc = self.predictor_pods.pop(name)["proc"]
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(30)
+        for name, pod in alive.items():
+            state = self.predictor_pods.get(name)
+            if state is not None and state["proc"].poll() is not None:
+                time.sleep(RESTART_DELAY)
+                state["restarts"] += 1
+                state = None  # its container starts again, not ready until it says so
+            if state is None:
+                c = self.core.api_client.sanitize_for_serialization(
+                    next(c for c in pod.spec.containers if c.name == "kserve-container")
+                )
+                init = {i.name: i for i in pod.spec.init_containers or []}["storage-initializer"]
+                env, port = self._env(c), free_port()
+                env["STORAGE_URI"] = init.args[0]  # what it copies to /mnt/models; ontask reads it there
+                args = predictor_command(c, env, port, self.url_of)
+                if args is None:
+                    continue  # the judge it calls is not up yet
+                restarts = self.predictor_pods.pop(name, {}).get("restarts", 0)
+                self.predictor_pods[name] = state = {
+                    "proc": self._spawn(name, args, env),
+                    "port": port,
+                    "role": predictor_role(c),
+                    "isvc": pod.metadata.labels[ISVC_LABEL],
+                    "storage_uri": init.args[0],
+                    "created": pod.metadata.creation_timestamp,
+                    "restarts": restarts,
+                    "started": _now(),
+                    "ready": False,
+                }
+                self._predictor_status(pod, state)
+            elif not state["ready"] and predictor_ready(state["port"], state["role"]):
+                state["ready"] = True
+                self._predictor_status(pod, state)
+
+    def _predictor_status(self, pod, state: dict[str, Any]) -> None:
+        now, ready = _now(), str(state["ready"])
+        status = {
+            "phase": "Running",
+            "podIP": "127.0.0.1",
+            "startTime": state["started"],
+            "conditions": [
+                {"type": t, "status": ready, "lastTransitionTime": now} for t in ("Ready", "ContainersReady")
+            ],
+            "containerStatuses": [
+                {
+                    "name": c.name,
+                    "image": c.image,
+                    "imageID": "",
+                    "ready": state["ready"],
+                    "started": True,
+                    "restartCount": state["restarts"],
+                    "state": {"running": {"startedAt": state["started"]}},
+                }
+                for c in pod.spec.containers
+            ],
+        }
+        self.core.patch_namespaced_pod_status(pod.metadata.name, self.namespace, {"status": status})
 
     def _start_predictor(self, name: str, version: str, c: dict[str, Any]) -> Optional[tuple[subprocess.Popen, int]]:
         env, port = self._env(c), free_port()

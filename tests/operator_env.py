@@ -137,16 +137,21 @@ def bind_chart_role(kube, namespace: str, extra: tuple[str, ...] = ()) -> None:
 
 
 def prepare_namespace(
-    kube, admin_api, s3, s3_config, work: Path, namespace: str, bucket: str
+    kube, admin_api, s3, s3_config, work: Path, namespace: str, bucket: str, kserve: bool = False
 ) -> tuple[S3Store, KubeletStandIn]:
-    """The namespace, RBAC, base models in S3, and a running kubelet stand-in for it."""
+    """The namespace, RBAC, base models in S3, and a running kubelet stand-in for it (`kserve`:
+    KServe's real controller runs, and the stand-in runs the pods it makes)."""
     run_cli("kubectl", "create", "namespace", namespace, kubeconfig=kube.admin_kubeconfig)
     bind_chart_role(kube, namespace)
     store = S3Store(s3_config, bucket)
     upload_folder(store, build_tiny_vlm(work / "student", seed=1), "base/student")
     upload_folder(store, build_tiny_vlm(work / "judge", seed=2), "base/judge")
     standin = KubeletStandIn(
-        admin_api, namespace, work / "kubelet", {"s3-creds": {"accessKey": s3.access_key, "secretKey": s3.secret_key}}
+        admin_api,
+        namespace,
+        work / "kubelet",
+        {"s3-creds": {"accessKey": s3.access_key, "secretKey": s3.secret_key}},
+        kserve=kserve,
     ).start()
     return store, standin
 

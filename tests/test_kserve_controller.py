@@ -3,9 +3,11 @@ realservers/kserve.py): what KServe makes of them (the predictor Deployment, its
 storage initializer its webhook injects, the ServiceAccount's S3 credentials), its webhook's
 rewrite of the deployment mode, and when the operator counts a new model version as served.
 
-KServe runs for this module only: the other operator tests play KServe with the kubelet
-stand-in, and two controllers would fight over the same status. No kubelet runs here either,
-so this test writes the predictor pods' status as a kubelet would (`_kubelet_runs`)."""
+KServe runs for this module and the end-to-end test's (tests/conftest.py, kserve_controller);
+the canary test plays KServe's Serverless mode with the kubelet stand-in (it needs Knative,
+which cannot run here), and two controllers would fight over the same status. No kubelet runs
+here either, so this test writes the predictor pods' status as a kubelet would
+(`_kubelet_runs`; the end-to-end test's kubelet stand-in runs them)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,6 @@ from ontask.operator import children as children_module
 from ontask.operator.children import ISVC, KubeChildren, _contains
 from ontask.operator.manifests import Context, inference_service, predictor_deployment, vllm_judge_service
 from ontask.spec import TaskClassifierSpec
-from realservers import KServeController
 from tests.conftest import wait_for
 
 NS = "kserve-real"
@@ -27,8 +28,7 @@ PRIORITY_CLASS = "gpu-serving"
 
 
 @pytest.fixture(scope="module")
-def kserve(real_servers, crd_installed, admin_api: k8s.ApiClient, tmp_path_factory):
-    controller = KServeController(tmp_path_factory.mktemp("kserve"), real_servers.kube()).start()
+def kserve(kserve_controller, admin_api: k8s.ApiClient):
     core = k8s.CoreV1Api(admin_api)
     core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=NS)))
     k8s.SchedulingV1Api(admin_api).create_priority_class(
@@ -55,7 +55,7 @@ def kserve(real_servers, crd_installed, admin_api: k8s.ApiClient, tmp_path_facto
         ),
     )
     try:
-        yield controller
+        yield kserve_controller
     finally:
         # KServe's finalizers need KServe: the namespace goes while it runs.
         core.delete_namespace(NS)
@@ -63,7 +63,6 @@ def kserve(real_servers, crd_installed, admin_api: k8s.ApiClient, tmp_path_facto
             wait_for(lambda: NS not in [n.metadata.name for n in core.list_namespace().items], 120, "namespace gone")
         finally:
             k8s.SchedulingV1Api(admin_api).delete_priority_class(PRIORITY_CLASS)
-            controller.stop()
 
 
 @pytest.fixture()

@@ -1,10 +1,12 @@
-"""The life of a classifier end to end on the real API server, Kafka and S3: `kubectl apply` a
+"""The life of a classifier end to end on the real API server, Kafka and S3, with the real
+controllers of the Kubeflow training operator and KServe (Standard mode): `kubectl apply` a
 TaskClassifier; the data Job, the judge InferenceService and the training PyTorchJob appear and
-run (the tests' kubelet stand-in runs them as local processes with the real code); the
-classifier serves v1; 20 corrections on Kafka start a cycle whose PyTorchJob trains and
-evaluates a candidate that is promoted to v2. The operator is SIGKILLed in every phase
-(bootstrapping, training, serving, syncing) and restarted: no child is made twice and the run
-completes. Then a spec update reaches the student, and deleting the classifier deletes its
+run (the pods those controllers make, and the Job's, run as local processes with the real code:
+the tests' kubelet stand-in); the classifier serves v1 from the Deployment KServe made; 20
+corrections on Kafka start a cycle whose PyTorchJob trains and evaluates a candidate that is
+promoted to v2, and KServe rolls the Deployment over to it. The operator is SIGKILLed in every
+phase (bootstrapping, training, serving, syncing) and restarted: no child is made twice and the
+run completes. Then a spec update reaches the student, and deleting the classifier deletes its
 children and (storage.retainArtifacts false) its artifacts."""
 
 from __future__ import annotations
@@ -31,9 +33,19 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def cluster(kube, admin_api, crd_installed, training_operator, s3, s3_config, kafka_bootstrap, tmp_path_factory):
+def cluster(
+    kube,
+    admin_api,
+    crd_installed,
+    training_operator,
+    kserve_controller,
+    s3,
+    s3_config,
+    kafka_bootstrap,
+    tmp_path_factory,
+):
     work = tmp_path_factory.mktemp("e2e")
-    store, standin = prepare_namespace(kube, admin_api, s3, s3_config, work, NS, BUCKET)
+    store, standin = prepare_namespace(kube, admin_api, s3, s3_config, work, NS, BUCKET, kserve=True)
     operator = Operator(kube, s3, kafka_bootstrap, work, NS, BUCKET).start()
     yield operator, standin, store
     operator.stop()
@@ -94,6 +106,10 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
     )
     printed = run_cli("kubectl", "get", "taskclassifier", NAME, "-n", NS, kubeconfig=kube.admin_kubeconfig)
     assert "Serving" in printed.stdout and "v1" in printed.stdout
+    # KServe made the predictor (its address in the status), whose storage initializer fetches v1.
+    student = custom.get_namespaced_custom_object(*ISVC[:2], NS, ISVC[2], f"{NAME}-student")
+    assert student["status"]["address"]["url"] == f"http://{NAME}-student-predictor.{NS}.svc.cluster.local"
+    assert served_uris(standin) == {f"s3://{BUCKET}/classifiers/{NAME}/models/v1"}
 
     # The feedback collector runs in a Deployment of its own, owned by the classifier.
     collector = k8s.AppsV1Api(admin_api).read_namespaced_deployment(f"{NAME}-feedback", NS)
@@ -152,6 +168,10 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
     )
     student = custom.get_namespaced_custom_object(*ISVC[:2], NS, ISVC[2], f"{NAME}-student")
     assert student["metadata"]["annotations"]["ontask.dev/model-version"] == "v2"
+    # The Deployment rolled out: v2's pod serves, and v1's was scaled down by the ReplicaSets.
+    wait_for(
+        lambda: served_uris(standin) == {f"s3://{BUCKET}/classifiers/{NAME}/models/v2"}, 60, "v1's pod gone", diagnose
+    )
     # Nothing made or run twice, whatever the kills interrupted.
     assert all(n == 1 for n in standin.runs.values()), standin.runs
     assert set(standin.runs) == {f"job/{NAME}-data", f"pytorchjob/{NAME}-train", f"pytorchjob/{NAME}-cycle-c1"}
@@ -197,6 +217,11 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
         diagnose,
     )
     assert not list(store.list(f"datasets/{NAME}-feedback")) and store.exists("base/student/config.json")
+
+
+def served_uris(standin) -> set[str]:
+    """The model URIs of the student's predictor pods that run."""
+    return {s["storage_uri"] for s in standin.predictor_pods.values() if s["isvc"] == f"{NAME}-student"}
 
 
 def _get(custom, kind, name):
