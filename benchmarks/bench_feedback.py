@@ -6,11 +6,16 @@ them with kafka-python and does nothing else; the collector validates each messa
 image, stores the screenshot in S3, deduplicates, updates the prioritised buffer, persists it and
 commits. Both consume with the same fetch size. Goal (issue #20): the collector at 0.8 of the raw
 consumer's rate or better.
+
+The broker and the S3 server run on the same cores as the consumers, so each row also says
+where the CPU went during its runs: the consuming process (all its threads), the broker, and
+the S3 server. Storing the screenshots is work the raw consumer does not ask of anyone.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import random
 import statistics
 import sys
@@ -73,6 +78,15 @@ def run() -> None:
             producer.close()
 
             raw, col = [], []
+            cpu = {"raw": [], "col": []}  # per run: (this process, broker, S3 server) CPU seconds
+
+            def cpu_now() -> tuple[float, float, float]:
+                servers_cpu = servers.cpu_seconds()
+                return sum(os.times()[:2]), servers_cpu["kafka"], servers_cpu["s3"]
+
+            def charge(side: str, before: tuple[float, float, float]) -> None:
+                cpu[side].append(tuple(b - a for a, b in zip(before, cpu_now())))
+
             for run in range(ROUNDS):  # interleaved, each on the same 2,000 messages
                 consumer = KafkaConsumer(
                     topic,
@@ -83,33 +97,38 @@ def run() -> None:
                     max_poll_records=500,
                     max_partition_fetch_bytes=FETCH_BYTES_PER_PARTITION,  # the collector's own fetch size
                 )
-                t0, seen = time.perf_counter(), 0
+                c0, t0, seen = cpu_now(), time.perf_counter(), 0
                 while seen < N:
                     seen += sum(len(v) for v in consumer.poll(timeout_ms=1000).values())
                 raw.append(time.perf_counter() - t0)
+                charge("raw", c0)
                 consumer.close()
 
                 store = S3Store(S3Config(s3.endpoint, s3.access_key, s3.secret_key), "bench", f"feedback-{run}")
                 collector = Collector(
                     "bench", FeedbackSpec(topic=topic, buffer_size=N), store, bootstrap, group_id=f"col-{run}"
                 )
-                t0 = time.perf_counter()
+                c0, t0 = cpu_now(), time.perf_counter()
                 while sum(collector.state.counts[k] for k in ("buffered", "duplicates", "dead_lettered")) < N:
                     collector.poll_once(1000)
+                collector.flush()  # the last batch's state written: the run is durable
                 col.append(time.perf_counter() - t0)
+                charge("col", c0)
                 collector.close()
         finally:
             servers.stop()
     raw_s, col_s = statistics.median(raw), statistics.median(col)
     print(f"{N} corrections, {size / N / 1024:.0f} kB each on the wire (each screenshot distinct)")
     print(
-        f"{'consumer (median of ' + str(ROUNDS) + ' interleaved runs)':<52} {'msgs/s':>8} {'seconds':>8}  range msgs/s"
+        f"{'consumer (median of ' + str(ROUNDS) + ' interleaved runs)':<56} {'msgs/s':>7} {'seconds':>8}"
+        f"  {'range msgs/s':>12}  CPU s: consumer / broker / S3"
     )
-    for label, times in (
-        ("kafka-python raw consume (peer)", raw),
-        ("ontask collector (validate, S3, dedupe, buffer, commit)", col),
+    for label, times, side in (
+        ("kafka-python raw consume (peer)", raw, "raw"),
+        ("ontask collector (validate, S3, dedupe, buffer, commit)", col, "col"),
     ):
         t = statistics.median(times)
-        print(f"{label:<52} {N / t:>8.0f} {t:>8.2f}  {N / max(times):.0f}-{N / min(times):.0f}")
+        used = " / ".join(f"{statistics.median(run[i] for run in cpu[side]):.2f}" for i in range(3))
+        print(f"{label:<56} {N / t:>7.0f} {t:>8.2f}  {N / max(times):>5.0f}-{N / min(times):<6.0f}  {used}")
     ratio = raw_s / col_s
     print(f"collector rate / raw rate = {ratio:.2f} (goal >= 0.8: {'met' if ratio >= 0.8 else 'NOT met'})")

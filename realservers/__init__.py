@@ -71,6 +71,11 @@ class RealServers:
             self._training_operator = TrainingOperator(self.root / "training-operator", self.kube()).start()
         return self._training_operator
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far by each server this object started (kafka, s3, kube...)."""
+        servers = {"kafka": self._kafka, "s3": self._s3}
+        return {name: server.proc.cpu_seconds() for name, server in servers.items() if server is not None}
+
     def stop(self, remove: bool = True) -> None:
         for server in (self._training_operator, self._kube, self._kafka, self._s3):
             if server is not None:

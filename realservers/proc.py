@@ -90,6 +90,12 @@ class ServerProcess:
         log.close()
         return self
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system, all threads) the server has used so far: what a benchmark
+        charges to it when it shares the machine's cores with the code it measures."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def wait_until(self, check: Callable[[], bool], timeout: float = 60.0, what: str = "healthy") -> None:
         """Poll check() until it is true; fail with the log's tail if the process dies or time runs out."""
         deadline = time.monotonic() + timeout

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+import orjson
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
@@ -94,7 +95,7 @@ class State:
     dead_letter_reasons: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
-        return json.dumps(
+        return orjson.dumps(
             {
                 "buffer": self.buffer.to_dict(),
                 "counts": self.counts,
@@ -102,7 +103,7 @@ class State:
                 "cycle": self.cycle,
                 "dead_letter_reasons": self.dead_letter_reasons,
             }
-        ).encode()
+        )
 
     @classmethod
     def from_json(cls, data: bytes, capacity: int) -> "State":

@@ -39,19 +39,17 @@ def parse_correction(raw: bytes, max_image_bytes: int = MAX_INLINE_IMAGE_BYTES) 
 def parse_correction_and_image(
     raw: bytes, max_image_bytes: int = MAX_INLINE_IMAGE_BYTES
 ) -> tuple[Correction, Optional[bytes]]:
-    """parse_correction, with the inline screenshot's bytes (decoded once; None for a reference)."""
+    """parse_correction, with the inline screenshot's bytes (decoded once; None for a reference).
+    The bytes are parsed and validated in one pass by pydantic's own JSON parser (no Python
+    dict in between: a third of the collector's work per message was `json.loads`)."""
     try:
-        doc = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as e:
-        raise InvalidCorrection("bad-json", str(e)) from e
-    except RecursionError as e:  # e.g. 100 kB of "[": Python's parser gives up, the collector must not
-        raise InvalidCorrection("bad-json", "nested too deeply") from e
-    if not isinstance(doc, dict):
-        raise InvalidCorrection("bad-json", "not a JSON object")
-    try:
-        c = Correction.model_validate(doc)
+        c = Correction.model_validate_json(raw)
     except ValidationError as e:
         first = e.errors()[0]
+        if first["type"] == "json_invalid" or (first["type"] == "model_type" and not first.get("loc")):
+            # Not JSON (or nested past the parser's limit), or JSON that is not an object.
+            detail = first["msg"] if first["type"] == "json_invalid" else "not a JSON object"
+            raise InvalidCorrection("bad-json", detail) from e
         where = ".".join(str(p) for p in first.get("loc", ())) or "message"
         raise InvalidCorrection(_reason(first), f"{where}: {first['msg']}") from e
     data = None
