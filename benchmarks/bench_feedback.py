@@ -34,7 +34,7 @@ from ontask.store import S3Config, S3Store
 
 REPO = Path(__file__).resolve().parents[1]
 N = 2000
-ROUNDS = 3
+ROUNDS = 5  # the collector runs spread widely here (the S3 server grows volumes as it fills)
 
 
 def _screenshot(i: int) -> bytes:
