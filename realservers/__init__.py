@@ -72,7 +72,7 @@ class RealServers:
         return self._training_operator
 
     def cpu_seconds(self) -> dict[str, float]:
-        """CPU seconds used so far by each server this object started (kafka, s3, kube...)."""
+        """CPU seconds used so far by the Kafka broker and the S3 server, where this object started them."""
         servers = {"kafka": self._kafka, "s3": self._s3}
         return {name: server.proc.cpu_seconds() for name, server in servers.items() if server is not None}
 

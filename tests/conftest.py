@@ -14,7 +14,15 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from ontask.store import S3Config
-from realservers import KubeEndpoints, RealServers, S3Endpoint, bin_path, running_state, upstream_crds
+from realservers import (
+    KServeController,
+    KubeEndpoints,
+    RealServers,
+    S3Endpoint,
+    bin_path,
+    running_state,
+    upstream_crds,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -178,8 +186,6 @@ def kserve_controller(real_servers: RealServers, crd_installed: None, tmp_path_f
     """KServe's real controller manager (Standard mode) for one module: while it runs it owns
     every InferenceService's status, so the modules that play KServe with the kubelet stand-in
     (Serverless mode, which needs Knative) run without it."""
-    from realservers import KServeController
-
     controller = KServeController(tmp_path_factory.mktemp("kserve"), real_servers.kube()).start()
     try:
         yield controller
