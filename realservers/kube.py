@@ -147,9 +147,10 @@ class KubeCluster:
                 "--bind-address=127.0.0.1",
                 f"--secure-port={free_port()}",
                 "--leader-elect=false",
-                # Deployments roll out into ReplicaSets and pods as in a cluster (KServe's Standard
-                # mode is Deployments); Jobs stay with the kubelet stand-in, which runs them whole.
-                "--controllers=garbagecollector,namespace,deployment,replicaset",
+                # Deployments roll out into ReplicaSets and pods, and Jobs into pods, as in a
+                # cluster (KServe's Standard mode is Deployments); the tests' kubelet stand-in
+                # runs the pods, and these controllers write the status of what made them.
+                "--controllers=garbagecollector,namespace,deployment,replicaset,job",
                 f"--cert-dir={self.workdir / 'kcm-certs'}",
                 "--v=1",
             ],

@@ -83,6 +83,14 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
 
     # Train: the PyTorchJob with the trainer's command; the operator is killed while it runs.
     job = wait_for(lambda: _get(custom, PYTORCHJOB, f"{NAME}-train"), 180, "the training PyTorchJob", diagnose)
+    # The data Job ran first, as the Job controller's pod; that controller wrote its status.
+    data = k8s.BatchV1Api(admin_api).read_namespaced_job(f"{NAME}-data", NS)
+    assert data.status.succeeded == 1
+    assert any(c.type == "Complete" and c.status == "True" for c in data.status.conditions)
+    data_pods = k8s.CoreV1Api(admin_api).list_namespaced_pod(
+        NS, label_selector=f"batch.kubernetes.io/job-name={NAME}-data"
+    )
+    assert [p.status.phase for p in data_pods.items] == ["Succeeded"]
     master = job["spec"]["pytorchReplicaSpecs"]["Master"]
     assert master["replicas"] == 1 and "Worker" not in job["spec"]["pytorchReplicaSpecs"]
     args = master["template"]["spec"]["containers"][0]["args"]
@@ -109,7 +117,7 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
     # KServe made the predictor (its address in the status), whose storage initializer fetches v1.
     student = custom.get_namespaced_custom_object(*ISVC[:2], NS, ISVC[2], f"{NAME}-student")
     assert student["status"]["address"]["url"] == f"http://{NAME}-student-predictor.{NS}.svc.cluster.local"
-    assert served_uris(standin) == {f"s3://{BUCKET}/classifiers/{NAME}/models/v1"}
+    assert standin.served_uris(f"{NAME}-student") == {f"s3://{BUCKET}/classifiers/{NAME}/models/v1"}
 
     # The feedback collector runs in a Deployment of its own, owned by the classifier.
     collector = k8s.AppsV1Api(admin_api).read_namespaced_deployment(f"{NAME}-feedback", NS)
@@ -170,7 +178,10 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
     assert student["metadata"]["annotations"]["ontask.dev/model-version"] == "v2"
     # The Deployment rolled out: v2's pod serves, and v1's was scaled down by the ReplicaSets.
     wait_for(
-        lambda: served_uris(standin) == {f"s3://{BUCKET}/classifiers/{NAME}/models/v2"}, 60, "v1's pod gone", diagnose
+        lambda: standin.served_uris(f"{NAME}-student") == {f"s3://{BUCKET}/classifiers/{NAME}/models/v2"},
+        60,
+        "v1's pod gone",
+        diagnose,
     )
     # Nothing made or run twice, whatever the kills interrupted.
     assert all(n == 1 for n in standin.runs.values()), standin.runs
@@ -217,11 +228,6 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
         diagnose,
     )
     assert not list(store.list(f"datasets/{NAME}-feedback")) and store.exists("base/student/config.json")
-
-
-def served_uris(standin) -> set[str]:
-    """The model URIs of the student's predictor pods that run."""
-    return {s["storage_uri"] for s in standin.predictor_pods.values() if s["isvc"] == f"{NAME}-student"}
 
 
 def _get(custom, kind, name):
