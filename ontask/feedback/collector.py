@@ -63,6 +63,7 @@ FETCH_BYTES_PER_PARTITION = 8 * 1024 * 1024
 # A poll's screenshots go out in objects of about this size: large enough that the store's
 # per-request cost vanishes, small enough that the first leaves while the poll is validated.
 PACK_BYTES = 2 * 1024 * 1024
+UPLOAD_THREADS = 8  # parallel pack uploads: the store's per-request latency overlaps
 
 
 def content_key(image_sha256: str, task: str, label: str) -> str:
@@ -190,7 +191,7 @@ class Collector:
         group_id: Optional[str] = None,
         clock: Callable[[], float] = time.time,
         limits: ImageLimits = ImageLimits(MAX_INLINE_IMAGE_BYTES),
-        upload_threads: int = 8,
+        upload_threads: int = UPLOAD_THREADS,
         security: Optional[KafkaSecurity] = None,
     ):
         self.classifier, self.spec, self.store, self.bootstrap = classifier, spec, store, bootstrap
