@@ -113,6 +113,9 @@ def _set_up(kube, store_dir: Path) -> None:
                     "startTime": _now(),
                     "completionTime": _now(),
                     "succeeded": 1,
+                    # The Job controller counts the pod it started as active; a finished Job has none.
+                    "active": 0,
+                    "ready": 0,
                     "conditions": [
                         {
                             "type": "SuccessCriteriaMet",
