@@ -55,6 +55,20 @@ def _screenshot(i: int) -> bytes:
     return buf.getvalue()
 
 
+def _peer_consumer(topic: str, bootstrap: str, name: str) -> KafkaConsumer:
+    """A peer's consumer: from the topic's start, in a group of its own, with the collector's own
+    fetch size."""
+    return KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"{name}-{uuid.uuid4().hex[:4]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=500,
+        max_partition_fetch_bytes=FETCH_BYTES_PER_PARTITION,
+    )
+
+
 def _consume_and_store(consumer: KafkaConsumer, store: S3Store, uploads: ThreadPoolExecutor) -> int:
     """One poll of the storing peer: each screenshot out of its message, packed and uploaded as
     the collector does, all uploads done before the offsets are committed. Returns messages read."""
@@ -114,15 +128,7 @@ def run() -> None:
                 cpu[side].append(tuple(b - a for a, b in zip(before, cpu_now())))
 
             for run in range(ROUNDS):  # interleaved, each on the same 2,000 messages
-                consumer = KafkaConsumer(
-                    topic,
-                    bootstrap_servers=bootstrap,
-                    group_id=f"raw-{uuid.uuid4().hex[:4]}",
-                    auto_offset_reset="earliest",
-                    enable_auto_commit=False,
-                    max_poll_records=500,
-                    max_partition_fetch_bytes=FETCH_BYTES_PER_PARTITION,  # the collector's own fetch size
-                )
+                consumer = _peer_consumer(topic, bootstrap, "raw")
                 c0, t0, seen = cpu_now(), time.perf_counter(), 0
                 while seen < N:
                     seen += sum(len(v) for v in consumer.poll(timeout_ms=1000).values())
@@ -130,15 +136,7 @@ def run() -> None:
                 charge("raw", c0)
                 consumer.close()
 
-                consumer = KafkaConsumer(
-                    topic,
-                    bootstrap_servers=bootstrap,
-                    group_id=f"stored-{uuid.uuid4().hex[:4]}",
-                    auto_offset_reset="earliest",
-                    enable_auto_commit=False,
-                    max_poll_records=500,
-                    max_partition_fetch_bytes=FETCH_BYTES_PER_PARTITION,
-                )
+                consumer = _peer_consumer(topic, bootstrap, "stored")
                 config = S3Config(s3.endpoint, s3.access_key, s3.secret_key)
                 store = S3Store(config, "bench", f"stored-{run}")
                 with ThreadPoolExecutor(UPLOAD_THREADS) as uploads:
