@@ -281,16 +281,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace, summary: dict, spec) -> None:
-    """A cycle's gate: the candidate and the serving model on the same dataset version (held-out
-    rows and corrected edge cases), and the promotion decision, written beside the model."""
-    from ontask.evaluation.evaluate import evaluate, evaluation_sets
+    """A cycle's gate: the candidate and the serving model on the same rows (the cycle's held-out
+    corrections and the classifier's regression set), and the promotion decision, written beside
+    the model."""
+    from ontask.evaluation.evaluate import evaluate, gate_sets
     from ontask.evaluation.gate import Evaluation, decide, write_evaluation
 
     store = _store_for(args.store)
-    version, sets = evaluation_sets(store, args.dataset, args.dataset_version)
+    version, sets = gate_sets(store, args.dataset, args.dataset_version)
     candidate = {**evaluate(summary["model_uri"], sets), "dataset": args.dataset, "version": version}
     serving = {**evaluate(args.compare_with, sets), "dataset": args.dataset, "version": version}
-    decision = decide(candidate, serving, spec.serving.promote_if_gain)
+    decision = decide(candidate, serving, spec.serving.promote_if_gain, spec.serving.max_regression)
     write_evaluation(
         store,
         classifier_prefix(args.classifier),

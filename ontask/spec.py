@@ -220,6 +220,12 @@ class TrainingSpec(Model):
         "the language model's attention (for students too large to fine-tune whole).",
     )
     reward_weights: RewardWeights = Field(default_factory=RewardWeights, description="Hybrid reward weights.")
+    advantage_norm: Literal["batch", "group", "none"] = Field(
+        "batch",
+        description="What GRPO divides a group's centred rewards by: batch, one standard deviation for the step's "
+        "groups, so a sure judge pushes harder than an unsure one; group, each group's own (with two answers only "
+        "the sign of the reward gap survives it, and the judge's confidence is lost); none (Dr. GRPO).",
+    )
     workers: int = Field(2, ge=1, le=1024, description="Training processes (PyTorchJob Master + Workers).")
     save_every: int = Field(100, ge=1, description="Optimizer steps between checkpoints.")
     eval_every: int = Field(50, ge=1, description="Optimizer steps between evaluations.")
@@ -275,6 +281,13 @@ class FeedbackSpec(Model):
         le=10.0,
         description="Rows of earlier training data replayed per new row in a cycle (against forgetting).",
     )
+    holdout_fraction: float = Field(
+        0.2,
+        ge=0.0,
+        le=0.45,
+        description="Share of corrections held out whole (with their variants) for the promotion gate, and as "
+        "many again for the candidate's validation; chosen by correction id, so never trained on in any cycle.",
+    )
     learning_rate_scale: float = Field(
         0.33,
         gt=0.0,
@@ -323,7 +336,19 @@ class ServingSpec(Model):
     max_replicas: int = Field(4, ge=1, le=1000, description="Maximum predictor replicas.")
     canary_percent: int = Field(10, ge=0, le=100, description="Traffic share of a candidate in canary.")
     promote_if_gain: float = Field(
-        0.01, ge=-1.0, le=1.0, description="Minimum accuracy gain over the serving version for promotion."
+        0.01,
+        ge=-1.0,
+        le=1.0,
+        description="Minimum accuracy gain over the serving version on the cycle's held-out corrections (whole "
+        "corrections never trained on, with their variants) for promotion.",
+    )
+    max_regression: float = Field(
+        0.02,
+        ge=0.0,
+        le=1.0,
+        description="Largest accuracy loss on the regression set (the classifier's own validation rows) that a "
+        "promoted candidate may have against the serving version; a candidate significantly worse there by a "
+        "paired test on the same rows is refused too.",
     )
     canary_minutes: float = Field(
         10.0,
@@ -489,8 +514,15 @@ class FeedbackCounts(Model):
 class Metrics(Model):
     """Evaluation of the serving version."""
 
-    accuracy: Optional[float] = Field(None, ge=0.0, le=1.0, description="Held-out accuracy.")
-    edge_case_accuracy: Optional[float] = Field(None, ge=0.0, le=1.0, description="Accuracy on corrected edge cases.")
+    accuracy: Optional[float] = Field(
+        None, ge=0.0, le=1.0, description="The serving version's accuracy on the regression set (held-out rows)."
+    )
+    edge_case_accuracy: Optional[float] = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="The last cycle's candidate on its held-out corrections (whole corrections never trained on).",
+    )
     p50_latency_ms: Optional[float] = Field(None, ge=0.0, description="Median prediction latency in ms.")
 
 

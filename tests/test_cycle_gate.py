@@ -3,7 +3,11 @@ cycle in flight, as the operator trains them), and the first only once the class
 dataset, which cycles replay, exists."""
 
 from ontask.data import generate, write_version
-from ontask.feedback.cycle import next_cycle_open, write_decision
+from ontask.data.dataset import read_version, row_meta
+from ontask.evaluation.evaluate import gate_sets
+from ontask.feedback.buffer import Entry
+from ontask.feedback.cycle import assemble_cycle, correction_split, next_cycle_open, write_decision
+from ontask.spec import FeedbackSpec
 from ontask.store import LocalStore
 
 
@@ -17,3 +21,50 @@ def test_the_next_cycle_opens_once_the_previous_is_decided(tmp_path):
     write_decision(store, prefix, 1, "NotPromoted")
     write_decision(store, prefix, 1, "NotPromoted")  # again after a crash: harmless
     assert next_cycle_open(store, prefix, 1, "focus") and not next_cycle_open(store, prefix, 2, "focus")
+
+
+def _entries(store, n: int) -> list[Entry]:
+    from ontask.data.images import encode_png
+
+    out = []
+    for k, ex in enumerate(generate(n, seed=7)):
+        key = f"feedback/shot-{k}.png"
+        store.put_bytes(key, encode_png(ex.image), "image/png")
+        out.append(Entry(f"corr-{k}", f"c{k}", f"h{k}", key, ex.task, ex.label, "user", 0.0, ex.windows))
+    return out
+
+
+def test_a_cycle_holds_out_whole_corrections_and_the_gate_never_sees_a_trained_row(tmp_path):
+    store = LocalStore(tmp_path)
+    write_version(store, "focus", list(generate(40, seed=1)), "ontask/synthetic", {})
+    spec = FeedbackSpec(variants_per_correction=3, replay_ratio=0.5, holdout_fraction=0.2)
+    manifest = assemble_cycle(store, "focus", 1, _entries(store, 30), spec, replay_dataset="focus")
+    ds = read_version(store, manifest["name"], manifest["version"])
+    by_split: dict[str, set[str]] = {}
+    for r in ds.rows:
+        meta = row_meta(r)
+        correction = meta.get("correction") or meta.get("parent")  # a variant names its parent row
+        if correction is not None and not str(correction).startswith("fb-"):
+            correction = f"fb-{correction}"
+        by_split.setdefault(r["extra_info"]["split"], set()).add(correction)
+    by_split["train"].discard(None)  # replay rows
+    assert by_split["holdout"] and by_split["val"] and by_split["train"]
+    assert not by_split["holdout"] & by_split["train"] and not by_split["val"] & by_split["train"]
+    assert manifest["made_by"]["corrections_by_split"]["holdout"] == len(by_split["holdout"])
+
+    version, sets = gate_sets(store, manifest["name"], manifest["version"])
+    trained_images = {r["extra_info"]["image_sha256"] for r in ds.split("train")}
+    gated = [r for r in ds.rows if r["extra_info"]["split"] == "holdout"]
+    assert len(sets["holdout"]) == len([r for r in gated if r["extra_info"]["hard_kind"] == "correction"])
+    assert not {r["extra_info"]["image_sha256"] for r in gated} & trained_images
+    # The regression set is the classifier's own validation split, which no cycle trains on.
+    regression = read_version(store, "focus").split("val")
+    assert len(sets["regression"]) == len(regression) > 0
+    replayed = {r["extra_info"]["id"].removeprefix("replay-") for r in ds.split("train")}
+    assert not replayed & {r["extra_info"]["id"] for r in regression}
+
+
+def test_the_same_correction_lands_in_the_same_split_in_every_cycle():
+    splits = [correction_split(f"c-{i}", 0.2) for i in range(200)]
+    assert splits == [correction_split(f"c-{i}", 0.2) for i in range(200)]
+    assert 0.1 < splits.count("holdout") / 200 < 0.3 and 0.1 < splits.count("val") / 200 < 0.3

@@ -22,7 +22,7 @@ def test_group_advantages_by_hand():
     std = math.sqrt(((0.5**2) * 4) / 3)  # unbiased std of [1,0,0,1]
     assert adv[:4].tolist() == pytest.approx([0.5 / std, -0.5 / std, -0.5 / std, 0.5 / std], rel=1e-5)
     assert adv[4:].tolist() == [0.0] * 4  # no signal, no gradient
-    assert group_advantages(r, 4, scale=False)[:4].tolist() == [0.5, -0.5, -0.5, 0.5]  # Dr. GRPO
+    assert group_advantages(r, 4, norm="none")[:4].tolist() == [0.5, -0.5, -0.5, 0.5]  # Dr. GRPO
     assert groups_with_signal(r, 4).tolist() == [True, False]
     with pytest.raises(ValueError):
         group_advantages(torch.ones(5), 2)

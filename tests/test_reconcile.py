@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from ontask.evaluation.gate import Decision, Evaluation
+from ontask.evaluation.gate import Decision, Evaluation, compare_slice, decide
 from ontask.operator.reconcile import Observed, plan
 from ontask.spec import JudgeMode, TaskClassifierSpec, TaskClassifierStatus
 
@@ -60,18 +60,36 @@ def _serving():
 
 
 def _evaluation(promote):
+    family = compare_slice([True] * 9 + [False], [True] * 5 + [False] * 5)
+    regression = compare_slice([True] * 8 + [False] * 2, [True] * 7 + [False] * 3)
     return Evaluation(
-        candidate={"corrections": {"accuracy": 0.9, "n": 10}},
+        candidate={},
         serving={},
         decision=Decision(
             promote=promote,
-            gain=0.1,
-            candidate_accuracy=0.8,
-            serving_accuracy=0.7,
+            family=family,
+            regression=regression,
             min_gain=0.01,
-            reason="accuracy 0.8 vs 0.7",
+            max_regression=0.02,
+            reason="held-out corrections 0.9 vs 0.5",
         ),
     )
+
+
+def test_a_forgetting_candidate_is_refused_and_the_status_and_events_say_why():
+    marker = {"cycle": 1, "dataset": "c-feedback", "version": "v1"}
+    served = dict(student_ready=True, student_version="v1", judge_ready=True)
+    # It learned the family (5 of 5 held-out corrections) and forgot the rest (lost 6 rows).
+    cand = {"holdout": {"correct": [True] * 5}, "regression": {"correct": [True] * 14 + [False] * 6}}
+    serv = {"holdout": {"correct": [False] * 5}, "regression": {"correct": [True] * 20}}
+    decision = decide(cand, serv, min_gain=0.01, max_regression=0.02)
+    assert not decision.promote and "regression set loss 0.300 > maxRegression 0.020" in decision.reason
+    evaluation = Evaluation(candidate=cand, serving=serv, decision=decision)
+    p = plan(SPEC, _serving(), Observed(cycle_marker=marker, cycle_job="Succeeded", evaluation=evaluation, **served))
+    assert p.status.model_version == "v1" and p.status.metrics.accuracy == 1.0
+    reason, message = conds(p.status)["Trained"][1], next(c.message for c in p.status.conditions if c.type == "Trained")
+    assert reason == "NotPromoted" and "maxRegression" in message
+    assert any(e[1] == "KeptServing" and "maxRegression" in e[2] for e in p.events)
 
 
 def test_a_due_cycle_trains_a_candidate_and_promotes_it():
@@ -117,7 +135,7 @@ def test_a_candidate_without_enough_gain_is_kept_out_with_the_reason():
     )
     assert p.status.model_version == "v1" and p.status.cycle == 1 and p.status.phase == "Serving"
     assert conds(p.status)["Trained"] == ("True", "NotPromoted")
-    assert any(e[1] == "KeptServing" and "accuracy 0.8 vs 0.7" in e[2] for e in p.events)
+    assert any(e[1] == "KeptServing" and "held-out corrections 0.9 vs 0.5" in e[2] for e in p.events)
 
 
 def _canary_obs(canary, **kw):

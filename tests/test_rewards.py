@@ -12,17 +12,19 @@ from tests.conftest import REPO
     "text, label",
     [
         ("on-task", "on-task"),
-        ("Off-task.", "off-task"),
-        ("on task", "on-task"),
-        ("OFF_TASK", "off-task"),
-        ("The person is on-task", "on-task"),
+        ("off-task\n", "off-task"),  # the end-of-answer token decodes to nothing or whitespace
+        # Serving reads the label from the answers' first tokens; none of these begins with one.
+        ("Off-task.", None),
+        ("on task", None),
+        ("OFF_TASK", None),
+        ("The person is on-task", None),
         ("", None),
         ("maybe", None),
         ("on-task or off-task", None),
-        ("ontask", "on-task"),
+        ("ontask", None),
     ],
 )
-def test_parse_answer(text, label):
+def test_parse_answer_accepts_exactly_what_serving_reads(text, label):
     assert parse_answer(text) == label
 
 
@@ -74,3 +76,32 @@ def test_verl_entry_point_loads_by_file_path_and_returns_the_documented_dict():
     assert no_judge["judge"] == 0.0 and no_judge["binary"] == 0.0
     # verl's batch manager calls with keyword lists per item; a plain call per item works too.
     assert compute_score("x", "garbage", "on-task")["score"] == 0.0
+
+
+def test_the_judges_confidence_changes_the_training_signal():
+    """Two rows, the same answers sampled, one judge 95% sure and one 55% sure: with the default
+    advantage normalisation the sure one pushes harder; with each group's own std (plain GRPO),
+    two answers leave only the sign, and the judge's confidence is lost."""
+    import torch
+
+    from ontask.spec import TrainingSpec
+    from ontask.trainers.grpo import group_advantages
+
+    answers = ["on-task", "off-task", "on-task", "off-task"]
+    w = Weights(0.3, 0.5, 0.2)
+    rewards = torch.tensor(
+        [hybrid_reward(a, "on-task", w, judge_p_on=p, verifier_p_on=0.6).score for p in (0.95, 0.55) for a in answers]
+    )
+    default = group_advantages(rewards, 4, TrainingSpec().advantage_norm).view(2, 4)
+    assert default[0, 0] > 1.5 * default[1, 0] > 0
+    per_group = group_advantages(rewards, 4, "group").view(2, 4)
+    assert per_group[0].tolist() == pytest.approx(per_group[1].tolist(), abs=1e-4)  # eps in the std
+
+
+def test_a_missing_scorer_shares_its_weight_out_the_same_way_everywhere():
+    w = Weights(0.3, 0.5, 0.2)
+    no_judge = hybrid_reward("on-task", "on-task", w, judge_p_on=None, verifier_p_on=0.5)
+    assert no_judge.score == pytest.approx(0.6 * 1 + 0.4 * 0.5)
+    compute_score = _load_like_verl(str(REPO / "ontask" / "rewards" / "verl.py"), "compute_score")
+    extra = {"task": "Write the report", "reward_weights": {"binary": 0.3, "judge": 0.5, "verifier": 0.2}}
+    assert compute_score("x", "on-task", "on-task", extra)["score"] == pytest.approx(no_judge.score)

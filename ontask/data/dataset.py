@@ -32,6 +32,8 @@ from ontask.store import Store, StoreError
 from ontask.store_paths import dataset_prefix
 
 ABILITY = "screen-classification"
+# Label sources that are a person's word (ontask.feedback's correction sources).
+HUMAN_SOURCES = ("user", "reviewer")
 VERSION_RE = re.compile(r"^v(\d+)$")
 
 
@@ -54,6 +56,13 @@ class Example:
     hard_kind: Optional[str] = None
     reason: str = ""
     meta: dict[str, Any] = field(default_factory=dict)  # scene, role, task id, parent, variant ops...
+    judge_p_on: Optional[float] = None  # the judge's P(on-task) where it labelled the row
+
+    @property
+    def correction(self) -> Optional[str]:
+        """The label a person gave (a user's or reviewer's correction): the plain label the reward
+        follows on this row, whatever the judge or the verifier say."""
+        return self.label if self.label_source in HUMAN_SOURCES else None
 
 
 def split_for(example_id: str, val_fraction: float = 0.2) -> str:
@@ -82,6 +91,9 @@ def to_row(ex: Example, index: int, image_key: str, data_source: str) -> dict[st
             "reason": ex.reason,
             "image_sha256": image_key.rsplit("/", 1)[-1].split(".")[0],
             "meta": json.dumps(ex.meta, sort_keys=True),
+            # What the reward reads besides the label (ontask.rewards.verl.compute_score's keys).
+            "judge_p_on_task": ex.judge_p_on,
+            "correction": ex.correction or "",
         },
     }
 

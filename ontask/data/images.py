@@ -109,6 +109,16 @@ def fitted_size(width: int, height: int, image_processor) -> tuple[int, int]:
     return w, h
 
 
+def set_pixel_budget(image_processor, max_pixels: Optional[int]) -> None:
+    """Make the processor resize every screenshot to at most `max_pixels` (spec.serving.
+    modelMaxPixels; None keeps the model's own setting). Training sets it before it encodes a row
+    and saves it with the model, serving sets it from the same field: one budget for both."""
+    if max_pixels:
+        image_processor.size.longest_edge = max_pixels
+        if hasattr(image_processor, "max_pixels"):
+            image_processor.max_pixels = max_pixels
+
+
 def fit_for(image: Image.Image, image_processor) -> Image.Image:
     """The screenshot resized to the size the Qwen2-VL processor would pick (smart_resize), with
     Pillow's reducing_gap: the same size, at half the processor's cost on a full-HD capture.

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from ontask.data.dataset import DatasetError, Example, split_for, write_version
 from ontask.data.images import ImageLimits, ImageRejected, decode_image, sha256
+from ontask.data.labelling import Labelled
 from ontask.labels import LABELS
 from ontask.spec import WindowInfo
 from ontask.store import Store
@@ -32,7 +33,7 @@ from ontask.store import Store
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}
 
 # (image, task, windows) -> (label, source) or None when it cannot decide.
-Labeller = Callable[[Any, str, list[dict]], Optional[tuple[str, str]]]
+Labeller = Callable[[Any, str, list[dict]], Optional[Labelled]]
 
 
 @dataclass
@@ -120,13 +121,13 @@ def prepare(
             if not text:
                 raise ValueError(f"{name_}: empty task description")
             windows = [WindowInfo.model_validate(w).wire() for w in item.get("windows") or []]
-            label, source_ = item.get("label"), "manifest"
+            label, source_, judge_p = item.get("label"), "manifest", None
             if label is not None and label not in LABELS:
                 raise ValueError(f"{name_}: label {label!r} is not on-task or off-task")
             if label is None and labeller is not None:
                 decided = labeller(image, text, windows)
                 if decided:
-                    label, source_ = decided
+                    label, source_, judge_p = decided
             if label is None:
                 source_, unlabeled = "unlabeled", unlabeled + 1
             example_id = str(item.get("id") or f"img-{sha256(data)[:16]}-{sha256(text.encode())[:8]}")
@@ -147,6 +148,7 @@ def prepare(
                     hard=bool(hard_kind),
                     hard_kind=hard_kind,
                     meta={**meta, "file": name_, "source_sha256": sha256(data)},
+                    judge_p_on=judge_p,
                 )
             )
         except (ImageRejected, ValueError, ValidationError, OSError) as e:

@@ -18,7 +18,7 @@ from typing import Optional
 from PIL import Image, ImageEnhance, ImageOps
 
 from ontask.data.catalog import TASKS, TASKS_BY_ID, TOPICS
-from ontask.data.dataset import Example, split_for
+from ontask.data.dataset import Example
 from ontask.data.labels import label_scene, window_on_task
 from ontask.data.render import render
 from ontask.data.scene import Scene, generic_title, make_window
@@ -262,8 +262,8 @@ def _variant(
     task_id: Optional[str],
     scene: Optional[dict],
 ) -> Example:
-    """A variant row: the parent's split (no corrected example leaks across splits), hard-case
-    flags and lineage, with how it was made."""
+    """A variant row: the parent's split (a variant of a held-out correction is held out with it),
+    hard-case flags and lineage, with how it was made."""
     meta = {"parent": parent.id, "ops": ops, "flips_label": label != parent.label, "task_id": task_id}
     if scene is not None:
         meta["scene"] = scene
@@ -274,7 +274,7 @@ def _variant(
         label=label,
         label_source="variant",
         windows=windows,
-        split=split_for(parent.id),
+        split=parent.split,
         hard=parent.hard,
         hard_kind=parent.hard_kind,
         reason=f"variant of {parent.id}: {', '.join(ops)}",

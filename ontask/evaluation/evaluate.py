@@ -1,5 +1,5 @@
-"""Evaluating a served model on a dataset version: the held-out split and the corrected edge
-cases (ontask.evaluation.gate decides a candidate's promotion from two such evaluations)."""
+"""Evaluating a served model on a dataset version's slices (ontask.evaluation.gate decides a
+candidate's promotion from two such evaluations on a cycle's gate slices)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any, Optional
 
 from ontask.data.dataset import read_version
 from ontask.evaluation.compare import Item, items_of, served_probabilities, student_probabilities
+from ontask.evaluation.gate import FAMILY_SLICE, REGRESSION_SLICE
 from ontask.evaluation.metrics import summary
-from ontask.labels import LABELS
+from ontask.labels import LABELS, ON
 from ontask.models.classifier import StudentClassifier
 from ontask.store import Store
 
@@ -36,6 +37,22 @@ def evaluation_sets(
     return ds.version, {s: items_of(ds, rows) for s in splits if (rows := rows_of(ds, s))}
 
 
+def gate_sets(store: Store, dataset: str, version: Optional[str] = None) -> tuple[str, dict[str, list[Item]]]:
+    """A cycle dataset's gate slices: its held-out corrections (with their variants) and the
+    regression set its manifest names (the replayed dataset's validation split). Neither holds a
+    row the candidate trained on or was fitted on."""
+    ds = read_version(store, dataset, version)
+    sets = {}
+    if rows := rows_of(ds, "holdout"):
+        sets[FAMILY_SLICE] = items_of(ds, rows)
+    regression = ds.manifest.get("made_by", {}).get("regression")
+    if regression:
+        reg = read_version(store, regression["dataset"], regression["version"])
+        if rows := rows_of(reg, regression.get("split", "val")):
+            sets[REGRESSION_SLICE] = items_of(reg, rows)
+    return ds.version, sets
+
+
 def evaluate(model_uri: str, sets: dict[str, list[Item]], s3=None) -> dict[str, Any]:
     """Metrics of one model per split as it is served (its hybrid with the verifier when it has a
     fit: what users get and what the promotion gate compares), with the latency of each answer;
@@ -52,5 +69,6 @@ def evaluate(model_uri: str, sets: dict[str, list[Item]], s3=None) -> dict[str, 
     for s, items in sets.items():
         truth, hard = [x.label for x in items], [x.hard for x in items]
         out[s] = summary(truth, served[s], hard, latencies[s])
+        out[s]["correct"] = [(q >= 0.5) == (t == ON) for q, t in zip(served[s], truth)]  # the gate pairs rows
         out["student_alone"][s] = summary(truth, p[s], hard)
     return out

@@ -1,8 +1,20 @@
-"""The promotion gate: a cycle's candidate against the serving model on the same dataset version,
-and the typed decision that the cycle job stores and the operator reads back."""
+"""The promotion gate: a cycle's candidate against the serving model on the same rows, and the
+typed decision that the cycle job stores and the operator reads back.
+
+Two slices decide, each compared row by row (both models answer the same rows, as served):
+- `holdout`: the cycle's held-out corrections with their variants, rows neither model trained on
+  (ontask.feedback.cycle holds whole corrections out). The candidate must gain at least
+  `serving.promoteIfGain` there: it learned the corrected families, not the corrected rows.
+- `regression`: the classifier's fixed, trusted validation rows. The candidate may lose at most
+  `serving.maxRegression` there, and must not be significantly worse by an exact one-sided sign
+  test on the rows where the two disagree (McNemar's), so a cycle never buys a family with the
+  rest of the screens.
+A missing slice refuses: a gate that cannot see a slice cannot vouch for it.
+"""
 
 from __future__ import annotations
 
+from math import comb
 from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,21 +22,89 @@ from pydantic import BaseModel, ConfigDict, Field
 from ontask.store import NotFound, Store
 from ontask.store_paths import evaluation_key
 
-# Slices whose rows the gate pools: the held-out rows and the corrected edge cases.
-GATED_SLICES = ("val", "corrections")
+FAMILY_SLICE = "holdout"
+REGRESSION_SLICE = "regression"
+GATED_SLICES = (FAMILY_SLICE, REGRESSION_SLICE)
+# One-sided significance at which a candidate counts as worse than the serving model on the
+# regression set, whatever the size of the loss.
+WORSE_P = 0.05
+
+
+def sign_test_p(wins: int, losses: int) -> float:
+    """One-sided exact sign test on paired outcomes: the probability of `losses` or more among
+    the `wins + losses` discordant rows if neither model were better. 1.0 with no discordant row.
+
+    >>> sign_test_p(0, 0)
+    1.0
+    >>> round(sign_test_p(0, 5), 4)  # lost all five rows where the two disagree
+    0.0312
+    >>> round(sign_test_p(3, 3), 3)
+    0.656
+    """
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    return sum(comb(n, k) for k in range(losses, n + 1)) / 2**n
+
+
+class SliceComparison(BaseModel):
+    """The candidate and the serving model on the same rows of one slice."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n: int
+    candidate_accuracy: float
+    serving_accuracy: float
+    gain: float = Field(description="Candidate's accuracy minus the serving model's.")
+    wins: int = Field(description="Rows the candidate gets right and the serving model wrong.")
+    losses: int = Field(description="Rows the serving model gets right and the candidate wrong.")
+    p_worse: float = Field(description="One-sided sign test p-value that the candidate is worse (sign_test_p).")
+
+
+def compare_slice(candidate: list[bool], serving: list[bool]) -> SliceComparison:
+    """Row-by-row comparison of two models' correctness on the same rows.
+
+    >>> c = compare_slice([True, True, False, True], [True, False, False, False])
+    >>> (c.gain, c.wins, c.losses)
+    (0.5, 2, 0)
+    """
+    if len(candidate) != len(serving):
+        raise ValueError(f"paired slices differ in length: {len(candidate)} vs {len(serving)}")
+    n = len(candidate)
+    wins = sum(c and not s for c, s in zip(candidate, serving))
+    losses = sum(s and not c for c, s in zip(candidate, serving))
+    ca, sa = sum(candidate) / max(1, n), sum(serving) / max(1, n)
+    return SliceComparison(
+        n=n,
+        candidate_accuracy=ca,
+        serving_accuracy=sa,
+        gain=round(ca - sa, 12),
+        wins=wins,
+        losses=losses,
+        p_worse=sign_test_p(wins, losses),
+    )
 
 
 class Decision(BaseModel):
-    """Promote or keep, and why."""
+    """Promote or keep, each slice's comparison, and why."""
 
     model_config = ConfigDict(extra="forbid")
 
     promote: bool
-    gain: float = Field(description="Candidate's pooled accuracy minus the serving model's, each as served.")
-    candidate_accuracy: float
-    serving_accuracy: float
+    family: Optional[SliceComparison] = Field(description="The held-out corrections (None: the cycle had none).")
+    regression: Optional[SliceComparison] = Field(description="The regression set (None: the classifier has none).")
     min_gain: float = Field(description="spec.serving.promoteIfGain when decided.")
+    max_regression: float = Field(description="spec.serving.maxRegression when decided.")
     reason: str
+
+    @property
+    def candidate_accuracy(self) -> Optional[float]:
+        """The candidate's accuracy on the regression set: its general accuracy."""
+        return self.regression.candidate_accuracy if self.regression else None
+
+    @property
+    def serving_accuracy(self) -> Optional[float]:
+        return self.regression.serving_accuracy if self.regression else None
 
     def overruled(self, reason: str) -> "Decision":
         """The same figures, not promoted, for a reason found after the gate (a failed canary)."""
@@ -33,7 +113,7 @@ class Decision(BaseModel):
 
 class Evaluation(BaseModel):
     """What `classifiers/<c>/evaluations/<version>.json` holds: each model's metrics per slice
-    (ontask.evaluation.metrics.summary) and the decision."""
+    (ontask.evaluation.metrics.summary, with each row's correctness) and the decision."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -42,33 +122,52 @@ class Evaluation(BaseModel):
     decision: Decision
 
     def edge_case_accuracy(self) -> Optional[float]:
-        """The candidate's accuracy on the corrected edge cases, when the dataset had any."""
-        corrections = self.candidate.get("corrections")
-        return corrections["accuracy"] if corrections else None
+        """The candidate's accuracy on the held-out corrections, when the cycle had any."""
+        return self.decision.family.candidate_accuracy if self.decision.family else None
 
 
-def pooled_accuracy(metrics: dict[str, Any]) -> float:
-    """Accuracy over the gated slices together, weighted by their rows.
-
-    >>> pooled_accuracy({"val": {"accuracy": 0.9, "n": 90}, "corrections": {"accuracy": 0.5, "n": 10}})
-    0.86
-    """
-    parts = [metrics[s] for s in GATED_SLICES if s in metrics]
-    n = sum(p["n"] for p in parts)
-    return round(sum(p["accuracy"] * p["n"] for p in parts) / n, 12) if n else 0.0
+def _slice(candidate: dict[str, Any], serving: dict[str, Any], name: str) -> Optional[SliceComparison]:
+    if name not in candidate or name not in serving:
+        return None
+    return compare_slice(candidate[name]["correct"], serving[name]["correct"])
 
 
-def decide(candidate: dict[str, Any], serving: dict[str, Any], min_gain: float) -> Decision:
-    """Promote when the candidate's pooled accuracy beats the serving model's by at least
-    min_gain (spec.serving.promoteIfGain). Both are evaluations of the answers as served
-    (ontask.evaluation.evaluate): a student's hybrid with the verifier where it has one, so a
-    candidate whose student gained nothing that its hybrid keeps is not promoted."""
-    c, s = pooled_accuracy(candidate), pooled_accuracy(serving)
-    gain = c - s
-    promote = gain >= min_gain
-    reason = f"accuracy {c:.3f} vs {s:.3f} (gain {gain:+.3f} {'>=' if promote else '<'} promoteIfGain {min_gain:+.3f})"
+def decide(candidate: dict[str, Any], serving: dict[str, Any], min_gain: float, max_regression: float) -> Decision:
+    """Promote when the candidate gains at least min_gain on the held-out corrections and is
+    non-inferior on the regression set (module docstring). Both are evaluations of the answers as
+    served (ontask.evaluation.evaluate): a student's hybrid with the verifier where it has one,
+    so a candidate whose student gained nothing that its hybrid keeps is not promoted."""
+    family, regression = _slice(candidate, serving, FAMILY_SLICE), _slice(candidate, serving, REGRESSION_SLICE)
+    refusals, notes = [], []
+    if family is None:
+        refusals.append("no held-out corrections to measure the corrected families on")
+    else:
+        notes.append(
+            f"held-out corrections {family.candidate_accuracy:.3f} vs {family.serving_accuracy:.3f} "
+            f"(gain {family.gain:+.3f}, n={family.n})"
+        )
+        if family.gain < min_gain:
+            refusals.append(f"held-out corrections gain {family.gain:+.3f} < promoteIfGain {min_gain:+.3f}")
+    if regression is None:
+        refusals.append("no regression set to check the rest of the screens on")
+    else:
+        notes.append(
+            f"regression set {regression.candidate_accuracy:.3f} vs {regression.serving_accuracy:.3f} "
+            f"(n={regression.n}, {regression.wins} rows won, {regression.losses} lost)"
+        )
+        if -regression.gain > max_regression:
+            refusals.append(f"regression set loss {-regression.gain:.3f} > maxRegression {max_regression:.3f}")
+        elif regression.p_worse < WORSE_P:
+            refusals.append(f"regression set significantly worse (sign test p={regression.p_worse:.3f} < {WORSE_P})")
+    promote = not refusals
+    reason = "; ".join(notes) + (f" -> refused: {'; '.join(refusals)}" if refusals else " -> passes the gate")
     return Decision(
-        promote=promote, gain=gain, candidate_accuracy=c, serving_accuracy=s, min_gain=min_gain, reason=reason
+        promote=promote,
+        family=family,
+        regression=regression,
+        min_gain=min_gain,
+        max_regression=max_regression,
+        reason=reason,
     )
 
 

@@ -1,10 +1,19 @@
 """Each sync cycle's data: the prioritised corrections, their synthetic variants and a replay
 sample of earlier training data, written as a new dataset version; and the cycle marker in the
-store that the operator acts on."""
+store that the operator acts on.
+
+Whole corrections are held out, never single rows: a correction and all its variants land in
+one split, chosen from the correction's id (stable across cycles, so a correction held out once
+is never trained on later). `train` is what the candidate learns from, `val` what its training
+reports and its hybrid weight is fitted on, `holdout` what the promotion gate scores the
+corrected families on. The gate's other slice, the regression set, is the replayed dataset's own
+validation split, named in the manifest (`made_by.regression`) rather than copied.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import random
 from typing import Any, Iterator, Optional
@@ -35,6 +44,21 @@ def cycle_due(cycle: dict[str, Any], spec: FeedbackSpec, now: float) -> bool:
     return cycle["new"] > 0 and first is not None and now - first >= spec.max_cycle_wait_minutes * 60
 
 
+def correction_split(correction_id: str, holdout_fraction: float) -> str:
+    """The split of a correction and all its variants: `holdout` for a `holdout_fraction` of the
+    ids, `val` for as many again, `train` for the rest; from the id's hash, so stable.
+
+    >>> sorted({correction_split(f"c-{i}", 0.2) for i in range(50)})
+    ['holdout', 'train', 'val']
+    >>> correction_split("c-1", 0.0)
+    'train'
+    """
+    h = int(hashlib.sha256(f"correction:{correction_id}".encode()).hexdigest()[:8], 16) / 0x100000000
+    if h < holdout_fraction:
+        return "holdout"
+    return "val" if h < 2 * holdout_fraction else "train"
+
+
 def _screenshot(store: Store, e: Entry):
     if e.image_key is None:
         return None
@@ -52,9 +76,9 @@ def _screenshot(store: Store, e: Entry):
         return None
 
 
-def correction_examples(store: Store, entries: list[Entry]) -> Iterator[Example]:
-    """Buffer entries as training rows (those whose screenshot is still readable), one at a time:
-    a cycle holds one decoded screenshot, not all of them."""
+def correction_examples(store: Store, entries: list[Entry], holdout_fraction: float = 0.0) -> Iterator[Example]:
+    """Buffer entries as rows (those whose screenshot is still readable), one at a time, each in
+    its correction's split (correction_split): a cycle holds one decoded screenshot, not all."""
     for e in entries:
         image = _screenshot(store, e)
         if image is None:
@@ -66,7 +90,7 @@ def correction_examples(store: Store, entries: list[Entry]) -> Iterator[Example]
             label=e.label,
             label_source=e.source,
             windows=e.windows,
-            split="train",
+            split=correction_split(e.id, holdout_fraction),
             hard=True,
             hard_kind="correction",
             reason=f"{e.source} correction" + (f" of {e.predicted_label}" if e.predicted_label else ""),
@@ -109,22 +133,33 @@ def assemble_cycle(
     """Write cycle `number`'s dataset version; returns its manifest. Rows stream into the dataset
     writer one correction (and its variants) at a time, so memory does not grow with the number
     of corrections."""
+    if replay_dataset and replay_version is None:
+        versions = list_versions(store, replay_dataset)
+        replay_version = f"v{versions[-1]}" if versions else None
     made_by: dict[str, Any] = {
         "command": "cycle",
         "classifier": classifier,
         "cycle": number,
         "corrections": 0,
+        "corrections_by_split": {"train": 0, "val": 0, "holdout": 0},
+        "holdout_fraction": spec.holdout_fraction,
         "replay": replay_dataset,
+        # The gate's regression set: the classifier's own held-out rows, fixed across cycles.
+        "regression": {"dataset": replay_dataset, "version": replay_version, "split": "val"}
+        if replay_dataset
+        else None,
     }
 
     def rows() -> Iterator[Example]:
         written = 0
-        for ex in correction_examples(store, entries):
+        for ex in correction_examples(store, entries, spec.holdout_fraction):
             made_by["corrections"] += 1
+            made_by["corrections_by_split"][ex.split] += 1
             variants = make_variants(ex, spec.variants_per_correction, seed=number)
             yield ex
             yield from variants
-            written += 1 + len(variants)
+            if ex.split == "train":  # replay is sized on what the candidate trains on
+                written += 1 + len(variants)
         if not made_by["corrections"]:
             raise DatasetError(f"cycle {number}: no correction has a readable screenshot")
         if replay_dataset:

@@ -64,8 +64,13 @@ class AnswerTokens:
         prefix, self.on, self.off = option_token_ids(lambda s: tok(s, add_special_tokens=False)["input_ids"], (ON, OFF))
         if prefix:
             raise ValueError("the tokenizer gives on-task and off-task a common first token; not supported yet")
-        self.eos = model.generation_config.eos_token_id
-        self.pad = model.generation_config.pad_token_id
+        # Released Qwen2.5-VL configs list several end tokens (<|im_end|>, <|endoftext|>): an
+        # answer ends with the first (the chat template's end of turn), sampling stops at any.
+        eos = model.generation_config.eos_token_id
+        self.stop = [int(t) for t in (eos if isinstance(eos, (list, tuple)) else [eos])]
+        self.eos = self.stop[0]
+        pad = model.generation_config.pad_token_id
+        self.pad = int(pad) if pad is not None else self.eos
         self.suppress = [
             model.config.image_token_id,
             model.config.video_token_id,

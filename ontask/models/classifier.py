@@ -9,7 +9,7 @@ from typing import Any, Mapping, Optional, Sequence
 import torch
 from PIL import Image
 
-from ontask.data.images import fit_for
+from ontask.data.images import fit_for, set_pixel_budget
 from ontask.labels import OFF, ON
 from ontask.models.answer import AnswerTokens, answer_logits
 from ontask.models.hybrid import HybridFit
@@ -26,9 +26,8 @@ class StudentClassifier:
         self.model, self.processor = model, processor
         # The student's weight beside the verifier, fitted when it was trained (None: student alone).
         self.hybrid = hybrid
-        if max_pixels:
-            # The processor resizes every screenshot to at most this many pixels: the latency knob.
-            processor.image_processor.size.longest_edge = max_pixels
+        # The processor resizes every screenshot to at most this many pixels: the latency knob.
+        set_pixel_budget(processor.image_processor, max_pixels)
         processor.tokenizer.padding_side = "left"  # the answer is read at the last position of every row
         self.answers = AnswerTokens(processor, model)
         self._lock = threading.Lock()

@@ -244,14 +244,16 @@ def _cycle(spec: TaskClassifierSpec, s: TaskClassifierStatus, obs: Observed, ens
             ("Normal", "Promoted", f"cycle {n}: {s.candidate_version} replaces {s.model_version}: {decision.reason}")
         )
         s.model_version = s.candidate_version
-        s.metrics.accuracy = round(decision.candidate_accuracy, 4)
+        if decision.candidate_accuracy is not None:
+            s.metrics.accuracy = round(decision.candidate_accuracy, 4)
         cond("Trained", "True", "Promoted", f"cycle {n}: {decision.reason}")
     else:
         kind, reason = ("Warning", "CanaryRolledBack") if canary_failed else ("Normal", "KeptServing")
         events.append(
             (kind, reason, f"cycle {n}: kept {s.model_version}, {s.candidate_version} not promoted: {decision.reason}")
         )
-        s.metrics.accuracy = round(decision.serving_accuracy, 4)
+        if decision.serving_accuracy is not None:
+            s.metrics.accuracy = round(decision.serving_accuracy, 4)
         cond("Trained", "True", "NotPromoted", f"cycle {n}: {decision.reason}")
     edge = obs.evaluation.edge_case_accuracy()
     if edge is not None:

@@ -3,23 +3,22 @@ and their weighted hybrid."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Optional
 
 from ontask.labels import OFF, ON
 
-_ON_RE = re.compile(r"\bon[\s_-]?task\b")
-_OFF_RE = re.compile(r"\boff[\s_-]?task\b")
-
 
 def parse_answer(text: str) -> Optional[str]:
-    """The label a sampled answer gives, or None when it is malformed (neither, or both)."""
-    t = (text or "").lower()
-    on, off = bool(_ON_RE.search(t)), bool(_OFF_RE.search(t))
-    if on == off:
-        return None
-    return ON if on else OFF
+    """The label a sampled answer gives: exactly one of the two answers (surrounding whitespace
+    aside), the format serving reads from the answers' first tokens; anything else is malformed
+    (None), so the policy is never paid for text that serving would not read as its label.
+
+    >>> parse_answer(" on-task\n"), parse_answer("The person is on-task"), parse_answer("On-Task")
+    ('on-task', None, None)
+    """
+    t = (text or "").strip()
+    return t if t in (ON, OFF) else None
 
 
 def binary_reward(answer: Optional[str], ground_truth: str) -> float:
@@ -39,6 +38,24 @@ class Weights:
     binary: float = 0.3
     judge: float = 0.5
     verifier: float = 0.2
+
+    def available(self, judge: bool, verifier: bool) -> "Weights":
+        """The weights for a row where only some scorers have a say: a missing scorer's weight is
+        shared out over the others in proportion to theirs (all to the binary reward when none is
+        left). The one rule for ontask's trainer and the verl reward.
+
+        >>> Weights(0.3, 0.5, 0.2).available(judge=False, verifier=True)
+        Weights(binary=0.6, judge=0.0, verifier=0.4)
+        >>> Weights(0.0, 1.0, 0.0).available(judge=False, verifier=False)
+        Weights(binary=1.0, judge=0.0, verifier=0.0)
+        """
+        j = self.judge if judge else 0.0
+        v = self.verifier if verifier else 0.0
+        total = self.binary + j + v
+        if total <= 0:
+            return Weights(1.0, 0.0, 0.0)
+        scale = (self.binary + self.judge + self.verifier) / total
+        return Weights(round(self.binary * scale, 12), round(j * scale, 12), round(v * scale, 12))
 
 
 @dataclass(frozen=True)
@@ -71,7 +88,8 @@ def hybrid_reward(
 ) -> Reward:
     """Weighted sum of the components. A human correction for this sample wins over all:
     the score is then 1 for agreeing with it and 0 otherwise. A missing judge or verifier
-    probability gives that component 0 (its weight should then be 0 too)."""
+    probability shares its weight out over the others (Weights.available)."""
+    weights = weights.available(judge_p_on is not None, verifier_p_on is not None)
     answer = parse_answer(answer_text)
     b = binary_reward(answer, correction or ground_truth)
     j = probability_reward(answer, judge_p_on)

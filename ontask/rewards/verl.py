@@ -2,10 +2,11 @@
 `.name` at `compute_score`.
 
 verl passes no images to reward functions, so what the judge and the verifier need travels in
-`extra_info`: the task, the window evidence (`windows`, a list or its JSON), and optionally a
-precomputed judge probability (`judge_p_on_task`), a human correction (`correction`) and the
-weights (`reward_weights`, default binary 0.3 / judge 0.5 / verifier 0.2; when no judge
-probability is given, its weight is spread over the others).
+`extra_info`: the task, the window evidence (`windows`, a list or its JSON), and optionally the
+judge's probability (`judge_p_on_task`, on every row the judge labelled), a human correction
+(`correction`, the plain label a person gave) and the weights (`reward_weights`, default binary
+0.3 / judge 0.5 / verifier 0.2; a scorer with nothing to say shares its weight out as
+`Weights.available` does, as ontask's trainer does). Every exported row carries these keys.
 """
 
 from __future__ import annotations
@@ -16,15 +17,12 @@ from typing import Any, Optional
 from ontask.rewards.components import Weights, hybrid_reward
 
 
-def _weights(extra: dict[str, Any], have_judge: bool) -> Weights:
+def _weights(extra: dict[str, Any]) -> Weights:
     raw = extra.get("reward_weights") or {}
-    w = Weights(float(raw.get("binary", 0.3)), float(raw.get("judge", 0.5)), float(raw.get("verifier", 0.2)))
-    if not have_judge and w.judge:
-        rest = w.binary + w.verifier
-        if rest > 0:
-            return Weights(w.binary / rest, 0.0, w.verifier / rest)
-        return Weights(1.0, 0.0, 0.0)
-    return w
+    d = Weights()
+    return Weights(
+        float(raw.get("binary", d.binary)), float(raw.get("judge", d.judge)), float(raw.get("verifier", d.verifier))
+    )
 
 
 def compute_score(
@@ -43,8 +41,9 @@ def compute_score(
         verifier_p, _ = score_windows(task, windows, _config())
     judge_p = extra.get("judge_p_on_task")
     judge_p = float(judge_p) if judge_p is not None else None
-    weights = _weights(extra, judge_p is not None)
-    reward = hybrid_reward(solution_str, ground_truth, weights, judge_p, verifier_p, extra.get("correction"))
+    reward = hybrid_reward(
+        solution_str, ground_truth, _weights(extra), judge_p, verifier_p, extra.get("correction") or None
+    )
     return reward.as_dict()
 
 

@@ -17,15 +17,35 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * mask).sum() / mask.sum().clamp_min(1.0)
 
 
-def group_advantages(rewards: torch.Tensor, group_size: int, scale: bool = True, eps: float = 1e-6) -> torch.Tensor:
-    """(r - group mean) / (group std + eps) for rewards laid out group after group; with
-    scale=False, r - group mean only (Dr. GRPO). A group whose rewards are all equal gets 0."""
+def group_advantages(rewards: torch.Tensor, group_size: int, norm: str = "group", eps: float = 1e-6) -> torch.Tensor:
+    """r - group mean, for rewards laid out group after group, divided by a standard deviation:
+    `group` (GRPO: each group's own), `batch` (one for all the groups), or `none` (Dr. GRPO).
+    A group whose rewards are all equal gets 0.
+
+    With two possible answers, a group's own std leaves only the sign of R(right) - R(wrong):
+    a judge 95% sure and one 55% sure train alike. `batch` and `none` keep that difference,
+    `batch` at GRPO's overall scale.
+
+    >>> r = torch.tensor([1.0, 0.0, 1.0, 0.0, 0.6, 0.4, 0.6, 0.4])
+    >>> [round(a, 3) for a in group_advantages(r, 4, "group").view(2, 4)[:, 0].tolist()]  # both alike
+    [0.866, 0.866]
+    >>> a = group_advantages(r, 4, "batch").view(2, 4)[:, 0]
+    >>> round(float(a[0] / a[1]), 3)  # the sure group pushes five times harder
+    5.0
+    """
     if rewards.numel() % group_size:
         raise ValueError(f"{rewards.numel()} rewards do not split into groups of {group_size}")
     r = rewards.view(-1, group_size).float()
     centred = r - r.mean(dim=1, keepdim=True)
-    if scale:
+    if norm == "group":
         centred = centred / (r.std(dim=1, unbiased=True, keepdim=True) + eps)
+    elif norm == "batch":
+        # Over the groups with signal only: groups that all agree would shrink it step by step.
+        live = centred[centred.abs().sum(dim=1) > 0]
+        if live.numel():
+            centred = centred / (live.std(unbiased=False) + eps)
+    elif norm != "none":
+        raise ValueError(f"advantage norm {norm!r}: use group, batch or none")
     return centred.view(-1)
 
 

@@ -37,14 +37,15 @@ def sample_group(
     inputs: dict,
     group_size: int,
     max_new_tokens: int,
-    eos_token_id: int,
+    eos_token_id: int | Sequence[int],
     pad_token_id: int,
     temperature: float = 1.0,
     suppress_token_ids: Sequence[int] = (),
     generator: Optional[torch.Generator] = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Sample group_size answers for ONE prompt (inputs of batch size 1) with a single prefill.
-    Returns (completions, logp_old, mask), each [G, T]."""
+    """Sample group_size answers for ONE prompt (inputs of batch size 1) with a single prefill,
+    each ending at the first of `eos_token_id` (one id or several). Returns (completions,
+    logp_old, mask), each [G, T]."""
     if inputs["input_ids"].shape[0] != 1:
         raise ValueError("sample_group takes one prompt; batch prompts by calling it per prompt")
     out = model(**on_device(inputs, model_device(model)), use_cache=True, logits_to_keep=1)
@@ -54,6 +55,9 @@ def sample_group(
     cache.batch_repeat_interleave(group_size)
     logits = out.logits[:, -1, :].float().repeat(group_size, 1)
     tokens, logps = [], []
+    stop = torch.as_tensor(
+        [eos_token_id] if isinstance(eos_token_id, int) else list(eos_token_id), device=logits.device
+    )
     done = torch.zeros(group_size, dtype=torch.bool, device=logits.device)
     suppress = list(suppress_token_ids)
     for step in range(max_new_tokens):
@@ -66,7 +70,7 @@ def sample_group(
         tok = torch.where(done, torch.full_like(tok, pad_token_id), tok)
         tokens.append(tok)
         logps.append(logp_all.gather(1, tok[:, None]).squeeze(1))
-        done = done | (tok == eos_token_id)
+        done = done | torch.isin(tok, stop)
         if bool(done.all()) or step == max_new_tokens - 1:
             break
         pos = _decode_positions(past_len, step, rope_deltas, group_size)
@@ -75,7 +79,7 @@ def sample_group(
     completions = torch.stack(tokens, dim=1)
     logp_old = torch.stack(logps, dim=1)
     # Real tokens: everything up to and including the first end-of-answer token.
-    is_eos = completions == eos_token_id
+    is_eos = torch.isin(completions, stop)
     after_eos = (is_eos.cumsum(1) - is_eos.long()) > 0
     mask = (~after_eos).long()
     return completions, logp_old * mask, mask
@@ -88,9 +92,11 @@ def completion_logprobs(
     mask: torch.Tensor,
     with_logits: bool = False,
     suppress_token_ids: Sequence[int] = (),
+    temperature: float = 1.0,
 ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
     """Teacher-forced log-probs [G, T] of G completions of ONE prompt under `model` (with grad
-    when the caller allows it). The prompt is repeated G times in one batch."""
+    when the caller allows it), at the sampler's temperature, so the importance ratio compares
+    the distribution the answers were drawn from. The prompt is repeated G times in one batch."""
     g, t = completions.shape
     # All G answers have length T (padding past the end-of-answer token is masked by the
     # caller), so the collated batch is the prompt repeated G times, unpadded.
@@ -98,7 +104,7 @@ def completion_logprobs(
     model.model.rope_deltas = None  # recompute positions for this full sequence
     # The LM head only where answers are scored: over a real vocabulary, the head on every prompt
     # position would be most of the pass and of its activations.
-    logits = model(**batch, logits_to_keep=t + 1).logits[:, :-1, :].float()
+    logits = model(**batch, logits_to_keep=t + 1).logits[:, :-1, :].float() / temperature
     if suppress_token_ids:
         # The same distribution the sampler drew from (suppressed tokens renormalised away).
         keep = torch.ones(logits.shape[-1], dtype=torch.bool, device=logits.device)

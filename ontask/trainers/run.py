@@ -16,7 +16,7 @@ from typing import Callable, Optional
 import torch
 
 from ontask.data.dataset import DatasetError, read_version, row_windows
-from ontask.data.images import ImageRejected
+from ontask.data.images import ImageRejected, set_pixel_budget
 from ontask.evaluation.hybrid import fit_hybrid
 from ontask.interop.verl_config import looks_like_verl, read_verl_config
 from ontask.labels import LABELS
@@ -70,6 +70,7 @@ def train_config(
         kl_coef=t.kl_coef,
         weights=Weights(t.reward_weights.binary, t.reward_weights.judge, t.reward_weights.verifier),
         sync_steps=t.sync_steps,
+        advantage_norm=t.advantage_norm,
         max_response_length=spec.data.max_response_length,
         prompts_per_step=per_step,
         val_batch_size=spec.data.val_batch_size,
@@ -136,9 +137,13 @@ def load_rows(
             task,
             windows,
             v,
+            judge_p_on=row["extra_info"].get("judge_p_on_task"),
             hard=bool(row["extra_info"].get("hard")),
+            correction=row["extra_info"].get("correction") or None,
         )
-        (val if row["extra_info"]["split"] == "val" else train).append(enc)
+        split = row["extra_info"]["split"]
+        if split in ("train", "val"):  # a cycle's held-out corrections are the gate's, never trained on
+            (val if split == "val" else train).append(enc)
     if not train:
         raise ValueError(f"dataset {dataset} {ds.version} has no usable training rows (skipped: {skipped})")
     return LoadedRows(train, val, skipped)
@@ -242,6 +247,8 @@ def run_training(
         resume = _latest_checkpoint(store, ckpt_prefix, Path(tmp) / "resume")
         # fp32 weights on the device; forward passes run in bf16 there (trainer.mixed_precision).
         model, processor = load_vlm(str(resume) if resume else base_model, s3=s3, device=str(device))
+        # The pixels serving will give the student (saved with the model, read back by serving).
+        set_pixel_budget(processor.image_processor, spec.serving.model_max_pixels)
         if spec.training.lora_rank:
             add_lora(model, spec.training.lora_rank)
         rows = load_rows(

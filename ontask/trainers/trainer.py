@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Optional
 import torch
 
 from ontask.models.answer import OFF, ON, AnswerTokens, encode
-from ontask.rewards.components import Weights, hybrid_reward
+from ontask.rewards.components import Reward, Weights, hybrid_reward
 from ontask.spec import DataSpec, RewardWeights, TrainingSpec
 from ontask.trainers.curriculum import Curriculum, draw_batch, is_hard
 from ontask.trainers.grpo import group_advantages, groups_with_signal, grpo_objective
@@ -63,7 +63,8 @@ class TrainConfig:
     eval_every: int = _spec_default(TrainingSpec, "eval_every")
     save_every: int = _spec_default(TrainingSpec, "save_every")
     max_minutes: Optional[float] = None
-    temperature: float = 1.0
+    temperature: float = 1.0  # sampling and scoring alike
+    advantage_norm: str = _spec_default(TrainingSpec, "advantage_norm")
     seed: int = 0
     curriculum: Curriculum = _spec_default(TrainingSpec, "curriculum")
 
@@ -78,8 +79,16 @@ class Encoded:
     task: str
     windows: list[dict[str, Any]]
     verifier_p_on: Optional[float] = None
-    judge_p_on: Optional[float] = None
+    judge_p_on: Optional[float] = None  # the judge's P(on-task), on rows it labelled
     hard: bool = False  # the dataset's hard-case flag (a curriculum's fallback without window evidence)
+    correction: Optional[str] = None  # a person's label: the reward is then the plain label
+
+
+def row_reward(text: str, row: Encoded, weights: Weights) -> Reward:
+    """The hybrid reward of one sampled answer to a training row: the judge's probability where
+    it labelled the row, the verifier's score, and a person's correction above all (the same
+    reward ontask.rewards.verl.compute_score gives an exported row)."""
+    return hybrid_reward(text, row.label, weights, row.judge_p_on, row.verifier_p_on, row.correction)
 
 
 def accuracy(model, rows: list[Encoded], answers: AnswerTokens, batch_size: int = 1) -> float:
@@ -157,7 +166,9 @@ class Trainer:
         self.rollout_model = None
         self.rollout_synced_at: list[int] = []
         self.device = model_device(model)
-        self.reference = frozen_copy(model) if cfg.kl_coef > 0 else None
+        # The KL anchor is the policy GRPO starts from (taken after the warm start, in train()),
+        # not the weights before it; it is checkpointed, so a resumed run keeps the same one.
+        self.reference = None
         self.decode = tokenizer_decode or (lambda ids: processor.tokenizer.decode(ids, skip_special_tokens=True))
         self.started = time.monotonic()
         self.history: list[dict[str, Any]] = []
@@ -255,7 +266,7 @@ class Trainer:
                     row.inputs,
                     cfg.group_size,
                     cfg.max_response_length,
-                    self.answers.eos,
+                    self.answers.stop,
                     self.answers.pad,
                     temperature=cfg.temperature,
                     suppress_token_ids=self.answers.suppress,
@@ -264,7 +275,7 @@ class Trainer:
             rewards = []
             for c, m in zip(completions, mask):
                 text = self.decode(c[m.bool()].tolist())
-                r = hybrid_reward(text, row.label, cfg.weights, row.judge_p_on, row.verifier_p_on)
+                r = row_reward(text, row, cfg.weights)
                 rewards.append(self.reward_fn(text, row) if self.reward_fn else r.score)
                 sums["malformed"] += r.malformed
                 for part in ("binary", "judge", "verifier"):
@@ -294,12 +305,18 @@ class Trainer:
                     mask,
                     with_logits=True,
                     suppress_token_ids=self.answers.suppress,
+                    temperature=cfg.temperature,
                 )
                 logp_ref = None
                 if self.reference is not None:
                     with torch.no_grad():
                         logp_ref, _ = completion_logprobs(
-                            self.reference, row.inputs, completions, mask, suppress_token_ids=self.answers.suppress
+                            self.reference,
+                            row.inputs,
+                            completions,
+                            mask,
+                            suppress_token_ids=self.answers.suppress,
+                            temperature=cfg.temperature,
                         )
             loss, m = grpo_objective(
                 logp,
@@ -323,7 +340,7 @@ class Trainer:
 
     def _objective_keys(self) -> list[str]:
         # A fixed list: every rank must all-reduce the same vector, signal or not.
-        return ["policy_loss", "clip_fraction", "ratio", "entropy"] + (["kl"] if self.reference is not None else [])
+        return ["policy_loss", "clip_fraction", "ratio", "entropy"] + (["kl"] if self.cfg.kl_coef > 0 else [])
 
     def _allreduce_named(self, values: dict[str, float]) -> dict[str, float]:
         keys = sorted(values)
@@ -337,7 +354,8 @@ class Trainer:
         global_batch = self._global_batch()
         groups, rewards, parts = self._rollouts(self._local(global_batch))
         signal = groups_with_signal(rewards, cfg.group_size)
-        objective = self._update(groups, group_advantages(rewards, cfg.group_size).view(-1, cfg.group_size), signal)
+        advantages = group_advantages(rewards, cfg.group_size, norm=cfg.advantage_norm)
+        objective = self._update(groups, advantages.view(-1, cfg.group_size), signal)
         self.step += 1
         elapsed = time.perf_counter() - t0
         totals = self._allreduce_named(
@@ -376,6 +394,7 @@ class Trainer:
             "rng": self.rng.getstate(),
             "rollout_synced_at": list(self.rollout_synced_at),
             "rollout": self.rollout_model.state_dict() if self.rollout_model is not None else None,
+            "reference": self.reference.state_dict() if self.reference is not None else None,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -386,6 +405,9 @@ class Trainer:
         if state.get("rollout") is not None:
             self.rollout_model = frozen_copy(self.model)
             self.rollout_model.load_state_dict(state["rollout"])
+        if state.get("reference") is not None:
+            self.reference = frozen_copy(self.model)
+            self.reference.load_state_dict(state["reference"])
 
     def _maybe_checkpoint(self) -> None:
         if self.on_checkpoint and self.cfg.save_every and self.step % self.cfg.save_every == 0:
@@ -401,6 +423,8 @@ class Trainer:
         if self.step == 0:
             self.emit({"phase": "start", "step": 0, "val_accuracy": self.val_accuracy()})
         self.warm_start(min(self.cfg.warm_start_steps, end))
+        if self.cfg.kl_coef > 0 and self.reference is None and self.step < end:
+            self.reference = frozen_copy(self.model)
         while self.step < end and not self.out_of_time():
             m = self.grpo_step()
             if self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
@@ -472,5 +496,17 @@ def encode_examples(processor, examples: Iterable, verifier=None) -> list[Encode
     out = []
     for ex in examples:
         v = verifier.verify(ex.task, windows=ex.windows).score if verifier is not None else None
-        out.append(Encoded(ex.id, encode(processor, ex.image, ex.task, ex.windows), ex.label, ex.task, ex.windows, v))
+        out.append(
+            Encoded(
+                ex.id,
+                encode(processor, ex.image, ex.task, ex.windows),
+                ex.label,
+                ex.task,
+                ex.windows,
+                v,
+                judge_p_on=ex.judge_p_on,
+                hard=ex.hard,
+                correction=ex.correction,
+            )
+        )
     return out
