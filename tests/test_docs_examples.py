@@ -18,6 +18,9 @@ MODULES = [
     "ontask.operator.children",
     "ontask.evaluation.gate",
     "ontask.operator.manifests",
+    "ontask.trainers.grpo",
+    "ontask.rewards.components",
+    "ontask.feedback.cycle",
 ]
 
 

@@ -14,7 +14,7 @@ def parse_answer(text: str) -> Optional[str]:
     aside), the format serving reads from the answers' first tokens; anything else is malformed
     (None), so the policy is never paid for text that serving would not read as its label.
 
-    >>> parse_answer(" on-task\n"), parse_answer("The person is on-task"), parse_answer("On-Task")
+    >>> parse_answer(" on-task "), parse_answer("The person is on-task"), parse_answer("On-Task")
     ('on-task', None, None)
     """
     t = (text or "").strip()
