@@ -281,6 +281,13 @@ class FeedbackSpec(Model):
         le=10.0,
         description="Rows of earlier training data replayed per new row in a cycle (against forgetting).",
     )
+    anchor_weight: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="How much of a replayed row's supervised target in a cycle is the serving version's own answer "
+        "(distillation, against forgetting) rather than the row's stored label; 0: the label alone.",
+    )
     holdout_fraction: float = Field(
         0.2,
         ge=0.0,

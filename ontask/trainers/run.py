@@ -28,7 +28,15 @@ from ontask.spec import TaskClassifierSpec, read_spec_document
 from ontask.store import Store, StoreError, download_prefix, upload_folder
 from ontask.store_paths import checkpoints_prefix, classifier_prefix, metrics_key, model_key, models_prefix
 from ontask.trainers.lora import adapter_state_dict, add_lora, base_state_dict, has_lora, merged_state_dict
-from ontask.trainers.trainer import Encoded, TrainConfig, Trainer, config_dict, jsonl_logger, progress_line
+from ontask.trainers.trainer import (
+    Encoded,
+    TrainConfig,
+    Trainer,
+    anchor_replayed_rows,
+    config_dict,
+    jsonl_logger,
+    progress_line,
+)
 from ontask.verify.verifier import VerifierConfig
 
 log = logging.getLogger("ontask.train")
@@ -140,6 +148,7 @@ def load_rows(
             judge_p_on=row["extra_info"].get("judge_p_on_task"),
             hard=bool(row["extra_info"].get("hard")),
             correction=row["extra_info"].get("correction") or None,
+            replayed=row["extra_info"].get("reason") == "replay",
         )
         split = row["extra_info"]["split"]
         if split in ("train", "val"):  # a cycle's held-out corrections are the gate's, never trained on
@@ -293,6 +302,9 @@ def run_training(
             log=logger,
             on_checkpoint=(lambda t: _save_checkpoint(store, ckpt_prefix, t, processor)) if rank == 0 else None,
         )
+        if cycle and resume is None:
+            anchored = anchor_replayed_rows(model, rows.train, trainer.answers, spec.feedback.anchor_weight)
+            logger({"phase": "anchor", "step": 0, "anchored_rows": anchored, "weight": spec.feedback.anchor_weight})
         if resume is not None:
             state = torch.load(resume / STATE_FILE, weights_only=True, map_location=device)
             if state.get("adapters"):

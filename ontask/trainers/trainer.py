@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Optional
 
 import torch
 
-from ontask.models.answer import OFF, ON, AnswerTokens, encode
+from ontask.models.answer import OFF, ON, AnswerTokens, encode, p_on_task
 from ontask.rewards.components import Reward, Weights, hybrid_reward
 from ontask.spec import DataSpec, RewardWeights, TrainingSpec
 from ontask.trainers.curriculum import Curriculum, draw_batch, is_hard
@@ -82,6 +82,10 @@ class Encoded:
     judge_p_on: Optional[float] = None  # the judge's P(on-task), on rows it labelled
     hard: bool = False  # the dataset's hard-case flag (a curriculum's fallback without window evidence)
     correction: Optional[str] = None  # a person's label: the reward is then the plain label
+    # The supervised target's P(on-task) where it is soft (a cycle's replayed rows, anchored to the
+    # serving version's own answers); None: the label.
+    target_p_on: Optional[float] = None
+    replayed: bool = False  # a cycle's row of earlier training data
 
 
 def row_reward(text: str, row: Encoded, weights: Weights) -> Reward:
@@ -129,14 +133,43 @@ def frozen_copy(model) -> torch.nn.Module:
 
 
 def sft_loss_sum(model, rows: list[Encoded], answers: AnswerTokens) -> torch.Tensor:
-    """Sum over rows of each labelled answer's token-mean negative log-likelihood, all rows in
-    one padded forward pass (the caller divides by the global batch size)."""
+    """Sum over rows of the cross-entropy of each row's target answer (token-mean negative
+    log-likelihood), all rows in one padded forward pass (the caller divides by the global batch
+    size). A row with a soft target (target_p_on) is scored against both answers, weighted by it:
+    distillation from the model that gave it."""
     if not rows:
         return torch.zeros((), device=model_device(model))
+    soft = [r for r in rows if r.target_p_on is not None]
+
+    def label_share(r: Encoded) -> float:  # the target's weight on the row's own label
+        return 1.0 if r.target_p_on is None else r.target_p_on if r.label == ON else 1.0 - r.target_p_on
+
+    # Each row's label, then the other answer of each soft row, in one batch.
+    prompts = [r.inputs for r in rows] + [r.inputs for r in soft]
     targets = [answers.on_ids if r.label == ON else answers.off_ids for r in rows]
+    targets += [answers.off_ids if r.label == ON else answers.on_ids for r in soft]
+    weights = [label_share(r) for r in rows] + [1.0 - label_share(r) for r in soft]
     with mixed_precision(model):
-        logp, mask = answer_logprobs(model, [r.inputs for r in rows], targets, answers.pad)
-    return -(logp.sum(1) / mask.sum(1)).sum()
+        logp, mask = answer_logprobs(model, prompts, targets, answers.pad)
+    nll = -(logp.sum(1) / mask.sum(1))
+    return (nll * torch.tensor(weights, device=nll.device, dtype=nll.dtype)).sum()
+
+
+def anchor_replayed_rows(model, rows: list[Encoded], answers: AnswerTokens, weight: float) -> int:
+    """Give each replayed row a soft target: `weight` of the model's own P(on-task) (the serving
+    version a cycle starts from), the rest its label. Supervised steps then keep the model's
+    answers on earlier data where they were (learning without forgetting) while the corrections
+    move it. Returns the number of rows anchored."""
+    was = model.training
+    model.eval()
+    n = 0
+    for r in rows:
+        if r.replayed and weight > 0:
+            label = 1.0 if r.label == ON else 0.0
+            r.target_p_on = weight * p_on_task(model, r.inputs, answers) + (1 - weight) * label
+            n += 1
+    model.train(was)
+    return n
 
 
 class Trainer:
@@ -395,6 +428,8 @@ class Trainer:
             "rollout_synced_at": list(self.rollout_synced_at),
             "rollout": self.rollout_model.state_dict() if self.rollout_model is not None else None,
             "reference": self.reference.state_dict() if self.reference is not None else None,
+            # Soft targets came from the model the run started from, which a resumed run no longer has.
+            "soft_targets": {r.id: r.target_p_on for r in self.train_rows if r.target_p_on is not None},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -405,6 +440,9 @@ class Trainer:
         if state.get("rollout") is not None:
             self.rollout_model = frozen_copy(self.model)
             self.rollout_model.load_state_dict(state["rollout"])
+        soft = state.get("soft_targets") or {}
+        for r in self.train_rows:
+            r.target_p_on = soft.get(r.id)
         if state.get("reference") is not None:
             self.reference = frozen_copy(self.model)
             self.reference.load_state_dict(state["reference"])
