@@ -1,5 +1,8 @@
-"""Convergence under feedback: accuracy on edge families that no rule knows after 0, 10, 20 and
-50 corrections (each with its variants and replayed base rows), tiny student on this CPU.
+"""Convergence under feedback, and what GRPO adds: accuracy on an edge family that no rule knows
+after a cycle of corrections, beside the held-out rows it must not forget, tiny student on this
+CPU, for several seeds (median and range), each cycle trained twice: as the demo trains it (the
+supervised steps, then GRPO) and as a control arm that spends the GRPO steps on more supervised
+steps instead.
 
 The base student is trained (a supervised warm start, then GRPO) on contrastive synthetic screens
 (pairs over the same pixels) that never show the family. The family is a team's own policy
@@ -8,27 +11,38 @@ as on-task; the same screen with a task whose work is not open stays off-task, s
 rows are balanced. Each point trains a candidate from that same base on a cycle dataset built as
 the collector builds it: the corrections (the on-task side, the one a user corrects; no scene,
 as from Kafka), their variants (pixel and wording changes, and the same pixels with a task
-nothing on the screen serves, off-task) and replayed base rows. It is evaluated on unseen
-screenshots of the family and on the held-out set, the verifier beside it. The same policy runs
-on the real-screens set (real applications; its `focus-music.jsonl` rows): corrections from its
-training tasks, unseen rows from its validation tasks, with the rest of the validation rows as
-the held-out set; the base never saw a real screenshot. The second family,
-a document under a generic title whose page alone names the work (scene.EDGE_FAMILIES'
-generic-title), runs from the same base with both sides of its pairs corrected. Also written: a
-table and a PNG plot in out/bench/convergence.{md,png}.
+nothing on the screen serves, off-task) and replayed base rows (anchored to the base's own
+answers, feedback.anchorWeight). It is evaluated on unseen screenshots of the family and on the
+held-out set, the verifier beside it. The same policy runs on the real-screens set (real
+applications; its `focus-music.jsonl` rows): corrections from its training tasks, unseen rows
+from its validation tasks, with the rest of the validation rows as the held-out set; the base
+never saw a real screenshot. Also written: a table and a PNG plot in out/bench/convergence.{md,png}.
 """
 
 from __future__ import annotations
 
 import random
+import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-POINTS = (0, 10, 20, 50)
+SEEDS = (11, 12, 13)
+SYNTHETIC_POINTS = (0, 20)  # corrections of the synthetic family
+ARMS = ("GRPO", "supervised")  # the demo's cycle; the control arm (the same steps, supervised)
 # The cycle's mix, as the demo runs it: variants per correction and replayed base rows per cycle row.
 FEEDBACK = {"variantsPerCorrection": 10, "replayRatio": 1.0}
+
+
+def spread(values: list[float]) -> str:
+    """Median [min-max] of a figure over seeds.
+
+    >>> spread([0.8, 0.7, 0.9])
+    '0.800 [0.700-0.900]'
+    """
+    return f"{statistics.median(values):.3f} [{min(values):.3f}-{max(values):.3f}]"
 
 
 def run() -> None:
@@ -41,7 +55,7 @@ def run() -> None:
     from ontask.data.catalog import catalog_corpus
     from ontask.data.dataset import Example, write_version
     from ontask.data.generate import family_examples, generate
-    from ontask.data.labels import FOCUS_MUSIC_TEAM, GENERAL
+    from ontask.data.labels import FOCUS_MUSIC_TEAM
     from ontask.data.variants import make_variants
     from ontask.demo import CYCLE_WARM_START_STEPS
     from ontask.evaluation.compare import Item, compare
@@ -50,8 +64,6 @@ def run() -> None:
     from ontask.store import LocalStore
     from ontask.trainers.run import run_training
 
-    # Each family: the team's policy its labels follow, and the side users correct (None: both).
-    FAMILIES = {"focus-music": (FOCUS_MUSIC_TEAM, "on-task"), "generic-title": (GENERAL, None)}
     spec = TaskClassifierSpec.model_validate(
         {
             "data": {"source": "synthetic", "trainBatchSize": 8, "maxResponseLength": 4},
@@ -68,136 +80,144 @@ def run() -> None:
             "feedback": FEEDBACK,
         }
     )
+
+    def items(rows: list) -> list:
+        return [Item(x.image, x.task, x.windows, x.label) for x in rows]
+
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        store = LocalStore(tmp / "store")
-        examples = list(generate(640, seed=11, contrastive=True))
-        heldout = [x for x in examples if x.split == "val"][:120]
-        base_rows = [x for x in examples if x.split == "train"]
-        curves: dict = {}
-        write_version(store, "base", base_rows, "ontask/synthetic", {"bench": "convergence"})
-        base = build_tiny_vlm(tmp / "tiny", seed=11, corpus=catalog_corpus())
-        v1 = run_training(spec, store, "conv", "base", str(base), warm_start_steps=200, model_version="v1")
-        heldout_items = [Item(x.image, x.task, x.windows, x.label) for x in heldout]
+    real = realscreens.cached_set()
+    real_rows = realscreens.examples(real)
+    policy_rows = realscreens.examples(real, realscreens.POLICY_MANIFEST)
+    real_corrections = [x for x in policy_rows if x.split == "train" and x.label == "on-task"]
+    real_sets = {
+        "edge": items([x for x in policy_rows if x.split == "val"]),
+        "heldout": items([x for x in real_rows if x.split == "val"]),
+    }
+    real_sets["all"] = real_sets["edge"] + real_sets["heldout"]
+    real_replay = [x for x in real_rows if x.split == "train"]
+    # results[(where, k, arm)] -> {slice: [accuracy per seed]}; arm None for the base (k = 0).
+    results: dict = {}
+    verifier: dict = {}
+    for seed in SEEDS:
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            store = LocalStore(tmp / "store")
+            examples = list(generate(640, seed=seed, contrastive=True))
+            heldout = [x for x in examples if x.split == "val"][:120]
+            base_rows = [x for x in examples if x.split == "train"]
+            write_version(store, "base", base_rows, "ontask/synthetic", {"bench": "convergence"})
+            base = build_tiny_vlm(tmp / "tiny", seed=seed, corpus=catalog_corpus())
+            v1 = run_training(spec, store, "conv", "base", str(base), warm_start_steps=200, model_version="v1")
 
-        def after(corrections: list, k: int, name: str, replay: list = base_rows) -> str:
-            """The model a cycle on the first k corrections trains from v1 (v1 itself for k=0): the
-            cycle's dataset as the collector builds it (corrections without a scene, as from Kafka,
-            their variants, rows replayed from `replay`)."""
-            if not k:
-                return v1["model_uri"]
-            fixes = [
-                Example(
-                    id=f"fix-{i}",
-                    image=x.image,
-                    task=x.task,
-                    label=x.label,
-                    label_source="user",
-                    windows=x.windows,
-                    hard=True,
-                    hard_kind="correction",
-                )
-                for i, x in enumerate(corrections[:k])
+            def after(corrections: list, k: int, name: str, replay: list, arm: str) -> str:
+                """The model a cycle on the first k corrections trains from v1: the cycle's dataset
+                as the collector builds it (corrections without a scene, as from Kafka, their
+                variants, replayed rows)."""
+                fixes = [
+                    Example(
+                        id=f"fix-{i}",
+                        image=x.image,
+                        task=x.task,
+                        label=x.label,
+                        label_source="user",
+                        windows=x.windows,
+                        hard=True,
+                        hard_kind="correction",
+                    )
+                    for i, x in enumerate(corrections[:k])
+                ]
+                cycle = list(fixes)
+                for ex in fixes:
+                    cycle += make_variants(ex, spec.feedback.variants_per_correction, seed=k)
+                n_replay = round(spec.feedback.replay_ratio * len(cycle))
+                picked = random.Random(k).sample(replay, min(len(replay), n_replay))
+                cycle += [replace(x, id=f"replay-{x.id}", split="train", reason="replay") for x in picked]
+                dataset = f"cycle-{name}-{k}-{arm.lower()}"
+                write_version(store, dataset, cycle, "ontask/feedback", {"corrections": k})
+                return run_training(
+                    spec,
+                    store,
+                    "conv",
+                    dataset,
+                    v1["model_uri"],
+                    warm_start_steps=CYCLE_WARM_START_STEPS,
+                    model_version=f"{name}-{k}-{arm.lower()}",
+                    cycle=True,
+                    supervised_only=arm == "supervised",
+                )["model_uri"]
+
+            family = family_examples("focus-music", 2 * max(SYNTHETIC_POINTS) + 60, seed=seed, policy=FOCUS_MUSIC_TEAM)
+            pool = family[: 2 * max(SYNTHETIC_POINTS)]
+            corrections = [x for x in pool if x.label == "on-task"]  # the side users correct
+            sets = {"edge": items(family[2 * max(SYNTHETIC_POINTS) :]), "heldout": items(heldout)}
+            plans = [("synthetic", 0, None, v1["model_uri"], sets)]
+            plans += [
+                ("synthetic", k, arm, (corrections, k, "syn", base_rows, arm), sets)
+                for k in SYNTHETIC_POINTS[1:]
+                for arm in ARMS
             ]
-            cycle = list(fixes)
-            for ex in fixes:
-                cycle += make_variants(ex, spec.feedback.variants_per_correction, seed=k)
-            n_replay = round(spec.feedback.replay_ratio * len(cycle))
-            cycle += random.Random(k).sample(replay, min(len(replay), n_replay))
-            write_version(store, f"cycle-{name}-{k}", cycle, "ontask/feedback", {"corrections": k})
-            return run_training(
-                spec,
-                store,
-                "conv",
-                f"cycle-{name}-{k}",
-                v1["model_uri"],
-                warm_start_steps=CYCLE_WARM_START_STEPS,
-                model_version=f"{name}-after-{k}",
-                cycle=True,
-            )["model_uri"]
-
-        def items(rows: list) -> list:
-            return [Item(x.image, x.task, x.windows, x.label) for x in rows]
-
-        for family_name, (policy, corrected_side) in FAMILIES.items():
-            family = family_examples(family_name, 2 * max(POINTS) + 60, seed=11, policy=policy)
-            # Users correct what the student gets wrong: for the team's policy the on-task side
-            # (the verifier and the base say off-task); for a generic title both sides, in pairs.
-            pool = family[: 2 * max(POINTS)]
-            corrections = [x for x in pool if corrected_side is None or x.label == corrected_side]
-            sets = {"edge": items(family[2 * max(POINTS) :]), "heldout": heldout_items}
-            rows = []
-            for k in POINTS:
-                result = compare(sets, {"student": after(corrections, k, family_name)})
-                verifier = result["verifier alone"]
-                rows.append((k, result["student"]["edge"]["accuracy"], result["student"]["heldout"]["accuracy"]))
-            curves[family_name] = (rows, verifier, len(sets["edge"]))
-        # The same policy on real screens (real applications under Xvfb, `make real-screens`): the
-        # training tasks' screenshots are the corrections, the validation tasks' the unseen rows,
-        # the rest of the validation tasks' rows the held-out set; the base never saw a real screen.
-        # A deployed classifier replays its own users' screens; here the real set's training tasks
-        # (general rows, ground truth), which the base never trained on: rendered rows alone
-        # protected the rendered held-out rows but not the real ones (-9 to -14 points).
-        real = realscreens.cached_set()
-        real_rows = realscreens.examples(real)
-        policy_rows = realscreens.examples(real, realscreens.POLICY_MANIFEST)
-        real_corrections = [x for x in policy_rows if x.split == "train" and x.label == "on-task"]
-        real_sets = {
-            "edge": items([x for x in policy_rows if x.split == "val"]),
-            "heldout": items([x for x in real_rows if x.split == "val"]),
-        }
-        real_sets["all"] = real_sets["edge"] + real_sets["heldout"]
-        rows = []
-        for k in (0, len(real_corrections) // 2, len(real_corrections)):
-            real_replay = [x for x in real_rows if x.split == "train"]
-            result = compare(real_sets, {"student": after(real_corrections, k, "real-focus-music", real_replay)})
-            verifier = result["verifier alone"]
-            student = result["student"]
-            rows.append((k, student["edge"]["accuracy"], student["heldout"]["accuracy"], student["all"]["accuracy"]))
-        real_curve = (rows, verifier, {s: len(v) for s, v in real_sets.items()})
-    table = []
-    for family_name, (rows, verifier, n_edge) in curves.items():
-        table += [
-            f"| corrections | {family_name} family, unseen rows (n={n_edge}) | held-out, other families "
-            f"(n={len(heldout)}) |",
-            "|---|---|---|",
-        ]
-        table += [f"| {k} | {e:.3f} | {h:.3f} |" for k, e, h in rows]
-        table += [
-            f"| verifier alone (no learning) | {verifier['edge']['accuracy']:.3f} | "
-            f"{verifier['heldout']['accuracy']:.3f} |",
-            "",
-        ]
-    rows, verifier, n = real_curve
-    table += [
-        f"| corrections (real screens) | focus-music family, validation tasks (n={n['edge']}) | held-out: the other "
-        f"validation rows (n={n['heldout']}) | all validation rows (n={n['all']}) |",
+            # Real screens: the set's training tasks' policy rows are the corrections; the cycles
+            # replay its general training rows (ground truth), as a deployed classifier replays its
+            # own users' screens.
+            n_real = len(real_corrections)
+            plans += [("real", 0, None, v1["model_uri"], real_sets)]
+            plans += [
+                ("real", n_real, arm, (real_corrections, n_real, "real", real_replay, arm), real_sets) for arm in ARMS
+            ]
+            for where, k, arm, model, slices in plans:
+                uri = model if isinstance(model, str) else after(*model)
+                result = compare(slices, {"student": uri})
+                verifier.setdefault(where, {s: [] for s in slices})
+                if arm is None:
+                    for s in slices:
+                        verifier[where][s].append(result["verifier alone"][s]["accuracy"])
+                cell = results.setdefault((where, k, arm), {s: [] for s in slices})
+                for s in slices:
+                    cell[s].append(result["student"][s]["accuracy"])
+    sizes = {"synthetic": {"edge": 60, "heldout": 120}, "real": {s: len(v) for s, v in real_sets.items()}}
+    table = [
+        f"Median [range] over seeds {', '.join(map(str, SEEDS))}; each seed its own base, family and held-out rows.",
+        "",
+        f"| synthetic: corrections | arm | focus-music family, unseen rows (n={sizes['synthetic']['edge']}) | "
+        f"held-out, other families (n={sizes['synthetic']['heldout']}) |",
         "|---|---|---|---|",
     ]
-    table += [f"| {k} | {e:.3f} | {h:.3f} | {a:.3f} |" for k, e, h, a in rows]
+    for (where, k, arm), cell in results.items():
+        if where == "synthetic":
+            table.append(f"| {k} | {arm or 'base'} | {spread(cell['edge'])} | {spread(cell['heldout'])} |")
+    v = verifier["synthetic"]
+    table += [f"| verifier alone | - | {spread(v['edge'])} | {spread(v['heldout'])} |", ""]
+    n = sizes["real"]
     table += [
-        f"| verifier alone (no learning) | {verifier['edge']['accuracy']:.3f} | {verifier['heldout']['accuracy']:.3f} "
-        f"| {verifier['all']['accuracy']:.3f} |",
-        "",
+        f"| real screens: corrections | arm | focus music, validation tasks (n={n['edge']}) | other validation rows "
+        f"(n={n['heldout']}) | all validation rows (n={n['all']}) |",
+        "|---|---|---|---|---|",
     ]
+    for (where, k, arm), cell in results.items():
+        if where == "real":
+            figures = " | ".join(spread(cell[s]) for s in ("edge", "heldout", "all"))
+            table.append(f"| {k} | {arm or 'base'} | {figures} |")
+    v = verifier["real"]
+    table += [f"| verifier alone | - | {spread(v['edge'])} | {spread(v['heldout'])} | {spread(v['all'])} |", ""]
     print("\n".join(table))
     print(f"student trained without the verifier's reward; {time.perf_counter() - t0:.0f} s in all")
     out = REPO / "out" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     (out / "convergence.md").write_text("\n".join(table))
     fig, ax = plt.subplots(figsize=(6, 4))
-    for (family_name, (rows, _, _)), marker in zip(curves.items(), "o^"):
-        ax.plot([r[0] for r in rows], [r[1] for r in rows], marker=marker, label=f"{family_name} family")
-        ax.plot(
-            [r[0] for r in rows], [r[2] for r in rows], marker=marker, linestyle="--", label=f"held-out ({family_name})"
-        )
+    for where, marker in (("synthetic", "o"), ("real", "^")):
+        for arm, style in (("GRPO", "-"), ("supervised", ":")):
+            cells = [(k, c) for (w, k, a), c in results.items() if w == where and a in (None, arm)]
+            ks = [k for k, _ in cells]
+            for s, colour in (("edge", "C0"), ("heldout", "C1")):
+                med = [statistics.median(c[s]) for _, c in cells]
+                ax.plot(ks, med, marker=marker, linestyle=style, color=colour, label=f"{where} {s}, {arm}")
     ax.axhline(0.5, color="grey", linestyle=":", label="chance")
     ax.set_xlabel(f"corrections (each with {spec.feedback.variants_per_correction} variants)")
-    ax.set_ylabel("accuracy")
+    ax.set_ylabel("accuracy (median over seeds)")
     ax.set_ylim(0, 1)
-    ax.set_title("Accuracy after corrections, tiny student on CPU")
-    ax.legend(fontsize=8)
+    ax.set_title("Accuracy after a cycle of corrections, tiny student on CPU")
+    ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(out / "convergence.png", dpi=110)
     plt.close(fig)

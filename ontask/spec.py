@@ -288,6 +288,13 @@ class FeedbackSpec(Model):
         description="How much of a replayed row's supervised target in a cycle is the serving version's own answer "
         "(distillation, against forgetting) rather than the row's stored label; 0: the label alone.",
     )
+    lora_rank: Optional[int] = Field(
+        None,
+        ge=0,
+        le=1024,
+        description="LoRA rank of a cycle's adapters on the serving version (merged into the candidate): a cycle "
+        "that can only move a few directions forgets less. 0: full fine-tuning; unset: training.loraRank.",
+    )
     holdout_fraction: float = Field(
         0.2,
         ge=0.0,

@@ -60,17 +60,21 @@ def train_config(
     warm_start_steps: Optional[int] = None,
     max_minutes: Optional[float] = None,
     cycle: bool = False,
+    supervised_only: bool = False,
 ) -> TrainConfig:
     """The loop's settings from the spec, in this one place: GRPO steps cover `epochs` passes over
     the data; a sync cycle trains at feedback.learningRateScale times the learning rate, after
     feedback.cycleWarmStartSteps supervised steps (training.warmStartSteps for a first
-    training). `warm_start_steps` overrides the spec's."""
+    training). `warm_start_steps` overrides the spec's. `supervised_only` turns the GRPO steps
+    into as many more supervised ones: the control arm that says what GRPO adds."""
     if warm_start_steps is None:
         warm_start_steps = spec.feedback.cycle_warm_start_steps if cycle else spec.training.warm_start_steps
     t = spec.training
     lr = t.learning_rate * (spec.feedback.learning_rate_scale if cycle else 1.0)
     per_step = min(spec.data.train_batch_size, max(1, n_train))
     steps = max(1, t.epochs * n_train // per_step)
+    if supervised_only:
+        warm_start_steps, steps = warm_start_steps + steps, 0
     return TrainConfig(
         group_size=t.group_size,
         learning_rate=lr,
@@ -234,6 +238,7 @@ def run_training(
     model_version: Optional[str] = None,
     cycle: bool = False,
     verifier_config: Optional[VerifierConfig] = None,
+    supervised_only: bool = False,
 ) -> dict:
     """Train from base_model on a dataset version; write models/<vN>/ and metrics under the
     classifier's prefix (a sync cycle, `cycle`, fine-tunes at the cycle's learning rate).
@@ -258,12 +263,15 @@ def run_training(
         model, processor = load_vlm(str(resume) if resume else base_model, s3=s3, device=str(device))
         # The pixels serving will give the student (saved with the model, read back by serving).
         set_pixel_budget(processor.image_processor, spec.serving.model_max_pixels)
-        if spec.training.lora_rank:
-            add_lora(model, spec.training.lora_rank)
+        rank = spec.training.lora_rank
+        if cycle and spec.feedback.lora_rank is not None:
+            rank = spec.feedback.lora_rank
+        if rank:
+            add_lora(model, rank)
         rows = load_rows(
             store, dataset, dataset_version, processor, Verifier(verifier_config), spec.data.max_prompt_length
         )
-        cfg = train_config(spec, len(rows.train), warm_start_steps, max_minutes, cycle=cycle)
+        cfg = train_config(spec, len(rows.train), warm_start_steps, max_minutes, cycle, supervised_only)
         metrics_path = Path(tmp) / "metrics.jsonl"
         # The metrics so far, where `ontask monitor --follow` reads them.
         publish = (
