@@ -2,6 +2,8 @@
 cycle in flight, as the operator trains them), and the first only once the classifier's own
 dataset, which cycles replay, exists."""
 
+from dataclasses import replace
+
 from ontask.data import generate, write_version
 from ontask.data.dataset import read_version, row_meta
 from ontask.evaluation.evaluate import gate_sets
@@ -68,3 +70,58 @@ def test_the_same_correction_lands_in_the_same_split_in_every_cycle():
     splits = [correction_split(f"c-{i}", 0.2) for i in range(200)]
     assert splits == [correction_split(f"c-{i}", 0.2) for i in range(200)]
     assert 0.1 < splits.count("holdout") / 200 < 0.3 and 0.1 < splits.count("val") / 200 < 0.3
+
+
+FORGETTING_SPEC = """apiVersion: ontask.dev/v1alpha1
+kind: TaskClassifier
+metadata: {name: focus}
+spec:
+  data: {source: synthetic, trainBatchSize: 8, maxResponseLength: 4}
+  judge: {enabled: false}
+  training: {epochs: 1, groupSize: 2, learningRate: 0.01, evalEvery: 1000, saveEvery: 100000,
+             rewardWeights: {binary: 1.0, judge: 0.0, verifier: 0.0}}
+  feedback: {variantsPerCorrection: 1, replayRatio: 0.0, learningRateScale: 1.0, holdoutFraction: 0.3}
+  serving: {promoteIfGain: 0.0, maxRegression: 0.02}
+"""
+
+
+def test_a_cycle_that_forgets_is_refused_by_the_gate_with_the_reason(tmp_path):
+    """The serving model answers its own screens right; a cycle of corrections that all say the
+    opposite, at a high rate with nothing replayed, forgets the rest: the job's gate refuses it
+    and says why, with both slices recorded."""
+    import subprocess
+    import sys
+
+    from ontask.evaluation.gate import read_evaluation
+    from ontask.models.tiny import build_tiny_vlm
+    from ontask.trainers.run import load_spec, run_training
+    from tests.conftest import REPO
+
+    store = LocalStore(tmp_path / "store")
+    (tmp_path / "tc.yaml").write_text(FORGETTING_SPEC)
+    spec, _ = load_spec(tmp_path / "tc.yaml")
+    # The classifier's own screens are all off-task (its regression set is their val split).
+    own = [replace(x, label="off-task") for x in generate(24, seed=2)]
+    write_version(store, "focus", own, "ontask/synthetic", {})
+    base = build_tiny_vlm(tmp_path / "base", seed=5)
+    v1 = run_training(spec, store, "focus", "focus", str(base), warm_start_steps=20, model_version="v1")
+    corrections = _entries(store, 12)
+    for e in corrections:
+        e.label = "on-task"
+    assemble_cycle(store, "focus", 1, corrections, spec.feedback, replay_dataset="focus")
+    out = subprocess.run(
+        [sys.executable, "-m", "ontask.cli", "train", "--config", str(tmp_path / "tc.yaml")]
+        + ["--store", str(tmp_path / "store"), "--classifier", "focus", "--dataset", "focus-feedback"]
+        + ["--base-model", v1["model_uri"], "--cycle", "--warm-start-steps", "20", "--model-version", "v2"]
+        + ["--compare-with", v1["model_uri"]],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=900,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    decision = read_evaluation(store, "classifiers/focus", "v2").decision
+    assert decision.regression is not None and decision.regression.serving_accuracy == 1.0
+    assert decision.regression.losses > 0 and decision.family is not None and decision.family.n > 0
+    assert not decision.promote and "maxRegression" in decision.reason, decision.reason
+    assert "keep the serving version" in out.stdout and "maxRegression" in out.stdout
