@@ -311,11 +311,11 @@ def run(
         on_event=lambda kind, reason, msg: events.append(f"{kind} {reason}: {msg}"),
     )
     try:
-        _wait(operator, lambda s: s.phase == "Serving" and s.model_version == "v1", 900, "bootstrap + train v1", out)
+        _wait(operator, lambda s: s.phase == "Serving" and s.model_version == "v1", 1800, "bootstrap + train v1", out)
         corrections = _corrections_of(operator.children.url("demo-student"), edge_corrections)
         for c in tqdm(corrections, desc="corrections -> Kafka", unit="msg", disable=None):
             send(c, bootstrap=kafka_bootstrap, topic=spec.feedback.topic)
-        final = _wait(operator, lambda s: s.cycle >= 1, 900, "sync cycle 1", out)
+        final = _wait(operator, lambda s: s.cycle >= 1, 1800, "sync cycle 1", out)
     finally:
         operator.stop()
 

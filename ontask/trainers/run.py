@@ -263,11 +263,11 @@ def run_training(
         model, processor = load_vlm(str(resume) if resume else base_model, s3=s3, device=str(device))
         # The pixels serving will give the student (saved with the model, read back by serving).
         set_pixel_budget(processor.image_processor, spec.serving.model_max_pixels)
-        rank = spec.training.lora_rank
+        lora_rank = spec.training.lora_rank
         if cycle and spec.feedback.lora_rank is not None:
-            rank = spec.feedback.lora_rank
-        if rank:
-            add_lora(model, rank)
+            lora_rank = spec.feedback.lora_rank
+        if lora_rank:
+            add_lora(model, lora_rank)
         rows = load_rows(
             store, dataset, dataset_version, processor, Verifier(verifier_config), spec.data.max_prompt_length
         )
