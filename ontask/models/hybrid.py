@@ -1,10 +1,12 @@
-"""The hybrid a served model answers with: P = w * P_student + (1 - w) * P_verifier, with the
-student's weight w recorded beside the model (HybridFit, in ontask-hybrid.json) when `ontask
-train` fitted it (ontask.evaluation.hybrid fits it)."""
+"""The hybrid a served model answers with: P = w * P_student' + (1 - w) * P_verifier, where
+P_student' is the student's probability temperature-scaled (calibrated), with the student's
+temperature and weight recorded beside the model (HybridFit, in ontask-hybrid.json) when `ontask
+train` fitted them (ontask.evaluation.hybrid fits them)."""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -12,6 +14,18 @@ from pydantic import BaseModel, Field
 
 # Beside config.json in every model folder that `ontask train` writes.
 HYBRID_FILE = "ontask-hybrid.json"
+
+
+def calibrated(p: float, temperature: float) -> float:
+    """P(on-task) with its logit divided by `temperature` (above 1 softens an overconfident model).
+
+    >>> round(calibrated(0.9, 2.0), 3), calibrated(0.9, 1.0)
+    (0.75, 0.9)
+    """
+    if temperature == 1.0:
+        return p
+    q = min(max(p, 1e-6), 1 - 1e-6)
+    return 1.0 / (1.0 + math.exp(-math.log(q / (1 - q)) / temperature))
 
 
 def mix(p_student: Sequence[float], p_verifier: Sequence[float], w: float) -> list[float]:
@@ -22,15 +36,19 @@ class HybridFit(BaseModel):
     """The student's weight in the served answer, fitted after training on held-out rows."""
 
     student_weight: float = Field(ge=0.0, le=1.0)
+    student_temperature: float = Field(
+        1.0, gt=0.0, description="the student's logit is divided by this before the mix (fitted by log-loss)"
+    )
     fitted_on: str = Field(description="the rows the weight was fitted on (dataset, version, split)")
     rows: int = Field(ge=0)
     accuracy: dict[str, float] = Field(description="student, verifier and hybrid on those rows")
 
     def combine(self, p_student: float, p_verifier: Optional[float]) -> float:
-        """The served P(on-task): the student alone where the verifier had no evidence."""
+        """The served P(on-task): the calibrated student alone where the verifier had no evidence."""
+        p = calibrated(p_student, self.student_temperature)
         if p_verifier is None:
-            return p_student
-        return self.student_weight * p_student + (1 - self.student_weight) * p_verifier
+            return p
+        return self.student_weight * p + (1 - self.student_weight) * p_verifier
 
     def write(self, folder: Path) -> None:
         (Path(folder) / HYBRID_FILE).write_text(self.model_dump_json(indent=1))
