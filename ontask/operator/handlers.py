@@ -72,8 +72,8 @@ def _reconcile_once(
     (None when unchanged), the events to post, and when to look again with no event (None: only
     an event can change anything)."""
     from ontask.feedback.cycle import write_decision
-    from ontask.operator.children import KubeChildren, context_for
-    from ontask.operator.reconcile import plan
+    from ontask.operator.children import ChildRefused, KubeChildren, context_for
+    from ontask.operator.reconcile import plan, with_child_errors
 
     generation = int(meta.get("generation") or 0)
     events: list[tuple[str, str, str]] = []
@@ -99,13 +99,26 @@ def _reconcile_once(
         current.conditions = set_condition(current.conditions, "Ready", "False", "PrefixTaken", taken)
         new = current.wire()
         return (new, [("Warning", "PrefixTaken", taken)], None) if new != status else (None, [], None)
+    # A child the API server refuses (its CRD missing, a quota, a webhook) is said in the status,
+    # and the others are still made: the classifier never waits in silence.
+    refused = []
     for role in decided.ensure:
-        children.ensure(role, decided.status, observed)
+        try:
+            children.ensure(role, decided.status, observed)
+        except ChildRefused as e:
+            refused.append(e.error)
+    if collects:
+        try:
+            children.ensure_collector()
+        except ChildRefused as e:
+            refused.append(e.error)
+    for error in refused:
+        log.warning("classifier %s/%s: %s", meta.get("namespace"), meta.get("name"), error.message)
+    decided = with_child_errors(decided, current, refused)
     recheck = decided.recheck_after
     if collects:
         # The collector runs in its own Deployment and writes its counts and cycle markers to the
         # store, which sends no event: look at them again this often.
-        children.ensure_collector()
         recheck = min(recheck if recheck is not None else FEEDBACK_RECHECK_SECONDS, FEEDBACK_RECHECK_SECONDS)
     trained = next((c.reason for c in decided.status.conditions if c.type == "Trained"), "decided")
     for number in range(current.cycle + 1, decided.status.cycle + 1):
