@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 from typing import Any, Optional
 
 import kopf
@@ -93,7 +94,11 @@ def _reconcile_once(
     decided = plan(parsed, current, observed)
     # Every child but the judge writes under the classifier's prefix, the collector too: claimed first.
     collects = bool(children.ctx.kafka_bootstrap)
-    taken = _claim(children) if collects or any(role != "judge" for role in decided.ensure) else None
+    try:
+        taken = _claim(children) if collects or any(role != "judge" for role in decided.ensure) else None
+    except Exception as e:  # noqa: BLE001 - any failure to reach the store (DNS, TLS, keys) is said the same way
+        log.exception("classifier %s/%s: the store cannot be claimed", meta.get("namespace"), meta.get("name"))
+        return _store_unreachable(current, status, children.ctx.store_uri, e)
     if taken is not None:
         current.phase = "Failed"
         current.conditions = set_condition(current.conditions, "Ready", "False", "PrefixTaken", taken)
@@ -130,6 +135,25 @@ def _reconcile_once(
     new = decided.status.model_dump(by_alias=True, mode="json")
     changed = new != TaskClassifierStatus.model_validate(status).model_dump(by_alias=True, mode="json")
     return (new if changed else None), events + decided.events, recheck
+
+
+def _store_unreachable(
+    current: TaskClassifierStatus, status: dict[str, Any], store_uri: str, error: Exception
+) -> tuple[Optional[dict[str, Any]], list[tuple[str, str, str]], Optional[float]]:
+    """The pass's result when the store where the classifier claims its prefix cannot be reached:
+    nothing is created (every child but the judge writes there), Ready says why, once as an
+    event, and the store is tried again soon (its return sends no event)."""
+    from ontask.operator.reconcile import CHILD_RETRY_SECONDS
+
+    endpoint = os.environ.get("S3_ENDPOINT", "")
+    # Without the object addresses some client errors carry, so the same failure is the same words.
+    why = re.sub(r" object at 0x[0-9a-f]+", "", str(error))
+    message = f"the store {store_uri}" + (f" at {endpoint}" if endpoint else "") + f" cannot be reached: {why}"
+    before = next((c for c in current.conditions if c.type == "Ready"), None)
+    current.conditions = set_condition(current.conditions, "Ready", "False", "StoreUnavailable", message)
+    events = [] if before is not None and before.message == message else [("Warning", "StoreUnavailable", message)]
+    new = current.wire()
+    return (new if new != status else None), events, CHILD_RETRY_SECONDS
 
 
 # How soon the operator reads a classifier's feedback state and cycle markers again.
