@@ -174,6 +174,7 @@ class KubeletStandIn:
         c = self.core.api_client.sanitize_for_serialization(main)
         fields = {"metadata.name": pod.metadata.name, "metadata.namespace": self.namespace}
         env, args, port, role = container_env(c, self.secrets, fields), list(c.get("args") or []), None, None
+        command = c.get("command")
         # Pods have addresses of their own; here they share one: each container port gets a local one.
         ports = {p["containerPort"]: free_port() for p in c.get("ports") or []}
         if pod.spec.automount_service_account_token is not False and pod.spec.service_account_name:
@@ -207,7 +208,8 @@ class KubeletStandIn:
         elif (c.get("command") or [""])[0] == "python":
             # A check such as `helm test`'s calls a Service by its DNS name: here, the address of
             # a ready pod behind it.
-            args = self._with_local_services(args)
+            command = self._with_local_services(c["command"] + args)
+            args = None if command is None else []
         else:
             args = with_local_judge(args, self.url_of)  # the data Job labels through the judge
         if args is None:
@@ -223,7 +225,7 @@ class KubeletStandIn:
             target = named.get(probe["port"], probe["port"])
             probe = f"http://127.0.0.1:{ports.get(target, target)}{probe.get('path', '/')}"
         state.update(
-            proc=self.procs.spawn(name, args, env, c.get("command")),
+            proc=self.procs.spawn(name, args, env, command),
             port=port,
             role=role,
             probe=probe,

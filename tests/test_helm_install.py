@@ -121,18 +121,19 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_install_upgrade_test_and_uninstall_on_a_fresh_cluster(cluster, previous_chart, s3, tmp_path, case):
+def test_install_upgrade_test_and_uninstall_on_a_fresh_cluster(cluster, previous_chart, request, tmp_path, case):
     fresh = cluster
     values, peerings = CASES[case]
     release, namespace = f"ontask-{case}", f"{case}-system"
     assert _crds(fresh) == {}, "the case must start from a cluster without the chart's CRDs"
     for ns in {namespace, *(ns for _, ns in peerings if ns)}:
         kubectl(fresh, "create", "namespace", ns)
-    storage = []
+    storage, keys = [], {"accessKey": "unused", "secretKey": "unused"}
     if case == "one-replica":
         # A store that answers, so that a classifier gets as far as its first child.
+        s3 = request.getfixturevalue("s3")
         storage = ["--set", f"storage.endpoint={s3.endpoint}", "--set", f"storage.bucket=helm-{uuid.uuid4().hex[:8]}"]
-    keys = {"accessKey": s3.access_key, "secretKey": s3.secret_key}
+        keys = {"accessKey": s3.access_key, "secretKey": s3.secret_key}
     secret = [f"--from-literal={k}={v}" for k, v in keys.items()]
     kubectl(fresh, "create", "secret", "generic", "minio-creds", "-n", namespace, *secret)
 
