@@ -179,8 +179,11 @@ class KubeletStandIn:
         ports = {p["containerPort"]: free_port() for p in c.get("ports") or []}
         if pod.spec.automount_service_account_token is not False and pod.spec.service_account_name:
             # The kubelet mounts the pod's ServiceAccount token; here its process gets a kubeconfig
-            # with one, so it talks to the API server as that account, with its RBAC.
-            env["KUBECONFIG"] = str(self._account_kubeconfig(pod.spec.service_account_name))
+            # with one, so it talks to the API server as that account, with its RBAC. (Nothing
+            # here makes a namespace's "default" account: a pod that names a missing one runs as before.)
+            kubeconfig = self._account_kubeconfig(pod.spec.service_account_name)
+            if kubeconfig is not None:
+                env["KUBECONFIG"] = str(kubeconfig)
         if ISVC_LABEL in labels:
             # KServe's predictor: on the URI its storage initializer would copy to /mnt/models
             # (ontask reads the URI itself), on a port of its own.
@@ -219,7 +222,8 @@ class KubeletStandIn:
             if run is not None:
                 self.runs[run] = self.runs.get(run, 0) + 1
         name = pod.metadata.name
-        probe = (c.get("readinessProbe") or {}).get("httpGet")
+        # A predictor's readiness is KServe's endpoint on its own port (KServe's probes name the pod's).
+        probe = (c.get("readinessProbe") or {}).get("httpGet") if port is None else None
         if probe is not None:
             named = {p.get("name"): p["containerPort"] for p in c.get("ports") or []}
             target = named.get(probe["port"], probe["port"])
@@ -250,11 +254,16 @@ class KubeletStandIn:
                 return False
         return state["port"] is None or predictor_ready(state["port"], state["role"])
 
-    def _account_kubeconfig(self, account: str) -> Path:
+    def _account_kubeconfig(self, account: str) -> Optional[Path]:
         """A kubeconfig with a fresh token of the namespace's ServiceAccount `account` (TokenRequest,
-        as the kubelet gets the token it mounts)."""
+        as the kubelet gets the token it mounts); None when there is no such account."""
         request = k8s.AuthenticationV1TokenRequest(spec=k8s.V1TokenRequestSpec(audiences=[], expiration_seconds=3600))
-        token = self.core.create_namespaced_service_account_token(account, self.namespace, request).status.token
+        try:
+            token = self.core.create_namespaced_service_account_token(account, self.namespace, request).status.token
+        except k8s.exceptions.ApiException as e:
+            if e.status == 404:
+                return None
+            raise
         config = self.core.api_client.configuration
         path = self.workdir / f"{account}.kubeconfig"
         path.write_text(
