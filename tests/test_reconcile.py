@@ -522,3 +522,20 @@ def test_a_refused_cycle_job_keeps_a_serving_classifier_ready_and_says_why_on_tr
     trained = next(c for c in p.status.conditions if c.type == "Trained")
     assert (trained.status, trained.reason) == ("False", "Forbidden")
     assert "c-cycle: the API server answered 403" in trained.message and "exceeded quota" in trained.message
+
+
+def test_an_unreachable_store_is_said_once_in_the_same_words_each_pass():
+    from ontask.operator.handlers import _store_unreachable
+    from ontask.operator.reconcile import CHILD_RETRY_SECONDS
+
+    def failure(address):
+        return OSError(f"<urllib3.connection.HTTPConnection object at {address}>: Failed to resolve 'minio.ontask'")
+
+    status, events, recheck = _store_unreachable(TaskClassifierStatus(), {}, "s3://ontask", failure("0x7f01"))
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "StoreUnavailable")
+    assert "s3://ontask" in ready["message"] and "Failed to resolve 'minio.ontask'" in ready["message"]
+    assert events == [("Warning", "StoreUnavailable", ready["message"])] and recheck == CHILD_RETRY_SECONDS
+    # The next pass fails the same way (another connection object): nothing to write, no event.
+    again = _store_unreachable(TaskClassifierStatus.model_validate(status), status, "s3://ontask", failure("0x7f99"))
+    assert again[:2] == (None, [])
