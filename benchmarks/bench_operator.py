@@ -59,9 +59,9 @@ def _set_up(kube, store_dir: Path) -> None:
     from ontask.spec import GROUP, PLURAL, VERSION, TaskClassifierSpec
     from realservers import upstream_crds
 
-    crds = sorted((REPO / "charts" / "ontask" / "files" / "crds").glob("*.yaml")) + sorted(
-        upstream_crds().glob("*.yaml")
-    )
+    chart = REPO / "charts" / "ontask"  # the TaskClassifier CRD (files/crds) and kopf's peering ones (crds)
+    crds = sorted((chart / "files" / "crds").glob("*.yaml")) + sorted((chart / "crds").glob("*.yaml"))
+    crds += sorted(upstream_crds().glob("*.yaml"))
     for crd in crds:
         _kubectl(kube, "apply", "--server-side", "-f", str(crd))
     for _ in range(60):  # a large CRD has no status for a moment after it is applied

@@ -1,7 +1,10 @@
 """Generates the TaskClassifier CRD from the pydantic models in :mod:`ontask.spec`.
 
 Kubernetes wants a *structural* OpenAPI v3 schema: no ``$ref``, no ``anyOf`` of types, no
-``additionalProperties: false`` beside ``properties``, and boolean ``exclusiveMinimum``.
+``additionalProperties: false`` beside ``properties``, and boolean ``exclusiveMinimum``. A map
+(a ``dict`` field) keeps its ``additionalProperties`` schema: without it the API server knows
+the map as an object with no fields, and refuses (strict field validation, kubectl's default)
+or prunes every key.
 This module rewrites pydantic's JSON Schema into that shape and adds the CEL rules that
 mirror the models' cross-field validators (``cel_rules`` on a model class).
 
@@ -25,7 +28,7 @@ CRD_PATH = (
     Path(__file__).resolve().parent.parent / "charts" / "ontask" / "files" / "crds" / f"{spec.PLURAL}.{spec.GROUP}.yaml"
 )
 
-_DROP = {"title", "additionalProperties", "$defs", "discriminator"}
+_DROP = {"title", "$defs", "discriminator"}
 
 
 DESCRIPTION = "A screenshot on-task/off-task classifier trained with GRPO and kept learning from corrections."
@@ -89,6 +92,14 @@ def _structural(node: Any, defs: dict[str, Any], classes: dict[str, type[BaseMod
             out["maximum"], out["exclusiveMaximum"] = value, True
         elif key == "default" and value is None:
             continue
+        elif key == "additionalProperties":
+            # False is pydantic's extra="forbid" on a model: the API server refuses unknown
+            # fields already (and a structural schema forbids it beside properties). A schema
+            # is a map's values; True a map of anything.
+            if isinstance(value, dict):
+                out[key] = _structural(value, defs, classes)
+            elif value is True:
+                out["x-kubernetes-preserve-unknown-fields"] = True
         elif key == "properties":
             out[key] = {k: _structural(v, defs, classes) for k, v in value.items()}
         else:

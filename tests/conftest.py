@@ -130,9 +130,10 @@ def run_cli(
 @pytest.fixture(scope="session")
 def crd_installed(kube: KubeEndpoints) -> None:
     """The chart's TaskClassifier CRD applied to the real API server and established."""
-    crd = REPO / "charts" / "ontask" / "files" / "crds"  # the TaskClassifier and kopf's peering CRDs
-    out = run_cli("kubectl", "apply", "--server-side", "-f", str(crd), kubeconfig=kube.admin_kubeconfig)
-    assert out.returncode == 0, out.stderr
+    chart = REPO / "charts" / "ontask"
+    for crd in (chart / "files" / "crds", chart / "crds"):  # the TaskClassifier CRD; kopf's peering CRDs
+        out = run_cli("kubectl", "apply", "--server-side", "-f", str(crd), kubeconfig=kube.admin_kubeconfig)
+        assert out.returncode == 0, out.stderr
     # The children's kinds with their real upstream CRDs, so the API server checks every child
     # the operator writes against KServe's and the training operator's own schemas.
     out = run_cli("kubectl", "apply", "--server-side", "-f", str(upstream_crds()), kubeconfig=kube.admin_kubeconfig)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -21,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+import requests
+import yaml
 from kubernetes import client as k8s
 
 from ontask.operator.local import (
@@ -149,7 +152,7 @@ class KubeletStandIn:
                 continue
             proc = state["proc"]
             if proc.poll() is None:
-                if not state["ready"] and (state["port"] is None or predictor_ready(state["port"], state["role"])):
+                if not state["ready"] and self._ready(state):
                     state["ready"] = True
                     self._pod_status(pod, "Running", state, {"running": {"startedAt": state["started"]}})
                 continue
@@ -169,7 +172,18 @@ class KubeletStandIn:
         labels = pod.metadata.labels or {}
         main = next((c for c in pod.spec.containers if c.name == "kserve-container"), pod.spec.containers[0])
         c = self.core.api_client.sanitize_for_serialization(main)
-        env, args, port, role = self._env(c), list(c.get("args") or []), None, None
+        fields = {"metadata.name": pod.metadata.name, "metadata.namespace": self.namespace}
+        env, args, port, role = container_env(c, self.secrets, fields), list(c.get("args") or []), None, None
+        command = c.get("command")
+        # Pods have addresses of their own; here they share one: each container port gets a local one.
+        ports = {p["containerPort"]: free_port() for p in c.get("ports") or []}
+        if pod.spec.automount_service_account_token is not False and pod.spec.service_account_name:
+            # The kubelet mounts the pod's ServiceAccount token; here its process gets a kubeconfig
+            # with one, so it talks to the API server as that account, with its RBAC. (Nothing
+            # here makes a namespace's "default" account: a pod that names a missing one runs as before.)
+            kubeconfig = self._account_kubeconfig(pod.spec.service_account_name)
+            if kubeconfig is not None:
+                env["KUBECONFIG"] = str(kubeconfig)
         if ISVC_LABEL in labels:
             # KServe's predictor: on the URI its storage initializer would copy to /mnt/models
             # (ontask reads the URI itself), on a port of its own.
@@ -186,19 +200,42 @@ class KubeletStandIn:
             network = {"MASTER_ADDR": "127.0.0.1", "PET_MASTER_ADDR": "127.0.0.1"}
             network.update({"MASTER_PORT": rendezvous, "PET_MASTER_PORT": rendezvous})
             env.update({k: v for k, v in network.items() if k in env})
+        elif args[:1] == ["operator"]:
+            # The chart's operator: its health endpoint (the runner's default, 8080) and its
+            # metrics on this pod's local ports.
+            args = [a for a in args if not a.startswith("--metrics-port=")]
+            metrics = next((int(a.split("=")[1]) for a in c["args"] if a.startswith("--metrics-port=")), None)
+            if metrics in ports:
+                args.append(f"--metrics-port={ports[metrics]}")
+            args += ["--liveness", f"http://127.0.0.1:{ports.setdefault(8080, free_port())}/healthz"]
+        elif (c.get("command") or [""])[0] == "python":
+            # A check such as `helm test`'s calls a Service by its DNS name: here, the address of
+            # a ready pod behind it.
+            command = self._with_local_services(c["command"] + args)
+            args = None if command is None else []
         else:
             args = with_local_judge(args, self.url_of)  # the data Job labels through the judge
         if args is None:
-            return  # the judge it calls is not up yet: started on a later pass
+            return  # the judge or the Service it calls is not up yet: started on a later pass
         if state.pop("first", False):
             run = _run_key(labels)
             if run is not None:
                 self.runs[run] = self.runs.get(run, 0) + 1
         name = pod.metadata.name
+        # A predictor's readiness is KServe's endpoint on its own port (KServe's probes name the pod's).
+        probe = (c.get("readinessProbe") or {}).get("httpGet") if port is None else None
+        if probe is not None:
+            named = {p.get("name"): p["containerPort"] for p in c.get("ports") or []}
+            target = named.get(probe["port"], probe["port"])
+            probe = f"http://127.0.0.1:{ports.get(target, target)}{probe.get('path', '/')}"
         state.update(
-            proc=self.procs.spawn(name, args, env, c.get("command")),
+            proc=self.procs.spawn(name, args, env, command),
             port=port,
             role=role,
+            probe=probe,
+            labels=labels,
+            ports=ports,
+            port_names={p.get("name"): p["containerPort"] for p in c.get("ports") or []},
             isvc=labels.get(ISVC_LABEL),
             created=pod.metadata.creation_timestamp,
             started=_now(),
@@ -207,6 +244,73 @@ class KubeletStandIn:
         self.pods[name] = state
         self.starts[name] = self.starts.get(name, 0) + 1
         self._pod_status(pod, "Running", state, {"running": {"startedAt": state["started"]}})
+
+    def _ready(self, state: dict[str, Any]) -> bool:
+        """The pod's readiness: its readinessProbe's httpGet, or a predictor's KServe endpoint."""
+        if state.get("probe"):
+            try:
+                return requests.get(state["probe"], timeout=2).status_code == 200
+            except requests.RequestException:
+                return False
+        return state["port"] is None or predictor_ready(state["port"], state["role"])
+
+    def _account_kubeconfig(self, account: str) -> Optional[Path]:
+        """A kubeconfig with a fresh token of the namespace's ServiceAccount `account` (TokenRequest,
+        as the kubelet gets the token it mounts); None when there is no such account."""
+        request = k8s.AuthenticationV1TokenRequest(spec=k8s.V1TokenRequestSpec(audiences=[], expiration_seconds=3600))
+        try:
+            token = self.core.create_namespaced_service_account_token(account, self.namespace, request).status.token
+        except k8s.exceptions.ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+        config = self.core.api_client.configuration
+        path = self.workdir / f"{account}.kubeconfig"
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [
+                        {"name": "c", "cluster": {"server": config.host, "certificate-authority": config.ssl_ca_cert}}
+                    ],
+                    "users": [{"name": account, "user": {"token": token}}],
+                    "contexts": [
+                        {"name": account, "context": {"cluster": "c", "user": account, "namespace": self.namespace}}
+                    ],
+                    "current-context": account,
+                }
+            )
+        )
+        return path
+
+    def _with_local_services(self, args: list[str]) -> Optional[list[str]]:
+        """Args with every http://<service>.<namespace>[.svc[.cluster.local]]:<port> replaced by the
+        local address of a ready pod of this stand-in behind that Service; None while there is none."""
+        pattern = re.compile(r"http://([a-z0-9-]+)\.([a-z0-9-]+)(?:\.svc(?:\.cluster\.local)?)?:(\d+)")
+        out = []
+        for arg in args:
+            for service, namespace, port in set(pattern.findall(arg)):
+                address = self._service_address(service, namespace, int(port))
+                if address is None:
+                    return None
+                arg = re.sub(rf"http://{service}\.{namespace}(\.svc(\.cluster\.local)?)?:{port}", address, arg)
+            out.append(arg)
+        return out
+
+    def _service_address(self, name: str, namespace: str, port: int) -> Optional[str]:
+        """http://127.0.0.1:<local port> of a ready pod that Service `name` sends `port` to."""
+        if namespace != self.namespace:
+            return None
+        svc = self.core.read_namespaced_service(name, namespace)
+        target = next(p.target_port or p.port for p in svc.spec.ports if p.port == port)
+        selector = svc.spec.selector or {}
+        for state in self.pods.values():
+            if state["ready"] and selector.items() <= state["labels"].items():
+                container_port = state["port_names"].get(target, target)
+                if container_port in state["ports"]:
+                    return f"http://127.0.0.1:{state['ports'][container_port]}"
+        return None
 
     def _pod_status(self, pod, phase: str, state: dict[str, Any], container_state: dict[str, Any]) -> None:
         now, ready = _now(), "True" if state["ready"] else "False"

@@ -53,16 +53,22 @@ def test_helm_template_is_accepted_by_the_api_server(kube, crd_installed):
 
 
 def test_the_crds_upgrade_with_the_release_and_outlive_it():
-    """The CRDs are templates (crds/ is installed once and never upgraded by Helm), the
-    TaskClassifier one is the schema generated from the spec, and `helm uninstall` keeps them."""
+    """The TaskClassifier CRD is a template (crds/ is installed once and never upgraded by Helm),
+    the schema generated from the spec, and `helm uninstall` keeps it; kopf's peering CRDs, which
+    never change, are in crds/, which Helm installs before the peering object that needs them."""
     from ontask.crd import CRD_PATH
 
     kube = ("--kube-version", "1.34.0")
     out = run_cli("helm", "template", "ontask", CHART, *kube, "--show-only", "templates/crds.yaml", check=True)
     crds = {d["metadata"]["name"]: d for d in yaml.safe_load_all(out.stdout) if d}
-    assert set(crds) == {"taskclassifiers.ontask.dev", "clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"}
-    assert all(d["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep" for d in crds.values())
+    assert set(crds) == {"taskclassifiers.ontask.dev"}
+    assert crds["taskclassifiers.ontask.dev"]["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     assert crds["taskclassifiers.ontask.dev"] == yaml.safe_load(CRD_PATH.read_text())
+    shown = run_cli("helm", "show", "crds", CHART, check=True)
+    assert {d["metadata"]["name"] for d in yaml.safe_load_all(shown.stdout) if d} == {
+        "clusterkopfpeerings.kopf.dev",
+        "kopfpeerings.kopf.dev",
+    }
     off = run_cli("helm", "template", "ontask", CHART, *kube, "--set", "crds.install=false", check=True)
     assert "CustomResourceDefinition" not in {d["kind"] for d in yaml.safe_load_all(off.stdout) if d}
 

@@ -115,3 +115,136 @@ def test_readme_reference_matches_the_models():
     start, end = "<!-- spec-reference:start -->\n", "<!-- spec-reference:end -->"
     documented = readme[readme.index(start) + len(start) : readme.index(end)]
     assert documented == crd.reference_markdown(), "README's TaskClassifier reference is stale"
+
+
+# Fields whose values cannot be made from their type and bounds: strings (patterns, meanings),
+# lists and maps, and values other fields constrain (weights sum to 1; the deprecated syncSteps
+# must agree with its replacement). Every other field gets a value from its type.
+NON_DEFAULT = {
+    "student.model": "s3://models/qwen2.5-vl-3b-instruct/",
+    "student.resources.cpu": "6",
+    "student.resources.memory": "40Gi",
+    "judge.model": "pvc://judge-weights/qwen2.5-vl-72b",
+    "judge.resources.cpu": "1500m",
+    "judge.resources.memory": "300Gi",
+    "judge.ref": "shared-judge",
+    "data.source": "s3://screens/support-desk/",
+    "data.resources.cpu": "3",
+    "data.resources.memory": "6Gi",
+    "training.rewardWeights": {"binary": 0.6, "judge": 0.0, "verifier": 0.4},
+    "training.syncSteps": 11,
+    "feedback.syncSteps": 11,
+    "feedback.topic": "team-a.corrections",
+    "feedback.deadLetterTopic": "team-a.corrections.rejected",
+    "feedback.screenshotUriPrefixes": ["s3://captures/team-a/", "s3://captures/shared/"],
+    "storage.endpoint": "https://s3.eu-west-1.amazonaws.com",
+    "storage.bucket": "team-a-models",
+    "storage.secretRef": "team-a-s3",
+    "storage.serviceAccountName": "team-a-kserve",
+    "scheduling.nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3", "node.kubernetes.io/pool": "gpu"},
+    "scheduling.tolerations": [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+        {"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoExecute"},
+    ],
+    "scheduling.priorityClassName": "gpu-high",
+}
+
+
+def _bounds(field) -> tuple[float | None, float | None]:
+    lo = hi = None
+    for m in field.metadata:
+        lo = getattr(m, "ge", None) if getattr(m, "ge", None) is not None else lo
+        lo = getattr(m, "gt", None) if getattr(m, "gt", None) is not None else lo
+        hi = getattr(m, "le", None) if getattr(m, "le", None) is not None else hi
+    return lo, hi
+
+
+def _other_value(path: str, field):
+    """A valid value of a field other than its default, from its type and bounds."""
+    import enum
+    import typing
+
+    tp = field.annotation
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if typing.get_origin(tp) is typing.Union and len(args) == 1:
+        tp = args[0]
+    default = field.default
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return next(m.value for m in tp if m != default)
+    if typing.get_origin(tp) is typing.Literal:
+        return next(v for v in typing.get_args(tp) if v != default)
+    if tp is bool:
+        return not default
+    if tp in (int, float):
+        lo, hi = _bounds(field)
+        base = default if default is not None else (lo if lo is not None else 1)
+        between = [(base + b) / 2 for b in (hi, lo) if b is not None]
+        for candidate in (base * 2, base + 1, base - 1, base / 2, *between):
+            candidate = tp(candidate)
+            if candidate != default and (lo is None or candidate > lo) and (hi is None or candidate <= hi):
+                return candidate
+    raise AssertionError(f"spec.{path}: add a non-default value to NON_DEFAULT (its type: {field.annotation})")
+
+
+def _every_field(model, prefix: str = "") -> dict:
+    """A spec document with every field of `model` set to a value other than its default."""
+    from pydantic import BaseModel
+
+    doc = {}
+    for name, field in model.model_fields.items():
+        alias = field.alias or name
+        path = f"{prefix}{alias}"
+        sub = field.annotation if isinstance(field.annotation, type) else None
+        if path in NON_DEFAULT:
+            doc[alias] = NON_DEFAULT[path]
+        elif sub is not None and issubclass(sub, BaseModel):
+            doc[alias] = _every_field(sub, f"{path}.")
+        else:
+            doc[alias] = _other_value(path, field)
+    return doc
+
+
+def _defaults_kept(sent: dict, model, prefix: str = "") -> list[str]:
+    """The fields of a sent spec whose value is still the model's default (none may be)."""
+    from pydantic import BaseModel
+
+    same = []
+    for name, field in model.model_fields.items():
+        alias = field.alias or name
+        sub = field.annotation if isinstance(field.annotation, type) else None
+        if sub is not None and issubclass(sub, BaseModel):
+            same += _defaults_kept(sent[alias], sub, f"{prefix}{alias}.")
+        elif not field.is_required():
+            default = field.get_default(call_default_factory=True)
+            if sent[alias] == (default.value if hasattr(default, "value") else default):
+                same.append(f"{prefix}{alias}")
+    return same
+
+
+def test_every_spec_field_round_trips_through_kubectl_apply(kube, crd_installed, tmp_path):
+    """A classifier with every field set (none at its default), applied as kubectl applies it
+    (strict field validation), reads back equal: no field refused, pruned or defaulted away."""
+    from ontask.spec import TaskClassifierSpec
+
+    spec = _every_field(TaskClassifierSpec)
+    assert _defaults_kept(spec, TaskClassifierSpec) == []
+    # The operator takes it too (nothing the CRD accepts that the models refuse, or the reverse).
+    assert TaskClassifierSpec.model_validate(spec).wire() == spec
+    doc = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "TaskClassifier",
+        "metadata": {"name": "every-field", "namespace": "default"},
+        "spec": spec,
+    }
+    manifest = tmp_path / "every-field.json"
+    manifest.write_text(json.dumps(doc))
+    out = run_cli("kubectl", "apply", "-f", str(manifest), kubeconfig=kube.admin_kubeconfig)
+    try:
+        assert out.returncode == 0, out.stderr
+        got = run_cli(
+            "kubectl", "get", "tc", "every-field", "-n", "default", "-o", "json", kubeconfig=kube.admin_kubeconfig
+        )
+        assert got.returncode == 0, got.stderr
+        assert json.loads(got.stdout)["spec"] == spec
+    finally:
+        run_cli("kubectl", "delete", "-f", str(manifest), "--wait=false", kubeconfig=kube.admin_kubeconfig)

@@ -479,3 +479,81 @@ def test_a_store_that_does_not_answer_is_said_and_looked_at_again_and_decides_no
     assert p.recheck_after is not None and p.recheck_after <= 30
     p = plan(SPEC, p.status, Observed(feedback={"buffered": 13}, **served))
     assert conds(p.status)["FeedbackConnected"][:2] == ("True", "Consuming") and p.recheck_after is None
+
+
+def _refused(role: str, kind: str, api_version: str, status: int, message: str):
+    from ontask.operator.children import child_error
+
+    return child_error(
+        role, {"kind": kind, "apiVersion": api_version, "metadata": {"name": f"c-{role}"}}, status, message
+    )
+
+
+def test_a_missing_training_crd_is_said_in_the_status_and_once_as_an_event():
+    from ontask.operator.reconcile import CHILD_RETRY_SECONDS, with_child_errors
+
+    before = TaskClassifierStatus(phase="Bootstrapping")
+    decided = plan(SPEC, before, Observed(data="Succeeded", judge_ready=True))
+    missing = _refused(
+        "train", "PyTorchJob", "kubeflow.org/v1", 404, "the server could not find the requested resource"
+    )
+    p = with_child_errors(decided, before, [missing])
+    trained = next(c for c in p.status.conditions if c.type == "Trained")
+    ready = next(c for c in p.status.conditions if c.type == "Ready")
+    assert (trained.status, trained.reason) == ("False", "CRDMissing") == (ready.status, ready.reason)
+    assert "PyTorchJob (kubeflow.org/v1)" in trained.message and "Kubeflow training operator" in trained.message
+    assert ("Warning", "CRDMissing", trained.message) in p.events
+    # Nothing sends an event when the CRD is installed: the classifier looks again on its own.
+    assert p.recheck_after == CHILD_RETRY_SECONDS
+    # The next pass finds it still missing: the same status, and no second event.
+    again = with_child_errors(plan(SPEC, p.status, Observed(data="Succeeded", judge_ready=True)), p.status, [missing])
+    assert again.status == p.status
+    assert not [e for e in again.events if e[0] == "Warning"]
+    # Once the job could be created, the plan's own words come back.
+    fixed = with_child_errors(plan(SPEC, p.status, Observed(data="Succeeded", judge_ready=True)), p.status, [])
+    assert conds(fixed.status)["Trained"] == ("False", "Training") and fixed.recheck_after is None
+
+
+def test_a_missing_serving_crd_says_so_on_the_judge_and_ready():
+    from ontask.operator.reconcile import with_child_errors
+
+    missing = _refused("judge", "InferenceService", "serving.kserve.io/v1beta1", 404, "not found")
+    p = with_child_errors(plan(SPEC, TaskClassifierStatus(), Observed()), TaskClassifierStatus(), [missing])
+    assert conds(p.status)["JudgeServing"] == ("False", "CRDMissing")
+    assert conds(p.status)["Ready"] == ("False", "CRDMissing")
+    assert "KServe" in next(c.message for c in p.status.conditions if c.type == "Ready")
+    assert p.status.phase == "Bootstrapping"  # what it is trying to do; the conditions say why it cannot
+
+
+def test_a_refused_cycle_job_keeps_a_serving_classifier_ready_and_says_why_on_trained():
+    from ontask.operator.reconcile import with_child_errors
+
+    marker = {"cycle": 1, "dataset": "c-feedback", "version": "v1"}
+    obs = Observed(judge_ready=True, student_ready=True, student_version="v1", cycle_marker=marker)
+    decided = plan(SPEC, _serving(), obs)
+    assert "cycle" in decided.ensure
+    quota = _refused(
+        "cycle", "PyTorchJob", "kubeflow.org/v1", 403, 'pytorchjobs.kubeflow.org "c-cycle" is forbidden: exceeded quota'
+    )
+    p = with_child_errors(decided, _serving(), [quota])
+    assert conds(p.status)["Ready"] == ("True", "Serving")
+    trained = next(c for c in p.status.conditions if c.type == "Trained")
+    assert (trained.status, trained.reason) == ("False", "Forbidden")
+    assert "c-cycle: the API server answered 403" in trained.message and "exceeded quota" in trained.message
+
+
+def test_an_unreachable_store_is_said_once_in_the_same_words_each_pass():
+    from ontask.operator.handlers import _store_unreachable
+    from ontask.operator.reconcile import CHILD_RETRY_SECONDS
+
+    def failure(address):
+        return OSError(f"<urllib3.connection.HTTPConnection object at {address}>: Failed to resolve 'minio.ontask'")
+
+    status, events, recheck = _store_unreachable(TaskClassifierStatus(), {}, "s3://ontask", failure("0x7f01"))
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "StoreUnavailable")
+    assert "s3://ontask" in ready["message"] and "Failed to resolve 'minio.ontask'" in ready["message"]
+    assert events == [("Warning", "StoreUnavailable", ready["message"])] and recheck == CHILD_RETRY_SECONDS
+    # The next pass fails the same way (another connection object): nothing to write, no event.
+    again = _store_unreachable(TaskClassifierStatus.model_validate(status), status, "s3://ontask", failure("0x7f99"))
+    assert again[:2] == (None, [])

@@ -24,7 +24,14 @@ from ontask.operator.manifests import (
     training_job,
     vllm_judge_service,
 )
-from ontask.operator.reconcile import FIRST_VERSION, JobState, Observed, candidate_version
+from ontask.operator.reconcile import (
+    CHILD_RETRY_SECONDS,
+    FIRST_VERSION,
+    ChildError,
+    JobState,
+    Observed,
+    candidate_version,
+)
 from ontask.operator.settings import OperatorSettings
 from ontask.spec import GROUP, JudgeRuntime, TaskClassifierSpec, TaskClassifierStatus
 from ontask.store_paths import feedback_state_key, model_key
@@ -107,6 +114,58 @@ def _contains(have: Any, want: Any) -> bool:
     if isinstance(want, list):  # the API server defaults fields inside list items (containers, ports)
         return isinstance(have, list) and len(have) == len(want) and all(map(_contains, have, want))
     return have == want or (isinstance(want, str) and _SAME_MODE.get(want) == have)
+
+
+# What serves each child's kind, for the message when the cluster does not serve it.
+PROVIDERS = {
+    "PyTorchJob": "the Kubeflow training operator",
+    "InferenceService": "KServe",
+}
+
+
+class ChildRefused(Exception):
+    """The API server would not take a child; `error` says why, for the classifier's status."""
+
+    def __init__(self, error: ChildError):
+        super().__init__(error.message)
+        self.error = error
+
+
+def child_error(role: str, body: dict[str, Any], status: int, message: str) -> ChildError:
+    """What a classifier says when the API server answered `status` (`message`, its own words) to
+    writing its `role` child `body`.
+
+    >>> child_error("train", {"kind": "PyTorchJob", "apiVersion": "kubeflow.org/v1"}, 404, "the server "
+    ...     "could not find the requested resource").reason
+    'CRDMissing'
+    >>> child_error("judge", {"kind": "InferenceService", "apiVersion": "v"}, 403, "exceeded quota").reason
+    'Forbidden'
+    """
+    kind, version = body.get("kind", "?"), body.get("apiVersion", "?")
+    name = (body.get("metadata") or {}).get("name", "")
+    if status == 404:
+        # A create in the classifier's own namespace finds no such resource: the kind is not served.
+        provider = PROVIDERS.get(kind)
+        return ChildError(
+            role,
+            kind,
+            "CRDMissing",
+            f"the cluster does not serve {kind} ({version}), which the {role} runs as: install "
+            + (f"{provider} (its CRD)" if provider else "its CRD")
+            + f"; tried again every {CHILD_RETRY_SECONDS:.0f} s",
+        )
+    reason = {403: "Forbidden", 400: "Invalid", 422: "Invalid"}.get(status, "APIError")
+    return ChildError(role, kind, reason, f"{kind} {name}: the API server answered {status}: {message}")
+
+
+def api_message(e: ApiException) -> str:
+    """The API server's own message in an error (its Status body), else the HTTP reason."""
+    import json
+
+    try:
+        return json.loads(e.body)["message"]
+    except (TypeError, ValueError, KeyError):
+        return str(e.reason)
 
 
 class Children:
@@ -382,6 +441,12 @@ class KubeChildren(Children):
         return "Pending", ""
 
     def create(self, role: str, body: dict[str, Any], model_version: Optional[str]) -> None:
+        try:
+            self._create(role, body)
+        except ApiException as e:
+            raise ChildRefused(child_error(role, body, e.status, api_message(e))) from e
+
+    def _create(self, role: str, body: dict[str, Any]) -> None:
         name = body["metadata"]["name"]
         kind = PYTORCHJOB if body["kind"] == "PyTorchJob" else ISVC
         if self.indexes is not None:
@@ -404,6 +469,12 @@ class KubeChildren(Children):
         """The classifier's feedback collector Deployment: created, or patched when its spec
         (the classifier's spec it carries, the installation's Kafka settings) changed."""
         body = feedback_collector(self.ctx)
+        try:
+            self._ensure_collector(body)
+        except ApiException as e:
+            raise ChildRefused(child_error("collector", body, e.status, api_message(e))) from e
+
+    def _ensure_collector(self, body: dict[str, Any]) -> None:
         name = body["metadata"]["name"]
         current = self._indexed_or_read("Deployment", name, self.apps.read_namespaced_deployment)
         if current is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 from typing import Any, Optional
 
 import kopf
@@ -72,8 +73,8 @@ def _reconcile_once(
     (None when unchanged), the events to post, and when to look again with no event (None: only
     an event can change anything)."""
     from ontask.feedback.cycle import write_decision
-    from ontask.operator.children import KubeChildren, context_for
-    from ontask.operator.reconcile import plan
+    from ontask.operator.children import ChildRefused, KubeChildren, context_for
+    from ontask.operator.reconcile import plan, with_child_errors
 
     generation = int(meta.get("generation") or 0)
     events: list[tuple[str, str, str]] = []
@@ -93,19 +94,36 @@ def _reconcile_once(
     decided = plan(parsed, current, observed)
     # Every child but the judge writes under the classifier's prefix, the collector too: claimed first.
     collects = bool(children.ctx.kafka_bootstrap)
-    taken = _claim(children) if collects or any(role != "judge" for role in decided.ensure) else None
+    try:
+        taken = _claim(children) if collects or any(role != "judge" for role in decided.ensure) else None
+    except Exception as e:  # noqa: BLE001 - any failure to reach the store (DNS, TLS, keys) is said the same way
+        log.exception("classifier %s/%s: the store cannot be claimed", meta.get("namespace"), meta.get("name"))
+        return _store_unreachable(current, status, children.ctx.store_uri, e)
     if taken is not None:
         current.phase = "Failed"
         current.conditions = set_condition(current.conditions, "Ready", "False", "PrefixTaken", taken)
         new = current.wire()
         return (new, [("Warning", "PrefixTaken", taken)], None) if new != status else (None, [], None)
+    # A child the API server refuses (its CRD missing, a quota, a webhook) is said in the status,
+    # and the others are still made: the classifier never waits in silence.
+    refused = []
     for role in decided.ensure:
-        children.ensure(role, decided.status, observed)
+        try:
+            children.ensure(role, decided.status, observed)
+        except ChildRefused as e:
+            refused.append(e.error)
+    if collects:
+        try:
+            children.ensure_collector()
+        except ChildRefused as e:
+            refused.append(e.error)
+    for error in refused:
+        log.warning("classifier %s/%s: %s", meta.get("namespace"), meta.get("name"), error.message)
+    decided = with_child_errors(decided, current, refused)
     recheck = decided.recheck_after
     if collects:
         # The collector runs in its own Deployment and writes its counts and cycle markers to the
         # store, which sends no event: look at them again this often.
-        children.ensure_collector()
         recheck = min(recheck if recheck is not None else FEEDBACK_RECHECK_SECONDS, FEEDBACK_RECHECK_SECONDS)
     trained = next((c.reason for c in decided.status.conditions if c.type == "Trained"), "decided")
     for number in range(current.cycle + 1, decided.status.cycle + 1):
@@ -117,6 +135,25 @@ def _reconcile_once(
     new = decided.status.model_dump(by_alias=True, mode="json")
     changed = new != TaskClassifierStatus.model_validate(status).model_dump(by_alias=True, mode="json")
     return (new if changed else None), events + decided.events, recheck
+
+
+def _store_unreachable(
+    current: TaskClassifierStatus, status: dict[str, Any], store_uri: str, error: Exception
+) -> tuple[Optional[dict[str, Any]], list[tuple[str, str, str]], Optional[float]]:
+    """The pass's result when the store where the classifier claims its prefix cannot be reached:
+    nothing is created (every child but the judge writes there), Ready says why, once as an
+    event, and the store is tried again soon (its return sends no event)."""
+    from ontask.operator.reconcile import CHILD_RETRY_SECONDS
+
+    endpoint = os.environ.get("S3_ENDPOINT", "")
+    # Without the object addresses some client errors carry, so the same failure is the same words.
+    why = re.sub(r" object at 0x[0-9a-f]+", "", str(error))
+    message = f"the store {store_uri}" + (f" at {endpoint}" if endpoint else "") + f" cannot be reached: {why}"
+    before = next((c for c in current.conditions if c.type == "Ready"), None)
+    current.conditions = set_condition(current.conditions, "Ready", "False", "StoreUnavailable", message)
+    events = [] if before is not None and before.message == message else [("Warning", "StoreUnavailable", message)]
+    new = current.wire()
+    return (new if new != status else None), events, CHILD_RETRY_SECONDS
 
 
 # How soon the operator reads a classifier's feedback state and cycle markers again.

@@ -26,18 +26,23 @@ def free_port() -> int:
 
 
 def container_env(
-    container: Mapping[str, Any], secrets: Optional[Mapping[str, Mapping[str, str]]] = None
+    container: Mapping[str, Any],
+    secrets: Optional[Mapping[str, Mapping[str, str]]] = None,
+    fields: Optional[Mapping[str, str]] = None,
 ) -> dict[str, str]:
-    """A container's environment: plain values, and secret references resolved from `secrets`
-    (name -> key -> value) when given; without it they are left out (the process inherits the
-    caller's credentials)."""
+    """A container's environment: plain values, secret references resolved from `secrets`
+    (name -> key -> value) when given (without it they are left out: the process inherits the
+    caller's credentials), and the pod's fields (fieldRef, e.g. metadata.name) from `fields`."""
     env = {}
     for e in container.get("env") or []:
+        source = e.get("valueFrom") or {}
         if "value" in e:
             env[e["name"]] = e["value"]
-        elif secrets is not None and "valueFrom" in e:
-            ref = e["valueFrom"]["secretKeyRef"]
+        elif secrets is not None and "secretKeyRef" in source:
+            ref = source["secretKeyRef"]
             env[e["name"]] = secrets[ref["name"]][ref["key"]]
+        elif fields is not None and "fieldRef" in source:
+            env[e["name"]] = fields[source["fieldRef"]["fieldPath"]]
     return env
 
 
@@ -52,14 +57,18 @@ class Processes:
     def spawn(
         self, name: str, args: list[str], env: Mapping[str, str], command: Optional[list[str]] = None
     ) -> subprocess.Popen:
-        """Run a container's args: as `ontask` (the image's entrypoint), or under torchrun when
-        the container's command says so (a worker with several GPUs)."""
-        if command not in (None, ["torchrun"]):
-            raise ValueError(f"only `ontask` and `torchrun` containers run locally, not {command}")
-        launcher = ["torch.distributed.run"] if command else ["ontask.cli"]
+        """Run a container's args: as `ontask` (the image's entrypoint), under torchrun when
+        the container's command says so (a worker with several GPUs), or as the image's `python`
+        (a command such as `helm test`'s health check)."""
+        if command and command[0] == "python":
+            argv = [sys.executable, *command[1:], *args]
+        elif command in (None, ["torchrun"]):
+            argv = [sys.executable, "-m", "torch.distributed.run" if command else "ontask.cli", *args]
+        else:
+            raise ValueError(f"only `ontask`, `torchrun` and `python` containers run locally, not {command}")
         out = open(self.workdir / f"{name}.log", "ab")
         return subprocess.Popen(
-            [sys.executable, "-m", *launcher, *args],
+            argv,
             cwd=self.cwd,
             env={**self.base_env, **env},
             stdout=out,

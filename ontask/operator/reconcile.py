@@ -161,6 +161,58 @@ def plan(spec: TaskClassifierSpec, status: TaskClassifierStatus, obs: Observed) 
     return Plan(ensure, s, events, recheck)
 
 
+# How soon a classifier whose child the API server refused is tried again: a CRD being installed
+# or a quota being raised sends this classifier no event.
+CHILD_RETRY_SECONDS = 30.0
+
+# The condition where each role's child shows; Ready too while the classifier serves nothing.
+ROLE_CONDITIONS = {
+    "judge": "JudgeServing",
+    "student": "StudentServing",
+    "canary": "StudentServing",
+    "train": "Trained",
+    "cycle": "Trained",
+    "collector": "FeedbackConnected",
+}
+
+
+@dataclass
+class ChildError:
+    """Why the API server would not take a child (create or update): its reason (CRDMissing,
+    Forbidden, Invalid, APIError) and message, for the status and an event."""
+
+    role: str  # judge, data, train, student, cycle, canary, collector
+    kind: str  # the child's kind, as in its manifest
+    reason: str
+    message: str
+
+
+def with_child_errors(decided: Plan, previous: TaskClassifierStatus, errors: list[ChildError]) -> Plan:
+    """The plan's status once the children in `errors` could not be written: each failure on its
+    role's condition (and on Ready unless the classifier serves), a Warning event for each one
+    that `previous` did not already say, and a retry after CHILD_RETRY_SECONDS. The phase stays
+    what the plan decided (what the classifier is trying to do); the conditions say why it
+    does not get there."""
+    if not errors:
+        return decided
+    s = decided.status.model_copy(deep=True)
+    events = list(decided.events)
+    serving = s.phase in ("Serving", "Syncing")
+    said = {(c.type, c.reason, c.message) for c in previous.conditions}
+    for e in errors:
+        types = [ROLE_CONDITIONS[e.role]] if e.role in ROLE_CONDITIONS else []
+        if not serving or not types:
+            types.append("Ready")
+        for t in dict.fromkeys(types):
+            s.conditions = set_condition(s.conditions, t, "False", e.reason, e.message)
+        if not all((t, e.reason, e.message) in said for t in types):
+            events.append(("Warning", e.reason, e.message))
+    recheck = min(
+        decided.recheck_after if decided.recheck_after is not None else CHILD_RETRY_SECONDS, CHILD_RETRY_SECONDS
+    )
+    return Plan(decided.ensure, s, events, recheck)
+
+
 def _rfc3339(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
