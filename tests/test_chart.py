@@ -230,3 +230,35 @@ def test_an_optional_service_monitor_and_pod_monitor_scrape_the_operator_and_the
     assert labels[rule["key"]] in rule["values"]
     ports = student["spec"]["predictor"]["containers"][0]["ports"]
     assert pods["spec"]["podMetricsEndpoints"][0]["port"] in {p.get("name") for p in ports}
+
+
+def test_the_operator_reads_s3_keys_in_kserves_format_or_none_and_offline_is_a_value():
+    """storage.secretName's keys are KServe's (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), the same
+    the children read; empty, the operator gets no keys (its ServiceAccount's cloud identity) and
+    hands none to the children. models.offline reaches the children as HF_HUB_OFFLINE=1."""
+    from ontask.operator.settings import OperatorSettings
+
+    def operator_env(*values: str) -> dict:
+        out = run_cli("helm", "template", "ontask", CHART, "--kube-version", "1.34.0", *values, check=True).stdout
+        [deployment] = [d for d in yaml.safe_load_all(out) if d and d["kind"] == "Deployment"]
+        return {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+    keys = operator_env()
+    assert keys["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"] == {"name": "minio-creds", "key": "AWS_ACCESS_KEY_ID"}
+    assert keys["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["key"] == "AWS_SECRET_ACCESS_KEY"
+    assert keys["ONTASK_S3_SECRET"]["value"] == "minio-creds"
+    identity = operator_env("--set", "storage.secretName=", "--set", "models.offline=true")
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ONTASK_S3_SECRET"} & set(identity)
+    settings = OperatorSettings.from_env({k: e["value"] for k, e in identity.items() if "value" in e})
+    assert settings.s3_secret is None and settings.child_env()["HF_HUB_OFFLINE"] == "1"
+    assert (
+        "HF_HUB_OFFLINE"
+        not in OperatorSettings.from_env({k: e["value"] for k, e in keys.items() if "value" in e}).child_env()
+    )
+
+
+def test_the_image_sets_no_global_hub_offline_switch():
+    """The default student is a Hub id the training job fetches: an image-wide HF_HUB_OFFLINE=1
+    would fail the quick start's first job (air-gapped clusters set the chart's models.offline)."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "HF_HUB_OFFLINE" not in "\n".join(line for line in dockerfile.splitlines() if not line.startswith("#"))
