@@ -142,13 +142,21 @@ def test_the_operator_account_reads_no_secrets_and_stays_in_its_namespaces(kube,
 def test_every_child_pod_meets_the_restricted_standard_and_carries_no_api_token(kube):
     """The pods of the data Job, the PyTorchJob, the feedback collector and a predictor, as the real API server's Pod
     Security admission judges them in a namespace that enforces "restricted"."""
-    from ontask.operator.manifests import Context, data_job, feedback_collector, inference_service, training_job
+    from ontask.operator.manifests import (
+        Context,
+        data_job,
+        feedback_collector,
+        inference_service,
+        training_job,
+        vllm_judge_service,
+    )
     from ontask.spec import TaskClassifierSpec
 
     namespace = _restricted_namespace(kube, "ontask-restricted-children")
     spec = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}})
     ctx = Context("c", namespace, "uid", spec, kafka_bootstrap="kafka:9092")
     predictor = inference_service(ctx, "student", "s3://b/models/v1", "v1")["spec"]["predictor"]
+    judge = vllm_judge_service(ctx)["spec"]["predictor"]
     pods = {
         "data": data_job(ctx, "c")["spec"]["template"]["spec"],
         "train": training_job(ctx, "c", "v1", "v1", "Qwen/x")["spec"]["pytorchReplicaSpecs"]["Master"]["template"][
@@ -157,6 +165,17 @@ def test_every_child_pod_meets_the_restricted_standard_and_carries_no_api_token(
         "feedback": feedback_collector(ctx)["spec"]["template"]["spec"],
         # KServe makes the predictor's pod from the predictor's pod fields.
         "student": {k: v for k, v in predictor.items() if k not in ("minReplicas", "maxReplicas")},
+        # The vLLM judge on KServe's runtime, under the runtime image's own user.
+        "judge": {
+            "containers": [
+                {
+                    "name": "kserve-container",
+                    "image": "kserve/huggingfaceserver",
+                    **{k: v for k, v in judge["model"].items() if k not in ("modelFormat", "storageUri")},
+                }
+            ],
+            **{k: v for k, v in judge.items() if k not in ("minReplicas", "maxReplicas", "model")},
+        },
     }
     for role, spec in pods.items():
         assert spec["automountServiceAccountToken"] is False, role

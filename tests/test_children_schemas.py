@@ -355,3 +355,14 @@ def test_finished_cycle_jobs_are_deleted_by_name_and_leftovers_swept_from_the_in
     assert names() == {"prune-cycle-c4"}
     assert indexed.prune_cycle_jobs([3], 3) == []  # gone already: nothing to do, no error
     api.delete_namespaced_custom_object(*PYTORCHJOB[:2], NS, PYTORCHJOB[2], "prune-cycle-c4")
+
+
+def test_the_vllm_judge_runs_as_kserves_runtime_user_and_ontasks_pods_as_ontasks():
+    """KServe's Hugging Face image runs as its own user with HOME and the Hub caches in its home:
+    the judge's pod is non-root with RuntimeDefault seccomp but no forced uid; ontask's own pods keep
+    the image's uid 10001."""
+    ctx = _ctx(judge={"runtime": "vllm", "gpus": 2})
+    judge = vllm_judge_service(ctx)["spec"]["predictor"]["securityContext"]
+    assert judge == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    student = inference_service(ctx, "student", "s3://b/m/v1", "v1")["spec"]["predictor"]["securityContext"]
+    assert student["runAsUser"] == 10001 and student["runAsNonRoot"] is True

@@ -125,12 +125,18 @@ def load_vlm(
     dtype: torch.dtype = torch.float32,
     device: str = "cpu",
 ) -> tuple[Qwen2_5_VLForConditionalGeneration, ProcessorMixin]:
-    """Load a Qwen2.5-VL model and its processor from a folder, file:// or s3:// URI."""
+    """Load a Qwen2.5-VL model and its processor from a folder, file://, s3:// or hf:// URI, in
+    `dtype` on `device`.
+
+    On a GPU the weights go straight onto it (from_pretrained's device_map places each tensor as it
+    is read): loaded on the host first and moved, a 3B model in fp32 would hold about 15 GB of the
+    pod's memory, which also holds /dev/shm."""
     folder = local_copy(uri, s3)
     check_checkpoint(folder)
     processor = AutoProcessor.from_pretrained(folder)
     if not hasattr(processor, "image_processor"):
         raise CheckpointError(f"{folder} has no image processor (processor_config.json / preprocessor_config.json)")
-    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(folder, dtype=dtype).to(device)
+    placed = {} if device == "cpu" else {"device_map": device}
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(folder, dtype=dtype, **placed)
     model.eval()
     return model, processor

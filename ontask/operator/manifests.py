@@ -259,6 +259,14 @@ _POD_SECURITY = k8s.V1PodSecurityContext(
 )
 
 
+# The judge on KServe's Hugging Face runtime: its image runs as its own non-root user, with HOME
+# and the Hugging Face caches in that user's home; forcing ontask's uid would leave them unwritable.
+# Still "restricted": non-root, RuntimeDefault seccomp (and the container's own settings).
+_RUNTIME_POD_SECURITY = k8s.V1PodSecurityContext(
+    run_as_non_root=True, seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault")
+)
+
+
 def _pod(ctx: Context, containers: list[k8s.V1Container], **fields: Any) -> k8s.V1PodSpec:
     """A child's pod: restricted security, the spec's image pull secrets, and the storage
     ServiceAccount (whose cloud identity, IRSA's or Workload Identity's, reaches the store; its
@@ -666,7 +674,7 @@ def vllm_judge_service(ctx: Context) -> dict[str, Any]:
         service_account_name=ctx.spec.storage.service_account_name,
         image_pull_secrets=ctx.pull_secrets(),
         **_placement(ctx, gpus),
-        security_context=_POD_SECURITY,
+        security_context=_RUNTIME_POD_SECURITY,
         automount_service_account_token=False,
         min_replicas=1,
         max_replicas=1,
