@@ -169,9 +169,9 @@ def test_every_child_pod_meets_the_restricted_standard_and_carries_no_api_token(
         "judge": {
             "containers": [
                 {
+                    **{k: v for k, v in judge["model"].items() if k not in ("modelFormat", "storageUri")},
                     "name": "kserve-container",
                     "image": "kserve/huggingfaceserver",
-                    **{k: v for k, v in judge["model"].items() if k not in ("modelFormat", "storageUri")},
                 }
             ],
             **{k: v for k, v in judge.items() if k not in ("minReplicas", "maxReplicas", "model")},
