@@ -18,6 +18,8 @@ MODULES = [
     "ontask.operator.children",
     "ontask.evaluation.gate",
     "ontask.operator.manifests",
+    "ontask.models.loading",
+    "ontask.trainers.run",
 ]
 
 
