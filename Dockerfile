@@ -15,9 +15,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --uid 10001 --user-group --home-dir /home/ontask --create-home ontask
 COPY --from=builder /opt/ontask /opt/ontask
+# No HF_HUB_OFFLINE here: the default student is a Hub id that the training job fetches. An
+# air-gapped cluster gives its models as s3:// or pvc://, or sets the chart's models.offline.
 ENV PATH=/opt/ontask/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    HF_HUB_OFFLINE=1 \
     HOME=/home/ontask
 USER 10001:10001
 ENTRYPOINT ["ontask"]

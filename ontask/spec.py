@@ -7,6 +7,7 @@ Field names are camelCase on the wire (as Kubernetes users expect) and snake_cas
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from typing import Annotated, Any, ClassVar, Literal, Optional
 
@@ -82,12 +83,100 @@ class Toleration(Model):
     )
 
 
+# Kubernetes' rules for label and annotation keys (an optional DNS-subdomain prefix, then a name)
+# and label values: checked here so a bad one is refused with the field's path instead of failing
+# every child's creation later.
+_QUALIFIED_NAME = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+
+
+def _metadata_problems(what: str, items: dict[str, str], values_are_labels: bool) -> list[str]:
+    problems = []
+    for key, value in items.items():
+        prefix, _, name = key.rpartition("/")
+        if not _QUALIFIED_NAME.match(key) or len(name) > 63 or len(prefix) > 253:
+            problems.append(f"{what} key {key!r} is not a Kubernetes qualified name ([prefix/]name, name <= 63)")
+        if values_are_labels and (len(value) > 63 or not _LABEL_VALUE.match(value)):
+            problems.append(f"{what} {key!r}: value {value!r} is not a label value (<= 63 alphanumerics, '-_.')")
+    return problems
+
+
+class ChildMetadata(Model):
+    """Labels and annotations for some of a classifier's children: put on the child object and on
+    its pods (a Job's and a PyTorchJob's pod templates, an InferenceService's predictor pods, the
+    collector Deployment's pods). ontask's own labels (ontask.dev/*, app.kubernetes.io/managed-by)
+    are kept over a user's label of the same key."""
+
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels of the children and their pods.")
+    annotations: dict[str, str] = Field(default_factory=dict, description="Annotations of the children and their pods.")
+
+    @model_validator(mode="after")
+    def _valid_keys(self) -> "ChildMetadata":
+        problems = _metadata_problems("label", self.labels, True) + _metadata_problems(
+            "annotation", self.annotations, False
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class RoleMetadata(Model):
+    """Labels and annotations per kind of child, merged over scheduling.labels/annotations."""
+
+    training: ChildMetadata = Field(
+        default_factory=ChildMetadata, description="The training and cycle PyTorchJobs and their pods."
+    )
+    data: ChildMetadata = Field(default_factory=ChildMetadata, description="The bootstrap data Job and its pod.")
+    serving: ChildMetadata = Field(
+        default_factory=ChildMetadata, description="The judge and student InferenceServices and their predictor pods."
+    )
+    feedback: ChildMetadata = Field(
+        default_factory=ChildMetadata, description="The feedback collector Deployment and its pod."
+    )
+
+
 class SchedulingSpec(Model):
-    """Where the pods that use GPUs run: training workers, student predictors, the judge."""
+    """Where and how the children run: placement of the pods that use GPUs (training workers, student
+    predictors, the judge), and the platform's conventions for every child (labels, annotations,
+    image pull secrets, a Kueue queue)."""
 
     node_selector: dict[str, str] = Field(default_factory=dict, description="Node labels a GPU pod requires.")
     tolerations: list[Toleration] = Field(default_factory=list, description="Taints a GPU pod tolerates.")
     priority_class_name: Optional[str] = Field(None, min_length=1, description="PriorityClass of the GPU pods.")
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Labels of every child (data Job, PyTorchJobs, InferenceServices, collector) and of its pods. "
+        "Batch pods (the data Job's, the PyTorchJobs') also get sidecar.istio.io/inject: \"false\" unless a label "
+        "here or in roles sets it: an Istio sidecar never exits, so the Job would never finish.",
+    )
+    annotations: dict[str, str] = Field(default_factory=dict, description="Annotations of every child and of its pods.")
+    roles: RoleMetadata = Field(
+        default_factory=RoleMetadata, description="Labels and annotations per kind of child, over the ones above."
+    )
+    queue_name: Optional[str] = Field(
+        None,
+        min_length=1,
+        max_length=63,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="Kueue LocalQueue in the classifier's namespace: the label kueue.x-k8s.io/queue-name on the "
+        "training and cycle PyTorchJobs and the data Job, so Kueue admits them against the queue's quota.",
+    )
+    image_pull_secrets: list[Annotated[str, Field(min_length=1, max_length=253)]] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Secrets (in the classifier's namespace) every child's pods pull their images with.",
+    )
+
+    @model_validator(mode="after")
+    def _valid_keys(self) -> "SchedulingSpec":
+        problems = _metadata_problems("label", self.labels, True) + _metadata_problems(
+            "annotation", self.annotations, False
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class StudentSpec(Model):
@@ -96,8 +185,9 @@ class StudentSpec(Model):
     model: str = Field(
         "Qwen/Qwen2.5-VL-3B-Instruct",
         min_length=1,
-        description="Base checkpoint of the student: a model id, or an s3:// or pvc:// URI of a "
-        "saved Qwen2.5-VL folder (no model hub is contacted at run time).",
+        description="Base checkpoint of the student: a Hugging Face Hub id (org/name, fetched from the Hub by the "
+        "training job), hf://org/name@revision (pinned to a commit or tag), or an s3:// or pvc:// URI of a saved "
+        "Qwen2.5-VL folder (no Hub contacted: the air-gapped way).",
     )
     gpus: int = Field(1, ge=0, le=64, description="GPUs per training worker and per serving replica.")
     resources: StudentResources = Field(default_factory=StudentResources, description="CPU and memory.")
@@ -120,7 +210,8 @@ class JudgeSpec(Model):
     model: str = Field(
         "Qwen/Qwen2.5-VL-72B-Instruct",
         min_length=1,
-        description="Judge checkpoint: a Hugging Face model id (fetched as hf://), or an s3://, pvc:// or hf:// URI.",
+        description="Judge checkpoint: a Hugging Face model id (fetched as hf://), hf://org/name@revision (pinned), "
+        "or an s3:// or pvc:// URI.",
     )
     runtime: JudgeRuntime = Field(
         JudgeRuntime.vllm,
@@ -322,6 +413,14 @@ class FeedbackSpec(Model):
         description="Raw screenshots of corrections are deleted after this long, and the cycle datasets "
         "that copied them (all but the newest); hashes and labels stay.",
     )
+    keep_cycle_jobs: int = Field(
+        3,
+        ge=0,
+        le=1000,
+        description="Decided cycles whose PyTorchJob (with its pods and their logs) is kept; the operator deletes "
+        "older ones. Counted in cycles, not time, so a job is never deleted before its cycle is decided (a TTL could "
+        "remove it first, and the operator would run the cycle again).",
+    )
     screenshot_uri_prefixes: list[Annotated[str, Field(pattern=r"^s3://[^/]+/.*$", max_length=1024)]] = Field(
         default_factory=list,
         max_length=32,
@@ -442,16 +541,19 @@ class StorageSpec(Model):
     secret_ref: Optional[str] = Field(
         None,
         min_length=1,
-        description="Secret in the classifier's namespace with accessKey and secretKey for the store, read by "
-        "the jobs and predictors (credentials never sit in the spec).",
+        description="Secret in the classifier's namespace in KServe's S3 format (keys AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY; KServe's serving.kserve.io/s3-* annotations), usually the one serviceAccountName "
+        "lists: the jobs, the collector and the predictors read its two keys. Unset, and no installation-wide "
+        "Secret: no keys, and every child uses the cloud identity of serviceAccountName (IRSA, EKS Pod Identity).",
     )
     service_account_name: Optional[str] = Field(
         None,
         min_length=1,
         max_length=253,
         pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
-        description="ServiceAccount the predictors run under, whose Secret carries the store's keys with "
-        "KServe's serving.kserve.io/s3-* annotations: how KServe's storage initializer reaches a private S3.",
+        description="ServiceAccount every child runs under: KServe's storage initializer reads the S3 Secret it "
+        "lists (and its serving.kserve.io/s3-* annotations), and a cloud identity bound to it (IRSA's "
+        "eks.amazonaws.com/role-arn) reaches the jobs too. Unset: the namespace's default ServiceAccount.",
     )
     retain_artifacts: bool = Field(
         True,
@@ -471,7 +573,9 @@ class TaskClassifierSpec(Model):
     serving: ServingSpec = Field(default_factory=ServingSpec, description="Serving and promotion.")
     storage: StorageSpec = Field(default_factory=StorageSpec, description="Artifact store.")
     scheduling: SchedulingSpec = Field(
-        default_factory=SchedulingSpec, description="Placement of the pods that use GPUs (node pools, taints)."
+        default_factory=SchedulingSpec,
+        description="Placement of the pods that use GPUs (node pools, taints), and labels, annotations, image pull "
+        "secrets and a Kueue queue for every child.",
     )
 
     @model_validator(mode="after")
@@ -508,13 +612,41 @@ ConditionType = Literal["Ready", "JudgeServing", "StudentServing", "Trained", "F
 
 
 class Condition(Model):
-    """A Kubernetes-style condition."""
+    """A condition shaped as Kubernetes' metav1.Condition (its fields, required ones and rules), so
+    kubectl wait, kstatus and GitOps tools read it as they read any other."""
 
     type: ConditionType = Field(..., description="Condition type.")
     status: Literal["True", "False", "Unknown"] = Field(..., description="True, False or Unknown.")
-    reason: Optional[str] = Field(None, description="CamelCase reason of the last transition.")
-    message: Optional[str] = Field(None, description="Human-readable detail.")
-    last_transition_time: Optional[str] = Field(None, description="RFC 3339 time of the last transition.")
+    observed_generation: Optional[int] = Field(
+        None, ge=0, description="metadata.generation of the spec the condition was set from."
+    )
+    last_transition_time: str = Field(
+        ...,
+        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$",
+        description="RFC 3339 time the status last changed.",
+    )
+    reason: str = Field(
+        ...,
+        min_length=1,
+        max_length=1024,
+        pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$",
+        description="CamelCase reason of the condition's last change, for programs.",
+    )
+    message: str = Field("", max_length=32768, description="Human-readable detail (may be empty).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_what_older_writers_left_out(cls, data: Any) -> Any:
+        """A condition read back that lacks a required field (written by hand, or by an older
+        operator) is read, not refused: a status the operator cannot parse would stop its
+        classifier. What it writes always has every field."""
+        if isinstance(data, dict):
+            data = dict(data)
+            if not data.get("lastTransitionTime") and not data.get("last_transition_time"):
+                data["lastTransitionTime"] = "1970-01-01T00:00:00Z"
+            if not data.get("reason"):
+                data["reason"] = "Unknown"
+        return data
 
 
 class FeedbackCounts(Model):

@@ -170,11 +170,12 @@ class LocalStore:
 
 @dataclass
 class S3Config:
-    """Where an S3 store is and how to log in (credentials come from a Secret or the env)."""
+    """Where an S3 store is and how to log in: with keys (from a Secret, through the env), or,
+    without them, with the pod's cloud identity (see S3Store)."""
 
     endpoint: str
-    access_key: str
-    secret_key: str
+    access_key: Optional[str] = None
+    secret_key: Optional[str] = None
     region: Optional[str] = None
 
 
@@ -185,12 +186,20 @@ class S3Store:
         url = urlparse(config.endpoint)
         if url.scheme not in ("http", "https") or not url.netloc:
             raise StoreError(f"S3 endpoint must be http(s)://host[:port], got {config.endpoint!r}")
+        credentials = None
+        if not (config.access_key and config.secret_key):
+            # No keys: the pod's cloud identity, as the AWS SDKs find it (IRSA's web identity token,
+            # EKS Pod Identity's or ECS's container credentials, the instance's metadata service).
+            from minio.credentials import IamAwsProvider
+
+            credentials = IamAwsProvider()
         self.client = Minio(
             url.netloc,
-            access_key=config.access_key,
-            secret_key=config.secret_key,
+            access_key=config.access_key if credentials is None else None,
+            secret_key=config.secret_key if credentials is None else None,
             secure=url.scheme == "https",
             region=config.region,
+            credentials=credentials,
         )
         self.bucket = bucket
         self.prefix = prefix.strip("/")
@@ -290,16 +299,18 @@ class S3Store:
 
 def s3_config_from_env(endpoint: Optional[str] = None) -> S3Config:
     """S3 settings from the standard variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-    S3_ENDPOINT / AWS_ENDPOINT_URL), as KServe's storage initializer reads them."""
+    S3_ENDPOINT / AWS_ENDPOINT_URL), as KServe's storage initializer reads them; without keys, the
+    pod's cloud identity."""
     endpoint = endpoint or os.environ.get("S3_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL")
     if not endpoint:
         raise StoreError("no S3 endpoint: set spec.storage.endpoint, S3_ENDPOINT or AWS_ENDPOINT_URL")
     if "://" not in endpoint:
         endpoint = ("https://" if os.environ.get("S3_USE_HTTPS", "0") == "1" else "http://") + endpoint
     key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
-    if not key or not secret:
-        raise StoreError("no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
-    return S3Config(endpoint, key, secret, os.environ.get("AWS_DEFAULT_REGION"))
+    if bool(key) != bool(secret):
+        raise StoreError("half an S3 key pair: set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither")
+    # Neither: the pod's cloud identity (IRSA, EKS Pod Identity), resolved when first used.
+    return S3Config(endpoint, key or None, secret or None, os.environ.get("AWS_DEFAULT_REGION"))
 
 
 def open_store(uri: str, s3: Optional[S3Config] = None, create_bucket: bool = True) -> Store:

@@ -150,7 +150,7 @@ def prepare_namespace(
         admin_api,
         namespace,
         work / "kubelet",
-        {"s3-creds": {"accessKey": s3.access_key, "secretKey": s3.secret_key}},
+        {"s3-creds": {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key}},
         kserve=kserve,
     ).start()
     return store, standin

@@ -148,13 +148,21 @@ def test_the_operator_account_reads_no_secrets_and_stays_in_its_namespaces(kube,
 def test_every_child_pod_meets_the_restricted_standard_and_carries_no_api_token(kube):
     """The pods of the data Job, the PyTorchJob, the feedback collector and a predictor, as the real API server's Pod
     Security admission judges them in a namespace that enforces "restricted"."""
-    from ontask.operator.manifests import Context, data_job, feedback_collector, inference_service, training_job
+    from ontask.operator.manifests import (
+        Context,
+        data_job,
+        feedback_collector,
+        inference_service,
+        training_job,
+        vllm_judge_service,
+    )
     from ontask.spec import TaskClassifierSpec
 
     namespace = _restricted_namespace(kube, "ontask-restricted-children")
     spec = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}})
     ctx = Context("c", namespace, "uid", spec, kafka_bootstrap="kafka:9092")
     predictor = inference_service(ctx, "student", "s3://b/models/v1", "v1")["spec"]["predictor"]
+    judge = vllm_judge_service(ctx)["spec"]["predictor"]
     pods = {
         "data": data_job(ctx, "c")["spec"]["template"]["spec"],
         "train": training_job(ctx, "c", "v1", "v1", "Qwen/x")["spec"]["pytorchReplicaSpecs"]["Master"]["template"][
@@ -163,6 +171,17 @@ def test_every_child_pod_meets_the_restricted_standard_and_carries_no_api_token(
         "feedback": feedback_collector(ctx)["spec"]["template"]["spec"],
         # KServe makes the predictor's pod from the predictor's pod fields.
         "student": {k: v for k, v in predictor.items() if k not in ("minReplicas", "maxReplicas")},
+        # The vLLM judge on KServe's runtime, under the runtime image's own user.
+        "judge": {
+            "containers": [
+                {
+                    **{k: v for k, v in judge["model"].items() if k not in ("modelFormat", "storageUri")},
+                    "name": "kserve-container",
+                    "image": "kserve/huggingfaceserver",
+                }
+            ],
+            **{k: v for k, v in judge.items() if k not in ("minReplicas", "maxReplicas", "model")},
+        },
     }
     for role, spec in pods.items():
         assert spec["automountServiceAccountToken"] is False, role
@@ -236,3 +255,35 @@ def test_an_optional_service_monitor_and_pod_monitor_scrape_the_operator_and_the
     assert labels[rule["key"]] in rule["values"]
     ports = student["spec"]["predictor"]["containers"][0]["ports"]
     assert pods["spec"]["podMetricsEndpoints"][0]["port"] in {p.get("name") for p in ports}
+
+
+def test_the_operator_reads_s3_keys_in_kserves_format_or_none_and_offline_is_a_value():
+    """storage.secretName's keys are KServe's (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), the same
+    the children read; empty, the operator gets no keys (its ServiceAccount's cloud identity) and
+    hands none to the children. models.offline reaches the children as HF_HUB_OFFLINE=1."""
+    from ontask.operator.settings import OperatorSettings
+
+    def operator_env(*values: str) -> dict:
+        out = run_cli("helm", "template", "ontask", CHART, "--kube-version", "1.34.0", *values, check=True).stdout
+        [deployment] = [d for d in yaml.safe_load_all(out) if d and d["kind"] == "Deployment"]
+        return {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+    keys = operator_env()
+    assert keys["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"] == {"name": "minio-creds", "key": "AWS_ACCESS_KEY_ID"}
+    assert keys["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["key"] == "AWS_SECRET_ACCESS_KEY"
+    assert keys["ONTASK_S3_SECRET"]["value"] == "minio-creds"
+    identity = operator_env("--set", "storage.secretName=", "--set", "models.offline=true")
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ONTASK_S3_SECRET"} & set(identity)
+    settings = OperatorSettings.from_env({k: e["value"] for k, e in identity.items() if "value" in e})
+    assert settings.s3_secret is None and settings.child_env()["HF_HUB_OFFLINE"] == "1"
+    assert (
+        "HF_HUB_OFFLINE"
+        not in OperatorSettings.from_env({k: e["value"] for k, e in keys.items() if "value" in e}).child_env()
+    )
+
+
+def test_the_image_sets_no_global_hub_offline_switch():
+    """The default student is a Hub id the training job fetches: an image-wide HF_HUB_OFFLINE=1
+    would fail the quick start's first job (air-gapped clusters set the chart's models.offline)."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "HF_HUB_OFFLINE" not in "\n".join(line for line in dockerfile.splitlines() if not line.startswith("#"))

@@ -198,3 +198,171 @@ def test_a_pvc_source_and_a_pvc_student_are_mounted_read_only_and_read_from_ther
     assert args[args.index("--base-model") + 1] == "/mnt/pvc/models/qwen-3b"
     assert master["volumes"][0]["persistentVolumeClaim"]["claimName"] == "models"
     _accepted_whole(api, PYTORCHJOB, train)
+
+
+PLATFORM = {
+    **SCHEDULING,
+    "labels": {"team": "vision", "cost-center": "ml-42"},
+    "annotations": {"example.com/owner": "vision-team@example.com"},
+    "roles": {
+        "training": {"labels": {"workload": "training"}, "annotations": {"example.com/budget": "gpu-hours"}},
+        "serving": {"labels": {"workload": "serving"}},
+    },
+    "queueName": "team-a",
+    "imagePullSecrets": ["regcred"],
+}
+
+
+def _every_child(ctx: Context) -> dict[str, tuple[dict, dict, dict]]:
+    """role -> (child, its pod template's metadata, its pod spec) for every kind of child."""
+    out = {}
+    for role, job in (
+        ("train", training_job(ctx, "c", "v1", "v1", "m")),
+        ("cycle", training_job(ctx, "c", "v3", "v2", "s3://b/m/v1", cycle=2)),
+    ):
+        for replica in job["spec"]["pytorchReplicaSpecs"].values():
+            out[role] = (job, replica["template"]["metadata"], replica["template"]["spec"])
+    data = data_job(ctx, "c")
+    out["data"] = (data, data["spec"]["template"]["metadata"], data["spec"]["template"]["spec"])
+    collector = feedback_collector(ctx)
+    out["feedback"] = (collector, collector["spec"]["template"]["metadata"], collector["spec"]["template"]["spec"])
+    for role, isvc in (
+        ("student", inference_service(ctx, "student", "s3://b/m/v1", "v1")),
+        ("judge", vllm_judge_service(ctx)),
+    ):
+        predictor = isvc["spec"]["predictor"]
+        meta = {"labels": predictor.get("labels", {}), "annotations": predictor.get("annotations", {})}
+        out[role] = (isvc, meta, predictor)
+    return out
+
+
+def test_every_child_and_its_pods_carry_the_users_labels_annotations_and_pull_secrets():
+    ctx = _ctx(scheduling=PLATFORM, training={"workers": 2})
+    for role, (child, pod_meta, pod) in _every_child(ctx).items():
+        labels, annotations = child["metadata"]["labels"], child["metadata"]["annotations"]
+        assert {"team": "vision", "cost-center": "ml-42"}.items() <= labels.items(), role
+        assert {"team": "vision", "cost-center": "ml-42"}.items() <= pod_meta["labels"].items(), role
+        assert annotations["example.com/owner"] == pod_meta["annotations"]["example.com/owner"], role
+        assert pod["imagePullSecrets"] == [{"name": "regcred"}], role
+        # ontask's own labels stay: the operator finds its children by them.
+        assert labels["ontask.dev/classifier"] == "c" and labels["app.kubernetes.io/managed-by"] == "ontask"
+        batch, training = role in ("train", "cycle", "data"), role in ("train", "cycle")
+        # Kueue admits the batch children against the namespace's LocalQueue.
+        assert labels.get("kueue.x-k8s.io/queue-name") == ("team-a" if batch else None), role
+        # Batch pods stay out of an Istio mesh (a sidecar would keep them running); servers do not.
+        assert pod_meta["labels"].get("sidecar.istio.io/inject") == ("false" if batch else None), role
+        assert (labels.get("workload"), pod_meta["labels"].get("workload")) == (
+            ("training",) * 2 if training else ("serving",) * 2 if role in ("student", "judge") else (None, None)
+        ), role
+        assert ("example.com/budget" in annotations) == training, role
+    # KServe's own annotations win over a user's of the same key.
+    isvc = inference_service(
+        _ctx(scheduling={"annotations": {"serving.kserve.io/deploymentMode": "Serverless"}}), "student", "s3://b", "v1"
+    )
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "RawDeployment"
+
+
+def test_a_user_label_turns_istio_injection_back_on_and_ontasks_labels_cannot_be_taken():
+    ctx = _ctx(scheduling={"labels": {"sidecar.istio.io/inject": "true", "ontask.dev/classifier": "other"}})
+    job = training_job(ctx, "c", "v1", "v1", "m")
+    pod_labels = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["metadata"]["labels"]
+    assert pod_labels["sidecar.istio.io/inject"] == "true"
+    assert job["metadata"]["labels"]["ontask.dev/classifier"] == "c" and pod_labels["ontask.dev/classifier"] == "c"
+
+
+def test_invalid_labels_are_refused_with_the_field():
+    with pytest.raises(ValueError, match="not a label value"):
+        TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}, "scheduling": {"labels": {"a": "x y"}}})
+    with pytest.raises(ValueError, match="not a Kubernetes qualified name"):
+        TaskClassifierSpec.model_validate(
+            {"data": {"source": "synthetic"}, "scheduling": {"roles": {"data": {"annotations": {"bad key": "v"}}}}}
+        )
+
+
+def test_children_with_platform_labels_and_pull_secrets_pass_the_upstream_schemas_whole(api, admin_api):
+    ctx = _ctx(scheduling=PLATFORM, judge={"runtime": "vllm", "gpus": 2}, training={"workers": 2})
+    children = _every_child(ctx)
+    _accepted_whole(api, PYTORCHJOB, children["train"][0])
+    _accepted_whole(api, PYTORCHJOB, children["cycle"][0])
+    _accepted_whole(api, ISVC, children["student"][0])  # KServe keeps the predictor's pod labels
+    _accepted_whole(api, ISVC, children["judge"][0])
+    for role, create in (
+        ("data", k8s.BatchV1Api(admin_api).create_namespaced_job),
+        ("feedback", k8s.AppsV1Api(admin_api).create_namespaced_deployment),
+    ):
+        body = children[role][0]
+        body["metadata"].pop("ownerReferences")
+        stored = admin_api.sanitize_for_serialization(create(NS, body, dry_run="All"))
+        assert stored["spec"]["template"]["metadata"]["labels"]["team"] == "vision"
+        assert stored["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
+
+
+def _s3_env(container: dict) -> dict[str, dict]:
+    return {e["name"]: e.get("valueFrom", {}).get("secretKeyRef") for e in container.get("env") or []}
+
+
+def test_jobs_and_predictors_read_one_s3_secret_in_kserves_format_under_one_service_account():
+    ctx = _ctx(storage={"secretRef": "s3-keys", "serviceAccountName": "s3-reader"})
+    for role, (_, _, pod) in _every_child(ctx).items():
+        assert pod["serviceAccountName"] == "s3-reader", role  # the storage initializer's and the jobs' identity
+        env = _s3_env((pod.get("containers") or [pod.get("model")])[0])
+        assert env["AWS_ACCESS_KEY_ID"] == {"name": "s3-keys", "key": "AWS_ACCESS_KEY_ID"}, role
+        assert env["AWS_SECRET_ACCESS_KEY"] == {"name": "s3-keys", "key": "AWS_SECRET_ACCESS_KEY"}, role
+    # No Secret anywhere: no keys at all, the pods' cloud identity (IRSA, EKS Pod Identity).
+    ctx = _ctx(storage={"serviceAccountName": "irsa-role"})
+    for role, (_, _, pod) in _every_child(ctx).items():
+        assert pod["serviceAccountName"] == "irsa-role", role
+        containers = pod.get("containers") or [pod["model"]]
+        assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & set(_s3_env(containers[0])), role
+
+
+def test_a_pinned_hub_model_reaches_the_job_and_kserve_in_their_own_forms():
+    ctx = _ctx(judge={"runtime": "vllm", "model": "hf://Qwen/Qwen2.5-VL-72B-Instruct@a1b2c3d"})
+    job = training_job(ctx, "c", "v1", "v1", "hf://Qwen/Qwen2.5-VL-3B-Instruct@66285546d2b8")
+    args = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--base-model") + 1] == "hf://Qwen/Qwen2.5-VL-3B-Instruct:66285546d2b8"
+    # KServe's storage initializer reads hf://org/name:revision.
+    assert vllm_judge_service(ctx)["spec"]["predictor"]["model"]["storageUri"] == (
+        "hf://Qwen/Qwen2.5-VL-72B-Instruct:a1b2c3d"
+    )
+
+
+def test_finished_cycle_jobs_are_deleted_by_name_and_leftovers_swept_from_the_index(api, admin_api, monkeypatch):
+    from ontask.operator import children as children_module
+    from ontask.operator.children import ChildIndexes, KubeChildren
+
+    monkeypatch.setattr(children_module, "api_client", lambda: admin_api)
+    ctx = Context("prune", NS, "0b6f5e1c-0000-4000-8000-000000000002", _ctx(student={"gpus": 0}).spec)
+    for n in (1, 2, 3, 4):
+        body = training_job(ctx, "prune-feedback", f"v{n}", f"v{n + 1}", "s3://b/m/v1", cycle=n)
+        body["metadata"].pop("ownerReferences")
+        api.create_namespaced_custom_object(*PYTORCHJOB[:2], NS, PYTORCHJOB[2], body)
+
+    def names() -> set[str]:
+        listed = api.list_namespaced_custom_object(
+            *PYTORCHJOB[:2], NS, PYTORCHJOB[2], label_selector="ontask.dev/classifier=prune"
+        )["items"]
+        return {j["metadata"]["name"] for j in listed if not j["metadata"].get("deletionTimestamp")}
+
+    # Without an index (no list allowed): the cycle the plan moved out of the window, by name.
+    assert KubeChildren(ctx).prune_cycle_jobs([2], 2) == ["prune-cycle-c2"]
+    assert names() == {"prune-cycle-c1", "prune-cycle-c3", "prune-cycle-c4"}
+    # With kopf's index: also the older leftover, never a job past `through`.
+    jobs = api.list_namespaced_custom_object(*PYTORCHJOB[:2], NS, PYTORCHJOB[2])["items"]
+    index = {(NS, j["metadata"]["name"]): [j] for j in jobs}
+    indexed = KubeChildren(ctx, ChildIndexes({}, index, {}, {}))
+    assert indexed.prune_cycle_jobs([3], 3) == ["prune-cycle-c1", "prune-cycle-c3"]
+    assert names() == {"prune-cycle-c4"}
+    assert indexed.prune_cycle_jobs([3], 3) == []  # gone already: nothing to do, no error
+    api.delete_namespaced_custom_object(*PYTORCHJOB[:2], NS, PYTORCHJOB[2], "prune-cycle-c4")
+
+
+def test_the_vllm_judge_runs_as_kserves_runtime_user_and_ontasks_pods_as_ontasks():
+    """KServe's Hugging Face image runs as its own user with HOME and the Hub caches in its home:
+    the judge's pod is non-root with RuntimeDefault seccomp but no forced uid; ontask's own pods keep
+    the image's uid 10001."""
+    ctx = _ctx(judge={"runtime": "vllm", "gpus": 2})
+    judge = vllm_judge_service(ctx)["spec"]["predictor"]["securityContext"]
+    assert judge == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    student = inference_service(ctx, "student", "s3://b/m/v1", "v1")["spec"]["predictor"]["securityContext"]
+    assert student["runAsUser"] == 10001 and student["runAsNonRoot"] is True

@@ -147,6 +147,18 @@ NON_DEFAULT = {
         {"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoExecute"},
     ],
     "scheduling.priorityClassName": "gpu-high",
+    "scheduling.labels": {"team": "support", "app.kubernetes.io/part-of": "desk"},
+    "scheduling.annotations": {"example.com/owner": "team-a", "cost-center": "ml-42"},
+    "scheduling.roles.training.labels": {"kueue.x-k8s.io/priority-class": "batch"},
+    "scheduling.roles.training.annotations": {"sidecar.istio.io/inject": "true"},
+    "scheduling.roles.data.labels": {"stage": "bootstrap"},
+    "scheduling.roles.data.annotations": {"example.com/data": "yes"},
+    "scheduling.roles.serving.labels": {"tier": "online"},
+    "scheduling.roles.serving.annotations": {"prometheus.io/scrape": "true"},
+    "scheduling.roles.feedback.labels": {"tier": "stream"},
+    "scheduling.roles.feedback.annotations": {"example.com/stream": "kafka"},
+    "scheduling.queueName": "team-a-gpu",
+    "scheduling.imagePullSecrets": ["registry-a", "registry-b"],
 }
 
 

@@ -21,6 +21,8 @@ MODULES = [
     "ontask.trainers.grpo",
     "ontask.rewards.components",
     "ontask.feedback.cycle",
+    "ontask.models.loading",
+    "ontask.trainers.run",
 ]
 
 

@@ -71,11 +71,15 @@ def children(admin_api, monkeypatch) -> KubeChildren:
     spec = TaskClassifierSpec.model_validate(
         {
             "data": {"source": "synthetic"},
-            "storage": {"serviceAccountName": "s3-reader"},
+            # One credential format: the ServiceAccount KServe reads, and its Secret's keys for ontask.
+            "storage": {"serviceAccountName": "s3-reader", "secretRef": "s3-keys"},
             "scheduling": {
                 "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-H200"},
                 "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
                 "priorityClassName": PRIORITY_CLASS,
+                "labels": {"team": "vision"},
+                "annotations": {"example.com/owner": "vision"},
+                "imagePullSecrets": ["regcred"],
             },
         }
     )
@@ -137,6 +141,16 @@ def test_kserve_runs_the_operators_student_with_its_storage_credentials_and_plac
     assert pod_spec.node_selector == {"nvidia.com/gpu.product": "NVIDIA-H200"}
     assert pod_spec.tolerations[0].key == "nvidia.com/gpu"
     assert pod_spec.priority_class_name == PRIORITY_CLASS
+    # The platform's conventions reach KServe's pods: the user's labels and annotations, the pull secrets.
+    assert deployment.spec.template.metadata.labels["team"] == "vision"
+    assert deployment.spec.template.metadata.annotations["example.com/owner"] == "vision"
+    assert [s.name for s in pod_spec.image_pull_secrets] == ["regcred"]
+    own = {e.name: e for e in container.env}
+    assert own["AWS_ACCESS_KEY_ID"].value_from.secret_key_ref.to_dict() == {
+        "name": "s3-keys",
+        "key": "AWS_ACCESS_KEY_ID",
+        "optional": None,
+    }
     assert pod_spec.service_account_name == "s3-reader"
 
     # The pod the ReplicaSet made, as KServe's pod webhook left it: the storage initializer

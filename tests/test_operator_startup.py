@@ -88,6 +88,10 @@ def test_valid_classifier_is_accepted_and_starts_bootstrapping(operator, admin_a
     assert status["observedGeneration"] == 1
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "Bootstrapping")
+    # As the API server stores them: shaped as metav1.Condition, decided from generation 1.
+    for c in status["conditions"]:
+        assert {"type", "status", "observedGeneration", "lastTransitionTime", "reason", "message"} <= c.keys(), c
+        assert c["observedGeneration"] == 1, c
     # Its first child, owned by it (garbage-collected with it): the judge, which labels the
     # screenshots; the data Job waits for it to be ready (no KServe runs here, so it never is).
     judge = api.get_namespaced_custom_object("serving.kserve.io", "v1beta1", NS, "inferenceservices", "good-judge")
@@ -135,6 +139,9 @@ def test_fixing_the_spec_moves_it_out_of_failed(operator, admin_api):
         what="'no-judge' out of Failed",
     )
     assert status["observedGeneration"] == 2
+    # The Ready condition says it was decided from the fixed spec, the one kubectl wait reads.
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["observedGeneration"]) == ("False", 2)
 
 
 def test_a_prefix_another_namespace_owns_is_never_written_and_the_status_says_whose(operator, admin_api, s3_config):

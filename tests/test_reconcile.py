@@ -557,3 +557,60 @@ def test_an_unreachable_store_is_said_once_in_the_same_words_each_pass():
     # The next pass fails the same way (another connection object): nothing to write, no event.
     again = _store_unreachable(TaskClassifierStatus.model_validate(status), status, "s3://ontask", failure("0x7f99"))
     assert again[:2] == (None, [])
+
+
+def test_conditions_are_shaped_as_kubernetes_metav1_conditions():
+    """type, status, observedGeneration, lastTransitionTime, a CamelCase reason and a message, as
+    kubectl wait and kstatus read them; the transition time moves only when the status does."""
+    import re
+
+    status = TaskClassifierStatus(phase="Bootstrapping", observed_generation=7)
+    p = plan(SPEC, status, Observed(judge_ready=False))
+    wire = p.status.wire()["conditions"]
+    assert {c["type"] for c in wire} >= {"JudgeServing", "Ready"}
+    for c in wire:
+        assert set(c) == {"type", "status", "observedGeneration", "lastTransitionTime", "reason", "message"}, c
+        assert c["observedGeneration"] == 7 and c["message"]
+        assert re.fullmatch(r"[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?", c["reason"]), c["reason"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", c["lastTransitionTime"])
+    # A new generation of the spec: every condition says it was decided from it; the judge's
+    # status did not change, so neither does its transition time.
+    judge_before = next(c for c in p.status.conditions if c.type == "JudgeServing")
+    p.status.observed_generation = 8
+    again = plan(SPEC, p.status, Observed(judge_ready=False))
+    judge = next(c for c in again.status.conditions if c.type == "JudgeServing")
+    assert judge.observed_generation == 8 and judge.last_transition_time == judge_before.last_transition_time
+    ready = plan(SPEC, again.status, Observed(judge_ready=True))
+    assert next(c for c in ready.status.conditions if c.type == "JudgeServing").reason == "Ready"
+
+
+def test_the_crd_says_what_metav1_condition_requires():
+    from ontask.crd import schema_of
+    from ontask.spec import Condition
+
+    schema = schema_of(Condition)
+    assert set(schema["required"]) >= {"type", "status", "lastTransitionTime", "reason"}
+    assert schema["properties"]["reason"]["pattern"] == r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
+    assert schema["properties"]["observedGeneration"]["minimum"] == 0
+
+
+def test_decided_cycles_past_keep_cycle_jobs_are_pruned_and_running_ones_never():
+    keep2 = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}, "feedback": {"keepCycleJobs": 2}})
+    marker = {"cycle": 5, "dataset": "c-feedback", "version": "v5"}
+    served = dict(student_ready=True, student_version="v1", judge_ready=True)
+    status = TaskClassifierStatus(phase="Serving", model_version="v1", cycle=4)
+    # Cycle 5 running: cycles 1 and 2 are decided and out of the window (3, 4 kept), 5 untouched;
+    # none left the window in this pass (a backend with an index sweeps leftovers up to 2).
+    running = plan(keep2, status, Observed(cycle_marker=marker, cycle_job="Running", **served))
+    assert running.prune_through == 2 and running.prune_cycles == []
+    # Cycle 5 decided in this pass: cycle 3 leaves the window, by name.
+    decided = plan(
+        keep2, status, Observed(cycle_marker=marker, cycle_job="Succeeded", evaluation=_evaluation(False), **served)
+    )
+    assert decided.status.cycle == 5 and decided.prune_cycles == [3] and decided.prune_through == 3
+    # The default keeps the last three; nothing goes before then.
+    assert TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}}).feedback.keep_cycle_jobs == 3
+    assert (
+        plan(SPEC, TaskClassifierStatus(phase="Serving", model_version="v1", cycle=3), Observed(**served)).prune_through
+        == 0
+    )

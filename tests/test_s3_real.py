@@ -216,3 +216,62 @@ def test_a_store_that_refuses_the_operator_is_reported_not_taken_for_no_feedback
     Children(ctx)._observe_feedback(obs, 0)
     assert obs.store_error is not None and obs.store_error.startswith(ctx.store_uri)
     assert obs.feedback is None and obs.cycle_marker is None
+
+
+def test_without_keys_the_store_uses_the_pods_cloud_identity(s3, monkeypatch, tmp_path):
+    """No AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (no Secret named): the store asks the pod's
+    identity endpoint, as on EKS Pod Identity (a container-credentials URI and a projected token
+    file; IRSA's web-identity token goes through the same provider), here a local endpoint that
+    hands out the S3 server's keys with a session token."""
+    import http.server
+    import json
+    import threading
+
+    from ontask.store import open_store, s3_config_from_env
+
+    asked: list[str] = []
+
+    class Identity(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the stdlib's name
+            asked.append(self.headers.get("Authorization", ""))
+            body = json.dumps(
+                {
+                    "AccessKeyId": s3.access_key,
+                    "SecretAccessKey": s3.secret_key,
+                    "Token": "session-token",
+                    "Expiration": "2099-01-01T00:00:00Z",
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Identity)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        token = tmp_path / "eks-pod-identity-token"
+        token.write_text("projected-service-account-token")
+        for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"):
+            monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv("S3_ENDPOINT", s3.endpoint)
+        monkeypatch.setenv(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI", f"http://127.0.0.1:{server.server_port}/v1/credentials"
+        )
+        monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", str(token))
+        config = s3_config_from_env()
+        assert (config.access_key, config.secret_key) == (None, None)
+        store = open_store(f"s3://identity-{uuid.uuid4().hex[:8]}/classifiers/c")
+        store.put_bytes("owner.json", b"{}")
+        assert store.get_bytes("owner.json") == b"{}"
+        assert asked and asked[0] == "projected-service-account-token"
+    finally:
+        server.shutdown()
+    # Half a key pair is a mistake, said as one.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "only-the-id")
+    with pytest.raises(StoreError, match="half an S3 key pair"):
+        s3_config_from_env()

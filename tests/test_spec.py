@@ -115,3 +115,13 @@ def test_status_reads_what_the_api_server_stores():
     )
     assert status.metrics.p50_latency_ms == 41
     assert status.wire()["modelVersion"] == "v3"
+    # A condition missing metav1.Condition's required fields is read, and written back whole.
+    assert status.wire()["conditions"] == [
+        {
+            "type": "Ready",
+            "status": "True",
+            "lastTransitionTime": "1970-01-01T00:00:00Z",
+            "reason": "Serving",
+            "message": "",
+        }
+    ]

@@ -74,7 +74,7 @@ def test_reloaded_from_s3_equals_the_folder(tiny_dir, s3_config, tmp_path, monke
 
 
 def test_a_hub_uri_loads_from_the_hub_cache_as_a_job_would_without_a_hub(tiny_dir, tmp_path):
-    """hf://org/name[:revision] goes through huggingface_hub's own cache: here a cache laid out as
+    """hf://org/name[@revision] goes through huggingface_hub's own cache: here a cache laid out as
     the Hub client writes it, read with HF_HUB_OFFLINE=1 (no hub can be reached), in a fresh
     process as the training job runs."""
     import os
@@ -96,7 +96,8 @@ def test_a_hub_uri_loads_from_the_hub_cache_as_a_job_would_without_a_hub(tiny_di
         "try:\n    load_vlm('hf://tiny-org/absent')\nexcept CheckpointError as e:\n    print(e)\n"
     )
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
-    for uri in ("hf://tiny-org/tiny-vlm", f"hf://tiny-org/tiny-vlm:{commit}"):
+    # The latest cached revision, one pinned as users write it (@), and as KServe writes it (:).
+    for uri in ("hf://tiny-org/tiny-vlm", f"hf://tiny-org/tiny-vlm@{commit}", f"hf://tiny-org/tiny-vlm:{commit}"):
         out = subprocess.run([sys.executable, "-c", probe, uri], capture_output=True, text=True, env=env, timeout=300)
         assert out.returncode == 0, out.stderr
         total, refused = out.stdout.strip().splitlines()[-2:]

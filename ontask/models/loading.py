@@ -4,8 +4,10 @@ the Hugging Face Hub.
 A checkpoint is a folder as ``save_pretrained`` writes it. In a cluster, KServe's storage
 initializer copies ``storageUri`` to /mnt/models before the predictor starts; elsewhere (the
 training and data jobs, the embedded mode) an ``s3://`` URI is downloaded here first and an
-``hf://org/name[:revision]`` one is fetched through the Hub's own cache (``HF_HOME``; offline
-with ``HF_HUB_OFFLINE=1`` when the cache already holds it). All end in the same
+``hf://org/name[@revision]`` one is fetched through the Hub's own cache (``HF_HOME``). The image
+sets no offline switch: a Hub model is fetched where the cluster reaches the Hub, and an
+air-gapped cluster gives its models as s3:// or pvc://, or sets ``HF_HUB_OFFLINE=1`` (the chart's
+``models.offline``) to read Hub models from a pre-filled cache only. All end in the same
 ``from_pretrained`` call.
 """
 
@@ -34,17 +36,23 @@ HUB_SCHEME = "hf://"
 
 
 def hub_model(uri: str) -> Optional[tuple[str, Optional[str]]]:
-    """(repo id, revision or None) of an hf:// URI as KServe's storage initializer reads it
-    (``hf://org/name`` or ``hf://org/name:revision``); None for any other URI.
+    """(repo id, revision or None) of an hf:// URI: ``hf://org/name@revision`` (a pinned commit,
+    tag or branch), or ``hf://org/name:revision`` as KServe's storage initializer writes it; None for
+    any other URI.
 
+    >>> hub_model("hf://Qwen/Qwen2.5-VL-3B-Instruct@66285546d2b821cf421d4f5eb2576359d3770cd3")
+    ('Qwen/Qwen2.5-VL-3B-Instruct', '66285546d2b821cf421d4f5eb2576359d3770cd3')
     >>> hub_model("hf://Qwen/Qwen2.5-VL-3B-Instruct:main"), hub_model("s3://b/m")
     (('Qwen/Qwen2.5-VL-3B-Instruct', 'main'), None)
     """
     if not uri.startswith(HUB_SCHEME):
         return None
-    repo, _, revision = uri.removeprefix(HUB_SCHEME).partition(":")
-    if repo.count("/") != 1 or not all(repo.split("/")):
-        raise CheckpointError(f"{uri} is not a Hub model URI: expected hf://<org>/<name>[:<revision>]")
+    rest = uri.removeprefix(HUB_SCHEME)
+    repo, sep, revision = rest.partition("@")
+    if not sep:
+        repo, _, revision = rest.partition(":")
+    if repo.count("/") != 1 or not all(repo.split("/")) or (sep and not revision):
+        raise CheckpointError(f"{uri} is not a Hub model URI: expected hf://<org>/<name>[@<revision>]")
     return repo, revision or None
 
 
@@ -117,12 +125,18 @@ def load_vlm(
     dtype: torch.dtype = torch.float32,
     device: str = "cpu",
 ) -> tuple[Qwen2_5_VLForConditionalGeneration, ProcessorMixin]:
-    """Load a Qwen2.5-VL model and its processor from a folder, file:// or s3:// URI."""
+    """Load a Qwen2.5-VL model and its processor from a folder, file://, s3:// or hf:// URI, in
+    `dtype` on `device`.
+
+    On a GPU the weights go straight onto it (from_pretrained's device_map places each tensor as it
+    is read): loaded on the host first and moved, a 3B model in fp32 would hold about 15 GB of the
+    pod's memory, which also holds /dev/shm."""
     folder = local_copy(uri, s3)
     check_checkpoint(folder)
     processor = AutoProcessor.from_pretrained(folder)
     if not hasattr(processor, "image_processor"):
         raise CheckpointError(f"{folder} has no image processor (processor_config.json / preprocessor_config.json)")
-    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(folder, dtype=dtype).to(device)
+    placed = {} if device == "cpu" else {"device_map": device}
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(folder, dtype=dtype, **placed)
     model.eval()
     return model, processor

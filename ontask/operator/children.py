@@ -193,6 +193,11 @@ class Children:
         """(None | Pending | Ready | Failed, message) of a candidate's canary revision."""
         return None, ""
 
+    def prune_cycle_jobs(self, cycles: list[int], through: int) -> list[str]:
+        """Delete the PyTorchJobs of these decided cycles (and any of this classifier's older than
+        `through` that the backend can see); the names deleted. Local backends keep nothing."""
+        return []
+
     # --- shared
     def store(self):
         return _open_store(self.ctx.store_uri)
@@ -439,6 +444,37 @@ class KubeChildren(Children):
         ):
             return "Ready", ""
         return "Pending", ""
+
+    def prune_cycle_jobs(self, cycles: list[int], through: int) -> list[str]:
+        """By name for the cycles the plan moved out of the window (no list: the operator may not be
+        allowed to list its children), plus, from kopf's index when there is one, any older cycle
+        job of this classifier left behind (keepCycleJobs lowered, an earlier delete failed). The
+        pods go with their job (background propagation)."""
+        names = {child_name(self.ctx.name, "cycle", n) for n in cycles}
+        if self.indexes is not None and through > 0:
+            for (namespace, name), bodies in self.indexes.by_kind["PyTorchJob"].items():
+                for body in bodies:
+                    labels = (body.get("metadata") or {}).get("labels") or {}
+                    if (
+                        namespace == self.ctx.namespace
+                        and labels.get(f"{GROUP}/classifier") == self.ctx.name
+                        and labels.get(f"{GROUP}/role") == "cycle"
+                        and (labels.get(f"{GROUP}/cycle") or "").isdigit()
+                        and int(labels[f"{GROUP}/cycle"]) <= through
+                    ):
+                        names.add(name)
+        deleted = []
+        for name in sorted(names):
+            try:
+                self.custom.delete_namespaced_custom_object(
+                    *PYTORCHJOB[:2], self.ctx.namespace, PYTORCHJOB[2], name, propagation_policy="Background"
+                )
+                deleted.append(name)
+                log.info("deleted finished cycle job %s", name)
+            except ApiException as e:
+                if e.status != 404:
+                    raise
+        return deleted
 
     def create(self, role: str, body: dict[str, Any], model_version: Optional[str]) -> None:
         try:

@@ -54,12 +54,19 @@ def _validate(
         problems = [f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()]
     if problems:
         current.phase = "Failed"
-        current.conditions = set_condition(current.conditions, "Ready", "False", "InvalidSpec", "; ".join(problems))
+        current.conditions = set_condition(
+            current.conditions, "Ready", "False", "InvalidSpec", "; ".join(problems), observed_generation=generation
+        )
     else:
         if current.phase == "Failed":
             current.phase = "Pending"
         current.conditions = set_condition(
-            current.conditions, "Ready", "False", "Pending", "accepted; waiting to start"
+            current.conditions,
+            "Ready",
+            "False",
+            "Pending",
+            "accepted; waiting to start",
+            observed_generation=generation,
         )
     current.observed_generation = generation
     return current.wire(), problems
@@ -101,7 +108,9 @@ def _reconcile_once(
         return _store_unreachable(current, status, children.ctx.store_uri, e)
     if taken is not None:
         current.phase = "Failed"
-        current.conditions = set_condition(current.conditions, "Ready", "False", "PrefixTaken", taken)
+        current.conditions = set_condition(
+            current.conditions, "Ready", "False", "PrefixTaken", taken, observed_generation=current.observed_generation
+        )
         new = current.wire()
         return (new, [("Warning", "PrefixTaken", taken)], None) if new != status else (None, [], None)
     # A child the API server refuses (its CRD missing, a quota, a webhook) is said in the status,
@@ -125,6 +134,9 @@ def _reconcile_once(
         # The collector runs in its own Deployment and writes its counts and cycle markers to the
         # store, which sends no event: look at them again this often.
         recheck = min(recheck if recheck is not None else FEEDBACK_RECHECK_SECONDS, FEEDBACK_RECHECK_SECONDS)
+    if decided.prune_through:
+        # Finished cycle jobs past spec.feedback.keepCycleJobs (their cycles are decided).
+        children.prune_cycle_jobs(decided.prune_cycles, decided.prune_through)
     trained = next((c.reason for c in decided.status.conditions if c.type == "Trained"), "decided")
     for number in range(current.cycle + 1, decided.status.cycle + 1):
         # Before the status that records it: the collector writes the next cycle's data only

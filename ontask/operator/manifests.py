@@ -56,6 +56,23 @@ def name_problems(classifier: str) -> list[str]:
 
 KAFKA_CA_DIR = "/etc/ontask/kafka-ca"
 
+# Which spec.scheduling.roles entry names a child's labels and annotations.
+ROLE_METADATA = {
+    "train": "training",
+    "cycle": "training",
+    "data": "data",
+    "judge": "serving",
+    "student": "serving",
+    "feedback": "feedback",
+}
+# Pods that must run to completion: an Istio sidecar in them never exits, so their Job would never
+# finish; they are kept out of the mesh unless the user's labels say otherwise.
+BATCH_ROLES = frozenset({"train", "cycle", "data"})
+ISTIO_INJECT = "sidecar.istio.io/inject"
+KUEUE_QUEUE = "kueue.x-k8s.io/queue-name"
+# KServe's S3 Secret keys, which the jobs read too: one credential format for every child.
+S3_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+
 
 @dataclass
 class Context:
@@ -91,22 +108,63 @@ class Context:
             block_owner_deletion=True,
         )
 
-    def meta(self, name: str, role: str, cycle: Optional[int] = None) -> k8s.V1ObjectMeta:
+    def own_labels(self, role: str, cycle: Optional[int] = None) -> dict[str, str]:
+        """ontask's labels of a child: how the operator finds its children (never overridden)."""
         labels = {"app.kubernetes.io/managed-by": "ontask", f"{GROUP}/classifier": self.name, f"{GROUP}/role": role}
         if cycle is not None:
             labels[f"{GROUP}/cycle"] = str(cycle)
-        return k8s.V1ObjectMeta(name=name, namespace=self.namespace, labels=labels, owner_references=[self.owner()])
+        return labels
+
+    def user_metadata(self, role: str) -> tuple[dict[str, str], dict[str, str]]:
+        """(labels, annotations) the spec gives this kind of child: spec.scheduling's for every
+        child, its roles entry's over them."""
+        s = self.spec.scheduling
+        per = getattr(s.roles, ROLE_METADATA[role])
+        return {**s.labels, **per.labels}, {**s.annotations, **per.annotations}
+
+    def meta(self, name: str, role: str, cycle: Optional[int] = None) -> k8s.V1ObjectMeta:
+        """A child's metadata: the user's labels and annotations, Kueue's queue on the batch
+        children, ontask's labels over all (the operator selects its children by them)."""
+        labels, annotations = self.user_metadata(role)
+        if role in BATCH_ROLES and self.spec.scheduling.queue_name:
+            labels[KUEUE_QUEUE] = self.spec.scheduling.queue_name
+        labels.update(self.own_labels(role, cycle))
+        return k8s.V1ObjectMeta(
+            name=name,
+            namespace=self.namespace,
+            labels=labels,
+            annotations=annotations or None,
+            owner_references=[self.owner()],
+        )
+
+    def pod_meta(self, role: str, cycle: Optional[int] = None) -> k8s.V1ObjectMeta:
+        """The metadata of a child's pods: the user's labels and annotations; batch pods out of an
+        Istio mesh unless the user's labels say otherwise; ontask's labels."""
+        user_labels, annotations = self.user_metadata(role)
+        labels = {ISTIO_INJECT: "false"} if role in BATCH_ROLES else {}
+        labels.update(user_labels)
+        labels.update(self.own_labels(role, cycle))
+        return k8s.V1ObjectMeta(labels=labels, annotations=annotations or None)
+
+    def pull_secrets(self) -> Optional[list[k8s.V1LocalObjectReference]]:
+        return [k8s.V1LocalObjectReference(name=n) for n in self.spec.scheduling.image_pull_secrets] or None
+
+    def s3_secret_name(self) -> Optional[str]:
+        """The Secret in KServe's S3 format the children read their keys from (the classifier's, else
+        the installation's); None: no keys, the pods' cloud identity."""
+        return self.spec.storage.secret_ref or self.s3_secret
 
     def env_vars(self) -> list[k8s.V1EnvVar]:
         env = [k8s.V1EnvVar(name=k, value=v) for k, v in sorted(self.env.items())]
         if self.spec.storage.endpoint:
             env.append(k8s.V1EnvVar(name="S3_ENDPOINT", value=self.spec.storage.endpoint))
-        if self.s3_secret or self.spec.storage.secret_ref:
-            secret = self.spec.storage.secret_ref or self.s3_secret
-            for var, key in (("AWS_ACCESS_KEY_ID", "accessKey"), ("AWS_SECRET_ACCESS_KEY", "secretKey")):
+        secret = self.s3_secret_name()
+        if secret:
+            # KServe's key names, as its storage initializer reads them from the same Secret.
+            for key in S3_KEYS:
                 env.append(
                     k8s.V1EnvVar(
-                        name=var,
+                        name=key,
                         value_from=k8s.V1EnvVarSource(secret_key_ref=k8s.V1SecretKeySelector(name=secret, key=key)),
                     )
                 )
@@ -201,9 +259,25 @@ _POD_SECURITY = k8s.V1PodSecurityContext(
 )
 
 
-def _pod(containers: list[k8s.V1Container], **fields: Any) -> k8s.V1PodSpec:
+# The judge on KServe's Hugging Face runtime: its image runs as its own non-root user, with HOME
+# and the Hugging Face caches in that user's home; forcing ontask's uid would leave them unwritable.
+# Still "restricted": non-root, RuntimeDefault seccomp (and the container's own settings).
+_RUNTIME_POD_SECURITY = k8s.V1PodSecurityContext(
+    run_as_non_root=True, seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault")
+)
+
+
+def _pod(ctx: Context, containers: list[k8s.V1Container], **fields: Any) -> k8s.V1PodSpec:
+    """A child's pod: restricted security, the spec's image pull secrets, and the storage
+    ServiceAccount (whose cloud identity, IRSA's or Workload Identity's, reaches the store; its
+    API token is not mounted: the identity webhooks project their own token)."""
     return k8s.V1PodSpec(
-        containers=containers, security_context=_POD_SECURITY, automount_service_account_token=False, **fields
+        containers=containers,
+        security_context=_POD_SECURITY,
+        automount_service_account_token=False,
+        image_pull_secrets=ctx.pull_secrets(),
+        service_account_name=ctx.spec.storage.service_account_name,
+        **fields,
     )
 
 
@@ -226,14 +300,20 @@ _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 def model_storage_uri(model: str) -> str:
     """The storageUri of a model, as KServe's storage initializer names it: a Hub id becomes
-    hf://; URIs (s3://, pvc://, hf://, ...) and paths (the embedded mode's folders) stay.
+    hf://, and a pinned hf://org/name@revision KServe's hf://org/name:revision; other URIs
+    (s3://, pvc://, ...) and paths (the embedded mode's folders) stay.
 
     >>> model_storage_uri("Qwen/Qwen2.5-VL-72B-Instruct"), model_storage_uri("s3://ontask/base/judge")
     ('hf://Qwen/Qwen2.5-VL-72B-Instruct', 's3://ontask/base/judge')
-    >>> model_storage_uri("/tmp/models/judge")
-    '/tmp/models/judge'
+    >>> model_storage_uri("hf://Qwen/Qwen2.5-VL-3B-Instruct@66285546"), model_storage_uri("/tmp/models/judge")
+    ('hf://Qwen/Qwen2.5-VL-3B-Instruct:66285546', '/tmp/models/judge')
     """
-    return f"hf://{model}" if _HUB_ID.fullmatch(model) else model
+    if _HUB_ID.fullmatch(model):
+        return f"hf://{model}"
+    if model.startswith("hf://") and "@" in model:
+        repo, _, revision = model.partition("@")
+        return f"{repo}:{revision}"
+    return model
 
 
 # The model name the classifier's own judge answers as, whichever runtime serves it.
@@ -319,7 +399,8 @@ def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
         spec=k8s.V1JobSpec(
             backoff_limit=3,
             template=k8s.V1PodTemplateSpec(
-                spec=_pod([container], restart_policy="Never", volumes=[pvc[0]] if pvc else None)
+                metadata=ctx.pod_meta("data"),
+                spec=_pod(ctx, [container], restart_policy="Never", volumes=[pvc[0]] if pvc else None),
             ),
         ),
     )
@@ -368,8 +449,8 @@ def feedback_collector(ctx: Context) -> dict[str, Any]:
             strategy=k8s.V1DeploymentStrategy(type="Recreate"),
             selector=k8s.V1LabelSelector(match_labels=labels),
             template=k8s.V1PodTemplateSpec(
-                metadata=k8s.V1ObjectMeta(labels=meta.labels),
-                spec=_pod([container], volumes=ca_volumes or None),
+                metadata=ctx.pod_meta("feedback"),
+                spec=_pod(ctx, [container], volumes=ca_volumes or None),
             ),
         ),
     )
@@ -441,7 +522,10 @@ def training_job(
         return KubeflowOrgV1ReplicaSpec(
             replicas=count,
             restart_policy="OnFailure",
-            template=k8s.V1PodTemplateSpec(spec=_pod([container], volumes=volumes or None, **_placement(ctx, gpus))),
+            template=k8s.V1PodTemplateSpec(
+                metadata=ctx.pod_meta(role, cycle),
+                spec=_pod(ctx, [container], volumes=volumes or None, **_placement(ctx, gpus)),
+            ),
         )
 
     replicas = {"Master": replica(1)}
@@ -465,10 +549,22 @@ def training_job(
     return _serialize(job)
 
 
-def _isvc_annotations(ctx: Context, model_version: str) -> dict[str, str]:
-    """An InferenceService's annotations: KServe's deployment mode, the model version it serves
-    and, when the installation asks for it, KServe's Prometheus scraping of the predictor."""
-    out = {"serving.kserve.io/deploymentMode": ctx.kserve_mode, f"{GROUP}/model-version": model_version}
+def _predictor_metadata(ctx: Context, role: str, predictor: dict[str, Any]) -> None:
+    """The user's labels and annotations on a predictor's pods (KServe's component labels and
+    annotations, which it adds to the pods it makes)."""
+    labels, annotations = ctx.user_metadata(role)
+    if labels:
+        predictor["labels"] = labels
+    if annotations:
+        predictor["annotations"] = annotations
+
+
+def _isvc_annotations(ctx: Context, role: str, model_version: str) -> dict[str, str]:
+    """An InferenceService's annotations: the user's, then (over them) KServe's deployment mode,
+    the model version it serves and, when the installation asks for it, KServe's Prometheus
+    scraping of the predictor."""
+    out = ctx.user_metadata(role)[1]
+    out.update({"serving.kserve.io/deploymentMode": ctx.kserve_mode, f"{GROUP}/model-version": model_version})
     if ctx.prometheus_scraping:
         out["serving.kserve.io/enable-prometheus-scraping"] = "true"
     return out
@@ -523,6 +619,7 @@ def inference_service(
         min_replicas=s.serving.min_replicas if role == "student" else 1,
         max_replicas=s.serving.max_replicas if role == "student" else 1,
         service_account_name=s.storage.service_account_name,  # the storage initializer's credentials
+        image_pull_secrets=ctx.pull_secrets(),
         **_placement(ctx, gpus),
     )
     # KServe injects its storage initializer into a custom container that names STORAGE_URI.
@@ -534,7 +631,8 @@ def inference_service(
         spec=V1beta1InferenceServiceSpec(predictor=predictor),
     )
     out = _serialize(isvc)
-    out["metadata"]["annotations"] = _isvc_annotations(ctx, model_version)
+    out["metadata"]["annotations"] = _isvc_annotations(ctx, role, model_version)
+    _predictor_metadata(ctx, role, out["spec"]["predictor"])
     if ctx.kserve_mode == "Serverless" and role == "student":
         out["spec"]["predictor"]["canaryTrafficPercent"] = canary_percent
     return out
@@ -574,8 +672,9 @@ def vllm_judge_service(ctx: Context) -> dict[str, Any]:
         model=model,
         volumes=[_SHM_VOLUME],
         service_account_name=ctx.spec.storage.service_account_name,
+        image_pull_secrets=ctx.pull_secrets(),
         **_placement(ctx, gpus),
-        security_context=_POD_SECURITY,
+        security_context=_RUNTIME_POD_SECURITY,
         automount_service_account_token=False,
         min_replicas=1,
         max_replicas=1,
@@ -587,5 +686,6 @@ def vllm_judge_service(ctx: Context) -> dict[str, Any]:
         spec=V1beta1InferenceServiceSpec(predictor=predictor),
     )
     out = _serialize(isvc)
-    out["metadata"]["annotations"] = _isvc_annotations(ctx, JUDGE_MODEL_NAME)
+    out["metadata"]["annotations"] = _isvc_annotations(ctx, "judge", JUDGE_MODEL_NAME)
+    _predictor_metadata(ctx, "judge", out["spec"]["predictor"])
     return out

@@ -53,6 +53,11 @@ class Plan:
     # Seconds until the plan may change with no event (a canary's time running out); None: only an
     # event (a child, a feedback batch, a spec edit) can change it.
     recheck_after: Optional[float] = None
+    # Decided cycles whose PyTorchJobs are past spec.feedback.keepCycleJobs: cycles this pass moved
+    # out of the window (the backends delete them, and may sweep older leftovers too).
+    prune_cycles: list[int] = field(default_factory=list)
+    # The newest cycle whose job may go (0: none): every cycle up to it is decided.
+    prune_through: int = 0
 
 
 def plan(spec: TaskClassifierSpec, status: TaskClassifierStatus, obs: Observed) -> Plan:
@@ -62,7 +67,10 @@ def plan(spec: TaskClassifierSpec, status: TaskClassifierStatus, obs: Observed) 
     before = s.phase
     ensure: list[str] = []
     events: list[tuple[str, str, str]] = []
-    cond = lambda t, st, reason, msg="": setattr(s, "conditions", set_condition(s.conditions, t, st, reason, msg))  # noqa: E731
+    # Every condition says which generation of the spec it was decided from (metav1.Condition).
+    cond = lambda t, st, reason, msg="": setattr(  # noqa: E731
+        s, "conditions", set_condition(s.conditions, t, st, reason, msg, observed_generation=s.observed_generation)
+    )
     events += [("Warning", "DeprecatedField", w) for w in s.warnings if w not in status.warnings]
 
     if spec.judge.enabled:
@@ -158,7 +166,10 @@ def plan(spec: TaskClassifierSpec, status: TaskClassifierStatus, obs: Observed) 
     if obs.store_error is not None:
         # A store coming back sends no event: look again.
         recheck = min(recheck if recheck is not None else STORE_RECHECK_SECONDS, STORE_RECHECK_SECONDS)
-    return Plan(ensure, s, events, recheck)
+    keep = spec.feedback.keep_cycle_jobs
+    through = max(0, s.cycle - keep)
+    prune = list(range(max(1, status.cycle - keep + 1), through + 1))
+    return Plan(ensure, s, events, recheck, prune_cycles=prune, prune_through=through)
 
 
 # How soon a classifier whose child the API server refused is tried again: a CRD being installed

@@ -26,6 +26,7 @@ ENV = {
     "ONTASK_KAFKA_SASL_MECHANISM": "kafka_sasl_mechanism",
     "ONTASK_KAFKA_SECRET": "kafka_secret",
     "ONTASK_KAFKA_CA_SECRET": "kafka_ca_secret",
+    "ONTASK_HF_OFFLINE": "hf_offline",
 }
 
 
@@ -40,7 +41,11 @@ class OperatorSettings(BaseModel):
         description="Image of the children (data Job, PyTorchJobs, predictors).",
     )
     store: Optional[str] = Field(None, description="Artifact store URI; default s3://<spec.storage.bucket>.")
-    s3_secret: Optional[str] = Field(None, description="Secret with the store's accessKey and secretKey.")
+    s3_secret: Optional[str] = Field(
+        None,
+        description="Secret in KServe's S3 format (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) for children whose "
+        "spec names none; unset: no keys, the pods' cloud identity.",
+    )
     kafka_bootstrap: Optional[str] = Field(None, description="Kafka bootstrap servers; no feedback without.")
     kserve_mode: Literal["RawDeployment", "Serverless"] = Field(
         "RawDeployment", description="KServe deployment mode (Serverless splits traffic for canaries)."
@@ -60,6 +65,11 @@ class OperatorSettings(BaseModel):
     kafka_sasl_mechanism: Optional[SaslMechanism] = Field(None, description="SASL mechanism, with SASL_*.")
     kafka_secret: Optional[str] = Field(None, description="Secret with the Kafka username and password.")
     kafka_ca_secret: Optional[str] = Field(None, description="Secret with ca.crt, the CA of the brokers.")
+    hf_offline: bool = Field(
+        False,
+        description="Air-gapped: HF_HUB_OFFLINE=1 in every child, so Hub models come from the Hugging Face cache "
+        "only (s3:// and pvc:// models never touch the Hub).",
+    )
     resync_seconds: float = Field(
         300.0,
         gt=0,
@@ -82,4 +92,7 @@ class OperatorSettings(BaseModel):
 
     def child_env(self) -> dict[str, str]:
         """Plain environment of every child, besides the credentials and the spec."""
-        return {"S3_ENDPOINT": self.child_s3_endpoint} if self.child_s3_endpoint else {}
+        env = {"S3_ENDPOINT": self.child_s3_endpoint} if self.child_s3_endpoint else {}
+        if self.hf_offline:
+            env["HF_HUB_OFFLINE"] = "1"
+        return env

@@ -13,11 +13,14 @@ TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
 
 def add_lora(model: torch.nn.Module, rank: int, alpha: int | None = None) -> torch.nn.Module:
-    """Inject LoRA adapters of this rank; everything else is frozen."""
+    """Inject LoRA adapters of this rank; everything else is frozen. The adapters are fp32 even
+    over a bf16 base: they are what the optimizer updates, and bf16 would round small updates away."""
     config = LoraConfig(r=rank, lora_alpha=alpha or 2 * rank, lora_dropout=0.0, target_modules=TARGETS)
     inject_adapter_in_model(config, model)
     for name, p in model.named_parameters():
         p.requires_grad = "lora_" in name
+        if p.requires_grad and p.dtype != torch.float32:
+            p.data = p.data.float()
     return model
 
 

@@ -178,6 +178,21 @@ def training_device() -> torch.device:
     return device
 
 
+def student_dtype(device: torch.device, lora_rank: int) -> torch.dtype:
+    """The dtype the student's weights are loaded in. bf16 on a GPU when LoRA trains adapters over
+    a frozen base: the base is only read (under bf16 autocast anyway), in half the memory. fp32
+    where the weights themselves are trained: bf16 keeps 8 bits of mantissa, so an update 1e-6 the
+    size of a weight (GRPO's learning rates) would be rounded away; and fp32 on the CPU, where bf16
+    matmuls are slower.
+
+    >>> student_dtype(torch.device("cuda", 0), 16), student_dtype(torch.device("cuda", 0), 0)
+    (torch.bfloat16, torch.float32)
+    >>> student_dtype(torch.device("cpu"), 16)
+    torch.float32
+    """
+    return torch.bfloat16 if device.type == "cuda" and lora_rank > 0 else torch.float32
+
+
 def init_distributed() -> tuple[int, int]:
     """Join the process group a PyTorchJob (or torchrun) describes in the environment
     (MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE): gloo on CPU, NCCL on GPU. (rank, world)."""
@@ -259,13 +274,19 @@ def run_training(
     ckpt_prefix = checkpoints_prefix(prefix, dataset, dataset_version)
     with tempfile.TemporaryDirectory() as tmp:
         resume = _latest_checkpoint(store, ckpt_prefix, Path(tmp) / "resume")
-        # fp32 weights on the device; forward passes run in bf16 there (trainer.mixed_precision).
-        model, processor = load_vlm(str(resume) if resume else base_model, s3=s3, device=str(device))
-        # The pixels serving will give the student (saved with the model, read back by serving).
-        set_pixel_budget(processor.image_processor, spec.serving.model_max_pixels)
         lora_rank = spec.training.lora_rank
         if cycle and spec.feedback.lora_rank is not None:
             lora_rank = spec.feedback.lora_rank
+        # Loaded straight onto the device, in bf16 for a frozen LoRA base on a GPU and fp32 for
+        # weights that train (student_dtype); forward passes run in bf16 there (trainer.mixed_precision).
+        model, processor = load_vlm(
+            str(resume) if resume else base_model,
+            s3=s3,
+            dtype=student_dtype(device, lora_rank),
+            device=str(device),
+        )
+        # The pixels serving will give the student (saved with the model, read back by serving).
+        set_pixel_budget(processor.image_processor, spec.serving.model_max_pixels)
         if lora_rank:
             add_lora(model, lora_rank)
         rows = load_rows(
