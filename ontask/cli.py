@@ -58,7 +58,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    titles = {"val": "held-out", "corrections": "corrected edge cases", "train": "train"}
+    titles = {
+        "val": "held-out",
+        "holdout": "held-out corrections",
+        "corrections": "corrected edge cases (a cycle's: trained on but for the held-out ones)",
+        "train": "train",
+    }
     table = report.markdown_table(results, list(sets), titles)
     first = next(iter(sets))
     for key in [k for k in (args.by or "").split(",") if k]:
@@ -289,8 +294,9 @@ def _compare(args: argparse.Namespace, summary: dict, spec) -> None:
 
     store = _store_for(args.store)
     version, sets = gate_sets(store, args.dataset, args.dataset_version)
-    candidate = {**evaluate(summary["model_uri"], sets), "dataset": args.dataset, "version": version}
-    serving = {**evaluate(args.compare_with, sets), "dataset": args.dataset, "version": version}
+    px = spec.serving.model_max_pixels  # as served, whatever budget an older version was saved with
+    candidate = {**evaluate(summary["model_uri"], sets, max_pixels=px), "dataset": args.dataset, "version": version}
+    serving = {**evaluate(args.compare_with, sets, max_pixels=px), "dataset": args.dataset, "version": version}
     decision = decide(candidate, serving, spec.serving.promote_if_gain, spec.serving.max_regression)
     write_evaluation(
         store,
@@ -653,7 +659,12 @@ def _add_eval(sub: "argparse._SubParsersAction") -> None:
     ev.add_argument("--store", required=True, help="store of the dataset: a folder or s3://bucket/prefix")
     ev.add_argument("--data", required=True, help="dataset name[:version] (default: its latest version)")
     ev.add_argument("--judge", help="judge model URI: adds the prompt-engineering baseline")
-    ev.add_argument("--slices", default="val,corrections", help="comma-separated: val, corrections, train")
+    ev.add_argument(
+        "--slices",
+        default="val,holdout,corrections",
+        help="comma-separated: val, holdout (a cycle's held-out corrections and their variants), corrections, "
+        "train; slices a dataset lacks are left out",
+    )
     ev.add_argument(
         "--pixels",
         action="store_true",

@@ -388,7 +388,7 @@ class FeedbackSpec(Model):
     )
     holdout_fraction: float = Field(
         0.2,
-        ge=0.0,
+        gt=0.0,
         le=0.45,
         description="Share of corrections held out whole (with their variants) for the promotion gate, and as "
         "many again for the candidate's validation; chosen by correction id, so never trained on in any cycle.",

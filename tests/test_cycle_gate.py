@@ -2,11 +2,13 @@
 cycle in flight, as the operator trains them), and the first only once the classifier's own
 dataset, which cycles replay, exists."""
 
+import json
 from dataclasses import replace
 
 from ontask.data import generate, write_version
 from ontask.data.dataset import read_version, row_meta
 from ontask.evaluation.evaluate import gate_sets
+from ontask.evaluation.gate import is_regression_row
 from ontask.feedback.buffer import Entry
 from ontask.feedback.cycle import assemble_cycle, correction_split, next_cycle_open, write_decision
 from ontask.spec import FeedbackSpec
@@ -49,7 +51,8 @@ def test_a_cycle_holds_out_whole_corrections_and_the_gate_never_sees_a_trained_r
         if correction is not None and not str(correction).startswith("fb-"):
             correction = f"fb-{correction}"
         by_split.setdefault(r["extra_info"]["split"], set()).add(correction)
-    by_split["train"].discard(None)  # replay rows
+    by_split["train"].discard(None)  # replayed rows
+    by_split["val"].discard(None)  # calibration rows
     assert by_split["holdout"] and by_split["val"] and by_split["train"]
     assert not by_split["holdout"] & by_split["train"] and not by_split["val"] & by_split["train"]
     assert manifest["made_by"]["corrections_by_split"]["holdout"] == len(by_split["holdout"])
@@ -59,11 +62,19 @@ def test_a_cycle_holds_out_whole_corrections_and_the_gate_never_sees_a_trained_r
     gated = [r for r in ds.rows if r["extra_info"]["split"] == "holdout"]
     assert len(sets["holdout"]) == len([r for r in gated if r["extra_info"]["hard_kind"] == "correction"])
     assert not {r["extra_info"]["image_sha256"] for r in gated} & trained_images
-    # The regression set is the classifier's own validation split, which no cycle trains on.
-    regression = read_version(store, "focus").split("val")
+    # The regression set is part of the classifier's own validation split, which no cycle trains
+    # on; the other part calibrates the candidate's hybrid, so it is not scored either.
+    own_val = read_version(store, "focus").split("val")
+    regression = {r["extra_info"]["id"] for r in own_val if is_regression_row(r["extra_info"]["id"])}
     assert len(sets["regression"]) == len(regression) > 0
     replayed = {r["extra_info"]["id"].removeprefix("replay-") for r in ds.split("train")}
-    assert not replayed & {r["extra_info"]["id"] for r in regression}
+    calibration = {
+        r["extra_info"]["id"].removeprefix("calibration-")
+        for r in ds.split("val")
+        if r["extra_info"]["reason"] == "calibration"
+    }
+    assert not replayed & regression and not calibration & regression
+    assert calibration == {r["extra_info"]["id"] for r in own_val} - regression
 
 
 def test_the_same_correction_lands_in_the_same_split_in_every_cycle():
@@ -125,3 +136,19 @@ def test_a_cycle_that_forgets_is_refused_by_the_gate_with_the_reason(tmp_path):
     assert decision.regression.losses > 0 and decision.family is not None and decision.family.n > 0
     assert not decision.promote and "maxRegression" in decision.reason, decision.reason
     assert "keep the serving version" in out.stdout and "maxRegression" in out.stdout
+
+
+def test_an_evaluation_an_earlier_ontask_wrote_is_read_as_a_refusal_not_an_error(tmp_path):
+    from ontask.evaluation.gate import read_evaluation
+    from ontask.store_paths import evaluation_key
+
+    store = LocalStore(tmp_path)
+    old = {
+        "candidate": {"val": {"accuracy": 0.9, "n": 10}},
+        "serving": {"val": {"accuracy": 0.8, "n": 10}},
+        "decision": {"promote": True, "gain": 0.1, "candidate_accuracy": 0.9, "serving_accuracy": 0.8,
+                     "min_gain": 0.01, "reason": "accuracy 0.900 vs 0.800"},
+    }  # fmt: skip
+    store.put_bytes(evaluation_key("classifiers/focus", "v2"), json.dumps(old).encode(), "application/json")
+    evaluation = read_evaluation(store, "classifiers/focus", "v2")
+    assert not evaluation.decision.promote and "format this gate does not read" in evaluation.decision.reason

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 from ontask.data.dataset import read_version
 from ontask.evaluation.compare import Item, items_of, served_probabilities, student_probabilities
-from ontask.evaluation.gate import FAMILY_SLICE, REGRESSION_SLICE
+from ontask.evaluation.gate import FAMILY_SLICE, REGRESSION_SLICE, is_regression_row
 from ontask.evaluation.metrics import summary
 from ontask.labels import LABELS, ON
 from ontask.models.classifier import StudentClassifier
@@ -48,16 +48,18 @@ def gate_sets(store: Store, dataset: str, version: Optional[str] = None) -> tupl
     regression = ds.manifest.get("made_by", {}).get("regression")
     if regression:
         reg = read_version(store, regression["dataset"], regression["version"])
-        if rows := rows_of(reg, regression.get("split", "val")):
+        rows = [r for r in rows_of(reg, regression.get("split", "val")) if is_regression_row(r["extra_info"]["id"])]
+        if rows:
             sets[REGRESSION_SLICE] = items_of(reg, rows)
     return ds.version, sets
 
 
-def evaluate(model_uri: str, sets: dict[str, list[Item]], s3=None) -> dict[str, Any]:
+def evaluate(model_uri: str, sets: dict[str, list[Item]], s3=None, max_pixels: Optional[int] = None) -> dict[str, Any]:
     """Metrics of one model per split as it is served (its hybrid with the verifier when it has a
-    fit: what users get and what the promotion gate compares), with the latency of each answer;
-    the student alone under "student_alone", and which of the two answered under "answers"."""
-    student = StudentClassifier.load(model_uri, s3=s3)
+    fit, at the pixel budget serving gives it: what users get and what the promotion gate
+    compares), with the latency of each answer; the student alone under "student_alone", and
+    which of the two answered under "answers"."""
+    student = StudentClassifier.load(model_uri, max_pixels=max_pixels, s3=s3)
     p, latencies = student_probabilities(student, sets)
     served = served_probabilities(student.hybrid, p, sets)
     h = student.hybrid

@@ -5,9 +5,12 @@ store that the operator acts on.
 Whole corrections are held out, never single rows: a correction and all its variants land in
 one split, chosen from the correction's id (stable across cycles, so a correction held out once
 is never trained on later). `train` is what the candidate learns from, `val` what its training
-reports and its hybrid weight is fitted on, `holdout` what the promotion gate scores the
-corrected families on. The gate's other slice, the regression set, is the replayed dataset's own
-validation split, named in the manifest (`made_by.regression`) rather than copied.
+reports and its hybrid is fitted on (the validation corrections, and the calibration half of the
+replayed dataset's validation rows, copied in, so that the hybrid sees the family and the rest),
+`holdout` what the promotion gate scores the corrected families on. The gate's other slice, the
+regression set, is the other half of the replayed dataset's validation rows (is_regression_row),
+named in the manifest (`made_by.regression`) rather than copied: fixed across cycles, and neither
+trained nor fitted on by any cycle.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from ontask.data.dataset import (
 )
 from ontask.data.images import DEFAULT_MAX_BYTES, decode_image
 from ontask.data.variants import make_variants
+from ontask.evaluation.gate import is_regression_row
 from ontask.feedback.buffer import Entry
 from ontask.labels import LABELS
 from ontask.spec import FeedbackSpec
@@ -106,19 +110,35 @@ def replay_examples(store: Store, dataset: str, version: Optional[str], n: int, 
     ds = read_version(store, dataset, version)
     rows = [r for r in ds.split("train") if r["reward_model"]["ground_truth"] in LABELS]
     for r in random.Random(seed).sample(rows, min(n, len(rows))):
-        yield Example(
-            id=f"replay-{r['extra_info']['id']}",
-            image=ds.image(r),
-            task=r["extra_info"]["task"],
-            label=r["reward_model"]["ground_truth"],
-            label_source="manifest",
-            windows=row_windows(r),
-            split="train",
-            hard=bool(r["extra_info"]["hard"]),
-            hard_kind=r["extra_info"].get("hard_kind"),
-            reason="replay",
-            meta=row_meta(r),
-        )
+        yield _copied(ds, r, f"replay-{r['extra_info']['id']}", "train", "replay")
+
+
+def calibration_examples(store: Store, dataset: str, version: Optional[str]) -> Iterator[Example]:
+    """The validation rows of an earlier dataset version that are not its regression set, as a
+    cycle's `val` rows (the candidate's hybrid is fitted on them with the validation corrections)."""
+    ds = read_version(store, dataset, version)
+    for r in ds.split("val"):
+        if r["reward_model"]["ground_truth"] in LABELS and not is_regression_row(r["extra_info"]["id"]):
+            yield _copied(ds, r, f"calibration-{r['extra_info']['id']}", "val", "calibration")
+
+
+def _copied(ds, r: dict[str, Any], new_id: str, split: str, reason: str) -> Example:
+    """A row of an earlier dataset version in a cycle's dataset, its label's provenance (source,
+    the judge's probability) kept; its image is read when the row is reached."""
+    return Example(
+        id=new_id,
+        image=ds.image(r),
+        task=r["extra_info"]["task"],
+        label=r["reward_model"]["ground_truth"],
+        label_source=r["extra_info"]["label_source"],
+        windows=row_windows(r),
+        split=split,
+        hard=bool(r["extra_info"]["hard"]),
+        hard_kind=r["extra_info"].get("hard_kind"),
+        reason=reason,
+        meta=row_meta(r),
+        judge_p_on=r["extra_info"].get("judge_p_on_task"),
+    )
 
 
 def assemble_cycle(
@@ -144,8 +164,8 @@ def assemble_cycle(
         "corrections_by_split": {"train": 0, "val": 0, "holdout": 0},
         "holdout_fraction": spec.holdout_fraction,
         "replay": replay_dataset,
-        # The gate's regression set: the classifier's own held-out rows, fixed across cycles.
-        "regression": {"dataset": replay_dataset, "version": replay_version, "split": "val"}
+        # The gate's regression set: part of the classifier's own held-out rows, fixed across cycles.
+        "regression": {"dataset": replay_dataset, "version": replay_version, "split": "val", "part": "regression"}
         if replay_dataset
         else None,
     }
@@ -165,6 +185,7 @@ def assemble_cycle(
         if replay_dataset:
             n = round(spec.replay_ratio * written)
             yield from replay_examples(store, replay_dataset, replay_version, n, seed=number)
+            yield from calibration_examples(store, replay_dataset, replay_version)
 
     return write_version(store, feedback_dataset(classifier), rows(), "ontask/feedback", made_by)
 

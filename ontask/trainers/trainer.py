@@ -379,6 +379,20 @@ class Trainer:
         keys = sorted(values)
         return dict(zip(keys, self._allreduce([values[k] for k in keys])))
 
+    def _advantages(self, rewards: torch.Tensor) -> torch.Tensor:
+        """Group-centred rewards divided as spec.training.advantageNorm says; `batch` takes its one
+        deviation over the groups with signal on all ranks, so N workers train as one process does."""
+        g, norm = self.cfg.group_size, self.cfg.advantage_norm
+        if norm != "batch" or self.world == 1:
+            return group_advantages(rewards, g, norm=norm)
+        centred = group_advantages(rewards, g, norm="none").view(-1, g)
+        live = centred[centred.abs().sum(dim=1) > 0]
+        n, total, squares = self._allreduce([float(live.numel()), float(live.sum()), float((live**2).sum())])
+        if not n:
+            return centred.view(-1)
+        std = math.sqrt(max(squares / n - (total / n) ** 2, 0.0))
+        return centred.view(-1) / (std + 1e-6)
+
     def grpo_step(self) -> dict[str, Any]:
         """One optimizer step of GRPO over prompts_per_step prompts (split across ranks)."""
         cfg = self.cfg
@@ -387,8 +401,7 @@ class Trainer:
         global_batch = self._global_batch()
         groups, rewards, parts = self._rollouts(self._local(global_batch))
         signal = groups_with_signal(rewards, cfg.group_size)
-        advantages = group_advantages(rewards, cfg.group_size, norm=cfg.advantage_norm)
-        objective = self._update(groups, advantages.view(-1, cfg.group_size), signal)
+        objective = self._update(groups, self._advantages(rewards).view(-1, cfg.group_size), signal)
         self.step += 1
         elapsed = time.perf_counter() - t0
         totals = self._allreduce_named(
