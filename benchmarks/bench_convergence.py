@@ -161,9 +161,8 @@ def run() -> None:
             # own users' screens.
             n_real = len(real_corrections)
             plans += [("real", 0, None, v1["model_uri"], real_sets)]
-            plans += [
-                ("real", n_real, arm, (real_corrections, n_real, "real", real_replay, arm), real_sets) for arm in ARMS
-            ]
+            # The control arm runs on the synthetic family only (its question is the same on both).
+            plans += [("real", n_real, "GRPO", (real_corrections, n_real, "real", real_replay, "GRPO"), real_sets)]
             for where, k, arm, model, slices in plans:
                 uri = model if isinstance(model, str) else after(*model)
                 result = compare(slices, {"student": uri})
@@ -207,6 +206,8 @@ def run() -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for where, marker in (("synthetic", "o"), ("real", "^")):
         for arm, style in (("GRPO", "-"), ("supervised", ":")):
+            if not any(w == where and a == arm for w, _, a in results):
+                continue
             cells = [(k, c) for (w, k, a), c in results.items() if w == where and a in (None, arm)]
             ks = [k for k, _ in cells]
             for s, colour in (("edge", "C0"), ("heldout", "C1")):
