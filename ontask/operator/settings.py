@@ -26,6 +26,8 @@ ENV = {
     "ONTASK_KAFKA_SASL_MECHANISM": "kafka_sasl_mechanism",
     "ONTASK_KAFKA_SECRET": "kafka_secret",
     "ONTASK_KAFKA_CA_SECRET": "kafka_ca_secret",
+    "ONTASK_TRAINING_BACKEND": "training_backend",
+    "ONTASK_TRAINING_RUNTIME": "training_runtime",
 }
 
 
@@ -60,6 +62,16 @@ class OperatorSettings(BaseModel):
     kafka_sasl_mechanism: Optional[SaslMechanism] = Field(None, description="SASL mechanism, with SASL_*.")
     kafka_secret: Optional[str] = Field(None, description="Secret with the Kafka username and password.")
     kafka_ca_secret: Optional[str] = Field(None, description="Secret with ca.crt, the CA of the brokers.")
+    training_backend: Literal["auto", "PyTorchJob", "TrainJob"] = Field(
+        "auto",
+        description="What runs training: Kubeflow's v1 training operator (PyTorchJob) or Kubeflow Trainer v2 "
+        "(TrainJob); auto: whichever the cluster serves (PyTorchJob when it serves both).",
+    )
+    training_runtime: str = Field(
+        "ontask-grpo",
+        min_length=1,
+        description="The ClusterTrainingRuntime TrainJobs run on; ontask creates it when absent.",
+    )
     resync_seconds: float = Field(
         300.0,
         gt=0,
