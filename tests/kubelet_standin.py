@@ -39,6 +39,7 @@ from realservers.proc import free_port
 REPO = Path(__file__).resolve().parents[1]
 PYTORCHJOB = ("kubeflow.org", "v1", "pytorchjobs")
 JOB_LABEL = "training.kubeflow.org/job-name"  # on every pod the training operator creates
+JOBSET_LABEL = "jobset.sigs.k8s.io/jobset-name"  # on every pod of a JobSet (a Trainer v2 TrainJob's)
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"  # on every pod the Job controller creates
 RESTART_DELAY = 1.0  # a kubelet's crash-loop backoff starts at 10 s; shortened for tests
 ISVC = ("serving.kserve.io", "v1beta1", "inferenceservices")
@@ -173,6 +174,10 @@ class KubeletStandIn:
         main = next((c for c in pod.spec.containers if c.name == "kserve-container"), pod.spec.containers[0])
         c = self.core.api_client.sanitize_for_serialization(main)
         fields = {"metadata.name": pod.metadata.name, "metadata.namespace": self.namespace}
+        # The downward API's labels and annotations (Trainer v2 reads a node's rank from its Job
+        # completion index annotation).
+        for kind, values in (("labels", labels), ("annotations", pod.metadata.annotations or {})):
+            fields.update({f"metadata.{kind}['{k}']": v for k, v in values.items()})
         env, args, port, role = container_env(c, self.secrets, fields), list(c.get("args") or []), None, None
         command = c.get("command")
         # Pods have addresses of their own; here they share one: each container port gets a local one.
@@ -200,6 +205,11 @@ class KubeletStandIn:
             network = {"MASTER_ADDR": "127.0.0.1", "PET_MASTER_ADDR": "127.0.0.1"}
             network.update({"MASTER_PORT": rendezvous, "PET_MASTER_PORT": rendezvous})
             env.update({k: v for k, v in network.items() if k in env})
+        elif JOBSET_LABEL in labels and "PET_MASTER_ADDR" in env:
+            # A Trainer v2 node: torchrun's rendezvous at node 0's name (its headless Service) on
+            # port 29400 in a cluster; here this machine, on a port of the JobSet's own.
+            rendezvous = str(self.job_ports.setdefault(f"jobset/{labels[JOBSET_LABEL]}", free_port()))
+            env.update({"PET_MASTER_ADDR": "127.0.0.1", "PET_MASTER_PORT": rendezvous})
         elif args[:1] == ["operator"]:
             # The chart's operator: its health endpoint (the runner's default, 8080) and its
             # metrics on this pod's local ports.
