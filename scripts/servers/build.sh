@@ -204,16 +204,31 @@ build_trainer() {
   # Kubeflow Trainer v2's controller manager (TrainJob, TrainingRuntime and
   # ClusterTrainingRuntime reconcilers and their validating webhook) and JobSet's controller
   # (which Trainer v2 runs every TrainJob as), with the manifests they are installed with: their
-  # CRDs, ClusterRoles and webhook configurations. Neither module has replace directives, so
-  # `go install` builds each as published.
+  # CRDs, ClusterRoles and webhook configurations. Neither module has replace directives: Trainer
+  # v2 builds with `go install`; JobSet's main package is its module's root, and `go install
+  # sigs.k8s.io/jobset@v` asks the proxy for the module's version list (to report deprecation),
+  # which the proxy refuses, so it is built from a wrapper module that requires it.
   local dir="$CACHE/trainer" want="$TRAINER_VERSION jobset $JOBSET_VERSION"
   [[ -x "$BIN/trainer-controller-manager" && -x "$BIN/jobset-controller" && -f "$dir/.complete" && "$(cat "$dir/.complete")" == "$want" ]] && return 0
   log "building Kubeflow Trainer $TRAINER_VERSION and JobSet $JOBSET_VERSION (cold: ~10 min on 2 cores)"
   local tmp trainer jobset; tmp="$(wrapper trainer)"
   GOBIN="$tmp" go install -ldflags "-s -w" "github.com/kubeflow/trainer/v2/cmd/trainer-controller-manager@$TRAINER_VERSION"
-  GOBIN="$tmp" go install -ldflags "-s -w" "sigs.k8s.io/jobset@$JOBSET_VERSION"
+  mkdir -p "$tmp/jobset"
+  cat > "$tmp/jobset/go.mod" <<MOD
+module ontask.dev/servers/jobset
+go 1.24.0
+require sigs.k8s.io/jobset $JOBSET_VERSION
+MOD
+  cat > "$tmp/jobset/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import _ "sigs.k8s.io/jobset"
+GO
+  (cd "$tmp/jobset" && go mod tidy >/dev/null && go build -ldflags "-s -w" -o "$tmp/jobset-controller" sigs.k8s.io/jobset)
   mv "$tmp/trainer-controller-manager" "$BIN/trainer-controller-manager"
-  mv "$tmp/jobset" "$BIN/jobset-controller"
+  mv "$tmp/jobset-controller" "$BIN/jobset-controller"
   trainer="$(cd "$tmp" && go mod download -json "github.com/kubeflow/trainer/v2@$TRAINER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
   jobset="$(cd "$tmp" && go mod download -json "sigs.k8s.io/jobset@$JOBSET_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
   rm -rf "$dir"; mkdir -p "$dir/crds" "$dir/jobset"
