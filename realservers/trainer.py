@@ -172,6 +172,8 @@ class TrainerV2:
                 config={
                     "apiVersion": "config.trainer.kubeflow.org/v1alpha1",
                     "kind": "Configuration",
+                    # Its loader dereferences webhook.host, which its defaults leave unset (as upstream's file sets it).
+                    "webhook": {"host": ""},
                     "leaderElection": {"leaderElect": False},
                     "certManagement": {
                         "enable": True,
@@ -192,10 +194,8 @@ class TrainerV2:
 
     def _established(self, crd: str) -> bool:
         got = json.loads(self._kubectl("get", "crd", crd, "-o", "json"))
-        return any(
-            c["type"] == "Established" and c["status"] == "True"
-            for c in (got.get("status") or {}).get("conditions", [])
-        )
+        conditions = (got.get("status") or {}).get("conditions") or []  # none yet, just after apply
+        return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
 
     def _start(self, c: Controller) -> ServerProcess:
         workdir = self.workdir / c.name
@@ -216,7 +216,7 @@ class TrainerV2:
         )
         config = {
             **c.config,
-            "webhook": {"port": webhook_port},
+            "webhook": {**c.config.get("webhook", {}), "port": webhook_port},
             "health": {"healthProbeBindAddress": f"127.0.0.1:{probe_port}"},
             "metrics": {"bindAddress": "0"},
         }
