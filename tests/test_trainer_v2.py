@@ -13,11 +13,12 @@ import uuid
 import pytest
 from kubernetes import client as k8s
 
+from ontask.operator.children import _condition_state
 from ontask.operator.manifests import Context, training_job
 from ontask.operator.training import CLUSTER_RUNTIME, TRAINJOB, as_trainjob, training_runtime
 from ontask.spec import TaskClassifierSpec
 from tests.conftest import run_cli, wait_for
-from tests.kubelet_standin import JOBSET_LABEL
+from tests.kubelet_standin import JOBSET_LABEL, KubeletStandIn
 from tests.operator_env import Operator, classifier_status, manifest, prepare_namespace
 
 pytestmark = pytest.mark.slow
@@ -99,6 +100,53 @@ def test_trainer_v2s_webhook_refuses_a_trainjob_on_a_runtime_that_does_not_exist
         _strict_create(api, TRAINJOB, body)
     assert refused.value.status in (400, 403, 422), refused.value
     assert "no-such-runtime" in refused.value.body
+
+
+def _runtime(api: k8s.CustomObjectsApi) -> None:
+    try:
+        _strict_create(api, CLUSTER_RUNTIME, training_runtime(RUNTIME), namespaced=False, dry_run=False)
+    except k8s.ApiException as e:
+        if e.status != 409:
+            raise
+
+
+def test_a_trainjob_that_keeps_failing_restarts_to_its_backoff_limit_then_fails_with_jobsets_message(
+    api, admin_api, trainer_v2, tmp_path
+):
+    """What a cluster does with a TrainJob whose training keeps failing, and what the classifier
+    reads from it: the node restarts in place until the Job's backoffLimit (3, from ontask's
+    runtime), then the Job, its JobSet and the TrainJob fail, with JobSet's words."""
+    _runtime(api)
+    spec = TaskClassifierSpec.model_validate(
+        {"data": {"source": "synthetic"}, "student": {"gpus": 0}, "training": {"workers": 2}}
+    )
+    ctx = Context("doomed", NS, str(uuid.uuid4()), spec, store_uri=str(tmp_path / "store"))
+    # No such base model here, so `ontask train` exits with an error every time it starts.
+    body = as_trainjob(training_job(ctx, "doomed-data", "d1", "v1", str(tmp_path / "no-such-model")), RUNTIME)
+    body["metadata"].pop("ownerReferences")
+    name = body["metadata"]["name"]
+    standin = KubeletStandIn(admin_api, NS, tmp_path / "kubelet", {}).start()
+    try:
+        _strict_create(api, TRAINJOB, body, dry_run=False)
+
+        def state():
+            got = api.get_namespaced_custom_object(*TRAINJOB[:2], NS, TRAINJOB[2], name)
+            s = _condition_state((got.get("status") or {}).get("conditions") or [])
+            return s if s[0] == "Failed" else None
+
+        pod = f"{name}-node-0-0"
+        diagnose = lambda: f"{standin.starts}\n{trainer_v2.tail(10)}"  # noqa: E731
+        outcome = wait_for(state, 240, "the TrainJob to fail", diagnose)
+        # Two nodes (training.workers: 2) are the two pods of one indexed Job, whose backoffLimit
+        # counts their restarts together, as a PyTorchJob's runPolicy does: failed at the third
+        # (the other node may be restarting already when the Job controller decides).
+        assert sorted(p.rsplit("-", 1)[0] for p in standin.starts) == [pod, f"{name}-node-0-1"], standin.starts
+        assert 3 <= sum(standin.starts.values()) - len(standin.starts) <= 4, standin.starts
+        # JobSet's words, which Trainer v2 copies onto the TrainJob and the classifier then shows.
+        assert outcome == ("Failed", "jobset failed due to one or more job failures")
+        assert "ontask: error:" in standin.log_tail(next(p for p in standin.starts if p.startswith(pod)))
+    finally:
+        standin.stop()
 
 
 E2E_NS = "trainer-v2-e2e"
