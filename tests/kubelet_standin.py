@@ -1,14 +1,15 @@
 """A kubelet stand-in for tests: no kubelet can run here, but the controllers that make pods
 do (the kube-controller-manager's Job, Deployment and ReplicaSet controllers, the Kubeflow
-training operator's, see realservers/training_operator.py, and KServe's where a module starts
-it, `kserve=True`). It watches the real API server and runs every pod of its namespace as a
-kubelet would, with the real code: the container's args as a local `ontask` process with the
-pod's environment (a PyTorchJob's MASTER_ADDR, WORLD_SIZE, RANK from the training operator; a
-KServe predictor on the URI its storage initializer would copy to /mnt/models), and writes the
-pod's status back through the API, so the controllers and the operator see what they would see
-in a cluster. Without KServe's controller (its Serverless mode needs Knative, which cannot run
-here) it also plays KServe: an InferenceService runs as a local `ontask serve` predictor and its
-status is written as KServe would."""
+training operator's, see realservers/training_operator.py, Kubeflow Trainer v2's and JobSet's,
+see realservers/trainer.py, and KServe's where a module starts it, `kserve=True`). It watches the
+real API server and runs every pod of its namespace as a kubelet would, with the real code: the
+container's args as a local `ontask` process with the pod's environment (a PyTorchJob's
+MASTER_ADDR, WORLD_SIZE, RANK from the training operator; a TrainJob node's PET_* rendezvous
+from Trainer v2, under torchrun; a KServe predictor on the URI its storage initializer would
+copy to /mnt/models), and writes the pod's status back through the API, so the controllers and
+the operator see what they would see in a cluster. Without KServe's controller (its Serverless
+mode needs Knative, which cannot run here) it also plays KServe: an InferenceService runs as a
+local `ontask serve` predictor and its status is written as KServe would."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Mapping, Optional
+from typing import Any, ClassVar, Mapping, Optional
 
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
@@ -506,7 +506,8 @@ class KubeChildren(Children):
                 raise
             self._bring_to_spec(body, self._get(ISVC, name) if body["kind"] == "InferenceService" else None)
 
-    _runtimes_seen: set[str] = set()  # ClusterTrainingRuntimes known to exist, for the operator's life
+    # ClusterTrainingRuntimes known to exist, for the operator's life: one GET per runtime, not per TrainJob.
+    _runtimes_seen: ClassVar[set[str]] = set()
 
     def _ensure_runtime(self, name: str) -> None:
         """The ClusterTrainingRuntime a TrainJob names: created when absent (ontask's own, from
@@ -520,13 +521,11 @@ class KubeChildren(Children):
         except ApiException as e:
             if e.status != 404:
                 raise
-            try:
+            try:  # a 404 here (Trainer v2 not installed) is said as the TrainJob's CRDMissing
                 self.custom.create_cluster_custom_object(*CLUSTER_RUNTIME, body)
                 log.info("created ClusterTrainingRuntime %s", name)
             except ApiException as e:
-                if e.status == 404:  # the kind itself is not served
-                    raise ApiException(status=404, reason=f"ClusterTrainingRuntime {name}: {e.reason}") from e
-                if e.status != 409:
+                if e.status != 409:  # made meanwhile by another replica
                     raise
         else:
             mine = (current.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/managed-by") == "ontask"
