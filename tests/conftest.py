@@ -192,3 +192,20 @@ def kserve_controller(real_servers: RealServers, crd_installed: None, tmp_path_f
         yield controller
     finally:
         controller.stop()
+
+
+@pytest.fixture(scope="module")
+def trainer_v2(real_servers: RealServers, crd_installed: None, tmp_path_factory):
+    """Kubeflow Trainer v2's controller manager and JobSet's controller (and their webhooks) for
+    one module, with their upstream CRDs: they turn TrainJobs into JobSets, Jobs and pods, which
+    the kubelet stand-in runs."""
+    from realservers.trainer import TrainerV2, available
+
+    why = available()
+    if why is not None:
+        pytest.skip(why)
+    controllers = TrainerV2(tmp_path_factory.mktemp("trainer"), real_servers.kube())
+    try:
+        yield controllers.start()
+    finally:
+        controllers.stop()

@@ -1,14 +1,15 @@
 """A kubelet stand-in for tests: no kubelet can run here, but the controllers that make pods
 do (the kube-controller-manager's Job, Deployment and ReplicaSet controllers, the Kubeflow
-training operator's, see realservers/training_operator.py, and KServe's where a module starts
-it, `kserve=True`). It watches the real API server and runs every pod of its namespace as a
-kubelet would, with the real code: the container's args as a local `ontask` process with the
-pod's environment (a PyTorchJob's MASTER_ADDR, WORLD_SIZE, RANK from the training operator; a
-KServe predictor on the URI its storage initializer would copy to /mnt/models), and writes the
-pod's status back through the API, so the controllers and the operator see what they would see
-in a cluster. Without KServe's controller (its Serverless mode needs Knative, which cannot run
-here) it also plays KServe: an InferenceService runs as a local `ontask serve` predictor and its
-status is written as KServe would."""
+training operator's, see realservers/training_operator.py, Kubeflow Trainer v2's and JobSet's,
+see realservers/trainer.py, and KServe's where a module starts it, `kserve=True`). It watches the
+real API server and runs every pod of its namespace as a kubelet would, with the real code: the
+container's args as a local `ontask` process with the pod's environment (a PyTorchJob's
+MASTER_ADDR, WORLD_SIZE, RANK from the training operator; a TrainJob node's PET_* rendezvous
+from Trainer v2, under torchrun; a KServe predictor on the URI its storage initializer would
+copy to /mnt/models), and writes the pod's status back through the API, so the controllers and
+the operator see what they would see in a cluster. Without KServe's controller (its Serverless
+mode needs Knative, which cannot run here) it also plays KServe: an InferenceService runs as a
+local `ontask serve` predictor and its status is written as KServe would."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from realservers.proc import free_port
 REPO = Path(__file__).resolve().parents[1]
 PYTORCHJOB = ("kubeflow.org", "v1", "pytorchjobs")
 JOB_LABEL = "training.kubeflow.org/job-name"  # on every pod the training operator creates
+JOBSET_LABEL = "jobset.sigs.k8s.io/jobset-name"  # on every pod of a JobSet (a Trainer v2 TrainJob's)
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"  # on every pod the Job controller creates
 RESTART_DELAY = 1.0  # a kubelet's crash-loop backoff starts at 10 s; shortened for tests
 ISVC = ("serving.kserve.io", "v1beta1", "inferenceservices")
@@ -173,6 +175,10 @@ class KubeletStandIn:
         main = next((c for c in pod.spec.containers if c.name == "kserve-container"), pod.spec.containers[0])
         c = self.core.api_client.sanitize_for_serialization(main)
         fields = {"metadata.name": pod.metadata.name, "metadata.namespace": self.namespace}
+        # The downward API's labels and annotations (Trainer v2 reads a node's rank from its Job
+        # completion index annotation).
+        for kind, values in (("labels", labels), ("annotations", pod.metadata.annotations or {})):
+            fields.update({f"metadata.{kind}['{k}']": v for k, v in values.items()})
         env, args, port, role = container_env(c, self.secrets, fields), list(c.get("args") or []), None, None
         command = c.get("command")
         # Pods have addresses of their own; here they share one: each container port gets a local one.
@@ -200,6 +206,11 @@ class KubeletStandIn:
             network = {"MASTER_ADDR": "127.0.0.1", "PET_MASTER_ADDR": "127.0.0.1"}
             network.update({"MASTER_PORT": rendezvous, "PET_MASTER_PORT": rendezvous})
             env.update({k: v for k, v in network.items() if k in env})
+        elif JOBSET_LABEL in labels and "PET_MASTER_ADDR" in env:
+            # A Trainer v2 node: torchrun's rendezvous at node 0's name (its headless Service) on
+            # port 29400 in a cluster; here this machine, on a port of the JobSet's own.
+            rendezvous = str(self.job_ports.setdefault(f"jobset/{labels[JOBSET_LABEL]}", free_port()))
+            env.update({"PET_MASTER_ADDR": "127.0.0.1", "PET_MASTER_PORT": rendezvous})
         elif args[:1] == ["operator"]:
             # The chart's operator: its health endpoint (the runner's default, 8080) and its
             # metrics on this pod's local ports.

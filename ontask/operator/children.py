@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Mapping, Optional
+from typing import Any, ClassVar, Mapping, Optional
 
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
@@ -33,13 +33,26 @@ from ontask.operator.reconcile import (
     candidate_version,
 )
 from ontask.operator.settings import OperatorSettings
+from ontask.operator.training import (
+    CLUSTER_RUNTIME,
+    PYTORCHJOB,
+    RESOURCES,
+    TRAINJOB,
+    BackendResolver,
+    as_trainjob,
+    served_backends,
+    training_runtime,
+)
 from ontask.spec import GROUP, JudgeRuntime, TaskClassifierSpec, TaskClassifierStatus
 from ontask.store_paths import feedback_state_key, model_key
 
 log = logging.getLogger("ontask.operator")
-PYTORCHJOB = ("kubeflow.org", "v1", "pytorchjobs")
 ISVC = ("serving.kserve.io", "v1beta1", "inferenceservices")
 _api: Optional[k8s.ApiClient] = None
+# The custom kinds of children, as kopf's indexes name them.
+_KIND_OF = {PYTORCHJOB: "PyTorchJob", TRAINJOB: "TrainJob", ISVC: "InferenceService"}
+# The training backend `auto` resolves to, asked of the cluster once per operator.
+_BACKEND = BackendResolver(lambda: served_backends(api_client()))
 
 
 def api_client() -> k8s.ApiClient:
@@ -73,6 +86,8 @@ def context_for(meta, spec: TaskClassifierSpec, settings: Optional[OperatorSetti
         kserve_mode=settings.kserve_mode,
         prometheus_scraping=settings.prometheus_scraping,
         env=settings.child_env(),
+        training_backend=_BACKEND(settings.training_backend),
+        training_runtime=settings.training_runtime,
     )
 
 
@@ -119,6 +134,8 @@ def _contains(have: Any, want: Any) -> bool:
 # What serves each child's kind, for the message when the cluster does not serve it.
 PROVIDERS = {
     "PyTorchJob": "the Kubeflow training operator",
+    "TrainJob": "Kubeflow Trainer v2 (and JobSet)",
+    "ClusterTrainingRuntime": "Kubeflow Trainer v2 (and JobSet)",
     "InferenceService": "KServe",
 }
 
@@ -177,7 +194,8 @@ class Children:
 
     # --- backend interface
     def job_state(self, kind: str, name: str) -> Optional[tuple[JobState, str]]:
-        """(state, failure message) of a Job or PyTorchJob, or None when it does not exist."""
+        """(state, failure message) of a Job ("job") or a training job ("training": a PyTorchJob or
+        a TrainJob, whichever exists), or None when it does not exist."""
         raise NotImplementedError
 
     def server_state(self, name: str, shared: bool = False) -> Optional[tuple[bool, Optional[str]]]:
@@ -231,11 +249,11 @@ class Children:
         obs.cycle_marker = read_marker(store, self.ctx.prefix, cycle + 1)
         if obs.cycle_marker is None:
             return
-        found = self.job_state("pytorchjob", child_name(self.ctx.name, "cycle", cycle + 1))
+        found = self.job_state("training", child_name(self.ctx.name, "cycle", cycle + 1))
         if found is not None:
             obs.cycle_job, msg = found
             if obs.cycle_job == "Failed":
-                obs.messages["cycle"] = msg or "the cycle PyTorchJob failed"
+                obs.messages["cycle"] = msg or f"the cycle {self.ctx.training_backend} failed"
         obs.evaluation = read_evaluation(store, self.ctx.prefix, candidate_version(cycle + 1))
 
     def observe(self, status: TaskClassifierStatus) -> Observed:
@@ -244,7 +262,7 @@ class Children:
         obs = Observed(now=time.time())
         if status.model_version is not None:
             self._observe_feedback(obs, status.cycle)
-        for kind, role in (("job", "data"), ("pytorchjob", "train")):
+        for kind, role in (("job", "data"), ("training", "train")):
             found = self.job_state(kind, child_name(self.ctx.name, role))
             if found is not None:
                 state, msg = found
@@ -273,14 +291,16 @@ class Children:
         if role == "cycle":
             marker = obs.cycle_marker
             serving = self.model_uri(model_version)
-            return training_job(
-                ctx,
-                marker["dataset"],
-                marker["version"],
-                candidate_version(marker["cycle"]),
-                serving,
-                cycle=marker["cycle"],
-                compare_with=serving,
+            return self.training(
+                training_job(
+                    ctx,
+                    marker["dataset"],
+                    marker["version"],
+                    candidate_version(marker["cycle"]),
+                    serving,
+                    cycle=marker["cycle"],
+                    compare_with=serving,
+                )
             )
         if role == "canary":
             candidate = candidate_version(obs.cycle_marker["cycle"])
@@ -290,13 +310,20 @@ class Children:
         if role == "data":
             return data_job(ctx, ctx.name)
         if role == "train":
-            return training_job(ctx, ctx.name, "v1", FIRST_VERSION, ctx.spec.student.model)
+            return self.training(training_job(ctx, ctx.name, "v1", FIRST_VERSION, ctx.spec.student.model))
         if role == "judge":
             if ctx.spec.judge.runtime == JudgeRuntime.vllm:
                 return vllm_judge_service(ctx)
             return inference_service(ctx, "judge", model_storage_uri(ctx.spec.judge.model), JUDGE_MODEL_NAME)
         assert model_version is not None
         return inference_service(ctx, "student", self.model_uri(model_version), model_version)
+
+    def training(self, pytorchjob: dict[str, Any]) -> dict[str, Any]:
+        """A training run as the installation's backend runs it: the PyTorchJob, or the TrainJob
+        translated from it."""
+        if self.ctx.training_backend == "TrainJob":
+            return as_trainjob(pytorchjob, self.ctx.training_runtime)
+        return pytorchjob
 
     def ensure(self, role: str, status: TaskClassifierStatus, obs: Observed) -> None:
         self.create(role, self.manifest(role, status, obs), status.model_version)
@@ -345,10 +372,18 @@ class ChildIndexes:
     kopf fills them before any handler runs), so that a reconcile reads its children from memory
     instead of asking the API server."""
 
-    def __init__(self, jobs: Mapping, pytorchjobs: Mapping, inferenceservices: Mapping, deployments: Mapping):
+    def __init__(
+        self,
+        jobs: Mapping,
+        pytorchjobs: Mapping,
+        inferenceservices: Mapping,
+        deployments: Mapping,
+        trainjobs: Optional[Mapping] = None,
+    ):
         self.by_kind = {
             "Job": jobs,
             "PyTorchJob": pytorchjobs,
+            "TrainJob": trainjobs if trainjobs is not None else {},
             "InferenceService": inferenceservices,
             "Deployment": deployments,
         }
@@ -371,9 +406,7 @@ class KubeChildren(Children):
 
     def _get(self, kind: tuple[str, str, str], name: str, indexed: bool = True) -> Optional[dict[str, Any]]:
         if self.indexes is not None and indexed:
-            return self.indexes.get(
-                "PyTorchJob" if kind == PYTORCHJOB else "InferenceService", self.ctx.namespace, name
-            )
+            return self.indexes.get(_KIND_OF[kind], self.ctx.namespace, name)
         try:
             return self.custom.get_namespaced_custom_object(*kind[:2], self.ctx.namespace, kind[2], name)
         except ApiException as e:
@@ -397,9 +430,15 @@ class KubeChildren(Children):
         return self._indexed_or_read("Job", name, self.batch.read_namespaced_job)
 
     def job_state(self, kind: str, name: str) -> Optional[tuple[JobState, str]]:
-        if kind == "pytorchjob":
-            job = self._get(PYTORCHJOB, name)
-            return None if job is None else _condition_state((job.get("status") or {}).get("conditions"))
+        if kind == "training":
+            # The backend's kind first; the other one too, so that a job made before the backend
+            # changed (Trainer v2 installed beside the training operator) is seen, not made twice.
+            chosen = self.ctx.training_backend
+            for backend in (chosen, *(b for b in RESOURCES if b != chosen)):
+                job = self._get(RESOURCES[backend], name)  # None also where the kind is not served
+                if job is not None:
+                    return _condition_state((job.get("status") or {}).get("conditions"))
+            return None
         job = self._job(name)
         if job is None:
             return None
@@ -484,7 +523,7 @@ class KubeChildren(Children):
 
     def _create(self, role: str, body: dict[str, Any]) -> None:
         name = body["metadata"]["name"]
-        kind = PYTORCHJOB if body["kind"] == "PyTorchJob" else ISVC
+        kind = {v: k for k, v in _KIND_OF.items()}.get(body["kind"], ISVC)
         if self.indexes is not None:
             current = self.indexes.get(body["kind"], self.ctx.namespace, name)
             if current is not None:
@@ -494,12 +533,41 @@ class KubeChildren(Children):
             if body["kind"] == "Job":
                 self.batch.create_namespaced_job(self.ctx.namespace, body)
             else:
+                if body["kind"] == "TrainJob":
+                    self._ensure_runtime(body["spec"]["runtimeRef"]["name"])
                 self.custom.create_namespaced_custom_object(*kind[:2], self.ctx.namespace, kind[2], body)
             log.info("created %s %s", role, name)
         except ApiException as e:
             if e.status != 409:
                 raise
             self._bring_to_spec(body, self._get(ISVC, name) if body["kind"] == "InferenceService" else None)
+
+    # ClusterTrainingRuntimes known to exist, for the operator's life: one GET per runtime, not per TrainJob.
+    _runtimes_seen: ClassVar[set[str]] = set()
+
+    def _ensure_runtime(self, name: str) -> None:
+        """The ClusterTrainingRuntime a TrainJob names: created when absent (ontask's own, from
+        `training_runtime`), brought to ontask's template when ontask made it, and left as it is
+        when someone else did (a platform team's runtime, named by the chart's training.runtime)."""
+        if name in self._runtimes_seen:
+            return
+        body = training_runtime(name, self.ctx.image)
+        try:
+            current = self.custom.get_cluster_custom_object(*CLUSTER_RUNTIME, name)
+        except ApiException as e:
+            if e.status != 404:
+                raise
+            try:  # a 404 here (Trainer v2 not installed) is said as the TrainJob's CRDMissing
+                self.custom.create_cluster_custom_object(*CLUSTER_RUNTIME, body)
+                log.info("created ClusterTrainingRuntime %s", name)
+            except ApiException as e:
+                if e.status != 409:  # made meanwhile by another replica
+                    raise
+        else:
+            mine = (current.get("metadata", {}).get("labels") or {}).get("app.kubernetes.io/managed-by") == "ontask"
+            if mine and not _contains(current.get("spec") or {}, body["spec"]):
+                self.custom.patch_cluster_custom_object(*CLUSTER_RUNTIME, name, {"spec": body["spec"]})
+        KubeChildren._runtimes_seen.add(name)
 
     def ensure_collector(self) -> None:
         """The classifier's feedback collector Deployment: created, or patched when its spec

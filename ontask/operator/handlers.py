@@ -1,7 +1,7 @@
 """kopf handlers for TaskClassifier. One reconcile loop per classifier validates its spec, then
 applies the reconcile plan: create (or adopt) the children it names, read their state back, and
-write the status and an Event for every phase transition. The children (Jobs, PyTorchJobs,
-InferenceServices labelled as ontask's) are watched into kopf indexes: the loop reads them from
+write the status and an Event for every phase transition. The children (Jobs, PyTorchJobs or
+TrainJobs, InferenceServices labelled as ontask's) are watched into kopf indexes: the loop reads them from
 memory, and their events wake it, as do feedback batches and spec edits; it looks again on its
 own only every resyncSeconds. An idle classifier costs the API server no request. A restarted
 operator resumes from what exists."""
@@ -221,6 +221,12 @@ def ontask_pytorchjobs(namespace: str, name: str, body: kopf.Body, labels: kopf.
     return _child(namespace, name, body, labels)
 
 
+# Kubeflow Trainer v2's training jobs (the TrainJob backend); kopf watches them where served.
+@kopf.index("trainer.kubeflow.org", "v1alpha1", "trainjobs", labels=MANAGED)
+def ontask_trainjobs(namespace: str, name: str, body: kopf.Body, labels: kopf.Labels, **_: Any) -> dict:
+    return _child(namespace, name, body, labels)
+
+
 @kopf.index("serving.kserve.io", "v1beta1", "inferenceservices", labels=MANAGED)
 def ontask_inferenceservices(namespace: str, name: str, body: kopf.Body, labels: kopf.Labels, **_: Any) -> dict:
     return _child(namespace, name, body, labels)
@@ -247,6 +253,7 @@ def _indexes(kwargs: dict[str, Any]):
         kwargs["ontask_pytorchjobs"],
         kwargs["ontask_inferenceservices"],
         kwargs["ontask_deployments"],
+        kwargs["ontask_trainjobs"],
     )
 
 

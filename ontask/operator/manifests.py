@@ -93,6 +93,8 @@ class Context:
     env: dict[str, str] = field(default_factory=dict)
     kserve_mode: str = "RawDeployment"  # or Serverless: where KServe splits traffic for canaries
     prometheus_scraping: bool = False  # KServe's scraping annotation on the predictors
+    training_backend: str = "PyTorchJob"  # or TrainJob (Kubeflow Trainer v2): ontask.operator.training
+    training_runtime: str = "ontask-grpo"  # the ClusterTrainingRuntime a TrainJob runs on
 
     @property
     def prefix(self) -> str:

@@ -27,6 +27,8 @@ ENV = {
     "ONTASK_KAFKA_SECRET": "kafka_secret",
     "ONTASK_KAFKA_CA_SECRET": "kafka_ca_secret",
     "ONTASK_HF_OFFLINE": "hf_offline",
+    "ONTASK_TRAINING_BACKEND": "training_backend",
+    "ONTASK_TRAINING_RUNTIME": "training_runtime",
 }
 
 
@@ -69,6 +71,16 @@ class OperatorSettings(BaseModel):
         False,
         description="Air-gapped: HF_HUB_OFFLINE=1 in every child, so Hub models come from the Hugging Face cache "
         "only (s3:// and pvc:// models never touch the Hub).",
+    )
+    training_backend: Literal["auto", "PyTorchJob", "TrainJob"] = Field(
+        "auto",
+        description="What runs training: Kubeflow's v1 training operator (PyTorchJob) or Kubeflow Trainer v2 "
+        "(TrainJob); auto: whichever the cluster serves (PyTorchJob when it serves both).",
+    )
+    training_runtime: str = Field(
+        "ontask-grpo",
+        min_length=1,
+        description="The ClusterTrainingRuntime TrainJobs run on; ontask creates it when absent.",
     )
     resync_seconds: float = Field(
         300.0,

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds the real servers the integration tests talk to, from package registries only:
 # kube-apiserver, kube-controller-manager, etcd 3.6, SeaweedFS (S3), Helm, the Kubeflow training
-# operator's controller and KServe's controller manager (Go module proxy) and Apache Kafka (Maven Central jars); and fetches the upstream CRDs of the children's kinds
+# operator's controller, KServe's controller manager, Kubeflow Trainer v2's and JobSet's controllers (Go module proxy) and Apache Kafka (Maven Central jars); and fetches the upstream CRDs of the children's kinds
 # (KServe's InferenceService, the training operator's PyTorchJob) from their Go modules. Everything is cached under $ONTASK_CACHE
 # (default ~/.cache/ontask); a binary that exists is never rebuilt, so this is idempotent.
-# Usage: build.sh [all|kube|etcd|weed|helm|kafka|crds|training-operator|kserve]...
+# Usage: build.sh [all|kube|etcd|weed|helm|kafka|crds|training-operator|kserve|trainer]...
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -24,6 +24,10 @@ WEED_VERSION=v0.0.0-20261109003541-7506e5f91cd6
 KAFKA_VERSION=4.0.1
 KSERVE_VERSION=v0.20.0
 TRAINING_OPERATOR_VERSION=v1.9.4
+# Kubeflow Trainer v2 and the JobSet release its go.mod requires (both on k8s.io 0.34, as the
+# API server here). Trainer v2.1.1/v2.1.2 and JobSet v0.10.0 are not served by the module proxy.
+TRAINER_VERSION=v2.1.0
+JOBSET_VERSION=v0.10.1
 
 log() { echo "[servers/build] $*" >&2; }
 
@@ -196,6 +200,51 @@ build_training_operator() {
   echo "$TRAINING_OPERATOR_VERSION" > "$dir/.complete"
 }
 
+build_trainer() {
+  # Kubeflow Trainer v2's controller manager (TrainJob, TrainingRuntime and
+  # ClusterTrainingRuntime reconcilers and their validating webhook) and JobSet's controller
+  # (which Trainer v2 runs every TrainJob as), with the manifests they are installed with: their
+  # CRDs, ClusterRoles and webhook configurations. Neither module has replace directives: Trainer
+  # v2 builds with `go install`; JobSet's main package is its module's root, and `go install
+  # sigs.k8s.io/jobset@v` asks the proxy for the module's version list (to report deprecation),
+  # which the proxy refuses, so it is built from a wrapper module that requires it.
+  local dir="$CACHE/trainer" want="$TRAINER_VERSION jobset $JOBSET_VERSION"
+  [[ -x "$BIN/trainer-controller-manager" && -x "$BIN/jobset-controller" && -f "$dir/.complete" && "$(cat "$dir/.complete")" == "$want" ]] && return 0
+  log "building Kubeflow Trainer $TRAINER_VERSION and JobSet $JOBSET_VERSION (cold: ~10 min on 2 cores)"
+  local tmp trainer jobset; tmp="$(wrapper trainer)"
+  GOBIN="$tmp" go install -ldflags "-s -w" "github.com/kubeflow/trainer/v2/cmd/trainer-controller-manager@$TRAINER_VERSION"
+  mkdir -p "$tmp/jobset"
+  cat > "$tmp/jobset/go.mod" <<MOD
+module ontask.dev/servers/jobset
+go 1.24.0
+require sigs.k8s.io/jobset $JOBSET_VERSION
+MOD
+  cat > "$tmp/jobset/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import _ "sigs.k8s.io/jobset"
+GO
+  (cd "$tmp/jobset" && go mod tidy >/dev/null && go build -ldflags "-s -w" -o "$tmp/jobset-controller" sigs.k8s.io/jobset)
+  mv "$tmp/trainer-controller-manager" "$BIN/trainer-controller-manager"
+  mv "$tmp/jobset-controller" "$BIN/jobset-controller"
+  trainer="$(cd "$tmp" && go mod download -json "github.com/kubeflow/trainer/v2@$TRAINER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+  jobset="$(cd "$tmp" && go mod download -json "sigs.k8s.io/jobset@$JOBSET_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+  rm -rf "$dir"; mkdir -p "$dir/crds" "$dir/jobset"
+  cp "$trainer"/manifests/base/crds/trainer.kubeflow.org_*.yaml "$dir/crds/"
+  cp "$trainer/manifests/base/webhook/manifests.yaml" "$dir/webhook.yaml"
+  cp "$trainer/manifests/base/rbac/role.yaml" "$dir/role.yaml"
+  cp "$trainer/manifests/base/runtimes/torch_distributed.yaml" "$dir/torch_distributed.yaml"
+  cp "$jobset/config/components/crd/bases/jobset.x-k8s.io_jobsets.yaml" "$dir/crds/"
+  cp "$jobset/config/components/webhook/manifests.yaml" "$dir/jobset/webhook.yaml"
+  cp "$jobset"/config/components/webhook/patches/*.yaml "$dir/jobset/"
+  cp "$jobset/config/components/rbac/role.yaml" "$dir/jobset/role.yaml"
+  chmod -R u+w,a+r "$dir"
+  rm -rf "$tmp"
+  echo "$want" > "$dir/.complete"
+}
+
 build_kserve() {
   # KServe's real controller manager (InferenceService reconciler and webhooks), built from its
   # module as published: upstream pins dependencies with replace directives, which `go install`
@@ -252,10 +301,11 @@ fetch_crds() {  # the real CRDs, so the API server validates children against up
 targets=("$@"); [[ ${#targets[@]} -eq 0 ]] && targets=(all)
 for t in "${targets[@]}"; do
   case "$t" in
-    all) build_kafka; build_etcd; build_helm; build_kube; build_weed; fetch_crds; build_training_operator; build_kserve ;;
+    all) build_kafka; build_etcd; build_helm; build_kube; build_weed; fetch_crds; build_training_operator; build_kserve; build_trainer ;;
     crds) fetch_crds ;;
     training-operator) build_training_operator ;;
     kserve) build_kserve ;;
+    trainer) build_trainer ;;
     kube) build_kube ;; etcd) build_etcd ;; helm) build_helm ;; weed) build_weed ;; kafka) build_kafka ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac
