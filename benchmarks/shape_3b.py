@@ -30,34 +30,56 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def rss_mb() -> float:
+def cpu_s() -> float:
+    """CPU seconds this process has used (user + system): less sensitive than wall seconds to
+    what else runs on a shared machine."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _status_mb(field: str) -> float:
     with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS:"))
+        return next(int(line.split()[1]) / 1024 for line in f if line.startswith(field + ":"))
+
+
+def rss_mb() -> float:
+    return _status_mb("VmRSS")
+
+
+def anon_mb() -> float:
+    """Resident memory the process allocated itself (heap, activations, copied tensors), without
+    file-backed pages: the weights are mmapped from the safetensors file, and under memory
+    pressure the kernel drops and re-reads those pages, so VmRSS alone can read less than the
+    weights (it did here: 7.5 GiB peak for 7.0 GiB of weights plus a 0.9 GiB interpreter)."""
+    return _status_mb("RssAnon")
 
 
 class Sampler:
-    """RSS sampled every 50 ms, to say what one phase of a role added over the phase before
-    (getrusage only knows the peak of the whole process)."""
+    """Anonymous memory sampled every 50 ms, to say what one phase of a role added over the phase
+    before (getrusage only knows the peak of the whole process, and counts file pages)."""
 
     def __init__(self) -> None:
-        self.peak = rss_mb()
+        self.peak = self.overall = anon_mb()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.wait(0.05):
-            self.peak = max(self.peak, rss_mb())
+            self.peak = max(self.peak, anon_mb())
+            self.overall = max(self.overall, self.peak)
 
     def reset(self) -> float:
-        """The peak since the last reset; starts a new phase."""
-        out, self.peak = max(self.peak, rss_mb()), rss_mb()
+        """The anonymous peak since the last reset; starts a new phase."""
+        out, self.peak = max(self.peak, anon_mb()), anon_mb()
         return out
 
     def stop(self) -> float:
         self._stop.set()
         self._thread.join()
-        return max(self.peak, rss_mb())
+        self.peak = max(self.peak, anon_mb())
+        self.overall = max(self.overall, self.peak)
+        return self.peak
 
 
 def _screenshot():
@@ -68,22 +90,50 @@ def _screenshot():
     return ex.image.resize(FULL_HD), ex.task, ex.windows, ex
 
 
+# "TEXT,VISION" layers: the published widths, vocabulary and image budget at a reduced depth,
+# built in memory (anonymous, so every byte is counted). What a phase adds over the loaded model
+# (activations) at two depths gives its cost per layer, for the full depth where the whole model
+# is too slow on a shared CPU (inference keeps one layer's activations at a time; training keeps
+# every layer's for the backward pass).
+SHALLOW = tuple(int(n) for n in os.environ.get("ONTASK_SHAPE_LAYERS", "").split(",") if n)
+
+
+def _shallow(folder: str, text_layers: int, vision_layers: int):
+    from transformers import AutoConfig, AutoProcessor, GenerationConfig, Qwen2_5_VLForConditionalGeneration
+
+    config = AutoConfig.from_pretrained(folder)
+    config.text_config.num_hidden_layers = text_layers
+    config.text_config.layer_types = config.text_config.layer_types[:text_layers]
+    config.vision_config.depth = vision_layers
+    config.vision_config.fullatt_block_indexes = [vision_layers - 1]
+    torch.manual_seed(0)
+    model = Qwen2_5_VLForConditionalGeneration._from_config(config, dtype=torch.bfloat16).eval()
+    model.generation_config = GenerationConfig.from_pretrained(folder)
+    return model, AutoProcessor.from_pretrained(folder)
+
+
 def _load(folder: str, sampler: Sampler) -> tuple[object, object, dict]:
     from ontask.models.loading import load_vlm
 
-    base = rss_mb()
+    base, base_anon = rss_mb(), anon_mb()
     t0 = time.perf_counter()
-    model, processor = load_vlm(folder, dtype=torch.bfloat16, device="cpu")
+    if SHALLOW:
+        model, processor = _shallow(folder, *SHALLOW)
+    else:
+        model, processor = load_vlm(folder, dtype=torch.bfloat16, device="cpu")
     seconds = time.perf_counter() - t0
     weights_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
     fp32 = [n for n, p in model.named_parameters() if p.dtype == torch.float32]
     load = {
         "load_s": seconds,
-        "load_peak_mb": sampler.reset(),
+        "load_anon_peak_mb": sampler.reset(),
         "before_load_mb": base,
+        "before_load_anon_mb": base_anon,
         "after_load_mb": rss_mb(),
+        "after_load_anon_mb": anon_mb(),
         "weights_mb": weights_mb,
         "params": sum(p.numel() for p in model.parameters()),
+        "layers": list(SHALLOW) or [model.config.text_config.num_hidden_layers, model.config.vision_config.depth],
         "fp32_params": len(fp32),
     }
     return model, processor, load
@@ -101,7 +151,7 @@ def role_load(folder: str) -> dict:
     sampler = Sampler()
     _, _, load = _load(folder, sampler)
     sampler.stop()
-    return {**load, "peak_mb": peak_mb()}
+    return {**load, "anon_peak_mb": sampler.overall, "peak_mb": peak_mb()}
 
 
 def role_serve(folder: str) -> dict:
@@ -118,16 +168,19 @@ def role_serve(folder: str) -> dict:
     inputs = processor(text=clf.prompts([task], [windows]), images=[fitted], return_tensors="pt")
     image_tokens = int((inputs["input_ids"] == model.config.image_token_id).sum())
     sampler.reset()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_s()
     [p_on] = clf.p_on_task([image], [task], [windows])
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, cpu_s() - c0
     return {
         **load,
         "image_tokens": image_tokens,
         "prompt_tokens": int(inputs["input_ids"].shape[1]),
         "grid_thw": inputs["image_grid_thw"].tolist(),
         "predict_s": seconds,
-        "predict_peak_mb": sampler.stop(),
+        "predict_cpu_s": cpu,
+        "predict_anon_peak_mb": sampler.stop(),
+        "activations_mb": sampler.peak - load["after_load_anon_mb"],
+        "anon_peak_mb": sampler.overall,
         "p_on_task": p_on,
         "peak_mb": peak_mb(),
     }
@@ -150,16 +203,18 @@ def _trainer(folder: str, lora_rank: int, group_size: int, max_response: int, sa
     # random model's answers are all malformed alike, and a group that agrees is skipped).
     counter = iter(range(1 << 30))
     trainer = Trainer(model, processor, rows, rows, cfg, reward_fn=lambda text, row: float(next(counter) % 2))
-    return trainer, rows, {**load, "trainable_params": trainable, "lora_rank": lora_rank}
+    # A training row keeps the processor's output (fp32 pixel values) for the whole run.
+    row_mb = sum(t.numel() * t.element_size() for t in rows[0].inputs.values()) / 2**20
+    return trainer, rows, {**load, "trainable_params": trainable, "lora_rank": lora_rank, "row_mb": row_mb}
 
 
 def role_train(folder: str, lora_rank: str = "16", group_size: str = "2", max_response: str = "4") -> dict:
     sampler = Sampler()
     trainer, rows, info = _trainer(folder, int(lora_rank), int(group_size), int(max_response), sampler)
     sampler.reset()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_s()
     metrics = trainer.grpo_step()
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, cpu_s() - c0
     snapshot = trainer.rollout_model is not None and any(
         a.data_ptr() == b.data_ptr() for a, b in zip(trainer.model.parameters(), trainer.rollout_model.parameters())
     )
@@ -169,7 +224,10 @@ def role_train(folder: str, lora_rank: str = "16", group_size: str = "2", max_re
         "max_response": int(max_response),
         "prompt_tokens": int(rows[0].inputs["input_ids"].shape[1]),
         "step_s": seconds,
-        "step_peak_mb": sampler.stop(),
+        "step_cpu_s": cpu,
+        "step_anon_peak_mb": sampler.stop(),
+        "activations_mb": sampler.peak - info["after_load_anon_mb"],
+        "anon_peak_mb": sampler.overall,
         "rollout_shares_base": snapshot,
         "groups_with_signal": metrics["groups_with_signal"],
         "peak_mb": peak_mb(),
@@ -187,16 +245,19 @@ def role_forward_backward(folder: str, lora_rank: str = "16", answer_tokens: str
     completions = torch.full((1, n), trainer.answers.eos, dtype=torch.long)
     mask = torch.ones(1, n)
     sampler.reset()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_s()
     trainer.model.train()
     logp, _ = completion_logprobs(trainer.model, rows[0].inputs, completions, mask, with_logits=True)
     (-logp.sum()).backward()
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, cpu_s() - c0
     return {
         **info,
         "prompt_tokens": int(rows[0].inputs["input_ids"].shape[1]),
         "forward_backward_s": seconds,
-        "step_peak_mb": sampler.stop(),
+        "forward_backward_cpu_s": cpu,
+        "step_anon_peak_mb": sampler.stop(),
+        "activations_mb": sampler.peak - info["after_load_anon_mb"],
+        "anon_peak_mb": sampler.overall,
         "peak_mb": peak_mb(),
     }
 

@@ -263,7 +263,8 @@ def run_training(
         model, processor = load_vlm(str(resume) if resume else base_model, s3=s3, device=str(device))
         # The pixels serving will give the student (saved with the model, read back by serving).
         set_pixel_budget(processor.image_processor, spec.serving.model_max_pixels)
-        lora_rank = spec.training.lora_rank
+        # Unset loraRank: LoRA for a student too large to fine-tune whole on one GPU (the 3B).
+        lora_rank = spec.training.lora_rank_for(sum(p.numel() for p in model.parameters()))
         if cycle and spec.feedback.lora_rank is not None:
             lora_rank = spec.feedback.lora_rank
         if lora_rank:
