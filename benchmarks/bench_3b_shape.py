@@ -78,15 +78,23 @@ def judge_weights_gib() -> float:
     return sum(p.numel() for p in model.parameters()) * 2 / 2**30
 
 
-def need_mib(role: dict) -> float:
-    """What a role holds at its peak: the bf16 weights (mmapped from the checkpoint, so counted
-    whole: the kernel may drop some of their pages under pressure, which VmRSS then misses) and the
-    process's own anonymous memory at its peak (interpreter, activations, processor buffers)."""
-    return role["weights_mb"] + role["anon_peak_mb"]
+def device_mib(role: dict) -> float:
+    """What a role holds on its GPU (on this CPU: in host memory beside the interpreter): the bf16
+    weights and what the role's phase adds to the process's anonymous memory (activations). The
+    weights are mmapped from the checkpoint and counted whole: under memory pressure the kernel
+    drops some of their pages, which VmRSS then misses."""
+    return role["weights_mb"] + max(0.0, role["activations_mb"])
+
+
+def host_mib(load: dict) -> float:
+    """What a GPU pod holds in host memory besides its rows: the interpreter with torch,
+    transformers and ontask (measured before loading) and one host copy of the bf16 weights (a
+    checkpoint is serialised from host memory; load_vlm itself holds no fp32 copy)."""
+    return load["before_load_mb"] + load["weights_mb"]
 
 
 def gib_default(mib: float) -> int:
-    """A measured need with HEADROOM, rounded up to whole GiB."""
+    """A measured figure with HEADROOM, rounded up to whole GiB."""
     return math.ceil(mib * HEADROOM / GIB)
 
 
@@ -124,28 +132,27 @@ def run() -> None:
     judge_gib = judge_weights_gib()
     default = StudentResources().memory
     rows_mib = DEFAULT_ROWS * train["row_mb"]
-    table = [
-        ("load (load_vlm, bf16)", load, f"{load['load_s']:.1f} s, {load['fp32_params']} fp32 tensors"),
+    print(f"Qwen2.5-VL-3B-Instruct shape, random bf16 weights, CPU ({machine}):")
+    print(f"  weights {load['weights_mb'] / GIB:.2f} GiB, {load['params'] / 1e9:.2f} B parameters")
+    print(
+        f"  load_vlm: {load['load_s']:.1f} s, peak RSS {load['peak_mb'] / GIB:.2f} GiB "
+        f"(interpreter {load['before_load_mb'] / GIB:.2f} GiB; {load['fp32_params']} fp32 tensors: no fp32 copy)"
+    )
+    print(f"  {'role':48s} {'peak RSS':>9s} {'on the GPU':>10s}  detail")
+    for name, role, detail in (
         (
             f"student predictor ({serve['image_tokens']} image tokens of {serve['prompt_tokens']})",
             serve,
             f"{serve['predict_s']:.0f} s a prediction ({serve['predict_cpu_s']:.0f} CPU s)",
         ),
         (f"trainer (LoRA rank {train['lora_rank']})", train, step),
-    ]
-    print(f"Qwen2.5-VL-3B-Instruct shape, random bf16 weights, CPU ({machine}):")
-    print(f"  weights {load['weights_mb'] / GIB:.2f} GiB, {load['params'] / 1e9:.2f} B parameters")
-    print(f"  {'role':52s} {'peak RSS':>9s} {'need':>8s}  {'x1.25':>6s}  {'spec':>5s}  detail")
-    for name, role, detail in table:
-        need = need_mib(role)
-        print(
-            f"  {name:52s} {role['peak_mb'] / GIB:7.1f}Gi {need / GIB:6.1f}Gi  {gib_default(need):4d}Gi  "
-            f"{default:>5s}  {detail}"
-        )
-    trainer_default = gib_default(need_mib(train)) + math.ceil(rows_mib / GIB)
+    ):
+        print(f"  {name:48s} {role['peak_mb'] / GIB:7.1f}Gi {device_mib(role) / GIB:8.1f}Gi  {detail}")
+    derived = gib_default(host_mib(load)) + math.ceil(rows_mib / GIB)
     print(
-        f"  trainer rows: {train['row_mb']:.1f} MiB each at {train['prompt_tokens']} tokens; a default bootstrap's "
-        f"{DEFAULT_ROWS}: {rows_mib / GIB:.1f} GiB -> student memory {trainer_default}Gi (spec: {default})"
+        f"  student pod host memory: 1.25 x (interpreter + one host copy of the weights) = "
+        f"{gib_default(host_mib(load))}Gi, + {DEFAULT_ROWS} rows of {train['row_mb']:.1f} MiB = {derived}Gi "
+        f"(spec.student.resources.memory: {default})"
     )
     print(
         f"  judge: Qwen2.5-VL-72B bf16 weights {judge_gib:.0f} GiB (computed on the meta device), "

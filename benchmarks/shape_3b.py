@@ -90,25 +90,24 @@ def _screenshot():
     return ex.image.resize(FULL_HD), ex.task, ex.windows, ex
 
 
-# "TEXT,VISION" layers: the published widths, vocabulary and image budget at a reduced depth,
-# built in memory (anonymous, so every byte is counted). What a phase adds over the loaded model
-# (activations) at two depths gives its cost per layer, for the full depth where the whole model
-# is too slow on a shared CPU (inference keeps one layer's activations at a time; training keeps
-# every layer's for the backward pass).
+# "TEXT,VISION" layers: the published widths, vocabulary and image budget at a reduced depth (the
+# checkpoint's first layers). What a phase adds to the process's anonymous memory (activations)
+# at two depths gives its cost per layer, for the full depth where the whole model is too slow on
+# a shared CPU (inference keeps one layer's activations at a time; training keeps every layer's
+# for the backward pass).
 SHALLOW = tuple(int(n) for n in os.environ.get("ONTASK_SHAPE_LAYERS", "").split(",") if n)
 
 
 def _shallow(folder: str, text_layers: int, vision_layers: int):
-    from transformers import AutoConfig, AutoProcessor, GenerationConfig, Qwen2_5_VLForConditionalGeneration
+    from transformers import AutoConfig, AutoProcessor, Qwen2_5_VLForConditionalGeneration
 
     config = AutoConfig.from_pretrained(folder)
     config.text_config.num_hidden_layers = text_layers
     config.text_config.layer_types = config.text_config.layer_types[:text_layers]
     config.vision_config.depth = vision_layers
     config.vision_config.fullatt_block_indexes = [vision_layers - 1]
-    torch.manual_seed(0)
-    model = Qwen2_5_VLForConditionalGeneration._from_config(config, dtype=torch.bfloat16).eval()
-    model.generation_config = GenerationConfig.from_pretrained(folder)
+    # The checkpoint's first layers (the rest of its weights are not read): no random init to pay.
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(folder, config=config, dtype=torch.bfloat16).eval()
     return model, AutoProcessor.from_pretrained(folder)
 
 

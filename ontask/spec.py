@@ -54,7 +54,14 @@ class Resources(Model):
 
 class StudentResources(Resources):
     cpu: str = Field("2", pattern=QUANTITY, description="CPU cores per training worker and serving replica.")
-    memory: str = Field("8Gi", pattern=QUANTITY, description="Memory per training worker and serving replica.")
+    # 1.25 x (interpreter + one host copy of the 3B's bf16 weights, which a checkpoint is written
+    # from) + a default bootstrap's 400 rows at 600k pixels: README, Sizing (bench_3b_shape).
+    memory: str = Field(
+        "16Gi",
+        pattern=QUANTITY,
+        description="Memory per training worker and serving replica (16Gi: the 3B student on a GPU with "
+        "serving.modelMaxPixels 602112 and about 400 training rows; rows hold 13 MiB each at that budget).",
+    )
 
 
 class DataResources(Resources):
