@@ -107,12 +107,12 @@ def run() -> None:
     folder = checkpoint_dir()
     free = mem_available_mib()
     disk = shutil.disk_usage(folder.parent if folder.parent.exists() else Path.home()).free / 2**30
-    if free < NEEDS_FREE_MIB or (not (folder / "model.safetensors").exists() and disk < 10):
+    if free < NEEDS_FREE_MIB or (not (folder / "ontask-model.json").exists() and disk < 10):
         need = f"{NEEDS_FREE_MIB / GIB:.0f} GiB free memory and 10 GB disk"
         print(f"skipped: needs {need}, has {free / GIB:.1f} GiB, {disk:.0f} GB")
         return
     machine = f"{platform.machine()} {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}"
-    if not (folder / "model.safetensors").exists():
+    if not (folder / "ontask-model.json").exists():
         build = last_json_line(run_module("shape_3b", "build", str(folder), timeout=3600))
         print(f"built {folder} in {build['seconds']:.0f} s (peak RSS {build['peak_mb'] / GIB:.1f} GiB)")
     load = last_json_line(run_module("shape_3b", "load", str(folder)))
