@@ -55,7 +55,14 @@ class Resources(Model):
 
 class StudentResources(Resources):
     cpu: str = Field("2", pattern=QUANTITY, description="CPU cores per training worker and serving replica.")
-    memory: str = Field("8Gi", pattern=QUANTITY, description="Memory per training worker and serving replica.")
+    # 1.25 x (interpreter + one host copy of the 3B's bf16 weights, which a checkpoint is written
+    # from) + a default bootstrap's 400 rows at 600k pixels: README, Sizing (bench_3b_shape).
+    memory: str = Field(
+        "16Gi",
+        pattern=QUANTITY,
+        description="Memory per training worker and serving replica (16Gi: the 3B student on a GPU with "
+        "serving.modelMaxPixels 602112 and about 400 training rows; rows hold 13 MiB each at that budget).",
+    )
 
 
 class DataResources(Resources):
@@ -293,6 +300,14 @@ class RewardWeights(Model):
 Curriculum = Literal["none", "easy-first"]
 
 
+# Full fine-tuning holds about 18 bytes a parameter on the device (fp32 weights, gradients and
+# Adam's two moments, a bf16 rollout copy) before activations: 1B parameters fill a 24 GB GPU, the
+# 3B student needs about 60 GB. From this size up, an unset training.loraRank means LoRA
+# (benchmarks/bench_3b_shape measures the 3B's LoRA step).
+AUTO_LORA_MIN_PARAMS = 1_000_000_000
+AUTO_LORA_RANK = 16
+
+
 class TrainingSpec(Model):
     """GRPO settings."""
 
@@ -303,12 +318,14 @@ class TrainingSpec(Model):
     kl_coef: float = Field(
         0.0, ge=0.0, le=10.0, description="KL penalty to the frozen reference model (0: no reference)."
     )
-    lora_rank: int = Field(
-        0,
+    lora_rank: Optional[int] = Field(
+        None,
         ge=0,
         le=1024,
         description="0: full fine-tuning; above 0: LoRA adapters of this rank on "
-        "the language model's attention (for students too large to fine-tune whole).",
+        "the language model's attention (for students too large to fine-tune whole); unset: rank "
+        f"{AUTO_LORA_RANK} for a student of {AUTO_LORA_MIN_PARAMS // 10**9}B parameters or more (the 3B "
+        "student on one GPU: fully fine-tuned it needs about 60 GB), full fine-tuning below.",
     )
     reward_weights: RewardWeights = Field(default_factory=RewardWeights, description="Hybrid reward weights.")
     advantage_norm: Literal["batch", "group", "none"] = Field(
@@ -336,6 +353,19 @@ class TrainingSpec(Model):
         "answer with confidence first, the share of the others (rules wrong or unsure; without window evidence, "
         "rows flagged hard) rising from 0 to their own share at half the run. Metrics report it as hard_share.",
     )
+
+    def lora_rank_for(self, params: int) -> int:
+        """The LoRA rank a student of `params` parameters trains with: loraRank where it is set,
+        else AUTO_LORA_RANK from AUTO_LORA_MIN_PARAMS parameters up and full fine-tuning (0) below.
+
+        >>> TrainingSpec().lora_rank_for(3_754_622_976), TrainingSpec().lora_rank_for(1_600_000)
+        (16, 0)
+        >>> TrainingSpec(lora_rank=0).lora_rank_for(3_754_622_976)
+        0
+        """
+        if self.lora_rank is not None:
+            return self.lora_rank
+        return AUTO_LORA_RANK if params >= AUTO_LORA_MIN_PARAMS else 0
 
 
 class FeedbackSpec(Model):

@@ -100,3 +100,25 @@ def test_lora_run_serves_a_plain_checkpoint_and_resumes_exactly(tmp_path):
         for ln in (tmp_path / "interrupted" / "classifiers/lora/metrics/v1.jsonl").read_text().splitlines()
     ]
     assert any(m["phase"] == "resume" and m["step"] == 3 for m in metrics)
+
+
+def test_rollout_copy_of_a_lora_model_shares_the_frozen_base(tmp_path):
+    """The rollout policy and KL reference hold the adapters only: the base weights are the
+    model's own (a 3B student would otherwise hold its 7.5 GB twice), and training the model's
+    adapters leaves the copy's alone."""
+    from ontask.trainers.trainer import frozen_copy
+
+    model, _ = load_vlm(str(build_tiny_vlm(tmp_path / "tiny", seed=4)))
+    add_lora(model, 4)
+    copy = frozen_copy(model)
+    ours, theirs = dict(model.named_parameters()), dict(copy.named_parameters())
+    assert ours.keys() == theirs.keys()
+    for name, p in ours.items():
+        assert (p.data_ptr() == theirs[name].data_ptr()) == (not p.requires_grad), name
+    before = {n: p.detach().clone() for n, p in theirs.items() if "lora_" in n}
+    with torch.no_grad():
+        for n, p in ours.items():
+            if "lora_" in n:
+                p.add_(1.0)
+    assert all(torch.equal(theirs[n], v) for n, v in before.items())
+    assert not copy.training

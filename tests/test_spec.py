@@ -125,3 +125,12 @@ def test_status_reads_what_the_api_server_stores():
             "message": "",
         }
     ]
+
+
+def test_an_unset_lora_rank_means_lora_for_the_3b_student_and_full_fine_tuning_for_a_tiny_one():
+    # The 3B on one GPU cannot be fine-tuned whole (about 60 GB with Adam); a tiny CPU model can.
+    t = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}}).training
+    assert t.lora_rank is None
+    assert t.lora_rank_for(3_754_622_976) == 16 and t.lora_rank_for(1_600_000) == 0
+    explicit = TaskClassifierSpec.model_validate({"data": {"source": "s"}, "training": {"loraRank": 0}}).training
+    assert explicit.lora_rank_for(3_754_622_976) == 0

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from ontask.data.dataset import read_version
-from ontask.spec import TaskClassifierSpec
+from ontask.spec import AUTO_LORA_MIN_PARAMS, TaskClassifierSpec
 from ontask.store import Store
 
 CONFIG_NAME = "ontask_grpo"
@@ -42,6 +42,22 @@ def reward_function_path() -> Path:
     import ontask.rewards.verl
 
     return Path(ontask.rewards.verl.__file__).resolve()
+
+
+def _lora_rank(spec: TaskClassifierSpec) -> int:
+    """training.loraRank, or where it is unset the rank ontask's trainer picks for the student: by
+    its parameter count when the model is a local folder (counted on torch's meta device), else
+    as for a student too large to fine-tune whole (verl trains real checkpoints, the 3B among them)."""
+    t = spec.training
+    folder = Path(spec.student.model.removeprefix("file://"))
+    if t.lora_rank is not None or not (folder / "config.json").is_file():
+        return t.lora_rank_for(AUTO_LORA_MIN_PARAMS)
+    import torch
+    from transformers import AutoConfig, AutoModelForImageTextToText
+
+    with torch.device("meta"):
+        model = AutoModelForImageTextToText.from_config(AutoConfig.from_pretrained(folder))
+    return t.lora_rank_for(sum(p.numel() for p in model.parameters()))
 
 
 def verl_config(spec: TaskClassifierSpec, data_dir: Path) -> dict[str, Any]:
@@ -64,7 +80,7 @@ def verl_config(spec: TaskClassifierSpec, data_dir: Path) -> dict[str, Any]:
             "val_batch_size": d.val_batch_size,
         },
         "actor_rollout_ref": {
-            "model": {"path": spec.student.model, "lora_rank": t.lora_rank},
+            "model": {"path": spec.student.model, "lora_rank": _lora_rank(spec)},
             "actor": {
                 "optim": {"lr": t.learning_rate},
                 "entropy_coeff": t.entropy_coef,

@@ -274,17 +274,19 @@ def run_training(
     ckpt_prefix = checkpoints_prefix(prefix, dataset, dataset_version)
     with tempfile.TemporaryDirectory() as tmp:
         resume = _latest_checkpoint(store, ckpt_prefix, Path(tmp) / "resume")
-        lora_rank = spec.training.lora_rank
-        if cycle and spec.feedback.lora_rank is not None:
-            lora_rank = spec.feedback.lora_rank
+        # The rank a cycle or the spec names; unset, it follows the student's size (the 3B: LoRA).
+        explicit = spec.feedback.lora_rank if cycle and spec.feedback.lora_rank is not None else spec.training.lora_rank
         # Loaded straight onto the device, in bf16 for a frozen LoRA base on a GPU and fp32 for
         # weights that train (student_dtype); forward passes run in bf16 there (trainer.mixed_precision).
         model, processor = load_vlm(
             str(resume) if resume else base_model,
             s3=s3,
-            dtype=student_dtype(device, lora_rank),
+            dtype=student_dtype(device, explicit if explicit is not None else 1),
             device=str(device),
         )
+        lora_rank = explicit if explicit is not None else spec.training.lora_rank_for(model.num_parameters())
+        if not lora_rank and next(model.parameters()).dtype != torch.float32:
+            model.float()  # a small student trained whole: its weights stay fp32
         # The pixels serving will give the student (saved with the model, read back by serving).
         set_pixel_budget(processor.image_processor, spec.serving.model_max_pixels)
         if lora_rank:

@@ -127,9 +127,17 @@ def mixed_precision(model) -> contextlib.AbstractContextManager:
 
 def frozen_copy(model) -> torch.nn.Module:
     """An eval-mode copy for sampling or as the KL reference; in bf16 on a GPU (it only runs
-    forward passes under bf16 autocast anyway), which halves what it holds."""
-    out = copy.deepcopy(model).eval()
-    return out.to(torch.bfloat16) if model_device(model).type == "cuda" else out
+    forward passes under bf16 autocast anyway), which halves what it holds.
+
+    Weights that do not train (a LoRA run's base) are shared with the model, not copied: they
+    never change, so the copy differs from the model only in the adapters. For the 3B student
+    that is 7.5 GB (bf16) the rollout policy does not hold twice (benchmarks/bench_3b_shape).
+    A frozen weight is shared only where it already has the copy's dtype: converting the copy
+    would otherwise convert the model's own weight in place."""
+    cuda = model_device(model).type == "cuda"
+    shared = {id(p): p for p in model.parameters() if not p.requires_grad and (not cuda or p.dtype == torch.bfloat16)}
+    out = copy.deepcopy(model, memo=shared).eval()
+    return out.to(torch.bfloat16) if cuda else out
 
 
 def sft_loss_sum(model, rows: list[Encoded], answers: AnswerTokens) -> torch.Tensor:
