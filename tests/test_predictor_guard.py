@@ -79,3 +79,39 @@ def test_metrics_live_on_their_own_port_only(guarded):
     assert requests.get(f"{student.url}/metrics", headers=_auth(), timeout=10).status_code == 404
     text = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
     assert 'ontask_predict_requests_total{model="student",outcome="ok"}' in text
+
+
+def test_the_operator_gives_predictors_the_token_by_reference_and_a_metrics_port():
+    """The spec names a Secret, never the token; the predictor's env reads its key `token`. The
+    metrics port is declared where KServe allows a second port (RawDeployment), and the local
+    stand-in of a pod (the embedded mode) keeps metrics on its own prediction port."""
+    from ontask.operator.local import predictor_command
+    from ontask.operator.manifests import PREDICTOR_METRICS_PORT, Context, inference_service
+    from ontask.spec import TaskClassifierSpec
+
+    spec = TaskClassifierSpec.model_validate(
+        {"data": {"source": "synthetic"}, "serving": {"tokenSecretRef": "desk-predict-token"}}
+    )
+    student = inference_service(Context("desk", "ns", "uid", spec), "student", "s3://b/m/v1", "v1")
+    container = student["spec"]["predictor"]["containers"][0]
+    [token] = [e for e in container["env"] if e["name"] == "ONTASK_PREDICT_TOKEN"]
+    assert token == {
+        "name": "ONTASK_PREDICT_TOKEN",
+        "valueFrom": {"secretKeyRef": {"name": "desk-predict-token", "key": "token"}},
+    }
+    args = container["args"]
+    assert args[args.index("--metrics-port") + 1] == str(PREDICTOR_METRICS_PORT)
+    assert {p["name"] for p in container["ports"]} == {"http1", "metrics"}
+    serverless = inference_service(
+        Context("desk", "ns", "uid", spec, kserve_mode="Serverless"), "student", "s3://b/m/v1", "v1"
+    )
+    assert [p["name"] for p in serverless["spec"]["predictor"]["containers"][0]["ports"]] == ["http1"]
+    local = predictor_command(container, {"STORAGE_URI": "/models/v1"}, 18080, lambda name: None)
+    assert local[local.index("--metrics-port") + 1] == "0" and local[local.index("--http-port") + 1] == "18080"
+    unauthenticated = inference_service(
+        Context("desk", "ns", "uid", TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}})),
+        "student",
+        "s3://b/m/v1",
+        "v1",
+    )
+    assert "ONTASK_PREDICT_TOKEN" not in str(unauthenticated)
