@@ -421,6 +421,21 @@ class FeedbackSpec(Model):
         "older ones. Counted in cycles, not time, so a job is never deleted before its cycle is decided (a TTL could "
         "remove it first, and the operator would run the cycle again).",
     )
+    reviewers: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        default_factory=list,
+        max_length=256,
+        description="userIds whose corrections may say `source: reviewer` (top priority). Anyone else's "
+        "reviewer correction is kept as a user's and counted (the collector's reviewer_downgraded). Empty: no "
+        "reviewers. A userId is what the producer writes: pair this with Kafka ACLs on who may write the topic.",
+    )
+    max_corrections_per_user: Optional[int] = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="Corrections one userId may add between two cycles (those without a userId share one "
+        "allowance per source); more are dead-lettered as `user-cap`, so one user's flood cannot be most of a "
+        "cycle. Unset: no cap.",
+    )
     screenshot_uri_prefixes: list[Annotated[str, Field(pattern=r"^s3://[^/]+/.*$", max_length=1024)]] = Field(
         default_factory=list,
         max_length=32,

@@ -136,6 +136,7 @@ NON_DEFAULT = {
     "feedback.syncSteps": 11,
     "feedback.topic": "team-a.corrections",
     "feedback.deadLetterTopic": "team-a.corrections.rejected",
+    "feedback.reviewers": ["alice@team-a", "qa-console"],
     "feedback.screenshotUriPrefixes": ["s3://captures/team-a/", "s3://captures/shared/"],
     "storage.endpoint": "https://s3.eu-west-1.amazonaws.com",
     "storage.bucket": "team-a-models",
