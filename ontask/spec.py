@@ -228,8 +228,14 @@ class JudgeSpec(Model):
     ref: Optional[str] = Field(
         None,
         min_length=1,
+        # A DNS label: it becomes the host of the judge's URL (http://<ref>-predictor.<namespace>), so
+        # no dot, slash, colon or @ may send the screenshots to another namespace or host; 53
+        # characters leave room for KServe's "-predictor" within a Service name's 63.
+        max_length=53,
+        pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$",
         description="Name of an existing judge InferenceService in the classifier's namespace to share instead "
-        "of deploying one; it answers in judge.runtime's protocol, under its own name as the model name.",
+        "of deploying one (a DNS label); it answers in judge.runtime's protocol, under its own name as the model "
+        "name.",
     )
 
 
