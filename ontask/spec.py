@@ -235,8 +235,14 @@ class JudgeSpec(Model):
     ref: Optional[str] = Field(
         None,
         min_length=1,
+        # A DNS label: it becomes the host of the judge's URL (http://<ref>-predictor.<namespace>), so
+        # no dot, slash, colon or @ may send the screenshots to another namespace or host; 53
+        # characters leave room for KServe's "-predictor" within a Service name's 63.
+        max_length=53,
+        pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$",
         description="Name of an existing judge InferenceService in the classifier's namespace to share instead "
-        "of deploying one; it answers in judge.runtime's protocol, under its own name as the model name.",
+        "of deploying one (a DNS label); it answers in judge.runtime's protocol, under its own name as the model "
+        "name.",
     )
 
 
@@ -451,6 +457,21 @@ class FeedbackSpec(Model):
         "older ones. Counted in cycles, not time, so a job is never deleted before its cycle is decided (a TTL could "
         "remove it first, and the operator would run the cycle again).",
     )
+    reviewers: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        default_factory=list,
+        max_length=256,
+        description="userIds whose corrections may say `source: reviewer` (top priority). Anyone else's "
+        "reviewer correction is kept as a user's and counted (the collector's reviewer_downgraded). Empty: no "
+        "reviewers. A userId is what the producer writes: pair this with Kafka ACLs on who may write the topic.",
+    )
+    max_corrections_per_user: Optional[int] = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="Corrections one userId may add between two cycles (those without a userId share one "
+        "allowance per source); more are dead-lettered as `user-cap`, so one user's flood cannot be most of a "
+        "cycle. Unset: no cap.",
+    )
     screenshot_uri_prefixes: list[Annotated[str, Field(pattern=r"^s3://[^/]+/.*$", max_length=1024)]] = Field(
         default_factory=list,
         max_length=32,
@@ -543,6 +564,16 @@ class ServingSpec(Model):
         le=3600.0,
         description="How long a request waits for one of the maxConcurrentRequests slots; one that waited "
         "longer is answered 503 with Retry-After instead of holding its client.",
+    )
+    token_secret_ref: Optional[str] = Field(
+        None,
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="Secret in the classifier's namespace whose key `token` is a bearer token: the predictors "
+        "then refuse (401) every request but a health probe without `Authorization: Bearer <token>`; the student's "
+        "judge client and `ontask agent` send it from ONTASK_PREDICT_TOKEN. Unset: no authentication (reach is "
+        "then the chart's NetworkPolicy's to limit).",
     )
     model_max_pixels: Optional[int] = Field(
         None,

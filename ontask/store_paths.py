@@ -134,3 +134,44 @@ def confine_reference(uri: str, bucket: Optional[str], allowed: Sequence[str] = 
     if allowed and not any(uri.startswith(a if a.endswith("/") else a + "/") for a in allowed):
         raise ReferenceRefused(f"{uri}: outside the allowed prefixes ({', '.join(allowed)})")
     return key
+
+
+def model_uri_problem(uri: str, classifier: str, bucket: str, allowed: Sequence[str] = ()) -> Optional[str]:
+    """Why a TaskClassifier may not name the s3:// model `uri` (student.model, judge.model), or
+    None. Its author may name what is in its own bucket (spec.storage.bucket) outside ontask's
+    areas (a base checkpoint's folder) or under its own classifier's prefix (a model it trained),
+    and whatever lies under one of the installation's `allowed` prefixes (the chart's
+    models.uriPrefixes); never another classifier's models or a dataset. Other schemes (a Hub
+    id, pvc://) are not this check's.
+
+    >>> model_uri_problem("s3://team/base/qwen-3b/", "desk", "team") is None
+    True
+    >>> model_uri_problem("s3://team/classifiers/desk/models/v2", "desk", "team") is None
+    True
+    >>> print(model_uri_problem("s3://team/classifiers/hr/models/v2", "desk", "team"))
+    s3://team/classifiers/hr/models/v2: another classifier's area (classifiers/hr/); a classifier reads only its own
+    >>> model_uri_problem("s3://other/base/qwen", "desk", "team").split(",")[0]
+    "s3://other/base/qwen: bucket 'other' is not this classifier's bucket 'team'"
+    >>> model_uri_problem("s3://models/qwen2.5-vl-3b/", "desk", "team", ["s3://models/"]) is None
+    True
+    """
+    if not uri.startswith("s3://"):
+        return None
+    if any(uri.startswith(a if a.endswith("/") else a + "/") for a in allowed) and ".." not in uri.split("/"):
+        return None
+    ref_bucket, _, key = uri[5:].partition("/")
+    if ref_bucket != bucket:
+        return (
+            f"{uri}: bucket {ref_bucket!r} is not this classifier's bucket {bucket!r}, and no allowed prefix of the "
+            "installation holds it (models.uriPrefixes)"
+        )
+    parts = key.rstrip("/").split("/")
+    if not key or any(part in ("", ".", "..") for part in parts):
+        return f"{uri}: the key is empty or has an empty, '.' or '..' segment"
+    own = classifier_prefix(classifier) + "/"
+    if key.startswith("classifiers/") and not (key + "/").startswith(own):
+        other = "/".join(parts[:2]) + "/"
+        return f"{uri}: another classifier's area ({other}); a classifier reads only its own"
+    if key.startswith("datasets/"):
+        return f"{uri}: ontask's datasets/ area holds datasets, not models"
+    return None

@@ -136,10 +136,12 @@ NON_DEFAULT = {
     "feedback.syncSteps": 11,
     "feedback.topic": "team-a.corrections",
     "feedback.deadLetterTopic": "team-a.corrections.rejected",
+    "feedback.reviewers": ["alice@team-a", "qa-console"],
     "feedback.screenshotUriPrefixes": ["s3://captures/team-a/", "s3://captures/shared/"],
     "storage.endpoint": "https://s3.eu-west-1.amazonaws.com",
     "storage.bucket": "team-a-models",
     "storage.secretRef": "team-a-s3",
+    "serving.tokenSecretRef": "team-a-predict-token",
     "storage.serviceAccountName": "team-a-kserve",
     "scheduling.nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3", "node.kubernetes.io/pool": "gpu"},
     "scheduling.tolerations": [

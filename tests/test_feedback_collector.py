@@ -247,6 +247,7 @@ def test_a_correction_from_kafkas_console_producer_is_accepted(kafka_bootstrap, 
         "predictedLabel": "off-task",
         "confidence": 0.61,
         "source": "reviewer",
+        "userId": "qa-console",
         "timestamp": "2026-11-26T10:00:00Z",
         "windows": [
             {"app": "Firefox", "title": "PR #12 - GitHub", "url": "https://github.com/x/pull/12", "focused": True}
@@ -273,7 +274,7 @@ def test_a_correction_from_kafkas_console_producer_is_accepted(kafka_bootstrap, 
     )
     assert out.returncode == 0, out.stderr
     store = S3Store(s3_config, "feedback-test", f"console-{uuid.uuid4().hex[:6]}")
-    collector = Collector(CLASSIFIER, FeedbackSpec(topic=topic), store, kafka_bootstrap)
+    collector = Collector(CLASSIFIER, FeedbackSpec(topic=topic, reviewers=["qa-console"]), store, kafka_bootstrap)
     try:
         run_until(collector, 1, timeout=60)
     finally:
@@ -552,3 +553,28 @@ def test_the_dead_letter_topic_keeps_records_no_longer_than_the_screenshots(kafk
             assert retention(topic) == after
     finally:
         admin.close()
+
+
+def test_an_unlisted_reviewer_is_a_user_and_one_users_flood_is_capped(kafka_bootstrap, s3_config):
+    """Whoever writes the topic does not teach the classifier alone: `source: reviewer` from a
+    userId not in feedback.reviewers is buffered as a user's, and one user's flood past
+    feedback.maxCorrectionsPerUser goes to the dead-letter topic with its reason."""
+    topic = f"tenants-{uuid.uuid4().hex[:6]}"
+    records = [good(1, source="reviewer", user_id="lead"), good(2, source="reviewer", user_id="mallory")]
+    records += [good(100 + i, user_id="mallory") for i in range(8)]
+    records += [good(3, user_id="alice")]
+    produce(kafka_bootstrap, topic, records)
+    store = S3Store(s3_config, "feedback-test", f"tenants-{uuid.uuid4().hex[:6]}")
+    spec = FeedbackSpec(topic=topic, reviewers=["lead"], max_corrections_per_user=3)
+    collector = Collector(CLASSIFIER, spec, store, kafka_bootstrap)
+    try:
+        run_until(collector, len(records), timeout=90)
+    finally:
+        collector.close()
+    entries = {e.id: e for e in collector.state.buffer.entries.values()}
+    assert entries["c-1"].source == "reviewer" and entries["c-2"].source == "user"
+    assert [e.user_id for e in entries.values()].count("mallory") == 3 and entries["c-3"].user_id == "alice"
+    counts = collector.state.counts
+    assert counts["reviewer_downgraded"] == 1 and counts["over_user_cap"] == 6 and counts["buffered"] == 5
+    dead = consume(kafka_bootstrap, spec.dead_letters(), 6)
+    assert {dict(r.headers)["ontask-reason"] for r in dead} == {b"user-cap"}

@@ -60,7 +60,10 @@ def predict(
         instance["sessionId"] = session_id
     endpoint = f"{url.rstrip('/')}/v1/models/{model}:predict"
     try:
-        r = requests.post(endpoint, json={"instances": [instance]}, timeout=timeout)
+        # A predictor with spec.serving.auth wants its token; the agent reads it from the environment.
+        token = os.environ.get("ONTASK_PREDICT_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        r = requests.post(endpoint, json={"instances": [instance]}, timeout=timeout, headers=headers)
     except requests.RequestException as e:
         raise PredictorError(f"cannot reach the predictor at {endpoint}: {e}") from e
     if r.status_code != 200:

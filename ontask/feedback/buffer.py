@@ -35,6 +35,10 @@ class Entry:
     # [offset, length] of the screenshot inside image_key's object (a pack of one poll's
     # screenshots); None when the object is the screenshot (a client's s3:// reference).
     image_range: Optional[list[int]] = None
+    user_id: Optional[str] = None  # who sent it (the producer's claim): per-user caps, audits
+    # The screenshot's pixels, coarsely (see collector.pixel_key) + task: the same screenshot with
+    # a byte changed, re-encoded or re-tagged is the same correction. None for a reference.
+    near_key: Optional[str] = None
 
 
 def priority(e: Entry, now: float) -> float:
@@ -72,14 +76,15 @@ class Buffer:
         self.entries: dict[str, Entry] = {}
         self.seen: dict[str, None] = {}  # insertion-ordered set of ids and content keys
 
-    def is_duplicate(self, id: str, content_key: str) -> bool:
-        return id in self.seen or content_key in self.seen
+    def is_duplicate(self, id: str, content_key: str, near_key: Optional[str] = None) -> bool:
+        return id in self.seen or content_key in self.seen or (near_key is not None and near_key in self.seen)
 
     def add(self, e: Entry, now: float) -> AddResult:
-        if self.is_duplicate(e.id, e.content_key):
+        if self.is_duplicate(e.id, e.content_key, e.near_key):
             return AddResult("duplicate")
-        for k in (e.id, e.content_key):
-            self.seen[k] = None
+        for k in (e.id, e.content_key, e.near_key):
+            if k is not None:
+                self.seen[k] = None
         while len(self.seen) > self.MAX_SEEN:
             self.seen.pop(next(iter(self.seen)))
         self.entries[e.id] = e

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import logging
 import threading
@@ -66,8 +67,34 @@ PACK_BYTES = 2 * 1024 * 1024
 UPLOAD_THREADS = 8  # parallel pack uploads: the store's per-request latency overlaps
 
 
-def content_key(image_sha256: str, task: str, label: str) -> str:
-    return hashlib.sha256(f"{image_sha256}|{task.strip().lower()}|{label}".encode()).hexdigest()
+def content_key(image_sha256: str, task: str, label: str = "") -> str:
+    """The same screenshot and task, whatever the id and whatever the label: a correction of the
+    same moment sent again under a new id, or flipped, is a duplicate (the first one stands).
+    `label` is accepted for callers of the older key and not part of it."""
+    return hashlib.sha256(f"{image_sha256}|{' '.join(task.lower().split())}".encode()).hexdigest()
+
+
+PIXEL_KEY_SIDE = 32  # 1,024 cells: a 1280x800 screenshot's cell is 40x25 pixels
+PIXEL_KEY_SHIFT = 3  # 32 levels a channel: one changed pixel moves a cell's mean by < 1 level
+
+
+def pixel_key(image: bytes, task: str) -> Optional[str]:
+    """What the screenshot looks like, coarsely (each channel's mean over a 32x32 grid, in 32
+    levels) + the task: a byte changed in the file, a pixel changed, a lossless re-encoding or new
+    metadata of the same screenshot give the same key, which the exact hash does not (a lossy
+    re-encoding moves some cells across a level: not caught). Two different moments of the same
+    application differ in many cells and do not. None when the
+    pixels cannot be read (the image was checked already; then the exact key alone decides)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(image)) as img:
+            img.draft("RGB", (PIXEL_KEY_SIDE * 4, PIXEL_KEY_SIDE * 4))  # JPEG: decode small
+            cells = img.convert("RGB").resize((PIXEL_KEY_SIDE, PIXEL_KEY_SIDE), Image.Resampling.BOX).tobytes()
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    coarse = bytes(b >> PIXEL_KEY_SHIFT for b in cells)
+    return "px:" + hashlib.sha256(coarse + b"|" + " ".join(task.lower().split()).encode()).hexdigest()
 
 
 @dataclass
@@ -87,6 +114,8 @@ class State:
                 "other_classifier",
                 "screenshots_expired",
                 "cycle_datasets_expired",
+                "reviewer_downgraded",  # source: reviewer from a userId not in feedback.reviewers
+                "over_user_cap",  # dead-lettered: the user's feedback.maxCorrectionsPerUser was reached
             ),
             0,
         )
@@ -127,6 +156,7 @@ class _Accepted:
     correction: Correction
     image: Optional[bytes]
     image_sha256: str
+    near_key: Optional[str] = None
 
 
 class _Packs:
@@ -403,7 +433,9 @@ class Collector:
             if image is not None:
                 check_image(image, "screenshotBase64", self.limits)
                 digest = sha256(image)
+                near = pixel_key(image, c.task)
             else:
+                near = None
                 # Only what a client may have this classifier read: never another's artifacts.
                 confine_reference(
                     c.screenshot_uri, getattr(self.store, "bucket", None), self.spec.screenshot_uri_prefixes
@@ -421,7 +453,36 @@ class Collector:
         except Exception as e:  # noqa: BLE001 - an unforeseen failure is this record's, not the topic's
             self._dead_letter(record, "unreadable", f"{type(e).__name__}: {e}")
             return None
-        return _Accepted(record, c, image, digest)
+        if c.source == "reviewer" and c.user_id not in self._reviewers:
+            # Whoever writes the topic may claim to be a reviewer: only the spec's may (top
+            # priority in the buffer); anyone else's correction counts as a user's.
+            c = c.model_copy(update={"source": "user"})
+            self.state.counts["reviewer_downgraded"] += 1
+            log.info(
+                "collector %s: correction %s: source reviewer from userId %r not in feedback.reviewers; kept as "
+                "a user's",
+                self.classifier,
+                c.id,
+                c.user_id,
+            )
+        return _Accepted(record, c, image, digest, near)
+
+    @property
+    def _reviewers(self) -> frozenset:
+        return frozenset(self.spec.reviewers)
+
+    def _over_user_cap(self, c: Correction) -> Optional[str]:
+        """Why this correction is over its sender's allowance for the cycle, or None (and then it
+        is counted against it)."""
+        cap = self.spec.max_corrections_per_user
+        if cap is None:
+            return None
+        who = c.user_id if c.user_id is not None else f"(no userId, source {c.source})"
+        by_user = self.state.cycle.setdefault("by_user", {})
+        if by_user.get(who, 0) >= cap:
+            return f"userId {who!r} already added {cap} corrections this cycle (feedback.maxCorrectionsPerUser)"
+        by_user[who] = by_user.get(who, 0) + 1
+        return None
 
     def _is_edge_case(self, c: Correction) -> bool:
         """A case the verifier's rules get wrong: the model most needs to learn it."""
@@ -449,17 +510,27 @@ class Collector:
             accepted.append(a)
             c = a.correction
             if a.image is not None and not self.state.buffer.is_duplicate(
-                c.id, content_key(a.image_sha256, c.task, c.corrected_label)
+                c.id, content_key(a.image_sha256, c.task), a.near_key
             ):
                 packs.add(a.image_sha256, a.image)
         packs.send()  # the rest of the poll's screenshots: from here on each has its place
         added, forgotten = 0, []
         for a in accepted:
             c = a.correction
+            if self.state.buffer.is_duplicate(c.id, content_key(a.image_sha256, c.task), a.near_key):
+                self.state.counts["duplicates"] += 1
+                continue
+            over = self._over_user_cap(c)
+            if over is not None:
+                self._dead_letter(a.record, "user-cap", over)
+                self.state.counts["over_user_cap"] += 1
+                continue
             key, where = packs.location(a.image_sha256) if a.image is not None else (c.screenshot_uri, None)
             entry = Entry(
                 id=c.id,
-                content_key=content_key(a.image_sha256, c.task, c.corrected_label),
+                content_key=content_key(a.image_sha256, c.task),
+                near_key=a.near_key,
+                user_id=c.user_id,
                 image_sha256=a.image_sha256,
                 image_key=key,
                 image_range=where,

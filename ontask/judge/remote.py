@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 from typing import Any, Callable, Optional, Protocol
 
 import requests
@@ -34,6 +35,10 @@ class HttpJudgeClient:
         self.url = f"{base_url.rstrip('/')}/v1/models/{model}:predict"
         self.timeout = timeout
         self.session = requests.Session()
+        # The judge predictor of the same classifier takes the same token (spec.serving.auth).
+        token = os.environ.get("ONTASK_PREDICT_TOKEN")
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
 
     def p_on_task(self, image, image_uri, task, windows) -> float:
         instance: dict[str, Any] = {"task": task}

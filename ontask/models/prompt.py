@@ -1,8 +1,11 @@
 """The prompt the student and the judge see: the task, the window evidence as text, and the
-question. One function, so the trainer, the predictor and the judge ask the same thing."""
+question. One function, so the trainer, the predictor and the judge ask the same thing. User
+text enters it only through `clean_text`: what a user types cannot change the prompt's shape."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from functools import lru_cache
 from typing import Iterable, Mapping, Optional
 
@@ -11,6 +14,38 @@ from ontask.verify.relevance import relevance
 QUESTION = "Is the person on-task or off-task? Answer on-task or off-task."
 QUESTION_SWAPPED = "Is the person off-task or on-task? Answer off-task or on-task."
 IMAGE_PLACEHOLDER = "<image>"  # verl's placeholder in dataset prompts
+
+
+# Text from users (tasks, window apps, titles, URLs) reaches the tokenizer, and a tokenizer splits
+# its added tokens out of any text: a title that says `<|image_pad|>` becomes an image slot the
+# processor cannot fill (and fails the whole batch), `<|im_start|>` opens a forged turn, and verl
+# splits a dataset prompt on `<image>`. Breaking the two characters that open and close Qwen's
+# `<|...|>` tokens neutralises every one of them, whatever the tokenizer's list; the tag-style
+# added tokens and placeholders are named.
+_TOKEN_OPEN, _TOKEN_CLOSE = re.compile(r"<\|"), re.compile(r"\|>")
+_TAG_TOKENS = re.compile(r"<(/?)(image|video|tool_call|tool_response|think)>", re.IGNORECASE)
+_SPACES = re.compile(r"\s+")
+
+
+def clean_text(text: Optional[str]) -> str:
+    """User text made safe to stand in the prompt: one line, no control or invisible format
+    characters, no tokenizer special token. Ordinary titles, tasks and URLs pass unchanged.
+
+    Newlines (and every other line or paragraph separator) become spaces, so a title cannot add
+    a `- [focused]` or `Task words in:` line of its own; format characters (zero-width, bidi
+    overrides) are dropped before the tokens are escaped, so `<\u200b|image_pad|>` cannot close
+    up into a token afterwards; `<|name|>` becomes `< |name| >` and `<image>` becomes `< image>`."""
+    if not text:
+        return ""
+    chars = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat == "Cf":
+            continue  # invisible: zero-width joiners, bidi overrides, BOM
+        chars.append(" " if cat in ("Cc", "Zl", "Zp") else ch)
+    out = _SPACES.sub(" ", "".join(chars)).strip()
+    out = _TOKEN_CLOSE.sub("| >", _TOKEN_OPEN.sub("< |", out))
+    return _TAG_TOKENS.sub(lambda m: f"< {m.group(1)}{m.group(2)}>", out)
 
 
 @lru_cache(maxsize=1)
@@ -43,14 +78,16 @@ def evidence_text(windows: Optional[Iterable[Mapping]], task: Optional[str] = No
     items = sorted(windows or (), key=lambda w: bool(w.get("focused")))
     lines = []
     where = "none"
+    task = None if task is None else clean_text(task)
     for w in items:
         focused = bool(w.get("focused"))
         mark = "focused" if focused else "background"
-        line = f"- [{mark}] {w.get('app', '')}: {w.get('title', '')}"
-        if w.get("url"):
-            line += f" <{w['url']}>"
+        title, url = clean_text(w.get("title")), clean_text(w.get("url"))
+        line = f"- [{mark}] {clean_text(w.get('app'))}: {title}"
+        if url:
+            line += f" <{url}>"
         if task is not None:
-            _, hits = relevance(task, f"{w.get('title') or ''} {w.get('url') or ''}", _synonyms())
+            _, hits = relevance(task, f"{title} {url}", _synonyms())
             line += f" (task words: {', '.join(hits) if hits else 'none'})"
             if hits:
                 where = "focused" if focused else ("background" if where == "none" else where)
@@ -65,7 +102,7 @@ def evidence_text(windows: Optional[Iterable[Mapping]], task: Optional[str] = No
 def prompt_text(task: str, windows: Optional[Iterable[Mapping]], swapped: bool = False) -> str:
     """The text part of the user turn (the image comes before it)."""
     question = QUESTION_SWAPPED if swapped else QUESTION
-    return f"Windows:\n{evidence_text(windows, task)}\nTask: {task.strip()}\n{question}"
+    return f"Windows:\n{evidence_text(windows, task)}\nTask: {clean_text(task)}\n{question}"
 
 
 def verl_prompt(task: str, windows: Optional[Iterable[Mapping]]) -> list[dict]:

@@ -40,6 +40,31 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.peering.lifetime = int(os.environ.get("ONTASK_PEERING_LIFETIME", "60"))
 
 
+def model_uri_problems(spec: TaskClassifierSpec, name: str, allowed: Optional[list[str]] = None) -> list[str]:
+    """The model URIs this classifier's author may not have the operator load (another tenant's
+    models, a dataset): see store_paths.model_uri_problem. `allowed`: the installation's prefixes
+    (OperatorSettings.model_uri_prefixes, from the environment when not given)."""
+    from ontask.operator.settings import OperatorSettings
+    from ontask.store_paths import model_uri_problem
+
+    settings = OperatorSettings.from_env()
+    if allowed is None:
+        allowed = settings.model_uri_prefixes
+    # The classifier's bucket is the store its children write: the installation's, else its own.
+    store = settings.store_for(spec.storage.bucket)
+    if not store.startswith("s3://"):
+        return []  # a local folder (the embedded mode): one user, nothing to confine
+    bucket = store[5:].split("/", 1)[0]
+    out = []
+    for field, uri in (("student.model", spec.student.model), ("judge.model", spec.judge.model)):
+        if field == "judge.model" and (not spec.judge.enabled or spec.judge.ref):
+            continue  # no judge of its own is deployed from it
+        problem = model_uri_problem(uri, name or "", bucket, allowed)
+        if problem:
+            out.append(f"spec.{field}: {problem}")
+    return out
+
+
 def _validate(
     spec: dict[str, Any], status: dict[str, Any], generation: int, name: str = ""
 ) -> tuple[dict[str, Any], list[str]]:
@@ -50,6 +75,7 @@ def _validate(
     try:
         parsed = TaskClassifierSpec.model_validate(spec)
         problems = (name_problems(name) if name else []) + parsed.consistency_problems()
+        problems += model_uri_problems(parsed, name)
     except ValidationError as e:
         problems = [f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()]
     if problems:

@@ -124,7 +124,7 @@ def predictor_command(
     container: dict[str, Any], env: Mapping[str, str], port: int, url_of: Callable[[str], Optional[str]]
 ) -> Optional[list[str]]:
     """The predictor's `ontask serve` args as they run here: the model from STORAGE_URI, the given
-    port, and the judge's in-cluster address replaced by where that judge runs here (`url_of`
+    port (metrics on it too), and the judge's in-cluster address replaced by where that judge runs here (`url_of`
     an InferenceService name). None while the judge is not up yet."""
     if "--model-uri" not in container.get("args", []):
         raise RuntimeError(
@@ -134,6 +134,10 @@ def predictor_command(
     args = list(container["args"])
     args[args.index("--model-uri") + 1] = env["STORAGE_URI"]
     args[args.index("--http-port") + 1] = str(port)
+    if "--metrics-port" in args:
+        # Pods have a port each; here the predictors share one machine: metrics stay on the
+        # prediction port, which only this machine reaches.
+        args[args.index("--metrics-port") + 1] = "0"
     return with_local_judge(args, url_of)
 
 

@@ -18,6 +18,9 @@ from ontask.store_paths import classifier_prefix
 
 TRAIN_PORT = 23456
 PREDICTOR_PORT = 8080
+# The predictors' Prometheus /metrics, off the prediction port (the team's on/off-task rates are
+# not for whoever may ask for a prediction); KServe's prometheus.kserve.io/port names it.
+PREDICTOR_METRICS_PORT = 9091
 MODEL_MOUNT = "/mnt/models"  # where KServe's storage initializer puts storageUri
 
 
@@ -569,7 +572,20 @@ def _isvc_annotations(ctx: Context, role: str, model_version: str) -> dict[str, 
     out.update({"serving.kserve.io/deploymentMode": ctx.kserve_mode, f"{GROUP}/model-version": model_version})
     if ctx.prometheus_scraping:
         out["serving.kserve.io/enable-prometheus-scraping"] = "true"
+        if role == "student" or ctx.spec.judge.runtime.value != "vllm":  # `ontask serve`: its own port
+            out["prometheus.kserve.io/port"] = str(PREDICTOR_METRICS_PORT)
+            out["prometheus.kserve.io/path"] = "/metrics"
     return out
+
+
+def _token_env(ctx: Context) -> list[k8s.V1EnvVar]:
+    """The predictors' bearer token, from the Secret spec.serving.tokenSecretRef names (key
+    `token`): the server requires it, the student's judge client sends it."""
+    name = ctx.spec.serving.token_secret_ref
+    if not name:
+        return []
+    ref = k8s.V1SecretKeySelector(name=name, key="token")
+    return [k8s.V1EnvVar(name="ONTASK_PREDICT_TOKEN", value_from=k8s.V1EnvVarSource(secret_key_ref=ref))]
 
 
 def inference_service(
@@ -597,7 +613,7 @@ def inference_service(
         str(PREDICTOR_PORT),
     ]
     # The student: serving limits, thresholds and the feedback topic; the judge: its mode and cache.
-    args += ["--spec", f"env:{SPEC_ENV}"]
+    args += ["--spec", f"env:{SPEC_ENV}", "--metrics-port", str(PREDICTOR_METRICS_PORT)]
     if role == "student" and ctx.kafka_bootstrap:
         args += judge_args(ctx)
     gpus = s.student.gpus if role == "student" else s.judge.gpus
@@ -606,10 +622,16 @@ def inference_service(
         name="kserve-container",
         image=ctx.image,
         args=args,
-        env=ctx.env_vars() + ca_env + [spec_env(ctx)],
+        env=ctx.env_vars() + ca_env + [spec_env(ctx)] + _token_env(ctx),
         resources=_resources(gpus, _judge_resources(ctx) if role == "judge" else s.student.resources),
-        # Named as Knative and KServe name an HTTP/1 port (the chart's PodMonitor scrapes it).
-        ports=[k8s.V1ContainerPort(container_port=PREDICTOR_PORT, name="http1", protocol="TCP")],
+        # Named as Knative and KServe name an HTTP/1 port; Knative allows one port, so the metrics
+        # port is declared (for the chart's PodMonitor) only in RawDeployment mode.
+        ports=[k8s.V1ContainerPort(container_port=PREDICTOR_PORT, name="http1", protocol="TCP")]
+        + (
+            [k8s.V1ContainerPort(container_port=PREDICTOR_METRICS_PORT, name="metrics", protocol="TCP")]
+            if ctx.kserve_mode != "Serverless"
+            else []
+        ),
         security_context=_SECURITY,
         volume_mounts=ca_mounts or None,
     )

@@ -5,9 +5,10 @@ classifier's behaviour is in its spec instead."""
 from __future__ import annotations
 
 import os
+import re
 from typing import Literal, Mapping, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ontask.feedback.kafka_security import SaslMechanism, SecurityProtocol
 
@@ -29,6 +30,7 @@ ENV = {
     "ONTASK_HF_OFFLINE": "hf_offline",
     "ONTASK_TRAINING_BACKEND": "training_backend",
     "ONTASK_TRAINING_RUNTIME": "training_runtime",
+    "ONTASK_MODEL_URI_PREFIXES": "model_uri_prefixes",
 }
 
 
@@ -82,6 +84,22 @@ class OperatorSettings(BaseModel):
         min_length=1,
         description="The ClusterTrainingRuntime TrainJobs run on; ontask creates it when absent.",
     )
+    model_uri_prefixes: list[str] = Field(
+        default_factory=list,
+        description="s3:// prefixes any classifier's student.model and judge.model may name besides its own "
+        "bucket's (a shared models bucket); comma-separated in the environment (the chart's models.uriPrefixes).",
+    )
+
+    @field_validator("model_uri_prefixes", mode="before")
+    @classmethod
+    def _comma_separated(cls, v):
+        if isinstance(v, str):
+            v = [p.strip() for p in v.split(",") if p.strip()]
+        for p in v:
+            if not re.fullmatch(r"s3://[a-z0-9][-a-z0-9.]{1,61}[a-z0-9](/.*)?", p):
+                raise ValueError(f"model URI prefix {p!r}: give s3://bucket/ or s3://bucket/prefix/")
+        return v
+
     resync_seconds: float = Field(
         300.0,
         gt=0,

@@ -17,7 +17,8 @@ class MicroBatcher:
         self._worker: Optional[asyncio.Task] = None
 
     async def submit(self, items: Sequence[Any]) -> list[Any]:
-        """Results for `items`, in order; an exception of the batch is raised to its callers."""
+        """Results for `items`, in order. When a batch fails, its items are tried one by one, so
+        an exception reaches only the callers whose own items fail."""
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._worker = asyncio.get_running_loop().create_task(self._run())
@@ -43,10 +44,22 @@ class MicroBatcher:
             items = [item for item, _ in batch]
             try:
                 results = await asyncio.to_thread(self.fn, items)
-            except Exception as e:  # noqa: BLE001 - handed to every caller of this batch
-                for _, fut in batch:
+            except Exception as e:  # noqa: BLE001 - handed to the callers of the failing items
+                if len(batch) == 1:
+                    if not batch[0][1].done():
+                        batch[0][1].set_exception(e)
+                    continue
+                # One caller's bad row must not fail its neighbours: each item again, alone, and
+                # only the items that fail alone fail (a fault of every item fails every one).
+                for item, fut in batch:
+                    try:
+                        (result,) = await asyncio.to_thread(self.fn, [item])
+                    except Exception as alone:  # noqa: BLE001 - this item's own failure
+                        if not fut.done():
+                            fut.set_exception(alone)
+                        continue
                     if not fut.done():
-                        fut.set_exception(e)
+                        fut.set_result(result)
                 continue
             for (_, fut), result in zip(batch, results):
                 if not fut.done():

@@ -141,6 +141,13 @@ class ScreenshotPredictor(kserve.Model):
             raise InvalidInput(str(e)) from e
         try:
             rows = await self.batcher.submit(rows)
+        except ValueError as e:
+            # The batcher retries a failed batch row by row, so this failed on this request's own
+            # rows (the processor refuses text or pixels it cannot encode): the caller's 400, and
+            # the requests batched with it were answered.
+            metrics.REQUESTS.labels(self.name, "invalid").inc()
+            log.info(json.dumps({"event": "rejected", "model": self.name, "reason": str(e)[:300]}))
+            raise InvalidInput(f"the model could not encode this request: {str(e)[:300]}") from e
         except Exception:
             metrics.REQUESTS.labels(self.name, "error").inc()
             raise

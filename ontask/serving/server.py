@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hmac
 import json
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -131,6 +133,52 @@ class Admission:
             self._admitted -= 1
 
 
+# Where a predictor's token comes from: the operator sets it from the Secret that
+# spec.serving.auth.tokenSecretRef names; the agent and the judge client send the same variable's value.
+TOKEN_ENV = "ONTASK_PREDICT_TOKEN"
+
+# Health probes answer without a token: the kubelet and KServe's queue proxy carry none.
+_PROBES = re.compile(r"^/(|v2|v2/health/(live|ready)|v1/models/[^/:]+|v2/models/[^/]+(/versions/[^/]+)?/ready)$")
+# KServe's model repository extension: load and unload any model by name. A predictor serves the
+# one model it was started with; a new version is a new revision, never a call from outside.
+_ADMIN = re.compile(r"^/v2/repository(/|$)|:(load|unload)$|^/(docs|redoc|openapi\.json)(/|$)")
+
+
+class RouteGuard:
+    """ASGI middleware, outermost: refuses KServe's repository routes (403), `/metrics` when it is
+    served on its own port (404), and, with a token, every route but the health probes unless the
+    request carries `Authorization: Bearer <token>` (401). Refused before the body is read."""
+
+    def __init__(self, app, token: Optional[str] = None, metrics_elsewhere: bool = False):
+        self.app, self.metrics_elsewhere = app, metrics_elsewhere
+        self._expected = f"Bearer {token}".encode() if token else None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope.get("path", "")
+        if _ADMIN.search(path):
+            return await _json_error(
+                send, 403, f"{path} is refused: a predictor serves the model it was started with (no repository API)"
+            )
+        if path == "/metrics" and self.metrics_elsewhere:
+            return await _json_error(send, 404, "/metrics is served on the predictor's metrics port")
+        if self._expected is not None and not _PROBES.match(path):
+            given = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self._expected):
+                why = "a wrong bearer token" if given else "no Authorization: Bearer token"
+                return await _json_error(send, 401, f"unauthorized: {why}", [(b"www-authenticate", b"Bearer")])
+        return await self.app(scope, receive, send)
+
+
+def serve_metrics(port: int) -> None:
+    """Prometheus /metrics (the predictor's and KServe's, one registry) on its own port, in a
+    background thread: the prediction port then never shows the team's on/off-task rates."""
+    from prometheus_client import start_http_server
+
+    start_http_server(port)
+
+
 def serve(
     models: list,
     http_port: int,
@@ -139,16 +187,24 @@ def serve(
     max_concurrent: int = 4,
     max_queued: int = 32,
     max_queue_seconds: float = 10.0,
+    token: Optional[str] = None,
+    metrics_port: int = 0,
 ) -> None:
-    """Load the models and serve them until SIGTERM (KServe's ModelServer; REST v1 and v2)."""
+    """Load the models and serve them until SIGTERM (KServe's ModelServer; REST v1 and v2).
+    With `token`, every route but the health probes needs it as a bearer token; with
+    `metrics_port`, /metrics moves there. KServe's repository routes are always refused."""
     import kserve
     from fastapi.exceptions import RequestValidationError
     from kserve.model_server import app
 
     app.add_exception_handler(RequestValidationError, invalid_request)
-    # Added last, runs first: a request over the queue is refused before its body is read.
+    # Added last, runs first: a request over the queue is refused before its body is read, and
+    # one without its token or for a refused route before it takes a place in the queue.
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(Admission, max_concurrent=max_concurrent, max_queued=max_queued, max_wait_s=max_queue_seconds)
+    app.add_middleware(RouteGuard, token=token, metrics_elsewhere=bool(metrics_port))
+    if metrics_port:
+        serve_metrics(metrics_port)
     for m in models:
         m.load()
     kserve.ModelServer(http_port=http_port, enable_grpc=False, workers=workers).start(models)
@@ -229,6 +285,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         help="prompt-baseline only: tokens it may generate (default: the longer label's and the end token, "
         "what a real instruction-tuned model's answer takes)",
+    )
+    p.add_argument(
+        "--token-env",
+        default=TOKEN_ENV,
+        help="environment variable holding the bearer token every request but a health probe must carry "
+        "(unset or empty: no authentication; the operator sets it from spec.serving.auth.tokenSecretRef)",
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        help="serve Prometheus /metrics on this port and refuse it on the prediction port (0: on the prediction port)",
     )
     p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY)
     p.add_argument("--max-batch", type=int, default=8)
@@ -324,5 +392,7 @@ def main(args: argparse.Namespace) -> int:
         max_concurrent=args.max_concurrent_requests,
         max_queued=args.max_queued_requests,
         max_queue_seconds=args.max_queue_seconds,
+        token=os.environ.get(args.token_env) or None,
+        metrics_port=args.metrics_port,
     )
     return 0

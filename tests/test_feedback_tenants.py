@@ -1,0 +1,157 @@
+"""Who may teach a classifier, at the collector's door (its real processing, a local store and a
+recording stand-in for the dead-letter producer; tests/test_feedback_collector.py runs the same
+rules against the real Kafka broker): `source: reviewer` only from the spec's reviewers, a cap on
+one user's corrections between cycles, and a screenshot is the same correction however its file
+was changed."""
+
+from __future__ import annotations
+
+import io
+import random
+from dataclasses import dataclass
+from typing import Optional
+
+import pytest
+from PIL import Image, PngImagePlugin
+
+from ontask.feedback import Collector, encode_correction, make_correction
+from ontask.spec import FeedbackSpec
+from ontask.store import LocalStore
+
+CLASSIFIER = "desk"
+
+
+@dataclass
+class Record:
+    key: Optional[bytes]
+    value: Optional[bytes]
+    topic: str = "corrections"
+    partition: int = 0
+    offset: int = 0
+
+
+class DeadLetters:
+    """Stands in for the dead-letter producer: records what was sent, acknowledges at once."""
+
+    def __init__(self):
+        self.sent: list[dict] = []
+
+    def send(self, topic, key=None, value=None, headers=()):
+        self.sent.append({"topic": topic, "value": value, **{k: v.decode() for k, v in headers}})
+        return self
+
+    def get(self, timeout=None):
+        return None
+
+
+def screenshot(seed: int, size=(320, 200)) -> Image.Image:
+    """A busy screen: many cells of their own colour, as text and widgets make a real one."""
+    rng = random.Random(seed)
+    img = Image.new("RGB", size)
+    for x in range(0, size[0], 8):
+        for y in range(0, size[1], 8):
+            img.paste((rng.randrange(256), rng.randrange(256), rng.randrange(256)), (x, y, x + 8, y + 8))
+    return img
+
+
+def png(img: Image.Image, **info: str) -> bytes:
+    meta = PngImagePlugin.PngInfo()
+    for k, v in info.items():
+        meta.add_text(k, v)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", pnginfo=meta)
+    return buf.getvalue()
+
+
+class Intake:
+    def __init__(self, tmp_path, **spec):
+        self.collector = Collector(CLASSIFIER, FeedbackSpec(**spec), LocalStore(tmp_path), "unused:9092")
+        self.dead = DeadLetters()
+        self.collector._producer = self.dead
+        self.offset = 0
+
+    def send(self, *corrections):
+        records = []
+        for c in corrections:
+            key, value = encode_correction(c)
+            records.append(Record(key, value, offset=self.offset))
+            self.offset += 1
+        _, packs, _ = self.collector.process(records)
+        packs.wait()
+        return self.collector.state
+
+    def close(self):
+        self.collector.close()
+
+
+@pytest.fixture
+def intake(tmp_path):
+    made = []
+
+    def make(**spec):
+        made.append(Intake(tmp_path / str(len(made)), **spec))
+        return made[-1]
+
+    yield make
+    for i in made:
+        i.close()
+
+
+def correction(i: int, image: Optional[bytes] = None, **kw):
+    return make_correction(
+        CLASSIFIER, "answer refund tickets", "off-task", image=image or png(screenshot(i)), id=f"c-{i}", **kw
+    )
+
+
+def test_reviewer_only_from_a_listed_user_else_a_users_correction(intake):
+    desk = intake(reviewers=["lead@desk"])
+    state = desk.send(
+        correction(1, source="reviewer", user_id="lead@desk"),
+        correction(2, source="reviewer", user_id="mallory"),
+        correction(3, source="reviewer"),  # no userId at all
+    )
+    sources = {e.id: (e.source, e.user_id) for e in state.buffer.entries.values()}
+    assert sources == {"c-1": ("reviewer", "lead@desk"), "c-2": ("user", "mallory"), "c-3": ("user", None)}
+    assert state.counts["reviewer_downgraded"] == 2 and state.counts["buffered"] == 3
+    # Without a list, nobody is a reviewer.
+    assert intake().send(correction(4, source="reviewer", user_id="lead@desk")).buffer.entries["c-4"].source == "user"
+
+
+def test_one_users_flood_is_capped_per_cycle_and_others_still_get_in(intake):
+    desk = intake(max_corrections_per_user=3, cycle_every=1000)
+    flood = [correction(100 + i, user_id="mallory") for i in range(10)]
+    state = desk.send(
+        *flood, correction(1, user_id="alice"), correction(2), correction(3), correction(4), correction(5)
+    )
+    users = [e.user_id for e in state.buffer.entries.values()]
+    assert users.count("mallory") == 3 and users.count("alice") == 1
+    assert users.count(None) == 3  # corrections without a userId share one allowance
+    assert state.counts["over_user_cap"] == 8 and state.counts["dead_lettered"] == 8
+    capped = [d for d in desk.dead.sent if d["ontask-reason"] == "user-cap"]
+    assert len(capped) == 8 and "'mallory' already added 3 corrections this cycle" in capped[0]["ontask-error"]
+    # A new cycle opens a new allowance.
+    state.cycle = {"number": 1, "new": 0, "first_new_at": None}
+    assert desk.send(correction(200, user_id="mallory")).buffer.entries["c-200"].user_id == "mallory"
+
+
+def test_the_same_screenshot_changed_by_a_byte_or_flipped_is_a_duplicate(intake):
+    desk = intake()
+    shot = screenshot(7)
+    desk.send(correction(1, image=png(shot), user_id="u1"))
+    one_pixel = shot.copy()
+    one_pixel.putpixel((10, 10), (1, 2, 3))
+    recompressed = io.BytesIO()
+    shot.save(recompressed, format="PNG", compress_level=1)
+    state = desk.send(
+        correction(2, image=png(shot, note="new id, new metadata")),  # other bytes, same pixels
+        correction(3, image=png(one_pixel)),  # one pixel changed
+        correction(5, image=png(shot), corrected_label="on-task"),  # the same screenshot, flipped
+        correction(6, image=recompressed.getvalue()),  # re-encoded, losslessly
+    )
+    assert set(state.buffer.entries) == {"c-1"} and state.counts["duplicates"] == 4
+    # Another screenshot, or the same one for another task, is a correction of its own.
+    state = desk.send(
+        correction(8),
+        make_correction(CLASSIFIER, "write the quarterly report", "off-task", image=png(shot), id="c-9"),
+    )
+    assert set(state.buffer.entries) == {"c-1", "c-8", "c-9"}

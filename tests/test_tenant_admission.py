@@ -1,0 +1,138 @@
+"""What a TaskClassifier's author may have the operator reach: `judge.ref` is a DNS label (it
+becomes the judge's URL; the real API server refuses anything else, by kubectl), model URIs stay
+in the classifier's own bucket and prefix unless the installation allows more, and the chart's
+NetworkPolicy lets only ontask's pods, labelled clients and the operator's namespace reach the
+predictors."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from ontask.operator.handlers import _validate, model_uri_problems
+from ontask.operator.settings import OperatorSettings
+from ontask.spec import TaskClassifierSpec
+from tests.conftest import REPO, run_cli
+
+
+def spec(**parts) -> dict:
+    return {"data": {"source": "synthetic"}, **parts}
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "evil.example.com",  # another host
+        "judge.other-namespace",  # another namespace's Service
+        "judge:8080/x",
+        "user@host",
+        "Judge",
+        "a" * 54,  # "-predictor" would overflow a Service name
+    ],
+)
+def test_kubectl_refuses_a_judge_ref_that_is_not_a_dns_label(kube, crd_installed, tmp_path, ref):
+    manifest = tmp_path / "ref.yaml"
+    manifest.write_text(
+        "apiVersion: ontask.dev/v1alpha1\nkind: TaskClassifier\nmetadata: {name: bad-ref, namespace: default}\n"
+        f"spec:\n  data: {{source: synthetic}}\n  judge: {{ref: {yaml.safe_dump(ref).splitlines()[0]!s}}}\n"
+    )
+    out = run_cli("kubectl", "apply", "--validate=strict", "-f", str(manifest), kubeconfig=kube.admin_kubeconfig)
+    assert out.returncode != 0, out.stdout
+    assert "spec.judge.ref" in out.stderr
+
+
+def test_a_shared_judge_by_its_name_is_accepted(kube, crd_installed, tmp_path):
+    manifest = tmp_path / "ok.yaml"
+    manifest.write_text(
+        "apiVersion: ontask.dev/v1alpha1\nkind: TaskClassifier\nmetadata: {name: shares-a-judge, namespace: default}\n"
+        "spec:\n  data: {source: synthetic}\n  judge: {ref: platform-judge}\n"
+    )
+    out = run_cli(
+        "kubectl",
+        "apply",
+        "--dry-run=server",
+        "--validate=strict",
+        "-f",
+        str(manifest),
+        kubeconfig=kube.admin_kubeconfig,
+    )
+    assert out.returncode == 0, out.stderr
+
+
+def test_model_uris_stay_in_the_classifiers_bucket_and_prefix(monkeypatch):
+    monkeypatch.setenv("ONTASK_STORE", "s3://team-a")
+
+    def problems(student: str, judge: str = "Qwen/Qwen2.5-VL-72B-Instruct", allowed=()) -> list[str]:
+        parsed = TaskClassifierSpec.model_validate(spec(student={"model": student}, judge={"model": judge}))
+        return model_uri_problems(parsed, "desk", list(allowed))
+
+    assert problems("Qwen/Qwen2.5-VL-3B-Instruct") == []
+    assert problems("s3://team-a/base/qwen-3b/") == []  # a base checkpoint in its own bucket
+    assert problems("s3://team-a/classifiers/desk/models/v3") == []  # its own trained model
+    assert problems("pvc://weights/qwen") == []  # a claim in its own namespace: not this check's
+    [p] = problems("s3://team-a/classifiers/hr/models/v3")
+    assert p.startswith("spec.student.model: s3://team-a/classifiers/hr/models/v3: another classifier's area")
+    [p] = problems("s3://team-a/classifiers/desk-feedback/models/v1")  # a look-alike name is another's
+    assert "another classifier's area (classifiers/desk-feedback/)" in p
+    [p] = problems("s3://team-a/datasets/hr/v1")
+    assert "datasets/ area holds datasets" in p
+    [p] = problems("s3://team-a/base/../classifiers/hr/models/v3")
+    assert "'..' segment" in p
+    [p] = problems("Qwen/Qwen2.5-VL-3B-Instruct", judge="s3://team-b/base/judge")
+    assert p.startswith("spec.judge.model: s3://team-b/base/judge: bucket 'team-b' is not this classifier's bucket")
+    # The installation may allow a shared models bucket (the chart's models.uriPrefixes).
+    assert problems("s3://models/qwen2.5-vl-3b/", allowed=["s3://models/"]) == []
+    assert problems("s3://models-private/x", allowed=["s3://models/"]) != []  # a prefix, not a string start
+    assert problems("s3://models/../x", allowed=["s3://models/"]) != []
+
+
+def test_a_classifier_naming_another_tenants_model_is_refused_with_the_reason(monkeypatch):
+    monkeypatch.setenv("ONTASK_STORE", "s3://team-a")
+    body = spec(student={"model": "s3://team-a/classifiers/victim/models/v7"})
+    status, problems = _validate(body, {}, 1, "thief")
+    assert status["phase"] == "Failed"
+    [ready] = [c for c in status["conditions"] if c["type"] == "Ready"]
+    assert ready["reason"] == "InvalidSpec" and "classifiers/victim/" in ready["message"]
+    monkeypatch.setenv("ONTASK_MODEL_URI_PREFIXES", "s3://team-a/classifiers/victim/models/")
+    assert _validate(body, {}, 1, "thief")[1] == []  # the installation allowed it
+    assert OperatorSettings.from_env().model_uri_prefixes == ["s3://team-a/classifiers/victim/models/"]
+
+
+def _template(*values: str) -> list[dict]:
+    args = ["helm", "template", "ontask", str(REPO / "charts" / "ontask"), "--namespace", "ontask-system"]
+    args += ["--kube-version", "1.31.0"]
+    for v in values:
+        args += ["--set", v]
+    return [d for d in yaml.safe_load_all(run_cli(*args, check=True).stdout) if d]
+
+
+def test_the_chart_renders_a_network_policy_that_selects_the_predictors():
+    from ontask.operator.manifests import PREDICTOR_METRICS_PORT, Context, inference_service
+
+    docs = _template("operator.watchNamespaces={team-a,team-b}", "networkPolicy.metricsFromNamespaces={monitoring}")
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    assert [p["metadata"]["namespace"] for p in policies] == ["team-a", "team-b"]
+    policy = policies[0]["spec"]
+    # It selects the predictors the operator creates, by the labels it gives them.
+    for role in ("student", "judge"):
+        ctx = Context(
+            "desk", "team-a", "uid", TaskClassifierSpec.model_validate(spec(judge={"runtime": "transformers"}))
+        )
+        labels = inference_service(ctx, role, "s3://b/m/v1", "v1")["metadata"]["labels"]
+        assert policy["podSelector"]["matchLabels"].items() <= labels.items()
+        [rule] = policy["podSelector"]["matchExpressions"]
+        assert labels[rule["key"]] in rule["values"]
+    assert policy["policyTypes"] == ["Ingress"]
+    allowed, metrics = policy["ingress"]
+    assert {"podSelector": {"matchLabels": {"ontask.dev/predictor-client": "true"}}} in allowed["from"]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ontask-system"}}} in allowed["from"]
+    assert metrics["ports"] == [{"port": PREDICTOR_METRICS_PORT, "protocol": "TCP"}]
+    assert metrics["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    # On by default, in the release's namespace when the operator watches all; off when asked.
+    assert [d["metadata"]["namespace"] for d in _template() if d["kind"] == "NetworkPolicy"] == ["ontask-system"]
+    assert not [d for d in _template("networkPolicy.enabled=false") if d["kind"] == "NetworkPolicy"]
+    deployment = next(
+        d for d in _template("models.uriPrefixes={s3://models/,s3://shared/base/}") if d["kind"] == "Deployment"
+    )
+    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["ONTASK_MODEL_URI_PREFIXES"] == "s3://models/,s3://shared/base/"
