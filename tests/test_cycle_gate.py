@@ -112,7 +112,7 @@ def test_a_cycle_that_forgets_is_refused_by_the_gate_with_the_reason(tmp_path):
     (tmp_path / "tc.yaml").write_text(FORGETTING_SPEC)
     spec, _ = load_spec(tmp_path / "tc.yaml")
     # The classifier's own screens are all off-task (its regression set is their val split).
-    own = [replace(x, label="off-task") for x in generate(24, seed=2)]
+    own = [replace(x, label="off-task") for x in generate(32, seed=4)]  # 5 regression rows
     write_version(store, "focus", own, "ontask/synthetic", {})
     base = build_tiny_vlm(tmp_path / "base", seed=5)
     v1 = run_training(spec, store, "focus", "focus", str(base), warm_start_steps=20, model_version="v1")
