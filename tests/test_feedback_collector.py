@@ -302,8 +302,16 @@ def test_a_cycle_writes_corrections_variants_and_replay_as_a_dataset_version(kaf
     ds = read_version(store, marker["dataset"], marker["version"])
     sources = [r["extra_info"]["label_source"] for r in ds.rows]
     assert sources.count("user") == 20 and sources.count("variant") == 60
-    base_train = [r for r in read_version(store, "base").split("train") if r["reward_model"]["ground_truth"]]
-    assert sources.count("manifest") == min(40, len(base_train))  # replayRatio 0.5 of 80 new rows
+    # Replay is sized on the rows the candidate trains on: the corrections not held out and their variants.
+    trained = [r for r in ds.split("train") if r["extra_info"]["label_source"] in ("user", "variant")]
+    replayed = [r for r in ds.rows if r["extra_info"]["reason"] == "replay"]
+    base = read_version(store, "base")
+    base_train = [r for r in base.split("train") if r["reward_model"]["ground_truth"]]
+    assert 0 < len(trained) < 80 and len(replayed) == min(round(0.5 * len(trained)), len(base_train))
+    assert all(r["extra_info"]["split"] == "train" for r in replayed)
+    # The other half of the base's validation rows calibrates the candidate; none of it is trained on.
+    calibration = [r for r in ds.rows if r["extra_info"]["reason"] == "calibration"]
+    assert all(r["extra_info"]["split"] == "val" for r in calibration)
     assert collector.maybe_cycle("base") is None  # nothing new since
     assert collector.state.cycle == {"number": 1, "new": 0, "first_new_at": None}
 
