@@ -143,7 +143,10 @@ def test_a_trainjob_that_keeps_failing_restarts_to_its_backoff_limit_then_fails_
         assert sorted(p.rsplit("-", 1)[0] for p in standin.starts) == [pod, f"{name}-node-0-1"], standin.starts
         assert 3 <= sum(standin.starts.values()) - len(standin.starts) <= 4, standin.starts
         # JobSet's words, which Trainer v2 copies onto the TrainJob and the classifier then shows.
-        assert outcome == ("Failed", "jobset failed due to one or more job failures")
+        assert outcome == (
+            "Failed",
+            f"jobset failed due to one or more job failures (first failed job: {name}-node-0)",
+        )
         assert "ontask: error:" in standin.log_tail(next(p for p in standin.starts if p.startswith(pod)))
     finally:
         standin.stop()
