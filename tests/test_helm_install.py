@@ -129,12 +129,14 @@ def test_install_upgrade_test_and_uninstall_on_a_fresh_cluster(cluster, previous
     assert _crds(fresh) == {}, "the case must start from a cluster without the chart's CRDs"
     for ns in {namespace, *(ns for _, ns in peerings if ns)}:
         kubectl(fresh, "create", "namespace", ns)
-    storage, keys = [], {"accessKey": "unused", "secretKey": "unused"}
+    access, secret_key = "unused", "unused"
+    storage = []
     if case == "one-replica":
         # A store that answers, so that a classifier gets as far as its first child.
         s3 = request.getfixturevalue("s3")
         storage = ["--set", f"storage.endpoint={s3.endpoint}", "--set", f"storage.bucket=helm-{uuid.uuid4().hex[:8]}"]
-        keys = {"accessKey": s3.access_key, "secretKey": s3.secret_key}
+        access, secret_key = s3.access_key, s3.secret_key
+    keys = {"AWS_ACCESS_KEY_ID": access, "AWS_SECRET_ACCESS_KEY": secret_key}  # KServe's S3 Secret format
     secret = [f"--from-literal={k}={v}" for k, v in keys.items()]
     kubectl(fresh, "create", "secret", "generic", "minio-creds", "-n", namespace, *secret)
 
