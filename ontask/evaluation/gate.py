@@ -178,7 +178,10 @@ def decide(candidate: dict[str, Any], serving: dict[str, Any], min_gain: float, 
         elif regression.p_worse < WORSE_P:
             refusals.append(f"regression set significantly worse (sign test p={regression.p_worse:.3f} < {WORSE_P})")
     promote = not refusals
-    reason = "; ".join(notes) + (f" -> refused: {'; '.join(refusals)}" if refusals else " -> passes the gate")
+    rules = f"promoteIfGain {min_gain:+.3f}, maxRegression {max_regression:.3f}"
+    reason = "; ".join(notes) + (
+        f" -> refused: {'; '.join(refusals)}" if refusals else f" -> passes the gate ({rules})"
+    )
     return Decision(
         promote=promote,
         family=family,
