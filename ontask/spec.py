@@ -512,7 +512,7 @@ class ServingSpec(Model):
         le=1.0,
         description="Largest accuracy loss on the regression set (the classifier's own validation rows) that a "
         "promoted candidate may have against the serving version; a candidate significantly worse there by a "
-        "paired test on the same rows is refused too.",
+        "paired test on the same rows is refused too. 1.0 turns the check off.",
     )
     canary_minutes: float = Field(
         10.0,

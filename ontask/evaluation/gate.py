@@ -173,7 +173,9 @@ def decide(candidate: dict[str, Any], serving: dict[str, Any], min_gain: float, 
             f"regression set {regression.candidate_accuracy:.3f} vs {regression.serving_accuracy:.3f} "
             f"(n={regression.n}, {regression.wins} rows won, {regression.losses} lost)"
         )
-        if -regression.gain > max_regression:
+        if max_regression >= 1.0:
+            pass  # the regression check turned off: any loss allowed
+        elif -regression.gain > max_regression:
             refusals.append(f"regression set loss {-regression.gain:.3f} > maxRegression {max_regression:.3f}")
         elif regression.p_worse < WORSE_P:
             refusals.append(f"regression set significantly worse (sign test p={regression.p_worse:.3f} < {WORSE_P})")
