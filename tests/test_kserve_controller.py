@@ -19,7 +19,13 @@ from kubernetes import client as k8s
 
 from ontask.operator import children as children_module
 from ontask.operator.children import ISVC, KubeChildren, _contains
-from ontask.operator.manifests import Context, inference_service, predictor_deployment, vllm_judge_service
+from ontask.operator.manifests import (
+    PREDICTOR_METRICS_PORT,
+    Context,
+    inference_service,
+    predictor_deployment,
+    vllm_judge_service,
+)
 from ontask.spec import TaskClassifierSpec
 from tests.conftest import wait_for
 
@@ -173,9 +179,10 @@ def test_kserve_runs_the_operators_student_with_its_storage_credentials_and_plac
     wait_for(lambda: children.server_state("c-student") == (True, "v1"), 60, "v1 served")
     stored = custom.get_namespaced_custom_object(*ISVC[:2], NS, ISVC[2], "c-student")
     # Where children call a predictor (`http://<isvc>-predictor.<namespace>`, manifests.judge_args):
-    # KServe's in-cluster address and its Service on port 80.
+    # KServe's in-cluster address and its Service on port 80; the predictor's metrics on their own
+    # port beside it (what a NetworkPolicy can keep from the prediction clients).
     assert stored["status"]["address"]["url"] == f"http://{name}.{NS}.svc.cluster.local"
-    assert [p.port for p in core.read_namespaced_service(name, NS).spec.ports] == [80]
+    assert [p.port for p in core.read_namespaced_service(name, NS).spec.ports] == [80, PREDICTOR_METRICS_PORT]
 
     # A new version: KServe stays Ready on the old pod through the rollout, the operator does not.
     children.create("student", _student(children.ctx, "v2"), "v2")
