@@ -163,7 +163,9 @@ def decide(candidate: dict[str, Any], serving: dict[str, Any], min_gain: float, 
         )
         if family.gain < min_gain:
             refusals.append(f"held-out corrections gain {family.gain:+.3f} < promoteIfGain {min_gain:+.3f}")
-    if regression is None:
+    if regression is None and max_regression >= 1.0:
+        notes.append("no regression set (maxRegression 1.0: not checked)")
+    elif regression is None:
         refusals.append(
             "no regression set to check the rest of the screens on (the cycle replays no dataset with "
             "validation rows: the collector's --replay-dataset)"
