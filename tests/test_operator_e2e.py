@@ -159,7 +159,9 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
         "cycle 1 promoted",
         diagnose,
     )
-    assert final["feedback"]["received"] == 20 and final["metrics"]["accuracy"] is not None
+    # The gate measured the held-out corrections (this small dataset leaves no regression set, and
+    # maxRegression 1.0 lets that pass): the candidate's figure is in the status.
+    assert final["feedback"]["received"] == 20 and final["metrics"]["edgeCaseAccuracy"] is not None
     assert final.get("candidateVersion") is None  # decided: no candidate left in flight
     conditions = {c["type"]: c for c in final["conditions"]}
     assert conditions["Trained"]["reason"] == "Promoted" and "promoteIfGain" in conditions["Trained"]["message"]
