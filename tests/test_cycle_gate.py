@@ -77,6 +77,27 @@ def test_a_cycle_holds_out_whole_corrections_and_the_gate_never_sees_a_trained_r
     assert calibration == {r["extra_info"]["id"] for r in own_val} - regression
 
 
+def test_reviewed_corrections_held_out_once_join_every_later_cycle_s_regression_set(tmp_path):
+    store = LocalStore(tmp_path)
+    write_version(store, "focus", list(generate(40, seed=1)), "ontask/synthetic", {})
+    spec = FeedbackSpec(variants_per_correction=1, replay_ratio=0.0, holdout_fraction=0.3)
+    entries = _entries(store, 24)
+    reviewed = [replace(e, source="reviewer") for e in entries[:12]]
+    first = assemble_cycle(store, "focus", 1, reviewed + entries[12:], spec, replay_dataset="focus")
+    _, sets_1 = gate_sets(store, first["name"], first["version"])
+    held_reviewed = [e for e in reviewed if correction_split(e.id, 0.3) == "holdout"]
+    held_user = [e for e in entries[12:] if correction_split(e.id, 0.3) == "holdout"]
+    assert held_reviewed and held_user
+
+    second = assemble_cycle(store, "focus", 2, _entries(store, 24)[:2], spec, replay_dataset="focus")
+    _, sets_2 = gate_sets(store, second["name"], second["version"])
+    # The regression set grows by cycle 1's held-out reviewed corrections (not their variants, not
+    # the users' corrections), and cycle 1's own gate did not count them as regression rows.
+    assert len(sets_2["regression"]) == len(sets_1["regression"]) + len(held_reviewed)
+    added = sets_2["regression"][len(sets_1["regression"]) :]
+    assert sorted(x.task for x in added) == sorted(e.task for e in held_reviewed)
+
+
 def test_the_same_correction_lands_in_the_same_split_in_every_cycle():
     splits = [correction_split(f"c-{i}", 0.2) for i in range(200)]
     assert splits == [correction_split(f"c-{i}", 0.2) for i in range(200)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ontask.data.dataset import read_version
+from ontask.data.dataset import list_versions, read_version
 from ontask.evaluation.compare import Item, items_of, served_probabilities, student_probabilities
 from ontask.evaluation.gate import FAMILY_SLICE, REGRESSION_SLICE, is_regression_row
 from ontask.evaluation.metrics import summary
@@ -39,19 +39,45 @@ def evaluation_sets(
 
 def gate_sets(store: Store, dataset: str, version: Optional[str] = None) -> tuple[str, dict[str, list[Item]]]:
     """A cycle dataset's gate slices: its held-out corrections (with their variants) and the
-    regression set its manifest names (the replayed dataset's validation split). Neither holds a
-    row the candidate trained on or was fitted on."""
+    regression set: the part of the replayed dataset's validation split its manifest names, and
+    every reviewed correction that an earlier cycle of the same dataset held out (a reviewer's
+    label is trusted, and a held-out correction is never trained on, by its id). Neither slice
+    holds a row the candidate trained on or was fitted on."""
     ds = read_version(store, dataset, version)
     sets = {}
     if rows := rows_of(ds, "holdout"):
         sets[FAMILY_SLICE] = items_of(ds, rows)
-    regression = ds.manifest.get("made_by", {}).get("regression")
+    regression: list[Item] = []
+    named = ds.manifest.get("made_by", {}).get("regression")
+    if named:
+        reg = read_version(store, named["dataset"], named["version"])
+        rows = [r for r in rows_of(reg, named.get("split", "val")) if is_regression_row(r["extra_info"]["id"])]
+        regression += items_of(reg, rows)
+    regression += reviewed_regression_items(store, dataset, ds.version)
     if regression:
-        reg = read_version(store, regression["dataset"], regression["version"])
-        rows = [r for r in rows_of(reg, regression.get("split", "val")) if is_regression_row(r["extra_info"]["id"])]
-        if rows:
-            sets[REGRESSION_SLICE] = items_of(reg, rows)
+        sets[REGRESSION_SLICE] = regression
     return ds.version, sets
+
+
+def reviewed_regression_items(store: Store, dataset: str, before: str) -> list[Item]:
+    """The reviewed corrections that versions of `dataset` earlier than `before` held out, each
+    once (a correction buffered twice lands in two versions)."""
+    seen: set[str] = set()
+    out: list[Item] = []
+    for n in list_versions(store, dataset):
+        if n >= int(before.lstrip("v")):
+            break
+        earlier = read_version(store, dataset, f"v{n}")
+        rows = [
+            r
+            for r in rows_of(earlier, "holdout")
+            if r["extra_info"].get("hard_kind") == "correction"
+            and r["extra_info"]["label_source"] == "reviewer"
+            and r["extra_info"]["id"] not in seen
+        ]
+        seen.update(r["extra_info"]["id"] for r in rows)
+        out += items_of(earlier, rows)
+    return out
 
 
 def evaluate(model_uri: str, sets: dict[str, list[Item]], s3=None, max_pixels: Optional[int] = None) -> dict[str, Any]:

@@ -10,7 +10,8 @@ replayed dataset's validation rows, copied in, so that the hybrid sees the famil
 `holdout` what the promotion gate scores the corrected families on. The gate's other slice, the
 regression set, is the other half of the replayed dataset's validation rows (is_regression_row),
 named in the manifest (`made_by.regression`) rather than copied: fixed across cycles, and neither
-trained nor fitted on by any cycle.
+trained nor fitted on by any cycle; the reviewed corrections earlier cycles held out join it
+(ontask.evaluation.evaluate.gate_sets).
 """
 
 from __future__ import annotations
