@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel
 
 from ontask import spec
+from ontask.store_paths import FEEDBACK_DATASET_SUFFIX, NAME_SUFFIX_REFUSED
 
 # Under the chart's files/ (templates/crds.yaml renders them), so `helm upgrade` upgrades them.
 CRD_PATH = (
@@ -164,6 +165,12 @@ def build_crd() -> dict[str, Any]:
                             "type": "object",
                             "description": DESCRIPTION,
                             "required": ["spec"],
+                            "x-kubernetes-validations": [
+                                {
+                                    "rule": f"!self.metadata.name.endsWith('{FEEDBACK_DATASET_SUFFIX}')",
+                                    "message": NAME_SUFFIX_REFUSED,
+                                }
+                            ],
                             "properties": {
                                 "apiVersion": {"type": "string"},
                                 "kind": {"type": "string"},

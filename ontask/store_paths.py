@@ -91,9 +91,18 @@ def cycle_decision_key(prefix: str, number: int) -> str:
     return f"{prefix}/feedback/cycles/cycle-{number}.decided.json"
 
 
+# A classifier's cycle datasets are named after it with this suffix, so no classifier may carry a
+# name ending in it: `<victim>-feedback` would own another classifier's cycle datasets.
+FEEDBACK_DATASET_SUFFIX = "-feedback"
+NAME_SUFFIX_REFUSED = (
+    f"metadata.name may not end in '{FEEDBACK_DATASET_SUFFIX}': the store names each classifier's cycle "
+    f"datasets <name>{FEEDBACK_DATASET_SUFFIX}"
+)
+
+
 def feedback_dataset(classifier: str) -> str:
     """The dataset name of a classifier's sync cycles (their versions are its v1, v2, ...)."""
-    return f"{classifier}-feedback"
+    return f"{classifier}{FEEDBACK_DATASET_SUFFIX}"
 
 
 def dataset_prefix(name: str, version: str | None = None) -> str:

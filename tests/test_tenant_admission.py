@@ -136,3 +136,19 @@ def test_the_chart_renders_a_network_policy_that_selects_the_predictors():
     )
     env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["ONTASK_MODEL_URI_PREFIXES"] == "s3://models/,s3://shared/base/"
+
+
+def test_a_classifier_named_after_another_s_cycle_datasets_is_refused(kube, crd_installed, tmp_path):
+    """`<victim>-feedback` would own the victim's cycle datasets (datasets/<victim>-feedback):
+    kubectl is refused by the schema with the reason, and the operator refuses it too."""
+    manifest = tmp_path / "collide.yaml"
+    manifest.write_text(
+        "apiVersion: ontask.dev/v1alpha1\nkind: TaskClassifier\nmetadata: {name: desk-feedback, namespace: default}\n"
+        "spec:\n  data: {source: synthetic}\n"
+    )
+    out = run_cli("kubectl", "apply", "--validate=strict", "-f", str(manifest), kubeconfig=kube.admin_kubeconfig)
+    assert out.returncode != 0, out.stdout
+    assert "may not end in '-feedback'" in out.stderr
+    status, problems = _validate(spec(), {}, 1, name="desk-feedback")
+    assert status["phase"] == "Failed" and any("-feedback" in p for p in problems)
+    assert _validate(spec(), {}, 1, name="desk-feedback-2")[1] == []

@@ -14,7 +14,7 @@ from typing import Any, Optional
 from kubernetes import client as k8s
 
 from ontask.spec import GROUP, JudgeRuntime, Resources, TaskClassifierSpec
-from ontask.store_paths import classifier_prefix
+from ontask.store_paths import FEEDBACK_DATASET_SUFFIX, NAME_SUFFIX_REFUSED, classifier_prefix
 
 TRAIN_PORT = 23456
 PREDICTOR_PORT = 8080
@@ -48,13 +48,17 @@ def predictor_deployment(isvc: str) -> str:
 
 def name_problems(classifier: str) -> list[str]:
     """Why a TaskClassifier's name cannot name its children (empty when it can): InferenceServices
-    and Services need DNS-1035 labels, which a Kubernetes object name need not be."""
-    if DNS_1035.match(classifier):
-        return []
-    return [
-        f"metadata.name {classifier!r}: a classifier's children (InferenceServices, Services) need a "
-        "DNS-1035 name: lowercase letters, digits and '-', starting with a letter, no '.'"
-    ]
+    and Services need DNS-1035 labels, which a Kubernetes object name need not be; and a name
+    ending in the cycle datasets' suffix would own another classifier's cycle datasets."""
+    problems = []
+    if not DNS_1035.match(classifier):
+        problems.append(
+            f"metadata.name {classifier!r}: a classifier's children (InferenceServices, Services) need a "
+            "DNS-1035 name: lowercase letters, digits and '-', starting with a letter, no '.'"
+        )
+    if classifier.endswith(FEEDBACK_DATASET_SUFFIX):
+        problems.append(NAME_SUFFIX_REFUSED)
+    return problems
 
 
 KAFKA_CA_DIR = "/etc/ontask/kafka-ca"
