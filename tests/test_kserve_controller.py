@@ -11,8 +11,9 @@ here either, so this test writes the predictor pods' status as a kubelet would
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 from kubernetes import client as k8s
@@ -20,6 +21,7 @@ from kubernetes import client as k8s
 from ontask.operator import children as children_module
 from ontask.operator.children import ISVC, KubeChildren, _contains
 from ontask.operator.manifests import (
+    MODE_ANNOTATION,
     PREDICTOR_METRICS_PORT,
     Context,
     inference_service,
@@ -240,3 +242,35 @@ def test_kserve_serves_a_vllm_judge_with_its_huggingface_runtime(kserve, admin_a
         deployment.spec.template.metadata.annotations["internal.serving.kserve.io/storage-initializer-sourceuri"]
         == "hf://Qwen/Qwen2.5-VL-72B-Instruct"
     )
+
+
+def test_a_changed_deployment_mode_replaces_the_inference_service(kserve, admin_api, children):
+    """KServe's webhook refuses a deploymentMode change on update ("update rejected: deploymentMode
+    cannot be changed"): when the chart's kserve.deploymentMode changes, the operator deletes the
+    service and creates it anew in the new mode, rather than failing on every pass."""
+    custom = k8s.CustomObjectsApi(admin_api)
+    serverless = KubeChildren(dataclasses.replace(children.ctx, name="m", kserve_mode="Serverless"))
+    standard = KubeChildren(dataclasses.replace(children.ctx, name="m"))
+
+    def body(ctx: Context) -> dict[str, Any]:
+        out = inference_service(ctx, "student", "s3://b/classifiers/m/models/v1", "v1")
+        out["metadata"].pop("ownerReferences", None)
+        return out
+
+    def stored() -> Optional[dict[str, Any]]:
+        return _read(lambda n, ns: custom.get_namespaced_custom_object(*ISVC[:2], ns, ISVC[2], n), "m-student")
+
+    serverless.create("student", body(serverless.ctx), "v1")
+    # Without Knative KServe rejects the mode in the status, which is what makes the mode stick.
+    wait_for(lambda: ((stored() or {}).get("status") or {}).get("deploymentMode") == "Knative", 60, "KServe's mode")
+    with pytest.raises(k8s.ApiException, match="deploymentMode cannot be changed"):
+        custom.patch_namespaced_custom_object(
+            *ISVC[:2], NS, ISVC[2], "m-student", {"metadata": {"annotations": {MODE_ANNOTATION: "Standard"}}}
+        )
+
+    standard.create("student", body(standard.ctx), "v1")  # the operator, after the chart's mode changed
+    wait_for(lambda: stored() is None, 60, "the Serverless service deleted")
+    standard.create("student", body(standard.ctx), "v1")  # its next pass
+    wait_for(lambda: ((stored() or {}).get("status") or {}).get("deploymentMode") == "Standard", 60, "Standard mode")
+    assert stored()["metadata"]["annotations"][MODE_ANNOTATION] == "Standard"
+    custom.delete_namespaced_custom_object(*ISVC[:2], NS, ISVC[2], "m-student")

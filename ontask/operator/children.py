@@ -14,6 +14,7 @@ from kubernetes.client.exceptions import ApiException
 from ontask.evaluation.gate import read_evaluation
 from ontask.operator.manifests import (
     JUDGE_MODEL_NAME,
+    MODE_ANNOTATION,
     Context,
     child_name,
     data_job,
@@ -129,6 +130,24 @@ def _contains(have: Any, want: Any) -> bool:
     if isinstance(want, list):  # the API server defaults fields inside list items (containers, ports)
         return isinstance(have, list) and len(have) == len(want) and all(map(_contains, have, want))
     return have == want or (isinstance(want, str) and _SAME_MODE.get(want) == have)
+
+
+def _mode_changed(current: dict[str, Any], body: dict[str, Any]) -> bool:
+    """Whether an existing InferenceService runs in another KServe deployment mode than the one
+    wanted (the chart's kserve.deploymentMode changed): KServe's webhook refuses that on update.
+
+    Example:
+        >>> want = {"metadata": {"annotations": {MODE_ANNOTATION: "Serverless"}}}
+        >>> _mode_changed({"status": {"deploymentMode": "Standard"}}, want)
+        True
+        >>> _mode_changed({"status": {"deploymentMode": "Knative"}}, want)
+        False
+        >>> _mode_changed({}, want)  # KServe has not reconciled it yet: an update is allowed
+        False
+    """
+    had = (current.get("status") or {}).get("deploymentMode")
+    want = (body["metadata"].get("annotations") or {}).get(MODE_ANNOTATION)
+    return bool(had and want) and had != want and _SAME_MODE.get(want, want) != _SAME_MODE.get(had, had)
 
 
 # What serves each child's kind, for the message when the cluster does not serve it.
@@ -593,12 +612,33 @@ class KubeChildren(Children):
         if not _contains(current.get("spec") or {}, body["spec"]):
             self.apps.patch_namespaced_deployment(name, self.ctx.namespace, {"spec": body["spec"]})
 
+    def _replace_for_mode(self, body: dict[str, Any], current: dict[str, Any]) -> None:
+        """Delete an InferenceService whose deployment mode must change; the next pass, once KServe
+        has let it go, creates it in the new mode (its clients see no predictor meanwhile)."""
+        name = body["metadata"]["name"]
+        if current.get("metadata", {}).get("deletionTimestamp"):
+            return  # going already
+        log.warning(
+            "InferenceService %s runs in KServe mode %s, %s wanted: KServe cannot change it in place, replacing it",
+            name,
+            current["status"]["deploymentMode"],
+            body["metadata"]["annotations"][MODE_ANNOTATION],
+        )
+        try:
+            self.custom.delete_namespaced_custom_object(*ISVC[:2], self.ctx.namespace, ISVC[2], name)
+        except ApiException as e:
+            if e.status != 404:
+                raise
+
     def _bring_to_spec(self, body: dict[str, Any], current: Optional[dict[str, Any]]) -> None:
         """An existing InferenceService is adopted and patched to the wanted spec (a new model
         version, new replica bounds) when it differs; jobs are left as they run."""
         if body["kind"] != "InferenceService":
             return
         current = current or {}
+        if _mode_changed(current, body):
+            self._replace_for_mode(body, current)
+            return
         if not _contains(
             current.get("metadata", {}).get("annotations") or {}, body["metadata"]["annotations"]
         ) or not _contains(current.get("spec") or {}, body["spec"]):

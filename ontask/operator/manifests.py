@@ -61,6 +61,10 @@ def name_problems(classifier: str) -> list[str]:
     return problems
 
 
+# KServe's deployment mode of an InferenceService (the chart's kserve.deploymentMode); KServe
+# refuses to change it on update, so the operator replaces a service whose mode changed.
+MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+
 KAFKA_CA_DIR = "/etc/ontask/kafka-ca"
 
 # Which spec.scheduling.roles entry names a child's labels and annotations.
@@ -573,7 +577,7 @@ def _isvc_annotations(ctx: Context, role: str, model_version: str) -> dict[str, 
     the model version it serves and, when the installation asks for it, KServe's Prometheus
     scraping of the predictor."""
     out = ctx.user_metadata(role)[1]
-    out.update({"serving.kserve.io/deploymentMode": ctx.kserve_mode, f"{GROUP}/model-version": model_version})
+    out.update({MODE_ANNOTATION: ctx.kserve_mode, f"{GROUP}/model-version": model_version})
     if ctx.prometheus_scraping:
         out["serving.kserve.io/enable-prometheus-scraping"] = "true"
         if role == "student" or ctx.spec.judge.runtime.value != "vllm":  # `ontask serve`: its own port
