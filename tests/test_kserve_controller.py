@@ -244,6 +244,36 @@ def test_kserve_serves_a_vllm_judge_with_its_huggingface_runtime(kserve, admin_a
     )
 
 
+def test_a_judge_staged_once_on_a_volume_is_mounted_not_copied(kserve, admin_api, children):
+    """`judge.model: pvc://<claim>/<path>`: KServe mounts the claim read-only where the server reads
+    its model, with no storage initializer, so the 72B checkpoint staged once on the volume is not
+    fetched again into the pod on every start."""
+    core = k8s.CoreV1Api(admin_api)
+    spec = children.ctx.spec
+    judge = spec.judge.model_copy(update={"model": "pvc://judge-weights/qwen2.5-vl-72b"})
+    ctx = dataclasses.replace(children.ctx, name="p", spec=spec.model_copy(update={"judge": judge}))
+    body = vllm_judge_service(ctx)
+    body["metadata"].pop("ownerReferences", None)
+    KubeChildren(ctx).create("judge", body, None)
+    pods = wait_for(
+        lambda: (
+            core.list_namespaced_pod(
+                NS, label_selector=f"serving.kserve.io/inferenceservice={body['metadata']['name']}"
+            ).items
+        ),
+        60,
+        "the judge's pod",
+    )
+    pod = pods[0].spec
+    assert not [c.name for c in pod.init_containers or [] if c.name == "storage-initializer"]
+    volumes = {v.name: v for v in pod.volumes}
+    claims = [v.persistent_volume_claim for v in volumes.values() if v.persistent_volume_claim]
+    assert [c.claim_name for c in claims] == ["judge-weights"]
+    mounts = [m for m in pod.containers[0].volume_mounts if m.mount_path == "/mnt/models"]
+    assert [(m.sub_path, m.read_only) for m in mounts] == [("qwen2.5-vl-72b", True)]
+    k8s.CustomObjectsApi(admin_api).delete_namespaced_custom_object(*ISVC[:2], NS, ISVC[2], body["metadata"]["name"])
+
+
 def test_a_changed_deployment_mode_replaces_the_inference_service(kserve, admin_api, children):
     """KServe's webhook refuses a deploymentMode change on update ("update rejected: deploymentMode
     cannot be changed"): when the chart's kserve.deploymentMode changes, the operator deletes the
