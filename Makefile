@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 PYTEST_ARGS ?=
 
-.PHONY: help venv verl-venv lint servers system-deps real-screens demo test bench servers-up servers-down crd lint-chart clean-cache
+.PHONY: help venv verl-venv lint servers system-deps system-deps-demo real-screens demo test bench servers-up servers-down crd lint-chart clean-cache
 
 help:
 	@echo "make demo          run the embedded-mode demo (tiny model, CPU)"
@@ -53,7 +53,10 @@ verl-venv: $(VERL_VENV)/.complete
 # every time, not behind a marker: the script checks each package with dpkg (about a second) and a
 # cached machine gets the packages a newer checkout added.
 system-deps:
-	@bash scripts/system-deps.sh
+	@bash scripts/system-deps.sh test
+
+system-deps-demo:
+	@bash scripts/system-deps.sh demo
 
 servers:
 	bash scripts/servers/build.sh all
@@ -66,7 +69,9 @@ real-screens: venv system-deps
 crd: venv
 	$(PY) -m ontask.crd
 
-demo: venv system-deps
+demo:
+	@PYTHON=$(PYTHON) bash scripts/preflight.sh demo
+	$(MAKE) --no-print-directory -j2 venv system-deps-demo
 	bash scripts/servers/build.sh kafka
 	$(PY) scripts/with_kafka.py $(PY) -m ontask.cli demo
 
@@ -78,6 +83,7 @@ lint: venv
 # The set-up steps run side by side: on a fresh machine the downloads (PyPI, apt, Maven) overlap
 # the Go builds. The tests start when all of them are done.
 test:
+	@PYTHON=$(PYTHON) bash scripts/preflight.sh test
 	$(MAKE) --no-print-directory -j3 venv verl-venv lint system-deps servers real-screens
 	$(PY) -m pytest $(PYTEST_ARGS)
 
