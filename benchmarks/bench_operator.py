@@ -9,7 +9,9 @@ kopf indexes, and looks again on its own only every resyncSeconds (300 s, the ch
 training PyTorchJob and judge and student InferenceServices, made by the operator's own
 manifest code and marked done and ready, and its status says Serving v1. `ontask operator` runs
 as a non-admin user; the API server's audit log counts that user's requests over one minute
-after a warm-up (startup listing, the first reconcile's status writes). Goal: at most 1.
+after a warm-up (startup listing, the first reconcile's status writes). The operator runs with a
+resync of 60 s, a fifth of the chart's default, and the 2-minute window holds two resync passes
+of every classifier: the figure is an upper bound of what the default costs. Goal: at most 1.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 N_CLASSIFIERS = 20
 WARMUP_S = 45.0
-WINDOW_S = 60.0
+WINDOW_S = 120.0
+RESYNC_S = 60  # shorter than the chart's 300 s, so that the window holds whole resync passes
 NAMESPACE = "bench"
 
 
@@ -194,6 +197,7 @@ def _measure(kube, store_dir: Path, watch_children: bool, workdir: Path) -> tupl
         "PYTHONPATH": str(REPO),
         "ONTASK_STORE": str(store_dir),
         "ONTASK_WATCH_CHILDREN": str(watch_children).lower(),
+        "ONTASK_RESYNC_SECONDS": str(RESYNC_S),
     }
     env.pop("ONTASK_KAFKA_BOOTSTRAP", None)  # idle: no feedback daemons
     log = open(workdir / f"operator-{watch_children}.log", "wb")
@@ -230,7 +234,8 @@ def run() -> None:
     finally:
         servers.stop()
     print(
-        f"{N_CLASSIFIERS} idle serving classifiers, {WINDOW_S:.0f} s window after {WARMUP_S:.0f} s of warm-up; "
+        f"{N_CLASSIFIERS} idle serving classifiers, {WINDOW_S:.0f} s window after {WARMUP_S:.0f} s of warm-up, "
+        f"resync every {RESYNC_S} s (the chart's default: 300 s); "
         "API requests of the operator's user, from the API server's audit log"
     )
     print("| reconcile | API requests per classifier per minute |")
