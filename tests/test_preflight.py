@@ -54,7 +54,7 @@ def test_each_missing_tool_gets_one_line_naming_what_to_install(tmp_path):
 
 def test_an_old_java_and_an_old_go_are_named_with_their_versions(tmp_path):
     fakes = {
-        "java": 'echo \'openjdk version "11.0.2" 2019-01-15\' >&2',
+        "java": "echo 'openjdk version \"11.0.2\" 2019-01-15' >&2",
         "mvn": "exit 0",
         "go": 'case "$2" in GOVERSION) echo go1.22.1;; GOTOOLCHAIN) echo local;; esac',
     }
