@@ -1,0 +1,40 @@
+"""One font loader for every picture the project draws: a missing font fails, naming the file,
+where it looked and what to install."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ontask import fonts
+from ontask.fonts import FontFile, FontsMissing
+
+
+@pytest.fixture
+def no_fonts(monkeypatch, tmp_path):
+    """A machine without the font packages: every style looks in an empty folder."""
+    for style, spec in fonts.STYLES.items():
+        monkeypatch.setitem(fonts.STYLES, style, FontFile(spec.file, spec.package, (tmp_path / "fonts",)))
+    fonts.font.cache_clear()
+    yield tmp_path / "fonts"
+    fonts.font.cache_clear()
+
+
+def test_a_missing_font_names_the_file_the_folders_searched_and_the_debian_package(no_fonts):
+    with pytest.raises(FontsMissing) as e:
+        fonts.font("ui", 12)
+    assert "LiberationSans-Regular.ttf" in str(e.value)
+    assert str(no_fonts) in str(e.value)
+    assert "fonts-liberation2" in str(e.value)
+
+
+def test_every_style_loads_a_truetype_font_where_the_packages_are_installed():
+    fonts.font.cache_clear()
+    for style in fonts.STYLES:
+        assert fonts.font(style, 14).getname()[0] in (
+            "DejaVu Sans",
+            "DejaVu Sans Mono",
+            "DejaVu Serif",
+            "Liberation Sans",
+        )
