@@ -1,5 +1,5 @@
-"""One font loader for every picture the project draws: a missing font fails, naming the file,
-where it looked and what to install."""
+"""One font loader for every picture the project draws: a missing font fails the synthetic
+renderer and the real-screens set alike, naming the file, where it looked and what to install."""
 
 from __future__ import annotations
 
@@ -27,6 +27,20 @@ def test_a_missing_font_names_the_file_the_folders_searched_and_the_debian_packa
     assert "LiberationSans-Regular.ttf" in str(e.value)
     assert str(no_fonts) in str(e.value)
     assert "fonts-liberation2" in str(e.value)
+
+
+def test_the_renderer_and_the_real_screens_set_fail_alike_without_fonts(no_fonts, tmp_path):
+    from ontask.data import render
+    from ontask.data.scene import new_scene
+    from ontask.realscreens.pages import document, video_frame
+    from ontask.realscreens.tasks import PDF, VIDEO, Material
+
+    with pytest.raises(FontsMissing, match="fonts-"):
+        render(new_scene(random.Random(0), [("editor", "payments", False)]))
+    with pytest.raises(FontsMissing, match="DejaVuSans.ttf.*fonts-dejavu-core"):
+        video_frame(Material(VIDEO, "cats", "Funny cats"), tmp_path)
+    with pytest.raises(FontsMissing, match="DejaVuSans.ttf.*fonts-dejavu-core"):
+        document(Material(PDF, "notes.pdf", "Notes", ("a line",)), tmp_path)
 
 
 def test_every_style_loads_a_truetype_font_where_the_packages_are_installed():
