@@ -102,7 +102,9 @@ class AppDriver:
                 str(document(m, self.files)),
             ]
         if m.kind == NOTE:
-            return ["mousepad", str(document(m, self.files))]
+            # Mousepad is single-instance over D-Bus: a second one would open its file in the
+            # first one's window, and a split screen of two notes would show one.
+            return ["mousepad", "--disable-server", str(document(m, self.files))]
         if m.kind == PDF:
             return ["evince", str(document(m, self.files))]
         if m.kind == VIDEO:

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 # Bump when the way screens are made changes (applications, their settings, placement, the pages
 # and documents they show): the cached set is keyed by this and by the plan.
-FORMAT_VERSION = "2"
+FORMAT_VERSION = "3"
 POLICY_MANIFEST = "focus-music.jsonl"  # rows labelled by a team's policy (plan.plan_policy_shots)
 
 
