@@ -714,6 +714,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from ontask.agent.client import PredictorError
     from ontask.agent.x11 import DesktopUnavailable
     from ontask.data.dataset import DatasetError
+    from ontask.fonts import FontsMissing
     from ontask.models.loading import CheckpointError
     from ontask.store import StoreError
 
@@ -722,6 +723,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         StoreError,
         CheckpointError,
         DesktopUnavailable,
+        FontsMissing,
         PredictorError,
         FileNotFoundError,
         ValueError,

@@ -52,3 +52,11 @@ def test_every_style_loads_a_truetype_font_where_the_packages_are_installed():
             "DejaVu Serif",
             "Liberation Sans",
         )
+
+
+def test_the_command_line_says_which_package_to_install_without_a_traceback(no_fonts, tmp_path, capsys):
+    from ontask.cli import main
+
+    assert main(["data", "generate", "--n", "2", "--out", str(tmp_path / "store")]) == 1
+    err = capsys.readouterr().err.splitlines()[-1]  # after the progress bar
+    assert err.startswith("ontask: error: font ") and "install the Debian package fonts-" in err
