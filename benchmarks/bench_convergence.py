@@ -51,7 +51,7 @@ def run() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ontask.agent import realscreens
+    from ontask import realscreens
     from ontask.data.catalog import catalog_corpus
     from ontask.data.dataset import Example, write_version
     from ontask.data.generate import family_examples, generate

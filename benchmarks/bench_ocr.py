@@ -10,7 +10,7 @@ from statistics import median
 
 from PIL import Image
 
-from ontask.agent import realscreens
+from ontask import realscreens
 from ontask.verify.ocr import TitleReader, same_title
 
 

@@ -222,22 +222,6 @@ def _cmd_data_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_data_real_screens(args: argparse.Namespace) -> int:
-    from ontask.agent import realscreens
-
-    folder = realscreens.cached_set(rebuild=args.rebuild)
-    print(f"real-screens set: {folder}")
-    if args.out:
-        from ontask.data import prepare
-
-        m = prepare(folder / "manifest.jsonl", _store_for(args.out), args.name).manifest
-        print(
-            f"wrote {args.out} {dataset_prefix(args.name, m['version'])}: {m['rows']} rows {m['splits']}, "
-            f"labels {m['labels']}"
-        )
-    return 0
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
     import logging
 
@@ -529,10 +513,9 @@ def _add_data(sub: "argparse._SubParsersAction") -> None:
         help="build (once, cached) the real-screens set: real applications "
         "under Xvfb; optionally write it as a dataset version",
     )
-    real.add_argument("--out", help="store to write the dataset version to: a folder or s3://bucket/prefix")
-    real.add_argument("--name", default="real-screens", help="dataset name (with --out)")
-    real.add_argument("--rebuild", action="store_true", help="build again even when a cached set exists")
-    real.set_defaults(func=_cmd_data_real_screens)
+    from ontask.realscreens.cli import add_arguments as real_screens_arguments
+
+    real_screens_arguments(real)
 
 
 def _add_train(sub: "argparse._SubParsersAction") -> None:
@@ -731,6 +714,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from ontask.agent.client import PredictorError
     from ontask.agent.x11 import DesktopUnavailable
     from ontask.data.dataset import DatasetError
+    from ontask.fonts import FontsMissing
     from ontask.models.loading import CheckpointError
     from ontask.store import StoreError
 
@@ -739,6 +723,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         StoreError,
         CheckpointError,
         DesktopUnavailable,
+        FontsMissing,
         PredictorError,
         FileNotFoundError,
         ValueError,

@@ -107,3 +107,23 @@ def test_the_readmes_layout_table_matches_the_tree():
         if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py" and p.name != "__init__.py")
     }
     assert rooms - listed == set()
+
+
+def test_the_capture_agent_does_not_import_the_real_screens_set():
+    offenders = {
+        str(p.relative_to(REPO)): m
+        for p in (REPO / "ontask" / "agent").rglob("*.py")
+        for m in _imports(p)
+        if m == "ontask.realscreens" or m.startswith("ontask.realscreens.")
+    }
+    assert offenders == {}
+
+
+def test_fonts_are_loaded_in_one_module():
+    """ontask.fonts fails the same way everywhere; a second loader would fall back its own way."""
+    loading = {
+        str(p.relative_to(REPO))
+        for p in (REPO / "ontask").rglob("*.py")
+        if "truetype(" in p.read_text() or "load_default(" in p.read_text()
+    }
+    assert loading == {"ontask/fonts.py"}

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ontask.agent import realscreens
+from ontask import realscreens
 from ontask.data import read_version
 from ontask.data.prepare import prepare
 from ontask.store import LocalStore

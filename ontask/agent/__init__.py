@@ -1,6 +1,6 @@
 """The capture agent: screenshot and window evidence from an X11 desktop, the student's answer
-over HTTP, corrections to Kafka; and the same code driving real applications to build the
-real-screens set."""
+over HTTP, corrections to Kafka. `ontask.realscreens` drives real applications through the same
+desktop code to build the real-screens set."""
 
 from ontask.agent.capture import Capture, CaptureRefused, Privacy, capture_of, downscale, read_desktop, visible_evidence
 from ontask.agent.x11 import DesktopUnavailable, X11Desktop, X11Window

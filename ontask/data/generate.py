@@ -14,8 +14,9 @@ from PIL import Image, ImageDraw
 from ontask.data.catalog import TASKS, TASKS_BY_ID
 from ontask.data.dataset import Example, split_for
 from ontask.data.labels import GENERAL, Policy, label_scene
-from ontask.data.render import font, render
+from ontask.data.render import render
 from ontask.data.scene import Scene, family_tools, scenario_for, scenario_scene
+from ontask.fonts import font
 from ontask.labels import ON
 
 

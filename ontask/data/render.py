@@ -7,43 +7,12 @@ scene's and each window's seed)."""
 from __future__ import annotations
 
 import random
-from functools import lru_cache
-from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
 from ontask.data.catalog import TOPICS
 from ontask.data.scene import Scene, WindowSpec, bar_heights
-
-FONT_DIRS = (
-    Path("/usr/share/fonts/truetype/dejavu"),
-    Path("/usr/share/fonts/truetype/liberation2"),
-    Path("/usr/share/fonts/truetype/liberation"),
-)
-FONT_FILES = {
-    "sans": "DejaVuSans.ttf",
-    "bold": "DejaVuSans-Bold.ttf",
-    "mono": "DejaVuSansMono.ttf",
-    "serif": "DejaVuSerif.ttf",
-    "ui": "LiberationSans-Regular.ttf",
-}
-
-
-class FontsMissing(RuntimeError):
-    """The Debian font packages are not installed."""
-
-
-@lru_cache(maxsize=None)
-def font(style: str, size: int) -> ImageFont.FreeTypeFont:
-    """A real TrueType font from the Debian packages (fonts-dejavu-core, fonts-liberation2)."""
-    name = FONT_FILES[style]
-    for d in FONT_DIRS:
-        if (d / name).exists():
-            return ImageFont.truetype(str(d / name), size)
-    if style == "ui":
-        return font("sans", size)
-    raise FontsMissing(f"font {name} not found in {', '.join(map(str, FONT_DIRS))}: run `make system-deps`")
-
+from ontask.fonts import font
 
 PALETTES = {
     "light": dict(

@@ -1,5 +1,12 @@
-"""A real X11 desktop to drive: Xvfb with the openbox window manager, started and stopped as
-one unit. The real-screens builder and the agent's tests run real applications on it."""
+"""A real X11 desktop to drive: Xvfb with the openbox window manager and a private D-Bus session
+bus, started and stopped as one unit. The real-screens builder and the agent's tests run real
+applications on it.
+
+Hermetic: its programs never reach the session bus of the machine they run on, nor autolaunch
+one on the display (as dbus-x11 does where it is installed). Single-instance applications
+find each other over the session bus and hand new files to the first window (Mousepad did,
+and a split screen of two notes got one window); on this desktop they can only meet the other
+programs of the same desktop, on a bus that activates no service."""
 
 from __future__ import annotations
 
@@ -14,6 +21,24 @@ from typing import Optional
 from ontask.agent.x11 import DesktopUnavailable, X11Desktop
 
 REQUIRED = ("Xvfb", "openbox")
+BUS_DAEMON = "dbus-daemon"  # optional: without it the programs get a bus address that leads nowhere
+
+# A session bus with no service directories: nothing installed on the machine is activated on it,
+# so the desktop behaves the same wherever it runs.
+_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <keep_umask/>
+  <listen>unix:tmpdir=/tmp</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
 
 
 # Debian installs games under /usr/games, which a non-login shell's PATH often lacks.
@@ -25,13 +50,15 @@ def missing_programs(programs: tuple[str, ...] = REQUIRED) -> list[str]:
 
 
 class VirtualDesktop:
-    """Xvfb + openbox on a free display number; `with VirtualDesktop() as d: d.display`."""
+    """Xvfb + openbox (+ a private session bus) on a free display number;
+    `with VirtualDesktop() as d: d.display`."""
 
     def __init__(self, width: int = 1280, height: int = 800, home: Optional[Path] = None):
         """home: the applications' HOME (default: a fresh temporary folder); its path shows in
         window titles, so a set that must be reproducible gives a fixed one."""
         self.size = (width, height)
         self.display = ""
+        self.bus = ""  # DBUS_SESSION_BUS_ADDRESS of the desktop's programs
         self._procs: list[subprocess.Popen] = []
         if home is not None:
             shutil.rmtree(home, ignore_errors=True)
@@ -42,45 +69,59 @@ class VirtualDesktop:
         missing = missing_programs()
         if missing:
             raise DesktopUnavailable(f"missing programs {', '.join(missing)}: run make system-deps")
-        r, w = os.pipe()
         # -displayfd: the server picks a free display number and writes it to the pipe.
-        xvfb = subprocess.Popen(
-            [
-                "Xvfb",
-                "-displayfd",
-                str(w),
-                "-screen",
-                "0",
-                f"{self.size[0]}x{self.size[1]}x24",
-                "-nolisten",
-                "tcp",
-                "-noreset",
-            ],
+        number = self._start_and_read(
+            "Xvfb",
+            ["-displayfd", "{fd}", "-screen", "0", f"{self.size[0]}x{self.size[1]}x24", "-nolisten", "tcp", "-noreset"],
+        )
+        self.display = f":{number}"
+        self.bus = self._session_bus()
+        self._procs.append(self.spawn(["openbox", "--sm-disable"]))
+        self._wait_for_wm()
+        return self
+
+    def _start_and_read(self, program: str, args: list[str]) -> str:
+        """Start a server that writes one line (its display or address) to the file descriptor
+        put in place of "{fd}" in args, and return that line."""
+        r, w = os.pipe()
+        proc = subprocess.Popen(
+            [program, *(a.replace("{fd}", str(w)) for a in args)],
+            env=self.env(),
             pass_fds=(w,),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         os.close(w)
-        self._procs.append(xvfb)
-        number = b""
+        self._procs.append(proc)
+        line = b""
         with os.fdopen(r, "rb") as f:
-            while not number.endswith(b"\n"):
+            while not line.endswith(b"\n"):
                 chunk = f.read(1)
                 if not chunk:
                     self.__exit__()
-                    raise DesktopUnavailable("Xvfb exited before it chose a display")
-                number += chunk
-        self.display = f":{number.decode().strip()}"
-        self._procs.append(self.spawn(["openbox", "--sm-disable"]))
-        self._wait_for_wm()
-        return self
+                    raise DesktopUnavailable(f"{program} exited before it printed where it listens")
+                line += chunk
+        return line.decode().strip()
+
+    def _session_bus(self) -> str:
+        """The address of the desktop's own session bus; without dbus-daemon, one that leads
+        nowhere: a set address also keeps libdbus and GLib from autolaunching a bus."""
+        if shutil.which(BUS_DAEMON, path=PATH) is None:
+            return f"unix:path={self._home / 'no-session-bus'}"
+        config = self._home / ".ontask-session-bus.conf"
+        config.write_text(_BUS_CONFIG)
+        return self._start_and_read(
+            BUS_DAEMON, [f"--config-file={config}", "--nofork", "--nopidfile", "--print-address={fd}"]
+        )
 
     def env(self) -> dict[str, str]:
-        """The environment of a program on this desktop (its own HOME, so no user settings leak in)."""
+        """The environment of a program on this desktop: its own HOME, so no user settings leak in,
+        and its own session bus, so it reaches no program outside the desktop."""
         return {
             **os.environ,
             "PATH": PATH,
             "DISPLAY": self.display,
+            "DBUS_SESSION_BUS_ADDRESS": self.bus,
             "HOME": str(self._home),
             "NO_AT_BRIDGE": "1",
             "XDG_CONFIG_HOME": str(self._home / ".config"),

@@ -1,20 +1,15 @@
-"""What the real-screens set shows: tasks, the material each task is worked on in, distractions,
-and the scenes (which windows are open, which is focused, the tasks each screenshot serves and
-does not). Pure data and a seeded plan; `ontask.agent.realscreens` drives real applications to
-make the screenshots.
+"""What the real-screens set is made of: its tasks, the material each task is worked on in (the
+content of a real application's window), and what people drift to. Pure data tables; `plan`
+arranges them into screenshots.
 
 Every task owns its material, and the split is by task: a validation task's material and its
-screenshots never appear in training rows, and training rows never pair a screenshot with a
-validation task. Each screenshot is labelled for one task it serves and at least one it does
-not, chosen as on real desks: most often the same kind of tool on another task."""
+screenshots never appear in training rows."""
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass, field
-from typing import Optional
+from dataclasses import dataclass
 
-# Kinds of window, each opened by one real application (see realscreens.APPS).
+# Kinds of window, each opened by one real application (see apps.AppDriver.argv).
 PAGE, DOC, SHEET, CODE, NOTE, PDF, VIDEO, GAME, CHAT = (
     "page",
     "doc",
@@ -40,7 +35,11 @@ class Material:
 
 
 @dataclass(frozen=True)
-class Task:
+class RealTask:
+    """A task of the real-screens set and the material it is worked on in. Not the synthetic
+    library's `ontask.data.catalog.Task`: that one is described by app kinds and topics for a
+    labelling rule, this one owns concrete windows and a split."""
+
     id: str
     text: str
     role: str
@@ -56,10 +55,10 @@ def _chat(channel: str, *body: str) -> Material:
     return Material(CHAT, f"/channels/{channel}", f"#{channel}", body, "chat.acme.io")
 
 
-T = Task
+T = RealTask
 M = Material
 # 28 tasks across ten roles. Validation tasks (split="val") are never trained on.
-TASKS: tuple[Task, ...] = (
+REAL_TASKS: tuple[RealTask, ...] = (
     T(
         "csv-parser",
         "Fix the CSV parser bug in the import service",
@@ -614,7 +613,7 @@ DISTRACTIONS: tuple[tuple[str, Material, str], ...] = (
 
 # Tasks whose work happens in what is elsewhere a distraction. Their own material is the
 # distraction's window, so the split follows the distraction's.
-DISTRACTION_TASKS: tuple[Task, ...] = (
+DISTRACTION_TASKS: tuple[RealTask, ...] = (
     T("chess-lesson", "Prepare the chess club's lesson on openings", "teacher", ()),
     T("game-qa", "Test the new tile set of the Mahjongg game", "tester", ()),
     T("pet-campaign", "Collect funny pet clips for the pet food campaign", "marketing", ()),
@@ -625,20 +624,6 @@ DISTRACTION_TASKS: tuple[Task, ...] = (
     T("team-hike", "Plan the team's Saturday hiking trip", "office", ()),
 )
 
-
-@dataclass(frozen=True)
-class Scene:
-    """One screenshot to take: windows bottom to top (the last is focused) and its labels."""
-
-    id: str
-    windows: tuple[Material, ...]
-    layout: str  # "full", "cascade" or "split"
-    on_task: Optional[str]  # task id the focused window serves
-    off_task: tuple[str, ...]  # task ids it does not serve
-    hard: dict[str, str] = field(default_factory=dict)  # task id -> hard-case family of that row
-    split: str = "train"
-
-
 # A team's own policy (the real-screens twin of the synthetic `focus-music` family): its focus-music
 # player in front of the task's work counts as on-task for that task, and stays off-task for a
 # task whose work is not open behind it. No rule knows it (the verifier reads a video in front as
@@ -646,151 +631,3 @@ class Scene:
 # their own manifest. The title names no task's words.
 FOCUS_MUSIC_POLICY = "focus-music"
 FOCUS_MUSIC = M(VIDEO, "deep-focus", "Deep Focus - lofi beats, 2 hours")
-
-
-def task_by_id() -> dict[str, Task]:
-    return {t.id: t for t in TASKS + DISTRACTION_TASKS}
-
-
-def distraction_split(index: int) -> str:
-    return "val" if index % 3 == 2 else "train"
-
-
-def _same_kind_other_task(task: Task, kind: str, pool: list[Task], rng: random.Random) -> Task:
-    """Another task of the split, one that works in the same kind of window when there is one: on
-    real desks the common off-task case is the right tool on another task."""
-    same = [t for t in pool if t.id != task.id and any(m.kind == kind for m in t.materials)]
-    return rng.choice(same or [t for t in pool if t.id != task.id])
-
-
-def plan_scenes(seed: int = 0) -> list[Scene]:
-    """The whole set's scenes, seeded: every task's materials focused alone and beside another
-    window, split screens, background distractions, and distractions in front."""
-    rng = random.Random(seed)
-    scenes: list[Scene] = []
-    for split in ("train", "val"):
-        pool = [t for t in TASKS if t.split == split]
-        distractions = [d for i, d in enumerate(DISTRACTIONS) if distraction_split(i) == split]
-        for task in pool:
-            for j, m in enumerate(task.materials):
-                other = _same_kind_other_task(task, m.kind, pool, rng)
-                family = {
-                    PAGE: "right-tool-other-task",
-                    DOC: "right-tool-other-task",
-                    SHEET: "right-tool-other-task",
-                    CODE: "right-tool-other-task",
-                    NOTE: "right-tool-other-task",
-                    PDF: "docs-related",
-                    VIDEO: "video-tutorial",
-                    CHAT: "chat-task",
-                }[m.kind]
-                if m.kind == PAGE and ("docs" in m.host or "wikipedia" in m.host or "help" in m.host):
-                    family = "docs-related"
-                # alone (full screen) or cascaded over another task's window of the same split
-                behind = rng.choice([mm for t in pool if t.id != task.id for mm in t.materials])
-                layout = "full" if j % 2 == 0 else "cascade"
-                windows = (m,) if layout == "full" else (behind, m)
-                scenes.append(
-                    Scene(
-                        f"{task.id}-{j}",
-                        windows,
-                        layout,
-                        task.id,
-                        (other.id,),
-                        {task.id: family, other.id: "right-tool-other-task" if family != "chat-task" else "chat-task"},
-                        split,
-                    )
-                )
-            # the task's work beside a distraction in the background: still on-task
-            _, distraction, _ = rng.choice(distractions)
-            m = task.materials[0]
-            other = _same_kind_other_task(task, m.kind, pool, rng)
-            scenes.append(
-                Scene(
-                    f"{task.id}-bg",
-                    (distraction, m),
-                    "cascade",
-                    task.id,
-                    (other.id,),
-                    {task.id: "background-distraction", other.id: "right-tool-other-task"},
-                    split,
-                )
-            )
-            # split screen: two tasks' windows side by side, the focused one decides
-            other = _same_kind_other_task(task, task.materials[-1].kind, pool, rng)
-            scenes.append(
-                Scene(
-                    f"{task.id}-split",
-                    (rng.choice(other.materials), task.materials[-1]),
-                    "split",
-                    task.id,
-                    (other.id,),
-                    {task.id: "split-screen", other.id: "split-screen"},
-                    split,
-                )
-            )
-        for i, (family, d, owner) in enumerate(distractions):
-            for k in range(2):
-                task = rng.choice(pool)
-                windows = (rng.choice(task.materials), d) if k else (d,)
-                scenes.append(
-                    Scene(
-                        f"{split}-distraction-{i}-{k}",
-                        windows,
-                        "cascade" if k else "full",
-                        owner,
-                        (task.id,),
-                        {task.id: family, owner: "distraction-is-the-task"},
-                        split,
-                    )
-                )
-        # unrelated documentation: a docs page of one task is off-task for another of the same role
-        for task in pool:
-            docs = [
-                m
-                for t in pool
-                if t.id != task.id and t.role != task.role
-                for m in t.materials
-                if m.kind == PAGE and ("wikipedia" in m.host or "docs" in m.host)
-            ]
-            if docs:
-                d = rng.choice(docs)
-                owner = next(t for t in pool if d in t.materials)
-                scenes.append(
-                    Scene(
-                        f"{task.id}-docs-unrelated",
-                        (d,),
-                        "full",
-                        owner.id,
-                        (task.id,),
-                        {owner.id: "docs-related", task.id: "docs-unrelated"},
-                        split,
-                    )
-                )
-    return scenes
-
-
-def plan_policy_scenes(seed: int = 0) -> list[Scene]:
-    """The team-policy family's scenes: for every task, its work with the team's focus music in
-    front, on-task for that task under the policy and off-task for another task of its split
-    (the same kind of tool where there is one). Seeded apart from `plan_scenes`, so adding them
-    changes none of the general set's scenes."""
-    rng = random.Random(f"{seed}:{FOCUS_MUSIC_POLICY}")
-    scenes: list[Scene] = []
-    for split in ("train", "val"):
-        pool = [t for t in TASKS if t.split == split]
-        for task in pool:
-            work = rng.choice(task.materials)
-            other = _same_kind_other_task(task, work.kind, pool, rng)
-            scenes.append(
-                Scene(
-                    f"{task.id}-{FOCUS_MUSIC_POLICY}",
-                    (work, FOCUS_MUSIC),
-                    "cascade",
-                    task.id,
-                    (other.id,),
-                    {task.id: FOCUS_MUSIC_POLICY, other.id: FOCUS_MUSIC_POLICY},
-                    split,
-                )
-            )
-    return scenes

@@ -1,0 +1,184 @@
+"""The real applications of the real-screens set, driven on a `VirtualDesktop`: Chromium on the
+pages `pages.serve_pages` serves, LibreOffice Writer and Calc, vim in xterm, Mousepad, Evince,
+mpv, xboard and xmahjongg. Each material opens in its own window, which is placed and focused
+as a shot asks, then screenshotted with the capture agent's own `X11Desktop`. A change of how
+the applications are started or placed changes the screenshots: bump `build.FORMAT_VERSION`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from ontask.agent.x11 import X11Desktop, X11Window
+from ontask.realscreens.desktop import VirtualDesktop, stop_all
+from ontask.realscreens.pages import document, url_of, video_frame
+from ontask.realscreens.plan import Shot
+from ontask.realscreens.tasks import CHAT, CODE, DOC, GAME, NOTE, PAGE, PDF, SHEET, VIDEO, Material
+
+PROGRAMS = (
+    "Xvfb",
+    "openbox",
+    "chromium",
+    "soffice",
+    "xterm",
+    "vim",
+    "mousepad",
+    "evince",
+    "mpv",
+    "xboard",
+    "xmahjongg",
+)
+
+_LIBREOFFICE_SETTINGS = (
+    '<?xml version="1.0" encoding="UTF-8"?><oor:items xmlns:oor="http://openoffice.org/2001/registry" '
+    'xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+    '<item oor:path="/org.openoffice.Office.Common/Misc"><prop oor:name="ShowTipOfTheDay" oor:op="fuse">'
+    "<value>false</value></prop></item>"
+    '<item oor:path="/org.openoffice.Setup/Product"><prop oor:name="LastTimeWhatsNewShown" oor:op="fuse">'
+    '<value>99999999</value></prop><prop oor:name="ooSetupLastVersion" oor:op="fuse"><value>7.4</value>'
+    "</prop></item>"
+    '<item oor:path="/org.openoffice.Setup/Office"><prop oor:name="FirstStartWizardCompleted" oor:op="fuse">'
+    "<value>true</value></prop></item></oor:items>"
+)
+
+
+class AppDriver:
+    """Opens materials in their applications on one desktop, one shot at a time."""
+
+    def __init__(self, desk: VirtualDesktop, files: Path, port: int):
+        """files: where documents are written and opened from; port: where `serve_pages` listens."""
+        self.desk, self.files, self.port = desk, files, port
+        self.x = X11Desktop(desk.display)
+        self.procs: list[subprocess.Popen] = []
+        self._chromium_profile = desk.home / "chromium"
+        (self._chromium_profile / "Default").mkdir(parents=True, exist_ok=True)
+        # The window manager draws the browser's title bar, as most Linux desktops configure it.
+        (self._chromium_profile / "Default" / "Preferences").write_text(
+            json.dumps({"browser": {"custom_chrome_frame": False}})
+        )
+        self._lo_profile = desk.home / "libreoffice"
+        user = self._lo_profile / "user"
+        user.mkdir(parents=True, exist_ok=True)
+        (user / "registrymodifications.xcu").write_text(_LIBREOFFICE_SETTINGS)
+
+    def argv(self, m: Material) -> list[str]:
+        """The command that opens a material in its real application, in a window of its own."""
+        if m.kind in (PAGE, CHAT):
+            return [
+                "chromium",
+                "--no-sandbox",
+                "--test-type",
+                "--no-first-run",
+                "--disable-gpu",
+                "--no-default-browser-check",
+                "--disable-features=Translate,MediaRouter,HttpsUpgrades,HttpsFirstBalancedModeAutoEnable",
+                f"--user-data-dir={self._chromium_profile}",
+                f"--host-resolver-rules=MAP * 127.0.0.1:{self.port}",
+                "--ignore-certificate-errors",
+                "--new-window",
+                url_of(m),
+            ]
+        lo = ["soffice", f"-env:UserInstallation=file://{self._lo_profile}", "--norestore", "--nologo"]
+        if m.kind == DOC:
+            return lo + ["--writer", str(document(m, self.files))]
+        if m.kind == SHEET:
+            return lo + ["--calc", "--infilter=CSV:44,34,UTF8", str(document(m, self.files))]
+        if m.kind == CODE:
+            return [
+                "xterm",
+                "-fa",
+                "DejaVu Sans Mono",
+                "-fs",
+                "11",
+                "-e",
+                "vim",
+                "-n",
+                "-c",
+                "set title",
+                str(document(m, self.files)),
+            ]
+        if m.kind == NOTE:
+            # Mousepad is single-instance over D-Bus: a second one would open its file in the
+            # first one's window, and a split screen of two notes would show one.
+            return ["mousepad", "--disable-server", str(document(m, self.files))]
+        if m.kind == PDF:
+            return ["evince", str(document(m, self.files))]
+        if m.kind == VIDEO:
+            return [
+                "mpv",
+                "--force-window=yes",
+                "--image-display-duration=inf",
+                "--no-audio",
+                "--osc=no",
+                f"--force-media-title={m.title}",
+                str(video_frame(m, self.files)),
+            ]
+        if m.kind == GAME:
+            return ["xboard", "-ncp"] if m.name == "xboard" else [m.name]  # -ncp: no chess engine to start
+        raise ValueError(f"unknown material kind {m.kind}")
+
+    def open(self, m: Material, timeout: float = 45.0) -> X11Window:
+        """Start the material's application and wait for its new window (the title settled)."""
+        before = {w.wid for w in self.x.windows()}
+        self.procs.append(self.desk.spawn(self.argv(m), cwd=str(self.files)))
+        deadline = time.monotonic() + timeout
+        expect = expected_title_part(m)
+        while time.monotonic() < deadline:
+            new = [w for w in self.x.windows() if w.wid not in before and expect.lower() in w.title.lower()]
+            if new:
+                return new[-1]
+            time.sleep(0.2)
+        titles = [w.title for w in self.x.windows() if w.wid not in before]
+        raise TimeoutError(
+            f"{m.kind} {m.name}: no window titled with {expect!r} after {timeout:.0f} s (new windows: {titles})"
+        )
+
+    def close_all(self) -> None:
+        """Close every window and stop the applications (the browser and the office suite may
+        linger a moment, as they do on a real desktop)."""
+        for w in self.x.windows():
+            self.x.close_window(w.wid)
+        stop_all(self.procs)
+        self.procs.clear()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(
+            not w.app.startswith(("Chromium", "libreoffice", "soffice")) for w in self.x.windows()
+        ):
+            time.sleep(0.1)
+
+    def place(self, wins: list[X11Window], layout: str) -> None:
+        """Move and resize the windows as the layout ("full", "split" or "cascade") puts them."""
+        w, h = self.desk.size
+        title = 20  # openbox's title bar: place frames so the client areas fit the screen
+        if layout == "full":
+            boxes = [(0, 0, w, h - title)] * len(wins)
+        elif layout == "split":
+            boxes = [(0, 0, w // 2, h - title), (w // 2, 0, w - w // 2, h - title)]
+        else:
+            boxes = [(0, 0, int(w * 0.72), int(h * 0.75)), (int(w * 0.25), int(h * 0.2), int(w * 0.72), int(h * 0.75))]
+        for win, box in zip(wins, boxes[-len(wins) :]):
+            self.x.move_resize(win.wid, *box)
+
+    def shoot(self, shot: Shot) -> tuple[Image.Image, list[X11Window]]:
+        """Open the shot's windows bottom to top, place them, focus the last, and take the
+        screenshot and the visible windows as the agent reads them."""
+        wins = [self.open(m) for m in shot.windows]
+        self.place(wins, shot.layout)
+        for win in wins:
+            self.x.activate(win.wid)
+            time.sleep(0.3)
+        time.sleep(1.2)  # let the applications repaint at their new sizes
+        return self.x.screenshot(), [w for w in self.x.windows() if not w.minimised]
+
+
+def expected_title_part(m: Material) -> str:
+    """What the window title of a material contains once the application has loaded it."""
+    if m.kind in (PAGE, CHAT, VIDEO, PDF):  # evince shows the PDF's title metadata
+        return m.title
+    if m.kind == GAME:
+        return {"xboard": "xboard", "xmahjongg": "mahjongg"}.get(m.name, m.name)
+    return m.name
