@@ -8,7 +8,7 @@
    cluster: the data job labels the screenshots with the tiny judge and the verifier, the
    GRPO PyTorchJob trains the tiny student (a supervised warm start first, reported as such),
    and the student is served by a local KServe ModelServer.
-3. About 40 corrections of the edge case go through Kafka to the feedback collector; the sync cycle
+3. 30 corrections of the edge case go through Kafka to the feedback collector; the sync cycle
    trains a candidate from the serving version, evaluates it, and promotes it or not.
 4. Every system is evaluated on held-out screenshots and on the edge case, and the table is
    printed and written with plots to an HTML report.
@@ -275,7 +275,7 @@ def run(
     seed: int = 7,
     n_customer: int = 360,
     n_heldout: int = 100,
-    n_edge: int = 40,
+    n_edge: int = 30,
     warm_start_steps: int = 300,
     epochs: int = 2,
     cycle_warm_start_steps: int = CYCLE_WARM_START_STEPS,
