@@ -375,14 +375,14 @@ def _cmd_feedback_collect(args: argparse.Namespace) -> int:
     import threading
 
     from ontask.feedback.collector import Collector
-    from ontask.feedback.cycle import cycle_due, next_cycle_open
+    from ontask.feedback.loop import CycleTrigger, run_feedback
     from ontask.spec import FeedbackSpec, load_spec_file
 
     if args.config:
         # A classifier's collector (the operator's Deployment): everything from its spec; cycles
         # replay its own dataset, one at a time, each once the operator decided the previous.
         spec = load_spec_file(args.config).feedback
-        cycles, replay = True, args.classifier
+        trigger = CycleTrigger(args.classifier)
     else:
         spec = FeedbackSpec(
             topic=args.topic,
@@ -390,28 +390,22 @@ def _cmd_feedback_collect(args: argparse.Namespace) -> int:
             cycle_every=args.cycle_every,
             variants_per_correction=args.variants,
         )
-        cycles, replay = args.cycles, args.replay_dataset
-    store = _store_for(args.store)
-    collector = Collector(args.classifier, spec, store, args.bootstrap, group_id=args.group_id)
+        trigger = CycleTrigger(args.replay_dataset, operator_decides=False) if args.cycles else None
+    collector = Collector(args.classifier, spec, _store_for(args.store), args.bootstrap, group_id=args.group_id)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    last: dict = {}
+    last: list = [None]
 
-    def report(c: Collector) -> None:
-        due = cycles and cycle_due(c.state.cycle, spec, c.clock())
-        if due and (not args.config or next_cycle_open(store, c.prefix, c.state.cycle["number"], replay)):
-            marker = c.maybe_cycle(replay)
-            if marker:
-                print(
-                    _json.dumps({"event": "cycle", **{k: marker[k] for k in ("cycle", "dataset", "version")}}),
-                    flush=True,
-                )
-        if c.state.counts != last:
-            last.update(c.state.counts)
-            print(_json.dumps({"event": "batch", **c.state.counts}), flush=True)
+    def cycle_written(marker: dict) -> None:
+        print(_json.dumps({"event": "cycle", **{k: marker[k] for k in ("cycle", "dataset", "version")}}), flush=True)
 
-    collector.run(stop, on_batch=report)
+    def counted(counts) -> None:
+        if counts != last[0]:
+            last[0] = counts.model_copy()
+            print(_json.dumps({"event": "batch", **counts.model_dump()}), flush=True)
+
+    run_feedback(collector, stop, trigger, on_cycle=cycle_written, on_counts=counted)
     return 0
 
 
