@@ -35,7 +35,8 @@ from kafka import KafkaConsumer, KafkaProducer
 from PIL import Image, ImageDraw
 
 from ontask.feedback import Collector, encode_correction, make_correction
-from ontask.feedback.collector import FETCH_BYTES_PER_PARTITION, PACK_BYTES, UPLOAD_THREADS
+from ontask.feedback.connection import FETCH_BYTES_PER_PARTITION
+from ontask.feedback.packs import PACK_BYTES, UPLOAD_THREADS
 from ontask.spec import FeedbackSpec
 from ontask.store import S3Config, S3Store
 
@@ -152,7 +153,7 @@ def run() -> None:
                     "bench", FeedbackSpec(topic=topic, buffer_size=N), store, bootstrap, group_id=f"col-{run}"
                 )
                 c0, t0 = cpu_now(), time.perf_counter()
-                while sum(collector.state.counts[k] for k in ("buffered", "duplicates", "dead_lettered")) < N:
+                while sum(getattr(collector.state.counts, k) for k in ("buffered", "duplicates", "dead_lettered")) < N:
                     collector.poll_once(1000)
                 collector.flush()  # the last batch's state written: the run is durable
                 col.append(time.perf_counter() - t0)

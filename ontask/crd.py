@@ -13,6 +13,7 @@ Run ``python -m ontask.crd`` to rewrite the chart's CRD; a test fails when it dr
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -204,6 +205,19 @@ def main(argv: list[str] | None = None) -> int:
     CRD_PATH.parent.mkdir(parents=True, exist_ok=True)
     CRD_PATH.write_text(text)
     print(f"wrote {CRD_PATH}")
+    return 0
+
+
+def add_arguments(crd: argparse.ArgumentParser) -> None:
+    """`ontask crd`'s options: it prints the CRD, or checks the chart's."""
+    crd.add_argument("--check", action="store_true", help="fail when the chart's CRD is stale")
+    crd.set_defaults(func=_cmd_crd)
+
+
+def _cmd_crd(args: argparse.Namespace) -> int:
+    if args.check:
+        return main(["--check"])
+    sys.stdout.write(render())
     return 0
 
 

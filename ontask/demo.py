@@ -16,8 +16,10 @@
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
+import os
 import sys
 import time
 import uuid
@@ -341,3 +343,29 @@ SMALL = {
     "epochs": 1,
     "cycle_warm_start_steps": 60,
 }
+
+
+def add_arguments(demo: argparse.ArgumentParser) -> None:
+    """`ontask demo`'s options."""
+    demo.add_argument("--out", default=os.environ.get("ONTASK_DEMO_DIR", "out/demo"), help="output folder")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument(
+        "--small",
+        action="store_true",
+        help="a few minutes instead of ten: fewer screenshots and steps (the numbers mean less)",
+    )
+    demo.add_argument(
+        "--kafka-bootstrap",
+        default=os.environ.get("ONTASK_KAFKA_BOOTSTRAP"),
+        help="Kafka for the corrections (`make demo` starts a local broker)",
+    )
+    demo.set_defaults(func=_cmd_demo)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    try:
+        run(Path(args.out), args.kafka_bootstrap, seed=args.seed, **(SMALL if args.small else {}))
+    except DemoFailed as e:
+        print(f"ontask demo: {e}", file=sys.stderr)
+        return 1
+    return 0

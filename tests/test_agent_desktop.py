@@ -136,11 +136,11 @@ def test_an_answer_over_http_and_its_correction_on_kafka_and_in_the_buffer(
     collector = Collector("agent-test", FeedbackSpec(topic=topic), store, kafka_bootstrap)
     try:
         deadline = time.monotonic() + 60
-        while collector.state.counts["buffered"] < 1 and time.monotonic() < deadline:
+        while collector.state.counts.buffered < 1 and time.monotonic() < deadline:
             collector.poll_once(500)
     finally:
         collector.close()
-    assert collector.state.counts["buffered"] == 1
+    assert collector.state.counts.buffered == 1
     [entry] = collector.state.buffer.ranked(time.time())
     assert (entry.id, entry.label, entry.predicted_label, entry.model_version) == (
         c.id,

@@ -27,6 +27,31 @@ def test_the_next_cycle_opens_once_the_previous_is_decided(tmp_path):
     assert next_cycle_open(store, prefix, 1, "focus") and not next_cycle_open(store, prefix, 2, "focus")
 
 
+def test_the_collector_deployment_and_embedded_mode_share_one_trigger(tmp_path):
+    """Both run ontask.feedback.loop's trigger: due by the spec, and, where an operator trains
+    the cycles, only once it decided the previous one; by hand (no operator) as soon as due."""
+    from ontask.feedback.collector import Collector
+    from ontask.feedback.loop import CycleTrigger
+    from ontask.feedback.state import CycleProgress
+
+    store = LocalStore(tmp_path)
+    collector = Collector("focus", FeedbackSpec(cycle_every=5), store, "unused:9092")
+    operated, by_hand = CycleTrigger("focus"), CycleTrigger("focus", operator_decides=False)
+    try:
+        collector.state.cycle = CycleProgress(new=4, first_new_at=collector.clock())  # waited no time
+        assert not by_hand.fires(collector)  # 4 of cycleEvery 5
+        collector.state.cycle.new = 5
+        assert by_hand.fires(collector) and not operated.fires(collector)  # no dataset to replay yet
+        write_version(store, "focus", list(generate(4, seed=1)), "ontask/synthetic", {})
+        assert operated.fires(collector)
+        collector.state.cycle = CycleProgress(number=1, new=5, first_new_at=collector.clock())
+        assert not operated.fires(collector)  # cycle 1 not decided
+        write_decision(store, "classifiers/focus", 1, "Promoted")
+        assert operated.fires(collector)
+    finally:
+        collector.close()
+
+
 def _entries(store, n: int) -> list[Entry]:
     from ontask.data.images import encode_png
 

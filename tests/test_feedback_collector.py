@@ -23,6 +23,8 @@ from PIL import Image
 from ontask.data import read_version
 from ontask.data.images import ImageLimits
 from ontask.feedback import Collector, encode_correction, make_correction
+from ontask.feedback.retention import sweep_cycle_datasets
+from ontask.feedback.state import Counts, CycleProgress
 from ontask.spec import FeedbackSpec
 from ontask.store import S3Store
 from ontask.store_paths import feedback_pack_key, pack_created
@@ -101,9 +103,9 @@ def total(counts: dict) -> int:
 
 def run_until(collector: Collector, n: int, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
-    while total(collector.state.counts) < n and time.monotonic() < deadline:
+    while total(collector.state.counts.model_dump()) < n and time.monotonic() < deadline:
         collector.poll_once(500)
-    assert total(collector.state.counts) == n, collector.state.counts
+    assert total(collector.state.counts.model_dump()) == n, collector.state.counts
     collector.flush()  # the last batch in the store, as an idle poll would make it
 
 
@@ -118,7 +120,7 @@ def test_1000_corrections_with_100_faulty_are_accounted_exactly(kafka_bootstrap,
         run_until(collector, 1000)
     finally:
         collector.close()
-    counts = collector.state.counts
+    counts = collector.state.counts.model_dump()
     assert (counts["buffered"], counts["dead_lettered"], counts["duplicates"]) == (900, 80, 20)
     assert collector.state.dead_letter_reasons == reasons
     dead = consume(kafka_bootstrap, spec.dead_letters(), 80)
@@ -221,15 +223,15 @@ def test_the_collector_rides_out_a_broker_restart(tmp_path, s3_config):
         produce(bootstrap, topic, [good(i) for i in range(50)])
         thread.start()
         deadline = time.monotonic() + 60
-        while collector.state.counts["buffered"] < 50 and time.monotonic() < deadline:
+        while collector.state.counts.buffered < 50 and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert collector.state.counts["buffered"] == 50
+        assert collector.state.counts.buffered == 50
         broker.restart()
         produce(bootstrap, topic, [good(i) for i in range(50, 100)])
         deadline = time.monotonic() + 120
-        while collector.state.counts["buffered"] < 100 and time.monotonic() < deadline:
+        while collector.state.counts.buffered < 100 and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert collector.state.counts["buffered"] == 100 and collector.state.counts["duplicates"] == 0
+        assert collector.state.counts.buffered == 100 and collector.state.counts.duplicates == 0
     finally:
         stop.set()
         thread.join(30)
@@ -313,7 +315,7 @@ def test_a_cycle_writes_corrections_variants_and_replay_as_a_dataset_version(kaf
     calibration = [r for r in ds.rows if r["extra_info"]["reason"] == "calibration"]
     assert all(r["extra_info"]["split"] == "val" for r in calibration)
     assert collector.maybe_cycle("base") is None  # nothing new since
-    assert collector.state.cycle == {"number": 1, "new": 0, "first_new_at": None}
+    assert collector.state.cycle == CycleProgress(number=1)
 
 
 def _retaining_collector(kafka_bootstrap, s3_config, n: int) -> tuple[S3Store, Collector, list[float]]:
@@ -375,12 +377,12 @@ def test_cycle_datasets_past_the_retention_are_deleted_but_the_newest(s3_config)
     name = feedback_dataset(CLASSIFIER)
     for _ in range(3):
         write_version(store, name, [example_at(1, 0)], "ontask/feedback", {})
-    collector = Collector(CLASSIFIER, FeedbackSpec(topic="unused"), store, "127.0.0.1:1")
-    assert collector.sweep_cycle_datasets(cutoff=time.time() - 3600) == 0  # none that old yet
-    assert collector.sweep_cycle_datasets(cutoff=time.time() + 1) == 2
+    counts = Counts()
+    assert sweep_cycle_datasets(store, CLASSIFIER, counts, cutoff=time.time() - 3600) == 0  # none that old yet
+    assert sweep_cycle_datasets(store, CLASSIFIER, counts, cutoff=time.time() + 1) == 2
     assert list_versions(store, name) == [3]
     assert {k.split("/")[2] for k in store.list(f"datasets/{name}")} == {"v3"}
-    assert collector.state.counts["cycle_datasets_expired"] == 2
+    assert counts.cycle_datasets_expired == 2
 
 
 def _create_topic(bootstrap: str, topic: str, max_message_bytes: int) -> None:
@@ -413,7 +415,7 @@ def test_records_that_used_to_stop_the_collector_are_dead_lettered_and_intake_go
         run_until(collector, len(records), timeout=90)
     finally:
         collector.close()
-    counts = collector.state.counts
+    counts = collector.state.counts.model_dump()
     assert (counts["buffered"], counts["dead_lettered"], counts["dead_letter_failed"]) == (1, 4, 0)
     assert collector.state.dead_letter_reasons == {"bad-json": 3, "bad-image": 1}
     dead = {dict(r.headers)["ontask-source"].decode(): r for r in consume(kafka_bootstrap, spec.dead_letters(), 4)}
@@ -433,13 +435,13 @@ def test_a_dead_letter_the_broker_refuses_is_counted_and_intake_goes_on(kafka_bo
     try:
         deadline = time.monotonic() + 90
         while (
-            collector.state.counts["buffered"] + collector.state.counts["dead_letter_failed"] < 2
+            collector.state.counts.buffered + collector.state.counts.dead_letter_failed < 2
             and time.monotonic() < deadline
         ):
             collector.poll_once(500)
     finally:
         collector.close()
-    counts = collector.state.counts
+    counts = collector.state.counts.model_dump()
     assert (counts["buffered"], counts["dead_lettered"], counts["dead_letter_failed"]) == (1, 0, 1)
     assert counts["dead_letter_failed_in_a_row"] == 1
     assert json.loads(store.get_bytes("classifiers/fb-test/feedback/state.json"))["offsets"] == {"0": 2}
@@ -518,7 +520,7 @@ def test_a_screenshot_reference_reaches_only_what_the_classifier_may_read(kafka_
         run_until(collector, len(records), timeout=90)
     finally:
         collector.close()
-    assert collector.state.counts["buffered"] == 1
+    assert collector.state.counts.buffered == 1
     assert collector.state.dead_letter_reasons == {"forbidden-reference": 5}
     [kept] = collector.state.buffer.entries.values()
     assert kept.image_key == f"s3://{bucket}/uploads/team/a.png"
@@ -582,7 +584,7 @@ def test_an_unlisted_reviewer_is_a_user_and_one_users_flood_is_capped(kafka_boot
     entries = {e.id: e for e in collector.state.buffer.entries.values()}
     assert entries["c-1"].source == "reviewer" and entries["c-2"].source == "user"
     assert [e.user_id for e in entries.values()].count("mallory") == 3 and entries["c-3"].user_id == "alice"
-    counts = collector.state.counts
+    counts = collector.state.counts.model_dump()
     assert counts["reviewer_downgraded"] == 1 and counts["over_user_cap"] == 6 and counts["buffered"] == 5
     dead = consume(kafka_bootstrap, spec.dead_letters(), 6)
     assert {dict(r.headers)["ontask-reason"] for r in dead} == {b"user-cap"}

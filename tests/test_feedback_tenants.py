@@ -15,6 +15,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from ontask.feedback import Collector, encode_correction, make_correction
+from ontask.feedback.state import CycleProgress
 from ontask.spec import FeedbackSpec
 from ontask.store import LocalStore
 
@@ -67,7 +68,7 @@ class Intake:
     def __init__(self, tmp_path, **spec):
         self.collector = Collector(CLASSIFIER, FeedbackSpec(**spec), LocalStore(tmp_path), "unused:9092")
         self.dead = DeadLetters()
-        self.collector._producer = self.dead
+        self.collector.intake.producer = self.dead
         self.offset = 0
 
     def send(self, *corrections):
@@ -112,7 +113,7 @@ def test_reviewer_only_from_a_listed_user_else_a_users_correction(intake):
     )
     sources = {e.id: (e.source, e.user_id) for e in state.buffer.entries.values()}
     assert sources == {"c-1": ("reviewer", "lead@desk"), "c-2": ("user", "mallory"), "c-3": ("user", None)}
-    assert state.counts["reviewer_downgraded"] == 2 and state.counts["buffered"] == 3
+    assert state.counts.reviewer_downgraded == 2 and state.counts.buffered == 3
     # Without a list, nobody is a reviewer.
     assert intake().send(correction(4, source="reviewer", user_id="lead@desk")).buffer.entries["c-4"].source == "user"
 
@@ -126,11 +127,11 @@ def test_one_users_flood_is_capped_per_cycle_and_others_still_get_in(intake):
     users = [e.user_id for e in state.buffer.entries.values()]
     assert users.count("mallory") == 3 and users.count("alice") == 1
     assert users.count(None) == 3  # corrections without a userId share one allowance
-    assert state.counts["over_user_cap"] == 8 and state.counts["dead_lettered"] == 8
+    assert state.counts.over_user_cap == 8 and state.counts.dead_lettered == 8
     capped = [d for d in desk.dead.sent if d["ontask-reason"] == "user-cap"]
     assert len(capped) == 8 and "'mallory' already added 3 corrections this cycle" in capped[0]["ontask-error"]
     # A new cycle opens a new allowance.
-    state.cycle = {"number": 1, "new": 0, "first_new_at": None}
+    state.cycle = CycleProgress(number=1)
     assert desk.send(correction(200, user_id="mallory")).buffer.entries["c-200"].user_id == "mallory"
 
 
@@ -148,7 +149,7 @@ def test_the_same_screenshot_changed_by_a_byte_or_flipped_is_a_duplicate(intake)
         correction(5, image=png(shot), corrected_label="on-task"),  # the same screenshot, flipped
         correction(6, image=recompressed.getvalue()),  # re-encoded, losslessly
     )
-    assert set(state.buffer.entries) == {"c-1"} and state.counts["duplicates"] == 4
+    assert set(state.buffer.entries) == {"c-1"} and state.counts.duplicates == 4
     # Another screenshot, or the same one for another task, is a correction of its own.
     state = desk.send(
         correction(8),

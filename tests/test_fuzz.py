@@ -193,7 +193,7 @@ def test_1000_generated_records_are_each_accounted_for_once(kafka_bootstrap, s3_
         run_until(collector, len(drawn), timeout=240)
     finally:
         collector.close()
-    counts = collector.state.counts
+    counts = collector.state.counts.model_dump()
     assert len(drawn) >= CORRECTIONS
     assert counts["buffered"] + counts["dead_lettered"] + counts["duplicates"] == len(drawn), counts
     assert counts["buffered"] > 0 and counts["dead_lettered"] > 0 and counts["dead_letter_failed"] == 0

@@ -50,7 +50,7 @@ def test_a_correction_over_sasl_ssl_is_buffered(secure_broker, s3_config, mechan
     collector = Collector("sec-test", FeedbackSpec(topic=topic), store, secure_broker.bootstrap, security=security)
     try:
         wait_for(
-            lambda: collector.poll_once(500) is not None and collector.state.counts["buffered"] == 1,
+            lambda: collector.poll_once(500) is not None and collector.state.counts.buffered == 1,
             60,
             "the correction buffered over SASL_SSL",
         )

@@ -80,7 +80,7 @@ def test_two_collectors_of_one_classifier_never_write_over_each_others_state(sto
 
     spec = FeedbackSpec(topic="unused")
     old, new = Collector("c", spec, store, "127.0.0.1:1"), Collector("c", spec, store, "127.0.0.1:1")
-    new.state.offsets["0"], new.state.counts["buffered"] = 20, 20
+    new.state.offsets["0"], new.state.counts.buffered = 20, 20
     new.save_state()
     old.state.offsets["0"] = 3  # its view from before the handover
     with pytest.raises(Conflict):

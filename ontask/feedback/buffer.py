@@ -18,7 +18,7 @@ class Entry:
     """One stored correction: a reference to its screenshot, never the bytes."""
 
     id: str
-    content_key: str  # image hash + task + label: the same correction sent under two ids
+    content_key: str  # image hash + task: the same correction sent under two ids, or flipped
     image_sha256: str
     image_key: Optional[str]  # None once the raw screenshot has passed its retention
     task: str
@@ -36,7 +36,7 @@ class Entry:
     # screenshots); None when the object is the screenshot (a client's s3:// reference).
     image_range: Optional[list[int]] = None
     user_id: Optional[str] = None  # who sent it (the producer's claim): per-user caps, audits
-    # The screenshot's pixels, coarsely (see collector.pixel_key) + task: the same screenshot with
+    # The screenshot's pixels, coarsely (see intake.pixel_key) + task: the same screenshot with
     # a byte changed, re-encoded or re-tagged is the same correction. None for a reference.
     near_key: Optional[str] = None
 

@@ -35,18 +35,19 @@ from ontask.data.images import DEFAULT_MAX_BYTES, decode_image
 from ontask.data.variants import make_variants
 from ontask.evaluation.gate import is_regression_row
 from ontask.feedback.buffer import Entry
+from ontask.feedback.state import CycleProgress
 from ontask.labels import LABELS
 from ontask.spec import FeedbackSpec
 from ontask.store import Conflict, NotFound, Store, StoreError, open_store
 from ontask.store_paths import cycle_decision_key, cycle_marker_key, feedback_dataset
 
 
-def cycle_due(cycle: dict[str, Any], spec: FeedbackSpec, now: float) -> bool:
+def cycle_due(cycle: CycleProgress, spec: FeedbackSpec, now: float) -> bool:
     """cycleEvery new corrections, or any new ones that have waited maxCycleWaitMinutes."""
-    if cycle["new"] >= spec.cycle_every:
+    if cycle.new >= spec.cycle_every:
         return True
-    first = cycle.get("first_new_at")
-    return cycle["new"] > 0 and first is not None and now - first >= spec.max_cycle_wait_minutes * 60
+    first = cycle.first_new_at
+    return cycle.new > 0 and first is not None and now - first >= spec.max_cycle_wait_minutes * 60
 
 
 def correction_split(correction_id: str, holdout_fraction: float) -> str:

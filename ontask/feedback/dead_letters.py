@@ -4,8 +4,15 @@ included, so the topic must not keep them longer than the classifier keeps scree
 
 from __future__ import annotations
 
+import logging
+
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
+
+from ontask.feedback.kafka_security import KafkaSecurity
+from ontask.spec import FeedbackSpec
+
+log = logging.getLogger(__name__)
 
 
 def retention_ms(hours: int) -> int:
@@ -31,3 +38,27 @@ def bound_retention(admin: KafkaAdminClient, topic: str, hours: int) -> str:
     if outcome != "OK":
         raise RuntimeError(f"the broker refused retention.ms={want} on {topic}: {outcome}")
     return "lowered"
+
+
+def bound_dead_letter_retention(classifier: str, bootstrap: str, security: KafkaSecurity, spec: FeedbackSpec) -> None:
+    """Dead letters carry whole records, screenshots included: their topic keeps them no
+    longer than the screenshots' retention. Where the broker's ACLs do not allow it, intake
+    goes on and the log says what to set."""
+    topic, hours = spec.dead_letters(), spec.screenshot_retention_hours
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, **security.client_kwargs())
+        try:
+            done = bound_retention(admin, topic, hours)
+        finally:
+            admin.close()
+        log.info("collector %s: dead-letter topic %s retention %d h (%s)", classifier, topic, hours, done)
+    except Exception as e:  # noqa: BLE001 - a missing permission must not stop intake
+        log.warning(
+            "collector %s: cannot bound the retention of dead-letter topic %s to %d h (%s); its records "
+            "may carry screenshots: set its retention.ms to at most %d",
+            classifier,
+            topic,
+            hours,
+            e,
+            retention_ms(hours),
+        )

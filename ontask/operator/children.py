@@ -239,6 +239,18 @@ class Children:
     def store(self):
         return _open_store(self.ctx.store_uri)
 
+    def record_decisions(self, previous_cycle: int, status: TaskClassifierStatus) -> None:
+        """Write the operator's word for each cycle that a reconcile decided (those past
+        `previous_cycle` up to `status.cycle`), the Trained condition's reason as its outcome.
+        Called before the status that records them is written: the collector writes the next
+        cycle's data only once this says the cycle is decided (written again, harmlessly, after a
+        crash in between)."""
+        from ontask.feedback.cycle import write_decision
+
+        outcome = next((c.reason for c in status.conditions if c.type == "Trained"), "decided")
+        for number in range(previous_cycle + 1, status.cycle + 1):
+            write_decision(self.store(), self.ctx.prefix, number, outcome)
+
     def model_uri(self, version: str) -> str:
         return f"{self.ctx.store_uri.rstrip('/')}/{model_key(self.ctx.prefix, version)}"
 
@@ -253,8 +265,8 @@ class Children:
             obs.cycle_marker = obs.evaluation = None  # decide nothing on a partial read
 
     def _read_feedback(self, obs: Observed, cycle: int) -> None:
-        from ontask.feedback.collector import State
         from ontask.feedback.cycle import read_marker
+        from ontask.feedback.state import State
         from ontask.store import NotFound
 
         store = self.store()

@@ -134,26 +134,29 @@ class EmbeddedOperator:
 
     def _start_feedback(self) -> None:
         from ontask.feedback.collector import Collector
+        from ontask.feedback.loop import CycleTrigger, run_feedback
 
+        # As the collector Deployment runs: cycles replay the classifier's own dataset, one at a
+        # time, each once `step` recorded the previous one as decided.
         collector = Collector(self.ctx.name, self.spec.feedback, self.children.store(), self.kafka_bootstrap)
-
-        def after_batch(c: Collector) -> None:
-            if self.status.phase == "Serving" and self.status.candidate_version is None:
-                c.maybe_cycle(replay_dataset=self.ctx.name)
-
         self._collector_thread = threading.Thread(
-            target=collector.run, args=(self._stop,), kwargs={"on_batch": after_batch, "poll_ms": 500}, daemon=True
+            target=run_feedback,
+            args=(collector, self._stop, CycleTrigger(self.ctx.name)),
+            kwargs={"poll_ms": 500},
+            daemon=True,
         )
         self._collector_thread.start()
 
     def step(self) -> TaskClassifierStatus:
-        """One reconcile: observe, plan, ensure children, take the new status."""
+        """One reconcile: observe, plan, ensure children, record the cycles it decided, take the
+        new status."""
         observed = self.children.observe(self.status)
         decided = plan(self.spec, self.status, observed)
         for role in decided.ensure:
             self.children.ensure(role, decided.status, observed)
         for kind, reason, message in decided.events:
             self.on_event(kind, reason, message)
+        self.children.record_decisions(self.status.cycle, decided.status)
         self.status = decided.status
         if self.kafka_bootstrap and self._collector_thread is None:
             self._start_feedback()

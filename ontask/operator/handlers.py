@@ -105,7 +105,6 @@ def _reconcile_once(
     the reconcile plan: create (or adopt) the children it names. Returns the status to write
     (None when unchanged), the events to post, and when to look again with no event (None: only
     an event can change anything)."""
-    from ontask.feedback.cycle import write_decision
     from ontask.operator.children import ChildRefused, KubeChildren, context_for
     from ontask.operator.reconcile import plan, with_child_errors
 
@@ -163,11 +162,7 @@ def _reconcile_once(
     if decided.prune_through:
         # Finished cycle jobs past spec.feedback.keepCycleJobs (their cycles are decided).
         children.prune_cycle_jobs(decided.prune_cycles, decided.prune_through)
-    trained = next((c.reason for c in decided.status.conditions if c.type == "Trained"), "decided")
-    for number in range(current.cycle + 1, decided.status.cycle + 1):
-        # Before the status that records it: the collector writes the next cycle's data only
-        # once this says the cycle is decided (written again, harmlessly, after a crash here).
-        write_decision(children.store(), children.ctx.prefix, number, trained)
+    children.record_decisions(current.cycle, decided.status)
     # With the unset fields as null: a merge patch removes a field (a decided candidateVersion)
     # only when it says null.
     new = decided.status.model_dump(by_alias=True, mode="json")

@@ -247,6 +247,7 @@ def add_judge_service_arguments(p) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """`ontask serve`'s options; `main` runs it."""
     p.add_argument(
         "role",
         choices=["student", "judge", "prompt-baseline"],
@@ -306,6 +307,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=0.0,
         help="how long a request waits for others to share its batch (0: only those already queued)",
     )
+    p.set_defaults(func=main)
 
 
 def resolve_settings(args: argparse.Namespace) -> argparse.Namespace:

@@ -1,0 +1,140 @@
+"""`ontask data generate|prepare`: synthetic screenshots and dataset versions."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ontask.store import open_store
+from ontask.store_paths import dataset_prefix
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> "argparse._SubParsersAction":
+    """`ontask data`'s subcommands; returns them, for one that lives elsewhere to join."""
+    data = parser.add_subparsers(dest="data_command", required=True)
+    gen = data.add_parser("generate", help="render a seeded synthetic dataset as a new version")
+    gen.add_argument("--n", type=int, default=200, help="rows")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--out", default="out/store", help="store: a folder or s3://bucket/prefix")
+    gen.add_argument("--name", default="synthetic", help="dataset name")
+    gen.add_argument(
+        "--contrastive",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="rows in pairs over the same pixels: a task the focused window serves and one it does "
+        "not, done in the same kind of tool (default: on)",
+    )
+    gen.add_argument("--preview", metavar="PNG", help="also write a contact sheet of 24 screenshots")
+    gen.set_defaults(func=_cmd_generate)
+    prep = data.add_parser("prepare", help="turn a folder or JSONL manifest of screenshots into a version")
+    prep.add_argument("source", help="a folder of images (with manifest.jsonl or --task), or a .jsonl manifest")
+    prep.add_argument("--task", help="the task of every screenshot in a folder without a manifest")
+    prep.add_argument("--out", default="out/store", help="store: a folder or s3://bucket/prefix")
+    prep.add_argument("--name", required=True, help="dataset name")
+    judge = prep.add_mutually_exclusive_group()
+    judge.add_argument("--judge", help="label unlabelled rows with this judge model, in-process (folder or s3:// URI)")
+    judge.add_argument(
+        "--judge-url", help="label unlabelled rows with the judge service at this base URL (a judge InferenceService)"
+    )
+    from ontask.serving.server import add_judge_service_arguments
+
+    add_judge_service_arguments(prep)
+    prep.add_argument(
+        "--judge-mode",
+        default="preference",
+        help="spec.judge.mode (preference or pointwise), where the judge runs in this process "
+        "(--judge, or --judge-url with vllm)",
+    )
+    prep.add_argument("--no-judge-cache", action="store_true", help="spec.judge.cache false: judge every row anew")
+    prep.add_argument("--verifier", action="store_true", help="label unlabelled rows with the rule-based verifier")
+    prep.add_argument(
+        "--other-task-twins",
+        action="store_true",
+        help="each on-task row with window evidence also gets its off-task twin: the same pixels "
+        "with a library task no window names",
+    )
+    prep.add_argument("--judge-weight", type=float, default=0.5, help="judge's weight when both label")
+    prep.add_argument("--min-confidence", type=float, default=0.6, help="rows less sure than this stay unlabelled")
+    prep.set_defaults(func=_cmd_prepare)
+    return data
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from ontask.data import contact_sheet, generate, write_version
+    from ontask.data.generate import focused_kind
+
+    store = open_store(args.out)
+    examples = generate(args.n, seed=args.seed, contrastive=args.contrastive)
+    if args.preview:
+        from tqdm import tqdm
+
+        examples = list(tqdm(examples, total=args.n, desc="rendering", unit="screen"))
+        # One screenshot per app kind first, so the sheet shows the variety at a glance.
+        by_kind: dict[str, list] = {}
+        for ex in examples:
+            by_kind.setdefault(focused_kind(ex), []).append(ex)
+        picked = [group[0] for group in by_kind.values()]
+        picked += [ex for ex in examples if ex not in picked][: max(0, 24 - len(picked))]
+        contact_sheet(picked[:24]).save(args.preview)
+        print(f"contact sheet of {min(24, len(picked))} screenshots: {args.preview}")
+    manifest = write_version(
+        store,
+        args.name,
+        examples,
+        data_source="ontask/synthetic",
+        made_by={"command": "generate", "n": args.n, "seed": args.seed, "contrastive": args.contrastive},
+        progress=True,
+    )
+    where = store.uri(dataset_prefix(args.name, manifest["version"]))
+    print(
+        f"wrote {where}: {manifest['rows']} rows "
+        f"{manifest['splits']}, labels {manifest['labels']}, {manifest['hard_rows']} hard cases"
+    )
+    return 0
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from ontask.data import prepare
+
+    labeller = None
+    if args.judge or args.verifier:
+        from ontask.data.labelling import judge_verifier_labeller
+
+        judge = verifier = None
+        cache = not args.no_judge_cache
+        if args.judge:
+            from ontask.judge import Judge, JudgmentCache, TransformersBackend
+
+            judge = Judge(TransformersBackend.load(args.judge), JudgmentCache() if cache else None, args.judge_mode)
+        elif args.judge_url:
+            from ontask.judge.remote import judge_client
+
+            judge = judge_client(args.judge_url, args.judge_runtime, args.judge_model, args.judge_mode, cache)
+        if judge is not None:
+            from ontask.judge.remote import image_judge
+
+            judge = image_judge(judge)
+        if args.verifier:
+            from ontask.verify import Verifier
+
+            verifier = Verifier()
+        labeller = judge_verifier_labeller(judge, verifier, args.judge_weight, args.min_confidence)
+    result = prepare(
+        args.source,
+        open_store(args.out),
+        args.name,
+        task=args.task,
+        labeller=labeller,
+        progress=True,
+        other_task_twins=args.other_task_twins,
+    )
+    m = result.manifest
+    print(
+        f"wrote {args.out} {dataset_prefix(args.name, m['version'])}: {m['rows']} rows, labels {m['labels']}"
+        + (f" ({result.twins} of them other-task twins of on-task rows)" if args.other_task_twins else "")
+    )
+    for r in result.rejected:
+        print(f"rejected {r['reason']}", file=sys.stderr)
+    if result.unlabeled:
+        print(f"{result.unlabeled} rows have no label yet (no judge or verifier configured)", file=sys.stderr)
+    return 0

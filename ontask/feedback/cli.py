@@ -1,0 +1,119 @@
+"""`ontask feedback send|collect|schema`: corrections on Kafka, and a classifier's collector."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Optional
+
+from ontask.feedback.collector import Collector
+from ontask.feedback.loop import CycleTrigger, run_feedback
+from ontask.feedback.producer import make_correction, send
+from ontask.feedback.state import Counts
+from ontask.labels import LABELS
+from ontask.spec import Correction, FeedbackSpec, load_spec_file
+from ontask.store import open_store
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`ontask feedback`'s subcommands."""
+    fb = parser.add_subparsers(dest="feedback_command", required=True)
+    fsend = fb.add_parser("send", help="send one correction")
+    fsend.add_argument("--classifier", required=True)
+    fsend.add_argument("--task", required=True)
+    fsend.add_argument("--label", required=True, choices=list(LABELS), help="the corrected label")
+    shot = fsend.add_mutually_exclusive_group(required=True)
+    shot.add_argument("--image", help="screenshot file, sent inline")
+    shot.add_argument("--image-uri", help="s3://bucket/key of the screenshot")
+    fsend.add_argument("--windows", help='window evidence as JSON: [{"app", "title", "url", "focused"}]')
+    fsend.add_argument("--predicted", choices=list(LABELS), help="what the classifier said")
+    fsend.add_argument("--source", default="user", choices=["user", "judge", "reviewer"])
+    fsend.add_argument("--id", help="idempotency id (default: a fresh one)")
+    fsend.add_argument("--note")
+    fsend.add_argument("--bootstrap", default=os.environ.get("ONTASK_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    fsend.add_argument("--topic", default="ontask.corrections")
+    fsend.set_defaults(func=_cmd_send)
+    fcollect = fb.add_parser(
+        "collect",
+        help="run a classifier's collector: Kafka -> validated, deduplicated, "
+        "prioritised buffer in the store (and cycle datasets)",
+    )
+    fcollect.add_argument("--classifier", required=True)
+    fcollect.add_argument("--store", required=True, help="s3://bucket/prefix or a folder")
+    fcollect.add_argument("--bootstrap", default=os.environ.get("ONTASK_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    fcollect.add_argument("--topic", default="ontask.corrections")
+    fcollect.add_argument("--buffer-size", type=int, default=10000)
+    fcollect.add_argument("--cycle-every", type=int, default=100)
+    fcollect.add_argument("--variants", type=int, default=10, help="variants per correction in a cycle")
+    fcollect.add_argument("--cycles", action="store_true", help="also assemble cycle datasets when due")
+    fcollect.add_argument("--replay-dataset", help="dataset whose training rows are replayed in each cycle")
+    fcollect.add_argument(
+        "--config",
+        help="a TaskClassifier (or env:NAME): its feedback settings, cycles replaying its dataset, each "
+        "written once the operator decided the previous one (what the operator's collector Deployment runs)",
+    )
+    fcollect.add_argument("--group-id", help="Kafka consumer group (default ontask-feedback-<classifier>)")
+    fcollect.set_defaults(func=_cmd_collect)
+    fschema = fb.add_parser("schema", help="print the correction message's JSON Schema")
+    fschema.set_defaults(func=_cmd_schema)
+
+
+def _cmd_send(args: argparse.Namespace) -> int:
+    windows = json.loads(args.windows) if args.windows else []
+    image = Path(args.image).read_bytes() if args.image else None
+    correction = make_correction(
+        args.classifier,
+        args.task,
+        args.label,
+        image=image,
+        image_uri=args.image_uri,
+        id=args.id,
+        source=args.source,
+        windows=windows,
+        predicted_label=args.predicted,
+        note=args.note,
+    )
+    send(correction, bootstrap=args.bootstrap, topic=args.topic)
+    print(f"sent correction {correction.id} for {correction.classifier} to {args.topic}")
+    return 0
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    if args.config:
+        # A classifier's collector (the operator's Deployment): everything from its spec; cycles
+        # replay its own dataset, one at a time, each once the operator decided the previous.
+        spec = load_spec_file(args.config).feedback
+        trigger = CycleTrigger(args.classifier)
+    else:
+        spec = FeedbackSpec(
+            topic=args.topic,
+            buffer_size=args.buffer_size,
+            cycle_every=args.cycle_every,
+            variants_per_correction=args.variants,
+        )
+        trigger = CycleTrigger(args.replay_dataset, operator_decides=False) if args.cycles else None
+    collector = Collector(args.classifier, spec, open_store(args.store), args.bootstrap, group_id=args.group_id)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    printed: list[Optional[Counts]] = [None]  # the counts as last printed
+
+    def cycle_written(marker: dict) -> None:
+        print(json.dumps({"event": "cycle", **{k: marker[k] for k in ("cycle", "dataset", "version")}}), flush=True)
+
+    def counted(counts: Counts) -> None:
+        if counts != printed[0]:
+            printed[0] = counts.model_copy()
+            print(json.dumps({"event": "batch", **counts.model_dump()}), flush=True)
+
+    run_feedback(collector, stop, trigger, on_cycle=cycle_written, on_counts=counted)
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(Correction.model_json_schema(by_alias=True), indent=2))
+    return 0

@@ -1,0 +1,213 @@
+"""A classifier's door for corrections: which records are its own, which are refused (sent to the
+dead-letter topic with the reason and the original bytes), the keys that make a correction sent
+twice a duplicate, and the buffer entry an accepted one becomes."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from ontask.data.images import ImageLimits, ImageRejected, check_image, sha256
+from ontask.feedback.buffer import Entry
+from ontask.feedback.messages import InvalidCorrection, parse_correction_and_image
+from ontask.feedback.state import CycleProgress, State
+from ontask.labels import label_of
+from ontask.spec import Correction, FeedbackSpec
+from ontask.store_paths import ReferenceRefused, confine_reference
+from ontask.verify.verifier import VerifierConfig, score_windows
+
+log = logging.getLogger(__name__)
+
+# Kafka's default message.max.bytes is about 1 MB: an invalid record above this much travels to
+# the dead-letter topic truncated, so that the send cannot fail for its size.
+DEAD_LETTER_MAX_BYTES = 900_000
+
+
+def content_key(image_sha256: str, task: str) -> str:
+    """The same screenshot and task, whatever the id and whatever the label: a correction of the
+    same moment sent again under a new id, or flipped, is a duplicate (the first one stands)."""
+    return hashlib.sha256(f"{image_sha256}|{' '.join(task.lower().split())}".encode()).hexdigest()
+
+
+PIXEL_KEY_SIDE = 32  # 1,024 cells: a 1280x800 screenshot's cell is 40x25 pixels
+PIXEL_KEY_SHIFT = 3  # 32 levels a channel: one changed pixel moves a cell's mean by < 1 level
+
+
+def pixel_key(image: bytes, task: str) -> Optional[str]:
+    """What the screenshot looks like, coarsely (each channel's mean over a 32x32 grid, in 32
+    levels) + the task: a byte changed in the file, a pixel changed, a lossless re-encoding or new
+    metadata of the same screenshot give the same key, which the exact hash does not (a lossy
+    re-encoding moves some cells across a level: not caught). Two different moments of the same
+    application differ in many cells and do not. None when the
+    pixels cannot be read (the image was checked already; then the exact key alone decides)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(image)) as img:
+            img.draft("RGB", (PIXEL_KEY_SIDE * 4, PIXEL_KEY_SIDE * 4))  # JPEG: decode small
+            cells = img.convert("RGB").resize((PIXEL_KEY_SIDE, PIXEL_KEY_SIDE), Image.Resampling.BOX).tobytes()
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    coarse = bytes(b >> PIXEL_KEY_SHIFT for b in cells)
+    return "px:" + hashlib.sha256(coarse + b"|" + " ".join(task.lower().split()).encode()).hexdigest()
+
+
+@dataclass
+class Accepted:
+    """A record that passed validation, with its screenshot (None for a reference) and keys."""
+
+    record: Any
+    correction: Correction
+    image: Optional[bytes]
+    image_sha256: str
+    near_key: Optional[str] = None
+
+    @property
+    def content_key(self) -> str:
+        return content_key(self.image_sha256, self.correction.task)
+
+
+class Intake:
+    """Validation and dead letters of one classifier's records. The dead-letter producer is set
+    by whoever connects to Kafka (the collector)."""
+
+    def __init__(
+        self,
+        classifier: str,
+        spec: FeedbackSpec,
+        bucket: Optional[str],
+        limits: ImageLimits,
+        verifier_config: VerifierConfig,
+    ):
+        self.classifier, self.spec, self.bucket, self.limits = classifier, spec, bucket, limits
+        self.verifier_config = verifier_config
+        self.producer: Any = None
+
+    def validate(self, record, state: State) -> Optional[Accepted]:
+        """The accepted correction, or None (dead-lettered, or another classifier's). Whatever is
+        wrong with a record, this never raises: a record that breaks the checks themselves is
+        dead-lettered as `unreadable`, with the error."""
+        if record.key is not None and record.key != self.classifier.encode():
+            state.counts.other_classifier += 1
+            return None
+        try:
+            c, image = parse_correction_and_image(
+                record.value if record.value is not None else b"", self.limits.max_bytes
+            )
+            if c.classifier != self.classifier:
+                state.counts.other_classifier += 1
+                return None
+            if image is not None:
+                check_image(image, "screenshotBase64", self.limits)
+                digest = sha256(image)
+                near = pixel_key(image, c.task)
+            else:
+                near = None
+                # Only what a client may have this classifier read: never another's artifacts.
+                confine_reference(c.screenshot_uri, self.bucket, self.spec.screenshot_uri_prefixes)
+                digest = sha256(c.screenshot_uri.encode())  # a reference: its content is not fetched here
+        except InvalidCorrection as e:
+            self.dead_letter(record, e.reason, str(e), state)
+            return None
+        except ImageRejected as e:
+            self.dead_letter(record, "bad-image", str(e), state)
+            return None
+        except ReferenceRefused as e:
+            self.dead_letter(record, "forbidden-reference", str(e), state)
+            return None
+        except Exception as e:  # noqa: BLE001 - an unforeseen failure is this record's, not the topic's
+            self.dead_letter(record, "unreadable", f"{type(e).__name__}: {e}", state)
+            return None
+        if c.source == "reviewer" and c.user_id not in self.spec.reviewers:
+            # Whoever writes the topic may claim to be a reviewer: only the spec's may (top
+            # priority in the buffer); anyone else's correction counts as a user's.
+            c = c.model_copy(update={"source": "user"})
+            state.counts.reviewer_downgraded += 1
+            log.info(
+                "collector %s: correction %s: source reviewer from userId %r not in feedback.reviewers; kept as "
+                "a user's",
+                self.classifier,
+                c.id,
+                c.user_id,
+            )
+        return Accepted(record, c, image, digest, near)
+
+    def dead_letter(self, record, reason: str, detail: str, state: State) -> None:
+        """Send the record to the dead-letter topic with its reason and wait for the broker's
+        acknowledgement. A value over DEAD_LETTER_MAX_BYTES travels truncated (a header gives its
+        size). A send that fails is counted as such, never as dead-lettered, and never stops
+        the collector: the record is skipped with its reason in the log."""
+        value = record.value if record.value is not None else b""
+        headers = [
+            ("ontask-reason", reason.encode()),
+            ("ontask-error", detail[:1000].encode()),
+            ("ontask-source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+        ]
+        if len(value) > DEAD_LETTER_MAX_BYTES:
+            headers.append(("ontask-truncated-from", str(len(value)).encode()))
+            value = value[:DEAD_LETTER_MAX_BYTES]
+        try:
+            self.producer.send(self.spec.dead_letters(), key=record.key, value=value, headers=headers).get(timeout=30)
+        except Exception as e:  # noqa: BLE001 - whatever the broker says, one record must not stop intake
+            log.error(
+                "collector %s: could not dead-letter %s/%s/%s (%s: %s): %s",
+                self.classifier,
+                record.topic,
+                record.partition,
+                record.offset,
+                reason,
+                detail[:200],
+                e,
+            )
+            state.counts.dead_letter_failed += 1
+            state.counts.dead_letter_failed_in_a_row += 1
+            return
+        state.counts.dead_letter_failed_in_a_row = 0
+        state.counts.dead_lettered += 1
+        state.dead_letter_reasons[reason] = state.dead_letter_reasons.get(reason, 0) + 1
+
+    def over_user_cap(self, c: Correction, cycle: CycleProgress) -> Optional[str]:
+        """Why this correction is over its sender's allowance for the cycle, or None (and then it
+        is counted against it)."""
+        cap = self.spec.max_corrections_per_user
+        if cap is None:
+            return None
+        who = c.user_id if c.user_id is not None else f"(no userId, source {c.source})"
+        if cycle.by_user.get(who, 0) >= cap:
+            return f"userId {who!r} already added {cap} corrections this cycle (feedback.maxCorrectionsPerUser)"
+        cycle.by_user[who] = cycle.by_user.get(who, 0) + 1
+        return None
+
+    def is_edge_case(self, c: Correction) -> bool:
+        """A case the verifier's rules get wrong: the model most needs to learn it."""
+        if not c.windows:
+            return False
+        score, _ = score_windows(c.task, [w.wire() for w in c.windows], self.verifier_config)
+        return (label_of(score)) != c.corrected_label
+
+    def entry(self, a: Accepted, image_key: Optional[str], image_range: Optional[list[int]], now: float) -> Entry:
+        """The buffer entry of an accepted correction whose screenshot is stored at `image_key`
+        (and `image_range` in it, for a pack member)."""
+        c = a.correction
+        return Entry(
+            id=c.id,
+            content_key=a.content_key,
+            near_key=a.near_key,
+            user_id=c.user_id,
+            image_sha256=a.image_sha256,
+            image_key=image_key,
+            image_range=image_range,
+            task=c.task,
+            label=c.corrected_label,
+            source=c.source,
+            received_at=now,
+            windows=[w.wire() for w in c.windows],
+            predicted_label=c.predicted_label,
+            confidence=c.confidence,
+            model_version=c.model_version,
+            session_id=c.session_id,
+            edge_case=self.is_edge_case(c),
+        )

@@ -1,0 +1,85 @@
+"""The collector's durable state: everything that must survive a restart, written to the store as
+one JSON object (`feedback_state_key`) after every batch. A restarted collector resumes from its
+offsets; the operator reads its counts into status.feedback. The JSON keeps the layout that
+earlier collectors wrote, so a running deployment resumes across an upgrade."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from ontask.feedback.buffer import Buffer
+
+
+class Counts(BaseModel):
+    """What became of the records the collector read (status.feedback reports them)."""
+
+    buffered: int = 0
+    dead_lettered: int = 0
+    dead_letter_failed: int = 0
+    dead_letter_failed_in_a_row: int = Field(0, description="Reset by the next dead letter the broker takes.")
+    duplicates: int = 0
+    evicted: int = 0
+    other_classifier: int = 0
+    screenshots_expired: int = 0
+    cycle_datasets_expired: int = 0
+    reviewer_downgraded: int = Field(0, description="source: reviewer from a userId not in feedback.reviewers.")
+    over_user_cap: int = Field(
+        0, description="Dead-lettered: the user's feedback.maxCorrectionsPerUser was reached this cycle."
+    )
+
+
+class CycleProgress(BaseModel):
+    """Where the next sync cycle stands."""
+
+    number: int = Field(0, description="The last cycle whose data was written (0: none yet).")
+    new: int = Field(0, description="Corrections buffered since that cycle: they wait for the next one.")
+    first_new_at: Optional[float] = Field(None, description="When the first of them arrived (epoch seconds).")
+    by_user: dict[str, int] = Field(
+        default_factory=dict, description="Corrections each sender added since that cycle (maxCorrectionsPerUser)."
+    )
+
+
+class State(BaseModel):
+    """The buffer, the counts, the next offset of each partition and the cycle's progress."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    buffer: Buffer
+    counts: Counts = Field(default_factory=Counts)
+    offsets: dict[str, int] = Field(default_factory=dict, description="Partition -> next offset to process.")
+    cycle: CycleProgress = Field(default_factory=CycleProgress)
+    dead_letter_reasons: dict[str, int] = Field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, capacity: int) -> "State":
+        """A fresh start: an empty buffer of `capacity` entries."""
+        return cls(buffer=Buffer(capacity))
+
+    def to_json(self) -> bytes:
+        """The stored object. The buffer serializes itself: it is most of the bytes, and written
+        after every batch."""
+        return orjson.dumps(
+            {
+                "buffer": self.buffer.to_dict(),
+                "counts": self.counts.model_dump(),
+                "offsets": self.offsets,
+                "cycle": self.cycle.model_dump(),
+                "dead_letter_reasons": self.dead_letter_reasons,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, data: bytes, capacity: int) -> "State":
+        """The state as stored, its buffer resized to `capacity` (spec.feedback.bufferSize may
+        have changed since)."""
+        d = json.loads(data)
+        return cls.model_validate({**d, "buffer": Buffer.from_dict(d["buffer"], capacity)})
+
+    def observed_counts(self) -> dict[str, int]:
+        """What the operator reports in status.feedback: the counts and the corrections that wait
+        for the next cycle."""
+        return {**self.counts.model_dump(), "pending": self.cycle.new}

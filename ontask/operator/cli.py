@@ -1,0 +1,31 @@
+"""`ontask operator`: the Kubernetes operator."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def add_arguments(op: argparse.ArgumentParser) -> None:
+    """`ontask operator`'s options."""
+    scope = op.add_mutually_exclusive_group()
+    scope.add_argument("--namespace", action="append", help="watch this namespace (repeatable)")
+    scope.add_argument("--all-namespaces", action="store_true", help="watch all namespaces (default)")
+    op.add_argument("--liveness", default="http://0.0.0.0:8080/healthz", help="liveness endpoint URL")
+    op.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus /metrics on this port (0: none)")
+    op.add_argument("--standalone", action="store_true", help="no leader election between replicas")
+    op.add_argument("--log-level", default="info")
+    op.set_defaults(func=_cmd_operator)
+
+
+def _cmd_operator(args: argparse.Namespace) -> int:
+    from ontask.operator import run_operator
+
+    run_operator(
+        namespaces=args.namespace or (),
+        liveness=args.liveness,
+        standalone=args.standalone,
+        log_level=os.environ.get("ONTASK_LOG_LEVEL", args.log_level),
+        metrics_port=args.metrics_port,
+    )
+    return 0
