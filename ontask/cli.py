@@ -59,7 +59,10 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     """The `ontask` command line. Every command is listed, but only `command`'s parser is filled:
     filling one imports its package, and most load torch, Kafka or kopf, which a light command
     (the capture agent) must not wait for. None fills none (`ontask --help` lists the commands)."""
+    from ontask import __version__
+
     parser = argparse.ArgumentParser(prog="ontask", description="On-task / off-task screenshot classifiers.")
+    parser.add_argument("--version", action="version", version=f"ontask {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_line, fill) in COMMANDS.items():
         command_parser = sub.add_parser(name, help=help_line)
@@ -74,6 +77,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from ontask.agent.client import PredictorError
     from ontask.agent.x11 import DesktopUnavailable
     from ontask.data.dataset import DatasetError
+    from ontask.feedback.producer import KafkaUnreachable
     from ontask.fonts import FontsMissing
     from ontask.models.loading import CheckpointError
     from ontask.store import StoreError
@@ -84,6 +88,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         CheckpointError,
         DesktopUnavailable,
         FontsMissing,
+        KafkaUnreachable,
         PredictorError,
         FileNotFoundError,
         ValueError,

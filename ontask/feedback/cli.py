@@ -29,7 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     shot = fsend.add_mutually_exclusive_group(required=True)
     shot.add_argument("--image", help="screenshot file, sent inline")
     shot.add_argument("--image-uri", help="s3://bucket/key of the screenshot")
-    fsend.add_argument("--windows", help='window evidence as JSON: [{"app", "title", "url", "focused"}]')
+    fsend.add_argument(
+        "--windows", type=_json_list, default=[], help='window evidence as JSON: [{"app", "title", "url", "focused"}]'
+    )
     fsend.add_argument("--predicted", choices=list(LABELS), help="what the classifier said")
     fsend.add_argument("--source", default="user", choices=["user", "judge", "reviewer"])
     fsend.add_argument("--id", help="idempotency id (default: a fresh one)")
@@ -62,8 +64,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fschema.set_defaults(func=_cmd_schema)
 
 
+def _json_list(text: str) -> list:
+    """An argparse type: a JSON list (argparse names the flag in its message)."""
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"not JSON ({e})") from None
+    if not isinstance(value, list):
+        raise argparse.ArgumentTypeError("a JSON list of windows, [{...}, ...], is expected")
+    return value
+
+
 def _cmd_send(args: argparse.Namespace) -> int:
-    windows = json.loads(args.windows) if args.windows else []
+    windows = args.windows
     image = Path(args.image).read_bytes() if args.image else None
     correction = make_correction(
         args.classifier,

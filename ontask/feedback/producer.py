@@ -9,12 +9,17 @@ import uuid
 from typing import Any, Optional
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
 from ontask.feedback.kafka_security import KafkaSecurity
 from ontask.feedback.messages import encode_correction
 from ontask.spec import Correction
 
 DEFAULT_TOPIC = "ontask.corrections"
+
+
+class KafkaUnreachable(RuntimeError):
+    """No broker took the correction; str() names the bootstrap servers and what to check."""
 
 
 def make_correction(
@@ -62,12 +67,22 @@ def send(
     producer: Optional[KafkaProducer] = None,
     timeout: float = 30.0,
 ) -> None:
-    """Publish one correction (acks=all) and wait until the broker has it."""
+    """Publish one correction (acks=all) and wait until the broker has it; KafkaUnreachable when
+    no broker answers or takes it in `timeout` seconds."""
     own = producer is None
-    producer = producer or new_producer(bootstrap)
+    servers = bootstrap or os.environ.get("ONTASK_KAFKA_BOOTSTRAP")
+    try:
+        producer = producer or new_producer(bootstrap)
+    except KafkaError as e:
+        raise KafkaUnreachable(
+            f"cannot reach Kafka at {servers or '(no bootstrap servers given)'}: {type(e).__name__}; give the "
+            "brokers with --bootstrap (or ONTASK_KAFKA_BOOTSTRAP) and check they are up"
+        ) from e
     try:
         key, value = encode_correction(correction)
         producer.send(topic, key=key, value=value).get(timeout=timeout)
+    except KafkaError as e:
+        raise KafkaUnreachable(f"Kafka at {servers} did not take the correction for topic {topic!r}: {e}") from e
     finally:
         if own:
             producer.close()
