@@ -12,10 +12,10 @@ from dataclasses import replace
 
 from ontask.data.catalog import TASKS
 from ontask.data.generate import example_at
-from ontask.data.images import encode_png
 from ontask.data.render import render
 from ontask.data.scene import scenario_for, scenario_scene
 from ontask.data.variants import make_variants
+from ontask.images import encode_png
 
 N_SCREENS = 60
 N_VARIANTS = 60

@@ -154,7 +154,7 @@ def role_load(folder: str) -> dict:
 
 
 def role_serve(folder: str) -> dict:
-    from ontask.data.images import fit_for
+    from ontask.images import fit_for
     from ontask.models.classifier import StudentClassifier
     from ontask.models.hybrid import HybridFit
 
@@ -186,7 +186,7 @@ def role_serve(folder: str) -> dict:
 
 
 def _trainer(folder: str, lora_rank: int, group_size: int, max_response: int, sampler: Sampler):
-    from ontask.data.images import set_pixel_budget
+    from ontask.images import set_pixel_budget
     from ontask.trainers.lora import add_lora
     from ontask.trainers.trainer import TrainConfig, Trainer, encode_examples
 

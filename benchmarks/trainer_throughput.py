@@ -105,7 +105,7 @@ def run_trl(steps: int, model_dir: str) -> dict:
     from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
     from trl import GRPOConfig, GRPOTrainer
 
-    from ontask.models.prompt import prompt_text
+    from ontask.prompt import prompt_text
 
     processor = AutoProcessor.from_pretrained(model_dir)
     model = Qwen2_5_VLForConditionalGeneration.from_pretrained(model_dir, dtype=torch.float32)

@@ -46,9 +46,9 @@ def _screens(out: Path, n_customer: int, n_heldout: int, n_edge: int, seed: int)
 
     from ontask.data.catalog import TASKS
     from ontask.data.generate import example_from_scene, family_examples
-    from ontask.data.images import encode_png
     from ontask.data.labels import FOCUS_MUSIC_TEAM
     from ontask.data.scene import scenario_for, scenario_scene
+    from ontask.images import encode_png
 
     folder = out / "customer-screenshots"
     folder.mkdir(parents=True, exist_ok=True)
@@ -179,8 +179,8 @@ def _corrections_of(student_url: str, examples: list) -> list:
     first, and what it said goes into the correction beside the right label."""
     import requests
 
-    from ontask.data.images import encode_png
     from ontask.feedback import make_correction
+    from ontask.images import encode_png
 
     corrections = []
     for k, ex in enumerate(examples):

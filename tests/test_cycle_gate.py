@@ -53,7 +53,7 @@ def test_the_collector_deployment_and_embedded_mode_share_one_trigger(tmp_path):
 
 
 def _entries(store, n: int) -> list[Entry]:
-    from ontask.data.images import encode_png
+    from ontask.images import encode_png
 
     out = []
     for k, ex in enumerate(generate(n, seed=7)):

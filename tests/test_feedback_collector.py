@@ -21,10 +21,10 @@ from kafka import KafkaProducer
 from PIL import Image
 
 from ontask.data import read_version
-from ontask.data.images import ImageLimits
 from ontask.feedback import Collector, encode_correction, make_correction
 from ontask.feedback.retention import sweep_cycle_datasets
 from ontask.feedback.state import Counts, CycleProgress
+from ontask.images import ImageLimits
 from ontask.spec import FeedbackSpec
 from ontask.store import S3Store
 from ontask.store_paths import feedback_pack_key, pack_created

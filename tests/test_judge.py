@@ -100,7 +100,7 @@ def test_preference_and_pointwise_modes(tiny_backend):
 
 
 def test_bad_input_is_refused_with_a_message(tiny_backend):
-    from ontask.data.images import ImageRejected
+    from ontask.images import ImageRejected
 
     with pytest.raises(ImageRejected, match="upload.png: not an image"):
         JudgeInput.from_bytes(b"definitely not a png", "Answer refunds", name="upload.png")

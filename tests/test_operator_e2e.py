@@ -17,8 +17,8 @@ import pytest
 from kubernetes import client as k8s
 
 from ontask.data import generate
-from ontask.data.images import encode_png
 from ontask.feedback import make_correction, send
+from ontask.images import encode_png
 from ontask.spec import GROUP, PLURAL, VERSION
 from tests.conftest import run_cli, wait_for
 from tests.kubelet_standin import ISVC, PYTORCHJOB

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from ontask.data import generate
-from ontask.data.images import encode_png
+from ontask.images import encode_png
 from ontask.models.tiny import build_tiny_vlm
 from realservers.predictors import Predictor
 from realservers.proc import free_port

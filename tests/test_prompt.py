@@ -1,6 +1,6 @@
 """The prompt's window evidence: lines in a steady order and where the task's words are."""
 
-from ontask.models.prompt import WHERE_TASK_WORDS, prompt_text
+from ontask.prompt import WHERE_TASK_WORDS, prompt_text
 
 TASK = "Answer customer tickets about refunds in the support desk"
 EDITOR = {"app": "Zendesk", "title": "Ticket #4411: refund not received", "focused": False}

@@ -10,10 +10,10 @@ import torch
 from PIL import Image
 from transformers import AutoConfig, AutoProcessor, GenerationConfig, Qwen2_5_VLForConditionalGeneration
 
-from ontask.data.images import fit_for, set_pixel_budget
+from ontask.images import fit_for, set_pixel_budget
 from ontask.models.answer import AnswerTokens
-from ontask.models.prompt import chat_prompt, prompt_text
 from ontask.models.qwen3b import TOKEN_IDS, TOKENIZER_LENGTH, VOCAB_SIZE, write_3b_files
+from ontask.prompt import chat_prompt, prompt_text
 
 
 @pytest.fixture(scope="module")

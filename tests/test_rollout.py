@@ -6,8 +6,8 @@ import torch
 
 from ontask.data.generate import example_at
 from ontask.models.loading import load_vlm
-from ontask.models.prompt import prompt_text
 from ontask.models.tiny import build_tiny_vlm
+from ontask.prompt import prompt_text
 from ontask.trainers.grpo import entropy
 from ontask.trainers.rollout import completion_logprobs, sample_group
 

@@ -13,9 +13,9 @@ from PIL import Image, ImageChops
 from ontask.data import example_at, generate, make_variants, prepare, read_version, render, write_version
 from ontask.data.catalog import ALL_KINDS, TASKS_BY_ID
 from ontask.data.dataset import DatasetError, list_versions, row_meta, row_windows
-from ontask.data.images import ImageRejected, decode_image
 from ontask.data.labels import label_scene
 from ontask.data.scene import Scene, new_scene
+from ontask.images import ImageRejected, decode_image
 from ontask.store import LocalStore, S3Store
 from tests.conftest import REPO, bomb_png
 
@@ -307,7 +307,7 @@ def test_prepare_gives_each_on_task_row_an_off_task_twin_on_its_own_pixels(tmp_p
 
 
 def test_a_header_claiming_400_megapixels_is_refused_before_any_pixel_is_read():
-    from ontask.data.images import check_image
+    from ontask.images import check_image
 
     for check in (check_image, decode_image):
         with pytest.raises(ImageRejected, match="shot.png: "):
@@ -318,7 +318,7 @@ def test_decode_image_limits():
     with pytest.raises(ImageRejected, match="shot.png: empty file"):
         decode_image(b"", "shot.png")
     with pytest.raises(ImageRejected, match="bytes exceeds the limit"):
-        from ontask.data.images import ImageLimits
+        from ontask.images import ImageLimits
 
         decode_image(b"x" * 100, "big.png", ImageLimits(max_bytes=10))
 

@@ -16,8 +16,8 @@ import requests
 from PIL import Image
 
 from ontask.data import generate
-from ontask.data.images import encode_png
 from ontask.feedback.messages import parse_correction
+from ontask.images import encode_png
 from ontask.models.tiny import build_tiny_vlm
 from ontask.store import S3Store, upload_folder
 from realservers.predictors import Predictor, s3_env

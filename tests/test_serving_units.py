@@ -81,7 +81,7 @@ def test_a_student_with_a_hybrid_fit_serves_its_mix_with_the_verifier(tmp_path):
     import base64
 
     from ontask.data import generate
-    from ontask.data.images import encode_png
+    from ontask.images import encode_png
     from ontask.models.hybrid import HybridFit
     from ontask.models.tiny import build_tiny_vlm
     from ontask.serving.predictor import StudentPredictor
@@ -196,7 +196,7 @@ def test_a_request_over_the_pixel_budget_is_refused_before_the_rest_is_decoded()
 
     from PIL import Image
 
-    from ontask.data.images import ImageLimits
+    from ontask.images import ImageLimits
     from ontask.serving.predictor import ScreenshotPredictor
 
     buf = io.BytesIO()
@@ -213,7 +213,7 @@ def test_a_jpeg_is_decoded_only_as_large_as_the_model_will_use_it():
 
     from PIL import Image
 
-    from ontask.data.images import decode_image, encode_png
+    from ontask.images import decode_image, encode_png
 
     shot = Image.radial_gradient("L").resize((1280, 800)).convert("RGB")
     buf = io.BytesIO()
@@ -299,7 +299,7 @@ def test_a_special_token_title_in_a_batch_of_eight_leaves_every_row_answered(tmp
     import base64
 
     from ontask.data import generate
-    from ontask.data.images import encode_png
+    from ontask.images import encode_png
     from ontask.models.tiny import build_tiny_vlm
     from ontask.serving.predictor import StudentPredictor
 

@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-from ontask.data.images import decode_image, encode_png, sha256
-from ontask.models.prompt import verl_prompt
+from ontask.images import decode_image, encode_png, sha256
+from ontask.prompt import verl_prompt
 from ontask.store import Store, StoreError
 from ontask.store_paths import dataset_prefix
 

@@ -31,11 +31,11 @@ from ontask.data.dataset import (
     row_windows,
     write_version,
 )
-from ontask.data.images import DEFAULT_MAX_BYTES, decode_image
 from ontask.data.variants import make_variants
 from ontask.evaluation.gate import is_regression_row
 from ontask.feedback.buffer import Entry
 from ontask.feedback.state import CycleProgress
+from ontask.images import DEFAULT_MAX_BYTES, decode_image
 from ontask.labels import LABELS
 from ontask.spec import FeedbackSpec
 from ontask.store import Conflict, NotFound, Store, StoreError, open_store

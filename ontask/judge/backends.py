@@ -20,7 +20,7 @@ from PIL import Image
 
 from ontask.judge.options import from_logprobs
 from ontask.models.answer import option_token_ids, two_way_probability
-from ontask.models.prompt import chat_prompt
+from ontask.prompt import chat_prompt
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,12 @@ from typing import Any, Optional, Sequence
 
 from PIL import Image
 
-from ontask.data.images import decode_image, sha256
+from ontask.images import decode_image, sha256
 from ontask.judge.backends import Backend, ScoreRequest
 from ontask.judge.cache import JudgmentCache, judgment_key
 from ontask.judge.options import bidirectional
 from ontask.labels import OFF, ON
-from ontask.models.prompt import prompt_text
+from ontask.prompt import prompt_text
 
 PROMPT_VERSION = "judge-v3"  # v2: window lines name the task words; focused window last; v3: where they are
 

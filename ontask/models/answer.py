@@ -8,9 +8,9 @@ import math
 
 import torch
 
-from ontask.data.images import fit_for
+from ontask.images import fit_for
 from ontask.labels import OFF, ON
-from ontask.models.prompt import chat_prompt, prompt_text
+from ontask.prompt import chat_prompt, prompt_text
 
 
 def option_token_ids(tokenize, options: tuple[str, str]) -> tuple[list[int], int, int]:

@@ -9,12 +9,12 @@ from typing import Any, Mapping, Optional, Sequence
 import torch
 from PIL import Image
 
-from ontask.data.images import fit_for, set_pixel_budget
+from ontask.images import fit_for, set_pixel_budget
 from ontask.labels import OFF, ON
 from ontask.models.answer import AnswerTokens, answer_logits
 from ontask.models.hybrid import HybridFit
 from ontask.models.loading import load_vlm, local_copy
-from ontask.models.prompt import chat_prompt, prompt_text
+from ontask.prompt import chat_prompt, prompt_text
 
 
 class StudentClassifier:

@@ -15,7 +15,7 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from PIL import Image
 
-from ontask.data.images import ImageLimits, ImageRejected, decode_image, fitted_size, sha256
+from ontask.images import ImageLimits, ImageRejected, decode_image, fitted_size, sha256
 from ontask.labels import label_of
 from ontask.models.classifier import PromptBaseline, StudentClassifier
 from ontask.serving import metrics

@@ -330,7 +330,7 @@ def resolve_settings(args: argparse.Namespace) -> argparse.Namespace:
 
 def build_models(args: argparse.Namespace) -> list:
     """The predictor named by `args.role`, configured from the command line (and `--spec`)."""
-    from ontask.data.images import ImageLimits
+    from ontask.images import ImageLimits
     from ontask.serving.predictor import JudgePredictor, PromptBaselinePredictor, StudentPredictor
 
     version = args.model_version or Path(args.model_uri.rstrip("/")).name

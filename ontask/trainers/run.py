@@ -16,8 +16,8 @@ from typing import Callable, Optional
 import torch
 
 from ontask.data.dataset import DatasetError, read_version, row_windows
-from ontask.data.images import ImageRejected, set_pixel_budget
 from ontask.evaluation.hybrid import fit_hybrid
+from ontask.images import ImageRejected, set_pixel_budget
 from ontask.interop.verl_config import looks_like_verl, read_verl_config
 from ontask.labels import LABELS
 from ontask.models.answer import encode, p_on_task
