@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> "argparse._SubParsersActio
     judge.add_argument(
         "--judge-url", help="label unlabelled rows with the judge service at this base URL (a judge InferenceService)"
     )
-    from ontask.serving.server import add_judge_service_arguments
+    from ontask.judge.remote import add_judge_service_arguments
 
     add_judge_service_arguments(prep)
     prep.add_argument(

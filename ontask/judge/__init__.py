@@ -1,18 +1,30 @@
 """The VLM judge: logit-based verdicts, bidirectional order swap, a content cache, and
-backends for transformers (CPU/GPU in-process) and vLLM (OpenAI-compatible server)."""
+backends for transformers (CPU/GPU in-process) and vLLM (OpenAI-compatible server).
 
-from ontask.judge.backends import OpenAIBackend, ScoreRequest, TransformersBackend
-from ontask.judge.cache import JudgmentCache, judgment_key
-from ontask.judge.judge import Judge, JudgeInput, JudgeInputError, Judgment
+Names are imported on first use: the judge service's client (`ontask.judge.remote`) is light
+(the data command line reads its options), the backends pull in torch."""
 
-__all__ = [
-    "Judge",
-    "JudgeInput",
-    "JudgeInputError",
-    "Judgment",
-    "JudgmentCache",
-    "OpenAIBackend",
-    "ScoreRequest",
-    "TransformersBackend",
-    "judgment_key",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    "Judge": "judge",
+    "JudgeInput": "judge",
+    "JudgeInputError": "judge",
+    "Judgment": "judge",
+    "JudgmentCache": "cache",
+    "OpenAIBackend": "backends",
+    "ScoreRequest": "backends",
+    "TransformersBackend": "backends",
+    "judgment_key": "cache",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'ontask.judge' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"ontask.judge.{_HOMES[name]}"), name)

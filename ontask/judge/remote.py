@@ -11,6 +11,7 @@ The protocol follows `spec.judge.runtime`:
 
 from __future__ import annotations
 
+import argparse
 import base64
 import io
 import os
@@ -87,6 +88,18 @@ def judge_client(
     if runtime == JudgeRuntime.transformers:
         return HttpJudgeClient(url, model)
     return OpenAIJudgeClient(f"{url.rstrip('/')}/openai", model, mode, cache)
+
+
+def add_judge_service_arguments(p: argparse.ArgumentParser) -> None:
+    """How a client speaks to the judge service at --judge-url (`ontask serve student`, `ontask
+    data prepare`): its runtime's protocol and its model name (judge_client)."""
+    p.add_argument(
+        "--judge-runtime",
+        default="transformers",
+        help="spec.judge.runtime of the judge service: transformers, an `ontask serve judge` predictor (KServe v1); "
+        "vllm, KServe's Hugging Face runtime (OpenAI chat completions with logprobs)",
+    )
+    p.add_argument("--judge-model", default="judge", help="the judge's model name at that service")
 
 
 ImageJudge = Callable[[Image.Image, str, Optional[list[dict]]], float]

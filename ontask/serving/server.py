@@ -234,20 +234,10 @@ SPEC_FLAGS = {
 }
 
 
-def add_judge_service_arguments(p) -> None:
-    """How a client speaks to the judge service at --judge-url (`ontask serve student`, `ontask
-    data prepare`): its runtime's protocol and its model name (ontask.judge.remote.judge_client)."""
-    p.add_argument(
-        "--judge-runtime",
-        default="transformers",
-        help="spec.judge.runtime of the judge service: transformers, an `ontask serve judge` predictor (KServe v1); "
-        "vllm, KServe's Hugging Face runtime (OpenAI chat completions with logprobs)",
-    )
-    p.add_argument("--judge-model", default="judge", help="the judge's model name at that service")
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """`ontask serve`'s options; `main` runs it."""
+    from ontask.judge.remote import add_judge_service_arguments
+
     p.add_argument(
         "role",
         choices=["student", "judge", "prompt-baseline"],
