@@ -150,8 +150,9 @@ def test_a_cycle_that_forgets_is_refused_by_the_gate_with_the_reason(tmp_path):
     import sys
 
     from ontask.evaluation.gate import read_evaluation
+    from ontask.interop.verl_config import load_spec
     from ontask.models.tiny import build_tiny_vlm
-    from ontask.trainers.run import load_spec, run_training
+    from ontask.trainers.run import run_training
     from tests.conftest import REPO
 
     store = LocalStore(tmp_path / "store")

@@ -60,8 +60,8 @@ def _cmd_spec_from_verl(args: argparse.Namespace) -> int:
 
 
 def _export_spec(path: Optional[str]):
+    from ontask.interop.verl_config import load_spec
     from ontask.spec import TaskClassifierSpec
-    from ontask.trainers.run import load_spec
 
     return load_spec(path)[0] if path else TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}})
 

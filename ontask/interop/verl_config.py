@@ -1,4 +1,5 @@
-"""The verl plan's training config read as a TaskClassifier spec.
+"""The verl plan's training config read as a TaskClassifier spec, and `load_spec`: a spec from
+whichever file `ontask train --config` is handed (a TaskClassifier, a bare spec, or the plan's config).
 
 The plan that ontask grew from gives verl users ``config/task_classifier_grpo.yaml`` with
 ``judge_config.yaml`` and ``verifier_config.yaml`` beside it. This module maps every key of
@@ -15,7 +16,7 @@ from typing import Any, Callable, Optional
 import yaml
 from pydantic import ValidationError
 
-from ontask.spec import TaskClassifier, TaskClassifierSpec
+from ontask.spec import TaskClassifier, TaskClassifierSpec, read_spec_document
 from ontask.verify.verifier import VerifierConfig
 
 JUDGE_FILE = "judge_config.yaml"
@@ -220,6 +221,18 @@ def read_verl_config(path: str | Path, source: str = "synthetic") -> VerlTrainin
             raise VerlConfigError(f"{path.parent / VERIFIER_FILE}: " + "; ".join(verifier.errors))
         files.append(path.parent / VERIFIER_FILE)
     return VerlTraining(spec, verifier, files)
+
+
+def load_spec(path: str | Path) -> tuple[TaskClassifierSpec, Optional[VerifierConfig]]:
+    """The spec of a TaskClassifier manifest, of a bare spec mapping, or of the verl plan's
+    `task_classifier_grpo.yaml` (then also the verifier rules of the `verifier_config.yaml`
+    beside it; None: the built-in rules). `env:NAME` reads a spec from an environment variable
+    (how the operator hands it to a PyTorchJob)."""
+    doc = read_spec_document(str(path))
+    if looks_like_verl(doc):
+        training = read_verl_config(path)
+        return training.spec, training.verifier_config
+    return TaskClassifierSpec.model_validate(doc.get("spec", doc)), None
 
 
 def task_classifier_yaml(training: VerlTraining, name: str) -> str:

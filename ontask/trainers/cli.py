@@ -48,7 +48,8 @@ def add_arguments(train: argparse.ArgumentParser) -> None:
 def _cmd_train(args: argparse.Namespace) -> int:
     import logging
 
-    from ontask.trainers.run import load_spec, run_training
+    from ontask.interop.verl_config import load_spec
+    from ontask.trainers.run import run_training
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     spec, verifier_config = load_spec(args.config)

@@ -18,13 +18,12 @@ import torch
 from ontask.data.dataset import DatasetError, read_version, row_windows
 from ontask.evaluation.hybrid import fit_hybrid
 from ontask.images import ImageRejected, set_pixel_budget
-from ontask.interop.verl_config import looks_like_verl, read_verl_config
 from ontask.labels import LABELS
 from ontask.models.answer import encode, p_on_task
 from ontask.models.hybrid import HybridFit
 from ontask.models.loading import CheckpointError, check_checkpoint, load_vlm
 from ontask.rewards.components import Weights
-from ontask.spec import TaskClassifierSpec, read_spec_document
+from ontask.spec import TaskClassifierSpec
 from ontask.store import Store, StoreError, download_prefix, upload_folder
 from ontask.store_paths import checkpoints_prefix, classifier_prefix, metrics_key, model_key, models_prefix
 from ontask.trainers.lora import adapter_state_dict, add_lora, base_state_dict, has_lora, merged_state_dict
@@ -40,18 +39,6 @@ from ontask.trainers.trainer import (
 from ontask.verify.verifier import VerifierConfig
 
 log = logging.getLogger("ontask.train")
-
-
-def load_spec(path: str | Path) -> tuple[TaskClassifierSpec, Optional[VerifierConfig]]:
-    """The spec of a TaskClassifier manifest, of a bare spec mapping, or of the verl plan's
-    `task_classifier_grpo.yaml` (then also the verifier rules of the `verifier_config.yaml`
-    beside it; None: the built-in rules). `env:NAME` reads a spec from an environment variable
-    (how the operator hands it to a PyTorchJob)."""
-    doc = read_spec_document(str(path))
-    if looks_like_verl(doc):
-        training = read_verl_config(path)
-        return training.spec, training.verifier_config
-    return TaskClassifierSpec.model_validate(doc.get("spec", doc)), None
 
 
 def train_config(
