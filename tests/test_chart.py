@@ -148,8 +148,8 @@ def test_the_operator_account_reads_no_secrets_and_stays_in_its_namespaces(kube,
 def test_every_child_pod_meets_the_restricted_standard_and_carries_no_api_token(kube):
     """The pods of the data Job, the PyTorchJob, the feedback collector and a predictor, as the real API server's Pod
     Security admission judges them in a namespace that enforces "restricted"."""
+    from ontask.operator.context import Context
     from ontask.operator.manifests import (
-        Context,
         data_job,
         feedback_collector,
         inference_service,
@@ -220,7 +220,8 @@ def test_values_are_checked_by_the_charts_schema_with_the_operators_own_enums():
 
 
 def test_an_optional_service_monitor_and_pod_monitor_scrape_the_operator_and_the_predictors():
-    from ontask.operator.manifests import Context, inference_service
+    from ontask.operator.context import Context
+    from ontask.operator.manifests import inference_service
     from ontask.spec import TaskClassifierSpec
 
     kube = ("--kube-version", "1.34.0")

@@ -9,15 +9,10 @@ from __future__ import annotations
 import pytest
 from kubernetes import client as k8s
 
-from ontask.operator.children import ISVC, PYTORCHJOB
-from ontask.operator.manifests import (
-    Context,
-    data_job,
-    feedback_collector,
-    inference_service,
-    training_job,
-    vllm_judge_service,
-)
+from ontask.operator.context import Context
+from ontask.operator.kube_children import ISVC
+from ontask.operator.manifests import data_job, feedback_collector, inference_service, training_job, vllm_judge_service
+from ontask.operator.training import PYTORCHJOB
 from ontask.spec import TaskClassifierSpec
 
 NS = "schemas"
@@ -328,10 +323,10 @@ def test_a_pinned_hub_model_reaches_the_job_and_kserve_in_their_own_forms():
 
 
 def test_finished_cycle_jobs_are_deleted_by_name_and_leftovers_swept_from_the_index(api, admin_api, monkeypatch):
-    from ontask.operator import children as children_module
-    from ontask.operator.children import ChildIndexes, KubeChildren
+    from ontask.operator import kube_children
+    from ontask.operator.kube_children import ChildIndexes, KubeChildren
 
-    monkeypatch.setattr(children_module, "api_client", lambda: admin_api)
+    monkeypatch.setattr(kube_children, "api_client", lambda: admin_api)
     ctx = Context("prune", NS, "0b6f5e1c-0000-4000-8000-000000000002", _ctx(student={"gpus": 0}).spec)
     for n in (1, 2, 3, 4):
         body = training_job(ctx, "prune-feedback", f"v{n}", f"v{n + 1}", "s3://b/m/v1", cycle=n)

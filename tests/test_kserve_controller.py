@@ -18,16 +18,12 @@ from typing import Any, Optional
 import pytest
 from kubernetes import client as k8s
 
-from ontask.operator import children as children_module
-from ontask.operator.children import ISVC, KubeChildren, _contains
-from ontask.operator.manifests import (
-    MODE_ANNOTATION,
-    PREDICTOR_METRICS_PORT,
-    Context,
-    inference_service,
-    predictor_deployment,
-    vllm_judge_service,
-)
+from ontask.operator import kube_children
+from ontask.operator.child_state import contains
+from ontask.operator.context import Context
+from ontask.operator.kube_children import ISVC, KubeChildren
+from ontask.operator.manifests import MODE_ANNOTATION, PREDICTOR_METRICS_PORT, inference_service, vllm_judge_service
+from ontask.operator.names import predictor_deployment
 from ontask.spec import TaskClassifierSpec
 from tests.conftest import wait_for
 
@@ -75,7 +71,7 @@ def kserve(kserve_controller, admin_api: k8s.ApiClient):
 
 @pytest.fixture()
 def children(admin_api, monkeypatch) -> KubeChildren:
-    monkeypatch.setattr(children_module, "api_client", lambda: admin_api)
+    monkeypatch.setattr(kube_children, "api_client", lambda: admin_api)
     spec = TaskClassifierSpec.model_validate(
         {
             "data": {"source": "synthetic"},
@@ -137,8 +133,8 @@ def test_kserve_runs_the_operators_student_with_its_storage_credentials_and_plac
     # The webhook rewrote the old mode name, and the operator sees nothing to patch back.
     stored = custom.get_namespaced_custom_object(*ISVC[:2], NS, ISVC[2], "c-student")
     assert stored["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
-    assert _contains(stored["metadata"]["annotations"], wanted["metadata"]["annotations"])
-    assert _contains(stored["spec"], wanted["spec"])
+    assert contains(stored["metadata"]["annotations"], wanted["metadata"]["annotations"])
+    assert contains(stored["spec"], wanted["spec"])
 
     name = predictor_deployment("c-student")
     deployment = wait_for(lambda: _read(apps.read_namespaced_deployment, name), 60, "KServe's predictor Deployment")
@@ -180,7 +176,7 @@ def test_kserve_runs_the_operators_student_with_its_storage_credentials_and_plac
     _kubelet_runs(core, "v1")
     wait_for(lambda: children.server_state("c-student") == (True, "v1"), 60, "v1 served")
     stored = custom.get_namespaced_custom_object(*ISVC[:2], NS, ISVC[2], "c-student")
-    # Where children call a predictor (`http://<isvc>-predictor.<namespace>`, manifests.judge_args):
+    # Where children call a predictor (`http://<isvc>-predictor.<namespace>`, pods.judge_args):
     # KServe's in-cluster address and its Service on port 80; the predictor's metrics on their own
     # port beside it (what a NetworkPolicy can keep from the prediction clients).
     assert stored["status"]["address"]["url"] == f"http://{name}.{NS}.svc.cluster.local"

@@ -182,7 +182,8 @@ def test_a_failed_canary_rolls_back_and_says_why():
 
 
 def test_the_canary_manifest_splits_traffic_and_the_rollout_clears_it():
-    from ontask.operator.manifests import Context, inference_service
+    from ontask.operator.context import Context
+    from ontask.operator.manifests import inference_service
 
     ctx = Context("c", "ns", "uid", SPEC, kserve_mode="Serverless")
     canary = inference_service(ctx, "student", "s3://b/models/v2", "v2", canary_percent=10)
@@ -198,7 +199,8 @@ def test_the_canary_manifest_splits_traffic_and_the_rollout_clears_it():
 
 
 def test_a_cycle_job_fine_tunes_at_the_cycle_rate_and_the_first_training_does_not():
-    from ontask.operator.manifests import Context, training_job
+    from ontask.operator.context import Context
+    from ontask.operator.manifests import training_job
     from ontask.trainers.run import train_config
 
     def args(job):
@@ -215,7 +217,8 @@ def test_a_cycle_job_fine_tunes_at_the_cycle_rate_and_the_first_training_does_no
 
 
 def test_the_data_job_gives_on_task_rows_their_twins_unless_the_spec_says_not():
-    from ontask.operator.manifests import Context, data_job
+    from ontask.operator.context import Context
+    from ontask.operator.manifests import data_job
 
     def args(spec):
         return data_job(Context("c", "ns", "uid", spec), "c")["spec"]["template"]["spec"]["containers"][0]["args"]
@@ -239,7 +242,7 @@ def test_a_deprecated_field_is_a_status_warning_and_one_event():
 def test_installation_settings_come_from_the_charts_environment_typed():
     from pydantic import ValidationError
 
-    from ontask.operator.children import context_for
+    from ontask.operator.kube_children import context_for
     from ontask.operator.settings import OperatorSettings
 
     env = {
@@ -280,7 +283,8 @@ def test_a_predictor_gets_the_spec_whole_and_reads_its_settings_from_it(monkeypa
     import argparse
     import json
 
-    from ontask.operator.manifests import Context, inference_service
+    from ontask.operator.context import Context
+    from ontask.operator.manifests import inference_service
     from ontask.serving.server import add_arguments, resolve_settings
 
     spec = TaskClassifierSpec.model_validate(
@@ -313,7 +317,7 @@ def test_predictors_get_the_installation_s_kafka_security_and_its_ca():
     """A student predictor publishes the judge's corrections: it gets the protocol, the mechanism,
     the credentials by Secret reference (never by value) and the brokers' CA mounted read-only;
     the judge, which publishes nothing, gets no CA."""
-    from ontask.operator.children import context_for
+    from ontask.operator.kube_children import context_for
     from ontask.operator.manifests import inference_service
     from ontask.operator.settings import OperatorSettings
 
@@ -349,11 +353,12 @@ def test_a_renamed_deployment_mode_is_no_difference_and_ready_waits_for_the_roll
     real controller."""
     from kubernetes import client as k8s
 
-    from ontask.operator import children as children_module
-    from ontask.operator.children import ChildIndexes, KubeChildren
-    from ontask.operator.manifests import Context, inference_service
+    from ontask.operator import kube_children
+    from ontask.operator.context import Context
+    from ontask.operator.kube_children import ChildIndexes, KubeChildren
+    from ontask.operator.manifests import inference_service
 
-    monkeypatch.setattr(children_module, "api_client", lambda: k8s.ApiClient())
+    monkeypatch.setattr(kube_children, "api_client", lambda: k8s.ApiClient())
     ctx = Context("c", "ns", "uid", SPEC)
     wanted = inference_service(ctx, "student", "s3://b/models/v1", "v1")
     served = json.loads(json.dumps(wanted))
@@ -385,7 +390,7 @@ def test_a_renamed_deployment_mode_is_no_difference_and_ready_waits_for_the_roll
 
 
 def test_child_names_leave_room_for_what_kserve_and_the_training_operator_derive():
-    from ontask.operator.manifests import NAME_LIMITS, child_name, name_problems
+    from ontask.operator.names import NAME_LIMITS, child_name, name_problems
 
     long = "a-very-long-classifier-name-for-the-customer-support-team-x"  # 59 characters
     for role, limit in NAME_LIMITS.items():
@@ -410,7 +415,8 @@ def test_a_classifier_whose_name_cannot_name_its_children_fails_with_the_reason(
 
 def test_customer_screenshots_wait_for_the_judge_service_which_labels_them():
     """The data Job asks the judge the cluster serves; it starts once that judge is ready."""
-    from ontask.operator.manifests import Context, data_job
+    from ontask.operator.context import Context
+    from ontask.operator.manifests import data_job
 
     spec = SPEC.model_copy(deep=True)
     spec.data.source = "s3://bucket/shots/"
@@ -433,7 +439,8 @@ def test_customer_screenshots_wait_for_the_judge_service_which_labels_them():
 
 
 def test_a_shared_judge_is_used_and_waited_for_but_never_created():
-    from ontask.operator.manifests import Context, inference_service
+    from ontask.operator.context import Context
+    from ontask.operator.manifests import inference_service
 
     spec = TaskClassifierSpec.model_validate(
         {"data": {"source": "s3://bucket/shots/"}, "judge": {"ref": "platform-judge", "runtime": "vllm"}}
@@ -454,7 +461,9 @@ def test_a_shared_judge_is_used_and_waited_for_but_never_created():
 
 
 def test_a_vllm_judge_runs_on_kserves_huggingface_runtime_tensor_parallel():
-    from ontask.operator.manifests import Context, model_storage_uri, vllm_judge_service
+    from ontask.operator.context import Context
+    from ontask.operator.manifests import vllm_judge_service
+    from ontask.operator.pods import model_storage_uri
 
     spec = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}, "judge": {"gpus": 4}})
     isvc = vllm_judge_service(Context("c", "ns", "uid", spec))
@@ -482,7 +491,7 @@ def test_a_store_that_does_not_answer_is_said_and_looked_at_again_and_decides_no
 
 
 def _refused(role: str, kind: str, api_version: str, status: int, message: str):
-    from ontask.operator.children import child_error
+    from ontask.operator.child_errors import child_error
 
     return child_error(
         role, {"kind": kind, "apiVersion": api_version, "metadata": {"name": f"c-{role}"}}, status, message

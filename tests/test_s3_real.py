@@ -203,7 +203,7 @@ def test_a_store_that_refuses_the_operator_is_reported_not_taken_for_no_feedback
     """A real S3 answering AccessDenied-like errors (wrong secret): the operator's observation
     says the store is unavailable instead of reading it as "no corrections, no cycle"."""
     from ontask.operator.children import Children
-    from ontask.operator.manifests import Context
+    from ontask.operator.context import Context
     from ontask.operator.reconcile import Observed
     from ontask.spec import TaskClassifierSpec
 

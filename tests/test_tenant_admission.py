@@ -107,7 +107,8 @@ def _template(*values: str) -> list[dict]:
 
 
 def test_the_chart_renders_a_network_policy_that_selects_the_predictors():
-    from ontask.operator.manifests import PREDICTOR_METRICS_PORT, Context, inference_service
+    from ontask.operator.context import Context
+    from ontask.operator.manifests import PREDICTOR_METRICS_PORT, inference_service
 
     docs = _template("operator.watchNamespaces={team-a,team-b}", "networkPolicy.metricsFromNamespaces={monitoring}")
     policies = [d for d in docs if d["kind"] == "NetworkPolicy"]

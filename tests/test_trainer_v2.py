@@ -13,8 +13,9 @@ import uuid
 import pytest
 from kubernetes import client as k8s
 
-from ontask.operator.children import _condition_state
-from ontask.operator.manifests import Context, training_job
+from ontask.operator.child_state import condition_state
+from ontask.operator.context import Context
+from ontask.operator.manifests import training_job
 from ontask.operator.training import CLUSTER_RUNTIME, TRAINJOB, as_trainjob, training_runtime
 from ontask.spec import TaskClassifierSpec
 from tests.conftest import run_cli, wait_for
@@ -131,7 +132,7 @@ def test_a_trainjob_that_keeps_failing_restarts_to_its_backoff_limit_then_fails_
 
         def state():
             got = api.get_namespaced_custom_object(*TRAINJOB[:2], NS, TRAINJOB[2], name)
-            s = _condition_state((got.get("status") or {}).get("conditions") or [])
+            s = condition_state((got.get("status") or {}).get("conditions") or [])
             return s if s[0] == "Failed" else None
 
         pod = f"{name}-node-0-0"

@@ -9,9 +9,12 @@ from __future__ import annotations
 import pytest
 from kubernetes import client as k8s
 
-from ontask.operator import children as children_module
-from ontask.operator.children import ChildIndexes, Children, KubeChildren, _condition_state, context_for
-from ontask.operator.manifests import Context, training_job
+from ontask.operator import kube_children
+from ontask.operator.child_state import condition_state
+from ontask.operator.children import Children
+from ontask.operator.context import Context
+from ontask.operator.kube_children import ChildIndexes, KubeChildren, context_for
+from ontask.operator.manifests import training_job
 from ontask.operator.reconcile import Observed
 from ontask.operator.settings import OperatorSettings
 from ontask.operator.training import BackendResolver, as_trainjob, choose_backend, training_runtime
@@ -73,7 +76,7 @@ def _ctx(backend: str = "TrainJob", **spec) -> Context:
     ],
 )
 def test_a_trainjobs_conditions_read_as_a_pytorchjobs_do(conditions, state):
-    assert _condition_state(conditions) == state
+    assert condition_state(conditions) == state
 
 
 def test_auto_picks_what_the_cluster_serves_and_keeps_pytorchjob_where_it_serves_both():
@@ -106,7 +109,7 @@ def test_discovery_that_fails_does_not_stop_reconciling():
 
 
 def test_the_chart_value_reaches_the_context(monkeypatch):
-    monkeypatch.setattr(children_module, "_BACKEND", BackendResolver(lambda: {"PyTorchJob"}))
+    monkeypatch.setattr(kube_children, "_BACKEND", BackendResolver(lambda: {"PyTorchJob"}))
     meta = {"name": "desk", "namespace": "team", "uid": "u"}
     spec = TaskClassifierSpec.model_validate(SPEC)
     settings = OperatorSettings.from_env({"ONTASK_TRAINING_BACKEND": "TrainJob", "ONTASK_TRAINING_RUNTIME": "gpu-rt"})
@@ -172,7 +175,7 @@ def test_the_runtime_gives_every_pod_the_restricted_shape_of_a_pytorchjobs_pods(
 
 
 def _kube(monkeypatch, ctx: Context, pytorchjobs=None, trainjobs=None) -> KubeChildren:
-    monkeypatch.setattr(children_module, "api_client", lambda: k8s.ApiClient())
+    monkeypatch.setattr(kube_children, "api_client", lambda: k8s.ApiClient())
     return KubeChildren(ctx, ChildIndexes({}, pytorchjobs or {}, {}, {}, trainjobs or {}))
 
 
@@ -208,7 +211,7 @@ def test_the_backend_builds_the_train_and_cycle_children(monkeypatch):
 
 
 def test_a_refused_trainjob_says_what_to_install():
-    from ontask.operator.children import child_error
+    from ontask.operator.child_errors import child_error
 
     body = {"kind": "TrainJob", "apiVersion": "trainer.kubeflow.org/v1alpha1", "metadata": {"name": "desk-train"}}
     error = child_error("train", body, 404, "the server could not find the requested resource")

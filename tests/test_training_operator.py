@@ -9,8 +9,10 @@ import uuid
 import pytest
 from kubernetes import client as k8s
 
-from ontask.operator.children import PYTORCHJOB, _condition_state
-from ontask.operator.manifests import Context, training_job
+from ontask.operator.child_state import condition_state
+from ontask.operator.context import Context
+from ontask.operator.manifests import training_job
+from ontask.operator.training import PYTORCHJOB
 from ontask.spec import TaskClassifierSpec
 from tests.conftest import wait_for
 from tests.kubelet_standin import JOB_LABEL, KubeletStandIn
@@ -36,7 +38,7 @@ def test_a_training_job_that_keeps_failing_restarts_to_its_backoff_limit_then_fa
 
         def state():
             got = custom.get_namespaced_custom_object(*PYTORCHJOB[:2], NS, PYTORCHJOB[2], name)
-            s = _condition_state((got.get("status") or {}).get("conditions") or [])
+            s = condition_state((got.get("status") or {}).get("conditions") or [])
             return s if s[0] == "Failed" else None
 
         outcome = wait_for(state, 240, "the PyTorchJob to fail", lambda: standin.log_tail(f"{name}-master-0"))

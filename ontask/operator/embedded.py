@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ontask.operator.children import Children
+from ontask.operator.context import Context
 from ontask.operator.local import (
     Processes,
     container_env,
@@ -24,7 +25,6 @@ from ontask.operator.local import (
     run_pytorchjob,
     with_local_judge,
 )
-from ontask.operator.manifests import Context
 from ontask.operator.reconcile import JobState, plan
 from ontask.spec import TaskClassifierSpec, TaskClassifierStatus
 

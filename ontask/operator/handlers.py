@@ -69,7 +69,7 @@ def _validate(
     spec: dict[str, Any], status: dict[str, Any], generation: int, name: str = ""
 ) -> tuple[dict[str, Any], list[str]]:
     """The status to write for this spec, and the problems found (empty when it is runnable)."""
-    from ontask.operator.manifests import name_problems
+    from ontask.operator.names import name_problems
 
     current = TaskClassifierStatus.model_validate(status or {})
     try:
@@ -105,7 +105,8 @@ def _reconcile_once(
     the reconcile plan: create (or adopt) the children it names. Returns the status to write
     (None when unchanged), the events to post, and when to look again with no event (None: only
     an event can change anything)."""
-    from ontask.operator.children import ChildRefused, KubeChildren, context_for
+    from ontask.operator.child_errors import ChildRefused
+    from ontask.operator.kube_children import KubeChildren, context_for
     from ontask.operator.reconcile import plan, with_child_errors
 
     generation = int(meta.get("generation") or 0)
@@ -223,7 +224,7 @@ def _child(namespace: str, name: str, body: kopf.Body, labels: kopf.Labels) -> d
     """A child's index entry. Every watch event of the child passes here, so this is also where
     its classifier's loop is woken: the loop settles SETTLE_SECONDS before it reads the index,
     which kopf updates as soon as this returns."""
-    from ontask.operator.children import plain
+    from ontask.operator.kube_children import plain
 
     owner = labels.get(CLASSIFIER_LABEL)
     if owner:
@@ -265,7 +266,7 @@ def spec_changed(namespace: str, name: str, **_: Any) -> None:
 
 
 def _indexes(kwargs: dict[str, Any]):
-    from ontask.operator.children import ChildIndexes
+    from ontask.operator.kube_children import ChildIndexes
 
     if not OperatorSettings.from_env().watch_children:
         return None
@@ -285,14 +286,14 @@ class _StatusWriter:
     def __init__(self, namespace: str, name: str):
         from kubernetes import client as k8s
 
-        from ontask.operator.children import api_client
+        from ontask.operator.kube_children import api_client
 
         self.namespace, self.name = namespace, name
         self.api = k8s.CustomObjectsApi(api_client())
         self.written_rv: Optional[str] = None
 
     def current(self, body: kopf.Body) -> dict[str, Any]:
-        from ontask.operator.children import plain
+        from ontask.operator.kube_children import plain
 
         live = plain(body)
         if self.written_rv is not None and live["metadata"].get("resourceVersion") != self.written_rv:

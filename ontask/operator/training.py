@@ -22,7 +22,7 @@ from typing import Any, Callable, Literal, Optional
 
 from kubernetes import client as k8s
 
-from ontask.operator.manifests import _POD_SECURITY, _SECURITY, _serialize
+from ontask.operator.pods import CONTAINER_SECURITY, POD_SECURITY, serialize
 
 log = logging.getLogger("ontask.operator")
 
@@ -112,18 +112,18 @@ def training_runtime(name: str = DEFAULT_RUNTIME, image: str = "ghcr.io/ontask/o
     (Trainer v2's torch plugin sets their PET_* rendezvous), each pod under the restricted Pod
     Security Standard with no ServiceAccount token, restarted in place up to BACKOFF_LIMIT times,
     as a PyTorchJob's are. The image is a placeholder: each TrainJob names its own."""
-    container = k8s.V1Container(name=NODE, image=image, security_context=_SECURITY)
+    container = k8s.V1Container(name=NODE, image=image, security_context=CONTAINER_SECURITY)
     pod = k8s.V1PodSpec(
         containers=[container],
         restart_policy="OnFailure",
-        security_context=_POD_SECURITY,
+        security_context=POD_SECURITY,
         automount_service_account_token=False,
     )
     job = {
         "name": NODE,
         "template": {
             "metadata": {"labels": {ANCESTOR_LABEL: "trainer"}},
-            "spec": {"backoffLimit": BACKOFF_LIMIT, "template": {"spec": _serialize(pod)}},
+            "spec": {"backoffLimit": BACKOFF_LIMIT, "template": {"spec": serialize(pod)}},
         },
     }
     return {
