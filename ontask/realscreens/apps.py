@@ -161,6 +161,7 @@ class AppDriver:
         else:
             boxes = [(0, 0, int(w * 0.72), int(h * 0.75)), (int(w * 0.25), int(h * 0.2), int(w * 0.72), int(h * 0.75))]
         for win, box in zip(wins, boxes[-len(wins) :]):
+            self.x.unmaximise(win.wid)
             self.x.move_resize(win.wid, *box)
 
     def shoot(self, shot: Shot) -> tuple[Image.Image, list[X11Window]]:
