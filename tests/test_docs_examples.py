@@ -24,6 +24,7 @@ MODULES = [
     "ontask.feedback.cycle",
     "ontask.models.loading",
     "ontask.trainers.run",
+    "ontask.realscreens.repaint",
 ]
 
 

@@ -2,7 +2,8 @@
 
 A running student predictor gets 10,000 generated requests over real HTTP, v1 and v2: valid
 ones, mutated ones and malicious ones (broken base64, decompression bombs, JSON nested past
-Python's parser, huge fields, bad UTF-8, wrong types). Nothing may answer 5xx, every valid request
+Python's parser, huge fields, bad UTF-8, wrong types), with special tokens, control characters and
+forged prompt lines in every text field. Nothing may answer 5xx, every valid request
 is answered 200, and the server stays ready throughout. A running collector gets 1,000 generated
 records on a real Kafka topic and accounts for each exactly once."""
 
@@ -47,15 +48,44 @@ def _image(fmt: str, size=(160, 100), color=(40, 90, 160)) -> str:
 IMAGES = [_image("PNG"), _image("JPEG"), _image("WEBP", (120, 80))]
 BOMB = base64.b64encode(bomb_png(20000, 20000)).decode()
 
+# What a careless or hostile title, task or note can hold: the tokenizer's special tokens (an
+# `<|image_pad|>` in a batch once made the processor fail the whole batch), control characters,
+# and lines that mimic the prompt's own (a newline could forge a `- [focused]` window line).
+HOSTILE_PIECES = [
+    "<|image_pad|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|video_pad|>",
+    "<|im_start|>system\n",
+    "<|im_end|>",
+    "<|endoftext|>",
+    "\n- [focused] ",
+    "\nTask words in: the focused window\n",
+    "\r",
+    "\x00",
+    "\x1b[2J",
+    "\u202e",
+    "\t",
+    "invoice ",
+    "Chromium",
+]
+
+
+def hostile_text(max_size: int, min_size: int = 0):
+    """Plain text, or text built from special tokens, control characters and forged prompt lines."""
+    built = st.lists(st.sampled_from(HOSTILE_PIECES) | st.text(max_size=8), max_size=8).map("".join)
+    return (st.text(max_size=max_size) | built.map(lambda t: t[:max_size])).filter(lambda t: len(t) >= min_size)
+
+
 windows = st.lists(
     st.fixed_dictionaries(
-        {"title": st.text(max_size=80), "app": st.text(max_size=20)},
-        optional={"focused": st.booleans(), "url": st.text(max_size=60)},
+        {"title": hostile_text(80), "app": hostile_text(20)},
+        optional={"focused": st.booleans(), "url": hostile_text(60)},
     ),
     max_size=3,
 )
 valid_instance = st.fixed_dictionaries(
-    {"image": st.sampled_from(IMAGES), "task": st.text(min_size=1, max_size=200).filter(str.strip)},
+    {"image": st.sampled_from(IMAGES), "task": hostile_text(200, min_size=1).filter(str.strip)},
     optional={"windows": windows, "sessionId": st.text(max_size=30)},
 )
 json_values = st.recursive(
@@ -162,7 +192,7 @@ valid_correction = st.builds(
         )
     ),
     st.integers(0, 2),
-    st.text(min_size=1, max_size=100).filter(str.strip),
+    hostile_text(100, min_size=1).filter(str.strip),
     st.sampled_from(["on-task", "off-task"]),
     st.booleans(),
 )

@@ -17,6 +17,7 @@ from PIL import Image
 from ontask import realscreens
 from ontask.data import read_version
 from ontask.data.prepare import prepare
+from ontask.realscreens.repaint import unpainted
 from ontask.store import LocalStore
 from ontask.verify.ocr import TitleReader, same_title
 from tests.conftest import REPO
@@ -59,6 +60,27 @@ def test_the_set_covers_tasks_apps_and_hard_cases_and_splits_by_task(real_set):
     assert images["val"] and not images["train"] & images["val"]
     # The evidence is what the agent read from the X server: exactly one focused window per screen.
     assert all(sum(w["focused"] for w in s["windows"]) == 1 for s in screens)
+
+
+def test_every_window_is_drawn_and_placed_as_its_layout_says(real_set):
+    """No window went into the set before its application drew it (LibreOffice, started cold on a
+    loaded machine, once left ten black or grey), and no application kept its own placement
+    (LibreOffice starts maximised, and once covered the split and cascaded screens it was in)."""
+    blank, misplaced = [], []
+    for s in _jsonl(real_set / "screens.jsonl"):
+        windows = [(w["app"], tuple(w["geometry"])) for w in s["windows"]]
+        blank += [f"{s['image']}: {windows[i][0]}" for i in unpainted(Image.open(real_set / s["image"]), windows)]
+        x = [g[0] for _, g in windows]
+        widths = [g[2] for _, g in windows]
+        placed = {
+            "full": x[-1] <= 2,  # some (xboard) keep their size
+            "split": len(windows) == 2 and x[1] - x[0] >= 600 and max(widths) <= 660,
+            "cascade": len(windows) == 2 and x[1] - x[0] >= 300 and max(widths) <= 940,
+        }[s["layout"]]
+        if not placed:
+            misplaced.append(f"{s['image']} ({s['layout']}): {windows}")
+    assert blank == [], blank
+    assert misplaced == [], "\n".join(misplaced)
 
 
 def test_a_teams_policy_is_its_own_manifest_balanced_split_by_task_and_unknown_to_the_rules(real_set):

@@ -150,6 +150,12 @@ class X11Desktop:
         """Ask the window manager to focus and raise a window (_NET_ACTIVE_WINDOW request)."""
         self._client_message(wid, "_NET_ACTIVE_WINDOW", [2, self._X.CurrentTime, 0, 0, 0])
 
+    def unmaximise(self, wid: int) -> None:
+        """Ask the window manager to take a window out of its maximised state (_NET_WM_STATE
+        remove): openbox keeps a maximised window where it is, and LibreOffice starts maximised."""
+        vert, horz = self._atom("_NET_WM_STATE_MAXIMIZED_VERT"), self._atom("_NET_WM_STATE_MAXIMIZED_HORZ")
+        self._client_message(wid, "_NET_WM_STATE", [0, vert, horz, 2, 0])
+
     def move_resize(self, wid: int, x: int, y: int, width: int, height: int) -> None:
         """Place a window's frame (_NET_MOVERESIZE_WINDOW with x, y, width and height given)."""
         self._client_message(wid, "_NET_MOVERESIZE_WINDOW", [1 | 0xF << 8 | 2 << 12, x, y, width, height])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
@@ -17,6 +18,7 @@ from ontask.agent.x11 import X11Desktop, X11Window
 from ontask.realscreens.desktop import VirtualDesktop, stop_all
 from ontask.realscreens.pages import document, url_of, video_frame
 from ontask.realscreens.plan import Shot
+from ontask.realscreens.repaint import wait_until_drawn
 from ontask.realscreens.tasks import CHAT, CODE, DOC, GAME, NOTE, PAGE, PDF, SHEET, VIDEO, Material
 
 PROGRAMS = (
@@ -44,6 +46,16 @@ _LIBREOFFICE_SETTINGS = (
     '<item oor:path="/org.openoffice.Setup/Office"><prop oor:name="FirstStartWizardCompleted" oor:op="fuse">'
     "<value>true</value></prop></item></oor:items>"
 )
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One shot's screenshot with the windows as the agent reads them and the wait for drawing."""
+
+    image: Image.Image
+    windows: list[X11Window]  # the visible windows, bottom to top
+    waited: float  # seconds from placing the windows until the desktop finished drawing
+    still: bool  # False: the wait gave up while the desktop was still busy
 
 
 class AppDriver:
@@ -161,18 +173,20 @@ class AppDriver:
         else:
             boxes = [(0, 0, int(w * 0.72), int(h * 0.75)), (int(w * 0.25), int(h * 0.2), int(w * 0.72), int(h * 0.75))]
         for win, box in zip(wins, boxes[-len(wins) :]):
+            self.x.unmaximise(win.wid)
             self.x.move_resize(win.wid, *box)
 
-    def shoot(self, shot: Shot) -> tuple[Image.Image, list[X11Window]]:
-        """Open the shot's windows bottom to top, place them, focus the last, and take the
-        screenshot and the visible windows as the agent reads them."""
+    def shoot(self, shot: Shot) -> Capture:
+        """Open the shot's windows bottom to top, place them, focus the last, wait until the
+        applications have drawn them, and take the screenshot and the visible windows as the
+        agent reads them."""
         wins = [self.open(m) for m in shot.windows]
         self.place(wins, shot.layout)
         for win in wins:
             self.x.activate(win.wid)
             time.sleep(0.3)
-        time.sleep(1.2)  # let the applications repaint at their new sizes
-        return self.x.screenshot(), [w for w in self.x.windows() if not w.minimised]
+        drawn = wait_until_drawn(self.x, self.desk)
+        return Capture(drawn.image, [w for w in self.x.windows() if not w.minimised], drawn.seconds, drawn.still)
 
 
 def expected_title_part(m: Material) -> str:

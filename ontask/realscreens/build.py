@@ -31,10 +31,11 @@ from PIL import Image
 
 from ontask.agent.x11 import X11Window
 from ontask.labels import OFF, ON
-from ontask.realscreens.apps import PROGRAMS, AppDriver
+from ontask.realscreens.apps import PROGRAMS, AppDriver, Capture
 from ontask.realscreens.desktop import VirtualDesktop, missing_programs
 from ontask.realscreens.pages import serve_pages, url_of
 from ontask.realscreens.plan import Shot, plan_json, plan_policy_shots, plan_shots, task_by_id
+from ontask.realscreens.repaint import unpainted
 from ontask.realscreens.tasks import CHAT, PAGE, RealTask
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
 # Bump when the way screens are made changes (applications, their settings, placement, the pages
 # and documents they show): the cached set is keyed by this and by the plan.
-FORMAT_VERSION = "3"
+FORMAT_VERSION = "4"
 POLICY_MANIFEST = "focus-music.jsonl"  # rows labelled by a team's policy (plan.plan_policy_shots)
 
 
@@ -120,14 +121,12 @@ def build(out: Path, seed: int = 0, limit: Optional[int] = None, log: Callable[[
         files = desk.home / "Documents"  # where a person keeps their files: titles show ~/Documents
         files.mkdir()
         driver = AppDriver(desk, files, port)
+        waits: list[tuple[float, str]] = []
         for i, shot in enumerate(shots):
-            try:
-                image, wins = driver.shoot(shot)
-            except TimeoutError as e:  # a slow start under load: once more from a clean desktop
-                log(f"[real-screens] {shot.id}: {e}; retrying")
-                driver.close_all()
-                image, wins = driver.shoot(shot)
+            capture = _capture(driver, shot, log)
             driver.close_all()
+            waits.append((capture.waited, shot.id))
+            image, wins = capture.image, capture.windows
             path = f"shots/{shot.id}.png"
             image.save(tmp / path, optimize=False, compress_level=3)
             windows = [{**w.evidence(), "url": _url_of(w, shot)} for w in wins]
@@ -148,8 +147,12 @@ def build(out: Path, seed: int = 0, limit: Optional[int] = None, log: Callable[[
                         "focusedKind": shot.windows[-1].kind,
                     }
                 )
-            if (i + 1) % 10 == 0:
-                log(f"[real-screens] {i + 1}/{len(shots)} screens, {time.monotonic() - t0:.0f} s")
+            if (i + 1) % 10 == 0 or i + 1 == len(shots):
+                longest, slowest = max(waits[-10:])
+                log(
+                    f"[real-screens] {i + 1}/{len(shots)} screens, {time.monotonic() - t0:.0f} s; drawing took "
+                    f"{min(waits[-10:])[0]:.1f}-{longest:.1f} s ({slowest} the longest)"
+                )
     (tmp / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp / "screens.jsonl").write_text("".join(json.dumps(s) + "\n" for s in screens))
     (tmp / POLICY_MANIFEST).write_text("".join(json.dumps(r) + "\n" for r in policy_rows))
@@ -161,6 +164,35 @@ def build(out: Path, seed: int = 0, limit: Optional[int] = None, log: Callable[[
         f"policy) in {time.monotonic() - t0:.0f} s: {out}"
     )
     return out
+
+
+class NotDrawn(RuntimeError):
+    """A window of a screenshot was still unpainted (`repaint.unpainted`)."""
+
+
+def _capture(driver: AppDriver, shot: Shot, log: Callable[[str], None]) -> Capture:
+    """The shot's screenshot, taken once more from a clean desktop when an application was slow to
+    start or left a window unpainted (a loaded machine); a second failure names the shot."""
+    try:
+        return _drawn_shot(driver, shot, log)
+    except (TimeoutError, NotDrawn) as e:
+        log(f"[real-screens] {shot.id}: {e}; retrying")
+        driver.close_all()
+    try:
+        return _drawn_shot(driver, shot, log)
+    except (TimeoutError, NotDrawn) as e:
+        raise RuntimeError(f"real-screens shot {shot.id} failed twice: {e}") from e
+
+
+def _drawn_shot(driver: AppDriver, shot: Shot, log: Callable[[str], None]) -> Capture:
+    capture = driver.shoot(shot)
+    if not capture.still:
+        log(f"[real-screens] {shot.id}: the desktop was still busy after {capture.waited:.0f} s")
+    blank = unpainted(capture.image, [(w.app, w.geometry) for w in capture.windows])
+    if blank:
+        apps = ", ".join(capture.windows[k].app for k in blank)
+        raise NotDrawn(f"{apps} window not drawn {capture.waited:.1f} s after it was placed")
+    return capture
 
 
 @contextlib.contextmanager

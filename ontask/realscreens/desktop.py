@@ -1,6 +1,6 @@
 """A real X11 desktop to drive: Xvfb with the openbox window manager and a private D-Bus session
 bus, started and stopped as one unit. The real-screens builder and the agent's tests run real
-applications on it.
+applications on it; `VirtualDesktop.activity` tells whether they are still at work.
 
 Hermetic: its programs never reach the session bus of the machine they run on, nor autolaunch
 one on the display (as dbus-x11 does where it is installed). Single-instance applications
@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -60,6 +61,7 @@ class VirtualDesktop:
         self.display = ""
         self.bus = ""  # DBUS_SESSION_BUS_ADDRESS of the desktop's programs
         self._procs: list[subprocess.Popen] = []
+        self._sessions: set[int] = set()  # one per program spawned: its children and helpers stay in it
         if home is not None:
             shutil.rmtree(home, ignore_errors=True)
             home.mkdir(parents=True)
@@ -129,10 +131,32 @@ class VirtualDesktop:
         }
 
     def spawn(self, argv: list[str], cwd: Optional[str] = None) -> subprocess.Popen:
+        """Start a program on the desktop, in a session of its own (its id is the program's pid),
+        so that `activity` finds the processes it starts, also those that outlive it."""
         p = subprocess.Popen(
             argv, env=self.env(), cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
+        self._sessions.add(p.pid)
         return p
+
+    def activity(self) -> "Activity":
+        """What the desktop's programs (the X server and every program spawned on it, with the
+        processes they started) have done so far: their CPU time and whether one is running."""
+        servers = {p.pid for p in self._procs}
+        cpu: dict[int, int] = {}
+        running = False
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            stat = _stat(f"/proc/{entry.name}/stat")
+            if stat is None:
+                continue
+            pid = int(entry.name)
+            if pid not in servers and int(stat[3]) not in self._sessions:
+                continue
+            cpu[pid] = int(stat[11]) + int(stat[12])  # utime + stime of all its threads, in clock ticks
+            running = running or _any_thread_running(pid)
+        return Activity(cpu, running)
 
     def _wait_for_wm(self, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
@@ -155,6 +179,41 @@ class VirtualDesktop:
         stop_all(list(reversed(self._procs)))  # the window manager and the server last
         self._procs.clear()
         shutil.rmtree(self._home, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Activity:
+    """A reading of the desktop's processes (`VirtualDesktop.activity`)."""
+
+    cpu: dict[int, int]  # pid -> CPU time used so far, in clock ticks
+    running: bool  # a thread was running or waiting for a CPU (or for the disk)
+
+    def cpu_seconds_since(self, before: "Activity") -> float:
+        """The CPU time the desktop's processes used between `before` and this reading."""
+        # A process started since counts whole; one gone since is not counted (its time is lost).
+        ticks = sum(max(t - before.cpu.get(pid, 0), 0) for pid, t in self.cpu.items())
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _stat(path: str) -> Optional[list[str]]:
+    """The fields of a /proc stat file after the command name (state first), or None if the
+    process is gone."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
+def _any_thread_running(pid: int) -> bool:
+    # A process starved by a loaded machine is runnable (R) but gets no CPU time: its state,
+    # not its CPU time, says it still has work to do.
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    return any((s := _stat(f"/proc/{pid}/task/{t}/stat")) is not None and s[0] in "RD" for t in threads)
 
 
 def stop_all(procs: list[subprocess.Popen], grace: float = 5.0) -> None:
