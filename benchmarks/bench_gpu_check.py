@@ -49,9 +49,11 @@ def _grpo(folder: Path) -> str:
     from ontask.data.generate import example_at
     from ontask.models.loading import load_vlm
     from ontask.rewards.components import Weights
+    from ontask.trainers.config import TrainConfig
     from ontask.trainers.lora import add_lora
+    from ontask.trainers.rows import encode_examples
     from ontask.trainers.run import training_device
-    from ontask.trainers.trainer import TrainConfig, Trainer, encode_examples
+    from ontask.trainers.trainer import Trainer
     from ontask.verify import Verifier
 
     torch.cuda.reset_peak_memory_stats()

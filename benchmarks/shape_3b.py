@@ -187,8 +187,10 @@ def role_serve(folder: str) -> dict:
 
 def _trainer(folder: str, lora_rank: int, group_size: int, max_response: int, sampler: Sampler):
     from ontask.images import set_pixel_budget
+    from ontask.trainers.config import TrainConfig
     from ontask.trainers.lora import add_lora
-    from ontask.trainers.trainer import TrainConfig, Trainer, encode_examples
+    from ontask.trainers.rows import encode_examples
+    from ontask.trainers.trainer import Trainer
 
     model, processor, load = _load(folder, sampler)
     set_pixel_budget(processor.image_processor, SERVING_PIXELS)

@@ -64,7 +64,9 @@ def _data(n: int):
 def run_ontask(steps: int, model_dir: str) -> dict:
     from ontask.models.loading import load_vlm
     from ontask.rewards.components import Weights
-    from ontask.trainers.trainer import TrainConfig, Trainer, encode_examples
+    from ontask.trainers.config import TrainConfig
+    from ontask.trainers.rows import encode_examples
+    from ontask.trainers.trainer import Trainer
 
     model, processor = load_vlm(model_dir)
     rows = encode_examples(processor, _data(16))

@@ -11,7 +11,7 @@ MODULES = [
     "ontask.evaluation.compare",
     "ontask.evaluation.hybrid",
     "ontask.verify.ocr",
-    "ontask.trainers.trainer",
+    "ontask.trainers.reporting",
     "ontask.trainers.curriculum",
     "ontask.labels",
     "ontask.store_paths",

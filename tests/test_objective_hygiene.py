@@ -11,7 +11,9 @@ from ontask.data.generate import example_at
 from ontask.models.loading import load_vlm
 from ontask.models.tiny import build_tiny_vlm
 from ontask.rewards.components import Weights
-from ontask.trainers.trainer import TrainConfig, Trainer, encode_examples
+from ontask.trainers.config import TrainConfig
+from ontask.trainers.rows import encode_examples
+from ontask.trainers.trainer import Trainer
 from ontask.verify import Verifier
 
 

@@ -201,7 +201,7 @@ def test_the_canary_manifest_splits_traffic_and_the_rollout_clears_it():
 def test_a_cycle_job_fine_tunes_at_the_cycle_rate_and_the_first_training_does_not():
     from ontask.operator.context import Context
     from ontask.operator.manifests import training_job
-    from ontask.trainers.run import train_config
+    from ontask.trainers.config import train_config
 
     def args(job):
         return job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]["args"]

@@ -10,8 +10,8 @@ from ontask.models.tiny import build_tiny_vlm
 from ontask.rewards.verl import compute_score
 from ontask.spec import TaskClassifierSpec
 from ontask.store import LocalStore
-from ontask.trainers.run import load_rows, train_config
-from ontask.trainers.trainer import row_reward
+from ontask.trainers.config import train_config
+from ontask.trainers.rows import load_rows, row_reward
 from ontask.verify import Verifier
 
 

@@ -179,9 +179,9 @@ def test_a_running_train_publishes_its_metrics_before_it_ends(tmp_path):
 
 
 def test_on_a_terminal_training_draws_a_bar_under_its_lines(capsys):
-    from ontask.trainers.run import _reporting
+    from ontask.trainers.reporting import progress_reporter
 
-    report = _reporting(lambda m: None, 20, live=True)
+    report = progress_reporter(lambda m: None, 20, live=True)
     report({"phase": "start", "step": 0, "val_accuracy": 0.5})
     for step in range(1, 21):
         report({"phase": "grpo", "step": step, "reward": 0.5 + step / 100})

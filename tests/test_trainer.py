@@ -10,7 +10,10 @@ from ontask.data.generate import example_at
 from ontask.models.loading import load_vlm
 from ontask.models.tiny import build_tiny_vlm
 from ontask.rewards.components import Weights
-from ontask.trainers.trainer import TrainConfig, Trainer, encode_examples, jsonl_logger
+from ontask.trainers.config import TrainConfig
+from ontask.trainers.reporting import jsonl_logger
+from ontask.trainers.rows import encode_examples
+from ontask.trainers.trainer import Trainer
 from ontask.verify import Verifier
 
 
@@ -107,7 +110,7 @@ def test_rows_over_max_prompt_length_are_skipped_and_counted(tmp_path, setup):
 
     from ontask.data import write_version
     from ontask.store import LocalStore
-    from ontask.trainers.run import load_rows
+    from ontask.trainers.rows import load_rows
 
     _, processor, _ = setup
     store = LocalStore(tmp_path / "store")

@@ -55,7 +55,7 @@ def test_a_poisoned_correction_goes_through_a_cycle_and_its_training_encoding(tm
     from ontask.models.tiny import build_tiny_vlm
     from ontask.spec import FeedbackSpec
     from ontask.store import LocalStore
-    from ontask.trainers.run import load_rows
+    from ontask.trainers.rows import load_rows
 
     store = LocalStore(tmp_path / "store")
     write_version(store, "focus", list(generate(6, seed=1)), "ontask/synthetic", {})

@@ -4,149 +4,27 @@ the artifact store, with the settings of a TaskClassifier spec."""
 from __future__ import annotations
 
 import json
-import logging
 import os
-import sys
 import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 
-from ontask.data.dataset import DatasetError, read_version, row_windows
 from ontask.evaluation.hybrid import fit_hybrid
-from ontask.images import ImageRejected, set_pixel_budget
-from ontask.labels import LABELS
-from ontask.models.answer import encode, p_on_task
+from ontask.images import set_pixel_budget
+from ontask.models.answer import p_on_task
 from ontask.models.hybrid import HybridFit
 from ontask.models.loading import CheckpointError, check_checkpoint, load_vlm
-from ontask.rewards.components import Weights
 from ontask.spec import TaskClassifierSpec
-from ontask.store import Store, StoreError, download_prefix, upload_folder
+from ontask.store import Store, download_prefix, upload_folder
 from ontask.store_paths import checkpoints_prefix, classifier_prefix, metrics_key, model_key, models_prefix
+from ontask.trainers.config import config_dict, train_config
 from ontask.trainers.lora import adapter_state_dict, add_lora, base_state_dict, has_lora, merged_state_dict
-from ontask.trainers.trainer import (
-    Encoded,
-    TrainConfig,
-    Trainer,
-    anchor_replayed_rows,
-    config_dict,
-    jsonl_logger,
-    progress_line,
-)
+from ontask.trainers.reporting import jsonl_logger, progress_reporter
+from ontask.trainers.rows import load_rows
+from ontask.trainers.trainer import Trainer, anchor_replayed_rows
 from ontask.verify.verifier import VerifierConfig
-
-log = logging.getLogger("ontask.train")
-
-
-def train_config(
-    spec: TaskClassifierSpec,
-    n_train: int,
-    warm_start_steps: Optional[int] = None,
-    max_minutes: Optional[float] = None,
-    cycle: bool = False,
-    supervised_only: bool = False,
-) -> TrainConfig:
-    """The loop's settings from the spec, in this one place: GRPO steps cover `epochs` passes over
-    the data; a sync cycle trains at feedback.learningRateScale times the learning rate, after
-    feedback.cycleWarmStartSteps supervised steps (training.warmStartSteps for a first
-    training). `warm_start_steps` overrides the spec's. `supervised_only` turns the GRPO steps
-    into as many more supervised ones: the control arm that says what GRPO adds."""
-    if warm_start_steps is None:
-        warm_start_steps = spec.feedback.cycle_warm_start_steps if cycle else spec.training.warm_start_steps
-    t = spec.training
-    lr = t.learning_rate * (spec.feedback.learning_rate_scale if cycle else 1.0)
-    per_step = min(spec.data.train_batch_size, max(1, n_train))
-    steps = max(1, t.epochs * n_train // per_step)
-    if supervised_only:
-        warm_start_steps, steps = warm_start_steps + steps, 0
-    return TrainConfig(
-        group_size=t.group_size,
-        learning_rate=lr,
-        entropy_coef=t.entropy_coef,
-        kl_coef=t.kl_coef,
-        weights=Weights(t.reward_weights.binary, t.reward_weights.judge, t.reward_weights.verifier),
-        sync_steps=t.sync_steps,
-        advantage_norm=t.advantage_norm,
-        max_response_length=spec.data.max_response_length,
-        prompts_per_step=per_step,
-        val_batch_size=spec.data.val_batch_size,
-        warm_start_steps=warm_start_steps,
-        grpo_steps=steps,
-        eval_every=t.eval_every,
-        save_every=t.save_every,
-        max_minutes=max_minutes,
-        curriculum=t.curriculum,
-    )
-
-
-@dataclass
-class LoadedRows:
-    train: list[Encoded]
-    val: list[Encoded]
-    skipped: dict[str, int]
-
-
-def load_rows(
-    store: Store,
-    dataset: str,
-    version: Optional[str],
-    processor,
-    verifier=None,
-    max_prompt_length: Optional[int] = None,
-) -> LoadedRows:
-    """Encode a dataset version; rows without a usable image or label, or whose prompt has more
-    than max_prompt_length text tokens (image tokens excluded; spec.data.maxPromptLength, as
-    verl filters overlong prompts), are skipped and counted."""
-    ds = read_version(store, dataset, version)
-    train, val, skipped = [], [], {"missing image": 0, "bad label": 0, "prompt too long": 0}
-    for row in ds.rows:
-        label = row["reward_model"]["ground_truth"]
-        if label not in LABELS:
-            skipped["bad label"] += 1
-            log.warning("row %s skipped: label %r is not on-task or off-task", row["extra_info"]["id"], label)
-            continue
-        try:
-            image = ds.image(row)
-        except (StoreError, ImageRejected, DatasetError) as e:
-            skipped["missing image"] += 1
-            log.warning("row %s skipped: %s", row["extra_info"]["id"], e)
-            continue
-        task, windows = row["extra_info"]["task"], row_windows(row)
-        v = verifier.verify(task, windows=windows).score if verifier is not None else None
-        inputs = encode(processor, image, task, windows)
-        if max_prompt_length is not None:
-            ids = inputs["input_ids"]
-            text_tokens = int(ids.numel() - (ids == processor.image_token_id).sum())
-            if text_tokens > max_prompt_length:
-                skipped["prompt too long"] += 1
-                log.warning(
-                    "row %s skipped: %d prompt tokens, over data.maxPromptLength %d",
-                    row["extra_info"]["id"],
-                    text_tokens,
-                    max_prompt_length,
-                )
-                continue
-        enc = Encoded(
-            row["extra_info"]["id"],
-            inputs,
-            label,
-            task,
-            windows,
-            v,
-            judge_p_on=row["extra_info"].get("judge_p_on_task"),
-            hard=bool(row["extra_info"].get("hard")),
-            correction=row["extra_info"].get("correction") or None,
-            replayed=row["extra_info"].get("reason") == "replay",
-        )
-        split = row["extra_info"]["split"]
-        if split in ("train", "val"):  # a cycle's held-out corrections are the gate's, never trained on
-            (val if split == "val" else train).append(enc)
-    if not train:
-        raise ValueError(f"dataset {dataset} {ds.version} has no usable training rows (skipped: {skipped})")
-    return LoadedRows(train, val, skipped)
 
 
 def next_model_version(store: Store, prefix: str) -> str:
@@ -294,7 +172,7 @@ def run_training(
             else None
         )
         logger = (
-            _reporting(jsonl_logger(metrics_path), cfg.warm_start_steps + cfg.grpo_steps, publish)
+            progress_reporter(jsonl_logger(metrics_path), cfg.warm_start_steps + cfg.grpo_steps, publish)
             if rank == 0
             else (lambda m: None)
         )
@@ -373,48 +251,6 @@ def run_training(
         "model_uri": store.uri(model_key(prefix, version)),
         "hybrid": hybrid.model_dump() if hybrid is not None else None,
     }
-
-
-def _reporting(
-    log: Callable[[dict], None],
-    total_steps: int,
-    publish: Optional[Callable[[], None]] = None,
-    live: Optional[bool] = None,
-) -> Callable[[dict], None]:
-    """The metrics logger, also printing a line now and then (with an ETA), so a running job is
-    not silent in `kubectl logs`, and publishing the metrics so far at every evaluation, so
-    `ontask monitor --follow` draws a running job (the version being trained must be named).
-    On a terminal (`live`, default: whether stdout is one) a progress bar runs under the lines."""
-    from tqdm import tqdm
-
-    live = sys.stdout.isatty() if live is None else live
-    bar = tqdm(total=total_steps, desc="training", unit="step", dynamic_ncols=True) if live else None
-    started, first_step = time.monotonic(), None
-
-    def report(m: dict) -> None:
-        nonlocal started, first_step
-        log(m)
-        step, training = int(m.get("step", 0)), m.get("phase") in ("warm-start", "grpo")
-        eta = None
-        if training and first_step is None:  # timed from here: the first evaluation is not a step
-            started, first_step = time.monotonic(), step
-        elif training and step > first_step:
-            eta = (time.monotonic() - started) / (step - first_step) * max(0, total_steps - step)
-        line = progress_line(m, total_steps, eta)
-        if bar is not None:
-            if training:
-                bar.update(step - bar.n)
-                bar.set_postfix({k: f"{m[k]:.3f}" for k in ("reward", "sft_loss", "val_accuracy") if k in m})
-            if line is not None:
-                bar.write(line)
-            if m.get("phase") == "end":
-                bar.close()
-        elif line is not None:
-            print(line, flush=True)
-        if publish is not None and m.get("val_accuracy") is not None:
-            publish()
-
-    return report
 
 
 def fit_model_hybrid(model, answers, val_rows: list, fitted_on: str) -> Optional[HybridFit]:

@@ -12,21 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import math
 import random
 import time
 import zlib
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Optional
 
 import torch
 
-from ontask.models.answer import OFF, ON, AnswerTokens, encode, p_on_task
-from ontask.rewards.components import Reward, Weights, hybrid_reward
-from ontask.spec import DataSpec, RewardWeights, TrainingSpec
-from ontask.trainers.curriculum import Curriculum, draw_batch, is_hard
+from ontask.models.answer import OFF, ON, AnswerTokens, p_on_task
+from ontask.trainers.config import TrainConfig
+from ontask.trainers.curriculum import draw_batch, is_hard
 from ontask.trainers.grpo import group_advantages, groups_with_signal, grpo_objective
 from ontask.trainers.rollout import (
     answer_logprobs,
@@ -35,64 +31,7 @@ from ontask.trainers.rollout import (
     model_device,
     sample_group,
 )
-
-
-def _spec_default(model, name: str):
-    return model.model_fields[name].default
-
-
-_W = RewardWeights()
-
-
-@dataclass
-class TrainConfig:
-    """The loop's settings. `ontask.trainers.run.train_config` derives them from a spec; the
-    defaults here are the spec's, so a loop built by hand trains as a default classifier does."""
-
-    group_size: int = _spec_default(TrainingSpec, "group_size")
-    learning_rate: float = _spec_default(TrainingSpec, "learning_rate")
-    entropy_coef: float = _spec_default(TrainingSpec, "entropy_coef")
-    kl_coef: float = _spec_default(TrainingSpec, "kl_coef")
-    weights: Weights = field(default_factory=lambda: Weights(_W.binary, _W.judge, _W.verifier))
-    sync_steps: int = _spec_default(TrainingSpec, "sync_steps")
-    max_response_length: int = _spec_default(DataSpec, "max_response_length")
-    prompts_per_step: int = _spec_default(DataSpec, "train_batch_size")
-    val_batch_size: int = _spec_default(DataSpec, "val_batch_size")
-    warm_start_steps: int = _spec_default(TrainingSpec, "warm_start_steps")
-    grpo_steps: int = 100  # the spec says epochs; train_config turns them into steps
-    eval_every: int = _spec_default(TrainingSpec, "eval_every")
-    save_every: int = _spec_default(TrainingSpec, "save_every")
-    max_minutes: Optional[float] = None
-    temperature: float = 1.0  # sampling and scoring alike
-    advantage_norm: str = _spec_default(TrainingSpec, "advantage_norm")
-    seed: int = 0
-    curriculum: Curriculum = _spec_default(TrainingSpec, "curriculum")
-
-
-@dataclass
-class Encoded:
-    """One training row, preprocessed once (the processor's output is reused every step)."""
-
-    id: str
-    inputs: dict[str, torch.Tensor]
-    label: str
-    task: str
-    windows: list[dict[str, Any]]
-    verifier_p_on: Optional[float] = None
-    judge_p_on: Optional[float] = None  # the judge's P(on-task), on rows it labelled
-    hard: bool = False  # the dataset's hard-case flag (a curriculum's fallback without window evidence)
-    correction: Optional[str] = None  # a person's label: the reward is then the plain label
-    # The supervised target's P(on-task) where it is soft (a cycle's replayed rows, anchored to the
-    # serving version's own answers); None: the label.
-    target_p_on: Optional[float] = None
-    replayed: bool = False  # a cycle's row of earlier training data
-
-
-def row_reward(text: str, row: Encoded, weights: Weights) -> Reward:
-    """The hybrid reward of one sampled answer to a training row: the judge's probability where
-    it labelled the row, the verifier's score, and a person's correction above all (the same
-    reward ontask.rewards.verl.compute_score gives an exported row)."""
-    return hybrid_reward(text, row.label, weights, row.judge_p_on, row.verifier_p_on, row.correction)
+from ontask.trainers.rows import Encoded, row_reward
 
 
 def accuracy(model, rows: list[Encoded], answers: AnswerTokens, batch_size: int = 1) -> float:
@@ -492,80 +431,3 @@ class Trainer:
             self._maybe_checkpoint()
         self.emit({"phase": "end", "step": self.step, "val_accuracy": self.val_accuracy()})
         return self.history
-
-
-def jsonl_logger(path: Path) -> Callable[[dict], None]:
-    """Append each metrics dict as one JSON line (the metrics JSONL the monitor reads)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-
-    def log(m: dict) -> None:
-        with open(path, "a") as f:
-            f.write(
-                json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in m.items()}) + "\n"
-            )
-
-    return log
-
-
-def progress_line(m: dict[str, Any], total_steps: int, eta_s: Optional[float] = None) -> Optional[str]:
-    """One human line for `kubectl logs` from a metrics dict, or None for a step not worth a line
-    (GRPO and warm-start steps print every tenth step, and any step with an evaluation).
-
-    Example:
-        >>> progress_line({"phase": "grpo", "step": 20, "reward": 0.61234, "val_accuracy": 0.8}, 100, 95.0)
-        'step 20/100 grpo reward=0.612 val_accuracy=0.800 eta=1m35s'
-        >>> progress_line({"phase": "grpo", "step": 21, "reward": 0.5}, 100) is None
-        True
-    """
-    phase, step = m.get("phase"), int(m.get("step", 0))
-    if phase in ("grpo", "warm-start") and step % 10 and "val_accuracy" not in m:
-        return None
-    keys = (
-        "train_rows",
-        "val_rows",
-        "world_size",
-        "learning_rate",
-        "sft_loss",
-        "reward",
-        "groups_with_signal",
-        "entropy",
-        "val_accuracy",
-        "samples_per_s",
-        "student_weight",
-        "from",
-    )
-    parts = [
-        f"{k}={m[k]:.3g}" if k == "learning_rate" else f"{k}={m[k]:.3f}" if isinstance(m[k], float) else f"{k}={m[k]}"
-        for k in keys
-        if m.get(k) is not None
-    ]
-    if eta_s is not None:
-        parts.append(f"eta={int(eta_s) // 60}m{int(eta_s) % 60:02d}s")
-    return " ".join([f"step {step}/{total_steps}", str(phase)] + parts)
-
-
-def config_dict(cfg: TrainConfig) -> dict[str, Any]:
-    d = asdict(cfg)
-    d["weights"] = asdict(cfg.weights)
-    return d
-
-
-def encode_examples(processor, examples: Iterable, verifier=None) -> list[Encoded]:
-    """Encode dataset examples once; the verifier's score rides along for the hybrid reward."""
-    out = []
-    for ex in examples:
-        v = verifier.verify(ex.task, windows=ex.windows).score if verifier is not None else None
-        out.append(
-            Encoded(
-                ex.id,
-                encode(processor, ex.image, ex.task, ex.windows),
-                ex.label,
-                ex.task,
-                ex.windows,
-                v,
-                judge_p_on=ex.judge_p_on,
-                hard=ex.hard,
-                correction=ex.correction,
-            )
-        )
-    return out
