@@ -143,7 +143,7 @@ def _demo_spec(
 ):
     """The demo's TaskClassifier: tiny models on CPU, the customer's folder, a cycle per n_edge
     corrections, and a gate that promotes any candidate at least as good as the serving one."""
-    from ontask.spec import TaskClassifierSpec
+    from ontask.api import TaskClassifierSpec
 
     return TaskClassifierSpec.model_validate(
         {

@@ -13,8 +13,8 @@ from typing import Optional
 import yaml
 from kubernetes import client as k8s
 
+from ontask.api import GROUP, PLURAL, VERSION
 from ontask.models.tiny import build_tiny_vlm
-from ontask.spec import GROUP, PLURAL, VERSION
 from ontask.store import S3Store, upload_folder
 from realservers.proc import free_port
 from tests.conftest import REPO, run_cli

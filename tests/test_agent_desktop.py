@@ -14,11 +14,11 @@ import uuid
 import pytest
 
 from ontask.agent.x11 import X11Desktop
+from ontask.api import FeedbackSpec
 from ontask.feedback import Collector
 from ontask.feedback.messages import parse_correction
 from ontask.models.tiny import build_tiny_vlm
 from ontask.realscreens.desktop import VirtualDesktop
-from ontask.spec import FeedbackSpec
 from ontask.store import S3Store
 from realservers.predictors import Predictor
 from tests.conftest import REPO, consume, wait_for

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from kubernetes import client as k8s
 
+from ontask.api import TaskClassifierSpec
 from ontask.operator.children import ISVC, PYTORCHJOB
 from ontask.operator.manifests import (
     Context,
@@ -18,7 +19,6 @@ from ontask.operator.manifests import (
     training_job,
     vllm_judge_service,
 )
-from ontask.spec import TaskClassifierSpec
 
 NS = "schemas"
 

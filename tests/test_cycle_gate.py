@@ -5,13 +5,13 @@ dataset, which cycles replay, exists."""
 import json
 from dataclasses import replace
 
+from ontask.api import FeedbackSpec
 from ontask.data import generate, write_version
 from ontask.data.dataset import read_version, row_meta
 from ontask.evaluation.evaluate import gate_sets
 from ontask.evaluation.gate import is_regression_row
 from ontask.feedback.buffer import Entry
 from ontask.feedback.cycle import assemble_cycle, correction_split, next_cycle_open, write_decision
-from ontask.spec import FeedbackSpec
 from ontask.store import LocalStore
 
 

@@ -24,6 +24,7 @@ MODULES = [
     "ontask.models.loading",
     "ontask.trainers.run",
     "ontask.realscreens.repaint",
+    "ontask.api.training",
 ]
 
 

@@ -1,8 +1,8 @@
 """The buffer's rules: dedupe by id and by content, eviction of the least valuable, priority order."""
 
+from ontask.api import FeedbackSpec
 from ontask.feedback.buffer import Buffer, Entry, priority
 from ontask.feedback.cycle import cycle_due
-from ontask.spec import FeedbackSpec
 
 NOW = 1_000_000.0
 

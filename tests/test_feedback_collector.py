@@ -20,12 +20,12 @@ import uuid
 from kafka import KafkaProducer
 from PIL import Image
 
+from ontask.api import FeedbackSpec
 from ontask.data import read_version
 from ontask.data.images import ImageLimits
 from ontask.feedback import Collector, encode_correction, make_correction
 from ontask.feedback.retention import sweep_cycle_datasets
 from ontask.feedback.state import Counts, CycleProgress
-from ontask.spec import FeedbackSpec
 from ontask.store import S3Store
 from ontask.store_paths import feedback_pack_key, pack_created
 from realservers.kafka import KafkaBroker, java_cmd
@@ -446,8 +446,8 @@ def test_a_dead_letter_the_broker_refuses_is_counted_and_intake_goes_on(kafka_bo
     assert counts["dead_letter_failed_in_a_row"] == 1
     assert json.loads(store.get_bytes("classifiers/fb-test/feedback/state.json"))["offsets"] == {"0": 2}
     # What the operator makes of it once it keeps happening: FeedbackConnected=False, and why.
+    from ontask.api import TaskClassifierSpec, TaskClassifierStatus
     from ontask.operator.reconcile import DEAD_LETTER_FAILURES_TO_REPORT, Observed, plan
-    from ontask.spec import TaskClassifierSpec, TaskClassifierStatus
 
     classifier = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}, "feedback": spec.wire()})
 

@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
+from ontask.api import MAX_INLINE_IMAGE_BYTES
 from ontask.feedback import InvalidCorrection, encode_correction, image_bytes, make_correction, parse_correction, send
-from ontask.spec import MAX_INLINE_IMAGE_BYTES
 from realservers.kafka import java_cmd
 from tests.conftest import REPO, consume
 

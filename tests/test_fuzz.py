@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from ontask.api import FeedbackSpec
 from ontask.feedback import Collector, encode_correction, make_correction
 from ontask.models.tiny import build_tiny_vlm
-from ontask.spec import FeedbackSpec
 from ontask.store import S3Store
 from realservers.predictors import Predictor
 from tests.conftest import bomb_png

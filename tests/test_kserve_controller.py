@@ -18,6 +18,7 @@ from typing import Any, Optional
 import pytest
 from kubernetes import client as k8s
 
+from ontask.api import TaskClassifierSpec
 from ontask.operator import children as children_module
 from ontask.operator.children import ISVC, KubeChildren, _contains
 from ontask.operator.manifests import (
@@ -28,7 +29,6 @@ from ontask.operator.manifests import (
     predictor_deployment,
     vllm_judge_service,
 )
-from ontask.spec import TaskClassifierSpec
 from tests.conftest import wait_for
 
 NS = "kserve-real"

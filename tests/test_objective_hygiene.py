@@ -62,8 +62,8 @@ def test_a_released_config_with_a_list_of_end_tokens_samples_and_trains(tiny, tm
 
 
 def test_the_student_is_trained_at_the_pixel_budget_it_is_served_at(tiny, tmp_path):
+    from ontask.api import TaskClassifierSpec
     from ontask.data import generate, write_version
-    from ontask.spec import TaskClassifierSpec
     from ontask.store import LocalStore
     from ontask.trainers.run import run_training
 

@@ -16,10 +16,10 @@ import uuid
 import pytest
 from kubernetes import client as k8s
 
+from ontask.api import GROUP, PLURAL, VERSION
 from ontask.data import generate
 from ontask.data.images import encode_png
 from ontask.feedback import make_correction, send
-from ontask.spec import GROUP, PLURAL, VERSION
 from tests.conftest import run_cli, wait_for
 from tests.kubelet_standin import ISVC, PYTORCHJOB
 from tests.operator_env import Operator, classifier_events, classifier_status, get_child, manifest, prepare_namespace

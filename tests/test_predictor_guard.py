@@ -85,9 +85,9 @@ def test_the_operator_gives_predictors_the_token_by_reference_and_a_metrics_port
     """The spec names a Secret, never the token; the predictor's env reads its key `token`. The
     metrics port is declared where KServe allows a second port (RawDeployment), and the local
     stand-in of a pod (the embedded mode) keeps metrics on its own prediction port."""
+    from ontask.api import TaskClassifierSpec
     from ontask.operator.local import predictor_command
     from ontask.operator.manifests import PREDICTOR_METRICS_PORT, Context, inference_service
-    from ontask.spec import TaskClassifierSpec
 
     spec = TaskClassifierSpec.model_validate(
         {"data": {"source": "synthetic"}, "serving": {"tokenSecretRef": "desk-predict-token"}}

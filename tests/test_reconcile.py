@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from ontask.api import JudgeMode, TaskClassifierSpec, TaskClassifierStatus
 from ontask.evaluation.gate import Decision, Evaluation, compare_slice, decide
 from ontask.operator.reconcile import Observed, plan
-from ontask.spec import JudgeMode, TaskClassifierSpec, TaskClassifierStatus
 
 SPEC = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}})
 NO_JUDGE = TaskClassifierSpec.model_validate(
@@ -585,8 +585,8 @@ def test_conditions_are_shaped_as_kubernetes_metav1_conditions():
 
 
 def test_the_crd_says_what_metav1_condition_requires():
-    from ontask.crd import schema_of
-    from ontask.spec import Condition
+    from ontask.api import Condition
+    from ontask.api.crd import schema_of
 
     schema = schema_of(Condition)
     assert set(schema["required"]) >= {"type", "status", "lastTransitionTime", "reason"}

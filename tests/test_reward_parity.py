@@ -3,12 +3,12 @@ exported: the judge's probability, the verifier, a person's correction, the weig
 
 import pytest
 
+from ontask.api import TaskClassifierSpec
 from ontask.data.dataset import Example, read_version, write_version
 from ontask.data.generate import example_at
 from ontask.models.loading import load_vlm
 from ontask.models.tiny import build_tiny_vlm
 from ontask.rewards.verl import compute_score
-from ontask.spec import TaskClassifierSpec
 from ontask.store import LocalStore
 from ontask.trainers.run import load_rows, train_config
 from ontask.trainers.trainer import row_reward

@@ -84,7 +84,7 @@ def test_the_judges_confidence_changes_the_training_signal():
     two answers leave only the sign, and the judge's confidence is lost."""
     import torch
 
-    from ontask.spec import TrainingSpec
+    from ontask.api import TrainingSpec
     from ontask.trainers.grpo import group_advantages
 
     answers = ["on-task", "off-task", "on-task", "off-task"]

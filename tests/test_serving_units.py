@@ -5,9 +5,9 @@ import asyncio
 import pytest
 from kserve.protocol.infer_type import InferInput, InferRequest
 
-from ontask.serving import RequestError, instances_from_v1, instances_from_v2, judge_correction
+from ontask.api import RequestError, instances_from_v1, instances_from_v2
 from ontask.serving.batcher import MicroBatcher
-from ontask.serving.disagreement import Check
+from ontask.serving.disagreement import Check, judge_correction
 
 
 def test_v1_parsing_names_the_bad_field():

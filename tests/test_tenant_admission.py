@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from ontask.api import TaskClassifierSpec
 from ontask.operator.handlers import _validate, model_uri_problems
 from ontask.operator.settings import OperatorSettings
-from ontask.spec import TaskClassifierSpec
 from tests.conftest import REPO, run_cli
 
 

@@ -13,10 +13,10 @@ import uuid
 import pytest
 from kubernetes import client as k8s
 
+from ontask.api import TaskClassifierSpec
 from ontask.operator.children import _condition_state
 from ontask.operator.manifests import Context, training_job
 from ontask.operator.training import CLUSTER_RUNTIME, TRAINJOB, as_trainjob, training_runtime
-from ontask.spec import TaskClassifierSpec
 from tests.conftest import run_cli, wait_for
 from tests.kubelet_standin import JOBSET_LABEL, KubeletStandIn
 from tests.operator_env import Operator, classifier_status, manifest, prepare_namespace

@@ -9,13 +9,13 @@ from __future__ import annotations
 import pytest
 from kubernetes import client as k8s
 
+from ontask.api import TaskClassifierSpec, TaskClassifierStatus
 from ontask.operator import children as children_module
 from ontask.operator.children import ChildIndexes, Children, KubeChildren, _condition_state, context_for
 from ontask.operator.manifests import Context, training_job
 from ontask.operator.reconcile import Observed
 from ontask.operator.settings import OperatorSettings
 from ontask.operator.training import BackendResolver, as_trainjob, choose_backend, training_runtime
-from ontask.spec import TaskClassifierSpec, TaskClassifierStatus
 
 SPEC = {
     "data": {"source": "synthetic"},

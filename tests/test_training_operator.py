@@ -9,9 +9,9 @@ import uuid
 import pytest
 from kubernetes import client as k8s
 
+from ontask.api import TaskClassifierSpec
 from ontask.operator.children import PYTORCHJOB, _condition_state
 from ontask.operator.manifests import Context, training_job
-from ontask.spec import TaskClassifierSpec
 from tests.conftest import wait_for
 from tests.kubelet_standin import JOB_LABEL, KubeletStandIn
 

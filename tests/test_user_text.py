@@ -47,13 +47,13 @@ def test_a_line_break_in_a_title_cannot_forge_a_focused_line_or_the_summary(sep)
 def test_a_poisoned_correction_goes_through_a_cycle_and_its_training_encoding(tmp_path):
     """The same text in a correction stays in the buffer for every later cycle: the cycle's
     dataset (variants included) must encode, row for row, as the training job encodes it."""
+    from ontask.api import FeedbackSpec
     from ontask.data import generate, write_version
     from ontask.data.images import encode_png
     from ontask.feedback.buffer import Entry
     from ontask.feedback.cycle import assemble_cycle
     from ontask.models.loading import load_vlm
     from ontask.models.tiny import build_tiny_vlm
-    from ontask.spec import FeedbackSpec
     from ontask.store import LocalStore
     from ontask.trainers.run import load_rows
 

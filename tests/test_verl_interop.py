@@ -161,7 +161,7 @@ def test_the_plans_yaml_verbatim_trains_through_ontask_train_with_its_verifier_f
 def test_spec_from_verl_config_prints_a_task_classifier_the_schema_accepts():
     import yaml
 
-    from ontask.spec import TaskClassifier
+    from ontask.api import TaskClassifier
 
     out = subprocess.run(
         [

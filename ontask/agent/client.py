@@ -15,7 +15,7 @@ from typing import Any, Optional
 import requests
 
 from ontask.agent.capture import Capture
-from ontask.serving.schema import Prediction
+from ontask.api import Prediction
 
 
 class PredictorError(RuntimeError):

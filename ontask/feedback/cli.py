@@ -10,12 +10,12 @@ import threading
 from pathlib import Path
 from typing import Optional
 
+from ontask.api import Correction, FeedbackSpec, load_spec_file
 from ontask.feedback.collector import Collector
 from ontask.feedback.loop import CycleTrigger, run_feedback
 from ontask.feedback.producer import make_correction, send
 from ontask.feedback.state import Counts
 from ontask.labels import LABELS
-from ontask.spec import Correction, FeedbackSpec, load_spec_file
 from ontask.store import open_store
 
 

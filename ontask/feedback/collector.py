@@ -28,6 +28,7 @@ from typing import Any, Callable, Optional
 
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 
+from ontask.api import MAX_INLINE_IMAGE_BYTES, FeedbackSpec
 from ontask.data.images import ImageLimits
 from ontask.feedback.connection import dead_letter_producer, feedback_consumer
 from ontask.feedback.cycle import assemble_cycle, cycle_due, read_marker, write_marker
@@ -37,7 +38,6 @@ from ontask.feedback.kafka_security import KafkaSecurity
 from ontask.feedback.packs import UPLOAD_THREADS, Packs
 from ontask.feedback.retention import expire_screenshots, sweep_cycle_datasets, sweep_unnamed_packs
 from ontask.feedback.state import CycleProgress, State
-from ontask.spec import MAX_INLINE_IMAGE_BYTES, FeedbackSpec
 from ontask.store import NotFound, Store
 from ontask.store_paths import classifier_prefix, feedback_state_key
 from ontask.verify.verifier import VerifierConfig

@@ -11,9 +11,9 @@ from typing import Any, Optional
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from ontask.api import Correction
 from ontask.feedback.kafka_security import KafkaSecurity
 from ontask.feedback.messages import encode_correction
-from ontask.spec import Correction
 
 DEFAULT_TOPIC = "ontask.corrections"
 

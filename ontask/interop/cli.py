@@ -60,7 +60,7 @@ def _cmd_spec_from_verl(args: argparse.Namespace) -> int:
 
 
 def _export_spec(path: Optional[str]):
-    from ontask.spec import TaskClassifierSpec
+    from ontask.api import TaskClassifierSpec
     from ontask.trainers.run import load_spec
 
     return load_spec(path)[0] if path else TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}})

@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 import yaml
 from pydantic import ValidationError
 
-from ontask.spec import TaskClassifier, TaskClassifierSpec
+from ontask.api import TaskClassifier, TaskClassifierSpec
 from ontask.verify.verifier import VerifierConfig
 
 JUDGE_FILE = "judge_config.yaml"

@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from ontask.api import AUTO_LORA_MIN_PARAMS, TaskClassifierSpec
 from ontask.data.dataset import read_version
-from ontask.spec import AUTO_LORA_MIN_PARAMS, TaskClassifierSpec
 from ontask.store import Store
 
 CONFIG_NAME = "ontask_grpo"

@@ -11,6 +11,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
+from ontask.api import GROUP, JudgeRuntime, TaskClassifierSpec, TaskClassifierStatus
 from ontask.evaluation.gate import read_evaluation
 from ontask.operator.manifests import (
     JUDGE_MODEL_NAME,
@@ -44,7 +45,6 @@ from ontask.operator.training import (
     served_backends,
     training_runtime,
 )
-from ontask.spec import GROUP, JudgeRuntime, TaskClassifierSpec, TaskClassifierStatus
 from ontask.store_paths import feedback_state_key, model_key
 
 log = logging.getLogger("ontask.operator")

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from ontask.api import TaskClassifierSpec, TaskClassifierStatus
 from ontask.operator.children import Children
 from ontask.operator.local import (
     Processes,
@@ -26,7 +27,6 @@ from ontask.operator.local import (
 )
 from ontask.operator.manifests import Context
 from ontask.operator.reconcile import JobState, plan
-from ontask.spec import TaskClassifierSpec, TaskClassifierStatus
 
 log = logging.getLogger("ontask.embedded")
 

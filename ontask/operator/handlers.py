@@ -17,11 +17,11 @@ from typing import Any, Optional
 import kopf
 from pydantic import ValidationError
 
+from ontask.api import GROUP, PLURAL, VERSION, TaskClassifierSpec, TaskClassifierStatus
 from ontask.operator import metrics
 from ontask.operator.conditions import set_condition
 from ontask.operator.settings import OperatorSettings
 from ontask.operator.wakeups import Wakeups
-from ontask.spec import GROUP, PLURAL, VERSION, TaskClassifierSpec, TaskClassifierStatus
 
 log = logging.getLogger("ontask.operator")
 

@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 from kubernetes import client as k8s
 
-from ontask.spec import GROUP, JudgeRuntime, Resources, TaskClassifierSpec
+from ontask.api import GROUP, JudgeRuntime, Resources, TaskClassifierSpec
 from ontask.store_paths import FEEDBACK_DATASET_SUFFIX, NAME_SUFFIX_REFUSED, classifier_prefix
 
 TRAIN_PORT = 23456

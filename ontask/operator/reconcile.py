@@ -8,8 +8,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Optional
 
+from ontask.api import TaskClassifierSpec, TaskClassifierStatus
 from ontask.operator.conditions import set_condition
-from ontask.spec import TaskClassifierSpec, TaskClassifierStatus
 
 if TYPE_CHECKING:
     from ontask.evaluation.gate import Evaluation

@@ -11,11 +11,11 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from ontask.api import MAX_INLINE_IMAGE_BYTES, Correction
 from ontask.feedback.producer import make_correction
 from ontask.judge.remote import JudgeClient
 from ontask.labels import OFF, ON
 from ontask.serving import metrics
-from ontask.spec import MAX_INLINE_IMAGE_BYTES, Correction
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from PIL import Image
 
+from ontask.api import Instance, Prediction, RequestError, instances_from_v1, instances_from_v2, v2_outputs
 from ontask.data.images import ImageLimits, ImageRejected, decode_image, fitted_size, sha256
 from ontask.labels import label_of
 from ontask.models.classifier import PromptBaseline, StudentClassifier
 from ontask.serving import metrics
 from ontask.serving.batcher import MicroBatcher
 from ontask.serving.disagreement import Check, DisagreementLoop
-from ontask.serving.schema import Instance, Prediction, RequestError, instances_from_v1, instances_from_v2, v2_outputs
 from ontask.store import StoreError
 from ontask.store_paths import ReferenceRefused, confine_reference
 

@@ -313,7 +313,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def resolve_settings(args: argparse.Namespace) -> argparse.Namespace:
     """Fill the unset serving flags from `--spec` (or the spec's defaults without one): one source
     of the settings, whichever way the predictor was started."""
-    from ontask.spec import FeedbackSpec, JudgeSpec, ServingSpec, load_spec_file
+    from ontask.api import FeedbackSpec, JudgeSpec, ServingSpec, load_spec_file
 
     if args.spec:
         spec = load_spec_file(args.spec)

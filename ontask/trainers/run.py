@@ -15,6 +15,7 @@ from typing import Callable, Optional
 
 import torch
 
+from ontask.api import TaskClassifierSpec, read_spec_document
 from ontask.data.dataset import DatasetError, read_version, row_windows
 from ontask.data.images import ImageRejected, set_pixel_budget
 from ontask.evaluation.hybrid import fit_hybrid
@@ -24,7 +25,6 @@ from ontask.models.answer import encode, p_on_task
 from ontask.models.hybrid import HybridFit
 from ontask.models.loading import CheckpointError, check_checkpoint, load_vlm
 from ontask.rewards.components import Weights
-from ontask.spec import TaskClassifierSpec, read_spec_document
 from ontask.store import Store, StoreError, download_prefix, upload_folder
 from ontask.store_paths import checkpoints_prefix, classifier_prefix, metrics_key, model_key, models_prefix
 from ontask.trainers.lora import adapter_state_dict, add_lora, base_state_dict, has_lora, merged_state_dict

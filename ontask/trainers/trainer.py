@@ -23,9 +23,9 @@ from typing import Any, Callable, Iterable, Optional
 
 import torch
 
+from ontask.api import DataSpec, RewardWeights, TrainingSpec
 from ontask.models.answer import OFF, ON, AnswerTokens, encode, p_on_task
 from ontask.rewards.components import Reward, Weights, hybrid_reward
-from ontask.spec import DataSpec, RewardWeights, TrainingSpec
 from ontask.trainers.curriculum import Curriculum, draw_batch, is_hard
 from ontask.trainers.grpo import group_advantages, groups_with_signal, grpo_objective
 from ontask.trainers.rollout import (
