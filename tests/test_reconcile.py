@@ -80,13 +80,20 @@ def test_a_forgetting_candidate_is_refused_and_the_status_and_events_say_why():
     marker = {"cycle": 1, "dataset": "c-feedback", "version": "v1"}
     served = dict(student_ready=True, student_version="v1", judge_ready=True)
     # It learned the family (5 of 5 held-out corrections) and forgot the rest (lost 6 rows).
-    cand = {"holdout": {"correct": [True] * 5}, "regression": {"correct": [True] * 14 + [False] * 6}}
-    serv = {"holdout": {"correct": [False] * 5}, "regression": {"correct": [True] * 20}}
+    cand = {
+        "holdout": {"correct": [True] * 5},
+        "regression": {"correct": [True] * 14 + [False] * 6, "latency_ms": {"p50": 61.0, "p90": 80.0, "p99": 90.0}},
+    }
+    serv = {
+        "holdout": {"correct": [False] * 5},
+        "regression": {"correct": [True] * 20, "latency_ms": {"p50": 42.04, "p90": 50.0, "p99": 55.0}},
+    }
     decision = decide(cand, serv, min_gain=0.01, max_regression=0.02)
     assert not decision.promote and "regression set loss 0.300 > maxRegression 0.020" in decision.reason
     evaluation = Evaluation(candidate=cand, serving=serv, decision=decision)
     p = plan(SPEC, _serving(), Observed(cycle_marker=marker, cycle_job="Succeeded", evaluation=evaluation, **served))
     assert p.status.model_version == "v1" and p.status.metrics.accuracy == 1.0
+    assert p.status.metrics.p50_latency_ms == 42.0  # the version still serving, not the refused one
     reason, message = conds(p.status)["Trained"][1], next(c.message for c in p.status.conditions if c.type == "Trained")
     assert reason == "NotPromoted" and "maxRegression" in message
     assert any(e[1] == "KeptServing" and "maxRegression" in e[2] for e in p.events)

@@ -72,7 +72,12 @@ class Metrics(Model):
         le=1.0,
         description="The last cycle's candidate on its held-out corrections (whole corrections never trained on).",
     )
-    p50_latency_ms: Optional[float] = Field(None, ge=0.0, description="Median prediction latency in ms.")
+    p50_latency_ms: Optional[float] = Field(
+        None,
+        ge=0.0,
+        description="The serving version's median latency of one answer in ms, as the last cycle's evaluation "
+        "measured it (one request at a time, on the cycle job's hardware).",
+    )
 
 
 class TaskClassifierStatus(Model):

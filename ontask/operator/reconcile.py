@@ -321,6 +321,9 @@ def _cycle(spec: TaskClassifierSpec, s: TaskClassifierStatus, obs: Observed, ens
     edge = obs.evaluation.edge_case_accuracy()
     if edge is not None:
         s.metrics.edge_case_accuracy = round(edge, 4)
+    latency = obs.evaluation.p50_latency_ms("candidate" if decision.promote else "serving")
+    if latency is not None:
+        s.metrics.p50_latency_ms = round(latency, 1)
     s.cycle = n
     s.candidate_version = s.canary_since = None
     s.phase = "Serving"
