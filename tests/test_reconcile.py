@@ -221,17 +221,29 @@ def test_a_cycle_job_fine_tunes_at_the_cycle_rate_and_the_first_training_does_no
     assert train_config(spec, 100).learning_rate == spec.training.learning_rate
 
 
-def test_the_data_job_gives_on_task_rows_their_twins_unless_the_spec_says_not():
-    from ontask.operator.manifests import Context, data_job
+def test_the_data_job_reads_its_labelling_settings_from_the_classifier_s_spec(monkeypatch):
+    import argparse
 
-    def args(spec):
-        return data_job(Context("c", "ns", "uid", spec), "c")["spec"]["template"]["spec"]["containers"][0]["args"]
+    from ontask.data.cli import add_arguments, resolve_settings
+    from ontask.operator.manifests import Context, data_job
 
     spec = SPEC.model_copy(deep=True)
     spec.data.source = "s3://bucket/shots/"
-    assert "--other-task-twins" in args(spec)
     spec.data.other_task_twins = False
-    assert "--other-task-twins" not in args(spec)
+    spec.data.min_label_confidence = 0.8
+    spec.judge.mode, spec.judge.cache = JudgeMode.pointwise, False
+    [container] = data_job(Context("c", "ns", "uid", spec), "c")["spec"]["template"]["spec"]["containers"]
+    # The Job's command line, run with the Job's environment: the settings are the spec's.
+    for e in container["env"]:
+        monkeypatch.setenv(e["name"], e["value"])
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = resolve_settings(parser.parse_args(container["args"][1:]))
+    assert (args.other_task_twins, args.min_confidence, args.judge_weight) == (False, 0.8, 0.5)
+    assert (args.judge_mode, args.judge_cache) == ("pointwise", False)
+    # A person's command line without --config gets the spec's defaults; a flag overrides one.
+    args = resolve_settings(parser.parse_args(["prepare", "shots/", "--name", "d", "--no-other-task-twins"]))
+    assert (args.other_task_twins, args.min_confidence) == (False, 0.6)
 
 
 def test_a_deprecated_field_is_a_status_warning_and_one_event():
@@ -409,10 +421,11 @@ def test_child_names_leave_room_for_what_kserve_and_the_training_operator_derive
 
 def test_a_classifier_whose_name_cannot_name_its_children_fails_with_the_reason():
     from ontask.operator.handlers import _validate
+    from ontask.operator.settings import OperatorSettings
 
-    status, problems = _validate(SPEC.model_dump(by_alias=True), {}, 1, "team.a")
+    status, problems = _validate(SPEC.model_dump(by_alias=True), {}, 1, "team.a", OperatorSettings())
     assert status["phase"] == "Failed" and "DNS-1035" in problems[0]
-    assert _validate(SPEC.model_dump(by_alias=True), {}, 1, "team-a")[1] == []
+    assert _validate(SPEC.model_dump(by_alias=True), {}, 1, "team-a", OperatorSettings())[1] == []
 
 
 def test_customer_screenshots_wait_for_the_judge_service_which_labels_them():
@@ -431,12 +444,7 @@ def test_customer_screenshots_wait_for_the_judge_service_which_labels_them():
     args = data_job(Context("c", "ns", "uid", spec), "c")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[args.index("--judge-url") + 1] == "http://c-judge-predictor.ns"
     assert args[args.index("--judge-runtime") + 1] == "vllm" and "--judge" not in args  # never loaded in the Job
-    assert args[args.index("--judge-mode") + 1] == "preference" and "--no-judge-cache" not in args
-    spec = spec.model_copy(
-        update={"judge": spec.judge.model_copy(update={"mode": JudgeMode.pointwise, "cache": False})}
-    )
-    args = data_job(Context("c", "ns", "uid", spec), "c")["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert args[args.index("--judge-mode") + 1] == "pointwise" and "--no-judge-cache" in args
+    assert args[-2:] == ["--config", "env:ONTASK_CLASSIFIER_SPEC"]  # the judge's mode and cache: the spec's
 
 
 def test_a_shared_judge_is_used_and_waited_for_but_never_created():

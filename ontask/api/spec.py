@@ -99,6 +99,14 @@ class DataSpec(Model):
         description="When labelling the customer's screenshots for the bootstrap: the judge's "
         "weight beside the verifier's rules (0: the rules alone).",
     )
+    min_label_confidence: float = Field(
+        0.6,
+        ge=0.5,
+        le=1.0,
+        description="When labelling the customer's screenshots for the bootstrap: a row whose label (the "
+        "judge's and the rules' weighted P(on-task)) is less sure than this stays unlabelled, and is not "
+        "trained on.",
+    )
     other_task_twins: bool = Field(
         True,
         description="Each bootstrap row labelled on-task also trains as an off-task row: its own pixels "
