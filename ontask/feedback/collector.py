@@ -62,7 +62,7 @@ class Collector:
         security: Optional[KafkaSecurity] = None,
     ):
         self.classifier, self.spec, self.store, self.bootstrap = classifier, spec, store, bootstrap
-        self.security = security or KafkaSecurity.from_env()
+        self.security = security or KafkaSecurity()  # plaintext unless given (ontask.feedback.settings)
         self.prefix = prefix or classifier_prefix(classifier)
         self.group_id = group_id or f"ontask-feedback-{classifier}"
         self.clock = clock

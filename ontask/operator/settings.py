@@ -13,13 +13,14 @@ from typing import Literal, Mapping, Optional
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ontask.feedback.kafka_security import SaslMechanism, SecurityProtocol
+from ontask.feedback.settings import BOOTSTRAP_ENV
 
 # Environment variable -> field (the chart's templates/deployment.yaml sets them).
 ENV = {
     "ONTASK_IMAGE": "image",
     "ONTASK_STORE": "store",
     "ONTASK_S3_SECRET": "s3_secret",
-    "ONTASK_KAFKA_BOOTSTRAP": "kafka_bootstrap",
+    BOOTSTRAP_ENV: "kafka_bootstrap",
     "ONTASK_KSERVE_MODE": "kserve_mode",
     "ONTASK_PROMETHEUS_SCRAPING": "prometheus_scraping",
     "ONTASK_CHILD_S3_ENDPOINT": "child_s3_endpoint",

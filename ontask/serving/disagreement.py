@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from ontask.api import MAX_INLINE_IMAGE_BYTES, Correction
+from ontask.feedback.kafka_security import KafkaSecurity
 from ontask.feedback.producer import make_correction
 from ontask.judge.remote import JudgeClient
 from ontask.labels import OFF, ON
@@ -133,9 +134,9 @@ class DisagreementLoop:
         self._thread.join(timeout)
 
 
-def kafka_publisher(bootstrap: str, topic: str) -> Callable[[Correction], None]:
+def kafka_publisher(bootstrap: str, topic: str, security: KafkaSecurity) -> Callable[[Correction], None]:
     """Publishes corrections (acks=all) through one long-lived producer."""
     from ontask.feedback.producer import new_producer, send
 
-    producer = new_producer(bootstrap)
+    producer = new_producer(bootstrap, security)
     return lambda c: send(c, topic=topic, producer=producer)
