@@ -15,6 +15,7 @@ from ontask.models.loading import load_vlm
 from ontask.models.tiny import build_tiny_vlm
 from ontask.store import LocalStore
 from ontask.trainers.lora import add_lora, merged_state_dict
+from ontask.verify import builtin_verifier_config
 from tests.conftest import REPO
 
 
@@ -28,7 +29,7 @@ def test_merged_checkpoint_answers_like_the_adapted_model(tmp_path):
             if "lora_B" in n:
                 p.normal_(0, 0.5)  # make the adapters matter
     ex = example_at(0, 1)
-    inputs = encode(processor, ex.image, ex.task, ex.windows)
+    inputs = encode(processor, ex.image, ex.task, ex.windows, builtin_verifier_config())
     with torch.no_grad():
         adapted = model(**inputs).logits
     plain, _ = load_vlm(str(tmp_path / "tiny"))

@@ -12,7 +12,7 @@ from ontask.spec import TaskClassifierSpec
 from ontask.store import LocalStore
 from ontask.trainers.run import load_rows, train_config
 from ontask.trainers.trainer import row_reward
-from ontask.verify import Verifier
+from ontask.verify import builtin_verifier_config
 
 
 def test_the_trainer_and_the_verl_reward_agree_row_by_row(tmp_path):
@@ -26,7 +26,7 @@ def test_the_trainer_and_the_verl_reward_agree_row_by_row(tmp_path):
     ]
     write_version(store, "parity", rows, "ontask/parity", {})
     _, processor = load_vlm(str(build_tiny_vlm(tmp_path / "tiny", seed=3)))
-    loaded = load_rows(store, "parity", None, processor, Verifier())
+    loaded = load_rows(store, "parity", None, processor, builtin_verifier_config(), verifier_scores=True)
     assert [r.judge_p_on for r in loaded.train] == [0.93, 0.58, None, None]
     assert loaded.train[2].correction == rows[2].label
     spec = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}})

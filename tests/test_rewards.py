@@ -38,15 +38,17 @@ def test_hybrid_is_the_weighted_sum():
 
 
 def test_malformed_answer_gets_zero_and_is_counted():
-    r = hybrid_reward("I think it is fine", "on-task", Weights(), judge_p_on=0.9, verifier_p_on=0.9)
+    r = hybrid_reward("I think it is fine", "on-task", Weights.from_spec(), judge_p_on=0.9, verifier_p_on=0.9)
     assert r.score == 0.0 and r.malformed
 
 
 def test_a_human_correction_overrides_everything():
     # The label and both scorers say on-task; the human said off-task: only agreeing with the human pays.
-    r = hybrid_reward("on-task", "on-task", Weights(), judge_p_on=0.99, verifier_p_on=0.99, correction="off-task")
+    r = hybrid_reward(
+        "on-task", "on-task", Weights.from_spec(), judge_p_on=0.99, verifier_p_on=0.99, correction="off-task"
+    )
     assert r.score == 0.0 and r.overridden
-    assert hybrid_reward("off-task", "on-task", Weights(), 0.99, 0.99, correction="off-task").score == 1.0
+    assert hybrid_reward("off-task", "on-task", Weights.from_spec(), 0.99, 0.99, correction="off-task").score == 1.0
 
 
 def _load_like_verl(path: str, name: str):

@@ -85,7 +85,7 @@ def test_a_student_with_a_hybrid_fit_serves_its_mix_with_the_verifier(tmp_path):
     from ontask.models.hybrid import HybridFit
     from ontask.models.tiny import build_tiny_vlm
     from ontask.serving.predictor import StudentPredictor
-    from ontask.verify import VerifierConfig, score_windows
+    from ontask.verify import builtin_verifier_config, score_windows
 
     folder = build_tiny_vlm(tmp_path / "v1", seed=5)
     ex = next(generate(1, seed=4))
@@ -94,7 +94,7 @@ def test_a_student_with_a_hybrid_fit_serves_its_mix_with_the_verifier(tmp_path):
             {"image": base64.b64encode(encode_png(ex.image)).decode(), "task": ex.task, "windows": ex.windows}
         ]
     }
-    verifier_p = score_windows(ex.task, ex.windows, VerifierConfig.load())[0]
+    verifier_p = score_windows(ex.task, ex.windows, builtin_verifier_config())[0]
 
     def served(weight):
         if weight is not None:
