@@ -14,9 +14,9 @@ import yaml
 from kubernetes import client as k8s
 
 from ontask.models.tiny import build_tiny_vlm
+from ontask.operator.local import free_port
 from ontask.spec import GROUP, PLURAL, VERSION
 from ontask.store import S3Store, upload_folder
-from realservers.proc import free_port
 from tests.conftest import REPO, run_cli
 from tests.kubelet_standin import KubeletStandIn
 

@@ -13,8 +13,8 @@ from safetensors.torch import load_file
 
 from ontask.data import generate, write_version
 from ontask.models.tiny import build_tiny_vlm
+from ontask.operator.local import free_port
 from ontask.store import LocalStore
-from realservers.proc import free_port
 from tests.conftest import REPO
 
 CONFIG = (

@@ -152,7 +152,7 @@ def test_vllm_server_judge_agrees_with_transformers_on_gpu(tmp_path):
     import urllib.request
 
     pytest.importorskip("vllm", reason="vllm is installed only where a GPU is (pip install ontask[vllm])")
-    from realservers.proc import free_port
+    from ontask.operator.local import free_port
 
     folder = build_tiny_vlm(tmp_path / "tiny")
     port = free_port()

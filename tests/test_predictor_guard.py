@@ -13,8 +13,8 @@ import requests
 from ontask.data import generate
 from ontask.data.images import encode_png
 from ontask.models.tiny import build_tiny_vlm
+from ontask.operator.local import free_port
 from realservers.predictors import Predictor
-from realservers.proc import free_port
 
 TOKEN = "s3cr3t-token-for-tests"
 
