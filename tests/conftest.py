@@ -117,6 +117,32 @@ def consume(bootstrap: str, topic: str, n: int, timeout_ms: int = 20000) -> list
     return out
 
 
+def console_produce(bootstrap: str, topic: str, key: str, value: str, separator: str = "|") -> None:
+    """Send one keyed record with Kafka's own console producer, as a person types it (the key,
+    `separator`, the value); the producer's stderr fails the test if it does not exit cleanly."""
+    from realservers.kafka import java_cmd
+
+    out = subprocess.run(
+        java_cmd(
+            "org.apache.kafka.tools.ConsoleProducer",
+            "--bootstrap-server",
+            bootstrap,
+            "--topic",
+            topic,
+            "--property",
+            "parse.key=true",
+            "--property",
+            f"key.separator={separator}",
+            heap="256m",
+        ),
+        input=f"{key}{separator}{value}\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+
+
 def run_cli(
     binary: str, *args: str, kubeconfig: Path | None = None, input: str | None = None, check: bool = False
 ) -> subprocess.CompletedProcess[str]:
