@@ -9,15 +9,14 @@ import torch
 
 from ontask.data.generate import example_at
 from ontask.models.loading import load_vlm
-from ontask.models.tiny import build_tiny_vlm
 from ontask.rewards.components import Weights
 from ontask.trainers.trainer import TrainConfig, Trainer, encode_examples
 from ontask.verify import builtin_verifier_config
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return build_tiny_vlm(tmp_path_factory.mktemp("hygiene") / "tiny", seed=2)
+def tiny(tiny_vlm):
+    return tiny_vlm(2)
 
 
 def _trainer(model, processor, **cfg) -> Trainer:

@@ -7,15 +7,14 @@ import torch
 from ontask.data.generate import example_at
 from ontask.models.loading import load_vlm
 from ontask.models.prompt import prompt_text
-from ontask.models.tiny import build_tiny_vlm
 from ontask.trainers.grpo import entropy
 from ontask.trainers.rollout import completion_logprobs, sample_group
 from ontask.verify import builtin_verifier_config
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    model, processor = load_vlm(str(build_tiny_vlm(tmp_path_factory.mktemp("roll") / "tiny", seed=5)))
+def tiny(tiny_vlm):
+    model, processor = load_vlm(str(tiny_vlm(5)))
     ex = example_at(0, 2)
     messages = [
         {
@@ -96,13 +95,13 @@ def test_answers_stop_at_the_end_of_answer_token(tiny):
             assert eos not in real[:-1]  # nothing real after the end of the answer
 
 
-def test_a_padded_batch_of_prompts_gives_each_answer_the_log_probs_it_gets_alone(tmp_path):
+def test_a_padded_batch_of_prompts_gives_each_answer_the_log_probs_it_gets_alone(tiny_vlm):
     """The warm start's batched forward pass (screenshots of different sizes, answers of
     different lengths, left padding) equals one prompt at a time."""
     from ontask.models.answer import AnswerTokens, encode
     from ontask.trainers.rollout import answer_logprobs
 
-    model, processor = load_vlm(str(build_tiny_vlm(tmp_path / "tiny", seed=6)))
+    model, processor = load_vlm(str(tiny_vlm(6)))
     model.eval()
     answers = AnswerTokens(processor, model)
     examples = [example_at(3, i) for i in range(5)]

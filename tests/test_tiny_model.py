@@ -9,14 +9,14 @@ import torch
 from PIL import Image, ImageDraw
 
 from ontask.models.loading import CheckpointError, load_vlm
-from ontask.models.tiny import build_tiny_vlm, parameter_count
+from ontask.models.tiny import parameter_count
 from ontask.store import S3Store, upload_folder
 from tests.conftest import REPO
 
 
 @pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    return build_tiny_vlm(tmp_path_factory.mktemp("tiny") / "v0")
+def tiny_dir(tiny_vlm):
+    return tiny_vlm()
 
 
 def _screenshot() -> Image.Image:

@@ -8,16 +8,15 @@ import torch
 
 from ontask.data.generate import example_at
 from ontask.models.loading import load_vlm
-from ontask.models.tiny import build_tiny_vlm
 from ontask.rewards.components import Weights
 from ontask.trainers.trainer import TrainConfig, Trainer, encode_examples, jsonl_logger
 from ontask.verify import builtin_verifier_config
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tiny_vlm):
     torch.manual_seed(0)
-    model, processor = load_vlm(str(build_tiny_vlm(tmp_path_factory.mktemp("trainer") / "tiny", seed=1)))
+    model, processor = load_vlm(str(tiny_vlm(1)))
     rows = encode_examples(
         processor, (example_at(50, i) for i in range(10)), builtin_verifier_config(), verifier_scores=True
     )
@@ -136,13 +135,13 @@ def test_held_out_accuracy_is_the_same_in_batches_of_val_batch_size(setup):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (runs on the device machine)")
-def test_on_a_gpu_the_trainer_keeps_fp32_weights_computes_in_bf16_and_learns(tmp_path):
+def test_on_a_gpu_the_trainer_keeps_fp32_weights_computes_in_bf16_and_learns(tiny_vlm):
     """The placement a GPU pod gets: weights (the optimizer's master copy) fp32 on the device,
     the rollout snapshot bf16 there, every batch moved to it, and the warm start still teaches."""
     from ontask.trainers.run import training_device
 
     device = training_device()
-    model, processor = load_vlm(str(build_tiny_vlm(tmp_path / "tiny", seed=1)), device=str(device))
+    model, processor = load_vlm(str(tiny_vlm(1)), device=str(device))
     rows = encode_examples(
         processor, (example_at(50, i) for i in range(10)), builtin_verifier_config(), verifier_scores=True
     )

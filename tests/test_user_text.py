@@ -47,7 +47,7 @@ def test_a_line_break_in_a_title_cannot_forge_a_focused_line_or_the_summary(sep)
     assert len(lines) == 6  # Windows:, two windows, the summary, the task, the question
 
 
-def test_a_poisoned_correction_goes_through_a_cycle_and_its_training_encoding(tmp_path):
+def test_a_poisoned_correction_goes_through_a_cycle_and_its_training_encoding(tmp_path, tiny_vlm):
     """The same text in a correction stays in the buffer for every later cycle: the cycle's
     dataset (variants included) must encode, row for row, as the training job encodes it."""
     from ontask.data import generate, write_version
@@ -55,7 +55,6 @@ def test_a_poisoned_correction_goes_through_a_cycle_and_its_training_encoding(tm
     from ontask.feedback.buffer import Entry
     from ontask.feedback.cycle import assemble_cycle
     from ontask.models.loading import load_vlm
-    from ontask.models.tiny import build_tiny_vlm
     from ontask.spec import FeedbackSpec
     from ontask.store import LocalStore
     from ontask.trainers.run import load_rows
@@ -77,7 +76,7 @@ def test_a_poisoned_correction_goes_through_a_cycle_and_its_training_encoding(tm
     spec = FeedbackSpec(variants_per_correction=2, replay_ratio=0.5, holdout_fraction=1e-6)
     manifest = assemble_cycle(store, "focus", 1, entries, spec, replay_dataset="focus")
 
-    _, processor = load_vlm(str(build_tiny_vlm(tmp_path / "tiny", seed=1)))
+    _, processor = load_vlm(str(tiny_vlm(1)))
     loaded = load_rows(store, manifest["name"], manifest["version"], processor, builtin_verifier_config())
     assert sum(loaded.skipped.values()) == 0
     rows = loaded.train + loaded.val

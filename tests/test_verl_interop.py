@@ -13,7 +13,6 @@ import pytest
 
 from ontask.data import generate, write_version
 from ontask.interop.verl_config import VerlConfigError, read_verl_config, spec_from_verl
-from ontask.models.tiny import build_tiny_vlm
 from ontask.rewards.verl import compute_score
 from ontask.store import LocalStore
 from tests.conftest import REPO
@@ -121,12 +120,12 @@ def test_semi_online_learning_off_means_on_policy():
     assert spec.training.sync_steps == 1
 
 
-def test_the_plans_yaml_verbatim_trains_through_ontask_train_with_its_verifier_file(tmp_path):
+def test_the_plans_yaml_verbatim_trains_through_ontask_train_with_its_verifier_file(tmp_path, tiny_vlm):
     """The plan's file as written (10 epochs, batches of 32, groups of 5, 16 answer tokens) and a
     verifier_config.yaml beside it that the training uses."""
     store = tmp_path / "store"
     write_version(LocalStore(store), "screens", list(generate(8, seed=5)), "ontask/synthetic", {})
-    base = build_tiny_vlm(tmp_path / "base")
+    base = tiny_vlm()
     folder = tmp_path / "config"
     folder.mkdir()
     (folder / "task_classifier_grpo.yaml").write_text(PLAN_TEXT)
@@ -187,12 +186,12 @@ def test_spec_from_verl_config_prints_a_task_classifier_the_schema_accepts():
     assert tc.spec.feedback.cycle_every == 100
 
 
-def test_verls_own_reward_manager_scores_an_export_as_ontask_does(tmp_path):
+def test_verls_own_reward_manager_scores_an_export_as_ontask_does(tmp_path, tiny_vlm):
     verl_python = os.environ.get("ONTASK_VERL_PYTHON", "")
     assert Path(verl_python).is_file(), "verl's venv is missing: run `make verl-venv` (make test builds it)"
     store = tmp_path / "store"
     write_version(LocalStore(store), "screens", list(generate(16, seed=6)), "ontask/synthetic", {})
-    tiny = build_tiny_vlm(tmp_path / "tiny")
+    tiny = tiny_vlm()
     export = tmp_path / "export"
     out = subprocess.run(
         [
