@@ -4,17 +4,20 @@ ontask's reward module does."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from ontask.data import generate, write_version
 from ontask.interop.verl_config import VerlConfigError, read_verl_config, spec_from_verl
 from ontask.rewards.verl import compute_score
 from ontask.store import LocalStore
+from ontask.verify import builtin_verifier_config
 from tests.conftest import REPO
 
 PLAN = REPO / "examples" / "task_classification" / "config" / "task_classifier_grpo.yaml"
@@ -192,6 +195,12 @@ def test_verls_own_reward_manager_scores_an_export_as_ontask_does(tmp_path, tiny
     store = tmp_path / "store"
     write_version(LocalStore(store), "screens", list(generate(16, seed=6)), "ontask/synthetic", {})
     tiny = tiny_vlm()
+    # The plan's folder with rules of its own beside it (no distractions): the export hands them on.
+    config = tmp_path / "config"
+    shutil.copytree(PLAN.parent, config)
+    rules = yaml.safe_load(builtin_verifier_config().text)
+    rules["distractions"] = []
+    (config / "verifier_config.yaml").write_text(yaml.safe_dump(rules))
     export = tmp_path / "export"
     out = subprocess.run(
         [
@@ -207,7 +216,7 @@ def test_verls_own_reward_manager_scores_an_export_as_ontask_does(tmp_path, tiny
             "--out",
             str(export),
             "--config",
-            str(PLAN),
+            str(config / PLAN.name),
         ],
         capture_output=True,
         text=True,
@@ -242,12 +251,23 @@ def test_verls_own_reward_manager_scores_an_export_as_ontask_does(tmp_path, tiny
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["manager"] == "NaiveRewardManager"
-    expected = {
-        r["extra_info"]["id"]: compute_score(
-            r["data_source"], answers[r["extra_info"]["id"]], r["reward_model"]["ground_truth"], r["extra_info"]
-        )["score"]
-        for r in rows
-    }
+    exported_rules = export / "config" / "verifier_config.yaml"
+    assert yaml.safe_load(exported_rules.read_text())["distractions"] == []
+
+    def scores(**rules) -> dict[str, float]:
+        return {
+            r["extra_info"]["id"]: compute_score(
+                r["data_source"],
+                answers[r["extra_info"]["id"]],
+                r["reward_model"]["ground_truth"],
+                r["extra_info"],
+                **rules,
+            )["score"]
+            for r in rows
+        }
+
+    expected = scores(verifier_config=str(exported_rules))
+    assert expected != scores()  # the plan's rules, not the built-in ones, score the export
     assert result["scores"] == pytest.approx(expected, abs=1e-9)
     assert result["rm_scores_sum"] == pytest.approx([expected[r["extra_info"]["id"]] for r in rows], abs=1e-6)
     assert len({round(s, 6) for s in expected.values()}) > 3  # scores that tell answers apart
