@@ -142,7 +142,7 @@ spec:
 """
 
 
-def test_a_cycle_that_forgets_is_refused_by_the_gate_with_the_reason(tmp_path):
+def test_a_cycle_that_forgets_is_refused_by_the_gate_with_the_reason(tmp_path, tiny_vlm):
     """The serving model answers its own screens right; a cycle of corrections that all say the
     opposite, at a high rate with nothing replayed, forgets the rest: the job's gate refuses it
     and says why, with both slices recorded."""
@@ -150,7 +150,6 @@ def test_a_cycle_that_forgets_is_refused_by_the_gate_with_the_reason(tmp_path):
     import sys
 
     from ontask.evaluation.gate import read_evaluation
-    from ontask.models.tiny import build_tiny_vlm
     from ontask.trainers.run import load_spec, run_training
     from tests.conftest import REPO
 
@@ -160,7 +159,7 @@ def test_a_cycle_that_forgets_is_refused_by_the_gate_with_the_reason(tmp_path):
     # The classifier's own screens are all off-task (its regression set is their val split).
     own = [replace(x, label="off-task") for x in generate(32, seed=4)]  # 5 regression rows
     write_version(store, "focus", own, "ontask/synthetic", {})
-    base = build_tiny_vlm(tmp_path / "base", seed=5)
+    base = tiny_vlm(5)
     v1 = run_training(spec, store, "focus", "focus", str(base), warm_start_steps=20, model_version="v1")
     corrections = _entries(store, 12)
     for e in corrections:

@@ -28,9 +28,9 @@ from ontask.feedback.retention import sweep_cycle_datasets
 from ontask.feedback.state import Counts, CycleProgress
 from ontask.store import S3Store
 from ontask.store_paths import feedback_pack_key, pack_created
-from realservers.kafka import KafkaBroker, java_cmd
+from realservers.kafka import KafkaBroker
 from realservers.predictors import s3_env
-from tests.conftest import REPO, bomb_png, consume
+from tests.conftest import REPO, bomb_png, console_produce, consume
 
 CLASSIFIER = "fb-test"
 
@@ -255,26 +255,7 @@ def test_a_correction_from_kafkas_console_producer_is_accepted(kafka_bootstrap, 
             {"app": "Firefox", "title": "PR #12 - GitHub", "url": "https://github.com/x/pull/12", "focused": True}
         ],
     }
-    line = f"{CLASSIFIER}\t{json.dumps(doc)}\n"
-    out = subprocess.run(
-        java_cmd(
-            "org.apache.kafka.tools.ConsoleProducer",
-            "--bootstrap-server",
-            kafka_bootstrap,
-            "--topic",
-            topic,
-            "--property",
-            "parse.key=true",
-            "--property",
-            "key.separator=\t",
-            heap="256m",
-        ),
-        input=line,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
+    console_produce(kafka_bootstrap, topic, CLASSIFIER, json.dumps(doc), separator="\t")
     store = S3Store(s3_config, "feedback-test", f"console-{uuid.uuid4().hex[:6]}")
     collector = Collector(CLASSIFIER, FeedbackSpec(topic=topic, reviewers=["qa-console"]), store, kafka_bootstrap)
     try:

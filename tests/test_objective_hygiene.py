@@ -9,19 +9,20 @@ import torch
 
 from ontask.data.generate import example_at
 from ontask.models.loading import load_vlm
-from ontask.models.tiny import build_tiny_vlm
 from ontask.rewards.components import Weights
 from ontask.trainers.trainer import TrainConfig, Trainer, encode_examples
-from ontask.verify import Verifier
+from ontask.verify import builtin_verifier_config
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return build_tiny_vlm(tmp_path_factory.mktemp("hygiene") / "tiny", seed=2)
+def tiny(tiny_vlm):
+    return tiny_vlm(2)
 
 
 def _trainer(model, processor, **cfg) -> Trainer:
-    rows = encode_examples(processor, (example_at(31, i) for i in range(8)), Verifier())
+    rows = encode_examples(
+        processor, (example_at(31, i) for i in range(8)), builtin_verifier_config(), verifier_scores=True
+    )
     config = dict(
         group_size=3, prompts_per_step=2, max_response_length=4, eval_every=0, learning_rate=3e-3,
         weights=Weights(0.8, 0.0, 0.2), sync_steps=2,

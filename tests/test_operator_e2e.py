@@ -43,9 +43,10 @@ def cluster(
     s3_config,
     kafka_bootstrap,
     tmp_path_factory,
+    tiny_vlm,
 ):
     work = tmp_path_factory.mktemp("e2e")
-    store, standin = prepare_namespace(kube, admin_api, s3, s3_config, work, NS, BUCKET, kserve=True)
+    store, standin = prepare_namespace(kube, admin_api, s3, s3_config, tiny_vlm, work, NS, BUCKET, kserve=True)
     operator = Operator(kube, s3, kafka_bootstrap, work, NS, BUCKET).start()
     yield operator, standin, store
     operator.stop()

@@ -12,20 +12,19 @@ import requests
 
 from ontask.data import generate
 from ontask.data.images import encode_png
-from ontask.models.tiny import build_tiny_vlm
+from ontask.operator.local import free_port
 from realservers.predictors import Predictor
-from realservers.proc import free_port
 
 TOKEN = "s3cr3t-token-for-tests"
 
 
 @pytest.fixture(scope="module")
-def guarded(tmp_path_factory):
+def guarded(tmp_path_factory, tiny_vlm):
     work = tmp_path_factory.mktemp("guard")
     metrics_port = free_port()
     student = Predictor(
         "student",
-        str(build_tiny_vlm(work / "v1", seed=5)),
+        str(tiny_vlm(5, copy_to=work / "v1")),
         work,
         "--metrics-port",
         str(metrics_port),

@@ -160,9 +160,9 @@ TOPIC = f"tv2-corrections-{uuid.uuid4().hex[:6]}"
 
 
 @pytest.fixture(scope="module")
-def cluster(kube, admin_api, crd_installed, trainer_v2, s3, s3_config, kafka_bootstrap, tmp_path_factory):
+def cluster(kube, admin_api, crd_installed, trainer_v2, s3, s3_config, kafka_bootstrap, tmp_path_factory, tiny_vlm):
     work = tmp_path_factory.mktemp("trainer-v2-e2e")
-    store, standin = prepare_namespace(kube, admin_api, s3, s3_config, work, E2E_NS, BUCKET)
+    store, standin = prepare_namespace(kube, admin_api, s3, s3_config, tiny_vlm, work, E2E_NS, BUCKET)
     # The installation chose Trainer v2 (the chart's operator.trainingBackend).
     extra = {"ONTASK_TRAINING_BACKEND": "TrainJob"}
     operator = Operator(kube, s3, kafka_bootstrap, work, E2E_NS, BUCKET, extra_env=extra).start()

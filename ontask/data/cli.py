@@ -167,9 +167,9 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
             judge = image_judge(judge)
         if args.verifier:
-            from ontask.verify import Verifier
+            from ontask.verify import Verifier, builtin_verifier_config
 
-            verifier = Verifier()
+            verifier = Verifier(builtin_verifier_config())  # a dataset belongs to no model yet
         labeller = judge_verifier_labeller(judge, verifier, args.judge_weight, args.min_confidence)
     result = prepare(
         args.source,

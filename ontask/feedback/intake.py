@@ -17,7 +17,7 @@ from ontask.feedback.messages import InvalidCorrection, parse_correction_and_ima
 from ontask.feedback.state import CycleProgress, State
 from ontask.labels import label_of
 from ontask.store_paths import ReferenceRefused, confine_reference
-from ontask.verify.verifier import VerifierConfig, score_windows
+from ontask.verify import VerifierConfig, score_windows
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from ontask.api import TaskClassifier, TaskClassifierSpec
-from ontask.verify.verifier import VerifierConfig
+from ontask.verify import VerifierConfig, read_verifier_config
 
 JUDGE_FILE = "judge_config.yaml"
 VERIFIER_FILE = "verifier_config.yaml"
@@ -215,7 +215,7 @@ def read_verl_config(path: str | Path, source: str = "synthetic") -> VerlTrainin
     spec = spec_from_verl(_yaml(path), judge_doc, source)
     verifier = None
     if (path.parent / VERIFIER_FILE).is_file():
-        verifier = VerifierConfig.load(path.parent / VERIFIER_FILE)
+        verifier = read_verifier_config(path.parent / VERIFIER_FILE)
         if verifier.errors:
             raise VerlConfigError(f"{path.parent / VERIFIER_FILE}: " + "; ".join(verifier.errors))
         files.append(path.parent / VERIFIER_FILE)

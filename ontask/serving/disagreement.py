@@ -15,7 +15,7 @@ from ontask.api import MAX_INLINE_IMAGE_BYTES, Correction
 from ontask.feedback.kafka_security import KafkaSecurity
 from ontask.feedback.producer import make_correction
 from ontask.judge.remote import JudgeClient
-from ontask.labels import OFF, ON
+from ontask.labels import label_of
 from ontask.serving import metrics
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def judge_correction(check: Check, judge_p_on: float, min_confidence: float) -> 
     """The correction a judge verdict implies: one when the judge disagrees with the student at
     least `min_confidence` sure, else None. The id is a content hash, so re-checking the same
     screenshot never yields a second correction."""
-    judge_label = ON if judge_p_on >= 0.5 else OFF
+    judge_label = label_of(judge_p_on)
     if judge_label == check.student_label or max(judge_p_on, 1 - judge_p_on) < min_confidence:
         return None
     digest = hashlib.sha256(f"{check.image_sha256}|{check.task}|{check.model_version}".encode()).hexdigest()[:32]

@@ -23,7 +23,7 @@ from ontask.interop.verl_config import looks_like_verl, read_verl_config
 from ontask.labels import LABELS
 from ontask.models.answer import encode, p_on_task
 from ontask.models.hybrid import HybridFit
-from ontask.models.loading import CheckpointError, check_checkpoint, load_vlm
+from ontask.models.loading import CheckpointError, check_checkpoint, load_vlm, local_copy
 from ontask.rewards.components import Weights
 from ontask.store import Store, StoreError, download_prefix, upload_folder
 from ontask.store_paths import checkpoints_prefix, classifier_prefix, metrics_key, model_key, models_prefix
@@ -37,7 +37,7 @@ from ontask.trainers.trainer import (
     jsonl_logger,
     progress_line,
 )
-from ontask.verify.verifier import VerifierConfig
+from ontask.verify import Verifier, VerifierConfig, model_verifier_config
 
 log = logging.getLogger("ontask.train")
 
@@ -80,7 +80,7 @@ def train_config(
         learning_rate=lr,
         entropy_coef=t.entropy_coef,
         kl_coef=t.kl_coef,
-        weights=Weights(t.reward_weights.binary, t.reward_weights.judge, t.reward_weights.verifier),
+        weights=Weights.from_spec(t.reward_weights),
         sync_steps=t.sync_steps,
         advantage_norm=t.advantage_norm,
         max_response_length=spec.data.max_response_length,
@@ -107,12 +107,16 @@ def load_rows(
     dataset: str,
     version: Optional[str],
     processor,
-    verifier=None,
+    config: VerifierConfig,
     max_prompt_length: Optional[int] = None,
+    verifier_scores: bool = False,
 ) -> LoadedRows:
-    """Encode a dataset version; rows without a usable image or label, or whose prompt has more
-    than max_prompt_length text tokens (image tokens excluded; spec.data.maxPromptLength, as
-    verl filters overlong prompts), are skipped and counted."""
+    """Encode a dataset version, its prompts' task words read with `config` (with
+    `verifier_scores`, each row also carries the verifier's score under those rules); rows
+    without a usable image or label, or whose prompt has more than max_prompt_length text tokens
+    (image tokens excluded; spec.data.maxPromptLength, as verl filters overlong prompts), are
+    skipped and counted."""
+    verifier = Verifier(config) if verifier_scores else None
     ds = read_version(store, dataset, version)
     train, val, skipped = [], [], {"missing image": 0, "bad label": 0, "prompt too long": 0}
     for row in ds.rows:
@@ -129,7 +133,7 @@ def load_rows(
             continue
         task, windows = row["extra_info"]["task"], row_windows(row)
         v = verifier.verify(task, windows=windows).score if verifier is not None else None
-        inputs = encode(processor, image, task, windows)
+        inputs = encode(processor, image, task, windows, config)
         if max_prompt_length is not None:
             ids = inputs["input_ids"]
             text_tokens = int(ids.numel() - (ids == processor.image_token_id).sum())
@@ -209,9 +213,9 @@ def init_distributed() -> tuple[int, int]:
 STATE_FILE = "trainer_state.pt"
 
 
-def _save_checkpoint(store: Store, prefix: str, trainer: Trainer, processor) -> None:
-    """Model, processor and trainer state under prefix/step-<N>/, then `latest.json` last, so a
-    reader never sees a half-written checkpoint as the latest."""
+def _save_checkpoint(store: Store, prefix: str, trainer: Trainer, processor, verifier_config: VerifierConfig) -> None:
+    """Model, processor, verifier rules and trainer state under prefix/step-<N>/, then
+    `latest.json` last, so a reader never sees a half-written checkpoint as the latest."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "ckpt"
         state = trainer.state_dict()
@@ -222,6 +226,7 @@ def _save_checkpoint(store: Store, prefix: str, trainer: Trainer, processor) -> 
         else:
             trainer.model.save_pretrained(folder)
         processor.save_pretrained(folder)
+        verifier_config.write(folder)
         torch.save(state, folder / STATE_FILE)
         upload_folder(store, folder, f"{prefix}/step-{trainer.step}")
     store.put_bytes(f"{prefix}/latest.json", json.dumps({"step": trainer.step}).encode(), "application/json")
@@ -259,10 +264,11 @@ def run_training(
     classifier's prefix (a sync cycle, `cycle`, fine-tunes at the cycle's learning rate).
     Checkpoints go to checkpoints/<dataset>-<version>/ every saveEvery steps, and a run started
     again resumes from the latest one and continues the same run.
-    The verifier scores rows with `verifier_config`'s rules (default: the built-in ones).
+    The verifier scores rows and reads the prompts' task words with `verifier_config`'s rules
+    (default: the base model's own, the built-in ones for a base checkpoint), and those rules are
+    written beside the model: it is served and evaluated with the rules it was trained with.
     Returns a summary with the version and the final accuracy."""
     from ontask.data.dataset import list_versions
-    from ontask.verify import Verifier
 
     device = training_device()
     rank, world = init_distributed()
@@ -291,8 +297,17 @@ def run_training(
         set_pixel_budget(processor.image_processor, spec.serving.model_max_pixels)
         if lora_rank:
             add_lora(model, lora_rank)
+        if verifier_config is None:
+            # A sync cycle starts from the serving model: its rules carry on into the candidate.
+            verifier_config = model_verifier_config(resume or local_copy(base_model, s3))
         rows = load_rows(
-            store, dataset, dataset_version, processor, Verifier(verifier_config), spec.data.max_prompt_length
+            store,
+            dataset,
+            dataset_version,
+            processor,
+            verifier_config,
+            spec.data.max_prompt_length,
+            verifier_scores=True,
         )
         cfg = train_config(spec, len(rows.train), warm_start_steps, max_minutes, cycle, supervised_only)
         metrics_path = Path(tmp) / "metrics.jsonl"
@@ -331,7 +346,9 @@ def run_training(
             rows.val or rows.train[:16],
             cfg,
             log=logger,
-            on_checkpoint=(lambda t: _save_checkpoint(store, ckpt_prefix, t, processor)) if rank == 0 else None,
+            on_checkpoint=(
+                (lambda t: _save_checkpoint(store, ckpt_prefix, t, processor, verifier_config)) if rank == 0 else None
+            ),
         )
         if cycle and resume is None:
             anchored = anchor_replayed_rows(model, rows.train, trainer.answers, spec.feedback.anchor_weight)
@@ -368,6 +385,7 @@ def run_training(
         # A LoRA run is served as a plain checkpoint: adapters merged into the weights.
         model.save_pretrained(out, **({"state_dict": merged_state_dict(model)} if has_lora(model) else {}))
         processor.save_pretrained(out)
+        verifier_config.write(out)
         hybrid = fit_model_hybrid(model, trainer.answers, rows.val, f"{dataset}:{dataset_version} val")
         if hybrid is not None:
             hybrid.write(out)

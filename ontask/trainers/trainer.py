@@ -23,8 +23,10 @@ from typing import Any, Callable, Iterable, Optional
 
 import torch
 
-from ontask.api import DataSpec, RewardWeights, TrainingSpec
-from ontask.models.answer import OFF, ON, AnswerTokens, encode, p_on_task
+from ontask.api import DataSpec, TrainingSpec
+from ontask.labels import ON, label_of
+from ontask.models.answer import AnswerTokens, encode, p_on_task
+from ontask.models.hybrid import mix
 from ontask.rewards.components import Reward, Weights, hybrid_reward
 from ontask.trainers.curriculum import Curriculum, draw_batch, is_hard
 from ontask.trainers.grpo import group_advantages, groups_with_signal, grpo_objective
@@ -35,13 +37,11 @@ from ontask.trainers.rollout import (
     model_device,
     sample_group,
 )
+from ontask.verify import Verifier, VerifierConfig
 
 
 def _spec_default(model, name: str):
     return model.model_fields[name].default
-
-
-_W = RewardWeights()
 
 
 @dataclass
@@ -53,7 +53,7 @@ class TrainConfig:
     learning_rate: float = _spec_default(TrainingSpec, "learning_rate")
     entropy_coef: float = _spec_default(TrainingSpec, "entropy_coef")
     kl_coef: float = _spec_default(TrainingSpec, "kl_coef")
-    weights: Weights = field(default_factory=lambda: Weights(_W.binary, _W.judge, _W.verifier))
+    weights: Weights = field(default_factory=Weights.from_spec)
     sync_steps: int = _spec_default(TrainingSpec, "sync_steps")
     max_response_length: int = _spec_default(DataSpec, "max_response_length")
     prompts_per_step: int = _spec_default(DataSpec, "train_batch_size")
@@ -111,7 +111,7 @@ def accuracy(model, rows: list[Encoded], answers: AnswerTokens, batch_size: int 
             with mixed_precision(model):
                 last = model(**batch, logits_to_keep=1).logits[:, -1].float()
             p_on = torch.softmax(torch.stack([last[:, answers.on], last[:, answers.off]], 1), 1)[:, 0]
-            correct += sum((ON if q >= 0.5 else OFF) == r.label for q, r in zip(p_on.tolist(), chunk))
+            correct += sum(label_of(q) == r.label for q, r in zip(p_on.tolist(), chunk))
     model.train(was)
     return correct / max(1, len(rows))
 
@@ -174,7 +174,7 @@ def anchor_replayed_rows(model, rows: list[Encoded], answers: AnswerTokens, weig
     for r in rows:
         if r.replayed and weight > 0:
             label = 1.0 if r.label == ON else 0.0
-            r.target_p_on = weight * p_on_task(model, r.inputs, answers) + (1 - weight) * label
+            r.target_p_on = mix(p_on_task(model, r.inputs, answers), label, weight)
             n += 1
     model.train(was)
     return n
@@ -550,15 +550,19 @@ def config_dict(cfg: TrainConfig) -> dict[str, Any]:
     return d
 
 
-def encode_examples(processor, examples: Iterable, verifier=None) -> list[Encoded]:
-    """Encode dataset examples once; the verifier's score rides along for the hybrid reward."""
+def encode_examples(
+    processor, examples: Iterable, config: VerifierConfig, verifier_scores: bool = False
+) -> list[Encoded]:
+    """Encode dataset examples once, their prompts' task words read with `config`; with
+    `verifier_scores`, the verifier's score under the same rules rides along for the hybrid reward."""
+    verifier = Verifier(config) if verifier_scores else None
     out = []
     for ex in examples:
         v = verifier.verify(ex.task, windows=ex.windows).score if verifier is not None else None
         out.append(
             Encoded(
                 ex.id,
-                encode(processor, ex.image, ex.task, ex.windows),
+                encode(processor, ex.image, ex.task, ex.windows, config),
                 ex.label,
                 ex.task,
                 ex.windows,
