@@ -15,7 +15,7 @@ help:
 	@echo "make test          build/install everything needed, then run the whole test suite"
 	@echo "make bench         run the benchmarks"
 	@echo "make servers-up    start the real test servers in the background (servers-down stops them)"
-	@echo "make crd           regenerate the chart's CRD from ontask/spec.py"
+	@echo "make crd           regenerate the chart's CRD from ontask/api/"
 	@echo "make real-screens  build (once, cached) the real-screens set: real applications under Xvfb"
 
 # The Python environment lives in the cache, keyed by the lock file's hash, so fresh clones
@@ -67,7 +67,7 @@ real-screens: venv system-deps
 	$(PY) -m ontask.cli data real-screens
 
 crd: venv
-	$(PY) -m ontask.crd
+	$(PY) -m ontask.api.crd
 
 demo:
 	@PYTHON=$(PYTHON) bash scripts/preflight.sh demo

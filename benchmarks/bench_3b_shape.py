@@ -127,7 +127,7 @@ def run() -> None:
             f"GRPO step over {STEP_TIMEOUT_S} s here: one answer's forward + backward instead: "
             f"{train['forward_backward_s']:.0f} s"
         )
-    from ontask.spec import JudgeSpec, StudentResources
+    from ontask.api import JudgeSpec, StudentResources
 
     judge_gib = judge_weights_gib()
     default = StudentResources().memory

@@ -52,6 +52,7 @@ def run() -> None:
     import matplotlib.pyplot as plt
 
     from ontask import realscreens
+    from ontask.api import TaskClassifierSpec
     from ontask.data.catalog import catalog_corpus
     from ontask.data.dataset import Example, write_version
     from ontask.data.generate import family_examples, generate
@@ -60,7 +61,6 @@ def run() -> None:
     from ontask.demo import CYCLE_WARM_START_STEPS
     from ontask.evaluation.compare import Item, compare
     from ontask.models.tiny import build_tiny_vlm
-    from ontask.spec import TaskClassifierSpec
     from ontask.store import LocalStore
     from ontask.trainers.run import run_training
 

@@ -34,10 +34,10 @@ import pybase64
 from kafka import KafkaConsumer, KafkaProducer
 from PIL import Image, ImageDraw
 
+from ontask.api import FeedbackSpec
 from ontask.feedback import Collector, encode_correction, make_correction
 from ontask.feedback.connection import FETCH_BYTES_PER_PARTITION
 from ontask.feedback.packs import PACK_BYTES, UPLOAD_THREADS
-from ontask.spec import FeedbackSpec
 from ontask.store import S3Config, S3Store
 
 REPO = Path(__file__).resolve().parents[1]

@@ -54,12 +54,14 @@ def _grpo(folder: Path) -> str:
     from ontask.trainers.rows import encode_examples
     from ontask.trainers.run import training_device
     from ontask.trainers.trainer import Trainer
-    from ontask.verify import Verifier
+    from ontask.verify import builtin_verifier_config
 
     torch.cuda.reset_peak_memory_stats()
     model, processor = load_vlm(str(folder), device=str(training_device()))
     add_lora(model, 16)
-    rows = encode_examples(processor, (example_at(7, i) for i in range(24)), Verifier())
+    rows = encode_examples(
+        processor, (example_at(7, i) for i in range(24)), builtin_verifier_config(), verifier_scores=True
+    )
     cfg = TrainConfig(
         group_size=4,
         prompts_per_step=4,

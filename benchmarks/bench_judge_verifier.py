@@ -12,7 +12,7 @@ import torch
 from ontask.data.generate import example_at
 from ontask.judge import Judge, JudgeInput, JudgmentCache, TransformersBackend
 from ontask.models.tiny import build_tiny_vlm
-from ontask.verify import Verifier
+from ontask.verify import Verifier, builtin_verifier_config
 
 N = 24
 
@@ -37,7 +37,7 @@ def run() -> None:
     print(f"{'  no cache (2 prompts per judgment)':<46} {cold:>12.1f}")
     print(f"{'  cache hit':<46} {warm:>12.1f}")
 
-    verifier = Verifier()
+    verifier = Verifier(builtin_verifier_config())
     t0 = time.perf_counter()
     for ex in examples:
         verifier.verify(ex.task, windows=ex.windows)

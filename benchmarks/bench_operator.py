@@ -55,12 +55,12 @@ def _set_up(kube, store_dir: Path) -> None:
     from kubernetes import client as k8s
     from kubernetes import config as k8s_config
 
+    from ontask.api import GROUP, PLURAL, VERSION, TaskClassifierSpec
     from ontask.operator.kube_children import ISVC, context_for
     from ontask.operator.manifests import data_job, inference_service, training_job
     from ontask.operator.reconcile import FIRST_VERSION
     from ontask.operator.settings import OperatorSettings
     from ontask.operator.training import PYTORCHJOB
-    from ontask.spec import GROUP, PLURAL, VERSION, TaskClassifierSpec
     from realservers import upstream_crds
 
     chart = REPO / "charts" / "ontask"  # the TaskClassifier CRD (files/crds) and kopf's peering ones (crds)

@@ -8,12 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+from ontask.api import FeedbackSpec
 from ontask.data import write_version
 from ontask.data.generate import example_at
 from ontask.feedback.buffer import Entry
 from ontask.feedback.cycle import assemble_cycle
 from ontask.images import encode_png, sha256
-from ontask.spec import FeedbackSpec
 from ontask.store import LocalStore
 
 CORRECTIONS = 50

@@ -157,10 +157,13 @@ def role_serve(folder: str) -> dict:
     from ontask.images import fit_for
     from ontask.models.classifier import StudentClassifier
     from ontask.models.hybrid import HybridFit
+    from ontask.verify import model_verifier_config
 
     sampler = Sampler()
     model, processor, load = _load(folder, sampler)
-    clf = StudentClassifier(model, processor, SERVING_PIXELS, HybridFit.read(Path(folder)))
+    clf = StudentClassifier(
+        model, processor, model_verifier_config(folder), SERVING_PIXELS, HybridFit.read(Path(folder))
+    )
     image, task, windows, _ = _screenshot()
     # The same inputs p_on_task builds, counted apart (its forward pass is what is timed).
     fitted = fit_for(image, processor.image_processor)
@@ -191,6 +194,7 @@ def _trainer(folder: str, lora_rank: int, group_size: int, max_response: int, sa
     from ontask.trainers.lora import add_lora
     from ontask.trainers.rows import encode_examples
     from ontask.trainers.trainer import Trainer
+    from ontask.verify import model_verifier_config
 
     model, processor, load = _load(folder, sampler)
     set_pixel_budget(processor.image_processor, SERVING_PIXELS)
@@ -198,7 +202,7 @@ def _trainer(folder: str, lora_rank: int, group_size: int, max_response: int, sa
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     _, _, _, ex = _screenshot()
     ex.image = ex.image.resize(FULL_HD)
-    rows = encode_examples(processor, [ex])
+    rows = encode_examples(processor, [ex], model_verifier_config(folder))
     cfg = TrainConfig(group_size=group_size, max_response_length=max_response, prompts_per_step=1, val_batch_size=1)
     # Alternating rewards: every group has signal, so the step always runs its backward pass (a
     # random model's answers are all malformed alike, and a group that agrees is skipped).

@@ -67,9 +67,10 @@ def run_ontask(steps: int, model_dir: str) -> dict:
     from ontask.trainers.config import TrainConfig
     from ontask.trainers.rows import encode_examples
     from ontask.trainers.trainer import Trainer
+    from ontask.verify import builtin_verifier_config
 
     model, processor = load_vlm(model_dir)
-    rows = encode_examples(processor, _data(16))
+    rows = encode_examples(processor, _data(16), builtin_verifier_config())
     cfg = TrainConfig(
         group_size=GROUP,
         prompts_per_step=PROMPTS_PER_STEP,
@@ -108,17 +109,19 @@ def run_trl(steps: int, model_dir: str) -> dict:
     from trl import GRPOConfig, GRPOTrainer
 
     from ontask.prompt import prompt_text
+    from ontask.verify import builtin_verifier_config
 
     processor = AutoProcessor.from_pretrained(model_dir)
     model = Qwen2_5_VLForConditionalGeneration.from_pretrained(model_dir, dtype=torch.float32)
     examples = _data(16)
+    rules = builtin_verifier_config()
     ds = Dataset.from_list(
         [
             {
                 "prompt": [
                     {
                         "role": "user",
-                        "content": [{"type": "image"}, {"type": "text", "text": prompt_text(e.task, e.windows)}],
+                        "content": [{"type": "image"}, {"type": "text", "text": prompt_text(e.task, e.windows, rules)}],
                     }
                 ],
                 "image": e.image,

@@ -51,7 +51,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], object]]] = {
         "the capture agent on an X11 desktop: answers, corrections, evidence",
         _owned_by("ontask.agent.cli"),
     ),
-    "crd": ("print the TaskClassifier CRD generated from the models", _owned_by("ontask.crd")),
+    "crd": ("print the TaskClassifier CRD generated from the models", _owned_by("ontask.api.crd")),
 }
 
 

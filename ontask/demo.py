@@ -24,8 +24,9 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
+from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
 from ontask.labels import ON
@@ -143,7 +144,7 @@ def _demo_spec(
 ):
     """The demo's TaskClassifier: tiny models on CPU, the customer's folder, a cycle per n_edge
     corrections, and a gate that promotes any candidate at least as good as the serving one."""
-    from ontask.spec import TaskClassifierSpec
+    from ontask.api import TaskClassifierSpec
 
     return TaskClassifierSpec.model_validate(
         {
@@ -345,9 +346,26 @@ SMALL = {
 }
 
 
+class DemoSettings(BaseModel):
+    """`ontask demo`'s settings from the environment (`make demo` sets them), read once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    out: Path = Field(Path("out/demo"), description="The run folder (ONTASK_DEMO_DIR).")
+    kafka_bootstrap: Optional[str] = Field(None, description="Kafka for the corrections (ONTASK_KAFKA_BOOTSTRAP).")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "DemoSettings":
+        """The settings in the environment; empty values count as unset."""
+        from ontask.feedback.settings import KafkaSettings
+
+        out = environ.get("ONTASK_DEMO_DIR")
+        return cls(kafka_bootstrap=KafkaSettings.from_env(environ).bootstrap, **({"out": out} if out else {}))
+
+
 def add_arguments(demo: argparse.ArgumentParser) -> None:
     """`ontask demo`'s options."""
-    demo.add_argument("--out", default=os.environ.get("ONTASK_DEMO_DIR", "out/demo"), help="output folder")
+    demo.add_argument("--out", type=Path, help="output folder (default: ONTASK_DEMO_DIR, or out/demo)")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument(
         "--small",
@@ -356,15 +374,20 @@ def add_arguments(demo: argparse.ArgumentParser) -> None:
     )
     demo.add_argument(
         "--kafka-bootstrap",
-        default=os.environ.get("ONTASK_KAFKA_BOOTSTRAP"),
-        help="Kafka for the corrections (`make demo` starts a local broker)",
+        help="Kafka for the corrections (default: ONTASK_KAFKA_BOOTSTRAP; `make demo` starts a local broker)",
     )
     demo.set_defaults(func=_cmd_demo)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    settings = DemoSettings.from_env()
     try:
-        run(Path(args.out), args.kafka_bootstrap, seed=args.seed, **(SMALL if args.small else {}))
+        run(
+            args.out or settings.out,
+            args.kafka_bootstrap or settings.kafka_bootstrap,
+            seed=args.seed,
+            **(SMALL if args.small else {}),
+        )
     except DemoFailed as e:
         print(f"ontask demo: {e}", file=sys.stderr)
         return 1

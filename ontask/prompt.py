@@ -1,14 +1,16 @@
 """The prompt the student and the judge see: the task, the window evidence as text, and the
 question. One function, so the trainer, the predictor and the judge ask the same thing. User
-text enters it only through `clean_text`: what a user types cannot change the prompt's shape."""
+text enters it only through `clean_text`: what a user types cannot change the prompt's shape.
+The task words it names are the verifier's (its synonyms), from the configuration it is handed:
+a model's own (ontask.verify.model_verifier_config), so it is asked as it was trained."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 from typing import Iterable, Mapping, Optional
 
+from ontask.verify.config import VerifierConfig
 from ontask.verify.relevance import relevance
 
 QUESTION = "Is the person on-task or off-task? Answer on-task or off-task."
@@ -48,13 +50,6 @@ def clean_text(text: Optional[str]) -> str:
     return _TAG_TOKENS.sub(lambda m: f"< {m.group(1)}{m.group(2)}>", out)
 
 
-@lru_cache(maxsize=1)
-def _synonyms() -> dict[str, list[str]]:
-    from ontask.verify.verifier import VerifierConfig
-
-    return VerifierConfig.load().synonyms
-
-
 # Where the task's words were found, one line after the windows (see evidence_text).
 WHERE_TASK_WORDS = {
     "focused": "Task words in: the focused window",
@@ -63,11 +58,11 @@ WHERE_TASK_WORDS = {
 }
 
 
-def evidence_text(windows: Optional[Iterable[Mapping]], task: Optional[str] = None) -> str:
+def evidence_text(windows: Optional[Iterable[Mapping]], task: Optional[str], config: VerifierConfig) -> str:
     """Window titles and URLs as lines of text, the focused window last (nearest the question:
     a small model finds it at a short, steady distance from where it answers). With the task,
     each line also names the task's words the window mentions (the verifier's keyword rule,
-    stems and synonyms): whether a title is about the task is then read, not memorised.
+    stems and `config`'s synonyms): whether a title is about the task is then read, not memorised.
 
     With the task, a last line says where its words are: the focused window, a background window
     only, or none. Most rows are decided by the focused window, so a model trained on them reads
@@ -87,7 +82,7 @@ def evidence_text(windows: Optional[Iterable[Mapping]], task: Optional[str] = No
         if url:
             line += f" <{url}>"
         if task is not None:
-            _, hits = relevance(task, f"{title} {url}", _synonyms())
+            _, hits = relevance(task, f"{title} {url}", config.synonyms)
             line += f" (task words: {', '.join(hits) if hits else 'none'})"
             if hits:
                 where = "focused" if focused else ("background" if where == "none" else where)
@@ -99,15 +94,16 @@ def evidence_text(windows: Optional[Iterable[Mapping]], task: Optional[str] = No
     return "\n".join(lines)
 
 
-def prompt_text(task: str, windows: Optional[Iterable[Mapping]], swapped: bool = False) -> str:
-    """The text part of the user turn (the image comes before it)."""
+def prompt_text(task: str, windows: Optional[Iterable[Mapping]], config: VerifierConfig, swapped: bool = False) -> str:
+    """The text part of the user turn (the image comes before it); its task words are read with
+    `config`'s synonyms."""
     question = QUESTION_SWAPPED if swapped else QUESTION
-    return f"Windows:\n{evidence_text(windows, task)}\nTask: {clean_text(task)}\n{question}"
+    return f"Windows:\n{evidence_text(windows, task, config)}\nTask: {clean_text(task)}\n{question}"
 
 
-def verl_prompt(task: str, windows: Optional[Iterable[Mapping]]) -> list[dict]:
+def verl_prompt(task: str, windows: Optional[Iterable[Mapping]], config: VerifierConfig) -> list[dict]:
     """Chat messages in verl's RL dataset layout (an <image> placeholder in the content)."""
-    return [{"role": "user", "content": IMAGE_PLACEHOLDER + prompt_text(task, windows)}]
+    return [{"role": "user", "content": IMAGE_PLACEHOLDER + prompt_text(task, windows, config)}]
 
 
 def chat_prompt(processor, text: str) -> str:

@@ -297,15 +297,22 @@ class S3Store:
         return f"s3://{self.bucket}/{path}"
 
 
+def s3_endpoint_from_env() -> Optional[str]:
+    """The S3 endpoint the environment names (S3_ENDPOINT, else AWS_ENDPOINT_URL; a bare host
+    gets http://, or https:// with S3_USE_HTTPS=1), or None: no S3 configured."""
+    endpoint = os.environ.get("S3_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint and "://" not in endpoint:
+        endpoint = ("https://" if os.environ.get("S3_USE_HTTPS", "0") == "1" else "http://") + endpoint
+    return endpoint or None
+
+
 def s3_config_from_env(endpoint: Optional[str] = None) -> S3Config:
     """S3 settings from the standard variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
     S3_ENDPOINT / AWS_ENDPOINT_URL), as KServe's storage initializer reads them; without keys, the
-    pod's cloud identity."""
-    endpoint = endpoint or os.environ.get("S3_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL")
+    pod's cloud identity. This module is the one place that reads them."""
+    endpoint = endpoint or s3_endpoint_from_env()
     if not endpoint:
         raise StoreError("no S3 endpoint: set spec.storage.endpoint, S3_ENDPOINT or AWS_ENDPOINT_URL")
-    if "://" not in endpoint:
-        endpoint = ("https://" if os.environ.get("S3_USE_HTTPS", "0") == "1" else "http://") + endpoint
     key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
     if bool(key) != bool(secret):
         raise StoreError("half an S3 key pair: set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither")

@@ -1,7 +1,10 @@
 """Every key of the artifact store, named in one place.
 
     datasets/<name>/v<N>/                  a dataset version (manifest.json, data.parquet, images/)
-    classifiers/<c>/models/<vN>/           a trained model version (a Qwen2.5-VL folder)
+    classifiers/<c>/models/<vN>/           a trained model version (a Qwen2.5-VL folder, with the
+                                           hybrid's fit and the verifier's rules it was trained
+                                           with beside config.json: ontask-hybrid.json,
+                                           ontask-verifier.yaml)
     classifiers/<c>/metrics/<vN>.jsonl     its training metrics (appended while it trains)
     classifiers/<c>/evaluations/<vN>.json  a candidate's evaluation and promotion decision
     classifiers/<c>/checkpoints/<dataset>-<version>/step-<N>/, latest.json

@@ -7,7 +7,9 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .proc import ServerProcess, cache_dir, free_port, port_open
+from ontask.operator.local import free_port
+
+from .proc import ServerProcess, cache_dir, port_open
 
 KAFKA_VERSION = "4.0.1"
 

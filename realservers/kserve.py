@@ -26,10 +26,12 @@ from typing import Any
 
 import yaml
 
+from ontask.operator.local import free_port
+
 from .certs import CertAuthority
 from .incluster import account_kubeconfig, account_with_role, apply, kubectl, service_here
 from .kube import KubeEndpoints
-from .proc import ServerProcess, bin_path, cache_dir, free_port
+from .proc import ServerProcess, bin_path, cache_dir
 
 NAMESPACE = "kserve"
 ACCOUNT = "kserve-controller-manager"

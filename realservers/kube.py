@@ -13,8 +13,10 @@ from pathlib import Path
 
 import yaml
 
+from ontask.operator.local import free_port
+
 from .certs import CertAuthority, service_account_keys
-from .proc import ServerProcess, bin_path, free_port
+from .proc import ServerProcess, bin_path
 
 ADMIN_USER = "ontask-admin"
 NON_ADMIN_USER = "ontask-user"

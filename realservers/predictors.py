@@ -9,7 +9,8 @@ from typing import Optional
 
 import requests
 
-from realservers.proc import ServerProcess, free_port
+from ontask.operator.local import free_port
+from realservers.proc import ServerProcess
 
 REPO = Path(__file__).resolve().parents[1]
 

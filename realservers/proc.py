@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -32,29 +31,6 @@ def upstream_crds() -> Path:
     if not (path / ".complete").exists():
         raise FileNotFoundError(f"{path} is missing: run `make servers` (scripts/servers/build.sh crds) first")
     return path
-
-
-_HANDED_OUT: set[int] = set()
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now, below the kernel's ephemeral range (32768 and up
-    on Linux): a port the kernel picked for us could be picked again for some process's
-    outgoing connection before our server binds it (SeaweedFS died of exactly that), and a port
-    is never handed out twice by one test session."""
-    rng = random.Random()
-    for _ in range(1000):
-        port = rng.randrange(20000, 32768)
-        if port in _HANDED_OUT:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _HANDED_OUT.add(port)
-        return port
-    raise RuntimeError("no free TCP port in 20000-32767 on 127.0.0.1")
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from minio import Minio
 
-from .proc import ServerProcess, bin_path, free_port, port_open
+from ontask.operator.local import free_port
+
+from .proc import ServerProcess, bin_path, port_open
 
 
 @dataclass

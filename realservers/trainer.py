@@ -28,9 +28,11 @@ from typing import Any, Optional
 
 import yaml
 
+from ontask.operator.local import free_port
+
 from .incluster import account_kubeconfig, account_with_role, apply, kubectl, service_here
 from .kube import KubeEndpoints
-from .proc import ServerProcess, bin_path, cache_dir, free_port
+from .proc import ServerProcess, bin_path, cache_dir
 from .training_operator import CERT_DIR, private_mounts
 
 TRAINER_CRDS = (

@@ -26,9 +26,11 @@ from pathlib import Path
 
 import yaml
 
+from ontask.operator.local import free_port
+
 from .incluster import account_kubeconfig, account_with_role, apply, kubectl, service_here
 from .kube import KubeEndpoints
-from .proc import ServerProcess, bin_path, cache_dir, free_port, upstream_crds
+from .proc import ServerProcess, bin_path, cache_dir, upstream_crds
 
 NAMESPACE = "kubeflow"
 SERVICE = "training-operator"

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
 import zlib
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Sequence
 
 import pytest
 from kubernetes import client as k8s
@@ -25,6 +26,29 @@ from realservers import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """The tiny Qwen2.5-VL of ontask.models.tiny, built once per session for each seed (and
+    tokenizer corpus). `tiny_vlm(seed)` is the shared folder, which a test reads and never writes
+    into; `tiny_vlm(seed, copy_to=path)` is a copy of its own at `path`, for a test that changes
+    the folder or names it."""
+    from ontask.models.tiny import build_tiny_vlm
+
+    root = tmp_path_factory.mktemp("tiny-vlm")
+    built: dict[tuple[int, tuple[str, ...]], Path] = {}
+
+    def folder(seed: int = 0, copy_to: Path | None = None, corpus: Sequence[str] = ()) -> Path:
+        key = (seed, tuple(corpus))
+        if key not in built:
+            built[key] = build_tiny_vlm(root / f"seed{seed}-{len(built)}", seed=seed, corpus=corpus)
+        if copy_to is None:
+            return built[key]
+        shutil.copytree(built[key], copy_to)
+        return Path(copy_to)
+
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -115,6 +139,32 @@ def consume(bootstrap: str, topic: str, n: int, timeout_ms: int = 20000) -> list
     finally:
         consumer.close()
     return out
+
+
+def console_produce(bootstrap: str, topic: str, key: str, value: str, separator: str = "|") -> None:
+    """Send one keyed record with Kafka's own console producer, as a person types it (the key,
+    `separator`, the value); the producer's stderr fails the test if it does not exit cleanly."""
+    from realservers.kafka import java_cmd
+
+    out = subprocess.run(
+        java_cmd(
+            "org.apache.kafka.tools.ConsoleProducer",
+            "--bootstrap-server",
+            bootstrap,
+            "--topic",
+            topic,
+            "--property",
+            "parse.key=true",
+            "--property",
+            f"key.separator={separator}",
+            heap="256m",
+        ),
+        input=f"{key}{separator}{value}\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
 
 
 def run_cli(

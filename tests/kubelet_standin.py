@@ -30,12 +30,12 @@ from kubernetes import client as k8s
 from ontask.operator.local import (
     Processes,
     container_env,
+    free_port,
     predictor_command,
     predictor_ready,
     predictor_role,
     with_local_judge,
 )
-from realservers.proc import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 PYTORCHJOB = ("kubeflow.org", "v1", "pytorchjobs")

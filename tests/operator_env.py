@@ -13,10 +13,9 @@ from typing import Optional
 import yaml
 from kubernetes import client as k8s
 
-from ontask.models.tiny import build_tiny_vlm
-from ontask.spec import GROUP, PLURAL, VERSION
+from ontask.api import GROUP, PLURAL, VERSION
+from ontask.operator.local import free_port
 from ontask.store import S3Store, upload_folder
-from realservers.proc import free_port
 from tests.conftest import REPO, run_cli
 from tests.kubelet_standin import KubeletStandIn
 
@@ -137,15 +136,16 @@ def bind_chart_role(kube, namespace: str, extra: tuple[str, ...] = ()) -> None:
 
 
 def prepare_namespace(
-    kube, admin_api, s3, s3_config, work: Path, namespace: str, bucket: str, kserve: bool = False
+    kube, admin_api, s3, s3_config, tiny_vlm, work: Path, namespace: str, bucket: str, kserve: bool = False
 ) -> tuple[S3Store, KubeletStandIn]:
-    """The namespace, RBAC, base models in S3, and a running kubelet stand-in for it (`kserve`:
-    KServe's real controller runs, and the stand-in runs the pods it makes)."""
+    """The namespace, RBAC, base models in S3 (the session's tiny models, `tiny_vlm`), and a
+    running kubelet stand-in for it (`kserve`: KServe's real controller runs, and the stand-in
+    runs the pods it makes)."""
     run_cli("kubectl", "create", "namespace", namespace, kubeconfig=kube.admin_kubeconfig)
     bind_chart_role(kube, namespace)
     store = S3Store(s3_config, bucket)
-    upload_folder(store, build_tiny_vlm(work / "student", seed=1), "base/student")
-    upload_folder(store, build_tiny_vlm(work / "judge", seed=2), "base/judge")
+    upload_folder(store, tiny_vlm(1), "base/student")
+    upload_folder(store, tiny_vlm(2), "base/judge")
     standin = KubeletStandIn(
         admin_api,
         namespace,

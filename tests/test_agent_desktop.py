@@ -14,11 +14,10 @@ import uuid
 import pytest
 
 from ontask.agent.x11 import X11Desktop
+from ontask.api import FeedbackSpec
 from ontask.feedback import Collector
 from ontask.feedback.messages import parse_correction
-from ontask.models.tiny import build_tiny_vlm
 from ontask.realscreens.desktop import VirtualDesktop
-from ontask.spec import FeedbackSpec
 from ontask.store import S3Store
 from realservers.predictors import Predictor
 from tests.conftest import REPO, consume, wait_for
@@ -82,12 +81,10 @@ def test_agent_windows_prints_what_would_be_sent_under_each_privacy_setting(desk
 
 
 def test_an_answer_over_http_and_its_correction_on_kafka_and_in_the_buffer(
-    desktop, tmp_path, kafka_bootstrap, s3_config
+    desktop, tmp_path, kafka_bootstrap, s3_config, tiny_vlm
 ):
     desk, _ = desktop
-    student = Predictor(
-        "student", str(build_tiny_vlm(tmp_path / "v7", seed=3)), tmp_path, "--model-version", "v7"
-    ).start()
+    student = Predictor("student", str(tiny_vlm(3, copy_to=tmp_path / "v7")), tmp_path, "--model-version", "v7").start()
     state = {"XDG_STATE_HOME": str(tmp_path / "state")}
     try:
         run = _cli(

@@ -56,7 +56,7 @@ def test_the_crds_upgrade_with_the_release_and_outlive_it():
     """The TaskClassifier CRD is a template (crds/ is installed once and never upgraded by Helm),
     the schema generated from the spec, and `helm uninstall` keeps it; kopf's peering CRDs, which
     never change, are in crds/, which Helm installs before the peering object that needs them."""
-    from ontask.crd import CRD_PATH
+    from ontask.api.crd import CRD_PATH
 
     kube = ("--kube-version", "1.34.0")
     out = run_cli("helm", "template", "ontask", CHART, *kube, "--show-only", "templates/crds.yaml", check=True)
@@ -148,6 +148,7 @@ def test_the_operator_account_reads_no_secrets_and_stays_in_its_namespaces(kube,
 def test_every_child_pod_meets_the_restricted_standard_and_carries_no_api_token(kube):
     """The pods of the data Job, the PyTorchJob, the feedback collector and a predictor, as the real API server's Pod
     Security admission judges them in a namespace that enforces "restricted"."""
+    from ontask.api import TaskClassifierSpec
     from ontask.operator.context import Context
     from ontask.operator.manifests import (
         data_job,
@@ -156,7 +157,6 @@ def test_every_child_pod_meets_the_restricted_standard_and_carries_no_api_token(
         training_job,
         vllm_judge_service,
     )
-    from ontask.spec import TaskClassifierSpec
 
     namespace = _restricted_namespace(kube, "ontask-restricted-children")
     spec = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}})
@@ -220,9 +220,9 @@ def test_values_are_checked_by_the_charts_schema_with_the_operators_own_enums():
 
 
 def test_an_optional_service_monitor_and_pod_monitor_scrape_the_operator_and_the_predictors():
+    from ontask.api import TaskClassifierSpec
     from ontask.operator.context import Context
     from ontask.operator.manifests import inference_service
-    from ontask.spec import TaskClassifierSpec
 
     kube = ("--kube-version", "1.34.0")
     default = run_cli("helm", "template", "ontask", CHART, *kube, check=True).stdout

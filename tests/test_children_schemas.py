@@ -9,11 +9,11 @@ from __future__ import annotations
 import pytest
 from kubernetes import client as k8s
 
+from ontask.api import TaskClassifierSpec
 from ontask.operator.context import Context
 from ontask.operator.kube_children import ISVC
 from ontask.operator.manifests import data_job, feedback_collector, inference_service, training_job, vllm_judge_service
 from ontask.operator.training import PYTORCHJOB
-from ontask.spec import TaskClassifierSpec
 
 NS = "schemas"
 

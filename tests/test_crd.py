@@ -7,8 +7,7 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 
-from ontask import crd
-from ontask.spec import GROUP, PLURAL, VERSION
+from ontask.api import GROUP, PLURAL, VERSION, crd
 from tests.conftest import REPO, run_cli
 
 VALID = {
@@ -238,7 +237,7 @@ def _defaults_kept(sent: dict, model, prefix: str = "") -> list[str]:
 def test_every_spec_field_round_trips_through_kubectl_apply(kube, crd_installed, tmp_path):
     """A classifier with every field set (none at its default), applied as kubectl applies it
     (strict field validation), reads back equal: no field refused, pruned or defaulted away."""
-    from ontask.spec import TaskClassifierSpec
+    from ontask.api import TaskClassifierSpec
 
     spec = _every_field(TaskClassifierSpec)
     assert _defaults_kept(spec, TaskClassifierSpec) == []

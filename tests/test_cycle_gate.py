@@ -5,13 +5,13 @@ dataset, which cycles replay, exists."""
 import json
 from dataclasses import replace
 
+from ontask.api import FeedbackSpec
 from ontask.data import generate, write_version
 from ontask.data.dataset import read_version, row_meta
 from ontask.evaluation.evaluate import gate_sets
 from ontask.evaluation.gate import is_regression_row
 from ontask.feedback.buffer import Entry
 from ontask.feedback.cycle import assemble_cycle, correction_split, next_cycle_open, write_decision
-from ontask.spec import FeedbackSpec
 from ontask.store import LocalStore
 
 
@@ -142,7 +142,7 @@ spec:
 """
 
 
-def test_a_cycle_that_forgets_is_refused_by_the_gate_with_the_reason(tmp_path):
+def test_a_cycle_that_forgets_is_refused_by_the_gate_with_the_reason(tmp_path, tiny_vlm):
     """The serving model answers its own screens right; a cycle of corrections that all say the
     opposite, at a high rate with nothing replayed, forgets the rest: the job's gate refuses it
     and says why, with both slices recorded."""
@@ -151,7 +151,6 @@ def test_a_cycle_that_forgets_is_refused_by_the_gate_with_the_reason(tmp_path):
 
     from ontask.evaluation.gate import read_evaluation
     from ontask.interop.verl_config import load_spec
-    from ontask.models.tiny import build_tiny_vlm
     from ontask.trainers.run import run_training
     from tests.conftest import REPO
 
@@ -161,7 +160,7 @@ def test_a_cycle_that_forgets_is_refused_by_the_gate_with_the_reason(tmp_path):
     # The classifier's own screens are all off-task (its regression set is their val split).
     own = [replace(x, label="off-task") for x in generate(32, seed=4)]  # 5 regression rows
     write_version(store, "focus", own, "ontask/synthetic", {})
-    base = build_tiny_vlm(tmp_path / "base", seed=5)
+    base = tiny_vlm(5)
     v1 = run_training(spec, store, "focus", "focus", str(base), warm_start_steps=20, model_version="v1")
     corrections = _entries(store, 12)
     for e in corrections:

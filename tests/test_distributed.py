@@ -12,9 +12,8 @@ import torch
 from safetensors.torch import load_file
 
 from ontask.data import generate, write_version
-from ontask.models.tiny import build_tiny_vlm
+from ontask.operator.local import free_port
 from ontask.store import LocalStore
-from realservers.proc import free_port
 from tests.conftest import REPO
 
 CONFIG = (
@@ -53,8 +52,8 @@ def _train(tmp_path, name, launcher, env=None):
     return store_dir / "classifiers" / "ddp" / "models"
 
 
-def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
-    build_tiny_vlm(tmp_path / "base", seed=2)
+def test_two_processes_match_one_with_the_same_global_batch(tmp_path, tiny_vlm):
+    tiny_vlm(2, copy_to=tmp_path / "base")
     (tmp_path / "tc.yaml").write_text(CONFIG)
     single = _train(tmp_path, "single", [sys.executable])
     # The training operator's environment for one pod of a job with nprocPerNode "2".

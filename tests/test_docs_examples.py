@@ -25,6 +25,9 @@ MODULES = [
     "ontask.models.loading",
     "ontask.trainers.run",
     "ontask.realscreens.repaint",
+    "ontask.verify.config",
+    "ontask.models.hybrid",
+    "ontask.api.training",
 ]
 
 

@@ -1,8 +1,9 @@
 """The buffer's rules: dedupe by id and by content, eviction of the least valuable, priority order."""
 
+from ontask.api import FeedbackSpec
 from ontask.feedback.buffer import Buffer, Entry, priority
 from ontask.feedback.cycle import cycle_due
-from ontask.spec import FeedbackSpec
+from ontask.feedback.state import CycleProgress
 
 NOW = 1_000_000.0
 
@@ -56,7 +57,7 @@ def test_a_full_buffer_evicts_the_least_valuable_and_survives_a_round_trip():
 
 def test_a_cycle_is_due_after_cycle_every_or_the_maximum_wait():
     spec = FeedbackSpec(cycle_every=20, max_cycle_wait_minutes=60)
-    assert not cycle_due({"number": 0, "new": 19, "first_new_at": NOW}, spec, NOW + 60)
-    assert cycle_due({"number": 0, "new": 20, "first_new_at": NOW}, spec, NOW + 60)
-    assert cycle_due({"number": 0, "new": 1, "first_new_at": NOW}, spec, NOW + 3600)
-    assert not cycle_due({"number": 0, "new": 0, "first_new_at": None}, spec, NOW + 99999)
+    assert not cycle_due(CycleProgress(new=19, first_new_at=NOW), spec, NOW + 60)
+    assert cycle_due(CycleProgress(new=20, first_new_at=NOW), spec, NOW + 60)
+    assert cycle_due(CycleProgress(new=1, first_new_at=NOW), spec, NOW + 3600)
+    assert not cycle_due(CycleProgress(new=0, first_new_at=None), spec, NOW + 99999)

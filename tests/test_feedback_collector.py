@@ -20,17 +20,17 @@ import uuid
 from kafka import KafkaProducer
 from PIL import Image
 
+from ontask.api import FeedbackSpec
 from ontask.data import read_version
 from ontask.feedback import Collector, encode_correction, make_correction
 from ontask.feedback.retention import sweep_cycle_datasets
 from ontask.feedback.state import Counts, CycleProgress
 from ontask.images import ImageLimits
-from ontask.spec import FeedbackSpec
 from ontask.store import S3Store
 from ontask.store_paths import feedback_pack_key, pack_created
-from realservers.kafka import KafkaBroker, java_cmd
+from realservers.kafka import KafkaBroker
 from realservers.predictors import s3_env
-from tests.conftest import REPO, bomb_png, consume
+from tests.conftest import REPO, bomb_png, console_produce, consume
 
 CLASSIFIER = "fb-test"
 
@@ -255,26 +255,7 @@ def test_a_correction_from_kafkas_console_producer_is_accepted(kafka_bootstrap, 
             {"app": "Firefox", "title": "PR #12 - GitHub", "url": "https://github.com/x/pull/12", "focused": True}
         ],
     }
-    line = f"{CLASSIFIER}\t{json.dumps(doc)}\n"
-    out = subprocess.run(
-        java_cmd(
-            "org.apache.kafka.tools.ConsoleProducer",
-            "--bootstrap-server",
-            kafka_bootstrap,
-            "--topic",
-            topic,
-            "--property",
-            "parse.key=true",
-            "--property",
-            "key.separator=\t",
-            heap="256m",
-        ),
-        input=line,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
+    console_produce(kafka_bootstrap, topic, CLASSIFIER, json.dumps(doc), separator="\t")
     store = S3Store(s3_config, "feedback-test", f"console-{uuid.uuid4().hex[:6]}")
     collector = Collector(CLASSIFIER, FeedbackSpec(topic=topic, reviewers=["qa-console"]), store, kafka_bootstrap)
     try:
@@ -446,8 +427,8 @@ def test_a_dead_letter_the_broker_refuses_is_counted_and_intake_goes_on(kafka_bo
     assert counts["dead_letter_failed_in_a_row"] == 1
     assert json.loads(store.get_bytes("classifiers/fb-test/feedback/state.json"))["offsets"] == {"0": 2}
     # What the operator makes of it once it keeps happening: FeedbackConnected=False, and why.
+    from ontask.api import TaskClassifierSpec, TaskClassifierStatus
     from ontask.operator.reconcile import DEAD_LETTER_FAILURES_TO_REPORT, Observed, plan
-    from ontask.spec import TaskClassifierSpec, TaskClassifierStatus
 
     classifier = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}, "feedback": spec.wire()})
 

@@ -8,10 +8,9 @@ import uuid
 
 import pytest
 
+from ontask.api import MAX_INLINE_IMAGE_BYTES
 from ontask.feedback import InvalidCorrection, encode_correction, image_bytes, make_correction, parse_correction, send
-from ontask.spec import MAX_INLINE_IMAGE_BYTES
-from realservers.kafka import java_cmd
-from tests.conftest import REPO, consume
+from tests.conftest import REPO, console_produce, consume
 
 VALID = {
     "id": "c-1",
@@ -101,26 +100,7 @@ def test_helper_cli_and_console_producer_reach_the_topic(kafka_bootstrap, tmp_pa
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
-    console = json.dumps({**VALID, "id": "console-1"})
-    subprocess.run(
-        java_cmd(
-            "org.apache.kafka.tools.ConsoleProducer",
-            "--bootstrap-server",
-            kafka_bootstrap,
-            "--topic",
-            topic,
-            "--property",
-            "parse.key=true",
-            "--property",
-            "key.separator=|",
-            heap="256m",
-        ),
-        input=f"support-desk|{console}\n",
-        text=True,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    console_produce(kafka_bootstrap, topic, "support-desk", json.dumps({**VALID, "id": "console-1"}))
     messages = consume(kafka_bootstrap, topic, 3)
     assert [parse_correction(m.value).id for m in messages] == ["helper-1", "cli-1", "console-1"]
     assert all(m.key == b"support-desk" for m in messages)

@@ -11,9 +11,9 @@ from typing import Optional
 
 from PIL import Image
 
+from ontask.api import FeedbackSpec
 from ontask.feedback import Collector, encode_correction, make_correction
 from ontask.feedback.state import State
-from ontask.spec import FeedbackSpec
 from ontask.store import LocalStore
 from ontask.store_paths import classifier_prefix, feedback_state_key
 

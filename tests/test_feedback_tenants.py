@@ -14,9 +14,9 @@ from typing import Optional
 import pytest
 from PIL import Image, PngImagePlugin
 
+from ontask.api import FeedbackSpec
 from ontask.feedback import Collector, encode_correction, make_correction
 from ontask.feedback.state import CycleProgress
-from ontask.spec import FeedbackSpec
 from ontask.store import LocalStore
 
 CLASSIFIER = "desk"

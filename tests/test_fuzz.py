@@ -20,9 +20,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from ontask.api import FeedbackSpec
 from ontask.feedback import Collector, encode_correction, make_correction
-from ontask.models.tiny import build_tiny_vlm
-from ontask.spec import FeedbackSpec
 from ontask.store import S3Store
 from realservers.predictors import Predictor
 from tests.conftest import bomb_png
@@ -140,11 +139,11 @@ def requests_(draw) -> tuple[str, bytes, bool]:
 
 
 @pytest.fixture(scope="module")
-def predictor(tmp_path_factory):
+def predictor(tmp_path_factory, tiny_vlm):
     work = tmp_path_factory.mktemp("fuzz")
     server = Predictor(
         "student",
-        str(build_tiny_vlm(work / "student", seed=3)),
+        str(tiny_vlm(3, copy_to=work / "student")),
         work,
         "--max-image-bytes",
         "200000",

@@ -22,7 +22,7 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from ontask.crd import CRD_PATH, build_crd
+from ontask.api.crd import CRD_PATH, build_crd
 from realservers.kube import KubeCluster
 from tests.conftest import REPO, run_cli, wait_for
 from tests.kubelet_standin import KubeletStandIn

@@ -55,15 +55,17 @@ class TestServedProbabilities:
     def test_a_student_without_weight_answers_as_the_verifier_and_alone_where_it_has_no_evidence(self):
         from ontask.evaluation.compare import served_probabilities
         from ontask.models.hybrid import HybridFit
+        from ontask.verify import builtin_verifier_config
 
         items = self._items()
         fit = HybridFit(student_weight=0.0, fitted_on="d:v1 val", rows=10, accuracy={})
-        served = served_probabilities(fit, {"val": [0.9, 0.8]}, {"val": items})["val"]
+        served = served_probabilities(fit, builtin_verifier_config(), {"val": [0.9, 0.8]}, {"val": items})["val"]
         assert served[0] < 0.5  # the verifier's answer on a video: the student's 0.9 has no weight
         assert served[1] == 0.8  # the student's own answer where the verifier had nothing to read
 
     def test_a_model_without_a_fit_is_served_alone(self):
         from ontask.evaluation.compare import served_probabilities
+        from ontask.verify import builtin_verifier_config
 
         p = {"val": [0.9, 0.8]}
-        assert served_probabilities(None, p, {"val": self._items()}) is p
+        assert served_probabilities(None, builtin_verifier_config(), p, {"val": self._items()}) is p

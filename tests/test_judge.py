@@ -15,7 +15,6 @@ from ontask.judge import (
     ScoreRequest,
     TransformersBackend,
 )
-from ontask.models.tiny import build_tiny_vlm
 from ontask.store import S3Store
 
 
@@ -48,8 +47,8 @@ def test_bidirectional_averaging_cancels_a_first_option_bias(p_true, bias):
 
 
 @pytest.fixture(scope="module")
-def tiny_backend(tmp_path_factory):
-    return TransformersBackend.load(str(build_tiny_vlm(tmp_path_factory.mktemp("judge") / "tiny", seed=3)))
+def tiny_backend(tiny_vlm):
+    return TransformersBackend.load(str(tiny_vlm(3)))
 
 
 def test_transformers_backend_reads_the_answer_logits(tiny_backend):
@@ -144,7 +143,7 @@ def test_openai_response_parsing_follows_vllm_logprobs_shape():
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (runs on the device machine)")
-def test_vllm_server_judge_agrees_with_transformers_on_gpu(tmp_path):
+def test_vllm_server_judge_agrees_with_transformers_on_gpu(tiny_vlm):
     """vLLM's OpenAI-compatible server with logprobs gives the verdict transformers gives."""
     import subprocess
     import sys
@@ -152,9 +151,9 @@ def test_vllm_server_judge_agrees_with_transformers_on_gpu(tmp_path):
     import urllib.request
 
     pytest.importorskip("vllm", reason="vllm is installed only where a GPU is (pip install ontask[vllm])")
-    from realservers.proc import free_port
+    from ontask.operator.local import free_port
 
-    folder = build_tiny_vlm(tmp_path / "tiny")
+    folder = tiny_vlm()
     port = free_port()
     server = subprocess.Popen(
         [

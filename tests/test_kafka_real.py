@@ -1,14 +1,12 @@
 """The real Kafka broker: kafka-python and Kafka's own console clients interoperate."""
 
 import json
-import subprocess
 import uuid
 
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from realservers.kafka import java_cmd
-from tests.conftest import consume
+from tests.conftest import console_produce, consume
 
 
 def _topic(bootstrap: str) -> str:
@@ -30,26 +28,7 @@ def test_kafka_python_round_trip(kafka_bootstrap):
 
 def test_console_producer_message_is_consumed_by_kafka_python(kafka_bootstrap):
     topic = _topic(kafka_bootstrap)
-    line = json.dumps({"id": "c-1", "label": "off-task"})
-    subprocess.run(
-        java_cmd(
-            "org.apache.kafka.tools.ConsoleProducer",
-            "--bootstrap-server",
-            kafka_bootstrap,
-            "--topic",
-            topic,
-            "--property",
-            "parse.key=true",
-            "--property",
-            "key.separator=|",
-            heap="256m",
-        ),
-        input=f"support-desk|{line}\n",
-        text=True,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    console_produce(kafka_bootstrap, topic, "support-desk", json.dumps({"id": "c-1", "label": "off-task"}))
     [msg] = consume(kafka_bootstrap, topic, 1)
     assert msg.key == b"support-desk"
     assert json.loads(msg.value) == {"id": "c-1", "label": "off-task"}

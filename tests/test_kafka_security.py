@@ -10,10 +10,10 @@ import uuid
 import pytest
 from kafka.errors import KafkaError
 
+from ontask.api import FeedbackSpec
 from ontask.feedback import Collector, make_correction
 from ontask.feedback.kafka_security import KafkaSecurity
 from ontask.feedback.producer import new_producer, send
-from ontask.spec import FeedbackSpec
 from ontask.store import S3Store
 from realservers.kafka import KafkaBroker, SaslSsl
 from tests.conftest import wait_for

@@ -18,13 +18,13 @@ from typing import Any, Optional
 import pytest
 from kubernetes import client as k8s
 
+from ontask.api import TaskClassifierSpec
 from ontask.operator import kube_children
 from ontask.operator.child_state import contains
 from ontask.operator.context import Context
 from ontask.operator.kube_children import ISVC, KubeChildren
 from ontask.operator.manifests import MODE_ANNOTATION, PREDICTOR_METRICS_PORT, inference_service, vllm_judge_service
 from ontask.operator.names import predictor_deployment
-from ontask.spec import TaskClassifierSpec
 from tests.conftest import wait_for
 
 NS = "kserve-real"

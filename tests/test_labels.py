@@ -210,12 +210,12 @@ def test_edge_families_are_balanced_and_the_verifier_gets_the_teams_policy_wrong
     """The family the demo and the convergence benchmark teach by corrections: no rule knows it."""
     from ontask.data.generate import family_examples
     from ontask.data.labels import FOCUS_MUSIC_TEAM
-    from ontask.verify import VerifierConfig, score_windows
+    from ontask.verify import builtin_verifier_config, score_windows
 
     rows = family_examples("focus-music", 20, seed=5, policy=FOCUS_MUSIC_TEAM)
     assert len(rows) == 20 and sum(r.label == ON for r in rows) == 10
     assert all(rows[i].image.tobytes() == rows[i + 1].image.tobytes() for i in range(0, 20, 2))  # pairs share pixels
-    cfg = VerifierConfig.load()
+    cfg = builtin_verifier_config()
     on_rows = [r for r in rows if r.label == ON]
     assert all(score_windows(r.task, r.windows, cfg)[0] < 0.5 for r in on_rows)
 
@@ -225,7 +225,7 @@ def test_a_generic_title_leaves_the_page_to_decide_and_the_verifier_at_chance():
     serves and off-task for another task done in documents; title and URL name neither."""
     from ontask.data.generate import family_examples
     from ontask.data.scene import GENERIC_TITLES, Scene
-    from ontask.verify import VerifierConfig, score_windows
+    from ontask.verify import builtin_verifier_config, score_windows
 
     rows = family_examples("generic-title", 60, seed=2)
     assert sum(r.label == ON for r in rows) == 30
@@ -238,6 +238,6 @@ def test_a_generic_title_leaves_the_page_to_decide_and_the_verifier_at_chance():
         assert focused.kind == "document" and focused.heading not in (focused.url or "")
         assert "document" in TASKS_BY_ID[off_row.meta["task_id"]].tools  # the right tool, another task
     # Nothing the verifier reads (title, URL, the task's words) tells the two sides apart.
-    cfg = VerifierConfig.load()
+    cfg = builtin_verifier_config()
     right = sum((score_windows(r.task, r.windows, cfg)[0] >= 0.5) == (r.label == ON) for r in rows)
     assert 0.35 <= right / len(rows) <= 0.65

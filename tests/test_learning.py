@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from ontask.data.catalog import catalog_corpus
-from ontask.models.tiny import build_tiny_vlm
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -46,10 +45,10 @@ def _cli(*args: str, timeout: float) -> subprocess.CompletedProcess:
     return out
 
 
-def test_the_tiny_student_learns_from_chance_to_85_percent_within_15_minutes(tmp_path):
+def test_the_tiny_student_learns_from_chance_to_85_percent_within_15_minutes(tmp_path, tiny_vlm):
     store = str(tmp_path / "store")
     _cli("data", "generate", "--n", "1200", "--seed", "21", "--out", store, "--name", "screens", timeout=600)
-    base = build_tiny_vlm(tmp_path / "base", seed=11, corpus=catalog_corpus())
+    base = tiny_vlm(11, corpus=catalog_corpus())
     (tmp_path / "tc.yaml").write_text(CONFIG)
     started = time.monotonic()
     _cli(

@@ -12,14 +12,15 @@ from ontask.data import generate, write_version
 from ontask.data.generate import example_at
 from ontask.models.answer import encode
 from ontask.models.loading import load_vlm
-from ontask.models.tiny import build_tiny_vlm
 from ontask.store import LocalStore
 from ontask.trainers.lora import add_lora, merged_state_dict
+from ontask.verify import builtin_verifier_config
 from tests.conftest import REPO
 
 
-def test_merged_checkpoint_answers_like_the_adapted_model(tmp_path):
-    model, processor = load_vlm(str(build_tiny_vlm(tmp_path / "tiny", seed=4)))
+def test_merged_checkpoint_answers_like_the_adapted_model(tiny_vlm):
+    tiny = str(tiny_vlm(4))
+    model, processor = load_vlm(tiny)
     add_lora(model, 4)
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)
@@ -28,15 +29,15 @@ def test_merged_checkpoint_answers_like_the_adapted_model(tmp_path):
             if "lora_B" in n:
                 p.normal_(0, 0.5)  # make the adapters matter
     ex = example_at(0, 1)
-    inputs = encode(processor, ex.image, ex.task, ex.windows)
+    inputs = encode(processor, ex.image, ex.task, ex.windows, builtin_verifier_config())
     with torch.no_grad():
         adapted = model(**inputs).logits
-    plain, _ = load_vlm(str(tmp_path / "tiny"))
+    plain, _ = load_vlm(tiny)
     result = plain.load_state_dict(merged_state_dict(model), strict=False)
     assert result.unexpected_keys == [] and set(result.missing_keys) <= {"lm_head.weight"}  # tied to embeddings
     with torch.no_grad():
         merged = plain(**inputs).logits
-        base = load_vlm(str(tmp_path / "tiny"))[0](**inputs).logits
+        base = load_vlm(tiny)[0](**inputs).logits
     assert torch.allclose(adapted, merged, atol=1e-4)
     assert not torch.allclose(adapted, base, atol=1e-3)
 
@@ -78,8 +79,8 @@ def _train(tmp_path, store, *extra):
     )
 
 
-def test_lora_run_serves_a_plain_checkpoint_and_resumes_exactly(tmp_path):
-    build_tiny_vlm(tmp_path / "base", seed=5)
+def test_lora_run_serves_a_plain_checkpoint_and_resumes_exactly(tmp_path, tiny_vlm):
+    tiny_vlm(5, copy_to=tmp_path / "base")
     (tmp_path / "lora.yaml").write_text(CONFIG)
     for name in ("straight", "interrupted"):
         write_version(LocalStore(tmp_path / name), "screens", list(generate(10, seed=9)), "ontask/synthetic", {})
@@ -102,13 +103,13 @@ def test_lora_run_serves_a_plain_checkpoint_and_resumes_exactly(tmp_path):
     assert any(m["phase"] == "resume" and m["step"] == 3 for m in metrics)
 
 
-def test_rollout_copy_of_a_lora_model_shares_the_frozen_base(tmp_path):
+def test_rollout_copy_of_a_lora_model_shares_the_frozen_base(tiny_vlm):
     """The rollout policy and KL reference hold the adapters only: the base weights are the
     model's own (a 3B student would otherwise hold its 7.5 GB twice), and training the model's
     adapters leaves the copy's alone."""
     from ontask.trainers.trainer import frozen_copy
 
-    model, _ = load_vlm(str(build_tiny_vlm(tmp_path / "tiny", seed=4)))
+    model, _ = load_vlm(str(tiny_vlm(4)))
     add_lora(model, 4)
     copy = frozen_copy(model)
     ours, theirs = dict(model.named_parameters()), dict(copy.named_parameters())

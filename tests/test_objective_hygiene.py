@@ -9,21 +9,22 @@ import torch
 
 from ontask.data.generate import example_at
 from ontask.models.loading import load_vlm
-from ontask.models.tiny import build_tiny_vlm
 from ontask.rewards.components import Weights
 from ontask.trainers.config import TrainConfig
 from ontask.trainers.rows import encode_examples
 from ontask.trainers.trainer import Trainer
-from ontask.verify import Verifier
+from ontask.verify import builtin_verifier_config
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return build_tiny_vlm(tmp_path_factory.mktemp("hygiene") / "tiny", seed=2)
+def tiny(tiny_vlm):
+    return tiny_vlm(2)
 
 
 def _trainer(model, processor, **cfg) -> Trainer:
-    rows = encode_examples(processor, (example_at(31, i) for i in range(8)), Verifier())
+    rows = encode_examples(
+        processor, (example_at(31, i) for i in range(8)), builtin_verifier_config(), verifier_scores=True
+    )
     config = dict(
         group_size=3, prompts_per_step=2, max_response_length=4, eval_every=0, learning_rate=3e-3,
         weights=Weights(0.8, 0.0, 0.2), sync_steps=2,
@@ -64,8 +65,8 @@ def test_a_released_config_with_a_list_of_end_tokens_samples_and_trains(tiny, tm
 
 
 def test_the_student_is_trained_at_the_pixel_budget_it_is_served_at(tiny, tmp_path):
+    from ontask.api import TaskClassifierSpec
     from ontask.data import generate, write_version
-    from ontask.spec import TaskClassifierSpec
     from ontask.store import LocalStore
     from ontask.trainers.run import run_training
 

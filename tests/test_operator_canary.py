@@ -44,9 +44,9 @@ def _corrections(kafka_bootstrap: str, first: int) -> None:
 
 
 def test_a_failed_canary_rolls_back_and_a_good_one_is_promoted(
-    kube, admin_api, crd_installed, training_operator, s3, s3_config, kafka_bootstrap, tmp_path
+    kube, admin_api, crd_installed, training_operator, s3, s3_config, kafka_bootstrap, tmp_path, tiny_vlm
 ):
-    store, standin = prepare_namespace(kube, admin_api, s3, s3_config, tmp_path, NS, BUCKET)
+    store, standin = prepare_namespace(kube, admin_api, s3, s3_config, tiny_vlm, tmp_path, NS, BUCKET)
     standin.fail_versions = {"v2"}  # cycle 1's revision will not come up
     operator = Operator(
         kube, s3, kafka_bootstrap, tmp_path, NS, BUCKET, extra_env={"ONTASK_KSERVE_MODE": "Serverless"}

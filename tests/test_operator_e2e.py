@@ -16,10 +16,10 @@ import uuid
 import pytest
 from kubernetes import client as k8s
 
+from ontask.api import GROUP, PLURAL, VERSION
 from ontask.data import generate
 from ontask.feedback import make_correction, send
 from ontask.images import encode_png
-from ontask.spec import GROUP, PLURAL, VERSION
 from tests.conftest import run_cli, wait_for
 from tests.kubelet_standin import ISVC, PYTORCHJOB
 from tests.operator_env import Operator, classifier_events, classifier_status, get_child, manifest, prepare_namespace
@@ -43,9 +43,10 @@ def cluster(
     s3_config,
     kafka_bootstrap,
     tmp_path_factory,
+    tiny_vlm,
 ):
     work = tmp_path_factory.mktemp("e2e")
-    store, standin = prepare_namespace(kube, admin_api, s3, s3_config, work, NS, BUCKET, kserve=True)
+    store, standin = prepare_namespace(kube, admin_api, s3, s3_config, tiny_vlm, work, NS, BUCKET, kserve=True)
     operator = Operator(kube, s3, kafka_bootstrap, work, NS, BUCKET).start()
     yield operator, standin, store
     operator.stop()

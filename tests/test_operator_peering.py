@@ -8,7 +8,7 @@ import sys
 
 from kubernetes import client as k8s
 
-from ontask.spec import GROUP, PLURAL, VERSION
+from ontask.api import GROUP, PLURAL, VERSION
 from tests.conftest import REPO, run_cli, wait_for
 from tests.operator_env import bind_chart_role
 

@@ -10,8 +10,8 @@ import uuid
 import pytest
 from kubernetes import client as k8s
 
-from ontask.spec import GROUP, PLURAL, VERSION
-from realservers.proc import free_port
+from ontask.api import GROUP, PLURAL, VERSION
+from ontask.operator.local import free_port
 from tests.conftest import REPO, run_cli, wait_for
 from tests.operator_env import bind_chart_role
 

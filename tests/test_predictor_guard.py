@@ -12,20 +12,19 @@ import requests
 
 from ontask.data import generate
 from ontask.images import encode_png
-from ontask.models.tiny import build_tiny_vlm
+from ontask.operator.local import free_port
 from realservers.predictors import Predictor
-from realservers.proc import free_port
 
 TOKEN = "s3cr3t-token-for-tests"
 
 
 @pytest.fixture(scope="module")
-def guarded(tmp_path_factory):
+def guarded(tmp_path_factory, tiny_vlm):
     work = tmp_path_factory.mktemp("guard")
     metrics_port = free_port()
     student = Predictor(
         "student",
-        str(build_tiny_vlm(work / "v1", seed=5)),
+        str(tiny_vlm(5, copy_to=work / "v1")),
         work,
         "--metrics-port",
         str(metrics_port),
@@ -85,10 +84,10 @@ def test_the_operator_gives_predictors_the_token_by_reference_and_a_metrics_port
     """The spec names a Secret, never the token; the predictor's env reads its key `token`. The
     metrics port is declared where KServe allows a second port (RawDeployment), and the local
     stand-in of a pod (the embedded mode) keeps metrics on its own prediction port."""
+    from ontask.api import TaskClassifierSpec
     from ontask.operator.context import Context
     from ontask.operator.local import predictor_command
     from ontask.operator.manifests import PREDICTOR_METRICS_PORT, inference_service
-    from ontask.spec import TaskClassifierSpec
 
     spec = TaskClassifierSpec.model_validate(
         {"data": {"source": "synthetic"}, "serving": {"tokenSecretRef": "desk-predict-token"}}

@@ -14,6 +14,7 @@ from ontask.images import fit_for, set_pixel_budget
 from ontask.models.answer import AnswerTokens
 from ontask.models.qwen3b import TOKEN_IDS, TOKENIZER_LENGTH, VOCAB_SIZE, write_3b_files
 from ontask.prompt import chat_prompt, prompt_text
+from ontask.verify import builtin_verifier_config
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +79,7 @@ def test_processor_gives_720_image_tokens_for_full_hd_at_the_serving_budget(fold
     assert (ip.patch_size, ip.merge_size, ip.temporal_patch_size) == (14, 2, 2)
     set_pixel_budget(ip, 602_112)  # spec.serving.modelMaxPixels' documented value
     image = fit_for(Image.new("RGB", (1920, 1080), (40, 40, 50)), ip)
-    text = chat_prompt(processor, prompt_text("fix the failing unit test", None))
+    text = chat_prompt(processor, prompt_text("fix the failing unit test", None, builtin_verifier_config()))
     inputs = processor(text=[text], images=[image], return_tensors="pt")
     image_tokens = int((inputs["input_ids"] == TOKEN_IDS["<|image_pad|>"]).sum())
     assert inputs["image_grid_thw"].tolist() == [[1, 40, 72]] and image_tokens == 40 * 72 // 4 == 720

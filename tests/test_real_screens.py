@@ -85,7 +85,7 @@ def test_every_window_is_drawn_and_placed_as_its_layout_says(real_set):
 
 def test_a_teams_policy_is_its_own_manifest_balanced_split_by_task_and_unknown_to_the_rules(real_set):
     from ontask.labels import label_of
-    from ontask.verify.verifier import VerifierConfig, score_windows
+    from ontask.verify import builtin_verifier_config, score_windows
 
     policy = _jsonl(real_set / realscreens.POLICY_MANIFEST)
     general = _jsonl(real_set / "manifest.jsonl")
@@ -99,7 +99,7 @@ def test_a_teams_policy_is_its_own_manifest_balanced_split_by_task_and_unknown_t
     assert not tasks["train"] & tasks["val"]
     # The music is focused on both sides; only the work behind it (the team's task or not) differs,
     # and the verifier's rules read the video in front as off-task on both.
-    cfg = VerifierConfig.load()
+    cfg = builtin_verifier_config()
     said = [label_of(score_windows(r["task"], r["windows"], cfg)[0]) for r in policy if r["label"] == "on-task"]
     assert said.count("off-task") >= 0.9 * len(said), said
     assert all(w["title"].startswith("Deep Focus") for r in policy for w in r["windows"] if w["focused"])

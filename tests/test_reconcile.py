@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from ontask.api import JudgeMode, TaskClassifierSpec, TaskClassifierStatus
 from ontask.evaluation.gate import Decision, Evaluation, compare_slice, decide
 from ontask.operator.reconcile import Observed, plan
-from ontask.spec import JudgeMode, TaskClassifierSpec, TaskClassifierStatus
 
 SPEC = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}})
 NO_JUDGE = TaskClassifierSpec.model_validate(
@@ -80,13 +80,20 @@ def test_a_forgetting_candidate_is_refused_and_the_status_and_events_say_why():
     marker = {"cycle": 1, "dataset": "c-feedback", "version": "v1"}
     served = dict(student_ready=True, student_version="v1", judge_ready=True)
     # It learned the family (5 of 5 held-out corrections) and forgot the rest (lost 6 rows).
-    cand = {"holdout": {"correct": [True] * 5}, "regression": {"correct": [True] * 14 + [False] * 6}}
-    serv = {"holdout": {"correct": [False] * 5}, "regression": {"correct": [True] * 20}}
+    cand = {
+        "holdout": {"correct": [True] * 5},
+        "regression": {"correct": [True] * 14 + [False] * 6, "latency_ms": {"p50": 61.0, "p90": 80.0, "p99": 90.0}},
+    }
+    serv = {
+        "holdout": {"correct": [False] * 5},
+        "regression": {"correct": [True] * 20, "latency_ms": {"p50": 42.04, "p90": 50.0, "p99": 55.0}},
+    }
     decision = decide(cand, serv, min_gain=0.01, max_regression=0.02)
     assert not decision.promote and "regression set loss 0.300 > maxRegression 0.020" in decision.reason
     evaluation = Evaluation(candidate=cand, serving=serv, decision=decision)
     p = plan(SPEC, _serving(), Observed(cycle_marker=marker, cycle_job="Succeeded", evaluation=evaluation, **served))
     assert p.status.model_version == "v1" and p.status.metrics.accuracy == 1.0
+    assert p.status.metrics.p50_latency_ms == 42.0  # the version still serving, not the refused one
     reason, message = conds(p.status)["Trained"][1], next(c.message for c in p.status.conditions if c.type == "Trained")
     assert reason == "NotPromoted" and "maxRegression" in message
     assert any(e[1] == "KeptServing" and "maxRegression" in e[2] for e in p.events)
@@ -216,18 +223,30 @@ def test_a_cycle_job_fine_tunes_at_the_cycle_rate_and_the_first_training_does_no
     assert train_config(spec, 100).learning_rate == spec.training.learning_rate
 
 
-def test_the_data_job_gives_on_task_rows_their_twins_unless_the_spec_says_not():
+def test_the_data_job_reads_its_labelling_settings_from_the_classifier_s_spec(monkeypatch):
+    import argparse
+
+    from ontask.data.cli import add_arguments, resolve_settings
     from ontask.operator.context import Context
     from ontask.operator.manifests import data_job
 
-    def args(spec):
-        return data_job(Context("c", "ns", "uid", spec), "c")["spec"]["template"]["spec"]["containers"][0]["args"]
-
     spec = SPEC.model_copy(deep=True)
     spec.data.source = "s3://bucket/shots/"
-    assert "--other-task-twins" in args(spec)
     spec.data.other_task_twins = False
-    assert "--other-task-twins" not in args(spec)
+    spec.data.min_label_confidence = 0.8
+    spec.judge.mode, spec.judge.cache = JudgeMode.pointwise, False
+    [container] = data_job(Context("c", "ns", "uid", spec), "c")["spec"]["template"]["spec"]["containers"]
+    # The Job's command line, run with the Job's environment: the settings are the spec's.
+    for e in container["env"]:
+        monkeypatch.setenv(e["name"], e["value"])
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = resolve_settings(parser.parse_args(container["args"][1:]))
+    assert (args.other_task_twins, args.min_confidence, args.judge_weight) == (False, 0.8, 0.5)
+    assert (args.judge_mode, args.judge_cache) == ("pointwise", False)
+    # A person's command line without --config gets the spec's defaults; a flag overrides one.
+    args = resolve_settings(parser.parse_args(["prepare", "shots/", "--name", "d", "--no-other-task-twins"]))
+    assert (args.other_task_twins, args.min_confidence) == (False, 0.6)
 
 
 def test_a_deprecated_field_is_a_status_warning_and_one_event():
@@ -407,10 +426,11 @@ def test_child_names_leave_room_for_what_kserve_and_the_training_operator_derive
 
 def test_a_classifier_whose_name_cannot_name_its_children_fails_with_the_reason():
     from ontask.operator.handlers import _validate
+    from ontask.operator.settings import OperatorSettings
 
-    status, problems = _validate(SPEC.model_dump(by_alias=True), {}, 1, "team.a")
+    status, problems = _validate(SPEC.model_dump(by_alias=True), {}, 1, "team.a", OperatorSettings())
     assert status["phase"] == "Failed" and "DNS-1035" in problems[0]
-    assert _validate(SPEC.model_dump(by_alias=True), {}, 1, "team-a")[1] == []
+    assert _validate(SPEC.model_dump(by_alias=True), {}, 1, "team-a", OperatorSettings())[1] == []
 
 
 def test_customer_screenshots_wait_for_the_judge_service_which_labels_them():
@@ -430,12 +450,7 @@ def test_customer_screenshots_wait_for_the_judge_service_which_labels_them():
     args = data_job(Context("c", "ns", "uid", spec), "c")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[args.index("--judge-url") + 1] == "http://c-judge-predictor.ns"
     assert args[args.index("--judge-runtime") + 1] == "vllm" and "--judge" not in args  # never loaded in the Job
-    assert args[args.index("--judge-mode") + 1] == "preference" and "--no-judge-cache" not in args
-    spec = spec.model_copy(
-        update={"judge": spec.judge.model_copy(update={"mode": JudgeMode.pointwise, "cache": False})}
-    )
-    args = data_job(Context("c", "ns", "uid", spec), "c")["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert args[args.index("--judge-mode") + 1] == "pointwise" and "--no-judge-cache" in args
+    assert args[-2:] == ["--config", "env:ONTASK_CLASSIFIER_SPEC"]  # the judge's mode and cache: the spec's
 
 
 def test_a_shared_judge_is_used_and_waited_for_but_never_created():
@@ -594,8 +609,8 @@ def test_conditions_are_shaped_as_kubernetes_metav1_conditions():
 
 
 def test_the_crd_says_what_metav1_condition_requires():
-    from ontask.crd import schema_of
-    from ontask.spec import Condition
+    from ontask.api import Condition
+    from ontask.api.crd import schema_of
 
     schema = schema_of(Condition)
     assert set(schema["required"]) >= {"type", "status", "lastTransitionTime", "reason"}

@@ -3,19 +3,18 @@ exported: the judge's probability, the verifier, a person's correction, the weig
 
 import pytest
 
+from ontask.api import TaskClassifierSpec
 from ontask.data.dataset import Example, read_version, write_version
 from ontask.data.generate import example_at
 from ontask.models.loading import load_vlm
-from ontask.models.tiny import build_tiny_vlm
 from ontask.rewards.verl import compute_score
-from ontask.spec import TaskClassifierSpec
 from ontask.store import LocalStore
 from ontask.trainers.config import train_config
 from ontask.trainers.rows import load_rows, row_reward
-from ontask.verify import Verifier
+from ontask.verify import builtin_verifier_config
 
 
-def test_the_trainer_and_the_verl_reward_agree_row_by_row(tmp_path):
+def test_the_trainer_and_the_verl_reward_agree_row_by_row(tmp_path, tiny_vlm):
     store = LocalStore(tmp_path / "store")
     base = [example_at(11, i) for i in range(6)]
     rows = [
@@ -25,8 +24,8 @@ def test_the_trainer_and_the_verl_reward_agree_row_by_row(tmp_path):
         Example(**{**vars(base[3]), "label_source": "verifier", "windows": [], "split": "train"}),
     ]
     write_version(store, "parity", rows, "ontask/parity", {})
-    _, processor = load_vlm(str(build_tiny_vlm(tmp_path / "tiny", seed=3)))
-    loaded = load_rows(store, "parity", None, processor, Verifier())
+    _, processor = load_vlm(str(tiny_vlm(3)))
+    loaded = load_rows(store, "parity", None, processor, builtin_verifier_config(), verifier_scores=True)
     assert [r.judge_p_on for r in loaded.train] == [0.93, 0.58, None, None]
     assert loaded.train[2].correction == rows[2].label
     spec = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}})

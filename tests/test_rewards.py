@@ -38,15 +38,17 @@ def test_hybrid_is_the_weighted_sum():
 
 
 def test_malformed_answer_gets_zero_and_is_counted():
-    r = hybrid_reward("I think it is fine", "on-task", Weights(), judge_p_on=0.9, verifier_p_on=0.9)
+    r = hybrid_reward("I think it is fine", "on-task", Weights.from_spec(), judge_p_on=0.9, verifier_p_on=0.9)
     assert r.score == 0.0 and r.malformed
 
 
 def test_a_human_correction_overrides_everything():
     # The label and both scorers say on-task; the human said off-task: only agreeing with the human pays.
-    r = hybrid_reward("on-task", "on-task", Weights(), judge_p_on=0.99, verifier_p_on=0.99, correction="off-task")
+    r = hybrid_reward(
+        "on-task", "on-task", Weights.from_spec(), judge_p_on=0.99, verifier_p_on=0.99, correction="off-task"
+    )
     assert r.score == 0.0 and r.overridden
-    assert hybrid_reward("off-task", "on-task", Weights(), 0.99, 0.99, correction="off-task").score == 1.0
+    assert hybrid_reward("off-task", "on-task", Weights.from_spec(), 0.99, 0.99, correction="off-task").score == 1.0
 
 
 def _load_like_verl(path: str, name: str):
@@ -78,13 +80,30 @@ def test_verl_entry_point_loads_by_file_path_and_returns_the_documented_dict():
     assert compute_score("x", "garbage", "on-task")["score"] == 0.0
 
 
+def test_verls_reward_scores_with_the_rules_file_its_config_names(tmp_path):
+    """`ontask export verl` names its rules file in reward_kwargs, which verl passes to every call:
+    a task word's synonym in that file turns the verifier's score; without it, the built-in rules."""
+    import yaml
+
+    from ontask.rewards.verl import compute_score
+    from ontask.verify import builtin_verifier_config
+
+    rules = yaml.safe_load(builtin_verifier_config().text)
+    rules["synonyms"]["zorblat"] = ["frobnicator"]
+    (tmp_path / "verifier_config.yaml").write_text(yaml.safe_dump(rules))
+    extra = {"task": "Migrate the zorblat", "windows": [{"app": "Firefox", "title": "Frobnicator", "focused": True}]}
+    builtin = compute_score("x", "on-task", "on-task", extra)["verifier"]
+    own = compute_score("x", "on-task", "on-task", extra, verifier_config=str(tmp_path / "verifier_config.yaml"))
+    assert builtin < 0.5 <= own["verifier"]
+
+
 def test_the_judges_confidence_changes_the_training_signal():
     """Two rows, the same answers sampled, one judge 95% sure and one 55% sure: with the default
     advantage normalisation the sure one pushes harder; with each group's own std (plain GRPO),
     two answers leave only the sign, and the judge's confidence is lost."""
     import torch
 
-    from ontask.spec import TrainingSpec
+    from ontask.api import TrainingSpec
     from ontask.trainers.grpo import group_advantages
 
     answers = ["on-task", "off-task", "on-task", "off-task"]

@@ -6,18 +6,24 @@ import torch
 
 from ontask.data.generate import example_at
 from ontask.models.loading import load_vlm
-from ontask.models.tiny import build_tiny_vlm
 from ontask.prompt import prompt_text
 from ontask.trainers.grpo import entropy
 from ontask.trainers.rollout import completion_logprobs, sample_group
+from ontask.verify import builtin_verifier_config
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    model, processor = load_vlm(str(build_tiny_vlm(tmp_path_factory.mktemp("roll") / "tiny", seed=5)))
+def tiny(tiny_vlm):
+    model, processor = load_vlm(str(tiny_vlm(5)))
     ex = example_at(0, 2)
     messages = [
-        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt_text(ex.task, ex.windows)}]}
+        {
+            "role": "user",
+            "content": [
+                {"type": "image"},
+                {"type": "text", "text": prompt_text(ex.task, ex.windows, builtin_verifier_config())},
+            ],
+        }
     ]
     text = processor.apply_chat_template(messages, add_generation_prompt=True)
     inputs = dict(processor(text=[text], images=[ex.image], return_tensors="pt"))
@@ -89,18 +95,18 @@ def test_answers_stop_at_the_end_of_answer_token(tiny):
             assert eos not in real[:-1]  # nothing real after the end of the answer
 
 
-def test_a_padded_batch_of_prompts_gives_each_answer_the_log_probs_it_gets_alone(tmp_path):
+def test_a_padded_batch_of_prompts_gives_each_answer_the_log_probs_it_gets_alone(tiny_vlm):
     """The warm start's batched forward pass (screenshots of different sizes, answers of
     different lengths, left padding) equals one prompt at a time."""
     from ontask.models.answer import AnswerTokens, encode
     from ontask.trainers.rollout import answer_logprobs
 
-    model, processor = load_vlm(str(build_tiny_vlm(tmp_path / "tiny", seed=6)))
+    model, processor = load_vlm(str(tiny_vlm(6)))
     model.eval()
     answers = AnswerTokens(processor, model)
     examples = [example_at(3, i) for i in range(5)]
     assert len({ex.image.size for ex in examples}) > 1
-    rows = [encode(processor, ex.image, ex.task, ex.windows) for ex in examples]
+    rows = [encode(processor, ex.image, ex.task, ex.windows, builtin_verifier_config()) for ex in examples]
     targets = [answers.on_ids, answers.off_ids, answers.on_ids[:2], answers.off_ids, answers.on_ids]
     with torch.no_grad():
         logp, mask = answer_logprobs(model, rows, targets, answers.pad)

@@ -74,8 +74,8 @@ def test_a_conditional_write_refuses_a_second_writer_and_writes_nothing(store):
 def test_two_collectors_of_one_classifier_never_write_over_each_others_state(store):
     """An old operator's collector still running during a handover: the second writer is fenced
     off, reloads what the first wrote and goes on from there."""
+    from ontask.api import FeedbackSpec
     from ontask.feedback.collector import Collector
-    from ontask.spec import FeedbackSpec
     from ontask.store import Conflict
 
     spec = FeedbackSpec(topic="unused")
@@ -202,10 +202,10 @@ def test_a_deleted_classifier_takes_its_artifacts_only_when_asked_and_only_its_o
 def test_a_store_that_refuses_the_operator_is_reported_not_taken_for_no_feedback(s3, monkeypatch):
     """A real S3 answering AccessDenied-like errors (wrong secret): the operator's observation
     says the store is unavailable instead of reading it as "no corrections, no cycle"."""
+    from ontask.api import TaskClassifierSpec
     from ontask.operator.children import Children
     from ontask.operator.context import Context
     from ontask.operator.reconcile import Observed
-    from ontask.spec import TaskClassifierSpec
 
     monkeypatch.setenv("S3_ENDPOINT", s3.endpoint)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3.access_key)

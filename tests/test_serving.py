@@ -18,7 +18,6 @@ from PIL import Image
 from ontask.data import generate
 from ontask.feedback.messages import parse_correction
 from ontask.images import encode_png
-from ontask.models.tiny import build_tiny_vlm
 from ontask.store import S3Store, upload_folder
 from realservers.predictors import Predictor, s3_env
 from tests.conftest import consume
@@ -37,12 +36,12 @@ def shots():
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory, s3, s3_config, kafka_bootstrap):
+def servers(tmp_path_factory, s3, s3_config, kafka_bootstrap, tiny_vlm):
     work = tmp_path_factory.mktemp("serving")
     store = S3Store(s3_config, BUCKET)
-    upload_folder(store, build_tiny_vlm(work / "student", seed=5), "classifiers/srv/models/v1")
+    upload_folder(store, tiny_vlm(5), "classifiers/srv/models/v1")
     env = {**s3_env(s3), "ONTASK_S3_BUCKET": BUCKET}
-    judge = Predictor("judge", str(build_tiny_vlm(work / "judge", seed=9)), work, env=env).start()
+    judge = Predictor("judge", str(tiny_vlm(9, copy_to=work / "judge")), work, env=env).start()
     # judge-below 1.0: every answer of a random student is "low confidence", so each is checked.
     student = Predictor(
         "student",

@@ -5,9 +5,9 @@ import asyncio
 import pytest
 from kserve.protocol.infer_type import InferInput, InferRequest
 
-from ontask.serving import RequestError, instances_from_v1, instances_from_v2, judge_correction
+from ontask.api import RequestError, instances_from_v1, instances_from_v2
 from ontask.serving.batcher import MicroBatcher
-from ontask.serving.disagreement import Check
+from ontask.serving.disagreement import Check, judge_correction
 
 
 def test_v1_parsing_names_the_bad_field():
@@ -74,7 +74,7 @@ def test_the_micro_batcher_answers_concurrent_callers_in_one_batch():
     assert calls == [[1, 2, 3, 4, 5]]
 
 
-def test_a_student_with_a_hybrid_fit_serves_its_mix_with_the_verifier(tmp_path):
+def test_a_student_with_a_hybrid_fit_serves_its_mix_with_the_verifier(tmp_path, tiny_vlm):
     """`ontask train` writes ontask-hybrid.json beside the model; the predictor reads it: the answer
     is w * student + (1 - w) * verifier, the student's own P rides along, and a request without
     window evidence is answered from what OCR reads (the verifier needs windows)."""
@@ -83,18 +83,17 @@ def test_a_student_with_a_hybrid_fit_serves_its_mix_with_the_verifier(tmp_path):
     from ontask.data import generate
     from ontask.images import encode_png
     from ontask.models.hybrid import HybridFit
-    from ontask.models.tiny import build_tiny_vlm
     from ontask.serving.predictor import StudentPredictor
-    from ontask.verify import VerifierConfig, score_windows
+    from ontask.verify import builtin_verifier_config, score_windows
 
-    folder = build_tiny_vlm(tmp_path / "v1", seed=5)
+    folder = tiny_vlm(5, copy_to=tmp_path / "v1")  # its hybrid fit is written into it
     ex = next(generate(1, seed=4))
     body = {
         "instances": [
             {"image": base64.b64encode(encode_png(ex.image)).decode(), "task": ex.task, "windows": ex.windows}
         ]
     }
-    verifier_p = score_windows(ex.task, ex.windows, VerifierConfig.load())[0]
+    verifier_p = score_windows(ex.task, ex.windows, builtin_verifier_config())[0]
 
     def served(weight):
         if weight is not None:
@@ -251,7 +250,7 @@ def test_the_judge_queue_is_bounded_in_bytes_and_never_blocks_the_response():
     assert loop.offer(big()) is True  # the bytes were released as checks were taken
 
 
-def test_a_predictor_serves_from_the_gpu_in_bf16_when_it_has_one(tmp_path):
+def test_a_predictor_serves_from_the_gpu_in_bf16_when_it_has_one(tiny_vlm):
     """On a GPU node the student is loaded there in bf16 and answers as on the CPU."""
     import torch
 
@@ -259,10 +258,9 @@ def test_a_predictor_serves_from_the_gpu_in_bf16_when_it_has_one(tmp_path):
         pytest.skip("needs a CUDA GPU (runs on the device machine)")
     from ontask.data import example_at
     from ontask.models.classifier import StudentClassifier
-    from ontask.models.tiny import build_tiny_vlm
     from ontask.serving.predictor import StudentPredictor
 
-    folder = str(build_tiny_vlm(tmp_path / "tiny", seed=1))
+    folder = str(tiny_vlm(1))
     predictor = StudentPredictor("student", folder, "v1", "c")
     predictor.load()
     model = predictor.student.model
@@ -291,7 +289,7 @@ def test_the_micro_batcher_fails_only_the_caller_whose_item_fails():
     assert isinstance(bad, ValueError) and "cannot encode" in str(bad)
 
 
-def test_a_special_token_title_in_a_batch_of_eight_leaves_every_row_answered(tmp_path):
+def test_a_special_token_title_in_a_batch_of_eight_leaves_every_row_answered(tiny_vlm):
     """`What is <|image_pad|> in Qwen` in a window title (and a newline-forged line in a task) made
     the processor raise for the whole batch: every request batched with it failed. Now the eight
     concurrent requests, batched together, are all answered, and the poisoned row is answered as
@@ -300,10 +298,9 @@ def test_a_special_token_title_in_a_batch_of_eight_leaves_every_row_answered(tmp
 
     from ontask.data import generate
     from ontask.images import encode_png
-    from ontask.models.tiny import build_tiny_vlm
     from ontask.serving.predictor import StudentPredictor
 
-    folder = build_tiny_vlm(tmp_path / "v1", seed=5)
+    folder = tiny_vlm(5)
     predictor = StudentPredictor("student", str(folder), "v1", "demo", max_batch=8, max_wait_ms=200)
     predictor.load()
     calls = []

@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from ontask.spec import TaskClassifierSpec, TaskClassifierStatus
+from ontask.api import TaskClassifierSpec, TaskClassifierStatus
 
 DESIGN_EXAMPLE = {
     "student": {"model": "Qwen/Qwen2.5-VL-3B-Instruct", "gpus": 1},

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from ontask.api import TaskClassifierSpec
 from ontask.operator.handlers import _validate, model_uri_problems
 from ontask.operator.settings import OperatorSettings
-from ontask.spec import TaskClassifierSpec
 from tests.conftest import REPO, run_cli
 
 
@@ -59,12 +59,11 @@ def test_a_shared_judge_by_its_name_is_accepted(kube, crd_installed, tmp_path):
     assert out.returncode == 0, out.stderr
 
 
-def test_model_uris_stay_in_the_classifiers_bucket_and_prefix(monkeypatch):
-    monkeypatch.setenv("ONTASK_STORE", "s3://team-a")
-
+def test_model_uris_stay_in_the_classifiers_bucket_and_prefix():
     def problems(student: str, judge: str = "Qwen/Qwen2.5-VL-72B-Instruct", allowed=()) -> list[str]:
         parsed = TaskClassifierSpec.model_validate(spec(student={"model": student}, judge={"model": judge}))
-        return model_uri_problems(parsed, "desk", list(allowed))
+        settings = OperatorSettings(store="s3://team-a", model_uri_prefixes=list(allowed))
+        return model_uri_problems(parsed, "desk", settings)
 
     assert problems("Qwen/Qwen2.5-VL-3B-Instruct") == []
     assert problems("s3://team-a/base/qwen-3b/") == []  # a base checkpoint in its own bucket
@@ -86,16 +85,16 @@ def test_model_uris_stay_in_the_classifiers_bucket_and_prefix(monkeypatch):
     assert problems("s3://models/../x", allowed=["s3://models/"]) != []
 
 
-def test_a_classifier_naming_another_tenants_model_is_refused_with_the_reason(monkeypatch):
-    monkeypatch.setenv("ONTASK_STORE", "s3://team-a")
+def test_a_classifier_naming_another_tenants_model_is_refused_with_the_reason():
+    env = {"ONTASK_STORE": "s3://team-a"}
     body = spec(student={"model": "s3://team-a/classifiers/victim/models/v7"})
-    status, problems = _validate(body, {}, 1, "thief")
+    status, problems = _validate(body, {}, 1, "thief", OperatorSettings.from_env(env))
     assert status["phase"] == "Failed"
     [ready] = [c for c in status["conditions"] if c["type"] == "Ready"]
     assert ready["reason"] == "InvalidSpec" and "classifiers/victim/" in ready["message"]
-    monkeypatch.setenv("ONTASK_MODEL_URI_PREFIXES", "s3://team-a/classifiers/victim/models/")
-    assert _validate(body, {}, 1, "thief")[1] == []  # the installation allowed it
-    assert OperatorSettings.from_env().model_uri_prefixes == ["s3://team-a/classifiers/victim/models/"]
+    allowing = OperatorSettings.from_env({**env, "ONTASK_MODEL_URI_PREFIXES": "s3://team-a/classifiers/victim/models/"})
+    assert _validate(body, {}, 1, "thief", allowing)[1] == []  # the installation allowed it
+    assert allowing.model_uri_prefixes == ["s3://team-a/classifiers/victim/models/"]
 
 
 def _template(*values: str) -> list[dict]:
@@ -150,6 +149,6 @@ def test_a_classifier_named_after_another_s_cycle_datasets_is_refused(kube, crd_
     out = run_cli("kubectl", "apply", "--validate=strict", "-f", str(manifest), kubeconfig=kube.admin_kubeconfig)
     assert out.returncode != 0, out.stdout
     assert "may not end in '-feedback'" in out.stderr
-    status, problems = _validate(spec(), {}, 1, name="desk-feedback")
+    status, problems = _validate(spec(), {}, 1, "desk-feedback", OperatorSettings())
     assert status["phase"] == "Failed" and any("-feedback" in p for p in problems)
-    assert _validate(spec(), {}, 1, name="desk-feedback-2")[1] == []
+    assert _validate(spec(), {}, 1, "desk-feedback-2", OperatorSettings())[1] == []

@@ -9,14 +9,14 @@ import torch
 from PIL import Image, ImageDraw
 
 from ontask.models.loading import CheckpointError, load_vlm
-from ontask.models.tiny import build_tiny_vlm, parameter_count
+from ontask.models.tiny import parameter_count
 from ontask.store import S3Store, upload_folder
 from tests.conftest import REPO
 
 
 @pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    return build_tiny_vlm(tmp_path_factory.mktemp("tiny") / "v0")
+def tiny_dir(tiny_vlm):
+    return tiny_vlm()
 
 
 def _screenshot() -> Image.Image:
@@ -129,8 +129,9 @@ def test_the_prompt_baseline_generates_what_a_real_model_s_answer_takes(tiny_dir
     16 tokens, and it says which label the text names."""
     from ontask.labels import OFF, ON
     from ontask.models.classifier import PromptBaseline, answer_budget, parse_label_text
+    from ontask.verify import builtin_verifier_config
 
-    baseline = PromptBaseline.load(str(tiny_dir))
+    baseline = PromptBaseline.load(str(tiny_dir), builtin_verifier_config())
     tok = baseline.processor.tokenizer
     longest = max(len(tok(label, add_special_tokens=False)["input_ids"]) for label in (ON, OFF))
     assert baseline.max_new_tokens == answer_budget(tok) == longest + 1 < 16
@@ -139,7 +140,7 @@ def test_the_prompt_baseline_generates_what_a_real_model_s_answer_takes(tiny_dir
     baseline.model.generate = lambda **kw: calls.append(kw) or generate(**kw)
     [p] = baseline.p_on_task([_screenshot()], ["fix the failing unit test"], [None])
     assert calls[0]["max_new_tokens"] == longest + 1 and p in (0.0, 0.5, 1.0)
-    assert PromptBaseline.load(str(tiny_dir), max_new_tokens=16).max_new_tokens == 16
+    assert PromptBaseline.load(str(tiny_dir), builtin_verifier_config(), max_new_tokens=16).max_new_tokens == 16
     assert [parse_label_text(t) for t in (f"{ON}.", f"It is {OFF}", "no idea", f"{OFF}, not {ON}")] == [
         1.0,
         0.0,

@@ -8,17 +8,16 @@ import sys
 from ontask.data import generate, read_version, write_version
 from ontask.data.dataset import Example
 from ontask.models.loading import load_vlm
-from ontask.models.tiny import build_tiny_vlm
 from ontask.store import LocalStore
 from tests.conftest import REPO
 
 
-def test_train_command_writes_a_loadable_model_and_metrics(tmp_path):
+def test_train_command_writes_a_loadable_model_and_metrics(tmp_path, tiny_vlm):
     store = LocalStore(tmp_path / "store")
     examples = list(generate(10, seed=4))
     bad = Example(id="bad-label", image=examples[0].image, task="x", label="maybe", label_source="manifest")
     write_version(store, "screens", examples + [bad], "ontask/synthetic", {"test": True})
-    base = build_tiny_vlm(tmp_path / "base")
+    base = tiny_vlm()
     config = tmp_path / "tc.yaml"
     config.write_text(
         "apiVersion: ontask.dev/v1alpha1\nkind: TaskClassifier\nmetadata: {name: demo}\nspec:\n"
@@ -117,10 +116,10 @@ def _train(tmp_path, store_dir, *extra):
     return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
 
 
-def test_an_interrupted_run_resumes_from_its_checkpoint_and_ends_where_an_uninterrupted_one_does(tmp_path):
+def test_an_interrupted_run_resumes_from_its_checkpoint_and_ends_where_an_uninterrupted_one_does(tmp_path, tiny_vlm):
     from safetensors.torch import load_file
 
-    build_tiny_vlm(tmp_path / "base", seed=3)
+    tiny_vlm(3, copy_to=tmp_path / "base")
     (tmp_path / "resume.yaml").write_text(RESUME_CONFIG)
     for name in ("straight", "interrupted"):
         write_version(LocalStore(tmp_path / name), "screens", list(generate(10, seed=8)), "ontask/synthetic", {})
@@ -141,8 +140,8 @@ def test_an_interrupted_run_resumes_from_its_checkpoint_and_ends_where_an_uninte
     assert resumed["step"] == 3  # the checkpoint written at step 3 (saveEvery), not a fresh start
 
 
-def test_a_corrupt_base_checkpoint_is_refused_with_a_clear_error(tmp_path):
-    base = build_tiny_vlm(tmp_path / "base")
+def test_a_corrupt_base_checkpoint_is_refused_with_a_clear_error(tmp_path, tiny_vlm):
+    base = tiny_vlm(copy_to=tmp_path / "base")
     (base / "model.safetensors").write_bytes(b"\x00" * 64)
     (tmp_path / "resume.yaml").write_text(RESUME_CONFIG)
     write_version(LocalStore(tmp_path / "store"), "screens", list(generate(4, seed=1)), "ontask/synthetic", {})
@@ -151,12 +150,12 @@ def test_a_corrupt_base_checkpoint_is_refused_with_a_clear_error(tmp_path):
     assert "model.safetensors is corrupt" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_a_running_train_publishes_its_metrics_before_it_ends(tmp_path):
+def test_a_running_train_publishes_its_metrics_before_it_ends(tmp_path, tiny_vlm):
     import time
 
     store = LocalStore(tmp_path / "store")
     write_version(store, "screens", list(generate(24, seed=5)), "ontask/synthetic", {"test": True})
-    build_tiny_vlm(tmp_path / "base")
+    tiny_vlm(copy_to=tmp_path / "base")
     (tmp_path / "resume.yaml").write_text(
         RESUME_CONFIG.replace("epochs: 1", "epochs: 6").replace("evalEvery: 1000", "evalEvery: 2")
     )

@@ -8,20 +8,21 @@ import torch
 
 from ontask.data.generate import example_at
 from ontask.models.loading import load_vlm
-from ontask.models.tiny import build_tiny_vlm
 from ontask.rewards.components import Weights
 from ontask.trainers.config import TrainConfig
 from ontask.trainers.reporting import jsonl_logger
 from ontask.trainers.rows import encode_examples
 from ontask.trainers.trainer import Trainer
-from ontask.verify import Verifier
+from ontask.verify import builtin_verifier_config
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tiny_vlm):
     torch.manual_seed(0)
-    model, processor = load_vlm(str(build_tiny_vlm(tmp_path_factory.mktemp("trainer") / "tiny", seed=1)))
-    rows = encode_examples(processor, (example_at(50, i) for i in range(10)), Verifier())
+    model, processor = load_vlm(str(tiny_vlm(1)))
+    rows = encode_examples(
+        processor, (example_at(50, i) for i in range(10)), builtin_verifier_config(), verifier_scores=True
+    )
     return model, processor, rows
 
 
@@ -117,9 +118,9 @@ def test_rows_over_max_prompt_length_are_skipped_and_counted(tmp_path, setup):
     short, long = example_at(3, 0), example_at(3, 1)
     long = dataclasses.replace(long, id="long", task=" ".join(["update the quarterly sales report"] * 60))
     write_version(store, "lengths", [dataclasses.replace(short, id="short"), long], "test", {"command": "test"})
-    kept = load_rows(store, "lengths", None, processor, max_prompt_length=256)
+    kept = load_rows(store, "lengths", None, processor, builtin_verifier_config(), max_prompt_length=256)
     assert [r.id for r in kept.train + kept.val] == ["short"] and kept.skipped["prompt too long"] == 1
-    everything = load_rows(store, "lengths", None, processor)
+    everything = load_rows(store, "lengths", None, processor, builtin_verifier_config())
     assert len(everything.train + everything.val) == 2
 
 
@@ -137,14 +138,16 @@ def test_held_out_accuracy_is_the_same_in_batches_of_val_batch_size(setup):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (runs on the device machine)")
-def test_on_a_gpu_the_trainer_keeps_fp32_weights_computes_in_bf16_and_learns(tmp_path):
+def test_on_a_gpu_the_trainer_keeps_fp32_weights_computes_in_bf16_and_learns(tiny_vlm):
     """The placement a GPU pod gets: weights (the optimizer's master copy) fp32 on the device,
     the rollout snapshot bf16 there, every batch moved to it, and the warm start still teaches."""
     from ontask.trainers.run import training_device
 
     device = training_device()
-    model, processor = load_vlm(str(build_tiny_vlm(tmp_path / "tiny", seed=1)), device=str(device))
-    rows = encode_examples(processor, (example_at(50, i) for i in range(10)), Verifier())
+    model, processor = load_vlm(str(tiny_vlm(1)), device=str(device))
+    rows = encode_examples(
+        processor, (example_at(50, i) for i in range(10)), builtin_verifier_config(), verifier_scores=True
+    )
     cfg = TrainConfig(
         group_size=3,
         prompts_per_step=4,

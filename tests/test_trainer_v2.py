@@ -13,11 +13,11 @@ import uuid
 import pytest
 from kubernetes import client as k8s
 
+from ontask.api import TaskClassifierSpec
 from ontask.operator.child_state import condition_state
 from ontask.operator.context import Context
 from ontask.operator.manifests import training_job
 from ontask.operator.training import CLUSTER_RUNTIME, TRAINJOB, as_trainjob, training_runtime
-from ontask.spec import TaskClassifierSpec
 from tests.conftest import run_cli, wait_for
 from tests.kubelet_standin import JOBSET_LABEL, KubeletStandIn
 from tests.operator_env import Operator, classifier_status, manifest, prepare_namespace
@@ -161,9 +161,9 @@ TOPIC = f"tv2-corrections-{uuid.uuid4().hex[:6]}"
 
 
 @pytest.fixture(scope="module")
-def cluster(kube, admin_api, crd_installed, trainer_v2, s3, s3_config, kafka_bootstrap, tmp_path_factory):
+def cluster(kube, admin_api, crd_installed, trainer_v2, s3, s3_config, kafka_bootstrap, tmp_path_factory, tiny_vlm):
     work = tmp_path_factory.mktemp("trainer-v2-e2e")
-    store, standin = prepare_namespace(kube, admin_api, s3, s3_config, work, E2E_NS, BUCKET)
+    store, standin = prepare_namespace(kube, admin_api, s3, s3_config, tiny_vlm, work, E2E_NS, BUCKET)
     # The installation chose Trainer v2 (the chart's operator.trainingBackend).
     extra = {"ONTASK_TRAINING_BACKEND": "TrainJob"}
     operator = Operator(kube, s3, kafka_bootstrap, work, E2E_NS, BUCKET, extra_env=extra).start()

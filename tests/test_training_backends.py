@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from kubernetes import client as k8s
 
+from ontask.api import TaskClassifierSpec, TaskClassifierStatus
 from ontask.operator import kube_children
 from ontask.operator.child_state import condition_state
 from ontask.operator.children import Children
@@ -18,7 +19,6 @@ from ontask.operator.manifests import training_job
 from ontask.operator.reconcile import Observed
 from ontask.operator.settings import OperatorSettings
 from ontask.operator.training import BackendResolver, as_trainjob, choose_backend, training_runtime
-from ontask.spec import TaskClassifierSpec, TaskClassifierStatus
 
 SPEC = {
     "data": {"source": "synthetic"},

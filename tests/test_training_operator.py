@@ -9,11 +9,11 @@ import uuid
 import pytest
 from kubernetes import client as k8s
 
+from ontask.api import TaskClassifierSpec
 from ontask.operator.child_state import condition_state
 from ontask.operator.context import Context
 from ontask.operator.manifests import training_job
 from ontask.operator.training import PYTORCHJOB
-from ontask.spec import TaskClassifierSpec
 from tests.conftest import wait_for
 from tests.kubelet_standin import JOB_LABEL, KubeletStandIn
 

@@ -4,11 +4,11 @@ consistency, OCR of title bars, and a broken config."""
 import pytest
 
 from ontask.data.generate import example_at
-from ontask.verify import Verifier, VerifierConfig
+from ontask.verify import Verifier, VerifierConfig, builtin_verifier_config
 from ontask.verify.rules import categorize
 from ontask.verify.temporal import adjust_with_history, smooth_sequence
 
-CFG = VerifierConfig.load()
+CFG = builtin_verifier_config()
 
 
 def W(app, title="", url=None):

@@ -4,18 +4,20 @@ ontask's reward module does."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from ontask.data import generate, write_version
 from ontask.interop.verl_config import VerlConfigError, read_verl_config, spec_from_verl
-from ontask.models.tiny import build_tiny_vlm
 from ontask.rewards.verl import compute_score
 from ontask.store import LocalStore
+from ontask.verify import builtin_verifier_config
 from tests.conftest import REPO
 
 PLAN = REPO / "examples" / "task_classification" / "config" / "task_classifier_grpo.yaml"
@@ -121,12 +123,12 @@ def test_semi_online_learning_off_means_on_policy():
     assert spec.training.sync_steps == 1
 
 
-def test_the_plans_yaml_verbatim_trains_through_ontask_train_with_its_verifier_file(tmp_path):
+def test_the_plans_yaml_verbatim_trains_through_ontask_train_with_its_verifier_file(tmp_path, tiny_vlm):
     """The plan's file as written (10 epochs, batches of 32, groups of 5, 16 answer tokens) and a
     verifier_config.yaml beside it that the training uses."""
     store = tmp_path / "store"
     write_version(LocalStore(store), "screens", list(generate(8, seed=5)), "ontask/synthetic", {})
-    base = build_tiny_vlm(tmp_path / "base")
+    base = tiny_vlm()
     folder = tmp_path / "config"
     folder.mkdir()
     (folder / "task_classifier_grpo.yaml").write_text(PLAN_TEXT)
@@ -161,7 +163,7 @@ def test_the_plans_yaml_verbatim_trains_through_ontask_train_with_its_verifier_f
 def test_spec_from_verl_config_prints_a_task_classifier_the_schema_accepts():
     import yaml
 
-    from ontask.spec import TaskClassifier
+    from ontask.api import TaskClassifier
 
     out = subprocess.run(
         [
@@ -187,12 +189,18 @@ def test_spec_from_verl_config_prints_a_task_classifier_the_schema_accepts():
     assert tc.spec.feedback.cycle_every == 100
 
 
-def test_verls_own_reward_manager_scores_an_export_as_ontask_does(tmp_path):
+def test_verls_own_reward_manager_scores_an_export_as_ontask_does(tmp_path, tiny_vlm):
     verl_python = os.environ.get("ONTASK_VERL_PYTHON", "")
     assert Path(verl_python).is_file(), "verl's venv is missing: run `make verl-venv` (make test builds it)"
     store = tmp_path / "store"
     write_version(LocalStore(store), "screens", list(generate(16, seed=6)), "ontask/synthetic", {})
-    tiny = build_tiny_vlm(tmp_path / "tiny")
+    tiny = tiny_vlm()
+    # The plan's folder with rules of its own beside it (no distractions): the export hands them on.
+    config = tmp_path / "config"
+    shutil.copytree(PLAN.parent, config)
+    rules = yaml.safe_load(builtin_verifier_config().text)
+    rules["distractions"] = []
+    (config / "verifier_config.yaml").write_text(yaml.safe_dump(rules))
     export = tmp_path / "export"
     out = subprocess.run(
         [
@@ -208,7 +216,7 @@ def test_verls_own_reward_manager_scores_an_export_as_ontask_does(tmp_path):
             "--out",
             str(export),
             "--config",
-            str(PLAN),
+            str(config / PLAN.name),
         ],
         capture_output=True,
         text=True,
@@ -243,12 +251,23 @@ def test_verls_own_reward_manager_scores_an_export_as_ontask_does(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["manager"] == "NaiveRewardManager"
-    expected = {
-        r["extra_info"]["id"]: compute_score(
-            r["data_source"], answers[r["extra_info"]["id"]], r["reward_model"]["ground_truth"], r["extra_info"]
-        )["score"]
-        for r in rows
-    }
+    exported_rules = export / "config" / "verifier_config.yaml"
+    assert yaml.safe_load(exported_rules.read_text())["distractions"] == []
+
+    def scores(**rules) -> dict[str, float]:
+        return {
+            r["extra_info"]["id"]: compute_score(
+                r["data_source"],
+                answers[r["extra_info"]["id"]],
+                r["reward_model"]["ground_truth"],
+                r["extra_info"],
+                **rules,
+            )["score"]
+            for r in rows
+        }
+
+    expected = scores(verifier_config=str(exported_rules))
+    assert expected != scores()  # the plan's rules, not the built-in ones, score the export
     assert result["scores"] == pytest.approx(expected, abs=1e-9)
     assert result["rm_scores_sum"] == pytest.approx([expected[r["extra_info"]["id"]] for r in rows], abs=1e-6)
     assert len({round(s, 6) for s in expected.values()}) > 3  # scores that tell answers apart

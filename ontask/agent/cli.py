@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
 import time
 
 from ontask.agent.capture import DEFAULT_MAX_PIXELS, CaptureRefused, Privacy, read_desktop
+from ontask.agent.settings import AgentSettings
 from ontask.labels import LABELS
 
 
@@ -29,13 +29,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from ontask.agent.client import PredictorError, predict, remember
     from ontask.agent.x11 import X11Desktop
 
+    settings = AgentSettings.from_env()
+    predictor, token, folder = args.predictor or settings.predictor, settings.token(), settings.state_dir()
     privacy = _privacy(args)
     with X11Desktop(args.display) as desktop:
         while True:
             try:
                 capture = read_desktop(desktop, privacy)
-                answer = predict(args.predictor, args.model, args.task, capture, session_id=args.session_id)
-                remember(answer, capture)
+                answer = predict(predictor, args.model, args.task, capture, session_id=args.session_id, token=token)
+                remember(answer, capture, folder)
                 print(answer.line(), flush=True)
                 if args.notify:
                     _notify(answer.line())
@@ -53,9 +55,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_correct(args: argparse.Namespace) -> int:
     from ontask.agent.client import correction_of_last
     from ontask.feedback import send
+    from ontask.feedback.settings import LOCAL_BOOTSTRAP, KafkaSettings
 
-    correction = correction_of_last(args.classifier, args.label, note=args.note)
-    send(correction, bootstrap=args.bootstrap, topic=args.topic)
+    correction = correction_of_last(args.classifier, args.label, AgentSettings.from_env().state_dir(), note=args.note)
+    kafka = KafkaSettings.from_env()
+    send(
+        correction, bootstrap=kafka.brokers(args.bootstrap, LOCAL_BOOTSTRAP), topic=args.topic, security=kafka.security
+    )
     print(
         f"sent correction {correction.id}: {correction.predicted_label} -> {correction.corrected_label} "
         f"for {correction.classifier} to {args.topic}"
@@ -101,8 +107,7 @@ def add_arguments(agent: argparse.ArgumentParser) -> None:
     run.add_argument("--task", required=True, help="what you should be doing")
     run.add_argument(
         "--predictor",
-        default=os.environ.get("ONTASK_PREDICTOR", "http://127.0.0.1:8080"),
-        help="base URL of the student predictor (KServe v1)",
+        help="base URL of the student predictor (KServe v1; default: ONTASK_PREDICTOR, or http://127.0.0.1:8080)",
     )
     run.add_argument("--model", default="student", help="model name in the predictor's URL")
     run.add_argument("--every", type=float, default=60.0, help="seconds between captures")
@@ -115,7 +120,7 @@ def add_arguments(agent: argparse.ArgumentParser) -> None:
     correct = sub.add_parser("correct", help="correct the last answer: sends it to Kafka in the published schema")
     correct.add_argument("label", choices=list(LABELS), help="the right label")
     correct.add_argument("--classifier", required=True, help="the TaskClassifier the correction is for")
-    correct.add_argument("--bootstrap", default=os.environ.get("ONTASK_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    correct.add_argument("--bootstrap", help="Kafka brokers (default: ONTASK_KAFKA_BOOTSTRAP, or 127.0.0.1:9092)")
     correct.add_argument("--topic", default="ontask.corrections")
     correct.add_argument("--note", help="free text for the reviewer")
     correct.set_defaults(func=_cmd_correct)

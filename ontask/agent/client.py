@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any, Optional
 import requests
 
 from ontask.agent.capture import Capture
-from ontask.serving.schema import Prediction
+from ontask.api import Prediction
 
 
 class PredictorError(RuntimeError):
@@ -46,9 +45,16 @@ class Answer:
 
 
 def predict(
-    url: str, model: str, task: str, capture: Capture, timeout: float = 30.0, session_id: Optional[str] = None
+    url: str,
+    model: str,
+    task: str,
+    capture: Capture,
+    timeout: float = 30.0,
+    session_id: Optional[str] = None,
+    token: Optional[str] = None,
 ) -> Answer:
-    """Ask the student predictor at `url` (e.g. http://ontask-student.ns) about one capture."""
+    """Ask the student predictor at `url` (e.g. http://ontask-student.ns) about one capture, with
+    the bearer `token` a predictor with spec.serving.auth wants."""
     at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     instance: dict[str, Any] = {
         "image": base64.b64encode(capture.jpeg()).decode(),
@@ -60,8 +66,6 @@ def predict(
         instance["sessionId"] = session_id
     endpoint = f"{url.rstrip('/')}/v1/models/{model}:predict"
     try:
-        # A predictor with spec.serving.auth wants its token; the agent reads it from the environment.
-        token = os.environ.get("ONTASK_PREDICT_TOKEN")
         headers = {"Authorization": f"Bearer {token}"} if token else None
         r = requests.post(endpoint, json={"instances": [instance]}, timeout=timeout, headers=headers)
     except requests.RequestException as e:
@@ -77,15 +81,9 @@ def predict(
     return Answer(task, prediction, capture.windows, at)
 
 
-def state_dir() -> Path:
-    """Where the agent keeps its last answer (the user's own cache, never the classifier's)."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "ontask-agent"
-
-
-def remember(answer: Answer, capture: Capture, folder: Optional[Path] = None) -> None:
-    """Keep the last answer and its screenshot so `ontask agent correct` can correct it."""
-    folder = folder or state_dir()
+def remember(answer: Answer, capture: Capture, folder: Path) -> None:
+    """Keep the last answer and its screenshot in `folder` (AgentSettings.state_dir()) so `ontask
+    agent correct` can correct it."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     (folder / "last.jpg").write_bytes(capture.jpeg())
     (folder / "last.json").write_text(
@@ -100,11 +98,10 @@ def remember(answer: Answer, capture: Capture, folder: Optional[Path] = None) ->
     )
 
 
-def correction_of_last(classifier: str, label: str, folder: Optional[Path] = None, note: Optional[str] = None):
-    """The correction of the last answer, ready for `ontask.feedback.send`."""
+def correction_of_last(classifier: str, label: str, folder: Path, note: Optional[str] = None):
+    """The correction of the last answer remembered in `folder`, ready for `ontask.feedback.send`."""
     from ontask.feedback.producer import make_correction
 
-    folder = folder or state_dir()
     try:
         last = json.loads((folder / "last.json").read_text())
         image = (folder / "last.jpg").read_bytes()

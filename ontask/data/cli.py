@@ -8,12 +8,33 @@ import sys
 from ontask.store import open_store
 from ontask.store_paths import dataset_prefix
 
+# Flags that override the spec's settings: flag -> (spec section, field). Unset, they come from
+# --config's spec, or the spec's defaults without one (as the data Job runs: --config env:...).
+SPEC_FLAGS = {
+    "n": ("data", "synthetic_rows"),
+    "other_task_twins": ("data", "other_task_twins"),
+    "judge_weight": ("data", "judge_label_weight"),
+    "min_confidence": ("data", "min_label_confidence"),
+    "judge_mode": ("judge", "mode"),
+    "judge_cache": ("judge", "cache"),
+}
+_SPEC_DEFAULT = "(default: the spec's, or the spec default)"
+
+
+def _config_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        help="a TaskClassifier (or its spec), or env:NAME: the settings below come from its spec.data and "
+        "spec.judge (how the operator's data Job runs); a flag given overrides its setting",
+    )
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> "argparse._SubParsersAction":
     """`ontask data`'s subcommands; returns them, for one that lives elsewhere to join."""
     data = parser.add_subparsers(dest="data_command", required=True)
     gen = data.add_parser("generate", help="render a seeded synthetic dataset as a new version")
-    gen.add_argument("--n", type=int, default=200, help="rows")
+    _config_argument(gen)
+    gen.add_argument("--n", type=int, help=f"rows: spec.data.syntheticRows {_SPEC_DEFAULT}")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--out", default="out/store", help="store: a folder or s3://bucket/prefix")
     gen.add_argument("--name", default="synthetic", help="dataset name")
@@ -31,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> "argparse._SubParsersActio
     prep.add_argument("--task", help="the task of every screenshot in a folder without a manifest")
     prep.add_argument("--out", default="out/store", help="store: a folder or s3://bucket/prefix")
     prep.add_argument("--name", required=True, help="dataset name")
+    _config_argument(prep)
     judge = prep.add_mutually_exclusive_group()
     judge.add_argument("--judge", help="label unlabelled rows with this judge model, in-process (folder or s3:// URI)")
     judge.add_argument(
@@ -41,28 +63,57 @@ def add_arguments(parser: argparse.ArgumentParser) -> "argparse._SubParsersActio
     add_judge_service_arguments(prep)
     prep.add_argument(
         "--judge-mode",
-        default="preference",
         help="spec.judge.mode (preference or pointwise), where the judge runs in this process "
-        "(--judge, or --judge-url with vllm)",
+        f"(--judge, or --judge-url with vllm) {_SPEC_DEFAULT}",
     )
-    prep.add_argument("--no-judge-cache", action="store_true", help="spec.judge.cache false: judge every row anew")
+    prep.add_argument(
+        "--judge-cache",
+        action=argparse.BooleanOptionalAction,
+        help=f"spec.judge.cache: --no-judge-cache judges every row anew {_SPEC_DEFAULT}",
+    )
     prep.add_argument("--verifier", action="store_true", help="label unlabelled rows with the rule-based verifier")
     prep.add_argument(
         "--other-task-twins",
-        action="store_true",
-        help="each on-task row with window evidence also gets its off-task twin: the same pixels "
-        "with a library task no window names",
+        action=argparse.BooleanOptionalAction,
+        help="spec.data.otherTaskTwins: each on-task row with window evidence also gets its off-task twin, "
+        f"the same pixels with a library task no window names {_SPEC_DEFAULT}",
     )
-    prep.add_argument("--judge-weight", type=float, default=0.5, help="judge's weight when both label")
-    prep.add_argument("--min-confidence", type=float, default=0.6, help="rows less sure than this stay unlabelled")
+    prep.add_argument(
+        "--judge-weight",
+        type=float,
+        help=f"spec.data.judgeLabelWeight: the judge's weight when both label {_SPEC_DEFAULT}",
+    )
+    prep.add_argument(
+        "--min-confidence",
+        type=float,
+        help=f"spec.data.minLabelConfidence: rows less sure than this stay unlabelled {_SPEC_DEFAULT}",
+    )
     prep.set_defaults(func=_cmd_prepare)
     return data
+
+
+def resolve_settings(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill the unset flags of SPEC_FLAGS from --config's spec (or the spec's defaults without
+    one): one source of the settings, whether the operator or a person runs the command."""
+    from ontask.api import DataSpec, JudgeSpec, load_spec_file
+
+    spec = load_spec_file(args.config) if args.config else None
+    models = {"data": DataSpec, "judge": JudgeSpec}
+    for flag, (section, field) in SPEC_FLAGS.items():
+        if hasattr(args, flag) and getattr(args, flag) is None:
+            if spec is not None:
+                value = getattr(getattr(spec, section), field)
+            else:
+                value = models[section].model_fields[field].default
+            setattr(args, flag, value.value if hasattr(value, "value") else value)
+    return args
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     from ontask.data import contact_sheet, generate, write_version
     from ontask.data.generate import focused_kind
 
+    args = resolve_settings(args)
     store = open_store(args.out)
     examples = generate(args.n, seed=args.seed, contrastive=args.contrastive)
     if args.preview:
@@ -96,12 +147,13 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_prepare(args: argparse.Namespace) -> int:
     from ontask.data import prepare
 
+    args = resolve_settings(args)
     labeller = None
     if args.judge or args.verifier:
         from ontask.data.labelling import judge_verifier_labeller
 
         judge = verifier = None
-        cache = not args.no_judge_cache
+        cache = args.judge_cache
         if args.judge:
             from ontask.judge import Judge, JudgmentCache, TransformersBackend
 
@@ -115,9 +167,9 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
             judge = image_judge(judge)
         if args.verifier:
-            from ontask.verify import Verifier
+            from ontask.verify import Verifier, builtin_verifier_config
 
-            verifier = Verifier()
+            verifier = Verifier(builtin_verifier_config())  # a dataset belongs to no model yet
         labeller = judge_verifier_labeller(judge, verifier, args.judge_weight, args.min_confidence)
     result = prepare(
         args.source,

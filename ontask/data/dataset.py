@@ -30,6 +30,7 @@ from ontask.images import decode_image, encode_png, sha256
 from ontask.prompt import verl_prompt
 from ontask.store import Store, StoreError
 from ontask.store_paths import dataset_prefix
+from ontask.verify.config import VerifierConfig, builtin_verifier_config
 
 ABILITY = "screen-classification"
 # Label sources that are a person's word (ontask.feedback's correction sources).
@@ -71,11 +72,11 @@ def split_for(example_id: str, val_fraction: float = 0.2) -> str:
     return "val" if h < val_fraction else "train"
 
 
-def to_row(ex: Example, index: int, image_key: str, data_source: str) -> dict[str, Any]:
-    """The verl-layout row of an example."""
+def to_row(ex: Example, index: int, image_key: str, data_source: str, config: VerifierConfig) -> dict[str, Any]:
+    """The verl-layout row of an example, its prompt's task words read with `config`."""
     return {
         "data_source": data_source,
-        "prompt": verl_prompt(ex.task, ex.windows),
+        "prompt": verl_prompt(ex.task, ex.windows, config),
         "images": [{"path": image_key}],
         "ability": ABILITY,
         "reward_model": {"style": "rule", "ground_truth": ex.label or ""},
@@ -133,6 +134,9 @@ def write_version(
     version = _next_version(store, name)
     prefix = dataset_prefix(name, f"v{version}")
     rows, images = [], {}
+    # A dataset belongs to no model yet: its verl prompts read the built-in rules (`ontask export
+    # verl` writes them again with the rules it exports).
+    rules = builtin_verifier_config()
     items = examples
     if progress:
         from tqdm import tqdm
@@ -145,7 +149,7 @@ def write_version(
         if digest not in images:
             store.put_bytes(f"{prefix}/{key}", png, content_type="image/png")
             images[digest] = key
-        rows.append(to_row(ex, len(rows), key, data_source))
+        rows.append(to_row(ex, len(rows), key, data_source, rules))
     if not rows:
         raise DatasetError(
             f"no usable rows for dataset {name!r}" + (f" ({len(rejected)} rejected)" if rejected else "")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Optional
 
-from ontask.labels import OFF, ON
+from ontask.labels import label_of
+from ontask.models.hybrid import mix
 
 
 class Labelled(NamedTuple):
@@ -29,14 +30,12 @@ def judge_verifier_labeller(judge=None, verifier=None, judge_weight: float = 0.5
         judge_weight = 1.0
 
     def label(image, task: str, windows: list[dict[str, Any]]) -> Optional[Labelled]:
-        p, p_judge = 0.0, None
-        if verifier is not None and judge_weight < 1:
-            p += (1 - judge_weight) * verifier.verify(task, image, windows or None).score
-        if judge is not None and judge_weight > 0:
-            p_judge = judge(image, task, windows or None)
-            p += judge_weight * p_judge
+        # Only a scorer with a say is asked (its P is 0.0 otherwise, weighted by 0).
+        p_verifier = verifier.verify(task, image, windows or None).score if judge_weight < 1 else 0.0
+        p_judge = judge(image, task, windows or None) if judge_weight > 0 else None
+        p = mix(p_judge or 0.0, p_verifier, judge_weight)
         if max(p, 1 - p) < min_confidence:
             return None
-        return Labelled(ON if p >= 0.5 else OFF, "judge" if judge_weight > 0 else "verifier", p_judge)
+        return Labelled(label_of(p), "judge" if judge_weight > 0 else "verifier", p_judge)
 
     return label

@@ -23,11 +23,11 @@ from typing import Any, Callable, Optional
 
 from pydantic import ValidationError
 
+from ontask.api import WindowInfo
 from ontask.data.dataset import DatasetError, Example, split_for, write_version
 from ontask.data.labelling import Labelled
 from ontask.images import ImageLimits, ImageRejected, decode_image, sha256
 from ontask.labels import LABELS
-from ontask.spec import WindowInfo
 from ontask.store import Store
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}

@@ -13,8 +13,9 @@ from PIL import Image
 from ontask.data.dataset import row_meta, row_windows
 from ontask.evaluation.hybrid import cross_fitted
 from ontask.evaluation.metrics import summary
-from ontask.labels import ON
+from ontask.labels import label_of
 from ontask.models.hybrid import HybridFit
+from ontask.verify import VerifierConfig, builtin_verifier_config, model_verifier_config, score_windows
 
 
 @dataclass
@@ -64,7 +65,7 @@ def breakdown(items: list[Item], p: dict[str, list[float]], key: str) -> dict[st
         hits: dict[str, list[int]] = {}
         for x, q in zip(items, probs):
             g = x.groups.get(key, "-")
-            hits.setdefault(g, []).append(int((q >= 0.5) == (x.label == ON)))
+            hits.setdefault(g, []).append(int(label_of(q) == x.label))
         for g, h in hits.items():
             out.setdefault(g, {})[name] = (sum(h) / len(h), len(h))
     return dict(sorted(out.items()))
@@ -91,19 +92,25 @@ def student_probabilities(
     return p, latencies
 
 
+def verifier_probabilities(config: VerifierConfig, sets: dict[str, list[Item]]) -> dict[str, list[float]]:
+    """The verifier's P(on-task) of each item under `config`'s rules."""
+    return {s: [score_windows(x.task, x.windows, config)[0] for x in items] for s, items in sets.items()}
+
+
 def served_probabilities(
-    hybrid: Optional[HybridFit], p_student: dict[str, list[float]], sets: dict[str, list[Item]]
+    hybrid: Optional[HybridFit],
+    verifier_config: VerifierConfig,
+    p_student: dict[str, list[float]],
+    sets: dict[str, list[Item]],
 ) -> dict[str, list[float]]:
-    """P(on-task) as the predictor answers it: the hybrid with the verifier where the model carries a
-    fit and the row has window evidence, the student alone otherwise (HybridFit.combine)."""
+    """P(on-task) as the predictor answers it: the hybrid with the verifier (scoring with the
+    model's rules, `verifier_config`) where the model carries a fit and the row has window
+    evidence, the student alone otherwise (HybridFit.combine)."""
     if hybrid is None:
         return p_student
-    from ontask.verify import VerifierConfig, score_windows
-
-    cfg = VerifierConfig.load()
     return {
         s: [
-            hybrid.combine(q, score_windows(x.task, x.windows, cfg)[0] if x.windows else None)
+            hybrid.combine(q, score_windows(x.task, x.windows, verifier_config)[0] if x.windows else None)
             for x, q in zip(items, p_student[s])
         ]
         for s, items in sets.items()
@@ -120,15 +127,18 @@ def compare(
 ) -> dict[str, dict[str, Any]]:
     """{system: {slice: metrics summary}} for every system on every slice.
 
+    The verifier (alone, and in the prompt baseline's task words) scores with the rules of the
+    `hybrid_of` model, the verifier its hybrid mixes in (the built-in rules without one); every
+    student reads its prompts, and its hybrid scores, with its own rules.
     pixels: also the verifier reading the screenshot alone (OCR), as if no window evidence came.
     probabilities: when given, filled with {system: {slice: P(on-task) per item}}."""
     from ontask.models.classifier import PromptBaseline, StudentClassifier
-    from ontask.verify import VerifierConfig, score_windows
+    from ontask.models.loading import local_copy
 
-    cfg = VerifierConfig.load()
+    cfg = model_verifier_config(local_copy(students[hybrid_of])) if hybrid_of else builtin_verifier_config()
     results: dict[str, dict[str, Any]] = {}
     if judge_uri:
-        baseline = PromptBaseline.load(judge_uri)
+        baseline = PromptBaseline.load(judge_uri, cfg)
         results["prompt baseline (judge, free text)"] = _summaries(
             sets,
             {
@@ -136,7 +146,7 @@ def compare(
                 for s, items in sets.items()
             },
         )
-    verifier_p = {s: [score_windows(x.task, x.windows, cfg)[0] for x in items] for s, items in sets.items()}
+    verifier_p = verifier_probabilities(cfg, sets)
     results["verifier alone"] = _summaries(sets, verifier_p)
     kept = probabilities if probabilities is not None else {}
     kept["verifier alone"] = verifier_p
@@ -171,7 +181,7 @@ def compare(
             hybrid, weights = {}, {}
             for s, items in sets.items():
                 if student.hybrid is not None:
-                    hybrid[s] = served_probabilities(student.hybrid, {s: p[s]}, {s: items})[s]
+                    hybrid[s] = served_probabilities(student.hybrid, student.verifier_config, {s: p[s]}, {s: items})[s]
                     weights[s] = [student.hybrid.student_weight]
                 else:
                     hybrid[s], weights[s] = cross_fitted(p[s], verifier_p[s], [x.label for x in items])

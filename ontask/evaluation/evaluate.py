@@ -9,7 +9,7 @@ from ontask.data.dataset import list_versions, read_version
 from ontask.evaluation.compare import Item, items_of, served_probabilities, student_probabilities
 from ontask.evaluation.gate import FAMILY_SLICE, REGRESSION_SLICE, is_regression_row
 from ontask.evaluation.metrics import summary
-from ontask.labels import LABELS, ON
+from ontask.labels import LABELS, label_of
 from ontask.models.classifier import StudentClassifier
 from ontask.store import Store
 
@@ -83,11 +83,12 @@ def reviewed_regression_items(store: Store, dataset: str, before: str) -> list[I
 def evaluate(model_uri: str, sets: dict[str, list[Item]], s3=None, max_pixels: Optional[int] = None) -> dict[str, Any]:
     """Metrics of one model per split as it is served (its hybrid with the verifier when it has a
     fit, at the pixel budget serving gives it: what users get and what the promotion gate
-    compares), with the latency of each answer; the student alone under "student_alone", and
-    which of the two answered under "answers"."""
+    compares; its verifier scores with the rules the model was trained with), with the latency of
+    each answer; the student alone under "student_alone", and which of the two answered under
+    "answers"."""
     student = StudentClassifier.load(model_uri, max_pixels=max_pixels, s3=s3)
     p, latencies = student_probabilities(student, sets)
-    served = served_probabilities(student.hybrid, p, sets)
+    served = served_probabilities(student.hybrid, student.verifier_config, p, sets)
     h = student.hybrid
     out: dict[str, Any] = {
         "model": model_uri,
@@ -97,6 +98,6 @@ def evaluate(model_uri: str, sets: dict[str, list[Item]], s3=None, max_pixels: O
     for s, items in sets.items():
         truth, hard = [x.label for x in items], [x.hard for x in items]
         out[s] = summary(truth, served[s], hard, latencies[s])
-        out[s]["correct"] = [(q >= 0.5) == (t == ON) for q, t in zip(served[s], truth)]  # the gate pairs rows
+        out[s]["correct"] = [label_of(q) == t for q, t in zip(served[s], truth)]  # the gate pairs rows
         out["student_alone"][s] = summary(truth, p[s], hard)
     return out

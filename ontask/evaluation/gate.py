@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from math import comb
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -136,6 +136,17 @@ class Evaluation(BaseModel):
     def edge_case_accuracy(self) -> Optional[float]:
         """The candidate's accuracy on the held-out corrections, when the cycle had any."""
         return self.decision.family.candidate_accuracy if self.decision.family else None
+
+    def p50_latency_ms(self, model: Literal["candidate", "serving"]) -> Optional[float]:
+        """The median latency of one answer of `model` as the cycle job measured it, one request at
+        a time (ontask.evaluation.evaluate): on the regression set, else on the held-out
+        corrections; None when neither slice carries latencies."""
+        slices = self.candidate if model == "candidate" else self.serving
+        for name in (REGRESSION_SLICE, FAMILY_SLICE):
+            latency = slices.get(name, {}).get("latency_ms")
+            if latency is not None:
+                return latency["p50"]
+        return None
 
 
 def _slice(candidate: dict[str, Any], serving: dict[str, Any], name: str) -> Optional[SliceComparison]:

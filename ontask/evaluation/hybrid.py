@@ -27,6 +27,10 @@ def log_loss(p: Sequence[float], truth: Sequence[str]) -> float:
     return -sum(math.log(min(max(q if t == ON else 1 - q, eps), 1.0)) for q, t in zip(p, truth)) / max(1, len(p))
 
 
+def _mixed(p_student: Sequence[float], p_verifier: Sequence[float], w: float) -> list[float]:
+    return [mix(s, v, w) for s, v in zip(p_student, p_verifier)]
+
+
 def fit_temperature(p_student: Sequence[float], truth: Sequence[str]) -> float:
     """The student's temperature on a grid, by log-loss (1.0 on a tie: left as it is).
 
@@ -52,14 +56,14 @@ def fit_weight(p_student: Sequence[float], p_verifier: Sequence[float], truth: S
     """
 
     def hits(w: float) -> int:
-        return sum((q >= 0.5) == (t == ON) for q, t in zip(mix(p_student, p_verifier, w), truth))
+        return sum(label_of(q) == t for q, t in zip(_mixed(p_student, p_verifier, w), truth))
 
     best = max(hits(w) for w in GRID)
     if hits(0.0) == best:
         return 0.0
     return min(
         (w for w in GRID if hits(w) == best),
-        key=lambda w: (round(log_loss(mix(p_student, p_verifier, w), truth), 9), w),
+        key=lambda w: (round(log_loss(_mixed(p_student, p_verifier, w), truth), 9), w),
     )
 
 
@@ -86,7 +90,7 @@ def cross_fitted(
         )
         weights.append(w)
         for i in held:
-            out[i] = w * p_student[i] + (1 - w) * p_verifier[i]
+            out[i] = mix(p_student[i], p_verifier[i], w)
     return out, weights
 
 
@@ -116,6 +120,6 @@ def fit_hybrid(
         accuracy={
             "student": _accuracy(p_student, truth),
             "verifier": _accuracy(p_verifier, truth),
-            "hybrid": _accuracy(mix(p_cal, p_verifier, w), truth),
+            "hybrid": _accuracy(_mixed(p_cal, p_verifier, w), truth),
         },
     )

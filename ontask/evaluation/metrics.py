@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Optional, Sequence
 
-from ontask.labels import LABELS, OFF, ON
+from ontask.labels import LABELS, label_of
 
 
 @dataclass
@@ -52,7 +52,7 @@ def reliability(truth: Sequence[str], p_on: Sequence[float], bins: int = 10) -> 
         if not rows:
             continue
         conf = sum(max(p, 1 - p) for _, p in rows) / len(rows)
-        acc = sum((ON if p >= 0.5 else OFF) == t for t, p in rows) / len(rows)
+        acc = sum(label_of(p) == t for t, p in rows) / len(rows)
         out.append({"lo": lo, "hi": hi, "count": len(rows), "confidence": conf, "accuracy": acc})
     return out
 
@@ -72,7 +72,7 @@ def summary(
     latencies_ms: Optional[Sequence[float]] = None,
 ) -> dict[str, Any]:
     """Everything a report shows for one system on one dataset."""
-    predicted = [ON if p >= 0.5 else OFF for p in p_on]
+    predicted = [label_of(p) for p in p_on]
     out: dict[str, Any] = {
         "n": len(truth),
         "accuracy": accuracy(truth, predicted),

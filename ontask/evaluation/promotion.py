@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ontask.api import ServingSpec
 from ontask.evaluation.gate import Evaluation, decide, write_evaluation
-from ontask.spec import ServingSpec
 from ontask.store import Store
 from ontask.store_paths import classifier_prefix
 

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import threading
 from pathlib import Path
 from typing import Optional
 
+from ontask.api import Correction, FeedbackSpec, load_spec_file
 from ontask.feedback.collector import Collector
 from ontask.feedback.loop import CycleTrigger, run_feedback
 from ontask.feedback.producer import make_correction, send
+from ontask.feedback.settings import LOCAL_BOOTSTRAP, KafkaSettings
 from ontask.feedback.state import Counts
 from ontask.labels import LABELS
-from ontask.spec import Correction, FeedbackSpec, load_spec_file
 from ontask.store import open_store
+
+BOOTSTRAP_HELP = f"Kafka brokers (default: ONTASK_KAFKA_BOOTSTRAP, or {LOCAL_BOOTSTRAP})"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fsend.add_argument("--source", default="user", choices=["user", "judge", "reviewer"])
     fsend.add_argument("--id", help="idempotency id (default: a fresh one)")
     fsend.add_argument("--note")
-    fsend.add_argument("--bootstrap", default=os.environ.get("ONTASK_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    fsend.add_argument("--bootstrap", help=BOOTSTRAP_HELP)
     fsend.add_argument("--topic", default="ontask.corrections")
     fsend.set_defaults(func=_cmd_send)
     fcollect = fb.add_parser(
@@ -46,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     fcollect.add_argument("--classifier", required=True)
     fcollect.add_argument("--store", required=True, help="s3://bucket/prefix or a folder")
-    fcollect.add_argument("--bootstrap", default=os.environ.get("ONTASK_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    fcollect.add_argument("--bootstrap", help=BOOTSTRAP_HELP)
     fcollect.add_argument("--topic", default="ontask.corrections")
     fcollect.add_argument("--buffer-size", type=int, default=10000)
     fcollect.add_argument("--cycle-every", type=int, default=100)
@@ -90,7 +92,10 @@ def _cmd_send(args: argparse.Namespace) -> int:
         predicted_label=args.predicted,
         note=args.note,
     )
-    send(correction, bootstrap=args.bootstrap, topic=args.topic)
+    kafka = KafkaSettings.from_env()
+    send(
+        correction, bootstrap=kafka.brokers(args.bootstrap, LOCAL_BOOTSTRAP), topic=args.topic, security=kafka.security
+    )
     print(f"sent correction {correction.id} for {correction.classifier} to {args.topic}")
     return 0
 
@@ -109,7 +114,15 @@ def _cmd_collect(args: argparse.Namespace) -> int:
             variants_per_correction=args.variants,
         )
         trigger = CycleTrigger(args.replay_dataset, operator_decides=False) if args.cycles else None
-    collector = Collector(args.classifier, spec, open_store(args.store), args.bootstrap, group_id=args.group_id)
+    kafka = KafkaSettings.from_env()
+    collector = Collector(
+        args.classifier,
+        spec,
+        open_store(args.store),
+        kafka.brokers(args.bootstrap, LOCAL_BOOTSTRAP),
+        group_id=args.group_id,
+        security=kafka.security,
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

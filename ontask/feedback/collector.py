@@ -28,6 +28,7 @@ from typing import Any, Callable, Optional
 
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 
+from ontask.api import MAX_INLINE_IMAGE_BYTES, FeedbackSpec
 from ontask.feedback.connection import dead_letter_producer, feedback_consumer
 from ontask.feedback.cycle import assemble_cycle, cycle_due, read_marker, write_marker
 from ontask.feedback.dead_letters import bound_dead_letter_retention
@@ -37,16 +38,19 @@ from ontask.feedback.packs import UPLOAD_THREADS, Packs
 from ontask.feedback.retention import expire_screenshots, sweep_cycle_datasets, sweep_unnamed_packs
 from ontask.feedback.state import CycleProgress, State
 from ontask.images import ImageLimits
-from ontask.spec import MAX_INLINE_IMAGE_BYTES, FeedbackSpec
 from ontask.store import NotFound, Store
 from ontask.store_paths import classifier_prefix, feedback_state_key
-from ontask.verify.verifier import VerifierConfig
+from ontask.verify import VerifierConfig, builtin_verifier_config
 
 log = logging.getLogger(__name__)
 
 
 class Collector:
-    """Consumes one classifier's corrections into its buffer under `prefix` in the store."""
+    """Consumes one classifier's corrections into its buffer under `prefix` in the store.
+
+    `verifier_config`: the serving model's verifier rules (ontask.verify.model_verifier_config),
+    which say what a correction's edge case is; by default the built-in rules, the ones every
+    model the operator trains from a base checkpoint carries."""
 
     def __init__(
         self,
@@ -60,13 +64,15 @@ class Collector:
         limits: ImageLimits = ImageLimits(MAX_INLINE_IMAGE_BYTES),
         upload_threads: int = UPLOAD_THREADS,
         security: Optional[KafkaSecurity] = None,
+        verifier_config: Optional[VerifierConfig] = None,
     ):
         self.classifier, self.spec, self.store, self.bootstrap = classifier, spec, store, bootstrap
-        self.security = security or KafkaSecurity.from_env()
+        self.security = security or KafkaSecurity()  # plaintext unless given (ontask.feedback.settings)
         self.prefix = prefix or classifier_prefix(classifier)
         self.group_id = group_id or f"ontask-feedback-{classifier}"
         self.clock = clock
-        self.intake = Intake(classifier, spec, getattr(store, "bucket", None), limits, VerifierConfig.load())
+        rules = verifier_config or builtin_verifier_config()
+        self.intake = Intake(classifier, spec, getattr(store, "bucket", None), limits, rules)
         self._state_version: Optional[str] = None  # of state.json as last read or written
         self.state = self._load_state()
         self._consumer: Optional[KafkaConsumer] = None

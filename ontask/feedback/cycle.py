@@ -22,6 +22,7 @@ import json
 import random
 from typing import Any, Iterator, Optional
 
+from ontask.api import FeedbackSpec
 from ontask.data.dataset import (
     DatasetError,
     Example,
@@ -37,7 +38,6 @@ from ontask.feedback.buffer import Entry
 from ontask.feedback.state import CycleProgress
 from ontask.images import DEFAULT_MAX_BYTES, decode_image
 from ontask.labels import LABELS
-from ontask.spec import FeedbackSpec
 from ontask.store import Conflict, NotFound, Store, StoreError, open_store
 from ontask.store_paths import cycle_decision_key, cycle_marker_key, feedback_dataset
 

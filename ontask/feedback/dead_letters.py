@@ -9,8 +9,8 @@ import logging
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 
+from ontask.api import FeedbackSpec
 from ontask.feedback.kafka_security import KafkaSecurity
-from ontask.spec import FeedbackSpec
 
 log = logging.getLogger(__name__)
 

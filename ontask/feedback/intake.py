@@ -10,14 +10,14 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from ontask.api import Correction, FeedbackSpec
 from ontask.feedback.buffer import Entry
 from ontask.feedback.messages import InvalidCorrection, parse_correction_and_image
 from ontask.feedback.state import CycleProgress, State
 from ontask.images import ImageLimits, ImageRejected, check_image, sha256
 from ontask.labels import label_of
-from ontask.spec import Correction, FeedbackSpec
 from ontask.store_paths import ReferenceRefused, confine_reference
-from ontask.verify.verifier import VerifierConfig, score_windows
+from ontask.verify import VerifierConfig, score_windows
 
 log = logging.getLogger(__name__)
 

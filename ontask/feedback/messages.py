@@ -9,7 +9,7 @@ from typing import Optional
 import pybase64
 from pydantic import ValidationError
 
-from ontask.spec import MAX_INLINE_IMAGE_BYTES, Correction
+from ontask.api import MAX_INLINE_IMAGE_BYTES, Correction
 
 
 class InvalidCorrection(ValueError):

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import os
 import uuid
 from typing import Any, Optional
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from ontask.api import Correction
 from ontask.feedback.kafka_security import KafkaSecurity
 from ontask.feedback.messages import encode_correction
-from ontask.spec import Correction
 
 DEFAULT_TOPIC = "ontask.corrections"
 
@@ -47,14 +46,12 @@ def make_correction(
     return Correction.model_validate(doc)
 
 
-def new_producer(
-    bootstrap: Optional[str] = None, security: Optional[KafkaSecurity] = None, **settings: Any
-) -> KafkaProducer:
+def new_producer(bootstrap: str, security: Optional[KafkaSecurity] = None, **settings: Any) -> KafkaProducer:
     """A producer for corrections (acks=all), with the installation's Kafka security settings
-    (from the environment unless given); `settings` are more KafkaProducer settings."""
-    security = security or KafkaSecurity.from_env()
+    (ontask.feedback.settings; plaintext unless given); `settings` are more KafkaProducer settings."""
+    security = security or KafkaSecurity()
     return KafkaProducer(
-        bootstrap_servers=bootstrap or os.environ.get("ONTASK_KAFKA_BOOTSTRAP"),
+        bootstrap_servers=bootstrap,
         **{"acks": "all", "retries": 5, **settings},
         **security.client_kwargs(),
     )
@@ -66,16 +63,21 @@ def send(
     topic: str = DEFAULT_TOPIC,
     producer: Optional[KafkaProducer] = None,
     timeout: float = 30.0,
+    security: Optional[KafkaSecurity] = None,
 ) -> None:
     """Publish one correction (acks=all) and wait until the broker has it; KafkaUnreachable when
-    no broker answers or takes it in `timeout` seconds."""
+    no broker answers or takes it in `timeout` seconds. Without `producer`, one is made for
+    `bootstrap` with `security` (plaintext unless given)."""
     own = producer is None
-    servers = bootstrap or os.environ.get("ONTASK_KAFKA_BOOTSTRAP")
+    servers = bootstrap or "(no bootstrap servers given)"
     try:
-        producer = producer or new_producer(bootstrap)
+        if producer is None:
+            if not bootstrap:
+                raise KafkaError("no bootstrap servers")
+            producer = new_producer(bootstrap, security)
     except KafkaError as e:
         raise KafkaUnreachable(
-            f"cannot reach Kafka at {servers or '(no bootstrap servers given)'}: {type(e).__name__}; give the "
+            f"cannot reach Kafka at {servers}: {type(e).__name__}; give the "
             "brokers with --bootstrap (or ONTASK_KAFKA_BOOTSTRAP) and check they are up"
         ) from e
     try:

@@ -60,18 +60,23 @@ def _cmd_spec_from_verl(args: argparse.Namespace) -> int:
 
 
 def _export_spec(path: Optional[str]):
+    """The spec and the verifier's rules to export: the config's (its folder's verifier_config.yaml,
+    else the built-in rules)."""
+    from ontask.api import TaskClassifierSpec
     from ontask.interop.verl_config import load_spec
-    from ontask.spec import TaskClassifierSpec
+    from ontask.verify import builtin_verifier_config
 
-    return load_spec(path)[0] if path else TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}})
+    if not path:
+        return TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}}), builtin_verifier_config()
+    spec, rules = load_spec(path)
+    return spec, rules or builtin_verifier_config()
 
 
 def _cmd_export_verl(args: argparse.Namespace) -> int:
     from ontask.interop.verl_export import export_verl
 
-    done = export_verl(
-        open_store(args.store), args.dataset, Path(args.out), _export_spec(args.config), args.dataset_version
-    )
+    spec, rules = _export_spec(args.config)
+    done = export_verl(open_store(args.store), args.dataset, Path(args.out), spec, rules, args.dataset_version)
     print(
         f"exported {args.dataset} {done.version} to {done.folder}: {done.rows['train']} train rows, "
         f"{done.rows['val']} val rows; launch with {done.folder}/run_task_classification.sh"

@@ -16,8 +16,8 @@ from typing import Any, Callable, Optional
 import yaml
 from pydantic import ValidationError
 
-from ontask.spec import TaskClassifier, TaskClassifierSpec, read_spec_document
-from ontask.verify.verifier import VerifierConfig
+from ontask.api import TaskClassifier, TaskClassifierSpec, read_spec_document
+from ontask.verify import VerifierConfig, read_verifier_config
 
 JUDGE_FILE = "judge_config.yaml"
 VERIFIER_FILE = "verifier_config.yaml"
@@ -216,7 +216,7 @@ def read_verl_config(path: str | Path, source: str = "synthetic") -> VerlTrainin
     spec = spec_from_verl(_yaml(path), judge_doc, source)
     verifier = None
     if (path.parent / VERIFIER_FILE).is_file():
-        verifier = VerifierConfig.load(path.parent / VERIFIER_FILE)
+        verifier = read_verifier_config(path.parent / VERIFIER_FILE)
         if verifier.errors:
             raise VerlConfigError(f"{path.parent / VERIFIER_FILE}: " + "; ".join(verifier.errors))
         files.append(path.parent / VERIFIER_FILE)

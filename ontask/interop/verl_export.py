@@ -1,13 +1,16 @@
 """`ontask export verl`: a dataset version as verl trains on it.
 
-The folder holds what the plan's example folder holds, made from a dataset version and a spec:
+The folder holds what the plan's example folder holds, made from a dataset version, a spec and
+the verifier's rules:
 - ``data/train.parquet`` and ``data/val.parquet``: verl's RL layout (``data_source``, ``prompt``
-  with an ``<image>`` placeholder, ``images`` as ``[{"bytes": ...}]``, ``ability``,
-  ``reward_model``, ``extra_info``); each row's ``extra_info`` carries what ontask's reward needs
-  (task, window evidence, the spec's reward weights), since verl hands reward functions no images;
+  with an ``<image>`` placeholder, its task words read with the rules, ``images`` as
+  ``[{"bytes": ...}]``, ``ability``, ``reward_model``, ``extra_info``); each row's ``extra_info``
+  carries what ontask's reward needs (task, window evidence, the spec's reward weights), since
+  verl hands reward functions no images;
+- ``config/verifier_config.yaml``: the rules, as the plan's folder has them;
 - ``config/ontask_grpo.yaml``: a Hydra config over verl's ``ppo_trainer`` with GRPO, the spec's
   lengths, batch sizes and optimiser settings, and ``reward.custom_reward_function`` pointing at
-  ``ontask/rewards/verl.py:compute_score``;
+  ``ontask/rewards/verl.py:compute_score`` with the rules file in its ``reward_kwargs``;
 - ``run_task_classification.sh``: the launch line (``python3 -m verl.trainer.main_ppo``).
 """
 
@@ -22,9 +25,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from ontask.data.dataset import read_version
-from ontask.spec import AUTO_LORA_MIN_PARAMS, TaskClassifierSpec
+from ontask.api import AUTO_LORA_MIN_PARAMS, TaskClassifierSpec
+from ontask.data.dataset import read_version, row_windows
+from ontask.interop.verl_config import VERIFIER_FILE
+from ontask.prompt import verl_prompt
 from ontask.store import Store
+from ontask.verify import VerifierConfig
 
 CONFIG_NAME = "ontask_grpo"
 LAUNCH_SCRIPT = "run_task_classification.sh"
@@ -60,10 +66,10 @@ def _lora_rank(spec: TaskClassifierSpec) -> int:
     return t.lora_rank_for(sum(p.numel() for p in model.parameters()))
 
 
-def verl_config(spec: TaskClassifierSpec, data_dir: Path) -> dict[str, Any]:
-    """verl's settings for the spec (the keys of verl 0.9's ppo_trainer). What verl has no
-    counterpart for stays with ontask: the judge runs before (its labels are in the data), the
-    feedback loop and serving are the operator's."""
+def verl_config(spec: TaskClassifierSpec, data_dir: Path, verifier_file: Path) -> dict[str, Any]:
+    """verl's settings for the spec (the keys of verl 0.9's ppo_trainer), with the verifier's rules
+    file handed to the reward. What verl has no counterpart for stays with ontask: the judge runs
+    before (its labels are in the data), the feedback loop and serving are the operator's."""
     t, d = spec.training, spec.data
     return {
         "hydra": {"searchpath": ["pkg://verl.trainer.config"]},
@@ -91,7 +97,14 @@ def verl_config(spec: TaskClassifierSpec, data_dir: Path) -> dict[str, Any]:
             },
             "rollout": {"name": "vllm", "n": t.group_size},
         },
-        "reward": {"custom_reward_function": {"path": str(reward_function_path()), "name": "compute_score"}},
+        "reward": {
+            "custom_reward_function": {
+                "path": str(reward_function_path()),
+                "name": "compute_score",
+                # verl passes these to every call of compute_score.
+                "reward_kwargs": {"verifier_config": str(verifier_file)},
+            }
+        },
         "trainer": {
             "total_epochs": t.epochs,
             "save_freq": t.save_every,
@@ -104,38 +117,49 @@ def verl_config(spec: TaskClassifierSpec, data_dir: Path) -> dict[str, Any]:
     }
 
 
-def _verl_rows(rows: list[dict[str, Any]], images: dict[str, bytes], weights: dict[str, float]) -> list[dict]:
+def _verl_rows(
+    rows: list[dict[str, Any]], images: dict[str, bytes], weights: dict[str, float], config: VerifierConfig
+) -> list[dict]:
     out = []
     for row in rows:
         extra = {**row["extra_info"], "reward_weights": weights}
-        out.append({**row, "images": [{"bytes": images[row["images"][0]["path"]]}], "extra_info": extra})
+        prompt = verl_prompt(extra["task"], row_windows(row), config)  # the task words of the exported rules
+        image = {"bytes": images[row["images"][0]["path"]]}
+        out.append({**row, "prompt": prompt, "images": [image], "extra_info": extra})
     return out
 
 
 def export_verl(
-    store: Store, dataset: str, out: Path, spec: TaskClassifierSpec, version: Optional[str] = None
+    store: Store,
+    dataset: str,
+    out: Path,
+    spec: TaskClassifierSpec,
+    verifier_config: VerifierConfig,
+    version: Optional[str] = None,
 ) -> Exported:
     """Write the folder described in the module docstring; returns the rows per split."""
     ds = read_version(store, dataset, version)
     out = Path(out).resolve()
     data_dir = out / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
+    (out / "config").mkdir(exist_ok=True)
+    verifier_file = out / "config" / VERIFIER_FILE
+    verifier_file.write_text(verifier_config.text)
     weights = spec.training.reward_weights.model_dump()
     counts = {}
     for split in ("train", "val"):
         rows = ds.split(split)
         images = {r["images"][0]["path"]: store.get_bytes(f"{ds.prefix}/{r['images'][0]['path']}") for r in rows}
-        table = pa.Table.from_pylist(_verl_rows(rows, images, weights))
+        table = pa.Table.from_pylist(_verl_rows(rows, images, weights, verifier_config))
         buf = io.BytesIO()
         pq.write_table(table, buf)
         (data_dir / f"{split}.parquet").write_bytes(buf.getvalue())
         counts[split] = len(rows)
     if not counts["train"]:
         raise ValueError(f"dataset {dataset} {ds.version} has no training rows to export")
-    (out / "config").mkdir(exist_ok=True)
     (out / "config" / f"{CONFIG_NAME}.yaml").write_text(
         "# verl GRPO over ontask's exported dataset, made by `ontask export verl`.\n"
-        + yaml.safe_dump(verl_config(spec, data_dir), sort_keys=False)
+        + yaml.safe_dump(verl_config(spec, data_dir, verifier_file), sort_keys=False)
     )
     script = out / LAUNCH_SCRIPT
     script.write_text(

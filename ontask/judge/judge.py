@@ -12,8 +12,9 @@ from ontask.images import decode_image, sha256
 from ontask.judge.backends import Backend, ScoreRequest
 from ontask.judge.cache import JudgmentCache, judgment_key
 from ontask.judge.options import bidirectional
-from ontask.labels import OFF, ON
+from ontask.labels import OFF, ON, label_of
 from ontask.prompt import prompt_text
+from ontask.verify.config import VerifierConfig, builtin_verifier_config
 
 PROMPT_VERSION = "judge-v3"  # v2: window lines name the task words; focused window last; v3: where they are
 
@@ -54,15 +55,15 @@ class Judgment:
 
     @property
     def label(self) -> str:
-        return ON if self.p_on_task >= 0.5 else OFF
+        return label_of(self.p_on_task)
 
     @property
     def confidence(self) -> float:
         return max(self.p_on_task, 1 - self.p_on_task)
 
 
-def _pointwise_text(task: str, windows, answer: str, swapped: bool) -> str:
-    base = prompt_text(task, windows).rsplit("\n", 1)[0]
+def _pointwise_text(task: str, windows, answer: str, swapped: bool, config: VerifierConfig) -> str:
+    base = prompt_text(task, windows, config).rsplit("\n", 1)[0]
     question = "Is this answer correct? Answer no or yes." if swapped else "Is this answer correct? Answer yes or no."
     return f"{base}\nProposed answer: {answer}\n{question}"
 
@@ -74,6 +75,9 @@ class Judge:
         if mode not in ("preference", "pointwise"):
             raise ValueError(f"judge mode {mode!r}: use preference or pointwise")
         self.backend, self.cache, self.mode = backend, cache, mode
+        # One judge serves several classifiers, and its cache keys name no rules: it reads the
+        # task words of its prompts with the built-in rules.
+        self.verifier_config = builtin_verifier_config()
 
     @staticmethod
     def _check(x: JudgeInput) -> None:
@@ -103,8 +107,10 @@ class Judge:
             requests = []
             for i in todo:
                 x = inputs[i]
-                requests.append(ScoreRequest(x.image, prompt_text(x.task, x.windows), (ON, OFF)))
-                requests.append(ScoreRequest(x.image, prompt_text(x.task, x.windows, swapped=True), (ON, OFF)))
+                forward = prompt_text(x.task, x.windows, self.verifier_config)
+                swapped = prompt_text(x.task, x.windows, self.verifier_config, swapped=True)
+                requests.append(ScoreRequest(x.image, forward, (ON, OFF)))
+                requests.append(ScoreRequest(x.image, swapped, (ON, OFF)))
             probs = self.backend.score(requests)
             for n, i in enumerate(todo):
                 fwd, swp = probs[2 * n], probs[2 * n + 1]
@@ -127,10 +133,11 @@ class Judge:
         hit = self.cache.get(key) if self.cache else None
         if hit is not None:
             return hit["p_yes"]
+        rules = self.verifier_config
         fwd, swp = self.backend.score(
             [
-                ScoreRequest(x.image, _pointwise_text(x.task, x.windows, answer, False), ("yes", "no")),
-                ScoreRequest(x.image, _pointwise_text(x.task, x.windows, answer, True), ("yes", "no")),
+                ScoreRequest(x.image, _pointwise_text(x.task, x.windows, answer, swapped, rules), ("yes", "no"))
+                for swapped in (False, True)
             ]
         )
         p_yes = bidirectional(fwd, swp)

@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional, Protocol
 import requests
 from PIL import Image
 
-from ontask.spec import JudgeRuntime
+from ontask.api import JudgeRuntime
 
 
 class JudgeClient(Protocol):

@@ -11,6 +11,7 @@ import torch
 from ontask.images import fit_for
 from ontask.labels import OFF, ON
 from ontask.prompt import chat_prompt, prompt_text
+from ontask.verify.config import VerifierConfig
 
 
 def option_token_ids(tokenize, options: tuple[str, str]) -> tuple[list[int], int, int]:
@@ -48,12 +49,12 @@ def answer_logits(model, inputs: dict, token_ids: list[int]) -> torch.Tensor:
     return logits.float()
 
 
-def encode(processor, image, task: str, windows) -> dict[str, torch.Tensor]:
-    """The student's prompt: the screenshot, then the task and the window evidence as text."""
+def encode(processor, image, task: str, windows, config: VerifierConfig) -> dict[str, torch.Tensor]:
+    """The student's prompt: the screenshot, then the task and the window evidence as text (its
+    task words read with `config`, the rules the model is trained with)."""
     image = fit_for(image, processor.image_processor)
-    return dict(
-        processor(text=[chat_prompt(processor, prompt_text(task, windows))], images=[image], return_tensors="pt")
-    )
+    text = chat_prompt(processor, prompt_text(task, windows, config))
+    return dict(processor(text=[text], images=[image], return_tensors="pt"))
 
 
 class AnswerTokens:

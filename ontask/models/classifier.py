@@ -15,15 +15,26 @@ from ontask.models.answer import AnswerTokens, answer_logits
 from ontask.models.hybrid import HybridFit
 from ontask.models.loading import load_vlm, local_copy
 from ontask.prompt import chat_prompt, prompt_text
+from ontask.verify.config import VerifierConfig, model_verifier_config
 
 
 class StudentClassifier:
     """A loaded student: classify a batch of (screenshot, task, windows) in one forward pass.
+    Its verifier configuration (the rules it was trained with) reads the task words of its
+    prompts, and the verifier that its hybrid mixes in scores with it.
 
     Thread-safe: forward passes are serialised (one model, one set of weights)."""
 
-    def __init__(self, model, processor, max_pixels: Optional[int] = None, hybrid: Optional[HybridFit] = None):
+    def __init__(
+        self,
+        model,
+        processor,
+        verifier_config: VerifierConfig,
+        max_pixels: Optional[int] = None,
+        hybrid: Optional[HybridFit] = None,
+    ):
         self.model, self.processor = model, processor
+        self.verifier_config = verifier_config
         # The student's weight beside the verifier, fitted when it was trained (None: student alone).
         self.hybrid = hybrid
         # The processor resizes every screenshot to at most this many pixels: the latency knob.
@@ -43,10 +54,10 @@ class StudentClassifier:
     ) -> "StudentClassifier":
         folder = local_copy(uri, s3)
         model, processor = load_vlm(str(folder), dtype=dtype, device=device)
-        return cls(model, processor, max_pixels, HybridFit.read(folder))
+        return cls(model, processor, model_verifier_config(folder), max_pixels, HybridFit.read(folder))
 
     def prompts(self, tasks: Sequence[str], windows: Sequence[Optional[list[Mapping]]]) -> list[str]:
-        return [chat_prompt(self.processor, prompt_text(t, w)) for t, w in zip(tasks, windows)]
+        return [chat_prompt(self.processor, prompt_text(t, w, self.verifier_config)) for t, w in zip(tasks, windows)]
 
     def p_on_task(
         self, images: Sequence[Image.Image], tasks: Sequence[str], windows: Sequence[Optional[list[Mapping]]]
@@ -82,25 +93,30 @@ def answer_budget(tokenizer) -> int:
 class PromptBaseline:
     """The "prompt engineering" baseline: the same model class, a long instruction prompt, and
     the label generated as free text (greedy), parsed from the words it writes. It generates at
-    most `max_new_tokens` (default: what a real model's answer takes, answer_budget)."""
+    most `max_new_tokens` (default: what a real model's answer takes, answer_budget). Its prompt's
+    task words are read with `verifier_config` (those of the systems it is compared with)."""
 
-    def __init__(self, model, processor, max_new_tokens: Optional[int] = None):
+    def __init__(self, model, processor, verifier_config: VerifierConfig, max_new_tokens: Optional[int] = None):
         self.model, self.processor = model, processor
+        self.verifier_config = verifier_config
         self.max_new_tokens = max_new_tokens or answer_budget(processor.tokenizer)
         processor.tokenizer.padding_side = "left"
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, uri: str, max_new_tokens: Optional[int] = None, **kwargs: Any) -> "PromptBaseline":
+    def load(
+        cls, uri: str, verifier_config: VerifierConfig, max_new_tokens: Optional[int] = None, **kwargs: Any
+    ) -> "PromptBaseline":
         model, processor = load_vlm(uri, **kwargs)
-        return cls(model, processor, max_new_tokens)
+        return cls(model, processor, verifier_config, max_new_tokens)
 
     def p_on_task(
         self, images: Sequence[Image.Image], tasks: Sequence[str], windows: Sequence[Optional[list[Mapping]]]
     ) -> list[float]:
         """1.0 / 0.0 when the generated text names a label, 0.5 when it names neither."""
         texts = [
-            chat_prompt(self.processor, f"{BASELINE_INSTRUCTIONS}\n{prompt_text(t, w)}") for t, w in zip(tasks, windows)
+            chat_prompt(self.processor, f"{BASELINE_INSTRUCTIONS}\n{prompt_text(t, w, self.verifier_config)}")
+            for t, w in zip(tasks, windows)
         ]
         images = [fit_for(im, self.processor.image_processor) for im in images]
         inputs = self.processor(text=texts, images=images, padding=True, return_tensors="pt").to(self.model.device)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 from pydantic import BaseModel, Field
 
@@ -28,8 +28,14 @@ def calibrated(p: float, temperature: float) -> float:
     return 1.0 / (1.0 + math.exp(-math.log(q / (1 - q)) / temperature))
 
 
-def mix(p_student: Sequence[float], p_verifier: Sequence[float], w: float) -> list[float]:
-    return [w * s + (1 - w) * v for s, v in zip(p_student, p_verifier)]
+def mix(p_a: float, p_b: float, w: float) -> float:
+    """Two probabilities weighted: `w` of the first, the rest of the second (the hybrid's
+    student and verifier, the bootstrap labeller's judge and verifier).
+
+    >>> mix(0.9, 0.5, 0.25)
+    0.6
+    """
+    return w * p_a + (1 - w) * p_b
 
 
 class HybridFit(BaseModel):
@@ -48,7 +54,7 @@ class HybridFit(BaseModel):
         p = calibrated(p_student, self.student_temperature)
         if p_verifier is None:
             return p
-        return self.student_weight * p + (1 - self.student_weight) * p_verifier
+        return mix(p, p_verifier, self.student_weight)
 
     def write(self, folder: Path) -> None:
         (Path(folder) / HYBRID_FILE).write_text(self.model_dump_json(indent=1))

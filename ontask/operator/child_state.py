@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from ontask.api import GROUP
 from ontask.operator.manifests import MODE_ANNOTATION
 from ontask.operator.reconcile import JobState
-from ontask.spec import GROUP
 
 
 def condition_state(conditions: list[dict[str, Any]]) -> tuple[JobState, str]:

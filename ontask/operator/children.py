@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Optional
 
+from ontask.api import JudgeRuntime, TaskClassifierStatus
 from ontask.evaluation.gate import read_evaluation
 from ontask.operator.context import Context
 from ontask.operator.manifests import data_job, inference_service, training_job, vllm_judge_service
@@ -16,7 +17,6 @@ from ontask.operator.names import child_name
 from ontask.operator.pods import JUDGE_MODEL_NAME, model_storage_uri
 from ontask.operator.reconcile import FIRST_VERSION, JobState, Observed, candidate_version
 from ontask.operator.training import as_trainjob
-from ontask.spec import JudgeRuntime, TaskClassifierStatus
 from ontask.store_paths import feedback_state_key, model_key
 
 

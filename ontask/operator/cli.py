@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 
 def add_arguments(op: argparse.ArgumentParser) -> None:
@@ -20,12 +19,15 @@ def add_arguments(op: argparse.ArgumentParser) -> None:
 
 def _cmd_operator(args: argparse.Namespace) -> int:
     from ontask.operator import run_operator
+    from ontask.operator.settings import OperatorSettings
 
+    settings = OperatorSettings.from_env()
     run_operator(
+        settings,
         namespaces=args.namespace or (),
         liveness=args.liveness,
         standalone=args.standalone,
-        log_level=os.environ.get("ONTASK_LOG_LEVEL", args.log_level),
+        log_level=settings.log_level or args.log_level,
         metrics_port=args.metrics_port,
     )
     return 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional
 
-from ontask.spec import Condition
+from ontask.api import Condition
 
 # metav1.Condition's limit on a message.
 MAX_MESSAGE = 32768

@@ -9,7 +9,7 @@ from typing import Optional
 
 from kubernetes import client as k8s
 
-from ontask.spec import GROUP, TaskClassifierSpec
+from ontask.api import GROUP, TaskClassifierSpec
 from ontask.store_paths import classifier_prefix
 
 KAFKA_CA_DIR = "/etc/ontask/kafka-ca"

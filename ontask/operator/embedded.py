@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from ontask.api import TaskClassifierSpec, TaskClassifierStatus
 from ontask.operator.children import Children
 from ontask.operator.context import Context
 from ontask.operator.local import (
@@ -26,7 +27,6 @@ from ontask.operator.local import (
     with_local_judge,
 )
 from ontask.operator.reconcile import JobState, plan
-from ontask.spec import TaskClassifierSpec, TaskClassifierStatus
 
 log = logging.getLogger("ontask.embedded")
 

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 from typing import Any, Optional
 
 import kopf
 from pydantic import ValidationError
 
+from ontask.api import GROUP, PLURAL, VERSION, TaskClassifierSpec, TaskClassifierStatus
 from ontask.operator import metrics
 from ontask.operator.conditions import set_condition
 from ontask.operator.settings import OperatorSettings
 from ontask.operator.wakeups import Wakeups
-from ontask.spec import GROUP, PLURAL, VERSION, TaskClassifierSpec, TaskClassifierStatus
 
 log = logging.getLogger("ontask.operator")
 
@@ -36,20 +35,14 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     from ontask.feedback.kafka_security import KafkaSecurity
 
     KafkaSecurity.from_env()
-    # How long a silent replica counts as alive (kopf's default 60 s; tests shorten it).
-    settings.peering.lifetime = int(os.environ.get("ONTASK_PEERING_LIFETIME", "60"))
 
 
-def model_uri_problems(spec: TaskClassifierSpec, name: str, allowed: Optional[list[str]] = None) -> list[str]:
+def model_uri_problems(spec: TaskClassifierSpec, name: str, settings: OperatorSettings) -> list[str]:
     """The model URIs this classifier's author may not have the operator load (another tenant's
-    models, a dataset): see store_paths.model_uri_problem. `allowed`: the installation's prefixes
-    (OperatorSettings.model_uri_prefixes, from the environment when not given)."""
-    from ontask.operator.settings import OperatorSettings
+    models, a dataset): see store_paths.model_uri_problem. The installation may allow more
+    prefixes (settings.model_uri_prefixes)."""
     from ontask.store_paths import model_uri_problem
 
-    settings = OperatorSettings.from_env()
-    if allowed is None:
-        allowed = settings.model_uri_prefixes
     # The classifier's bucket is the store its children write: the installation's, else its own.
     store = settings.store_for(spec.storage.bucket)
     if not store.startswith("s3://"):
@@ -59,14 +52,14 @@ def model_uri_problems(spec: TaskClassifierSpec, name: str, allowed: Optional[li
     for field, uri in (("student.model", spec.student.model), ("judge.model", spec.judge.model)):
         if field == "judge.model" and (not spec.judge.enabled or spec.judge.ref):
             continue  # no judge of its own is deployed from it
-        problem = model_uri_problem(uri, name or "", bucket, allowed)
+        problem = model_uri_problem(uri, name or "", bucket, settings.model_uri_prefixes)
         if problem:
             out.append(f"spec.{field}: {problem}")
     return out
 
 
 def _validate(
-    spec: dict[str, Any], status: dict[str, Any], generation: int, name: str = ""
+    spec: dict[str, Any], status: dict[str, Any], generation: int, name: str, settings: OperatorSettings
 ) -> tuple[dict[str, Any], list[str]]:
     """The status to write for this spec, and the problems found (empty when it is runnable)."""
     from ontask.operator.names import name_problems
@@ -75,7 +68,7 @@ def _validate(
     try:
         parsed = TaskClassifierSpec.model_validate(spec)
         problems = (name_problems(name) if name else []) + parsed.consistency_problems()
-        problems += model_uri_problems(parsed, name)
+        problems += model_uri_problems(parsed, name, settings)
     except ValidationError as e:
         problems = [f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()]
     if problems:
@@ -99,7 +92,12 @@ def _validate(
 
 
 def _reconcile_once(
-    spec: dict[str, Any], status: dict[str, Any], meta: dict[str, Any], indexes, revalidate: bool
+    spec: dict[str, Any],
+    status: dict[str, Any],
+    meta: dict[str, Any],
+    indexes,
+    revalidate: bool,
+    settings: OperatorSettings,
 ) -> tuple[Optional[dict[str, Any]], list[tuple[str, str, str]], Optional[float]]:
     """One pass over a classifier: validate a new spec (and on the operator's start), then apply
     the reconcile plan: create (or adopt) the children it names. Returns the status to write
@@ -113,15 +111,15 @@ def _reconcile_once(
     events: list[tuple[str, str, str]] = []
     base = status
     if revalidate or status.get("observedGeneration") != generation:
-        base, problems = _validate(spec, status, generation, meta.get("name") or "")
+        base, problems = _validate(spec, status, generation, meta.get("name") or "", settings)
         if problems:
             log.warning("classifier %s/%s is not runnable: %s", meta.get("namespace"), meta.get("name"), problems)
             return (base if base != status else None), [("Warning", "InvalidSpec", "; ".join(problems))], None
         events.append(("Normal", "Accepted", "spec accepted"))
-    elif status.get("phase") == "Failed" and _validate(spec, status, generation, meta.get("name") or "")[1]:
+    elif status.get("phase") == "Failed" and _validate(spec, status, generation, meta.get("name") or "", settings)[1]:
         return None, [], None
     parsed = TaskClassifierSpec.model_validate(spec)
-    children = KubeChildren(context_for(meta, parsed), indexes)
+    children = KubeChildren(context_for(meta, parsed, settings), indexes)
     current = TaskClassifierStatus.model_validate(base)
     observed = children.observe(current)
     decided = plan(parsed, current, observed)
@@ -178,8 +176,9 @@ def _store_unreachable(
     nothing is created (every child but the judge writes there), Ready says why, once as an
     event, and the store is tried again soon (its return sends no event)."""
     from ontask.operator.reconcile import CHILD_RETRY_SECONDS
+    from ontask.store import s3_endpoint_from_env
 
-    endpoint = os.environ.get("S3_ENDPOINT", "")
+    endpoint = s3_endpoint_from_env() if store_uri.startswith("s3://") else None
     # Without the object addresses some client errors carry, so the same failure is the same words.
     why = re.sub(r" object at 0x[0-9a-f]+", "", str(error))
     message = f"the store {store_uri}" + (f" at {endpoint}" if endpoint else "") + f" cannot be reached: {why}"
@@ -265,10 +264,10 @@ def spec_changed(namespace: str, name: str, **_: Any) -> None:
     WAKEUPS.poke((namespace, name))
 
 
-def _indexes(kwargs: dict[str, Any]):
+def _indexes(kwargs: dict[str, Any], settings: OperatorSettings):
     from ontask.operator.kube_children import ChildIndexes
 
-    if not OperatorSettings.from_env().watch_children:
+    if not settings.watch_children:
         return None
     return ChildIndexes(
         kwargs["ontask_jobs"],
@@ -310,13 +309,13 @@ class _StatusWriter:
 
 # kopf stops an async daemon by cancelling it (at its next await) once it is signalled to stop.
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=5.0)
-async def reconcile(meta: kopf.Meta, body: kopf.Body, **kwargs: Any) -> None:
+async def reconcile(meta: kopf.Meta, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     """A classifier's reconcile loop, from its creation (or the operator's start) to its deletion:
     a pass whenever a child, its feedback or its spec changes, when a canary's time is up, and
     every resyncSeconds as a safety net. It is the only writer of the classifier's status. kopf
     cancels it on deletion, on the operator's exit and while another replica leads."""
     key = (meta["namespace"], meta["name"])
-    settings = OperatorSettings.from_env()
+    settings: OperatorSettings = memo.settings
     writer = _StatusWriter(*key)
     WAKEUPS.register(key)
     first, backoff = True, 0.0
@@ -330,8 +329,9 @@ async def reconcile(meta: kopf.Meta, body: kopf.Body, **kwargs: Any) -> None:
                     live.get("spec") or {},
                     live.get("status") or {},
                     live["metadata"],
-                    _indexes(kwargs),
+                    _indexes(kwargs, settings),
                     first,
+                    settings,
                 )
                 if new is not None:
                     await asyncio.to_thread(writer.write, new)
@@ -353,7 +353,7 @@ async def reconcile(meta: kopf.Meta, body: kopf.Body, **kwargs: Any) -> None:
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
-def released(spec: kopf.Spec, meta: kopf.Meta, **_: Any) -> None:
+def released(spec: kopf.Spec, meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
     """A deleted classifier's children go with it (their ownerReferences); its artifacts in the
     store stay unless storage.retainArtifacts is false, and only if the prefix is its own."""
     from ontask.operator.ownership import release_prefix
@@ -367,6 +367,6 @@ def released(spec: kopf.Spec, meta: kopf.Meta, **_: Any) -> None:
         return  # never ran: nothing of it in the store
     if parsed.storage.retain_artifacts:
         return
-    store = open_store(OperatorSettings.from_env().store_for(parsed.storage.bucket))
+    store = open_store(memo.settings.store_for(parsed.storage.bucket))
     removed = release_prefix(store, classifier_prefix(meta["name"]), meta["name"], meta["uid"], retain=False)
     log.info("classifier %s/%s deleted with its %d artifacts", meta["namespace"], meta["name"], removed)

@@ -11,6 +11,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
+from ontask.api import GROUP, TaskClassifierSpec
 from ontask.operator.child_errors import ChildRefused, api_message, child_error
 from ontask.operator.child_state import condition_state, contains, mode_changed, rolled_out
 from ontask.operator.children import Children
@@ -28,7 +29,6 @@ from ontask.operator.training import (
     served_backends,
     training_runtime,
 )
-from ontask.spec import GROUP, TaskClassifierSpec
 
 log = logging.getLogger("ontask.operator")
 ISVC = ("serving.kserve.io", "v1beta1", "inferenceservices")

@@ -10,6 +10,7 @@ to /mnt/models) on a free local port.
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -18,11 +19,27 @@ from typing import Any, Callable, Mapping, Optional
 
 import requests
 
+_HANDED_OUT: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port free on 127.0.0.1 right now, below the kernel's ephemeral range (32768 and up
+    on Linux): a port the kernel picked for us could be picked again for some process's
+    outgoing connection before our server binds it (SeaweedFS died of exactly that), and a port
+    is never handed out twice by one process (a test session, the embedded mode)."""
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(20000, 32768)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free TCP port in 20000-32767 on 127.0.0.1")
 
 
 def container_env(

@@ -10,6 +10,7 @@ from typing import Any, Optional
 
 from kubernetes import client as k8s
 
+from ontask.api import GROUP, JudgeRuntime, Resources
 from ontask.operator.context import Context
 from ontask.operator.names import child_name
 from ontask.operator.pods import (
@@ -29,7 +30,6 @@ from ontask.operator.pods import (
     serialize,
     spec_env,
 )
-from ontask.spec import GROUP, JudgeRuntime, Resources
 
 TRAIN_PORT = 23456
 PREDICTOR_PORT = 8080
@@ -69,20 +69,15 @@ def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
     if pvc is not None:
         source = pvc[2]
     if source == "synthetic":
-        args = ["data", "generate", "--n", str(ctx.spec.data.synthetic_rows), "--name", dataset, "--out", ctx.store_uri]
+        args = ["data", "generate", "--name", dataset, "--out", ctx.store_uri]
     else:
-        args = ["data", "prepare", source, "--name", dataset, "--out", ctx.store_uri, "--verifier"]
-        if ctx.spec.data.other_task_twins:
-            args += ["--other-task-twins"]
-        if ctx.spec.judge.enabled:  # labelled by the judge service, which the plan waits for
-            args += judge_args(ctx) + ["--judge-mode", ctx.spec.judge.mode.value]
-            args += ["--judge-weight", str(ctx.spec.data.judge_label_weight)]
-            args += [] if ctx.spec.judge.cache else ["--no-judge-cache"]
+        # Labelled by the rules, and by the judge service (which the plan waits for) when enabled.
+        args = ["data", "prepare", source, "--name", dataset, "--out", ctx.store_uri, "--verifier", *judge_args(ctx)]
     container = k8s.V1Container(
         name="data",
         image=ctx.image,
-        args=args,
-        env=ctx.env_vars(),
+        args=args + ["--config", f"env:{SPEC_ENV}"],
+        env=ctx.env_vars() + [spec_env(ctx)],
         resources=resource_requirements(0, ctx.spec.data.resources),
         security_context=CONTAINER_SECURITY,
         volume_mounts=[pvc[1]] if pvc else None,

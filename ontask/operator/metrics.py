@@ -8,7 +8,7 @@ from typing import Any, Optional, get_args
 
 from prometheus_client import Counter, Gauge, start_http_server
 
-from ontask.spec import Phase
+from ontask.api import Phase
 
 RECONCILES = Counter("ontask_operator_reconciles_total", "Reconcile passes by outcome.", ["outcome"])
 PHASE = Gauge(

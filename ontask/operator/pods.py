@@ -11,9 +11,9 @@ from typing import Any, Optional
 
 from kubernetes import client as k8s
 
+from ontask.api import Resources
 from ontask.operator.context import Context
 from ontask.operator.names import child_name
-from ontask.spec import Resources
 
 
 def serialize(obj: Any) -> dict[str, Any]:

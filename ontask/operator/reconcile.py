@@ -8,8 +8,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Optional
 
+from ontask.api import TaskClassifierSpec, TaskClassifierStatus
 from ontask.operator.conditions import set_condition
-from ontask.spec import TaskClassifierSpec, TaskClassifierStatus
 
 if TYPE_CHECKING:
     from ontask.evaluation.gate import Evaluation
@@ -321,6 +321,9 @@ def _cycle(spec: TaskClassifierSpec, s: TaskClassifierStatus, obs: Observed, ens
     edge = obs.evaluation.edge_case_accuracy()
     if edge is not None:
         s.metrics.edge_case_accuracy = round(edge, 4)
+    latency = obs.evaluation.p50_latency_ms("candidate" if decision.promote else "serving")
+    if latency is not None:
+        s.metrics.p50_latency_ms = round(latency, 1)
     s.cycle = n
     s.candidate_version = s.canary_since = None
     s.phase = "Serving"

@@ -1,23 +1,26 @@
 """The installation's settings: what the Helm chart sets on the operator's container (from
-values.yaml), read from the environment in this one place and typed. Everything that changes a
+values.yaml), read from the environment in this one place, once per process (`ontask operator`
+hands them to kopf's memo; every handler reads them there), and typed. Everything that changes a
 classifier's behaviour is in its spec instead."""
 
 from __future__ import annotations
 
 import os
 import re
+import zlib
 from typing import Literal, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ontask.feedback.kafka_security import SaslMechanism, SecurityProtocol
+from ontask.feedback.settings import BOOTSTRAP_ENV
 
 # Environment variable -> field (the chart's templates/deployment.yaml sets them).
 ENV = {
     "ONTASK_IMAGE": "image",
     "ONTASK_STORE": "store",
     "ONTASK_S3_SECRET": "s3_secret",
-    "ONTASK_KAFKA_BOOTSTRAP": "kafka_bootstrap",
+    BOOTSTRAP_ENV: "kafka_bootstrap",
     "ONTASK_KSERVE_MODE": "kserve_mode",
     "ONTASK_PROMETHEUS_SCRAPING": "prometheus_scraping",
     "ONTASK_CHILD_S3_ENDPOINT": "child_s3_endpoint",
@@ -31,6 +34,11 @@ ENV = {
     "ONTASK_TRAINING_BACKEND": "training_backend",
     "ONTASK_TRAINING_RUNTIME": "training_runtime",
     "ONTASK_MODEL_URI_PREFIXES": "model_uri_prefixes",
+    "ONTASK_LOG_LEVEL": "log_level",
+    "ONTASK_PEERING": "peering_name",
+    "ONTASK_PEERING_PRIORITY": "peering_priority",
+    "ONTASK_PEERING_LIFETIME": "peering_lifetime",
+    "POD_NAME": "pod_name",
 }
 
 
@@ -106,6 +114,23 @@ class OperatorSettings(BaseModel):
         description="A classifier is reconciled when one of its children, its feedback or its spec changes; "
         "and after this many seconds without any change, as a safety net.",
     )
+
+    log_level: Optional[str] = Field(None, description="Log level; unset: `ontask operator --log-level`'s.")
+    peering_name: str = Field("ontask", min_length=1, description="The kopf peering object replicas elect a leader on.")
+    peering_priority: Optional[int] = Field(
+        None, description="This replica's peering priority; unset: a stable number from pod_name (peering_priority())."
+    )
+    peering_lifetime: int = Field(
+        60, ge=1, description="Seconds a silent replica counts as alive (kopf's default 60; tests shorten it)."
+    )
+    pod_name: Optional[str] = Field(None, description="This replica's pod (the Downward API); unset: the host name.")
+
+    def replica_priority(self) -> int:
+        """peering_priority, or a stable number from the pod name: kopf freezes every replica when
+        two share a priority, so each replica needs its own."""
+        if self.peering_priority is not None:
+            return self.peering_priority
+        return 1 + zlib.crc32((self.pod_name or os.uname().nodename).encode()) % 1_000_000
 
     def reconcile_interval(self) -> float:
         """How long a classifier's loop waits for an event: without watched children nothing would

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from ontask.api import RewardWeights
 from ontask.labels import OFF, ON
 
 
@@ -35,9 +36,20 @@ def probability_reward(answer: Optional[str], p_on_task: Optional[float]) -> flo
 
 @dataclass(frozen=True)
 class Weights:
-    binary: float = 0.3
-    judge: float = 0.5
-    verifier: float = 0.2
+    binary: float
+    judge: float
+    verifier: float
+
+    @classmethod
+    def from_spec(cls, weights: Optional[RewardWeights] = None) -> "Weights":
+        """The spec's training.rewardWeights (its defaults when none are given: the one place
+        the default weights are written).
+
+        >>> Weights.from_spec(RewardWeights(binary=1.0, judge=0.0, verifier=0.0))
+        Weights(binary=1.0, judge=0.0, verifier=0.0)
+        """
+        w = weights or RewardWeights()
+        return cls(w.binary, w.judge, w.verifier)
 
     def available(self, judge: bool, verifier: bool) -> "Weights":
         """The weights for a row where only some scorers have a say: a missing scorer's weight is

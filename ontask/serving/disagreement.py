@@ -11,11 +11,12 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from ontask.api import MAX_INLINE_IMAGE_BYTES, Correction
+from ontask.feedback.kafka_security import KafkaSecurity
 from ontask.feedback.producer import make_correction
 from ontask.judge.remote import JudgeClient
-from ontask.labels import OFF, ON
+from ontask.labels import label_of
 from ontask.serving import metrics
-from ontask.spec import MAX_INLINE_IMAGE_BYTES, Correction
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def judge_correction(check: Check, judge_p_on: float, min_confidence: float) -> 
     """The correction a judge verdict implies: one when the judge disagrees with the student at
     least `min_confidence` sure, else None. The id is a content hash, so re-checking the same
     screenshot never yields a second correction."""
-    judge_label = ON if judge_p_on >= 0.5 else OFF
+    judge_label = label_of(judge_p_on)
     if judge_label == check.student_label or max(judge_p_on, 1 - judge_p_on) < min_confidence:
         return None
     digest = hashlib.sha256(f"{check.image_sha256}|{check.task}|{check.model_version}".encode()).hexdigest()[:32]
@@ -133,9 +134,9 @@ class DisagreementLoop:
         self._thread.join(timeout)
 
 
-def kafka_publisher(bootstrap: str, topic: str) -> Callable[[Correction], None]:
+def kafka_publisher(bootstrap: str, topic: str, security: KafkaSecurity) -> Callable[[Correction], None]:
     """Publishes corrections (acks=all) through one long-lived producer."""
     from ontask.feedback.producer import new_producer, send
 
-    producer = new_producer(bootstrap)
+    producer = new_producer(bootstrap, security)
     return lambda c: send(c, topic=topic, producer=producer)

@@ -15,15 +15,16 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from PIL import Image
 
+from ontask.api import Instance, Prediction, RequestError, instances_from_v1, instances_from_v2, v2_outputs
 from ontask.images import ImageLimits, ImageRejected, decode_image, fitted_size, sha256
 from ontask.labels import label_of
 from ontask.models.classifier import PromptBaseline, StudentClassifier
 from ontask.serving import metrics
 from ontask.serving.batcher import MicroBatcher
 from ontask.serving.disagreement import Check, DisagreementLoop
-from ontask.serving.schema import Instance, Prediction, RequestError, instances_from_v1, instances_from_v2, v2_outputs
 from ontask.store import StoreError
 from ontask.store_paths import ReferenceRefused, confine_reference
+from ontask.verify import builtin_verifier_config, score_windows
 
 log = logging.getLogger("ontask.serving")
 
@@ -214,7 +215,6 @@ class StudentPredictor(ScreenshotPredictor):
         self.model_uri, self.classifier, self.max_pixels, self.s3 = model_uri, classifier, max_pixels, s3
         self.judge_below, self.disagreement = judge_below, disagreement
         self.student: Optional[StudentClassifier] = None
-        self.verifier_config = None  # loaded with a student that has a hybrid fit
 
     def load(self) -> bool:
         from ontask.models.loading import accelerator
@@ -225,10 +225,6 @@ class StudentPredictor(ScreenshotPredictor):
         )
         image_processor = self.student.processor.image_processor
         self.model_size = lambda w, h: fitted_size(w, h, image_processor)
-        if self.student.hybrid is not None:
-            from ontask.verify import VerifierConfig
-
-            self.verifier_config = VerifierConfig.load()
         self.ready = True
         return self.ready
 
@@ -238,12 +234,11 @@ class StudentPredictor(ScreenshotPredictor):
         hybrid = self.student.hybrid
         if hybrid is None:
             return p
-        from ontask.verify import score_windows
-
+        rules = self.student.verifier_config  # the rules the model was trained with
         out = []
         for row, q in zip(rows, p):
             row.student_p_on_task = q
-            v = score_windows(row.instance.task, row.windows, self.verifier_config)[0] if row.windows else None
+            v = score_windows(row.instance.task, row.windows, rules)[0] if row.windows else None
             out.append(hybrid.combine(q, v))
         return out
 
@@ -290,7 +285,10 @@ class PromptBaselinePredictor(ScreenshotPredictor):
         from ontask.models.loading import accelerator
 
         device, dtype = accelerator()  # where the student would run: a fair race
-        self.baseline = PromptBaseline.load(self.model_uri, self.max_new_tokens, s3=self.s3, device=device, dtype=dtype)
+        # The baseline model is no model of ontask's: its prompts read the built-in rules.
+        self.baseline = PromptBaseline.load(
+            self.model_uri, builtin_verifier_config(), self.max_new_tokens, s3=self.s3, device=device, dtype=dtype
+        )
         image_processor = self.baseline.processor.image_processor  # decoded as for the student: a fair race
         self.model_size = lambda w, h: fitted_size(w, h, image_processor)
         self.ready = True

@@ -8,10 +8,12 @@ import asyncio
 import hmac
 import json
 import logging
-import os
 import re
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
+
+if TYPE_CHECKING:  # the settings read Kafka's, which a predictor's command line need not load
+    from ontask.serving.settings import ServingSettings
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 
@@ -133,10 +135,6 @@ class Admission:
             self._admitted -= 1
 
 
-# Where a predictor's token comes from: the operator sets it from the Secret that
-# spec.serving.auth.tokenSecretRef names; the agent and the judge client send the same variable's value.
-TOKEN_ENV = "ONTASK_PREDICT_TOKEN"
-
 # Health probes answer without a token: the kubelet and KServe's queue proxy carry none.
 _PROBES = re.compile(r"^/(|v2|v2/health/(live|ready)|v1/models/[^/:]+|v2/models/[^/]+(/versions/[^/]+)?/ready)$")
 # KServe's model repository extension: load and unload any model by name. A predictor serves the
@@ -210,13 +208,13 @@ def serve(
     kserve.ModelServer(http_port=http_port, enable_grpc=False, workers=workers).start(models)
 
 
-def _image_store():
+def _image_store(settings: ServingSettings):
     """The S3 bucket that s3:// screenshot references point into, when S3 is configured."""
-    if not (os.environ.get("S3_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL")):
+    if settings.s3 is None:
         return None
-    from ontask.store import S3Store, s3_config_from_env
+    from ontask.store import S3Store
 
-    return S3Store(s3_config_from_env(), os.environ.get("ONTASK_S3_BUCKET", "ontask"), create_bucket=False)
+    return S3Store(settings.s3, settings.image_bucket, create_bucket=False)
 
 
 # Flags that override the spec's serving settings: flag -> (spec section, field).
@@ -259,7 +257,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--judge-url", help="base URL of the judge service; enables the disagreement loop")
     add_judge_service_arguments(p)
-    p.add_argument("--kafka-bootstrap", default=os.environ.get("ONTASK_KAFKA_BOOTSTRAP"))
+    p.add_argument(
+        "--kafka-bootstrap", help="Kafka brokers for the judge's corrections (default: ONTASK_KAFKA_BOOTSTRAP)"
+    )
     settings = "(default: the spec's, or the spec default)"
     p.add_argument("--feedback-topic", help=f"topic of the judge's corrections {settings}")
     p.add_argument("--judge-below", type=float, help=f"serving.judgeBelowConfidence {settings}")
@@ -279,9 +279,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--token-env",
-        default=TOKEN_ENV,
         help="environment variable holding the bearer token every request but a health probe must carry "
-        "(unset or empty: no authentication; the operator sets it from spec.serving.auth.tokenSecretRef)",
+        "(default ONTASK_PREDICT_TOKEN; unset or empty: no authentication; the operator sets it from "
+        "spec.serving.auth.tokenSecretRef)",
     )
     p.add_argument(
         "--metrics-port",
@@ -303,7 +303,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def resolve_settings(args: argparse.Namespace) -> argparse.Namespace:
     """Fill the unset serving flags from `--spec` (or the spec's defaults without one): one source
     of the settings, whichever way the predictor was started."""
-    from ontask.spec import FeedbackSpec, JudgeSpec, ServingSpec, load_spec_file
+    from ontask.api import FeedbackSpec, JudgeSpec, ServingSpec, load_spec_file
 
     if args.spec:
         spec = load_spec_file(args.spec)
@@ -318,15 +318,16 @@ def resolve_settings(args: argparse.Namespace) -> argparse.Namespace:
     return args
 
 
-def build_models(args: argparse.Namespace) -> list:
-    """The predictor named by `args.role`, configured from the command line (and `--spec`)."""
+def build_models(args: argparse.Namespace, settings: ServingSettings) -> list:
+    """The predictor named by `args.role`, configured from the command line (and `--spec`) and
+    the process's settings."""
     from ontask.images import ImageLimits
     from ontask.serving.predictor import JudgePredictor, PromptBaselinePredictor, StudentPredictor
 
     version = args.model_version or Path(args.model_uri.rstrip("/")).name
     common = dict(
         limits=ImageLimits(args.max_image_bytes, args.max_image_pixels, args.max_request_pixels),
-        image_store=_image_store(),
+        image_store=_image_store(settings),
         max_batch=args.max_batch,
         max_wait_ms=args.max_wait_ms,
     )
@@ -348,7 +349,8 @@ def build_models(args: argparse.Namespace) -> list:
         ]
     loop = None
     if args.judge_url:
-        if not args.kafka_bootstrap:
+        bootstrap = settings.kafka.brokers(args.kafka_bootstrap)
+        if not bootstrap:
             raise SystemExit("--judge-url needs --kafka-bootstrap (or ONTASK_KAFKA_BOOTSTRAP) to publish corrections")
         from ontask.judge.remote import judge_client
         from ontask.serving.disagreement import DisagreementLoop, kafka_publisher
@@ -356,7 +358,7 @@ def build_models(args: argparse.Namespace) -> list:
         judge = args.judge_settings
         loop = DisagreementLoop(
             judge_client(args.judge_url, args.judge_runtime, args.judge_model, judge.mode.value, judge.cache),
-            kafka_publisher(args.kafka_bootstrap, args.feedback_topic),
+            kafka_publisher(bootstrap, args.feedback_topic, settings.kafka.security),
             min_confidence=args.correction_min_confidence,
             model_name=args.name or "student",
         )
@@ -376,15 +378,18 @@ def build_models(args: argparse.Namespace) -> list:
 
 def main(args: argparse.Namespace) -> int:
     logging.getLogger("ontask.serving").setLevel(logging.INFO)
+    from ontask.serving.settings import ServingSettings
+
     args = resolve_settings(args)
+    settings = ServingSettings.from_env(token_env=args.token_env)
     serve(
-        build_models(args),
+        build_models(args, settings),
         args.http_port,
         args.max_body_bytes,
         max_concurrent=args.max_concurrent_requests,
         max_queued=args.max_queued_requests,
         max_queue_seconds=args.max_queue_seconds,
-        token=os.environ.get(args.token_env) or None,
+        token=settings.bearer_token(),
         metrics_port=args.metrics_port,
     )
     return 0

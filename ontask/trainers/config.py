@@ -6,16 +6,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
+from ontask.api import DataSpec, TaskClassifierSpec, TrainingSpec
 from ontask.rewards.components import Weights
-from ontask.spec import DataSpec, RewardWeights, TaskClassifierSpec, TrainingSpec
 from ontask.trainers.curriculum import Curriculum
 
 
 def _spec_default(model, name: str):
     return model.model_fields[name].default
-
-
-_W = RewardWeights()
 
 
 @dataclass
@@ -27,7 +24,7 @@ class TrainConfig:
     learning_rate: float = _spec_default(TrainingSpec, "learning_rate")
     entropy_coef: float = _spec_default(TrainingSpec, "entropy_coef")
     kl_coef: float = _spec_default(TrainingSpec, "kl_coef")
-    weights: Weights = field(default_factory=lambda: Weights(_W.binary, _W.judge, _W.verifier))
+    weights: Weights = field(default_factory=Weights.from_spec)
     sync_steps: int = _spec_default(TrainingSpec, "sync_steps")
     max_response_length: int = _spec_default(DataSpec, "max_response_length")
     prompts_per_step: int = _spec_default(DataSpec, "train_batch_size")
@@ -76,7 +73,7 @@ def train_config(
         learning_rate=lr,
         entropy_coef=t.entropy_coef,
         kl_coef=t.kl_coef,
-        weights=Weights(t.reward_weights.binary, t.reward_weights.judge, t.reward_weights.verifier),
+        weights=Weights.from_spec(t.reward_weights),
         sync_steps=t.sync_steps,
         advantage_norm=t.advantage_norm,
         max_response_length=spec.data.max_response_length,

@@ -15,8 +15,8 @@ from __future__ import annotations
 import random
 from typing import Optional, Sequence, TypeVar, get_args
 
+from ontask.api import Curriculum
 from ontask.models.answer import ON
-from ontask.spec import Curriculum
 
 CURRICULA: tuple[str, ...] = get_args(Curriculum)
 

@@ -16,6 +16,7 @@ from ontask.labels import LABELS
 from ontask.models.answer import encode
 from ontask.rewards.components import Reward, Weights, hybrid_reward
 from ontask.store import Store, StoreError
+from ontask.verify import Verifier, VerifierConfig
 
 log = logging.getLogger("ontask.train")
 
@@ -46,15 +47,19 @@ def row_reward(text: str, row: Encoded, weights: Weights) -> Reward:
     return hybrid_reward(text, row.label, weights, row.judge_p_on, row.verifier_p_on, row.correction)
 
 
-def encode_examples(processor, examples: Iterable, verifier=None) -> list[Encoded]:
-    """Encode dataset examples once; the verifier's score rides along for the hybrid reward."""
+def encode_examples(
+    processor, examples: Iterable, config: VerifierConfig, verifier_scores: bool = False
+) -> list[Encoded]:
+    """Encode dataset examples once, their prompts' task words read with `config`; with
+    `verifier_scores`, the verifier's score under the same rules rides along for the hybrid reward."""
+    verifier = Verifier(config) if verifier_scores else None
     out = []
     for ex in examples:
         v = verifier.verify(ex.task, windows=ex.windows).score if verifier is not None else None
         out.append(
             Encoded(
                 ex.id,
-                encode(processor, ex.image, ex.task, ex.windows),
+                encode(processor, ex.image, ex.task, ex.windows, config),
                 ex.label,
                 ex.task,
                 ex.windows,
@@ -79,12 +84,16 @@ def load_rows(
     dataset: str,
     version: Optional[str],
     processor,
-    verifier=None,
+    config: VerifierConfig,
     max_prompt_length: Optional[int] = None,
+    verifier_scores: bool = False,
 ) -> LoadedRows:
-    """Encode a dataset version; rows without a usable image or label, or whose prompt has more
-    than max_prompt_length text tokens (image tokens excluded; spec.data.maxPromptLength, as
-    verl filters overlong prompts), are skipped and counted."""
+    """Encode a dataset version, its prompts' task words read with `config` (with
+    `verifier_scores`, each row also carries the verifier's score under those rules); rows
+    without a usable image or label, or whose prompt has more than max_prompt_length text tokens
+    (image tokens excluded; spec.data.maxPromptLength, as verl filters overlong prompts), are
+    skipped and counted."""
+    verifier = Verifier(config) if verifier_scores else None
     ds = read_version(store, dataset, version)
     train, val, skipped = [], [], {"missing image": 0, "bad label": 0, "prompt too long": 0}
     for row in ds.rows:
@@ -101,7 +110,7 @@ def load_rows(
             continue
         task, windows = row["extra_info"]["task"], row_windows(row)
         v = verifier.verify(task, windows=windows).score if verifier is not None else None
-        inputs = encode(processor, image, task, windows)
+        inputs = encode(processor, image, task, windows, config)
         if max_prompt_length is not None:
             ids = inputs["input_ids"]
             text_tokens = int(ids.numel() - (ids == processor.image_token_id).sum())

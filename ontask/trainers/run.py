@@ -11,12 +11,12 @@ from typing import Optional
 
 import torch
 
+from ontask.api import TaskClassifierSpec
 from ontask.evaluation.hybrid import fit_hybrid
 from ontask.images import set_pixel_budget
 from ontask.models.answer import p_on_task
 from ontask.models.hybrid import HybridFit
-from ontask.models.loading import CheckpointError, check_checkpoint, load_vlm
-from ontask.spec import TaskClassifierSpec
+from ontask.models.loading import CheckpointError, check_checkpoint, load_vlm, local_copy
 from ontask.store import Store, download_prefix, upload_folder
 from ontask.store_paths import checkpoints_prefix, classifier_prefix, metrics_key, model_key, models_prefix
 from ontask.trainers.config import config_dict, train_config
@@ -24,7 +24,7 @@ from ontask.trainers.lora import adapter_state_dict, add_lora, base_state_dict, 
 from ontask.trainers.reporting import jsonl_logger, progress_reporter
 from ontask.trainers.rows import load_rows
 from ontask.trainers.trainer import Trainer, anchor_replayed_rows
-from ontask.verify.verifier import VerifierConfig
+from ontask.verify import VerifierConfig, model_verifier_config
 
 
 def next_model_version(store: Store, prefix: str) -> str:
@@ -74,9 +74,9 @@ def init_distributed() -> tuple[int, int]:
 STATE_FILE = "trainer_state.pt"
 
 
-def _save_checkpoint(store: Store, prefix: str, trainer: Trainer, processor) -> None:
-    """Model, processor and trainer state under prefix/step-<N>/, then `latest.json` last, so a
-    reader never sees a half-written checkpoint as the latest."""
+def _save_checkpoint(store: Store, prefix: str, trainer: Trainer, processor, verifier_config: VerifierConfig) -> None:
+    """Model, processor, verifier rules and trainer state under prefix/step-<N>/, then
+    `latest.json` last, so a reader never sees a half-written checkpoint as the latest."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "ckpt"
         state = trainer.state_dict()
@@ -87,6 +87,7 @@ def _save_checkpoint(store: Store, prefix: str, trainer: Trainer, processor) -> 
         else:
             trainer.model.save_pretrained(folder)
         processor.save_pretrained(folder)
+        verifier_config.write(folder)
         torch.save(state, folder / STATE_FILE)
         upload_folder(store, folder, f"{prefix}/step-{trainer.step}")
     store.put_bytes(f"{prefix}/latest.json", json.dumps({"step": trainer.step}).encode(), "application/json")
@@ -124,10 +125,11 @@ def run_training(
     classifier's prefix (a sync cycle, `cycle`, fine-tunes at the cycle's learning rate).
     Checkpoints go to checkpoints/<dataset>-<version>/ every saveEvery steps, and a run started
     again resumes from the latest one and continues the same run.
-    The verifier scores rows with `verifier_config`'s rules (default: the built-in ones).
+    The verifier scores rows and reads the prompts' task words with `verifier_config`'s rules
+    (default: the base model's own, the built-in ones for a base checkpoint), and those rules are
+    written beside the model: it is served and evaluated with the rules it was trained with.
     Returns a summary with the version and the final accuracy."""
     from ontask.data.dataset import list_versions
-    from ontask.verify import Verifier
 
     device = training_device()
     rank, world = init_distributed()
@@ -156,8 +158,17 @@ def run_training(
         set_pixel_budget(processor.image_processor, spec.serving.model_max_pixels)
         if lora_rank:
             add_lora(model, lora_rank)
+        if verifier_config is None:
+            # A sync cycle starts from the serving model: its rules carry on into the candidate.
+            verifier_config = model_verifier_config(resume or local_copy(base_model, s3))
         rows = load_rows(
-            store, dataset, dataset_version, processor, Verifier(verifier_config), spec.data.max_prompt_length
+            store,
+            dataset,
+            dataset_version,
+            processor,
+            verifier_config,
+            spec.data.max_prompt_length,
+            verifier_scores=True,
         )
         cfg = train_config(spec, len(rows.train), warm_start_steps, max_minutes, cycle, supervised_only)
         metrics_path = Path(tmp) / "metrics.jsonl"
@@ -196,7 +207,9 @@ def run_training(
             rows.val or rows.train[:16],
             cfg,
             log=logger,
-            on_checkpoint=(lambda t: _save_checkpoint(store, ckpt_prefix, t, processor)) if rank == 0 else None,
+            on_checkpoint=(
+                (lambda t: _save_checkpoint(store, ckpt_prefix, t, processor, verifier_config)) if rank == 0 else None
+            ),
         )
         if cycle and resume is None:
             anchored = anchor_replayed_rows(model, rows.train, trainer.answers, spec.feedback.anchor_weight)
@@ -233,6 +246,7 @@ def run_training(
         # A LoRA run is served as a plain checkpoint: adapters merged into the weights.
         model.save_pretrained(out, **({"state_dict": merged_state_dict(model)} if has_lora(model) else {}))
         processor.save_pretrained(out)
+        verifier_config.write(out)
         hybrid = fit_model_hybrid(model, trainer.answers, rows.val, f"{dataset}:{dataset_version} val")
         if hybrid is not None:
             hybrid.write(out)

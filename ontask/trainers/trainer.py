@@ -20,7 +20,9 @@ from typing import Any, Callable, Optional
 
 import torch
 
-from ontask.models.answer import OFF, ON, AnswerTokens, p_on_task
+from ontask.labels import ON, label_of
+from ontask.models.answer import AnswerTokens, p_on_task
+from ontask.models.hybrid import mix
 from ontask.trainers.config import TrainConfig
 from ontask.trainers.curriculum import draw_batch, is_hard
 from ontask.trainers.grpo import group_advantages, groups_with_signal, grpo_objective
@@ -50,7 +52,7 @@ def accuracy(model, rows: list[Encoded], answers: AnswerTokens, batch_size: int 
             with mixed_precision(model):
                 last = model(**batch, logits_to_keep=1).logits[:, -1].float()
             p_on = torch.softmax(torch.stack([last[:, answers.on], last[:, answers.off]], 1), 1)[:, 0]
-            correct += sum((ON if q >= 0.5 else OFF) == r.label for q, r in zip(p_on.tolist(), chunk))
+            correct += sum(label_of(q) == r.label for q, r in zip(p_on.tolist(), chunk))
     model.train(was)
     return correct / max(1, len(rows))
 
@@ -113,7 +115,7 @@ def anchor_replayed_rows(model, rows: list[Encoded], answers: AnswerTokens, weig
     for r in rows:
         if r.replayed and weight > 0:
             label = 1.0 if r.label == ON else 0.0
-            r.target_p_on = weight * p_on_task(model, r.inputs, answers) + (1 - weight) * label
+            r.target_p_on = mix(p_on_task(model, r.inputs, answers), label, weight)
             n += 1
     model.train(was)
     return n

@@ -10,49 +10,16 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Optional
 
-import yaml
 from PIL import Image
 
 from ontask.labels import label_of
+from ontask.verify.config import VerifierConfig
 from ontask.verify.relevance import relevance
-from ontask.verify.rules import Rule, categorize, compile_rules, is_under
+from ontask.verify.rules import categorize, is_under
 from ontask.verify.temporal import adjust_with_history
-
-
-@dataclass
-class VerifierConfig:
-    rules: list[Rule]
-    distractions: list[tuple[str, ...]]
-    synonyms: dict[str, list[str]]
-    neighbour_weight: float = 0.5
-    history: int = 5
-    errors: list[str] = field(default_factory=list)
-
-    @classmethod
-    def from_yaml(cls, text: str) -> "VerifierConfig":
-        """Parse a config; broken rules are collected in .errors, never fatal."""
-        doc = yaml.safe_load(text) or {}
-        rules, errors = compile_rules(doc.get("categories") or [])
-        temporal = doc.get("temporal") or {}
-        return cls(
-            rules=rules,
-            distractions=[tuple(d) for d in doc.get("distractions") or []],
-            synonyms={str(k): [str(v) for v in vs] for k, vs in (doc.get("synonyms") or {}).items()},
-            neighbour_weight=float(temporal.get("neighbour_weight", 0.5)),
-            history=int(temporal.get("history", 5)),
-            errors=errors,
-        )
-
-    @classmethod
-    def load(cls, path: Optional[str | Path] = None) -> "VerifierConfig":
-        if path is None:
-            return cls.from_yaml(resources.files("ontask.verify").joinpath("verifier_config.yaml").read_text())
-        return cls.from_yaml(Path(path).read_text())
 
 
 @dataclass
@@ -107,8 +74,8 @@ def score_windows(task: str, windows: list[dict[str, Any]], cfg: VerifierConfig)
 class Verifier:
     """Verdicts with evidence; keeps a short score history per session for temporal smoothing."""
 
-    def __init__(self, config: Optional[VerifierConfig] = None, ocr=None):
-        self.config = config or VerifierConfig.load()
+    def __init__(self, config: VerifierConfig, ocr=None):
+        self.config = config
         self._ocr = ocr
         self._history: dict[str, deque] = defaultdict(lambda: deque(maxlen=self.config.history))
         self._lock = threading.Lock()

@@ -18,7 +18,9 @@ from typing import Any, Optional
 import pybase64
 from pydantic import Field, ValidationError, model_validator
 
-from ontask.spec import Label, Model, WindowInfo
+from ontask.api.windows import WindowInfo
+from ontask.api.wire import Model
+from ontask.labels import Label
 
 MAX_INSTANCES = 64
 

@@ -1,4 +1,4 @@
-"""Generates the TaskClassifier CRD from the pydantic models in :mod:`ontask.spec`.
+"""Generates the TaskClassifier CRD from the pydantic models in :mod:`ontask.api`.
 
 Kubernetes wants a *structural* OpenAPI v3 schema: no ``$ref``, no ``anyOf`` of types, no
 ``additionalProperties: false`` beside ``properties``, and boolean ``exclusiveMinimum``. A map
@@ -8,7 +8,7 @@ or prunes every key.
 This module rewrites pydantic's JSON Schema into that shape and adds the CEL rules that
 mirror the models' cross-field validators (``cel_rules`` on a model class).
 
-Run ``python -m ontask.crd`` to rewrite the chart's CRD; a test fails when it drifts.
+Run ``python -m ontask.api.crd`` (or ``make crd``) to rewrite the chart's CRD; a test fails when it drifts.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from ontask import spec
+from ontask import api
 from ontask.store_paths import FEEDBACK_DATASET_SUFFIX, NAME_SUFFIX_REFUSED
 
 # Under the chart's files/ (templates/crds.yaml renders them), so `helm upgrade` upgrades them.
 CRD_PATH = (
-    Path(__file__).resolve().parent.parent / "charts" / "ontask" / "files" / "crds" / f"{spec.PLURAL}.{spec.GROUP}.yaml"
+    Path(__file__).resolve().parents[2] / "charts" / "ontask" / "files" / "crds" / f"{api.PLURAL}.{api.GROUP}.yaml"
 )
 
 _DROP = {"title", "$defs", "discriminator"}
@@ -125,33 +125,33 @@ def schema_of(model: type[BaseModel]) -> dict[str, Any]:
 
 def build_crd() -> dict[str, Any]:
     """The whole CustomResourceDefinition object."""
-    spec_schema = schema_of(spec.TaskClassifierSpec)
-    status_schema = schema_of(spec.TaskClassifierStatus)
+    spec_schema = schema_of(api.TaskClassifierSpec)
+    status_schema = schema_of(api.TaskClassifierStatus)
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {
-            "name": f"{spec.PLURAL}.{spec.GROUP}",
+            "name": f"{api.PLURAL}.{api.GROUP}",
             "annotations": {
-                "ontask.dev/generated-by": "python -m ontask.crd (from ontask/spec.py)",
+                "ontask.dev/generated-by": "python -m ontask.api.crd (from ontask/api/)",
                 # `helm uninstall` leaves it, and with it every classifier.
                 "helm.sh/resource-policy": "keep",
             },
         },
         "spec": {
-            "group": spec.GROUP,
+            "group": api.GROUP,
             "scope": "Namespaced",
             "names": {
-                "kind": spec.KIND,
-                "listKind": f"{spec.KIND}List",
-                "plural": spec.PLURAL,
-                "singular": spec.SINGULAR,
-                "shortNames": list(spec.SHORT_NAMES),
+                "kind": api.KIND,
+                "listKind": f"{api.KIND}List",
+                "plural": api.PLURAL,
+                "singular": api.SINGULAR,
+                "shortNames": list(api.SHORT_NAMES),
                 "categories": ["ontask"],
             },
             "versions": [
                 {
-                    "name": spec.VERSION,
+                    "name": api.VERSION,
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},
@@ -189,7 +189,7 @@ def build_crd() -> dict[str, Any]:
 
 def render() -> str:
     """The CRD as the YAML text that lives in the chart."""
-    header = "# Generated from ontask/spec.py by `python -m ontask.crd`. Do not edit by hand.\n"
+    header = "# Generated from ontask/api/ by `python -m ontask.api.crd`. Do not edit by hand.\n"
     return header + yaml.safe_dump(build_crd(), sort_keys=False, width=120)
 
 
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render()
     if "--check" in argv:
         if not CRD_PATH.exists() or CRD_PATH.read_text() != text:
-            print(f"{CRD_PATH} is out of date: run `python -m ontask.crd`", file=sys.stderr)
+            print(f"{CRD_PATH} is out of date: run `python -m ontask.api.crd`", file=sys.stderr)
             return 1
         return 0
     CRD_PATH.parent.mkdir(parents=True, exist_ok=True)
@@ -219,10 +219,6 @@ def _cmd_crd(args: argparse.Namespace) -> int:
         return main(["--check"])
     sys.stdout.write(render())
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
 
 
 def reference_markdown() -> str:
@@ -253,5 +249,9 @@ def reference_markdown() -> str:
                 default = f"`{json.dumps(value)}`"
             rows.append(f"| `spec.{path}` | {typ} | {default} | {field.description or ''} |")
 
-    walk(spec.TaskClassifierSpec, "")
+    walk(api.TaskClassifierSpec, "")
     return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

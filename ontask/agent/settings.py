@@ -1,0 +1,46 @@
+"""The capture agent's settings on a user's desktop: the predictor it asks, its token and where it
+keeps its last answer; read from the environment in this one place, once per command, and handed
+down. `ontask agent correct` sends through the feedback producer, with its Kafka settings
+(ontask.feedback.settings): the agent that only asks loads no Kafka client."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+# Environment variable -> field.
+ENV = {
+    "ONTASK_PREDICTOR": "predictor",
+    "ONTASK_PREDICT_TOKEN": "predict_token",
+    "XDG_STATE_HOME": "state_home",
+}
+
+
+class AgentSettings(BaseModel):
+    """Settings of one `ontask agent` command."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    predictor: str = Field("http://127.0.0.1:8080", min_length=1, description="Base URL of the student predictor.")
+    predict_token: Optional[SecretStr] = Field(
+        None, description="Bearer token of a predictor with spec.serving.auth (never printed)."
+    )
+    state_home: Path = Field(
+        default_factory=lambda: Path.home() / ".local" / "state",
+        description="The user's state folder (XDG); the agent keeps its last answer in ontask-agent/ there.",
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "AgentSettings":
+        """The settings in the environment; empty values count as unset."""
+        return cls.model_validate({field: environ[var] for var, field in ENV.items() if environ.get(var)})
+
+    def state_dir(self) -> Path:
+        """Where the agent keeps its last answer (the user's own state, never the classifier's)."""
+        return self.state_home / "ontask-agent"
+
+    def token(self) -> Optional[str]:
+        return self.predict_token.get_secret_value() if self.predict_token else None

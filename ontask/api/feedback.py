@@ -1,0 +1,121 @@
+"""The TaskClassifier's learning from corrections (spec.feedback): the topic, the buffer, sync
+cycles, and who may correct how much."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+from pydantic import Field
+
+from ontask.api.wire import Model
+
+
+class FeedbackSpec(Model):
+    """Learning from corrections that arrive on Kafka."""
+
+    topic: str = Field(
+        "ontask.corrections",
+        min_length=1,
+        max_length=249,
+        pattern=r"^[a-zA-Z0-9._-]+$",
+        description="Kafka topic of corrections (messages keyed by classifier name).",
+    )
+    buffer_size: int = Field(10000, ge=1, description="Corrections kept in the prioritised buffer.")
+    variants_per_correction: int = Field(10, ge=0, le=1000, description="Synthetic variants made from each correction.")
+    cycle_every: int = Field(100, ge=1, description="New corrections that start a sync cycle.")
+    sync_steps: Optional[int] = Field(
+        None,
+        ge=1,
+        description="Deprecated: moved to training.syncSteps. Still read in v1alpha1 (status.warnings "
+        "says so); setting both to different values is refused.",
+    )
+    cycle_warm_start_steps: int = Field(
+        0, ge=0, le=1_000_000, description="Supervised steps on the cycle's data before its GRPO steps."
+    )
+    max_cycle_wait_minutes: int = Field(
+        1440,
+        ge=1,
+        description="A cycle also starts when corrections have waited this long, even if fewer "
+        "than cycleEvery arrived.",
+    )
+    replay_ratio: float = Field(
+        1.0,
+        ge=0.0,
+        le=10.0,
+        description="Rows of earlier training data replayed per new row in a cycle (against forgetting).",
+    )
+    anchor_weight: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="How much of a replayed row's supervised target in a cycle is the serving version's own answer "
+        "(distillation, against forgetting) rather than the row's stored label; 0: the label alone.",
+    )
+    lora_rank: Optional[int] = Field(
+        None,
+        ge=0,
+        le=1024,
+        description="LoRA rank of a cycle's adapters on the serving version (merged into the candidate): a cycle "
+        "that can only move a few directions forgets less. 0: full fine-tuning; unset: training.loraRank.",
+    )
+    holdout_fraction: float = Field(
+        0.2,
+        gt=0.0,
+        le=0.45,
+        description="Share of corrections held out whole (with their variants) for the promotion gate, and as "
+        "many again for the candidate's validation; chosen by correction id, so never trained on in any cycle.",
+    )
+    learning_rate_scale: float = Field(
+        0.33,
+        gt=0.0,
+        le=1.0,
+        description="A sync cycle's learning rate as a fraction of training.learningRate. A cycle fine-tunes the "
+        "serving model on a few hundred rows; at the full rate it forgets more of the rest "
+        "(bench_convergence).",
+    )
+    dead_letter_topic: Optional[str] = Field(
+        None,
+        max_length=249,
+        pattern=r"^[a-zA-Z0-9._-]+$",
+        description="Topic of invalid corrections; default <topic>.dead-letter.",
+    )
+    screenshot_retention_hours: int = Field(
+        720,
+        ge=1,
+        description="Raw screenshots of corrections are deleted after this long, and the cycle datasets "
+        "that copied them (all but the newest); hashes and labels stay.",
+    )
+    keep_cycle_jobs: int = Field(
+        3,
+        ge=0,
+        le=1000,
+        description="Decided cycles whose PyTorchJob (with its pods and their logs) is kept; the operator deletes "
+        "older ones. Counted in cycles, not time, so a job is never deleted before its cycle is decided (a TTL could "
+        "remove it first, and the operator would run the cycle again).",
+    )
+    reviewers: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        default_factory=list,
+        max_length=256,
+        description="userIds whose corrections may say `source: reviewer` (top priority). Anyone else's "
+        "reviewer correction is kept as a user's and counted (the collector's reviewer_downgraded). Empty: no "
+        "reviewers. A userId is what the producer writes: pair this with Kafka ACLs on who may write the topic.",
+    )
+    max_corrections_per_user: Optional[int] = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="Corrections one userId may add between two cycles (those without a userId share one "
+        "allowance per source); more are dead-lettered as `user-cap`, so one user's flood cannot be most of a "
+        "cycle. Unset: no cap.",
+    )
+    screenshot_uri_prefixes: list[Annotated[str, Field(pattern=r"^s3://[^/]+/.*$", max_length=1024)]] = Field(
+        default_factory=list,
+        max_length=32,
+        description="s3:// prefixes a correction's screenshotUri may point into. Empty: anywhere in the "
+        "classifier's bucket outside the areas ontask writes (its classifiers' and datasets' folders), which "
+        "are never readable by reference.",
+    )
+
+    def dead_letters(self) -> str:
+        """The dead-letter topic: deadLetterTopic, or <topic>.dead-letter."""
+        return self.dead_letter_topic or f"{self.topic}.dead-letter"

@@ -1,0 +1,46 @@
+"""Each component reads its environment in one settings object, once, and what it reads is what
+it uses."""
+
+from pathlib import Path
+
+from ontask.agent.settings import AgentSettings
+from ontask.feedback.settings import LOCAL_BOOTSTRAP, KafkaSettings
+from ontask.operator.settings import OperatorSettings
+from ontask.serving.settings import ServingSettings
+
+
+def test_every_operator_replica_gets_its_own_peering_priority_unless_the_chart_sets_one():
+    a = OperatorSettings.from_env({"POD_NAME": "ontask-operator-7d9f-abcde"})
+    b = OperatorSettings.from_env({"POD_NAME": "ontask-operator-7d9f-fghij"})
+    assert a.replica_priority() != b.replica_priority()  # kopf freezes replicas that share one
+    assert a.replica_priority() == OperatorSettings.from_env({"POD_NAME": a.pod_name}).replica_priority()
+    pinned = OperatorSettings.from_env({"ONTASK_PEERING_PRIORITY": "42", "ONTASK_PEERING_LIFETIME": "5"})
+    assert (pinned.replica_priority(), pinned.peering_lifetime, pinned.peering_name) == (42, 5, "ontask")
+
+
+def test_a_command_s_bootstrap_flag_wins_over_the_environment_which_wins_over_the_local_broker():
+    kafka = KafkaSettings.from_env({"ONTASK_KAFKA_BOOTSTRAP": "kafka.feedback:9092"})
+    assert kafka.brokers("broker-1:9092", LOCAL_BOOTSTRAP) == "broker-1:9092"
+    assert kafka.brokers(None, LOCAL_BOOTSTRAP) == "kafka.feedback:9092"
+    assert KafkaSettings.from_env({}).brokers(None, LOCAL_BOOTSTRAP) == LOCAL_BOOTSTRAP
+    secure = KafkaSettings.from_env(
+        {"ONTASK_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "ONTASK_KAFKA_SASL_MECHANISM": "PLAIN"}
+        | {"ONTASK_KAFKA_USERNAME": "u", "ONTASK_KAFKA_PASSWORD": "p"}
+    )
+    assert secure.security.client_kwargs()["security_protocol"] == "SASL_SSL"
+    assert OperatorSettings.from_env({"ONTASK_KAFKA_BOOTSTRAP": "k:9092"}).kafka_bootstrap == "k:9092"
+
+
+def test_the_agent_keeps_its_last_answer_in_the_user_s_state_folder_and_never_prints_its_token():
+    settings = AgentSettings.from_env({"XDG_STATE_HOME": "/home/ada/.state", "ONTASK_PREDICT_TOKEN": "s3cret"})
+    assert settings.state_dir() == Path("/home/ada/.state/ontask-agent")
+    assert settings.token() == "s3cret" and "s3cret" not in repr(settings)
+    assert AgentSettings.from_env({}).predictor == "http://127.0.0.1:8080"
+
+
+def test_a_predictor_reads_its_token_from_the_variable_its_command_line_names():
+    env = {"ONTASK_PREDICT_TOKEN": "default-token", "MY_TOKEN": "mine", "ONTASK_S3_BUCKET": "shots"}
+    assert ServingSettings.from_env(env).bearer_token() == "default-token"
+    assert ServingSettings.from_env(env, token_env="MY_TOKEN").bearer_token() == "mine"
+    assert ServingSettings.from_env({}).bearer_token() is None
+    assert ServingSettings.from_env(env).image_bucket == "shots"
