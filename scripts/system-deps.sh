@@ -2,7 +2,8 @@
 # Debian packages the project needs. The demo: real fonts for synthetic screens, tesseract for
 # OCR of title and URL bars, and a broad English word list for the tiny models' tokenizer
 # (wamerican). The tests add a real X11 desktop with real applications for the capture agent's
-# tests and the real-screens set (Xvfb, openbox, a private D-Bus session bus, Chromium, LibreOffice,
+# tests and the real-screens set (Xvfb, openbox, a private D-Bus session bus and dbus-x11, which most desktops have and the
+# set must build beside, Chromium, LibreOffice,
 # xterm + vim, Mousepad, Evince, mpv, two games) and openssl.
 # Usage: system-deps.sh [demo|test]          installs only what is missing (default: test)
 #        system-deps.sh --list-missing WHAT  prints what is missing, installs nothing
@@ -12,7 +13,7 @@ if [[ "${1:-}" == --list-missing ]]; then list_only=true; shift; fi
 what="${1:-test}"
 pkgs=(fonts-dejavu-core fonts-liberation2 tesseract-ocr tesseract-ocr-eng libtesseract-dev wamerican)
 if [[ "$what" == test ]]; then
-  pkgs+=(xvfb openbox dbus-daemon chromium xterm vim mousepad evince mpv libreoffice-writer libreoffice-calc xboard
+  pkgs+=(xvfb openbox dbus-daemon dbus-x11 chromium xterm vim mousepad evince mpv libreoffice-writer libreoffice-calc xboard
          xmahjongg openssl)
 fi
 missing=()
