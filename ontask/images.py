@@ -3,11 +3,12 @@ fully. A bad file is rejected with a reason that names it; it never crashes the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from PIL import Image, UnidentifiedImageError
 
@@ -31,17 +32,10 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def decode_image(
-    data: bytes,
-    name: str = "image",
-    limits: ImageLimits = ImageLimits(),
-    draft_to: Optional[Callable[[int, int], tuple[int, int]]] = None,
-) -> Image.Image:
-    """Decode untrusted bytes into an RGB image, or raise ImageRejected naming `name`.
-
-    `draft_to(width, height)` gives the size the image will be resized to: a JPEG is then decoded
-    at the smallest DCT scale (1/2, 1/4, 1/8) that still covers it (Pillow's draft), which skips
-    most of the decoding work; other formats decode in full."""
+@contextlib.contextmanager
+def _opened(data: bytes, name: str, limits: ImageLimits) -> Iterator[Image.Image]:
+    """Untrusted bytes opened as an image whose header is within the limits (size, pixels,
+    format), nothing decoded yet; whatever Pillow raises inside is an ImageRejected naming `name`."""
     if not data:
         raise ImageRejected(f"{name}: empty file")
     if len(data) > limits.max_bytes:
@@ -58,35 +52,7 @@ def decode_image(
                 )
             if img.format not in ALLOWED_FORMATS:
                 raise ImageRejected(f"{name}: format {img.format} is not accepted ({', '.join(ALLOWED_FORMATS)})")
-            if draft_to is not None and img.format == "JPEG":
-                img.draft("RGB", draft_to(width, height))
-            img.load()
-    except ImageRejected:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageRejected(f"{name}: decompression bomb refused ({e})") from e
-    except UnidentifiedImageError as e:
-        raise ImageRejected(f"{name}: not an image (no known image format)") from e
-    except (OSError, SyntaxError, ValueError) as e:
-        raise ImageRejected(f"{name}: broken or truncated image ({e})") from e
-    return img if img.mode == "RGB" else img.convert("RGB")
-
-
-def check_image(data: bytes, name: str = "image", limits: ImageLimits = ImageLimits()) -> tuple[int, int]:
-    """Check untrusted bytes are a well-formed image within the limits, without decoding the
-    pixels (Pillow's verify() walks the chunks and their checksums); returns (width, height)."""
-    if not data:
-        raise ImageRejected(f"{name}: empty file")
-    if len(data) > limits.max_bytes:
-        raise ImageRejected(f"{name}: {len(data):,} bytes exceeds the limit of {limits.max_bytes:,} bytes")
-    try:
-        img = Image.open(io.BytesIO(data))
-        width, height = img.size
-        if width * height > limits.max_pixels:
-            raise ImageRejected(f"{name}: {width}x{height} pixels exceeds the limit of {limits.max_pixels:,} pixels")
-        if img.format not in ALLOWED_FORMATS:
-            raise ImageRejected(f"{name}: format {img.format} is not accepted ({', '.join(ALLOWED_FORMATS)})")
-        img.verify()
+            yield img
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
@@ -96,7 +62,33 @@ def check_image(data: bytes, name: str = "image", limits: ImageLimits = ImageLim
         raise ImageRejected(f"{name}: not an image (no known image format)") from e
     except (OSError, SyntaxError, ValueError) as e:
         raise ImageRejected(f"{name}: broken or truncated image ({e})") from e
-    return width, height
+
+
+def decode_image(
+    data: bytes,
+    name: str = "image",
+    limits: ImageLimits = ImageLimits(),
+    draft_to: Optional[Callable[[int, int], tuple[int, int]]] = None,
+) -> Image.Image:
+    """Decode untrusted bytes into an RGB image, or raise ImageRejected naming `name`.
+
+    `draft_to(width, height)` gives the size the image will be resized to: a JPEG is then decoded
+    at the smallest DCT scale (1/2, 1/4, 1/8) that still covers it (Pillow's draft), which skips
+    most of the decoding work; other formats decode in full."""
+    with _opened(data, name, limits) as img:
+        if draft_to is not None and img.format == "JPEG":
+            img.draft("RGB", draft_to(*img.size))
+        img.load()
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
+def check_image(data: bytes, name: str = "image", limits: ImageLimits = ImageLimits()) -> tuple[int, int]:
+    """Check untrusted bytes are a well-formed image within the limits, without decoding the
+    pixels (Pillow's verify() walks the chunks and their checksums); returns (width, height)."""
+    with _opened(data, name, limits) as img:
+        size = img.size
+        img.verify()
+    return size
 
 
 def fitted_size(width: int, height: int, image_processor) -> tuple[int, int]:
