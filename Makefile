@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 PYTEST_ARGS ?=
 
-.PHONY: help venv verl-venv lint servers system-deps system-deps-demo real-screens demo test bench servers-up servers-down crd lint-chart clean-cache
+.PHONY: help venv verl-venv lint servers system-deps system-deps-demo real-screens demo test bench servers-up servers-down crd docs lint-chart clean-cache
 
 help:
 	@echo "make demo          run the embedded-mode demo (tiny model, CPU)"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench         run the benchmarks"
 	@echo "make servers-up    start the real test servers in the background (servers-down stops them)"
 	@echo "make crd           regenerate the chart's CRD from ontask/api/"
+	@echo "make docs          regenerate the generated parts of docs/ (spec, CLI and verl references)"
 	@echo "make real-screens  build (once, cached) the real-screens set: real applications under Xvfb"
 
 # The Python environment lives in the cache, keyed by the lock file's hash, so fresh clones
@@ -68,6 +69,10 @@ real-screens: venv system-deps
 
 crd: venv
 	$(PY) -m ontask.api.crd
+
+# The parts of docs/ that come from the code (tests/test_docs_pages.py fails when they drift).
+docs: venv
+	$(PY) -m ontask.docs_pages
 
 demo:
 	@PYTHON=$(PYTHON) bash scripts/preflight.sh demo
