@@ -13,6 +13,7 @@ from ontask.store_paths import dataset_prefix
 SPEC_FLAGS = {
     "n": ("data", "synthetic_rows"),
     "other_task_twins": ("data", "other_task_twins"),
+    "validation_share": ("data", "validation_share"),
     "judge_weight": ("data", "judge_label_weight"),
     "min_confidence": ("data", "min_label_confidence"),
     "judge_mode": ("judge", "mode"),
@@ -29,6 +30,14 @@ def _config_argument(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _validation_share_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--validation-share",
+        type=float,
+        help=f"spec.data.validationShare: the share of rows held out for validation {_SPEC_DEFAULT}",
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> "argparse._SubParsersAction":
     """`ontask data`'s subcommands; returns them, for one that lives elsewhere to join."""
     data = parser.add_subparsers(dest="data_command", required=True)
@@ -36,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> "argparse._SubParsersActio
     _config_argument(gen)
     gen.add_argument("--n", type=int, help=f"rows: spec.data.syntheticRows {_SPEC_DEFAULT}")
     gen.add_argument("--seed", type=int, default=0)
+    _validation_share_argument(gen)
     gen.add_argument("--out", default="out/store", help="store: a folder or s3://bucket/prefix")
     gen.add_argument("--name", default="synthetic", help="dataset name")
     gen.add_argument(
@@ -78,6 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> "argparse._SubParsersActio
         help="spec.data.otherTaskTwins: each on-task row with window evidence also gets its off-task twin, "
         f"the same pixels with a library task no window names {_SPEC_DEFAULT}",
     )
+    _validation_share_argument(prep)
     prep.add_argument(
         "--judge-weight",
         type=float,
@@ -115,7 +126,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     args = resolve_settings(args)
     store = open_store(args.out)
-    examples = generate(args.n, seed=args.seed, contrastive=args.contrastive)
+    examples = generate(args.n, seed=args.seed, contrastive=args.contrastive, val_fraction=args.validation_share)
     if args.preview:
         from tqdm import tqdm
 
@@ -133,7 +144,13 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         args.name,
         examples,
         data_source="ontask/synthetic",
-        made_by={"command": "generate", "n": args.n, "seed": args.seed, "contrastive": args.contrastive},
+        made_by={
+            "command": "generate",
+            "n": args.n,
+            "seed": args.seed,
+            "contrastive": args.contrastive,
+            "validation_share": args.validation_share,
+        },
         progress=True,
     )
     where = store.uri(dataset_prefix(args.name, manifest["version"]))
@@ -179,6 +196,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         labeller=labeller,
         progress=True,
         other_task_twins=args.other_task_twins,
+        val_fraction=args.validation_share,
     )
     m = result.manifest
     print(
