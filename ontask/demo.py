@@ -239,7 +239,8 @@ def _report(
             "student v2 (after the cycle)": str(store_dir / model_key(prefix, "v2")),
         },
         judge_uri=None if tiny_judge else str(judge),
-        hybrid_of="student v2 (after the cycle)",
+        # As served (each with its verifier): what users got before the cycle and after it.
+        hybrid_of=("student v2 (after the cycle)", "student v1"),
     )
     slices = list(sets)
     table = report.markdown_table(results, slices, TITLES)
