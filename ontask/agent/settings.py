@@ -11,10 +11,12 @@ from typing import Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from ontask.api.serving import PREDICT_TOKEN_ENV
+
 # Environment variable -> field.
 ENV = {
     "ONTASK_PREDICTOR": "predictor",
-    "ONTASK_PREDICT_TOKEN": "predict_token",
+    PREDICT_TOKEN_ENV: "predict_token",
     "XDG_STATE_HOME": "state_home",
 }
 

@@ -357,7 +357,14 @@ def build_models(args: argparse.Namespace, settings: ServingSettings) -> list:
 
         judge = args.judge_settings
         loop = DisagreementLoop(
-            judge_client(args.judge_url, args.judge_runtime, args.judge_model, judge.mode.value, judge.cache),
+            judge_client(
+                args.judge_url,
+                args.judge_runtime,
+                args.judge_model,
+                judge.mode.value,
+                judge.cache,
+                token=settings.bearer_token(),  # the judge of the same classifier takes the same token
+            ),
             kafka_publisher(bootstrap, args.feedback_topic, settings.kafka.security),
             min_confidence=args.correction_min_confidence,
             model_name=args.name or "student",
