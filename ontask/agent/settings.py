@@ -28,7 +28,7 @@ class AgentSettings(BaseModel):
 
     predictor: str = Field("http://127.0.0.1:8080", min_length=1, description="Base URL of the student predictor.")
     predict_token: Optional[SecretStr] = Field(
-        None, description="Bearer token of a predictor with spec.serving.auth (never printed)."
+        None, description="Bearer token of a predictor with spec.serving.tokenSecretRef (never printed)."
     )
     state_home: Path = Field(
         default_factory=lambda: Path.home() / ".local" / "state",

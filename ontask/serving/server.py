@@ -281,7 +281,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--token-env",
         help="environment variable holding the bearer token every request but a health probe must carry "
         "(default ONTASK_PREDICT_TOKEN; unset or empty: no authentication; the operator sets it from "
-        "spec.serving.auth.tokenSecretRef)",
+        "spec.serving.tokenSecretRef)",
     )
     p.add_argument(
         "--metrics-port",
