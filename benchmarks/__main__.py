@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib
+import os
 import pkgutil
 import sys
 from pathlib import Path
@@ -38,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"no benchmark module {', '.join(unknown)} (there are: {', '.join(names)})")
     chosen = [n for n in names if not args.modules or n in args.modules]
-    started = dt.datetime.now(dt.timezone.utc)
+    started, load = dt.datetime.now(dt.timezone.utc), os.getloadavg()[0]
     outcomes = run_all(chosen, lambda name: importlib.import_module(f"benchmarks.{name}"))
     command = " ".join(["python -m benchmarks", *argv])
-    text = page(outcomes, command, started, not_run=[n for n in names if n not in chosen])
+    text = page(outcomes, command, started, not_run=[n for n in names if n not in chosen], load_at_start=load)
     print(f"\npage of this run: {write_page(args.write_docs, text)}")
     return 1 if any(o.status == "FAILED" for o in outcomes) else 0
 

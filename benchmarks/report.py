@@ -141,8 +141,10 @@ def page(
     not_run: Sequence[str] = (),
     machine_line: Optional[str] = None,
     commit: Optional[str] = None,
+    load_at_start: Optional[float] = None,
 ) -> str:
-    """The Markdown page of one run."""
+    """The Markdown page of one run; `load_at_start`: the 1-minute load average when it began
+    (other work on the machine slows every figure)."""
     total = sum(o.seconds for o in outcomes)
     lines = [
         "# Benchmarks",
@@ -159,6 +161,7 @@ def page(
         f"| commit | {_cell(commit or head_commit())} |",
         f"| machine | {_cell(machine_line or machine())} |",
         f"| command | `{_cell(command)}` |",
+        *([f"| load average at the start | {load_at_start:.1f} |"] if load_at_start is not None else []),
         f"| duration | {total / 60:.1f} min |",
         "",
         "| module | what it measures | outcome | duration |",

@@ -48,6 +48,7 @@ def test_the_page_of_a_run_has_its_header_every_table_and_says_which_failed(caps
         not_run=["bench_operator"],
         machine_line="Test CPU, 2 CPUs, 7.8 GiB RAM, GPU: none",
         commit="abc1234",
+        load_at_start=0.5,
     )
 
     assert text.startswith("# Benchmarks\n")
@@ -56,6 +57,7 @@ def test_the_page_of_a_run_has_its_header_every_table_and_says_which_failed(caps
         "| commit | abc1234 |",
         "| machine | Test CPU, 2 CPUs, 7.8 GiB RAM, GPU: none |",
         "| command | `python -m benchmarks --write-docs docs/benchmarks.md` |",
+        "| load average at the start | 0.5 |",
     ):
         assert row in text
     assert "Not in this run: bench_operator." in text
