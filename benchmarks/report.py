@@ -9,6 +9,7 @@ import inspect
 import io
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -39,7 +40,13 @@ class Outcome:
 
     @property
     def summary(self) -> str:
-        return self.method.strip().splitlines()[0] if self.method.strip() else ""
+        return first_sentence(self.method)
+
+
+def first_sentence(text: str) -> str:
+    """A docstring's first sentence, on one line (docstrings wrap their first lines)."""
+    paragraph = " ".join(text.strip().split("\n\n")[0].split())
+    return re.split(r"(?<=[.!?])\s+(?=[A-Z])", paragraph, maxsplit=1)[0]
 
 
 class _Tee(io.TextIOBase):
@@ -66,7 +73,7 @@ def run_one(name: str, load: Callable[[str], ModuleType]) -> Outcome:
     try:
         module = load(name)
         method = inspect.cleandoc(module.__doc__ or "")
-        print(f"\n== {name}: {method.splitlines()[0] if method else ''}", flush=True)
+        print(f"\n== {name}: {first_sentence(method)}", flush=True)
         with redirect_stdout(tee):
             result = module.run()
         if isinstance(result, NotRun):
@@ -176,11 +183,8 @@ def page(
         lines += ["", f"## {o.name}", ""]  # its heading is the summary's link target
         if o.status != "measured":
             lines += [f"**{o.status.upper()}**" + (f": {o.detail}" if o.detail else ""), ""]
-        rest = o.method.split("\n", 1)[1].strip() if "\n" in o.method else ""
-        if o.summary:
-            lines += [o.summary, ""]
-        if rest:
-            lines += [rest, ""]
+        if o.method:
+            lines += [o.method, ""]
         lines.append(_fenced(o.output))
     return "\n".join(lines) + "\n"
 
