@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo          run the embedded-mode demo (tiny model, CPU)"
 	@echo "make test          build/install everything needed, then run the whole test suite"
-	@echo "make bench         run the benchmarks"
+	@echo "make bench         run the benchmarks; their page of this run: docs/benchmarks.md"
 	@echo "make servers-up    start the real test servers in the background (servers-down stops them)"
 	@echo "make crd           regenerate the chart's CRD from ontask/api/"
 	@echo "make docs          regenerate the generated parts of docs/ (spec, CLI and verl references)"
@@ -94,7 +94,7 @@ test:
 
 bench:
 	$(MAKE) --no-print-directory -j3 venv system-deps servers real-screens
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks --write-docs docs/benchmarks.md
 
 servers-up: venv servers
 	$(PY) -m realservers up --background

@@ -239,7 +239,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "role",
         choices=["student", "judge", "prompt-baseline"],
-        help="prompt-baseline: the same model answering a long instruction by free text (for comparison)",
+        help="prompt-baseline: the same model asked the judge's question, answering by free text (for comparison)",
     )
     p.add_argument(
         "--model-uri",
