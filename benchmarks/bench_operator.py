@@ -13,6 +13,11 @@ after a warm-up (startup listing, the first reconcile's status writes). The oper
 resync of 60 s, a fifth of its default (300 s, the chart's), and the window is derived from the
 resync the operator reads (OperatorSettings): two whole resync passes of every classifier, so
 the figure is an upper bound of what the default costs. Goal: at most 1.
+
+Before, every 3 s each classifier GETs each child and re-creates each InferenceService to find it
+exists (a 409). Now, what is left are kopf's watch reconnections (one per child kind about every
+40 s), shared by all classifiers, so the figure per classifier falls as classifiers are added; an
+idle classifier reads nothing from the store either.
 """
 
 from __future__ import annotations

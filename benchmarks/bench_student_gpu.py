@@ -5,7 +5,10 @@ them) vs the "prompt engineering" baseline that generates the label as text, sam
 judge are asked (window evidence, task, question; its length in tokens is printed), encoded
 once before the clock. The baseline generates the tokens a real instruction-tuned model's
 answer takes (the longer label's and the end token; forced, as random weights stop anywhere),
-and 16 tokens in a row beside it, labelled.
+and 16 tokens in a row beside it, labelled. At several pixel budgets (`max_pixels`, what
+serving.modelMaxPixels sets: from Qwen's own default, which keeps the screenshot whole, down to
+313,600 pixels; image tokens printed) and, for the student, a batch of 8 at 602,112 pixels per
+request: in-process, no HTTP.
 
 On a machine without CUDA it measures nothing and prints the last GPU run's figures, marked
 stale: their date, machine and commit, and the changes since to the code they measure. A run on
