@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fsend.add_argument("--predicted", choices=list(LABELS), help="what the classifier said")
     fsend.add_argument("--source", default="user", choices=["user", "judge", "reviewer"])
     fsend.add_argument("--id", help="idempotency id (default: a fresh one)")
+    fsend.add_argument("--user-id", help="who made the correction (feedback.reviewers, maxCorrectionsPerUser)")
     fsend.add_argument("--note")
     fsend.add_argument("--bootstrap", help=BOOTSTRAP_HELP)
     fsend.add_argument(
@@ -96,6 +97,7 @@ def _cmd_send(args: argparse.Namespace) -> int:
         image_uri=args.image_uri,
         id=args.id,
         source=args.source,
+        user_id=args.user_id,
         windows=windows,
         predicted_label=args.predicted,
         note=args.note,
