@@ -20,7 +20,7 @@ from kafka.admin import ACL, ACLOperation, ACLPermissionType, NewTopic, Resource
 
 from ontask.api import FeedbackSpec
 from ontask.feedback import Collector, make_correction
-from ontask.feedback.kafka_security import ENV, KafkaSecurity
+from ontask.feedback.kafka_security import KafkaSecurity
 from ontask.feedback.producer import KafkaUnreachable, new_producer, send
 from ontask.feedback.state import State
 from ontask.store import S3Store
@@ -102,8 +102,11 @@ def ontask_send(listener: SaslSsl, user: str, config, *args: str) -> subprocess.
         "PYTHONPATH": str(REPO),
         "PATH": os.environ["PATH"],
         "ONTASK_KAFKA_BOOTSTRAP": listener.bootstrap,
-        **{var: str(getattr(security(listener, user), f)) for var, f in ENV.items() if f != "password"},
+        "ONTASK_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "ONTASK_KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
+        "ONTASK_KAFKA_USERNAME": user,
         "ONTASK_KAFKA_PASSWORD": USERS[user],
+        "ONTASK_KAFKA_CA_FILE": str(listener.ca_file),
     }
     return subprocess.run(
         [sys.executable, "-m", "ontask.cli", "feedback", "send", "--config", str(config), *args],
@@ -125,7 +128,7 @@ def test_only_the_review_topic_makes_a_reviewer(broker, s3_config, tmp_path):
     # The app may write corrections, not reviews; an anonymous client (plaintext) nothing.
     with pytest.raises(KafkaUnreachable, match="TopicAuthorizationFailed"):
         send_as(listener, "app", reviewer_correction(0, user_id=LEAD), spec.review_topic)
-    with pytest.raises(KafkaUnreachable):
+    with pytest.raises(KafkaUnreachable, match="TopicAuthorizationFailed"):
         producer = new_producer(broker.bootstrap, max_block_ms=5000)
         try:
             send(reviewer_correction(0, user_id=LEAD), topic=topic, producer=producer, timeout=5)
@@ -174,5 +177,5 @@ def test_only_the_review_topic_makes_a_reviewer(broker, s3_config, tmp_path):
     sources = {e.id: (e.source, e.user_id) for e in stored.buffer.entries.values()}
     assert sources == {"c-1": ("user", LEAD), "c-2": ("reviewer", LEAD), "c-3": ("user", "temp@desk")}
     assert stored.counts.reviewer_downgraded == 2
-    # Each topic's partition has its own position: a restarted collector reads neither again.
+    # Each topic's partition has its own position, where a restarted collector resumes.
     assert stored.offsets == {"0": 2, f"{spec.review_topic}/0": 2}
