@@ -119,14 +119,10 @@ class Collector:
         if self._consumer is not None:
             # Not awaited: the store's offsets, not Kafka's, say where a restarted collector
             # resumes (the group's offsets are for lag monitoring), so a lost commit loses nothing.
-            read = [(offset_partition(k, self.spec.topic), o) for k, o in offsets.items()]
+            # Only the topics read now: a review topic since removed from the spec is not.
+            read, topics = [(offset_partition(k, self.spec.topic), o) for k, o in offsets.items()], self.spec.topics()
             self._consumer.commit_async(
-                offsets={
-                    # Only the topics read now: a review topic since removed from the spec is not.
-                    TopicPartition(*tp): OffsetAndMetadata(o, "", -1)
-                    for tp, o in read
-                    if tp[0] in self.spec.topics()
-                },
+                offsets={TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in read if t in topics},
                 callback=self._commit_failed,
             )
 
