@@ -2,7 +2,8 @@
 after a cycle of corrections, beside the held-out rows it must not forget, tiny student on this
 CPU, for several seeds (median and range), each cycle trained twice: as the demo trains it (the
 supervised steps, then GRPO) and as a control arm that spends the GRPO steps on more supervised
-steps instead.
+steps instead, and as a LoRA-only cycle (feedback.loraRank: adapters on the serving model, the
+same steps and learning rate).
 
 The base student is trained (a supervised warm start, then GRPO) on contrastive synthetic screens
 (pairs over the same pixels) that never show the family. The family is a team's own policy
@@ -31,7 +32,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = (11, 12, 13)
 SYNTHETIC_POINTS = (0, 20)  # corrections of the synthetic family
-ARMS = ("GRPO", "supervised")  # the demo's cycle; the control arm (the same steps, supervised)
+# The demo's cycle; the control arm (the same steps, supervised); the demo's cycle training LoRA
+# adapters on the serving model only (feedback.loraRank), merged into the candidate.
+ARMS = ("GRPO", "supervised", "LoRA")
+LORA_RANK = 16
 # The cycle's mix, as the demo runs it: variants per correction and replayed base rows per cycle row.
 FEEDBACK = {"variantsPerCorrection": 10, "replayRatio": 1.0}
 
@@ -134,8 +138,13 @@ def run() -> None:
                 cycle += [replace(x, id=f"replay-{x.id}", split="train", reason="replay") for x in picked]
                 dataset = f"cycle-{name}-{k}-{arm.lower()}"
                 write_version(store, dataset, cycle, "ontask/feedback", {"corrections": k})
+                arm_spec = spec
+                if arm == "LoRA":
+                    arm_spec = spec.model_copy(
+                        update={"feedback": spec.feedback.model_copy(update={"lora_rank": LORA_RANK})}
+                    )
                 return run_training(
-                    spec,
+                    arm_spec,
                     store,
                     "conv",
                     dataset,
@@ -161,8 +170,12 @@ def run() -> None:
             # own users' screens.
             n_real = len(real_corrections)
             plans += [("real", 0, None, v1["model_uri"], real_sets)]
-            # The control arm runs on the synthetic family only (its question is the same on both).
-            plans += [("real", n_real, "GRPO", (real_corrections, n_real, "real", real_replay, "GRPO"), real_sets)]
+            # The supervised control arm runs on the synthetic family only (its question is the same
+            # on both); LoRA-only cycles run on both.
+            plans += [
+                ("real", n_real, arm, (real_corrections, n_real, "real", real_replay, arm), real_sets)
+                for arm in ("GRPO", "LoRA")
+            ]
             for where, k, arm, model, slices in plans:
                 uri = model if isinstance(model, str) else after(*model)
                 result = compare(slices, {"student": uri})
@@ -205,7 +218,7 @@ def run() -> None:
     (out / "convergence.md").write_text("\n".join(table))
     fig, ax = plt.subplots(figsize=(6, 4))
     for where, marker in (("synthetic", "o"), ("real", "^")):
-        for arm, style in (("GRPO", "-"), ("supervised", ":")):
+        for arm, style in (("GRPO", "-"), ("supervised", ":"), ("LoRA", "--")):
             if not any(w == where and a == arm for w, _, a in results):
                 continue
             cells = [(k, c) for (w, k, a), c in results.items() if w == where and a in (None, arm)]

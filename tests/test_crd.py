@@ -8,7 +8,7 @@ from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 
 from ontask.api import GROUP, PLURAL, VERSION, crd
-from tests.conftest import REPO, run_cli
+from tests.conftest import run_cli
 
 VALID = {
     "apiVersion": f"{GROUP}/{VERSION}",
@@ -108,13 +108,6 @@ def test_kubectl_refuses_a_malformed_manifest_with_the_field(kube, crd_installed
     out = run_cli("kubectl", "apply", "-f", str(manifest), kubeconfig=kube.admin_kubeconfig)
     assert out.returncode != 0
     assert "spec.training.groupSize" in out.stderr
-
-
-def test_readme_reference_matches_the_models():
-    readme = (REPO / "README.md").read_text()
-    start, end = "<!-- spec-reference:start -->\n", "<!-- spec-reference:end -->"
-    documented = readme[readme.index(start) + len(start) : readme.index(end)]
-    assert documented == crd.reference_markdown(), "README's TaskClassifier reference is stale"
 
 
 # Fields whose values cannot be made from their type and bounds: strings (patterns, meanings),
