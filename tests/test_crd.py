@@ -60,6 +60,7 @@ def test_valid_classifier_is_created_and_read_back_with_defaults(admin_api, crd_
         (("training", "learningRateTypo"), 0.1, 'unknown field "spec.training.learningRateTypo"'),
         (("serving",), {"minReplicas": 3, "maxReplicas": 1}, "maxReplicas must be >= minReplicas"),
         (("judge", "mode"), "ranking", "spec.judge.mode"),
+        (("feedback", "reviewTopic"), "ontask.corrections", "reviewTopic must be a topic of its own"),
     ],
 )
 def test_invalid_classifier_is_refused_naming_the_field(admin_api, crd_installed, path, value, expect):
@@ -127,6 +128,7 @@ NON_DEFAULT = {
     "training.syncSteps": 11,
     "feedback.syncSteps": 11,
     "feedback.topic": "team-a.corrections",
+    "feedback.reviewTopic": "team-a.corrections.reviews",
     "feedback.deadLetterTopic": "team-a.corrections.rejected",
     "feedback.reviewers": ["alice@team-a", "qa-console"],
     "feedback.screenshotUriPrefixes": ["s3://captures/team-a/", "s3://captures/shared/"],
