@@ -185,7 +185,7 @@ def test_on_gnome_wayland_the_agent_says_in_one_line_what_it_cannot_read_and_wha
     assert (out.returncode, out.stdout) == (1, "")
     assert out.stderr == (
         "ontask: error: cannot read a GNOME Wayland session: its compositor gives no program the window list, and "
-        "the screen only through the desktop portal, which asks you; log in to 'GNOME on Xorg', or pass "
+        "the screen only through the desktop portal; log in to 'GNOME on Xorg', or pass "
         "--display :0 to read the X11 (XWayland) windows only\n"
     )
 
@@ -196,7 +196,7 @@ def test_on_gnome_wayland_the_agent_says_in_one_line_what_it_cannot_read_and_wha
         (
             {"WAYLAND_DISPLAY": "wayland-0", "XDG_CURRENT_DESKTOP": "KDE"},
             "cannot read a KDE Plasma Wayland session: its compositor gives no program the window list, and the "
-            "screen only through the desktop portal, which asks you; log in to 'Plasma (X11)', or pass --display "
+            "screen only through the desktop portal; log in to 'Plasma (X11)', or pass --display "
             "to read the X11 (XWayland) windows only",
         ),
         (

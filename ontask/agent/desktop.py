@@ -3,7 +3,7 @@ screenshot, behind one small interface, and the backend a session calls for. An 
 (or a program under XWayland, given --display) is read over the X protocol
 (`ontask.agent.x11`); a sway session (or another compositor that speaks sway's IPC) over sway's
 IPC and `grim` (`ontask.agent.sway`). GNOME and KDE on Wayland give no program the window list,
-and their screen only through the desktop portal, which asks the user; the agent says so.
+and their screen only through the desktop portal; the agent says so.
 """
 
 from __future__ import annotations
@@ -96,8 +96,8 @@ def _no_window_list(environ: Mapping[str, str]) -> str:
         session, x11_session = portal_only
         return (
             f"cannot read a {session} Wayland session: its compositor gives no program the window list, and "
-            f"the screen only through the desktop portal, which asks you; log in to '{x11_session}', "
-            f"or pass {xwayland} to read the X11 (XWayland) windows only"
+            f"the screen only through the desktop portal; log in to '{x11_session}', or pass {xwayland} to "
+            "read the X11 (XWayland) windows only"
         )
     return (
         "cannot read this Wayland session: the agent reads Wayland windows over sway's IPC and SWAYSOCK "
