@@ -89,8 +89,8 @@ def add_arguments(agent: argparse.ArgumentParser) -> None:
     def desktop_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--display",
-            help="X display to read (default: sway's IPC and grim where WAYLAND_DISPLAY and SWAYSOCK are set, "
-            "else $DISPLAY)",
+            help="read this X display (default: the session's desktop: sway's, over its IPC, where "
+            "WAYLAND_DISPLAY and SWAYSOCK are set, else $DISPLAY)",
         )
         p.add_argument("--no-titles", action="store_true", help="send app names only, never window titles or URLs")
         p.add_argument(
