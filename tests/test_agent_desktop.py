@@ -17,6 +17,7 @@ import pytest
 
 from ontask.agent.desktop import Desktop, DesktopUnavailable, open_desktop
 from ontask.agent.sway import SwayDesktop
+from ontask.agent.swayipc import SwayIPC
 from ontask.agent.x11 import X11Desktop
 from ontask.api import FeedbackSpec
 from ontask.feedback import Collector
@@ -176,6 +177,29 @@ def test_an_answer_over_http_and_its_correction_on_kafka_and_in_the_buffer(
         "v7",
     )
     assert entry.windows[-1]["title"] == FOCUSED_TITLE
+
+
+def test_on_two_sway_outputs_of_different_scales_each_window_is_where_the_screenshot_shows_it():
+    # sway lays the outputs out in logical pixels; grim draws their bounding box at the greatest
+    # scale. A 1280x800 output at scale 1 beside one at scale 2 (640x400 logical), the layout
+    # starting away from (0, 0): 1920x800 logical, 3840x1600 in the screenshot.
+    colours = {"HEADLESS-1": (255, 0, 0), "HEADLESS-2": (0, 0, 255)}
+    with HeadlessSway(1280, 800, scale=1) as sway, SwayIPC(sway.ipc_socket) as ipc:
+        ipc.command("create_output")
+        wait_for(lambda: len(ipc.outputs()) == 2, 30, "sway's second output")
+        ipc.command("output HEADLESS-1 position 200 100; output HEADLESS-2 mode 1280x800 scale 2 position 1480 100")
+        with open_desktop(environ={k: v for k, v in sway.env().items() if k in SESSION}) as reader:
+            for output, (r, g, b) in colours.items():
+                ipc.command(f"focus output {output}")
+                sway.spawn(["xterm", "-T", output, "-bg", f"rgb:{r:02x}/{g:02x}/{b:02x}"])
+                wait_for(lambda: any(w.title == output for w in reader.windows()), 60, f"the xterm on {output}")
+            windows, shot = reader.windows(), reader.screenshot()
+    assert shot.size == (3840, 1600)
+    assert sorted(w.title for w in windows) == sorted(colours)
+    for w in windows:
+        x, y, width, height = w.geometry
+        inside = [(x + width // 2, y + height // 2), (x + 3, y + height - 4), (x + width - 4, y + 3)]
+        assert [shot.getpixel(p) for p in inside] == [colours[w.title]] * 3, w
 
 
 def test_on_gnome_wayland_the_agent_says_in_one_line_what_it_cannot_read_and_what_to_do():
