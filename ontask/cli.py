@@ -83,6 +83,7 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
 # for input the user gave, as argparse; 1 for the rest). A subclass before its base.
 _USER_ERRORS: tuple[tuple[str, str, int], ...] = (
     ("ontask.api.spec_file", "SpecError", 2),
+    ("ontask.cli_inputs", "BadInput", 2),
     ("ontask.agent.client", "PredictorError", 1),
     ("ontask.agent.x11", "DesktopUnavailable", 1),
     ("ontask.data.dataset", "DatasetError", 1),
@@ -121,8 +122,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if status is None:
             raise
         # Errors a user can fix: say what is wrong, without a traceback.
-        print(f"ontask: error: {e}", file=sys.stderr)
+        print(f"ontask: error: {_one_line(e)}", file=sys.stderr)
         return status
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's message as one line: a model's refusal as `field: what is wrong; ...`."""
+    pydantic_core = sys.modules.get("pydantic_core")
+    if pydantic_core is not None and isinstance(error, pydantic_core.ValidationError):
+        from ontask.api import validation_problems
+
+        return "; ".join(validation_problems(error))
+    return "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
 
 
 if __name__ == "__main__":

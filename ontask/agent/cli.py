@@ -11,6 +11,7 @@ import time
 
 from ontask.agent.capture import DEFAULT_MAX_PIXELS, CaptureRefused, Privacy, read_desktop
 from ontask.agent.settings import AgentSettings
+from ontask.cli_inputs import http_url
 from ontask.labels import LABELS
 
 
@@ -107,6 +108,7 @@ def add_arguments(agent: argparse.ArgumentParser) -> None:
     run.add_argument("--task", required=True, help="what you should be doing")
     run.add_argument(
         "--predictor",
+        type=http_url,
         help="base URL of the student predictor (KServe v1; default: ONTASK_PREDICTOR, or http://127.0.0.1:8080)",
     )
     run.add_argument("--model", default="student", help="model name in the predictor's URL")

@@ -41,7 +41,7 @@ from ontask.api.spec_file import SpecError, load_spec_file, read_spec_document, 
 from ontask.api.status import Condition, FeedbackCounts, Metrics, Phase, TaskClassifierStatus
 from ontask.api.training import AUTO_LORA_MIN_PARAMS, AUTO_LORA_RANK, Curriculum, RewardWeights, TrainingSpec
 from ontask.api.windows import WindowInfo
-from ontask.api.wire import Model
+from ontask.api.wire import Model, validation_problems
 
 __all__ = [
     "AUTO_LORA_MIN_PARAMS",
@@ -92,4 +92,5 @@ __all__ = [
     "read_spec_document",
     "spec_of_document",
     "v2_outputs",
+    "validation_problems",
 ]

@@ -45,14 +45,15 @@ def spec_of_document(doc: dict[str, Any], path: str) -> "TaskClassifierSpec":
     from pydantic import ValidationError
 
     from ontask.api.spec import TaskClassifierSpec
+    from ontask.api.wire import validation_problems
 
     whole = "spec" in doc
     try:
         return TaskClassifierSpec.model_validate(doc["spec"] if whole else doc)
     except ValidationError as e:
-        problems = [_problem(error, "spec" if whole else "") for error in e.errors()]
-        field = "that field" if len(problems) == 1 else "those fields"
-        raise SpecError(f"{path}: {'; '.join(problems)}; fix {field} ({_FIELDS_HINT})") from None
+        said = validation_problems(e, "spec" if whole else "")
+        fields = "that field" if len(said) == 1 else "those fields"
+        raise SpecError(f"{path}: {'; '.join(said)}; fix {fields} ({_FIELDS_HINT})") from None
 
 
 def load_spec_file(path: str) -> "TaskClassifierSpec":
@@ -90,16 +91,3 @@ def _where(e: Any) -> str:
     if e.context and e.context_mark and e.problem:
         said += f" ({e.context} from line {e.context_mark.line + 1}, column {e.context_mark.column + 1})"
     return f"{where}: {said}"
-
-
-def _problem(error: Any, root: str) -> str:
-    """One pydantic error as `field.path: what is wrong (got VALUE)`, the path as written in the
-    file (camelCase keys, [i] for list items)."""
-    path = root
-    for part in error["loc"]:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    message = error["msg"].removeprefix("Value error, ")
-    given = error.get("input")
-    if error["type"] != "missing" and isinstance(given, (str, int, float, bool)):
-        message += f" (got {given!r})"
-    return f"{path}: {message}" if path else message
