@@ -55,7 +55,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_correct(args: argparse.Namespace) -> int:
     from ontask.agent.client import correction_of_last
-    from ontask.feedback import send
+    from ontask.feedback.producer import send
     from ontask.feedback.settings import LOCAL_BOOTSTRAP, KafkaSettings
 
     correction = correction_of_last(args.classifier, args.label, AgentSettings.from_env().state_dir(), note=args.note)
