@@ -114,9 +114,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # The top level has no option that takes a value: its first word that is not an option is
     # the command.
     command = next((a for a in argv if not a.startswith("-")), None)
-    args = build_parser(command).parse_args(argv)
     try:
+        args = build_parser(command).parse_args(argv)
         return int(args.func(args) or 0)
+    except ModuleNotFoundError as e:
+        if not e.name or e.name.partition(".")[0] == "ontask":
+            raise
+        # The capture agent's install (ontask[agent]) has only what `ontask agent` needs.
+        print(
+            f"ontask: error: `ontask {command}` needs the Python package {e.name.partition('.')[0]!r}, which this "
+            "install lacks; install ontask[full] (ontask[agent] runs `ontask agent` only)",
+            file=sys.stderr,
+        )
+        return 1
     except Exception as e:
         status = _exit_status(e)
         if status is None:

@@ -33,7 +33,7 @@ class NotInstalled(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         top = name.partition(".")[0]
         if top != "ontask" and not installed(top):
-            raise ModuleNotFoundError(f"No module named {top!r} (not in the agent's install)")
+            raise ModuleNotFoundError(f"No module named {top!r} (not in the agent's install)", name=top)
         return None
 
 
@@ -81,7 +81,7 @@ def _with_requirements(dists: set[str]) -> set[str]:
     return found
 
 
-def _agent(tmp_path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+def _agent(tmp_path, *args: str, command: str = "agent") -> tuple[subprocess.CompletedProcess[str], dict]:
     imported = tmp_path / f"imported-{len(list(tmp_path.iterdir()))}.json"
     env = {
         "PYTHONPATH": str(REPO),
@@ -91,7 +91,7 @@ def _agent(tmp_path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict
         "IMPORTED": str(imported),
     }
     out = subprocess.run(
-        [sys.executable, "-c", RUN_CONFINED, "agent", *args],
+        [sys.executable, "-c", RUN_CONFINED, command, *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -124,6 +124,14 @@ def test_the_agent_runs_on_its_own_install_and_its_extra_lists_only_what_it_impo
     # Every distribution the extra and the base set list is one the commands import.
     used = {_name(d) for did in (helped, shown, asked, corrected) for ds in did["owners"].values() for d in ds}
     assert _declared() <= used, f"listed but not imported: {_declared() - used}"
+    # Another command on the agent's install says what to install.
+    other, _ = _agent(tmp_path, "--help", command="data")
+    assert other.returncode == 1
+    assert re.fullmatch(
+        r"ontask: error: `ontask data` needs the Python package '\w+', which this install lacks; install "
+        r"ontask\[full\] \(ontask\[agent\] runs `ontask agent` only\)",
+        other.stderr.strip(),
+    ), other.stderr
     # And nothing heavy came along with them.
     assert not {"torch", "transformers", "kopf", "kubernetes", "minio", "numpy", "pyarrow", "yaml"} & set(
         corrected["imported"] + asked["imported"]
