@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 PYTEST_ARGS ?=
 
-.PHONY: help venv verl-venv lint servers kafka system-deps system-deps-demo preflight-demo preflight-test real-screens demo test bench servers-up servers-down crd lint-chart clean-cache
+.PHONY: help venv verl-venv lint servers kafka system-deps system-deps-demo preflight-demo preflight-test real-screens demo test bench servers-up servers-down crd docs lint-chart clean-cache
 
 # Every set-up step runs under scripts/step.sh: when one fails, its last line names the step and
 # the `make` target that re-runs just it; `make demo` and `make test` say it again after the steps
@@ -18,9 +18,10 @@ step = bash scripts/step.sh $(1) --
 help:
 	@echo "make demo          run the embedded-mode demo (tiny model, CPU)"
 	@echo "make test          build/install everything needed, then run the whole test suite"
-	@echo "make bench         run the benchmarks"
+	@echo "make bench         run the benchmarks; their page of this run: docs/benchmarks.md"
 	@echo "make servers-up    start the real test servers in the background (servers-down stops them)"
 	@echo "make crd           regenerate the chart's CRD from ontask/api/"
+	@echo "make docs          regenerate the generated parts of docs/ (spec, CLI and verl references)"
 	@echo "make real-screens  build (once, cached) the real-screens set: real applications under Xvfb"
 
 # The Python environment lives in the cache, keyed by the lock file's hash, so fresh clones
@@ -82,6 +83,10 @@ real-screens: venv system-deps
 crd: venv
 	$(PY) -m ontask.api.crd
 
+# The parts of docs/ that come from the code (tests/test_docs_pages.py fails when they drift).
+docs: venv
+	$(PY) -m ontask.docs_pages
+
 demo:
 	@PYTHON=$(PYTHON) $(call step,preflight-demo) bash scripts/preflight.sh demo
 	@bash scripts/step.sh --collect -- $(MAKE) --no-print-directory -j2 venv system-deps-demo
@@ -102,7 +107,7 @@ test:
 
 bench:
 	@bash scripts/step.sh --collect -- $(MAKE) --no-print-directory -j3 venv system-deps servers real-screens
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks --write-docs docs/benchmarks.md
 
 servers-up: venv servers
 	$(PY) -m realservers up --background

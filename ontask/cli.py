@@ -48,7 +48,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], object]]] = {
         _owned_by("ontask.serving.server"),
     ),
     "agent": (
-        "the capture agent on an X11 desktop: answers, corrections, evidence",
+        "the capture agent on an X11 or sway desktop: answers, corrections, evidence",
         _owned_by("ontask.agent.cli"),
     ),
     "crd": ("print the TaskClassifier CRD generated from the models", _owned_by("ontask.api.crd")),
@@ -85,7 +85,7 @@ _USER_ERRORS: tuple[tuple[str, str, int], ...] = (
     ("ontask.api.spec_file", "SpecError", 2),
     ("ontask.cli_inputs", "BadInput", 2),
     ("ontask.agent.client", "PredictorError", 1),
-    ("ontask.agent.x11", "DesktopUnavailable", 1),
+    ("ontask.agent.desktop", "DesktopUnavailable", 1),
     ("ontask.data.dataset", "DatasetError", 1),
     ("ontask.feedback.producer", "KafkaUnreachable", 1),
     ("ontask.fonts", "FontsMissing", 1),

@@ -375,3 +375,42 @@ def test_cli_generate_with_preview_and_prepare(tmp_path):
     )
     assert out.returncode != 0
     assert "no usable rows" in out.stderr and "junk.png" in out.stderr
+
+
+def test_the_spec_s_validation_share_holds_out_that_share_of_a_prepared_folder(tmp_path):
+    """spec.data.validationShare reaches the data Job (`ontask data prepare --config`): a bigger
+    share only moves rows from train to val, and each on-task row's twin stays in its split."""
+    folder = tmp_path / "desk"
+    folder.mkdir()
+    vim = [{"app": "vim", "title": "parse.py (~/src/etl) - VIM", "focused": True}]
+    lines = []
+    for i in range(80):
+        (folder / f"s{i}.png").write_bytes(_png(example_at(3, i).image))
+        lines.append(
+            {"image": f"s{i}.png", "task": "Fix the date parsing bug in parse.py", "label": "on-task", "windows": vim}
+        )
+    (folder / "manifest.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    splits = {}
+    for share in (None, 0.45):
+        config = tmp_path / f"spec-{share}.yaml"
+        data = {"source": str(folder)} | ({"validationShare": share} if share else {})
+        config.write_text(json.dumps({"student": {"model": "x"}, "data": data}))
+        out = subprocess.run(
+            [sys.executable, "-m", "ontask.cli", "data", "prepare", str(folder), "--config", str(config)]
+            + ["--out", str(tmp_path / "store"), "--name", f"desk-{share or 0}"],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=300,
+        )
+        assert out.returncode == 0, out.stderr
+        rows = read_version(LocalStore(tmp_path / "store"), f"desk-{share or 0}").rows
+        assert len(rows) == 160  # each row and its other-task twin (otherTaskTwins is on by default)
+        by_file: dict[str, set] = {}
+        for r in rows:
+            parent = r["extra_info"]["id"].removesuffix("~other-task")
+            by_file.setdefault(parent, set()).add(r["extra_info"]["split"])
+        assert all(len(s) == 1 for s in by_file.values()), "a twin left its parent's split"
+        splits[share] = {f for f, s in by_file.items() if s == {"val"}}
+    assert 6 <= len(splits[None]) <= 26 and 26 <= len(splits[0.45]) <= 46, {k: len(v) for k, v in splits.items()}
+    assert splits[None] < splits[0.45]

@@ -1,6 +1,6 @@
 """One capture: the screenshot and the window evidence, with the user's privacy settings applied
-before anything leaves the machine. Pure functions over images and dicts; the X server is read
-in `ontask.agent.x11`."""
+before anything leaves the machine. Pure functions over images and dicts; the desktop is read
+in `ontask.agent.desktop` and its backends."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from PIL import Image
+
+from ontask.agent.desktop import Desktop
 
 # Qwen2.5-VL's default budget at serving (the spec's `serving.modelMaxPixels` guidance): the
 # student never sees more, so sending more only costs bandwidth and privacy.
@@ -108,10 +110,10 @@ def capture_of(screenshot: Image.Image, windows: list[dict[str, Any]], privacy: 
     return Capture(downscale(screenshot.convert("RGB"), privacy.max_pixels), evidence, screenshot.size)
 
 
-def read_desktop(desktop, privacy: Privacy, minimised: bool = False) -> Capture:
-    """Screenshot and evidence of an X11 desktop (an `X11Desktop`); minimised windows are left
-    out unless asked for (they are not on the screen). The privacy rules are checked before the
-    screen is grabbed."""
+def read_desktop(desktop: Desktop, privacy: Privacy, minimised: bool = False) -> Capture:
+    """Screenshot and evidence of a desktop (`ontask.agent.desktop.open_desktop`); minimised
+    windows are left out unless asked for (they are not on the screen). The privacy rules are
+    checked before the screen is grabbed."""
     windows = [w.evidence() for w in desktop.windows() if minimised or not w.minimised]
     visible_evidence(windows, privacy)
     return capture_of(desktop.screenshot(), windows, privacy)

@@ -1,4 +1,4 @@
-"""`ontask agent run|correct|windows`: the capture agent on a user's X11 desktop."""
+"""`ontask agent run|correct|windows`: the capture agent on a user's X11 or sway desktop."""
 
 from __future__ import annotations
 
@@ -28,12 +28,12 @@ def _notify(text: str) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from ontask.agent.client import PredictorError, predict, remember
-    from ontask.agent.x11 import X11Desktop
+    from ontask.agent.desktop import open_desktop
 
     settings = AgentSettings.from_env()
     predictor, token, folder = args.predictor or settings.predictor, settings.token(), settings.state_dir()
     privacy = _privacy(args)
-    with X11Desktop(args.display) as desktop:
+    with open_desktop(args.display) as desktop:
         while True:
             try:
                 capture = read_desktop(desktop, privacy)
@@ -72,9 +72,9 @@ def _cmd_correct(args: argparse.Namespace) -> int:
 
 def _cmd_windows(args: argparse.Namespace) -> int:
     from ontask.agent.capture import visible_evidence
-    from ontask.agent.x11 import X11Desktop
+    from ontask.agent.desktop import open_desktop
 
-    with X11Desktop(args.display) as desktop:
+    with open_desktop(args.display) as desktop:
         windows = [w.evidence() for w in desktop.windows() if not w.minimised]
     try:
         print(json.dumps(visible_evidence(windows, _privacy(args)), indent=1))
@@ -88,14 +88,18 @@ def add_arguments(agent: argparse.ArgumentParser) -> None:
     sub = agent.add_subparsers(dest="agent_command", required=True)
 
     def desktop_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--display", help="X display to read (default: $DISPLAY)")
+        p.add_argument(
+            "--display",
+            help="read this X display (default: the session's desktop: sway's, over its IPC, where "
+            "WAYLAND_DISPLAY and SWAYSOCK are set, else $DISPLAY)",
+        )
         p.add_argument("--no-titles", action="store_true", help="send app names only, never window titles or URLs")
         p.add_argument(
             "--never-capture",
             action="append",
             metavar="APP[,APP]",
-            help="apps (WM_CLASS) never captured: left out of the evidence, and no screenshot at all "
-            "while one is focused (repeatable)",
+            help="apps (WM_CLASS, or the Wayland app_id) never captured: left out of the evidence, and no "
+            "screenshot at all while one is focused (repeatable)",
         )
         p.add_argument(
             "--max-pixels",

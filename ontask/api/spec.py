@@ -107,6 +107,17 @@ class DataSpec(Model):
         "judge's and the rules' weighted P(on-task)) is less sure than this stays unlabelled, and is not "
         "trained on.",
     )
+    validation_share: float = Field(
+        0.2,
+        ge=0.05,
+        le=0.5,
+        description="The share of the bootstrap's screenshots held out for validation (by each row's id: "
+        "stable), a row's twin with it. Half of them are the classifier's regression set, which every "
+        "cycle's candidate must not lose more than serving.maxRegression on, the other half calibrate "
+        "each model's hybrid: a bigger share lets the gate see smaller losses (one row of a 60-row "
+        "regression set is 1.7 points) at the cost of training rows. A row the manifest gives a split "
+        "keeps it.",
+    )
     other_task_twins: bool = Field(
         True,
         description="Each bootstrap row labelled on-task also trains as an off-task row: its own pixels "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ontask.cli_inputs import existing_source, http_url, new_file, positive_int, store_uri
@@ -14,6 +15,7 @@ from ontask.store_paths import dataset_prefix
 SPEC_FLAGS = {
     "n": ("data", "synthetic_rows"),
     "other_task_twins": ("data", "other_task_twins"),
+    "validation_share": ("data", "validation_share"),
     "judge_weight": ("data", "judge_label_weight"),
     "min_confidence": ("data", "min_label_confidence"),
     "judge_mode": ("judge", "mode"),
@@ -30,6 +32,14 @@ def _config_argument(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _validation_share_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--validation-share",
+        type=float,
+        help=f"spec.data.validationShare: the share of rows held out for validation {_SPEC_DEFAULT}",
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> "argparse._SubParsersAction":
     """`ontask data`'s subcommands; returns them, for one that lives elsewhere to join."""
     data = parser.add_subparsers(dest="data_command", required=True)
@@ -37,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> "argparse._SubParsersActio
     _config_argument(gen)
     gen.add_argument("--n", type=positive_int, help=f"rows: spec.data.syntheticRows {_SPEC_DEFAULT}")
     gen.add_argument("--seed", type=int, default=0)
+    _validation_share_argument(gen)
     gen.add_argument("--out", type=store_uri, default="out/store", help="store: a folder or s3://bucket/prefix")
     gen.add_argument("--name", default="synthetic", help="dataset name")
     gen.add_argument(
@@ -83,6 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> "argparse._SubParsersActio
         help="spec.data.otherTaskTwins: each on-task row with window evidence also gets its off-task twin, "
         f"the same pixels with a library task no window names {_SPEC_DEFAULT}",
     )
+    _validation_share_argument(prep)
     prep.add_argument(
         "--judge-weight",
         type=float,
@@ -120,7 +132,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     args = resolve_settings(args)
     store = open_store(args.out)
-    examples = generate(args.n, seed=args.seed, contrastive=args.contrastive)
+    examples = generate(args.n, seed=args.seed, contrastive=args.contrastive, val_fraction=args.validation_share)
     if args.preview:
         from tqdm import tqdm
 
@@ -138,7 +150,13 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         args.name,
         examples,
         data_source="ontask/synthetic",
-        made_by={"command": "generate", "n": args.n, "seed": args.seed, "contrastive": args.contrastive},
+        made_by={
+            "command": "generate",
+            "n": args.n,
+            "seed": args.seed,
+            "contrastive": args.contrastive,
+            "validation_share": args.validation_share,
+        },
         progress=True,
     )
     where = store.uri(dataset_prefix(args.name, manifest["version"]))
@@ -164,9 +182,14 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
             judge = Judge(TransformersBackend.load(args.judge), JudgmentCache() if cache else None, args.judge_mode)
         elif args.judge_url:
+            from ontask.api.serving import PREDICT_TOKEN_ENV
             from ontask.judge.remote import judge_client
 
-            judge = judge_client(args.judge_url, args.judge_runtime, args.judge_model, args.judge_mode, cache)
+            # The operator sets the judge predictor's token (spec.serving.tokenSecretRef) on the data Job.
+            token = os.environ.get(PREDICT_TOKEN_ENV) or None
+            judge = judge_client(
+                args.judge_url, args.judge_runtime, args.judge_model, args.judge_mode, cache, token=token
+            )
         if judge is not None:
             from ontask.judge.remote import image_judge
 
@@ -184,6 +207,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         labeller=labeller,
         progress=True,
         other_task_twins=args.other_task_twins,
+        val_fraction=args.validation_share,
     )
     m = result.manifest
     print(

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
+from ontask.api.spec import DataSpec
 from ontask.images import decode_image, encode_png, sha256
 from ontask.prompt import verl_prompt
 from ontask.store import Store, StoreError
@@ -66,8 +67,13 @@ class Example:
         return self.label if self.label_source in HUMAN_SOURCES else None
 
 
-def split_for(example_id: str, val_fraction: float = 0.2) -> str:
-    """A stable split from the id's hash: the same example always lands in the same split."""
+# The share of a bootstrap's rows held out for validation unless a spec says otherwise.
+VAL_FRACTION: float = DataSpec.model_fields["validation_share"].default
+
+
+def split_for(example_id: str, val_fraction: float = VAL_FRACTION) -> str:
+    """A stable split from the id's hash: the same example always lands in the same split (and a
+    larger `val_fraction` only moves rows from train to val, never back)."""
     h = int(hashlib.sha256(example_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     return "val" if h < val_fraction else "train"
 

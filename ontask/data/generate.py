@@ -12,7 +12,7 @@ from typing import Iterator, Optional
 from PIL import Image, ImageDraw
 
 from ontask.data.catalog import TASKS, TASKS_BY_ID
-from ontask.data.dataset import Example, split_for
+from ontask.data.dataset import VAL_FRACTION, Example, split_for
 from ontask.data.labels import GENERAL, Policy, label_scene
 from ontask.data.render import render
 from ontask.data.scene import Scene, family_tools, scenario_for, scenario_scene
@@ -20,8 +20,9 @@ from ontask.fonts import font
 from ontask.labels import ON
 
 
-def example_at(seed: int, index: int, contrastive: bool = False) -> Example:
-    """The index-th synthetic example of a seeded set.
+def example_at(seed: int, index: int, contrastive: bool = False, val_fraction: float = VAL_FRACTION) -> Example:
+    """The index-th synthetic example of a seeded set, in the validation split with probability
+    `val_fraction` (spec.data.validationShare).
 
     contrastive: rows come in pairs over the same pixels, a task the scene serves first, then one
     the focused window does not serve although it is the same kind of tool (the right tool on
@@ -33,7 +34,9 @@ def example_at(seed: int, index: int, contrastive: bool = False) -> Example:
     scenario = scenario_for(task, rng)
     scene = scenario_scene(rng, task, scenario)
     if not contrastive:
-        return example_from_scene(scene, task.id, task.text, f"syn-{seed}-{index}", scenario=scenario)
+        example_id = f"syn-{seed}-{index}"
+        split = split_for(example_id, val_fraction)
+        return example_from_scene(scene, task.id, task.text, example_id, split=split, scenario=scenario)
     pair_rng = random.Random(f"{seed}:{base}:pair")
     pair = pair_tasks(scene, task, pair_rng)
     while pair is None:  # a scene that serves no task (a game in front) has no on-task side: draw again
@@ -42,7 +45,7 @@ def example_at(seed: int, index: int, contrastive: bool = False) -> Example:
         scene = scenario_scene(rng, task, scenario)
         pair = pair_tasks(scene, task, pair_rng)
     served, unserved = pair
-    split = split_for(f"syn-{seed}-{base}")
+    split = split_for(f"syn-{seed}-{base}", val_fraction)
     if index % 2 == 0:
         return example_from_scene(scene, served.id, served.text, f"syn-{seed}-{base}-a", split=split, scenario=scenario)
     return example_from_scene(
@@ -136,22 +139,29 @@ def family_examples(family: str, n: int, seed: int, policy: Policy = GENERAL) ->
     return out
 
 
-def generate(n: int, seed: int = 0, contrastive: bool = False, workers: Optional[int] = None) -> Iterator[Example]:
-    """n synthetic examples (in same-pixels pairs when contrastive), in order. Rows are rendered by
+def generate(
+    n: int,
+    seed: int = 0,
+    contrastive: bool = False,
+    workers: Optional[int] = None,
+    val_fraction: float = VAL_FRACTION,
+) -> Iterator[Example]:
+    """n synthetic examples (in same-pixels pairs when contrastive), in order, `val_fraction` of them
+    (about) in the validation split. Rows are rendered by
     `workers` processes (default: one per CPU) when there are enough of them to pay for starting
     the processes; row i depends only on (seed, i), so the result is the same either way."""
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers <= 1 or n < 64:
         for i in range(n):
-            yield example_at(seed, i, contrastive)
+            yield example_at(seed, i, contrastive, val_fraction)
         return
     # spawn, not fork: the caller may hold threads (a trainer, an HTTP client) that fork would copy.
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        yield from pool.imap(functools.partial(_example_at, seed, contrastive), range(n), chunksize=16)
+        yield from pool.imap(functools.partial(_example_at, seed, contrastive, val_fraction), range(n), chunksize=16)
 
 
-def _example_at(seed: int, contrastive: bool, index: int) -> Example:
-    return example_at(seed, index, contrastive)
+def _example_at(seed: int, contrastive: bool, val_fraction: float, index: int) -> Example:
+    return example_at(seed, index, contrastive, val_fraction)
 
 
 def focused_kind(ex: Example) -> str:

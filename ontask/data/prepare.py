@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional
 from pydantic import ValidationError
 
 from ontask.api import WindowInfo
-from ontask.data.dataset import DatasetError, Example, split_for, write_version
+from ontask.data.dataset import VAL_FRACTION, DatasetError, Example, split_for, write_version
 from ontask.data.labelling import Labelled
 from ontask.images import ImageLimits, ImageRejected, decode_image, sha256
 from ontask.labels import LABELS
@@ -77,10 +77,12 @@ def prepare(
     limits: ImageLimits = ImageLimits(),
     progress: bool = False,
     other_task_twins: bool = False,
+    val_fraction: float = VAL_FRACTION,
 ) -> PrepareResult:
     """Validate, label and write a customer's screenshots as a new dataset version; with
     `other_task_twins`, each on-task row with window evidence also gets its off-task twin
-    (`ontask.data.variants.other_task_twin`). An s3://bucket/prefix source (a spec's
+    (`ontask.data.variants.other_task_twin`), in its parent's split; a row without a split of its own
+    is held out for validation with probability `val_fraction`. An s3://bucket/prefix source (a spec's
     data.source) is copied to a temporary folder first."""
     if str(source).startswith("s3://"):
         import tempfile
@@ -90,7 +92,7 @@ def prepare(
         with tempfile.TemporaryDirectory(prefix="ontask-source-") as tmp:
             # The user's own data, read only: its bucket is never created.
             download_prefix(open_store(str(source), create_bucket=False), "", tmp)
-            return prepare(tmp, store, name, task, labeller, limits, progress, other_task_twins)
+            return prepare(tmp, store, name, task, labeller, limits, progress, other_task_twins, val_fraction)
     base, items = _items(Path(source), task)
     rejected: list[dict[str, str]] = []
     examples: list[Example] = []
@@ -131,7 +133,7 @@ def prepare(
             if label is None:
                 source_, unlabeled = "unlabeled", unlabeled + 1
             example_id = str(item.get("id") or f"img-{sha256(data)[:16]}-{sha256(text.encode())[:8]}")
-            split = item.get("split") or split_for(example_id)
+            split = item.get("split") or split_for(example_id, val_fraction)
             if split not in ("train", "val"):
                 raise ValueError(f"{name_}: split {split!r} is not train or val")
             hard_kind = item.get("hardKind") or item.get("hard_kind")
