@@ -8,7 +8,12 @@ PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 PYTEST_ARGS ?=
 
-.PHONY: help venv verl-venv lint servers system-deps system-deps-demo real-screens demo test bench servers-up servers-down crd docs lint-chart clean-cache
+.PHONY: help venv verl-venv lint servers kafka system-deps system-deps-demo preflight-demo preflight-test real-screens demo test bench servers-up servers-down crd docs lint-chart clean-cache
+
+# Every set-up step runs under scripts/step.sh: when one fails, its last line names the step and
+# the `make` target that re-runs just it; `make demo` and `make test` say it again after the steps
+# that ran beside it (`step.sh --collect`), so it is not lost in their output.
+step = bash scripts/step.sh $(1) --
 
 help:
 	@echo "make demo          run the embedded-mode demo (tiny model, CPU)"
@@ -24,11 +29,11 @@ help:
 # fresh clone's lock file is newer than any cached venv, and the hash already says "changed".
 $(VENV)/.complete:
 	@echo "[make] creating $(VENV) (first time: several minutes, ~5 GB: torch from PyPI)"
-	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip==25.3
-	$(VENV)/bin/pip install --quiet --no-deps -r $(LOCK)
-	$(VENV)/bin/pip check
+	$(call step,venv) rm -rf $(VENV)
+	$(call step,venv) $(PYTHON) -m venv $(VENV)
+	$(call step,venv) $(VENV)/bin/pip install --quiet --upgrade pip==25.3
+	$(call step,venv) $(VENV)/bin/pip install --quiet --no-deps -r $(LOCK)
+	$(call step,venv) $(VENV)/bin/pip check
 	touch $@
 
 venv: $(VENV)/.complete
@@ -41,11 +46,11 @@ VERL_VENV := $(ONTASK_CACHE)/verl-venv-$(shell cat $(LOCK) $(VERL_LOCK) | sha256
 export ONTASK_VERL_PYTHON := $(VERL_VENV)/bin/python
 $(VERL_VENV)/.complete: $(VENV)/.complete
 	@echo "[make] creating $(VERL_VENV) (verl for the verl interop test)"
-	rm -rf $(VERL_VENV)
-	$(PYTHON) -m venv $(VERL_VENV)
-	$(PY) -c "import site; print(site.getsitepackages()[0])" > \
+	$(call step,verl-venv) rm -rf $(VERL_VENV)
+	$(call step,verl-venv) $(PYTHON) -m venv $(VERL_VENV)
+	$(call step,verl-venv) $(PY) -c "import site; print(site.getsitepackages()[0])" > \
 		"$$($(VERL_VENV)/bin/python -c 'import site; print(site.getsitepackages()[0])')/zz-ontask-base.pth"
-	$(VERL_VENV)/bin/pip install --quiet --no-deps -r $(VERL_LOCK)
+	$(call step,verl-venv) $(VERL_VENV)/bin/pip install --quiet --no-deps -r $(VERL_LOCK)
 	touch $@
 
 verl-venv: $(VERL_VENV)/.complete
@@ -54,18 +59,26 @@ verl-venv: $(VERL_VENV)/.complete
 # every time, not behind a marker: the script checks each package with dpkg (about a second) and a
 # cached machine gets the packages a newer checkout added.
 system-deps:
-	@bash scripts/system-deps.sh test
+	@$(call step,system-deps) bash scripts/system-deps.sh test
 
 system-deps-demo:
-	@bash scripts/system-deps.sh demo
+	@$(call step,system-deps-demo) bash scripts/system-deps.sh demo
 
 servers:
-	bash scripts/servers/build.sh all
+	$(call step,servers) bash scripts/servers/build.sh all
+
+# Kafka alone (the demo's broker).
+kafka:
+	$(call step,kafka) bash scripts/servers/build.sh kafka
+
+# The machine's checks alone (the first thing `make demo` and `make test` do).
+preflight-demo preflight-test: preflight-%:
+	@PYTHON=$(PYTHON) $(call step,preflight-$*) bash scripts/preflight.sh $*
 
 # Real applications screenshotted under Xvfb (about 8 minutes on 2 cores the first time), cached
 # under $(ONTASK_CACHE)/real-screens-<hash of the plan>.
 real-screens: venv system-deps
-	$(PY) -m ontask.cli data real-screens
+	$(call step,real-screens) $(PY) -m ontask.cli data real-screens
 
 crd: venv
 	$(PY) -m ontask.api.crd
@@ -75,25 +88,25 @@ docs: venv
 	$(PY) -m ontask.docs_pages
 
 demo:
-	@PYTHON=$(PYTHON) bash scripts/preflight.sh demo
-	$(MAKE) --no-print-directory -j2 venv system-deps-demo
-	bash scripts/servers/build.sh kafka
+	@PYTHON=$(PYTHON) $(call step,preflight-demo) bash scripts/preflight.sh demo
+	@bash scripts/step.sh --collect -- $(MAKE) --no-print-directory -j2 venv system-deps-demo
+	$(call step,kafka) bash scripts/servers/build.sh kafka
 	$(PY) scripts/with_kafka.py $(PY) -m ontask.cli demo
 
 # ruff lints and checks the formatting (configured in pyproject.toml); `ruff format .` fixes the latter.
 lint: venv
-	$(PY) -m ruff check .
-	$(PY) -m ruff format --check .
+	$(call step,lint) $(PY) -m ruff check .
+	$(call step,lint) $(PY) -m ruff format --check .
 
 # The set-up steps run side by side: on a fresh machine the downloads (PyPI, apt, Maven) overlap
 # the Go builds. The tests start when all of them are done.
 test:
-	@PYTHON=$(PYTHON) bash scripts/preflight.sh test
-	$(MAKE) --no-print-directory -j3 venv verl-venv lint system-deps servers real-screens
+	@PYTHON=$(PYTHON) $(call step,preflight-test) bash scripts/preflight.sh test
+	@bash scripts/step.sh --collect -- $(MAKE) --no-print-directory -j3 venv verl-venv lint system-deps servers real-screens
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench:
-	$(MAKE) --no-print-directory -j3 venv system-deps servers real-screens
+	@bash scripts/step.sh --collect -- $(MAKE) --no-print-directory -j3 venv system-deps servers real-screens
 	$(PY) -m benchmarks --write-docs docs/benchmarks.md
 
 servers-up: venv servers

@@ -223,7 +223,7 @@ def test_a_cycle_job_fine_tunes_at_the_cycle_rate_and_the_first_training_does_no
     assert train_config(spec, 100).learning_rate == spec.training.learning_rate
 
 
-def test_the_data_job_reads_its_labelling_settings_from_the_classifier_s_spec(monkeypatch):
+def test_the_data_job_reads_its_labelling_settings_from_the_classifier_s_spec(monkeypatch, tmp_path):
     import argparse
 
     from ontask.data.cli import add_arguments, resolve_settings
@@ -245,7 +245,7 @@ def test_the_data_job_reads_its_labelling_settings_from_the_classifier_s_spec(mo
     assert (args.other_task_twins, args.min_confidence, args.judge_weight) == (False, 0.8, 0.5)
     assert (args.judge_mode, args.judge_cache) == ("pointwise", False)
     # A person's command line without --config gets the spec's defaults; a flag overrides one.
-    args = resolve_settings(parser.parse_args(["prepare", "shots/", "--name", "d", "--no-other-task-twins"]))
+    args = resolve_settings(parser.parse_args(["prepare", str(tmp_path), "--name", "d", "--no-other-task-twins"]))
     assert (args.other_task_twins, args.min_confidence) == (False, 0.6)
 
 

@@ -11,6 +11,7 @@ import time
 
 from ontask.agent.capture import DEFAULT_MAX_PIXELS, CaptureRefused, Privacy, read_desktop
 from ontask.agent.settings import AgentSettings
+from ontask.cli_inputs import http_url
 from ontask.labels import LABELS
 
 
@@ -54,7 +55,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_correct(args: argparse.Namespace) -> int:
     from ontask.agent.client import correction_of_last
-    from ontask.feedback import send
+    from ontask.feedback.producer import send
     from ontask.feedback.settings import LOCAL_BOOTSTRAP, KafkaSettings
 
     correction = correction_of_last(args.classifier, args.label, AgentSettings.from_env().state_dir(), note=args.note)
@@ -111,6 +112,7 @@ def add_arguments(agent: argparse.ArgumentParser) -> None:
     run.add_argument("--task", required=True, help="what you should be doing")
     run.add_argument(
         "--predictor",
+        type=http_url,
         help="base URL of the student predictor (KServe v1; default: ONTASK_PREDICTOR, or http://127.0.0.1:8080)",
     )
     run.add_argument("--model", default="student", help="model name in the predictor's URL")

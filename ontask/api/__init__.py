@@ -2,9 +2,9 @@
 truth for what crosses a boundary.
 
 - the resource (``resource.py``), its spec (``spec.py`` with ``training.py``, ``feedback.py``,
-  ``serving.py``, ``scheduling.py``) and status (``status.py``); the CRD in
-  ``charts/ontask/files/crds/`` is generated from them by ``python -m ontask.api.crd``, and every
-  component reads its settings through them;
+  ``serving.py``, ``scheduling.py``) and status (``status.py``), read from a file or env:NAME by
+  ``spec_file.py``; the CRD in ``charts/ontask/files/crds/`` is generated from them by
+  ``python -m ontask.api.crd``, and every component reads its settings through them;
 - the correction message on the feedback topic (``corrections.py``);
 - the predictor's requests and answers (``predictions.py``), with the window evidence both carry
   (``windows.py``).
@@ -24,8 +24,6 @@ from ontask.api.resource import (
     SINGULAR,
     VERSION,
     TaskClassifier,
-    load_spec_file,
-    read_spec_document,
 )
 from ontask.api.scheduling import (
     ChildMetadata,
@@ -39,10 +37,11 @@ from ontask.api.scheduling import (
 )
 from ontask.api.serving import ServingSpec
 from ontask.api.spec import DataSpec, JudgeMode, JudgeRuntime, JudgeSpec, StorageSpec, StudentSpec, TaskClassifierSpec
+from ontask.api.spec_file import SpecError, load_spec_file, read_spec_document, spec_of_document
 from ontask.api.status import Condition, FeedbackCounts, Metrics, Phase, TaskClassifierStatus
 from ontask.api.training import AUTO_LORA_MIN_PARAMS, AUTO_LORA_RANK, Curriculum, RewardWeights, TrainingSpec
 from ontask.api.windows import WindowInfo
-from ontask.api.wire import Model
+from ontask.api.wire import Model, validation_problems
 
 __all__ = [
     "AUTO_LORA_MIN_PARAMS",
@@ -77,6 +76,7 @@ __all__ = [
     "RoleMetadata",
     "SchedulingSpec",
     "ServingSpec",
+    "SpecError",
     "StorageSpec",
     "StudentResources",
     "StudentSpec",
@@ -90,5 +90,7 @@ __all__ = [
     "instances_from_v2",
     "load_spec_file",
     "read_spec_document",
+    "spec_of_document",
     "v2_outputs",
+    "validation_problems",
 ]

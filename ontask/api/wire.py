@@ -4,9 +4,9 @@ correction message, the predictor's requests and answers. Field names are camelC
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping, Optional
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 
@@ -18,3 +18,25 @@ class Model(BaseModel):
     def wire(self) -> dict[str, Any]:
         """The object as the Kubernetes API and Kafka see it (camelCase, no unset optionals)."""
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def validation_problems(error: ValidationError, root: str = "", names: Optional[Mapping[str, str]] = None) -> list[str]:
+    """Each thing a model refused, in one line: `where: what is wrong (got VALUE)`. `where` is the
+    field's path as given (keys as written, [i] for list items) under `root`; `names` renames a
+    top-level field to what the user typed for it (a command's flag)."""
+    said = []
+    for e in error.errors():
+        path = root
+        for i, part in enumerate(e["loc"]):
+            if isinstance(part, int):
+                path += f"[{part}]"
+            else:
+                part = (names or {}).get(part, part) if i == 0 else part
+                path += f".{part}" if path else part
+        message = e["msg"].removeprefix("Value error, ")
+        given = e.get("input")
+        if e["type"] != "missing" and isinstance(given, (str, int, float, bool)):
+            shown = repr(given)
+            message += f" (got {shown if len(shown) <= 80 else shown[:76] + '...' + shown[0]})"
+        said.append(f"{path}: {message}" if path else message)
+    return said

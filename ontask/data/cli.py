@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from ontask.cli_inputs import existing_source, http_url, new_file, positive_int, store_uri
 from ontask.store import open_store
 from ontask.store_paths import dataset_prefix
 
@@ -44,10 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> "argparse._SubParsersActio
     data = parser.add_subparsers(dest="data_command", required=True)
     gen = data.add_parser("generate", help="render a seeded synthetic dataset as a new version")
     _config_argument(gen)
-    gen.add_argument("--n", type=int, help=f"rows: spec.data.syntheticRows {_SPEC_DEFAULT}")
+    gen.add_argument("--n", type=positive_int, help=f"rows: spec.data.syntheticRows {_SPEC_DEFAULT}")
     gen.add_argument("--seed", type=int, default=0)
     _validation_share_argument(gen)
-    gen.add_argument("--out", default="out/store", help="store: a folder or s3://bucket/prefix")
+    gen.add_argument("--out", type=store_uri, default="out/store", help="store: a folder or s3://bucket/prefix")
     gen.add_argument("--name", default="synthetic", help="dataset name")
     gen.add_argument(
         "--contrastive",
@@ -56,18 +57,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> "argparse._SubParsersActio
         help="rows in pairs over the same pixels: a task the focused window serves and one it does "
         "not, done in the same kind of tool (default: on)",
     )
-    gen.add_argument("--preview", metavar="PNG", help="also write a contact sheet of 24 screenshots")
+    gen.add_argument("--preview", type=new_file, metavar="PNG", help="also write a contact sheet of 24 screenshots")
     gen.set_defaults(func=_cmd_generate)
     prep = data.add_parser("prepare", help="turn a folder or JSONL manifest of screenshots into a version")
-    prep.add_argument("source", help="a folder of images (with manifest.jsonl or --task), or a .jsonl manifest")
+    prep.add_argument(
+        "source", type=existing_source, help="a folder of images (with manifest.jsonl or --task), or a .jsonl manifest"
+    )
     prep.add_argument("--task", help="the task of every screenshot in a folder without a manifest")
-    prep.add_argument("--out", default="out/store", help="store: a folder or s3://bucket/prefix")
+    prep.add_argument("--out", type=store_uri, default="out/store", help="store: a folder or s3://bucket/prefix")
     prep.add_argument("--name", required=True, help="dataset name")
     _config_argument(prep)
     judge = prep.add_mutually_exclusive_group()
     judge.add_argument("--judge", help="label unlabelled rows with this judge model, in-process (folder or s3:// URI)")
     judge.add_argument(
-        "--judge-url", help="label unlabelled rows with the judge service at this base URL (a judge InferenceService)"
+        "--judge-url",
+        type=http_url,
+        help="label unlabelled rows with the judge service at this base URL (a judge InferenceService)",
     )
     from ontask.judge.remote import add_judge_service_arguments
 

@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 
+from ontask.cli_inputs import existing_store
 from ontask.evaluation import report
 from ontask.store import open_store
 from ontask.store_paths import classifier_prefix, metrics_prefix
@@ -16,7 +17,9 @@ from ontask.store_paths import classifier_prefix, metrics_prefix
 def add_eval_arguments(ev: argparse.ArgumentParser) -> None:
     """`ontask eval`'s options."""
     ev.add_argument("--model", action="append", help="student model URI (repeatable; none: the verifier alone)")
-    ev.add_argument("--store", required=True, help="store of the dataset: a folder or s3://bucket/prefix")
+    ev.add_argument(
+        "--store", type=existing_store, required=True, help="store of the dataset: a folder or s3://bucket/prefix"
+    )
     ev.add_argument("--data", required=True, help="dataset name[:version] (default: its latest version)")
     ev.add_argument("--judge", help="judge model URI: adds the prompt-engineering baseline")
     ev.add_argument(
@@ -38,7 +41,7 @@ def add_eval_arguments(ev: argparse.ArgumentParser) -> None:
 def add_monitor_arguments(mon: argparse.ArgumentParser) -> None:
     """`ontask monitor`'s options."""
     mon.add_argument("classifier")
-    mon.add_argument("--store", required=True, help="a folder or s3://bucket/prefix")
+    mon.add_argument("--store", type=existing_store, required=True, help="a folder or s3://bucket/prefix")
     mon.add_argument("--out", default="out/monitor")
     mon.add_argument("--follow", action="store_true", help="redraw every --interval seconds")
     mon.add_argument("--interval", type=float, default=30.0)

@@ -1,24 +1,35 @@
 """Feedback: the correction message and its validation, sending it to Kafka, the collector that
-keeps the prioritised buffer, and each sync cycle's data."""
+keeps the prioritised buffer, and each sync cycle's data.
 
-from ontask.feedback.buffer import Buffer, Entry, priority
-from ontask.feedback.collector import Collector
-from ontask.feedback.cycle import assemble_cycle, cycle_due
-from ontask.feedback.messages import InvalidCorrection, encode_correction, image_bytes, parse_correction
-from ontask.feedback.producer import DEFAULT_TOPIC, make_correction, send
+Names are imported on first use: sending a correction (`ontask.feedback.producer`) is light (the
+capture agent sends one from a user's desktop), the collector and the cycles pull in the store
+and the dataset code."""
 
-__all__ = [
-    "Buffer",
-    "Collector",
-    "DEFAULT_TOPIC",
-    "Entry",
-    "InvalidCorrection",
-    "assemble_cycle",
-    "cycle_due",
-    "encode_correction",
-    "image_bytes",
-    "make_correction",
-    "parse_correction",
-    "priority",
-    "send",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    "Buffer": "buffer",
+    "Collector": "collector",
+    "DEFAULT_TOPIC": "producer",
+    "Entry": "buffer",
+    "InvalidCorrection": "messages",
+    "assemble_cycle": "cycle",
+    "cycle_due": "cycle",
+    "encode_correction": "messages",
+    "image_bytes": "messages",
+    "make_correction": "producer",
+    "parse_correction": "messages",
+    "priority": "buffer",
+    "send": "producer",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'ontask.feedback' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"ontask.feedback.{_HOMES[name]}"), name)

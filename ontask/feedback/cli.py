@@ -9,7 +9,10 @@ import threading
 from pathlib import Path
 from typing import Optional
 
-from ontask.api import Correction, FeedbackSpec, load_spec_file
+from pydantic import ValidationError
+
+from ontask.api import Correction, FeedbackSpec, load_spec_file, validation_problems
+from ontask.cli_inputs import BadInput, existing_file, store_uri
 from ontask.feedback.collector import Collector
 from ontask.feedback.loop import CycleTrigger, run_feedback
 from ontask.feedback.producer import DEFAULT_TOPIC, make_correction, send
@@ -20,6 +23,21 @@ from ontask.store import open_store
 
 BOOTSTRAP_HELP = f"Kafka brokers (default: ONTASK_KAFKA_BOOTSTRAP, or {LOCAL_BOOTSTRAP})"
 
+# The correction's fields as `feedback send`'s flags: a field the message refuses is named as typed.
+SEND_FLAGS = {
+    "classifier": "--classifier",
+    "task": "--task",
+    "corrected_label": "--label",
+    "screenshot_base64": "--image",
+    "screenshot_uri": "--image-uri",
+    "windows": "--windows",
+    "predicted_label": "--predicted",
+    "source": "--source",
+    "id": "--id",
+    "note": "--note",
+    "user_id": "--user-id",
+}
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """`ontask feedback`'s subcommands."""
@@ -29,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fsend.add_argument("--task", required=True)
     fsend.add_argument("--label", required=True, choices=list(LABELS), help="the corrected label")
     shot = fsend.add_mutually_exclusive_group(required=True)
-    shot.add_argument("--image", help="screenshot file, sent inline")
+    shot.add_argument("--image", type=existing_file, help="screenshot file, sent inline")
     shot.add_argument("--image-uri", help="s3://bucket/key of the screenshot")
     fsend.add_argument(
         "--windows", type=_json_list, default=[], help='window evidence as JSON: [{"app", "title", "url", "focused"}]'
@@ -53,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "prioritised buffer in the store (and cycle datasets)",
     )
     fcollect.add_argument("--classifier", required=True)
-    fcollect.add_argument("--store", required=True, help="s3://bucket/prefix or a folder")
+    fcollect.add_argument("--store", type=store_uri, required=True, help="s3://bucket/prefix or a folder")
     fcollect.add_argument("--bootstrap", help=BOOTSTRAP_HELP)
     fcollect.add_argument("--topic", default=DEFAULT_TOPIC)
     fcollect.add_argument(
@@ -89,19 +107,23 @@ def _json_list(text: str) -> list:
 def _cmd_send(args: argparse.Namespace) -> int:
     windows = args.windows
     image = Path(args.image).read_bytes() if args.image else None
-    correction = make_correction(
-        args.classifier,
-        args.task,
-        args.label,
-        image=image,
-        image_uri=args.image_uri,
-        id=args.id,
-        source=args.source,
-        user_id=args.user_id,
-        windows=windows,
-        predicted_label=args.predicted,
-        note=args.note,
-    )
+    try:
+        correction = make_correction(
+            args.classifier,
+            args.task,
+            args.label,
+            image=image,
+            image_uri=args.image_uri,
+            id=args.id,
+            source=args.source,
+            user_id=args.user_id,
+            windows=windows,
+            predicted_label=args.predicted,
+            note=args.note,
+        )
+    except ValidationError as e:
+        said = "; ".join(validation_problems(e, names=SEND_FLAGS))
+        raise BadInput(f"{said}; see `ontask feedback send --help`") from None
     if args.topic:
         topic = args.topic
     elif args.config:

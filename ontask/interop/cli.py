@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from ontask.cli_inputs import existing_file, existing_store
 from ontask.store import open_store
 
 
@@ -18,7 +19,7 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
         "from-verl-config",
         help="print the TaskClassifier that the verl plan's task_classifier_grpo.yaml (and the files beside it) says",
     )
-    fromverl.add_argument("config", type=Path, help="path of task_classifier_grpo.yaml")
+    fromverl.add_argument("config", type=existing_file, help="path of task_classifier_grpo.yaml")
     fromverl.add_argument("--name", default="task-classifier", help="metadata.name of the TaskClassifier")
     fromverl.add_argument(
         "--source",
@@ -36,7 +37,9 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     )
     everl.add_argument("--dataset", required=True, help="dataset name in the store")
     everl.add_argument("--dataset-version", help="version (default: the latest complete one)")
-    everl.add_argument("--store", default="out/store", help="store: a folder or s3://bucket/prefix")
+    everl.add_argument(
+        "--store", type=existing_store, default="out/store", help="store: a folder or s3://bucket/prefix"
+    )
     everl.add_argument("--out", required=True, help="folder to write")
     everl.add_argument(
         "--config",

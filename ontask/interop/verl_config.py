@@ -16,15 +16,15 @@ from typing import Any, Callable, Optional
 import yaml
 from pydantic import ValidationError
 
-from ontask.api import TaskClassifier, TaskClassifierSpec, read_spec_document
+from ontask.api import SpecError, TaskClassifier, TaskClassifierSpec, read_spec_document, spec_of_document
 from ontask.verify import VerifierConfig, read_verifier_config
 
 JUDGE_FILE = "judge_config.yaml"
 VERIFIER_FILE = "verifier_config.yaml"
 
 
-class VerlConfigError(ValueError):
-    """The file cannot be honoured as written; the message names every offending key."""
+class VerlConfigError(SpecError):
+    """The file cannot be honoured as written; the message (one line) names every offending key."""
 
 
 def _only(*allowed: Any) -> Callable[[Any], None]:
@@ -188,7 +188,10 @@ def spec_from_verl(
             problems.append(f"{where}: {merged[where]!r}: {err['msg']}" if where else f"spec.{target}: {err['msg']}")
     if not problems:
         return validated
-    raise VerlConfigError("the verl config cannot be honoured as written:\n  " + "\n  ".join(problems))
+    raise VerlConfigError(
+        f"the verl config cannot be honoured as written: {'; '.join(problems)}; change or remove "
+        "those keys (the README's verl mapping lists what ontask reads)"
+    )
 
 
 def _spec_value(tree: dict[str, Any], path: str) -> Any:
@@ -198,10 +201,7 @@ def _spec_value(tree: dict[str, Any], path: str) -> Any:
 
 
 def _yaml(path: Path) -> dict[str, Any]:
-    doc = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(doc, dict):
-        raise VerlConfigError(f"{path}: expected a mapping at the top level, got {type(doc).__name__}")
-    return doc
+    return read_spec_document(str(path), expected="a verl config")
 
 
 def read_verl_config(path: str | Path, source: str = "synthetic") -> VerlTraining:
@@ -213,7 +213,10 @@ def read_verl_config(path: str | Path, source: str = "synthetic") -> VerlTrainin
     if (path.parent / JUDGE_FILE).is_file():
         judge_doc = _yaml(path.parent / JUDGE_FILE)
         files.append(path.parent / JUDGE_FILE)
-    spec = spec_from_verl(_yaml(path), judge_doc, source)
+    try:
+        spec = spec_from_verl(_yaml(path), judge_doc, source)
+    except VerlConfigError as e:
+        raise VerlConfigError(f"{path}: {e}") from None
     verifier = None
     if (path.parent / VERIFIER_FILE).is_file():
         verifier = read_verifier_config(path.parent / VERIFIER_FILE)
@@ -232,7 +235,7 @@ def load_spec(path: str | Path) -> tuple[TaskClassifierSpec, Optional[VerifierCo
     if looks_like_verl(doc):
         training = read_verl_config(path)
         return training.spec, training.verifier_config
-    return TaskClassifierSpec.model_validate(doc.get("spec", doc)), None
+    return spec_of_document(doc, str(path)), None
 
 
 def task_classifier_yaml(training: VerlTraining, name: str) -> str:

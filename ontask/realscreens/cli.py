@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from ontask.cli_inputs import store_uri
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `ontask data real-screens`; the command runs `run`."""
-    parser.add_argument("--out", help="store to write the dataset version to: a folder or s3://bucket/prefix")
+    parser.add_argument(
+        "--out", type=store_uri, help="store to write the dataset version to: a folder or s3://bucket/prefix"
+    )
     parser.add_argument("--name", default="real-screens", help="dataset name (with --out)")
     parser.add_argument("--rebuild", action="store_true", help="build again even when a cached set exists")
     parser.set_defaults(func=run)

@@ -234,6 +234,7 @@ SPEC_FLAGS = {
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """`ontask serve`'s options; `main` runs it."""
+    from ontask.cli_inputs import http_url
     from ontask.judge.remote import add_judge_service_arguments
 
     p.add_argument(
@@ -255,7 +256,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="a TaskClassifier (or its spec), or env:NAME: the serving settings and the feedback topic come "
         "from it (how the operator configures a predictor); the flags below override single settings",
     )
-    p.add_argument("--judge-url", help="base URL of the judge service; enables the disagreement loop")
+    p.add_argument("--judge-url", type=http_url, help="base URL of the judge service; enables the disagreement loop")
     add_judge_service_arguments(p)
     p.add_argument(
         "--kafka-bootstrap", help="Kafka brokers for the judge's corrections (default: ONTASK_KAFKA_BOOTSTRAP)"

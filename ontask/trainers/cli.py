@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from ontask.cli_inputs import existing_store
 from ontask.store import open_store
 
 
@@ -16,7 +17,9 @@ def add_arguments(train: argparse.ArgumentParser) -> None:
         help="a TaskClassifier YAML (its spec sets the run), or the verl "
         "plan's task_classifier_grpo.yaml (see docs/verl.md)",
     )
-    train.add_argument("--store", default="out/store", help="store: a folder or s3://bucket/prefix")
+    train.add_argument(
+        "--store", type=existing_store, default="out/store", help="store of the dataset: a folder or s3://bucket/prefix"
+    )
     train.add_argument("--classifier", required=True, help="classifier name (prefix of its artifacts)")
     train.add_argument("--dataset", required=True, help="dataset name in the store")
     train.add_argument("--dataset-version", help="version (default: the latest complete one)")
