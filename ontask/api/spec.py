@@ -141,8 +141,8 @@ class StorageSpec(Model):
         description="Secret in the classifier's namespace in KServe's S3 format (keys AWS_ACCESS_KEY_ID and "
         "AWS_SECRET_ACCESS_KEY; KServe's serving.kserve.io/s3-* annotations): the jobs and the collector read its "
         "two keys; so do the predictors, and serviceAccountName usually lists it, unless readOnlySecretRef is set. "
-        "Unset, and no installation-wide "
-        "Secret: no keys, and every child uses the cloud identity of serviceAccountName (IRSA, EKS Pod Identity).",
+        "Unset, and no installation-wide Secret: no keys, and every child uses the cloud identity of "
+        "serviceAccountName (IRSA, EKS Pod Identity).",
     )
     read_only_secret_ref: Optional[str] = Field(
         None,
