@@ -18,20 +18,26 @@ from .proc import ServerProcess, bin_path, port_open
 
 @dataclass
 class S3Endpoint:
-    """What tests get: the endpoint URL and credentials."""
+    """What tests get: the endpoint URL, read-write credentials, and credentials that may only
+    read and list (empty from servers that `make servers-up` started before they existed)."""
 
     endpoint: str
     access_key: str
     secret_key: str
+    read_only_access_key: str = ""
+    read_only_secret_key: str = ""
 
 
 class SeaweedS3:
-    """`weed server -filer -s3` on 127.0.0.1 with one admin identity."""
+    """`weed server -filer -s3` on 127.0.0.1 with an admin identity and a read-only one (the
+    predictors' kind of keys)."""
 
     def __init__(self, workdir: Path):
         self.workdir = workdir
         self.access_key = "ontask" + secrets.token_hex(4)
         self.secret_key = secrets.token_hex(16)
+        self.read_only_access_key = "reader" + secrets.token_hex(4)
+        self.read_only_secret_key = secrets.token_hex(16)
         self.port = free_port()
         self.proc: ServerProcess | None = None
 
@@ -47,7 +53,14 @@ class SeaweedS3:
                             "name": "ontask-test",
                             "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
                             "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-                        }
+                        },
+                        {
+                            "name": "ontask-test-reader",
+                            "credentials": [
+                                {"accessKey": self.read_only_access_key, "secretKey": self.read_only_secret_key}
+                            ],
+                            "actions": ["Read", "List"],
+                        },
                     ]
                 }
             )
@@ -84,7 +97,13 @@ class SeaweedS3:
             ],
             self.workdir,
         ).start()
-        endpoint = S3Endpoint(f"http://127.0.0.1:{self.port}", self.access_key, self.secret_key)
+        endpoint = S3Endpoint(
+            f"http://127.0.0.1:{self.port}",
+            self.access_key,
+            self.secret_key,
+            self.read_only_access_key,
+            self.read_only_secret_key,
+        )
         try:
             self.proc.wait_until(lambda: port_open(self.port), timeout=120, what="listening")
         except RuntimeError as e:

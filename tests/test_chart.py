@@ -261,7 +261,8 @@ def test_an_optional_service_monitor_and_pod_monitor_scrape_the_operator_and_the
 def test_the_operator_reads_s3_keys_in_kserves_format_or_none_and_offline_is_a_value():
     """storage.secretName's keys are KServe's (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), the same
     the children read; empty, the operator gets no keys (its ServiceAccount's cloud identity) and
-    hands none to the children. models.offline reaches the children as HF_HUB_OFFLINE=1."""
+    hands none to the children. storage.readOnlySecretName names the predictors' Secret (the
+    operator keeps secretName's keys). models.offline reaches the children as HF_HUB_OFFLINE=1."""
     from ontask.operator.settings import OperatorSettings
 
     def operator_env(*values: str) -> dict:
@@ -281,6 +282,13 @@ def test_the_operator_reads_s3_keys_in_kserves_format_or_none_and_offline_is_a_v
         "HF_HUB_OFFLINE"
         not in OperatorSettings.from_env({k: e["value"] for k, e in keys.items() if "value" in e}).child_env()
     )
+    # storage.readOnlySecretName: a name the operator hands to the predictors, never keys it reads.
+    assert "ONTASK_S3_READ_ONLY_SECRET" not in keys
+    read_only = operator_env("--set", "storage.readOnlySecretName=minio-read")
+    assert read_only["ONTASK_S3_READ_ONLY_SECRET"] == {"name": "ONTASK_S3_READ_ONLY_SECRET", "value": "minio-read"}
+    assert read_only["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"]["name"] == "minio-creds"
+    settings = OperatorSettings.from_env({k: e["value"] for k, e in read_only.items() if "value" in e})
+    assert (settings.s3_secret, settings.s3_read_only_secret) == ("minio-creds", "minio-read")
 
 
 def test_the_image_sets_no_global_hub_offline_switch():

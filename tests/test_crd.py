@@ -135,6 +135,7 @@ NON_DEFAULT = {
     "storage.endpoint": "https://s3.eu-west-1.amazonaws.com",
     "storage.bucket": "team-a-models",
     "storage.secretRef": "team-a-s3",
+    "storage.readOnlySecretRef": "team-a-s3-read",
     "serving.tokenSecretRef": "team-a-predict-token",
     "storage.serviceAccountName": "team-a-kserve",
     "scheduling.nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3", "node.kubernetes.io/pool": "gpu"},

@@ -275,3 +275,57 @@ def test_without_keys_the_store_uses_the_pods_cloud_identity(s3, monkeypatch, tm
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "only-the-id")
     with pytest.raises(StoreError, match="half an S3 key pair"):
         s3_config_from_env()
+
+
+def test_a_predictors_keys_read_its_model_and_screenshots_but_never_write(s3, s3_config, monkeypatch, tmp_path):
+    """With the chart's storage.readOnlySecretName, the student's environment (as the operator
+    writes it and a kubelet resolves its Secret references) carries the read-only keys: they fetch
+    the model and read a screenshot reference, and a write is refused by the S3 server itself;
+    the data Job's environment keeps the keys that write."""
+    from ontask.api import TaskClassifierSpec
+    from ontask.models.loading import local_copy
+    from ontask.operator.kube_children import context_for
+    from ontask.operator.local import container_env
+    from ontask.operator.manifests import data_job, inference_service
+    from ontask.operator.settings import OperatorSettings
+    from ontask.serving.server import _image_store
+    from ontask.serving.settings import IMAGE_BUCKET_ENV, ServingSettings
+
+    assert s3.read_only_access_key, "S3 servers from before the read-only identity: restart `make servers-up`"
+    bucket = f"ro-{uuid.uuid4().hex[:8]}"
+    writer = S3Store(s3_config, bucket)
+    checkpoint = {"config.json": b'{"model_type": "qwen2_5_vl"}', "tokenizer_config.json": b"{}"}
+    for name, body in checkpoint.items():
+        writer.put_bytes(f"classifiers/c/models/v1/{name}", body)
+    writer.put_bytes("captures/shot.png", b"\x89PNG screenshot")
+
+    installation = {"ONTASK_S3_SECRET": "s3-keys", "ONTASK_S3_READ_ONLY_SECRET": "s3-read"}
+    settings = OperatorSettings.from_env({**installation, "ONTASK_CHILD_S3_ENDPOINT": s3.endpoint})
+    spec = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}, "storage": {"bucket": bucket}})
+    ctx = context_for({"name": "c", "namespace": "team", "uid": "u"}, spec, settings)
+    secrets = {
+        "s3-keys": {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key},
+        "s3-read": {"AWS_ACCESS_KEY_ID": s3.read_only_access_key, "AWS_SECRET_ACCESS_KEY": s3.read_only_secret_key},
+    }
+    student = inference_service(ctx, "student", f"s3://{bucket}/classifiers/c/models/v1", "v1")
+    env = container_env(student["spec"]["predictor"]["containers"][0], secrets)
+    assert env["AWS_ACCESS_KEY_ID"] == s3.read_only_access_key
+    for var in ("S3_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(var, env[var])
+    monkeypatch.setenv(IMAGE_BUCKET_ENV, bucket)
+    serving = ServingSettings.from_env()
+
+    folder = local_copy(f"s3://{bucket}/classifiers/c/models/v1", serving.s3, cache_root=tmp_path / "models")
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.startswith(".")} == checkpoint
+    images = _image_store(serving)
+    assert images.get_bytes("captures/shot.png", max_bytes=1024) == b"\x89PNG screenshot"
+    with pytest.raises(StoreError, match="AccessDenied"):
+        images.put_bytes("classifiers/c/models/v1/config.json", b"{}")
+    with pytest.raises(StoreError, match="AccessDenied"):
+        images.put_bytes("captures/new.png", b"x")
+    assert writer.get_bytes("classifiers/c/models/v1/config.json") == checkpoint["config.json"]
+    assert not writer.exists("captures/new.png")
+
+    # The data Job writes datasets: its environment holds the read-write keys.
+    job_env = container_env(data_job(ctx, "c")["spec"]["template"]["spec"]["containers"][0], secrets)
+    assert (job_env["AWS_ACCESS_KEY_ID"], job_env["AWS_SECRET_ACCESS_KEY"]) == (s3.access_key, s3.secret_key)

@@ -166,7 +166,7 @@ kind: Role
 metadata: {name: classifier-author, namespace: team-refs}
 rules:
   - {apiGroups: [ontask.dev], resources: [taskclassifiers], verbs: [get, list, create, update, patch]}
-  - {apiGroups: [""], resources: [secrets], resourceNames: [alice-s3], verbs: [get]}
+  - {apiGroups: [""], resources: [secrets], resourceNames: [alice-s3, alice-s3-read], verbs: [get]}
   - {apiGroups: [""], resources: [persistentvolumeclaims], resourceNames: [alice-weights], verbs: [get]}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
@@ -229,12 +229,19 @@ def test_a_classifier_naming_a_secret_its_author_may_not_read_is_refused_with_th
     assert out.returncode != 0, out.stdout
     assert "spec.storage.secretRef: alice may not get Secret team-admin-s3 in namespace team-refs" in out.stderr
     assert "ValidatingAdmissionPolicy" in out.stderr
-    allowed = {"data": {"source": "pvc://alice-weights/screens"}, "storage": {"secretRef": "alice-s3"}}
+    allowed = {
+        "data": {"source": "pvc://alice-weights/screens"},
+        "storage": {"secretRef": "alice-s3", "readOnlySecretRef": "alice-s3-read"},
+    }
     ok = _apply_as(kube, tmp_path, "alice", allowed)
     assert ok.returncode == 0, ok.stderr
     refusals = [
         ({"scheduling": {"imagePullSecrets": ["alice-s3", "registry-admin"]}}, "alice-s3, registry-admin"),
         ({"serving": {"tokenSecretRef": "predictor-token"}}, "may not get Secret predictor-token"),
+        (
+            {"storage": {"secretRef": "alice-s3", "readOnlySecretRef": "team-admin-s3"}},
+            "spec.storage.readOnlySecretRef: alice may not get Secret team-admin-s3",
+        ),
         (
             {"data": {"source": "pvc://finance-data/screens"}},
             "spec.data.source: alice may not get PersistentVolumeClaim finance-data",

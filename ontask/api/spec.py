@@ -139,9 +139,18 @@ class StorageSpec(Model):
         None,
         min_length=1,
         description="Secret in the classifier's namespace in KServe's S3 format (keys AWS_ACCESS_KEY_ID and "
-        "AWS_SECRET_ACCESS_KEY; KServe's serving.kserve.io/s3-* annotations), usually the one serviceAccountName "
-        "lists: the jobs, the collector and the predictors read its two keys. Unset, and no installation-wide "
-        "Secret: no keys, and every child uses the cloud identity of serviceAccountName (IRSA, EKS Pod Identity).",
+        "AWS_SECRET_ACCESS_KEY; KServe's serving.kserve.io/s3-* annotations): the jobs and the collector read its "
+        "two keys; so do the predictors, and serviceAccountName usually lists it, unless readOnlySecretRef is set. "
+        "Unset, and no installation-wide Secret: no keys, and every child uses the cloud identity of "
+        "serviceAccountName (IRSA, EKS Pod Identity).",
+    )
+    read_only_secret_ref: Optional[str] = Field(
+        None,
+        min_length=1,
+        description="Secret in the classifier's namespace in KServe's S3 format with keys that may only read "
+        "(usually the one serviceAccountName lists, which KServe's storage initializer reads): the predictors "
+        "read its two keys; the jobs and the collector, which write, keep secretRef's. Unset: the predictors "
+        "use secretRef's keys, or, when the classifier names no secretRef, the installation's read-only Secret.",
     )
     service_account_name: Optional[str] = Field(
         None,

@@ -62,6 +62,7 @@ def context_for(meta, spec: TaskClassifierSpec, settings: OperatorSettings) -> C
         image=settings.image,
         store_uri=settings.store_for(spec.storage.bucket),
         s3_secret=settings.s3_secret,
+        s3_read_only_secret=settings.s3_read_only_secret,
         kafka_bootstrap=settings.kafka_bootstrap,
         kafka_security_protocol=settings.kafka_security_protocol,
         kafka_sasl_mechanism=settings.kafka_sasl_mechanism,

@@ -79,7 +79,7 @@ def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
         image=ctx.image,
         args=args + ["--config", f"env:{SPEC_ENV}"],
         # It labels through the judge predictor, which wants the predictors' token.
-        env=ctx.env_vars()
+        env=ctx.env_vars("data")
         + [spec_env(ctx)]
         + (_token_env(ctx) if ctx.spec.judge.enabled and source != "synthetic" else []),
         resources=resource_requirements(0, ctx.spec.data.resources),
@@ -114,7 +114,7 @@ def feedback_collector(ctx: Context) -> dict[str, Any]:
     rather than rolled so two never consume at once; its state's conditional writes fence a
     straggler anyway): `ontask feedback collect` consumes the corrections into the buffer in the
     store and writes each sync cycle's dataset and marker when due and the previous cycle is
-    decided. Kafka and S3 settings come as every child's do."""
+    decided. It writes the store with the read-write keys and gets Kafka's settings (Context.uses_kafka)."""
     args = [
         "feedback",
         "collect",
@@ -122,12 +122,12 @@ def feedback_collector(ctx: Context) -> dict[str, Any]:
         "--group-id",
         f"ontask-feedback-{ctx.namespace}-{ctx.name}",
     ]
-    ca_volumes, ca_mounts, ca_env = ctx.kafka_ca()
+    ca_volumes, ca_mounts, ca_env = ctx.kafka_ca("feedback")
     container = k8s.V1Container(
         name="collector",
         image=ctx.image,
         args=args,
-        env=ctx.env_vars() + [spec_env(ctx)] + ca_env,
+        env=ctx.env_vars("feedback") + [spec_env(ctx)] + ca_env,
         resources=COLLECTOR_RESOURCES,
         security_context=CONTAINER_SECURITY,
         volume_mounts=ca_mounts or None,
@@ -191,7 +191,7 @@ def training_job(
         args += ["--cycle"]
     if compare_with:
         args += ["--compare-with", compare_with]  # the cycle's evaluation gate, written beside the model
-    env = ctx.env_vars() + [spec_env(ctx)]
+    env = ctx.env_vars(role) + [spec_env(ctx)]
     gpus = ctx.spec.student.gpus
 
     volumes = ([SHM_VOLUME] if gpus else []) + ([pvc[0]] if pvc else [])  # NCCL exchanges tensors in /dev/shm
@@ -303,15 +303,15 @@ def inference_service(
     ]
     # The student: serving limits, thresholds and the feedback topic; the judge: its mode and cache.
     args += ["--spec", f"env:{SPEC_ENV}", "--metrics-port", str(PREDICTOR_METRICS_PORT)]
-    if role == "student" and ctx.kafka_bootstrap:
+    if ctx.uses_kafka(role):  # the student's judge loop, which publishes the judge's corrections
         args += judge_args(ctx)
     gpus = s.student.gpus if role == "student" else s.judge.gpus
-    ca_volumes, ca_mounts, ca_env = ctx.kafka_ca() if role == "student" else ([], [], [])
+    ca_volumes, ca_mounts, ca_env = ctx.kafka_ca(role)
     container = k8s.V1Container(
         name="kserve-container",
         image=ctx.image,
         args=args,
-        env=ctx.env_vars() + ca_env + [spec_env(ctx)] + _token_env(ctx),
+        env=ctx.env_vars(role) + ca_env + [spec_env(ctx)] + _token_env(ctx),
         resources=resource_requirements(gpus, _judge_resources(ctx) if role == "judge" else s.student.resources),
         # Named as Knative and KServe name an HTTP/1 port; Knative allows one port, so the metrics
         # port is declared (for the chart's PodMonitor) only in RawDeployment mode.
@@ -376,7 +376,7 @@ def vllm_judge_service(ctx: Context) -> dict[str, Any]:
             f"--tensor-parallel-size={gpus}",
             "--max-logprobs=20",  # the judge reads the top 20 first-token logprobs
         ],
-        env=ctx.env_vars(),
+        env=ctx.env_vars("judge"),
         resources=resource_requirements(gpus, _judge_resources(ctx)),
         volume_mounts=[SHM_MOUNT],
         security_context=CONTAINER_SECURITY,

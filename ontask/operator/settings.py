@@ -20,6 +20,7 @@ ENV = {
     "ONTASK_IMAGE": "image",
     "ONTASK_STORE": "store",
     "ONTASK_S3_SECRET": "s3_secret",
+    "ONTASK_S3_READ_ONLY_SECRET": "s3_read_only_secret",
     BOOTSTRAP_ENV: "kafka_bootstrap",
     "ONTASK_KSERVE_MODE": "kserve_mode",
     "ONTASK_PROMETHEUS_SCRAPING": "prometheus_scraping",
@@ -57,6 +58,11 @@ class OperatorSettings(BaseModel):
         None,
         description="Secret in KServe's S3 format (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) for children whose "
         "spec names none; unset: no keys, the pods' cloud identity.",
+    )
+    s3_read_only_secret: Optional[str] = Field(
+        None,
+        description="Secret in KServe's S3 format with keys that may only read, for the predictors of "
+        "classifiers whose spec names no Secret of its own; unset: the predictors read s3_secret's keys.",
     )
     kafka_bootstrap: Optional[str] = Field(None, description="Kafka bootstrap servers; no feedback without.")
     kserve_mode: Literal["RawDeployment", "Serverless"] = Field(
