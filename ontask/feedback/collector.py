@@ -22,6 +22,7 @@ which ontask.feedback.loop calls when the cycle trigger fires).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +34,7 @@ from ontask.api import MAX_INLINE_IMAGE_BYTES, FeedbackSpec
 from ontask.feedback.connection import dead_letter_producer, feedback_consumer
 from ontask.feedback.cycle import assemble_cycle, cycle_due, read_marker, write_marker
 from ontask.feedback.dead_letters import bound_dead_letter_retention
-from ontask.feedback.intake import Accepted, Intake
+from ontask.feedback.intake import Accepted, Intake, with_near_keys
 from ontask.feedback.kafka_security import KafkaSecurity
 from ontask.feedback.packs import UPLOAD_THREADS, Packs
 from ontask.feedback.retention import expire_screenshots, sweep_cycle_datasets, sweep_unnamed_packs
@@ -78,6 +79,7 @@ class Collector:
         self.state = self._load_state()
         self._consumer: Optional[KafkaConsumer] = None
         self._uploads = ThreadPoolExecutor(upload_threads, thread_name_prefix="screenshot-upload")
+        self._decoders = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="screenshot-decode")
         self._saver = ThreadPoolExecutor(1, thread_name_prefix="state-save")
         self._in_flight: Optional[tuple[Any, dict[str, int]]] = None  # (the save's future, its offsets)
         self._last_sweep = self._last_dataset_sweep = 0.0
@@ -191,6 +193,8 @@ class Collector:
             if a is None:
                 continue
             accepted.append(a)
+        with_near_keys(accepted, self._decoders)
+        for a in accepted:
             if a.image is not None and not buffer.is_duplicate(a.correction.id, a.content_key, a.near_key):
                 packs.add(a.image_sha256, a.image)
         packs.send()  # the rest of the poll's screenshots: from here on each has its place

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -48,7 +49,8 @@ def pixel_key(image: bytes, task: str) -> Optional[str]:
     try:
         with Image.open(io.BytesIO(image)) as img:
             img.draft("RGB", (PIXEL_KEY_SIDE * 4, PIXEL_KEY_SIDE * 4))  # JPEG: decode small
-            cells = img.convert("RGB").resize((PIXEL_KEY_SIDE, PIXEL_KEY_SIDE), Image.Resampling.BOX).tobytes()
+            rgb = img if img.mode == "RGB" else img.convert("RGB")
+            cells = rgb.resize((PIXEL_KEY_SIDE, PIXEL_KEY_SIDE), Image.Resampling.BOX).tobytes()
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
     coarse = bytes(b >> PIXEL_KEY_SHIFT for b in cells)
@@ -63,11 +65,20 @@ class Accepted:
     correction: Correction
     image: Optional[bytes]
     image_sha256: str
-    near_key: Optional[str] = None
+    near_key: Optional[str] = None  # set by with_near_keys, a batch at a time
 
     @property
     def content_key(self) -> str:
         return content_key(self.image_sha256, self.correction.task)
+
+
+def with_near_keys(accepted: list[Accepted], pool: Executor) -> None:
+    """Set each inline screenshot's pixel_key, the batch's decoded side by side on `pool`: decoding
+    a screenshot is most of a correction's cost (about 10 ms for a 1366x768 PNG) and Pillow
+    decodes without the GIL, so threads use every core."""
+    inline = [a for a in accepted if a.image is not None]
+    for a, key in zip(inline, pool.map(lambda a: pixel_key(a.image, a.correction.task), inline)):
+        a.near_key = key
 
 
 class Intake:
@@ -103,9 +114,7 @@ class Intake:
             if image is not None:
                 check_image(image, "screenshotBase64", self.limits)
                 digest = sha256(image)
-                near = pixel_key(image, c.task)
             else:
-                near = None
                 # Only what a client may have this classifier read: never another's artifacts.
                 confine_reference(c.screenshot_uri, self.bucket, self.spec.screenshot_uri_prefixes)
                 digest = sha256(c.screenshot_uri.encode())  # a reference: its content is not fetched here
@@ -131,7 +140,7 @@ class Intake:
                 log.info(
                     "collector %s: correction %s: source reviewer %s; kept as a user's", self.classifier, c.id, refused
                 )
-        return Accepted(record, c, image, digest, near)
+        return Accepted(record, c, image, digest)
 
     def not_a_reviewer(self, topic: str, c: Correction) -> Optional[str]:
         """Why a correction that says `source: reviewer`, read from `topic`, is not a reviewer's,
