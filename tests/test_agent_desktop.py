@@ -16,6 +16,7 @@ import pytest
 from ontask.agent.x11 import X11Desktop
 from ontask.api import FeedbackSpec
 from ontask.feedback import Collector
+from ontask.feedback.evidence import read_evidence
 from ontask.feedback.messages import parse_correction
 from ontask.realscreens.desktop import VirtualDesktop
 from ontask.store import S3Store
@@ -145,4 +146,4 @@ def test_an_answer_over_http_and_its_correction_on_kafka_and_in_the_buffer(
         c.predicted_label,
         "v7",
     )
-    assert entry.windows[-1]["title"] == FOCUSED_TITLE
+    assert read_evidence(store, entry)[-1]["title"] == FOCUSED_TITLE
