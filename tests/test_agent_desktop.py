@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 
+import numpy as np
 import pytest
 
 from ontask.agent.x11 import X11Desktop
@@ -147,3 +148,43 @@ def test_an_answer_over_http_and_its_correction_on_kafka_and_in_the_buffer(
         "v7",
     )
     assert read_evidence(store, entry)[-1]["title"] == FOCUSED_TITLE
+
+
+def test_a_password_manager_in_the_background_is_blanked_with_its_frame_and_its_title_never_sent(desktop):
+    from ontask.agent.capture import BLANK, Privacy, read_desktop
+
+    desk, x = desktop
+    vault = "bank.kdbx - KeePassXC"
+    # An xterm that calls itself KeePassXC (WM_CLASS) and paints itself red: what a real one would
+    # show stands out in the pixels.
+    proc = desk.spawn(["xterm", "-class", "KeePassXC", "-T", vault, "-bg", "red"])
+    try:
+        wait_for(lambda: any(w.title == vault for w in x.windows()), 60, "the password manager's window")
+        manager = next(w for w in x.windows() if w.title == vault)
+        x.move_resize(manager.wid, 700, 400, 400, 250)
+        x.activate(next(w for w in x.windows() if w.title == FOCUSED_TITLE).wid)
+        wait_for(
+            lambda: (
+                any(w.title == FOCUSED_TITLE and w.focused for w in x.windows())
+                and next(w for w in x.windows() if w.title == vault).geometry[:2] != manager.geometry[:2]
+            ),
+            30,
+            "the xterm in front and the password manager moved",
+        )
+        manager = next(w for w in x.windows() if w.title == vault)
+        left, top, width, height = manager.bounds()
+        assert manager.app == "KeePassXC" and top < manager.geometry[1]  # its title bar is part of it
+        raw = np.asarray(x.screenshot())
+        assert ((raw[top : top + height, left : left + width] == (255, 0, 0)).all(axis=2)).any()  # red shows
+
+        capture = read_desktop(x, Privacy.of(max_pixels=10**8))
+        shot = np.asarray(capture.image)
+        inside = shot[max(0, top) : top + height, max(0, left) : left + width]
+        assert (inside == BLANK).all()
+        assert not (shot == BLANK).all(axis=2).all()  # the rest of the screen is still there
+        assert vault not in json.dumps(capture.windows) and "KeePassXC" not in json.dumps(capture.windows)
+        assert capture.windows[-1]["title"] == FOCUSED_TITLE
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        wait_for(lambda: all(w.title != vault for w in x.windows()), 30, "the password manager to close")

@@ -3,8 +3,9 @@
 Window evidence comes from the EWMH properties a window manager publishes (the same ones
 ActivityWatch's X11 watcher reads): `_NET_ACTIVE_WINDOW` for the focused window,
 `_NET_CLIENT_LIST_STACKING` for the client windows bottom to top, each window's `_NET_WM_NAME`
-(UTF-8; `WM_NAME` as the fallback), `WM_CLASS` for its application and `_NET_WM_STATE` for
-whether it is minimised. python-xlib speaks the protocol; nothing shells out.
+(UTF-8; `WM_NAME` as the fallback), `WM_CLASS` for its application, `_NET_WM_STATE` for
+whether it is minimised and `_NET_FRAME_EXTENTS` for the frame the window manager draws around
+it (its title bar shows the title too). python-xlib speaks the protocol; nothing shells out.
 """
 
 from __future__ import annotations
@@ -31,10 +32,18 @@ class X11Window:
     focused: bool
     minimised: bool
     geometry: tuple[int, int, int, int]  # x, y, width, height on the root window
+    frame: tuple[int, int, int, int] = (0, 0, 0, 0)  # the frame's left, right, top, bottom widths
 
     def evidence(self) -> dict[str, Any]:
         """The window as the wire's WindowInfo carries it."""
         return {"app": self.app, "title": self.title, "url": None, "focused": self.focused}
+
+    def bounds(self) -> tuple[int, int, int, int]:
+        """x, y, width, height of the window with its frame (title bar and borders) on the root
+        window: everything on the screen that shows it."""
+        x, y, w, h = self.geometry
+        left, right, top, bottom = self.frame
+        return (x - left, y - top, w + left + right, h + top + bottom)
 
 
 def _display_name(display: Optional[str]) -> str:
@@ -42,6 +51,14 @@ def _display_name(display: Optional[str]) -> str:
     if not name:
         raise DesktopUnavailable("no X display: set DISPLAY or pass --display (the agent reads an X11 desktop)")
     return name
+
+
+def _frame(extents) -> tuple[int, int, int, int]:
+    """_NET_FRAME_EXTENTS (left, right, top, bottom); none where the window manager sets none."""
+    if extents is None or len(extents) < 4:
+        return (0, 0, 0, 0)
+    left, right, top, bottom = (int(v) for v in extents[:4])
+    return (left, right, top, bottom)
 
 
 class X11Desktop:
@@ -120,6 +137,7 @@ class X11Desktop:
             try:
                 cls = w.get_wm_class() or ("", "")
                 state = self._prop(w, "_NET_WM_STATE", X.AnyPropertyType)
+                extents = self._prop(w, "_NET_FRAME_EXTENTS", X.AnyPropertyType)
                 out.append(
                     X11Window(
                         wid=int(wid),
@@ -129,6 +147,7 @@ class X11Desktop:
                         focused=int(wid) == active_id,
                         minimised=state is not None and hidden in state,
                         geometry=self._geometry(w),
+                        frame=_frame(extents),
                     )
                 )
             except (error.BadWindow, error.BadDrawable, error.BadMatch):  # closed between the list and the read
