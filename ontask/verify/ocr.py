@@ -117,8 +117,10 @@ class TextLine:
 # tesseract's layout pass grow with the pixels (a blank 40 Mpx image took 32 s, measured).
 MAX_OCR_PIXELS = 3840 * 2160
 # How long one screenshot may keep a reader (a predictor's request waits on it); past it, the
-# windows read so far are the answer. A dense 4K screen of text took 5 minutes without it.
-OCR_BUDGET_S = 3.0
+# windows read so far are the answer. A dense 4K screen of text took 5 minutes without it; a
+# synthetic 1600x900 screen read line by line took 5 s on two busy cores (load 7), 0.3 s is
+# typical of a real one (bench_ocr).
+OCR_BUDGET_S = 10.0
 # The text-line layout pass takes a screenshot up to about 1920x1200 whole, a larger one in
 # strips of about as many pixels (see TitleReader._layout_lines).
 LAYOUT_STRIP_PIXELS = 2_400_000
