@@ -8,14 +8,15 @@ PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 PYTEST_ARGS ?=
 
-.PHONY: help venv verl-venv lint servers system-deps system-deps-demo real-screens demo test bench servers-up servers-down crd lint-chart clean-cache
+.PHONY: help venv verl-venv lint servers system-deps system-deps-demo real-screens demo test bench servers-up servers-down crd docs lint-chart clean-cache
 
 help:
 	@echo "make demo          run the embedded-mode demo (tiny model, CPU)"
 	@echo "make test          build/install everything needed, then run the whole test suite"
-	@echo "make bench         run the benchmarks"
+	@echo "make bench         run the benchmarks; their page of this run: docs/benchmarks.md"
 	@echo "make servers-up    start the real test servers in the background (servers-down stops them)"
 	@echo "make crd           regenerate the chart's CRD from ontask/api/"
+	@echo "make docs          regenerate the generated parts of docs/ (spec, CLI and verl references)"
 	@echo "make real-screens  build (once, cached) the real-screens set: real applications under Xvfb"
 
 # The Python environment lives in the cache, keyed by the lock file's hash, so fresh clones
@@ -69,6 +70,10 @@ real-screens: venv system-deps
 crd: venv
 	$(PY) -m ontask.api.crd
 
+# The parts of docs/ that come from the code (tests/test_docs_pages.py fails when they drift).
+docs: venv
+	$(PY) -m ontask.docs_pages
+
 demo:
 	@PYTHON=$(PYTHON) bash scripts/preflight.sh demo
 	$(MAKE) --no-print-directory -j2 venv system-deps-demo
@@ -89,7 +94,7 @@ test:
 
 bench:
 	$(MAKE) --no-print-directory -j3 venv system-deps servers real-screens
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks --write-docs docs/benchmarks.md
 
 servers-up: venv servers
 	$(PY) -m realservers up --background

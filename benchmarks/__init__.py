@@ -4,8 +4,20 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
+from typing import Literal
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclass(frozen=True)
+class NotRun:
+    """What a benchmark's `run()` returns when it measured nothing new on this machine: `skipped`
+    (nothing printed but why) or `stale` (it printed earlier figures, dated, with the changes
+    since). A `run()` that measured returns None."""
+
+    kind: Literal["skipped", "stale"]
+    reason: str
 
 
 def run_module(module: str, *args: str, timeout: float = 1800) -> str:

@@ -1,32 +1,50 @@
-"""`make bench`: run every benchmark module and print its table."""
+"""`make bench`: run every benchmark module (or those named), print each one's table, and write
+the page of that one run (benchmarks.report)."""
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
 import importlib
+import os
 import pkgutil
 import sys
-import time
 from pathlib import Path
 
+from benchmarks import REPO
+from benchmarks.report import page, run_all, write_page
 
-def main() -> int:
-    here = Path(__file__).parent
-    names = sorted(m.name for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
-    only = set(sys.argv[1:])
-    failures = 0
-    for name in names:
-        if only and name not in only:
-            continue
-        module = importlib.import_module(f"benchmarks.{name}")
-        print(f"\n== {name}: {module.__doc__.strip().splitlines()[0]}")
-        t0 = time.perf_counter()
-        try:
-            module.run()
-        except Exception as e:  # noqa: BLE001 - one failing benchmark must not hide the others
-            failures += 1
-            print(f"FAILED: {type(e).__name__}: {e}")
-        print(f"({time.perf_counter() - t0:.1f}s)")
-    return 1 if failures else 0
+DEFAULT_PAGE = Path(REPO) / "out" / "bench" / "benchmarks.md"
+
+
+def module_names() -> list[str]:
+    """Every benchmark module, in the order `make bench` runs them."""
+    return sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("bench_"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("modules", nargs="*", metavar="bench_NAME", help="run only these (default: all)")
+    parser.add_argument(
+        "--write-docs",
+        metavar="PATH",
+        type=Path,
+        default=DEFAULT_PAGE,
+        help=f"where the run's page goes (default: {DEFAULT_PAGE.relative_to(REPO)}; make bench: docs/benchmarks.md)",
+    )
+    args = parser.parse_args(argv)
+    names = module_names()
+    unknown = sorted(set(args.modules) - set(names))
+    if unknown:
+        parser.error(f"no benchmark module {', '.join(unknown)} (there are: {', '.join(names)})")
+    chosen = [n for n in names if not args.modules or n in args.modules]
+    started, load = dt.datetime.now(dt.timezone.utc), os.getloadavg()[0]
+    outcomes = run_all(chosen, lambda name: importlib.import_module(f"benchmarks.{name}"))
+    command = " ".join(["python -m benchmarks", *argv])
+    text = page(outcomes, command, started, not_run=[n for n in names if n not in chosen], load_at_start=load)
+    print(f"\npage of this run: {write_page(args.write_docs, text)}")
+    return 1 if any(o.status == "FAILED" for o in outcomes) else 0
 
 
 if __name__ == "__main__":

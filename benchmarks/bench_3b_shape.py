@@ -21,7 +21,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from benchmarks import last_json_line, run_module
+from benchmarks import NotRun, last_json_line, run_module
 
 GIB = 1024.0  # MiB per GiB
 NEEDS_FREE_MIB = 12 * 1024
@@ -103,14 +103,14 @@ def gib_default(mib: float) -> int:
 DEFAULT_ROWS = 400
 
 
-def run() -> None:
+def run() -> NotRun | None:
     folder = checkpoint_dir()
     free = mem_available_mib()
     disk = shutil.disk_usage(folder.parent if folder.parent.exists() else Path.home()).free / 2**30
     if free < NEEDS_FREE_MIB or (not (folder / "ontask-model.json").exists() and disk < 10):
         need = f"{NEEDS_FREE_MIB / GIB:.0f} GiB free memory and 10 GB disk"
         print(f"skipped: needs {need}, has {free / GIB:.1f} GiB, {disk:.0f} GB")
-        return
+        return NotRun("skipped", f"needs {need}, this machine has {free / GIB:.1f} GiB and {disk:.0f} GB")
     machine = f"{platform.machine()} {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}"
     if not (folder / "ontask-model.json").exists():
         build = last_json_line(run_module("shape_3b", "build", str(folder), timeout=3600))

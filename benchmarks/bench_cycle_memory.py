@@ -1,5 +1,7 @@
 """A sync cycle's peak memory: 50 full-HD corrections, 10 variants each, and replayed rows,
-written as a dataset version by the cycle builder in its own process. Goal: under 1 GiB."""
+written as a dataset version by the cycle builder in its own process. Goal: under 1 GiB.
+
+The rows are streamed into the dataset writer: a cycle never holds its whole dataset in memory."""
 
 from __future__ import annotations
 

@@ -3,9 +3,11 @@ weights; no hub here): GRPO steps with LoRA as `ontask train` runs them on a GPU
 bf16 compute), the student predictor's p50 through HTTP at modelMaxPixels 600k, and a judge
 verdict through the transformers backend.
 
-On a machine without CUDA it says so and measures nothing. Run alone with
-`python -m benchmarks bench_gpu_check` (about 5 minutes on an H200, 20 GB of disk for the
-checkpoint); record the figures in the README with the date.
+On a machine without CUDA it measures nothing and prints the last GPU run's figures, marked
+stale (their date, machine and commit, and the changes since to the code they measure), or says
+none was recorded. A run on a GPU records its lines in benchmarks/recorded/ (commit it). Run
+alone with `python -m benchmarks bench_gpu_check` (about 5 minutes on an H200, 20 GB of disk for
+the checkpoint).
 """
 
 from __future__ import annotations
@@ -18,9 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import NotRun
+from benchmarks.recorded import print_stale, record
+
 REPO = Path(__file__).resolve().parent.parent
 MAX_PIXELS = 602112  # spec.serving.modelMaxPixels for a 3B student under 100 ms
 REQUESTS = 30
+# What the figures depend on: a change here since the recorded run makes them stale.
+WATCHED = ("ontask/models", "ontask/serving", "ontask/trainers", "ontask/judge", "benchmarks/bench_gpu_check.py")
 
 
 def _student_checkpoint(folder: Path) -> Path:
@@ -121,18 +128,21 @@ def _judge(folder: Path) -> str:
     return f"judge verdict, transformers backend on {backend.device}: P(on-task) {p:.3f} in {ms:.0f} ms"
 
 
-def run() -> None:
+def run() -> NotRun | None:
     import torch
 
     if not torch.cuda.is_available():
-        print("no CUDA GPU here: nothing measured (run on a GPU node)")
-        return
+        return print_stale("bench_gpu_check", WATCHED, "no CUDA GPU here")
     sys.path.insert(0, str(REPO))
-    print(f"GPU: {torch.cuda.get_device_name()}, {time.strftime('%Y-%m-%d')}")
+    gpu = torch.cuda.get_device_name()
+    lines = [f"GPU: {gpu}, {time.strftime('%Y-%m-%d')}"]
     with tempfile.TemporaryDirectory() as tmp:
         folder = _student_checkpoint(Path(tmp) / "student-3b")
-        for line in (_grpo(folder), _http_p50(folder, Path(tmp)), _judge(folder)):
-            print(line, flush=True)
+        for measure in (lambda: _grpo(folder), lambda: _http_p50(folder, Path(tmp)), lambda: _judge(folder)):
+            lines.append(measure())
+            print(lines[-1], flush=True)
+    print(f"recorded in {record('bench_gpu_check', chr(10).join(lines), gpu)}")
+    return None
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """OCR of real title bars on the real-screens set (real applications under Xvfb): the focused
 window's title read right, some title found, and milliseconds per screenshot, side by side with
-the previous approach (tesseract's layout pass over the whole screen, titles as "<doc> - <app>")."""
+the previous approach (tesseract's layout pass over the whole screen, titles as `<doc> - <app>`)."""
 
 from __future__ import annotations
 

@@ -1,21 +1,38 @@
 """Student prediction latency on a GPU for the real Qwen2.5-VL-3B architecture (random weights,
-bf16): ONE forward pass for the label vs the "prompt engineering" baseline that generates the
-label as text (<= 16 tokens), same weights, same 1280x800 screenshot, same prompt.
+bf16): ONE forward pass for the label (the two answers' logits, as StudentClassifier reads
+them) vs the "prompt engineering" baseline that generates the label as text, same weights, same
+1280x800 screenshot, and the same model inputs on both sides: the prompt the student and the
+judge are asked (window evidence, task, question; its length in tokens is printed), encoded
+once before the clock. The baseline generates the tokens a real instruction-tuned model's
+answer takes (the longer label's and the end token; forced, as random weights stop anywhere),
+and 16 tokens in a row beside it, labelled. At several pixel budgets (`max_pixels`, what
+serving.modelMaxPixels sets: from Qwen's own default, which keeps the screenshot whole, down to
+313,600 pixels; image tokens printed) and, for the student, a batch of 8 at 602,112 pixels per
+request: in-process, no HTTP.
 
-On a machine without CUDA it says so and measures nothing. Run alone with
-`python -m benchmarks bench_student_gpu`; standalone on a GPU node with
-`python benchmarks/bench_student_gpu.py` (needs torch, torchvision, transformers, tokenizers, pillow).
+On a machine without CUDA it measures nothing and prints the last GPU run's figures, marked
+stale: their date, machine and commit, and the changes since to the code they measure. A run on
+a GPU records its table in benchmarks/recorded/ (commit it). Run alone with
+`python -m benchmarks bench_student_gpu`.
 """
 
 from __future__ import annotations
 
 import statistics
-import sys
 import time
-from pathlib import Path
+
+from benchmarks import NotRun
+from benchmarks.recorded import print_stale, record
 
 RUNS = 30
 PIXEL_BUDGETS = (12845056, 1003520, 602112, 313600)
+# What the figures depend on: a change here since the recorded run makes them stale.
+WATCHED = ("ontask/models", "ontask/serving", "benchmarks/bench_student_gpu.py")
+TASK = "Fix the failing unit test in the payment service"
+WINDOWS = [
+    {"app": "Visual Studio Code", "title": "payment_service.py - Visual Studio Code", "focused": True},
+    {"app": "Firefox", "title": "CI run #4411 failed - GitHub", "url": "https://github.com/acme/pay/actions"},
+]
 
 
 def _config_3b(tokenizer):
@@ -77,16 +94,13 @@ def _screenshot():
     return img
 
 
-def run() -> None:
+def run() -> NotRun | None:
     import torch
 
     if not torch.cuda.is_available():
-        print("no CUDA GPU here: nothing measured (run on a GPU node)")
-        return
+        return print_stale("bench_student_gpu", WATCHED, "no CUDA GPU here")
     from transformers import Qwen2_5_VLForConditionalGeneration
 
-    here = Path(__file__).resolve().parent.parent
-    sys.path.insert(0, str(here))
     from ontask.models.tiny import TinySize, build_processor, build_tokenizer
 
     tokenizer = build_tokenizer()
@@ -94,73 +108,88 @@ def run() -> None:
     with torch.device("cuda"):
         model = Qwen2_5_VLForConditionalGeneration(_config_3b(tokenizer)).to(torch.bfloat16).eval()
     params = sum(p.numel() for p in model.parameters())
-    task = "Fix the failing unit test in the payment service"
-    windows = "- [focused] Visual Studio Code: payment_service.py - Visual Studio Code"
-    text = f"Task: {task}\nWindows:\n{windows}\nIs the person on-task or off-task? Answer on-task or off-task."
-    long_instructions = (
-        "You are a productivity assistant. Look carefully at the screenshot, the open windows, "
-        "their titles and URLs, and decide whether the person works on the task. "
-    ) * 6
-    msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
-    base_msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": long_instructions + text}]}]
-    image = _screenshot()
-    print(f"GPU: {torch.cuda.get_device_name()}, {params / 1e9:.2f} B parameters (Qwen2.5-VL-3B shape, random, bf16)")
+    gpu = torch.cuda.get_device_name()
+    lines = [f"GPU: {gpu}, {params / 1e9:.2f} B parameters (Qwen2.5-VL-3B shape, random, bf16)"]
     # Qwen's default pixel budget keeps a 1280x800 screenshot at full resolution; the smaller
     # budgets are the serving knob (window titles travel as text beside the image).
     for max_pixels in PIXEL_BUDGETS:
         processor = build_processor(tokenizer, TinySize(max_pixels=max_pixels, min_pixels=3136))
-        _measure(torch, model, processor, image, msgs, base_msgs, max_pixels)
+        lines += measure(model, processor, _screenshot(), max_pixels, "cuda")
+    table = "\n".join(lines)
+    print(table)
+    print(f"recorded in {record('bench_student_gpu', table, gpu)}")
+    return None
 
 
-def _measure(torch, model, processor, image, msgs, base_msgs, max_pixels) -> None:
-    def prep(messages):
-        prompt = processor.apply_chat_template(messages, add_generation_prompt=True)
-        return processor(text=[prompt], images=[image], return_tensors="pt").to("cuda")
+def measure(model, processor, image, max_pixels: int, device: str) -> list[str]:
+    """The table's lines for one pixel budget: the student's two answer logits against the
+    baseline's generation, from the same encoded inputs."""
+    import torch
+
+    from ontask.models.answer import AnswerTokens, answer_logits, encode
+    from ontask.models.classifier import answer_budget
+    from ontask.verify import builtin_verifier_config
+
+    def sync() -> None:
+        if device == "cuda":
+            torch.cuda.synchronize()
 
     t0 = time.perf_counter()
-    inputs = prep(msgs)
+    inputs = {k: v.to(device) for k, v in encode(processor, image, TASK, WINDOWS, builtin_verifier_config()).items()}
     prep_ms = (time.perf_counter() - t0) * 1000
-    base_inputs = prep(base_msgs)
+    answers = AnswerTokens(processor, model)
+    budget = answer_budget(processor.tokenizer)
 
     def timed(fn) -> list[float]:
         fn()
-        torch.cuda.synchronize()
+        sync()
         out = []
         for _ in range(RUNS):
             t = time.perf_counter()
             fn()
-            torch.cuda.synchronize()
+            sync()
             out.append((time.perf_counter() - t) * 1000)
         return sorted(out)
 
-    with torch.no_grad():
-        one_pass = timed(lambda: model(**inputs))
-        generate = timed(lambda: model.generate(**base_inputs, max_new_tokens=16, min_new_tokens=16, do_sample=False))
-        batch = {
-            k: (
-                v.repeat(8, 1)
-                if k in ("input_ids", "attention_mask", "mm_token_type_ids", "pixel_values", "image_grid_thw")
-                else v
-            )
-            for k, v in inputs.items()
-        }
-        batch_ms = timed(lambda: model(**batch))
+    def student(batch: dict) -> None:
+        model.model.rope_deltas = None  # cached positions belong to the previous call
+        answer_logits(model, batch, [answers.on, answers.off])
+
+    def generate(tokens: int) -> None:
+        model.model.rope_deltas = None
+        model.generate(**inputs, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
+
+    batch = {
+        k: (
+            v.repeat(8, 1)
+            if k in ("input_ids", "attention_mask", "mm_token_type_ids", "pixel_values", "image_grid_thw")
+            else v
+        )
+        for k, v in inputs.items()
+    }
+    with torch.inference_mode():
+        one_pass = timed(lambda: student(inputs))
+        answer = timed(lambda: generate(budget))
+        long = timed(lambda: generate(16))
+        batch_ms = timed(lambda: student(batch))
 
     def p(v, q):
         return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
 
-    print(
-        f"\nmax_pixels {max_pixels}: prompt {inputs['input_ids'].shape[1]} tokens "
-        f"({int((inputs['input_ids'] == model.config.image_token_id).sum())}"
-        f" image tokens); preprocessing on the CPU {prep_ms:.0f} ms"
-    )
-    print(f"{'system':<44} {'p50 ms':>8} {'p99 ms':>8}")
-    print(f"{'ontask student: one forward pass':<44} {statistics.median(one_pass):>8.1f} {p(one_pass, 0.99):>8.1f}")
-    print(
-        f"{'prompt baseline: long prompt + 16 tokens':<44} {statistics.median(generate):>8.1f} "
-        f"{p(generate, 0.99):>8.1f}"
-    )
-    print(f"{'ontask student: batch of 8, per request':<44} {statistics.median(batch_ms) / 8:>8.1f}")
+    def row(name: str, times: list[float]) -> str:
+        return f"{name:<48} {statistics.median(times):>8.1f} {p(times, 0.99):>8.1f}"
+
+    ids = inputs["input_ids"]
+    return [
+        "",
+        f"max_pixels {max_pixels}: the same prompt on both sides, {ids.shape[1]} tokens "
+        f"({int((ids == model.config.image_token_id).sum())} image tokens); preprocessing on the CPU {prep_ms:.0f} ms",
+        f"{'system':<48} {'p50 ms':>8} {'p99 ms':>8}",
+        row("ontask student: one forward pass", one_pass),
+        row(f"prompt baseline: generates {budget} tokens", answer),
+        row("prompt baseline: generates 16 tokens", long),
+        f"{'ontask student: batch of 8, per request':<48} {statistics.median(batch_ms) / 8:>8.1f}",
+    ]
 
 
 if __name__ == "__main__":

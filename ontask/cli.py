@@ -48,7 +48,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], object]]] = {
         _owned_by("ontask.serving.server"),
     ),
     "agent": (
-        "the capture agent on an X11 desktop: answers, corrections, evidence",
+        "the capture agent on an X11 or sway desktop: answers, corrections, evidence",
         _owned_by("ontask.agent.cli"),
     ),
     "crd": ("print the TaskClassifier CRD generated from the models", _owned_by("ontask.api.crd")),
@@ -75,7 +75,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     """Errors a user can fix. Imported only once one happened: a light command (the capture agent)
     must not load torch to be able to report an error."""
     from ontask.agent.client import PredictorError
-    from ontask.agent.x11 import DesktopUnavailable
+    from ontask.agent.desktop import DesktopUnavailable
     from ontask.data.dataset import DatasetError
     from ontask.feedback.producer import KafkaUnreachable
     from ontask.fonts import FontsMissing

@@ -31,11 +31,17 @@ def java_cmd(main_class: str, *args: str, heap: str = "512m") -> list[str]:
 @dataclass
 class SaslSsl:
     """A second listener that takes only TLS + SASL clients: PLAIN and SCRAM-SHA-256, with these
-    users (SCRAM credentials are written when the storage is formatted)."""
+    users (SCRAM credentials are written when the storage is formatted).
+
+    With `super_user` (one of `users`), the broker authorizes every request with ACLs (Kafka's
+    StandardAuthorizer; a request no ACL allows is refused, so the plaintext listener's anonymous
+    clients get nothing), and its own connections (to its controller, between brokers)
+    authenticate as that user, the one super user."""
 
     users: dict[str, str] = field(default_factory=lambda: {"ontask": "ontask-secret"})
     port: int = field(default_factory=free_port)
     ca_file: Path | None = None  # set by the broker: the CA that signed its certificate
+    super_user: str | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -67,20 +73,50 @@ class KafkaBroker:
         keystore.write_bytes(key.read_bytes() + crt.read_bytes())  # PKCS#8 key, then its certificate
         self.secure.ca_file = ca.cert_path
         plain_users = " ".join(f'user_{u}="{pw}"' for u, pw in self.secure.users.items())
-        return [
+        props = [
             "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256",
             "listener.name.sasl_ssl.plain.sasl.jaas.config="
-            f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};",
+            f"org.apache.kafka.common.security.plain.PlainLoginModule required {self._login()}{plain_users};",
             "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config="
             "org.apache.kafka.common.security.scram.ScramLoginModule required;",
             "ssl.keystore.type=PEM",
             f"ssl.keystore.location={keystore}",
         ]
+        if self._authorizes:
+            props += [
+                "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                f"super.users=User:{self.secure.super_user}",
+                "allow.everyone.if.no.acl.found=false",
+                # The broker's own connections authenticate as the super user: to its controller
+                # (SASL on that listener), and between brokers over TLS (trusting the throw-away CA).
+                "sasl.mechanism.controller.protocol=PLAIN",
+                "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+                "listener.name.controller.plain.sasl.jaas.config="
+                "org.apache.kafka.common.security.plain.PlainLoginModule required "
+                f'{self._login()}user_{self.secure.super_user}="{self.secure.users[self.secure.super_user]}";',
+                "sasl.mechanism.inter.broker.protocol=PLAIN",
+                "ssl.truststore.type=PEM",
+                f"ssl.truststore.location={ca.cert_path}",
+            ]
+        return props
+
+    @property
+    def _authorizes(self) -> bool:
+        return self.secure is not None and self.secure.super_user is not None
+
+    def _login(self) -> str:
+        """The JAAS options the broker logs in with as a client: the super user's, when it has one."""
+        if not self._authorizes:
+            return ""
+        assert self.secure is not None and self.secure.super_user is not None
+        return f'username="{self.secure.super_user}" password="{self.secure.users[self.secure.super_user]}" '
 
     def _configure(self) -> Path:
         data = self.workdir / "data"
         props = self.workdir / "server.properties"
         secure = f",SASL_SSL://127.0.0.1:{self.secure.port}" if self.secure else ""
+        # With ACLs, the broker's own traffic authenticates (as the super user) like any client's.
+        inter_broker, controller = ("SASL_SSL", "SASL_PLAINTEXT") if self._authorizes else ("PLAINTEXT", "PLAINTEXT")
         props.write_text(
             "\n".join(
                 [
@@ -90,9 +126,9 @@ class KafkaBroker:
                     f"listeners=PLAINTEXT://127.0.0.1:{self.port}{secure},CONTROLLER://127.0.0.1:{self.controller_port}",
                     f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}{secure}",
                     "controller.listener.names=CONTROLLER",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+                    f"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:{controller}",
                     *(self._secure_properties() if self.secure else []),
-                    "inter.broker.listener.name=PLAINTEXT",
+                    f"inter.broker.listener.name={inter_broker}",
                     f"log.dirs={data}",
                     "num.partitions=1",
                     "offsets.topic.replication.factor=1",

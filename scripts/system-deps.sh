@@ -4,7 +4,9 @@
 # (wamerican). The tests add a real X11 desktop with real applications for the capture agent's
 # tests and the real-screens set (Xvfb, openbox, a private D-Bus session bus and dbus-x11, which most desktops have and the
 # set must build beside, Chromium, LibreOffice,
-# xterm + vim, Mousepad, Evince, mpv, two games) and openssl.
+# xterm + vim, Mousepad, Evince, mpv, two games) and openssl, and a headless Wayland desktop for
+# the agent's Wayland backend: the sway compositor, grim (its screenshots) and Xwayland (xterm on
+# it; Mousepad runs there as a Wayland client).
 # Usage: system-deps.sh [demo|test]          installs only what is missing (default: test)
 #        system-deps.sh --list-missing WHAT  prints what is missing, installs nothing
 set -euo pipefail
@@ -14,7 +16,7 @@ what="${1:-test}"
 pkgs=(fonts-dejavu-core fonts-liberation2 tesseract-ocr tesseract-ocr-eng libtesseract-dev wamerican)
 if [[ "$what" == test ]]; then
   pkgs+=(xvfb openbox dbus-daemon dbus-x11 chromium xterm vim mousepad evince mpv libreoffice-writer libreoffice-calc xboard
-         xmahjongg openssl)
+         xmahjongg openssl sway grim xwayland)
 fi
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

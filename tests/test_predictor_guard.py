@@ -115,3 +115,34 @@ def test_the_operator_gives_predictors_the_token_by_reference_and_a_metrics_port
         "v1",
     )
     assert "ONTASK_PREDICT_TOKEN" not in str(unauthenticated)
+
+
+def test_the_judge_clients_carry_the_token_a_guarded_judge_wants(tmp_path, tiny_vlm):
+    """A classifier with spec.serving.tokenSecretRef guards its judge predictor too: the data Job
+    (which labels through it) gets the token from the same Secret, and the judge client sends it
+    (refused without it, answered with it, over real HTTP to `ontask serve judge`)."""
+    from ontask.api import TaskClassifierSpec
+    from ontask.judge.remote import judge_client
+    from ontask.operator.context import Context
+    from ontask.operator.manifests import data_job
+
+    spec = TaskClassifierSpec.model_validate(
+        {"data": {"source": "s3://ontask/screens/"}, "serving": {"tokenSecretRef": "desk-predict-token"}}
+    )
+    [container] = data_job(Context("desk", "ns", "uid", spec), "desk")["spec"]["template"]["spec"]["containers"]
+    assert {
+        "name": "ONTASK_PREDICT_TOKEN",
+        "valueFrom": {"secretKeyRef": {"name": "desk-predict-token", "key": "token"}},
+    } in container["env"]
+    judge = Predictor(
+        "judge", str(tiny_vlm(6, copy_to=tmp_path / "judge")), tmp_path, env={"ONTASK_PREDICT_TOKEN": TOKEN}
+    )
+    judge.start()
+    try:
+        ex = next(generate(1, seed=4))
+        png = encode_png(ex.image)
+        with pytest.raises(requests.HTTPError, match="401"):
+            judge_client(judge.url).p_on_task(png, None, ex.task, ex.windows)
+        assert 0.0 <= judge_client(judge.url, token=TOKEN).p_on_task(png, None, ex.task, ex.windows) <= 1.0
+    finally:
+        judge.stop()

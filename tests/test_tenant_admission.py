@@ -6,6 +6,9 @@ predictors."""
 
 from __future__ import annotations
 
+import subprocess
+import time
+
 import pytest
 import yaml
 
@@ -152,3 +155,102 @@ def test_a_classifier_named_after_another_s_cycle_datasets_is_refused(kube, crd_
     status, problems = _validate(spec(), {}, 1, "desk-feedback", OperatorSettings())
     assert status["phase"] == "Failed" and any("-feedback" in p for p in problems)
     assert _validate(spec(), {}, 1, "desk-feedback-2", OperatorSettings())[1] == []
+
+
+ALICE_RBAC = """apiVersion: v1
+kind: Namespace
+metadata: {name: team-refs}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: classifier-author, namespace: team-refs}
+rules:
+  - {apiGroups: [ontask.dev], resources: [taskclassifiers], verbs: [get, list, create, update, patch]}
+  - {apiGroups: [""], resources: [secrets], resourceNames: [alice-s3], verbs: [get]}
+  - {apiGroups: [""], resources: [persistentvolumeclaims], resourceNames: [alice-weights], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: alice-authors, namespace: team-refs}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: classifier-author}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]
+"""
+
+
+@pytest.fixture
+def reference_policy(kube, crd_installed, tmp_path):
+    """The chart's admission policy in the real API server (as `helm install` puts it there) and a
+    user, alice, who may write TaskClassifiers in team-refs and read one Secret and one claim."""
+    chart = str(REPO / "charts" / "ontask")
+    rendered = run_cli(
+        "helm",
+        "template",
+        "ontask",
+        chart,
+        "--show-only",
+        "templates/admissionpolicy.yaml",
+        "--kube-version",
+        "1.34.0",
+        check=True,
+    )
+    [policy, binding] = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    files = tmp_path / "policy.yaml"
+    files.write_text(yaml.safe_dump_all([policy, binding]) + "---\n" + ALICE_RBAC)
+    out = run_cli("kubectl", "apply", "-f", str(files), kubeconfig=kube.admin_kubeconfig)
+    assert out.returncode == 0, out.stderr
+    yield policy["metadata"]["name"]
+    run_cli("kubectl", "delete", "-f", str(files), "--wait=false", kubeconfig=kube.admin_kubeconfig)
+
+
+def _apply_as(kube, tmp_path, user: str, spec_: dict) -> subprocess.CompletedProcess[str]:
+    """`kubectl apply --as=user` of a TaskClassifier with this spec, checked by the API server."""
+    manifest = tmp_path / "tc.yaml"
+    tc = {"apiVersion": "ontask.dev/v1alpha1", "kind": "TaskClassifier", "spec": spec_}
+    manifest.write_text(yaml.safe_dump(tc | {"metadata": {"name": "refs", "namespace": "team-refs"}}))
+    return run_cli(
+        "kubectl", "apply", "--dry-run=server", f"--as={user}", "-f", str(manifest), kubeconfig=kube.admin_kubeconfig
+    )
+
+
+def test_a_classifier_naming_a_secret_its_author_may_not_read_is_refused_with_the_reason(
+    kube, reference_policy, tmp_path
+):
+    """The chart's ValidatingAdmissionPolicy asks the API server's authorizer, for the user who
+    applies the TaskClassifier, whether they may read each Secret, claim, ServiceAccount and
+    PriorityClass the spec names: the operator's pods would use them on the author's behalf."""
+    synthetic = {"data": {"source": "synthetic"}}
+    # The policy takes a moment to reach the API server's admission chain: wait until it refuses.
+    deadline = time.monotonic() + 30
+    while True:
+        out = _apply_as(kube, tmp_path, "alice", synthetic | {"storage": {"secretRef": "team-admin-s3"}})
+        if out.returncode != 0 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert out.returncode != 0, out.stdout
+    assert "spec.storage.secretRef: alice may not get Secret team-admin-s3 in namespace team-refs" in out.stderr
+    assert "ValidatingAdmissionPolicy" in out.stderr
+    allowed = {"data": {"source": "pvc://alice-weights/screens"}, "storage": {"secretRef": "alice-s3"}}
+    ok = _apply_as(kube, tmp_path, "alice", allowed)
+    assert ok.returncode == 0, ok.stderr
+    refusals = [
+        ({"scheduling": {"imagePullSecrets": ["alice-s3", "registry-admin"]}}, "alice-s3, registry-admin"),
+        ({"serving": {"tokenSecretRef": "predictor-token"}}, "may not get Secret predictor-token"),
+        (
+            {"data": {"source": "pvc://finance-data/screens"}},
+            "spec.data.source: alice may not get PersistentVolumeClaim finance-data",
+        ),
+        (
+            {"student": {"model": "pvc://alice-weights/qwen"}, "judge": {"model": "pvc://judge-weights/qwen-72b"}},
+            "spec.judge.model: alice may not get PersistentVolumeClaim judge-weights",
+        ),
+        ({"storage": {"serviceAccountName": "deployer"}}, "may not get ServiceAccount deployer"),
+        ({"scheduling": {"priorityClassName": "system-cluster-critical"}}, "may not get PriorityClass system-"),
+    ]
+    for parts, reason in refusals:
+        out = _apply_as(kube, tmp_path, "alice", synthetic | parts)
+        assert out.returncode != 0 and reason in out.stderr, (parts, out.stdout, out.stderr)
+    # Someone who may read them all (the cluster's admin here) applies the last one.
+    admin = run_cli(
+        "kubectl", "apply", "--dry-run=server", "-f", str(tmp_path / "tc.yaml"), kubeconfig=kube.admin_kubeconfig
+    )
+    assert admin.returncode == 0, admin.stderr

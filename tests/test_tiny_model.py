@@ -126,9 +126,11 @@ def test_broken_checkpoints_are_refused_with_the_reason(tiny_dir, tmp_path):
 def test_the_prompt_baseline_generates_what_a_real_model_s_answer_takes(tiny_dir):
     """A random tiny model never emits the end token: the baseline is stopped where a real
     instruction-tuned model would stop (the longer label and the end token), not at an arbitrary
-    16 tokens, and it says which label the text names."""
+    16 tokens, and it says which label the text names. It is asked what the judge and the
+    student are asked, nothing added: the same tokens go into the model as the student's."""
+    from ontask.images import fit_for
     from ontask.labels import OFF, ON
-    from ontask.models.classifier import PromptBaseline, answer_budget, parse_label_text
+    from ontask.models.classifier import PromptBaseline, StudentClassifier, answer_budget, parse_label_text
     from ontask.verify import builtin_verifier_config
 
     baseline = PromptBaseline.load(str(tiny_dir), builtin_verifier_config())
@@ -138,8 +140,13 @@ def test_the_prompt_baseline_generates_what_a_real_model_s_answer_takes(tiny_dir
     calls = []
     generate = baseline.model.generate
     baseline.model.generate = lambda **kw: calls.append(kw) or generate(**kw)
-    [p] = baseline.p_on_task([_screenshot()], ["fix the failing unit test"], [None])
+    task, windows = "fix the failing unit test", [{"app": "Code", "title": "main.py", "focused": True}]
+    [p] = baseline.p_on_task([_screenshot()], [task], [windows])
     assert calls[0]["max_new_tokens"] == longest + 1 and p in (0.0, 0.5, 1.0)
+    student = StudentClassifier(baseline.model, baseline.processor, builtin_verifier_config())
+    image = fit_for(_screenshot(), baseline.processor.image_processor)
+    students = baseline.processor(text=student.prompts([task], [windows]), images=[image], return_tensors="pt")
+    assert torch.equal(calls[0]["input_ids"], students["input_ids"])
     assert PromptBaseline.load(str(tiny_dir), builtin_verifier_config(), max_new_tokens=16).max_new_tokens == 16
     assert [parse_label_text(t) for t in (f"{ON}.", f"It is {OFF}", "no idea", f"{OFF}, not {ON}")] == [
         1.0,

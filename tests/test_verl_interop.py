@@ -271,11 +271,3 @@ def test_verls_own_reward_manager_scores_an_export_as_ontask_does(tmp_path, tiny
     assert result["scores"] == pytest.approx(expected, abs=1e-9)
     assert result["rm_scores_sum"] == pytest.approx([expected[r["extra_info"]["id"]] for r in rows], abs=1e-6)
     assert len({round(s, 6) for s in expected.values()}) > 3  # scores that tell answers apart
-
-
-def test_the_readme_maps_the_keys_the_code_maps():
-    from ontask.interop.verl_config import mapping_markdown
-
-    text = (REPO / "README.md").read_text()
-    start, end = "<!-- verl-mapping:start -->\n", "\n<!-- verl-mapping:end -->"
-    assert text[text.index(start) + len(start) : text.index(end)] == mapping_markdown()

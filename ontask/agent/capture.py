@@ -1,6 +1,6 @@
 """One capture: the screenshot and the window evidence, with the user's privacy settings applied
-before anything leaves the machine. Pure functions over images and dicts; the X server is read
-in `ontask.agent.x11`."""
+before anything leaves the machine. Pure functions over images and dicts; the desktop is read
+in `ontask.agent.desktop` and its backends."""
 
 from __future__ import annotations
 
@@ -12,25 +12,32 @@ from typing import Any, Iterable, Optional
 
 from PIL import Image, ImageDraw
 
+from ontask.agent.desktop import Desktop, DesktopWindow
+
 # Qwen2.5-VL's default budget at serving (the spec's `serving.modelMaxPixels` guidance): the
 # student never sees more, so sending more only costs bandwidth and privacy.
 DEFAULT_MAX_PIXELS = 602_112
 
 _MANAGERS = r"(1password|bitwarden|lastpass|enpass|keepass(xc)?|dashlane|keeper|nordpass|proton pass)"
 # Password managers, never captured unless the user replaces this list (AgentSettings): an app
-# name is a window's WM_CLASS, matched whole and case-insensitively; `title:` + a regular
-# expression is searched in every window's title, for the managers that live in a browser tab.
+# name is a window's WM_CLASS (X11) or app_id (Wayland), matched whole and case-insensitively;
+# `title:` + a regular expression is searched in every window's title, for a manager whose app
+# name differs (a Flatpak's) and for those that live in a browser tab.
 DEFAULT_NEVER_CAPTURE: tuple[str, ...] = (
     "keepassxc",
+    "org.keepassxc.keepassxc",
     "keepass",
     "keepass2",
     "1password",
     "bitwarden",
+    "com.bitwarden.desktop",
     "lastpass",
     "enpass",
     "seahorse",
+    "org.gnome.seahorse.application",
     "qtpass",
     "title:^passwords and keys$",  # Seahorse's window
+    r"title:[-–—|] (keepassxc|keepass|1password|bitwarden|enpass|qtpass)$",  # "<vault> - KeePassXC"
     rf"title:\b{_MANAGERS}\b.*\bvaults?\b|\bvaults?\b.*\b{_MANAGERS}\b",  # a web vault's tab
 )
 # What a never-captured window's pixels become: flat grey reads as no content, where black
@@ -88,6 +95,8 @@ class Privacy:
             True
             >>> p.never_captures({"app": "Chromium", "title": "KeePass - Wikipedia - Chromium"})
             False
+            >>> p.never_captures({"app": "org.example.Vaults", "title": "Personal – 1Password"})
+            True
         """
         app, title = str(window.get("app") or "").lower(), str(window.get("title") or "")
         for rule in self.never_capture:
@@ -186,15 +195,15 @@ def capture_of(screenshot: Image.Image, windows: list[dict[str, Any]], privacy: 
     return Capture(downscale(shot, privacy.max_pixels), evidence, screenshot.size)
 
 
-def read_desktop(desktop, privacy: Privacy, minimised: bool = False) -> Capture:
-    """Screenshot and evidence of an X11 desktop (an `X11Desktop`); minimised windows are left
-    out unless asked for (they are not on the screen, so only the others' rectangles are
-    blanked). The privacy rules are checked before the screen is grabbed."""
+def read_desktop(desktop: Desktop, privacy: Privacy, minimised: bool = False) -> Capture:
+    """Screenshot and evidence of a desktop (`ontask.agent.desktop.open_desktop`); minimised
+    windows are left out unless asked for (they are not on the screen, so only the others'
+    rectangles are blanked). The privacy rules are checked before the screen is grabbed."""
     windows = [_with_geometry(w) for w in desktop.windows() if minimised or not w.minimised]
     visible_evidence(windows, privacy)
     return capture_of(desktop.screenshot(), windows, privacy)
 
 
-def _with_geometry(window) -> dict[str, Any]:
+def _with_geometry(window: DesktopWindow) -> dict[str, Any]:
     geometry: Optional[tuple[int, int, int, int]] = None if window.minimised else window.bounds()
     return {**window.evidence(), "geometry": geometry}

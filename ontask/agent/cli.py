@@ -1,4 +1,4 @@
-"""`ontask agent run|correct|windows`: the capture agent on a user's X11 desktop."""
+"""`ontask agent run|correct|windows`: the capture agent on a user's X11 or sway desktop."""
 
 from __future__ import annotations
 
@@ -29,12 +29,12 @@ def _notify(text: str) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from ontask.agent.client import PredictorError, predict, remember
-    from ontask.agent.x11 import X11Desktop
+    from ontask.agent.desktop import open_desktop
 
     settings = AgentSettings.from_env()
     predictor, token, folder = args.predictor or settings.predictor, settings.token(), settings.state_dir()
     privacy = _privacy(args, settings)
-    with X11Desktop(args.display) as desktop:
+    with open_desktop(args.display) as desktop:
         while True:
             try:
                 capture = read_desktop(desktop, privacy)
@@ -73,10 +73,10 @@ def _cmd_correct(args: argparse.Namespace) -> int:
 
 def _cmd_windows(args: argparse.Namespace) -> int:
     from ontask.agent.capture import visible_evidence
-    from ontask.agent.x11 import X11Desktop
+    from ontask.agent.desktop import open_desktop
 
     privacy = _privacy(args, AgentSettings.from_env())
-    with X11Desktop(args.display) as desktop:
+    with open_desktop(args.display) as desktop:
         windows = [w.evidence() for w in desktop.windows() if not w.minimised]
     try:
         print(json.dumps(visible_evidence(windows, privacy), indent=1))
@@ -90,15 +90,19 @@ def add_arguments(agent: argparse.ArgumentParser) -> None:
     sub = agent.add_subparsers(dest="agent_command", required=True)
 
     def desktop_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--display", help="X display to read (default: $DISPLAY)")
+        p.add_argument(
+            "--display",
+            help="read this X display (default: the session's desktop: sway's, over its IPC, where "
+            "WAYLAND_DISPLAY and SWAYSOCK are set, else $DISPLAY)",
+        )
         p.add_argument("--no-titles", action="store_true", help="send app names only, never window titles or URLs")
         p.add_argument(
             "--never-capture",
             action="append",
             metavar="APP[,APP]",
-            help="apps (WM_CLASS) or title:REGEX never captured, added to the password managers (or to "
-            "ONTASK_NEVER_CAPTURE): left out of the evidence, blanked in the screenshot, and no screenshot at all "
-            "while one is focused (repeatable)",
+            help="apps (WM_CLASS, or the Wayland app_id) or title:REGEX never captured, added to the password "
+            "managers (or to ONTASK_NEVER_CAPTURE): left out of the evidence, blanked in the screenshot, and no "
+            "screenshot at all while one is focused (repeatable)",
         )
         p.add_argument(
             "--max-pixels",

@@ -56,7 +56,7 @@ def predict(
     token: Optional[str] = None,
 ) -> Answer:
     """Ask the student predictor at `url` (e.g. http://ontask-student.ns) about one capture, with
-    the bearer `token` a predictor with spec.serving.auth wants."""
+    the bearer `token` a predictor with spec.serving.tokenSecretRef wants."""
     at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     instance: dict[str, Any] = {
         "image": base64.b64encode(capture.jpeg()).decode(),

@@ -13,11 +13,12 @@ from typing import Mapping, Optional
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from ontask.agent.capture import DEFAULT_NEVER_CAPTURE
+from ontask.api.serving import PREDICT_TOKEN_ENV
 
 # Environment variable -> field.
 ENV = {
     "ONTASK_PREDICTOR": "predictor",
-    "ONTASK_PREDICT_TOKEN": "predict_token",
+    PREDICT_TOKEN_ENV: "predict_token",
     "XDG_STATE_HOME": "state_home",
     "ONTASK_NEVER_CAPTURE": "never_capture",
     "ONTASK_ALSO_NEVER_CAPTURE": "also_never_capture",
@@ -31,7 +32,7 @@ class AgentSettings(BaseModel):
 
     predictor: str = Field("http://127.0.0.1:8080", min_length=1, description="Base URL of the student predictor.")
     predict_token: Optional[SecretStr] = Field(
-        None, description="Bearer token of a predictor with spec.serving.auth (never printed)."
+        None, description="Bearer token of a predictor with spec.serving.tokenSecretRef (never printed)."
     )
     state_home: Path = Field(
         default_factory=lambda: Path.home() / ".local" / "state",

@@ -1,4 +1,5 @@
-"""The desktop as the X server knows it: the screenshot and the window evidence.
+"""The desktop as the X server knows it (an X11 session, or the X11 programs under XWayland):
+the screenshot and the window evidence.
 
 Window evidence comes from the EWMH properties a window manager publishes (the same ones
 ActivityWatch's X11 watcher reads): `_NET_ACTIVE_WINDOW` for the focused window,
@@ -10,47 +11,11 @@ it (its title bar shows the title too). python-xlib speaks the protocol; nothing
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from PIL import Image
 
-
-class DesktopUnavailable(RuntimeError):
-    """No X display to read (no $DISPLAY, the server refused, or no EWMH window manager)."""
-
-
-@dataclass(frozen=True)
-class X11Window:
-    """One client window, as the X server and the window manager describe it."""
-
-    wid: int
-    app: str  # WM_CLASS class name, e.g. "Chromium", "libreoffice-writer", "XTerm"
-    instance: str  # WM_CLASS instance name, e.g. "chromium", "xterm"
-    title: str
-    focused: bool
-    minimised: bool
-    geometry: tuple[int, int, int, int]  # x, y, width, height on the root window
-    frame: tuple[int, int, int, int] = (0, 0, 0, 0)  # the frame's left, right, top, bottom widths
-
-    def evidence(self) -> dict[str, Any]:
-        """The window as the wire's WindowInfo carries it."""
-        return {"app": self.app, "title": self.title, "url": None, "focused": self.focused}
-
-    def bounds(self) -> tuple[int, int, int, int]:
-        """x, y, width, height of the window with its frame (title bar and borders) on the root
-        window: everything on the screen that shows it."""
-        x, y, w, h = self.geometry
-        left, right, top, bottom = self.frame
-        return (x - left, y - top, w + left + right, h + top + bottom)
-
-
-def _display_name(display: Optional[str]) -> str:
-    name = display or os.environ.get("DISPLAY")
-    if not name:
-        raise DesktopUnavailable("no X display: set DISPLAY or pass --display (the agent reads an X11 desktop)")
-    return name
+from ontask.agent.desktop import DesktopUnavailable, DesktopWindow
 
 
 def _frame(extents) -> tuple[int, int, int, int]:
@@ -64,11 +29,11 @@ def _frame(extents) -> tuple[int, int, int, int]:
 class X11Desktop:
     """A connection to one X display; cheap to keep open between captures."""
 
-    def __init__(self, display: Optional[str] = None):
+    def __init__(self, display: str):
         from Xlib import X, error
         from Xlib import display as xdisplay
 
-        self.name = _display_name(display)
+        self.name = display
         try:
             self._d = xdisplay.Display(self.name)
         except (error.DisplayError, error.ConnectionClosedError, OSError) as e:
@@ -119,7 +84,7 @@ class X11Desktop:
         # translate_coords gives the root's origin in the window's frame: negate it.
         return (-pos.x, -pos.y, g.width, g.height)
 
-    def windows(self) -> list[X11Window]:
+    def windows(self) -> list[DesktopWindow]:
         """The client windows bottom to top (stacking order), the active one marked focused."""
         from Xlib import X, error
 
@@ -139,7 +104,7 @@ class X11Desktop:
                 state = self._prop(w, "_NET_WM_STATE", X.AnyPropertyType)
                 extents = self._prop(w, "_NET_FRAME_EXTENTS", X.AnyPropertyType)
                 out.append(
-                    X11Window(
+                    DesktopWindow(
                         wid=int(wid),
                         app=cls[1] or cls[0] or "",
                         instance=cls[0] or "",

@@ -3,9 +3,9 @@ cycles, and who may correct how much."""
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, ClassVar, Optional
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ontask.api.wire import Model
 
@@ -13,12 +13,31 @@ from ontask.api.wire import Model
 class FeedbackSpec(Model):
     """Learning from corrections that arrive on Kafka."""
 
+    cel_rules: ClassVar[list[dict[str, str]]] = [
+        {
+            "rule": "!has(self.reviewTopic) || (self.reviewTopic != self.topic && self.reviewTopic != "
+            "(has(self.deadLetterTopic) ? self.deadLetterTopic : self.topic + '.dead-letter'))",
+            "message": "reviewTopic must be a topic of its own: not topic, nor the dead-letter topic",
+            "fieldPath": ".reviewTopic",
+        }
+    ]
+
     topic: str = Field(
         "ontask.corrections",
         min_length=1,
         max_length=249,
         pattern=r"^[a-zA-Z0-9._-]+$",
         description="Kafka topic of corrections (messages keyed by classifier name).",
+    )
+    review_topic: Optional[str] = Field(
+        None,
+        max_length=249,
+        pattern=r"^[a-zA-Z0-9._-]+$",
+        description="Kafka topic of reviewers' corrections (e.g. <topic>.reviews), which the collector also "
+        "reads: give only reviewers' principals WRITE on it (a Kafka ACL), since a correction is a reviewer's "
+        "only when it arrived there (and, when reviewers is set, its userId is listed); `source: reviewer` on "
+        "topic is kept as a user's. Unset: the payload's userId alone decides (see reviewers), which trusts "
+        "whoever may write topic.",
     )
     buffer_size: int = Field(10000, ge=1, description="Corrections kept in the prioritised buffer.")
     variants_per_correction: int = Field(10, ge=0, le=1000, description="Synthetic variants made from each correction.")
@@ -97,8 +116,10 @@ class FeedbackSpec(Model):
         default_factory=list,
         max_length=256,
         description="userIds whose corrections may say `source: reviewer` (top priority). Anyone else's "
-        "reviewer correction is kept as a user's and counted (the collector's reviewer_downgraded). Empty: no "
-        "reviewers. A userId is what the producer writes: pair this with Kafka ACLs on who may write the topic.",
+        "reviewer correction is kept as a user's and counted (the collector's reviewer_downgraded). A userId is "
+        "what the producer writes, so without reviewTopic this trusts the payload: anyone who may write topic "
+        "can claim a listed userId. With reviewTopic, a reviewer's correction must also arrive there; empty "
+        "then means any principal that may write reviewTopic, and without it, no reviewers.",
     )
     max_corrections_per_user: Optional[int] = Field(
         None,
@@ -132,6 +153,21 @@ class FeedbackSpec(Model):
         "classifier's bucket outside the areas ontask writes (its classifiers' and datasets' folders), which "
         "are never readable by reference.",
     )
+
+    @model_validator(mode="after")
+    def _review_topic_of_its_own(self) -> "FeedbackSpec":
+        if self.review_topic is not None and self.review_topic in (self.topic, self.dead_letters()):
+            raise ValueError("reviewTopic must be a topic of its own: not topic, nor the dead-letter topic")
+        return self
+
+    def topic_for(self, source: str) -> str:
+        """Where a correction from `source` is sent: a reviewer's to reviewTopic when there is
+        one, any other to topic."""
+        return self.review_topic if source == "reviewer" and self.review_topic else self.topic
+
+    def topics(self) -> list[str]:
+        """The topics the collector reads: topic, and reviewTopic when there is one."""
+        return [self.topic, *([self.review_topic] if self.review_topic else [])]
 
     def dead_letters(self) -> str:
         """The dead-letter topic: deadLetterTopic, or <topic>.dead-letter."""

@@ -28,7 +28,7 @@ class Resources(Model):
 class StudentResources(Resources):
     cpu: str = Field("2", pattern=QUANTITY, description="CPU cores per training worker and serving replica.")
     # 1.25 x (interpreter + one host copy of the 3B's bf16 weights, which a checkpoint is written
-    # from) + a default bootstrap's 400 rows at 600k pixels: README, Sizing (bench_3b_shape).
+    # from) + a default bootstrap's 400 rows at 600k pixels: docs/training.md, Sizing (bench_3b_shape).
     memory: str = Field(
         "16Gi",
         pattern=QUANTITY,

@@ -9,6 +9,11 @@ from pydantic import Field, model_validator
 
 from ontask.api.wire import Model
 
+# The environment variable that carries the predictors' bearer token (spec.serving.tokenSecretRef's
+# key `token`) into every process that serves or calls them: the operator sets it, the predictors,
+# the data Job's and the student's judge clients and `ontask agent` read it.
+PREDICT_TOKEN_ENV = "ONTASK_PREDICT_TOKEN"
+
 
 class ServingSpec(Model):
     """The student InferenceService and promotion of candidates."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ontask.store import open_store
@@ -176,9 +177,14 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
             judge = Judge(TransformersBackend.load(args.judge), JudgmentCache() if cache else None, args.judge_mode)
         elif args.judge_url:
+            from ontask.api.serving import PREDICT_TOKEN_ENV
             from ontask.judge.remote import judge_client
 
-            judge = judge_client(args.judge_url, args.judge_runtime, args.judge_model, args.judge_mode, cache)
+            # The operator sets the judge predictor's token (spec.serving.tokenSecretRef) on the data Job.
+            token = os.environ.get(PREDICT_TOKEN_ENV) or None
+            judge = judge_client(
+                args.judge_url, args.judge_runtime, args.judge_model, args.judge_mode, cache, token=token
+            )
         if judge is not None:
             from ontask.judge.remote import image_judge
 

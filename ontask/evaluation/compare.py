@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Sequence, Union
 
 from PIL import Image
 
@@ -121,21 +121,23 @@ def compare(
     sets: dict[str, list[Item]],
     students: dict[str, str],
     judge_uri: Optional[str] = None,
-    hybrid_of: Optional[str] = None,
+    hybrid_of: Union[str, Sequence[str], None] = None,
     pixels: bool = False,
     probabilities: Optional[dict[str, dict[str, list[float]]]] = None,
 ) -> dict[str, dict[str, Any]]:
     """{system: {slice: metrics summary}} for every system on every slice.
 
+    `hybrid_of` (a student's name, or several) also get a row as served, mixed with the verifier.
     The verifier (alone, and in the prompt baseline's task words) scores with the rules of the
-    `hybrid_of` model, the verifier its hybrid mixes in (the built-in rules without one); every
-    student reads its prompts, and its hybrid scores, with its own rules.
+    (first) `hybrid_of` model (the built-in rules without one); every student reads its prompts,
+    and its hybrid scores, with its own rules.
     pixels: also the verifier reading the screenshot alone (OCR), as if no window evidence came.
     probabilities: when given, filled with {system: {slice: P(on-task) per item}}."""
     from ontask.models.classifier import PromptBaseline, StudentClassifier
     from ontask.models.loading import local_copy
 
-    cfg = model_verifier_config(local_copy(students[hybrid_of])) if hybrid_of else builtin_verifier_config()
+    hybrids = [hybrid_of] if isinstance(hybrid_of, str) else list(hybrid_of or [])
+    cfg = model_verifier_config(local_copy(students[hybrids[0]])) if hybrids else builtin_verifier_config()
     results: dict[str, dict[str, Any]] = {}
     if judge_uri:
         baseline = PromptBaseline.load(judge_uri, cfg)
@@ -174,7 +176,7 @@ def compare(
             results[name][s]["latency_ms"] = summary([x.label for x in items], p[s], latencies_ms=latencies[s])[
                 "latency_ms"
             ]
-        if name == hybrid_of:
+        if name in hybrids:
             # As served: the weight `ontask train` fitted on its validation rows. A model without
             # that record gets its weight fitted on the other half of each slice (cross-fitting).
             # Either way a student that learned nothing gets none, and no row scores a weight it chose.

@@ -12,7 +12,7 @@ from typing import Optional
 from ontask.api import Correction, FeedbackSpec, load_spec_file
 from ontask.feedback.collector import Collector
 from ontask.feedback.loop import CycleTrigger, run_feedback
-from ontask.feedback.producer import make_correction, send
+from ontask.feedback.producer import DEFAULT_TOPIC, make_correction, send
 from ontask.feedback.settings import LOCAL_BOOTSTRAP, KafkaSettings
 from ontask.feedback.state import Counts
 from ontask.labels import LABELS
@@ -37,9 +37,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fsend.add_argument("--predicted", choices=list(LABELS), help="what the classifier said")
     fsend.add_argument("--source", default="user", choices=["user", "judge", "reviewer"])
     fsend.add_argument("--id", help="idempotency id (default: a fresh one)")
+    fsend.add_argument("--user-id", help="who made the correction (feedback.reviewers, maxCorrectionsPerUser)")
     fsend.add_argument("--note")
     fsend.add_argument("--bootstrap", help=BOOTSTRAP_HELP)
-    fsend.add_argument("--topic", default="ontask.corrections")
+    fsend.add_argument(
+        "--config",
+        help="the classifier's TaskClassifier (or env:NAME): the correction goes to its feedback.topic, a "
+        "reviewer's to its feedback.reviewTopic when it names one",
+    )
+    fsend.add_argument("--topic", help=f"the topic to send to (default: from --config, or {DEFAULT_TOPIC})")
     fsend.set_defaults(func=_cmd_send)
     fcollect = fb.add_parser(
         "collect",
@@ -49,7 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fcollect.add_argument("--classifier", required=True)
     fcollect.add_argument("--store", required=True, help="s3://bucket/prefix or a folder")
     fcollect.add_argument("--bootstrap", help=BOOTSTRAP_HELP)
-    fcollect.add_argument("--topic", default="ontask.corrections")
+    fcollect.add_argument("--topic", default=DEFAULT_TOPIC)
+    fcollect.add_argument(
+        "--review-topic", help="also read reviewers' corrections from this topic (only there is one a reviewer's)"
+    )
     fcollect.add_argument("--buffer-size", type=int, default=10000)
     fcollect.add_argument("--cycle-every", type=int, default=100)
     fcollect.add_argument("--variants", type=int, default=10, help="variants per correction in a cycle")
@@ -88,15 +97,20 @@ def _cmd_send(args: argparse.Namespace) -> int:
         image_uri=args.image_uri,
         id=args.id,
         source=args.source,
+        user_id=args.user_id,
         windows=windows,
         predicted_label=args.predicted,
         note=args.note,
     )
+    if args.topic:
+        topic = args.topic
+    elif args.config:
+        topic = load_spec_file(args.config).feedback.topic_for(correction.source)
+    else:
+        topic = DEFAULT_TOPIC
     kafka = KafkaSettings.from_env()
-    send(
-        correction, bootstrap=kafka.brokers(args.bootstrap, LOCAL_BOOTSTRAP), topic=args.topic, security=kafka.security
-    )
-    print(f"sent correction {correction.id} for {correction.classifier} to {args.topic}")
+    send(correction, bootstrap=kafka.brokers(args.bootstrap, LOCAL_BOOTSTRAP), topic=topic, security=kafka.security)
+    print(f"sent correction {correction.id} for {correction.classifier} to {topic}")
     return 0
 
 
@@ -109,6 +123,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     else:
         spec = FeedbackSpec(
             topic=args.topic,
+            review_topic=args.review_topic,
             buffer_size=args.buffer_size,
             cycle_every=args.cycle_every,
             variants_per_correction=args.variants,

@@ -1,17 +1,18 @@
 """The feedback collector: corrections from Kafka into the classifier's prioritised buffer in the
 artifact store, at least once from Kafka and exactly once in the buffer.
 
-One collector per classifier, in its own consumer group, reads the feedback topic and keeps the
-records keyed with its classifier's name. Per batch of records:
+One collector per classifier, in its own consumer group, reads the feedback topic (and the
+review topic, when the spec names one) and keeps the records keyed with its classifier's name.
+Per batch of records:
 1. each is validated; an invalid one goes to the dead-letter topic with its reason and its
    original bytes (headers name the reason and the source offset): ontask.feedback.intake;
 2. inline screenshots and the corrections' window evidence are written to the store, a poll's
    in a few large objects (packs), so only references stay: a pack's key and each member's
    byte range in it (ontask.feedback.packs, ontask.feedback.evidence);
 3. duplicates (same id, or the same screenshot for the same task) are dropped and counted;
-4. the buffer, the counts and the next offset of each partition are written to the store as
-   one object (ontask.feedback.state), within spec.feedback.maxStateBytes (the corrections of
-   least value are evicted to keep it there): the point of durability;
+4. the buffer, the counts and the next offset of each topic's partitions are written to the
+   store as one object (ontask.feedback.state), within spec.feedback.maxStateBytes (the
+   corrections of least value are evicted to keep it there): the point of durability;
 5. only then are the Kafka offsets committed.
 A crash between 4 and 5 redelivers records the state already holds: their offsets are below the
 stored ones, so they are skipped, never counted twice. Screenshots past their retention are swept
@@ -39,7 +40,7 @@ from ontask.feedback.intake import Accepted, Intake
 from ontask.feedback.kafka_security import KafkaSecurity
 from ontask.feedback.packs import UPLOAD_THREADS, Packs
 from ontask.feedback.retention import expire_screenshots, sweep_cycle_datasets, sweep_unnamed_packs
-from ontask.feedback.state import CycleProgress, State
+from ontask.feedback.state import CycleProgress, State, offset_key, offset_partition
 from ontask.images import ImageLimits
 from ontask.store import NotFound, Store
 from ontask.store_paths import classifier_prefix, feedback_state_key
@@ -159,10 +160,10 @@ class Collector:
         if self._consumer is not None:
             # Not awaited: the store's offsets, not Kafka's, say where a restarted collector
             # resumes (the group's offsets are for lag monitoring), so a lost commit loses nothing.
+            # Only the topics read now: a review topic since removed from the spec is not.
+            read, topics = [(offset_partition(k, self.spec.topic), o) for k, o in offsets.items()], self.spec.topics()
             self._consumer.commit_async(
-                offsets={
-                    TopicPartition(self.spec.topic, int(p)): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()
-                },
+                offsets={TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in read if t in topics},
                 callback=self._commit_failed,
             )
 
@@ -189,11 +190,14 @@ class Collector:
             self.bootstrap,
             self.security,
             self.group_id,
-            self.spec.topic,
-            stored_offset=lambda partition: self.state.offsets.get(str(partition)),
+            self.spec.topics(),
+            stored_offset=lambda topic, partition: self.state.offsets.get(self._offset_key(topic, partition)),
         )
         bound_dead_letter_retention(self.classifier, self.bootstrap, self.security, self.spec)
         self.intake.producer = dead_letter_producer(self.bootstrap, self.security)
+
+    def _offset_key(self, topic: str, partition: int) -> str:
+        return offset_key(topic, partition, self.spec.review_topic)
 
     def close(self) -> None:
         """Disconnect. A state write in flight is waited for (not committed): whoever reloads the
@@ -222,10 +226,10 @@ class Collector:
         accepted: list[Accepted] = []
         packs = Packs(self.store, self.prefix, now, self._uploads)
         for r in records:
-            stored = state.offsets.get(str(r.partition), 0)
-            if r.offset < stored:
+            where = self._offset_key(r.topic, r.partition)
+            if r.offset < state.offsets.get(where, 0):
                 continue  # already in the durable state (redelivered after a crash)
-            state.offsets[str(r.partition)] = r.offset + 1
+            state.offsets[where] = r.offset + 1
             a = self.intake.validate(r, state)
             if a is None:
                 continue

@@ -1,4 +1,5 @@
-"""The collector's Kafka clients: the consumer of the feedback topic, which resumes where the
+"""The collector's Kafka clients: the consumer of the feedback topics (corrections, and reviews
+where the spec names a review topic), which resumes where the
 store says (not where Kafka's committed offsets say), and the dead-letter producer."""
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ def feedback_consumer(
     bootstrap: str,
     security: KafkaSecurity,
     group_id: str,
-    topic: str,
-    stored_offset: Callable[[int], Optional[int]],
+    topics: list[str],
+    stored_offset: Callable[[str, int], Optional[int]],
 ) -> KafkaConsumer:
-    """A consumer of `topic` in `group_id` that commits nothing itself; each partition it is
-    assigned starts at `stored_offset(partition)` when that is not None."""
+    """A consumer of `topics` in `group_id` that commits nothing itself; each partition it is
+    assigned starts at `stored_offset(topic, partition)` when that is not None."""
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
         **security.client_kwargs(),
@@ -47,11 +48,11 @@ def feedback_consumer(
             # The store, not Kafka's committed offset, says what is done: a crash after the
             # state was written but before the commit must not reprocess those records.
             for tp in assigned:
-                stored = stored_offset(tp.partition)
+                stored = stored_offset(tp.topic, tp.partition)
                 if stored is not None:
                     consumer.seek(tp, stored)
 
-    consumer.subscribe([topic], listener=SeekToStored())
+    consumer.subscribe(topics, listener=SeekToStored())
     return consumer
 
 

@@ -134,20 +134,30 @@ class Intake:
         except Exception as e:  # noqa: BLE001 - an unforeseen failure is this record's, not the topic's
             self.dead_letter(record, "unreadable", f"{type(e).__name__}: {e}", state)
             return None
-        if c.source == "reviewer" and c.user_id not in self.spec.reviewers:
-            # Whoever writes the topic may claim to be a reviewer: only the spec's may (top
-            # priority in the buffer); anyone else's correction counts as a user's.
-            c = c.model_copy(update={"source": "user"})
-            state.counts.reviewer_downgraded += 1
-            log.info(
-                "collector %s: correction %s: source reviewer from userId %r not in feedback.reviewers; kept as "
-                "a user's",
-                self.classifier,
-                c.id,
-                c.user_id,
-            )
+        if c.source == "reviewer":
+            refused = self.not_a_reviewer(record.topic, c)
+            if refused is not None:
+                # Only a reviewer gets top priority in the buffer; anyone else's correction counts
+                # as a user's.
+                c = c.model_copy(update={"source": "user"})
+                state.counts.reviewer_downgraded += 1
+                log.info(
+                    "collector %s: correction %s: source reviewer %s; kept as a user's", self.classifier, c.id, refused
+                )
         evidence = encode_evidence([w.wire() for w in c.windows]) if c.windows else None
         return Accepted(record, c, image, digest, near, evidence)
+
+    def not_a_reviewer(self, topic: str, c: Correction) -> Optional[str]:
+        """Why a correction that says `source: reviewer`, read from `topic`, is not a reviewer's,
+        or None when it is. With a review topic, the broker's ACLs say who wrote it: it must have
+        arrived there (and its userId be listed when feedback.reviewers is set). Without one, the
+        payload's userId alone decides: whoever may write the topic may write a listed one."""
+        review_topic, reviewers = self.spec.review_topic, self.spec.reviewers
+        if review_topic is not None and topic != review_topic:
+            return f"on {topic}, not on the review topic {review_topic}"
+        if (review_topic is None or reviewers) and c.user_id not in reviewers:
+            return f"from userId {c.user_id!r} not in feedback.reviewers"
+        return None
 
     def dead_letter(self, record, reason: str, detail: str, state: State) -> None:
         """Send the record to the dead-letter topic with its reason and wait for the broker's

@@ -18,6 +18,18 @@ from ontask.feedback.buffer import Buffer, Entry
 SHED_SLACK = 64  # bytes
 
 
+def offset_key(topic: str, partition: int, review_topic: Optional[str]) -> str:
+    """A partition's key in State.offsets: the review topic's as <topic>/<partition> (a topic name
+    has no slash), the corrections topic's by number alone (the layout earlier collectors wrote)."""
+    return f"{topic}/{partition}" if topic == review_topic else str(partition)
+
+
+def offset_partition(key: str, corrections_topic: str) -> tuple[str, int]:
+    """The topic and partition of an offset_key."""
+    topic, _, partition = key.rpartition("/")
+    return topic or corrections_topic, int(partition)
+
+
 class Counts(BaseModel):
     """What became of the records the collector read (status.feedback reports them)."""
 
@@ -33,7 +45,11 @@ class Counts(BaseModel):
     other_classifier: int = 0
     screenshots_expired: int = 0
     cycle_datasets_expired: int = 0
-    reviewer_downgraded: int = Field(0, description="source: reviewer from a userId not in feedback.reviewers.")
+    reviewer_downgraded: int = Field(
+        0,
+        description="source: reviewer kept as a user's: from a userId not in feedback.reviewers, or (with "
+        "feedback.reviewTopic) not on the review topic.",
+    )
     over_user_cap: int = Field(
         0, description="Dead-lettered: the user's feedback.maxCorrectionsPerUser was reached this cycle."
     )
@@ -57,7 +73,10 @@ class State(BaseModel):
 
     buffer: Buffer
     counts: Counts = Field(default_factory=Counts)
-    offsets: dict[str, int] = Field(default_factory=dict, description="Partition -> next offset to process.")
+    offsets: dict[str, int] = Field(
+        default_factory=dict,
+        description="Next offset to process of each partition read (keys: offset_key).",
+    )
     cycle: CycleProgress = Field(default_factory=CycleProgress)
     dead_letter_reasons: dict[str, int] = Field(default_factory=dict)
 

@@ -3,7 +3,7 @@ whichever file `ontask train --config` is handed (a TaskClassifier, a bare spec,
 
 The plan that ontask grew from gives verl users ``config/task_classifier_grpo.yaml`` with
 ``judge_config.yaml`` and ``verifier_config.yaml`` beside it. This module maps every key of
-those files onto the spec (the table is :data:`KEYS`, printed in the README), and refuses a file
+those files onto the spec (the table is :data:`KEYS`, printed in docs/verl.md), and refuses a file
 with any key it cannot honour, naming each one: a setting is never dropped without a word.
 """
 
@@ -96,7 +96,7 @@ KEYS: dict[str, tuple[Optional[str], Callable[[Any], Any]]] = {
     "algorithm.entropy_bonus_coef": ("training.entropyCoef", _same),
 }
 
-# What each key means where the mapping alone does not say it (README table).
+# What each key means where the mapping alone does not say it (docs/verl.md's table).
 NOTES = {
     "model.device_map": "only `auto`: ontask places the model itself (the GPU when there is one)",
     "trainer.semi_online_learning.enable": "`false` trains on-policy (`training.syncSteps: 1`); corrections are still "
@@ -160,7 +160,7 @@ def spec_from_verl(
     set_by: dict[str, str] = {}
     for key, value in merged.items():
         if key not in KEYS:
-            problems.append(f"{key}: not supported by ontask (see the README's verl mapping)")
+            problems.append(f"{key}: not supported by ontask (see the verl mapping in docs/verl.md)")
             continue
         target, convert = KEYS[key]
         try:
@@ -242,7 +242,7 @@ def task_classifier_yaml(training: VerlTraining, name: str) -> str:
 
 
 def mapping_markdown() -> str:
-    """The README's table: each verl key, the spec field it sets, and what else to know."""
+    """docs/verl.md's table: each verl key, the spec field it sets, and what else to know."""
     lines = ["| verl key | TaskClassifier field | note |", "|---|---|---|"]
     for key, (target, _) in KEYS.items():
         lines.append(f"| `{key}` | {f'`spec.{target}`' if target else '-'} | {NOTES.get(key, '')} |")

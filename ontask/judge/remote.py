@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import base64
 import io
-import os
 from typing import Any, Callable, Optional, Protocol
 
 import requests
@@ -32,12 +31,10 @@ class JudgeClient(Protocol):
 class HttpJudgeClient:
     """The judge predictor over KServe v1 HTTP (`ontask serve judge`, runtime transformers)."""
 
-    def __init__(self, base_url: str, model: str = "judge", timeout: float = 60.0):
+    def __init__(self, base_url: str, model: str = "judge", timeout: float = 60.0, token: Optional[str] = None):
         self.url = f"{base_url.rstrip('/')}/v1/models/{model}:predict"
         self.timeout = timeout
         self.session = requests.Session()
-        # The judge predictor of the same classifier takes the same token (spec.serving.auth).
-        token = os.environ.get("ONTASK_PREDICT_TOKEN")
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
 
@@ -79,14 +76,17 @@ def judge_client(
     model: str = "judge",
     mode: str = "preference",
     cache: bool = True,
+    token: Optional[str] = None,
 ) -> JudgeClient:
     """The client of the judge service at `url` (its base URL, as KServe routes it), speaking the
-    protocol of its runtime (see the module's docstring)."""
+    protocol of its runtime (see the module's docstring). `token`: the bearer token an `ontask
+    serve judge` predictor requires (spec.serving.tokenSecretRef: the same as the student's); a
+    vllm judge is KServe's own server, which takes none (the chart's NetworkPolicy guards it)."""
     if runtime not in {r.value for r in JudgeRuntime}:
         raise ValueError(f"judge runtime {runtime!r}: use one of {', '.join(r.value for r in JudgeRuntime)}")
     runtime = JudgeRuntime(runtime)
     if runtime == JudgeRuntime.transformers:
-        return HttpJudgeClient(url, model)
+        return HttpJudgeClient(url, model, token=token)
     return OpenAIJudgeClient(f"{url.rstrip('/')}/openai", model, mode, cache)
 
 

@@ -73,16 +73,6 @@ class StudentClassifier:
         return torch.softmax(pair, dim=1)[:, 0].tolist()
 
 
-BASELINE_INSTRUCTIONS = """You are a productivity assistant. You look at a screenshot of a person's desktop and decide
-whether what they are doing serves their current task. Think about the focused window first: its
-application, its title and the page it shows. Documentation, code editors, terminals, issue trackers,
-spreadsheets and mail about the task count as on-task. Social media, video sites, games, shopping and
-news unrelated to the task count as off-task, even when the task is mentioned in another window. Chat
-is on-task only when the conversation is about the task. A short look at a reference page that helps
-with the task is on-task. When several windows are visible, the focused one decides. Reply with
-exactly one word: on-task or off-task."""
-
-
 def answer_budget(tokenizer) -> int:
     """The tokens a real instruction-tuned model generates for its answer: the longer label's
     tokens and the end token. (A random tiny model never emits the end token, so it would run to
@@ -91,10 +81,12 @@ def answer_budget(tokenizer) -> int:
 
 
 class PromptBaseline:
-    """The "prompt engineering" baseline: the same model class, a long instruction prompt, and
-    the label generated as free text (greedy), parsed from the words it writes. It generates at
-    most `max_new_tokens` (default: what a real model's answer takes, answer_budget). Its prompt's
-    task words are read with `verifier_config` (those of the systems it is compared with)."""
+    """The "prompt engineering" baseline: the same model class asked what the judge asks (the
+    screenshot, the window evidence, the task and the question, as a user of prompting would ask
+    it, nothing added), the label generated as free text (greedy) and parsed from the words it
+    writes. It generates at most `max_new_tokens` (default: what a real model's answer takes,
+    answer_budget). Its prompt's task words are read with `verifier_config` (those of the systems
+    it is compared with)."""
 
     def __init__(self, model, processor, verifier_config: VerifierConfig, max_new_tokens: Optional[int] = None):
         self.model, self.processor = model, processor
@@ -110,16 +102,18 @@ class PromptBaseline:
         model, processor = load_vlm(uri, **kwargs)
         return cls(model, processor, verifier_config, max_new_tokens)
 
+    def prompts(self, tasks: Sequence[str], windows: Sequence[Optional[list[Mapping]]]) -> list[str]:
+        """The templated prompts: the judge's question (ontask.prompt), the student's too."""
+        return [chat_prompt(self.processor, prompt_text(t, w, self.verifier_config)) for t, w in zip(tasks, windows)]
+
     def p_on_task(
         self, images: Sequence[Image.Image], tasks: Sequence[str], windows: Sequence[Optional[list[Mapping]]]
     ) -> list[float]:
         """1.0 / 0.0 when the generated text names a label, 0.5 when it names neither."""
-        texts = [
-            chat_prompt(self.processor, f"{BASELINE_INSTRUCTIONS}\n{prompt_text(t, w, self.verifier_config)}")
-            for t, w in zip(tasks, windows)
-        ]
         images = [fit_for(im, self.processor.image_processor) for im in images]
-        inputs = self.processor(text=texts, images=images, padding=True, return_tensors="pt").to(self.model.device)
+        inputs = self.processor(text=self.prompts(tasks, windows), images=images, padding=True, return_tensors="pt").to(
+            self.model.device
+        )
         with self._lock, torch.inference_mode():
             self.model.model.rope_deltas = None
             out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)

@@ -51,10 +51,9 @@ def api_client() -> k8s.ApiClient:
     return _api
 
 
-def context_for(meta, spec: TaskClassifierSpec, settings: Optional[OperatorSettings] = None) -> Context:
-    """The classifier's context, with the installation's settings (the chart's, from the
-    operator's environment)."""
-    settings = settings or OperatorSettings.from_env()
+def context_for(meta, spec: TaskClassifierSpec, settings: OperatorSettings) -> Context:
+    """The classifier's context, with the installation's settings (the chart's, which the
+    operator read from its environment once, at start)."""
     return Context(
         name=meta["name"],
         namespace=meta["namespace"],

@@ -11,6 +11,7 @@ from typing import Any, Optional
 from kubernetes import client as k8s
 
 from ontask.api import GROUP, JudgeRuntime, Resources
+from ontask.api.serving import PREDICT_TOKEN_ENV
 from ontask.operator.context import Context
 from ontask.operator.names import child_name
 from ontask.operator.pods import (
@@ -77,7 +78,10 @@ def data_job(ctx: Context, dataset: str) -> dict[str, Any]:
         name="data",
         image=ctx.image,
         args=args + ["--config", f"env:{SPEC_ENV}"],
-        env=ctx.env_vars() + [spec_env(ctx)],
+        # It labels through the judge predictor, which wants the predictors' token.
+        env=ctx.env_vars()
+        + [spec_env(ctx)]
+        + (_token_env(ctx) if ctx.spec.judge.enabled and source != "synthetic" else []),
         resources=resource_requirements(0, ctx.spec.data.resources),
         security_context=CONTAINER_SECURITY,
         volume_mounts=[pvc[1]] if pvc else None,
@@ -265,12 +269,12 @@ def _isvc_annotations(ctx: Context, role: str, model_version: str) -> dict[str, 
 
 def _token_env(ctx: Context) -> list[k8s.V1EnvVar]:
     """The predictors' bearer token, from the Secret spec.serving.tokenSecretRef names (key
-    `token`): the server requires it, the student's judge client sends it."""
+    `token`): the server requires it; the student's judge client and the data Job's send it."""
     name = ctx.spec.serving.token_secret_ref
     if not name:
         return []
     ref = k8s.V1SecretKeySelector(name=name, key="token")
-    return [k8s.V1EnvVar(name="ONTASK_PREDICT_TOKEN", value_from=k8s.V1EnvVarSource(secret_key_ref=ref))]
+    return [k8s.V1EnvVar(name=PREDICT_TOKEN_ENV, value_from=k8s.V1EnvVarSource(secret_key_ref=ref))]
 
 
 def inference_service(

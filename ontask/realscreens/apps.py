@@ -14,7 +14,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from ontask.agent.x11 import X11Desktop, X11Window
+from ontask.agent.desktop import DesktopWindow
+from ontask.agent.x11 import X11Desktop
 from ontask.realscreens.desktop import VirtualDesktop, stop_all
 from ontask.realscreens.pages import document, url_of, video_frame
 from ontask.realscreens.plan import Shot
@@ -53,7 +54,7 @@ class Capture:
     """One shot's screenshot with the windows as the agent reads them and the wait for drawing."""
 
     image: Image.Image
-    windows: list[X11Window]  # the visible windows, bottom to top
+    windows: list[DesktopWindow]  # the visible windows, bottom to top
     waited: float  # seconds from placing the windows until the desktop finished drawing
     still: bool  # False: the wait gave up while the desktop was still busy
 
@@ -133,7 +134,7 @@ class AppDriver:
             return ["xboard", "-ncp"] if m.name == "xboard" else [m.name]  # -ncp: no chess engine to start
         raise ValueError(f"unknown material kind {m.kind}")
 
-    def open(self, m: Material, timeout: float = 45.0) -> X11Window:
+    def open(self, m: Material, timeout: float = 45.0) -> DesktopWindow:
         """Start the material's application and wait for its new window (the title settled)."""
         before = {w.wid for w in self.x.windows()}
         self.procs.append(self.desk.spawn(self.argv(m), cwd=str(self.files)))
@@ -162,7 +163,7 @@ class AppDriver:
         ):
             time.sleep(0.1)
 
-    def place(self, wins: list[X11Window], layout: str) -> None:
+    def place(self, wins: list[DesktopWindow], layout: str) -> None:
         """Move and resize the windows as the layout ("full", "split" or "cascade") puts them."""
         w, h = self.desk.size
         title = 20  # openbox's title bar: place frames so the client areas fit the screen

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 from PIL import Image
 
-from ontask.agent.x11 import X11Window
+from ontask.agent.desktop import DesktopWindow
 from ontask.labels import OFF, ON
 from ontask.realscreens.apps import PROGRAMS, AppDriver, Capture
 from ontask.realscreens.desktop import VirtualDesktop, missing_programs
@@ -60,7 +60,7 @@ def set_fingerprint(seed: int = 0) -> str:
     return h.hexdigest()[:12]
 
 
-def _url_of(win: X11Window, shot: Shot) -> Optional[str]:
+def _url_of(win: DesktopWindow, shot: Shot) -> Optional[str]:
     for m in shot.windows:
         if m.kind in (PAGE, CHAT) and m.title in win.title:
             return url_of(m)

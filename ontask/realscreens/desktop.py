@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ontask.agent.x11 import DesktopUnavailable, X11Desktop
+from ontask.agent.desktop import DesktopUnavailable
+from ontask.agent.x11 import X11Desktop
 
 REQUIRED = ("Xvfb", "openbox")
 BUS_DAEMON = "dbus-daemon"  # optional: without it the programs get a bus address that leads nowhere

@@ -239,7 +239,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "role",
         choices=["student", "judge", "prompt-baseline"],
-        help="prompt-baseline: the same model answering a long instruction by free text (for comparison)",
+        help="prompt-baseline: the same model asked the judge's question, answering by free text (for comparison)",
     )
     p.add_argument(
         "--model-uri",
@@ -281,7 +281,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--token-env",
         help="environment variable holding the bearer token every request but a health probe must carry "
         "(default ONTASK_PREDICT_TOKEN; unset or empty: no authentication; the operator sets it from "
-        "spec.serving.auth.tokenSecretRef)",
+        "spec.serving.tokenSecretRef)",
     )
     p.add_argument(
         "--metrics-port",
@@ -357,7 +357,14 @@ def build_models(args: argparse.Namespace, settings: ServingSettings) -> list:
 
         judge = args.judge_settings
         loop = DisagreementLoop(
-            judge_client(args.judge_url, args.judge_runtime, args.judge_model, judge.mode.value, judge.cache),
+            judge_client(
+                args.judge_url,
+                args.judge_runtime,
+                args.judge_model,
+                judge.mode.value,
+                judge.cache,
+                token=settings.bearer_token(),  # the judge of the same classifier takes the same token
+            ),
             kafka_publisher(bootstrap, args.feedback_topic, settings.kafka.security),
             min_confidence=args.correction_min_confidence,
             model_name=args.name or "student",

@@ -10,13 +10,10 @@ from typing import Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from ontask.api.serving import PREDICT_TOKEN_ENV
 from ontask.feedback.settings import KafkaSettings
 from ontask.store import S3Config, s3_config_from_env, s3_endpoint_from_env
 
-# Where a predictor's token comes from (unless --token-env names another variable): the operator
-# sets it from the Secret that spec.serving.auth.tokenSecretRef names; the agent and the judge
-# client send the same variable's value.
-TOKEN_ENV = "ONTASK_PREDICT_TOKEN"
 IMAGE_BUCKET_ENV = "ONTASK_S3_BUCKET"
 
 
@@ -40,7 +37,7 @@ class ServingSettings(BaseModel):
             kafka=KafkaSettings.from_env(environ),
             s3=s3_config_from_env() if s3_endpoint_from_env() else None,
             image_bucket=environ.get(IMAGE_BUCKET_ENV) or "ontask",
-            token=environ.get(token_env or TOKEN_ENV) or None,
+            token=environ.get(token_env or PREDICT_TOKEN_ENV) or None,
         )
 
     def bearer_token(self) -> Optional[str]:

@@ -14,7 +14,7 @@ def add_arguments(train: argparse.ArgumentParser) -> None:
         "--config",
         required=True,
         help="a TaskClassifier YAML (its spec sets the run), or the verl "
-        "plan's task_classifier_grpo.yaml (see the README)",
+        "plan's task_classifier_grpo.yaml (see docs/verl.md)",
     )
     train.add_argument("--store", default="out/store", help="store: a folder or s3://bucket/prefix")
     train.add_argument("--classifier", required=True, help="classifier name (prefix of its artifacts)")
