@@ -13,6 +13,7 @@ from ontask.data import write_version
 from ontask.data.generate import example_at
 from ontask.feedback.buffer import Entry
 from ontask.feedback.cycle import assemble_cycle
+from ontask.feedback.evidence import encode_evidence
 from ontask.images import encode_png, sha256
 from ontask.store import LocalStore
 
@@ -37,8 +38,10 @@ def prepare(workdir: Path) -> None:
         png = encode_png(ex.image.resize(FULL_HD))
         key = f"classifiers/bench/feedback/screenshots/{sha256(png)}.png"
         store.put_bytes(key, png, "image/png")
+        evidence = f"classifiers/bench/feedback/windows/c{i}.json"
+        store.put_bytes(evidence, encode_evidence(ex.windows))
         entries.append(
-            Entry(f"c{i}", f"k{i}", sha256(png), key, ex.task, ex.label, "user", time.time(), windows=ex.windows)
+            Entry(f"c{i}", f"k{i}", sha256(png), key, ex.task, ex.label, "user", time.time(), evidence_key=evidence)
         )
     (workdir / "entries.json").write_text(json.dumps([e.__dict__ for e in entries]))
 

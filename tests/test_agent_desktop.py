@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Callable
 
+import numpy as np
 import pytest
 
 from ontask.agent.desktop import Desktop, DesktopUnavailable, open_desktop
@@ -21,6 +24,7 @@ from ontask.agent.swayipc import SwayIPC
 from ontask.agent.x11 import X11Desktop
 from ontask.api import FeedbackSpec
 from ontask.feedback import Collector
+from ontask.feedback.evidence import read_evidence
 from ontask.feedback.messages import parse_correction
 from ontask.realscreens.desktop import VirtualDesktop
 from ontask.store import S3Store
@@ -43,6 +47,8 @@ class Scene:
     env: dict[str, str]  # the session's variables, for `ontask agent`
     notes_app: str  # Mousepad as the desktop names it: its WM_CLASS on X11, its app_id on Wayland
     tiled: bool  # the window manager tiles the windows side by side
+    spawn: Callable[[list[str]], subprocess.Popen]  # start a program on the desktop
+    focus: Callable[[str], None]  # give the window of this title the focus
 
 
 def _bring_up(spawn, reader: Desktop, notes: str, notes_app: str) -> None:
@@ -64,7 +70,11 @@ def desktop(request, tmp_path_factory):
         notes.write_text(NOTES)
         with VirtualDesktop() as desk, X11Desktop(desk.display) as x:
             _bring_up(desk.spawn, x, str(notes), "Mousepad")
-            yield Scene(x, desk.size, {"DISPLAY": desk.display}, "Mousepad", tiled=False)
+
+            def focus(title: str) -> None:
+                x.activate(next(w.wid for w in x.windows() if w.title == title))
+
+            yield Scene(x, desk.size, {"DISPLAY": desk.display}, "Mousepad", False, desk.spawn, focus)
     else:
         # Scale 2: sway's rectangles are in logical pixels, the screenshot in the output's.
         with HeadlessSway(1280, 800, scale=2) as sway:
@@ -72,7 +82,12 @@ def desktop(request, tmp_path_factory):
             with open_desktop(environ=session) as reader:
                 assert isinstance(reader, SwayDesktop)
                 _bring_up(sway.spawn, reader, str(sway.write("lunch_plans.txt", NOTES)), "mousepad")
-                yield Scene(reader, sway.size, session, "mousepad", tiled=True)
+
+                def focus(title: str) -> None:
+                    with SwayIPC(sway.ipc_socket) as ipc:
+                        ipc.command(f'[title="^{re.escape(title)}$"] focus')
+
+                yield Scene(reader, sway.size, session, "mousepad", True, sway.spawn, focus)
 
 
 def _cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -176,7 +191,45 @@ def test_an_answer_over_http_and_its_correction_on_kafka_and_in_the_buffer(
         c.predicted_label,
         "v7",
     )
-    assert entry.windows[-1]["title"] == FOCUSED_TITLE
+    assert read_evidence(store, entry)[-1]["title"] == FOCUSED_TITLE
+
+
+def test_a_password_manager_in_the_background_is_blanked_with_its_frame_and_its_title_never_sent(desktop):
+    from ontask.agent.capture import BLANK, Privacy, read_desktop
+
+    reader, vault = desktop.reader, "bank.kdbx - KeePassXC"
+    # An xterm that calls itself KeePassXC (WM_CLASS, under XWayland too) and paints itself red:
+    # what a real one shows stands out in the pixels.
+    proc = desktop.spawn(["xterm", "-class", "KeePassXC", "-T", vault, "-bg", "red"])
+    try:
+        wait_for(lambda: any(w.title == vault for w in reader.windows()), 60, "the password manager's window")
+        if isinstance(reader, X11Desktop):  # openbox stacks; sway tiles it beside the others
+            reader.move_resize(next(w.wid for w in reader.windows() if w.title == vault), 700, 400, 400, 250)
+        desktop.focus(FOCUSED_TITLE)
+        wait_for(
+            lambda: any(w.title == FOCUSED_TITLE and w.focused for w in reader.windows()),
+            30,
+            "the xterm in front",
+        )
+        time.sleep(0.5)  # the last frame drawn
+        manager = next(w for w in reader.windows() if w.title == vault)
+        left, top, width, height = manager.bounds()
+        assert manager.app == "KeePassXC" and top < manager.geometry[1]  # its title bar is part of it
+        raw = np.asarray(reader.screenshot())
+        assert (raw[top : top + height, left : left + width] == (255, 0, 0)).all(axis=2).any()  # red shows
+
+        capture = read_desktop(reader, Privacy.of(max_pixels=10**8))
+        shot = np.asarray(capture.image)
+        assert (shot[max(0, top) : top + height, max(0, left) : left + width] == BLANK).all()
+        outside = np.ones(shot.shape[:2], dtype=bool)
+        outside[max(0, top) : top + height, max(0, left) : left + width] = False
+        assert not (shot[outside] == BLANK).all(axis=1).all()  # the rest of the screen is still there
+        assert "KeePassXC" not in json.dumps(capture.windows)
+        assert capture.windows[-1]["title"] == FOCUSED_TITLE
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        wait_for(lambda: all(w.title != vault for w in reader.windows()), 30, "the password manager to close")
 
 
 def test_on_two_sway_outputs_of_different_scales_each_window_is_where_the_screenshot_shows_it():

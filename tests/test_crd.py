@@ -132,6 +132,8 @@ NON_DEFAULT = {
     "feedback.deadLetterTopic": "team-a.corrections.rejected",
     "feedback.reviewers": ["alice@team-a", "qa-console"],
     "feedback.screenshotUriPrefixes": ["s3://captures/team-a/", "s3://captures/shared/"],
+    "feedback.maxEvidenceBytes": 65_536,
+    "feedback.maxStateBytes": 128 * 1024 * 1024,
     "storage.endpoint": "https://s3.eu-west-1.amazonaws.com",
     "storage.bucket": "team-a-models",
     "storage.secretRef": "team-a-s3",

@@ -12,6 +12,7 @@ from ontask.evaluation.evaluate import gate_sets
 from ontask.evaluation.gate import is_regression_row
 from ontask.feedback.buffer import Entry
 from ontask.feedback.cycle import assemble_cycle, correction_split, next_cycle_open, write_decision
+from ontask.feedback.evidence import encode_evidence
 from ontask.store import LocalStore
 
 
@@ -59,7 +60,10 @@ def _entries(store, n: int) -> list[Entry]:
     for k, ex in enumerate(generate(n, seed=7)):
         key = f"feedback/shot-{k}.png"
         store.put_bytes(key, encode_png(ex.image), "image/png")
-        out.append(Entry(f"corr-{k}", f"c{k}", f"h{k}", key, ex.task, ex.label, "user", 0.0, ex.windows))
+        store.put_bytes(f"feedback/windows-{k}.json", encode_evidence(ex.windows))
+        out.append(
+            Entry(f"corr-{k}", f"c{k}", f"h{k}", key, ex.task, ex.label, "user", 0.0, f"feedback/windows-{k}.json")
+        )
     return out
 
 

@@ -23,6 +23,7 @@ from PIL import Image
 from ontask.api import FeedbackSpec
 from ontask.data import read_version
 from ontask.feedback import Collector, encode_correction, make_correction
+from ontask.feedback.evidence import read_evidence
 from ontask.feedback.retention import sweep_cycle_datasets
 from ontask.feedback.state import Counts, CycleProgress
 from ontask.images import ImageLimits
@@ -264,7 +265,9 @@ def test_a_correction_from_kafkas_console_producer_is_accepted(kafka_bootstrap, 
         collector.close()
     (entry,) = collector.state.buffer.entries.values()
     assert entry.id == "console-1" and entry.source == "reviewer" and entry.label == "on-task"
-    assert entry.windows[0]["url"] == "https://github.com/x/pull/12"
+    assert read_evidence(store, entry)[0]["url"] == "https://github.com/x/pull/12"
+    # In the store beside the screenshot, not in the state.
+    assert b"github.com" not in store.get_bytes("classifiers/fb-test/feedback/state.json")
 
 
 def test_a_cycle_writes_corrections_variants_and_replay_as_a_dataset_version(kafka_bootstrap, s3_config):

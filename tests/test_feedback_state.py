@@ -1,6 +1,7 @@
 """The collector's durable state across an upgrade: a state.json that a running deployment wrote
-before the state became typed is read whole, a collector started on it resumes where it stopped,
-and what it writes back keeps the same layout (the operator of either version reads it)."""
+before the state became typed is read whole, a collector started on it resumes where it stopped
+and moves the windows it kept inline into the store, and what it writes back keeps the same
+layout otherwise (the operator of either version reads it)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from PIL import Image
 
 from ontask.api import FeedbackSpec
 from ontask.feedback import Collector, encode_correction, make_correction
+from ontask.feedback.evidence import read_evidence
 from ontask.feedback.state import State
 from ontask.store import LocalStore
 from ontask.store_paths import classifier_prefix, feedback_state_key
@@ -35,19 +37,28 @@ STATE_BEFORE_TYPES = (
 )
 
 
-def test_a_state_written_before_the_types_is_read_whole_and_written_back_in_the_same_layout():
+def test_a_state_written_before_the_types_is_read_whole_and_written_back_in_the_same_layout_without_windows():
     state = State.from_json(STATE_BEFORE_TYPES.encode(), capacity=100)
     assert state.offsets == {"0": 7, "1": 2}
     assert (state.counts.buffered, state.counts.dead_lettered, state.counts.over_user_cap) == (2, 3, 1)
     assert (state.cycle.number, state.cycle.new, state.cycle.by_user) == (1, 1, {"alice": 1})
     assert state.dead_letter_reasons == {"bad-json": 2, "user-cap": 1}
     first, second = state.buffer.entries.values()
-    assert (first.image_range, first.user_id, first.windows[0]["title"]) == ([0, 5120], "alice", "YouTube")
+    assert (first.image_range, first.user_id) == ([0, 5120], "alice")
+    assert state.buffer.inline_windows == {"c-1": [WINDOW]}  # for the collector to move into the store
     assert (second.image_key, second.cycle) == (None, 1)
     assert state.buffer.is_duplicate("new-id", "k1")  # what it has seen stays seen
     # What status.feedback shows for it.
     assert state.observed_counts()["buffered"] == 2 and state.observed_counts()["pending"] == 1
-    assert json.loads(state.to_json()) == json.loads(STATE_BEFORE_TYPES)
+    expected = json.loads(STATE_BEFORE_TYPES)
+    for e in expected["buffer"]["entries"]:
+        del e["windows"]
+        e.update(evidence_key=None, evidence_range=None)
+    expected["counts"]["evicted_for_size"] = 0  # counted since
+    assert json.loads(state.to_json()) == expected
+
+
+WINDOW = {"app": "Firefox", "title": "YouTube", "url": "https://youtube.com", "focused": True}
 
 
 def test_an_older_state_without_the_later_counts_reads_them_as_zero():
@@ -103,7 +114,10 @@ def test_a_collector_started_on_that_state_resumes_where_it_stopped(tmp_path):
     finally:
         collector.close()
     assert added == 1 and dead.reasons == ["user-cap"]
-    saved = json.loads(store.get_bytes(feedback_state_key(classifier_prefix("desk"))))
+    stored = store.get_bytes(feedback_state_key(classifier_prefix("desk")))
+    assert b"windows" not in stored and b"YouTube" not in stored
+    assert read_evidence(store, collector.state.buffer.entries["c-1"]) == [WINDOW]
+    saved = json.loads(stored)
     assert saved["offsets"] == {"0": 9, "1": 2}
     assert saved["counts"]["buffered"] == 3 and saved["counts"]["over_user_cap"] == 2
     assert saved["cycle"] == {"number": 1, "new": 2, "first_new_at": 1700000000.5, "by_user": {"alice": 1, "bob": 1}}

@@ -38,6 +38,17 @@ def test_the_agent_keeps_its_last_answer_in_the_user_s_state_folder_and_never_pr
     assert AgentSettings.from_env({}).predictor == "http://127.0.0.1:8080"
 
 
+def test_the_agent_never_captures_password_managers_unless_its_list_is_replaced():
+    from ontask.agent.capture import DEFAULT_NEVER_CAPTURE
+
+    assert AgentSettings.from_env({}).never_capture_rules() == list(DEFAULT_NEVER_CAPTURE)
+    added = AgentSettings.from_env({"ONTASK_ALSO_NEVER_CAPTURE": "signal, title:payroll"})
+    assert added.never_capture_rules() == [*DEFAULT_NEVER_CAPTURE, "signal", "title:payroll"]
+    replaced = AgentSettings.from_env({"ONTASK_NEVER_CAPTURE": "signal", "ONTASK_ALSO_NEVER_CAPTURE": "gimp"})
+    assert replaced.never_capture_rules() == ["signal", "gimp"]
+    assert AgentSettings.from_env({"ONTASK_NEVER_CAPTURE": "none"}).never_capture_rules() == []
+
+
 def test_a_predictor_reads_its_token_from_the_variable_its_command_line_names():
     env = {"ONTASK_PREDICT_TOKEN": "default-token", "MY_TOKEN": "mine", "ONTASK_S3_BUCKET": "shots"}
     assert ServingSettings.from_env(env).bearer_token() == "default-token"

@@ -15,8 +15,10 @@ from ontask.cli_inputs import http_url
 from ontask.labels import LABELS
 
 
-def _privacy(args: argparse.Namespace) -> Privacy:
-    never = [a for item in args.never_capture or [] for a in item.split(",")]
+def _privacy(args: argparse.Namespace, settings: AgentSettings) -> Privacy:
+    """The settings' never-capture rules, and the command line's added to them."""
+    added = [a for item in args.never_capture or [] for a in item.split(",")]
+    never = settings.never_capture_rules() + added
     return Privacy.of(titles=not args.no_titles, never_capture=never, max_pixels=args.max_pixels)
 
 
@@ -32,7 +34,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     settings = AgentSettings.from_env()
     predictor, token, folder = args.predictor or settings.predictor, settings.token(), settings.state_dir()
-    privacy = _privacy(args)
+    privacy = _privacy(args, settings)
     with open_desktop(args.display) as desktop:
         while True:
             try:
@@ -74,10 +76,11 @@ def _cmd_windows(args: argparse.Namespace) -> int:
     from ontask.agent.capture import visible_evidence
     from ontask.agent.desktop import open_desktop
 
+    privacy = _privacy(args, AgentSettings.from_env())
     with open_desktop(args.display) as desktop:
         windows = [w.evidence() for w in desktop.windows() if not w.minimised]
     try:
-        print(json.dumps(visible_evidence(windows, _privacy(args)), indent=1))
+        print(json.dumps(visible_evidence(windows, privacy), indent=1))
     except CaptureRefused as e:
         print(f"skipped: {e}")
     return 0
@@ -98,7 +101,8 @@ def add_arguments(agent: argparse.ArgumentParser) -> None:
             "--never-capture",
             action="append",
             metavar="APP[,APP]",
-            help="apps (WM_CLASS, or the Wayland app_id) never captured: left out of the evidence, and no "
+            help="apps (WM_CLASS, or the Wayland app_id) or title:REGEX never captured, added to the password "
+            "managers (or to ONTASK_NEVER_CAPTURE): left out of the evidence, blanked in the screenshot, and no "
             "screenshot at all while one is focused (repeatable)",
         )
         p.add_argument(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import os
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,19 +85,33 @@ def predict(
 
 def remember(answer: Answer, capture: Capture, folder: Path) -> None:
     """Keep the last answer and its screenshot in `folder` (AgentSettings.state_dir()) so `ontask
-    agent correct` can correct it."""
+    agent correct` can correct it: the user's alone, the folder 0700 and each file 0600 whatever
+    the umask (a screenshot of their desktop, and what was on it)."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    (folder / "last.jpg").write_bytes(capture.jpeg())
-    (folder / "last.json").write_text(
-        json.dumps(
-            {
-                "task": answer.task,
-                "at": answer.at,
-                "windows": answer.windows,
-                "prediction": answer.prediction.model_dump(by_alias=True),
-            }
-        )
-    )
+    folder.chmod(0o700)  # mkdir's mode passes through the umask, and an older folder keeps its own
+    _write_private(folder / "last.jpg", capture.jpeg())
+    last = {
+        "task": answer.task,
+        "at": answer.at,
+        "windows": answer.windows,
+        "prediction": answer.prediction.model_dump(by_alias=True),
+    }
+    _write_private(folder / "last.json", json.dumps(last).encode())
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Replace `path` with `data`, readable and writable by the user alone (0600 whatever the
+    umask): written to a new file beside it, then renamed over it, so a reader never sees half
+    of it and an older file's mode does not carry over."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.fchmod(fd, 0o600)  # mkstemp's 0600 passes through the umask too
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def correction_of_last(classifier: str, label: str, folder: Path, note: Optional[str] = None):

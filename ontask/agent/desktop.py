@@ -31,10 +31,20 @@ class DesktopWindow:
     focused: bool
     minimised: bool  # not on the screen: minimised, or on another workspace or in sway's scratchpad
     geometry: tuple[int, int, int, int]  # x, y, width, height of its contents in the screenshot's pixels
+    # The left, right, top and bottom widths of the frame around the contents (title bar and
+    # borders, which the window manager or compositor draws), in the same pixels.
+    frame: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     def evidence(self) -> dict[str, Any]:
         """The window as the wire's WindowInfo carries it."""
         return {"app": self.app, "title": self.title, "url": None, "focused": self.focused}
+
+    def bounds(self) -> tuple[int, int, int, int]:
+        """x, y, width, height of the window with its frame: everything on the screen that shows
+        it, its title bar included."""
+        x, y, w, h = self.geometry
+        left, right, top, bottom = self.frame
+        return (x - left, y - top, w + left + right, h + top + bottom)
 
 
 class Desktop(Protocol):

@@ -59,12 +59,17 @@ def _views(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def windows_of(tree: dict[str, Any], canvas: Canvas) -> list[DesktopWindow]:
     """The windows of a GET_TREE answer, bottom to top, with their contents' geometry (sway's
-    `window_rect` lies inside the window's `rect`, title bar and borders left out)."""
+    `window_rect` lies inside the window's `rect`, borders left out) and the frame around it: the
+    rest of `rect`, and the title bar drawn right above it (`deco_rect`'s height; in a tabbed or
+    stacked container the tabs sit there too)."""
     out = []
     for view in _views(tree):
         rect, inner = view["rect"], view["window_rect"]
+        title_bar = (view.get("deco_rect") or {}).get("height") or 0
         x11 = view.get("window_properties") or {}
         app_id = view.get("app_id") or ""
+        x, y, w, h = canvas.pixels(rect["x"] + inner["x"], rect["y"] + inner["y"], inner["width"], inner["height"])
+        ox, oy, ow, oh = canvas.pixels(rect["x"], rect["y"] - title_bar, rect["width"], rect["height"] + title_bar)
         out.append(
             DesktopWindow(
                 wid=int(view["id"]),
@@ -73,7 +78,8 @@ def windows_of(tree: dict[str, Any], canvas: Canvas) -> list[DesktopWindow]:
                 title=str(view.get("name") or "").strip(),
                 focused=bool(view.get("focused")),
                 minimised=not view.get("visible", False),
-                geometry=canvas.pixels(rect["x"] + inner["x"], rect["y"] + inner["y"], inner["width"], inner["height"]),
+                geometry=(x, y, w, h),
+                frame=(max(0, x - ox), max(0, ox + ow - x - w), max(0, y - oy), max(0, oy + oh - y - h)),
             )
         )
     return out

@@ -4,8 +4,9 @@ the screenshot and the window evidence.
 Window evidence comes from the EWMH properties a window manager publishes (the same ones
 ActivityWatch's X11 watcher reads): `_NET_ACTIVE_WINDOW` for the focused window,
 `_NET_CLIENT_LIST_STACKING` for the client windows bottom to top, each window's `_NET_WM_NAME`
-(UTF-8; `WM_NAME` as the fallback), `WM_CLASS` for its application and `_NET_WM_STATE` for
-whether it is minimised. python-xlib speaks the protocol; nothing shells out.
+(UTF-8; `WM_NAME` as the fallback), `WM_CLASS` for its application, `_NET_WM_STATE` for
+whether it is minimised and `_NET_FRAME_EXTENTS` for the frame the window manager draws around
+it (its title bar shows the title too). python-xlib speaks the protocol; nothing shells out.
 """
 
 from __future__ import annotations
@@ -15,6 +16,14 @@ from typing import Any
 from PIL import Image
 
 from ontask.agent.desktop import DesktopUnavailable, DesktopWindow
+
+
+def _frame(extents) -> tuple[int, int, int, int]:
+    """_NET_FRAME_EXTENTS (left, right, top, bottom); none where the window manager sets none."""
+    if extents is None or len(extents) < 4:
+        return (0, 0, 0, 0)
+    left, right, top, bottom = (int(v) for v in extents[:4])
+    return (left, right, top, bottom)
 
 
 class X11Desktop:
@@ -93,6 +102,7 @@ class X11Desktop:
             try:
                 cls = w.get_wm_class() or ("", "")
                 state = self._prop(w, "_NET_WM_STATE", X.AnyPropertyType)
+                extents = self._prop(w, "_NET_FRAME_EXTENTS", X.AnyPropertyType)
                 out.append(
                     DesktopWindow(
                         wid=int(wid),
@@ -102,6 +112,7 @@ class X11Desktop:
                         focused=int(wid) == active_id,
                         minimised=state is not None and hidden in state,
                         geometry=self._geometry(w),
+                        frame=_frame(extents),
                     )
                 )
             except (error.BadWindow, error.BadDrawable, error.BadMatch):  # closed between the list and the read

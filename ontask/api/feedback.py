@@ -129,6 +129,23 @@ class FeedbackSpec(Model):
         "allowance per source); more are dead-lettered as `user-cap`, so one user's flood cannot be most of a "
         "cycle. Unset: no cap.",
     )
+    max_evidence_bytes: int = Field(
+        32_768,
+        ge=1024,
+        le=1_048_576,
+        description="Evidence one correction may carry: the UTF-8 bytes of its windows' app names, titles and URLs "
+        "and its note, together. A correction over it is dead-lettered as `oversized-evidence`. The evidence is kept "
+        "beside the screenshots in the store, never in the collector's state.",
+    )
+    max_state_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024 * 1024,
+        le=512 * 1024 * 1024,
+        description="Most bytes of the collector's state (state.json, rewritten after every batch and held in the "
+        "collector's memory, 2 GiB): when a write would pass it, the corrections of least value are evicted until "
+        "it fits (counted as evicted_for_size; FeedbackConnected says so with reason StateAtLimit), so the buffer "
+        "holds bufferSize corrections or as many as fit, whichever is fewer.",
+    )
     screenshot_uri_prefixes: list[Annotated[str, Field(pattern=r"^s3://[^/]+/.*$", max_length=1024)]] = Field(
         default_factory=list,
         max_length=32,

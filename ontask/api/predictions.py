@@ -6,7 +6,7 @@ v1: `POST /v1/models/<name>:predict` with `{"instances": [Instance, ...]}`, answ
 v2: `POST /v2/models/<name>/infer` with BYTES inputs of shape [n]: `image` (base64 PNG/JPEG, or
 an s3:// reference), `task`, and optionally `windows`, `session_id` and `timestamp` (JSON text
 per row for windows); the outputs are `label` (BYTES), `p_on_task` and `confidence` (FP32),
-`evidence` (BYTES: request | ocr) and `model_version` (BYTES).
+`evidence` (BYTES: request | ocr | ocr-partial) and `model_version` (BYTES).
 """
 
 from __future__ import annotations
@@ -65,7 +65,10 @@ class Prediction(Model):
     p_on_task: float
     confidence: float
     model_version: str
-    evidence: str = Field(description="request: the request's windows; ocr: read from the screenshot.")
+    evidence: str = Field(
+        description="request: the request's windows; ocr: read from the screenshot; ocr-partial: read from the "
+        "screenshot until OCR's time budget ran out (the windows read by then, perhaps none)."
+    )
     latency_ms: float
     student_p_on_task: Optional[float] = Field(
         None,

@@ -6,8 +6,10 @@ over judge, recent over old."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
+
+import orjson
 
 SOURCE_WEIGHT = {"reviewer": 1.0, "user": 0.8, "judge": 0.5}
 RECENCY_HALF_LIFE_H = 24.0 * 7
@@ -15,7 +17,7 @@ RECENCY_HALF_LIFE_H = 24.0 * 7
 
 @dataclass
 class Entry:
-    """One stored correction: a reference to its screenshot, never the bytes."""
+    """One stored correction: references to its screenshot and its window evidence, never the bytes."""
 
     id: str
     content_key: str  # image hash + task: the same correction sent under two ids, or flipped
@@ -25,7 +27,11 @@ class Entry:
     label: str
     source: str
     received_at: float
-    windows: list[dict[str, Any]] = field(default_factory=list)
+    # Where its windows lie (ontask.feedback.evidence): [offset, length] in a pack of the store,
+    # or the whole object when the range is None; no key: it came without windows, or their
+    # retention has passed. Never the windows themselves: 64 of them may weigh 300 kB.
+    evidence_key: Optional[str] = None
+    evidence_range: Optional[list[int]] = None
     predicted_label: Optional[str] = None
     confidence: Optional[float] = None
     model_version: Optional[str] = None
@@ -57,6 +63,11 @@ def priority(e: Entry, now: float) -> float:
     return score
 
 
+def entry_bytes(e: Entry) -> int:
+    """What an entry weighs in the stored state: its JSON and the comma after it."""
+    return len(orjson.dumps(vars(e))) + 1
+
+
 @dataclass
 class AddResult:
     outcome: str  # "added" or "duplicate"
@@ -75,6 +86,9 @@ class Buffer:
         self.capacity = capacity
         self.entries: dict[str, Entry] = {}
         self.seen: dict[str, None] = {}  # insertion-ordered set of ids and content keys
+        # Windows that an older collector kept inline in its state, by entry id: the collector
+        # moves them to the store when it loads such a state (evidence.move_inline_windows).
+        self.inline_windows: dict[str, list[dict[str, Any]]] = {}
 
     def is_duplicate(self, id: str, content_key: str, near_key: Optional[str] = None) -> bool:
         return id in self.seen or content_key in self.seen or (near_key is not None and near_key in self.seen)
@@ -94,6 +108,33 @@ class Buffer:
             del self.entries[evicted.id]
         return AddResult("added", evicted)
 
+    def stored_keys(self) -> set[str]:
+        """The store objects the entries name (screenshots and evidence): a pack goes once no
+        entry names it."""
+        return {k for e in self.entries.values() for k in (e.image_key, e.evidence_key) if k is not None}
+
+    def shed(self, nbytes: int, now: float) -> list[Entry]:
+        """Evict the entries of least value (as `add` does when over capacity) until their stored
+        JSON adds up to at least `nbytes`, or none is left. Returns them."""
+        out, freed = [], 0
+        for e in sorted(self.entries.values(), key=lambda x: (priority(x, now), x.received_at)):
+            if freed >= nbytes:
+                break
+            freed += entry_bytes(e)
+            del self.entries[e.id]
+            out.append(e)
+        return out
+
+    def forget_oldest(self, nbytes: int) -> int:
+        """Forget the oldest ids and content keys seen until their stored JSON adds up to at
+        least `nbytes` (a correction sent again after that is taken again). Returns how many."""
+        keys, freed, n = list(self.seen), 0, 0
+        while freed < nbytes and n < len(keys):
+            freed += len(orjson.dumps(keys[n])) + 1
+            n += 1
+        self.seen = dict.fromkeys(keys[n:])  # one pass: deleting a dict's first keys one by one is quadratic
+        return n
+
     def ranked(self, now: float) -> list[Entry]:
         """Entries, most valuable first."""
         return sorted(self.entries.values(), key=lambda x: (-priority(x, now), -x.received_at, x.id))
@@ -110,6 +151,11 @@ class Buffer:
     @classmethod
     def from_dict(cls, d: dict[str, Any], capacity: Optional[int] = None) -> "Buffer":
         b = cls(capacity or d["capacity"])
-        b.entries = {e["id"]: Entry(**e) for e in d.get("entries", [])}
+        for stored in d.get("entries", []):
+            e = dict(stored)
+            windows = e.pop("windows", None)  # kept inline by collectors before ontask.feedback.evidence
+            if windows:
+                b.inline_windows[e["id"]] = windows
+            b.entries[e["id"]] = Entry(**e)
         b.seen = dict.fromkeys(d.get("seen", []))
         return b

@@ -6,12 +6,13 @@ review topic, when the spec names one) and keeps the records keyed with its clas
 Per batch of records:
 1. each is validated; an invalid one goes to the dead-letter topic with its reason and its
    original bytes (headers name the reason and the source offset): ontask.feedback.intake;
-2. inline screenshots are written to the store, a poll's in a few large objects (packs), so
-   only references stay: a pack's key and each screenshot's byte range in it
-   (ontask.feedback.packs);
+2. inline screenshots and the corrections' window evidence are written to the store, a poll's
+   in a few large objects (packs), so only references stay: a pack's key and each member's
+   byte range in it (ontask.feedback.packs, ontask.feedback.evidence);
 3. duplicates (same id, or the same screenshot for the same task) are dropped and counted;
-4. the buffer, the counts and the next offset of each topic's partitions are written to the store as
-   one object (ontask.feedback.state): the point of durability;
+4. the buffer, the counts and the next offset of each topic's partitions are written to the
+   store as one object (ontask.feedback.state), within spec.feedback.maxStateBytes (the
+   corrections of least value are evicted to keep it there): the point of durability;
 5. only then are the Kafka offsets committed.
 A crash between 4 and 5 redelivers records the state already holds: their offsets are below the
 stored ones, so they are skipped, never counted twice. Screenshots past their retention are swept
@@ -31,9 +32,11 @@ from typing import Any, Callable, Optional
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 
 from ontask.api import MAX_INLINE_IMAGE_BYTES, FeedbackSpec
+from ontask.feedback.buffer import Entry
 from ontask.feedback.connection import dead_letter_producer, feedback_consumer
 from ontask.feedback.cycle import assemble_cycle, cycle_due, read_marker, write_marker
 from ontask.feedback.dead_letters import bound_dead_letter_retention
+from ontask.feedback.evidence import move_inline_windows
 from ontask.feedback.intake import Accepted, Intake, with_near_keys
 from ontask.feedback.kafka_security import KafkaSecurity
 from ontask.feedback.packs import UPLOAD_THREADS, Packs
@@ -77,6 +80,7 @@ class Collector:
         self.intake = Intake(classifier, spec, getattr(store, "bucket", None), limits, rules)
         self._state_version: Optional[str] = None  # of state.json as last read or written
         self.state = self._load_state()
+        self._warned_at_limit = False
         self._consumer: Optional[KafkaConsumer] = None
         self._uploads = ThreadPoolExecutor(upload_threads, thread_name_prefix="screenshot-upload")
         self._decoders = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="screenshot-decode")
@@ -97,7 +101,12 @@ class Collector:
         except NotFound:
             self._state_version = None
             return State.empty(self.spec.buffer_size)
-        return State.from_json(data, self.spec.buffer_size)
+        state = State.from_json(data, self.spec.buffer_size)
+        if state.buffer.inline_windows:
+            # The next state written names the pack instead: it is the first thing in the store.
+            moved = move_inline_windows(self.store, self.prefix, state.buffer, self.clock())
+            log.info("collector %s: moved the windows of %d corrections out of the state", self.classifier, moved)
+        return state
 
     def save_state(self) -> None:
         """Write the state now (after the batch in flight, if any). Only over the version this
@@ -105,9 +114,41 @@ class Collector:
         Conflict, and `run` reloads the state the first one wrote and resumes from its offsets,
         instead of writing over it."""
         self.flush()
-        self._state_version = self.store.put_if(
-            self.state_key, self.state.to_json(), "application/json", self._state_version
-        )
+        data, forgotten = self._serialized()
+        self._state_version = self.store.put_if(self.state_key, data, "application/json", self._state_version)
+        for key in forgotten:
+            self.store.delete(key)
+
+    def _serialized(self) -> tuple[bytes, list[str]]:
+        """The state to write, within spec.feedback.maxStateBytes, and the store keys that no entry
+        names once it is written (those of the entries evicted to make it fit)."""
+        data, evicted = self.state.to_json_within(self.spec.max_state_bytes, self.clock())
+        if evicted and not self._warned_at_limit:
+            self._warned_at_limit = True  # once per collector: it would repeat on every batch from here on
+            log.warning(
+                "collector %s: the state reached feedback.maxStateBytes (%d bytes): the corrections of least value "
+                "are evicted to keep it there (%d so far)",
+                self.classifier,
+                self.spec.max_state_bytes,
+                self.state.counts.evicted_for_size,
+            )
+        if len(data) > self.spec.max_state_bytes:
+            log.error(
+                "collector %s: the state holds %d bytes with no correction left to evict, over feedback.maxStateBytes "
+                "(%d): raise it",
+                self.classifier,
+                len(data),
+                self.spec.max_state_bytes,
+            )
+        return data, self._unnamed(evicted)
+
+    def _unnamed(self, evicted: list[Entry]) -> list[str]:
+        """Our store keys (packs) that evicted entries named and no entry names any more."""
+        if not evicted:
+            return []
+        named = self.state.buffer.stored_keys()
+        keys = {k for e in evicted for k in (e.image_key, e.evidence_key) if k is not None}
+        return sorted(k for k in keys if k.startswith(self.prefix) and k not in named)
 
     def flush(self) -> None:
         """Wait until the last batch is durable (its screenshots, then the state that names
@@ -132,7 +173,9 @@ class Collector:
         """Write this batch's state once its screenshots are stored, in the background: the next
         poll is fetched and validated meanwhile (the store's work and the collector's overlap),
         and `flush` waits for it before anything else is written or committed."""
-        data, version, offsets = self.state.to_json(), self._state_version, dict(self.state.offsets)
+        data, shed = self._serialized()
+        forgotten = forgotten + [k for k in shed if k not in forgotten]
+        version, offsets = self._state_version, dict(self.state.offsets)
 
         def save() -> str:
             packs.wait()  # every screenshot is stored before the state that names it
@@ -195,10 +238,13 @@ class Collector:
             accepted.append(a)
         with_near_keys(accepted, self._decoders)
         for a in accepted:
-            if a.image is not None and not buffer.is_duplicate(a.correction.id, a.content_key, a.near_key):
-                packs.add(a.image_sha256, a.image)
-        packs.send()  # the rest of the poll's screenshots: from here on each has its place
-        added, forgotten = 0, []
+            if not buffer.is_duplicate(a.correction.id, a.content_key, a.near_key):
+                if a.image is not None:
+                    packs.add(a.image_sha256, a.image)
+                if a.evidence is not None:
+                    packs.add(a.evidence_sha256, a.evidence)
+        packs.send()  # the rest of the poll's screenshots and evidence: from here on each has its place
+        added, evicted = 0, []
         for a in accepted:
             c = a.correction
             if buffer.is_duplicate(c.id, a.content_key, a.near_key):
@@ -209,8 +255,9 @@ class Collector:
                 self.intake.dead_letter(a.record, "user-cap", over, state)
                 state.counts.over_user_cap += 1
                 continue
-            key, where = packs.location(a.image_sha256) if a.image is not None else (c.screenshot_uri, None)
-            result = buffer.add(self.intake.entry(a, key, where, now), now)
+            image = packs.location(a.image_sha256) if a.image is not None else (c.screenshot_uri, None)
+            evidence = packs.location(a.evidence_sha256) if a.evidence is not None else (None, None)
+            result = buffer.add(self.intake.entry(a, image, evidence, now), now)
             if result.outcome == "duplicate":
                 state.counts.duplicates += 1
                 continue
@@ -220,14 +267,8 @@ class Collector:
             state.cycle.first_new_at = state.cycle.first_new_at or now
             if result.evicted is not None:
                 state.counts.evicted += 1
-                e = result.evicted
-                if (
-                    e.image_key
-                    and e.image_key.startswith(self.prefix)
-                    and not any(x.image_key == e.image_key for x in buffer.entries.values())
-                ):
-                    forgotten.append(e.image_key)
-        return added, packs, forgotten
+                evicted.append(result.evicted)
+        return added, packs, self._unnamed(evicted)
 
     def sweep_retention(self) -> int:
         """Delete raw screenshots older than the retention; their hashes and labels stay. The

@@ -35,6 +35,7 @@ from ontask.data.dataset import (
 from ontask.data.variants import make_variants
 from ontask.evaluation.gate import is_regression_row
 from ontask.feedback.buffer import Entry
+from ontask.feedback.evidence import read_evidence
 from ontask.feedback.state import CycleProgress
 from ontask.images import DEFAULT_MAX_BYTES, decode_image
 from ontask.labels import LABELS
@@ -82,11 +83,20 @@ def _screenshot(store: Store, e: Entry):
         return None
 
 
+def _windows(store: Store, e: Entry) -> Optional[list[dict[str, Any]]]:
+    try:
+        return read_evidence(store, e)
+    except (StoreError, ValueError):
+        return None
+
+
 def correction_examples(store: Store, entries: list[Entry], holdout_fraction: float = 0.0) -> Iterator[Example]:
-    """Buffer entries as rows (those whose screenshot is still readable), one at a time, each in
-    its correction's split (correction_split): a cycle holds one decoded screenshot, not all."""
+    """Buffer entries as rows (those whose screenshot and evidence are still readable), one at a
+    time, each in its correction's split (correction_split): a cycle holds one decoded
+    screenshot, not all."""
     for e in entries:
-        image = _screenshot(store, e)
+        windows = _windows(store, e)
+        image = _screenshot(store, e) if windows is not None else None
         if image is None:
             continue
         yield Example(
@@ -95,7 +105,7 @@ def correction_examples(store: Store, entries: list[Entry], holdout_fraction: fl
             task=e.task,
             label=e.label,
             label_source=e.source,
-            windows=e.windows,
+            windows=windows,
             split=correction_split(e.id, holdout_fraction),
             hard=True,
             hard_kind="correction",

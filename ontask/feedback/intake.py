@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 from ontask.api import Correction, FeedbackSpec
 from ontask.feedback.buffer import Entry
+from ontask.feedback.evidence import encode_evidence, evidence_size
 from ontask.feedback.messages import InvalidCorrection, parse_correction_and_image
 from ontask.feedback.state import CycleProgress, State
 from ontask.images import ImageLimits, ImageRejected, check_image, sha256
@@ -65,11 +66,16 @@ class Accepted:
     correction: Correction
     image: Optional[bytes]
     image_sha256: str
+    evidence: Optional[bytes] = None  # its windows as stored (evidence.encode_evidence); None: no windows
     near_key: Optional[str] = None  # set by with_near_keys, a batch at a time
 
     @property
     def content_key(self) -> str:
         return content_key(self.image_sha256, self.correction.task)
+
+    @property
+    def evidence_sha256(self) -> Optional[str]:
+        return sha256(self.evidence) if self.evidence is not None else None
 
 
 def with_near_keys(accepted: list[Accepted], pool: Executor) -> None:
@@ -111,6 +117,13 @@ class Intake:
             if c.classifier != self.classifier:
                 state.counts.other_classifier += 1
                 return None
+            size = evidence_size(c)
+            if size > self.spec.max_evidence_bytes:
+                raise InvalidCorrection(
+                    "oversized-evidence",
+                    f"windows and note hold {size:,} bytes of text > {self.spec.max_evidence_bytes:,} "
+                    "(feedback.maxEvidenceBytes)",
+                )
             if image is not None:
                 check_image(image, "screenshotBase64", self.limits)
                 digest = sha256(image)
@@ -140,7 +153,8 @@ class Intake:
                 log.info(
                     "collector %s: correction %s: source reviewer %s; kept as a user's", self.classifier, c.id, refused
                 )
-        return Accepted(record, c, image, digest)
+        evidence = encode_evidence([w.wire() for w in c.windows]) if c.windows else None
+        return Accepted(record, c, image, digest, evidence)
 
     def not_a_reviewer(self, topic: str, c: Correction) -> Optional[str]:
         """Why a correction that says `source: reviewer`, read from `topic`, is not a reviewer's,
@@ -207,9 +221,15 @@ class Intake:
         score, _ = score_windows(c.task, [w.wire() for w in c.windows], self.verifier_config)
         return (label_of(score)) != c.corrected_label
 
-    def entry(self, a: Accepted, image_key: Optional[str], image_range: Optional[list[int]], now: float) -> Entry:
-        """The buffer entry of an accepted correction whose screenshot is stored at `image_key`
-        (and `image_range` in it, for a pack member)."""
+    def entry(
+        self,
+        a: Accepted,
+        image: tuple[Optional[str], Optional[list[int]]],
+        evidence: tuple[Optional[str], Optional[list[int]]],
+        now: float,
+    ) -> Entry:
+        """The buffer entry of an accepted correction whose screenshot and evidence are stored
+        where `image` and `evidence` say: (key, [offset, length] in it for a pack member)."""
         c = a.correction
         return Entry(
             id=c.id,
@@ -217,13 +237,14 @@ class Intake:
             near_key=a.near_key,
             user_id=c.user_id,
             image_sha256=a.image_sha256,
-            image_key=image_key,
-            image_range=image_range,
+            image_key=image[0],
+            image_range=image[1],
+            evidence_key=evidence[0],
+            evidence_range=evidence[1],
             task=c.task,
             label=c.corrected_label,
             source=c.source,
             received_at=now,
-            windows=[w.wire() for w in c.windows],
             predicted_label=c.predicted_label,
             confidence=c.confidence,
             model_version=c.model_version,

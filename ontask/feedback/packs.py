@@ -1,6 +1,6 @@
-"""Screenshot packs: a poll's new screenshots written as a few large objects in the store, each
-correction naming its pack and its byte range there. A PUT per screenshot was most of the
-collector's time (the store's per-request work on ~70 kB bodies)."""
+"""Screenshot packs: a poll's new screenshots (and its corrections' window evidence) written as a
+few large objects in the store, each correction naming its pack and its byte range there. A PUT
+per screenshot was most of the collector's time (the store's per-request work on ~70 kB bodies)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ class Packs:
         self.sending: list[Future] = []
 
     def add(self, digest: str, image: bytes) -> None:
-        """Add a screenshot by its sha256; the pack goes out once it holds PACK_BYTES."""
+        """Add a screenshot (or a correction's evidence) by its sha256; the pack goes out once it
+        holds PACK_BYTES."""
         if digest in self.taken:
             return
         self.taken.add(digest)

@@ -1,6 +1,6 @@
-"""The collector's retention sweeps: raw screenshots are kept `feedback.screenshotRetentionHours`,
-wherever they were copied (the buffer's packs, packs no correction names, cycle datasets); the
-corrections' hashes and labels stay."""
+"""The collector's retention sweeps: raw screenshots and the window evidence beside them are kept
+`feedback.screenshotRetentionHours`, wherever they were copied (the buffer's packs, packs no
+correction names, cycle datasets); the corrections' hashes and labels stay."""
 
 from __future__ import annotations
 
@@ -14,16 +14,21 @@ from ontask.store_paths import dataset_prefix, feedback_dataset, feedback_packs_
 
 
 def expire_screenshots(store: Store, prefix: str, state: State, cutoff: float) -> int:
-    """Forget the screenshots of the corrections received before `cutoff`, and delete each pack
-    under `prefix` once none of its corrections needs it. Returns how many corrections lost their
-    screenshot."""
+    """Forget the screenshots and window evidence of the corrections received before `cutoff`,
+    and delete each pack under `prefix` once none of its corrections needs it. Returns how many
+    corrections lost their screenshot."""
     expired, dropped = 0, set()
     for e in state.buffer.entries.values():
-        if e.image_key and e.received_at < cutoff:
+        if e.received_at >= cutoff:
+            continue
+        if e.image_key:
             dropped.add(e.image_key)
             e.image_key, e.image_range = None, None
             expired += 1
-    kept = {e.image_key for e in state.buffer.entries.values()}
+        if e.evidence_key:
+            dropped.add(e.evidence_key)
+            e.evidence_key, e.evidence_range = None, None
+    kept = state.buffer.stored_keys()
     for key in dropped - kept:
         if key.startswith(prefix):  # a client's own s3:// reference is not ours to delete
             store.delete(key)
@@ -35,7 +40,7 @@ def sweep_unnamed_packs(store: Store, prefix: str, buffer: Buffer, cutoff: float
     """Delete the packs created before `cutoff` that no correction names: written before a
     crash or by a collector that lost a handover. Their screenshots keep the same retention
     as every other. Returns how many were deleted."""
-    named = {e.image_key for e in buffer.entries.values()}
+    named = buffer.stored_keys()
     deleted = 0
     for key in list(store.list(feedback_packs_prefix(prefix))):
         created = pack_created(key)

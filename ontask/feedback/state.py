@@ -1,7 +1,9 @@
 """The collector's durable state: everything that must survive a restart, written to the store as
 one JSON object (`feedback_state_key`) after every batch. A restarted collector resumes from its
 offsets; the operator reads its counts into status.feedback. The JSON keeps the layout that
-earlier collectors wrote, so a running deployment resumes across an upgrade."""
+earlier collectors wrote, so a running deployment resumes across an upgrade (the windows they kept
+inline are moved into the store: ontask.feedback.evidence). It holds references, never evidence,
+and stays within spec.feedback.maxStateBytes (`to_json_within`)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from typing import Optional
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from ontask.feedback.buffer import Buffer
+from ontask.feedback.buffer import Buffer, Entry
+
+SHED_SLACK = 64  # bytes
 
 
 def offset_key(topic: str, partition: int, review_topic: Optional[str]) -> str:
@@ -34,7 +38,10 @@ class Counts(BaseModel):
     dead_letter_failed: int = 0
     dead_letter_failed_in_a_row: int = Field(0, description="Reset by the next dead letter the broker takes.")
     duplicates: int = 0
-    evicted: int = 0
+    evicted: int = Field(0, description="Evicted because the buffer held feedback.bufferSize corrections.")
+    evicted_for_size: int = Field(
+        0, description="Evicted because the state would have passed feedback.maxStateBytes (least value first)."
+    )
     other_classifier: int = 0
     screenshots_expired: int = 0
     cycle_datasets_expired: int = 0
@@ -90,6 +97,23 @@ class State(BaseModel):
                 "dead_letter_reasons": self.dead_letter_reasons,
             }
         )
+
+    def to_json_within(self, max_bytes: int, now: float) -> tuple[bytes, list[Entry]]:
+        """The stored object in at most `max_bytes`: when it would pass them, the entries of least
+        value are evicted until it fits (counted as evicted_for_size), and should the rest still
+        pass them, the oldest ids and keys seen are forgotten. Returns the bytes (over the limit
+        only when nothing is left to shed) and the entries evicted."""
+        data = self.to_json()
+        if len(data) <= max_bytes:
+            return data, []
+        # The slack covers the counts' own digits growing with this eviction.
+        evicted = self.buffer.shed(len(data) - max_bytes + SHED_SLACK, now)
+        self.counts.evicted_for_size += len(evicted)
+        data = self.to_json()
+        if len(data) > max_bytes:
+            self.buffer.forget_oldest(len(data) - max_bytes + SHED_SLACK)
+            data = self.to_json()
+        return data, evicted
 
     @classmethod
     def from_json(cls, data: bytes, capacity: int) -> "State":

@@ -96,10 +96,9 @@ class Children:
 
         store = self.store()
         try:
-            state = State.from_json(
-                store.get_bytes(feedback_state_key(self.ctx.prefix)), self.ctx.spec.feedback.buffer_size
-            )
-            obs.feedback = state.observed_counts()
+            data = store.get_bytes(feedback_state_key(self.ctx.prefix))
+            state = State.from_json(data, self.ctx.spec.feedback.buffer_size)
+            obs.feedback = {**state.observed_counts(), "state_bytes": len(data)}
         except NotFound:
             pass  # no correction yet
         obs.cycle_marker = read_marker(store, self.ctx.prefix, cycle + 1)

@@ -153,6 +153,16 @@ def plan(spec: TaskClassifierSpec, status: TaskClassifierStatus, obs: Observed) 
                 f"{spec.feedback.dead_letters()} (missing, or refusing them): they were skipped, counted "
                 "as dead_letter_failed; valid corrections are still buffered",
             )
+        elif obs.feedback.get("evicted_for_size", 0) > 0:
+            cond(
+                "FeedbackConnected",
+                "True",
+                "StateAtLimit",
+                f"{s.feedback.received} corrections buffered; {obs.feedback['evicted_for_size']} evicted, least "
+                "value first, to keep the collector's state within feedback.maxStateBytes "
+                f"({spec.feedback.max_state_bytes:,} bytes; {obs.feedback.get('state_bytes', 0):,} written last): "
+                "raise it, or lower bufferSize",
+            )
         else:
             cond("FeedbackConnected", "True", "Consuming", f"{s.feedback.received} corrections buffered")
 

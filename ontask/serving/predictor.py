@@ -82,11 +82,11 @@ class ScreenshotPredictor(kserve.Model):
     def _score_batch(self, rows: Sequence[Row]) -> list[Row]:
         for row in rows:
             if row.windows is None:
-                # No evidence from the capture agent: read title and URL bars from the pixels.
-                row.windows = [
-                    {k: v for k, v in w.items() if not k.startswith("_")} for w in self.ocr.windows(row.image)
-                ]
-                row.evidence = "ocr"
+                # No evidence from the capture agent: read title and URL bars from the pixels,
+                # within the reader's pixel and time bounds.
+                reading = self.ocr.read(row.image)
+                row.windows = [{k: v for k, v in w.items() if not k.startswith("_")} for w in reading.windows]
+                row.evidence = "ocr" if reading.complete else "ocr-partial"
         for row, p in zip(rows, self.score(rows)):
             row.p_on_task = p
         return list(rows)

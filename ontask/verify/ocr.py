@@ -2,7 +2,11 @@
 metadata. Tesseract (Debian's tessdata) through the tesserocr binding: a layout pass finds
 text lines, then each candidate line is cropped, cleaned of coloured marks (traffic lights,
 icons), upscaled and read as a single line. Results are cached by the crop's content, so a
-repeated region costs no second recognition."""
+repeated region costs no second recognition.
+
+A screenshot is read within bounds, so that no image holds a predictor: one larger than
+MAX_OCR_PIXELS is reduced by a whole factor first, and reading stops at the time budget
+(OCR_BUDGET_S) with what it has read by then; `TitleReader.read` says which happened."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import math
 import os
 import re
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Optional
@@ -108,16 +113,76 @@ class TextLine:
     box: tuple[int, int, int, int]
 
 
+# A 4K screen is read whole; a larger screenshot is reduced first: the band search and
+# tesseract's layout pass grow with the pixels (a blank 40 Mpx image took 32 s, measured).
+MAX_OCR_PIXELS = 3840 * 2160
+# How long one screenshot may keep a reader (a predictor's request waits on it); past it, the
+# windows read so far are the answer. A dense 4K screen of text took 5 minutes without it; a
+# synthetic 1600x900 screen read line by line took 5 s on two busy cores (load 7), 0.3 s is
+# typical of a real one (bench_ocr).
+OCR_BUDGET_S = 10.0
+# The text-line layout pass takes a screenshot up to about 1920x1200 whole, a larger one in
+# strips of about as many pixels (see TitleReader._layout_lines).
+LAYOUT_STRIP_PIXELS = 2_400_000
+LAYOUT_OVERLAP = 48  # rows: more than a UI text line's height (lines() keeps those of 7 to 40)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What OCR made of one screenshot, and within which bounds."""
+
+    windows: list[dict]
+    pixels: int  # the pixels read: the screenshot's, after any reduction
+    reduced_by: int  # the whole factor each side was divided by (1: read as sent)
+    complete: bool  # False: the time budget ran out first, and `windows` is what was read by then
+
+
+class _Budget:
+    """A deadline, and whether anything stopped at it."""
+
+    def __init__(self, seconds: float):
+        self.deadline = time.monotonic() + seconds
+        self.ran_out = False
+
+    def spent(self) -> bool:
+        self.ran_out = self.ran_out or time.monotonic() >= self.deadline
+        return self.ran_out
+
+
+def bounded(image: Image.Image, max_pixels: int) -> tuple[Image.Image, int]:
+    """The image reduced by the smallest whole factor that brings it to at most `max_pixels`
+    (a box filter: fast, and UI text keeps its strokes), and the factor.
+
+    >>> bounded(Image.new("RGB", (8000, 5000)), 3840 * 2160)[0].size
+    (2667, 1667)
+    """
+    w, h = image.size
+    if w * h <= max_pixels:
+        return image, 1
+    factor = math.ceil(math.sqrt(w * h / max_pixels))
+    while -(-w // factor) * -(-h // factor) > max_pixels:  # reduce() keeps the partial last block
+        factor += 1
+    if image.mode not in ("L", "RGB"):
+        image = image.convert("RGB")
+    return image.reduce(factor), factor
+
+
 class TitleReader:
     """Reads text lines, window titles ("<document> - <app>") and URLs from a screenshot."""
 
-    def __init__(self, upscale: float = 3.0, cache_size: int = 4096):
+    def __init__(
+        self,
+        upscale: float = 3.0,
+        cache_size: int = 4096,
+        max_pixels: int = MAX_OCR_PIXELS,
+        budget_s: float = OCR_BUDGET_S,
+    ):
         from tesserocr import PSM, PyTessBaseAPI
 
         path = tessdata_path()
         self._layout = PyTessBaseAPI(path=path, psm=PSM.SPARSE_TEXT)
         self._line = PyTessBaseAPI(path=path, psm=PSM.SINGLE_LINE)
-        self.upscale = upscale
+        self.upscale, self.max_pixels, self.budget_s = upscale, max_pixels, budget_s
         self._cache: OrderedDict[str, str] = OrderedDict()  # line crop -> text
         self._images: OrderedDict[str, tuple] = OrderedDict()  # whole screenshot -> its lines, or its windows
         self._cache_size = cache_size
@@ -139,10 +204,9 @@ class TitleReader:
         threshold = (int(arr.max()) + int(arr.min())) // 2
         return Image.fromarray(np.where(arr > threshold, 255, 0).astype(np.uint8))
 
-    def lines(self, image: Image.Image) -> list[TextLine]:
-        """Every text line of UI-text height, read one by one."""
-        from tesserocr import RIL
-
+    def lines(self, image: Image.Image, budget: Optional[_Budget] = None) -> list[TextLine]:
+        """Every text line of UI-text height, read one by one (those read before the budget, if
+        given, ran out)."""
         image_key = hashlib.sha1(image.tobytes() + str(image.size).encode()).hexdigest()
         with self._lock:
             if image_key in self._images:
@@ -151,8 +215,7 @@ class TitleReader:
         out = []
         with self._lock:
             gray_image = image.convert("L")
-            self._layout.SetImage(gray_image)
-            boxes = [b for _, b, _, _ in self._layout.GetComponentImages(RIL.TEXTLINE, True)]
+            boxes = self._layout_lines(gray_image, budget)
             gray = np.asarray(gray_image).astype(np.int16)
             segments = []
             for b in boxes:
@@ -160,6 +223,8 @@ class TitleReader:
                     continue
                 segments += _split_at_edges(gray, b)
             for box in segments:
+                if budget is not None and budget.spent():
+                    break
                 crop = image.crop(box)
                 key = hashlib.sha1(crop.tobytes() + str(crop.size).encode()).hexdigest()
                 text = self._cache.get(key)
@@ -174,10 +239,35 @@ class TitleReader:
                     self._cache.move_to_end(key)
                 if text:
                     out.append(TextLine(_normalise(text), box))
-            self._images[image_key] = tuple(out)
-            while len(self._images) > 256:
-                self._images.popitem(last=False)
+            if budget is None or not budget.ran_out:  # a partial reading is not the image's
+                self._images[image_key] = tuple(out)
+                while len(self._images) > 256:
+                    self._images.popitem(last=False)
         return out
+
+    def _layout_lines(self, gray: Image.Image, budget: Optional[_Budget]) -> list[dict]:
+        """tesseract's text-line boxes. One layout pass cannot be stopped, and its time grows with
+        the text on the screen, so a screenshot over LAYOUT_STRIP_PIXELS is laid out in strips
+        of rows, the budget checked between them. Each strip reaches LAYOUT_OVERLAP rows above and
+        below its own, and keeps the lines that start in its own rows: a line (at most 40 rows
+        high) is whole in the strip that keeps it, and kept once."""
+        from tesserocr import RIL
+
+        w, h = gray.size
+        if w * h <= LAYOUT_STRIP_PIXELS:
+            self._layout.SetImage(gray)
+            return [b for _, b, _, _ in self._layout.GetComponentImages(RIL.TEXTLINE, True)]
+        rows = max(LAYOUT_OVERLAP, LAYOUT_STRIP_PIXELS // w)
+        boxes = []
+        for top in range(0, h, rows):
+            if budget is not None and budget.spent():
+                break
+            above = max(0, top - LAYOUT_OVERLAP)
+            self._layout.SetImage(gray.crop((0, above, w, min(h, top + rows + LAYOUT_OVERLAP))))
+            for _, b, _, _ in self._layout.GetComponentImages(RIL.TEXTLINE, True):
+                if top <= above + b["y"] < top + rows:
+                    boxes.append({**b, "y": above + b["y"]})
+        return boxes
 
     def read_header(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> str:
         """A GTK-style header bar's title: one line, or a title over a subtitle, which such apps
@@ -229,23 +319,36 @@ class TitleReader:
         """Window evidence read from pixels: one window per title bar (see `titlebars`), the
         focused one the bar painted to stand out, with its confidence in `_focus_confidence`, and
         the URL read from the field just below a browser's title. Falls back to the text lines'
-        "<document> - <app>" pattern when the screen has no title bar."""
+        "<document> - <app>" pattern when the screen has no title bar. Within the reader's
+        bounds: see `read`."""
+        return self.read(image, known_apps).windows
+
+    def read(self, image: Image.Image, known_apps: Optional[set[str]] = None) -> Reading:
+        """`windows`, and the bounds they were read within: a screenshot over `max_pixels` is
+        reduced first, and reading stops once `budget_s` has passed (the windows read by then,
+        perhaps none, marked incomplete). Boxes and sizes are the reduced image's."""
+        budget = _Budget(self.budget_s)
+        image, factor = bounded(image, self.max_pixels)
+        pixels = image.width * image.height
         image_key = "windows:" + hashlib.sha1(image.tobytes() + str(image.size).encode()).hexdigest()
         with self._lock:
             if image_key in self._images:
                 self._images.move_to_end(image_key)
-                return copy.deepcopy(list(self._images[image_key]))
-        found = self._read_windows(image, known_apps)
-        with self._lock:
-            self._images[image_key] = tuple(copy.deepcopy(found))
-            while len(self._images) > 256:
-                self._images.popitem(last=False)
-        return found
+                return Reading(copy.deepcopy(list(self._images[image_key])), pixels, factor, True)
+        found = self._read_windows(image, known_apps, budget)
+        if not budget.ran_out:  # a partial reading is not the image's: the next try may finish
+            with self._lock:
+                self._images[image_key] = tuple(copy.deepcopy(found))
+                while len(self._images) > 256:
+                    self._images.popitem(last=False)
+        return Reading(found, pixels, factor, not budget.ran_out)
 
-    def _read_windows(self, image: Image.Image, known_apps: Optional[set[str]]) -> list[dict]:
+    def _read_windows(self, image: Image.Image, known_apps: Optional[set[str]], budget: _Budget) -> list[dict]:
         rgb = np.asarray(image.convert("RGB"))
         windows, urls = [], []
         for bar in find_bands(rgb):
+            if budget.spent():
+                break
             if bar.height > MAX_BAR_HEIGHT:
                 box = _header_title_box(rgb, bar)
                 if box is None:
@@ -271,7 +374,7 @@ class TitleReader:
                 app = text.rsplit(" - ", 1)[1].strip() if " - " in text else ""
                 windows.append({"app": app, "title": text, "url": None, "focused": False, "_bar": bar})
         if not windows:
-            return self._windows_from_lines(image, known_apps)
+            return [] if budget.spent() else self._windows_from_lines(image, known_apps, budget)
         for field, url in urls:  # each address field belongs to the nearest title bar above it
             above = [
                 w
@@ -289,10 +392,12 @@ class TitleReader:
         # Bottom to top as the window manager stacks them: the focused window last.
         return sorted(windows, key=lambda w: w["focused"])
 
-    def _windows_from_lines(self, image: Image.Image, known_apps: Optional[set[str]] = None) -> list[dict]:
+    def _windows_from_lines(
+        self, image: Image.Image, known_apps: Optional[set[str]] = None, budget: Optional[_Budget] = None
+    ) -> list[dict]:
         """Titles ending in " - <app>" among the text lines, each with the nearest URL below it;
         the widest title is taken as the focused window."""
-        found = self.lines(image)
+        found = self.lines(image, budget)
         titles = [
             ln for ln in found if " - " in ln.text and (not known_apps or ln.text.rsplit(" - ", 1)[1] in known_apps)
         ]

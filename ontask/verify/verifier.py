@@ -26,7 +26,7 @@ from ontask.verify.temporal import adjust_with_history
 class Verdict:
     score: float  # P(on-task)
     evidence: list[dict[str, Any]]
-    source: str  # "metadata" | "ocr" | "none"
+    source: str  # "metadata" | "ocr" | "ocr-partial" (OCR stopped at its time budget) | "none"
     windows: list[dict[str, Any]]
 
     @property
@@ -103,7 +103,8 @@ class Verifier:
             if image is None:
                 windows, source = [], "none"
             else:
-                windows, source = self.ocr.windows(image), "ocr"
+                reading = self.ocr.read(image)
+                windows, source = reading.windows, "ocr" if reading.complete else "ocr-partial"
         score, evidence = score_windows(task, windows, self.config)
         if session_id:
             with self._lock:
