@@ -187,3 +187,29 @@ def model_uri_problem(uri: str, classifier: str, bucket: str, allowed: Sequence[
     if key.startswith("datasets/"):
         return f"{uri}: ontask's datasets/ area holds datasets, not models"
     return None
+
+
+def data_source_problem(uri: str, classifier: str, bucket: str) -> Optional[str]:
+    """Why a TaskClassifier may not bootstrap from the s3:// `uri` (data.source), or None. In the
+    store's own bucket, ontask's areas are other classifiers' (their models, corrections and
+    datasets): a source there must lie outside them or under the classifier's own prefix. A
+    source in another bucket (the customer's screenshots) is the author's to name, read with the
+    classifier's keys.
+
+    >>> data_source_problem("s3://screens/desk/", "desk", "team") is None
+    True
+    >>> print(data_source_problem("s3://team/classifiers/hr/feedback/", "desk", "team"))
+    s3://team/classifiers/hr/feedback/: another classifier's area (classifiers/hr/); a classifier reads only its own
+    >>> print(data_source_problem("s3://team/datasets/hr/v1/", "desk", "team"))
+    s3://team/datasets/hr/v1/: ontask's datasets/ area holds the classifiers' datasets, not a source
+    """
+    if not uri.startswith("s3://"):
+        return None
+    ref_bucket, _, key = uri[5:].partition("/")
+    if ref_bucket != bucket:
+        return None
+    if any(part in (".", "..") for part in key.split("/")):
+        return f"{uri}: the key has a '.' or '..' segment"
+    if key.startswith("datasets/"):
+        return f"{uri}: ontask's datasets/ area holds the classifiers' datasets, not a source"
+    return model_uri_problem(uri, classifier, bucket) if key.startswith("classifiers/") else None

@@ -10,11 +10,12 @@ CACHE="${ONTASK_CACHE:-$HOME/.cache/ontask}"
 problems=()
 need() { problems+=("$1"); }
 
-# Python 3.11 or newer, with venv and ensurepip (Debian splits them into python3-venv).
+# Python 3.11 (the lock pins wheels built for it; pyproject says >=3.11,<3.12), with venv and
+# ensurepip (Debian splits them into python3-venv).
 if ! "$PYTHON" -c 'import sys' >/dev/null 2>&1; then
-  need "$PYTHON does not run: install Python 3.11 or newer (Debian: apt install python3 python3-venv), or pass PYTHON=/path/to/python3.11"
-elif ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
-  need "$PYTHON is Python $("$PYTHON" -c 'import platform; print(platform.python_version())'): ontask needs 3.11 or newer (pass PYTHON=python3.11)"
+  need "$PYTHON does not run: install Python 3.11 (Debian bookworm: apt install python3 python3-venv), or pass PYTHON=/path/to/python3.11"
+elif ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+  need "$PYTHON is Python $("$PYTHON" -c 'import platform; print(platform.python_version())'): ontask needs 3.11, which its lock pins wheels for (install python3.11 and pass PYTHON=python3.11)"
 elif ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
   need "$PYTHON cannot make a virtual environment: install python3-venv (Debian: apt install python3-venv)"
 fi

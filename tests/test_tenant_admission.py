@@ -87,6 +87,18 @@ def test_model_uris_stay_in_the_classifiers_bucket_and_prefix():
     assert problems("s3://models-private/x", allowed=["s3://models/"]) != []  # a prefix, not a string start
     assert problems("s3://models/../x", allowed=["s3://models/"]) != []
 
+    # The data source: the customer's own bucket, or the store's bucket outside other classifiers' areas.
+    def source(uri: str) -> list[str]:
+        parsed = TaskClassifierSpec.model_validate({"data": {"source": uri}})
+        return model_uri_problems(parsed, "desk", OperatorSettings(store="s3://team-a"))
+
+    assert source("s3://screens/support-desk/") == [] and source("s3://team-a/uploads/desk/") == []
+    assert source("s3://team-a/classifiers/desk/feedback/screenshots/") == []
+    [p] = source("s3://team-a/classifiers/hr/feedback/screenshots/")
+    assert p.startswith("spec.data.source: s3://team-a/classifiers/hr/feedback/screenshots/: another classifier's area")
+    [p] = source("s3://team-a/datasets/hr-feedback/v3/")
+    assert "datasets/ area" in p
+
 
 def test_a_classifier_naming_another_tenants_model_is_refused_with_the_reason():
     env = {"ONTASK_STORE": "s3://team-a"}
@@ -168,12 +180,31 @@ rules:
   - {apiGroups: [ontask.dev], resources: [taskclassifiers], verbs: [get, list, create, update, patch]}
   - {apiGroups: [""], resources: [secrets], resourceNames: [alice-s3, alice-s3-read], verbs: [get]}
   - {apiGroups: [""], resources: [persistentvolumeclaims], resourceNames: [alice-weights], verbs: [get]}
+  - {apiGroups: [""], resources: [pods], verbs: [create]}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata: {name: alice-authors, namespace: team-refs}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: classifier-author}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: classifier-writer, namespace: team-refs}
+rules:
+  - {apiGroups: [ontask.dev], resources: [taskclassifiers], verbs: [get, list, create, update, patch]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: viewer-writes-classifiers, namespace: team-refs}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: classifier-writer}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: victor}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: viewer-views, namespace: team-refs}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: victor}]
 """
 
 
@@ -256,6 +287,16 @@ def test_a_classifier_naming_a_secret_its_author_may_not_read_is_refused_with_th
     for parts, reason in refusals:
         out = _apply_as(kube, tmp_path, "alice", synthetic | parts)
         assert out.returncode != 0 and reason in out.stderr, (parts, out.stdout, out.stderr)
+    # Reading a claim or an account (the built-in view role) is not enough to mount or run as it:
+    # Kubernetes asks for creating pods, and so does the policy.
+    for parts, named in (
+        ({"data": {"source": "pvc://alice-weights/screens"}}, "PersistentVolumeClaim(s) alice-weights"),
+        ({"storage": {"serviceAccountName": "default"}}, "ServiceAccount default"),
+    ):
+        out = _apply_as(kube, tmp_path, "victor", synthetic | parts)
+        assert out.returncode != 0, out.stdout
+        assert f"spec names {named}: victor may not create pods in namespace team-refs" in out.stderr, out.stderr
+    assert _apply_as(kube, tmp_path, "victor", synthetic).returncode == 0  # naming nothing needs nothing
     # Someone who may read them all (the cluster's admin here) applies the last one.
     admin = run_cli(
         "kubectl", "apply", "--dry-run=server", "-f", str(tmp_path / "tc.yaml"), kubeconfig=kube.admin_kubeconfig

@@ -11,6 +11,7 @@ import time
 
 from ontask.agent.capture import DEFAULT_MAX_PIXELS, CaptureRefused, Privacy, read_desktop
 from ontask.agent.settings import AgentSettings
+from ontask.api.feedback import DEFAULT_TOPIC
 from ontask.cli_inputs import http_url
 from ontask.labels import LABELS
 
@@ -131,7 +132,7 @@ def add_arguments(agent: argparse.ArgumentParser) -> None:
     correct.add_argument("label", choices=list(LABELS), help="the right label")
     correct.add_argument("--classifier", required=True, help="the TaskClassifier the correction is for")
     correct.add_argument("--bootstrap", help="Kafka brokers (default: ONTASK_KAFKA_BOOTSTRAP, or 127.0.0.1:9092)")
-    correct.add_argument("--topic", default="ontask.corrections")
+    correct.add_argument("--topic", default=DEFAULT_TOPIC)
     correct.add_argument("--note", help="free text for the reviewer")
     correct.set_defaults(func=_cmd_correct)
 

@@ -9,6 +9,9 @@ from pydantic import Field, model_validator
 
 from ontask.api.wire import Model
 
+# The corrections topic a classifier reads unless its spec names another.
+DEFAULT_TOPIC = "ontask.corrections"
+
 
 class FeedbackSpec(Model):
     """Learning from corrections that arrive on Kafka."""
@@ -23,7 +26,7 @@ class FeedbackSpec(Model):
     ]
 
     topic: str = Field(
-        "ontask.corrections",
+        DEFAULT_TOPIC,
         min_length=1,
         max_length=249,
         pattern=r"^[a-zA-Z0-9._-]+$",

@@ -12,10 +12,11 @@ from typing import Optional
 from pydantic import ValidationError
 
 from ontask.api import Correction, FeedbackSpec, load_spec_file, validation_problems
+from ontask.api.feedback import DEFAULT_TOPIC
 from ontask.cli_inputs import BadInput, existing_file, store_uri
 from ontask.feedback.collector import Collector
 from ontask.feedback.loop import CycleTrigger, run_feedback
-from ontask.feedback.producer import DEFAULT_TOPIC, make_correction, send
+from ontask.feedback.producer import make_correction, send
 from ontask.feedback.settings import LOCAL_BOOTSTRAP, KafkaSettings
 from ontask.feedback.state import Counts
 from ontask.labels import LABELS

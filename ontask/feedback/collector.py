@@ -23,7 +23,6 @@ which ontask.feedback.loop calls when the cycle trigger fires).
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -83,7 +82,10 @@ class Collector:
         self._warned_at_limit = False
         self._consumer: Optional[KafkaConsumer] = None
         self._uploads = ThreadPoolExecutor(upload_threads, thread_name_prefix="screenshot-upload")
-        self._decoders = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="screenshot-decode")
+        # Two decodes at a time: both cores of the collector's pod (its CPU limit, not the node's
+        # count), and no more than two screenshots' pixels in memory (an 8192x8192 PNG of 200 kB
+        # decodes to 256 MB).
+        self._decoders = ThreadPoolExecutor(2, thread_name_prefix="screenshot-decode")
         self._saver = ThreadPoolExecutor(1, thread_name_prefix="state-save")
         self._in_flight: Optional[tuple[Any, dict[str, int]]] = None  # (the save's future, its offsets)
         self._last_sweep = self._last_dataset_sweep = 0.0

@@ -11,10 +11,9 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from ontask.api import Correction
+from ontask.api.feedback import DEFAULT_TOPIC
 from ontask.feedback.kafka_security import KafkaSecurity
 from ontask.feedback.messages import encode_correction
-
-DEFAULT_TOPIC = "ontask.corrections"
 
 
 class KafkaUnreachable(RuntimeError):

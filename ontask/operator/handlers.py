@@ -38,10 +38,11 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 
 def model_uri_problems(spec: TaskClassifierSpec, name: str, settings: OperatorSettings) -> list[str]:
-    """The model URIs this classifier's author may not have the operator load (another tenant's
-    models, a dataset): see store_paths.model_uri_problem. The installation may allow more
+    """The model URIs and the data source this classifier's author may not have the operator read
+    (another tenant's models, corrections or datasets): see store_paths.model_uri_problem and
+    data_source_problem. The installation may allow more
     prefixes (settings.model_uri_prefixes)."""
-    from ontask.store_paths import model_uri_problem
+    from ontask.store_paths import data_source_problem, model_uri_problem
 
     # The classifier's bucket is the store its children write: the installation's, else its own.
     store = settings.store_for(spec.storage.bucket)
@@ -55,6 +56,8 @@ def model_uri_problems(spec: TaskClassifierSpec, name: str, settings: OperatorSe
         problem = model_uri_problem(uri, name or "", bucket, settings.model_uri_prefixes)
         if problem:
             out.append(f"spec.{field}: {problem}")
+    if problem := data_source_problem(spec.data.source, name or "", bucket):
+        out.append(f"spec.data.source: {problem}")
     return out
 
 

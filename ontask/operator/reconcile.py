@@ -43,6 +43,9 @@ STORE_RECHECK_SECONDS = 30.0
 
 # Invalid corrections in a row that could not be dead-lettered before FeedbackConnected says so.
 DEAD_LETTER_FAILURES_TO_REPORT = 10
+# The share of feedback.maxStateBytes from which the collector's state counts as at its limit
+# (it sheds corrections to stay under it, so a state that had to is just below it).
+STATE_NEAR_LIMIT = 0.9
 
 
 @dataclass
@@ -153,7 +156,9 @@ def plan(spec: TaskClassifierSpec, status: TaskClassifierStatus, obs: Observed) 
                 f"{spec.feedback.dead_letters()} (missing, or refusing them): they were skipped, counted "
                 "as dead_letter_failed; valid corrections are still buffered",
             )
-        elif obs.feedback.get("evicted_for_size", 0) > 0:
+        elif obs.feedback.get("state_bytes", 0) >= STATE_NEAR_LIMIT * spec.feedback.max_state_bytes:
+            # The state as last written, not the count of evictions (which only grows): raising
+            # maxStateBytes clears it.
             cond(
                 "FeedbackConnected",
                 "True",
