@@ -64,6 +64,7 @@ def test_the_printed_table_is_the_reports(demo):
     assert {r.split("|")[1].strip() for r in rows[2:]} == {
         "verifier alone",
         "student v1",
+        "student v1 + verifier (hybrid)",
         "student v2 (after the cycle)",
         "student v2 (after the cycle) + verifier (hybrid)",
     }
