@@ -31,7 +31,7 @@ from ontask.store import S3Store
 from ontask.store_paths import feedback_pack_key, pack_created
 from realservers.kafka import KafkaBroker
 from realservers.predictors import s3_env
-from tests.conftest import REPO, bomb_png, console_produce, consume
+from tests.conftest import REPO, bomb_png, console_produce, consume, wait_for
 
 CLASSIFIER = "fb-test"
 
@@ -543,6 +543,7 @@ def test_the_dead_letter_topic_keeps_records_no_longer_than_the_screenshots(kafk
         ):
             topic = f"dlq-{uuid.uuid4().hex[:6]}"
             admin.create_topics([NewTopic(topic, 1, 1, topic_configs={"retention.ms": str(before)})])
+            wait_for(lambda: topic in admin.list_topics(), 30, f"{topic} listed")
             assert bound_retention(admin, topic, 24) == done
             assert retention(topic) == after
     finally:

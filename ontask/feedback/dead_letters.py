@@ -5,9 +5,11 @@ included, so the topic must not keep them longer than the classifier keeps scree
 from __future__ import annotations
 
 import logging
+import time
 
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
+from kafka.errors import TopicAlreadyExistsError
 
 from ontask.api import FeedbackSpec
 from ontask.feedback.kafka_security import KafkaSecurity
@@ -19,18 +21,34 @@ def retention_ms(hours: int) -> int:
     return hours * 3600 * 1000
 
 
+def _retention(admin: KafkaAdminClient, topic: str, wait_s: float = 15.0) -> int:
+    """The topic's retention.ms. A topic created a moment ago (by another collector) may not have
+    reached the broker that answers yet, which then describes it without its configs: asked again."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        described = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": None})]
+        )
+        value = described.get("topic", {}).get(topic, {}).get("retention.ms")
+        if value is not None:
+            return int(value["value"])
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the broker describes {topic} without its retention.ms")
+        time.sleep(0.5)
+
+
 def bound_retention(admin: KafkaAdminClient, topic: str, hours: int) -> str:
     """Make `topic` keep records at most `hours`: create it so when it does not exist (the
     broker's default partitions and replication), lower its retention.ms when it is longer or
     unlimited (-1), leave a shorter one. Returns what it did: "created", "lowered" or "kept"."""
     want = retention_ms(hours)
     if topic not in admin.list_topics():
-        admin.create_topics([NewTopic(topic, -1, -1, topic_configs={"retention.ms": str(want)})])
-        return "created"
-    described = admin.describe_configs(
-        [ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": None})]
-    )
-    current = int(described["topic"][topic]["retention.ms"]["value"])
+        try:
+            admin.create_topics([NewTopic(topic, -1, -1, topic_configs={"retention.ms": str(want)})])
+            return "created"
+        except TopicAlreadyExistsError:
+            pass  # made since the list was read (another collector; the list lags a creation): bound it
+    current = _retention(admin, topic)
     if 0 <= current <= want:
         return "kept"
     result = admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": str(want)})])
