@@ -89,3 +89,8 @@ def http_url(text: str) -> str:
     if not ok:
         raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL; give one like http://host:port")
     return text
+
+
+def http_url_or_off(text: str) -> str:
+    """An http_url, or the empty string: the endpoint turned off."""
+    return text if text == "" else http_url(text)

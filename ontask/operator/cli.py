@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ontask.cli_inputs import http_url
+from ontask.cli_inputs import http_url_or_off
 
 
 def add_arguments(op: argparse.ArgumentParser) -> None:
@@ -12,7 +12,12 @@ def add_arguments(op: argparse.ArgumentParser) -> None:
     scope = op.add_mutually_exclusive_group()
     scope.add_argument("--namespace", action="append", help="watch this namespace (repeatable)")
     scope.add_argument("--all-namespaces", action="store_true", help="watch all namespaces (default)")
-    op.add_argument("--liveness", type=http_url, default="http://0.0.0.0:8080/healthz", help="liveness endpoint URL")
+    op.add_argument(
+        "--liveness",
+        type=http_url_or_off,
+        default="http://0.0.0.0:8080/healthz",
+        help="liveness endpoint URL ('' turns it off)",
+    )
     op.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus /metrics on this port (0: none)")
     op.add_argument("--standalone", action="store_true", help="no leader election between replicas")
     op.add_argument("--log-level", default="info")
