@@ -122,7 +122,7 @@ def test_a_trainjob_that_keeps_failing_restarts_to_its_backoff_limit_then_fails_
         {"data": {"source": "synthetic"}, "student": {"gpus": 0}, "training": {"workers": 2}}
     )
     ctx = Context("doomed", NS, str(uuid.uuid4()), spec, store_uri=str(tmp_path / "store"))
-    # No such base model here, so `ontask train` exits with an error every time it starts.
+    # No store and no such base model here, so `ontask train` exits with an error every time it starts.
     body = as_trainjob(training_job(ctx, "doomed-data", "d1", "v1", str(tmp_path / "no-such-model")), RUNTIME)
     body["metadata"].pop("ownerReferences")
     name = body["metadata"]["name"]
@@ -149,7 +149,7 @@ def test_a_trainjob_that_keeps_failing_restarts_to_its_backoff_limit_then_fails_
             f"jobset failed due to one or more job failures (first failed job: {name}-node-0)",
         )
         # The node's own words (torchrun's report of the failed process follows them in the log).
-        assert "no-such-model does not exist" in standin.log_tail(next(p for p in standin.starts if p.startswith(pod)))
+        assert "ontask train: error:" in standin.log_tail(next(p for p in standin.starts if p.startswith(pod)))
     finally:
         standin.stop()
 

@@ -47,7 +47,7 @@ def test_a_training_job_that_keeps_failing_restarts_to_its_backoff_limit_then_fa
         assert set(standin.starts) == {f"{name}-master-0", f"{name}-worker-0"}
         assert sum(standin.starts.values()) - len(standin.starts) == 3, standin.starts
         assert "reached the specified backoff limit" in outcome[1]
-        assert "ontask: error:" in standin.log_tail(f"{name}-master-0")  # what each run said
+        assert "ontask train: error:" in standin.log_tail(f"{name}-master-0")  # what each run said
         # cleanPodPolicy Running: the crash-looping pod is deleted, so a failed job holds no GPU.
         wait_for(
             lambda: not core.list_namespaced_pod(NS, label_selector=f"{JOB_LABEL}={name}").items,
