@@ -149,7 +149,7 @@ def test_a_trainjob_that_keeps_failing_restarts_to_its_backoff_limit_then_fails_
             f"jobset failed due to one or more job failures (first failed job: {name}-node-0)",
         )
         # The node's own words (torchrun's report of the failed process follows them in the log).
-        assert "ontask train: error:" in standin.log_tail(next(p for p in standin.starts if p.startswith(pod)))
+        assert "see `ontask train --help`" in standin.log_tail(next(p for p in standin.starts if p.startswith(pod)))
     finally:
         standin.stop()
 
