@@ -150,7 +150,7 @@ def test_the_plans_yaml_verbatim_trains_through_ontask_train_with_its_verifier_f
         str(base),
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
-    assert out.returncode == 1 and "verifier_config.yaml" in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 2 and "verifier_config.yaml" in out.stderr and "Traceback" not in out.stderr
     (folder / "verifier_config.yaml").unlink()
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
