@@ -150,7 +150,7 @@ def test_vllm_server_judge_agrees_with_transformers_on_gpu(tiny_vlm):
     import time
     import urllib.request
 
-    pytest.importorskip("vllm", reason="vllm is installed only where a GPU is (pip install ontask[vllm])")
+    pytest.importorskip("vllm", reason="vllm is installed only where a GPU is (pip install '.[full,vllm]')")
     from ontask.operator.local import free_port
 
     folder = tiny_vlm()
