@@ -18,6 +18,7 @@ from ontask.agent.capture import (
     Privacy,
     capture_of,
     downscale,
+    split_rules,
     visible_evidence,
 )
 
@@ -133,3 +134,11 @@ def test_the_screenshot_leaves_at_the_pixel_budget_as_jpeg():
 
 def test_a_small_screen_is_never_enlarged():
     assert downscale(Image.new("RGB", (640, 400)), 602_112).size == (640, 400)
+
+
+def test_a_comma_inside_a_title_regex_stays_in_its_rule():
+    assert split_rules("signal, title:(bank, login) ,, gimp") == ["signal", "title:(bank, login)", "gimp"]
+    assert split_rules(r"title:pay\,roll,title:x{1,3}[,;]y") == [r"title:pay\,roll", "title:x{1,3}[,;]y"]
+    kept = Privacy.of(never_capture=split_rules("title:(bank, login)"))
+    assert kept.never_captures({"app": "Chromium", "title": "bank, login - Chromium"})
+    assert not kept.never_captures({"app": "Chromium", "title": "bank - Chromium"})

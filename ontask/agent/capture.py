@@ -45,6 +45,30 @@ DEFAULT_NEVER_CAPTURE: tuple[str, ...] = (
 BLANK = (128, 128, 128)
 
 
+def split_rules(text: str) -> list[str]:
+    """Never-capture rules written as one comma-separated list (an environment variable, a flag).
+
+    A comma inside brackets or parentheses, or escaped with a backslash, stays in its rule, so
+    `title:(bank, login)` and `title:x{1,3}` are one rule each; blank items are dropped."""
+    rules, current, depth, escaped = [], [], 0, False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth = max(0, depth - 1)
+        elif char == "," and depth == 0:
+            rules.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    rules.append("".join(current))
+    return [r.strip() for r in rules if r.strip()]
+
+
 @dataclass(frozen=True)
 class Privacy:
     """What the user allows the agent to send.

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from ontask.agent.capture import DEFAULT_MAX_PIXELS, CaptureRefused, Privacy, read_desktop
+from ontask.agent.capture import DEFAULT_MAX_PIXELS, CaptureRefused, Privacy, read_desktop, split_rules
 from ontask.agent.settings import AgentSettings
 from ontask.api.feedback import DEFAULT_TOPIC
 from ontask.cli_inputs import http_url
@@ -18,7 +18,7 @@ from ontask.labels import LABELS
 
 def _privacy(args: argparse.Namespace, settings: AgentSettings) -> Privacy:
     """The settings' never-capture rules, and the command line's added to them."""
-    added = [a for item in args.never_capture or [] for a in item.split(",")]
+    added = [rule for item in args.never_capture or [] for rule in split_rules(item)]
     never = settings.never_capture_rules() + added
     return Privacy.of(titles=not args.no_titles, never_capture=never, max_pixels=args.max_pixels)
 
@@ -104,7 +104,7 @@ def add_arguments(agent: argparse.ArgumentParser) -> None:
             metavar="APP[,APP]",
             help="apps (WM_CLASS, or the Wayland app_id) or title:REGEX never captured, added to the password "
             "managers (or to ONTASK_NEVER_CAPTURE): left out of the evidence, blanked in the screenshot, and no "
-            "screenshot at all while one is focused (repeatable)",
+            "screenshot at all while one is focused (repeatable; a comma inside a title regex goes in parentheses)",
         )
         p.add_argument(
             "--max-pixels",

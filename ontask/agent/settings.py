@@ -12,7 +12,7 @@ from typing import Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from ontask.agent.capture import DEFAULT_NEVER_CAPTURE
+from ontask.agent.capture import DEFAULT_NEVER_CAPTURE, split_rules
 from ontask.api.serving import PREDICT_TOKEN_ENV
 
 # Environment variable -> field.
@@ -42,7 +42,7 @@ class AgentSettings(BaseModel):
         default_factory=lambda: list(DEFAULT_NEVER_CAPTURE),
         description="Windows that never leave the machine (ontask.agent.capture.Privacy): app names (WM_CLASS) "
         "and `title:REGEX` rules; by default the password managers. Set, it replaces them (comma-separated; "
-        "`none` for none).",
+        "`none` for none; a comma inside a `title:` regex goes in parentheses or after a backslash).",
     )
     also_never_capture: list[str] = Field(
         default_factory=list, description="Rules added to never_capture (comma-separated), keeping the defaults."
@@ -52,7 +52,7 @@ class AgentSettings(BaseModel):
     @classmethod
     def _comma_separated(cls, value):
         if isinstance(value, str):  # from the environment
-            return [] if value.strip().lower() == "none" else [r.strip() for r in value.split(",") if r.strip()]
+            return [] if value.strip().lower() == "none" else split_rules(value)
         return value
 
     @classmethod
