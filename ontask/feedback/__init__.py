@@ -7,8 +7,7 @@ and the dataset code."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ontask.lazy_names import lazy_names
 
 _HOMES = {
     "Buffer": "buffer",
@@ -26,10 +25,4 @@ _HOMES = {
     "send": "producer",
 }
 
-__all__ = sorted(_HOMES)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module 'ontask.feedback' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"ontask.feedback.{_HOMES[name]}"), name)
+__all__, __getattr__ = lazy_names(__name__, _HOMES)

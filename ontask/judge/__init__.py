@@ -6,8 +6,7 @@ Names are imported on first use: the judge service's client (`ontask.judge.remot
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ontask.lazy_names import lazy_names
 
 _HOMES = {
     "Judge": "judge",
@@ -21,10 +20,4 @@ _HOMES = {
     "judgment_key": "cache",
 }
 
-__all__ = sorted(_HOMES)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module 'ontask.judge' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"ontask.judge.{_HOMES[name]}"), name)
+__all__, __getattr__ = lazy_names(__name__, _HOMES)
