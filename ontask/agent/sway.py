@@ -106,18 +106,11 @@ class SwayDesktop:
         self.close()
 
     def _canvas(self) -> Canvas:
-        try:
-            return Canvas.of(self._ipc.outputs())
-        except SwayIPCError as e:
-            raise DesktopUnavailable(str(e)) from e
+        return Canvas.of(self._ipc.outputs())
 
     def windows(self) -> list[DesktopWindow]:
         """The windows of every workspace bottom to top, those not on the screen marked minimised."""
-        canvas = self._canvas()
-        try:
-            return windows_of(self._ipc.tree(), canvas)
-        except SwayIPCError as e:
-            raise DesktopUnavailable(str(e)) from e
+        return windows_of(self._ipc.tree(), self._canvas())
 
     def screenshot(self) -> Image.Image:
         """Every output as one RGB picture, from `grim` at the greatest output scale."""

@@ -10,6 +10,8 @@ import socket
 import struct
 from typing import Any
 
+from ontask.agent.desktop import DesktopUnavailable
+
 MAGIC = b"i3-ipc"
 _HEADER = struct.Struct("=6sII")
 
@@ -19,8 +21,9 @@ GET_OUTPUTS = 3
 GET_TREE = 4
 
 
-class SwayIPCError(RuntimeError):
-    """The socket could not be reached, or it answered something that is not sway's IPC."""
+class SwayIPCError(DesktopUnavailable):
+    """The socket could not be reached, or it answered something that is not sway's IPC: the
+    desktop cannot be read, and the message says why."""
 
 
 class SwayIPC:
