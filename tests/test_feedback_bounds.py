@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
 from typing import Optional
 
 from PIL import Image
@@ -21,31 +20,9 @@ from ontask.feedback.state import State
 from ontask.operator.reconcile import Observed, plan
 from ontask.store import LocalStore
 from ontask.store_paths import classifier_prefix, feedback_packs_prefix, feedback_state_key
+from tests.kafka_doubles import DeadLetters, Record
 
 NOW = 1_700_000_000.0
-
-
-@dataclass
-class Record:
-    key: Optional[bytes]
-    value: Optional[bytes]
-    offset: int
-    topic: str = "corrections"
-    partition: int = 0
-
-
-class DeadLetters:
-    """Stands in for the dead-letter producer: records each reason, acknowledges at once."""
-
-    def __init__(self):
-        self.reasons: list[str] = []
-
-    def send(self, topic, key=None, value=None, headers=()):
-        self.reasons.append(dict(headers)["ontask-reason"].decode())
-        return self
-
-    def get(self, timeout=None):
-        return None
 
 
 def _png(i: int) -> bytes:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
-from typing import Optional
 
 from PIL import Image
 
@@ -18,6 +16,7 @@ from ontask.feedback.evidence import read_evidence
 from ontask.feedback.state import State
 from ontask.store import LocalStore
 from ontask.store_paths import classifier_prefix, feedback_state_key
+from tests.kafka_doubles import DeadLetters, Record
 
 # Written by the collector of ontask 725efbe (string-keyed dicts), byte for byte.
 STATE_BEFORE_TYPES = (
@@ -66,29 +65,6 @@ def test_an_older_state_without_the_later_counts_reads_them_as_zero():
     del old["counts"]["over_user_cap"], old["counts"]["reviewer_downgraded"], old["cycle"]["by_user"]
     state = State.from_json(json.dumps(old).encode(), capacity=10)
     assert state.counts.over_user_cap == 0 and state.cycle.by_user == {} and state.buffer.capacity == 10
-
-
-@dataclass
-class Record:
-    key: Optional[bytes]
-    value: Optional[bytes]
-    offset: int
-    topic: str = "corrections"
-    partition: int = 0
-
-
-class DeadLetters:
-    """Stands in for the dead-letter producer: records each reason, acknowledges at once."""
-
-    def __init__(self):
-        self.reasons: list[str] = []
-
-    def send(self, topic, key=None, value=None, headers=()):
-        self.reasons.append(dict(headers)["ontask-reason"].decode())
-        return self
-
-    def get(self, timeout=None):
-        return None
 
 
 def _record(i: int, offset: int, user: str) -> Record:

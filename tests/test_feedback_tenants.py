@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import random
-from dataclasses import dataclass
 from typing import Optional
 
 import pytest
@@ -18,31 +17,9 @@ from ontask.api import FeedbackSpec
 from ontask.feedback import Collector, encode_correction, make_correction
 from ontask.feedback.state import CycleProgress
 from ontask.store import LocalStore
+from tests.kafka_doubles import DeadLetters, Record
 
 CLASSIFIER = "desk"
-
-
-@dataclass
-class Record:
-    key: Optional[bytes]
-    value: Optional[bytes]
-    topic: str = "corrections"
-    partition: int = 0
-    offset: int = 0
-
-
-class DeadLetters:
-    """Stands in for the dead-letter producer: records what was sent, acknowledges at once."""
-
-    def __init__(self):
-        self.sent: list[dict] = []
-
-    def send(self, topic, key=None, value=None, headers=()):
-        self.sent.append({"topic": topic, "value": value, **{k: v.decode() for k, v in headers}})
-        return self
-
-    def get(self, timeout=None):
-        return None
 
 
 def screenshot(seed: int, size=(320, 200)) -> Image.Image:
