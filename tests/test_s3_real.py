@@ -1,5 +1,6 @@
 """The real S3 server through the minio client and through ontask's store."""
 
+import argparse
 import io
 import os
 import uuid
@@ -288,8 +289,8 @@ def test_a_predictors_keys_read_its_model_and_screenshots_but_never_write(s3, s3
     from ontask.operator.local import container_env
     from ontask.operator.manifests import data_job, inference_service
     from ontask.operator.settings import OperatorSettings
-    from ontask.serving.server import _image_store
-    from ontask.serving.settings import IMAGE_BUCKET_ENV, ServingSettings
+    from ontask.serving.server import _image_store, add_arguments, resolve_settings
+    from ontask.serving.settings import ServingSettings
 
     assert s3.read_only_access_key, "S3 servers from before the read-only identity: restart `make servers-up`"
     bucket = f"ro-{uuid.uuid4().hex[:8]}"
@@ -301,23 +302,35 @@ def test_a_predictors_keys_read_its_model_and_screenshots_but_never_write(s3, s3
 
     installation = {"ONTASK_S3_SECRET": "s3-keys", "ONTASK_S3_READ_ONLY_SECRET": "s3-read"}
     settings = OperatorSettings.from_env({**installation, "ONTASK_CHILD_S3_ENDPOINT": s3.endpoint})
-    spec = TaskClassifierSpec.model_validate({"data": {"source": "synthetic"}, "storage": {"bucket": bucket}})
+    spec = TaskClassifierSpec.model_validate(
+        {
+            "data": {"source": "synthetic"},
+            "storage": {"bucket": bucket},
+            "feedback": {"screenshotUriPrefixes": [f"s3://{bucket}/captures/"]},
+        }
+    )
     ctx = context_for({"name": "c", "namespace": "team", "uid": "u"}, spec, settings)
     secrets = {
         "s3-keys": {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key},
         "s3-read": {"AWS_ACCESS_KEY_ID": s3.read_only_access_key, "AWS_SECRET_ACCESS_KEY": s3.read_only_secret_key},
     }
     student = inference_service(ctx, "student", f"s3://{bucket}/classifiers/c/models/v1", "v1")
-    env = container_env(student["spec"]["predictor"]["containers"][0], secrets)
+    container = student["spec"]["predictor"]["containers"][0]
+    env = container_env(container, secrets)
     assert env["AWS_ACCESS_KEY_ID"] == s3.read_only_access_key
-    for var in ("S3_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(var, env[var])
-    monkeypatch.setenv(IMAGE_BUCKET_ENV, bucket)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
     serving = ServingSettings.from_env()
+    # The predictor's command line, run with its environment: the bucket and the prefixes that
+    # screenshot references may point into are the spec's.
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = resolve_settings(parser.parse_args(container["args"][1:]))
+    assert (args.image_bucket, args.image_prefixes) == (bucket, (f"s3://{bucket}/captures/",))
 
     folder = local_copy(f"s3://{bucket}/classifiers/c/models/v1", serving.s3, cache_root=tmp_path / "models")
     assert {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.startswith(".")} == checkpoint
-    images = _image_store(serving)
+    images = _image_store(serving, args.image_bucket)
     assert images.get_bytes("captures/shot.png", max_bytes=1024) == b"\x89PNG screenshot"
     with pytest.raises(StoreError, match="AccessDenied"):
         images.put_bytes("classifiers/c/models/v1/config.json", b"{}")

@@ -42,6 +42,17 @@ def servers(tmp_path_factory, s3, s3_config, kafka_bootstrap, tiny_vlm):
     upload_folder(store, tiny_vlm(5), "classifiers/srv/models/v1")
     env = {**s3_env(s3), "ONTASK_S3_BUCKET": BUCKET}
     judge = Predictor("judge", str(tiny_vlm(9, copy_to=work / "judge")), work, env=env).start()
+    # The student's bucket, and the prefixes screenshot references may point into, are its spec's.
+    spec = work / "spec.json"
+    spec.write_text(
+        json.dumps(
+            {
+                "data": {"source": "synthetic"},
+                "storage": {"bucket": BUCKET},
+                "feedback": {"screenshotUriPrefixes": [f"s3://{BUCKET}/shots/"]},
+            }
+        )
+    )
     # judge-below 1.0: every answer of a random student is "low confidence", so each is checked.
     student = Predictor(
         "student",
@@ -49,6 +60,8 @@ def servers(tmp_path_factory, s3, s3_config, kafka_bootstrap, tiny_vlm):
         work,
         "--classifier",
         "srv",
+        "--spec",
+        str(spec),
         "--judge-url",
         judge.url,
         "--kafka-bootstrap",
@@ -65,7 +78,7 @@ def servers(tmp_path_factory, s3, s3_config, kafka_bootstrap, tiny_vlm):
         "3000000",
         "--max-body-bytes",
         str(4 * 1024 * 1024),
-        env=env,
+        env=s3_env(s3),
     ).start()
     yield student, judge, store
     student.stop()
@@ -130,10 +143,12 @@ def test_a_screenshot_by_s3_reference(servers, shots):
     # A client cannot make the predictor read what is not a screenshot of its own: ontask's
     # artifacts (another classifier's screenshots, a model file), another bucket, a '..' path.
     store.put_bytes("classifiers/other/feedback/screenshots/x.png", png, "image/png")
+    store.put_bytes("elsewhere/one.png", png, "image/png")
     for uri, why in (
         (f"s3://{BUCKET}/classifiers/other/feedback/screenshots/x.png", "ontask's own classifiers/ area"),
         ("s3://another-bucket/shots/one.png", "not this classifier's bucket"),
         (f"s3://{BUCKET}/shots/../classifiers/other/feedback/screenshots/x.png", "'..' segment"),
+        (f"s3://{BUCKET}/elsewhere/one.png", f"outside the allowed prefixes (s3://{BUCKET}/shots/)"),
     ):
         r = student.v1([{"imageUri": uri, "task": ex.task, "windows": ex.windows}])
         assert r.status_code == 400 and why in r.json()["error"], (uri, r.text)

@@ -152,7 +152,8 @@ class FeedbackSpec(Model):
     screenshot_uri_prefixes: list[Annotated[str, Field(pattern=r"^s3://[^/]+/.*$", max_length=1024)]] = Field(
         default_factory=list,
         max_length=32,
-        description="s3:// prefixes a correction's screenshotUri may point into. Empty: anywhere in the "
+        description="s3:// prefixes a correction's screenshotUri, and a prediction request's imageUri, may point "
+        "into. Empty: anywhere in the "
         "classifier's bucket outside the areas ontask writes (its classifiers' and datasets' folders), which "
         "are never readable by reference.",
     )

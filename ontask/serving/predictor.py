@@ -51,12 +51,14 @@ class ScreenshotPredictor(kserve.Model):
         model_version: str,
         limits: ImageLimits = ImageLimits(),
         image_store=None,
+        image_prefixes: tuple[str, ...] = (),
         ocr=None,
         max_batch: int = 8,
         max_wait_ms: float = 0.0,
     ):
         super().__init__(name)
         self.model_version, self.limits, self.image_store = model_version, limits, image_store
+        self.image_prefixes = image_prefixes  # spec.feedback.screenshotUriPrefixes
         self._ocr = ocr
         self.batcher = MicroBatcher(self._score_batch, max_batch=max_batch, max_wait_ms=max_wait_ms)
         # The size the model resizes a (width, height) screenshot to, once a model is loaded that
@@ -97,10 +99,10 @@ class ScreenshotPredictor(kserve.Model):
             if self.image_store is None:
                 raise RequestError(
                     f"{name}: s3:// references need the predictor's S3 settings (S3_ENDPOINT, AWS_ACCESS_KEY_ID, "
-                    "AWS_SECRET_ACCESS_KEY, ONTASK_S3_BUCKET)"
+                    "AWS_SECRET_ACCESS_KEY; the bucket is the spec's storage.bucket)"
                 )
             try:
-                key = confine_reference(inst.image_uri, getattr(self.image_store, "bucket", None))
+                key = confine_reference(inst.image_uri, getattr(self.image_store, "bucket", None), self.image_prefixes)
             except ReferenceRefused as e:
                 raise RequestError(f"{name}: {e}") from e
             try:

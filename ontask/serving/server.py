@@ -208,13 +208,14 @@ def serve(
     kserve.ModelServer(http_port=http_port, enable_grpc=False, workers=workers).start(models)
 
 
-def _image_store(settings: ServingSettings):
-    """The S3 bucket that s3:// screenshot references point into, when S3 is configured."""
+def _image_store(settings: ServingSettings, bucket: Optional[str]):
+    """The S3 bucket that s3:// screenshot references point into (the spec's storage.bucket, or
+    without a spec the environment's), when S3 is configured."""
     if settings.s3 is None:
         return None
     from ontask.store import S3Store
 
-    return S3Store(settings.s3, settings.image_bucket, create_bucket=False)
+    return S3Store(settings.s3, bucket or settings.image_bucket, create_bucket=False)
 
 
 # Flags that override the spec's serving settings: flag -> (spec section, field).
@@ -310,9 +311,12 @@ def resolve_settings(args: argparse.Namespace) -> argparse.Namespace:
         spec = load_spec_file(args.spec)
         sections = {"serving": spec.serving, "feedback": spec.feedback}
         args.judge_settings = spec.judge  # the judge's mode and cache, on whichever side runs them
+        args.image_bucket = spec.storage.bucket
     else:
         sections = {"serving": ServingSpec(), "feedback": FeedbackSpec()}
         args.judge_settings = JudgeSpec()
+        args.image_bucket = None
+    args.image_prefixes = tuple(sections["feedback"].screenshot_uri_prefixes)
     for flag, (section, field) in SPEC_FLAGS.items():
         if getattr(args, flag, None) is None:
             setattr(args, flag, getattr(sections[section], field))
@@ -328,7 +332,8 @@ def build_models(args: argparse.Namespace, settings: ServingSettings) -> list:
     version = args.model_version or Path(args.model_uri.rstrip("/")).name
     common = dict(
         limits=ImageLimits(args.max_image_bytes, args.max_image_pixels, args.max_request_pixels),
-        image_store=_image_store(settings),
+        image_store=_image_store(settings, args.image_bucket),
+        image_prefixes=args.image_prefixes,
         max_batch=args.max_batch,
         max_wait_ms=args.max_wait_ms,
     )

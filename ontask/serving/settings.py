@@ -24,7 +24,12 @@ class ServingSettings(BaseModel):
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings, description="Kafka, for the judge's corrections.")
     s3: Optional[S3Config] = Field(None, description="The S3 store of screenshot references; None: none configured.")
-    image_bucket: str = Field("ontask", min_length=1, description="The bucket s3:// screenshot references point into.")
+    image_bucket: str = Field(
+        "ontask",
+        min_length=1,
+        description="The bucket s3:// screenshot references point into when the predictor has no spec "
+        "(with one, its storage.bucket).",
+    )
     token: Optional[SecretStr] = Field(
         None, description="Bearer token every request but a health probe must carry; None: no authentication."
     )
