@@ -61,6 +61,8 @@ def test_valid_classifier_is_created_and_read_back_with_defaults(admin_api, crd_
         (("serving",), {"minReplicas": 3, "maxReplicas": 1}, "maxReplicas must be >= minReplicas"),
         (("judge", "mode"), "ranking", "spec.judge.mode"),
         (("feedback", "reviewTopic"), "ontask.corrections", "reviewTopic must be a topic of its own"),
+        # A toleration without a key tolerates every taint: control-plane and cordoned nodes.
+        (("scheduling", "tolerations"), [{"operator": "Exists"}], "spec.scheduling.tolerations[0].key: Required"),
     ],
 )
 def test_invalid_classifier_is_refused_naming_the_field(admin_api, crd_installed, path, value, expect):

@@ -54,7 +54,13 @@ class JudgeResources(Model):
 class Toleration(Model):
     """A Kubernetes toleration, for GPU node pools that are tainted."""
 
-    key: Optional[str] = Field(None, description="Taint key; empty with operator Exists: every taint.")
+    # Required: Kubernetes reads a toleration without a key (operator Exists) as tolerating every
+    # taint, control-plane and cordoned nodes included, which is not a TaskClassifier author's call.
+    key: str = Field(
+        min_length=1,
+        max_length=316,
+        description="Taint key (required: a toleration of every taint, control-plane nodes included, is refused).",
+    )
     operator: Literal["Exists", "Equal"] = Field("Equal", description="Exists or Equal.")
     value: Optional[str] = Field(None, description="Taint value (operator Equal).")
     effect: Optional[Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]] = Field(
