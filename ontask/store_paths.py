@@ -189,14 +189,24 @@ def model_uri_problem(uri: str, classifier: str, bucket: str, allowed: Sequence[
     return None
 
 
-def data_source_problem(uri: str, classifier: str, bucket: str) -> Optional[str]:
+def data_source_problem(
+    uri: str, classifier: str, bucket: str, allowed: Sequence[str] = (), own_keys: bool = False
+) -> Optional[str]:
     """Why a TaskClassifier may not bootstrap from the s3:// `uri` (data.source), or None. In the
     store's own bucket, ontask's areas are other classifiers' (their models, corrections and
-    datasets): a source there must lie outside them or under the classifier's own prefix. A
-    source in another bucket (the customer's screenshots) is the author's to name, read with the
-    classifier's keys.
+    datasets): a source there must lie outside them or under the classifier's own prefix. Another
+    bucket would be read with the classifier's keys: the installation's, shared by every tenant,
+    unless the classifier names its own (`own_keys`, spec.storage.secretRef, which its author must
+    be allowed to read), so there it must lie under one of the installation's `allowed` prefixes
+    (the chart's dataSources.uriPrefixes).
 
-    >>> data_source_problem("s3://screens/desk/", "desk", "team") is None
+    >>> data_source_problem("s3://team/uploads/desk/", "desk", "team") is None
+    True
+    >>> data_source_problem("s3://screens/desk/", "desk", "team", own_keys=True) is None
+    True
+    >>> data_source_problem("s3://screens/desk/", "desk", "team", ["s3://screens/"]) is None
+    True
+    >>> data_source_problem("s3://screens/desk/", "desk", "team").startswith("s3://screens/desk/: bucket 'screens'")
     True
     >>> print(data_source_problem("s3://team/classifiers/hr/feedback/", "desk", "team"))
     s3://team/classifiers/hr/feedback/: another classifier's area (classifiers/hr/); a classifier reads only its own
@@ -206,10 +216,16 @@ def data_source_problem(uri: str, classifier: str, bucket: str) -> Optional[str]
     if not uri.startswith("s3://"):
         return None
     ref_bucket, _, key = uri[5:].partition("/")
-    if ref_bucket != bucket:
-        return None
     if any(part in (".", "..") for part in key.split("/")):
         return f"{uri}: the key has a '.' or '..' segment"
+    if ref_bucket != bucket:
+        if own_keys or any(uri.startswith(a if a.endswith("/") else a + "/") for a in allowed):
+            return None
+        return (
+            f"{uri}: bucket {ref_bucket!r} is not this classifier's bucket {bucket!r}; the installation's keys, "
+            "which every classifier shares, read no other bucket for it: name keys of your own "
+            "(storage.secretRef), or have the installation allow the prefix (dataSources.uriPrefixes)"
+        )
     if key.startswith("datasets/"):
         return f"{uri}: ontask's datasets/ area holds the classifiers' datasets, not a source"
     return model_uri_problem(uri, classifier, bucket) if key.startswith("classifiers/") else None

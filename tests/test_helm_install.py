@@ -79,13 +79,15 @@ def _crds(kube) -> dict[str, dict]:
     return {c["metadata"]["name"]: c for c in json.loads(out.stdout)["items"] if c["metadata"]["name"] in OURS}
 
 
-def _classifier(name: str, namespace: str) -> str:
+def _classifier(name: str, namespace: str, bucket: str = "ontask") -> str:
     return json.dumps(
         {
             "apiVersion": "ontask.dev/v1alpha1",
             "kind": "TaskClassifier",
             "metadata": {"name": name, "namespace": namespace},
-            "spec": {"data": {"source": "s3://screens/support-desk/"}},
+            # Screenshots in the installation's bucket, as the quick start has them: another bucket
+            # needs keys of the classifier's own or the chart's dataSources.uriPrefixes.
+            "spec": {"data": {"source": f"s3://{bucket}/support-desk/screens/"}},
         }
     )
 
@@ -130,11 +132,12 @@ def test_install_upgrade_test_and_uninstall_on_a_fresh_cluster(cluster, previous
     for ns in {namespace, *(ns for _, ns in peerings if ns)}:
         kubectl(fresh, "create", "namespace", ns)
     access, secret_key = "unused", "unused"
-    storage = []
+    storage, bucket = [], "ontask"
     if case == "one-replica":
         # A store that answers, so that a classifier gets as far as its first child.
         s3 = request.getfixturevalue("s3")
-        storage = ["--set", f"storage.endpoint={s3.endpoint}", "--set", f"storage.bucket=helm-{uuid.uuid4().hex[:8]}"]
+        bucket = f"helm-{uuid.uuid4().hex[:8]}"
+        storage = ["--set", f"storage.endpoint={s3.endpoint}", "--set", f"storage.bucket={bucket}"]
         access, secret_key = s3.access_key, s3.secret_key
     keys = {"AWS_ACCESS_KEY_ID": access, "AWS_SECRET_ACCESS_KEY": secret_key}  # KServe's S3 Secret format
     secret = [f"--from-literal={k}={v}" for k, v in keys.items()]
@@ -202,7 +205,7 @@ def test_install_upgrade_test_and_uninstall_on_a_fresh_cluster(cluster, previous
         if case == "one-replica":
             # No KServe in this cluster: the judge cannot be created, and the classifier says why.
             kubectl(fresh, "create", "namespace", "desk-b")
-            kubectl(fresh, "apply", "-f", "-", input=_classifier("desk", "desk-b"))
+            kubectl(fresh, "apply", "-f", "-", input=_classifier("desk", "desk-b", bucket))
             ready = wait_for(
                 lambda: _ready(fresh, "desk", "desk-b"),
                 timeout=90,

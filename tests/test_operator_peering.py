@@ -14,7 +14,7 @@ from tests.operator_env import bind_chart_role
 
 NS = "ontask-peer"
 SPEC = {
-    "data": {"source": "s3://b/p"},
+    "data": {"source": "s3://peering/p"},
     "judge": {"enabled": False},
     "training": {"rewardWeights": {"binary": 0.8, "judge": 0.0, "verifier": 0.2}},
 }

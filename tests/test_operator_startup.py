@@ -79,7 +79,7 @@ def _status(admin_api, name):
 def test_valid_classifier_is_accepted_and_starts_bootstrapping(operator, admin_api):
     api = k8s.CustomObjectsApi(admin_api)
     created = api.create_namespaced_custom_object(
-        GROUP, VERSION, NS, PLURAL, _tc("good", {"data": {"source": "s3://b/p"}})
+        GROUP, VERSION, NS, PLURAL, _tc("good", {"data": {"source": f"s3://{BUCKET}/p"}})
     )
     status = wait_for(
         lambda: _status(admin_api, "good").get("phase") and _status(admin_api, "good"), what="status of 'good'"
@@ -105,7 +105,7 @@ def test_valid_classifier_is_accepted_and_starts_bootstrapping(operator, admin_a
 def test_inconsistent_classifier_fails_with_a_condition_and_an_event(operator, admin_api):
     api = k8s.CustomObjectsApi(admin_api)
     api.create_namespaced_custom_object(
-        GROUP, VERSION, NS, PLURAL, _tc("no-judge", {"data": {"source": "s3://b/p"}, "judge": {"enabled": False}})
+        GROUP, VERSION, NS, PLURAL, _tc("no-judge", {"data": {"source": f"s3://{BUCKET}/p"}, "judge": {"enabled": False}})
     )
     status = wait_for(
         lambda: _status(admin_api, "no-judge").get("phase") and _status(admin_api, "no-judge"),
@@ -154,7 +154,7 @@ def test_a_prefix_another_namespace_owns_is_never_written_and_the_status_says_wh
     store = S3Store(s3_config, BUCKET)
     owner = {"namespace": "team-b", "name": "desk", "uid": "0000"}
     store.put_bytes("classifiers/desk/owner.json", json.dumps(owner).encode(), "application/json")
-    spec = {"data": {"source": "s3://b/p"}, "judge": {"enabled": False}}
+    spec = {"data": {"source": f"s3://{BUCKET}/p"}, "judge": {"enabled": False}}
     spec["training"] = {"rewardWeights": {"binary": 0.7, "judge": 0.0, "verifier": 0.3}}
     k8s.CustomObjectsApi(admin_api).create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, _tc("desk", spec))
     status = wait_for(lambda: _status(admin_api, "desk").get("phase") == "Failed" and _status(admin_api, "desk"))

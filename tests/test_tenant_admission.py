@@ -87,12 +87,19 @@ def test_model_uris_stay_in_the_classifiers_bucket_and_prefix():
     assert problems("s3://models-private/x", allowed=["s3://models/"]) != []  # a prefix, not a string start
     assert problems("s3://models/../x", allowed=["s3://models/"]) != []
 
-    # The data source: the customer's own bucket, or the store's bucket outside other classifiers' areas.
-    def source(uri: str) -> list[str]:
-        parsed = TaskClassifierSpec.model_validate({"data": {"source": uri}})
-        return model_uri_problems(parsed, "desk", OperatorSettings(store="s3://team-a"))
+    # The data source: the store's bucket outside other classifiers' areas, or another bucket read
+    # with keys of the classifier's own or under a prefix the installation allows.
+    def source(uri: str, allowed=(), **storage) -> list[str]:
+        parsed = TaskClassifierSpec.model_validate({"data": {"source": uri}, "storage": storage})
+        return model_uri_problems(parsed, "desk", OperatorSettings(store="s3://team-a", source_uri_prefixes=allowed))
 
-    assert source("s3://screens/support-desk/") == [] and source("s3://team-a/uploads/desk/") == []
+    assert source("s3://team-a/uploads/desk/") == []
+    [p] = source("s3://team-b/screens/")  # another tenant's bucket, with the keys every classifier shares
+    assert p.startswith("spec.data.source: s3://team-b/screens/: bucket 'team-b' is not this classifier's bucket")
+    assert "storage.secretRef" in p and "dataSources.uriPrefixes" in p
+    assert source("s3://team-b/screens/", secretRef="team-a-keys") == []  # the author's own keys
+    assert source("s3://screens/support-desk/", allowed=["s3://screens/"]) == []
+    assert source("s3://screens-private/x/", allowed=["s3://screens/"]) != []
     assert source("s3://team-a/classifiers/desk/feedback/screenshots/") == []
     [p] = source("s3://team-a/classifiers/hr/feedback/screenshots/")
     assert p.startswith("spec.data.source: s3://team-a/classifiers/hr/feedback/screenshots/: another classifier's area")
@@ -147,10 +154,16 @@ def test_the_chart_renders_a_network_policy_that_selects_the_predictors():
     assert [d["metadata"]["namespace"] for d in _template() if d["kind"] == "NetworkPolicy"] == ["ontask-system"]
     assert not [d for d in _template("networkPolicy.enabled=false") if d["kind"] == "NetworkPolicy"]
     deployment = next(
-        d for d in _template("models.uriPrefixes={s3://models/,s3://shared/base/}") if d["kind"] == "Deployment"
+        d
+        for d in _template(
+            "models.uriPrefixes={s3://models/,s3://shared/base/}", "dataSources.uriPrefixes={s3://screens/}"
+        )
+        if d["kind"] == "Deployment"
     )
     env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["ONTASK_MODEL_URI_PREFIXES"] == "s3://models/,s3://shared/base/"
+    settings = OperatorSettings.from_env(env)
+    assert settings.source_uri_prefixes == ["s3://screens/"]
 
 
 def test_a_classifier_named_after_another_s_cycle_datasets_is_refused(kube, crd_installed, tmp_path):

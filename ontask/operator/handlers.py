@@ -41,7 +41,7 @@ def model_uri_problems(spec: TaskClassifierSpec, name: str, settings: OperatorSe
     """The model URIs and the data source this classifier's author may not have the operator read
     (another tenant's models, corrections or datasets): see store_paths.model_uri_problem and
     data_source_problem. The installation may allow more
-    prefixes (settings.model_uri_prefixes)."""
+    prefixes (settings.model_uri_prefixes, settings.source_uri_prefixes)."""
     from ontask.store_paths import data_source_problem, model_uri_problem
 
     # The classifier's bucket is the store its children write: the installation's, else its own.
@@ -56,7 +56,8 @@ def model_uri_problems(spec: TaskClassifierSpec, name: str, settings: OperatorSe
         problem = model_uri_problem(uri, name or "", bucket, settings.model_uri_prefixes)
         if problem:
             out.append(f"spec.{field}: {problem}")
-    if problem := data_source_problem(spec.data.source, name or "", bucket):
+    own_keys = spec.storage.secret_ref is not None
+    if problem := data_source_problem(spec.data.source, name or "", bucket, settings.source_uri_prefixes, own_keys):
         out.append(f"spec.data.source: {problem}")
     return out
 

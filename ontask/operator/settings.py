@@ -35,6 +35,7 @@ ENV = {
     "ONTASK_TRAINING_BACKEND": "training_backend",
     "ONTASK_TRAINING_RUNTIME": "training_runtime",
     "ONTASK_MODEL_URI_PREFIXES": "model_uri_prefixes",
+    "ONTASK_SOURCE_URI_PREFIXES": "source_uri_prefixes",
     "ONTASK_LOG_LEVEL": "log_level",
     "ONTASK_PEERING": "peering_name",
     "ONTASK_PEERING_PRIORITY": "peering_priority",
@@ -104,14 +105,21 @@ class OperatorSettings(BaseModel):
         "bucket's (a shared models bucket); comma-separated in the environment (the chart's models.uriPrefixes).",
     )
 
-    @field_validator("model_uri_prefixes", mode="before")
+    source_uri_prefixes: list[str] = Field(
+        default_factory=list,
+        description="s3:// prefixes any classifier's data.source may name in another bucket than its own, read "
+        "with the installation's keys; comma-separated in the environment (the chart's dataSources.uriPrefixes). "
+        "A classifier with keys of its own (storage.secretRef) may name any bucket they read.",
+    )
+
+    @field_validator("model_uri_prefixes", "source_uri_prefixes", mode="before")
     @classmethod
     def _comma_separated(cls, v):
         if isinstance(v, str):
             v = [p.strip() for p in v.split(",") if p.strip()]
         for p in v:
             if not re.fullmatch(r"s3://[a-z0-9][-a-z0-9.]{1,61}[a-z0-9](/.*)?", p):
-                raise ValueError(f"model URI prefix {p!r}: give s3://bucket/ or s3://bucket/prefix/")
+                raise ValueError(f"URI prefix {p!r}: give s3://bucket/ or s3://bucket/prefix/")
         return v
 
     resync_seconds: float = Field(
