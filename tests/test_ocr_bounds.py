@@ -83,3 +83,27 @@ def test_the_verifier_says_whether_ocr_finished(budget, source):
     verdict = Verifier(builtin_verifier_config(), ocr=TitleReader(budget_s=budget)).verify(ex.task, image=ex.image)
     assert verdict.source == source
     assert (verdict.windows == []) == (budget == 0.0)
+
+
+def test_a_batch_of_screens_without_windows_shares_one_budget():
+    """Eight screenshots without windows in one batch answer within one budget, not eight: the
+    rows read after it ran out say ocr-partial."""
+    from ontask.serving.predictor import Row, ScreenshotPredictor
+
+    class Constant(ScreenshotPredictor):
+        def load(self):
+            self.ready = True
+
+        def score(self, rows):
+            return [0.5] * len(rows)
+
+    rows = [Row(None, _dense_text(1280, 1600 + 20 * i), None, None) for i in range(8)]
+    alone = TitleReader(budget_s=1.0)  # what one budget reads of such a screen
+    assert not alone.read(rows[0].image).complete and alone.recognitions > 0
+
+    reader = TitleReader(budget_s=1.0)
+    Constant("constant", "v1", ocr=reader)._score_batch(rows)
+
+    assert [r.evidence for r in rows] == ["ocr-partial"] * 8
+    # The batch read about what one screen reads in one budget; a budget each would read 8 times as much.
+    assert reader.recognitions < 2 * alone.recognitions + 2

@@ -105,7 +105,11 @@ def test_valid_classifier_is_accepted_and_starts_bootstrapping(operator, admin_a
 def test_inconsistent_classifier_fails_with_a_condition_and_an_event(operator, admin_api):
     api = k8s.CustomObjectsApi(admin_api)
     api.create_namespaced_custom_object(
-        GROUP, VERSION, NS, PLURAL, _tc("no-judge", {"data": {"source": f"s3://{BUCKET}/p"}, "judge": {"enabled": False}})
+        GROUP,
+        VERSION,
+        NS,
+        PLURAL,
+        _tc("no-judge", {"data": {"source": f"s3://{BUCKET}/p"}, "judge": {"enabled": False}}),
     )
     status = wait_for(
         lambda: _status(admin_api, "no-judge").get("phase") and _status(admin_api, "no-judge"),

@@ -82,11 +82,15 @@ class ScreenshotPredictor(kserve.Model):
         return self._ocr
 
     def _score_batch(self, rows: Sequence[Row]) -> list[Row]:
+        # One time budget for the whole batch: a batch of screenshots without windows answers
+        # within it, whatever their number.
+        deadline = None
         for row in rows:
             if row.windows is None:
                 # No evidence from the capture agent: read title and URL bars from the pixels,
                 # within the reader's pixel and time bounds.
-                reading = self.ocr.read(row.image)
+                deadline = deadline or time.monotonic() + self.ocr.budget_s
+                reading = self.ocr.read(row.image, deadline=deadline)
                 row.windows = [{k: v for k, v in w.items() if not k.startswith("_")} for w in reading.windows]
                 row.evidence = "ocr" if reading.complete else "ocr-partial"
         for row, p in zip(rows, self.score(rows)):

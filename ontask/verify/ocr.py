@@ -323,11 +323,15 @@ class TitleReader:
         bounds: see `read`."""
         return self.read(image, known_apps).windows
 
-    def read(self, image: Image.Image, known_apps: Optional[set[str]] = None) -> Reading:
+    def read(
+        self, image: Image.Image, known_apps: Optional[set[str]] = None, deadline: Optional[float] = None
+    ) -> Reading:
         """`windows`, and the bounds they were read within: a screenshot over `max_pixels` is
-        reduced first, and reading stops once `budget_s` has passed (the windows read by then,
-        perhaps none, marked incomplete). Boxes and sizes are the reduced image's."""
-        budget = _Budget(self.budget_s)
+        reduced first, and reading stops once `budget_s` has passed, or at `deadline`
+        (time.monotonic()) when that comes first: a batch's screenshots share one budget (the
+        windows read by then, perhaps none, marked incomplete). Boxes and sizes are the reduced
+        image's."""
+        budget = _Budget(self.budget_s if deadline is None else min(self.budget_s, deadline - time.monotonic()))
         image, factor = bounded(image, self.max_pixels)
         pixels = image.width * image.height
         image_key = "windows:" + hashlib.sha1(image.tobytes() + str(image.size).encode()).hexdigest()
