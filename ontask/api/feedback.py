@@ -66,6 +66,15 @@ class FeedbackSpec(Model):
         le=10.0,
         description="Rows of earlier training data replayed per new row in a cycle (against forgetting).",
     )
+    contrast_share: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Share of a cycle's replayed rows drawn from the corrected tasks' rows of the other label (a "
+        "correction that makes a screen on-task replays the same tasks' off-task screens, and the reverse), so a "
+        "cycle learns where its corrections end rather than spreading them to neighbouring screens; the rest is "
+        "sampled from all training rows. 0: all sampled.",
+    )
     anchor_weight: float = Field(
         1.0,
         ge=0.0,

@@ -114,14 +114,61 @@ def correction_examples(store: Store, entries: list[Entry], holdout_fraction: fl
         )
 
 
-def replay_examples(store: Store, dataset: str, version: Optional[str], n: int, seed: int) -> Iterator[Example]:
-    """n training rows of an earlier dataset version, sampled reproducibly; each image is read
-    when its row is reached."""
+def replay_choice(
+    rows: list[dict[str, Any]], corrected: list[tuple[str, str]], n: int, contrast_share: float, seed: int
+) -> list[dict[str, Any]]:
+    """n of an earlier version's training `rows`, reproducibly: up to `contrast_share` of them the
+    other label's rows of the corrected (task, label) pairs, taken in turn so each correction's
+    task has its contrast, the rest sampled from all rows, none twice.
+
+    >>> rows = [{"task": t, "label": l, "id": i} for i, (t, l) in enumerate(
+    ...     [("a", "off-task")] * 3 + [("a", "on-task")] * 3 + [("b", "off-task")] * 4)]
+    >>> [(r["task"], r["label"]) for r in replay_choice(rows, [("a", "on-task")], 2, 1.0, seed=1)]
+    [('a', 'off-task'), ('a', 'off-task')]
+    >>> len({r["id"] for r in replay_choice(rows, [("a", "on-task")], 10, 0.5, seed=1)})
+    10
+    """
+    rng = random.Random(seed)
+    pools: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for task, label in dict.fromkeys(corrected):  # each corrected pair once, in order
+        pool = [r for r in rows if r["task"] == task and r["label"] != label]
+        if pool:
+            pools[(task, label)] = rng.sample(pool, len(pool))
+    chosen: dict[int, dict[str, Any]] = {}
+    want = min(round(contrast_share * n), n)
+    while len(chosen) < want and any(pools.values()):
+        for pool in pools.values():
+            while pool and id(pool[-1]) in chosen:
+                pool.pop()
+            if pool and len(chosen) < want:
+                row = pool.pop()
+                chosen[id(row)] = row
+    rest = [r for r in rows if id(r) not in chosen]
+    picked = list(chosen.values()) + rng.sample(rest, min(n - len(chosen), len(rest)))
+    return picked
+
+
+def replay_examples(
+    store: Store,
+    dataset: str,
+    version: Optional[str],
+    n: int,
+    seed: int,
+    corrected: list[tuple[str, str]] = (),
+    contrast_share: float = 0.0,
+) -> Iterator[Example]:
+    """n training rows of an earlier dataset version (replay_choice: part of them the corrected
+    tasks' rows of the other label); each image is read when its row is reached."""
     if n <= 0:
         return
     ds = read_version(store, dataset, version)
-    rows = [r for r in ds.split("train") if r["reward_model"]["ground_truth"] in LABELS]
-    for r in random.Random(seed).sample(rows, min(n, len(rows))):
+    rows = [
+        {"task": r["extra_info"]["task"], "label": r["reward_model"]["ground_truth"], "row": r}
+        for r in ds.split("train")
+        if r["reward_model"]["ground_truth"] in LABELS
+    ]
+    for choice in replay_choice(rows, list(corrected), n, contrast_share, seed):
+        r = choice["row"]
         yield _copied(ds, r, f"replay-{r['extra_info']['id']}", "train", "replay")
 
 
@@ -183,7 +230,7 @@ def assemble_cycle(
     }
 
     def rows() -> Iterator[Example]:
-        written = 0
+        written, corrected = 0, []
         for ex in correction_examples(store, entries, spec.holdout_fraction):
             made_by["corrections"] += 1
             made_by["corrections_by_split"][ex.split] += 1
@@ -192,11 +239,12 @@ def assemble_cycle(
             yield from variants
             if ex.split == "train":  # replay is sized on what the candidate trains on
                 written += 1 + len(variants)
+                corrected.append((ex.task, ex.label))
         if not made_by["corrections"]:
             raise DatasetError(f"cycle {number}: no correction has a readable screenshot")
         if replay_dataset:
             n = round(spec.replay_ratio * written)
-            yield from replay_examples(store, replay_dataset, replay_version, n, seed=number)
+            yield from replay_examples(store, replay_dataset, replay_version, n, number, corrected, spec.contrast_share)
             yield from calibration_examples(store, replay_dataset, replay_version)
 
     return write_version(store, feedback_dataset(classifier), rows(), "ontask/feedback", made_by)
