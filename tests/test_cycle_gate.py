@@ -202,3 +202,35 @@ def test_an_evaluation_an_earlier_ontask_wrote_is_read_as_a_refusal_not_an_error
     store.put_bytes(evaluation_key("classifiers/focus", "v2"), json.dumps(old).encode(), "application/json")
     evaluation = read_evaluation(store, "classifiers/focus", "v2")
     assert not evaluation.decision.promote and "format this gate does not read" in evaluation.decision.reason
+
+
+def test_a_cycle_replays_the_corrected_tasks_rows_of_the_other_label(tmp_path):
+    """Half of a cycle's replay (feedback.contrastShare) is the corrected tasks' screens of the
+    other label: a lesson "this screen is on-task" comes with the same tasks' off-task screens."""
+    store = LocalStore(tmp_path)
+    write_version(store, "focus", list(generate(200, seed=1)), "ontask/synthetic", {})
+    entries = [e for e in _entries(store, 40) if e.label == "on-task"][:6]
+    spec = FeedbackSpec(variants_per_correction=1, replay_ratio=2.0, holdout_fraction=0.05, contrast_share=0.5)
+    manifest = assemble_cycle(store, "focus", 1, entries, spec, replay_dataset="focus")
+    ds = read_version(store, manifest["name"], manifest["version"])
+    trained = [r for r in ds.split("train") if r["extra_info"]["reason"] != "replay"]
+    tasks = {r["extra_info"]["task"] for r in trained if r["extra_info"]["hard_kind"] == "correction"}
+    replayed = [r for r in ds.split("train") if r["extra_info"]["reason"] == "replay"]
+    contrasts = [
+        r for r in replayed if r["extra_info"]["task"] in tasks and r["reward_model"]["ground_truth"] == "off-task"
+    ]
+    assert len(replayed) == round(2.0 * len(trained))
+    assert len(contrasts) >= len(replayed) // 2
+    # Without it, the replay is a sample of all training rows, where such rows are few.
+    plain = assemble_cycle(
+        store, "focus", 2, entries, spec.model_copy(update={"contrast_share": 0.0}), replay_dataset="focus"
+    )
+    again = read_version(store, plain["name"], plain["version"]).split("train")
+    few = [
+        r
+        for r in again
+        if r["extra_info"]["reason"] == "replay"
+        and r["extra_info"]["task"] in tasks
+        and r["reward_model"]["ground_truth"] == "off-task"
+    ]
+    assert len(few) < len(contrasts) // 2
