@@ -34,7 +34,6 @@ the family up by 30 points within 50 corrections, the held-out rows down by no m
 
 from __future__ import annotations
 
-import random
 import statistics
 import tempfile
 import time
@@ -76,6 +75,7 @@ def run() -> None:
     from ontask.data.variants import make_variants
     from ontask.demo import CYCLE_WARM_START_STEPS
     from ontask.evaluation.compare import Item, compare
+    from ontask.feedback.cycle import replay_choice
     from ontask.models.tiny import build_tiny_vlm
     from ontask.store import LocalStore
     from ontask.trainers.run import run_training
@@ -146,7 +146,10 @@ def run() -> None:
                 for ex in fixes:
                     cycle += make_variants(ex, spec.feedback.variants_per_correction, seed=k)
                 n_replay = round(spec.feedback.replay_ratio * len(cycle))
-                picked = random.Random(k).sample(replay, min(len(replay), n_replay))
+                # As the collector chooses them: part of them the corrected tasks' rows of the other label.
+                rows = [{"task": x.task, "label": x.label, "row": x} for x in replay]
+                corrected = [(x.task, x.label) for x in fixes]
+                picked = [c["row"] for c in replay_choice(rows, corrected, n_replay, spec.feedback.contrast_share, k)]
                 cycle += [replace(x, id=f"replay-{x.id}", split="train", reason="replay") for x in picked]
                 dataset = f"cycle-{name}-{k}-{arm.lower()}"
                 write_version(store, dataset, cycle, "ontask/feedback", {"corrections": k})
