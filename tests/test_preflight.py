@@ -22,6 +22,8 @@ def _path_with(tmp_path: Path, *tools: str, fakes: dict[str, str] | None = None)
         if found := shutil.which(tool):
             (bin_dir / tool).symlink_to(found)
     for name, body in (fakes or {}).items():
+        # A fake replaces the link, never writes through it into the real tool.
+        (bin_dir / name).unlink(missing_ok=True)
         (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
         (bin_dir / name).chmod(0o755)
     return str(bin_dir)
@@ -35,9 +37,21 @@ def _preflight(tmp_path: Path, what: str, path: str, **env: str) -> subprocess.C
 
 
 def test_a_machine_with_everything_passes_silently(tmp_path):
-    out = _preflight(tmp_path, "test", os.environ["PATH"])
+    # The cache `make test` built: the venv and the servers are there, so little disk is needed,
+    # whatever else fills this machine's disk.
+    built = os.environ.get("ONTASK_CACHE", str(Path.home() / ".cache" / "ontask"))
+    out = _preflight(tmp_path, "test", os.environ["PATH"], ONTASK_CACHE=built)
     assert out.returncode == 0, out.stderr
     assert out.stderr == ""
+
+
+def test_a_full_disk_is_named_with_what_is_needed(tmp_path):
+    # An empty cache on a disk with 3 GB free: the venv and the Go builds are still to come.
+    df = "echo 'Filesystem 1024-blocks Used Available Capacity Mounted'; echo '/dev/x 100 0 3145728 1% /'"
+    out = _preflight(tmp_path, "test", _path_with(tmp_path, "java", "mvn", "go", fakes={"df": df}))
+    assert out.returncode == 1
+    assert "3 GB free under" in out.stderr and "about 19 GB needed" in out.stderr, out.stderr
+    assert "set ONTASK_CACHE to a larger disk" in out.stderr
 
 
 def test_each_missing_tool_gets_one_line_naming_what_to_install(tmp_path):
