@@ -300,15 +300,18 @@ def test_a_predictors_keys_read_its_model_and_screenshots_but_never_write(s3, s3
         writer.put_bytes(f"classifiers/c/models/v1/{name}", body)
     writer.put_bytes("captures/shot.png", b"\x89PNG screenshot")
 
-    installation = {"ONTASK_S3_SECRET": "s3-keys", "ONTASK_S3_READ_ONLY_SECRET": "s3-read"}
+    # The chart fixes the installation's store (ONTASK_STORE), which the spec's storage.bucket
+    # (left at its default here) does not override.
+    installation = {
+        "ONTASK_S3_SECRET": "s3-keys",
+        "ONTASK_S3_READ_ONLY_SECRET": "s3-read",
+        "ONTASK_STORE": f"s3://{bucket}",
+    }
     settings = OperatorSettings.from_env({**installation, "ONTASK_CHILD_S3_ENDPOINT": s3.endpoint})
     spec = TaskClassifierSpec.model_validate(
-        {
-            "data": {"source": "synthetic"},
-            "storage": {"bucket": bucket},
-            "feedback": {"screenshotUriPrefixes": [f"s3://{bucket}/captures/"]},
-        }
+        {"data": {"source": "synthetic"}, "feedback": {"screenshotUriPrefixes": [f"s3://{bucket}/captures/"]}}
     )
+    assert spec.storage.bucket != bucket
     ctx = context_for({"name": "c", "namespace": "team", "uid": "u"}, spec, settings)
     secrets = {
         "s3-keys": {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key},
@@ -321,8 +324,8 @@ def test_a_predictors_keys_read_its_model_and_screenshots_but_never_write(s3, s3
     for var, value in env.items():
         monkeypatch.setenv(var, value)
     serving = ServingSettings.from_env()
-    # The predictor's command line, run with its environment: the bucket and the prefixes that
-    # screenshot references may point into are the spec's.
+    # The predictor's command line, run with its environment: screenshot references point into the
+    # installation's bucket, under the prefixes the spec allows.
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     args = resolve_settings(parser.parse_args(container["args"][1:]))

@@ -303,6 +303,10 @@ def inference_service(
     ]
     # The student: serving limits, thresholds and the feedback topic; the judge: its mode and cache.
     args += ["--spec", f"env:{SPEC_ENV}", "--metrics-port", str(PREDICTOR_METRICS_PORT)]
+    if ctx.store_uri.startswith("s3://"):
+        # Screenshot references point into the store the operator resolved: an installation's fixed
+        # store (ONTASK_STORE) overrides the spec's storage.bucket, for the predictors as for the jobs.
+        args += ["--store", ctx.store_uri]
     if ctx.uses_kafka(role):  # the student's judge loop, which publishes the judge's corrections
         args += judge_args(ctx)
     gpus = s.student.gpus if role == "student" else s.judge.gpus

@@ -26,7 +26,8 @@ def claim_prefix(store: Store, prefix: str, namespace: str, name: str, uid: str)
         if held is not None and (held.get("namespace"), held.get("name")) != (namespace, name):
             return (
                 f"the store's {prefix}/ belongs to TaskClassifier {held.get('namespace')}/{held.get('name')}: "
-                "give this classifier another name or another storage.bucket"
+                "give this classifier another name (or another storage.bucket, where the installation "
+                "fixes no store)"
             )
         if held is not None and held.get("uid") == uid:
             return None
