@@ -13,14 +13,16 @@ import ontask
 from tests.conftest import REPO
 
 
-def ontask_cli(*args: str, timeout: float = 300, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+def ontask_cli(
+    *args: str, timeout: float = 300, cwd: Path = REPO, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "ontask.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=cwd,
-        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", **(env or {})},
     )
 
 
@@ -35,6 +37,17 @@ def test_version():
     out = ontask_cli("--version")
     assert out.returncode == 0
     assert out.stdout.strip() == f"ontask {ontask.__version__}"
+
+
+def test_the_agent_never_sends_its_token_over_plain_http_to_another_machine():
+    token = {"ONTASK_PREDICT_TOKEN": "s3cret"}
+    out = ontask_cli("agent", "run", "--task", "t", "--predictor", "http://ontask-student.team", env=token)
+    assert out.returncode == 2
+    assert one_line(out) == (
+        "ontask: error: --predictor http://ontask-student.team: a token over plain http to ontask-student.team "
+        "would travel readable; give an https:// URL (or a port-forward to 127.0.0.1)"
+    )
+    assert "s3cret" not in out.stderr
 
 
 def test_bad_windows_json_names_the_flag(tmp_path):

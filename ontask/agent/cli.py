@@ -12,7 +12,7 @@ import time
 from ontask.agent.capture import DEFAULT_MAX_PIXELS, CaptureRefused, Privacy, read_desktop, split_rules
 from ontask.agent.settings import AgentSettings
 from ontask.api.feedback import DEFAULT_TOPIC
-from ontask.cli_inputs import http_url
+from ontask.cli_inputs import BadInput, http_url
 from ontask.labels import LABELS
 
 
@@ -30,11 +30,13 @@ def _notify(text: str) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from ontask.agent.client import PredictorError, predict, remember
+    from ontask.agent.client import PredictorError, plain_http_problem, predict, remember
     from ontask.agent.desktop import open_desktop
 
     settings = AgentSettings.from_env()
     predictor, token, folder = args.predictor or settings.predictor, settings.token(), settings.state_dir()
+    if problem := plain_http_problem(predictor, token):
+        raise BadInput(problem)
     privacy = _privacy(args, settings)
     with open_desktop(args.display) as desktop:
         while True:

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import urlparse
 
 import requests
 
@@ -44,6 +45,29 @@ class Answer:
             f"{self.at} {self.prediction.label} ({self.prediction.confidence:.0%}, "
             f"model {self.prediction.model_version}) | {where[:80]}"
         )
+
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def plain_http_problem(url: str, token: Optional[str]) -> Optional[str]:
+    """Why a predictor URL must not be asked with this token: a bearer token over plain http to
+    another machine travels readable by anyone on the way (a port-forward to loopback is fine).
+
+    >>> plain_http_problem("http://127.0.0.1:8080", "t") is None
+    True
+    >>> plain_http_problem("https://ontask-student.team", "t") is None
+    True
+    >>> print(plain_http_problem("http://ontask-student.team", "t")[:60])
+    --predictor http://ontask-student.team: a token over plain h
+    """
+    parsed = urlparse(url)
+    if not token or parsed.scheme != "http" or (parsed.hostname or "") in LOOPBACK:
+        return None
+    return (
+        f"--predictor {url}: a token over plain http to {parsed.hostname} would travel readable; give an https:// "
+        "URL (or a port-forward to 127.0.0.1)"
+    )
 
 
 def predict(
