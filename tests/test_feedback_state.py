@@ -53,7 +53,8 @@ def test_a_state_written_before_the_types_is_read_whole_and_written_back_in_the_
     for e in expected["buffer"]["entries"]:
         del e["windows"]
         e.update(evidence_key=None, evidence_range=None)
-    expected["counts"]["evicted_for_size"] = 0  # counted since
+    expected["counts"].update(evicted_for_size=0, over_source_cap=0)  # counted since
+    expected["cycle"]["by_source"] = {}
     assert json.loads(state.to_json()) == expected
 
 
@@ -96,4 +97,10 @@ def test_a_collector_started_on_that_state_resumes_where_it_stopped(tmp_path):
     saved = json.loads(stored)
     assert saved["offsets"] == {"0": 9, "1": 2}
     assert saved["counts"]["buffered"] == 3 and saved["counts"]["over_user_cap"] == 2
-    assert saved["cycle"] == {"number": 1, "new": 2, "first_new_at": 1700000000.5, "by_user": {"alice": 1, "bob": 1}}
+    assert saved["cycle"] == {
+        "number": 1,
+        "new": 2,
+        "first_new_at": 1700000000.5,
+        "by_user": {"alice": 1, "bob": 1},
+        "by_source": {},
+    }

@@ -126,6 +126,25 @@ def test_one_users_flood_is_capped_per_cycle_and_others_still_get_in(intake):
     assert desk.send(correction(200, user_id="mallory")).buffer.entries["c-200"].user_id == "mallory"
 
 
+def test_the_judges_corrections_are_capped_per_cycle_and_users_still_get_in(intake):
+    # Whoever may call a predictor chooses the window text its judge reads, so the judge's share of
+    # a cycle has a cap of its own.
+    desk = intake(max_corrections_per_source={"judge": 2}, cycle_every=1000)
+    state = desk.send(*[correction(300 + i, source="judge") for i in range(5)], correction(1, user_id="alice"))
+    sources = [e.source for e in state.buffer.entries.values()]
+    assert sources.count("judge") == 2 and sources.count("user") == 1
+    assert state.counts.over_source_cap == 3 and state.counts.over_user_cap == 0
+    capped = [d for d in desk.dead.sent if d["ontask-reason"] == "source-cap"]
+    assert len(capped) == 3
+    assert (
+        "source 'judge' already added 2 corrections this cycle (feedback.maxCorrectionsPerSource.judge)"
+        in (capped[0]["ontask-error"])
+    )
+    # A new cycle opens a new allowance.
+    state.cycle = CycleProgress(number=1)
+    assert desk.send(correction(400, source="judge")).buffer.entries["c-400"].source == "judge"
+
+
 def test_the_same_screenshot_changed_by_a_byte_or_flipped_is_a_duplicate(intake):
     desk = intake()
     shot = screenshot(7)

@@ -13,6 +13,26 @@ from ontask.api.wire import Model
 DEFAULT_TOPIC = "ontask.corrections"
 
 
+_SOURCE_CAP = dict(ge=1, le=1_000_000)
+
+
+class SourceCaps(Model):
+    """Corrections each source may add between two cycles (feedback.maxCorrectionsPerSource)."""
+
+    user: Optional[int] = Field(None, **_SOURCE_CAP, description="Users' corrections (unset: no cap).")
+    judge: Optional[int] = Field(
+        None,
+        **_SOURCE_CAP,
+        description="The judge's corrections (unset: no cap). Whoever may call a predictor chooses the window text "
+        "the judge reads, so this bounds what such a caller can teach through the judge.",
+    )
+    reviewer: Optional[int] = Field(None, **_SOURCE_CAP, description="Reviewers' corrections (unset: no cap).")
+
+    def of(self, source: str) -> Optional[int]:
+        """The cap of a correction's source."""
+        return getattr(self, source, None)
+
+
 class FeedbackSpec(Model):
     """Learning from corrections that arrive on Kafka."""
 
@@ -140,6 +160,11 @@ class FeedbackSpec(Model):
         description="Corrections one userId may add between two cycles (those without a userId share one "
         "allowance per source); more are dead-lettered as `user-cap`, so one user's flood cannot be most of a "
         "cycle. Unset: no cap.",
+    )
+    max_corrections_per_source: SourceCaps = Field(
+        default_factory=SourceCaps,
+        description="Corrections each source (user, judge, reviewer) may add between two cycles; more are "
+        "dead-lettered as `source-cap`, so no one source is most of a cycle (e.g. `{judge: 20}`).",
     )
     max_evidence_bytes: int = Field(
         32_768,

@@ -252,10 +252,14 @@ class Collector:
             if buffer.is_duplicate(c.id, a.content_key, a.near_key):
                 state.counts.duplicates += 1
                 continue
-            over = self.intake.over_user_cap(c, state.cycle)
+            over = self.intake.over_cap(c, state.cycle)
             if over is not None:
-                self.intake.dead_letter(a.record, "user-cap", over, state)
-                state.counts.over_user_cap += 1
+                reason, why = over
+                self.intake.dead_letter(a.record, reason, why, state)
+                if reason == "user-cap":
+                    state.counts.over_user_cap += 1
+                else:
+                    state.counts.over_source_cap += 1
                 continue
             image = packs.location(a.image_sha256) if a.image is not None else (c.screenshot_uri, None)
             evidence = packs.location(a.evidence_sha256) if a.evidence is not None else (None, None)

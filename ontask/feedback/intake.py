@@ -202,16 +202,25 @@ class Intake:
         state.counts.dead_lettered += 1
         state.dead_letter_reasons[reason] = state.dead_letter_reasons.get(reason, 0) + 1
 
-    def over_user_cap(self, c: Correction, cycle: CycleProgress) -> Optional[str]:
-        """Why this correction is over its sender's allowance for the cycle, or None (and then it
-        is counted against it)."""
-        cap = self.spec.max_corrections_per_user
-        if cap is None:
-            return None
+    def over_cap(self, c: Correction, cycle: CycleProgress) -> Optional[tuple[str, str]]:
+        """(dead-letter reason, why) when this correction is over its sender's or its source's
+        allowance for the cycle; else None, and it is counted against both."""
+        user_cap, source_cap = self.spec.max_corrections_per_user, self.spec.max_corrections_per_source.of(c.source)
         who = c.user_id if c.user_id is not None else f"(no userId, source {c.source})"
-        if cycle.by_user.get(who, 0) >= cap:
-            return f"userId {who!r} already added {cap} corrections this cycle (feedback.maxCorrectionsPerUser)"
-        cycle.by_user[who] = cycle.by_user.get(who, 0) + 1
+        if user_cap is not None and cycle.by_user.get(who, 0) >= user_cap:
+            return (
+                "user-cap",
+                f"userId {who!r} already added {user_cap} corrections this cycle (feedback.maxCorrectionsPerUser)",
+            )
+        if source_cap is not None and cycle.by_source.get(c.source, 0) >= source_cap:
+            return "source-cap", (
+                f"source {c.source!r} already added {source_cap} corrections this cycle "
+                f"(feedback.maxCorrectionsPerSource.{c.source})"
+            )
+        if user_cap is not None:
+            cycle.by_user[who] = cycle.by_user.get(who, 0) + 1
+        if source_cap is not None:
+            cycle.by_source[c.source] = cycle.by_source.get(c.source, 0) + 1
         return None
 
     def is_edge_case(self, c: Correction) -> bool:

@@ -53,6 +53,9 @@ class Counts(BaseModel):
     over_user_cap: int = Field(
         0, description="Dead-lettered: the user's feedback.maxCorrectionsPerUser was reached this cycle."
     )
+    over_source_cap: int = Field(
+        0, description="Dead-lettered: the source's feedback.maxCorrectionsPerSource was reached this cycle."
+    )
 
 
 class CycleProgress(BaseModel):
@@ -63,6 +66,9 @@ class CycleProgress(BaseModel):
     first_new_at: Optional[float] = Field(None, description="When the first of them arrived (epoch seconds).")
     by_user: dict[str, int] = Field(
         default_factory=dict, description="Corrections each sender added since that cycle (maxCorrectionsPerUser)."
+    )
+    by_source: dict[str, int] = Field(
+        default_factory=dict, description="Corrections each source added since that cycle (maxCorrectionsPerSource)."
     )
 
 
