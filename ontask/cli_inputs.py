@@ -28,6 +28,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_seconds(text: str) -> float:
+    """A number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds; give one above 0") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value:g} is too small; give a number of seconds above 0")
+    return value
+
+
 def existing_file(text: str) -> Path:
     """The path of a file that exists."""
     path = Path(text)

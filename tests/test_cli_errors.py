@@ -68,7 +68,7 @@ def test_an_unreachable_kafka_is_one_line_naming_the_brokers(tmp_path):
     shot.write_bytes(b"\x89PNG")
     out = ontask_cli(
         "feedback", "send", "--classifier", "c", "--task", "t", "--label", "on-task", "--image", str(shot),
-        "--bootstrap", "127.0.0.1:1",
+        "--bootstrap", "127.0.0.1:1", "--timeout", "2",
     )  # fmt: skip
     assert out.returncode == 1
     assert "Traceback" not in out.stderr

@@ -12,7 +12,7 @@ import time
 from ontask.agent.capture import DEFAULT_MAX_PIXELS, CaptureRefused, Privacy, read_desktop, split_rules
 from ontask.agent.settings import AgentSettings
 from ontask.api.feedback import DEFAULT_TOPIC
-from ontask.cli_inputs import BadInput, http_url
+from ontask.cli_inputs import BadInput, http_url, positive_seconds
 from ontask.labels import LABELS
 
 
@@ -66,7 +66,11 @@ def _cmd_correct(args: argparse.Namespace) -> int:
     correction = correction_of_last(args.classifier, args.label, AgentSettings.from_env().state_dir(), note=args.note)
     kafka = KafkaSettings.from_env()
     send(
-        correction, bootstrap=kafka.brokers(args.bootstrap, LOCAL_BOOTSTRAP), topic=args.topic, security=kafka.security
+        correction,
+        bootstrap=kafka.brokers(args.bootstrap, LOCAL_BOOTSTRAP),
+        topic=args.topic,
+        security=kafka.security,
+        timeout=args.timeout,
     )
     print(
         f"sent correction {correction.id}: {correction.predicted_label} -> {correction.corrected_label} "
@@ -135,6 +139,12 @@ def add_arguments(agent: argparse.ArgumentParser) -> None:
     correct.add_argument("--classifier", required=True, help="the TaskClassifier the correction is for")
     correct.add_argument("--bootstrap", help="Kafka brokers (default: ONTASK_KAFKA_BOOTSTRAP, or 127.0.0.1:9092)")
     correct.add_argument("--topic", default=DEFAULT_TOPIC)
+    correct.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        default=30.0,
+        help="seconds Kafka has to answer and take the correction (default 30)",
+    )
     correct.add_argument("--note", help="free text for the reviewer")
     correct.set_defaults(func=_cmd_correct)
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from ontask.api import Correction, FeedbackSpec, load_spec_file, validation_problems
 from ontask.api.feedback import DEFAULT_TOPIC
-from ontask.cli_inputs import BadInput, existing_file, store_uri
+from ontask.cli_inputs import BadInput, existing_file, positive_seconds, store_uri
 from ontask.feedback.collector import Collector
 from ontask.feedback.loop import CycleTrigger, run_feedback
 from ontask.feedback.producer import make_correction, send
@@ -59,6 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fsend.add_argument("--user-id", help="who made the correction (feedback.reviewers, maxCorrectionsPerUser)")
     fsend.add_argument("--note")
     fsend.add_argument("--bootstrap", help=BOOTSTRAP_HELP)
+    fsend.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        default=30.0,
+        help="seconds Kafka has to answer and take the correction (default 30)",
+    )
     fsend.add_argument(
         "--config",
         help="the classifier's TaskClassifier (or env:NAME): the correction goes to its feedback.topic, a "
@@ -132,7 +138,13 @@ def _cmd_send(args: argparse.Namespace) -> int:
     else:
         topic = DEFAULT_TOPIC
     kafka = KafkaSettings.from_env()
-    send(correction, bootstrap=kafka.brokers(args.bootstrap, LOCAL_BOOTSTRAP), topic=topic, security=kafka.security)
+    send(
+        correction,
+        bootstrap=kafka.brokers(args.bootstrap, LOCAL_BOOTSTRAP),
+        topic=topic,
+        security=kafka.security,
+        timeout=args.timeout,
+    )
     print(f"sent correction {correction.id} for {correction.classifier} to {topic}")
     return 0
 

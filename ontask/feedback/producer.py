@@ -73,7 +73,8 @@ def send(
         if producer is None:
             if not bootstrap:
                 raise KafkaError("no bootstrap servers")
-            producer = new_producer(bootstrap, security)
+            # The brokers have `timeout` to answer at all, not kafka-python's own 30 s.
+            producer = new_producer(bootstrap, security, bootstrap_timeout_ms=int(timeout * 1000))
     except KafkaError as e:
         raise KafkaUnreachable(
             f"cannot reach Kafka at {servers}: {type(e).__name__}; give the "
