@@ -3,7 +3,9 @@ after a cycle of corrections, beside the held-out rows it must not forget, tiny 
 CPU, for several seeds (median and range), each cycle trained three ways: as the demo trains it
 (the supervised steps, then GRPO), as a control arm that spends the GRPO steps on more
 supervised steps instead, and as a LoRA-only cycle (feedback.loraRank: adapters on the serving
-model, the same steps and learning rate).
+model, the same steps and learning rate); on real screens also with its replayed rows drawn at
+random (feedback.contrastShare 0) beside the default, which draws half of them from the corrected
+tasks' rows of the other label.
 
 The base student is trained (a supervised warm start, then GRPO) on contrastive synthetic screens
 (pairs over the same pixels) that never show the family. The family is a team's own policy
@@ -46,6 +48,10 @@ SYNTHETIC_POINTS = (0, 20)  # corrections of the synthetic family
 # The demo's cycle; the control arm (the same steps, supervised); the demo's cycle training LoRA
 # adapters on the serving model only (feedback.loraRank), merged into the candidate.
 ARMS = ("GRPO", "supervised", "LoRA")
+# On real screens also: the demo's cycle with its replayed rows all drawn at random
+# (feedback.contrastShare 0), beside the default that draws part of them from the corrected
+# tasks' rows of the other label.
+RANDOM_REPLAY = "GRPO, random replay"
 LORA_RANK = 16
 # The cycle's mix, as the demo runs it: variants per correction and replayed base rows per cycle row.
 FEEDBACK = {"variantsPerCorrection": 10, "replayRatio": 1.0}
@@ -149,9 +155,11 @@ def run() -> None:
                 # As the collector chooses them: part of them the corrected tasks' rows of the other label.
                 rows = [{"task": x.task, "label": x.label, "row": x} for x in replay]
                 corrected = [(x.task, x.label) for x in fixes]
-                picked = [c["row"] for c in replay_choice(rows, corrected, n_replay, spec.feedback.contrast_share, k)]
+                share = 0.0 if arm == RANDOM_REPLAY else spec.feedback.contrast_share
+                picked = [c["row"] for c in replay_choice(rows, corrected, n_replay, share, k)]
                 cycle += [replace(x, id=f"replay-{x.id}", split="train", reason="replay") for x in picked]
-                dataset = f"cycle-{name}-{k}-{arm.lower()}"
+                tag = arm.lower().replace(",", "").replace(" ", "-")
+                dataset = f"cycle-{name}-{k}-{tag}"
                 write_version(store, dataset, cycle, "ontask/feedback", {"corrections": k})
                 arm_spec = spec
                 if arm == "LoRA":
@@ -165,7 +173,7 @@ def run() -> None:
                     dataset,
                     v1["model_uri"],
                     warm_start_steps=CYCLE_WARM_START_STEPS,
-                    model_version=f"{name}-{k}-{arm.lower()}",
+                    model_version=f"{name}-{k}-{tag}",
                     cycle=True,
                     supervised_only=arm == "supervised",
                 )["model_uri"]
@@ -186,10 +194,11 @@ def run() -> None:
             n_real = len(real_corrections)
             plans += [("real", 0, None, v1["model_uri"], real_sets)]
             # The supervised control arm runs on the synthetic family only (its question is the same
-            # on both); LoRA-only cycles run on both.
+            # on both); LoRA-only cycles run on both; random replay on real screens, whose replayed
+            # rows hold the corrected tasks' other screens.
             plans += [
                 ("real", n_real, arm, (real_corrections, n_real, "real", real_replay, arm), real_sets)
-                for arm in ("GRPO", "LoRA")
+                for arm in ("GRPO", RANDOM_REPLAY, "LoRA")
             ]
             for where, k, arm, model, slices in plans:
                 uri = model if isinstance(model, str) else after(*model)
