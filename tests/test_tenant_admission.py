@@ -246,11 +246,11 @@ def reference_policy(kube, crd_installed, tmp_path):
     run_cli("kubectl", "delete", "-f", str(files), "--wait=false", kubeconfig=kube.admin_kubeconfig)
 
 
-def _apply_as(kube, tmp_path, user: str, spec_: dict) -> subprocess.CompletedProcess[str]:
+def _apply_as(kube, tmp_path, user: str, spec_: dict, namespace: str = "team-refs") -> subprocess.CompletedProcess[str]:
     """`kubectl apply --as=user` of a TaskClassifier with this spec, checked by the API server."""
     manifest = tmp_path / "tc.yaml"
     tc = {"apiVersion": "ontask.dev/v1alpha1", "kind": "TaskClassifier", "spec": spec_}
-    manifest.write_text(yaml.safe_dump(tc | {"metadata": {"name": "refs", "namespace": "team-refs"}}))
+    manifest.write_text(yaml.safe_dump(tc | {"metadata": {"name": "refs", "namespace": namespace}}))
     return run_cli(
         "kubectl", "apply", "--dry-run=server", f"--as={user}", "-f", str(manifest), kubeconfig=kube.admin_kubeconfig
     )
@@ -315,3 +315,56 @@ def test_a_classifier_naming_a_secret_its_author_may_not_read_is_refused_with_th
         "kubectl", "apply", "--dry-run=server", "-f", str(tmp_path / "tc.yaml"), kubeconfig=kube.admin_kubeconfig
     )
     assert admin.returncode == 0, admin.stderr
+
+
+# tina may write TaskClassifiers in team-tol, and nothing else.
+TINA_RBAC = """apiVersion: v1
+kind: Namespace
+metadata: {name: team-tol}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: classifier-writer, namespace: team-tol}
+rules:
+  - {apiGroups: [ontask.dev], resources: [taskclassifiers], verbs: [get, list, create, update, patch]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: tina-writes-classifiers, namespace: team-tol}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: classifier-writer}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: tina}]
+"""
+
+
+def test_tolerations_are_limited_to_the_taints_the_chart_lists(kube, crd_installed, tmp_path):
+    """admissionPolicy.tolerationKeys: a spec tolerating a taint the installation did not list (the
+    control plane's) is refused with the key; the listed ones pass."""
+    rendered = run_cli(
+        "helm", "template", "ontask-tol", str(REPO / "charts" / "ontask"), "--show-only",
+        "templates/admissionpolicy.yaml", "--kube-version", "1.34.0",
+        "--set", "admissionPolicy.tolerationKeys={nvidia.com/gpu,example.com/batch}",
+        check=True,
+    )  # fmt: skip
+    files = tmp_path / "policy.yaml"
+    files.write_text(rendered.stdout + "---\n" + TINA_RBAC)
+    out = run_cli("kubectl", "apply", "-f", str(files), kubeconfig=kube.admin_kubeconfig)
+    assert out.returncode == 0, out.stderr
+    try:
+
+        def tolerating(*keys: str) -> dict:
+            tolerations = [{"key": k, "operator": "Exists", "effect": "NoSchedule"} for k in keys]
+            return {"data": {"source": "synthetic"}, "scheduling": {"tolerations": tolerations}}
+
+        control_plane = tolerating("nvidia.com/gpu", "node-role.kubernetes.io/control-plane")
+        deadline = time.monotonic() + 30  # until the policy reaches the admission chain
+        while (out := _apply_as(kube, tmp_path, "tina", control_plane, "team-tol")).returncode == 0:
+            assert time.monotonic() < deadline, "the policy never refused"
+            time.sleep(1)
+        assert (
+            "spec.scheduling.tolerations: node-role.kubernetes.io/control-plane is not among the taints this "
+            "installation lets classifiers tolerate: nvidia.com/gpu, example.com/batch"
+        ) in out.stderr, out.stderr
+        ok = _apply_as(kube, tmp_path, "tina", tolerating("nvidia.com/gpu", "example.com/batch"), "team-tol")
+        assert ok.returncode == 0, ok.stderr
+    finally:
+        run_cli("kubectl", "delete", "-f", str(files), "--wait=false", kubeconfig=kube.admin_kubeconfig)
