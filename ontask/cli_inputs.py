@@ -77,6 +77,18 @@ def store_uri(text: str) -> str:
     return text
 
 
+def s3_bucket(text: str) -> str:
+    """The bucket of an s3://bucket[/prefix] store.
+
+    >>> s3_bucket("s3://acme-ontask/tenants")
+    'acme-ontask'
+    """
+    parsed = urlparse(text)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an S3 store; give s3://bucket[/prefix]")
+    return parsed.netloc
+
+
 def existing_store(text: str) -> str:
     """A store to read from: as store_uri, and a local folder must exist (a new, empty one would
     only move the error to the first thing looked for in it)."""

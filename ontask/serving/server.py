@@ -11,7 +11,6 @@ import logging
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Sequence
-from urllib.parse import urlparse
 
 if TYPE_CHECKING:  # the settings read Kafka's, which a predictor's command line need not load
     from ontask.serving.settings import ServingSettings
@@ -209,18 +208,6 @@ def serve(
     kserve.ModelServer(http_port=http_port, enable_grpc=False, workers=workers).start(models)
 
 
-def store_bucket(store: str) -> str:
-    """The bucket of a store URI given to `--store`; a local store has none.
-
-    >>> store_bucket("s3://acme-ontask/tenants")
-    'acme-ontask'
-    """
-    parsed = urlparse(store)
-    if parsed.scheme != "s3" or not parsed.netloc:
-        raise SystemExit(f"ontask serve: error: --store {store!r}: give s3://BUCKET[/PREFIX]")
-    return parsed.netloc
-
-
 def _image_store(settings: ServingSettings, bucket: Optional[str]):
     """The S3 bucket that s3:// screenshot references point into (`--store`'s, else the spec's
     storage.bucket, else the environment's), when S3 is configured."""
@@ -248,7 +235,7 @@ SPEC_FLAGS = {
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """`ontask serve`'s options; `main` runs it."""
-    from ontask.cli_inputs import http_url
+    from ontask.cli_inputs import http_url, s3_bucket
     from ontask.judge.remote import add_judge_service_arguments
 
     p.add_argument(
@@ -272,6 +259,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--store",
+        dest="store_bucket",
+        metavar="STORE",
+        type=s3_bucket,
         help="the classifier's store, s3://BUCKET[/PREFIX]: s3:// screenshot references must point into its "
         "bucket (default: the spec's storage.bucket, or ONTASK_S3_BUCKET; the operator passes the store it "
         "resolved, which an installation's fixed store decides)",
@@ -335,8 +325,8 @@ def resolve_settings(args: argparse.Namespace) -> argparse.Namespace:
         sections = {"serving": ServingSpec(), "feedback": FeedbackSpec()}
         args.judge_settings = JudgeSpec()
         args.image_bucket = None
-    if getattr(args, "store", None):
-        args.image_bucket = store_bucket(args.store)
+    if getattr(args, "store_bucket", None):
+        args.image_bucket = args.store_bucket
     args.image_prefixes = tuple(sections["feedback"].screenshot_uri_prefixes)
     for flag, (section, field) in SPEC_FLAGS.items():
         if getattr(args, flag, None) is None:
