@@ -6,6 +6,7 @@ them too."""
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -34,8 +35,8 @@ def positive_seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds; give one above 0") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{value:g} is too small; give a number of seconds above 0")
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0; give one, e.g. 10")
     return value
 
 
@@ -104,10 +105,10 @@ def existing_store(text: str) -> str:
 
 def http_url(text: str) -> str:
     """An http:// or https:// URL with a host (and a numeric port, if any)."""
-    parsed = urlparse(text)
     try:
+        parsed = urlparse(text)
         ok = parsed.scheme in ("http", "https") and bool(parsed.hostname) and parsed.port != 0
-    except ValueError:  # a port that is not a number, or out of range
+    except ValueError:  # a port that is not a number, or out of range; an unclosed [IPv6 host
         ok = False
     if not ok:
         raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL; give one like http://host:port")

@@ -44,8 +44,8 @@ def test_the_agent_never_sends_its_token_over_plain_http_to_another_machine():
     out = ontask_cli("agent", "run", "--task", "t", "--predictor", "http://ontask-student.team", env=token)
     assert out.returncode == 2
     assert one_line(out) == (
-        "ontask: error: --predictor http://ontask-student.team: a token over plain http to ontask-student.team "
-        "would travel readable; give an https:// URL (or a port-forward to 127.0.0.1)"
+        "ontask: error: predictor http://ontask-student.team (--predictor or ONTASK_PREDICTOR): a token over plain "
+        "http to ontask-student.team would travel readable; give an https:// URL (or a port-forward to 127.0.0.1)"
     )
     assert "s3cret" not in out.stderr
 

@@ -28,6 +28,8 @@ MODULES = [
     "ontask.verify.config",
     "ontask.models.hybrid",
     "ontask.api.training",
+    "ontask.agent.client",
+    "ontask.cli_inputs",
 ]
 
 

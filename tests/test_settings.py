@@ -3,6 +3,8 @@ it uses."""
 
 from pathlib import Path
 
+import pytest
+
 from ontask.agent.settings import AgentSettings
 from ontask.feedback.settings import LOCAL_BOOTSTRAP, KafkaSettings
 from ontask.operator.settings import OperatorSettings
@@ -36,6 +38,8 @@ def test_the_agent_keeps_its_last_answer_in_the_user_s_state_folder_and_never_pr
     assert settings.state_dir() == Path("/home/ada/.state/ontask-agent")
     assert settings.token() == "s3cret" and "s3cret" not in repr(settings)
     assert AgentSettings.from_env({}).predictor == "http://127.0.0.1:8080"
+    with pytest.raises(ValueError, match=r"ONTASK_PREDICTOR: 'http://\[::1' is not an http\(s\) URL"):
+        AgentSettings.from_env({"ONTASK_PREDICTOR": "http://[::1"})
 
 
 def test_the_agent_never_captures_password_managers_unless_its_list_is_replaced():

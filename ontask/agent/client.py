@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import ipaddress
 import json
 import os
 import tempfile
@@ -47,7 +48,18 @@ class Answer:
         )
 
 
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
+def is_loopback(host: str) -> bool:
+    """Whether a URL's host is this machine.
+
+    >>> [is_loopback(h) for h in ("localhost", "localhost.", "127.0.0.2", "::1", "ontask-student.team")]
+    [True, True, True, True, False]
+    """
+    if host.rstrip(".").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def plain_http_problem(url: str, token: Optional[str]) -> Optional[str]:
@@ -56,17 +68,21 @@ def plain_http_problem(url: str, token: Optional[str]) -> Optional[str]:
 
     >>> plain_http_problem("http://127.0.0.1:8080", "t") is None
     True
+    >>> plain_http_problem("http://[::1]:8080", "t") is None
+    True
     >>> plain_http_problem("https://ontask-student.team", "t") is None
     True
-    >>> print(plain_http_problem("http://ontask-student.team", "t")[:60])
-    --predictor http://ontask-student.team: a token over plain h
+    >>> plain_http_problem("http://ontask-student.team", None) is None
+    True
+    >>> print(plain_http_problem("http://ontask-student.team", "t")[:58])
+    predictor http://ontask-student.team (--predictor or ONTAS
     """
     parsed = urlparse(url)
-    if not token or parsed.scheme != "http" or (parsed.hostname or "") in LOOPBACK:
+    if not token or parsed.scheme != "http" or is_loopback(parsed.hostname or ""):
         return None
     return (
-        f"--predictor {url}: a token over plain http to {parsed.hostname} would travel readable; give an https:// "
-        "URL (or a port-forward to 127.0.0.1)"
+        f"predictor {url} (--predictor or ONTASK_PREDICTOR): a token over plain http to {parsed.hostname} would "
+        "travel readable; give an https:// URL (or a port-forward to 127.0.0.1)"
     )
 
 

@@ -6,6 +6,7 @@ loads no Kafka client."""
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 from typing import Mapping, Optional
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from ontask.agent.capture import DEFAULT_NEVER_CAPTURE, split_rules
 from ontask.api.serving import PREDICT_TOKEN_ENV
+from ontask.cli_inputs import http_url
 
 # Environment variable -> field.
 ENV = {
@@ -47,6 +49,14 @@ class AgentSettings(BaseModel):
     also_never_capture: list[str] = Field(
         default_factory=list, description="Rules added to never_capture (comma-separated), keeping the defaults."
     )
+
+    @field_validator("predictor")
+    @classmethod
+    def _an_http_url(cls, value: str) -> str:
+        try:
+            return http_url(value)
+        except argparse.ArgumentTypeError as e:  # the same check as --predictor's
+            raise ValueError(f"ONTASK_PREDICTOR: {e}") from None
 
     @field_validator("never_capture", "also_never_capture", mode="before")
     @classmethod

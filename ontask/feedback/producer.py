@@ -73,8 +73,10 @@ def send(
         if producer is None:
             if not bootstrap:
                 raise KafkaError("no bootstrap servers")
-            # The brokers have `timeout` to answer at all, not kafka-python's own 30 s.
-            producer = new_producer(bootstrap, security, bootstrap_timeout_ms=int(timeout * 1000))
+            # The brokers have `timeout` to answer, and send() as long to learn the topic's partitions,
+            # not kafka-python's own 30 s and 60 s.
+            ms = int(timeout * 1000)
+            producer = new_producer(bootstrap, security, bootstrap_timeout_ms=ms, max_block_ms=ms)
     except KafkaError as e:
         raise KafkaUnreachable(
             f"cannot reach Kafka at {servers}: {type(e).__name__}; give the "

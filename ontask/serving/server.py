@@ -263,8 +263,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="STORE",
         type=s3_bucket,
         help="the classifier's store, s3://BUCKET[/PREFIX]: s3:// screenshot references must point into its "
-        "bucket (default: the spec's storage.bucket, or ONTASK_S3_BUCKET; the operator passes the store it "
-        "resolved, which an installation's fixed store decides)",
+        "bucket (default: the spec's storage.bucket with --spec, else ONTASK_S3_BUCKET; the operator passes the "
+        "store it resolved: on a chart install, the chart's storage.bucket)",
     )
     p.add_argument("--judge-url", type=http_url, help="base URL of the judge service; enables the disagreement loop")
     add_judge_service_arguments(p)

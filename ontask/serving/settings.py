@@ -27,8 +27,8 @@ class ServingSettings(BaseModel):
     image_bucket: str = Field(
         "ontask",
         min_length=1,
-        description="The bucket s3:// screenshot references point into when the predictor has no spec "
-        "(with one, its storage.bucket).",
+        description="The bucket s3:// screenshot references point into when the predictor has neither --store nor "
+        "--spec (with --spec, its storage.bucket; --store wins over both).",
     )
     token: Optional[SecretStr] = Field(
         None, description="Bearer token every request but a health probe must carry; None: no authentication."
