@@ -20,6 +20,13 @@ def test_every_operator_replica_gets_its_own_peering_priority_unless_the_chart_s
     assert (pinned.replica_priority(), pinned.peering_lifetime, pinned.peering_name) == (42, 5, "ontask")
 
 
+def test_the_operator_s_store_is_a_bucket_s_root():
+    # Screenshot references are confined against ontask's areas at the bucket's root.
+    assert OperatorSettings.from_env({"ONTASK_STORE": "s3://team/"}).store == "s3://team/"
+    with pytest.raises(ValueError, match="give a bucket's root, s3://BUCKET, not a prefix in it"):
+        OperatorSettings.from_env({"ONTASK_STORE": "s3://team/ontask"})
+
+
 def test_a_command_s_bootstrap_flag_wins_over_the_environment_which_wins_over_the_local_broker():
     kafka = KafkaSettings.from_env({"ONTASK_KAFKA_BOOTSTRAP": "kafka.feedback:9092"})
     assert kafka.brokers("broker-1:9092", LOCAL_BOOTSTRAP) == "broker-1:9092"

@@ -112,6 +112,15 @@ class OperatorSettings(BaseModel):
         "A classifier with keys of its own (storage.secretRef) may name any bucket they read.",
     )
 
+    @field_validator("store")
+    @classmethod
+    def _a_bucket_s_root(cls, v: Optional[str]) -> Optional[str]:
+        # ontask's own areas (classifiers/, datasets/) are confined against at the bucket's root:
+        # under a prefix, a screenshot reference could name another classifier's models.
+        if v is not None and v.startswith("s3://") and v[5:].strip("/").count("/"):
+            raise ValueError(f"ONTASK_STORE {v!r}: give a bucket's root, s3://BUCKET, not a prefix in it")
+        return v
+
     @field_validator("model_uri_prefixes", "source_uri_prefixes", mode="before")
     @classmethod
     def _comma_separated(cls, v):
