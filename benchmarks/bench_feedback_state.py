@@ -72,7 +72,9 @@ def _entries(spec: FeedbackSpec) -> tuple[State, list[list[dict]]]:
         assert evidence_size(c) <= spec.max_evidence_bytes  # what intake takes
         wire = [w.wire() for w in c.windows]
         evidence = encode_evidence(wire)
-        accepted = Accepted(None, c, None, sha256(f"image {i}".encode()), f"px:{sha256(str(i).encode())}", evidence)
+        accepted = Accepted(
+            None, c, None, sha256(f"image {i}".encode()), evidence=evidence, near_key=f"px:{sha256(str(i).encode())}"
+        )
         where = [i * 70_000, 70_000]
         entry = intake.entry(accepted, (pack, where), (pack, [where[0] + 70_000, len(evidence)]), NOW)
         state.buffer.add(entry, NOW)
