@@ -136,3 +136,18 @@ def test_a_collector_at_its_state_limit_keeps_taking_corrections_and_the_status_
     c = next(c for c in status.conditions if c.type == "FeedbackConnected")
     assert (c.status, c.reason) == ("True", "StateAtLimit")
     assert f"{counts.evicted_for_size} evicted" in c.message and "maxStateBytes (1,048,576 bytes" in c.message
+
+
+def test_the_state_benchmark_builds_its_entries_as_intake_does(monkeypatch):
+    """benchmarks/bench_feedback_state.py builds its 10,000 entries through the intake's own
+    types; a change to them (a field moved) once made the benchmark fail only when `make bench`
+    ran. A few entries here keep it in step."""
+    from benchmarks import bench_feedback_state as bench
+
+    monkeypatch.setattr(bench, "N", 3)
+    spec = FeedbackSpec()
+    state, sent = bench._entries(spec)
+    data, shed = state.to_json_within(spec.max_state_bytes, bench.NOW)
+    assert len(state.buffer.entries) == 3 and len(sent) == 3 and not shed
+    assert all(e.near_key.startswith("px:") and e.evidence_key for e in state.buffer.entries.values())
+    assert len(data) < 20_000
