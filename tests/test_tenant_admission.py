@@ -182,7 +182,24 @@ def test_a_classifier_named_after_another_s_cycle_datasets_is_refused(kube, crd_
     assert _validate(spec(), {}, 1, "desk-feedback-2", OperatorSettings())[1] == []
 
 
-ALICE_RBAC = """apiVersion: v1
+def writer_rbac(namespace: str, user: str, binding: str) -> str:
+    """A Role that writes TaskClassifiers in `namespace` and nothing else, bound to `user`."""
+    return f"""apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: classifier-writer, namespace: {namespace}}}
+rules:
+  - {{apiGroups: [ontask.dev], resources: [taskclassifiers], verbs: [get, list, create, update, patch]}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: {binding}, namespace: {namespace}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: classifier-writer}}
+subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: {user}}}]
+"""
+
+
+ALICE_RBAC = (
+    """apiVersion: v1
 kind: Namespace
 metadata: {name: team-refs}
 ---
@@ -201,24 +218,16 @@ metadata: {name: alice-authors, namespace: team-refs}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: classifier-author}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]
 ---
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: classifier-writer, namespace: team-refs}
-rules:
-  - {apiGroups: [ontask.dev], resources: [taskclassifiers], verbs: [get, list, create, update, patch]}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: viewer-writes-classifiers, namespace: team-refs}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: classifier-writer}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: victor}]
----
+"""
+    + writer_rbac("team-refs", "victor", "viewer-writes-classifiers")
+    + """---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata: {name: viewer-views, namespace: team-refs}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: victor}]
 """
+)
 
 
 @pytest.fixture
@@ -322,18 +331,7 @@ TINA_RBAC = """apiVersion: v1
 kind: Namespace
 metadata: {name: team-tol}
 ---
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: classifier-writer, namespace: team-tol}
-rules:
-  - {apiGroups: [ontask.dev], resources: [taskclassifiers], verbs: [get, list, create, update, patch]}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: tina-writes-classifiers, namespace: team-tol}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: classifier-writer}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: tina}]
-"""
+""" + writer_rbac("team-tol", "tina", "tina-writes-classifiers")
 
 
 def test_tolerations_are_limited_to_the_taints_the_chart_lists(kube, crd_installed, tmp_path):
