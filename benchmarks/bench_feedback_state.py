@@ -49,9 +49,13 @@ def _windows(i: int, budget: int) -> list[WindowInfo]:
     return out
 
 
+def _no_references(uri: str) -> bytes:
+    raise AssertionError(f"the benchmark's corrections carry their screenshots, yet {uri} was read")
+
+
 def _entries(spec: FeedbackSpec) -> tuple[State, list[list[dict]]]:
     """The state after N corrections, and each one's windows as sent."""
-    intake = Intake("desk", spec, "ontask", ImageLimits(), VerifierConfig.from_yaml(""))
+    intake = Intake("desk", spec, "ontask", ImageLimits(), VerifierConfig.from_yaml(""), _no_references)
     state = State.empty(spec.buffer_size)
     prefix, sent = classifier_prefix("desk"), []
     pack = feedback_pack_key(prefix, NOW, uuid.uuid4().hex)

@@ -7,6 +7,7 @@ relative to a root (``s3://bucket/prefix`` or a directory).
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import hashlib
 import io
@@ -34,6 +35,11 @@ class NotFound(StoreError):
 class Conflict(StoreError):
     """A conditional write found the object changed since it was read (another writer came first):
     nothing was written."""
+
+
+class Forbidden(StoreError):
+    """The store refused this reader the object (S3's AccessDenied): about the object and who
+    reads it, not an outage, so retrying does not help."""
 
 
 class TooLarge(StoreError):
@@ -222,7 +228,7 @@ class S3Store:
             raise StoreError(f"cannot write {self.uri(key)}: {e}") from e
 
     def _read_error(self, key: str, e: S3Error) -> StoreError:
-        kind = NotFound if e.code in _ABSENT else StoreError
+        kind = NotFound if e.code in _ABSENT else Forbidden if e.code == "AccessDenied" else StoreError
         return kind(f"cannot read {self.uri(key)}: {e.code}")
 
     @contextmanager
@@ -331,6 +337,21 @@ def open_store(uri: str, s3: Optional[S3Config] = None, create_bucket: bool = Tr
     if parsed.scheme in ("", "file"):
         return LocalStore(parsed.path if parsed.scheme == "file" else uri)
     raise StoreError(f"unsupported store URI {uri!r}: use s3://bucket/prefix or a local folder")
+
+
+def read_reference(uri: str, max_bytes: int, through: Optional[Store] = None) -> bytes:
+    """The object an s3:// URI from a client names (a correction's screenshot), read without ever
+    creating its bucket: over `through`'s connection when that is an S3Store of the same bucket
+    (the collector's own credentials), else with the environment's. NotFound, Forbidden and
+    TooLarge are about the object; any other error is the store's."""
+    bucket, key = uri[len("s3://") :].split("/", 1) if uri.startswith("s3://") and "/" in uri[5:] else ("", "")
+    if not bucket or not key:
+        raise StoreError(f"{uri!r} is not an s3://bucket/key reference")
+    if isinstance(through, S3Store) and through.bucket == bucket:
+        root = copy.copy(through)
+        root.prefix = ""
+        return root.get_bytes(key, max_bytes=max_bytes)
+    return open_store(f"s3://{bucket}", create_bucket=False).get_bytes(key, max_bytes=max_bytes)
 
 
 def download_prefix(store: Store, prefix: str, dest: str | Path) -> Path:

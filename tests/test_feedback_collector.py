@@ -497,6 +497,7 @@ def test_a_screenshot_reference_reaches_only_what_the_classifier_may_read(kafka_
         ref(5, f"s3://{bucket}/elsewhere/b.png"),
     ]
     produce(kafka_bootstrap, topic, records)
+    S3Store(s3_config, bucket).put_bytes("uploads/team/a.png", png(0), "image/png")
     store = S3Store(s3_config, bucket, f"refs-{uuid.uuid4().hex[:6]}")
     spec = FeedbackSpec(topic=topic, screenshot_uri_prefixes=[f"s3://{bucket}/uploads"])
     collector = Collector(CLASSIFIER, spec, store, kafka_bootstrap)
@@ -512,6 +513,60 @@ def test_a_screenshot_reference_reaches_only_what_the_classifier_may_read(kafka_
     assert any("someone-elses-bucket" in e and "not this classifier's bucket" in e for e in errors)
     assert sum("ontask's own" in e for e in errors) == 2
     assert any("'..' segment" in e for e in errors) and any("outside the allowed prefixes" in e for e in errors)
+
+
+def test_a_referenced_screenshot_is_read_once_and_deduplicated_on_its_content(kafka_bootstrap, s3_config):
+    """The same screenshot uploaded under two keys (and again with new metadata) is one correction,
+    as an inline one is; a reference to nothing or to a file that is no image is refused at once
+    with its reason, not skipped by every later cycle."""
+    topic = f"refdup-{uuid.uuid4().hex[:6]}"
+    bucket = "feedback-test"
+    run = uuid.uuid4().hex[:6]
+    uploads = S3Store(s3_config, bucket)
+    shot = png(5, size=(320, 200))
+    with Image.open(io.BytesIO(shot)) as img:
+        meta = io.BytesIO()
+        img.save(meta, format="PNG", pnginfo=_text_chunk("Software", "another screenshot tool"))
+    assert meta.getvalue() != shot
+    for name, data in (("a.png", shot), ("copy-of-a.png", shot), ("a-again.png", meta.getvalue())):
+        uploads.put_bytes(f"uploads/{run}/{name}", data, "image/png")
+    uploads.put_bytes(f"uploads/{run}/notes.txt", b"not a screenshot")
+    uploads.put_bytes(f"uploads/{run}/other.png", png(6, size=(320, 200)), "image/png")
+
+    def ref(i: int, name: str) -> tuple[bytes, bytes]:
+        uri = f"s3://{bucket}/uploads/{run}/{name}"
+        return encode_correction(make_correction(CLASSIFIER, "write the thesis", "on-task", image_uri=uri, id=f"d-{i}"))
+
+    names = ["a.png", "copy-of-a.png", "a-again.png", "missing.png", "notes.txt", "other.png"]
+    records = [ref(i, n) for i, n in enumerate(names)]
+    produce(kafka_bootstrap, topic, records)
+    store = S3Store(s3_config, bucket, f"refdup-{run}")
+    spec = FeedbackSpec(topic=topic)
+    collector = Collector(CLASSIFIER, spec, store, kafka_bootstrap)
+    try:
+        run_until(collector, len(records), timeout=90)
+    finally:
+        collector.close()
+    counts = collector.state.counts
+    assert (counts.buffered, counts.duplicates) == (2, 2), counts
+    assert sorted(e.image_key.rsplit("/", 1)[1] for e in collector.state.buffer.entries.values()) == [
+        "a.png",
+        "other.png",
+    ]
+    assert collector.state.dead_letter_reasons == {"missing-reference": 1, "bad-image": 1}
+    errors = {
+        dict(r.headers)["ontask-reason"].decode(): dict(r.headers)["ontask-error"].decode()
+        for r in consume(kafka_bootstrap, spec.dead_letters(), 2)
+    }
+    assert "missing.png" in errors["missing-reference"] and "screenshotUri" in errors["bad-image"]
+
+
+def _text_chunk(key: str, value: str):
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text(key, value)
+    return info
 
 
 def test_the_dead_letter_topic_keeps_records_no_longer_than_the_screenshots(kafka_bootstrap, s3_config):

@@ -166,3 +166,35 @@ def test_the_same_screenshot_changed_by_a_byte_or_flipped_is_a_duplicate(intake)
         make_correction(CLASSIFIER, "write the quarterly report", "off-task", image=png(shot), id="c-9"),
     )
     assert set(state.buffer.entries) == {"c-1", "c-8", "c-9"}
+
+
+def test_a_store_outage_while_reading_a_reference_is_waited_out_never_dead_lettered(intake):
+    """A referenced screenshot the store cannot be asked for (an outage) fails the batch, which the
+    collector reads again from its durable offsets; only what is wrong with the object itself
+    (missing, refused, too large) dead-letters the correction."""
+    from ontask.feedback.intake import StoreUnavailable
+    from ontask.store import Forbidden, NotFound
+
+    desk = intake()
+    shot = png(screenshot(9))
+    answers: list = [ConnectionError("connection refused"), NotFound("no such key"), Forbidden("AccessDenied"), shot]
+
+    def read(uri: str) -> bytes:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    desk.collector.intake.read_reference = read
+
+    def ref(i: int):
+        return make_correction(
+            CLASSIFIER, "answer refund tickets", "off-task", image_uri="s3://ontask/up/a.png", id=f"r-{i}"
+        )
+
+    with pytest.raises(StoreUnavailable, match="connection refused"):
+        desk.send(ref(1))
+    assert desk.dead.reasons == []
+    state = desk.send(ref(2), ref(3), ref(4))
+    assert desk.dead.reasons == ["missing-reference", "forbidden-reference"]
+    assert [e.id for e in state.buffer.entries.values()] == ["r-4"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import uuid
 
 import pytest
@@ -22,7 +23,10 @@ from PIL import Image
 
 from ontask.api import FeedbackSpec
 from ontask.feedback import Collector, encode_correction, make_correction
+from ontask.feedback.evidence import read_evidence
+from ontask.prompt import prompt_text
 from ontask.store import S3Store
+from ontask.verify import builtin_verifier_config
 from realservers.predictors import Predictor
 from tests.conftest import bomb_png
 from tests.test_feedback_collector import produce, run_until
@@ -181,19 +185,23 @@ def test_10000_generated_requests_never_get_a_5xx_and_the_server_stays_ready(pre
 
 CLASSIFIER = "fuzz-test"
 valid_correction = st.builds(
-    lambda i, task, label, with_windows: encode_correction(
+    lambda i, task, label, windows, note, user: encode_correction(
         make_correction(
             CLASSIFIER,
             task,
             label,
             image=base64.b64decode(IMAGES[i % 3]),
-            windows=[{"title": task[:40], "app": "Editor", "focused": True}] if with_windows else [],
+            windows=windows,
+            note=note,
+            user_id=user,
         )
     ),
     st.integers(0, 2),
     hostile_text(100, min_size=1).filter(str.strip),
     st.sampled_from(["on-task", "off-task"]),
-    st.booleans(),
+    windows,
+    st.none() | hostile_text(200),
+    st.none() | hostile_text(40),
 )
 key = CLASSIFIER.encode()
 bad_record = st.one_of(
@@ -226,3 +234,14 @@ def test_1000_generated_records_are_each_accounted_for_once(kafka_bootstrap, s3_
     assert len(drawn) >= CORRECTIONS
     assert counts["buffered"] + counts["dead_lettered"] + counts["duplicates"] == len(drawn), counts
     assert counts["buffered"] > 0 and counts["dead_lettered"] > 0 and counts["dead_letter_failed"] == 0
+    # What the buffer keeps for every later cycle reads as a prompt of the usual shape: one line a
+    # window, no special token, whatever the titles, apps, URLs and task held.
+    config = builtin_verifier_config()
+    hostile = 0
+    for e in collector.state.buffer.entries.values():
+        windows = read_evidence(store, e) or []
+        text = prompt_text(e.task, windows, config)
+        hostile += any(p.strip() and p in json.dumps(windows) + e.task for p in HOSTILE_PIECES[:7])
+        assert not re.search(r"<\|[^|<>]*\|>", text), text  # the shape of every Qwen special token
+        assert len(text.splitlines()) == (len(windows) + 4 if windows else 4), text
+    assert hostile > 0

@@ -41,8 +41,8 @@ from ontask.feedback.kafka_security import KafkaSecurity
 from ontask.feedback.packs import UPLOAD_THREADS, Packs
 from ontask.feedback.retention import expire_screenshots, sweep_cycle_datasets, sweep_unnamed_packs
 from ontask.feedback.state import CycleProgress, State, offset_key, offset_partition
-from ontask.images import ImageLimits
-from ontask.store import NotFound, Store
+from ontask.images import DEFAULT_MAX_BYTES, ImageLimits
+from ontask.store import NotFound, Store, read_reference
 from ontask.store_paths import classifier_prefix, feedback_state_key
 from ontask.verify import VerifierConfig, builtin_verifier_config
 
@@ -76,7 +76,14 @@ class Collector:
         self.group_id = group_id or f"ontask-feedback-{classifier}"
         self.clock = clock
         rules = verifier_config or builtin_verifier_config()
-        self.intake = Intake(classifier, spec, getattr(store, "bucket", None), limits, rules)
+        self.intake = Intake(
+            classifier,
+            spec,
+            getattr(store, "bucket", None),
+            limits,
+            rules,
+            lambda uri: read_reference(uri, DEFAULT_MAX_BYTES, through=store),
+        )
         self._state_version: Optional[str] = None  # of state.json as last read or written
         self.state = self._load_state()
         self._warned_at_limit = False

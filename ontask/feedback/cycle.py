@@ -39,7 +39,7 @@ from ontask.feedback.evidence import read_evidence
 from ontask.feedback.state import CycleProgress
 from ontask.images import DEFAULT_MAX_BYTES, decode_image
 from ontask.labels import LABELS
-from ontask.store import Conflict, NotFound, Store, StoreError, open_store
+from ontask.store import Conflict, NotFound, Store, StoreError, read_reference
 from ontask.store_paths import cycle_decision_key, cycle_marker_key, feedback_dataset
 
 
@@ -71,9 +71,7 @@ def _screenshot(store: Store, e: Entry):
         return None
     try:
         if e.image_key.startswith("s3://"):
-            # A correction's own reference: read it, never create the bucket it names.
-            folder, name = e.image_key.rsplit("/", 1)
-            data = open_store(folder, create_bucket=False).get_bytes(name, max_bytes=DEFAULT_MAX_BYTES)
+            data = read_reference(e.image_key, DEFAULT_MAX_BYTES, through=store)  # a correction's own reference
         elif e.image_range is not None:  # one member of a pack (the collector checked its size)
             data = store.get_range(e.image_key, *e.image_range)
         else:

@@ -9,15 +9,16 @@ import io
 import logging
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ontask.api import Correction, FeedbackSpec
 from ontask.feedback.buffer import Entry
 from ontask.feedback.evidence import encode_evidence, evidence_size
 from ontask.feedback.messages import InvalidCorrection, parse_correction_and_image
 from ontask.feedback.state import CycleProgress, State
-from ontask.images import ImageLimits, ImageRejected, check_image, sha256
+from ontask.images import DEFAULT_MAX_BYTES, ImageLimits, ImageRejected, check_image, sha256
 from ontask.labels import label_of
+from ontask.store import Forbidden, NotFound, TooLarge
 from ontask.store_paths import ReferenceRefused, confine_reference
 from ontask.verify import VerifierConfig, score_windows
 
@@ -87,6 +88,10 @@ def with_near_keys(accepted: list[Accepted], pool: Executor) -> None:
         a.near_key = key
 
 
+class StoreUnavailable(RuntimeError):
+    """The store could not be asked for a referenced screenshot (an outage, not the record's fault)."""
+
+
 class Intake:
     """Validation and dead letters of one classifier's records. The dead-letter producer is set
     by whoever connects to Kafka (the collector)."""
@@ -98,8 +103,12 @@ class Intake:
         bucket: Optional[str],
         limits: ImageLimits,
         verifier_config: VerifierConfig,
+        read_reference: Callable[[str], bytes],
     ):
+        """`read_reference` reads an s3:// screenshot reference (ontask.store.read_reference)."""
         self.classifier, self.spec, self.bucket, self.limits = classifier, spec, bucket, limits
+        self.reference_limits = ImageLimits(DEFAULT_MAX_BYTES, limits.max_pixels)
+        self.read_reference = read_reference
         self.verifier_config = verifier_config
         self.producer: Any = None
 
@@ -130,7 +139,14 @@ class Intake:
             else:
                 # Only what a client may have this classifier read: never another's artifacts.
                 confine_reference(c.screenshot_uri, self.bucket, self.spec.screenshot_uri_prefixes)
-                digest = sha256(c.screenshot_uri.encode())  # a reference: its content is not fetched here
+                # Read once here, so that the same pixels under another key (or re-encoded) are a
+                # duplicate as an inline screenshot is, and a missing or broken one is refused now
+                # with its reason, not skipped by every later cycle.
+                referenced = self._referenced(c.screenshot_uri)
+                check_image(referenced, "screenshotUri", self.reference_limits)
+                digest, near = sha256(referenced), pixel_key(referenced, c.task)
+        except StoreUnavailable:
+            raise  # the store's outage, not this record's fault: the batch is read again later
         except InvalidCorrection as e:
             self.dead_letter(record, e.reason, str(e), state)
             return None
@@ -154,7 +170,21 @@ class Intake:
                     "collector %s: correction %s: source reviewer %s; kept as a user's", self.classifier, c.id, refused
                 )
         evidence = encode_evidence([w.wire() for w in c.windows]) if c.windows else None
-        return Accepted(record, c, image, digest, evidence)
+        return Accepted(record, c, image, digest, evidence, near if image is None else None)
+
+    def _referenced(self, uri: str) -> bytes:
+        """The screenshot a correction references. What is wrong with the object is the record's
+        (a dead letter); any other failure is the store's (StoreUnavailable)."""
+        try:
+            return self.read_reference(uri)
+        except NotFound as e:
+            raise InvalidCorrection("missing-reference", str(e)) from e
+        except Forbidden as e:
+            raise ReferenceRefused(f"the store refuses to read it: {e}") from e
+        except TooLarge as e:
+            raise ImageRejected(f"screenshotUri: {e}") from e
+        except Exception as e:
+            raise StoreUnavailable(f"cannot read {uri}: {type(e).__name__}: {e}") from e
 
     def not_a_reviewer(self, topic: str, c: Correction) -> Optional[str]:
         """Why a correction that says `source: reviewer`, read from `topic`, is not a reviewer's,
