@@ -116,3 +116,12 @@ def test_read_only_keys_without_read_write_ones_leave_the_writers_on_the_cloud_i
             assert _s3_secret(container) == "s3-read", name
         else:
             assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & set(_env(container)), name
+
+
+def test_only_the_collector_gets_the_key_that_verifies_userids():
+    children = _children(_ctx(feedback={"userKeySecretRef": "desk-user-key"}))
+    holders = {name for name, (_, c) in children.items() if "ONTASK_FEEDBACK_USER_KEY" in _env(c)}
+    assert holders == {"collector"}
+    ref = _env(children["collector"][1])["ONTASK_FEEDBACK_USER_KEY"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "desk-user-key", "key": "key"}
+    assert not any("ONTASK_FEEDBACK_USER_KEY" in _env(c) for _, c in _children(_ctx()).values())

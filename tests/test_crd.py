@@ -141,6 +141,7 @@ NON_DEFAULT = {
     "storage.secretRef": "team-a-s3",
     "storage.readOnlySecretRef": "team-a-s3-read",
     "serving.tokenSecretRef": "team-a-predict-token",
+    "feedback.userKeySecretRef": "team-a-user-key",
     "storage.serviceAccountName": "team-a-kserve",
     "scheduling.nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3", "node.kubernetes.io/pool": "gpu"},
     "scheduling.tolerations": [

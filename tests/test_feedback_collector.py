@@ -569,6 +569,55 @@ def _text_chunk(key: str, value: str):
     return info
 
 
+def test_a_userid_signed_as_the_docs_say_is_kept_and_an_unsigned_one_dead_lettered(
+    kafka_bootstrap, s3_config, tmp_path
+):
+    """An app's backend signs its user's id with the shell recipe in docs/feedback.md (or `ontask
+    feedback send --user-key-file`); the collector given the classifier's key keeps those, and
+    dead-letters a userId anyone could have written."""
+    import re
+
+    topic = f"signed-{uuid.uuid4().hex[:6]}"
+    key = "k3y-of-the-desk-backend"
+    (tmp_path / "user.key").write_text(key + "\n")  # as `echo` writes it
+    shot = tmp_path / "shot.png"
+    shot.write_bytes(png(41))
+    docs = (REPO / "docs" / "feedback.md").read_text()
+    [recipe] = re.findall(r"```sh\n(printf 'desk.*?)\n```", docs, re.S)
+    recipe = recipe.replace("'desk", f"'{CLASSIFIER}")
+    env = {**os.environ, "ID": "by-shell", "USER_ID": "alice@desk", "KEY": key}
+    signature = subprocess.run(
+        ["bash", "-c", recipe], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    by_shell = make_correction(
+        CLASSIFIER, "write the thesis", "on-task", image=png(40), id="by-shell", user_id="alice@desk"
+    )
+    produce(kafka_bootstrap, topic, [encode_correction(by_shell.model_copy(update={"user_signature": signature}))])
+
+    def send(*extra: str) -> None:
+        out = subprocess.run(
+            [sys.executable, "-m", "ontask.cli", "feedback", "send", "--classifier", CLASSIFIER, "--task",
+             "write the thesis", "--label", "off-task", "--image", str(shot), "--bootstrap", kafka_bootstrap,
+             "--topic", topic, *extra],
+            capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+
+    send("--id", "by-cli", "--user-id", "bob@desk", "--user-key-file", str(tmp_path / "user.key"))
+    shot.write_bytes(png(42))
+    send("--id", "unsigned", "--user-id", "bob@desk")
+    store = S3Store(s3_config, "feedback-test", f"signed-{uuid.uuid4().hex[:6]}")
+    spec = FeedbackSpec(topic=topic, user_key_secret_ref="desk-user-key")
+    collector = Collector(CLASSIFIER, spec, store, kafka_bootstrap, user_key=key.encode())
+    try:
+        run_until(collector, 3, timeout=90)
+    finally:
+        collector.close()
+    kept = {e.id: e.user_id for e in collector.state.buffer.entries.values()}
+    assert kept == {"by-shell": "alice@desk", "by-cli": "bob@desk"}
+    assert collector.state.dead_letter_reasons == {"bad-signature": 1}
+
+
 def test_the_dead_letter_topic_keeps_records_no_longer_than_the_screenshots(kafka_bootstrap, s3_config):
     """Dead letters carry screenshots: the collector creates their topic with the screenshots'
     retention, and lowers a longer (or unlimited) one it finds; a shorter one stays."""

@@ -42,8 +42,9 @@ def png(img: Image.Image, **info: str) -> bytes:
 
 
 class Intake:
-    def __init__(self, tmp_path, **spec):
-        self.collector = Collector(CLASSIFIER, FeedbackSpec(**spec), LocalStore(tmp_path), "unused:9092")
+    def __init__(self, tmp_path, user_key: Optional[bytes] = None, **spec):
+        store = LocalStore(tmp_path)
+        self.collector = Collector(CLASSIFIER, FeedbackSpec(**spec), store, "unused:9092", user_key=user_key)
         self.dead = DeadLetters()
         self.collector.intake.producer = self.dead
         self.offset = 0
@@ -198,3 +199,48 @@ def test_a_store_outage_while_reading_a_reference_is_waited_out_never_dead_lette
     state = desk.send(ref(2), ref(3), ref(4))
     assert desk.dead.reasons == ["missing-reference", "forbidden-reference"]
     assert [e.id for e in state.buffer.entries.values()] == ["r-4"]
+
+
+def test_with_a_user_key_only_signed_userids_count(intake):
+    """Kafka does not say who produced a record: with feedback.userKeySecretRef, the app's backend
+    signs each userId and the collector keeps only what verifies, so a producer cannot pass as a
+    listed reviewer or spread one user's flood over invented ids."""
+    from ontask.feedback.signatures import MissingUserKey, user_key_from_env, user_signature
+
+    spec = {"user_key_secret_ref": "desk-user-key", "reviewers": ["lead@desk"], "max_corrections_per_user": 2}
+    with pytest.raises(MissingUserKey, match="userKeySecretRef"):
+        intake(**spec)
+    key = b"s3cret-of-the-desk-backend"
+    assert user_key_from_env("desk-user-key", {"ONTASK_FEEDBACK_USER_KEY": key.decode()}) == key
+    with pytest.raises(MissingUserKey, match="ONTASK_FEEDBACK_USER_KEY is empty"):
+        user_key_from_env("desk-user-key", {})
+    desk = intake(**spec, user_key=key)
+
+    def signed(i: int, user: str, source: str = "user", sign_as: Optional[str] = None, **kw):
+        sig = user_signature(key, CLASSIFIER, f"c-{i}", sign_as or user, source)
+        return correction(i, user_id=user, source=source, user_signature=sig, **kw)
+
+    state = desk.send(
+        signed(1, "lead@desk", source="reviewer"),
+        signed(2, "mallory", sign_as="lead@desk"),  # a signature lifted from another user
+        correction(3, user_id="lead@desk", source="reviewer"),  # no signature at all
+        correction(4),  # anonymous: no userId, nothing to sign
+        signed(5, "bob"),
+        signed(6, "bob"),
+        signed(7, "bob"),  # bob's third: over maxCorrectionsPerUser
+    )
+    kept = {e.id: (e.source, e.user_id) for e in state.buffer.entries.values()}
+    assert kept == {
+        "c-1": ("reviewer", "lead@desk"),
+        "c-4": ("user", None),
+        "c-5": ("user", "bob"),
+        "c-6": ("user", "bob"),
+    }
+    assert desk.dead.reasons == ["bad-signature", "bad-signature", "user-cap"]
+    errors = [sent["ontask-error"] for sent in desk.dead.sent[:2]]
+    assert "does not match userId 'mallory'" in errors[0] and "without a userSignature" in errors[1]
+    # A user's signature cannot make a reviewer's correction: the source is signed too.
+    as_user = user_signature(key, CLASSIFIER, "c-8", "lead@desk", "user")
+    forged = correction(8, user_id="lead@desk", source="reviewer", user_signature=as_user)
+    desk.send(forged)
+    assert desk.dead.reasons[-1] == "bad-signature"

@@ -292,6 +292,10 @@ def test_a_classifier_naming_a_secret_its_author_may_not_read_is_refused_with_th
         ({"scheduling": {"imagePullSecrets": ["alice-s3", "registry-admin"]}}, "alice-s3, registry-admin"),
         ({"serving": {"tokenSecretRef": "predictor-token"}}, "may not get Secret predictor-token"),
         (
+            {"feedback": {"userKeySecretRef": "team-user-key"}},
+            "spec.feedback.userKeySecretRef: alice may not get Secret team-user-key",
+        ),
+        (
             {"storage": {"secretRef": "alice-s3", "readOnlySecretRef": "team-admin-s3"}},
             "spec.storage.readOnlySecretRef: alice may not get Secret team-admin-s3",
         ),

@@ -55,6 +55,13 @@ class Correction(Model):
     corrected_label: Label = Field(..., description="The right label: on-task or off-task.")
     source: Literal["user", "judge", "reviewer"] = Field("user", description="Who corrected.")
     user_id: Optional[str] = Field(None, max_length=256, description="Opaque id of the user (no personal data).")
+    user_signature: Optional[str] = Field(
+        None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="Hex HMAC-SHA256 of `classifier`, `id`, `userId` and `source`, one a line, with the "
+        "classifier's user key (spec.feedback.userKeySecretRef): the app's backend vouches for the user. "
+        "Required with a userId when that key is set.",
+    )
     timestamp: str = Field(
         ...,
         pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$",

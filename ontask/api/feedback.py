@@ -33,6 +33,9 @@ class SourceCaps(Model):
         return getattr(self, source, None)
 
 
+USER_KEY_ENV = "ONTASK_FEEDBACK_USER_KEY"  # the collector's copy of userKeySecretRef's `key`
+
+
 class FeedbackSpec(Model):
     """Learning from corrections that arrive on Kafka."""
 
@@ -152,6 +155,17 @@ class FeedbackSpec(Model):
         "what the producer writes, so without reviewTopic this trusts the payload: anyone who may write topic "
         "can claim a listed userId. With reviewTopic, a reviewer's correction must also arrive there; empty "
         "then means any principal that may write reviewTopic, and without it, no reviewers.",
+    )
+    user_key_secret_ref: Optional[str] = Field(
+        None,
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="Secret in the classifier's namespace whose key `key` signs userIds: a correction with a "
+        "userId must then carry userSignature (ontask.feedback.signatures), or it is dead-lettered as "
+        "`bad-signature`; one without a userId is anonymous. The apps' backends sign for their signed-in users, "
+        "so reviewers and maxCorrectionsPerUser count people, not whatever a producer writes. Unset: the "
+        "payload's userId is taken as written.",
     )
     max_corrections_per_user: Optional[int] = Field(
         None,

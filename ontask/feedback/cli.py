@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import threading
 from pathlib import Path
@@ -18,6 +19,7 @@ from ontask.feedback.collector import Collector
 from ontask.feedback.loop import CycleTrigger, run_feedback
 from ontask.feedback.producer import make_correction, send
 from ontask.feedback.settings import LOCAL_BOOTSTRAP, KafkaSettings
+from ontask.feedback.signatures import user_key_from_env
 from ontask.feedback.state import Counts
 from ontask.labels import LABELS
 from ontask.store import open_store
@@ -58,6 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fsend.add_argument("--id", help="idempotency id (default: a fresh one)")
     fsend.add_argument("--user-id", help="who made the correction (feedback.reviewers, maxCorrectionsPerUser)")
     fsend.add_argument("--note")
+    fsend.add_argument(
+        "--user-key-file",
+        type=existing_file,
+        help="sign --user-id with the classifier's user key (feedback.userKeySecretRef), read from this file "
+        "(one trailing newline ignored)",
+    )
     fsend.add_argument("--bootstrap", help=BOOTSTRAP_HELP)
     fsend.add_argument(
         "--timeout",
@@ -111,7 +119,19 @@ def _json_list(text: str) -> list:
     return value
 
 
+def _user_key(path: Optional[str]) -> Optional[bytes]:
+    if path is None:
+        return None
+    key = Path(path).read_bytes()
+    key = key[:-1] if key.endswith(b"\n") else key
+    if not key:
+        raise BadInput(f"--user-key-file {path}: the file is empty")
+    return key
+
+
 def _cmd_send(args: argparse.Namespace) -> int:
+    if args.user_key_file and not args.user_id:
+        raise BadInput("--user-key-file signs the --user-id: give --user-id too")
     windows = args.windows
     image = Path(args.image).read_bytes() if args.image else None
     try:
@@ -127,6 +147,7 @@ def _cmd_send(args: argparse.Namespace) -> int:
             windows=windows,
             predicted_label=args.predicted,
             note=args.note,
+            user_key=_user_key(args.user_key_file),
         )
     except ValidationError as e:
         said = "; ".join(validation_problems(e, names=SEND_FLAGS))
@@ -172,6 +193,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         kafka.brokers(args.bootstrap, LOCAL_BOOTSTRAP),
         group_id=args.group_id,
         security=kafka.security,
+        user_key=user_key_from_env(spec.user_key_secret_ref, os.environ),
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

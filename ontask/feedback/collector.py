@@ -40,6 +40,7 @@ from ontask.feedback.intake import Accepted, Intake, with_near_keys
 from ontask.feedback.kafka_security import KafkaSecurity
 from ontask.feedback.packs import UPLOAD_THREADS, Packs
 from ontask.feedback.retention import expire_screenshots, sweep_cycle_datasets, sweep_unnamed_packs
+from ontask.feedback.signatures import MissingUserKey
 from ontask.feedback.state import CycleProgress, State, offset_key, offset_partition
 from ontask.images import DEFAULT_MAX_BYTES, ImageLimits
 from ontask.store import NotFound, Store, read_reference
@@ -69,8 +70,11 @@ class Collector:
         upload_threads: int = UPLOAD_THREADS,
         security: Optional[KafkaSecurity] = None,
         verifier_config: Optional[VerifierConfig] = None,
+        user_key: Optional[bytes] = None,
     ):
         self.classifier, self.spec, self.store, self.bootstrap = classifier, spec, store, bootstrap
+        if spec.user_key_secret_ref is not None and not user_key:
+            raise MissingUserKey(f"feedback.userKeySecretRef {spec.user_key_secret_ref!r} is set, yet no user key came")
         self.security = security or KafkaSecurity()  # plaintext unless given (ontask.feedback.settings)
         self.prefix = prefix or classifier_prefix(classifier)
         self.group_id = group_id or f"ontask-feedback-{classifier}"
@@ -83,6 +87,7 @@ class Collector:
             limits,
             rules,
             lambda uri: read_reference(uri, DEFAULT_MAX_BYTES, through=store),
+            user_key,
         )
         self._state_version: Optional[str] = None  # of state.json as last read or written
         self.state = self._load_state()

@@ -15,6 +15,7 @@ from ontask.api import Correction, FeedbackSpec
 from ontask.feedback.buffer import Entry
 from ontask.feedback.evidence import encode_evidence, evidence_size
 from ontask.feedback.messages import InvalidCorrection, parse_correction_and_image
+from ontask.feedback.signatures import signature_problem
 from ontask.feedback.state import CycleProgress, State
 from ontask.images import DEFAULT_MAX_BYTES, ImageLimits, ImageRejected, check_image, sha256
 from ontask.labels import label_of
@@ -104,8 +105,11 @@ class Intake:
         limits: ImageLimits,
         verifier_config: VerifierConfig,
         read_reference: Callable[[str], bytes],
+        user_key: Optional[bytes] = None,
     ):
-        """`read_reference` reads an s3:// screenshot reference (ontask.store.read_reference)."""
+        """`read_reference` reads an s3:// screenshot reference (ontask.store.read_reference);
+        with `user_key`, a userId counts only when signed with it (ontask.feedback.signatures)."""
+        self.user_key = user_key
         self.classifier, self.spec, self.bucket, self.limits = classifier, spec, bucket, limits
         self.reference_limits = ImageLimits(DEFAULT_MAX_BYTES, limits.max_pixels)
         self.read_reference = read_reference
@@ -126,6 +130,10 @@ class Intake:
             if c.classifier != self.classifier:
                 state.counts.other_classifier += 1
                 return None
+            if self.user_key is not None:
+                problem = signature_problem(self.user_key, c.classifier, c.id, c.user_id, c.source, c.user_signature)
+                if problem is not None:
+                    raise InvalidCorrection("bad-signature", problem)
             size = evidence_size(c)
             if size > self.spec.max_evidence_bytes:
                 raise InvalidCorrection(

@@ -14,6 +14,7 @@ from ontask.api import Correction
 from ontask.api.feedback import DEFAULT_TOPIC
 from ontask.feedback.kafka_security import KafkaSecurity
 from ontask.feedback.messages import encode_correction
+from ontask.feedback.signatures import user_signature
 
 
 class KafkaUnreachable(RuntimeError):
@@ -26,9 +27,11 @@ def make_correction(
     label: str,
     image: Optional[bytes] = None,
     image_uri: Optional[str] = None,
+    user_key: Optional[bytes] = None,
     **fields: Any,
 ) -> Correction:
-    """A validated Correction; a missing id and timestamp are filled in (a fresh id, now)."""
+    """A validated Correction; a missing id and timestamp are filled in (a fresh id, now). With
+    `user_key`, its userId is signed (feedback.userKeySecretRef; ontask.feedback.signatures)."""
     doc: dict[str, Any] = {
         "id": fields.pop("id", None) or uuid.uuid4().hex,
         "classifier": classifier,
@@ -42,6 +45,12 @@ def make_correction(
         doc["screenshot_base64"] = base64.b64encode(image).decode()
     if image_uri is not None:
         doc["screenshot_uri"] = image_uri
+    if user_key is not None:
+        if not doc.get("user_id"):
+            raise ValueError("a user key signs a userId: give the correction's userId")
+        doc["user_signature"] = user_signature(
+            user_key, classifier, doc["id"], doc["user_id"], doc.get("source") or "user"
+        )
     return Correction.model_validate(doc)
 
 

@@ -6,6 +6,7 @@ PyTorchJob with torchrun's environment), an InferenceService as a local KServe M
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import threading
 import time
@@ -138,7 +139,11 @@ class EmbeddedOperator:
 
         # As the collector Deployment runs: cycles replay the classifier's own dataset, one at a
         # time, each once `step` recorded the previous one as decided.
-        collector = Collector(self.ctx.name, self.spec.feedback, self.children.store(), self.kafka_bootstrap)
+        from ontask.feedback.signatures import user_key_from_env
+
+        feedback = self.spec.feedback
+        user_key = user_key_from_env(feedback.user_key_secret_ref, os.environ)  # no Secrets here: the env's
+        collector = Collector(self.ctx.name, feedback, self.children.store(), self.kafka_bootstrap, user_key=user_key)
         self._collector_thread = threading.Thread(
             target=run_feedback,
             args=(collector, self._stop, CycleTrigger(self.ctx.name)),

@@ -11,6 +11,7 @@ from typing import Any, Optional
 from kubernetes import client as k8s
 
 from ontask.api import GROUP, JudgeRuntime, Resources
+from ontask.api.feedback import USER_KEY_ENV
 from ontask.api.serving import PREDICT_TOKEN_ENV
 from ontask.operator.context import Context
 from ontask.operator.names import child_name
@@ -127,7 +128,7 @@ def feedback_collector(ctx: Context) -> dict[str, Any]:
         name="collector",
         image=ctx.image,
         args=args,
-        env=ctx.env_vars("feedback") + [spec_env(ctx)] + ca_env,
+        env=ctx.env_vars("feedback") + [spec_env(ctx)] + ca_env + _user_key_env(ctx),
         resources=COLLECTOR_RESOURCES,
         security_context=CONTAINER_SECURITY,
         volume_mounts=ca_mounts or None,
@@ -265,6 +266,16 @@ def _isvc_annotations(ctx: Context, role: str, model_version: str) -> dict[str, 
             out["prometheus.kserve.io/port"] = str(PREDICTOR_METRICS_PORT)
             out["prometheus.kserve.io/path"] = "/metrics"
     return out
+
+
+def _user_key_env(ctx: Context) -> list[k8s.V1EnvVar]:
+    """The collector's key for signed userIds, from the Secret spec.feedback.userKeySecretRef
+    names (key `key`); only the collector verifies, so only it gets the key."""
+    name = ctx.spec.feedback.user_key_secret_ref
+    if not name:
+        return []
+    ref = k8s.V1SecretKeySelector(name=name, key="key")
+    return [k8s.V1EnvVar(name=USER_KEY_ENV, value_from=k8s.V1EnvVarSource(secret_key_ref=ref))]
 
 
 def _token_env(ctx: Context) -> list[k8s.V1EnvVar]:
