@@ -255,6 +255,52 @@ def test_on_two_sway_outputs_of_different_scales_each_window_is_where_the_screen
         assert [shot.getpixel(p) for p in inside] == [colours[w.title]] * 3, w
 
 
+def test_a_password_manager_in_a_background_tab_has_its_tab_blanked_and_the_others_kept():
+    """In a tabbed container sway draws every window's title in the tab bar, the hidden ones'
+    included: a never-captured window behind another tab shows no pixels of its own, yet its
+    title would be read in the bar. Its tab is blanked; the shown tab and its neighbours stay. At
+    scale 2, in a tabbed container nested in a split, so the tab's place is worked out from its
+    parent's rectangle in the screenshot's pixels."""
+    from ontask.agent.capture import BLANK, Privacy, read_desktop
+
+    titles = ("notes-first", "KeePassXC - bank.kdbx", "terminal-third")
+    with HeadlessSway(1280, 800, scale=2) as sway, SwayIPC(sway.ipc_socket) as ipc:
+        with open_desktop(environ={k: v for k, v in sway.env().items() if k in SESSION}) as reader:
+            for k, title in enumerate(("left-of-the-tabs", *titles)):
+                sway.spawn(["xterm", "-T", title])
+                wait_for(lambda: any(w.title == title for w in reader.windows()), 60, title)
+                if k == 1:  # the second window, beside the first, becomes a tabbed container's
+                    ipc.command("split v; layout tabbed")
+            ipc.command(f'[title="{titles[0]}"] focus')
+            wait_for(lambda: any(w.focused and w.title == titles[0] for w in reader.windows()), 30, "focus")
+            windows = {w.title: w for w in reader.windows()}
+            privacy = Privacy.of(never_capture=["title:KeePassXC"], max_pixels=10**8)
+            capture = read_desktop(reader, privacy)
+            raw = np.asarray(reader.screenshot().convert("RGB"))
+            # On another workspace the tab bar is not on the screen: nothing there is blanked.
+            ipc.command("workspace 2")
+            wait_for(lambda: all(w.minimised for w in reader.windows()), 30, "workspace 2")
+            elsewhere = {w.title: w.tab for w in reader.windows()}
+            assert not (np.asarray(read_desktop(reader, privacy).image) == BLANK).all(axis=2).any()
+    assert elsewhere[titles[1]] is None, elsewhere
+    vault = windows[titles[1]]
+    assert vault.minimised and vault.tab is not None, vault
+    shot = np.asarray(capture.image)
+    assert shot.shape == raw.shape
+    x, y, w, h = vault.tab
+    assert h >= 30 and w >= 100, vault.tab  # a tab of sway's 25 logical pixels at scale 2
+    assert (shot[y : y + h, x : x + w] == BLANK).all()
+    assert not (raw[y : y + h, x : x + w] == BLANK).all()  # it held the title before
+    for title in (titles[0], titles[2], "left-of-the-tabs"):
+        shown = windows[title]
+        box = shown.tab or shown.bounds()
+        bx, by, bw, bh = box
+        assert not (shot[by : by + bh, bx : bx + bw] == BLANK).all(axis=2).all(), title
+        if shown.tab is not None:  # every tab of the container is side by side in one bar
+            assert by == y and bh == h and (bx + bw <= x or bx >= x + w), (title, box, vault.tab)
+    assert not [e for e in capture.windows if "KeePassXC" in e["title"]]
+
+
 def test_on_gnome_wayland_the_agent_says_in_one_line_what_it_cannot_read_and_what_to_do():
     out = _cli(
         {"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0", "XDG_CURRENT_DESKTOP": "ubuntu:GNOME"}, "agent", "windows"

@@ -207,14 +207,21 @@ def blank(image: Image.Image, boxes: Iterable[tuple[int, int, int, int]]) -> Ima
     return out
 
 
-def capture_of(screenshot: Image.Image, windows: list[dict[str, Any]], privacy: Privacy) -> Capture:
+def capture_of(
+    screenshot: Image.Image,
+    windows: list[dict[str, Any]],
+    privacy: Privacy,
+    hidden_titles: Iterable[tuple[int, int, int, int]] = (),
+) -> Capture:
     """Apply the privacy settings to a raw screenshot and its windows. A window dict may carry
     its on-screen `geometry` (x, y, width, height, frame included, in the screenshot's pixels):
     a never-captured one's whole rectangle is blanked before anything else, even where a window
     above covers part of it (the stacking is not worked out: blanking too much is the safe
-    side)."""
+    side). `hidden_titles` are blanked too: where the screen shows the title of a never-captured
+    window whose contents it does not (a background tab)."""
     evidence = visible_evidence(windows, privacy)
     hidden = [w["geometry"] for w in windows if w.get("geometry") and privacy.never_captures(w)]
+    hidden += list(hidden_titles)
     shot = blank(screenshot, hidden) if hidden else screenshot.convert("RGB")
     return Capture(downscale(shot, privacy.max_pixels), evidence, screenshot.size)
 
@@ -222,10 +229,14 @@ def capture_of(screenshot: Image.Image, windows: list[dict[str, Any]], privacy: 
 def read_desktop(desktop: Desktop, privacy: Privacy, minimised: bool = False) -> Capture:
     """Screenshot and evidence of a desktop (`ontask.agent.desktop.open_desktop`); minimised
     windows are left out unless asked for (they are not on the screen, so only the others'
-    rectangles are blanked). The privacy rules are checked before the screen is grabbed."""
-    windows = [_with_geometry(w) for w in desktop.windows() if minimised or not w.minimised]
+    rectangles are blanked, and the tabs of never-captured ones in a tab bar). The privacy rules
+    are checked before the screen is grabbed."""
+    listed = desktop.windows()
+    windows = [_with_geometry(w) for w in listed if minimised or not w.minimised]
     visible_evidence(windows, privacy)
-    return capture_of(desktop.screenshot(), windows, privacy)
+    # A background tab is not on the screen, but its title is, in the tab bar.
+    tabs = [w.tab for w in listed if w.minimised and w.tab and privacy.never_captures(w.evidence())]
+    return capture_of(desktop.screenshot(), windows, privacy, tabs)
 
 
 def _with_geometry(window: DesktopWindow) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import io
 import os
 import subprocess
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 from PIL import Image
 
@@ -49,12 +49,27 @@ class Canvas:
         return (round((x - self.x) * s), round((y - self.y) * s), round(width * s), round(height * s))
 
 
-def _views(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The windows under a node of the tree, bottom to top: tiled ones, then floating ones above."""
+def _views(
+    node: dict[str, Any], parent: Optional[dict[str, Any]] = None, shown: bool = False
+) -> Iterator[tuple[dict, Optional[dict], bool]]:
+    """The windows under a node of the tree, bottom to top (tiled ones, then floating ones
+    above), each with its parent container and whether its workspace is on an output's screen."""
     if node.get("shell"):  # xdg_shell or xwayland: a window, not a container
-        yield node
+        yield node, parent, shown
+    current = node.get("current_workspace") if node.get("type") == "output" else None
     for child in [*node.get("nodes", ()), *node.get("floating_nodes", ())]:
-        yield from _views(child)
+        on_screen = child.get("name") == current if child.get("type") == "workspace" else shown
+        yield from _views(child, node, on_screen)
+
+
+def _tab(view: dict[str, Any], parent: Optional[dict[str, Any]], canvas: Canvas) -> Optional[tuple[int, int, int, int]]:
+    """The window's tab in a tabbed or stacked container, on the screen whether or not the window
+    is the one shown: sway gives its `deco_rect` relative to the parent's `rect`."""
+    deco = view.get("deco_rect") or {}
+    if parent is None or parent.get("layout") not in ("tabbed", "stacked") or not deco.get("width"):
+        return None
+    origin = parent["rect"]
+    return canvas.pixels(origin["x"] + deco["x"], origin["y"] + deco["y"], deco["width"], deco.get("height") or 0)
 
 
 def windows_of(tree: dict[str, Any], canvas: Canvas) -> list[DesktopWindow]:
@@ -63,7 +78,7 @@ def windows_of(tree: dict[str, Any], canvas: Canvas) -> list[DesktopWindow]:
     rest of `rect`, and the title bar drawn right above it (`deco_rect`'s height; in a tabbed or
     stacked container the tabs sit there too)."""
     out = []
-    for view in _views(tree):
+    for view, parent, shown in _views(tree):
         rect, inner = view["rect"], view["window_rect"]
         title_bar = (view.get("deco_rect") or {}).get("height") or 0
         x11 = view.get("window_properties") or {}
@@ -80,6 +95,7 @@ def windows_of(tree: dict[str, Any], canvas: Canvas) -> list[DesktopWindow]:
                 minimised=not view.get("visible", False),
                 geometry=(x, y, w, h),
                 frame=(max(0, x - ox), max(0, ox + ow - x - w), max(0, y - oy), max(0, oy + oh - y - h)),
+                tab=_tab(view, parent, canvas) if shown else None,
             )
         )
     return out
