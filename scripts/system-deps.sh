@@ -6,7 +6,8 @@
 # set must build beside, Chromium, LibreOffice,
 # xterm + vim, Mousepad, Evince, mpv, two games) and openssl, and a headless Wayland desktop for
 # the agent's Wayland backend: the sway compositor, grim (its screenshots) and Xwayland (xterm on
-# it; Mousepad runs there as a Wayland client).
+# it; Mousepad runs there as a Wayland client). Three more window managers with their themes for
+# real screens as people have them (icewm, fluxbox, and xfwm4 with xfconf, which stores its theme).
 # Usage: system-deps.sh [demo|test]          installs only what is missing (default: test)
 #        system-deps.sh --list-missing WHAT  prints what is missing, installs nothing
 set -euo pipefail
@@ -16,7 +17,7 @@ what="${1:-test}"
 pkgs=(fonts-dejavu-core fonts-liberation2 tesseract-ocr tesseract-ocr-eng libtesseract-dev wamerican)
 if [[ "$what" == test ]]; then
   pkgs+=(xvfb openbox dbus-daemon dbus-x11 chromium xterm vim mousepad evince mpv libreoffice-writer libreoffice-calc xboard
-         xmahjongg openssl sway grim xwayland)
+         xmahjongg openssl sway grim xwayland icewm fluxbox xfwm4 xfconf)
 fi
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -11,7 +11,7 @@ it (its title bar shows the title too). python-xlib speaks the protocol; nothing
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from PIL import Image
 
@@ -84,6 +84,21 @@ class X11Desktop:
         # translate_coords gives the root's origin in the window's frame: negate it.
         return (-pos.x, -pos.y, g.width, g.height)
 
+    def window_manager(self) -> Optional[str]:
+        """The name of the EWMH window manager running on the display (the `_NET_WM_NAME` of the
+        window `_NET_SUPPORTING_WM_CHECK` names, which must name itself: a property a dead window
+        manager left behind does not count), or None when none runs."""
+        from Xlib import X
+
+        check = self._prop(self._root, "_NET_SUPPORTING_WM_CHECK", X.AnyPropertyType)
+        if check is None or not len(check):
+            return None
+        child = self._d.create_resource_object("window", int(check[0]))
+        own = self._prop(child, "_NET_SUPPORTING_WM_CHECK", X.AnyPropertyType)
+        if own is None or not len(own) or int(own[0]) != int(check[0]):
+            return None
+        return self._title(child) or "(unnamed)"
+
     def windows(self) -> list[DesktopWindow]:
         """The client windows bottom to top (stacking order), the active one marked focused."""
         from Xlib import X, error
@@ -92,6 +107,8 @@ class X11Desktop:
         if stacking is None:
             stacking = self._prop(self._root, "_NET_CLIENT_LIST", X.AnyPropertyType)
         if stacking is None:
+            if self.window_manager() is not None:
+                return []  # xfwm4 sets no client list until its first window
             raise DesktopUnavailable(f"display {self.name} has no EWMH window manager (no _NET_CLIENT_LIST)")
         active = self._prop(self._root, "_NET_ACTIVE_WINDOW", X.AnyPropertyType)
         active_id = int(active[0]) if active is not None and len(active) else 0

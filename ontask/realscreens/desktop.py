@@ -1,5 +1,6 @@
-"""A real X11 desktop to drive: Xvfb with the openbox window manager and a private D-Bus session
-bus, started and stopped as one unit. The real-screens builder and the agent's tests run real
+"""A real X11 desktop to drive: Xvfb with a window manager (openbox, or another of
+`ontask.realscreens.wms` with one of its themes) and a private D-Bus session bus, started and
+stopped as one unit. The real-screens builder and the agent's tests run real
 applications on it; `VirtualDesktop.activity` tells whether they are still at work.
 
 Hermetic: its programs never reach the session bus of the machine they run on, nor autolaunch
@@ -52,12 +53,28 @@ def missing_programs(programs: tuple[str, ...] = REQUIRED) -> list[str]:
 
 
 class VirtualDesktop:
-    """Xvfb + openbox (+ a private session bus) on a free display number;
-    `with VirtualDesktop() as d: d.display`."""
+    """Xvfb + a window manager (openbox unless asked) (+ a private session bus) on a free display
+    number; `with VirtualDesktop() as d: d.display`."""
 
-    def __init__(self, width: int = 1280, height: int = 800, home: Optional[Path] = None):
+    def __init__(
+        self,
+        width: int = 1280,
+        height: int = 800,
+        home: Optional[Path] = None,
+        wm: str = "openbox",
+        theme: Optional[str] = None,
+    ):
         """home: the applications' HOME (default: a fresh temporary folder); its path shows in
-        window titles, so a set that must be reproducible gives a fixed one."""
+        window titles, so a set that must be reproducible gives a fixed one. wm and theme: one of
+        `ontask.realscreens.wms.WINDOW_MANAGERS` and one of its themes (openbox without a theme:
+        the system's openbox configuration, as the base set was shot)."""
+        from ontask.realscreens.wms import WINDOW_MANAGERS
+
+        if wm not in WINDOW_MANAGERS:
+            raise ValueError(f"no window manager {wm!r}: one of {', '.join(WINDOW_MANAGERS)}")
+        if theme is None and wm != "openbox":
+            raise ValueError(f"{wm} needs a theme: one of {', '.join(WINDOW_MANAGERS[wm].themes())}")
+        self.wm, self.theme = WINDOW_MANAGERS[wm], theme
         self.size = (width, height)
         self.display = ""
         self.bus = ""  # DBUS_SESSION_BUS_ADDRESS of the desktop's programs
@@ -69,7 +86,7 @@ class VirtualDesktop:
         self._home = home or Path(tempfile.mkdtemp(prefix="ontask-desktop-"))
 
     def __enter__(self) -> "VirtualDesktop":
-        missing = missing_programs()
+        missing = missing_programs(("Xvfb", self.wm.program))
         if missing:
             raise DesktopUnavailable(f"missing programs {', '.join(missing)}: run make system-deps")
         # -displayfd: the server picks a free display number and writes it to the pipe.
@@ -79,7 +96,13 @@ class VirtualDesktop:
         )
         self.display = f":{number}"
         self.bus = self._session_bus()
-        self._procs.append(self.spawn(["openbox", "--sm-disable"]))
+        try:
+            commands = [["openbox", "--sm-disable"]] if self.theme is None else self.wm.commands(self._home, self.theme)
+        except (FileNotFoundError, ValueError) as e:
+            self.__exit__()
+            raise DesktopUnavailable(str(e)) from e
+        for argv in commands:
+            self._procs.append(self.spawn(argv))
         self._wait_for_wm()
         return self
 
@@ -161,15 +184,17 @@ class VirtualDesktop:
 
     def _wait_for_wm(self, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
-        last: Exception = DesktopUnavailable("openbox did not start")
+        last: Exception = DesktopUnavailable(f"{self.wm.name} did not start in {timeout:g} s")
         while time.monotonic() < deadline:
             try:
                 with X11Desktop(self.display) as d:
-                    d.windows()
-                    return
+                    if d.window_manager() is not None:
+                        d.windows()
+                        return
             except DesktopUnavailable as e:
                 last = e
-                time.sleep(0.2)
+            time.sleep(0.2)
+        self.__exit__()
         raise last
 
     @property
