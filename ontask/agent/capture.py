@@ -234,8 +234,9 @@ def read_desktop(desktop: Desktop, privacy: Privacy, minimised: bool = False) ->
     listed = desktop.windows()
     windows = [_with_geometry(w) for w in listed if minimised or not w.minimised]
     visible_evidence(windows, privacy)
-    # A background tab is not on the screen, but its title is, in the tab bar.
-    tabs = [w.tab for w in listed if w.minimised and w.tab and privacy.never_captures(w.evidence())]
+    # A background tab is not on the screen, but its title is, in the tab bar; a stack's rows are
+    # not all right above the window they name.
+    tabs = [tab for w in listed if privacy.never_captures(w.evidence()) for tab in w.tabs]
     return capture_of(desktop.screenshot(), windows, privacy, tabs)
 
 

@@ -34,9 +34,9 @@ class DesktopWindow:
     # The left, right, top and bottom widths of the frame around the contents (title bar and
     # borders, which the window manager or compositor draws), in the same pixels.
     frame: tuple[int, int, int, int] = (0, 0, 0, 0)
-    # Where its title is drawn even while its contents are not on the screen: its tab in a tabbed
-    # or stacked container (sway); x, y, width, height in the same pixels. None: no such place.
-    tab: Optional[tuple[int, int, int, int]] = None
+    # Every place its title is drawn, even while its contents are not on the screen: its tab or
+    # stack row and those of the containers it is in (sway); x, y, width, height in the same pixels.
+    tabs: tuple[tuple[int, int, int, int], ...] = ()
 
     def evidence(self) -> dict[str, Any]:
         """The window as the wire's WindowInfo carries it."""

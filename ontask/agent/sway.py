@@ -50,41 +50,71 @@ class Canvas:
 
 
 def _views(
-    node: dict[str, Any], parent: Optional[dict[str, Any]] = None, shown: bool = False
-) -> Iterator[tuple[dict, Optional[dict], bool]]:
+    node: dict[str, Any], chain: tuple[dict[str, Any], ...] = (), shown: bool = False
+) -> Iterator[tuple[dict, tuple[dict, ...], bool]]:
     """The windows under a node of the tree, bottom to top (tiled ones, then floating ones
-    above), each with its parent container and whether its workspace is on an output's screen."""
+    above), each with its ancestors (the root first) and whether its workspace is on an output's
+    screen."""
     if node.get("shell"):  # xdg_shell or xwayland: a window, not a container
-        yield node, parent, shown
+        yield node, chain, shown
     current = node.get("current_workspace") if node.get("type") == "output" else None
     for child in [*node.get("nodes", ()), *node.get("floating_nodes", ())]:
         on_screen = child.get("name") == current if child.get("type") == "workspace" else shown
-        yield from _views(child, node, on_screen)
+        yield from _views(child, (*chain, node), on_screen)
 
 
-def _tab(view: dict[str, Any], parent: Optional[dict[str, Any]], canvas: Canvas) -> Optional[tuple[int, int, int, int]]:
-    """The window's tab in a tabbed or stacked container, on the screen whether or not the window
-    is the one shown: sway gives its `deco_rect` relative to the parent's `rect`."""
-    deco = view.get("deco_rect") or {}
-    if parent is None or parent.get("layout") not in ("tabbed", "stacked") or not deco.get("width"):
-        return None
-    origin = parent["rect"]
-    return canvas.pixels(origin["x"] + deco["x"], origin["y"] + deco["y"], deco["width"], deco.get("height") or 0)
+def _bar_rows(node: dict[str, Any], parent: Optional[dict[str, Any]]) -> int:
+    """How many title-bar rows sway draws above a node's `rect` (which it reports without them):
+    in a stacked container every sibling's row, elsewhere the node's own, if it has one."""
+    if not (node.get("deco_rect") or {}).get("height"):
+        return 0
+    if parent is not None and parent.get("layout") == "stacked":
+        return max(1, len(parent.get("nodes") or ()))
+    return 1
+
+
+def _box(node: dict[str, Any], parent: Optional[dict[str, Any]]) -> tuple[int, int, int, int]:
+    """A node's whole box in logical pixels, its title-bar rows included: what sway measures its
+    children's `deco_rect` from."""
+    r = node["rect"]
+    bars = (node.get("deco_rect") or {}).get("height", 0) * _bar_rows(node, parent)
+    return (r["x"], r["y"] - bars, r["width"], r["height"] + bars)
+
+
+def _title_bars(view: dict[str, Any], chain: tuple[dict[str, Any], ...]) -> list[tuple[int, int, int, int]]:
+    """Where the screen shows the window's title, in logical pixels: its own title bar (a tab, or
+    a row of a stack, drawn whether or not the window is the one shown) and those of the
+    containers it is in, whose tabs name what they hold."""
+    path = (*chain, view)
+    out = []
+    for k in range(1, len(path)):
+        node, parent = path[k], path[k - 1]
+        deco = node.get("deco_rect") or {}
+        if node.get("type") not in ("con", "floating_con") or not deco.get("width") or not deco.get("height"):
+            continue
+        px, py, _, _ = _box(parent, path[k - 2] if k >= 2 else None)
+        out.append((px + deco["x"], py + deco["y"], deco["width"], deco["height"]))
+    return out
 
 
 def windows_of(tree: dict[str, Any], canvas: Canvas) -> list[DesktopWindow]:
     """The windows of a GET_TREE answer, bottom to top, with their contents' geometry (sway's
-    `window_rect` lies inside the window's `rect`, borders left out) and the frame around it: the
-    rest of `rect`, and the title bar drawn right above it (`deco_rect`'s height; in a tabbed or
-    stacked container the tabs sit there too)."""
+    `window_rect` lies inside the window's `rect`, borders left out), the frame around it (the
+    rest of `rect`, and the title bar above it outside tabbed and stacked containers) and, for a
+    window on the screen's workspace, every place its title is drawn (`DesktopWindow.tabs`)."""
     out = []
-    for view, parent, shown in _views(tree):
+    for view, chain, shown in _views(tree):
+        parent = chain[-1] if chain else None
         rect, inner = view["rect"], view["window_rect"]
-        title_bar = (view.get("deco_rect") or {}).get("height") or 0
+        # Its frame: the borders, and its title bar where that is right above it. In a tabbed or
+        # stacked container the rows above hold every sibling's title, and its own lies in
+        # `tabs`: a frame over them would take the neighbours' titles with it.
+        stacked = parent is not None and parent.get("layout") in ("tabbed", "stacked")
+        title_bar = 0 if stacked else (view.get("deco_rect") or {}).get("height", 0)
+        ox, oy, ow, oh = canvas.pixels(rect["x"], rect["y"] - title_bar, rect["width"], rect["height"] + title_bar)
         x11 = view.get("window_properties") or {}
         app_id = view.get("app_id") or ""
         x, y, w, h = canvas.pixels(rect["x"] + inner["x"], rect["y"] + inner["y"], inner["width"], inner["height"])
-        ox, oy, ow, oh = canvas.pixels(rect["x"], rect["y"] - title_bar, rect["width"], rect["height"] + title_bar)
         out.append(
             DesktopWindow(
                 wid=int(view["id"]),
@@ -95,7 +125,7 @@ def windows_of(tree: dict[str, Any], canvas: Canvas) -> list[DesktopWindow]:
                 minimised=not view.get("visible", False),
                 geometry=(x, y, w, h),
                 frame=(max(0, x - ox), max(0, ox + ow - x - w), max(0, y - oy), max(0, oy + oh - y - h)),
-                tab=_tab(view, parent, canvas) if shown else None,
+                tabs=tuple(canvas.pixels(*bar) for bar in _title_bars(view, chain)) if shown else (),
             )
         )
     return out
