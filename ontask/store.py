@@ -42,6 +42,11 @@ class Forbidden(StoreError):
     reads it, not an outage, so retrying does not help."""
 
 
+class Unavailable(StoreError):
+    """The store is not answering properly (S3's InternalError, SlowDown, ...): an outage, to be
+    waited out."""
+
+
 class TooLarge(StoreError):
     """The object is larger than the reader allows (found by its size, before any byte is read)."""
 
@@ -89,6 +94,13 @@ class Store(Protocol):
 
 # S3 error codes that mean the object is not there.
 _ABSENT = ("NoSuchKey", "NoSuchObject", "NotFound", "NoSuchBucket")
+# What S3 answers when it, not the request, is at fault: retried, never taken as the object's state.
+_UNAVAILABLE = ("InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "RequestTimeTooSkewed")
+_READ_ERRORS: dict[str, type[StoreError]] = {
+    **dict.fromkeys(_ABSENT, NotFound),
+    "AccessDenied": Forbidden,
+    **dict.fromkeys(_UNAVAILABLE, Unavailable),
+}
 
 
 def _clean(key: str) -> str:
@@ -120,7 +132,12 @@ class LocalStore:
         try:
             path = self._path(key)
             _check_size(self.uri(key), path.stat().st_size, max_bytes)
-            return path.read_bytes()
+            if max_bytes is None:
+                return path.read_bytes()
+            with path.open("rb") as f:  # it may have grown since the stat
+                data = f.read(max_bytes + 1)
+            _check_size(self.uri(key), len(data), max_bytes)
+            return data
         except FileNotFoundError as e:
             raise NotFound(f"{self.uri(key)} does not exist") from e
 
@@ -228,7 +245,7 @@ class S3Store:
             raise StoreError(f"cannot write {self.uri(key)}: {e}") from e
 
     def _read_error(self, key: str, e: S3Error) -> StoreError:
-        kind = NotFound if e.code in _ABSENT else Forbidden if e.code == "AccessDenied" else StoreError
+        kind = _READ_ERRORS.get(e.code, StoreError)
         return kind(f"cannot read {self.uri(key)}: {e.code}")
 
     @contextmanager
@@ -252,7 +269,12 @@ class S3Store:
                 raise self._read_error(key, e) from e
             _check_size(self.uri(key), size, max_bytes)
         with self._object(key) as resp:
-            return resp.read()
+            if max_bytes is None:
+                return resp.read()
+            # The object may have grown since the HEAD: never read more than the limit allows.
+            data = resp.read(max_bytes + 1)
+        _check_size(self.uri(key), len(data), max_bytes)
+        return data
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
         with self._object(key, offset=offset, length=length) as resp:

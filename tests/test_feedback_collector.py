@@ -582,17 +582,20 @@ def test_a_userid_signed_as_the_docs_say_is_kept_and_an_unsigned_one_dead_letter
     (tmp_path / "user.key").write_text(key + "\n")  # as `echo` writes it
     shot = tmp_path / "shot.png"
     shot.write_bytes(png(41))
+    (tmp_path / "screenshot.png").write_bytes(png(40))
     docs = (REPO / "docs" / "feedback.md").read_text()
-    [recipe] = re.findall(r"```sh\n(printf 'desk.*?)\n```", docs, re.S)
-    recipe = recipe.replace("'desk", f"'{CLASSIFIER}")
-    env = {**os.environ, "ID": "by-shell", "USER_ID": "alice@desk", "KEY": key}
-    signature = subprocess.run(
-        ["bash", "-c", recipe], env=env, capture_output=True, text=True, check=True
-    ).stdout.strip()
+    [recipe] = re.findall(r"```sh\n(SHOT=.*?)\n```", docs, re.S)
+    recipe = recipe.replace(" desk ", f" {CLASSIFIER} ")
+    fields = {"ID": "by-shell", "USER_ID": "alice@desk", "LABEL": "on-task", "TIMESTAMP": "2026-12-07T10:00:00Z"}
+    task = "write the thesis\nchapter 2"  # a line break in the task, the last line signed
+    env = {**os.environ, **fields, "TASK": task, "KEY": key}
+    run = subprocess.run(["bash", "-c", recipe], env=env, capture_output=True, text=True, cwd=tmp_path, check=True)
     by_shell = make_correction(
-        CLASSIFIER, "write the thesis", "on-task", image=png(40), id="by-shell", user_id="alice@desk"
-    )
-    produce(kafka_bootstrap, topic, [encode_correction(by_shell.model_copy(update={"user_signature": signature}))])
+        CLASSIFIER, task, "on-task", image=png(40), id="by-shell", user_id="alice@desk", timestamp=fields["TIMESTAMP"]
+    ).model_copy(update={"user_signature": run.stdout.strip()})
+    # The same signature on other content: someone who saw the record sends it again, changed.
+    replayed = by_shell.model_copy(update={"id": "by-shell", "corrected_label": "off-task"})
+    produce(kafka_bootstrap, topic, [encode_correction(replayed), encode_correction(by_shell)])
 
     def send(*extra: str) -> None:
         out = subprocess.run(
@@ -610,12 +613,12 @@ def test_a_userid_signed_as_the_docs_say_is_kept_and_an_unsigned_one_dead_letter
     spec = FeedbackSpec(topic=topic, user_key_secret_ref="desk-user-key")
     collector = Collector(CLASSIFIER, spec, store, kafka_bootstrap, user_key=key.encode())
     try:
-        run_until(collector, 3, timeout=90)
+        run_until(collector, 4, timeout=90)
     finally:
         collector.close()
-    kept = {e.id: e.user_id for e in collector.state.buffer.entries.values()}
-    assert kept == {"by-shell": "alice@desk", "by-cli": "bob@desk"}
-    assert collector.state.dead_letter_reasons == {"bad-signature": 1}
+    kept = {e.id: (e.user_id, e.label) for e in collector.state.buffer.entries.values()}
+    assert kept == {"by-shell": ("alice@desk", "on-task"), "by-cli": ("bob@desk", "off-task")}
+    assert collector.state.dead_letter_reasons == {"bad-signature": 2}  # the replayed one, the unsigned one
 
 
 def test_the_dead_letter_topic_keeps_records_no_longer_than_the_screenshots(kafka_bootstrap, s3_config):

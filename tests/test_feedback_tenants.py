@@ -6,6 +6,7 @@ is the same correction however its file was changed."""
 
 from __future__ import annotations
 
+import base64
 import io
 import random
 from typing import Optional
@@ -170,15 +171,23 @@ def test_the_same_screenshot_changed_by_a_byte_or_flipped_is_a_duplicate(intake)
 
 
 def test_a_store_outage_while_reading_a_reference_is_waited_out_never_dead_lettered(intake):
-    """A referenced screenshot the store cannot be asked for (an outage) fails the batch, which the
-    collector reads again from its durable offsets; only what is wrong with the object itself
-    (missing, refused, too large) dead-letters the correction."""
+    """A referenced screenshot the store cannot be asked for (no connection, a 5xx) fails the
+    batch, which the collector reads again from its durable offsets; what the store says about
+    the object itself (missing, refused, too large, a bad request) dead-letters the correction,
+    so no record can stall the topic."""
     from ontask.feedback.intake import StoreUnavailable
-    from ontask.store import Forbidden, NotFound
+    from ontask.store import Forbidden, NotFound, StoreError, Unavailable
 
     desk = intake()
     shot = png(screenshot(9))
-    answers: list = [ConnectionError("connection refused"), NotFound("no such key"), Forbidden("AccessDenied"), shot]
+    answers: list = [
+        ConnectionError("connection refused"),
+        Unavailable("cannot read s3://ontask/up/a.png: SlowDown"),
+        NotFound("no such key"),
+        Forbidden("AccessDenied"),
+        StoreError("cannot read s3://ontask/up/a.png: KeyTooLongError"),
+        shot,
+    ]
 
     def read(uri: str) -> bytes:
         answer = answers.pop(0)
@@ -193,19 +202,29 @@ def test_a_store_outage_while_reading_a_reference_is_waited_out_never_dead_lette
             CLASSIFIER, "answer refund tickets", "off-task", image_uri="s3://ontask/up/a.png", id=f"r-{i}"
         )
 
-    with pytest.raises(StoreUnavailable, match="connection refused"):
-        desk.send(ref(1))
+    for i, says in ((1, "connection refused"), (2, "SlowDown")):
+        with pytest.raises(StoreUnavailable, match=says):
+            desk.send(ref(i))
     assert desk.dead.reasons == []
-    state = desk.send(ref(2), ref(3), ref(4))
-    assert desk.dead.reasons == ["missing-reference", "forbidden-reference"]
-    assert [e.id for e in state.buffer.entries.values()] == ["r-4"]
+    state = desk.send(ref(3), ref(4), ref(5), ref(6))
+    assert desk.dead.reasons == ["missing-reference", "forbidden-reference", "unreadable-reference"]
+    assert [e.id for e in state.buffer.entries.values()] == ["r-6"]
+
+
+def test_a_collector_on_a_folder_store_reads_no_reference(intake):
+    """Its bucket is unknown, so a reference could name any bucket the environment's keys reach:
+    refused, with the reason, at once."""
+    desk = intake()
+    desk.send(make_correction(CLASSIFIER, "answer refund tickets", "off-task", image_uri="s3://any/up/a.png", id="r"))
+    assert desk.dead.reasons == ["forbidden-reference"]
+    assert "store is a folder" in desk.dead.sent[0]["ontask-error"]
 
 
 def test_with_a_user_key_only_signed_userids_count(intake):
     """Kafka does not say who produced a record: with feedback.userKeySecretRef, the app's backend
     signs each userId and the collector keeps only what verifies, so a producer cannot pass as a
     listed reviewer or spread one user's flood over invented ids."""
-    from ontask.feedback.signatures import MissingUserKey, user_key_from_env, user_signature
+    from ontask.feedback.signatures import MissingUserKey, user_key_from_env
 
     spec = {"user_key_secret_ref": "desk-user-key", "reviewers": ["lead@desk"], "max_corrections_per_user": 2}
     with pytest.raises(MissingUserKey, match="userKeySecretRef"):
@@ -216,13 +235,16 @@ def test_with_a_user_key_only_signed_userids_count(intake):
         user_key_from_env("desk-user-key", {})
     desk = intake(**spec, user_key=key)
 
-    def signed(i: int, user: str, source: str = "user", sign_as: Optional[str] = None, **kw):
-        sig = user_signature(key, CLASSIFIER, f"c-{i}", sign_as or user, source)
-        return correction(i, user_id=user, source=source, user_signature=sig, **kw)
+    def signed(i: int, user: str, source: str = "user", **kw):
+        return correction(i, user_id=user, source=source, user_key=key, **kw)
+
+    def lifted(c, **changes):
+        """A signed correction's signature on a correction changed after it was signed."""
+        return c.model_copy(update=changes)
 
     state = desk.send(
         signed(1, "lead@desk", source="reviewer"),
-        signed(2, "mallory", sign_as="lead@desk"),  # a signature lifted from another user
+        lifted(signed(2, "lead@desk"), user_id="mallory"),  # a signature lifted from another user
         correction(3, user_id="lead@desk", source="reviewer"),  # no signature at all
         correction(4),  # anonymous: no userId, nothing to sign
         signed(5, "bob"),
@@ -238,9 +260,14 @@ def test_with_a_user_key_only_signed_userids_count(intake):
     }
     assert desk.dead.reasons == ["bad-signature", "bad-signature", "user-cap"]
     errors = [sent["ontask-error"] for sent in desk.dead.sent[:2]]
-    assert "does not match userId 'mallory'" in errors[0] and "without a userSignature" in errors[1]
-    # A user's signature cannot make a reviewer's correction: the source is signed too.
-    as_user = user_signature(key, CLASSIFIER, "c-8", "lead@desk", "user")
-    forged = correction(8, user_id="lead@desk", source="reviewer", user_signature=as_user)
-    desk.send(forged)
-    assert desk.dead.reasons[-1] == "bad-signature"
+    assert "does not match" in errors[0] and "userId 'mallory'" in errors[0] and "without a userSignature" in errors[1]
+    # What was signed cannot change: a user's signature makes no reviewer's correction (the source
+    # is signed), and no other label, task or screenshot under the same id.
+    for i, changes in enumerate(
+        ({"source": "reviewer"}, {"corrected_label": "on-task"}, {"task": "answer invoices"},
+         {"screenshot_base64": base64.b64encode(png(screenshot(99))).decode()}),
+        start=8,
+    ):  # fmt: skip
+        desk.send(lifted(signed(i, "lead@desk"), **changes))
+        assert desk.dead.reasons[-1] == "bad-signature", changes
+    assert desk.dead.reasons.count("bad-signature") == 6

@@ -41,9 +41,10 @@ class Entry:
     # [offset, length] of the screenshot inside image_key's object (a pack of one poll's
     # screenshots); None when the object is the screenshot (a client's s3:// reference).
     image_range: Optional[list[int]] = None
-    user_id: Optional[str] = None  # who sent it (the producer's claim): per-user caps, audits
+    user_id: Optional[str] = None  # who sent it (signed, or the producer's claim): per-user caps, audits
     # The screenshot's pixels, coarsely (see intake.pixel_key) + task: the same screenshot with
-    # a byte changed, re-encoded or re-tagged is the same correction. None for a reference.
+    # a byte changed, re-encoded or re-tagged is the same correction, inline or referenced.
+    # None when the pixels could not be read.
     near_key: Optional[str] = None
 
 

@@ -19,7 +19,7 @@ from ontask.feedback.collector import Collector
 from ontask.feedback.loop import CycleTrigger, run_feedback
 from ontask.feedback.producer import make_correction, send
 from ontask.feedback.settings import LOCAL_BOOTSTRAP, KafkaSettings
-from ontask.feedback.signatures import user_key_from_env
+from ontask.feedback.signatures import normalise_key, user_key_from_env
 from ontask.feedback.state import Counts
 from ontask.labels import LABELS
 from ontask.store import open_store
@@ -122,8 +122,7 @@ def _json_list(text: str) -> list:
 def _user_key(path: Optional[str]) -> Optional[bytes]:
     if path is None:
         return None
-    key = Path(path).read_bytes()
-    key = key[:-1] if key.endswith(b"\n") else key
+    key = normalise_key(Path(path).read_bytes())
     if not key:
         raise BadInput(f"--user-key-file {path}: the file is empty")
     return key

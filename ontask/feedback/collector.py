@@ -43,7 +43,7 @@ from ontask.feedback.retention import expire_screenshots, sweep_cycle_datasets, 
 from ontask.feedback.signatures import MissingUserKey
 from ontask.feedback.state import CycleProgress, State, offset_key, offset_partition
 from ontask.images import DEFAULT_MAX_BYTES, ImageLimits
-from ontask.store import NotFound, Store, read_reference
+from ontask.store import Forbidden, NotFound, S3Store, Store, StoreError, Unavailable, read_reference
 from ontask.store_paths import classifier_prefix, feedback_state_key
 from ontask.verify import VerifierConfig, builtin_verifier_config
 
@@ -86,7 +86,7 @@ class Collector:
             getattr(store, "bucket", None),
             limits,
             rules,
-            lambda uri: read_reference(uri, DEFAULT_MAX_BYTES, through=store),
+            self._read_reference,
             user_key,
         )
         self._state_version: Optional[str] = None  # of state.json as last read or written
@@ -101,6 +101,23 @@ class Collector:
         self._saver = ThreadPoolExecutor(1, thread_name_prefix="state-save")
         self._in_flight: Optional[tuple[Any, dict[str, int]]] = None  # (the save's future, its offsets)
         self._last_sweep = self._last_dataset_sweep = 0.0
+
+    def _read_reference(self, uri: str) -> bytes:
+        """A screenshot a correction references (confined to the collector's bucket by the
+        intake), read over the collector's own S3 connection. A folder store reads none: its
+        bucket is unknown, and a reference could name any bucket the environment's keys reach. An
+        AccessDenied counts against the reference only while the collector may still read its
+        own state; otherwise its keys were revoked, an outage to wait out."""
+        if not isinstance(self.store, S3Store):
+            raise Forbidden(f"{uri}: this collector's store is a folder, which reads no s3:// reference")
+        try:
+            return read_reference(uri, DEFAULT_MAX_BYTES, through=self.store)
+        except Forbidden:
+            try:
+                self.store.exists(self.state_key)
+            except StoreError as e:
+                raise Unavailable(f"the store refuses this collector its own state too ({e})") from e
+            raise
 
     # --- durable state
     @property

@@ -19,7 +19,7 @@ from ontask.feedback.signatures import signature_problem
 from ontask.feedback.state import CycleProgress, State
 from ontask.images import DEFAULT_MAX_BYTES, ImageLimits, ImageRejected, check_image, sha256
 from ontask.labels import label_of
-from ontask.store import Forbidden, NotFound, TooLarge
+from ontask.store import Forbidden, NotFound, StoreError, TooLarge, Unavailable
 from ontask.store_paths import ReferenceRefused, confine_reference
 from ontask.verify import VerifierConfig, score_windows
 
@@ -131,7 +131,8 @@ class Intake:
                 state.counts.other_classifier += 1
                 return None
             if self.user_key is not None:
-                problem = signature_problem(self.user_key, c.classifier, c.id, c.user_id, c.source, c.user_signature)
+                screenshot = sha256(image) if image is not None else str(c.screenshot_uri)
+                problem = signature_problem(self.user_key, c, screenshot)
                 if problem is not None:
                     raise InvalidCorrection("bad-signature", problem)
             size = evidence_size(c)
@@ -181,8 +182,10 @@ class Intake:
         return Accepted(record, c, image, digest, evidence, near if image is None else None)
 
     def _referenced(self, uri: str) -> bytes:
-        """The screenshot a correction references. What is wrong with the object is the record's
-        (a dead letter); any other failure is the store's (StoreUnavailable)."""
+        """The screenshot a correction references. What the store says of the object is the
+        record's (a dead letter: missing, refused, too large, or any other answer about it); a
+        store that does not answer properly (an outage, a 5xx, no connection) is the store's
+        (StoreUnavailable: the batch is read again later)."""
         try:
             return self.read_reference(uri)
         except NotFound as e:
@@ -191,6 +194,10 @@ class Intake:
             raise ReferenceRefused(f"the store refuses to read it: {e}") from e
         except TooLarge as e:
             raise ImageRejected(f"screenshotUri: {e}") from e
+        except Unavailable as e:
+            raise StoreUnavailable(f"cannot read {uri}: {e}") from e
+        except StoreError as e:
+            raise InvalidCorrection("unreadable-reference", str(e)) from e
         except Exception as e:
             raise StoreUnavailable(f"cannot read {uri}: {type(e).__name__}: {e}") from e
 

@@ -14,7 +14,8 @@ from ontask.api import Correction
 from ontask.api.feedback import DEFAULT_TOPIC
 from ontask.feedback.kafka_security import KafkaSecurity
 from ontask.feedback.messages import encode_correction
-from ontask.feedback.signatures import user_signature
+from ontask.feedback.signatures import signed_text, user_signature
+from ontask.images import sha256
 
 
 class KafkaUnreachable(RuntimeError):
@@ -45,13 +46,15 @@ def make_correction(
         doc["screenshot_base64"] = base64.b64encode(image).decode()
     if image_uri is not None:
         doc["screenshot_uri"] = image_uri
-    if user_key is not None:
-        if not doc.get("user_id"):
-            raise ValueError("a user key signs a userId: give the correction's userId")
-        doc["user_signature"] = user_signature(
-            user_key, classifier, doc["id"], doc["user_id"], doc.get("source") or "user"
-        )
-    return Correction.model_validate(doc)
+    correction = Correction.model_validate(doc)
+    if user_key is None:
+        return correction
+    if not correction.user_id:
+        raise ValueError("a user key signs a userId: give the correction's userId")
+    c = correction
+    shot = sha256(image) if image is not None else str(c.screenshot_uri)
+    text = signed_text(c.classifier, c.id, c.user_id, c.source, c.corrected_label, c.timestamp, shot, c.task)
+    return c.model_copy(update={"user_signature": user_signature(user_key, text)})
 
 
 def new_producer(bootstrap: str, security: Optional[KafkaSecurity] = None, **settings: Any) -> KafkaProducer:

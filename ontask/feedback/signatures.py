@@ -11,34 +11,65 @@ import hashlib
 import hmac
 from typing import Mapping, Optional
 
+from ontask.api import Correction
 from ontask.api.feedback import USER_KEY_ENV
 
 
-def user_signature(key: bytes, classifier: str, correction_id: str, user_id: str, source: str) -> str:
-    """Hex HMAC-SHA256 over the classifier, the correction's id, the userId and the source, one a
-    line: a signature is good for that one correction, and a user's cannot make a reviewer's.
+def signed_text(
+    classifier: str,
+    correction_id: str,
+    user_id: str,
+    source: str,
+    label: str,
+    timestamp: str,
+    screenshot: str,
+    task: str,
+) -> bytes:
+    """What a userSignature signs, one field a line, the task last (the one field that may hold a
+    line break): the screenshot is the hex sha256 of the inline image's bytes, or the
+    screenshotUri. A userId with a line break cannot be signed (ValueError): it could shift the
+    lines after it."""
+    if "\n" in user_id:
+        raise ValueError("a userId with a line break cannot be signed")
+    return "\n".join((classifier, correction_id, user_id, source, label, timestamp, screenshot, task)).encode()
+
+
+def user_signature(key: bytes, text: bytes) -> str:
+    """Hex HMAC-SHA256 of `signed_text(...)` with the classifier's user key.
 
     Example:
-        >>> user_signature(b"k", "desk", "c-1", "alice", "user")[:16]
-        '6a2faf87c832a98f'
+        >>> text = signed_text("desk", "c-1", "alice", "user", "on-task", "2026-12-07T10:00:00Z", "s3://b/k.png", "t")
+        >>> user_signature(b"k", text)[:16]
+        'bdf6963424c935cc'
     """
-    message = "\n".join((classifier, correction_id, user_id, source)).encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hmac.new(key, text, hashlib.sha256).hexdigest()
 
 
-def signature_problem(
-    key: bytes, classifier: str, correction_id: str, user_id: Optional[str], source: str, signature: Optional[str]
-) -> Optional[str]:
+def signature_problem(key: bytes, correction: Correction, screenshot: str) -> Optional[str]:
     """Why a correction's userId does not verify under `key`, or None when it does (or when it
-    names no user: an anonymous correction needs no signature)."""
-    if user_id is None:
-        return "userSignature without a userId" if signature is not None else None
-    if signature is None:
-        return f"userId {user_id!r} comes without a userSignature (feedback.userKeySecretRef is set)"
-    expected = user_signature(key, classifier, correction_id, user_id, source)
-    if not hmac.compare_digest(expected, signature):
-        return f"userSignature does not match userId {user_id!r} and source {source!r} for this correction"
+    names no user: an anonymous correction needs no signature). `screenshot` as in signed_text."""
+    c = correction
+    if c.user_id is None:
+        return "userSignature without a userId" if c.user_signature is not None else None
+    if c.user_signature is None:
+        return f"userId {c.user_id!r} comes without a userSignature (feedback.userKeySecretRef is set)"
+    try:
+        text = signed_text(c.classifier, c.id, c.user_id, c.source, c.corrected_label, c.timestamp, screenshot, c.task)
+    except ValueError as e:
+        return str(e)
+    if not hmac.compare_digest(user_signature(key, text), c.user_signature):
+        return f"userSignature does not match this correction's content, userId {c.user_id!r} and source {c.source!r}"
     return None
+
+
+def normalise_key(key: bytes) -> bytes:
+    """A key as a file or a Secret made from one holds it: one trailing newline (what `echo`
+    adds) is not part of it.
+
+    >>> normalise_key(b"s3cret\\n"), normalise_key(b"s3cret")
+    (b's3cret', b's3cret')
+    """
+    return key[:-1] if key.endswith(b"\n") else key
 
 
 class MissingUserKey(ValueError):
@@ -57,4 +88,4 @@ def user_key_from_env(secret_ref: Optional[str], environ: Mapping[str, str]) -> 
             f"feedback.userKeySecretRef names Secret {secret_ref!r}, but {USER_KEY_ENV} is empty: give the "
             "collector the Secret's key `key` (the operator does so in a cluster)"
         )
-    return value.encode()
+    return normalise_key(value.encode())
