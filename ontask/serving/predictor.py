@@ -93,6 +93,7 @@ class ScreenshotPredictor(kserve.Model):
                 reading = self.ocr.read(row.image, deadline=deadline)
                 row.windows = [{k: v for k, v in w.items() if not k.startswith("_")} for w in reading.windows]
                 row.evidence = "ocr" if reading.complete else "ocr-partial"
+        metrics.BATCH_ROWS.labels(self.name).observe(len(rows))
         for row, p in zip(rows, self.score(rows)):
             row.p_on_task = p
         return list(rows)
