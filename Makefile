@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 PYTEST_ARGS ?=
 
-.PHONY: help venv verl-venv lint servers kafka system-deps system-deps-demo preflight-demo preflight-test real-screens demo test bench servers-up servers-down crd docs lint-chart clean-cache
+.PHONY: help venv verl-venv lint servers kafka system-deps system-deps-demo preflight-demo preflight-test real-screens real-screens-looks demo test bench servers-up servers-down crd docs lint-chart clean-cache
 
 # Every set-up step runs under scripts/step.sh: when one fails, its last line names the step and
 # the `make` target that re-runs just it; `make demo` and `make test` say it again after the steps
@@ -23,6 +23,7 @@ help:
 	@echo "make crd           regenerate the chart's CRD from ontask/api/"
 	@echo "make docs          regenerate the generated parts of docs/ (spec, CLI and verl references)"
 	@echo "make real-screens  build (once, cached) the real-screens set: real applications under Xvfb"
+	@echo "make real-screens-looks  the grown set: the same scenes on other window managers and themes"
 
 # The Python environment lives in the cache, keyed by the lock file's hash, so fresh clones
 # (CI) reuse it and a changed lock builds a new one beside the old. No file prerequisite: a
@@ -80,6 +81,11 @@ preflight-demo preflight-test: preflight-%:
 real-screens: venv system-deps
 	$(call step,real-screens) $(PY) -m ontask.cli data real-screens
 
+# The grown set: the scenes shot again on other window managers, themes and screen sizes (about
+# 200 screens, built once and cached); only the benchmarks read it.
+real-screens-looks: venv system-deps
+	$(call step,real-screens-looks) $(PY) -m ontask.cli data real-screens --looks
+
 crd: venv
 	$(PY) -m ontask.api.crd
 
@@ -107,6 +113,7 @@ test:
 
 bench:
 	@bash scripts/step.sh --collect -- $(MAKE) --no-print-directory -j3 venv system-deps servers real-screens
+	@$(MAKE) --no-print-directory real-screens-looks
 	$(PY) -m benchmarks --write-docs docs/benchmarks.md
 
 servers-up: venv servers

@@ -99,6 +99,19 @@ class X11Desktop:
             return None
         return self._title(child) or "(unnamed)"
 
+    def workarea(self) -> Optional[tuple[int, int, int, int]]:
+        """x, y, width and height of the current desktop's work area (`_NET_WORKAREA`: the screen
+        less the panels and taskbars), or None when the window manager sets none."""
+        from Xlib import X
+
+        area = self._prop(self._root, "_NET_WORKAREA", X.AnyPropertyType)
+        if area is None or len(area) < 4:
+            return None
+        current = self._prop(self._root, "_NET_CURRENT_DESKTOP", X.AnyPropertyType)
+        k = int(current[0]) if current is not None and len(current) else 0
+        k = k if len(area) >= 4 * (k + 1) else 0
+        return tuple(int(v) for v in area[4 * k : 4 * k + 4])  # type: ignore[return-value]
+
     def windows(self) -> list[DesktopWindow]:
         """The client windows bottom to top (stacking order), the active one marked focused."""
         from Xlib import X, error

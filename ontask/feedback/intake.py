@@ -142,6 +142,7 @@ class Intake:
                     f"windows and note hold {size:,} bytes of text > {self.spec.max_evidence_bytes:,} "
                     "(feedback.maxEvidenceBytes)",
                 )
+            near = None  # an inline screenshot's pixel key comes later, a batch at a time (with_near_keys)
             if image is not None:
                 check_image(image, "screenshotBase64", self.limits)
                 digest = sha256(image)
@@ -179,7 +180,7 @@ class Intake:
                     "collector %s: correction %s: source reviewer %s; kept as a user's", self.classifier, c.id, refused
                 )
         evidence = encode_evidence([w.wire() for w in c.windows]) if c.windows else None
-        return Accepted(record, c, image, digest, evidence, near if image is None else None)
+        return Accepted(record, c, image, digest, evidence, near)
 
     def _referenced(self, uri: str) -> bytes:
         """The screenshot a correction references. What the store says of the object is the

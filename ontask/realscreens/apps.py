@@ -62,9 +62,12 @@ class Capture:
 class AppDriver:
     """Opens materials in their applications on one desktop, one shot at a time."""
 
-    def __init__(self, desk: VirtualDesktop, files: Path, port: int):
-        """files: where documents are written and opened from; port: where `serve_pages` listens."""
-        self.desk, self.files, self.port = desk, files, port
+    def __init__(self, desk: VirtualDesktop, files: Path, port: int, fit_frames: bool = False):
+        """files: where documents are written and opened from; port: where `serve_pages` listens;
+        fit_frames: place windows by the frames the window manager draws and within its work area
+        (beside a taskbar), instead of openbox's 20-pixel title bar on the whole screen, as the
+        base set was shot."""
+        self.desk, self.files, self.port, self.fit_frames = desk, files, port, fit_frames
         self.x = X11Desktop(desk.display)
         self.procs: list[subprocess.Popen] = []
         self._chromium_profile = desk.home / "chromium"
@@ -165,14 +168,20 @@ class AppDriver:
 
     def place(self, wins: list[DesktopWindow], layout: str) -> None:
         """Move and resize the windows as the layout ("full", "split" or "cascade") puts them."""
-        w, h = self.desk.size
+        x0, y0, (w, h) = 0, 0, self.desk.size
         title = 20  # openbox's title bar: place frames so the client areas fit the screen
+        if self.fit_frames:
+            x0, y0, w, h = self.x.workarea() or (0, 0, w, h)
+            title = max((win.frame[2] + win.frame[3] for win in wins), default=title)
         if layout == "full":
-            boxes = [(0, 0, w, h - title)] * len(wins)
+            boxes = [(x0, y0, w, h - title)] * len(wins)
         elif layout == "split":
-            boxes = [(0, 0, w // 2, h - title), (w // 2, 0, w - w // 2, h - title)]
+            boxes = [(x0, y0, w // 2, h - title), (x0 + w // 2, y0, w - w // 2, h - title)]
         else:
-            boxes = [(0, 0, int(w * 0.72), int(h * 0.75)), (int(w * 0.25), int(h * 0.2), int(w * 0.72), int(h * 0.75))]
+            boxes = [
+                (x0, y0, int(w * 0.72), int(h * 0.75)),
+                (x0 + int(w * 0.25), y0 + int(h * 0.2), int(w * 0.72), int(h * 0.75)),
+            ]
         for win, box in zip(wins, boxes[-len(wins) :]):
             self.x.unmaximise(win.wid)
             self.x.move_resize(win.wid, *box)

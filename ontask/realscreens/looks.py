@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Optional
 
 from ontask.realscreens.plan import Shot, plan_shots
 from ontask.realscreens.tasks import CHAT, PAGE
@@ -76,7 +76,7 @@ def _frame(shot: Shot, rng: random.Random) -> tuple[Frame, int]:
     return "wm", 0
 
 
-def plan_look_shots(seed: int = 0, smoke: bool = False) -> list[LookShot]:
+def plan_look_shots(seed: int = 0, smoke: bool = False, per_look: Optional[int] = None) -> list[LookShot]:
     """The general set's shots dealt to the looks: `FULL_PER_LOOK` a look, or with `smoke`,
     `SMOKE_PER_LOOK` on one look of each window manager (HiDPI and dark among them). Each look
     takes shots of its own split only, stratified by layout, each at most once; a scene may be
@@ -84,7 +84,7 @@ def plan_look_shots(seed: int = 0, smoke: bool = False) -> list[LookShot]:
     also lets a figure be compared look by look on the same scenes."""
     shots = plan_shots(seed)
     looks = _smoke_looks() if smoke else list(LOOKS)
-    per_look = SMOKE_PER_LOOK if smoke else FULL_PER_LOOK
+    per_look = per_look or (SMOKE_PER_LOOK if smoke else FULL_PER_LOOK)
     out: list[LookShot] = []
     for look in looks:
         rng = random.Random(f"{seed}:looks:{look.id}")
