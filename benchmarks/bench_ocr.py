@@ -14,7 +14,7 @@ from statistics import median
 from PIL import Image
 
 from ontask import realscreens
-from ontask.verify.ocr import TitleReader, same_title
+from ontask.verify.ocr import TitleReader, title_match
 
 
 def _measure(read, screens, folder) -> tuple[float, float, float, float]:
@@ -27,7 +27,7 @@ def _measure(read, screens, folder) -> tuple[float, float, float, float]:
         times.append((time.perf_counter() - t0) * 1000)
         truth = next(w["title"] for w in s["windows"] if w["focused"])
         got = next((w["title"] for w in windows if w["focused"]), "")
-        right += same_title(got, truth)
+        right += title_match(got, truth) is not None
         found += bool(windows)
     times.sort()
     return right / len(screens), found / len(screens), median(times), times[int(0.95 * (len(times) - 1))]
@@ -66,7 +66,7 @@ def _by_look() -> None:
         ms = (time.perf_counter() - t0) * 1000
         truth = next(w["title"] for w in s["windows"] if w["focused"])
         got = next((w["title"] for w in windows if w["focused"]), "")
-        outcome = (same_title(got, truth), bool(windows), ms)
+        outcome = (title_match(got, truth) is not None, bool(windows), ms)
         size = "x".join(map(str, s["size"]))
         for key in ((s["split"], s["wm"], size), (s["split"], "all", "all")):
             groups.setdefault(key, []).append(outcome)

@@ -30,6 +30,7 @@ MODULES = [
     "ontask.api.training",
     "ontask.agent.client",
     "ontask.cli_inputs",
+    "ontask.feedback.signatures",
 ]
 
 

@@ -19,7 +19,7 @@ from ontask.data import read_version
 from ontask.data.prepare import prepare
 from ontask.realscreens.repaint import unpainted
 from ontask.store import LocalStore
-from ontask.verify.ocr import TitleReader, same_title
+from ontask.verify.ocr import TitleReader, title_match
 from tests.conftest import REPO
 
 
@@ -115,7 +115,7 @@ def test_ocr_reads_the_focused_title_on_90_percent_and_some_title_on_every_scree
         truth = next(w["title"] for w in s["windows"] if w["focused"])
         got = next((w["title"] for w in windows if w["focused"]), "")
         found += bool(windows)
-        if same_title(got, truth):
+        if title_match(got, truth):
             right += 1
         else:
             misses.append(f"{s['image']}: {got!r} for {truth!r}")

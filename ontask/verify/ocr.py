@@ -93,6 +93,40 @@ def same_title(read: str, truth: str) -> bool:
     return "".join(read.lower().split()) == "".join(truth.lower().split())
 
 
+ELLIPSES = ("\u2026", "...")  # what a window manager or a browser's tab draws where it cut a title
+MIN_KEPT = 8  # characters a truncated title must keep to name its window
+
+
+def title_match(read: str, truth: str) -> Optional[str]:
+    """How a title read from pixels matches the window's title: "exact" (same_title), "truncated"
+    (the bar showed an ellipsis where it cut the title, at its end, start or middle, and what it
+    kept, at least MIN_KEPT characters, is the title's start and end), or None.
+
+    Example:
+        >>> title_match("Quarterly report - LibreOffice Writer", "Quarterly report - LibreOffice Writer")
+        'exact'
+        >>> title_match("Quarterly report - Libre...", "Quarterly report - LibreOffice Writer")
+        'truncated'
+        >>> title_match("Quarterly\u2026Writer", "Quarterly report - LibreOffice Writer")
+        'truncated'
+        >>> title_match("Quarterly pl...", "Quarterly report - LibreOffice Writer") is None
+        True
+        >>> title_match("Qua...", "Quarterly report") is None  # too little kept to name a window
+        True
+    """
+    if same_title(read, truth):
+        return "exact"
+    r, t = "".join(read.lower().split()), "".join(truth.lower().split())
+    for ellipsis in ELLIPSES:
+        if ellipsis in r:
+            head, _, tail = r.partition(ellipsis)
+            tail = tail.strip(".\u2026")
+            if len(head) + len(tail) >= MIN_KEPT and len(head) + len(tail) < len(t):
+                if t.startswith(head) and t.endswith(tail):
+                    return "truncated"
+    return None
+
+
 class OcrUnavailable(RuntimeError):
     """tesseract's English data is not installed."""
 
