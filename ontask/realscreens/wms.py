@@ -37,8 +37,13 @@ def _openbox(home: Path, theme: str) -> list[list[str]]:
 def _fluxbox(home: Path, theme: str) -> list[list[str]]:
     init = home / ".fluxbox" / "init"
     init.parent.mkdir(parents=True, exist_ok=True)
-    # Its toolbar (workspace name, the windows' titles, a clock) stays: it is on people's screens.
-    init.write_text(f"session.styleFile: /usr/share/fluxbox/styles/{theme}\nsession.screen0.toolbar.visible: true\n")
+    # Its toolbar (workspace name, the windows' titles) stays: it is on people's screens. Its clock
+    # does not: a screen that changes every second is never still enough to be shot.
+    init.write_text(
+        f"session.styleFile: /usr/share/fluxbox/styles/{theme}\n"
+        "session.screen0.toolbar.visible: true\n"
+        "session.screen0.toolbar.tools: prevworkspace, workspacename, nextworkspace, iconbar\n"
+    )
     return [["fluxbox", "-rc", str(init)]]
 
 
@@ -46,6 +51,10 @@ def _icewm(home: Path, theme: str) -> list[list[str]]:
     folder = home / ".icewm"  # icewm reads $HOME/.icewm: the desktop's own HOME
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "theme").write_text(f'Theme="{theme}/default.theme"\n')
+    # Its taskbar stays, without the clock and the meters, which change the screen every second.
+    (folder / "preferences").write_text(
+        "TaskBarShowClock=0\nTaskBarShowCPUStatus=0\nTaskBarShowNetStatus=0\nTaskBarShowMEMStatus=0\n"
+    )
     return [["icewm"]]
 
 
