@@ -110,7 +110,8 @@ class X11Desktop:
         current = self._prop(self._root, "_NET_CURRENT_DESKTOP", X.AnyPropertyType)
         k = int(current[0]) if current is not None and len(current) else 0
         k = k if len(area) >= 4 * (k + 1) else 0
-        return tuple(int(v) for v in area[4 * k : 4 * k + 4])  # type: ignore[return-value]
+        x, y, width, height = (int(v) for v in area[4 * k : 4 * k + 4])
+        return (x, y, width, height)
 
     def windows(self) -> list[DesktopWindow]:
         """The client windows bottom to top (stacking order), the active one marked focused."""
