@@ -102,6 +102,16 @@ def total(counts: dict) -> int:
     return counts["buffered"] + counts["dead_lettered"] + counts["duplicates"]
 
 
+def collected(spec: FeedbackSpec, store, bootstrap: str, n: int, **settings) -> Collector:
+    """A collector of CLASSIFIER that has consumed `n` records, closed."""
+    collector = Collector(CLASSIFIER, spec, store, bootstrap, **settings)
+    try:
+        run_until(collector, n, timeout=90)
+    finally:
+        collector.close()
+    return collector
+
+
 def run_until(collector: Collector, n: int, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while total(collector.state.counts.model_dump()) < n and time.monotonic() < deadline:
@@ -540,13 +550,8 @@ def test_a_referenced_screenshot_is_read_once_and_deduplicated_on_its_content(ka
     names = ["a.png", "copy-of-a.png", "a-again.png", "missing.png", "notes.txt", "other.png"]
     records = [ref(i, n) for i, n in enumerate(names)]
     produce(kafka_bootstrap, topic, records)
-    store = S3Store(s3_config, bucket, f"refdup-{run}")
     spec = FeedbackSpec(topic=topic)
-    collector = Collector(CLASSIFIER, spec, store, kafka_bootstrap)
-    try:
-        run_until(collector, len(records), timeout=90)
-    finally:
-        collector.close()
+    collector = collected(spec, S3Store(s3_config, bucket, f"refdup-{run}"), kafka_bootstrap, len(records))
     counts = collector.state.counts
     assert (counts.buffered, counts.duplicates) == (2, 2), counts
     assert sorted(e.image_key.rsplit("/", 1)[1] for e in collector.state.buffer.entries.values()) == [
@@ -611,11 +616,7 @@ def test_a_userid_signed_as_the_docs_say_is_kept_and_an_unsigned_one_dead_letter
     send("--id", "unsigned", "--user-id", "bob@desk")
     store = S3Store(s3_config, "feedback-test", f"signed-{uuid.uuid4().hex[:6]}")
     spec = FeedbackSpec(topic=topic, user_key_secret_ref="desk-user-key")
-    collector = Collector(CLASSIFIER, spec, store, kafka_bootstrap, user_key=key.encode())
-    try:
-        run_until(collector, 4, timeout=90)
-    finally:
-        collector.close()
+    collector = collected(spec, store, kafka_bootstrap, 4, user_key=key.encode())
     kept = {e.id: (e.user_id, e.label) for e in collector.state.buffer.entries.values()}
     assert kept == {"by-shell": ("alice@desk", "on-task"), "by-cli": ("bob@desk", "off-task")}
     assert collector.state.dead_letter_reasons == {"bad-signature": 2}  # the replayed one, the unsigned one

@@ -92,6 +92,22 @@ def _rows(shot: Shot, image: str, windows: list[dict[str, Any]], app: str, tasks
     ]
 
 
+def screen_record(
+    shot: Shot, image: str, windows: list[dict[str, Any]], wins: list[DesktopWindow], app: str
+) -> dict[str, Any]:
+    """One screenshot's row of ``screens.jsonl``: its windows as the agent read them, each with
+    its geometry (OCR ground truth)."""
+    return {
+        "image": image,
+        "scene": shot.id,
+        "split": shot.split,
+        "layout": shot.layout,
+        "windows": [{**e, "geometry": list(w.geometry)} for e, w in zip(windows, wins)],
+        "focusedApp": app,
+        "focusedKind": shot.windows[-1].kind,
+    }
+
+
 def build(out: Path, seed: int = 0, limit: Optional[int] = None, log: Callable[[str], None] = print) -> Path:
     """Make the set in `out` (written to a temporary folder and renamed, so a half-built set is
     never taken for a whole one). Returns `out`."""
@@ -136,17 +152,7 @@ def build(out: Path, seed: int = 0, limit: Optional[int] = None, log: Callable[[
                 policy_rows += _rows(shot, path, windows, app, tasks)
             else:  # OCR ground truth covers the general set only
                 rows += _rows(shot, path, windows, app, tasks)
-                screens.append(
-                    {
-                        "image": path,
-                        "scene": shot.id,
-                        "split": shot.split,
-                        "layout": shot.layout,
-                        "windows": [{**e, "geometry": list(w.geometry)} for e, w in zip(windows, wins)],
-                        "focusedApp": app,
-                        "focusedKind": shot.windows[-1].kind,
-                    }
-                )
+                screens.append(screen_record(shot, path, windows, wins, app))
             if (i + 1) % 10 == 0 or i + 1 == len(shots):
                 longest, slowest = max(waits[-10:])
                 log(

@@ -26,7 +26,15 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ontask.realscreens.apps import PROGRAMS, AppDriver
-from ontask.realscreens.build import _build_lock, _capture, _rows, _url_of, cache_dir, set_fingerprint
+from ontask.realscreens.build import (
+    _build_lock,
+    _capture,
+    _rows,
+    _url_of,
+    cache_dir,
+    screen_record,
+    set_fingerprint,
+)
 from ontask.realscreens.desktop import VirtualDesktop, missing_programs
 from ontask.realscreens.looks import Look, LookShot, plan_look_shots
 from ontask.realscreens.pages import serve_pages
@@ -106,19 +114,10 @@ def build_looks(
                         r["id"] = f"real-{look.id}-{shot.id}-{r['meta']['task_id']}"
                         r["meta"] |= _look_fields(look)
                         rows.append(r)
-                    screens.append(
-                        {
-                            "image": path,
-                            "scene": shot.id,
-                            "split": look.split,
-                            "layout": shot.layout,
-                            "windows": [{**e, "geometry": list(w.geometry)} for e, w in zip(windows, wins)],
-                            "focusedApp": app,
-                            "focusedKind": shot.windows[-1].kind,
-                            "frame": "wm",  # the window manager's title bar: other frames are not shot yet
-                            **_look_fields(look),
-                        }
-                    )
+                    # A look shows only its own split's scenes: the shot's split is the look's.
+                    record = screen_record(shot, path, windows, wins, app)
+                    # "frame": the window manager's title bar; other frames are not shot yet.
+                    screens.append({**record, "frame": "wm", **_look_fields(look)})
             log(f"[real-screens-looks] {look.id}: {len(shots)} screens in {time.monotonic() - started:.0f} s")
     (tmp / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp / "screens.jsonl").write_text("".join(json.dumps(s) + "\n" for s in screens))
