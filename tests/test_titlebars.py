@@ -47,6 +47,22 @@ class TestFindBands:
         bands = find_bands(img)
         assert [(b.y0, b.y1) for b in bands] == [(20, 38), (38, 60)]
 
+    def test_a_glossy_two_tone_bar_with_its_title_across_both_halves_is_one_band(self):
+        img = screen()
+        img[20:29, 10:600] = (75, 75, 75)  # the lighter top half (Onyx, Kokodi) ...
+        img[29:40, 10:600] = (33, 33, 33)  # ... over a darker flat half
+        img[24:34, 220:380:3] = 230  # the title's strokes cross where the halves meet
+        img[24:34, 584:596] = 230
+        bands = find_bands(img)
+        assert [(b.y0, b.y1, b.x0, b.x1) for b in bands] == [(20, 40, 10, 600)]
+
+    def test_a_bar_over_a_toolbar_stays_a_bar_when_its_text_ends_above_its_edge(self):
+        img = screen()
+        bar(img, 20, 10, 600, (215, 215, 215), text=(40, 40, 40))  # text rows 25-31 of 20-37
+        img[38:52, 10:600] = (150, 150, 150)  # a darker strip right below: not half of the bar
+        img[42:48, 30:90:3] = 20
+        assert [(b.y0, b.y1) for b in find_bands(img)] == [(20, 38), (38, 52)]
+
 
 def test_ink_clusters_split_the_title_from_the_buttons():
     img = screen()
@@ -54,3 +70,33 @@ def test_ink_clusters_split_the_title_from_the_buttons():
     [b] = find_bands(img)
     clusters = ink_clusters(img, b)
     assert clusters[0] == (225, 385) and clusters[-1] == (584, 596)
+
+
+def _window(img: np.ndarray, y0: int, title: str, colour, ink) -> None:
+    """A window manager's bar as xfwm4 draws it: the title centred, a menu icon at the left end,
+    and its buttons at the right end with "keep on top" set a little apart from the others."""
+    from PIL import Image, ImageDraw
+
+    from ontask.fonts import font
+
+    img[y0 : y0 + 24, 10:790] = colour
+    drawn = Image.fromarray(img)
+    draw = ImageDraw.Draw(drawn)
+    draw.text((400, y0 + 12), title, fill=ink, font=font("bold", 13), anchor="mm")
+    for x in (14, 700, 740, 758, 776):  # the icon; the lone button; minimise, maximise, close
+        draw.rectangle((x, y0 + 7, x + 9, y0 + 16), fill=ink)
+    img[:] = np.asarray(drawn)
+
+
+def test_the_reader_keeps_a_lone_button_out_of_the_title_and_reads_no_status_bar_as_a_window():
+    from PIL import Image
+
+    from ontask.verify.ocr import TitleReader
+
+    img = screen()
+    _window(img, 20, "quarterly_report.txt - Editor", (60, 110, 190), (255, 255, 255))
+    # The window's status bar at its bottom: a bar with buttons-like ink at its ends, which
+    # LibreOffice fills with "Page 1 of 1 | ... | 100%".
+    _window(img, 250, "Page 1 of 1    English (USA)    100%", (220, 220, 220), (40, 40, 40))
+    windows = TitleReader().windows(Image.fromarray(img))
+    assert [(w["title"], w["focused"]) for w in windows] == [("quarterly_report.txt - Editor", True)]

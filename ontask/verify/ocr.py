@@ -83,14 +83,23 @@ def _split_at_edges(gray: np.ndarray, b: dict) -> list[tuple[int, int, int, int]
     return [_grow_to_ink(gray, (a, y0, c, y1)) for a, c in zip(cuts, cuts[1:]) if c - a >= 30]
 
 
+def _squeezed(text: str) -> str:
+    # An underscore counts as a space: tesseract reads a thin one as a gap between words, and the
+    # verifier splits words on both alike (ontask.verify.relevance.words).
+    return "".join(text.lower().replace("_", " ").split())
+
+
 def same_title(read: str, truth: str) -> bool:
-    """Whether a title read from pixels is the window's title, case and whitespace aside.
+    """Whether a title read from pixels is the window's title, case, whitespace and underscores
+    aside.
 
     Example:
         >>> same_title("report.pdf — Q3  Sales", "Report. pdf — q3 sales")
         True
+        >>> same_title("webhook handler.py - VIM", "webhook_handler.py - VIM")
+        True
     """
-    return "".join(read.lower().split()) == "".join(truth.lower().split())
+    return _squeezed(read) == _squeezed(truth)
 
 
 ELLIPSES = ("\u2026", "...")  # what a window manager or a browser's tab draws where it cut a title
@@ -116,7 +125,7 @@ def title_match(read: str, truth: str) -> Optional[str]:
     """
     if same_title(read, truth):
         return "exact"
-    r, t = "".join(read.lower().split()), "".join(truth.lower().split())
+    r, t = _squeezed(read), _squeezed(truth)
     for ellipsis in ELLIPSES:
         if ellipsis in r:
             head, _, tail = r.partition(ellipsis)
@@ -460,10 +469,12 @@ class TitleReader:
         return windows
 
 
-# Menu bars ("File Edit View ... Help", after an app name on a global menu bar) and OCR of
-# graphics (a letter five times in a row) are not titles.
+# Menu bars ("File Edit View ... Help", after an app name on a global menu bar), OCR of graphics
+# (a letter five times in a row) and status bars (ending in the zoom level: "... English (USA) |
+# 100%") are not titles.
 _NOT_A_TITLE = re.compile(
-    r"^\W*(\w+\s+)?(file|edit|view)\b.*\b(edit|view|insert|help|tools|format|window)\b|(\w)\4{4,}", re.IGNORECASE
+    r"^\W*(\w+\s+)?(file|edit|view)\b.*\b(edit|view|insert|help|tools|format|window)\b|(\w)\4{4,}|\s\d{2,3}%$",
+    re.IGNORECASE,
 )
 # UI text is 9-12 px high; twice that suits tesseract's LSTM best (3x loses underscores, measured
 # on the real-screens set).
@@ -509,11 +520,16 @@ def _title_box(rgb: np.ndarray, bar: Band) -> Optional[tuple[int, int, int, int]
     at the right end (small clusters that touch the ends)."""
     clusters = ink_clusters(rgb, bar)
     h = bar.height
-    # Buttons (or traffic lights) at either end, and a window icon: small clusters touching an end.
+    # Buttons (or traffic lights) at either end, and a window icon: small clusters touching an end,
+    # with any button spaced a little apart from them (xfwm4 sets "keep on top" off on its own).
     if clusters and clusters[-1][1] > bar.x1 - 40 and clusters[-1][1] - clusters[-1][0] <= 5 * h:
-        clusters = clusters[:-1]
+        edge = clusters.pop()[0]
+        while len(clusters) > 1 and clusters[-1][1] - clusters[-1][0] <= 2 * h and edge - clusters[-1][1] <= 3 * h:
+            edge = clusters.pop()[0]
     if clusters and clusters[0][0] < bar.x0 + 40 and clusters[0][1] - clusters[0][0] <= 5 * h:
-        clusters = clusters[1:]
+        edge = clusters.pop(0)[1]
+        while len(clusters) > 1 and clusters[0][1] - clusters[0][0] <= 2 * h and clusters[0][0] - edge <= 3 * h:
+            edge = clusters.pop(0)[1]
     if not clusters:
         return None
     return (max(bar.x0, clusters[0][0] - 4), bar.y0, min(bar.x1, clusters[-1][1] + 4), bar.y1)

@@ -26,6 +26,7 @@ import numpy as np
 MIN_WIDTH = 100  # a title bar spans a window: narrower flat runs are widgets
 MIN_HEIGHT, MAX_HEIGHT = 13, 56  # a window manager's bar ... a GTK header bar with a subtitle
 TEXT_GAP = 16  # rows of text that break the flat runs inside a band
+SPLIT_BAR_MAX = 40  # a two-tone bar made whole is no taller than a title bar with its padding
 INK = 40  # grey-level difference from the band's background that counts as text or a button
 
 
@@ -68,6 +69,33 @@ def _row_segments(gray: np.ndarray, min_width: int) -> list[tuple[int, int, int,
     return [(int(y), int(a), int(b) + 1, float(gray[y, a])) for y, a, b in zip(ys[keep], xs[keep], xe[keep])]
 
 
+def _join_split_bars(raw: list[dict], gray: np.ndarray) -> list[dict]:
+    """The scan's bands, with a glossy two-tone bar made whole: its lighter top half ends where the
+    darker half starts, across the text, so the scan sees a band with ink in its last row (the
+    text cut through) over pieces of the other half beside the text. Such a band takes the bands
+    that touch it from below inside its width, up to a bar's height."""
+    raw = sorted(raw, key=lambda b: (b["y0"], b["x0"]))
+    taken: set[int] = set()
+    out = []
+    for i, top in enumerate(raw):
+        if i in taken:
+            continue
+        band = dict(top)
+        last_row = gray[band["last"], band["x0"] : band["x1"]]
+        cut = int((np.abs(last_row - np.median(last_row)) > INK).sum()) >= 3
+        if cut and band["last"] - band["y0"] + 1 >= 4:
+            for j in range(i + 1, len(raw)):
+                b = raw[j]
+                if j in taken or b["y0"] > band["last"] + 2 or b["y0"] <= band["y0"]:
+                    continue
+                inside = b["x0"] >= band["x0"] - 4 and b["x1"] <= band["x1"] + 4
+                if inside and b["last"] - band["y0"] + 1 <= SPLIT_BAR_MAX:
+                    band["last"] = max(band["last"], b["last"])
+                    taken.add(j)
+        out.append(band)
+    return out
+
+
 def find_bands(rgb: np.ndarray, min_width: int = MIN_WIDTH) -> list[Band]:
     """Bands of a screenshot (H x W x 3 uint8), top to bottom."""
     gray = rgb.astype(np.int16).sum(axis=2) // 3
@@ -99,7 +127,7 @@ def find_bands(rgb: np.ndarray, min_width: int = MIN_WIDTH) -> list[Band]:
             finished += [band for band in active if band["closed"]]
             active = [band for band in active if not band["closed"]]
     bands = []
-    for band in finished + active:
+    for band in _join_split_bars(finished + active, gray):
         y0, y1, x0, x1 = band["y0"], band["last"] + 1, band["x0"], band["x1"]
         if not MIN_HEIGHT <= y1 - y0 <= MAX_HEIGHT:
             continue
