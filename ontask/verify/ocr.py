@@ -31,6 +31,7 @@ EDGE = 6  # grey-level step that marks a window border in the rows around a text
 URL_RE = re.compile(r"\b(?:https?://)?(?:[a-z0-9-]+\.)+[a-z]{2,}(?:/[^\s]*)?", re.IGNORECASE)
 
 
+_LONE_BAR = re.compile(r"(?<=\w )\|(?= - |$)")
 _EDGE_JUNK = re.compile(r"^(?:(?:[^\w\s#(\[]+|e{1,3}|o{1,3}|@+)\s+)+|(?:\s+(?:[^\w\s)\]?!.]+|[oOxX0]))+$")
 
 
@@ -39,7 +40,9 @@ def _normalise(text: str) -> str:
     marks window buttons leave at a line's ends ("eee", "—", "|", "O X")."""
     if text.lower().startswith(("http", "www.")) or "://" in text:
         return re.sub(r"\s+", "", text)
-    return _EDGE_JUNK.sub("", text).strip()
+    # A lone "|" right before a " - " separator (or at the end) is the letter I ("World War I -
+    # Wikipedia"): a separator never precedes another.
+    return _LONE_BAR.sub("I", _EDGE_JUNK.sub("", text).strip())
 
 
 def _grow_to_ink(gray: np.ndarray, box: tuple[int, int, int, int], gap: int = 18) -> tuple[int, int, int, int]:
@@ -122,17 +125,32 @@ def title_match(read: str, truth: str) -> Optional[str]:
         True
         >>> title_match("Qua...", "Quarterly report") is None  # too little kept to name a window
         True
+        >>> title_match("cv_backend_candi... — CV: Jana Nov...", "cv_backend_candidate.pdf — CV: Jana Novak")
+        'truncated'
+        >>> title_match("cv_backend_candi... — CV: Jane...", "cv_backend_candidate.pdf — CV: Jana Novak") is None
+        True
     """
     if same_title(read, truth):
         return "exact"
     r, t = _squeezed(read), _squeezed(truth)
     for ellipsis in ELLIPSES:
-        if ellipsis in r:
-            head, _, tail = r.partition(ellipsis)
-            tail = tail.strip(".\u2026")
-            if len(head) + len(tail) >= MIN_KEPT and len(head) + len(tail) < len(t):
-                if t.startswith(head) and t.endswith(tail):
-                    return "truncated"
+        if ellipsis not in r:
+            continue
+        # What the bar kept, in order: its first piece the title's start, its last the title's
+        # end unless the bar ends in an ellipsis too ("cv_backend_candi... — CV: Jana Nov...").
+        pieces = [p.strip(".\u2026") for p in r.split(ellipsis)]
+        kept = sum(map(len, pieces))
+        if kept < MIN_KEPT or kept >= len(t) or not t.startswith(pieces[0]):
+            continue
+        at, open_end = len(pieces[0]), r.endswith(ellipsis)
+        for piece in pieces[1:-1] + ([pieces[-1]] if open_end else []):
+            found = t.find(piece, at)
+            if found < 0:
+                break
+            at = found + len(piece)
+        else:
+            if open_end or (t.endswith(pieces[-1]) and len(t) - len(pieces[-1]) >= at):
+                return "truncated"
     return None
 
 
