@@ -88,7 +88,7 @@ def _window(img: np.ndarray, y0: int, title: str, colour, ink) -> None:
     img[:] = np.asarray(drawn)
 
 
-def test_the_reader_keeps_a_lone_button_out_of_the_title_and_reads_no_status_bar_as_a_window():
+def test_the_reader_keeps_a_lone_button_out_of_the_title_and_reads_no_status_bar_or_taskbar_as_a_window():
     from PIL import Image
 
     from ontask.verify.ocr import TitleReader
@@ -97,6 +97,9 @@ def test_the_reader_keeps_a_lone_button_out_of_the_title_and_reads_no_status_bar
     _window(img, 20, "quarterly_report.txt - Editor", (60, 110, 190), (255, 255, 255))
     # The window's status bar at its bottom: a bar with buttons-like ink at its ends, which
     # LibreOffice fills with "Page 1 of 1 | ... | 100%".
-    _window(img, 250, "Page 1 of 1    English (USA)    100%", (220, 220, 220), (40, 40, 40))
+    _window(img, 150, "Page 1 of 1    English (USA)    100%", (220, 220, 220), (40, 40, 40))
+    # A taskbar's entry at the screen's bottom edge, highlighted as the focused window's is: no
+    # room for a window below it.
+    _window(img, 276, "Football - BBC Sport - Chromium", (200, 40, 40), (255, 255, 255))
     windows = TitleReader().windows(Image.fromarray(img))
     assert [(w["title"], w["focused"]) for w in windows] == [("quarterly_report.txt - Editor", True)]

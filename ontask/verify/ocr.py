@@ -414,6 +414,10 @@ class TitleReader:
         for bar in find_bands(rgb):
             if budget.spent():
                 break
+            if bar.y1 > rgb.shape[0] - max(24, 2 * bar.height):
+                # No room below it for a window: a taskbar's entry (the windows' titles again, the
+                # focused one highlighted), not a title bar.
+                continue
             if bar.height > MAX_BAR_HEIGHT:
                 box = _header_title_box(rgb, bar)
                 if box is None:
