@@ -80,3 +80,25 @@ def _by_look() -> None:
         n = len(outcomes)
         print(f"{split:<6} {wm:<15} {size:<10} {n:>4} {right:>13.3f} {found:>11.3f} {p50:>8.0f} {p95:>8.0f}")
     print("goal on the validation looks: focused right >= 0.85, some title = 1.000, p95 <= 300 ms at 1920x1080")
+    _verifier_from_pixels(folder)
+
+
+def _verifier_from_pixels(folder) -> None:
+    """The verifier on the grown set's rows (each screen with a task it serves and one it does
+    not), given the agent's window evidence, and given only what OCR reads from the pixels."""
+    from ontask.evaluation.compare import Item, compare
+
+    sets: dict[str, list[Item]] = {"train": [], "val": []}
+    for line in (folder / "manifest.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        image = Image.open(folder / row["image"]).convert("RGB")
+        hard = row.get("hardKind") is not None
+        sets[row["split"]].append(Item(image, row["task"], row["windows"], row["label"], hard))
+    results = compare(sets, {}, pixels=True)
+    print("\nthe verifier on the grown set's rows: with the agent's window evidence, and from pixels alone (OCR)")
+    print(f"{'split':<6} {'rows':>5} {'agent evidence':>15} {'pixels (OCR)':>13} {'difference':>11}")
+    for split, items in sets.items():
+        agent = results["verifier alone"][split]["accuracy"]
+        pixels = results["verifier from pixels (OCR)"][split]["accuracy"]
+        print(f"{split:<6} {len(items):>5} {agent:>15.3f} {pixels:>13.3f} {100 * (pixels - agent):>+10.1f}p")
+    print("goal on the validation rows: pixels within 5 points of the agent's evidence")
