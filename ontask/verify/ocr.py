@@ -543,7 +543,7 @@ def _title_box(rgb: np.ndarray, bar: Band) -> Optional[tuple[int, int, int, int]
     clusters = ink_clusters(rgb, bar)
     h = bar.height
     # Buttons (or traffic lights) at either end, and a window icon: small clusters touching an end,
-    # with any button spaced a little apart from them (xfwm4 sets "keep on top" off on its own).
+    # and any small button set a little apart from them (some xfwm4 themes do).
     if clusters and clusters[-1][1] > bar.x1 - 40 and clusters[-1][1] - clusters[-1][0] <= 5 * h:
         edge = clusters.pop()[0]
         while len(clusters) > 1 and clusters[-1][1] - clusters[-1][0] <= 2 * h and edge - clusters[-1][1] <= 3 * h:

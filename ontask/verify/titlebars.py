@@ -86,7 +86,9 @@ def _join_split_bars(raw: list[dict], gray: np.ndarray) -> list[dict]:
         if cut and band["last"] - band["y0"] + 1 >= 4:
             for j in range(i + 1, len(raw)):
                 b = raw[j]
-                if j in taken or b["y0"] > band["last"] + 2 or b["y0"] <= band["y0"]:
+                if b["y0"] > band["last"] + 2:
+                    break  # sorted by their top row: none further down touches it
+                if j in taken or b["y0"] <= band["y0"]:
                     continue
                 inside = b["x0"] >= band["x0"] - 4 and b["x1"] <= band["x1"] + 4
                 if inside and b["last"] - band["y0"] + 1 <= SPLIT_BAR_MAX:
