@@ -25,7 +25,7 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
-from ontask.verify.titlebars import INK, Band, find_bands, ink_clusters
+from ontask.verify.titlebars import INK, Band, find_bands, grey, ink_clusters
 
 EDGE = 6  # grey-level step that marks a window border in the rows around a text line
 URL_RE = re.compile(r"\b(?:https?://)?(?:[a-z0-9-]+\.)+[a-z]{2,}(?:/[^\s]*)?", re.IGNORECASE)
@@ -395,12 +395,14 @@ class TitleReader:
         budget = _Budget(self.budget_s if deadline is None else min(self.budget_s, deadline - time.monotonic()))
         image, factor = bounded(image, self.max_pixels)
         pixels = image.width * image.height
-        image_key = "windows:" + hashlib.sha1(image.tobytes() + str(image.size).encode()).hexdigest()
+        # Converted once, and hashed in place (no copy of its bytes): a 1440p screenshot is 11 MB.
+        rgb = np.ascontiguousarray(np.asarray(image.convert("RGB")))
+        image_key = "windows:" + hashlib.sha1(memoryview(rgb).cast("B")).hexdigest() + str(rgb.shape)
         with self._lock:
             if image_key in self._images:
                 self._images.move_to_end(image_key)
                 return Reading(copy.deepcopy(list(self._images[image_key])), pixels, factor, True)
-        found = self._read_windows(image, known_apps, budget)
+        found = self._read_windows(image, rgb, known_apps, budget)
         if not budget.ran_out:  # a partial reading is not the image's: the next try may finish
             with self._lock:
                 self._images[image_key] = tuple(copy.deepcopy(found))
@@ -408,8 +410,9 @@ class TitleReader:
                     self._images.popitem(last=False)
         return Reading(found, pixels, factor, not budget.ran_out)
 
-    def _read_windows(self, image: Image.Image, known_apps: Optional[set[str]], budget: _Budget) -> list[dict]:
-        rgb = np.asarray(image.convert("RGB"))
+    def _read_windows(
+        self, image: Image.Image, rgb: np.ndarray, known_apps: Optional[set[str]], budget: _Budget
+    ) -> list[dict]:
         windows, urls = [], []
         for bar in find_bands(rgb):
             if budget.spent():
@@ -506,7 +509,7 @@ MAX_BAR_HEIGHT = 40  # a title bar, a tab strip or an address field; taller band
 
 def _text_rows(crop: np.ndarray, top: int) -> list[tuple[int, int]]:
     """Rows (absolute y) of each line of ink in a crop, split at ink-free rows."""
-    gray = crop.astype(np.int16).sum(axis=2) // 3
+    gray = grey(crop)
     rows = (np.abs(gray - np.median(gray)) > INK).any(axis=1)
     out, start = [], None
     for i, r in enumerate(list(rows) + [False]):
