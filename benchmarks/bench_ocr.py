@@ -89,11 +89,13 @@ def _verifier_from_pixels(folder) -> None:
     from ontask.evaluation.compare import Item, compare
 
     sets: dict[str, list[Item]] = {"train": [], "val": []}
+    images: dict[str, Image.Image] = {}  # a screen's two rows share one image
     for line in (folder / "manifest.jsonl").read_text().splitlines():
         row = json.loads(line)
-        image = Image.open(folder / row["image"]).convert("RGB")
-        hard = row.get("hardKind") is not None
-        sets[row["split"]].append(Item(image, row["task"], row["windows"], row["label"], hard))
+        if row["image"] not in images:
+            images[row["image"]] = Image.open(folder / row["image"]).convert("RGB")
+        hard = bool(row.get("hardKind"))
+        sets[row["split"]].append(Item(images[row["image"]], row["task"], row["windows"], row["label"], hard))
     results = compare(sets, {}, pixels=True)
     print("\nthe verifier on the grown set's rows: with the agent's window evidence, and from pixels alone (OCR)")
     print(f"{'split':<6} {'rows':>5} {'agent evidence':>15} {'pixels (OCR)':>13} {'difference':>11}")

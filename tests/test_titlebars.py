@@ -97,9 +97,27 @@ def test_the_reader_keeps_a_lone_button_out_of_the_title_and_reads_no_status_bar
     _window(img, 20, "quarterly_report.txt - Editor", (60, 110, 190), (255, 255, 255))
     # The window's status bar at its bottom: a bar with buttons-like ink at its ends, which
     # LibreOffice fills with "Page 1 of 1 | ... | 100%".
-    _window(img, 150, "Page 1 of 1    English (USA)    100%", (220, 220, 220), (40, 40, 40))
+    _window(img, 150, "Page 1 of 1   14 words, 87 characters   English (USA)   100%", (220, 220, 220), (40, 40, 40))
     # A taskbar's entry at the screen's bottom edge, highlighted as the focused window's is: no
     # room for a window below it.
     _window(img, 276, "Football - BBC Sport - Chromium", (200, 40, 40), (255, 255, 255))
     windows = TitleReader().windows(Image.fromarray(img))
     assert [(w["title"], w["focused"]) for w in windows] == [("quarterly_report.txt - Editor", True)]
+
+
+def test_a_narrow_window_keeps_its_short_title_and_a_short_screenshot_its_only_bar():
+    """A bar 240 px wide whose short title sits close to the buttons, in a screenshot only 60 px
+    high (one window cropped by an app): the title is read, not taken for a button or a taskbar."""
+    from PIL import Image, ImageDraw
+
+    from ontask.fonts import font
+    from ontask.verify.ocr import TitleReader
+
+    img = Image.new("RGB", (260, 60), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((10, 4, 249, 27), fill=(60, 110, 190))
+    draw.text((130, 16), "htop", fill=(255, 255, 255), font=font("bold", 13), anchor="mm")
+    for x in (14, 196, 214, 232):  # the icon; minimise, maximise, close
+        draw.rectangle((x, 11, x + 9, 20), fill=(255, 255, 255))
+    windows = TitleReader().windows(img)
+    assert [(w["title"], w["focused"]) for w in windows] == [("htop", True)]

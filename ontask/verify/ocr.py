@@ -31,7 +31,7 @@ EDGE = 6  # grey-level step that marks a window border in the rows around a text
 URL_RE = re.compile(r"\b(?:https?://)?(?:[a-z0-9-]+\.)+[a-z]{2,}(?:/[^\s]*)?", re.IGNORECASE)
 
 
-_LONE_BAR = re.compile(r"(?<=\w )\|(?= - |$)")
+_LONE_BAR = re.compile(r"(?<=\w )\|(?= - )")
 _EDGE_JUNK = re.compile(r"^(?:(?:[^\w\s#(\[]+|e{1,3}|o{1,3}|@+)\s+)+|(?:\s+(?:[^\w\s)\]?!.]+|[oOxX0]))+$")
 
 
@@ -40,8 +40,8 @@ def _normalise(text: str) -> str:
     marks window buttons leave at a line's ends ("eee", "—", "|", "O X")."""
     if text.lower().startswith(("http", "www.")) or "://" in text:
         return re.sub(r"\s+", "", text)
-    # A lone "|" right before a " - " separator (or at the end) is the letter I ("World War I -
-    # Wikipedia"): a separator never precedes another.
+    # A lone "|" right before a " - " separator is the letter I ("World War I - Wikipedia"): a
+    # separator never precedes another.
     return _LONE_BAR.sub("I", _EDGE_JUNK.sub("", text).strip())
 
 
@@ -392,6 +392,8 @@ class TitleReader:
         (time.monotonic()) when that comes first: a batch's screenshots share one budget (the
         windows read by then, perhaps none, marked incomplete). Boxes and sizes are the reduced
         image's."""
+        if not image.width or not image.height:
+            return Reading([], 0, 1, True)
         budget = _Budget(self.budget_s if deadline is None else min(self.budget_s, deadline - time.monotonic()))
         image, factor = bounded(image, self.max_pixels)
         pixels = image.width * image.height
@@ -417,9 +419,7 @@ class TitleReader:
         for bar in find_bands(rgb):
             if budget.spent():
                 break
-            if bar.y1 > rgb.shape[0] - max(24, 2 * bar.height):
-                # No room below it for a window: a taskbar's entry (the windows' titles again, the
-                # focused one highlighted), not a title bar.
+            if _in_taskbar(bar.y0, bar.y1, rgb.shape[0]):
                 continue
             if bar.height > MAX_BAR_HEIGHT:
                 box = _header_title_box(rgb, bar)
@@ -441,7 +441,13 @@ class TitleReader:
                 "://" in compact or compact.lower().startswith(("notsecure", "www.")) or url.group(0) == compact
             ):
                 urls.append((bar, url.group(0)))  # a browser's address field, not a window
-            elif sum(ch.isalnum() for ch in text) >= 3 and not _NOT_A_TITLE.search(text) and text.count("|") < 3:
+            elif (
+                sum(ch.isalnum() for ch in text) >= 3
+                and not _NOT_A_TITLE.search(text)
+                and not _is_status_bar(text)
+                and not _is_a_ruler(text)
+                and text.count("|") < 3
+            ):
                 # (menu bars and status bars, "Sheet 1 of 1 | Default | English (USA) | ...", are not titles)
                 app = text.rsplit(" - ", 1)[1].strip() if " - " in text else ""
                 windows.append({"app": app, "title": text, "url": None, "focused": False, "_bar": bar})
@@ -469,7 +475,7 @@ class TitleReader:
     ) -> list[dict]:
         """Titles ending in " - <app>" among the text lines, each with the nearest URL below it;
         the widest title is taken as the focused window."""
-        found = self.lines(image, budget)
+        found = [ln for ln in self.lines(image, budget) if not _in_taskbar(ln.box[1], ln.box[3], image.height)]
         titles = [
             ln for ln in found if " - " in ln.text and (not known_apps or ln.text.rsplit(" - ", 1)[1] in known_apps)
         ]
@@ -494,17 +500,53 @@ class TitleReader:
         return windows
 
 
-# Menu bars ("File Edit View ... Help", after an app name on a global menu bar), OCR of graphics
-# (a letter five times in a row) and status bars (ending in the zoom level: "... English (USA) |
-# 100%") are not titles.
+# Menu bars ("File Edit View ... Help", after an app name on a global menu bar) and OCR of
+# graphics (a letter five times in a row) are not titles.
 _NOT_A_TITLE = re.compile(
-    r"^\W*(\w+\s+)?(file|edit|view)\b.*\b(edit|view|insert|help|tools|format|window)\b|(\w)\4{4,}|\s\d{2,3}%$",
-    re.IGNORECASE,
+    r"^\W*(\w+\s+)?(file|edit|view)\b.*\b(edit|view|insert|help|tools|format|window)\b|(\w)\4{4,}", re.IGNORECASE
 )
+_ZOOM_AT_END = re.compile(r"\s\d{2,3}%$")
+
+
+def _is_a_ruler(text: str) -> bool:
+    """A row of labels one or two characters long (a spreadsheet's column letters "A B C ... AA AB",
+    a ruler's figures, a toolbar's icons read as letters "ws c D"), not a title: a title has a word.
+
+    >>> _is_a_ruler("A B Cc D E F G H i J K L AA AB"), _is_a_ruler("ws c D"), _is_a_ruler("A B testing - Writer")
+    (True, True, False)
+    """
+    tokens = text.split()
+    if not any(sum(ch.isalnum() for ch in t) >= 3 for t in tokens):
+        return True
+    return len(tokens) >= 6 and sum(len(t) <= 2 for t in tokens) >= 0.7 * len(tokens)
+
+
+def _is_status_bar(text: str) -> bool:
+    """A document's status bar: many fields ending in the zoom level ("Page 1 of 1 | 14 words |
+    English (USA) | 100%"). A title that ends in a percentage is short ("Transmission 45%",
+    "photo.jpg - Image Viewer 100%").
+
+    >>> _is_status_bar("Page 1 of 1 14 words, 87 characters English (USA) 100%"), _is_status_bar("Transmission 45%")
+    (True, False)
+    """
+    return bool(_ZOOM_AT_END.search(text)) and len(text.split()) >= 6
+
+
 # UI text is 9-12 px high; twice that suits tesseract's LSTM best (3x loses underscores, measured
 # on the real-screens set).
 BAND_UPSCALE = 2.0
 MAX_BAR_HEIGHT = 40  # a title bar, a tab strip or an address field; taller bands are toolbars
+
+
+def _in_taskbar(y0: int, y1: int, height: int) -> bool:
+    """Whether a bar (or a line of text) from y0 to y1 lies where a taskbar does, in the lower half
+    of a screen with no room below it for a window: a taskbar's entries show the windows' titles
+    again, the focused one highlighted, and are not title bars.
+
+    >>> _in_taskbar(1054, 1078, 1080), _in_taskbar(0, 20, 60), _in_taskbar(500, 520, 1080)
+    (True, False, False)
+    """
+    return y0 > height / 2 and y1 > height - max(24, 2 * (y1 - y0))
 
 
 def _text_rows(crop: np.ndarray, top: int) -> list[tuple[int, int]]:
@@ -545,15 +587,24 @@ def _title_box(rgb: np.ndarray, bar: Band) -> Optional[tuple[int, int, int, int]
     at the right end (small clusters that touch the ends)."""
     clusters = ink_clusters(rgb, bar)
     h = bar.height
+    band = grey(rgb[bar.y0 : bar.y1])
+    ink = np.abs(band - np.median(band[:, bar.x0 : bar.x1], axis=1, keepdims=True)) > INK
+
+    def button_shaped(cluster: tuple[int, int]) -> bool:
+        # A button's glyph is about as wide as it is high; a word, however short ("vim", "htop"),
+        # is two or more times wider than high.
+        rows = np.nonzero(ink[:, cluster[0] : cluster[1]].any(axis=1))[0]
+        return len(rows) > 0 and cluster[1] - cluster[0] <= 1.5 * (rows[-1] - rows[0] + 1)
+
     # Buttons (or traffic lights) at either end, and a window icon: small clusters touching an end,
-    # and any small button set a little apart from them (some xfwm4 themes do).
+    # and any button set a little apart from them (some xfwm4 themes do).
     if clusters and clusters[-1][1] > bar.x1 - 40 and clusters[-1][1] - clusters[-1][0] <= 5 * h:
         edge = clusters.pop()[0]
-        while len(clusters) > 1 and clusters[-1][1] - clusters[-1][0] <= 2 * h and edge - clusters[-1][1] <= 3 * h:
+        while len(clusters) > 1 and button_shaped(clusters[-1]) and edge - clusters[-1][1] <= 3 * h:
             edge = clusters.pop()[0]
     if clusters and clusters[0][0] < bar.x0 + 40 and clusters[0][1] - clusters[0][0] <= 5 * h:
         edge = clusters.pop(0)[1]
-        while len(clusters) > 1 and clusters[0][1] - clusters[0][0] <= 2 * h and clusters[0][0] - edge <= 3 * h:
+        while len(clusters) > 1 and button_shaped(clusters[0]) and clusters[0][0] - edge <= 3 * h:
             edge = clusters.pop(0)[1]
     if not clusters:
         return None
