@@ -441,14 +441,7 @@ class TitleReader:
                 "://" in compact or compact.lower().startswith(("notsecure", "www.")) or url.group(0) == compact
             ):
                 urls.append((bar, url.group(0)))  # a browser's address field, not a window
-            elif (
-                sum(ch.isalnum() for ch in text) >= 3
-                and not _NOT_A_TITLE.search(text)
-                and not _is_status_bar(text)
-                and not _is_a_ruler(text)
-                and text.count("|") < 3
-            ):
-                # (menu bars and status bars, "Sheet 1 of 1 | Default | English (USA) | ...", are not titles)
+            elif _is_a_title(text):
                 app = text.rsplit(" - ", 1)[1].strip() if " - " in text else ""
                 windows.append({"app": app, "title": text, "url": None, "focused": False, "_bar": bar})
         if not windows:
@@ -519,6 +512,16 @@ def _is_a_ruler(text: str) -> bool:
     if not any(sum(ch.isalnum() for ch in t) >= 3 for t in tokens):
         return True
     return len(tokens) >= 6 and sum(len(t) <= 2 for t in tokens) >= 0.7 * len(tokens)
+
+
+def _is_a_title(text: str) -> bool:
+    """Whether the text of a bar can be a window's title: not a menu bar, a status bar ("Sheet 1 of
+    1 | Default | English (USA) | ..."), a row of labels or OCR of graphics.
+
+    >>> _is_a_title("q3_report.odt - LibreOffice Writer"), _is_a_title("File Edit View Insert Help")
+    (True, False)
+    """
+    return not (_NOT_A_TITLE.search(text) or _is_status_bar(text) or _is_a_ruler(text) or text.count("|") >= 3)
 
 
 def _is_status_bar(text: str) -> bool:
