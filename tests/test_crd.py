@@ -61,6 +61,8 @@ def test_valid_classifier_is_created_and_read_back_with_defaults(admin_api, crd_
         (("serving",), {"minReplicas": 3, "maxReplicas": 1}, "maxReplicas must be >= minReplicas"),
         (("judge", "mode"), "ranking", "spec.judge.mode"),
         (("feedback", "reviewTopic"), "ontask.corrections", "reviewTopic must be a topic of its own"),
+        (("feedback", "judgeTopic"), "ontask.corrections.dead-letter", "judgeTopic must be a topic of its own"),
+        (("feedback",), {"reviewTopic": "trusted", "judgeTopic": "trusted"}, "reviewTopic and judgeTopic must be two"),
         # A toleration without a key tolerates every taint: control-plane and cordoned nodes.
         (("scheduling", "tolerations"), [{"operator": "Exists"}], "spec.scheduling.tolerations[0].key: Required"),
     ],
@@ -131,6 +133,7 @@ NON_DEFAULT = {
     "feedback.syncSteps": 11,
     "feedback.topic": "team-a.corrections",
     "feedback.reviewTopic": "team-a.corrections.reviews",
+    "feedback.judgeTopic": "team-a.corrections.judge",
     "feedback.deadLetterTopic": "team-a.corrections.rejected",
     "feedback.reviewers": ["alice@team-a", "qa-console"],
     "feedback.screenshotUriPrefixes": ["s3://captures/team-a/", "s3://captures/shared/"],

@@ -1,8 +1,10 @@
 """Who is a reviewer, as the broker says: a real Kafka broker that authorizes every request with
-ACLs (SASL users: the platform's admin, the classifier's collector, an app, a reviewer console),
-and the ACLs a platform team creates for one classifier with kafka-python's admin client: the app
-may write the corrections topic, the reviewer the review topic (feedback.reviewTopic), the
-collector may read both and write the dead-letter topic. A correction that says `source: reviewer`
+ACLs (SASL users: the platform's admin, the classifier's collector, an app, a reviewer console,
+the predictors), and the ACLs a platform team creates for one classifier with kafka-python's admin
+client: the app may write the corrections topic, the reviewer the review topic
+(feedback.reviewTopic), the predictors the judge topic (feedback.judgeTopic), the collector may
+read all three and write the dead-letter topic. A `source: judge` is the judge's only from the
+judge topic. A correction that says `source: reviewer`
 with a listed reviewer's userId is a user's when the app wrote it, and a reviewer's when it came
 through the review topic; the real S3 holds what the collector stored."""
 
@@ -35,6 +37,7 @@ USERS = {
     "collector": "collector-secret",
     "app": "app-secret",
     "reviewer": "reviewer-secret",
+    "predictor": "predictor-secret",
 }
 LEAD = "lead@desk"  # the spec's one listed reviewer userId
 
@@ -66,13 +69,13 @@ def provision(listener: SaslSsl, spec: FeedbackSpec, group_id: str) -> None:
     who may do what with them."""
     admin = KafkaAdminClient(bootstrap_servers=listener.bootstrap, **security(listener, "admin").client_kwargs())
     try:
-        admin.create_topics([NewTopic(t, 1, 1) for t in (spec.topic, spec.review_topic, spec.dead_letters())])
+        admin.create_topics([NewTopic(t, 1, 1) for t in (*spec.topics(), spec.dead_letters())])
         result = admin.create_acls(
             [
                 allow("app", ACLOperation.WRITE, ResourceType.TOPIC, spec.topic),
                 allow("reviewer", ACLOperation.WRITE, ResourceType.TOPIC, spec.review_topic),
-                allow("collector", ACLOperation.READ, ResourceType.TOPIC, spec.topic),
-                allow("collector", ACLOperation.READ, ResourceType.TOPIC, spec.review_topic),
+                allow("predictor", ACLOperation.WRITE, ResourceType.TOPIC, spec.judge_topic),
+                *[allow("collector", ACLOperation.READ, ResourceType.TOPIC, t) for t in spec.topics()],
                 allow("collector", ACLOperation.READ, ResourceType.GROUP, group_id),
                 allow("collector", ACLOperation.WRITE, ResourceType.TOPIC, spec.dead_letters()),
             ]
@@ -94,6 +97,10 @@ def reviewer_correction(i: int, **kw):
     return make_correction(
         CLASSIFIER, "answer refund tickets", "off-task", image=png(i), id=f"c-{i}", source="reviewer", **kw
     )
+
+
+def judge_correction(i: int):
+    return make_correction(CLASSIFIER, "answer refund tickets", "on-task", image=png(i), id=f"c-{i}", source="judge")
 
 
 def ontask_send(listener: SaslSsl, user: str, config, *args: str) -> subprocess.CompletedProcess[str]:
@@ -121,13 +128,16 @@ def ontask_send(listener: SaslSsl, user: str, config, *args: str) -> subprocess.
 def test_only_the_review_topic_makes_a_reviewer(broker, s3_config, tmp_path):
     listener = broker.secure
     topic = f"desk-{uuid.uuid4().hex[:6]}.corrections"
-    spec = FeedbackSpec(topic=topic, review_topic=f"{topic}.reviews", reviewers=[LEAD])
+    spec = FeedbackSpec(topic=topic, review_topic=f"{topic}.reviews", judge_topic=f"{topic}.judge", reviewers=[LEAD])
     group_id = f"ontask-feedback-{CLASSIFIER}"
     provision(listener, spec, group_id)
 
-    # The app may write corrections, not reviews; an anonymous client (plaintext) nothing.
+    # The app may write corrections, not reviews nor the judge's; an anonymous client (plaintext)
+    # nothing.
     with pytest.raises(KafkaUnreachable, match="TopicAuthorizationFailed"):
         send_as(listener, "app", reviewer_correction(0, user_id=LEAD), spec.review_topic)
+    with pytest.raises(KafkaUnreachable, match="TopicAuthorizationFailed"):
+        send_as(listener, "app", judge_correction(0), spec.judge_topic)
     with pytest.raises(KafkaUnreachable, match="TopicAuthorizationFailed"):
         producer = new_producer(broker.bootstrap, max_block_ms=5000)
         try:
@@ -138,6 +148,9 @@ def test_only_the_review_topic_makes_a_reviewer(broker, s3_config, tmp_path):
     # The app claims to be the lead reviewer on the corrections topic; the reviewer console sends
     # as itself, once for the lead and once for a userId the spec does not list.
     send_as(listener, "app", reviewer_correction(1, user_id=LEAD), topic)
+    # The app says its correction is the judge's; the predictor sends the judge's where the spec says.
+    send_as(listener, "app", judge_correction(4), topic)
+    send_as(listener, "predictor", judge_correction(5), spec.topic_for("judge"))
     app = new_producer(listener.bootstrap, security(listener, "app"))
     try:
         app.send(topic, key=CLASSIFIER.encode(), value=b"{not json").get(timeout=15)  # for the dead-letter topic
@@ -164,10 +177,10 @@ def test_only_the_review_topic_makes_a_reviewer(broker, s3_config, tmp_path):
         wait_for(
             lambda: (
                 collector.poll_once(500) is not None
-                and (collector.state.counts.buffered, collector.state.counts.dead_lettered) == (3, 1)
+                and (collector.state.counts.buffered, collector.state.counts.dead_lettered) == (5, 1)
             ),
             90,
-            "three corrections buffered and one dead-lettered",
+            "five corrections buffered and one dead-lettered",
             lambda: str(collector.state.counts),
         )
         collector.flush()
@@ -175,7 +188,13 @@ def test_only_the_review_topic_makes_a_reviewer(broker, s3_config, tmp_path):
         collector.close()
     stored = State.from_json(store.get_bytes(feedback_state_key(collector.prefix)), spec.buffer_size)
     sources = {e.id: (e.source, e.user_id) for e in stored.buffer.entries.values()}
-    assert sources == {"c-1": ("user", LEAD), "c-2": ("reviewer", LEAD), "c-3": ("user", "temp@desk")}
-    assert stored.counts.reviewer_downgraded == 2
+    assert sources == {
+        "c-1": ("user", LEAD),
+        "c-2": ("reviewer", LEAD),
+        "c-3": ("user", "temp@desk"),
+        "c-4": ("user", None),
+        "c-5": ("judge", None),
+    }
+    assert stored.counts.reviewer_downgraded == 2 and stored.counts.judge_downgraded == 1
     # Each topic's partition has its own position, where a restarted collector resumes.
-    assert stored.offsets == {"0": 2, f"{spec.review_topic}/0": 2}
+    assert stored.offsets == {"0": 3, f"{spec.review_topic}/0": 2, f"{spec.judge_topic}/0": 1}

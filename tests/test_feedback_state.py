@@ -53,7 +53,7 @@ def test_a_state_written_before_the_types_is_read_whole_and_written_back_in_the_
     for e in expected["buffer"]["entries"]:
         del e["windows"]
         e.update(evidence_key=None, evidence_range=None)
-    expected["counts"].update(evicted_for_size=0, over_source_cap=0)  # counted since
+    expected["counts"].update(evicted_for_size=0, over_source_cap=0, judge_downgraded=0)  # counted since
     expected["cycle"]["by_source"] = {}
     assert json.loads(state.to_json()) == expected
 

@@ -111,6 +111,24 @@ def test_with_a_review_topic_a_reviewer_is_who_wrote_there(intake):
         FeedbackSpec(topic="corrections", review_topic="corrections.dead-letter")
 
 
+def test_with_a_judge_topic_the_judge_is_who_wrote_there(intake):
+    # The predictors alone may write the judge topic (a Kafka ACL); anyone may say source judge.
+    desk = intake(topic="corrections", review_topic="reviews", judge_topic="judge")
+    desk.send(correction(1, source="judge"), correction(2, source="judge", user_id="mallory"))
+    state = desk.send(correction(3, source="judge"), topic="judge")
+    assert {e.id: e.source for e in state.buffer.entries.values()} == {"c-1": "user", "c-2": "user", "c-3": "judge"}
+    assert state.counts.judge_downgraded == 2
+    assert state.offsets == {"0": 2, "judge/0": 3}
+    spec = FeedbackSpec(topic="corrections", review_topic="reviews", judge_topic="judge")
+    assert spec.topics() == ["corrections", "reviews", "judge"] and spec.topic_for("judge") == "judge"
+    # Without one, the judge's corrections share the corrections topic, as before.
+    assert FeedbackSpec(topic="corrections").topic_for("judge") == "corrections"
+    with pytest.raises(ValueError, match="reviewTopic and judgeTopic must be two topics"):
+        FeedbackSpec(topic="corrections", review_topic="trusted", judge_topic="trusted")
+    with pytest.raises(ValueError, match="judgeTopic must be a topic of its own"):
+        FeedbackSpec(topic="corrections", judge_topic="corrections")
+
+
 def test_one_users_flood_is_capped_per_cycle_and_others_still_get_in(intake):
     desk = intake(max_corrections_per_user=3, cycle_every=1000)
     flood = [correction(100 + i, user_id="mallory") for i in range(10)]

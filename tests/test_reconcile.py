@@ -328,6 +328,10 @@ def test_a_predictor_gets_the_spec_whole_and_reads_its_settings_from_it(monkeypa
     # A flag given by hand overrides the spec's setting; without a spec, the spec's defaults hold.
     override = resolve_settings(parser.parse_args(["student", *args[2:], "--max-queued-requests", "3"]))
     assert override.max_queued_requests == 3
+    # With a judge topic, the judge's corrections go there.
+    judged = spec.model_copy(update={"feedback": spec.feedback.model_copy(update={"judge_topic": "team-a.judge"})})
+    monkeypatch.setenv("ONTASK_CLASSIFIER_SPEC", json.dumps(judged.wire()))
+    assert resolve_settings(parser.parse_args(["student", *args[2:]])).feedback_topic == "team-a.judge"
     bare = resolve_settings(parser.parse_args(["student", "--model-uri", "/m"]))
     assert bare.max_queued_requests == TaskClassifierSpec.model_fields["serving"].default_factory().max_queued_requests
 

@@ -41,10 +41,17 @@ class FeedbackSpec(Model):
 
     cel_rules: ClassVar[list[dict[str, str]]] = [
         {
-            "rule": "!has(self.reviewTopic) || (self.reviewTopic != self.topic && self.reviewTopic != "
+            "rule": f"!has(self.{field}) || (self.{field} != self.topic && self.{field} != "
             "(has(self.deadLetterTopic) ? self.deadLetterTopic : self.topic + '.dead-letter'))",
-            "message": "reviewTopic must be a topic of its own: not topic, nor the dead-letter topic",
-            "fieldPath": ".reviewTopic",
+            "message": f"{field} must be a topic of its own: not topic, nor the dead-letter topic",
+            "fieldPath": f".{field}",
+        }
+        for field in ("reviewTopic", "judgeTopic")
+    ] + [
+        {
+            "rule": "!has(self.reviewTopic) || !has(self.judgeTopic) || self.reviewTopic != self.judgeTopic",
+            "message": "reviewTopic and judgeTopic must be two topics: each one's writers make its source",
+            "fieldPath": ".judgeTopic",
         }
     ]
 
@@ -64,6 +71,15 @@ class FeedbackSpec(Model):
         "only when it arrived there (and, when reviewers is set, its userId is listed); `source: reviewer` on "
         "topic is kept as a user's. Unset: the payload's userId alone decides (see reviewers), which trusts "
         "whoever may write topic.",
+    )
+    judge_topic: Optional[str] = Field(
+        None,
+        max_length=249,
+        pattern=r"^[a-zA-Z0-9._-]+$",
+        description="Kafka topic of the judge's corrections (e.g. <topic>.judge), which the predictors write and "
+        "the collector also reads: give only the predictors' principal WRITE on it (a Kafka ACL), since a "
+        "correction is the judge's only when it arrived there; `source: judge` on topic is kept as a user's. "
+        "Unset: the judge's corrections go to topic, where whoever may write topic may say `source: judge`.",
     )
     buffer_size: int = Field(10000, ge=1, description="Corrections kept in the prioritised buffer.")
     variants_per_correction: int = Field(10, ge=0, le=1000, description="Synthetic variants made from each correction.")
@@ -207,19 +223,28 @@ class FeedbackSpec(Model):
     )
 
     @model_validator(mode="after")
-    def _review_topic_of_its_own(self) -> "FeedbackSpec":
-        if self.review_topic is not None and self.review_topic in (self.topic, self.dead_letters()):
-            raise ValueError("reviewTopic must be a topic of its own: not topic, nor the dead-letter topic")
+    def _trusted_topics_of_their_own(self) -> "FeedbackSpec":
+        for name, topic in (("reviewTopic", self.review_topic), ("judgeTopic", self.judge_topic)):
+            if topic is not None and topic in (self.topic, self.dead_letters()):
+                raise ValueError(f"{name} must be a topic of its own: not topic, nor the dead-letter topic")
+        if self.review_topic is not None and self.review_topic == self.judge_topic:
+            raise ValueError("reviewTopic and judgeTopic must be two topics: each one's writers make its source")
         return self
 
+    def source_topics(self) -> dict[str, str]:
+        """{source: the topic whose writers alone may make it}: reviewTopic's for "reviewer" and
+        judgeTopic's for "judge", when they are set."""
+        pairs = (("reviewer", self.review_topic), ("judge", self.judge_topic))
+        return {source: topic for source, topic in pairs if topic is not None}
+
     def topic_for(self, source: str) -> str:
-        """Where a correction from `source` is sent: a reviewer's to reviewTopic when there is
-        one, any other to topic."""
-        return self.review_topic if source == "reviewer" and self.review_topic else self.topic
+        """Where a correction from `source` is sent: a reviewer's to reviewTopic and the judge's to
+        judgeTopic when there are such topics, any other to topic."""
+        return self.source_topics().get(source, self.topic)
 
     def topics(self) -> list[str]:
-        """The topics the collector reads: topic, and reviewTopic when there is one."""
-        return [self.topic, *([self.review_topic] if self.review_topic else [])]
+        """The topics the collector reads: topic, then reviewTopic and judgeTopic when set."""
+        return [self.topic, *self.source_topics().values()]
 
     def dead_letters(self) -> str:
         """The dead-letter topic: deadLetterTopic, or <topic>.dead-letter."""

@@ -76,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fsend.add_argument(
         "--config",
         help="the classifier's TaskClassifier (or env:NAME): the correction goes to its feedback.topic, a "
-        "reviewer's to its feedback.reviewTopic when it names one",
+        "reviewer's to its feedback.reviewTopic and the judge's to its feedback.judgeTopic when it names them",
     )
     fsend.add_argument("--topic", help=f"the topic to send to (default: from --config, or {DEFAULT_TOPIC})")
     fsend.set_defaults(func=_cmd_send)

@@ -230,7 +230,7 @@ class Collector:
         self.intake.producer = dead_letter_producer(self.bootstrap, self.security)
 
     def _offset_key(self, topic: str, partition: int) -> str:
-        return offset_key(topic, partition, self.spec.review_topic)
+        return offset_key(topic, partition, self.spec.source_topics().values())
 
     def close(self) -> None:
         """Disconnect. A state write in flight is waited for (not committed): whoever reloads the

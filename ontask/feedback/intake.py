@@ -169,6 +169,13 @@ class Intake:
         except Exception as e:  # noqa: BLE001 - an unforeseen failure is this record's, not the topic's
             self.dead_letter(record, "unreadable", f"{type(e).__name__}: {e}", state)
             return None
+        judge_topic = self.spec.judge_topic
+        if c.source == "judge" and judge_topic is not None and record.topic != judge_topic:
+            # Only what the predictors' principal wrote on the judge topic is the judge's.
+            c = c.model_copy(update={"source": "user"})
+            state.counts.judge_downgraded += 1
+            log.info("collector %s: correction %s: source judge on %s, not on %s; kept as a user's",
+                     self.classifier, c.id, record.topic, judge_topic)  # fmt: skip
         if c.source == "reviewer":
             refused = self.not_a_reviewer(record.topic, c)
             if refused is not None:

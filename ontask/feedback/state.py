@@ -8,7 +8,7 @@ and stays within spec.feedback.maxStateBytes (`to_json_within`)."""
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import Collection, Optional
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,10 +18,11 @@ from ontask.feedback.buffer import Buffer, Entry
 SHED_SLACK = 64  # bytes
 
 
-def offset_key(topic: str, partition: int, review_topic: Optional[str]) -> str:
-    """A partition's key in State.offsets: the review topic's as <topic>/<partition> (a topic name
-    has no slash), the corrections topic's by number alone (the layout earlier collectors wrote)."""
-    return f"{topic}/{partition}" if topic == review_topic else str(partition)
+def offset_key(topic: str, partition: int, source_topics: Collection[str]) -> str:
+    """A partition's key in State.offsets: a source's own topic's (the review or the judge topic)
+    as <topic>/<partition> (a topic name has no slash), the corrections topic's by number alone
+    (the layout earlier collectors wrote)."""
+    return f"{topic}/{partition}" if topic in source_topics else str(partition)
 
 
 def offset_partition(key: str, corrections_topic: str) -> tuple[str, int]:
@@ -52,6 +53,9 @@ class Counts(BaseModel):
     )
     over_user_cap: int = Field(
         0, description="Dead-lettered: the user's feedback.maxCorrectionsPerUser was reached this cycle."
+    )
+    judge_downgraded: int = Field(
+        0, description="source: judge kept as a user's: with feedback.judgeTopic, not on the judge topic."
     )
     over_source_cap: int = Field(
         0, description="Dead-lettered: the source's feedback.maxCorrectionsPerSource was reached this cycle."

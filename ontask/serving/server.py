@@ -229,7 +229,6 @@ SPEC_FLAGS = {
     "max_concurrent_requests": ("serving", "max_concurrent_requests"),
     "max_queued_requests": ("serving", "max_queued_requests"),
     "max_queue_seconds": ("serving", "max_queue_seconds"),
-    "feedback_topic": ("feedback", "topic"),
 }
 
 
@@ -328,6 +327,8 @@ def resolve_settings(args: argparse.Namespace) -> argparse.Namespace:
     if getattr(args, "store_bucket", None):
         args.image_bucket = args.store_bucket
     args.image_prefixes = tuple(sections["feedback"].screenshot_uri_prefixes)
+    if getattr(args, "feedback_topic", None) is None:
+        args.feedback_topic = sections["feedback"].topic_for("judge")
     for flag, (section, field) in SPEC_FLAGS.items():
         if getattr(args, flag, None) is None:
             setattr(args, flag, getattr(sections[section], field))
