@@ -8,7 +8,7 @@ from typing import Literal, Optional
 from pydantic import Field, model_validator
 
 from ontask.api.windows import WindowInfo
-from ontask.api.wire import Model
+from ontask.api.wire import Model, ObjectName
 from ontask.labels import Label
 
 MAX_INLINE_IMAGE_BYTES = 4 * 1024 * 1024
@@ -26,13 +26,7 @@ class Correction(Model):
         pattern=r"^[A-Za-z0-9._:-]+$",
         description="Chosen by the client; the same id twice is one correction (idempotency).",
     )
-    classifier: str = Field(
-        ...,
-        min_length=1,
-        max_length=253,
-        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
-        description="Name of the TaskClassifier the correction is for.",
-    )
+    classifier: ObjectName = Field(..., description="Name of the TaskClassifier the correction is for.")
     screenshot_uri: Optional[str] = Field(
         None,
         pattern=r"^s3://[^/]+/.+",

@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar, Optional
 
 from pydantic import Field, model_validator
 
-from ontask.api.wire import Model
+from ontask.api.wire import Model, ObjectName
 
 # The corrections topic a classifier reads unless its spec names another.
 DEFAULT_TOPIC = "ontask.corrections"
@@ -172,11 +172,8 @@ class FeedbackSpec(Model):
         "can claim a listed userId. With reviewTopic, a reviewer's correction must also arrive there; empty "
         "then means any principal that may write reviewTopic, and without it, no reviewers.",
     )
-    user_key_secret_ref: Optional[str] = Field(
+    user_key_secret_ref: Optional[ObjectName] = Field(
         None,
-        min_length=1,
-        max_length=253,
-        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
         description="Secret in the classifier's namespace whose key `key` signs userIds: a correction with a "
         "userId must then carry userSignature (ontask.feedback.signatures), or it is dead-lettered as "
         "`bad-signature`; one without a userId is anonymous. The apps' backends sign for their signed-in users, "

@@ -4,11 +4,11 @@ node selection, and the labels and annotations every child and its pods carry.""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Optional
+from typing import Literal, Optional
 
 from pydantic import Field, model_validator
 
-from ontask.api.wire import Model
+from ontask.api.wire import Model, ObjectName
 
 # A Kubernetes resource quantity ("2", "500m", "16Gi").
 QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|Ki|Mi|Gi|Ti|Pi)?$"
@@ -148,7 +148,7 @@ class SchedulingSpec(Model):
         description="Kueue LocalQueue in the classifier's namespace: the label kueue.x-k8s.io/queue-name on the "
         "training and cycle PyTorchJobs and the data Job, so Kueue admits them against the queue's quota.",
     )
-    image_pull_secrets: list[Annotated[str, Field(min_length=1, max_length=253)]] = Field(
+    image_pull_secrets: list[ObjectName] = Field(
         default_factory=list,
         max_length=16,
         description="Secrets (in the classifier's namespace) every child's pods pull their images with.",

@@ -7,7 +7,7 @@ from typing import ClassVar, Optional
 
 from pydantic import Field, model_validator
 
-from ontask.api.wire import Model
+from ontask.api.wire import Model, ObjectName
 
 # The environment variable that carries the predictors' bearer token (spec.serving.tokenSecretRef's
 # key `token`) into every process that serves or calls them: the operator sets it, the predictors,
@@ -95,11 +95,8 @@ class ServingSpec(Model):
         description="How long a request waits for one of the maxConcurrentRequests slots; one that waited "
         "longer is answered 503 with Retry-After instead of holding its client.",
     )
-    token_secret_ref: Optional[str] = Field(
+    token_secret_ref: Optional[ObjectName] = Field(
         None,
-        min_length=1,
-        max_length=253,
-        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
         description="Secret in the classifier's namespace whose key `token` is a bearer token: the predictors "
         "then refuse (401) every request but a health probe without `Authorization: Bearer <token>`; the student's "
         "judge client and `ontask agent` send it from ONTASK_PREDICT_TOKEN. Unset: no authentication (reach is "

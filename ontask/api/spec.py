@@ -12,7 +12,7 @@ from ontask.api.feedback import FeedbackSpec
 from ontask.api.scheduling import DataResources, JudgeResources, SchedulingSpec, StudentResources
 from ontask.api.serving import ServingSpec
 from ontask.api.training import TrainingSpec
-from ontask.api.wire import Model
+from ontask.api.wire import Model, ObjectName
 
 
 class StudentSpec(Model):
@@ -135,28 +135,23 @@ class StorageSpec(Model):
         description="S3 endpoint URL; defaults to the operator's configured store.",
     )
     bucket: str = Field("ontask", min_length=3, max_length=63, description="Bucket for datasets, models and buffers.")
-    secret_ref: Optional[str] = Field(
+    secret_ref: Optional[ObjectName] = Field(
         None,
-        min_length=1,
         description="Secret in the classifier's namespace in KServe's S3 format (keys AWS_ACCESS_KEY_ID and "
         "AWS_SECRET_ACCESS_KEY; KServe's serving.kserve.io/s3-* annotations): the jobs and the collector read its "
         "two keys; so do the predictors, and serviceAccountName usually lists it, unless readOnlySecretRef is set. "
         "Unset, and no installation-wide Secret: no keys, and every child uses the cloud identity of "
         "serviceAccountName (IRSA, EKS Pod Identity).",
     )
-    read_only_secret_ref: Optional[str] = Field(
+    read_only_secret_ref: Optional[ObjectName] = Field(
         None,
-        min_length=1,
         description="Secret in the classifier's namespace in KServe's S3 format with keys that may only read "
         "(usually the one serviceAccountName lists, which KServe's storage initializer reads): the predictors "
         "read its two keys; the jobs and the collector, which write, keep secretRef's. Unset: the predictors "
         "use secretRef's keys, or, when the classifier names no secretRef, the installation's read-only Secret.",
     )
-    service_account_name: Optional[str] = Field(
+    service_account_name: Optional[ObjectName] = Field(
         None,
-        min_length=1,
-        max_length=253,
-        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
         description="ServiceAccount every child runs under: KServe's storage initializer reads the S3 Secret it "
         "lists (and its serving.kserve.io/s3-* annotations), and a cloud identity bound to it (IRSA's "
         "eks.amazonaws.com/role-arn) reaches the jobs too. Unset: the namespace's default ServiceAccount.",

@@ -4,10 +4,13 @@ correction message, the predictor's requests and answers. Field names are camelC
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Annotated, Any, Mapping, Optional
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
+
+# The name of a Kubernetes object (a Secret, a ServiceAccount, a TaskClassifier): a DNS subdomain.
+ObjectName = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
 
 
 class Model(BaseModel):
