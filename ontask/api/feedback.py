@@ -11,6 +11,8 @@ from ontask.api.wire import Model, ObjectName
 
 # The corrections topic a classifier reads unless its spec names another.
 DEFAULT_TOPIC = "ontask.corrections"
+# A Kafka topic's name as the broker accepts it.
+TopicName = Annotated[str, Field(min_length=1, max_length=249, pattern=r"^[a-zA-Z0-9._-]+$")]
 
 
 _SOURCE_CAP = dict(ge=1, le=1_000_000)
@@ -55,27 +57,20 @@ class FeedbackSpec(Model):
         }
     ]
 
-    topic: str = Field(
+    topic: TopicName = Field(
         DEFAULT_TOPIC,
-        min_length=1,
-        max_length=249,
-        pattern=r"^[a-zA-Z0-9._-]+$",
         description="Kafka topic of corrections (messages keyed by classifier name).",
     )
-    review_topic: Optional[str] = Field(
+    review_topic: Optional[TopicName] = Field(
         None,
-        max_length=249,
-        pattern=r"^[a-zA-Z0-9._-]+$",
         description="Kafka topic of reviewers' corrections (e.g. <topic>.reviews), which the collector also "
         "reads: give only reviewers' principals WRITE on it (a Kafka ACL), since a correction is a reviewer's "
         "only when it arrived there (and, when reviewers is set, its userId is listed); `source: reviewer` on "
         "topic is kept as a user's. Unset: the payload's userId alone decides (see reviewers), which trusts "
         "whoever may write topic.",
     )
-    judge_topic: Optional[str] = Field(
+    judge_topic: Optional[TopicName] = Field(
         None,
-        max_length=249,
-        pattern=r"^[a-zA-Z0-9._-]+$",
         description="Kafka topic of the judge's corrections (e.g. <topic>.judge), which the predictors write and "
         "the collector also reads: give only the predictors' principal WRITE on it (a Kafka ACL), since a "
         "correction is the judge's only when it arrived there; `source: judge` on topic is kept as a user's. "
@@ -143,10 +138,8 @@ class FeedbackSpec(Model):
         "serving model on a few hundred rows; at the full rate it forgets more of the rest "
         "(bench_convergence).",
     )
-    dead_letter_topic: Optional[str] = Field(
+    dead_letter_topic: Optional[TopicName] = Field(
         None,
-        max_length=249,
-        pattern=r"^[a-zA-Z0-9._-]+$",
         description="Topic of invalid corrections; default <topic>.dead-letter.",
     )
     screenshot_retention_hours: int = Field(
