@@ -113,12 +113,18 @@ def test_with_a_review_topic_a_reviewer_is_who_wrote_there(intake):
 
 def test_with_a_judge_topic_the_judge_is_who_wrote_there(intake):
     # The predictors alone may write the judge topic (a Kafka ACL); anyone may say source judge.
-    desk = intake(topic="corrections", review_topic="reviews", judge_topic="judge")
+    caps = {"judge": 1}
+    desk = intake(topic="corrections", review_topic="reviews", judge_topic="judge", max_corrections_per_source=caps)
     desk.send(correction(1, source="judge"), correction(2, source="judge", user_id="mallory"))
-    state = desk.send(correction(3, source="judge"), topic="judge")
-    assert {e.id: e.source for e in state.buffer.entries.values()} == {"c-1": "user", "c-2": "user", "c-3": "judge"}
-    assert state.counts.judge_downgraded == 2
-    assert state.offsets == {"0": 2, "judge/0": 3}
+    desk.send(correction(3, source="judge"), topic="reviews")  # another trusted topic is not the judge's
+    desk.send(correction(4, source="reviewer", user_id="lead@desk"), topic="judge")  # nor the reviewers'
+    state = desk.send(correction(5, source="judge"), correction(6, source="judge"), topic="judge")
+    sources = {e.id: e.source for e in state.buffer.entries.values()}
+    assert sources == {"c-1": "user", "c-2": "user", "c-3": "user", "c-4": "user", "c-5": "judge"}
+    # The judge's cap is the judge's: the claims kept as users' did not use it up, its own second did.
+    assert state.dead_letter_reasons == {"source-cap": 1}
+    assert state.counts.judge_downgraded == 3 and state.counts.reviewer_downgraded == 1
+    assert state.offsets == {"0": 2, "reviews/0": 3, "judge/0": 6}
     spec = FeedbackSpec(topic="corrections", review_topic="reviews", judge_topic="judge")
     assert spec.topics() == ["corrections", "reviews", "judge"] and spec.topic_for("judge") == "judge"
     # Without one, the judge's corrections share the corrections topic, as before.

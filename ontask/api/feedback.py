@@ -73,8 +73,10 @@ class FeedbackSpec(Model):
         None,
         description="Kafka topic of the judge's corrections (e.g. <topic>.judge), which the predictors write and "
         "the collector also reads: give only the predictors' principal WRITE on it (a Kafka ACL), since a "
-        "correction is the judge's only when it arrived there; `source: judge` on topic is kept as a user's. "
-        "Unset: the judge's corrections go to topic, where whoever may write topic may say `source: judge`.",
+        "correction is the judge's only when it arrived there; `source: judge` on any other topic is kept as a "
+        "user's. With one Kafka principal for every predictor of the installation, this guards against apps, "
+        "not against another classifier's predictors. Unset: the judge's corrections go to topic, where whoever "
+        "may write topic may say `source: judge`.",
     )
     buffer_size: int = Field(10000, ge=1, description="Corrections kept in the prioritised buffer.")
     variants_per_correction: int = Field(10, ge=0, le=1000, description="Synthetic variants made from each correction.")

@@ -92,6 +92,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fcollect.add_argument(
         "--review-topic", help="also read reviewers' corrections from this topic (only there is one a reviewer's)"
     )
+    fcollect.add_argument(
+        "--judge-topic", help="also read the judge's corrections from this topic (only there is one the judge's)"
+    )
     fcollect.add_argument("--buffer-size", type=int, default=10000)
     fcollect.add_argument("--cycle-every", type=int, default=100)
     fcollect.add_argument("--variants", type=int, default=10, help="variants per correction in a cycle")
@@ -179,6 +182,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         spec = FeedbackSpec(
             topic=args.topic,
             review_topic=args.review_topic,
+            judge_topic=args.judge_topic,
             buffer_size=args.buffer_size,
             cycle_every=args.cycle_every,
             variants_per_correction=args.variants,

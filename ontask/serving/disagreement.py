@@ -1,6 +1,6 @@
 """The disagreement loop: low-confidence predictions are checked by the judge in the
 background, never delaying the response; a confident disagreement becomes a correction with
-source "judge" on the feedback topic."""
+source "judge" on the feedback topic (the judge topic when the spec names one)."""
 
 from __future__ import annotations
 

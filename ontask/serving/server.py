@@ -271,7 +271,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--kafka-bootstrap", help="Kafka brokers for the judge's corrections (default: ONTASK_KAFKA_BOOTSTRAP)"
     )
     settings = "(default: the spec's, or the spec default)"
-    p.add_argument("--feedback-topic", help=f"topic of the judge's corrections {settings}")
+    p.add_argument(
+        "--feedback-topic",
+        help="topic of the judge's corrections (default: the spec's feedback.judgeTopic, else its feedback.topic)",
+    )
     p.add_argument("--judge-below", type=float, help=f"serving.judgeBelowConfidence {settings}")
     p.add_argument("--correction-min-confidence", type=float, help=f"serving.correctionMinConfidence {settings}")
     p.add_argument("--max-image-bytes", type=int, help=f"serving.maxImageBytes {settings}")
