@@ -121,3 +121,25 @@ def test_a_narrow_window_keeps_its_short_title_and_a_short_screenshot_its_only_b
         draw.rectangle((x, 11, x + 9, 20), fill=(255, 255, 255))
     windows = TitleReader().windows(img)
     assert [(w["title"], w["focused"]) for w in windows] == [("htop", True)]
+
+
+def test_a_button_in_a_browsers_toolbar_is_not_a_window_however_bright():
+    """Chromium's "Sign in to Chromium?" pill sits in its toolbar, right under the tab strip and
+    painted brighter than any title bar: it is not a window, and the focused window stays the one
+    whose title bar is read."""
+    from PIL import Image, ImageDraw
+
+    from ontask.fonts import font
+    from ontask.verify.ocr import TitleReader
+
+    img = screen()
+    _window(img, 20, "Ticket 5102 - Zendesk - Chromium", (60, 110, 190), (255, 255, 255))
+    drawn = Image.fromarray(img)
+    draw = ImageDraw.Draw(drawn)
+    draw.rectangle((10, 44, 789, 79), fill=(222, 225, 230))  # the tab strip, as wide as the window
+    draw.text((40, 62), "Ticket 5102", fill=(30, 30, 30), font=font("ui", 13), anchor="lm")
+    draw.rectangle((440, 80, 760, 109), fill=(120, 170, 250))  # the pill, under the tab strip
+    draw.rectangle((450, 89, 460, 100), fill=(10, 10, 10))  # its avatar
+    draw.text((500, 95), "Sign in to Chromium?", fill=(10, 10, 10), font=font("ui", 13), anchor="lm")
+    windows = TitleReader().windows(drawn)
+    assert [(w["title"], w["focused"]) for w in windows] == [("Ticket 5102 - Zendesk - Chromium", True)]

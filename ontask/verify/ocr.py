@@ -416,7 +416,8 @@ class TitleReader:
         self, image: Image.Image, rgb: np.ndarray, known_apps: Optional[set[str]], budget: _Budget
     ) -> list[dict]:
         windows, urls = [], []
-        for bar in find_bands(rgb):
+        bands = find_bands(rgb)
+        for bar in bands:
             if budget.spent():
                 break
             if _in_taskbar(bar.y0, bar.y1, rgb.shape[0]):
@@ -441,7 +442,7 @@ class TitleReader:
                 "://" in compact or compact.lower().startswith(("notsecure", "www.")) or url.group(0) == compact
             ):
                 urls.append((bar, url.group(0)))  # a browser's address field, not a window
-            elif _is_a_title(text):
+            elif _is_a_title(text) and not _hangs_below(bar, bands):
                 app = text.rsplit(" - ", 1)[1].strip() if " - " in text else ""
                 windows.append({"app": app, "title": text, "url": None, "focused": False, "_bar": bar})
         if not windows:
@@ -539,6 +540,27 @@ def _is_status_bar(text: str) -> bool:
 # on the real-screens set).
 BAND_UPSCALE = 2.0
 MAX_BAR_HEIGHT = 40  # a title bar, a tab strip or an address field; taller bands are toolbars
+
+
+def _hangs_below(bar: Band, bands: list[Band]) -> bool:
+    """Whether `bar` starts where a wider band inside a window ends, within its width: a browser's
+    toolbar button or a document's toolbar under its tab strip or menu bar, not a window's title
+    bar (which starts where its window does). A band at the screen's top edge (a desktop's top
+    panel) does not count: a window placed right under it starts where it ends.
+
+    >>> tabs, pill = Band(245, 292, 485, 1867, 200, 10, True), Band(291, 325, 1626, 1821, 220, 40, True)
+    >>> _hangs_below(pill, [tabs, pill]), _hangs_below(pill, [Band(0, 291, 0, 1920, 40, 0, True), pill])
+    (True, False)
+    """
+    return any(
+        other.y0 > 2
+        and abs(other.y1 - bar.y0) <= 2
+        and other.x0 <= bar.x0 + 2
+        and bar.x1 - 2 <= other.x1
+        and other.width >= bar.width + 16
+        for other in bands
+        if other is not bar
+    )
 
 
 def _in_taskbar(y0: int, y1: int, height: int) -> bool:
