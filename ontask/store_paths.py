@@ -1,5 +1,12 @@
 """Every key of the artifact store, named in one place.
 
+The operator gives each namespace a folder of its own, `namespaces/<namespace>/` at the top of the
+installation's store (:func:`namespace_store`): the keys below lie inside it, so classifiers of
+the same name in two namespaces never meet, and an installation can give each namespace S3 keys
+that reach only its folder. A classifier that claimed `classifiers/<name>` at the top before
+namespaces were in the layout (ontask 0.1.0) keeps it there (ontask.operator.ownership). The
+embedded mode, one user's folder, has no namespaces.
+
     datasets/<name>/v<N>/                  a dataset version (manifest.json, data.parquet, images/)
     classifiers/<c>/models/<vN>/           a trained model version (a Qwen2.5-VL folder, with the
                                            hybrid's fit and the verifier's rules it was trained
@@ -11,7 +18,7 @@
     classifiers/<c>/feedback/state.json    the collector's buffer, offsets and counts
     classifiers/<c>/feedback/screenshots/<sha256>.png
     classifiers/<c>/feedback/cycles/cycle-<N>.json   a sync cycle's marker
-    classifiers/<c>/owner.json             which TaskClassifier (namespace, uid) owns <c> and its datasets
+    classifiers/<c>/owner.json             which TaskClassifier (namespace, name, uid) owns <c> and its datasets
 
 `<c>` prefixes are what :func:`classifier_prefix` returns; the functions below take it.
 """
@@ -23,7 +30,18 @@ from typing import Optional, Sequence
 # ontask's own areas of a bucket: no reference from outside (a request's imageUri, a correction's
 # screenshotUri) may point into them, or a client could have one classifier read another's
 # screenshots, datasets or model files.
-OWN_AREAS = ("classifiers/", "datasets/")
+OWN_AREAS = ("classifiers/", "datasets/", "namespaces/")
+NAMESPACES_AREA = "namespaces"
+
+
+def namespace_store(store_uri: str, namespace: str) -> str:
+    """The store URI of a namespace's classifiers: its folder at the top of the installation's
+    store.
+
+    >>> namespace_store("s3://ontask", "team-a"), namespace_store("s3://ontask/prod/", "team-a")
+    ('s3://ontask/namespaces/team-a', 's3://ontask/prod/namespaces/team-a')
+    """
+    return f"{store_uri.rstrip('/')}/{NAMESPACES_AREA}/{namespace}"
 
 
 def classifier_prefix(name: str) -> str:
@@ -148,84 +166,110 @@ def confine_reference(uri: str, bucket: Optional[str], allowed: Sequence[str] = 
     return key
 
 
-def model_uri_problem(uri: str, classifier: str, bucket: str, allowed: Sequence[str] = ()) -> Optional[str]:
-    """Why a TaskClassifier may not name the s3:// model `uri` (student.model, judge.model), or
-    None. Its author may name what is in its own bucket (spec.storage.bucket) outside ontask's
-    areas (a base checkpoint's folder) or under its own classifier's prefix (a model it trained),
-    and whatever lies under one of the installation's `allowed` prefixes (the chart's
-    models.uriPrefixes); never another classifier's models or a dataset. Other schemes (a Hub
-    id, pvc://) are not this check's.
+def _split(uri: str) -> tuple[str, str]:
+    """(bucket, key) of an s3:// URI."""
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
 
-    >>> model_uri_problem("s3://team/base/qwen-3b/", "desk", "team") is None
+
+def _allowed(uri: str, allowed: Sequence[str]) -> bool:
+    return any(uri.startswith(a if a.endswith("/") else a + "/") for a in allowed) and ".." not in uri.split("/")
+
+
+def _area_problem(uri: str, key: str, own: str, datasets_are: str) -> Optional[str]:
+    """Why the classifier whose keys lie under `own` may not name `key` of its bucket: a key in
+    ontask's areas that is not its own."""
+    if (key.rstrip("/") + "/").startswith(own + "/"):
+        return None
+    parts = key.rstrip("/").split("/")
+    lead = ""
+    if parts[0] == NAMESPACES_AREA:
+        lead, parts = "/".join(parts[:2]) + "/", parts[2:]
+    if parts and parts[0] == "classifiers":
+        area = lead + "/".join(parts[:2]) + "/"
+        return f"{uri}: another classifier's area ({area}); a classifier reads only its own"
+    if parts and parts[0] == "datasets":
+        return f"{uri}: ontask's datasets/ area holds {datasets_are}"
+    if lead:
+        return f"{uri}: ontask's {lead} holds a namespace's classifiers and datasets; a classifier reads only its own"
+    return None
+
+
+def model_uri_problem(uri: str, bucket: str, own: str, allowed: Sequence[str] = ()) -> Optional[str]:
+    """Why a TaskClassifier may not name the s3:// model `uri` (student.model, judge.model), or
+    None. `bucket` is the classifier's (the installation's store, else spec.storage.bucket) and
+    `own` the classifier's prefix in it (`namespaces/<ns>/classifiers/<name>`). Its author may name what
+    is in its own bucket outside ontask's areas (a base checkpoint's folder) or under its own
+    prefix (a model it trained), and whatever lies under one of the installation's `allowed`
+    prefixes (the chart's models.uriPrefixes); never another classifier's models or a dataset.
+    Other schemes (a Hub id, pvc://) are not this check's.
+
+    >>> own = "namespaces/support/classifiers/desk"
+    >>> model_uri_problem("s3://team/base/qwen-3b/", "team", own) is None
     True
-    >>> model_uri_problem("s3://team/classifiers/desk/models/v2", "desk", "team") is None
+    >>> model_uri_problem("s3://team/namespaces/support/classifiers/desk/models/v2", "team", own) is None
     True
-    >>> print(model_uri_problem("s3://team/classifiers/hr/models/v2", "desk", "team"))
-    s3://team/classifiers/hr/models/v2: another classifier's area (classifiers/hr/); a classifier reads only its own
-    >>> model_uri_problem("s3://other/base/qwen", "desk", "team").split(",")[0]
+    >>> model_uri_problem("s3://team/namespaces/support/classifiers/hr/m", "team", own).split("; ")[0]
+    "s3://team/namespaces/support/classifiers/hr/m: another classifier's area (namespaces/support/classifiers/hr/)"
+    >>> print(model_uri_problem("s3://team/classifiers/desk/models/v2", "team", own))
+    s3://team/classifiers/desk/models/v2: another classifier's area (classifiers/desk/); a classifier reads only its own
+    >>> model_uri_problem("s3://other/base/qwen", "team", own).split(",")[0]
     "s3://other/base/qwen: bucket 'other' is not this classifier's bucket 'team'"
-    >>> model_uri_problem("s3://models/qwen2.5-vl-3b/", "desk", "team", ["s3://models/"]) is None
+    >>> model_uri_problem("s3://models/qwen2.5-vl-3b/", "team", own, ["s3://models/"]) is None
     True
     """
     if not uri.startswith("s3://"):
         return None
-    if any(uri.startswith(a if a.endswith("/") else a + "/") for a in allowed) and ".." not in uri.split("/"):
+    if _allowed(uri, allowed):
         return None
-    ref_bucket, _, key = uri[5:].partition("/")
+    ref_bucket, key = _split(uri)
     if ref_bucket != bucket:
         return (
             f"{uri}: bucket {ref_bucket!r} is not this classifier's bucket {bucket!r}, and no allowed prefix of the "
             "installation holds it (models.uriPrefixes)"
         )
-    parts = key.rstrip("/").split("/")
-    if not key or any(part in ("", ".", "..") for part in parts):
+    if not key or any(part in ("", ".", "..") for part in key.rstrip("/").split("/")):
         return f"{uri}: the key is empty or has an empty, '.' or '..' segment"
-    own = classifier_prefix(classifier) + "/"
-    if key.startswith("classifiers/") and not (key + "/").startswith(own):
-        other = "/".join(parts[:2]) + "/"
-        return f"{uri}: another classifier's area ({other}); a classifier reads only its own"
-    if key.startswith("datasets/"):
-        return f"{uri}: ontask's datasets/ area holds datasets, not models"
-    return None
+    return _area_problem(uri, key, own, "datasets, not models")
 
 
 def data_source_problem(
-    uri: str, classifier: str, bucket: str, allowed: Sequence[str] = (), own_keys: bool = False
+    uri: str, bucket: str, own: str, allowed: Sequence[str] = (), own_keys: bool = False
 ) -> Optional[str]:
-    """Why a TaskClassifier may not bootstrap from the s3:// `uri` (data.source), or None. In the
-    store's own bucket, ontask's areas are other classifiers' (their models, corrections and
-    datasets): a source there must lie outside them or under the classifier's own prefix. Another
-    bucket would be read with the classifier's keys: the installation's, shared by every tenant,
-    unless the classifier names its own (`own_keys`, spec.storage.secretRef, which its author must
-    be allowed to read), so there it must lie under one of the installation's `allowed` prefixes
-    (the chart's dataSources.uriPrefixes).
+    """Why a TaskClassifier may not bootstrap from the s3:// `uri` (data.source), or None
+    (`bucket` and `own` as for :func:`model_uri_problem`). In the store's own bucket, ontask's
+    areas are other classifiers' (their models, corrections and datasets): a source there must lie
+    outside them or under the classifier's own prefix. Another bucket would be read with the
+    classifier's keys: the installation's, shared by every tenant, unless the classifier names its
+    own (`own_keys`, spec.storage.secretRef, which its author must be allowed to read), so there it
+    must lie under one of the installation's `allowed` prefixes (the chart's
+    dataSources.uriPrefixes).
 
-    >>> data_source_problem("s3://team/uploads/desk/", "desk", "team") is None
+    >>> own = "namespaces/support/classifiers/desk"
+    >>> data_source_problem("s3://team/uploads/desk/", "team", own) is None
     True
-    >>> data_source_problem("s3://screens/desk/", "desk", "team", own_keys=True) is None
+    >>> data_source_problem("s3://screens/desk/", "team", own, own_keys=True) is None
     True
-    >>> data_source_problem("s3://screens/desk/", "desk", "team", ["s3://screens/"]) is None
+    >>> data_source_problem("s3://screens/desk/", "team", own, ["s3://screens/"]) is None
     True
-    >>> data_source_problem("s3://screens/desk/", "desk", "team").startswith("s3://screens/desk/: bucket 'screens'")
+    >>> data_source_problem("s3://screens/desk/", "team", own).startswith("s3://screens/desk/: bucket 'screens'")
     True
-    >>> print(data_source_problem("s3://team/classifiers/hr/feedback/", "desk", "team"))
-    s3://team/classifiers/hr/feedback/: another classifier's area (classifiers/hr/); a classifier reads only its own
-    >>> print(data_source_problem("s3://team/datasets/hr/v1/", "desk", "team"))
-    s3://team/datasets/hr/v1/: ontask's datasets/ area holds the classifiers' datasets, not a source
+    >>> data_source_problem("s3://team/namespaces/hr/classifiers/desk/feedback/", "team", own).split("; ")[0]
+    "s3://team/namespaces/hr/classifiers/desk/feedback/: another classifier's area (namespaces/hr/classifiers/desk/)"
+    >>> print(data_source_problem("s3://team/namespaces/support/datasets/hr/v1/", "team", own))
+    s3://team/namespaces/support/datasets/hr/v1/: ontask's datasets/ area holds the classifiers' datasets, not a source
     """
     if not uri.startswith("s3://"):
         return None
-    ref_bucket, _, key = uri[5:].partition("/")
+    ref_bucket, key = _split(uri)
     if any(part in (".", "..") for part in key.split("/")):
         return f"{uri}: the key has a '.' or '..' segment"
     if ref_bucket != bucket:
-        if own_keys or any(uri.startswith(a if a.endswith("/") else a + "/") for a in allowed):
+        if own_keys or _allowed(uri, allowed):
             return None
         return (
             f"{uri}: bucket {ref_bucket!r} is not this classifier's bucket {bucket!r}; the installation's keys, "
             "which every classifier shares, read no other bucket for it: name keys of your own "
             "(storage.secretRef), or have the installation allow the prefix (dataSources.uriPrefixes)"
         )
-    if key.startswith("datasets/"):
-        return f"{uri}: ontask's datasets/ area holds the classifiers' datasets, not a source"
-    return model_uri_problem(uri, classifier, bucket) if key.startswith("classifiers/") else None
+    return _area_problem(uri, key, own, "the classifiers' datasets, not a source")

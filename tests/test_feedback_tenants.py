@@ -43,9 +43,11 @@ def png(img: Image.Image, **info: str) -> bytes:
 
 
 class Intake:
-    def __init__(self, tmp_path, user_key: Optional[bytes] = None, **spec):
+    def __init__(self, tmp_path, user_key: Optional[bytes] = None, namespace: Optional[str] = None, **spec):
         store = LocalStore(tmp_path)
-        self.collector = Collector(CLASSIFIER, FeedbackSpec(**spec), store, "unused:9092", user_key=user_key)
+        self.collector = Collector(
+            CLASSIFIER, FeedbackSpec(**spec), store, "unused:9092", user_key=user_key, namespace=namespace
+        )
         self.dead = DeadLetters()
         self.collector.intake.producer = self.dead
         self.offset = 0
@@ -295,3 +297,23 @@ def test_with_a_user_key_only_signed_userids_count(intake):
         desk.send(lifted(signed(i, "lead@desk"), **changes))
         assert desk.dead.reasons[-1] == "bad-signature", changes
     assert desk.dead.reasons.count("bad-signature") == 6
+
+
+def test_a_correction_naming_another_namespace_is_another_classifiers(intake):
+    """Two namespaces may each have a classifier named desk reading one topic: a correction that
+    names its namespace reaches only that one's collector (one without, both: as in 0.1.0)."""
+    support, sales = intake(namespace="support"), intake(namespace="sales")
+    sent = (correction(1, namespace="support"), correction(2, namespace="sales"), correction(3))
+    for collector, own in ((support, {"c-1", "c-3"}), (sales, {"c-2", "c-3"})):
+        state = collector.send(*sent)
+        assert set(state.buffer.entries) == own and state.counts.other_classifier == 1
+    # The namespace is signed with the classifier's name: a signed correction moved to another
+    # namespace does not verify there.
+    key = b"one-key-for-both"
+    signed = correction(4, namespace="support", user_id="bob", user_key=key)
+    moved = signed.model_copy(update={"namespace": "sales"})
+    sales_signed = intake(namespace="sales", user_key=key, user_key_secret_ref="k")
+    sales_signed.send(moved)
+    assert sales_signed.dead.reasons == ["bad-signature"]
+    with pytest.raises(ValueError, match="namespace"):
+        correction(5, namespace="Not_A_Namespace")

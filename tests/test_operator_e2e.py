@@ -27,6 +27,7 @@ from tests.operator_env import Operator, classifier_events, classifier_status, g
 NS = "ontask-e2e"
 NAME = "focus"
 BUCKET = f"e2e-{uuid.uuid4().hex[:6]}"
+OURS = f"namespaces/{NS}"  # the namespace's folder of the store: every artifact of its classifiers
 TOPIC = f"e2e-corrections-{uuid.uuid4().hex[:6]}"
 
 pytestmark = pytest.mark.slow
@@ -118,7 +119,7 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
     # KServe made the predictor (its address in the status), whose storage initializer fetches v1.
     student = custom.get_namespaced_custom_object(*ISVC[:2], NS, ISVC[2], f"{NAME}-student")
     assert student["status"]["address"]["url"] == f"http://{NAME}-student-predictor.{NS}.svc.cluster.local"
-    assert standin.served_uris(f"{NAME}-student") == {f"s3://{BUCKET}/classifiers/{NAME}/models/v1"}
+    assert standin.served_uris(f"{NAME}-student") == {f"s3://{BUCKET}/{OURS}/classifiers/{NAME}/models/v1"}
 
     # The feedback collector runs in a Deployment of its own, owned by the classifier.
     collector = k8s.AppsV1Api(admin_api).read_namespaced_deployment(f"{NAME}-feedback", NS)
@@ -181,7 +182,7 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
     assert student["metadata"]["annotations"]["ontask.dev/model-version"] == "v2"
     # The Deployment rolled out: v2's pod serves, and v1's was scaled down by the ReplicaSets.
     wait_for(
-        lambda: standin.served_uris(f"{NAME}-student") == {f"s3://{BUCKET}/classifiers/{NAME}/models/v2"},
+        lambda: standin.served_uris(f"{NAME}-student") == {f"s3://{BUCKET}/{OURS}/classifiers/{NAME}/models/v2"},
         60,
         "v1's pod gone",
         diagnose,
@@ -194,9 +195,9 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
     assert f'ontask_classifier_phase{{name="{NAME}",namespace="{NS}",phase="Serving"}} 1.0' in scraped
     assert f'ontask_classifier_cycle{{name="{NAME}",namespace="{NS}"}} 1.0' in scraped
     assert f'ontask_classifier_corrections{{kind="received",name="{NAME}",namespace="{NS}"}} 20.0' in scraped
-    assert store.exists(f"classifiers/{NAME}/evaluations/v2.json")
+    assert store.exists(f"{OURS}/classifiers/{NAME}/evaluations/v2.json")
     # The operator's word that cycle 1 is decided, which lets the collector write cycle 2's data.
-    assert store.exists(f"classifiers/{NAME}/feedback/cycles/cycle-1.decided.json")
+    assert store.exists(f"{OURS}/classifiers/{NAME}/feedback/cycles/cycle-1.decided.json")
 
     # Update: new replica bounds reach the student InferenceService; observedGeneration follows.
     generation = custom.get_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, NAME)["metadata"]["generation"]
@@ -212,7 +213,7 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
     # Delete: the children go with the classifier (the real garbage collector, by ownerReferences),
     # and with retainArtifacts false so do its artifacts in S3; the tiny base models it was
     # given (not its own) stay.
-    assert store.exists(f"classifiers/{NAME}/models/v2/model.safetensors")
+    assert store.exists(f"{OURS}/classifiers/{NAME}/models/v2/model.safetensors")
     custom.delete_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, NAME)
     wait_for(
         lambda: (
@@ -225,12 +226,12 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
         diagnose,
     )
     wait_for(
-        lambda: not list(store.list(f"classifiers/{NAME}")) and not list(store.list(f"datasets/{NAME}")),
+        lambda: not list(store.list(f"{OURS}/classifiers/{NAME}")) and not list(store.list(f"{OURS}/datasets/{NAME}")),
         60,
         "artifacts deleted",
         diagnose,
     )
-    assert not list(store.list(f"datasets/{NAME}-feedback")) and store.exists("base/student/config.json")
+    assert not list(store.list(f"{OURS}/datasets/{NAME}-feedback")) and store.exists("base/student/config.json")
 
 
 def _get(custom, kind, name):

@@ -148,22 +148,87 @@ def test_fixing_the_spec_moves_it_out_of_failed(operator, admin_api):
     assert (ready["status"], ready["observedGeneration"]) == ("False", 2)
 
 
-def test_a_prefix_another_namespace_owns_is_never_written_and_the_status_says_whose(operator, admin_api, s3_config):
-    """A classifier named like one in another namespace that shares the bucket: refused before
-    any job writes into the other's models, datasets or feedback."""
+def _owner(store, prefix: str, namespace: str, name: str, uid: str = "0000") -> dict:
+    import json
+
+    owner = {"namespace": namespace, "name": name, "uid": uid}
+    store.put_bytes(f"{prefix}/owner.json", json.dumps(owner).encode(), "application/json")
+    return owner
+
+
+def _runnable_spec() -> dict:
+    spec = {"data": {"source": f"s3://{BUCKET}/p"}, "judge": {"enabled": False}}
+    spec["training"] = {"rewardWeights": {"binary": 0.7, "judge": 0.0, "verifier": 0.3}}
+    return spec
+
+
+def _data_job_store(admin_api, name: str) -> str:
+    """The store the classifier's data job writes its dataset to (its --out)."""
+    job = wait_for(lambda: _job(admin_api, f"{name}-data"), what=f"{name}-data")
+    args = job.spec.template.spec.containers[0].args
+    return args[args.index("--out") + 1]
+
+
+def _job(admin_api, name):
+    try:
+        return k8s.BatchV1Api(admin_api).read_namespaced_job(name, NS)
+    except k8s.ApiException:
+        return None
+
+
+def test_the_same_name_in_two_namespaces_has_a_folder_each(operator, admin_api, s3_config):
+    """A classifier named like one in another namespace that shares the bucket runs in its
+    namespace's folder of the store and never touches the other's models, datasets or feedback."""
     import json
 
     from ontask.store import S3Store
 
     store = S3Store(s3_config, BUCKET)
-    owner = {"namespace": "team-b", "name": "desk", "uid": "0000"}
-    store.put_bytes("classifiers/desk/owner.json", json.dumps(owner).encode(), "application/json")
-    spec = {"data": {"source": f"s3://{BUCKET}/p"}, "judge": {"enabled": False}}
-    spec["training"] = {"rewardWeights": {"binary": 0.7, "judge": 0.0, "verifier": 0.3}}
-    k8s.CustomObjectsApi(admin_api).create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, _tc("desk", spec))
-    status = wait_for(lambda: _status(admin_api, "desk").get("phase") == "Failed" and _status(admin_api, "desk"))
+    theirs = _owner(store, "classifiers/desk", "team-b", "desk")  # team-b's, from before namespaces
+    k8s.CustomObjectsApi(admin_api).create_namespaced_custom_object(
+        GROUP, VERSION, NS, PLURAL, _tc("desk", _runnable_spec())
+    )
+    assert _data_job_store(admin_api, "desk") == f"s3://{BUCKET}/namespaces/{NS}"
+    mine = json.loads(store.get_bytes(f"namespaces/{NS}/classifiers/desk/owner.json"))
+    assert (mine["namespace"], mine["name"]) == (NS, "desk")
+    assert json.loads(store.get_bytes("classifiers/desk/owner.json")) == theirs
+    assert _status(admin_api, "desk").get("phase") != "Failed"
+
+
+def test_a_classifier_from_before_namespaces_keeps_its_artifacts_where_they_are(operator, admin_api, s3_config):
+    """An upgrade from the top-level layout (0.1.0): the classifier that claimed classifiers/<name>
+    at the top of the store, re-created under its namespace and name (a new uid), adopts it there,
+    where its models and datasets are."""
+    import json
+
+    from ontask.store import S3Store
+
+    store = S3Store(s3_config, BUCKET)
+    _owner(store, "classifiers/kept", NS, "kept", uid="from-0.1.0")
+    store.put_bytes("classifiers/kept/models/v1/config.json", b"{}", "application/json")
+    k8s.CustomObjectsApi(admin_api).create_namespaced_custom_object(
+        GROUP, VERSION, NS, PLURAL, _tc("kept", _runnable_spec())
+    )
+    assert _data_job_store(admin_api, "kept") == f"s3://{BUCKET}"
+    adopted = wait_for(lambda: json.loads(store.get_bytes("classifiers/kept/owner.json"))["uid"] != "from-0.1.0")
+    assert adopted and not list(store.list(f"namespaces/{NS}/classifiers/kept"))
+    assert store.exists("classifiers/kept/models/v1/config.json")
+
+
+def test_a_prefix_another_classifier_owns_is_never_written_and_the_status_says_whose(operator, admin_api, s3_config):
+    """A folder that another classifier's claim holds (a store two installations share, or one
+    copied by hand): refused before any job writes into the other's models, datasets or feedback."""
+    import json
+
+    from ontask.store import S3Store
+
+    store = S3Store(s3_config, BUCKET)
+    owner = _owner(store, f"namespaces/{NS}/classifiers/taken", "team-b", "taken")
+    k8s.CustomObjectsApi(admin_api).create_namespaced_custom_object(
+        GROUP, VERSION, NS, PLURAL, _tc("taken", _runnable_spec())
+    )
+    status = wait_for(lambda: _status(admin_api, "taken").get("phase") == "Failed" and _status(admin_api, "taken"))
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
-    assert ready["reason"] == "PrefixTaken" and "team-b/desk" in ready["message"]
-    with pytest.raises(k8s.ApiException):
-        k8s.BatchV1Api(admin_api).read_namespaced_job("desk-data", NS)
-    assert json.loads(store.get_bytes("classifiers/desk/owner.json")) == owner
+    assert ready["reason"] == "PrefixTaken" and "team-b/taken" in ready["message"]
+    assert _job(admin_api, "taken-data") is None
+    assert json.loads(store.get_bytes(f"namespaces/{NS}/classifiers/taken/owner.json")) == owner

@@ -276,7 +276,7 @@ def test_installation_settings_come_from_the_charts_environment_typed():
         "registry.local/ontask:1",
         "Serverless",
         None,
-        "s3://ontask",
+        "s3://ontask/namespaces/ns",  # the namespace's folder of the store (ontask.store_paths)
     )
     # Only the S3 endpoint reaches the children: behaviour is set in the spec, not smuggled by env.
     assert ctx.env == {"S3_ENDPOINT": "http://s3.local:9000"}
@@ -432,9 +432,16 @@ def test_a_classifier_whose_name_cannot_name_its_children_fails_with_the_reason(
     from ontask.operator.handlers import _validate
     from ontask.operator.settings import OperatorSettings
 
-    status, problems = _validate(SPEC.model_dump(by_alias=True), {}, 1, "team.a", OperatorSettings())
+    status, problems = _validate(
+        SPEC.model_dump(by_alias=True), {}, 1, {"namespace": "default", "name": "team.a"}, OperatorSettings()
+    )
     assert status["phase"] == "Failed" and "DNS-1035" in problems[0]
-    assert _validate(SPEC.model_dump(by_alias=True), {}, 1, "team-a", OperatorSettings())[1] == []
+    assert (
+        _validate(
+            SPEC.model_dump(by_alias=True), {}, 1, {"namespace": "default", "name": "team-a"}, OperatorSettings()
+        )[1]
+        == []
+    )
 
 
 def test_customer_screenshots_wait_for_the_judge_service_which_labels_them():

@@ -62,23 +62,34 @@ def test_a_shared_judge_by_its_name_is_accepted(kube, crd_installed, tmp_path):
     assert out.returncode == 0, out.stderr
 
 
+OWN = "s3://team-a/namespaces/support/classifiers/desk"
+
+
 def test_model_uris_stay_in_the_classifiers_bucket_and_prefix():
     def problems(student: str, judge: str = "Qwen/Qwen2.5-VL-72B-Instruct", allowed=()) -> list[str]:
         parsed = TaskClassifierSpec.model_validate(spec(student={"model": student}, judge={"model": judge}))
         settings = OperatorSettings(store="s3://team-a", model_uri_prefixes=list(allowed))
-        return model_uri_problems(parsed, "desk", settings)
+        return model_uri_problems(parsed, "support", "desk", settings)
 
     assert problems("Qwen/Qwen2.5-VL-3B-Instruct") == []
     assert problems("s3://team-a/base/qwen-3b/") == []  # a base checkpoint in its own bucket
-    assert problems("s3://team-a/classifiers/desk/models/v3") == []  # its own trained model
+    assert problems(f"{OWN}/models/v3") == []  # its own trained model
     assert problems("pvc://weights/qwen") == []  # a claim in its own namespace: not this check's
-    [p] = problems("s3://team-a/classifiers/hr/models/v3")
-    assert p.startswith("spec.student.model: s3://team-a/classifiers/hr/models/v3: another classifier's area")
-    [p] = problems("s3://team-a/classifiers/desk-feedback/models/v1")  # a look-alike name is another's
-    assert "another classifier's area (classifiers/desk-feedback/)" in p
-    [p] = problems("s3://team-a/datasets/hr/v1")
+    [p] = problems("s3://team-a/namespaces/support/classifiers/hr/models/v3")
+    assert p.startswith(
+        "spec.student.model: s3://team-a/namespaces/support/classifiers/hr/models/v3: another classifier's area"
+    )
+    [p] = problems("s3://team-a/namespaces/hr/classifiers/desk/models/v3")  # the same name in another namespace
+    assert "another classifier's area (namespaces/hr/classifiers/desk/)" in p
+    [p] = problems(f"{OWN}-feedback/models/v1")  # a look-alike name is another's
+    assert "another classifier's area (namespaces/support/classifiers/desk-feedback/)" in p
+    [p] = problems("s3://team-a/classifiers/desk/models/v1")  # a classifier of the top-level layout (0.1.0)
+    assert "another classifier's area (classifiers/desk/)" in p
+    [p] = problems("s3://team-a/namespaces/support/datasets/hr/v1")
     assert "datasets/ area holds datasets" in p
-    [p] = problems("s3://team-a/base/../classifiers/hr/models/v3")
+    [p] = problems("s3://team-a/namespaces/hr/cache/x")
+    assert "ontask's namespaces/hr/ holds a namespace's classifiers and datasets" in p
+    [p] = problems("s3://team-a/base/../namespaces/support/classifiers/hr/models/v3")
     assert "'..' segment" in p
     [p] = problems("Qwen/Qwen2.5-VL-3B-Instruct", judge="s3://team-b/base/judge")
     assert p.startswith("spec.judge.model: s3://team-b/base/judge: bucket 'team-b' is not this classifier's bucket")
@@ -91,7 +102,8 @@ def test_model_uris_stay_in_the_classifiers_bucket_and_prefix():
     # with keys of the classifier's own or under a prefix the installation allows.
     def source(uri: str, allowed=(), **storage) -> list[str]:
         parsed = TaskClassifierSpec.model_validate({"data": {"source": uri}, "storage": storage})
-        return model_uri_problems(parsed, "desk", OperatorSettings(store="s3://team-a", source_uri_prefixes=allowed))
+        settings = OperatorSettings(store="s3://team-a", source_uri_prefixes=allowed)
+        return model_uri_problems(parsed, "support", "desk", settings)
 
     assert source("s3://team-a/uploads/desk/") == []
     [p] = source("s3://team-b/screens/")  # another tenant's bucket, with the keys every classifier shares
@@ -100,23 +112,35 @@ def test_model_uris_stay_in_the_classifiers_bucket_and_prefix():
     assert source("s3://team-b/screens/", secretRef="team-a-keys") == []  # the author's own keys
     assert source("s3://screens/support-desk/", allowed=["s3://screens/"]) == []
     assert source("s3://screens-private/x/", allowed=["s3://screens/"]) != []
-    assert source("s3://team-a/classifiers/desk/feedback/screenshots/") == []
-    [p] = source("s3://team-a/classifiers/hr/feedback/screenshots/")
-    assert p.startswith("spec.data.source: s3://team-a/classifiers/hr/feedback/screenshots/: another classifier's area")
-    [p] = source("s3://team-a/datasets/hr-feedback/v3/")
+    assert source(f"{OWN}/feedback/screenshots/") == []
+    [p] = source("s3://team-a/namespaces/hr/classifiers/desk/feedback/screenshots/")
+    assert p.startswith("spec.data.source: s3://team-a/namespaces/hr/classifiers/desk/feedback/screenshots/: another")
+    [p] = source("s3://team-a/namespaces/support/datasets/hr-feedback/v3/")
     assert "datasets/ area" in p
+
+
+def test_a_classifier_of_the_top_level_layout_keeps_its_own_models():
+    """A classifier that claimed classifiers/<name> before namespaces were in the layout keeps its
+    store at the top: its own trained models there are its own."""
+    parsed = TaskClassifierSpec.model_validate(spec(student={"model": "s3://team-a/classifiers/desk/models/v3"}))
+    settings = OperatorSettings(store="s3://team-a")
+    assert model_uri_problems(parsed, "support", "desk", settings, store_uri="s3://team-a") == []
+    [p] = model_uri_problems(parsed, "support", "desk", settings)
+    assert "another classifier's area (classifiers/desk/)" in p
 
 
 def test_a_classifier_naming_another_tenants_model_is_refused_with_the_reason():
     env = {"ONTASK_STORE": "s3://team-a"}
-    body = spec(student={"model": "s3://team-a/classifiers/victim/models/v7"})
-    status, problems = _validate(body, {}, 1, "thief", OperatorSettings.from_env(env))
+    body = spec(student={"model": "s3://team-a/namespaces/support/classifiers/victim/models/v7"})
+    meta = {"namespace": "support", "name": "thief"}
+    status, problems = _validate(body, {}, 1, meta, OperatorSettings.from_env(env))
     assert status["phase"] == "Failed"
     [ready] = [c for c in status["conditions"] if c["type"] == "Ready"]
-    assert ready["reason"] == "InvalidSpec" and "classifiers/victim/" in ready["message"]
-    allowing = OperatorSettings.from_env({**env, "ONTASK_MODEL_URI_PREFIXES": "s3://team-a/classifiers/victim/models/"})
-    assert _validate(body, {}, 1, "thief", allowing)[1] == []  # the installation allowed it
-    assert allowing.model_uri_prefixes == ["s3://team-a/classifiers/victim/models/"]
+    assert ready["reason"] == "InvalidSpec" and "namespaces/support/classifiers/victim/" in ready["message"]
+    victim = "s3://team-a/namespaces/support/classifiers/victim/models/"
+    allowing = OperatorSettings.from_env({**env, "ONTASK_MODEL_URI_PREFIXES": victim})
+    assert _validate(body, {}, 1, meta, allowing)[1] == []  # the installation allowed it
+    assert allowing.model_uri_prefixes == [victim]
 
 
 def _template(*values: str) -> list[dict]:
@@ -177,9 +201,9 @@ def test_a_classifier_named_after_another_s_cycle_datasets_is_refused(kube, crd_
     out = run_cli("kubectl", "apply", "--validate=strict", "-f", str(manifest), kubeconfig=kube.admin_kubeconfig)
     assert out.returncode != 0, out.stdout
     assert "may not end in '-feedback'" in out.stderr
-    status, problems = _validate(spec(), {}, 1, "desk-feedback", OperatorSettings())
+    status, problems = _validate(spec(), {}, 1, {"namespace": "default", "name": "desk-feedback"}, OperatorSettings())
     assert status["phase"] == "Failed" and any("-feedback" in p for p in problems)
-    assert _validate(spec(), {}, 1, "desk-feedback-2", OperatorSettings())[1] == []
+    assert _validate(spec(), {}, 1, {"namespace": "default", "name": "desk-feedback-2"}, OperatorSettings())[1] == []
 
 
 def writer_rbac(namespace: str, user: str, binding: str) -> str:

@@ -233,4 +233,4 @@ def test_a_classifier_trains_through_a_trainjob_under_trainer_v2_and_serves_it(c
     )
     done = trainjob()
     assert any(c["type"] == "Complete" and c["status"] == "True" for c in done["status"]["conditions"]), done
-    assert list(store.list(f"classifiers/{NAME}/models/v1/")), "the TrainJob wrote no model"
+    assert list(store.list(f"namespaces/{E2E_NS}/classifiers/{NAME}/models/v1/")), "the TrainJob wrote no model"

@@ -63,7 +63,8 @@ def _cmd_correct(args: argparse.Namespace) -> int:
     from ontask.feedback.producer import send
     from ontask.feedback.settings import LOCAL_BOOTSTRAP, KafkaSettings
 
-    correction = correction_of_last(args.classifier, args.label, AgentSettings.from_env().state_dir(), note=args.note)
+    folder = AgentSettings.from_env().state_dir()
+    correction = correction_of_last(args.classifier, args.label, folder, note=args.note, namespace=args.namespace)
     kafka = KafkaSettings.from_env()
     send(
         correction,
@@ -74,7 +75,7 @@ def _cmd_correct(args: argparse.Namespace) -> int:
     )
     print(
         f"sent correction {correction.id}: {correction.predicted_label} -> {correction.corrected_label} "
-        f"for {correction.classifier} to {args.topic}"
+        f"for {correction.addressee} to {args.topic}"
     )
     return 0
 
@@ -137,6 +138,9 @@ def add_arguments(agent: argparse.ArgumentParser) -> None:
     correct = sub.add_parser("correct", help="correct the last answer: sends it to Kafka in the published schema")
     correct.add_argument("label", choices=list(LABELS), help="the right label")
     correct.add_argument("--classifier", required=True, help="the TaskClassifier the correction is for")
+    correct.add_argument(
+        "--namespace", help="its namespace: needed where classifiers of its name in other namespaces share the topic"
+    )
     correct.add_argument("--bootstrap", help="Kafka brokers (default: ONTASK_KAFKA_BOOTSTRAP, or 127.0.0.1:9092)")
     correct.add_argument("--topic", default=DEFAULT_TOPIC)
     correct.add_argument(

@@ -154,8 +154,11 @@ def _write_private(path: Path, data: bytes) -> None:
         raise
 
 
-def correction_of_last(classifier: str, label: str, folder: Path, note: Optional[str] = None):
-    """The correction of the last answer remembered in `folder`, ready for `ontask.feedback.send`."""
+def correction_of_last(
+    classifier: str, label: str, folder: Path, note: Optional[str] = None, namespace: Optional[str] = None
+):
+    """The correction of the last answer remembered in `folder`, ready for `ontask.feedback.send`
+    (addressed to the classifier in `namespace` when given)."""
     from ontask.feedback.producer import make_correction
 
     try:
@@ -176,4 +179,5 @@ def correction_of_last(classifier: str, label: str, folder: Path, note: Optional
         timestamp=last["at"],
         id=f"agent-{uuid.uuid4().hex}",
         note=note,
+        namespace=namespace,
     )

@@ -8,7 +8,7 @@ from typing import Literal, Optional
 from pydantic import Field, model_validator
 
 from ontask.api.windows import WindowInfo
-from ontask.api.wire import Model, ObjectName
+from ontask.api.wire import Model, NamespaceName, ObjectName
 from ontask.labels import Label
 
 MAX_INLINE_IMAGE_BYTES = 4 * 1024 * 1024
@@ -27,6 +27,12 @@ class Correction(Model):
         description="Chosen by the client; the same id twice is one correction (idempotency).",
     )
     classifier: ObjectName = Field(..., description="Name of the TaskClassifier the correction is for.")
+    namespace: Optional[NamespaceName] = Field(
+        None,
+        description="Namespace of that TaskClassifier. Without it, the correction is for every classifier of "
+        "that name that reads the topic: give it where classifiers of one name in several namespaces share a "
+        "topic (ontask's own producers always do).",
+    )
     screenshot_uri: Optional[str] = Field(
         None,
         pattern=r"^s3://[^/]+/.+",
@@ -52,7 +58,8 @@ class Correction(Model):
     user_signature: Optional[str] = Field(
         None,
         pattern=r"^[0-9a-f]{64}$",
-        description="Hex HMAC-SHA256 of `classifier`, `id`, `userId` and `source`, one a line, with the "
+        description="Hex HMAC-SHA256 of `classifier` (`namespace/classifier` when namespace is given), `id`, "
+        "`userId` and `source`, one a line, with the "
         "classifier's user key (spec.feedback.userKeySecretRef): the app's backend vouches for the user. "
         "Required with a userId when that key is set.",
     )
@@ -63,6 +70,18 @@ class Correction(Model):
     )
     session_id: Optional[str] = Field(None, max_length=256, description="Capture session, for temporal context.")
     note: Optional[str] = Field(None, max_length=2000, description="Free text from the corrector.")
+
+    @property
+    def addressee(self) -> str:
+        """Whom the correction is for: `namespace/classifier`, or the classifier's name alone."""
+        return f"{self.namespace}/{self.classifier}" if self.namespace else self.classifier
+
+    def is_for(self, namespace: Optional[str], classifier: str) -> bool:
+        """Whether a classifier (its namespace, when known) takes this correction: the same name,
+        and the same namespace when both say one."""
+        return self.classifier == classifier and (
+            self.namespace is None or namespace is None or self.namespace == namespace
+        )
 
     @model_validator(mode="after")
     def _one_screenshot(self) -> "Correction":

@@ -134,7 +134,13 @@ class StorageSpec(Model):
         pattern=r"^https?://",
         description="S3 endpoint URL; defaults to the operator's configured store.",
     )
-    bucket: str = Field("ontask", min_length=3, max_length=63, description="Bucket for datasets, models and buffers.")
+    bucket: str = Field(
+        "ontask",
+        min_length=3,
+        max_length=63,
+        description="Bucket for datasets, models and buffers (a classifier's lie in its "
+        "namespace's folder of it, namespaces/<namespace>/).",
+    )
     secret_ref: Optional[ObjectName] = Field(
         None,
         description="Secret in the classifier's namespace in KServe's S3 format (keys AWS_ACCESS_KEY_ID and "

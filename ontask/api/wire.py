@@ -11,6 +11,8 @@ from pydantic.alias_generators import to_camel
 
 # The name of a Kubernetes object (a Secret, a ServiceAccount, a TaskClassifier): a DNS subdomain.
 ObjectName = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
+# A namespace's name: a DNS-1123 label.
+NamespaceName = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
 
 
 class Model(BaseModel):

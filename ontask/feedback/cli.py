@@ -12,7 +12,14 @@ from typing import Optional
 
 from pydantic import ValidationError
 
-from ontask.api import Correction, FeedbackSpec, load_spec_file, validation_problems
+from ontask.api import (
+    Correction,
+    FeedbackSpec,
+    load_spec_file,
+    read_spec_document,
+    spec_of_document,
+    validation_problems,
+)
 from ontask.api.feedback import DEFAULT_TOPIC
 from ontask.cli_inputs import BadInput, existing_file, positive_seconds, store_uri
 from ontask.feedback.collector import Collector
@@ -39,6 +46,7 @@ SEND_FLAGS = {
     "id": "--id",
     "note": "--note",
     "user_id": "--user-id",
+    "namespace": "--namespace",
 }
 
 
@@ -47,6 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fb = parser.add_subparsers(dest="feedback_command", required=True)
     fsend = fb.add_parser("send", help="send one correction")
     fsend.add_argument("--classifier", required=True)
+    fsend.add_argument(
+        "--namespace",
+        help="the classifier's namespace (default: --config's metadata.namespace): needed where classifiers of "
+        "one name in several namespaces share the topic",
+    )
     fsend.add_argument("--task", required=True)
     fsend.add_argument("--label", required=True, choices=list(LABELS), help="the corrected label")
     shot = fsend.add_mutually_exclusive_group(required=True)
@@ -86,6 +99,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "prioritised buffer in the store (and cycle datasets)",
     )
     fcollect.add_argument("--classifier", required=True)
+    fcollect.add_argument(
+        "--namespace", help="the classifier's namespace: corrections that name another are not its own"
+    )
     fcollect.add_argument("--store", type=store_uri, required=True, help="s3://bucket/prefix or a folder")
     fcollect.add_argument("--bootstrap", help=BOOTSTRAP_HELP)
     fcollect.add_argument("--topic", default=DEFAULT_TOPIC)
@@ -136,6 +152,9 @@ def _cmd_send(args: argparse.Namespace) -> int:
         raise BadInput("--user-key-file signs the --user-id: give --user-id too")
     windows = args.windows
     image = Path(args.image).read_bytes() if args.image else None
+    doc = read_spec_document(args.config) if args.config else {}
+    meta = doc.get("metadata")
+    namespace = args.namespace or (meta.get("namespace") if isinstance(meta, dict) else None)
     try:
         correction = make_correction(
             args.classifier,
@@ -149,6 +168,7 @@ def _cmd_send(args: argparse.Namespace) -> int:
             windows=windows,
             predicted_label=args.predicted,
             note=args.note,
+            namespace=namespace,
             user_key=_user_key(args.user_key_file),
         )
     except ValidationError as e:
@@ -157,7 +177,7 @@ def _cmd_send(args: argparse.Namespace) -> int:
     if args.topic:
         topic = args.topic
     elif args.config:
-        topic = load_spec_file(args.config).feedback.topic_for(correction.source)
+        topic = spec_of_document(doc, args.config).feedback.topic_for(correction.source)
     else:
         topic = DEFAULT_TOPIC
     kafka = KafkaSettings.from_env()
@@ -168,7 +188,7 @@ def _cmd_send(args: argparse.Namespace) -> int:
         security=kafka.security,
         timeout=args.timeout,
     )
-    print(f"sent correction {correction.id} for {correction.classifier} to {topic}")
+    print(f"sent correction {correction.id} for {correction.addressee} to {topic}")
     return 0
 
 
@@ -197,6 +217,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         group_id=args.group_id,
         security=kafka.security,
         user_key=user_key_from_env(spec.user_key_secret_ref, os.environ),
+        namespace=args.namespace,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

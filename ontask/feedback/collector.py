@@ -71,7 +71,10 @@ class Collector:
         security: Optional[KafkaSecurity] = None,
         verifier_config: Optional[VerifierConfig] = None,
         user_key: Optional[bytes] = None,
+        namespace: Optional[str] = None,
     ):
+        """`namespace` is the classifier's (the operator's collector knows it): a correction that
+        names another namespace is not its own, even under its name."""
         self.classifier, self.spec, self.store, self.bootstrap = classifier, spec, store, bootstrap
         if spec.user_key_secret_ref is not None and not user_key:
             raise MissingUserKey(f"feedback.userKeySecretRef {spec.user_key_secret_ref!r} is set, yet no user key came")
@@ -88,6 +91,7 @@ class Collector:
             rules,
             self._read_reference,
             user_key,
+            namespace,
         )
         self._state_version: Optional[str] = None  # of state.json as last read or written
         self.state = self._load_state()

@@ -106,10 +106,12 @@ class Intake:
         verifier_config: VerifierConfig,
         read_reference: Callable[[str], bytes],
         user_key: Optional[bytes] = None,
+        namespace: Optional[str] = None,
     ):
         """`read_reference` reads an s3:// screenshot reference (ontask.store.read_reference);
-        with `user_key`, a userId counts only when signed with it (ontask.feedback.signatures)."""
-        self.user_key = user_key
+        with `user_key`, a userId counts only when signed with it (ontask.feedback.signatures);
+        with `namespace`, a correction naming another namespace is another classifier's."""
+        self.user_key, self.namespace = user_key, namespace
         self.classifier, self.spec, self.bucket, self.limits = classifier, spec, bucket, limits
         self.reference_limits = ImageLimits(DEFAULT_MAX_BYTES, limits.max_pixels)
         self.read_reference = read_reference
@@ -127,7 +129,7 @@ class Intake:
             c, image = parse_correction_and_image(
                 record.value if record.value is not None else b"", self.limits.max_bytes
             )
-            if c.classifier != self.classifier:
+            if not c.is_for(self.namespace, self.classifier):
                 state.counts.other_classifier += 1
                 return None
             if self.user_key is not None:

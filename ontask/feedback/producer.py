@@ -53,7 +53,7 @@ def make_correction(
         raise ValueError("a user key signs a userId: give the correction's userId")
     c = correction
     shot = sha256(image) if image is not None else str(c.screenshot_uri)
-    text = signed_text(c.classifier, c.id, c.user_id, c.source, c.corrected_label, c.timestamp, shot, c.task)
+    text = signed_text(c.addressee, c.id, c.user_id, c.source, c.corrected_label, c.timestamp, shot, c.task)
     return c.model_copy(update={"user_signature": user_signature(user_key, text)})
 
 

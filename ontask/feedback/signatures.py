@@ -54,7 +54,7 @@ def signature_problem(key: bytes, correction: Correction, screenshot: str) -> Op
     if c.user_signature is None:
         return f"userId {c.user_id!r} comes without a userSignature (feedback.userKeySecretRef is set)"
     try:
-        text = signed_text(c.classifier, c.id, c.user_id, c.source, c.corrected_label, c.timestamp, screenshot, c.task)
+        text = signed_text(c.addressee, c.id, c.user_id, c.source, c.corrected_label, c.timestamp, screenshot, c.task)
     except ValueError as e:
         return str(e)
     if not hmac.compare_digest(user_signature(key, text), c.user_signature):

@@ -37,33 +37,42 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     KafkaSecurity.from_env()
 
 
-def model_uri_problems(spec: TaskClassifierSpec, name: str, settings: OperatorSettings) -> list[str]:
+def model_uri_problems(
+    spec: TaskClassifierSpec, namespace: str, name: str, settings: OperatorSettings, store_uri: Optional[str] = None
+) -> list[str]:
     """The model URIs and the data source this classifier's author may not have the operator read
     (another tenant's models, corrections or datasets): see store_paths.model_uri_problem and
-    data_source_problem. The installation may allow more
-    prefixes (settings.model_uri_prefixes, settings.source_uri_prefixes)."""
-    from ontask.store_paths import data_source_problem, model_uri_problem
+    data_source_problem. `store_uri` is the classifier's store (:func:`_classifier_store`; its
+    namespace's folder when not given). The installation may allow more prefixes
+    (settings.model_uri_prefixes, settings.source_uri_prefixes)."""
+    from ontask.store_paths import classifier_prefix, data_source_problem, model_uri_problem, namespace_store
 
     # The classifier's bucket is the store its children write: the installation's, else its own.
-    store = settings.store_for(spec.storage.bucket)
-    if not store.startswith("s3://"):
+    top = settings.store_for(spec.storage.bucket)
+    if not top.startswith("s3://"):
         return []  # a local folder (the embedded mode): one user, nothing to confine
-    bucket = store[5:].split("/", 1)[0]
+    bucket = top[5:].split("/", 1)[0]
+    folder = (store_uri or namespace_store(top, namespace))[len(top) :].strip("/")
+    own = "/".join(p for p in (folder, classifier_prefix(name or "")) if p)
     out = []
     for field, uri in (("student.model", spec.student.model), ("judge.model", spec.judge.model)):
         if field == "judge.model" and (not spec.judge.enabled or spec.judge.ref):
             continue  # no judge of its own is deployed from it
-        problem = model_uri_problem(uri, name or "", bucket, settings.model_uri_prefixes)
-        if problem:
+        if problem := model_uri_problem(uri, bucket, own, settings.model_uri_prefixes):
             out.append(f"spec.{field}: {problem}")
     own_keys = spec.storage.secret_ref is not None
-    if problem := data_source_problem(spec.data.source, name or "", bucket, settings.source_uri_prefixes, own_keys):
+    if problem := data_source_problem(spec.data.source, bucket, own, settings.source_uri_prefixes, own_keys):
         out.append(f"spec.data.source: {problem}")
     return out
 
 
 def _validate(
-    spec: dict[str, Any], status: dict[str, Any], generation: int, name: str, settings: OperatorSettings
+    spec: dict[str, Any],
+    status: dict[str, Any],
+    generation: int,
+    meta: dict[str, Any],
+    settings: OperatorSettings,
+    store_uri: Optional[str] = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """The status to write for this spec, and the problems found (empty when it is runnable)."""
     from ontask.operator.names import name_problems
@@ -71,8 +80,9 @@ def _validate(
     current = TaskClassifierStatus.model_validate(status or {})
     try:
         parsed = TaskClassifierSpec.model_validate(spec)
+        name = meta.get("name") or ""
         problems = (name_problems(name) if name else []) + parsed.consistency_problems()
-        problems += model_uri_problems(parsed, name, settings)
+        problems += model_uri_problems(parsed, meta.get("namespace") or "", name, settings, store_uri)
     except ValidationError as e:
         problems = [f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()]
     if problems:
@@ -114,16 +124,22 @@ def _reconcile_once(
     generation = int(meta.get("generation") or 0)
     events: list[tuple[str, str, str]] = []
     base = status
+    try:
+        store_uri = _classifier_store(spec, meta, settings)
+    except Exception as e:  # noqa: BLE001 - any failure to reach the store (DNS, TLS, keys) is said the same way
+        log.exception("classifier %s/%s: the store cannot be read", meta.get("namespace"), meta.get("name"))
+        top = settings.store_for(TaskClassifierSpec.model_validate(spec).storage.bucket)
+        return _store_unreachable(TaskClassifierStatus.model_validate(status), status, top, e)
     if revalidate or status.get("observedGeneration") != generation:
-        base, problems = _validate(spec, status, generation, meta.get("name") or "", settings)
+        base, problems = _validate(spec, status, generation, meta, settings, store_uri)
         if problems:
             log.warning("classifier %s/%s is not runnable: %s", meta.get("namespace"), meta.get("name"), problems)
             return (base if base != status else None), [("Warning", "InvalidSpec", "; ".join(problems))], None
         events.append(("Normal", "Accepted", "spec accepted"))
-    elif status.get("phase") == "Failed" and _validate(spec, status, generation, meta.get("name") or "", settings)[1]:
+    elif status.get("phase") == "Failed" and _validate(spec, status, generation, meta, settings, store_uri)[1]:
         return None, [], None
     parsed = TaskClassifierSpec.model_validate(spec)
-    children = KubeChildren(context_for(meta, parsed, settings), indexes)
+    children = KubeChildren(context_for(meta, parsed, settings, store_uri), indexes)
     current = TaskClassifierStatus.model_validate(base)
     observed = children.observe(current)
     decided = plan(parsed, current, observed)
@@ -198,6 +214,25 @@ FEEDBACK_RECHECK_SECONDS = 10.0
 
 # (store, prefix, uid) this process has claimed (ontask.operator.ownership): asked once, not per pass.
 _CLAIMED: set[tuple[str, str, str]] = set()
+# (installation's store, namespace, name, uid) -> the classifier's store: read once, not per pass.
+_STORES: dict[tuple[str, str, str, str], str] = {}
+
+
+def _classifier_store(spec: dict[str, Any], meta: dict[str, Any], settings: OperatorSettings) -> Optional[str]:
+    """The store URI the classifier's children use (ontask.operator.ownership.classifier_store),
+    or None for a spec that does not parse (it runs nothing). Raises when the store cannot be read."""
+    from ontask.operator.ownership import classifier_store
+
+    try:
+        top = settings.store_for(TaskClassifierSpec.model_validate(spec).storage.bucket)
+    except ValidationError:
+        return None
+    key = (top, meta.get("namespace") or "", meta.get("name") or "", meta.get("uid") or "")
+    if key not in _STORES:
+        from ontask.operator.children import _open_store
+
+        _STORES[key] = classifier_store(_open_store(top), top, *key[1:3])
+    return _STORES[key]
 
 
 def _claim(children) -> Optional[str]:
@@ -369,8 +404,11 @@ def released(spec: kopf.Spec, meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> Non
         parsed = TaskClassifierSpec.model_validate(dict(spec))
     except ValidationError:
         return  # never ran: nothing of it in the store
-    if parsed.storage.retain_artifacts:
+    uri = _classifier_store(dict(spec), dict(meta), memo.settings)
+    for key in [k for k in _STORES if k[1:] == (meta["namespace"], meta["name"], meta["uid"])]:
+        del _STORES[key]
+    if parsed.storage.retain_artifacts or uri is None:
         return
-    store = open_store(memo.settings.store_for(parsed.storage.bucket))
+    store = open_store(uri)
     removed = release_prefix(store, classifier_prefix(meta["name"]), meta["name"], meta["uid"], retain=False)
     log.info("classifier %s/%s deleted with its %d artifacts", meta["namespace"], meta["name"], removed)

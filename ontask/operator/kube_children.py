@@ -29,6 +29,7 @@ from ontask.operator.training import (
     served_backends,
     training_runtime,
 )
+from ontask.store_paths import namespace_store
 
 log = logging.getLogger("ontask.operator")
 ISVC = ("serving.kserve.io", "v1beta1", "inferenceservices")
@@ -51,16 +52,17 @@ def api_client() -> k8s.ApiClient:
     return _api
 
 
-def context_for(meta, spec: TaskClassifierSpec, settings: OperatorSettings) -> Context:
+def context_for(meta, spec: TaskClassifierSpec, settings: OperatorSettings, store_uri: Optional[str] = None) -> Context:
     """The classifier's context, with the installation's settings (the chart's, which the
-    operator read from its environment once, at start)."""
+    operator read from its environment once, at start). `store_uri` is the store its children
+    use (ontask.operator.ownership.classifier_store); its namespace's folder when not given."""
     return Context(
         name=meta["name"],
         namespace=meta["namespace"],
         uid=meta["uid"],
         spec=spec,
         image=settings.image,
-        store_uri=settings.store_for(spec.storage.bucket),
+        store_uri=store_uri or namespace_store(settings.store_for(spec.storage.bucket), meta["namespace"]),
         s3_secret=settings.s3_secret,
         s3_read_only_secret=settings.s3_read_only_secret,
         kafka_bootstrap=settings.kafka_bootstrap,

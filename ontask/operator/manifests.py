@@ -120,6 +120,8 @@ def feedback_collector(ctx: Context) -> dict[str, Any]:
         "feedback",
         "collect",
         *classifier_args(ctx),
+        "--namespace",
+        ctx.namespace,
         "--group-id",
         f"ontask-feedback-{ctx.namespace}-{ctx.name}",
     ]
@@ -319,7 +321,7 @@ def inference_service(
         # store (ONTASK_STORE) overrides the spec's storage.bucket, for the predictors as for the jobs.
         args += ["--store", ctx.store_uri]
     if ctx.uses_kafka(role):  # the student's judge loop, which publishes the judge's corrections
-        args += judge_args(ctx)
+        args += judge_args(ctx) + ["--namespace", ctx.namespace]
     gpus = s.student.gpus if role == "student" else s.judge.gpus
     ca_volumes, ca_mounts, ca_env = ctx.kafka_ca(role)
     container = k8s.V1Container(

@@ -1,8 +1,11 @@
-"""One owner per classifier prefix: a TaskClassifier claims `classifiers/<name>` (and the datasets
-named after it) in its bucket when it is accepted, so that a classifier with the same name in
-another namespace never trains on, serves from or writes over another's models, datasets and
-feedback. The claim is a conditional write, so two operators racing for a prefix cannot both win.
-A classifier re-created under its own namespace and name adopts what it left (retainArtifacts)."""
+"""Where a classifier's artifacts lie and who owns them. Each namespace has a folder of its own in
+the installation's store (`namespaces/<ns>/`, store_paths.namespace_store), and a TaskClassifier
+claims `classifiers/<name>` (and the datasets named after it) in it when it is accepted: a second
+operator, or a classifier that a store shared by two installations already holds, is refused
+rather than mixed in. The claim is a conditional write, so two operators racing for a prefix
+cannot both win. A classifier re-created under its own namespace and name adopts what it left
+(retainArtifacts), and one that claimed `classifiers/<name>` at the top of the store before
+namespaces were in the layout keeps its artifacts there (:func:`classifier_store`)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,21 @@ import json
 from typing import Optional
 
 from ontask.store import Conflict, NotFound, Store
-from ontask.store_paths import dataset_prefix, feedback_dataset, owner_key
+from ontask.store_paths import classifier_prefix, dataset_prefix, feedback_dataset, namespace_store, owner_key
+
+
+def classifier_store(top: Store, top_uri: str, namespace: str, name: str) -> str:
+    """The store URI a classifier's children read and write: its namespace's folder in the
+    installation's store (`top`, at `top_uri`), or the top itself when the classifier claimed
+    `classifiers/<name>` there before namespaces were in the layout (ontask 0.1.0), so that an
+    upgrade leaves its models, datasets and feedback where its predictors and jobs find them."""
+    try:
+        held = json.loads(top.get_bytes(owner_key(classifier_prefix(name))))
+    except NotFound:
+        held = None
+    if isinstance(held, dict) and (held.get("namespace"), held.get("name")) == (namespace, name):
+        return top_uri
+    return namespace_store(top_uri, namespace)
 
 
 def claim_prefix(store: Store, prefix: str, namespace: str, name: str, uid: str) -> Optional[str]:

@@ -37,10 +37,12 @@ class Check:
     image_sha256: str = ""
 
 
-def judge_correction(check: Check, judge_p_on: float, min_confidence: float) -> Optional[Correction]:
+def judge_correction(
+    check: Check, judge_p_on: float, min_confidence: float, namespace: Optional[str] = None
+) -> Optional[Correction]:
     """The correction a judge verdict implies: one when the judge disagrees with the student at
-    least `min_confidence` sure, else None. The id is a content hash, so re-checking the same
-    screenshot never yields a second correction."""
+    least `min_confidence` sure, else None, addressed to the classifier in `namespace` when given.
+    The id is a content hash, so re-checking the same screenshot never yields a second correction."""
     judge_label = label_of(judge_p_on)
     if judge_label == check.student_label or max(judge_p_on, 1 - judge_p_on) < min_confidence:
         return None
@@ -62,6 +64,7 @@ def judge_correction(check: Check, judge_p_on: float, min_confidence: float) -> 
         windows=check.windows or [],
         session_id=check.session_id,
         note=f"judge P(on-task)={judge_p_on:.3f}",
+        namespace=namespace,
     )
 
 
@@ -78,8 +81,11 @@ class DisagreementLoop:
         model_name: str = "student",
         max_queue: int = 256,
         max_queued_bytes: int = 64 * 1024 * 1024,
+        namespace: Optional[str] = None,
     ):
+        """`namespace` is the classifier's: the corrections name it (see Correction.namespace)."""
         self.judge, self.publish, self.min_confidence = judge, publish, min_confidence
+        self.namespace = namespace
         self.model_name = model_name
         self.max_queued_bytes = max_queued_bytes
         self._queued_bytes = 0
@@ -112,7 +118,7 @@ class DisagreementLoop:
             self._release(len(check.image or b""))
             try:
                 p = self.judge.p_on_task(check.image, check.image_uri, check.task, check.windows)
-                correction = judge_correction(check, p, self.min_confidence)
+                correction = judge_correction(check, p, self.min_confidence, self.namespace)
                 if correction is None:
                     metrics.JUDGE_CHECKS.labels(self.model_name, "agree").inc()
                     continue

@@ -266,6 +266,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "store it resolved: on a chart install, the chart's storage.bucket)",
     )
     p.add_argument("--judge-url", type=http_url, help="base URL of the judge service; enables the disagreement loop")
+    p.add_argument("--namespace", help="the classifier's namespace, which the judge's corrections name")
     add_judge_service_arguments(p)
     p.add_argument(
         "--kafka-bootstrap", help="Kafka brokers for the judge's corrections (default: ONTASK_KAFKA_BOOTSTRAP)"
@@ -389,6 +390,7 @@ def build_models(args: argparse.Namespace, settings: ServingSettings) -> list:
             kafka_publisher(bootstrap, args.feedback_topic, settings.kafka.security),
             min_confidence=args.correction_min_confidence,
             model_name=args.name or "student",
+            namespace=args.namespace,
         )
     return [
         StudentPredictor(
