@@ -89,6 +89,7 @@ def _set_up(kube, store_dir: Path) -> None:
     from ontask.operator.reconcile import FIRST_VERSION
     from ontask.operator.settings import OperatorSettings
     from ontask.operator.training import PYTORCHJOB
+    from ontask.store_paths import model_key
     from realservers import upstream_crds
 
     chart = REPO / "charts" / "ontask"  # the TaskClassifier CRD (files/crds) and kopf's peering ones (crds)
@@ -185,7 +186,7 @@ def _set_up(kube, store_dir: Path) -> None:
                 }
             },
         )
-        model_uri = f"{settings.store_for('ontask')}/classifiers/{ctx.name}/models/v1"
+        model_uri = f"{ctx.store_uri}/{model_key(ctx.prefix, 'v1')}"  # where the operator finds its model
         for role, uri, version in (("judge", spec.judge.model, "judge"), ("student", model_uri, "v1")):
             isvc = inference_service(ctx, role, uri, version)
             custom.create_namespaced_custom_object(*ISVC[:2], NAMESPACE, ISVC[2], isvc)
@@ -193,7 +194,12 @@ def _set_up(kube, store_dir: Path) -> None:
                 *ISVC[:2], NAMESPACE, ISVC[2], isvc["metadata"]["name"], {"status": {"conditions": [done]}}
             )
         custom.patch_namespaced_custom_object_status(
-            GROUP, VERSION, NAMESPACE, PLURAL, ctx.name, {"status": {"phase": "Serving", "modelVersion": "v1"}}
+            GROUP,
+            VERSION,
+            NAMESPACE,
+            PLURAL,
+            ctx.name,
+            {"status": {"phase": "Serving", "modelVersion": "v1", "storeUri": ctx.store_uri}},
         )
 
 

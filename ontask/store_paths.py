@@ -262,8 +262,9 @@ def data_source_problem(
     if not uri.startswith("s3://"):
         return None
     ref_bucket, key = _split(uri)
-    if any(part in (".", "..") for part in key.split("/")):
-        return f"{uri}: the key has a '.' or '..' segment"
+    parts = key.split("/")
+    if any(part in (".", "..") for part in parts) or "" in parts[:-1]:
+        return f"{uri}: the key has an empty, '.' or '..' segment"
     if ref_bucket != bucket:
         if own_keys or _allowed(uri, allowed):
             return None
@@ -272,4 +273,6 @@ def data_source_problem(
             "which every classifier shares, read no other bucket for it: name keys of your own "
             "(storage.secretRef), or have the installation allow the prefix (dataSources.uriPrefixes)"
         )
+    if not key:
+        return f"{uri}: the bucket's top holds ontask's own areas too; name a folder of the screenshots"
     return _area_problem(uri, key, own, "the classifiers' datasets, not a source")

@@ -120,6 +120,7 @@ def test_a_classifier_trains_serves_learns_from_corrections_and_survives_operato
     student = custom.get_namespaced_custom_object(*ISVC[:2], NS, ISVC[2], f"{NAME}-student")
     assert student["status"]["address"]["url"] == f"http://{NAME}-student-predictor.{NS}.svc.cluster.local"
     assert standin.served_uris(f"{NAME}-student") == {f"s3://{BUCKET}/{OURS}/classifiers/{NAME}/models/v1"}
+    assert status(admin_api)["storeUri"] == f"s3://{BUCKET}/{OURS}"  # where a user finds its artifacts
 
     # The feedback collector runs in a Deployment of its own, owned by the classifier.
     collector = k8s.AppsV1Api(admin_api).read_namespaced_deployment(f"{NAME}-feedback", NS)

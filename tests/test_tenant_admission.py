@@ -117,16 +117,48 @@ def test_model_uris_stay_in_the_classifiers_bucket_and_prefix():
     assert p.startswith("spec.data.source: s3://team-a/namespaces/hr/classifiers/desk/feedback/screenshots/: another")
     [p] = source("s3://team-a/namespaces/support/datasets/hr-feedback/v3/")
     assert "datasets/ area" in p
+    [p] = source("s3://team-a/classifiers/hr/feedback/")  # the layout before namespaces: still ontask's
+    assert "another classifier's area (classifiers/hr/)" in p
+    [p] = source("s3://team-a/datasets/hr/v1/")
+    assert "datasets/ area" in p
+    [p] = source("s3://team-a//namespaces/hr/datasets/desk/v1/images/")  # S3 would read it as namespaces/...
+    assert "empty, '.' or '..' segment" in p
+    [p] = source("s3://team-a/")  # every area at once
+    assert "the bucket's top holds ontask's own areas" in p
 
 
-def test_a_classifier_of_the_top_level_layout_keeps_its_own_models():
-    """A classifier that claimed classifiers/<name> before namespaces were in the layout keeps its
-    store at the top: its own trained models there are its own."""
+def test_a_classifier_of_the_top_level_layout_names_its_own_models_there_where_the_installation_allows():
+    """Which layout a classifier has is the store's to say, and the spec is checked without it: a
+    classifier from before namespaces names its own models at the store's top only under a prefix
+    the installation allows (models.uriPrefixes)."""
     parsed = TaskClassifierSpec.model_validate(spec(student={"model": "s3://team-a/classifiers/desk/models/v3"}))
-    settings = OperatorSettings(store="s3://team-a")
-    assert model_uri_problems(parsed, "support", "desk", settings, store_uri="s3://team-a") == []
-    [p] = model_uri_problems(parsed, "support", "desk", settings)
+    [p] = model_uri_problems(parsed, "support", "desk", OperatorSettings(store="s3://team-a"))
     assert "another classifier's area (classifiers/desk/)" in p
+    allowing = OperatorSettings(store="s3://team-a", model_uri_prefixes=["s3://team-a/classifiers/desk/models/"])
+    assert model_uri_problems(parsed, "support", "desk", allowing) == []
+
+
+def test_the_store_of_a_classifier_is_its_namespaces_folder_unless_it_claimed_the_top_before(tmp_path):
+    import json
+
+    from ontask.operator.ownership import classifier_store
+    from ontask.store import LocalStore
+
+    store, top = LocalStore(tmp_path), str(tmp_path)
+
+    def claim(prefix: str, namespace: str, name: str) -> None:
+        owner = {"namespace": namespace, "name": name, "uid": "u"}
+        store.put_bytes(f"{prefix}/owner.json", json.dumps(owner).encode(), "application/json")
+
+    assert classifier_store(store, top, "support", "desk") == f"{top}/namespaces/support"  # a new one
+    claim("classifiers/desk", "sales", "desk")  # another namespace's, from before namespaces
+    assert classifier_store(store, top, "support", "desk") == f"{top}/namespaces/support"
+    claim("classifiers/kept", "support", "kept")  # its own, from before namespaces: it stays at the top
+    assert classifier_store(store, top, "support", "kept") == top
+    claim("namespaces/support/classifiers/kept", "support", "kept")  # moved: the namespace's folder wins
+    assert classifier_store(store, top, "support", "kept") == f"{top}/namespaces/support"
+    store.put_bytes("classifiers/odd/owner.json", b"[]", "application/json")  # not a claim
+    assert classifier_store(store, top, "support", "odd") == f"{top}/namespaces/support"
 
 
 def test_a_classifier_naming_another_tenants_model_is_refused_with_the_reason():

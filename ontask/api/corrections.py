@@ -31,7 +31,7 @@ class Correction(Model):
         None,
         description="Namespace of that TaskClassifier. Without it, the correction is for every classifier of "
         "that name that reads the topic: give it where classifiers of one name in several namespaces share a "
-        "topic (ontask's own producers always do).",
+        "topic (the predictors' judge loop always does).",
     )
     screenshot_uri: Optional[str] = Field(
         None,

@@ -95,3 +95,9 @@ class TaskClassifierStatus(Model):
     conditions: list[Condition] = Field(default_factory=list, description="Current conditions.")
     observed_generation: Optional[int] = Field(None, description="Generation of the spec last reconciled.")
     warnings: list[str] = Field(default_factory=list, description="Deprecated spec fields in use.")
+    store_uri: Optional[str] = Field(
+        None,
+        description="Where the classifier's models, datasets and feedback lie: its namespace's folder of the "
+        "store (s3://<bucket>/namespaces/<namespace>), or the store's top for a classifier from before namespaces "
+        "were in the layout. Set on its first pass, then kept.",
+    )

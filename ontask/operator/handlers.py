@@ -37,14 +37,13 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     KafkaSecurity.from_env()
 
 
-def model_uri_problems(
-    spec: TaskClassifierSpec, namespace: str, name: str, settings: OperatorSettings, store_uri: Optional[str] = None
-) -> list[str]:
+def model_uri_problems(spec: TaskClassifierSpec, namespace: str, name: str, settings: OperatorSettings) -> list[str]:
     """The model URIs and the data source this classifier's author may not have the operator read
     (another tenant's models, corrections or datasets): see store_paths.model_uri_problem and
-    data_source_problem. `store_uri` is the classifier's store (:func:`_classifier_store`; its
-    namespace's folder when not given). The installation may allow more prefixes
-    (settings.model_uri_prefixes, settings.source_uri_prefixes)."""
+    data_source_problem. Its own folder is the one in its namespace's (a classifier from before
+    namespaces, whose artifacts stay at the store's top, names its own models there only where the
+    installation allows the prefix: the check needs no store). The installation may allow more
+    prefixes (settings.model_uri_prefixes, settings.source_uri_prefixes)."""
     from ontask.store_paths import classifier_prefix, data_source_problem, model_uri_problem, namespace_store
 
     # The classifier's bucket is the store its children write: the installation's, else its own.
@@ -52,8 +51,7 @@ def model_uri_problems(
     if not top.startswith("s3://"):
         return []  # a local folder (the embedded mode): one user, nothing to confine
     bucket = top[5:].split("/", 1)[0]
-    folder = (store_uri or namespace_store(top, namespace))[len(top) :].strip("/")
-    own = "/".join(p for p in (folder, classifier_prefix(name or "")) if p)
+    own = f"{namespace_store('', namespace).strip('/')}/{classifier_prefix(name or '')}"
     out = []
     for field, uri in (("student.model", spec.student.model), ("judge.model", spec.judge.model)):
         if field == "judge.model" and (not spec.judge.enabled or spec.judge.ref):
@@ -72,7 +70,6 @@ def _validate(
     generation: int,
     meta: dict[str, Any],
     settings: OperatorSettings,
-    store_uri: Optional[str] = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """The status to write for this spec, and the problems found (empty when it is runnable)."""
     from ontask.operator.names import name_problems
@@ -82,7 +79,7 @@ def _validate(
         parsed = TaskClassifierSpec.model_validate(spec)
         name = meta.get("name") or ""
         problems = (name_problems(name) if name else []) + parsed.consistency_problems()
-        problems += model_uri_problems(parsed, meta.get("namespace") or "", name, settings, store_uri)
+        problems += model_uri_problems(parsed, meta.get("namespace") or "", name, settings)
     except ValidationError as e:
         problems = [f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()]
     if problems:
@@ -124,23 +121,23 @@ def _reconcile_once(
     generation = int(meta.get("generation") or 0)
     events: list[tuple[str, str, str]] = []
     base = status
-    try:
-        store_uri = _classifier_store(spec, meta, settings)
-    except Exception as e:  # noqa: BLE001 - any failure to reach the store (DNS, TLS, keys) is said the same way
-        log.exception("classifier %s/%s: the store cannot be read", meta.get("namespace"), meta.get("name"))
-        top = settings.store_for(TaskClassifierSpec.model_validate(spec).storage.bucket)
-        return _store_unreachable(TaskClassifierStatus.model_validate(status), status, top, e)
     if revalidate or status.get("observedGeneration") != generation:
-        base, problems = _validate(spec, status, generation, meta, settings, store_uri)
+        base, problems = _validate(spec, status, generation, meta, settings)
         if problems:
             log.warning("classifier %s/%s is not runnable: %s", meta.get("namespace"), meta.get("name"), problems)
             return (base if base != status else None), [("Warning", "InvalidSpec", "; ".join(problems))], None
         events.append(("Normal", "Accepted", "spec accepted"))
-    elif status.get("phase") == "Failed" and _validate(spec, status, generation, meta, settings, store_uri)[1]:
+    elif status.get("phase") == "Failed" and _validate(spec, status, generation, meta, settings)[1]:
         return None, [], None
     parsed = TaskClassifierSpec.model_validate(spec)
-    children = KubeChildren(context_for(meta, parsed, settings, store_uri), indexes)
     current = TaskClassifierStatus.model_validate(base)
+    top = settings.store_for(parsed.storage.bucket)
+    try:
+        current.store_uri = _classifier_store(top, meta, current.store_uri)
+    except Exception as e:  # noqa: BLE001 - any failure to reach the store (DNS, TLS, keys) is said the same way
+        log.exception("classifier %s/%s: the store cannot be read", meta.get("namespace"), meta.get("name"))
+        return _store_unreachable(current, status, top, e)
+    children = KubeChildren(context_for(meta, parsed, settings, current.store_uri), indexes)
     observed = children.observe(current)
     decided = plan(parsed, current, observed)
     # Every child but the judge writes under the classifier's prefix, the collector too: claimed first.
@@ -214,25 +211,19 @@ FEEDBACK_RECHECK_SECONDS = 10.0
 
 # (store, prefix, uid) this process has claimed (ontask.operator.ownership): asked once, not per pass.
 _CLAIMED: set[tuple[str, str, str]] = set()
-# (installation's store, namespace, name, uid) -> the classifier's store: read once, not per pass.
-_STORES: dict[tuple[str, str, str, str], str] = {}
 
 
-def _classifier_store(spec: dict[str, Any], meta: dict[str, Any], settings: OperatorSettings) -> Optional[str]:
-    """The store URI the classifier's children use (ontask.operator.ownership.classifier_store),
-    or None for a spec that does not parse (it runs nothing). Raises when the store cannot be read."""
+def _classifier_store(top: str, meta: dict[str, Any], recorded: Optional[str], create_bucket: bool = True) -> str:
+    """The store URI the classifier's children use: the one its status records (status.storeUri,
+    written on its first pass), when it is one of the two a classifier may have; else resolved
+    from the store (ontask.operator.ownership.classifier_store), which reads it."""
     from ontask.operator.ownership import classifier_store
+    from ontask.store import open_store
+    from ontask.store_paths import namespace_store
 
-    try:
-        top = settings.store_for(TaskClassifierSpec.model_validate(spec).storage.bucket)
-    except ValidationError:
-        return None
-    key = (top, meta.get("namespace") or "", meta.get("name") or "", meta.get("uid") or "")
-    if key not in _STORES:
-        from ontask.operator.children import _open_store
-
-        _STORES[key] = classifier_store(_open_store(top), top, *key[1:3])
-    return _STORES[key]
+    if recorded in (top, namespace_store(top, meta["namespace"])):
+        return recorded
+    return classifier_store(open_store(top, create_bucket=create_bucket), top, meta["namespace"], meta["name"])
 
 
 def _claim(children) -> Optional[str]:
@@ -392,7 +383,7 @@ async def reconcile(meta: kopf.Meta, body: kopf.Body, memo: kopf.Memo, **kwargs:
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
-def released(spec: kopf.Spec, meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
+def released(spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, memo: kopf.Memo, **_: Any) -> None:
     """A deleted classifier's children go with it (their ownerReferences); its artifacts in the
     store stay unless storage.retainArtifacts is false, and only if the prefix is its own."""
     from ontask.operator.ownership import release_prefix
@@ -404,11 +395,10 @@ def released(spec: kopf.Spec, meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> Non
         parsed = TaskClassifierSpec.model_validate(dict(spec))
     except ValidationError:
         return  # never ran: nothing of it in the store
-    uri = _classifier_store(dict(spec), dict(meta), memo.settings)
-    for key in [k for k in _STORES if k[1:] == (meta["namespace"], meta["name"], meta["uid"])]:
-        del _STORES[key]
-    if parsed.storage.retain_artifacts or uri is None:
+    if parsed.storage.retain_artifacts:
         return
-    store = open_store(uri)
+    top = memo.settings.store_for(parsed.storage.bucket)
+    uri = _classifier_store(top, dict(meta), (status or {}).get("storeUri"), create_bucket=False)
+    store = open_store(uri, create_bucket=False)
     removed = release_prefix(store, classifier_prefix(meta["name"]), meta["name"], meta["uid"], retain=False)
     log.info("classifier %s/%s deleted with its %d artifacts", meta["namespace"], meta["name"], removed)

@@ -19,15 +19,27 @@ from ontask.store_paths import classifier_prefix, dataset_prefix, feedback_datas
 def classifier_store(top: Store, top_uri: str, namespace: str, name: str) -> str:
     """The store URI a classifier's children read and write: its namespace's folder in the
     installation's store (`top`, at `top_uri`), or the top itself when the classifier claimed
-    `classifiers/<name>` there before namespaces were in the layout (ontask 0.1.0), so that an
-    upgrade leaves its models, datasets and feedback where its predictors and jobs find them."""
+    `classifiers/<name>` there before namespaces were in the layout (ontask 0.1.0) and has no
+    claim in its namespace's folder, so that an upgrade leaves its models, datasets and feedback
+    where its predictors and jobs find them. The operator records the answer in the status and
+    asks once."""
+    own = namespace_store(top_uri, namespace)
+    for prefix, uri in (
+        (f"{own[len(top_uri) :].strip('/')}/{classifier_prefix(name)}", own),
+        (classifier_prefix(name), top_uri),
+    ):
+        if _held_by(top, prefix, namespace, name):
+            return uri
+    return own
+
+
+def _held_by(store: Store, prefix: str, namespace: str, name: str) -> bool:
+    """Whether `prefix`'s claim names this namespace and name."""
     try:
-        held = json.loads(top.get_bytes(owner_key(classifier_prefix(name))))
+        held = json.loads(store.get_bytes(owner_key(prefix)))
     except NotFound:
-        held = None
-    if isinstance(held, dict) and (held.get("namespace"), held.get("name")) == (namespace, name):
-        return top_uri
-    return namespace_store(top_uri, namespace)
+        return False
+    return isinstance(held, dict) and (held.get("namespace"), held.get("name")) == (namespace, name)
 
 
 def claim_prefix(store: Store, prefix: str, namespace: str, name: str, uid: str) -> Optional[str]:
@@ -42,9 +54,9 @@ def claim_prefix(store: Store, prefix: str, namespace: str, name: str, uid: str)
             held, version = None, None
         if held is not None and (held.get("namespace"), held.get("name")) != (namespace, name):
             return (
-                f"the store's {prefix}/ belongs to TaskClassifier {held.get('namespace')}/{held.get('name')}: "
-                "give this classifier another name (or another storage.bucket, where the installation "
-                "fixes no store)"
+                f"{store.uri(prefix)}/ belongs to TaskClassifier {held.get('namespace')}/{held.get('name')} "
+                "(a store another installation shares, or one copied): give this classifier another name, or "
+                "remove that owner.json if nothing of it is in use"
             )
         if held is not None and held.get("uid") == uid:
             return None
