@@ -5,7 +5,7 @@ CPU, for several seeds (median and range), each cycle trained three ways: as the
 supervised steps instead, and as a LoRA-only cycle (feedback.loraRank: adapters on the serving
 model, the same steps and learning rate); on real screens also with its replayed rows drawn at
 random (feedback.contrastShare 0) beside the default, which draws half of them from the corrected
-tasks' rows of the other label.
+tasks' rows of the other label, those whose windows name the apps most like each correction's first.
 
 The base student is trained (a supervised warm start, then GRPO) on contrastive synthetic screens
 (pairs over the same pixels) that never show the family. The family is a team's own policy
@@ -81,7 +81,7 @@ def run() -> None:
     from ontask.data.variants import make_variants
     from ontask.demo import CYCLE_WARM_START_STEPS
     from ontask.evaluation.compare import Item, compare
-    from ontask.feedback.cycle import replay_choice
+    from ontask.feedback.cycle import replay_choice, window_apps
     from ontask.models.tiny import build_tiny_vlm
     from ontask.store import LocalStore
     from ontask.trainers.run import run_training
@@ -153,8 +153,8 @@ def run() -> None:
                     cycle += make_variants(ex, spec.feedback.variants_per_correction, seed=k)
                 n_replay = round(spec.feedback.replay_ratio * len(cycle))
                 # As the collector chooses them: part of them the corrected tasks' rows of the other label.
-                rows = [{"task": x.task, "label": x.label, "row": x} for x in replay]
-                corrected = [(x.task, x.label) for x in fixes]
+                rows = [{"task": x.task, "label": x.label, "apps": window_apps(x.windows), "row": x} for x in replay]
+                corrected = [(x.task, x.label, window_apps(x.windows)) for x in fixes]
                 share = 0.0 if arm == RANDOM_REPLAY else spec.feedback.contrast_share
                 picked = [c["row"] for c in replay_choice(rows, corrected, n_replay, share, k)]
                 cycle += [replace(x, id=f"replay-{x.id}", split="train", reason="replay") for x in picked]

@@ -107,9 +107,10 @@ class FeedbackSpec(Model):
         ge=0.0,
         le=1.0,
         description="Share of a cycle's replayed rows drawn from the corrected tasks' rows of the other label (a "
-        "correction that makes a screen on-task replays the same tasks' off-task screens, and the reverse), so a "
-        "cycle learns where its corrections end rather than spreading them to neighbouring screens; the rest is "
-        "sampled from all training rows. 0: all sampled.",
+        "correction that makes a screen on-task replays the same tasks' off-task screens, and the reverse; for each "
+        "correction, those whose windows name the apps most like its own first), so a cycle learns where its "
+        "corrections end rather than spreading them to neighbouring screens; the rest is sampled from all "
+        "training rows. 0: all sampled.",
     )
     anchor_weight: float = Field(
         1.0,

@@ -112,26 +112,48 @@ def correction_examples(store: Store, entries: list[Entry], holdout_fraction: fl
         )
 
 
+def window_apps(windows: Optional[list[dict[str, Any]]]) -> frozenset[str]:
+    """The apps a screenshot's windows name, lower-cased: what replay_choice compares."""
+    return frozenset(a.strip().lower() for w in windows or [] if (a := w.get("app") or "").strip())
+
+
+def _likeness(a: frozenset[str], b: frozenset[str]) -> float:
+    """Jaccard similarity of two sets of apps (0 when both are empty)."""
+    return len(a & b) / len(a | b) if a | b else 0.0
+
+
 def replay_choice(
-    rows: list[dict[str, Any]], corrected: list[tuple[str, str]], n: int, contrast_share: float, seed: int
+    rows: list[dict[str, Any]],
+    corrected: list[tuple[str, str, frozenset[str]]],
+    n: int,
+    contrast_share: float,
+    seed: int,
 ) -> list[dict[str, Any]]:
     """n of an earlier version's training `rows`, reproducibly: up to `contrast_share` of them the
-    other label's rows of the corrected (task, label) pairs, taken in turn so each correction's
-    task has its contrast, the rest sampled from all rows, none twice.
+    other label's rows of the corrected (task, label, apps) triples, taken in turn so each
+    correction's task has its contrast, and for each correction those whose windows name the
+    apps most like its own first (the screens nearest to the one corrected, where a correction
+    must end: a music player in front of the work made on-task, the same work behind a video
+    stays off-task); the rest sampled from all rows, none twice.
 
-    >>> rows = [{"task": t, "label": l, "id": i} for i, (t, l) in enumerate(
-    ...     [("a", "off-task")] * 3 + [("a", "on-task")] * 3 + [("b", "off-task")] * 4)]
-    >>> [(r["task"], r["label"]) for r in replay_choice(rows, [("a", "on-task")], 2, 1.0, seed=1)]
-    [('a', 'off-task'), ('a', 'off-task')]
-    >>> len({r["id"] for r in replay_choice(rows, [("a", "on-task")], 10, 0.5, seed=1)})
+    >>> rows = [{"task": t, "label": l, "id": i, "apps": frozenset(a)} for i, (t, l, a) in enumerate(
+    ...     [("a", "off-task", {"video", "editor"}), ("a", "off-task", {"chat"})] * 2
+    ...     + [("a", "on-task", {"editor"})] * 3 + [("b", "off-task", {"editor"})] * 3)]
+    >>> music = [("a", "on-task", frozenset({"music", "editor"}))]
+    >>> [sorted(r["apps"]) for r in replay_choice(rows, music, 2, 1.0, seed=1)]
+    [['editor', 'video'], ['editor', 'video']]
+    >>> len({r["id"] for r in replay_choice(rows, music, 10, 0.5, seed=1)})
     10
     """
     rng = random.Random(seed)
-    pools: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for task, label in dict.fromkeys(corrected):  # each corrected pair once, in order
+    pools: dict[tuple[str, str, frozenset[str]], list[dict[str, Any]]] = {}
+    for task, label, apps in dict.fromkeys(corrected):  # each correction's kind once, in order
         pool = [r for r in rows if r["task"] == task and r["label"] != label]
         if pool:
-            pools[(task, label)] = rng.sample(pool, len(pool))
+            # Shuffled, then ordered by likeness (a stable sort: like rows stay shuffled among
+            # themselves); the most like last, where pop() takes them first.
+            ranked = sorted(rng.sample(pool, len(pool)), key=lambda r: _likeness(apps, r.get("apps", frozenset())))
+            pools[(task, label, apps)] = ranked
     chosen: dict[int, dict[str, Any]] = {}
     want = min(round(contrast_share * n), n)
     while len(chosen) < want and any(pools.values()):
@@ -152,7 +174,7 @@ def replay_examples(
     version: Optional[str],
     n: int,
     seed: int,
-    corrected: list[tuple[str, str]] = (),
+    corrected: list[tuple[str, str, frozenset[str]]] = (),
     contrast_share: float = 0.0,
 ) -> Iterator[Example]:
     """n training rows of an earlier dataset version (replay_choice: part of them the corrected
@@ -161,7 +183,12 @@ def replay_examples(
         return
     ds = read_version(store, dataset, version)
     rows = [
-        {"task": r["extra_info"]["task"], "label": r["reward_model"]["ground_truth"], "row": r}
+        {
+            "task": r["extra_info"]["task"],
+            "label": r["reward_model"]["ground_truth"],
+            "apps": window_apps(row_windows(r)),
+            "row": r,
+        }
         for r in ds.split("train")
         if r["reward_model"]["ground_truth"] in LABELS
     ]
@@ -237,7 +264,7 @@ def assemble_cycle(
             yield from variants
             if ex.split == "train":  # replay is sized on what the candidate trains on
                 written += 1 + len(variants)
-                corrected.append((ex.task, ex.label))
+                corrected.append((ex.task, ex.label, window_apps(ex.windows)))
         if not made_by["corrections"]:
             raise DatasetError(f"cycle {number}: no correction has a readable screenshot")
         if replay_dataset:
