@@ -34,6 +34,11 @@ OWN_AREAS = ("classifiers/", "datasets/", "namespaces/")
 NAMESPACES_AREA = "namespaces"
 
 
+def namespace_folder(namespace: str) -> str:
+    """A namespace's folder at the top of the store: `namespaces/<namespace>`."""
+    return f"{NAMESPACES_AREA}/{namespace}"
+
+
 def namespace_store(store_uri: str, namespace: str) -> str:
     """The store URI of a namespace's classifiers: its folder at the top of the installation's
     store.
@@ -41,7 +46,7 @@ def namespace_store(store_uri: str, namespace: str) -> str:
     >>> namespace_store("s3://ontask", "team-a"), namespace_store("s3://ontask/prod/", "team-a")
     ('s3://ontask/namespaces/team-a', 's3://ontask/prod/namespaces/team-a')
     """
-    return f"{store_uri.rstrip('/')}/{NAMESPACES_AREA}/{namespace}"
+    return f"{store_uri.rstrip('/')}/{namespace_folder(namespace)}"
 
 
 def classifier_prefix(name: str) -> str:

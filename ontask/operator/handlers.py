@@ -44,14 +44,14 @@ def model_uri_problems(spec: TaskClassifierSpec, namespace: str, name: str, sett
     namespaces, whose artifacts stay at the store's top, names its own models there only where the
     installation allows the prefix: the check needs no store). The installation may allow more
     prefixes (settings.model_uri_prefixes, settings.source_uri_prefixes)."""
-    from ontask.store_paths import classifier_prefix, data_source_problem, model_uri_problem, namespace_store
+    from ontask.store_paths import classifier_prefix, data_source_problem, model_uri_problem, namespace_folder
 
     # The classifier's bucket is the store its children write: the installation's, else its own.
     top = settings.store_for(spec.storage.bucket)
     if not top.startswith("s3://"):
         return []  # a local folder (the embedded mode): one user, nothing to confine
     bucket = top[5:].split("/", 1)[0]
-    own = f"{namespace_store('', namespace).strip('/')}/{classifier_prefix(name or '')}"
+    own = f"{namespace_folder(namespace)}/{classifier_prefix(name or '')}"
     out = []
     for field, uri in (("student.model", spec.student.model), ("judge.model", spec.judge.model)):
         if field == "judge.model" and (not spec.judge.enabled or spec.judge.ref):

@@ -13,7 +13,14 @@ import json
 from typing import Optional
 
 from ontask.store import Conflict, NotFound, Store
-from ontask.store_paths import classifier_prefix, dataset_prefix, feedback_dataset, namespace_store, owner_key
+from ontask.store_paths import (
+    classifier_prefix,
+    dataset_prefix,
+    feedback_dataset,
+    namespace_folder,
+    namespace_store,
+    owner_key,
+)
 
 
 def classifier_store(top: Store, top_uri: str, namespace: str, name: str) -> str:
@@ -25,7 +32,7 @@ def classifier_store(top: Store, top_uri: str, namespace: str, name: str) -> str
     asks once."""
     own = namespace_store(top_uri, namespace)
     for prefix, uri in (
-        (f"{own[len(top_uri) :].strip('/')}/{classifier_prefix(name)}", own),
+        (f"{namespace_folder(namespace)}/{classifier_prefix(name)}", own),
         (classifier_prefix(name), top_uri),
     ):
         if _held_by(top, prefix, namespace, name):
