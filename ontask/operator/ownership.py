@@ -40,13 +40,19 @@ def classifier_store(top: Store, top_uri: str, namespace: str, name: str) -> str
     return own
 
 
-def _held_by(store: Store, prefix: str, namespace: str, name: str) -> bool:
-    """Whether `prefix`'s claim names this namespace and name."""
+def _claim_of(store: Store, prefix: str) -> Optional[dict]:
+    """`prefix`'s claim (owner.json), or None when it has none (or one that is not a mapping)."""
     try:
         held = json.loads(store.get_bytes(owner_key(prefix)))
     except NotFound:
-        return False
-    return isinstance(held, dict) and (held.get("namespace"), held.get("name")) == (namespace, name)
+        return None
+    return held if isinstance(held, dict) else None
+
+
+def _held_by(store: Store, prefix: str, namespace: str, name: str) -> bool:
+    """Whether `prefix`'s claim names this namespace and name."""
+    held = _claim_of(store, prefix)
+    return held is not None and (held.get("namespace"), held.get("name")) == (namespace, name)
 
 
 def claim_prefix(store: Store, prefix: str, namespace: str, name: str, uid: str) -> Optional[str]:
@@ -81,9 +87,8 @@ def release_prefix(store: Store, prefix: str, name: str, uid: str, retain: bool)
     a prefix it does not own. Returns how many objects were deleted."""
     if retain:
         return 0
-    try:
-        held = json.loads(store.get_bytes(owner_key(prefix)))
-    except NotFound:
+    held = _claim_of(store, prefix)
+    if held is None:
         return 0  # never claimed: no job of it wrote anything
     if held.get("uid") != uid:
         return 0
