@@ -36,7 +36,10 @@ the family up by 30 points within 50 corrections, the held-out rows down by no m
 
 from __future__ import annotations
 
+import contextlib
+import io
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -64,6 +67,30 @@ def spread(values: list[float]) -> str:
     '0.800 [0.700-0.900]'
     """
     return f"{statistics.median(values):.3f} [{min(values):.3f}-{max(values):.3f}]"
+
+
+def points(after: list[float], before: list[float]) -> str:
+    """The median [range] over seeds of a paired difference, in points.
+
+    >>> points([0.9, 0.8, 0.95], [0.92, 0.8, 0.9])
+    '+0.0 [-2.0, +5.0]'
+    """
+    d = sorted(round(100 * (a - b), 1) for a, b in zip(after, before))
+    return f"{statistics.median(d):+.1f} [{d[0]:+.1f}, {d[-1]:+.1f}]"
+
+
+def real_bar(base: dict, cycle: dict, verifier: dict) -> list[str]:
+    """The issue's bar on real screens, seed by seed (median [range] of the paired differences):
+    the family up by 25 points or more, the other validation rows down by at most 2, and after the
+    cycle the student above the verifier on all validation rows and within 2 of it on the others."""
+    return [
+        "real screens, the demo's cycle (GRPO) seed by seed, in points, median [range]:",
+        f"  focus music vs base {points(cycle['edge'], base['edge'])} (goal >= +25); "
+        f"other validation rows vs base {points(cycle['heldout'], base['heldout'])} (goal >= -2)",
+        f"  vs the verifier: all validation rows {points(cycle['all'], verifier['all'])} (goal > 0); "
+        f"other validation rows {points(cycle['heldout'], verifier['heldout'])} (goal >= -2)",
+        "",
+    ]
 
 
 def run() -> None:
@@ -106,6 +133,16 @@ def run() -> None:
     def items(rows: list) -> list:
         return [Item(x.image, x.task, x.windows, x.label) for x in rows]
 
+    def train(*args, **kwargs) -> dict:
+        """run_training without its progress lines (a page of them per run would bury the table);
+        one line per run on stderr instead, so a 25-minute bench is not silent."""
+        t = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            out = run_training(*args, **kwargs)
+        seconds = time.perf_counter() - t
+        print(f"[bench_convergence] seed {seed}: {kwargs['model_version']} trained in {seconds:.0f} s", file=sys.stderr)
+        return out
+
     t0 = time.perf_counter()
     real = realscreens.cached_set()
     real_rows = realscreens.examples(real)
@@ -129,7 +166,7 @@ def run() -> None:
             base_rows = [x for x in examples if x.split == "train"]
             write_version(store, "base", base_rows, "ontask/synthetic", {"bench": "convergence"})
             base = build_tiny_vlm(tmp / "tiny", seed=seed, corpus=catalog_corpus())
-            v1 = run_training(spec, store, "conv", "base", str(base), warm_start_steps=200, model_version="v1")
+            v1 = train(spec, store, "conv", "base", str(base), warm_start_steps=200, model_version="v1")
 
             def after(corrections: list, k: int, name: str, replay: list, arm: str) -> str:
                 """The model a cycle on the first k corrections trains from v1: the cycle's dataset
@@ -166,7 +203,7 @@ def run() -> None:
                     arm_spec = spec.model_copy(
                         update={"feedback": spec.feedback.model_copy(update={"lora_rank": LORA_RANK})}
                     )
-                return run_training(
+                return train(
                     arm_spec,
                     store,
                     "conv",
@@ -235,6 +272,7 @@ def run() -> None:
             table.append(f"| {k} | {arm or 'base'} | {figures} |")
     v = verifier["real"]
     table += [f"| verifier alone | - | {spread(v['edge'])} | {spread(v['heldout'])} | {spread(v['all'])} |", ""]
+    table += real_bar(results[("real", 0, None)], results[("real", n_real, "GRPO")], verifier["real"])
     print("\n".join(table))
     print(f"student trained without the verifier's reward; {time.perf_counter() - t0:.0f} s in all")
     out = REPO / "out" / "bench"
@@ -259,4 +297,4 @@ def run() -> None:
     fig.tight_layout()
     fig.savefig(out / "convergence.png", dpi=110)
     plt.close(fig)
-    print(f"plot: {out / 'convergence.png'}")
+    print(f"plot: {(out / 'convergence.png').relative_to(REPO)}")
