@@ -11,12 +11,14 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from PIL import Image
 
 from ontask.agent.desktop import DesktopWindow
 from ontask.agent.x11 import X11Desktop
 from ontask.realscreens.desktop import VirtualDesktop, stop_all
+from ontask.realscreens.looks import Frame
 from ontask.realscreens.pages import document, url_of, video_frame
 from ontask.realscreens.plan import Shot
 from ontask.realscreens.repaint import wait_until_drawn
@@ -62,28 +64,49 @@ class Capture:
 class AppDriver:
     """Opens materials in their applications on one desktop, one shot at a time."""
 
-    def __init__(self, desk: VirtualDesktop, files: Path, port: int, fit_frames: bool = False):
+    def __init__(
+        self,
+        desk: VirtualDesktop,
+        files: Path,
+        port: int,
+        fit_frames: bool = False,
+        scale: int = 1,
+        scheme: str = "light",
+    ):
         """files: where documents are written and opened from; port: where `serve_pages` listens;
         fit_frames: place windows by the frames the window manager draws and within its work area
         (beside a taskbar), instead of openbox's 20-pixel title bar on the whole screen, as the
-        base set was shot."""
+        base set was shot; scale and scheme: the browser drawn at that device scale, and dark
+        (its own frame and tabs, and the pages' colours) on a dark look."""
         self.desk, self.files, self.port, self.fit_frames = desk, files, port, fit_frames
+        self.scale, self.scheme = scale, scheme
         self.x = X11Desktop(desk.display)
         self.procs: list[subprocess.Popen] = []
-        self._chromium_profile = desk.home / "chromium"
-        (self._chromium_profile / "Default").mkdir(parents=True, exist_ok=True)
-        # The window manager draws the browser's title bar, as most Linux desktops configure it.
-        (self._chromium_profile / "Default" / "Preferences").write_text(
-            json.dumps({"browser": {"custom_chrome_frame": False}})
-        )
+        # Two browser profiles, one a running Chromium each (Chromium runs one process a profile):
+        # the window manager draws the title bar (the base set's), or Chromium draws its own frame
+        # with its tab strip, as it does by default.
+        self._chromium_profiles = {}
+        for frame, custom in (("wm", False), ("own", True)):
+            profile = desk.home / ("chromium" if frame == "wm" else "chromium-own-frame")
+            (profile / "Default").mkdir(parents=True, exist_ok=True)
+            (profile / "Default" / "Preferences").write_text(json.dumps({"browser": {"custom_chrome_frame": custom}}))
+            self._chromium_profiles[frame] = profile
         self._lo_profile = desk.home / "libreoffice"
         user = self._lo_profile / "user"
         user.mkdir(parents=True, exist_ok=True)
         (user / "registrymodifications.xcu").write_text(_LIBREOFFICE_SETTINGS)
 
-    def argv(self, m: Material) -> list[str]:
-        """The command that opens a material in its real application, in a window of its own."""
+    def argv(self, m: Material, frame: Frame = "wm", tabs: Sequence[Material] = ()) -> list[str]:
+        """The command that opens a material in its real application, in a window of its own.
+        A page or chat channel with `frame` "browser" opens in Chromium's own frame, the active tab,
+        with the `tabs` opened after it in the same window."""
         if m.kind in (PAGE, CHAT):
+            profile = self._chromium_profiles["own" if frame == "browser" else "wm"]
+            # Only where a look asks for them: the base set's screens stay as they were shot.
+            look = [f"--force-device-scale-factor={self.scale}"] if self.scale != 1 else []
+            look += ["--force-dark-mode"] if self.scheme == "dark" else []
+            # Chromium makes the first page of its command line the active tab.
+            urls = [url_of(m)] + [url_of(t) for t in tabs]
             return [
                 "chromium",
                 "--no-sandbox",
@@ -92,11 +115,12 @@ class AppDriver:
                 "--disable-gpu",
                 "--no-default-browser-check",
                 "--disable-features=Translate,MediaRouter,HttpsUpgrades,HttpsFirstBalancedModeAutoEnable",
-                f"--user-data-dir={self._chromium_profile}",
+                f"--user-data-dir={profile}",
                 f"--host-resolver-rules=MAP * 127.0.0.1:{self.port}",
                 "--ignore-certificate-errors",
+                *look,
                 "--new-window",
-                url_of(m),
+                *urls,
             ]
         lo = ["soffice", f"-env:UserInstallation=file://{self._lo_profile}", "--norestore", "--nologo"]
         if m.kind == DOC:
@@ -137,10 +161,13 @@ class AppDriver:
             return ["xboard", "-ncp"] if m.name == "xboard" else [m.name]  # -ncp: no chess engine to start
         raise ValueError(f"unknown material kind {m.kind}")
 
-    def open(self, m: Material, timeout: float = 45.0) -> DesktopWindow:
-        """Start the material's application and wait for its new window (the title settled)."""
+    def open(
+        self, m: Material, timeout: float = 45.0, frame: Frame = "wm", tabs: Sequence[Material] = ()
+    ) -> DesktopWindow:
+        """Start the material's application and wait for its new window (the title settled);
+        `frame` and `tabs` as `argv` takes them."""
         before = {w.wid for w in self.x.windows()}
-        self.procs.append(self.desk.spawn(self.argv(m), cwd=str(self.files)))
+        self.procs.append(self.desk.spawn(self.argv(m, frame, tabs), cwd=str(self.files)))
         deadline = time.monotonic() + timeout
         expect = expected_title_part(m)
         while time.monotonic() < deadline:
@@ -169,28 +196,32 @@ class AppDriver:
     def place(self, wins: list[DesktopWindow], layout: str) -> None:
         """Move and resize the windows as the layout ("full", "split" or "cascade") puts them."""
         x0, y0, (w, h) = 0, 0, self.desk.size
-        title = 20  # openbox's title bar: place frames so the client areas fit the screen
-        if self.fit_frames:
+        titles = [20] * len(wins)  # openbox's title bar: place frames so the client areas fit the screen
+        if self.fit_frames:  # each window's own frame: none where the application draws its own
             x0, y0, w, h = self.x.workarea() or (0, 0, w, h)
-            title = max((win.frame[2] + win.frame[3] for win in wins), default=title)
+            titles = [win.frame[2] + win.frame[3] for win in wins]
         if layout == "full":
-            boxes = [(x0, y0, w, h - title)] * len(wins)
+            boxes = [(x0, y0, w, h)] * len(wins)
         elif layout == "split":
-            boxes = [(x0, y0, w // 2, h - title), (x0 + w // 2, y0, w - w // 2, h - title)]
+            boxes = [(x0, y0, w // 2, h), (x0 + w // 2, y0, w - w // 2, h)]
         else:
+            # Cascaded windows leave room below them: their contents keep one size, frame or not.
+            titles = [0] * len(wins)
             boxes = [
                 (x0, y0, int(w * 0.72), int(h * 0.75)),
                 (x0 + int(w * 0.25), y0 + int(h * 0.2), int(w * 0.72), int(h * 0.75)),
             ]
-        for win, box in zip(wins, boxes[-len(wins) :]):
+        for win, title, (bx, by, bw, bh) in zip(wins, titles, boxes[-len(wins) :]):
             self.x.unmaximise(win.wid)
-            self.x.move_resize(win.wid, *box)
+            self.x.move_resize(win.wid, bx, by, bw, bh - title)
 
-    def shoot(self, shot: Shot) -> Capture:
+    def shoot(self, shot: Shot, frame: Frame = "wm", tabs: Sequence[Material] = ()) -> Capture:
         """Open the shot's windows bottom to top, place them, focus the last, wait until the
         applications have drawn them, and take the screenshot and the visible windows as the
-        agent reads them."""
-        wins = [self.open(m) for m in shot.windows]
+        agent reads them. The focused (last) window is drawn with `frame` (its `tabs` before it);
+        the others with the window manager's."""
+        last = len(shot.windows) - 1
+        wins = [self.open(m, frame=frame, tabs=tabs) if i == last else self.open(m) for i, m in enumerate(shot.windows)]
         self.place(wins, shot.layout)
         for win in wins:
             self.x.activate(win.wid)

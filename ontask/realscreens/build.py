@@ -176,22 +176,23 @@ class NotDrawn(RuntimeError):
     """A window of a screenshot was still unpainted (`repaint.unpainted`)."""
 
 
-def _capture(driver: AppDriver, shot: Shot, log: Callable[[str], None]) -> Capture:
+def _capture(driver: AppDriver, shot: Shot, log: Callable[[str], None], **frame: Any) -> Capture:
     """The shot's screenshot, taken once more from a clean desktop when an application was slow to
-    start or left a window unpainted (a loaded machine); a second failure names the shot."""
+    start or left a window unpainted (a loaded machine); a second failure names the shot. `frame`:
+    how its focused window is drawn (`AppDriver.shoot`)."""
     try:
-        return _drawn_shot(driver, shot, log)
+        return _drawn_shot(driver, shot, log, frame)
     except (TimeoutError, NotDrawn) as e:
         log(f"[real-screens] {shot.id}: {e}; retrying")
         driver.close_all()
     try:
-        return _drawn_shot(driver, shot, log)
+        return _drawn_shot(driver, shot, log, frame)
     except (TimeoutError, NotDrawn) as e:
         raise RuntimeError(f"real-screens shot {shot.id} failed twice: {e}") from e
 
 
-def _drawn_shot(driver: AppDriver, shot: Shot, log: Callable[[str], None]) -> Capture:
-    capture = driver.shoot(shot)
+def _drawn_shot(driver: AppDriver, shot: Shot, log: Callable[[str], None], frame: dict) -> Capture:
+    capture = driver.shoot(shot, **frame)
     if not capture.still:
         log(f"[real-screens] {shot.id}: the desktop was still busy after {capture.waited:.0f} s")
     blank = unpainted(capture.image, [(w.app, w.geometry) for w in capture.windows])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal, Optional
 
 from ontask.realscreens.plan import Shot, plan_shots
-from ontask.realscreens.tasks import CHAT, PAGE
+from ontask.realscreens.tasks import PAGE, Material
 
 Scheme = Literal["light", "dark"]
 Frame = Literal["wm", "browser", "app"]  # who draws the focused window's title: the window manager, Chromium, the app
@@ -62,18 +62,21 @@ class LookShot:
     shot: Shot
     look: Look
     frame: Frame
-    tabs: int  # browser tabs in the focused window when Chromium draws its own frame (0 otherwise)
+    # The pages open in tabs after the focused one's (the first and the active tab) when Chromium
+    # draws its own frame; none otherwise.
+    tabs: tuple[Material, ...] = ()
 
 
-def _frame(shot: Shot, rng: random.Random) -> tuple[Frame, int]:
-    """Chromium in its own frame (several tabs) on half the page shots; a chat app draws its own
-    frame (as Slack and VS Code do); the rest keep the window manager's title bar."""
+def _frame(shot: Shot, pages: list[Material], rng: random.Random) -> tuple[Frame, tuple[Material, ...]]:
+    """Chromium in its own frame (2 to 5 tabs, the others pages of the same split) on half the page
+    shots; the rest keep the window manager's title bar. Not yet "app" (an application drawing its
+    own title bar, as Slack's does): Chromium's app windows (`--app`) take the window manager's
+    frame on these desktops."""
     focused = shot.windows[-1]
-    if focused.kind == CHAT:
-        return "app", 0
     if focused.kind == PAGE and rng.random() < 0.5:
-        return "browser", rng.randint(2, 5)
-    return "wm", 0
+        others = [m for m in pages if m.title != focused.title]
+        return "browser", tuple(rng.sample(others, min(len(others), rng.randint(1, 4))))
+    return "wm", ()
 
 
 def plan_look_shots(seed: int = 0, smoke: bool = False, per_look: Optional[int] = None) -> list[LookShot]:
@@ -94,13 +97,14 @@ def plan_look_shots(seed: int = 0, smoke: bool = False, per_look: Optional[int] 
                 by_layout.setdefault(s.layout, []).append(s)
         for pool in by_layout.values():
             rng.shuffle(pool)
+        pages = sorted({m for s in shots if s.split == look.split for m in s.windows if m.kind == PAGE}, key=str)
         taken: list[Shot] = []
         while len(taken) < per_look and any(by_layout.values()):
             for layout in sorted(by_layout):
                 if by_layout[layout] and len(taken) < per_look:
                     taken.append(by_layout[layout].pop())
         for s in taken:
-            frame, tabs = _frame(s, rng)
+            frame, tabs = _frame(s, pages, rng)
             out.append(LookShot(s, look, frame, tabs))
     return out
 

@@ -9,10 +9,12 @@ is (its plan, cache and figures do not change); this one is cached beside it:
 - ``manifest.jsonl``: its (screenshot, task) rows, the look in each row's meta;
 - ``shots/<look>/<scene>.png``.
 
-What it does not do yet: Chromium in its own frame with several tabs, header-bar and self-drawn
-frames, and the scale and dark scheme inside the applications (the window manager's theme is
-dark where the look is); each row's `frame` says what the focused window was drawn with, so a
-figure split by frame is true to the screens."""
+The focused window is drawn as its `LookShot.frame` says: by the window manager, by Chromium in
+its own frame with its tab strip (the shot's page the first and active tab, other pages in the
+tabs after it), or by a chat app drawing its own title bar (Chromium's app window); each screen's `frame`
+says which. Chromium is drawn at the look's scale and, on a dark look, dark. What it does not do
+yet: GTK header-bar applications, and the scale and dark scheme inside the other applications
+(their window manager's frame is dark where the look is)."""
 
 from __future__ import annotations
 
@@ -43,13 +45,16 @@ from ontask.realscreens.wms import WINDOW_MANAGERS
 
 # Bump when the way the looks' screens are made changes (beyond the base set's FORMAT_VERSION,
 # which the fingerprint includes).
-LOOKS_FORMAT_VERSION = "1"
+LOOKS_FORMAT_VERSION = "2"
 
 
 def looks_fingerprint(seed: int = 0, smoke: bool = False) -> str:
     """The grown set's identity: the base set's fingerprint (its applications and plan), this
     module's format and the looks' plan (each look and the scenes dealt to it)."""
-    plan = [(s.look.id, s.look.wm, s.look.theme, s.look.size, s.shot.id) for s in plan_look_shots(seed, smoke)]
+    plan = [
+        (s.look.id, s.look.wm, s.look.theme, s.look.size, s.shot.id, s.frame, [t.title for t in s.tabs])
+        for s in plan_look_shots(seed, smoke)
+    ]
     h = hashlib.sha256(f"{LOOKS_FORMAT_VERSION}:{set_fingerprint(seed)}".encode())
     h.update(json.dumps(plan, separators=(",", ":")).encode())
     return h.hexdigest()[:12]
@@ -92,17 +97,18 @@ def build_looks(
     rows: list[dict] = []
     screens: list[dict] = []
     home = Path(tempfile.gettempdir()) / "ontask-screens" / "maria"  # the base set's: titles show it
-    with serve_pages((m for s in planned for m in s.shot.windows), tmp) as port, _build_lock():
+    served = (m for s in planned for m in (*s.shot.windows, *s.tabs))
+    with serve_pages(served, tmp) as port, _build_lock():
         for look, shots in by_look.items():
             started = time.monotonic()
             (tmp / "shots" / look.id).mkdir(parents=True)
             with VirtualDesktop(*look.size, home=home, wm=look.wm, theme=look.theme) as desk:
                 files = desk.home / "Documents"
                 files.mkdir()
-                driver = AppDriver(desk, files, port, fit_frames=True)
+                driver = AppDriver(desk, files, port, fit_frames=True, scale=look.scale, scheme=look.scheme)
                 for planned_shot in shots:
                     shot = planned_shot.shot
-                    capture = _capture(driver, shot, log)
+                    capture = _capture(driver, shot, log, frame=planned_shot.frame, tabs=planned_shot.tabs)
                     driver.close_all()
                     path = f"shots/{look.id}/{shot.id}.png"
                     capture.image.save(tmp / path, optimize=False, compress_level=3)
@@ -116,8 +122,7 @@ def build_looks(
                         rows.append(r)
                     # A look shows only its own split's scenes: the shot's split is the look's.
                     record = screen_record(shot, path, windows, wins, app)
-                    # "frame": the window manager's title bar; other frames are not shot yet.
-                    screens.append({**record, "frame": "wm", **_look_fields(look)})
+                    screens.append({**record, "frame": planned_shot.frame, **_look_fields(look)})
             log(f"[real-screens-looks] {look.id}: {len(shots)} screens in {time.monotonic() - started:.0f} s")
     (tmp / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp / "screens.jsonl").write_text("".join(json.dumps(s) + "\n" for s in screens))

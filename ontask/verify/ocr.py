@@ -426,14 +426,14 @@ class TitleReader:
                 box = _header_title_box(rgb, bar)
                 if box is None:
                     continue
-                text = self.read_header(rgb, box)
+                text = self.read_header(rgb, _below_cut_text(rgb, box))
                 if sum(ch.isalpha() for ch in text) < 3:  # a zoom field or a page counter, not a title
                     continue
             elif bar.buttons:
                 box = _title_box(rgb, bar)
                 if box is None:
                     continue
-                text = self.read_band(rgb, box)
+                text = self.read_band(rgb, _below_cut_text(rgb, box))
             else:
                 continue
             compact = text.replace(" ", "")
@@ -445,8 +445,7 @@ class TitleReader:
             elif _is_a_title(text) and not _hangs_below(bar, bands):
                 app = text.rsplit(" - ", 1)[1].strip() if " - " in text else ""
                 windows.append({"app": app, "title": text, "url": None, "focused": False, "_bar": bar})
-        if not windows:
-            return [] if budget.spent() else self._windows_from_lines(image, known_apps, budget)
+        own_frames = []
         for field, url in urls:  # each address field belongs to the nearest title bar above it
             above = [
                 w
@@ -455,6 +454,11 @@ class TitleReader:
             ]
             if above:
                 min(above, key=lambda w: field.y0 - w["_bar"].y1)["url"] = url
+            elif not budget.spent():  # no title bar: a browser drawing its own frame, tabs above the field
+                own_frames.append(self._browser_in_own_frame(rgb, field, url))
+        windows += [w for w in own_frames if w is not None]
+        if not windows:
+            return [] if budget.spent() else self._windows_from_lines(image, known_apps, budget)
         ranked = sorted(windows, key=lambda w: w["_bar"].salience(), reverse=True)
         margin = ranked[0]["_bar"].salience() - ranked[1]["_bar"].salience() if len(ranked) > 1 else 40.0
         ranked[0]["focused"] = True
@@ -463,6 +467,20 @@ class TitleReader:
             w.pop("_bar")
         # Bottom to top as the window manager stacks them: the focused window last.
         return sorted(windows, key=lambda w: w["focused"])
+
+    def _browser_in_own_frame(self, rgb: np.ndarray, field: Band, url: str) -> Optional[dict]:
+        """A browser window that draws its own frame (Chromium's default: a tab strip, no title
+        bar) from its address field: its active tab's text as the title, cut with an ellipsis
+        (a tab shows the page's title, never the window's whole one, which names the browser
+        too), and the field's URL. None when no active tab is found above the field."""
+        found = browser_tab(rgb, field)
+        if found is None:
+            return None
+        box, strip = found
+        text = self.read_band(rgb, box)
+        if sum(ch.isalpha() for ch in text) < 2:
+            return None
+        return {"app": "", "title": text.rstrip(".\u2026 ") + ELLIPSES[0], "url": url, "focused": False, "_bar": strip}
 
     def _windows_from_lines(
         self, image: Image.Image, known_apps: Optional[set[str]] = None, budget: Optional[_Budget] = None
@@ -589,6 +607,31 @@ def _text_rows(crop: np.ndarray, top: int) -> list[tuple[int, int]]:
     return out
 
 
+def _below_cut_text(rgb: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """The box taken down to where its text ends, when the band ended inside it: a band's rows are
+    followed through a text gap of TEXT_GAP rows, and text drawn at 2x is taller than that (an
+    address field's descenders, "wikipedia.org" read as "wikioedia.ora"). Text ends at the first
+    row without ink, or at a row mostly of ink (something else below), within the box's height.
+
+    >>> screen = np.full((60, 100, 3), 200, np.uint8)
+    >>> screen[10:38, 20:80:3] = 20   # text whose lower rows run past the band (y 0 to 30)
+    >>> _below_cut_text(screen, (10, 0, 90, 30))
+    (10, 0, 90, 38)
+    >>> _below_cut_text(screen, (10, 0, 90, 40))  # a band that holds its text whole is left as it is
+    (10, 0, 90, 40)
+    """
+    x0, y0, x1, y1 = box
+    gray = grey(rgb[y0 : min(rgb.shape[0], y1 + (y1 - y0)), x0:x1])
+    background = float(np.median(gray[: y1 - y0]))
+    ink = (np.abs(gray - background) > INK).mean(axis=1)
+    y = y1 - y0
+    if not ink[y - 1]:
+        return box
+    while y < len(ink) and 0 < ink[y] < 0.5:
+        y += 1
+    return (x0, y0, x1, y0 + y)
+
+
 def _header_title_box(rgb: np.ndarray, bar: Band) -> Optional[tuple[int, int, int, int]]:
     """A header bar's title: the ink with two lines (a title over a subtitle), else the ink centred
     in the bar; either way with buttons on both sides of it."""
@@ -634,3 +677,90 @@ def _title_box(rgb: np.ndarray, bar: Band) -> Optional[tuple[int, int, int, int]
     if not clusters:
         return None
     return (max(bar.x0, clusters[0][0] - 4), bar.y0, min(bar.x1, clusters[-1][1] + 4), bar.y1)
+
+
+TOOLBAR_MATCH = 6  # grey levels: the toolbar's colour, antialiasing aside
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Start and end (exclusive) of each run of True in a 1-D mask."""
+    padded = np.concatenate([[False], mask, [False]])
+    edges = np.nonzero(np.diff(padded.astype(np.int8)))[0]
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+def browser_tab(rgb: np.ndarray, field: Band) -> Optional[tuple[tuple[int, int, int, int], Band]]:
+    """Above a browser's address field, where it draws its own frame: the active tab's text box
+    and the tab strip (as a `Band`, for the focus: an active window's strip is painted to stand
+    out as a title bar is). The active tab is the one drawn in the toolbar's colour, joined to the
+    toolbar; the other tabs and the strip are in the frame's. Pure numpy; None when the pixels
+    above the field are not a toolbar under a tab strip.
+
+    Example:
+        >>> screen = np.full((120, 600, 3), 200, np.uint8)  # the frame, grey
+        >>> screen[40:90] = 250                             # the toolbar ...
+        >>> screen[8:40, 20:220] = 250                      # ... and the active tab joined to it
+        >>> screen[18:30, 60:180] = 40                      # the tab's title
+        >>> screen[55:75, 100:500] = 235                    # the address field
+        >>> field = Band(55, 75, 100, 500, 235.0, 0.0, False)
+        >>> box, strip = browser_tab(screen, field)
+        >>> box, (strip.y0, strip.y1, strip.x0, strip.x1)
+        ((56, 8, 184, 40), (8, 40, 0, 600))
+    """
+    h = field.height
+    top = max(0, field.y0 - 4 * h - 8)
+    g = grey(rgb[top : field.y0])
+    below = field.y0 - top - 2  # a row of the toolbar just above the field
+    if below < 4:
+        return None
+    toolbar = float(np.median(g[below, field.x0 : field.x1]))
+    row = np.abs(g[below] - toolbar) <= TOOLBAR_MATCH
+    span = next(((a, b) for a, b in _runs(row) if a <= field.x0 and field.x1 <= b), None)
+    if span is None:
+        return None
+    x0, x1 = span
+    is_toolbar = np.abs(g[:, x0:x1] - toolbar) <= TOOLBAR_MATCH
+    share = is_toolbar.mean(axis=1)
+    edge = next((y for y in range(below, -1, -1) if share[y] < 0.6), None)  # the toolbar's top
+    if edge is None or edge < 4:
+        return None
+    probe = edge - 2
+    tabs = [(a, b) for a, b in _runs(is_toolbar[probe]) if b - a >= 2 * h]
+    if not tabs:
+        return None
+    a, b = max(tabs, key=lambda t: t[1] - t[0])
+    others = ~is_toolbar[probe]
+    if not others.any():
+        return None
+    frame_grey = float(np.median(g[probe, x0:x1][others]))
+    if abs(frame_grey - toolbar) <= TOOLBAR_MATCH:
+        return None
+    is_frame = np.abs(g[:, x0 + a : x0 + b] - frame_grey) <= TOOLBAR_MATCH
+    y = probe
+    while y > 0 and is_frame[y - 1].mean() < 0.5:  # up the tab to the strip's colour above it
+        y -= 1
+    if not 0.5 * h <= edge + 1 - y <= 3 * h:
+        return None
+    tab_y0, tab_y1 = top + y, top + edge + 1
+    text = np.abs(grey(rgb[tab_y0:tab_y1, x0 + a : x0 + b]) - toolbar) > INK
+    cols = _runs(text.any(axis=0))
+    # The favicon at the tab's left and the close mark at its right: glyphs about as wide as high.
+    rows = max(1, int(text.any(axis=1).sum()))
+    while cols and cols[0][0] < 2 * rows and cols[0][1] - cols[0][0] <= rows and len(cols) > 1:
+        cols.pop(0)
+    while cols and (b - a) - cols[-1][1] < 2 * rows and cols[-1][1] - cols[-1][0] <= rows and len(cols) > 1:
+        cols.pop()
+    if not cols:
+        return None
+    box = (x0 + a + max(0, cols[0][0] - 4), tab_y0, x0 + a + min(b - a, cols[-1][1] + 4), tab_y1)
+    # The strip as find_bands measures a title bar: its colour's saturation, and how far its ink
+    # (the other tabs' titles, the window's buttons) is from it.
+    strip = rgb[tab_y0:tab_y1, x0:x1]
+    frame = np.abs(g[y : edge + 1, x0:x1] - frame_grey) <= TOOLBAR_MATCH
+    colours = strip[frame]
+    saturation = float(np.median(colours.max(axis=1).astype(np.int16) - colours.min(axis=1)))
+    deviation = np.abs(g[y : edge + 1, x0:x1] - frame_grey)
+    deviation[:, a:b] = 0  # the active tab is the toolbar's colour, not ink
+    ink = deviation[deviation > INK]
+    contrast = float(np.percentile(ink, 90)) if ink.size else 0.0
+    return box, Band(tab_y0, tab_y1, x0, x1, frame_grey, saturation, True, contrast)
