@@ -40,7 +40,7 @@ def test_the_shots_stay_in_their_split_and_the_smoke_set_is_a_handful_of_them():
         assert all(s.shot.split == s.look.split for s in shots)
         assert len({(s.look.id, s.shot.id) for s in shots}) == len(shots)  # no shot twice on a look
         assert set(Counter(s.look.id for s in shots).values()) == {per_look}
-        assert {s.frame for s in shots} == {"wm", "browser"}
+        assert {s.frame for s in shots} == {"wm", "browser", "app"}
         # Chromium in its own frame with 1 to 4 other tabs: pages of the look's split, not its own.
         assert all(bool(s.tabs) == (s.frame == "browser") and len(s.tabs) <= 4 for s in shots)
         split_pages: dict[str, set[str]] = {"train": set(), "val": set()}

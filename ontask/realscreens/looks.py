@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal, Optional
 
 from ontask.realscreens.plan import Shot, plan_shots
-from ontask.realscreens.tasks import PAGE, Material
+from ontask.realscreens.tasks import PAGE, PDF, Material
 
 Scheme = Literal["light", "dark"]
 Frame = Literal["wm", "browser", "app"]  # who draws the focused window's title: the window manager, Chromium, the app
@@ -69,10 +69,12 @@ class LookShot:
 
 def _frame(shot: Shot, pages: list[Material], rng: random.Random) -> tuple[Frame, tuple[Material, ...]]:
     """Chromium in its own frame (2 to 5 tabs, the others pages of the same split) on half the page
-    shots; the rest keep the window manager's title bar. Not yet "app" (an application drawing its
-    own title bar, as Slack's does): Chromium's app windows (`--app`) take the window manager's
-    frame on these desktops."""
+    shots; Evince draws its own title in a GTK header bar ("app"); the rest keep the window
+    manager's title bar. (Chromium's app windows, `--app`, would be a chat app's own frame, as
+    Slack draws one, but take the window manager's frame on these desktops.)"""
     focused = shot.windows[-1]
+    if focused.kind == PDF:
+        return "app", ()
     if focused.kind == PAGE and rng.random() < 0.5:
         others = [m for m in pages if m.title != focused.title]
         return "browser", tuple(rng.sample(others, min(len(others), rng.randint(1, 4))))
