@@ -143,3 +143,81 @@ def test_a_button_in_a_browsers_toolbar_is_not_a_window_however_bright():
     draw.text((500, 95), "Sign in to Chromium?", fill=(10, 10, 10), font=font("ui", 13), anchor="lm")
     windows = TitleReader().windows(drawn)
     assert [(w["title"], w["focused"]) for w in windows] == [("Ticket 5102 - Zendesk - Chromium", True)]
+
+
+def test_a_white_toolbar_right_under_a_band_ends_it():
+    """Chromium's own frame: a tab strip over a white toolbar over a grey address field. The strip
+    is a band of its own; before, the white rows were skipped and the strip ran on into the field,
+    a band too tall to be a bar."""
+    img = screen()
+    bar(img, 20, 10, 600, (222, 225, 230), text=(40, 40, 40), h=30)
+    img[50:60, 10:600] = 255  # the toolbar's white rows
+    img[60:80, 100:500] = (236, 238, 240)  # the address field, close to the strip's colour
+    assert [(b.y0, b.y1) for b in find_bands(img)][0] == (20, 50)
+
+
+def _browser_in_own_frame(img: np.ndarray, y0: int, x0: int, x1: int, tab: str, url: str, frame) -> None:
+    """Chromium drawing its own frame: a tab strip in the frame's colour, the active tab in the
+    toolbar's (white) joined to the toolbar, another tab, and the address field in the toolbar."""
+    from PIL import Image, ImageDraw
+
+    from ontask.fonts import font
+
+    drawn = Image.fromarray(img)
+    draw = ImageDraw.Draw(drawn)
+    draw.rectangle((x0, y0, x1 - 1, y0 + 33), fill=frame)  # the strip
+    draw.rectangle((x0 + 40, y0 + 6, x0 + 280, y0 + 33), fill=(255, 255, 255))  # the active tab
+    draw.text((x0 + 70, y0 + 20), tab, fill=(30, 30, 30), font=font("ui", 13), anchor="lm")
+    draw.text((x0 + 320, y0 + 20), "Another tab", fill=(60, 60, 60), font=font("ui", 13), anchor="lm")
+    for x in (x1 - 60, x1 - 35):  # the window's buttons, drawn by the browser
+        draw.rectangle((x, y0 + 14, x + 9, y0 + 23), fill=(60, 60, 60))
+    draw.rectangle((x0, y0 + 34, x1 - 1, y0 + 74), fill=(255, 255, 255))  # the toolbar
+    draw.rectangle((x0 + 100, y0 + 40, x1 - 100, y0 + 68), fill=(236, 239, 244))  # the address field
+    draw.text((x0 + 110, y0 + 54), url, fill=(30, 30, 30), font=font("ui", 13), anchor="lm")
+    img[:] = np.asarray(drawn)
+
+
+def test_a_browser_in_its_own_frame_is_a_window_titled_by_its_active_tab():
+    from PIL import Image
+
+    from ontask.verify.ocr import TitleReader
+
+    img = screen()
+    _browser_in_own_frame(img, 0, 0, 800, "Quarterly churn report", "acme.example.com/reports/churn", (200, 215, 240))
+    [window] = TitleReader().windows(Image.fromarray(img))
+    assert window["title"] == "Quarterly churn report\u2026" and window["url"] == "acme.example.com/reports/churn"
+    assert window["focused"]
+
+
+def test_a_browsers_tab_strip_under_a_window_managers_title_bar_is_the_same_window():
+    from PIL import Image
+
+    from ontask.verify.ocr import TitleReader
+
+    img = screen()
+    _window(img, 0, "Quarterly churn report - Chromium", (60, 110, 190), (255, 255, 255))
+    _browser_in_own_frame(img, 24, 10, 790, "Quarterly churn report", "acme.example.com/reports/churn", (200, 215, 240))
+    windows = TitleReader().windows(Image.fromarray(img))
+    assert [(w["title"], w["url"]) for w in windows] == [
+        ("Quarterly churn report - Chromium", "acme.example.com/reports/churn")
+    ]
+
+
+def test_the_window_drawn_over_another_is_the_focused_one_whatever_the_paint():
+    """A grey header bar drawn whole over the body of a window whose bar is painted saturated:
+    the grey one is on top, so it is the focused window (the other's bar may keep its colour, as
+    a browser's tab strip does)."""
+    from PIL import Image
+
+    from ontask.verify.ocr import TitleReader
+
+    img = screen()
+    _window(img, 0, "Football - BBC Sport - Chromium", (60, 110, 190), (255, 255, 255))
+    img[120:300, 200:800] = (250, 250, 250)  # the other window's body over the first one's
+    _window(img, 120, "notes.pdf \u2014 Meeting notes", (215, 215, 215), (40, 40, 40))
+    img[120:144, :200] = 255
+    windows = TitleReader().windows(Image.fromarray(img))
+    assert [(w["title"], w["focused"]) for w in windows] == [
+        ("Football - BBC Sport - Chromium", False),
+        ("notes.pdf \u2014 Meeting notes", True),
+    ]

@@ -429,6 +429,10 @@ class TitleReader:
                 text = self.read_header(rgb, _below_cut_text(rgb, box))
                 if sum(ch.isalpha() for ch in text) < 3:  # a zoom field or a page counter, not a title
                     continue
+            elif bar.buttons and (tab := tab_strip(rgb, bar)) is not None:
+                window = self._tab_window(rgb, *tab, url=None)
+                windows += [window] if window is not None else []
+                continue
             elif bar.buttons:
                 box = _title_box(rgb, bar)
                 if box is None:
@@ -445,6 +449,10 @@ class TitleReader:
             elif _is_a_title(text) and not _hangs_below(bar, bands):
                 app = text.rsplit(" - ", 1)[1].strip() if " - " in text else ""
                 windows.append({"app": app, "title": text, "url": None, "focused": False, "_bar": bar})
+        # A browser framed by the window manager has its tab strip right under its title bar: one
+        # window, the title bar's.
+        bars = [w["_bar"] for w in windows if not w.get("_tab")]
+        windows = [w for w in windows if not (w.get("_tab") and _right_under_a_bar(w["_bar"], bars))]
         own_frames = []
         for field, url in urls:  # each address field belongs to the nearest title bar above it
             above = [
@@ -454,33 +462,40 @@ class TitleReader:
             ]
             if above:
                 min(above, key=lambda w: field.y0 - w["_bar"].y1)["url"] = url
-            elif not budget.spent():  # no title bar: a browser drawing its own frame, tabs above the field
-                own_frames.append(self._browser_in_own_frame(rgb, field, url))
+            elif not budget.spent() and (tab := browser_tab(rgb, field)) is not None:
+                # No bar above: a browser drawing its own frame, its strip not found as a band.
+                own_frames.append(self._tab_window(rgb, *tab, url=url))
         windows += [w for w in own_frames if w is not None]
         if not windows:
             return [] if budget.spent() else self._windows_from_lines(image, known_apps, budget)
-        ranked = sorted(windows, key=lambda w: w["_bar"].salience(), reverse=True)
+        # The focused window is on top: a window with another's bar drawn whole over its body is
+        # under that one, whatever its bar's paint says. Among the others, the most salient bar.
+        # Only a bar that names a window ("<document> - <app>", a header bar's title and subtitle,
+        # a browser's tab) counts: a toolbar's band read as text lies in its own window's body.
+        named = [o for o in windows if o.get("_tab") or re.search(r" [-\u2014] ", o["title"])]
+        uncovered = [w for w in windows if not any(_drawn_over(o["_bar"], w["_bar"]) for o in named)]
+        ranked = sorted(windows, key=lambda w: (w in uncovered, w["_bar"].salience()), reverse=True)
         margin = ranked[0]["_bar"].salience() - ranked[1]["_bar"].salience() if len(ranked) > 1 else 40.0
         ranked[0]["focused"] = True
         ranked[0]["_focus_confidence"] = round(1.0 / (1.0 + math.exp(-(margin - 5.0) / 8.0)), 3)
         for w in windows:
             w.pop("_bar")
+            w.pop("_tab", None)
         # Bottom to top as the window manager stacks them: the focused window last.
         return sorted(windows, key=lambda w: w["focused"])
 
-    def _browser_in_own_frame(self, rgb: np.ndarray, field: Band, url: str) -> Optional[dict]:
+    def _tab_window(
+        self, rgb: np.ndarray, box: tuple[int, int, int, int], strip: Band, url: Optional[str]
+    ) -> Optional[dict]:
         """A browser window that draws its own frame (Chromium's default: a tab strip, no title
-        bar) from its address field: its active tab's text as the title, cut with an ellipsis
-        (a tab shows the page's title, never the window's whole one, which names the browser
-        too), and the field's URL. None when no active tab is found above the field."""
-        found = browser_tab(rgb, field)
-        if found is None:
-            return None
-        box, strip = found
+        bar): its active tab's text as the title, cut with an ellipsis (a tab shows the page's
+        title, never the window's whole one, which names the browser too), its strip as its bar
+        (for the focus, and the address field below it)."""
         text = self.read_band(rgb, box)
         if sum(ch.isalpha() for ch in text) < 2:
             return None
-        return {"app": "", "title": text.rstrip(".\u2026 ") + ELLIPSES[0], "url": url, "focused": False, "_bar": strip}
+        title = text.rstrip(".\u2026 ") + ELLIPSES[0]
+        return {"app": "", "title": title, "url": url, "focused": False, "_bar": strip, "_tab": True}
 
     def _windows_from_lines(
         self, image: Image.Image, known_apps: Optional[set[str]] = None, budget: Optional[_Budget] = None
@@ -579,6 +594,19 @@ def _hangs_below(bar: Band, bands: list[Band]) -> bool:
         for other in bands
         if other is not bar
     )
+
+
+def _drawn_over(top: Band, under: Band) -> bool:
+    """Whether the bar `top` lies over the body of the window whose bar is `under`: below that
+    bar, starting within its width and reaching past its left edge no further than a window's
+    border, so it is drawn whole where `under`'s window would otherwise show. A window under
+    another has its bar cut where the other lies over it; this one is not, so it is on top."""
+    return top.y0 > under.y1 + 20 and under.x0 + 20 <= top.x0 < under.x1 - 100
+
+
+def _right_under_a_bar(strip: Band, bars: list[Band]) -> bool:
+    """Whether a tab strip starts right where a title bar over the same window ends."""
+    return any(0 <= strip.y0 - bar.y1 <= 8 and bar.x0 - 8 <= strip.x0 and strip.x1 <= bar.x1 + 8 for bar in bars)
 
 
 def _in_taskbar(y0: int, y1: int, height: int) -> bool:
@@ -689,23 +717,94 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
-def browser_tab(rgb: np.ndarray, field: Band) -> Optional[tuple[tuple[int, int, int, int], Band]]:
-    """Above a browser's address field, where it draws its own frame: the active tab's text box
-    and the tab strip (as a `Band`, for the focus: an active window's strip is painted to stand
-    out as a title bar is). The active tab is the one drawn in the toolbar's colour, joined to the
-    toolbar; the other tabs and the strip are in the frame's. Pure numpy; None when the pixels
-    above the field are not a toolbar under a tab strip.
+def _active_tab(
+    rgb: np.ndarray, x0: int, x1: int, top: int, edge: int, toolbar: float, h: int
+) -> Optional[tuple[tuple[int, int, int, int], Band]]:
+    """The active tab in a browser's tab strip: rows `top` to `edge` (the toolbar's first row) of
+    columns x0 to x1, the toolbar of grey level `toolbar`. The active tab is drawn in the
+    toolbar's colour, joined to it; the strip and the other tabs in the frame's. Returns the tab's
+    text box and the strip as a `Band` (its colour and ink as find_bands measures a title bar's,
+    for the focus), or None when no tab of at least 2h pixels is in the toolbar's colour."""
+    if edge - top < 6 or x1 - x0 < 4 * h:
+        return None
+    g = grey(rgb[top:edge, x0:x1])
+    is_toolbar = np.abs(g - toolbar) <= TOOLBAR_MATCH
+    probe = len(g) - 2
+    tabs = [(a, b) for a, b in _runs(is_toolbar[probe]) if b - a >= 2 * h]
+    others = ~is_toolbar[probe]
+    if not tabs or not others.any():
+        return None
+    a, b = max(tabs, key=lambda t: t[1] - t[0])
+    frame_grey = float(np.median(g[probe][others]))
+    if abs(frame_grey - toolbar) <= TOOLBAR_MATCH:
+        return None
+    is_frame = np.abs(g[:, a:b] - frame_grey) <= TOOLBAR_MATCH
+    y = probe
+    while y > 0 and is_frame[y - 1].mean() < 0.5:  # up the tab to the strip's colour above it
+        y -= 1
+    if not 0.5 * h <= len(g) - y <= 3 * h:
+        return None
+    text = np.abs(g[y:, a:b] - toolbar) > INK
+    cols = _runs(text.any(axis=0))
+    # The favicon at the tab's left and the close mark at its right: glyphs about as wide as high.
+    rows = max(1, int(text.any(axis=1).sum()))
+    while len(cols) > 1 and cols[0][0] < 2 * rows and cols[0][1] - cols[0][0] <= rows:
+        cols.pop(0)
+    while len(cols) > 1 and (b - a) - cols[-1][1] < 2 * rows and cols[-1][1] - cols[-1][0] <= rows:
+        cols.pop()
+    if not cols:
+        return None
+    box = (x0 + a + max(0, cols[0][0] - 4), top + y, x0 + a + min(b - a, cols[-1][1] + 4), edge)
+    strip = rgb[top + y : edge, x0:x1]
+    deviation = np.abs(g[y:] - frame_grey)
+    colours = strip[deviation <= TOOLBAR_MATCH]
+    saturation = float(np.median(colours.max(axis=1).astype(np.int16) - colours.min(axis=1)))
+    deviation[:, a:b] = 0  # the active tab is the toolbar's colour, not ink
+    ink = deviation[deviation > INK]
+    contrast = float(np.percentile(ink, 90)) if ink.size else 0.0
+    return box, Band(top + y, edge, x0, x1, frame_grey, saturation, True, contrast)
+
+
+def tab_strip(rgb: np.ndarray, bar: Band) -> Optional[tuple[tuple[int, int, int, int], Band]]:
+    """Whether a band is a browser's tab strip (the browser drawing its own frame, Chromium's
+    default) rather than a title bar: a toolbar right below it, in one colour across it, whose
+    colour one tab of the band's lowest rows shares (the active tab, joined to the toolbar). A
+    window manager's bar is one colour to its bottom row. The active tab's text box, or None.
 
     Example:
         >>> screen = np.full((120, 600, 3), 200, np.uint8)  # the frame, grey
         >>> screen[40:90] = 250                             # the toolbar ...
         >>> screen[8:40, 20:220] = 250                      # ... and the active tab joined to it
-        >>> screen[18:30, 60:180] = 40                      # the tab's title
+        >>> screen[18:30, 60:180:3] = 40                    # the tab's title
+        >>> screen[18:30, 300:420:3] = 90                   # another tab's title
+        >>> box, strip = tab_strip(screen, Band(4, 40, 0, 600, 200.0, 0.0, True))
+        >>> box, (strip.y0, strip.y1)
+        ((56, 8, 182, 40), (8, 40))
+    """
+    below = grey(rgb[bar.y1 + 2 : bar.y1 + 6, bar.x0 : bar.x1])
+    if len(below) < 4:
+        return None
+    toolbar = float(np.median(below))
+    if (np.abs(below - toolbar) <= TOOLBAR_MATCH).mean() < 0.6:
+        return None
+    return _active_tab(rgb, bar.x0, bar.x1, bar.y0, bar.y1, toolbar, min(bar.height, 24))
+
+
+def browser_tab(rgb: np.ndarray, field: Band) -> Optional[tuple[tuple[int, int, int, int], Band]]:
+    """The active tab's text box and the tab strip above a browser's address field, when no band
+    was found for the strip (a strip drawn at 2x is taller than a title bar): the toolbar's top
+    is where its colour stops across the window. None when the pixels above the field are not a
+    toolbar under a tab strip.
+
+    Example:
+        >>> screen = np.full((120, 600, 3), 200, np.uint8)  # the frame, grey
+        >>> screen[40:90] = 250                             # the toolbar ...
+        >>> screen[8:40, 20:220] = 250                      # ... and the active tab joined to it
+        >>> screen[18:30, 60:180:3] = 40                    # the tab's title
         >>> screen[55:75, 100:500] = 235                    # the address field
-        >>> field = Band(55, 75, 100, 500, 235.0, 0.0, False)
-        >>> box, strip = browser_tab(screen, field)
+        >>> box, strip = browser_tab(screen, Band(55, 75, 100, 500, 235.0, 0.0, False))
         >>> box, (strip.y0, strip.y1, strip.x0, strip.x1)
-        ((56, 8, 184, 40), (8, 40, 0, 600))
+        ((56, 8, 182, 40), (8, 40, 0, 600))
     """
     h = field.height
     top = max(0, field.y0 - 4 * h - 8)
@@ -719,48 +818,8 @@ def browser_tab(rgb: np.ndarray, field: Band) -> Optional[tuple[tuple[int, int, 
     if span is None:
         return None
     x0, x1 = span
-    is_toolbar = np.abs(g[:, x0:x1] - toolbar) <= TOOLBAR_MATCH
-    share = is_toolbar.mean(axis=1)
+    share = (np.abs(g[:, x0:x1] - toolbar) <= TOOLBAR_MATCH).mean(axis=1)
     edge = next((y for y in range(below, -1, -1) if share[y] < 0.6), None)  # the toolbar's top
     if edge is None or edge < 4:
         return None
-    probe = edge - 2
-    tabs = [(a, b) for a, b in _runs(is_toolbar[probe]) if b - a >= 2 * h]
-    if not tabs:
-        return None
-    a, b = max(tabs, key=lambda t: t[1] - t[0])
-    others = ~is_toolbar[probe]
-    if not others.any():
-        return None
-    frame_grey = float(np.median(g[probe, x0:x1][others]))
-    if abs(frame_grey - toolbar) <= TOOLBAR_MATCH:
-        return None
-    is_frame = np.abs(g[:, x0 + a : x0 + b] - frame_grey) <= TOOLBAR_MATCH
-    y = probe
-    while y > 0 and is_frame[y - 1].mean() < 0.5:  # up the tab to the strip's colour above it
-        y -= 1
-    if not 0.5 * h <= edge + 1 - y <= 3 * h:
-        return None
-    tab_y0, tab_y1 = top + y, top + edge + 1
-    text = np.abs(grey(rgb[tab_y0:tab_y1, x0 + a : x0 + b]) - toolbar) > INK
-    cols = _runs(text.any(axis=0))
-    # The favicon at the tab's left and the close mark at its right: glyphs about as wide as high.
-    rows = max(1, int(text.any(axis=1).sum()))
-    while cols and cols[0][0] < 2 * rows and cols[0][1] - cols[0][0] <= rows and len(cols) > 1:
-        cols.pop(0)
-    while cols and (b - a) - cols[-1][1] < 2 * rows and cols[-1][1] - cols[-1][0] <= rows and len(cols) > 1:
-        cols.pop()
-    if not cols:
-        return None
-    box = (x0 + a + max(0, cols[0][0] - 4), tab_y0, x0 + a + min(b - a, cols[-1][1] + 4), tab_y1)
-    # The strip as find_bands measures a title bar: its colour's saturation, and how far its ink
-    # (the other tabs' titles, the window's buttons) is from it.
-    strip = rgb[tab_y0:tab_y1, x0:x1]
-    frame = np.abs(g[y : edge + 1, x0:x1] - frame_grey) <= TOOLBAR_MATCH
-    colours = strip[frame]
-    saturation = float(np.median(colours.max(axis=1).astype(np.int16) - colours.min(axis=1)))
-    deviation = np.abs(g[y : edge + 1, x0:x1] - frame_grey)
-    deviation[:, a:b] = 0  # the active tab is the toolbar's colour, not ink
-    ink = deviation[deviation > INK]
-    contrast = float(np.percentile(ink, 90)) if ink.size else 0.0
-    return box, Band(tab_y0, tab_y1, x0, x1, frame_grey, saturation, True, contrast)
+    return _active_tab(rgb, x0, x1, top, top + edge + 1, toolbar, h)

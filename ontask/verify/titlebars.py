@@ -114,7 +114,14 @@ def find_bands(rgb: np.ndarray, min_width: int = MIN_WIDTH) -> list[Band]:
     active: list[dict] = []
     finished: list[dict] = []
     for y, a, b, c in _row_segments(gray, min_width):
-        if c >= 248:  # white is a page or a document, not a bar
+        if c >= 248:  # white is a page or a document, not a bar ...
+            for band in active:  # ... and a white row right under a band, across it, is its edge
+                if (
+                    not band["closed"]
+                    and y - band["last"] <= 1
+                    and min(b, band["x1"]) - max(a, band["x0"]) >= 0.9 * (band["x1"] - band["x0"])
+                ):
+                    band["closed"] = True
             continue
         hit = None
         for band in active:
