@@ -172,19 +172,25 @@ def _browser_in_own_frame(img: np.ndarray, y0: int, x0: int, x1: int, tab: str, 
     for x in (x1 - 60, x1 - 35):  # the window's buttons, drawn by the browser
         draw.rectangle((x, y0 + 14, x + 9, y0 + 23), fill=(60, 60, 60))
     draw.rectangle((x0, y0 + 34, x1 - 1, y0 + 74), fill=(255, 255, 255))  # the toolbar
-    draw.rectangle((x0 + 100, y0 + 40, x1 - 100, y0 + 68), fill=(236, 239, 244))  # the address field
+    draw.rectangle((x0 + 100, y0 + 40, x1 - 260, y0 + 68), fill=(236, 239, 244))  # the address field
     draw.text((x0 + 110, y0 + 54), url, fill=(30, 30, 30), font=font("ui", 13), anchor="lm")
     img[:] = np.asarray(drawn)
 
 
 def test_a_browser_in_its_own_frame_is_a_window_titled_by_its_active_tab():
-    from PIL import Image
+    from PIL import Image, ImageDraw
 
+    from ontask.fonts import font
     from ontask.verify.ocr import TitleReader
 
     img = screen()
     _browser_in_own_frame(img, 0, 0, 800, "Quarterly churn report", "acme.example.com/reports/churn", (200, 215, 240))
-    [window] = TitleReader().windows(Image.fromarray(img))
+    # Its "Sign in to Chromium?" pill in the toolbar, painted brighter than the strip: not a window.
+    drawn = Image.fromarray(img)
+    draw = ImageDraw.Draw(drawn)
+    draw.rectangle((560, 38, 790, 70), fill=(120, 170, 250))
+    draw.text((580, 54), "Sign in to Chromium?", fill=(10, 10, 10), font=font("ui", 13), anchor="lm")
+    [window] = TitleReader().windows(drawn)
     assert window["title"] == "Quarterly churn report\u2026" and window["url"] == "acme.example.com/reports/churn"
     assert window["focused"]
 

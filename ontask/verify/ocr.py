@@ -453,6 +453,9 @@ class TitleReader:
         # window, the title bar's.
         bars = [w["_bar"] for w in windows if not w.get("_tab")]
         windows = [w for w in windows if not (w.get("_tab") and _right_under_a_bar(w["_bar"], bars))]
+        # And a band in a browser's toolbar (its "Sign in" pill, an extension's button) is not a window.
+        strips = [w["_bar"] for w in windows if w.get("_tab")]
+        windows = [w for w in windows if w.get("_tab") or not _in_a_toolbar(w["_bar"], strips)]
         own_frames = []
         for field, url in urls:  # each address field belongs to the nearest title bar above it
             above = [
@@ -602,6 +605,13 @@ def _drawn_over(top: Band, under: Band) -> bool:
     border, so it is drawn whole where `under`'s window would otherwise show. A window under
     another has its bar cut where the other lies over it; this one is not, so it is on top."""
     return top.y0 > under.y1 + 20 and under.x0 + 20 <= top.x0 < under.x1 - 100
+
+
+def _in_a_toolbar(bar: Band, strips: list[Band]) -> bool:
+    """Whether a band lies in the toolbar right under a browser's tab strip (as tall as the strip)."""
+    return any(
+        0 <= bar.y0 - strip.y1 <= strip.height and strip.x0 - 2 <= bar.x0 and bar.x1 <= strip.x1 + 2 for strip in strips
+    )
 
 
 def _right_under_a_bar(strip: Band, bars: list[Band]) -> bool:
