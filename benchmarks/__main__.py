@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from benchmarks import REPO
-from benchmarks.report import page, run_all, write_page
+from benchmarks.report import page, run_all, updated_page, write_page
 
 DEFAULT_PAGE = Path(REPO) / "out" / "bench" / "benchmarks.md"
 
@@ -33,7 +33,15 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_PAGE,
         help=f"where the run's page goes (default: {DEFAULT_PAGE.relative_to(REPO)}; make bench: docs/benchmarks.md)",
     )
+    parser.add_argument(
+        "--update",
+        metavar="PATH",
+        type=Path,
+        help="replace the named modules' sections in that page (an earlier run's), each marked as this run's",
+    )
     args = parser.parse_args(argv)
+    if args.update is not None and not args.modules:
+        parser.error("--update replaces the sections of the modules named: name them, or write a whole page")
     names = module_names()
     unknown = sorted(set(args.modules) - set(names))
     if unknown:
@@ -42,8 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     started, load = dt.datetime.now(dt.timezone.utc), os.getloadavg()[0]
     outcomes = run_all(chosen, lambda name: importlib.import_module(f"benchmarks.{name}"))
     command = " ".join(["python -m benchmarks", *argv])
-    text = page(outcomes, command, started, not_run=[n for n in names if n not in chosen], load_at_start=load)
-    print(f"\npage of this run: {write_page(args.write_docs, text)}")
+    if args.update is not None:
+        text = updated_page(args.update.read_text(), outcomes, command, started, load_at_start=load)
+        print(f"\nsections updated in: {write_page(args.update, text)}")
+    else:
+        text = page(outcomes, command, started, not_run=[n for n in names if n not in chosen], load_at_start=load)
+        print(f"\npage of this run: {write_page(args.write_docs, text)}")
     return 1 if any(o.status == "FAILED" for o in outcomes) else 0
 
 

@@ -160,7 +160,9 @@ def page(
         "`python -m benchmarks --write-docs docs/benchmarks.md`); do not edit it by hand. Every table "
         "below is what that run printed, each figure beside the peer it is measured against; a module "
         "that could not measure here says so (skipped), or prints an earlier run's figures with their "
-        "date and the changes since (stale).",
+        "date and the changes since (stale). A module run again since "
+        "(`python -m benchmarks bench_NAME --update docs/benchmarks.md`) says so under its heading, "
+        "with that run's date, commit and load.",
         "",
         "| run | |",
         "| --- | --- |",
@@ -174,19 +176,58 @@ def page(
         "| module | what it measures | outcome | duration |",
         "| --- | --- | --- | --- |",
     ]
-    for o in outcomes:
-        outcome = o.status + (f": {o.detail}" if o.detail else "")
-        lines.append(f"| [{o.name}](#{o.name}) | {_cell(o.summary)} | {_cell(outcome)} | {o.seconds:.1f} s |")
+    lines += [_index_row(o) for o in outcomes]
     if not_run:
         lines += ["", f"Not in this run: {', '.join(not_run)}."]
     for o in outcomes:
-        lines += ["", f"## {o.name}", ""]  # its heading is the summary's link target
-        if o.status != "measured":
-            lines += [f"**{o.status.upper()}**" + (f": {o.detail}" if o.detail else ""), ""]
-        if o.method:
-            lines += [o.method, ""]
-        lines.append(_fenced(o.output))
+        lines += _section(o)
     return "\n".join(lines) + "\n"
+
+
+def _index_row(o: Outcome) -> str:
+    outcome = o.status + (f": {o.detail}" if o.detail else "")
+    return f"| [{o.name}](#{o.name}) | {_cell(o.summary)} | {_cell(outcome)} | {o.seconds:.1f} s |"
+
+
+def _section(o: Outcome, note: str = "") -> list[str]:
+    lines = ["", f"## {o.name}", ""]  # its heading is the summary's link target
+    if note:
+        lines += [f"*{note}*", ""]
+    if o.status != "measured":
+        lines += [f"**{o.status.upper()}**" + (f": {o.detail}" if o.detail else ""), ""]
+    if o.method:
+        lines += [o.method, ""]
+    lines.append(_fenced(o.output))
+    return lines
+
+
+def updated_page(
+    existing: str,
+    outcomes: Sequence[Outcome],
+    command: str,
+    started: dt.datetime,
+    commit: Optional[str] = None,
+    load_at_start: Optional[float] = None,
+) -> str:
+    """An earlier run's page with these modules' sections and index rows replaced by this run's,
+    each section saying it comes from this run (the rest of the page keeps its own run's figures).
+    A module the page lacks is refused: a page names every module its run ran."""
+    text = existing
+    when = f"{started.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
+    load = f", load average {load_at_start:.1f} at its start" if load_at_start is not None else ""
+    for o in outcomes:
+        heading = f"\n## {o.name}\n"
+        if heading not in text:
+            raise ValueError(f"{o.name} has no section in the page to update: write a whole page instead")
+        start = text.index(heading)
+        end = text.find("\n## ", start + len(heading))
+        end = len(text) if end < 0 else end
+        note = f"From a later run than the page's: {when}, commit {commit or head_commit()}, `{command}`{load}."
+        text = text[:start] + "\n".join(_section(o, note)) + "\n" + text[end:]
+        rows = [line for line in text.splitlines() if line.startswith(f"| [{o.name}](#")]
+        for row in rows:
+            text = text.replace(row, _index_row(o))
+    return text
 
 
 def write_page(path: Path, text: str) -> Path:

@@ -86,3 +86,46 @@ def test_an_unknown_module_is_refused_before_anything_runs(tmp_path):
     )
     assert out.returncode == 2 and "no benchmark module bench_nothing" in out.stderr
     assert not (tmp_path / "page.md").exists()
+
+
+def test_a_module_run_again_replaces_its_section_and_row_and_says_which_run_it_is():
+    from benchmarks.report import updated_page
+
+    fakes = _fakes()
+    first = run_all(["bench_fast", "bench_broken", "bench_gpu"], fakes.__getitem__)
+    started = dt.datetime(2026, 12, 7, 10, 30, tzinfo=dt.timezone.utc)
+    text = page(first, "python -m benchmarks", started, machine_line="Test CPU", commit="abc1234")
+
+    def faster():
+        print("fast thing     0.5          3.0")
+
+    again = run_all(
+        ["bench_fast", "bench_gpu"],
+        {"bench_fast": _module("bench_fast", "A fast thing.", faster), "bench_gpu": fakes["bench_gpu"]}.__getitem__,
+    )
+    later = dt.datetime(2026, 12, 8, 1, 0, tzinfo=dt.timezone.utc)
+    updated = updated_page(
+        text, again, "python -m benchmarks bench_fast bench_gpu --update p.md", later, "def5678", 1.5
+    )
+
+    fast = updated[updated.index("## bench_fast") : updated.index("## bench_broken")]
+    assert "fast thing     0.5" in fast and "1.0          3.0" not in updated
+    assert "From a later run than the page's: 2026-12-08 01:00 UTC, commit def5678" in fast
+    assert "load average 1.5 at its start" in fast
+    # The others keep the page's run, the header included; the last section is replaced to the end.
+    assert (
+        updated[updated.index("## bench_broken") : updated.index("## bench_gpu")]
+        == text[text.index("## bench_broken") : text.index("## bench_gpu")]
+    )
+    assert "| commit | abc1234 |" in updated and updated.count("## bench_gpu") == 1
+    assert "From a later run" in updated[updated.index("## bench_gpu") :] and updated.endswith("```\n")
+    assert "```\n\n## bench_broken" in updated  # a blank line before the next section, as in a whole page
+    assert [line for line in updated.splitlines() if line.startswith("| [bench_fast]")][0].startswith(
+        "| [bench_fast](#bench_fast) | A fast thing. | measured"
+    )
+    try:
+        updated_page(text, run_all(["bench_new"], {"bench_new": fakes["bench_gpu"]}.__getitem__), "c", later, "x")
+    except ValueError as e:
+        assert "bench_new has no section" in str(e)
+    else:
+        raise AssertionError("a module the page lacks was added silently")
