@@ -19,13 +19,13 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 import numpy as np
 from PIL import Image
 
-from ontask.verify.titlebars import INK, Band, find_bands, grey, ink_clusters
+from ontask.verify.titlebars import INK, MIN_HEIGHT, Band, find_bands, grey, ink_clusters
 
 EDGE = 6  # grey-level step that marks a window border in the rows around a text line
 URL_RE = re.compile(r"\b(?:https?://)?(?:[a-z0-9-]+\.)+[a-z]{2,}(?:/[^\s]*)?", re.IGNORECASE)
@@ -415,7 +415,7 @@ class TitleReader:
     def _read_windows(
         self, image: Image.Image, rgb: np.ndarray, known_apps: Optional[set[str]], budget: _Budget
     ) -> list[dict]:
-        windows, urls = [], []
+        windows, urls, strips = [], [], []
         bands = find_bands(rgb)
         for bar in bands:
             if budget.spent():
@@ -430,14 +430,21 @@ class TitleReader:
                 if sum(ch.isalpha() for ch in text) < 3:  # a zoom field or a page counter, not a title
                     continue
             elif bar.buttons and (tab := tab_strip(rgb, bar)) is not None:
-                window = self._tab_window(rgb, *tab, url=None)
-                windows += [window] if window is not None else []
-                continue
-            elif bar.buttons:
-                box = _title_box(rgb, bar)
-                if box is None:
+                box, strip = tab
+                strips.append(strip)
+                # A window manager's bar of the strip's colour right over it makes one band with it:
+                # the window's title is the bar's.
+                above = replace(bar, y1=strip.y0)
+                text = self._bar_text(rgb, above) if above.height >= MIN_HEIGHT else ""
+                if not _is_a_title(text):
+                    window = self._tab_window(rgb, box, strip, url=None)
+                    windows += [window] if window is not None else []
                     continue
-                text = self.read_band(rgb, _below_cut_text(rgb, box))
+                bar = above
+            elif bar.buttons:
+                text = self._bar_text(rgb, bar)
+                if not text:
+                    continue
             else:
                 continue
             compact = text.replace(" ", "")
@@ -454,7 +461,6 @@ class TitleReader:
         bars = [w["_bar"] for w in windows if not w.get("_tab")]
         windows = [w for w in windows if not (w.get("_tab") and _right_under_a_bar(w["_bar"], bars))]
         # And a band in a browser's toolbar (its "Sign in" pill, an extension's button) is not a window.
-        strips = [w["_bar"] for w in windows if w.get("_tab")]
         windows = [w for w in windows if w.get("_tab") or not _in_a_toolbar(w["_bar"], strips)]
         own_frames = []
         for field, url in urls:  # each address field belongs to the nearest title bar above it
@@ -486,6 +492,11 @@ class TitleReader:
             w.pop("_tab", None)
         # Bottom to top as the window manager stacks them: the focused window last.
         return sorted(windows, key=lambda w: w["focused"])
+
+    def _bar_text(self, rgb: np.ndarray, bar: Band) -> str:
+        """The text of a title bar: its title without the icon and buttons ("" when it has none)."""
+        box = _title_box(rgb, bar)
+        return self.read_band(rgb, _below_cut_text(rgb, box)) if box is not None else ""
 
     def _tab_window(
         self, rgb: np.ndarray, box: tuple[int, int, int, int], strip: Band, url: Optional[str]
@@ -760,11 +771,17 @@ def _active_tab(
     rows = max(1, int(text.any(axis=1).sum()))
     while len(cols) > 1 and cols[0][0] < 2 * rows and cols[0][1] - cols[0][0] <= rows:
         cols.pop(0)
+    close = None
     while len(cols) > 1 and (b - a) - cols[-1][1] < 2 * rows and cols[-1][1] - cols[-1][0] <= rows:
-        cols.pop()
+        close = cols.pop()[0]
     if not cols:
         return None
-    box = (x0 + a + max(0, cols[0][0] - 4), top + y, x0 + a + min(b - a, cols[-1][1] + 4), edge)
+    end = cols[-1][1] + 4
+    if close is not None and close - cols[-1][1] < rows:
+        # The title runs into the close mark: the tab cut it and faded its last letters out, which
+        # OCR misreads ("Wikipec" for "Wikiped"); read it up to where the fade starts.
+        end = max(cols[0][1], cols[-1][1] - rows)
+    box = (x0 + a + max(0, cols[0][0] - 4), top + y, x0 + a + min(b - a, end), edge)
     strip = rgb[top + y : edge, x0:x1]
     deviation = np.abs(g[y:] - frame_grey)
     colours = strip[deviation <= TOOLBAR_MATCH]
