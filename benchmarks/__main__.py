@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from benchmarks import REPO
-from benchmarks.report import page, run_all, updated_page, write_page
+from benchmarks.report import missing_sections, page, run_all, updated_page, write_page
 
 DEFAULT_PAGE = Path(REPO) / "out" / "bench" / "benchmarks.md"
 
@@ -42,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.update is not None and not args.modules:
         parser.error("--update replaces the sections of the modules named: name them, or write a whole page")
+    if args.update is not None:  # checked before a run that may take an hour
+        if not args.update.is_file():
+            parser.error(f"--update {args.update}: no such page (write a whole page with --write-docs)")
+        missing = missing_sections(args.update.read_text(), args.modules)
+        if missing:
+            parser.error(f"--update {args.update}: no section for {', '.join(missing)} (write a whole page instead)")
     names = module_names()
     unknown = sorted(set(args.modules) - set(names))
     if unknown:

@@ -75,7 +75,7 @@ def points(after: list[float], before: list[float]) -> str:
     >>> points([0.9, 0.8, 0.95], [0.92, 0.8, 0.9])
     '+0.0 [-2.0, +5.0]'
     """
-    d = sorted(round(100 * (a - b), 1) for a, b in zip(after, before))
+    d = sorted(round(100 * (a - b), 1) for a, b in zip(after, before, strict=True))
     return f"{statistics.median(d):+.1f} [{d[0]:+.1f}, {d[-1]:+.1f}]"
 
 
@@ -133,14 +133,14 @@ def run() -> None:
     def items(rows: list) -> list:
         return [Item(x.image, x.task, x.windows, x.label) for x in rows]
 
-    def train(*args, **kwargs) -> dict:
+    def train(*args: object, model_version: str, **kwargs: object) -> dict:
         """run_training without its progress lines (a page of them per run would bury the table);
         one line per run on stderr instead, so a 25-minute bench is not silent."""
         t = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
-            out = run_training(*args, **kwargs)
+            out = run_training(*args, model_version=model_version, **kwargs)
         seconds = time.perf_counter() - t
-        print(f"[bench_convergence] seed {seed}: {kwargs['model_version']} trained in {seconds:.0f} s", file=sys.stderr)
+        print(f"[bench_convergence] seed {seed}: {model_version} trained in {seconds:.0f} s", file=sys.stderr)
         return out
 
     t0 = time.perf_counter()

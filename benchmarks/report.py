@@ -201,6 +201,27 @@ def _section(o: Outcome, note: str = "") -> list[str]:
     return lines
 
 
+def _headings(text: str) -> dict[str, int]:
+    """Where each module's section starts (the offset of its "## " line), fenced blocks skipped:
+    a module's output may print a line that looks like a heading."""
+    found, fence, offset = {}, "", 0
+    for line in text.splitlines(keepends=True):
+        stripped = line.rstrip("\n")
+        if fence:
+            fence = "" if stripped == fence else fence
+        elif stripped.startswith("```"):
+            fence = stripped[: len(stripped) - len(stripped.lstrip("`"))]
+        elif stripped.startswith("## "):
+            found[stripped[3:].strip()] = offset
+        offset += len(line)
+    return found
+
+
+def missing_sections(existing: str, names: Sequence[str]) -> list[str]:
+    """The modules of `names` that have no section in the page (checked before a run)."""
+    return [n for n in names if n not in _headings(existing)]
+
+
 def updated_page(
     existing: str,
     outcomes: Sequence[Outcome],
@@ -215,17 +236,17 @@ def updated_page(
     text = existing
     when = f"{started.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
     load = f", load average {load_at_start:.1f} at its start" if load_at_start is not None else ""
+    commit = commit or head_commit()
     for o in outcomes:
-        heading = f"\n## {o.name}\n"
-        if heading not in text:
+        headings = _headings(text)
+        if o.name not in headings:
             raise ValueError(f"{o.name} has no section in the page to update: write a whole page instead")
-        start = text.index(heading)
-        end = text.find("\n## ", start + len(heading))
-        end = len(text) if end < 0 else end
-        note = f"From a later run than the page's: {when}, commit {commit or head_commit()}, `{command}`{load}."
-        text = text[:start] + "\n".join(_section(o, note)) + "\n" + text[end:]
-        rows = [line for line in text.splitlines() if line.startswith(f"| [{o.name}](#")]
-        for row in rows:
+        start = headings[o.name]
+        end = min((at for at in headings.values() if at > start), default=len(text))
+        note = f"From a later run than the page's: {when}, commit {commit}, `{command}`{load}."
+        # _section starts with a blank line, which the page already has before the heading.
+        text = text[:start] + "\n".join(_section(o, note)[1:]) + "\n" + ("\n" if end < len(text) else "") + text[end:]
+        for row in [line for line in text.splitlines() if line.startswith(f"| [{o.name}](#")]:
             text = text.replace(row, _index_row(o))
     return text
 

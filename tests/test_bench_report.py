@@ -7,6 +7,8 @@ import subprocess
 import sys
 import types
 
+import pytest
+
 from benchmarks import REPO, NotRun
 from benchmarks.report import page, run_all
 
@@ -123,9 +125,28 @@ def test_a_module_run_again_replaces_its_section_and_row_and_says_which_run_it_i
     assert [line for line in updated.splitlines() if line.startswith("| [bench_fast]")][0].startswith(
         "| [bench_fast](#bench_fast) | A fast thing. | measured"
     )
-    try:
+    with pytest.raises(ValueError, match="bench_new has no section"):
         updated_page(text, run_all(["bench_new"], {"bench_new": fakes["bench_gpu"]}.__getitem__), "c", later, "x")
-    except ValueError as e:
-        assert "bench_new has no section" in str(e)
-    else:
-        raise AssertionError("a module the page lacks was added silently")
+
+    # A line of a module's output that looks like a heading is not one: the section is replaced whole.
+    def heading_like():
+        print("## bench_gpu")
+        print("a table")
+
+    modules = {"bench_fast": _module("bench_fast", "A.", heading_like), "bench_gpu": fakes["bench_gpu"]}
+    tricky = page(run_all(["bench_fast", "bench_gpu"], modules.__getitem__), "c", started, machine_line="m", commit="c")
+    redone = updated_page(tricky, again[:1], "c", later, "def5678")
+    assert "## bench_gpu\na table" not in redone and redone.count("**STALE**") == 1 and "fast thing     0.5" in redone
+
+
+def test_update_refuses_a_page_without_the_module_before_running_it(tmp_path):
+    (tmp_path / "page.md").write_text("# Benchmarks\n\n## bench_ocr\n\ntext\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "bench_convergence", "--update", str(tmp_path / "page.md")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert out.returncode == 2 and "no section for bench_convergence" in out.stderr, out.stderr
+    assert "== bench_convergence" not in out.stdout  # refused before anything ran

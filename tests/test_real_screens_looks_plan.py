@@ -8,6 +8,7 @@ from collections import Counter
 
 from ontask.realscreens.looks import FULL_PER_LOOK, LOOKS, SMOKE_PER_LOOK, plan_look_shots
 from ontask.realscreens.plan import plan_shots
+from ontask.realscreens.tasks import PAGE
 from ontask.realscreens.wms import WINDOW_MANAGERS
 
 
@@ -45,7 +46,7 @@ def test_the_shots_stay_in_their_split_and_the_smoke_set_is_a_handful_of_them():
         assert all(bool(s.tabs) == (s.frame == "browser") and len(s.tabs) <= 4 for s in shots)
         split_pages: dict[str, set[str]] = {"train": set(), "val": set()}
         for shot in plan_shots():
-            split_pages[shot.split] |= {m.title for m in shot.windows}
+            split_pages[shot.split] |= {m.title for m in shot.windows if m.kind == PAGE}
         for s in shots:
             assert all(t.title in split_pages[s.look.split] and t.title != s.shot.windows[-1].title for t in s.tabs)
     assert {s.frame for s in full} == {"wm", "browser", "app"}

@@ -76,8 +76,8 @@ class AppDriver:
         """files: where documents are written and opened from; port: where `serve_pages` listens;
         fit_frames: place windows by the frames the window manager draws and within its work area
         (beside a taskbar), instead of openbox's 20-pixel title bar on the whole screen, as the
-        base set was shot; scale and scheme: the browser drawn at that device scale, and dark
-        (its own frame and tabs, and the pages' colours) on a dark look."""
+        base set was shot; scale and scheme: the browser drawn at that device scale, and its own
+        frame and tabs dark on a dark look (the pages keep their colours: they have no dark style)."""
         self.desk, self.files, self.port, self.fit_frames = desk, files, port, fit_frames
         self.scale, self.scheme = scale, scheme
         self.x = X11Desktop(desk.display)

@@ -68,7 +68,7 @@ class LookShot:
 
 
 def _frame(shot: Shot, pages: list[Material], rng: random.Random) -> tuple[Frame, tuple[Material, ...]]:
-    """Chromium in its own frame (2 to 5 tabs, the others pages of the same split) on half the page
+    """Chromium in its own frame (2 to 5 tabs, the others pages of the same split) on about half the page
     shots; Evince draws its own title in a GTK header bar ("app"); the rest keep the window
     manager's title bar. (Chromium's app windows, `--app`, would be a chat app's own frame, as
     Slack draws one, but take the window manager's frame on these desktops.)"""
@@ -77,7 +77,8 @@ def _frame(shot: Shot, pages: list[Material], rng: random.Random) -> tuple[Frame
         return "app", ()
     if focused.kind == PAGE and rng.random() < 0.5:
         others = [m for m in pages if m.title != focused.title]
-        return "browser", tuple(rng.sample(others, min(len(others), rng.randint(1, 4))))
+        if others:
+            return "browser", tuple(rng.sample(others, min(len(others), rng.randint(1, 4))))
     return "wm", ()
 
 

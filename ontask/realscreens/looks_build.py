@@ -11,10 +11,11 @@ is (its plan, cache and figures do not change); this one is cached beside it:
 
 The focused window is drawn as its `LookShot.frame` says: by the window manager, by Chromium in
 its own frame with its tab strip (the shot's page the first and active tab, other pages in the
-tabs after it), or by a chat app drawing its own title bar (Chromium's app window); each screen's `frame`
-says which. Chromium is drawn at the look's scale and, on a dark look, dark. What it does not do
-yet: GTK header-bar applications, and the scale and dark scheme inside the other applications
-(their window manager's frame is dark where the look is)."""
+tabs after it), or by the application (Evince's GTK header bar); each screen's `frame` says
+which. Chromium is drawn at the look's scale and with its dark theme on a dark look. What it does
+not do yet: a second header-bar application, an application drawing its own title bar without
+tabs, and the scale and dark scheme inside the other applications (their window manager's frame
+is dark where the look is)."""
 
 from __future__ import annotations
 

@@ -378,7 +378,8 @@ class TitleReader:
 
     def windows(self, image: Image.Image, known_apps: Optional[set[str]] = None) -> list[dict]:
         """Window evidence read from pixels: one window per title bar (see `titlebars`), the
-        focused one the bar painted to stand out, with its confidence in `_focus_confidence`, and
+        focused one on top of the others (a bar drawn whole over another window's body) or else the
+        bar painted to stand out, with its confidence in `_focus_confidence`, and
         the URL read from the field just below a browser's title. Falls back to the text lines'
         "<document> - <app>" pattern when the screen has no title bar. Within the reader's
         bounds: see `read`."""
@@ -460,8 +461,6 @@ class TitleReader:
         # window, the title bar's.
         bars = [w["_bar"] for w in windows if not w.get("_tab")]
         windows = [w for w in windows if not (w.get("_tab") and _right_under_a_bar(w["_bar"], bars))]
-        # And a band in a browser's toolbar (its "Sign in" pill, an extension's button) is not a window.
-        windows = [w for w in windows if w.get("_tab") or not _in_a_toolbar(w["_bar"], strips)]
         own_frames = []
         for field, url in urls:  # each address field belongs to the nearest title bar above it
             above = [
@@ -475,6 +474,9 @@ class TitleReader:
                 # No bar above: a browser drawing its own frame, its strip not found as a band.
                 own_frames.append(self._tab_window(rgb, *tab, url=url))
         windows += [w for w in own_frames if w is not None]
+        strips += [w["_bar"] for w in own_frames if w is not None]
+        # A band in a browser's toolbar (its "Sign in" pill, an extension's button) is not a window.
+        windows = [w for w in windows if w.get("_tab") or not _in_a_toolbar(w["_bar"], strips)]
         if not windows:
             return [] if budget.spent() else self._windows_from_lines(image, known_apps, budget)
         # The focused window is on top: a window with another's bar drawn whole over its body is
@@ -482,10 +484,13 @@ class TitleReader:
         # Only a bar that names a window ("<document> - <app>", a header bar's title and subtitle,
         # a browser's tab) counts: a toolbar's band read as text lies in its own window's body.
         named = [o for o in windows if o.get("_tab") or re.search(r" [-\u2014] ", o["title"])]
-        uncovered = [w for w in windows if not any(_drawn_over(o["_bar"], w["_bar"]) for o in named)]
+        reach = rgb.shape[0] // 2  # how far below its bar a window's body surely reaches
+        uncovered = [w for w in windows if not any(_drawn_over(o["_bar"], w["_bar"], reach) for o in named)]
         ranked = sorted(windows, key=lambda w: (w in uncovered, w["_bar"].salience()), reverse=True)
         margin = ranked[0]["_bar"].salience() - ranked[1]["_bar"].salience() if len(ranked) > 1 else 40.0
         ranked[0]["focused"] = True
+        if len(uncovered) < len(windows) and margin < 0:
+            margin = STACKED_MARGIN  # on top of another, though its paint is the duller: the stacking decided
         ranked[0]["_focus_confidence"] = round(1.0 / (1.0 + math.exp(-(margin - 5.0) / 8.0)), 3)
         for w in windows:
             w.pop("_bar")
@@ -610,24 +615,30 @@ def _hangs_below(bar: Band, bands: list[Band]) -> bool:
     )
 
 
-def _drawn_over(top: Band, under: Band) -> bool:
-    """Whether the bar `top` lies over the body of the window whose bar is `under`: below that
-    bar, starting within its width and reaching past its left edge no further than a window's
-    border, so it is drawn whole where `under`'s window would otherwise show. A window under
-    another has its bar cut where the other lies over it; this one is not, so it is on top."""
-    return top.y0 > under.y1 + 20 and under.x0 + 20 <= top.x0 < under.x1 - 100
+STACKED_MARGIN = 13.0  # the focus's confidence where stacking chose it: 0.73, short of a clear paint's
+
+
+def _drawn_over(top: Band, under: Band, reach: int) -> bool:
+    """Whether the bar `top` lies over the body of the window whose bar is `under`: more than 20
+    px and at most `reach` below that bar, starting inside its width (20 px in from its left end,
+    100 px short of its right), where `under`'s window would show if it were on top; since `top`
+    was found whole, its window is the one on top there."""
+    return under.y1 + 20 < top.y0 <= under.y1 + reach and under.x0 + 20 <= top.x0 < under.x1 - 100
+
+
+def _just_below(band: Band, above: Band, gap: int, slack: int) -> bool:
+    """Whether `band` starts at most `gap` px below `above` ends, within its width (`slack` px each side)."""
+    return 0 <= band.y0 - above.y1 <= gap and above.x0 - slack <= band.x0 and band.x1 <= above.x1 + slack
 
 
 def _in_a_toolbar(bar: Band, strips: list[Band]) -> bool:
     """Whether a band lies in the toolbar right under a browser's tab strip (as tall as the strip)."""
-    return any(
-        0 <= bar.y0 - strip.y1 <= strip.height and strip.x0 - 2 <= bar.x0 and bar.x1 <= strip.x1 + 2 for strip in strips
-    )
+    return any(_just_below(bar, strip, strip.height, 2) for strip in strips)
 
 
 def _right_under_a_bar(strip: Band, bars: list[Band]) -> bool:
     """Whether a tab strip starts right where a title bar over the same window ends."""
-    return any(0 <= strip.y0 - bar.y1 <= 8 and bar.x0 - 8 <= strip.x0 and strip.x1 <= bar.x1 + 8 for bar in bars)
+    return any(_just_below(strip, bar, 8, 8) for bar in bars)
 
 
 def _in_taskbar(y0: int, y1: int, height: int) -> bool:
@@ -670,6 +681,8 @@ def _below_cut_text(rgb: np.ndarray, box: tuple[int, int, int, int]) -> tuple[in
     (10, 0, 90, 40)
     """
     x0, y0, x1, y1 = box
+    if y1 <= y0 or x1 <= x0:
+        return box
     gray = grey(rgb[y0 : min(rgb.shape[0], y1 + (y1 - y0)), x0:x1])
     background = float(np.median(gray[: y1 - y0]))
     ink = (np.abs(gray - background) > INK).mean(axis=1)
@@ -785,6 +798,8 @@ def _active_tab(
     strip = rgb[top + y : edge, x0:x1]
     deviation = np.abs(g[y:] - frame_grey)
     colours = strip[deviation <= TOOLBAR_MATCH]
+    if not colours.size:  # no pixel of the frame's colour: the median fell between two colours
+        return None
     saturation = float(np.median(colours.max(axis=1).astype(np.int16) - colours.min(axis=1)))
     deviation[:, a:b] = 0  # the active tab is the toolbar's colour, not ink
     ink = deviation[deviation > INK]
