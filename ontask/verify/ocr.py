@@ -471,8 +471,14 @@ class TitleReader:
             if above:
                 min(above, key=lambda w: field.y0 - w["_bar"].y1)["url"] = url
             elif not budget.spent() and (tab := browser_tab(rgb, field)) is not None:
-                # No bar above: a browser drawing its own frame, its strip not found as a band.
-                own_frames.append(self._tab_window(rgb, *tab, url=url))
+                # No bar above: a browser drawing its own frame, its strip not found as a band, or
+                # a title bar joined to the strip in a band too tall to be one: its title wins.
+                window = self._tab_window(rgb, *tab, url=url)
+                over = _bar_over(rgb, tab[1])
+                title = self._bar_text(rgb, over) if over is not None else ""
+                if window is not None and " - " in title and _is_a_title(title):
+                    window.update(title=title, app=title.rsplit(" - ", 1)[1].strip())
+                own_frames.append(window)
         windows += [w for w in own_frames if w is not None]
         strips += [w["_bar"] for w in own_frames if w is not None]
         # A band in a browser's toolbar (its "Sign in" pill, an extension's button) is not a window.
@@ -612,6 +618,22 @@ def _hangs_below(bar: Band, bands: list[Band]) -> bool:
         and other.width >= bar.width + 16
         for other in bands
         if other is not bar
+    )
+
+
+def _bar_over(rgb: np.ndarray, strip: Band) -> Optional[Band]:
+    """The rows right over a tab strip in one colour (their median within 10 grey levels of the
+    row just over the strip), up to twice the strip's height: a title bar there, or None when
+    they are fewer than a bar's height."""
+    top = max(0, strip.y0 - 2 * strip.height)
+    rows = np.median(grey(rgb[top : strip.y0, strip.x0 : strip.x1]), axis=1)
+    if not len(rows):
+        return None
+    y = len(rows) - 1
+    while y > 0 and abs(rows[y - 1] - rows[-1]) <= 10:
+        y -= 1
+    return (
+        Band(top + y, strip.y0, strip.x0, strip.x1, float(rows[-1]), 0.0, True) if len(rows) - y >= MIN_HEIGHT else None
     )
 
 
