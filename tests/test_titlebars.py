@@ -47,6 +47,15 @@ class TestFindBands:
         bands = find_bands(img)
         assert [(b.y0, b.y1) for b in bands] == [(20, 38), (38, 60)]
 
+    def test_a_short_run_of_another_colour_inside_a_bar_does_not_end_it(self):
+        img = screen()
+        img[20:54, 10:790] = 31  # a dark browser's tab strip ...
+        img[26:54, 60:280] = 60  # ... its active tab, in the toolbar's grey, from its 7th row
+        img[54:90, 10:790] = 60  # the toolbar
+        img[34:44, 300:500:3] = 220  # another tab's title
+        img[34:44, 770:782] = 220  # the window's close button
+        assert [(b.y0, b.y1, b.x0, b.x1) for b in find_bands(img)][:1] == [(20, 54, 10, 790)]
+
     def test_a_glossy_two_tone_bar_with_its_title_across_both_halves_is_one_band(self):
         img = screen()
         img[20:29, 10:600] = (75, 75, 75)  # the lighter top half (Onyx, Kokodi) ...
@@ -156,24 +165,38 @@ def test_a_white_toolbar_right_under_a_band_ends_it():
     assert [(b.y0, b.y1) for b in find_bands(img)][0] == (20, 50)
 
 
-def _browser_in_own_frame(img: np.ndarray, y0: int, x0: int, x1: int, tab: str, url: str, frame) -> None:
+def _browser_in_own_frame(
+    img: np.ndarray,
+    y0: int,
+    x0: int,
+    x1: int,
+    tab: str,
+    url: str,
+    frame,
+    other: str = "Another tab",
+    toolbar=(255, 255, 255),
+    ink=(30, 30, 30),
+    tab_width: int = 240,
+) -> None:
     """Chromium drawing its own frame: a tab strip in the frame's colour, the active tab in the
-    toolbar's (white) joined to the toolbar, another tab, and the address field in the toolbar."""
+    toolbar's colour (white, or a dark grey in dark mode) joined to the toolbar, another tab, and
+    the address field in the toolbar."""
     from PIL import Image, ImageDraw
 
     from ontask.fonts import font
 
+    field = tuple(min(255, c + 20) if c < 128 else c - 19 for c in toolbar)
     drawn = Image.fromarray(img)
     draw = ImageDraw.Draw(drawn)
     draw.rectangle((x0, y0, x1 - 1, y0 + 33), fill=frame)  # the strip
-    draw.rectangle((x0 + 40, y0 + 6, x0 + 280, y0 + 33), fill=(255, 255, 255))  # the active tab
-    draw.text((x0 + 70, y0 + 20), tab, fill=(30, 30, 30), font=font("ui", 13), anchor="lm")
-    draw.text((x0 + 320, y0 + 20), "Another tab", fill=(60, 60, 60), font=font("ui", 13), anchor="lm")
+    draw.rectangle((x0 + 40, y0 + 6, x0 + 40 + tab_width, y0 + 33), fill=toolbar)  # the active tab
+    draw.text((x0 + 70, y0 + 20), tab, fill=ink, font=font("ui", 13), anchor="lm")
+    draw.text((x0 + 320, y0 + 20), other, fill=ink, font=font("ui", 13), anchor="lm")
     for x in (x1 - 60, x1 - 35):  # the window's buttons, drawn by the browser
-        draw.rectangle((x, y0 + 14, x + 9, y0 + 23), fill=(60, 60, 60))
-    draw.rectangle((x0, y0 + 34, x1 - 1, y0 + 74), fill=(255, 255, 255))  # the toolbar
-    draw.rectangle((x0 + 100, y0 + 40, x1 - 260, y0 + 68), fill=(236, 239, 244))  # the address field
-    draw.text((x0 + 110, y0 + 54), url, fill=(30, 30, 30), font=font("ui", 13), anchor="lm")
+        draw.rectangle((x, y0 + 14, x + 9, y0 + 23), fill=ink)
+    draw.rectangle((x0, y0 + 34, x1 - 1, y0 + 74), fill=toolbar)  # the toolbar
+    draw.rectangle((x0 + 100, y0 + 40, x1 - 260, y0 + 68), fill=field)  # the address field
+    draw.text((x0 + 110, y0 + 54), url, fill=ink, font=font("ui", 13), anchor="lm")
     img[:] = np.asarray(drawn)
 
 
@@ -193,6 +216,24 @@ def test_a_browser_in_its_own_frame_is_a_window_titled_by_its_active_tab():
     [window] = TitleReader().windows(drawn)
     assert window["title"] == "Quarterly churn report\u2026" and window["url"] == "acme.example.com/reports/churn"
     assert window["focused"]
+
+
+def test_a_dark_browsers_other_tabs_are_not_a_window():
+    """Dark mode: the active tab is a grey lighter than the strip, so the strip's band may start
+    beside it; the other tabs' titles in that band ("<page> - <site>") are the same window's."""
+    from PIL import Image
+
+    from ontask.verify.ocr import TitleReader
+
+    img = screen()
+    _browser_in_own_frame(
+        img, 0, 0, 800, "Churn", "acme.example.com/reports/churn", (31, 31, 31),
+        other="Releases - acme/app - GitHub", toolbar=(60, 60, 60), ink=(225, 225, 225), tab_width=110,
+    )  # fmt: skip
+    windows = TitleReader().windows(Image.fromarray(img))
+    assert [(w["title"], w["url"], w["focused"]) for w in windows] == [
+        ("Churn\u2026", "acme.example.com/reports/churn", True)
+    ]
 
 
 def test_a_browsers_tab_strip_under_a_window_managers_title_bar_is_the_same_window():

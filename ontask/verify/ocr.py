@@ -35,6 +35,40 @@ _LONE_BAR = re.compile(r"(?<=\w )\|(?= - )")
 _EDGE_JUNK = re.compile(r"^(?:(?:[^\w\s#(\[]+|e{1,3}|o{1,3}|@+)\s+)+|(?:\s+(?:[^\w\s)\]?!.]+|[oOxX0]))+$")
 
 
+JUNK_CONFIDENCE = 60  # tesseract's word confidence under which a short word at a line's end is a mark
+GUESSED = 40  # a word's confidence under which tesseract all but guessed it
+JUNK_LENGTH = 3  # characters: a window icon or button read as letters ("B®", "f@", "7", "Ox")
+
+
+def _without_edge_marks(words: list[str], confidences: list[int]) -> list[str]:
+    """The words of a line without the short, doubtful ones at either end: a window icon or a
+    button read as letters. A word tesseract is sure of stays, however short ("a", "vi").
+
+    Example:
+        >>> _without_edge_marks(["f@", "Football", "highlights", "-", "mpv", "7", "Ox"], [24, 90, 93, 90, 89, 0, 0])
+        ['Football', 'highlights', '-', 'mpv']
+        >>> _without_edge_marks(["vi", "-", "notes"], [91, 90, 20])
+        ['vi', '-', 'notes']
+        >>> _without_edge_marks(["cv_backend_candidate.", "pdf"], [50, 50])
+        ['cv_backend_candidate.', 'pdf']
+    """
+    if len(words) != len(confidences):
+        return words
+
+    def mark(i: int) -> bool:
+        # A short word with a mark in it ("B®", "f@"), or one tesseract all but guessed ("Ox"); a
+        # word of letters it half trusts stays (a file's "pdf" cut off at its dot).
+        word, sure = words[i], confidences[i]
+        return len(word) <= JUNK_LENGTH and sure < JUNK_CONFIDENCE and (not word.isalnum() or sure < GUESSED)
+
+    start, end = 0, len(words)
+    while start < end - 1 and mark(start):
+        start += 1
+    while end - 1 > start and mark(end - 1):
+        end -= 1
+    return words[start:end]
+
+
 def _normalise(text: str) -> str:
     """URLs hold no spaces: remove the ones OCR puts around '.', '/' and ':'. Elsewhere drop the
     marks window buttons leave at a line's ends ("eee", "—", "|", "O X")."""
@@ -369,7 +403,8 @@ class TitleReader:
             framed = Image.new("L", (binary.width + 20, binary.height + 20), 255)
             framed.paste(binary, (10, 10))
             self._line.SetImage(framed)
-            text = _normalise(" ".join(self._line.GetUTF8Text().split()))
+            words = _without_edge_marks(self._line.GetUTF8Text().split(), self._line.AllWordConfidences())
+            text = _normalise(" ".join(words))
             self.recognitions += 1
             self._cache[key] = text
             while len(self._cache) > self._cache_size:
@@ -481,8 +516,9 @@ class TitleReader:
                 own_frames.append(window)
         windows += [w for w in own_frames if w is not None]
         strips += [w["_bar"] for w in own_frames if w is not None]
-        # A band in a browser's toolbar (its "Sign in" pill, an extension's button) is not a window.
-        windows = [w for w in windows if w.get("_tab") or not _in_a_toolbar(w["_bar"], strips)]
+        # A band in a browser's toolbar (its "Sign in" pill, an extension's button) or in its tab
+        # strip (the other tabs, apart from the active one, which is the toolbar's colour) is not a window.
+        windows = [w for w in windows if w.get("_tab") or not _in_a_browsers_frame(w["_bar"], strips)]
         if not windows:
             return [] if budget.spent() else self._windows_from_lines(image, known_apps, budget)
         # The focused window is on top: a window with another's bar drawn whole over its body is
@@ -658,6 +694,19 @@ def _in_a_toolbar(bar: Band, strips: list[Band]) -> bool:
     return any(_just_below(bar, strip, strip.height, 2) for strip in strips)
 
 
+def _in_a_browsers_frame(bar: Band, strips: list[Band]) -> bool:
+    """Whether a band lies in a browser's tab strip or in the toolbar under it."""
+    return _in_a_toolbar(bar, strips) or _in_a_strip(bar, strips)
+
+
+def _in_a_strip(bar: Band, strips: list[Band]) -> bool:
+    """Whether a band lies in a browser's tab strip, its rows and columns within the strip's."""
+    return any(
+        strip.y0 - 4 <= (bar.y0 + bar.y1) / 2 <= strip.y1 + 4 and strip.x0 - 8 <= bar.x0 and bar.x1 <= strip.x1 + 8
+        for strip in strips
+    )
+
+
 def _right_under_a_bar(strip: Band, bars: list[Band]) -> bool:
     """Whether a tab strip starts right where a title bar over the same window ends."""
     return any(_just_below(strip, bar, 8, 8) for bar in bars)
@@ -763,6 +812,7 @@ def _title_box(rgb: np.ndarray, bar: Band) -> Optional[tuple[int, int, int, int]
     return (max(bar.x0, clusters[0][0] - 4), bar.y0, min(bar.x1, clusters[-1][1] + 4), bar.y1)
 
 
+MIN_STRIP_WIDTH = 10  # a tab strip's width in its heights, at the least
 TOOLBAR_MATCH = 6  # grey levels: the toolbar's colour, antialiasing aside
 
 
@@ -844,10 +894,12 @@ def tab_strip(rgb: np.ndarray, bar: Band) -> Optional[tuple[tuple[int, int, int,
         >>> box, strip = tab_strip(screen, Band(4, 40, 0, 600, 200.0, 0.0, True))
         >>> box, (strip.y0, strip.y1)
         ((56, 8, 182, 40), (8, 40))
+        >>> tab_strip(screen, Band(4, 40, 0, 200, 200.0, 0.0, True)) is None  # too narrow: a pill
+        True
     """
     below = grey(rgb[bar.y1 + 2 : bar.y1 + 6, bar.x0 : bar.x1])
-    if len(below) < 4:
-        return None
+    if len(below) < 4 or bar.width < MIN_STRIP_WIDTH * min(bar.height, 24):
+        return None  # a strip spans its window: a narrower band is a pill in a toolbar ("Not secure")
     toolbar = float(np.median(below))
     if (np.abs(below - toolbar) <= TOOLBAR_MATCH).mean() < 0.6:
         return None

@@ -136,8 +136,11 @@ def find_bands(rgb: np.ndarray, min_width: int = MIN_WIDTH) -> list[Band]:
             if abs(c - band["c"]) <= 10 + 2 * (y - band["last"]):  # a gradient drifts under the text
                 hit = band
                 break
-            if y - band["last"] <= 1:
-                band["closed"] = True  # a flat row of another colour right below: the band's edge
+            inside = a > band["x0"] + 8 and b < band["x1"] - 8 and (b - a) < 0.5 * (band["x1"] - band["x0"])
+            if y - band["last"] <= 1 and not inside:
+                # A flat row of another colour right below: the band's edge. A short run well
+                # inside it is a piece of it (a browser's active tab, in its toolbar's colour).
+                band["closed"] = True
         if hit is not None:
             hit.update(last=y, c=c, x0=min(hit["x0"], a), x1=max(hit["x1"], b))
         else:
