@@ -206,6 +206,7 @@ def tessdata_path() -> str:
 class TextLine:
     text: str
     box: tuple[int, int, int, int]
+    confidence: float = 100.0  # tesseract's mean word confidence, 0-100
 
 
 # A 4K screen is read whole; a larger screenshot is reduced first: the band search and
@@ -278,7 +279,7 @@ class TitleReader:
         self._layout = PyTessBaseAPI(path=path, psm=PSM.SPARSE_TEXT)
         self._line = PyTessBaseAPI(path=path, psm=PSM.SINGLE_LINE)
         self.upscale, self.max_pixels, self.budget_s = upscale, max_pixels, budget_s
-        self._cache: OrderedDict[str, str] = OrderedDict()  # line crop -> text
+        self._cache: OrderedDict[str, tuple[str, float]] = OrderedDict()  # line crop -> text, confidence
         self._images: OrderedDict[str, tuple] = OrderedDict()  # whole screenshot -> its lines, or its windows
         self._cache_size = cache_size
         self._lock = threading.Lock()  # tesseract handles are not thread-safe
@@ -322,18 +323,19 @@ class TitleReader:
                     break
                 crop = image.crop(box)
                 key = hashlib.sha1(crop.tobytes() + str(crop.size).encode()).hexdigest()
-                text = self._cache.get(key)
-                if text is None:
+                known = self._cache.get(key)
+                if known is None:
                     self._line.SetImage(self._prepare(crop))
-                    text = self._line.GetUTF8Text().strip()
+                    known = (self._line.GetUTF8Text().strip(), float(np.mean(self._line.AllWordConfidences() or [0])))
                     self.recognitions += 1
-                    self._cache[key] = text
+                    self._cache[key] = known
                     while len(self._cache) > self._cache_size:
                         self._cache.popitem(last=False)
                 else:
                     self._cache.move_to_end(key)
+                text = known[0]
                 if text:
-                    out.append(TextLine(_normalise(text), box))
+                    out.append(TextLine(_normalise(text), box, known[1]))
             if budget is None or not budget.ran_out:  # a partial reading is not the image's
                 self._images[image_key] = tuple(out)
                 while len(self._images) > 256:
@@ -377,21 +379,26 @@ class TitleReader:
     def read_band(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> str:
         """One line of text in a band (x0, y0, x1, y1), read as a single line: dark text on a
         light ground whatever the theme paints, upscaled, binarised; cached by content."""
+        return self.read_band_sure(rgb, box)[0]
+
+    def read_band_sure(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> tuple[str, float]:
+        """`read_band`'s text with tesseract's mean confidence in its words (0-100): text it reads
+        surely is text; a toolbar's icons read as letters come out doubtful."""
         x0, y0, x1, y1 = box
         crop = rgb[y0:y1, x0:x1]
         key = hashlib.sha1(crop.tobytes() + str(crop.shape).encode()).hexdigest()
         with self._lock:
-            text = self._cache.get(key)
-            if text is not None:
+            known = self._cache.get(key)
+            if known is not None:
                 self._cache.move_to_end(key)
-                return text
+                return known
             gray = crop.astype(np.float32).sum(axis=2) / 3
             background = float(np.median(gray))
             ink = np.abs(gray - background) > INK
             light_text = bool(ink.any()) and float(gray[ink].mean()) > background
             level = float(np.percentile(gray, 99 if light_text else 1))
             if abs(level - background) < 1:
-                return ""
+                return "", 0.0
             # Background to white, ink to black, whichever way round the theme paints them.
             norm = np.clip((gray - level) / (background - level), 0.0, 1.0) * 255
             img = Image.fromarray(norm.astype(np.uint8))
@@ -403,13 +410,19 @@ class TitleReader:
             framed = Image.new("L", (binary.width + 20, binary.height + 20), 255)
             framed.paste(binary, (10, 10))
             self._line.SetImage(framed)
-            words = _without_edge_marks(self._line.GetUTF8Text().split(), self._line.AllWordConfidences())
-            text = _normalise(" ".join(words))
+            words, confidences = self._line.GetUTF8Text().split(), self._line.AllWordConfidences()
+            kept = _without_edge_marks(words, confidences)
+            if len(words) == len(confidences) and kept:
+                start = next(i for i in range(len(words)) if words[i : i + len(kept)] == kept)
+                sure = float(np.mean(confidences[start : start + len(kept)]))
+            else:
+                sure = float(np.mean(confidences)) if confidences else 0.0
+            known = (_normalise(" ".join(kept)), sure)
             self.recognitions += 1
-            self._cache[key] = text
+            self._cache[key] = known
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-            return text
+            return known
 
     def windows(self, image: Image.Image, known_apps: Optional[set[str]] = None) -> list[dict]:
         """Window evidence read from pixels: one window per title bar (see `titlebars`), the
@@ -465,20 +478,21 @@ class TitleReader:
                 text = self.read_header(rgb, _below_cut_text(rgb, box))
                 if sum(ch.isalpha() for ch in text) < 3:  # a zoom field or a page counter, not a title
                     continue
+                sure = 100.0  # its lines are read one by one; the letters in them decided
             elif bar.buttons and (tab := tab_strip(rgb, bar)) is not None:
                 box, strip = tab
                 strips.append(strip)
                 # A window manager's bar of the strip's colour right over it makes one band with it:
                 # the window's title is the bar's.
                 above = replace(bar, y1=strip.y0)
-                text = self._bar_text(rgb, above) if above.height >= MIN_HEIGHT else ""
+                text, sure = self._bar_text(rgb, above) if above.height >= MIN_HEIGHT else ("", 0.0)
                 if not _is_a_title(text):
                     window = self._tab_window(rgb, box, strip, url=None)
                     windows += [window] if window is not None else []
                     continue
                 bar = above
             elif bar.buttons:
-                text = self._bar_text(rgb, bar)
+                text, sure = self._bar_text(rgb, bar)
                 if not text:
                     continue
             else:
@@ -489,7 +503,7 @@ class TitleReader:
                 "://" in compact or compact.lower().startswith(("notsecure", "www.")) or url.group(0) == compact
             ):
                 urls.append((bar, url.group(0)))  # a browser's address field, not a window
-            elif _is_a_title(text) and not _hangs_below(bar, bands):
+            elif _is_a_title(text) and sure >= TITLE_CONFIDENCE and not _hangs_below(bar, bands):
                 app = text.rsplit(" - ", 1)[1].strip() if " - " in text else ""
                 windows.append({"app": app, "title": text, "url": None, "focused": False, "_bar": bar})
         # A browser framed by the window manager has its tab strip right under its title bar: one
@@ -510,7 +524,7 @@ class TitleReader:
                 # a title bar joined to the strip in a band too tall to be one: its title wins.
                 window = self._tab_window(rgb, *tab, url=url)
                 over = _bar_over(rgb, tab[1])
-                title = self._bar_text(rgb, over) if over is not None else ""
+                title = self._bar_text(rgb, over)[0] if over is not None else ""
                 if window is not None and " - " in title and _is_a_title(title):
                     window.update(title=title, app=title.rsplit(" - ", 1)[1].strip())
                 own_frames.append(window)
@@ -540,10 +554,11 @@ class TitleReader:
         # Bottom to top as the window manager stacks them: the focused window last.
         return sorted(windows, key=lambda w: w["focused"])
 
-    def _bar_text(self, rgb: np.ndarray, bar: Band) -> str:
-        """The text of a title bar: its title without the icon and buttons ("" when it has none)."""
+    def _bar_text(self, rgb: np.ndarray, bar: Band) -> tuple[str, float]:
+        """The text of a title bar, without the icon and buttons ("" when it has none), and
+        tesseract's confidence in it."""
         box = _title_box(rgb, bar)
-        return self.read_band(rgb, _below_cut_text(rgb, box)) if box is not None else ""
+        return self.read_band_sure(rgb, _below_cut_text(rgb, box)) if box is not None else ("", 0.0)
 
     def _tab_window(
         self, rgb: np.ndarray, box: tuple[int, int, int, int], strip: Band, url: Optional[str]
@@ -565,7 +580,11 @@ class TitleReader:
         the widest title is taken as the focused window."""
         found = [ln for ln in self.lines(image, budget) if not _in_taskbar(ln.box[1], ln.box[3], image.height)]
         titles = [
-            ln for ln in found if " - " in ln.text and (not known_apps or ln.text.rsplit(" - ", 1)[1] in known_apps)
+            ln
+            for ln in found
+            if " - " in ln.text
+            and ln.confidence >= TITLE_CONFIDENCE
+            and (not known_apps or ln.text.rsplit(" - ", 1)[1] in known_apps)
         ]
         urls = [ln for ln in found if URL_RE.fullmatch(ln.text.strip()) and "." in ln.text]
         windows = []
@@ -633,6 +652,7 @@ def _is_status_bar(text: str) -> bool:
 # UI text is 9-12 px high; twice that suits tesseract's LSTM best (3x loses underscores, measured
 # on the real-screens set).
 BAND_UPSCALE = 2.0
+TITLE_CONFIDENCE = 50.0  # tesseract's mean word confidence under which a bar's text is a toolbar's icons
 MAX_BAR_HEIGHT = 40  # a title bar, a tab strip or an address field; taller bands are toolbars
 
 
