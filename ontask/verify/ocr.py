@@ -366,15 +366,15 @@ class TitleReader:
                     boxes.append({**b, "y": above + b["y"]})
         return boxes
 
-    def read_header(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> str:
+    def read_header(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> tuple[str, float]:
         """A GTK-style header bar's title: one line, or a title over a subtitle, which such apps
-        name their window as "<subtitle> — <title>"."""
+        name their window as "<subtitle> — <title>"; with tesseract's confidence in its least sure line."""
         x0, y0, x1, y1 = box
-        lines = [self.read_band(rgb, (x0, a, x1, b)) for a, b in _text_rows(rgb[y0:y1, x0:x1], y0)]
-        lines = [line for line in lines if line]
+        lines = [self.read_band_sure(rgb, (x0, a, x1, b)) for a, b in _text_rows(rgb[y0:y1, x0:x1], y0)]
+        lines = [line for line in lines if line[0]]
         if len(lines) == 2:
-            return f"{lines[1]} — {lines[0]}"
-        return lines[0] if len(lines) == 1 else ""
+            return f"{lines[1][0]} — {lines[0][0]}", min(lines[0][1], lines[1][1])
+        return lines[0] if len(lines) == 1 else ("", 0.0)
 
     def read_band(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> str:
         """One line of text in a band (x0, y0, x1, y1), read as a single line: dark text on a
@@ -475,10 +475,9 @@ class TitleReader:
                 box = _header_title_box(rgb, bar)
                 if box is None:
                     continue
-                text = self.read_header(rgb, _below_cut_text(rgb, box))
+                text, sure = self.read_header(rgb, _below_cut_text(rgb, box))
                 if sum(ch.isalpha() for ch in text) < 3:  # a zoom field or a page counter, not a title
                     continue
-                sure = 100.0  # its lines are read one by one; the letters in them decided
             elif bar.buttons and (tab := tab_strip(rgb, bar)) is not None:
                 box, strip = tab
                 strips.append(strip)
@@ -613,6 +612,7 @@ _NOT_A_TITLE = re.compile(
     r"^\W*(\w+\s+)?(file|edit|view)\b.*\b(edit|view|insert|help|tools|format|window)\b|(\w)\4{4,}", re.IGNORECASE
 )
 _ZOOM_AT_END = re.compile(r"\s\d{2,3}%$")
+_COUNTS = re.compile(r"^\W*[\d,]+ words?, [\d,]+ characters?\W*$", re.IGNORECASE)  # an editor's word count
 
 
 def _is_a_ruler(text: str) -> bool:
@@ -645,8 +645,10 @@ def _is_status_bar(text: str) -> bool:
 
     >>> _is_status_bar("Page 1 of 1 14 words, 87 characters English (USA) 100%"), _is_status_bar("Transmission 45%")
     (True, False)
+    >>> _is_status_bar("11 words, 59 characters"), _is_status_bar("Essay: 300 words - Writer")  # an editor's counts
+    (True, False)
     """
-    return bool(_ZOOM_AT_END.search(text)) and len(text.split()) >= 6
+    return bool(_ZOOM_AT_END.search(text)) and len(text.split()) >= 6 or bool(_COUNTS.search(text))
 
 
 # UI text is 9-12 px high; twice that suits tesseract's LSTM best (3x loses underscores, measured
