@@ -268,3 +268,26 @@ def test_the_window_drawn_over_another_is_the_focused_one_whatever_the_paint():
         ("Football - BBC Sport - Chromium", False),
         ("notes.pdf \u2014 Meeting notes", True),
     ]
+
+
+def test_a_taskbar_naming_one_of_two_bars_painted_alike_decides_the_focus():
+    """Two windows' bars painted alike (a GTK app's header bars may not show the focus at all):
+    a taskbar that shows one of their titles (blackbox's shows the focused window's) decides."""
+    from PIL import Image, ImageDraw
+
+    from ontask.fonts import font
+    from ontask.verify.ocr import TitleReader
+
+    img = screen()
+    _window(img, 20, "mitosis_summary.pdf - Viewer", (215, 215, 215), (40, 40, 40))
+    _window(img, 200, "vat_guide_2026.pdf - Viewer", (215, 215, 215), (40, 40, 40))
+    assert TitleReader().windows(Image.fromarray(img))[-1]["title"] == "mitosis_summary.pdf - Viewer"  # a tie
+    img[276:300, 100:700] = (90, 90, 90)  # the taskbar at the screen's bottom edge
+    drawn = Image.fromarray(img)
+    draw = ImageDraw.Draw(drawn)
+    draw.text(
+        (120, 288), "Workspace 1   vat_guide_2026.pdf - Viewer", fill=(250, 250, 250), font=font("ui", 13), anchor="lm"
+    )
+    draw.rectangle((680, 283, 690, 293), fill=(250, 250, 250))
+    windows = TitleReader().windows(drawn)
+    assert [(w["title"], w["focused"]) for w in windows][-1] == ("vat_guide_2026.pdf - Viewer", True)

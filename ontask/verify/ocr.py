@@ -69,6 +69,19 @@ def _without_edge_marks(words: list[str], confidences: list[int]) -> list[str]:
     return words[start:end]
 
 
+def _sureness(words: list[str], confidences: list[int]) -> float:
+    """tesseract's confidence in a line (0-100): its words' confidences weighted by their
+    lengths, so that one long word of icons read as letters ("BIU-i/Ar®-SESI7H415", 0) outweighs
+    the short ones it read surely ("%", "00").
+
+    >>> _sureness(["report.odt", "-", "Writer"], [90, 92, 95]), _sureness(["BIU-i/Ar®-SESI7H415", "%", "00"], [0, 83, 80])
+    (91.9, 11.0)
+    """
+    if len(words) != len(confidences) or not words:
+        return float(np.mean(confidences)) if confidences else 0.0
+    return round(float(np.average(confidences, weights=[len(w) for w in words])), 1)
+
+
 def _normalise(text: str) -> str:
     """URLs hold no spaces: remove the ones OCR puts around '.', '/' and ':'. Elsewhere drop the
     marks window buttons leave at a line's ends ("eee", "—", "|", "O X")."""
@@ -326,7 +339,8 @@ class TitleReader:
                 known = self._cache.get(key)
                 if known is None:
                     self._line.SetImage(self._prepare(crop))
-                    known = (self._line.GetUTF8Text().strip(), float(np.mean(self._line.AllWordConfidences() or [0])))
+                    text = self._line.GetUTF8Text().strip()
+                    known = (text, _sureness(text.split(), self._line.AllWordConfidences()))
                     self.recognitions += 1
                     self._cache[key] = known
                     while len(self._cache) > self._cache_size:
@@ -414,9 +428,9 @@ class TitleReader:
             kept = _without_edge_marks(words, confidences)
             if len(words) == len(confidences) and kept:
                 start = next(i for i in range(len(words)) if words[i : i + len(kept)] == kept)
-                sure = float(np.mean(confidences[start : start + len(kept)]))
+                sure = _sureness(kept, confidences[start : start + len(kept)])
             else:
-                sure = float(np.mean(confidences)) if confidences else 0.0
+                sure = _sureness(words, confidences)
             known = (_normalise(" ".join(kept)), sure)
             self.recognitions += 1
             self._cache[key] = known
@@ -464,12 +478,13 @@ class TitleReader:
     def _read_windows(
         self, image: Image.Image, rgb: np.ndarray, known_apps: Optional[set[str]], budget: _Budget
     ) -> list[dict]:
-        windows, urls, strips = [], [], []
+        windows, urls, strips, taskbars = [], [], [], []
         bands = find_bands(rgb)
         for bar in bands:
             if budget.spent():
                 break
             if _in_taskbar(bar.y0, bar.y1, rgb.shape[0]):
+                taskbars.append(bar)
                 continue
             if bar.height > MAX_BAR_HEIGHT:
                 box = _header_title_box(rgb, bar)
@@ -502,7 +517,7 @@ class TitleReader:
                 "://" in compact or compact.lower().startswith(("notsecure", "www.")) or url.group(0) == compact
             ):
                 urls.append((bar, url.group(0)))  # a browser's address field, not a window
-            elif _is_a_title(text) and sure >= TITLE_CONFIDENCE and not _hangs_below(bar, bands):
+            elif _is_a_title(text) and _sure_enough(text, sure) and not _hangs_below(bar, bands):
                 app = text.rsplit(" - ", 1)[1].strip() if " - " in text else ""
                 windows.append({"app": app, "title": text, "url": None, "focused": False, "_bar": bar})
         # A browser framed by the window manager has its tab strip right under its title bar: one
@@ -543,15 +558,30 @@ class TitleReader:
         uncovered = [w for w in windows if not any(_drawn_over(o["_bar"], w["_bar"], reach) for o in named)]
         ranked = sorted(windows, key=lambda w: (w in uncovered, w["_bar"].salience()), reverse=True)
         margin = ranked[0]["_bar"].salience() - ranked[1]["_bar"].salience() if len(ranked) > 1 else 40.0
-        ranked[0]["focused"] = True
         if len(uncovered) < len(windows) and margin < 0:
             margin = STACKED_MARGIN  # on top of another, though its paint is the duller: the stacking decided
+        elif margin < TIED_MARGIN and (named_there := self._named_in_taskbar(rgb, taskbars, ranked)) is not None:
+            # Bars painted alike (a GTK app's header bars may not show the focus at all): a
+            # taskbar that names one of them alone (blackbox's shows the focused window's title) decides.
+            ranked.remove(named_there)
+            ranked.insert(0, named_there)
+            margin = STACKED_MARGIN
+        ranked[0]["focused"] = True
         ranked[0]["_focus_confidence"] = round(1.0 / (1.0 + math.exp(-(margin - 5.0) / 8.0)), 3)
         for w in windows:
             w.pop("_bar")
             w.pop("_tab", None)
         # Bottom to top as the window manager stacks them: the focused window last.
         return sorted(windows, key=lambda w: w["focused"])
+
+    def _named_in_taskbar(self, rgb: np.ndarray, taskbars: list[Band], windows: list[dict]) -> Optional[dict]:
+        """The one window whose title a taskbar shows, or None (no taskbar, or one that lists
+        several of the windows, as most do)."""
+        shown = _squeezed(" ".join(self.read_band(rgb, (b.x0, b.y0, b.x1, b.y1)) for b in taskbars))
+        named = [
+            w for w in windows if len(title := _squeezed(w["title"]).rstrip(".\u2026")) >= MIN_KEPT and title in shown
+        ]
+        return named[0] if len(named) == 1 else None
 
     def _bar_text(self, rgb: np.ndarray, bar: Band) -> tuple[str, float]:
         """The text of a title bar, without the icon and buttons ("" when it has none), and
@@ -582,7 +612,7 @@ class TitleReader:
             ln
             for ln in found
             if " - " in ln.text
-            and ln.confidence >= TITLE_CONFIDENCE
+            and _sure_enough(ln.text, ln.confidence)
             and (not known_apps or ln.text.rsplit(" - ", 1)[1] in known_apps)
         ]
         urls = [ln for ln in found if URL_RE.fullmatch(ln.text.strip()) and "." in ln.text]
@@ -636,6 +666,20 @@ def _is_a_title(text: str) -> bool:
     (True, False)
     """
     return not (_NOT_A_TITLE.search(text) or _is_status_bar(text) or _is_a_ruler(text) or text.count("|") >= 3)
+
+
+_APP_NAME = re.compile(r"[A-Za-z][A-Za-z]{2,}(?: [A-Za-z]{2,}){0,2}")
+
+
+def _sure_enough(text: str, sure: float) -> bool:
+    """Whether a bar's text is surely text, not a toolbar's icons read as letters: tesseract is
+    sure of it, or it ends in an application's name (a long path tesseract doubts, "/tmp/.../
+    checklist.txt - Mousepad", is still a title).
+
+    >>> _sure_enough("/tmp/maria/onboarding_checklist.txt - Mousepad", 36.0), _sure_enough("Del X¥ DH - 4A - + Sor", 30.0)
+    (True, False)
+    """
+    return sure >= TITLE_CONFIDENCE or (" - " in text and bool(_APP_NAME.fullmatch(text.rsplit(" - ", 1)[1].strip())))
 
 
 def _is_status_bar(text: str) -> bool:
@@ -695,6 +739,7 @@ def _bar_over(rgb: np.ndarray, strip: Band) -> Optional[Band]:
     )
 
 
+TIED_MARGIN = 2.0  # salience: bars painted this alike do not show which window has the focus
 STACKED_MARGIN = 13.0  # the focus's confidence where stacking chose it: 0.73, short of a clear paint's
 
 
