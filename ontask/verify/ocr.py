@@ -74,8 +74,10 @@ def _sureness(words: list[str], confidences: list[int]) -> float:
     lengths, so that one long word of icons read as letters ("BIU-i/Ar®-SESI7H415", 0) outweighs
     the short ones it read surely ("%", "00").
 
-    >>> _sureness(["report.odt", "-", "Writer"], [90, 92, 95]), _sureness(["BIU-i/Ar®-SESI7H415", "%", "00"], [0, 83, 80])
-    (91.9, 11.0)
+    >>> _sureness(["report.odt", "-", "Writer"], [90, 92, 95])
+    91.9
+    >>> _sureness(["BIU-i/Ar®-SESI7H415", "%", "00"], [0, 83, 80])
+    11.0
     """
     if len(words) != len(confidences) or not words:
         return float(np.mean(confidences)) if confidences else 0.0
@@ -676,8 +678,10 @@ def _sure_enough(text: str, sure: float) -> bool:
     sure of it, or it ends in an application's name (a long path tesseract doubts, "/tmp/.../
     checklist.txt - Mousepad", is still a title).
 
-    >>> _sure_enough("/tmp/maria/onboarding_checklist.txt - Mousepad", 36.0), _sure_enough("Del X¥ DH - 4A - + Sor", 30.0)
-    (True, False)
+    >>> _sure_enough("/tmp/maria/onboarding_checklist.txt - Mousepad", 36.0)
+    True
+    >>> _sure_enough("Del X¥ DH - 4A - + Sor", 30.0)
+    False
     """
     return sure >= TITLE_CONFIDENCE or (" - " in text and bool(_APP_NAME.fullmatch(text.rsplit(" - ", 1)[1].strip())))
 
