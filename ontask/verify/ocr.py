@@ -480,7 +480,7 @@ class TitleReader:
     def _read_windows(
         self, image: Image.Image, rgb: np.ndarray, known_apps: Optional[set[str]], budget: _Budget
     ) -> list[dict]:
-        windows, urls, strips, taskbars = [], [], [], []
+        windows, urls, strips, taskbars, plain = [], [], [], [], []
         bands = find_bands(rgb)
         for bar in bands:
             if budget.spent():
@@ -512,6 +512,7 @@ class TitleReader:
                 if not text:
                     continue
             else:
+                plain.append(bar)
                 continue
             compact = text.replace(" ", "")
             url = URL_RE.search(compact)
@@ -549,6 +550,8 @@ class TitleReader:
         # A band in a browser's toolbar (its "Sign in" pill, an extension's button) or in its tab
         # strip (the other tabs, apart from the active one, which is the toolbar's colour) is not a window.
         windows = [w for w in windows if w.get("_tab") or not _in_a_browsers_frame(w["_bar"], strips)]
+        if not windows and not budget.spent():
+            windows = self._plain_bar_windows(rgb, plain, bands, budget)
         if not windows:
             return [] if budget.spent() else self._windows_from_lines(image, known_apps, budget)
         # The focused window is on top: a window with another's bar drawn whole over its body is
@@ -575,6 +578,22 @@ class TitleReader:
             w.pop("_tab", None)
         # Bottom to top as the window manager stacks them: the focused window last.
         return sorted(windows, key=lambda w: w["focused"])
+
+    def _plain_bar_windows(self, rgb: np.ndarray, plain: list[Band], bands: list[Band], budget: _Budget) -> list[dict]:
+        """Windows from the bands with no buttons found at their ends (a thin bar whose buttons
+        sit in boxes of their own, as some xfwm4 themes draw them), the most salient first: only
+        text that names a document and its application ("<document> - <app>") counts. Cheaper
+        than reading the whole screen, which is what is left when none is found."""
+        windows = []
+        for bar in sorted(plain, key=lambda b: b.salience(), reverse=True)[:MAX_PLAIN_BARS]:
+            if budget.spent():
+                break
+            text, sure = self._bar_text(rgb, bar)
+            if " - " in text and _is_a_title(text) and sure >= TITLE_CONFIDENCE and not _hangs_below(bar, bands):
+                windows.append(
+                    {"app": text.rsplit(" - ", 1)[1].strip(), "title": text, "url": None, "focused": False, "_bar": bar}
+                )
+        return windows
 
     def _named_in_taskbar(self, rgb: np.ndarray, taskbars: list[Band], windows: list[dict]) -> Optional[dict]:
         """The one window whose title a taskbar shows, or None (no taskbar, or one that lists
@@ -743,6 +762,7 @@ def _bar_over(rgb: np.ndarray, strip: Band) -> Optional[Band]:
     )
 
 
+MAX_PLAIN_BARS = 6  # bands without buttons read when no bar with buttons names a window
 TIED_MARGIN = 2.0  # salience: bars painted this alike do not show which window has the focus
 STACKED_MARGIN = 13.0  # the focus's confidence where stacking chose it: 0.73, short of a clear paint's
 
