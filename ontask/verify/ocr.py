@@ -156,12 +156,14 @@ def same_title(read: str, truth: str) -> bool:
 
 ELLIPSES = ("\u2026", "...")  # what a window manager or a browser's tab draws where it cut a title
 MIN_KEPT = 8  # characters a truncated title must keep to name its window
+CLOSE_PER = 20  # characters of a title per OCR slip (a letter wrong, missing or extra) still "close"
 
 
 def title_match(read: str, truth: str) -> Optional[str]:
     """How a title read from pixels matches the window's title: "exact" (same_title), "truncated"
     (the bar showed an ellipsis where it cut the title, at its end, start or middle, and what it
-    kept, at least MIN_KEPT characters, is the title's start and end), or None.
+    kept, at least MIN_KEPT characters, is the title's start and end), "close" (either, up to
+    OCR's slips: one character in CLOSE_PER), or None.
 
     Example:
         >>> title_match("Quarterly report - LibreOffice Writer", "Quarterly report - LibreOffice Writer")
@@ -177,6 +179,12 @@ def title_match(read: str, truth: str) -> Optional[str]:
         >>> title_match("cv_backend_candi... — CV: Jana Nov...", "cv_backend_candidate.pdf — CV: Jana Novak")
         'truncated'
         >>> title_match("cv_backend_candi... — CV: Jane...", "cv_backend_candidate.pdf — CV: Jana Novak") is None
+        True
+        >>> title_match("wwl_causes_essay.txt - LibreOffice Writer", "ww1_causes_essay.txt - LibreOffice Writer")
+        'close'
+        >>> title_match("Backend engineer candic…", "Backend engineer candidates - Greenhouse - Chromium")
+        'close'
+        >>> title_match("budget_notes.txt - LibreOffice Writer", "ww1_essay.txt - LibreOffice Writer") is None
         True
     """
     if same_title(read, truth):
@@ -200,7 +208,36 @@ def title_match(read: str, truth: str) -> Optional[str]:
         else:
             if open_end or (t.endswith(pieces[-1]) and len(t) - len(pieces[-1]) >= at):
                 return "truncated"
-    return None
+    return "close" if _close(r, t) else None
+
+
+def _close(read: str, truth: str) -> bool:
+    """Whether a squeezed reading is the squeezed title up to OCR's slips: at most one character
+    in CLOSE_PER wrong, missing or extra ("wwl" for "ww1", a stray mark before a path), and for a
+    reading cut with an ellipsis at its end, what it kept against the title's start (the letter
+    the ellipsis touches is often misread: "candic…" for "candid…")."""
+    for ellipsis in ELLIPSES:
+        if read.endswith(ellipsis) and ellipsis not in read[: -len(ellipsis)]:
+            kept = read[: -len(ellipsis)].rstrip(".\u2026")
+            if len(kept) < MIN_KEPT or len(kept) >= len(truth):
+                return False
+            allowed = max(1, len(kept) // CLOSE_PER)
+            return min(_edits(kept, truth[: len(kept) + d]) for d in (-1, 0, 1)) <= allowed
+    return _edits(read, truth) <= max(1, len(truth) // CLOSE_PER)
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance: the characters to change, add or remove to turn a into b.
+
+    >>> _edits("wwlcauses", "ww1causes"), _edits("a/tmp/x", "/tmp/x"), _edits("kitten", "sitting")
+    (1, 1, 3)
+    """
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ca != cb))
+    return row[-1]
 
 
 class OcrUnavailable(RuntimeError):
