@@ -291,3 +291,20 @@ def test_a_taskbar_naming_one_of_two_bars_painted_alike_decides_the_focus():
     draw.rectangle((680, 283, 690, 293), fill=(250, 250, 250))
     windows = TitleReader().windows(drawn)
     assert [(w["title"], w["focused"]) for w in windows][-1] == ("vat_guide_2026.pdf - Viewer", True)
+
+
+def test_a_browsers_own_frame_drawn_at_2x_is_read():
+    """At a scale of 2 (HiDPI) Chromium's tab strip is some 70 px tall, taller than any window
+    manager's bar: it is still a strip, its active tab the window's title."""
+    from PIL import Image
+
+    from ontask.verify.ocr import TitleReader
+
+    img = screen()
+    _browser_in_own_frame(
+        img, 0, 0, 800, "Quarterly churn report", "acme.example.com/reports/churn", (31, 31, 31),
+        other="Releases - acme/app - GitHub", toolbar=(60, 60, 60), ink=(225, 225, 225),
+    )  # fmt: skip
+    doubled = Image.fromarray(img).resize((1600, 600), Image.Resampling.BICUBIC)
+    [window] = TitleReader().windows(doubled)
+    assert window["title"] == "Quarterly churn report\u2026" and window["url"] == "acme.example.com/reports/churn"

@@ -525,14 +525,7 @@ class TitleReader:
             if _in_taskbar(bar.y0, bar.y1, rgb.shape[0]):
                 taskbars.append(bar)
                 continue
-            if bar.height > MAX_BAR_HEIGHT:
-                box = _header_title_box(rgb, bar)
-                if box is None:
-                    continue
-                text, sure = self.read_header(rgb, _below_cut_text(rgb, box))
-                if sum(ch.isalpha() for ch in text) < 3:  # a zoom field or a page counter, not a title
-                    continue
-            elif bar.buttons and (tab := tab_strip(rgb, bar)) is not None:
+            if bar.buttons and (tab := tab_strip(rgb, bar)) is not None:
                 box, strip = tab
                 strips.append(strip)
                 # A window manager's bar of the strip's colour right over it makes one band with it:
@@ -544,6 +537,12 @@ class TitleReader:
                     windows += [window] if window is not None else []
                     continue
                 bar = above
+            elif bar.height > MAX_BAR_HEIGHT and (box := _header_title_box(rgb, bar)) is not None:
+                text, sure = self.read_header(rgb, _below_cut_text(rgb, box))
+                if sum(ch.isalpha() for ch in text) < 3:  # a zoom field or a page counter, not a title
+                    continue
+            elif bar.height > MAX_BAR_HEIGHT and not bar.buttons:
+                continue
             elif bar.buttons:
                 text, sure = self._bar_text(rgb, bar)
                 if not text:
@@ -588,6 +587,7 @@ class TitleReader:
         # strip (the other tabs, apart from the active one, which is the toolbar's colour) is not a window.
         windows = [w for w in windows if w.get("_tab") or not _in_a_browsers_frame(w["_bar"], strips)]
         if not windows and not budget.spent():
+            plain = [bar for bar in plain if not _in_a_browsers_frame(bar, strips)]
             windows = self._plain_bar_windows(rgb, plain, bands, budget)
         if not windows:
             return [] if budget.spent() else self._windows_from_lines(image, known_apps, budget)
@@ -976,8 +976,8 @@ def _active_tab(
     y = probe
     while y > 0 and is_frame[y - 1].mean() < 0.5:  # up the tab to the strip's colour above it
         y -= 1
-    if not 0.5 * h <= len(g) - y <= 3 * h:
-        return None
+    if y == 0 or not 0.5 * h <= len(g) - y <= 3 * h:
+        return None  # a tab rises from the toolbar into the strip, under its top: not a field beside the toolbar
     text = np.abs(g[y:, a:b] - toolbar) > INK
     cols = _runs(text.any(axis=0))
     # The favicon at the tab's left and the close mark at its right: glyphs about as wide as high.

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MIN_WIDTH = 100  # a title bar spans a window: narrower flat runs are widgets
-MIN_HEIGHT, MAX_HEIGHT = 13, 56  # a window manager's bar ... a GTK header bar with a subtitle
+MIN_HEIGHT, MAX_HEIGHT = 13, 84  # a window manager's bar ... a browser's tab strip at 2x (79 px)
 TEXT_GAP = 16  # rows of text that break the flat runs inside a band
 SPLIT_BAR_MAX = 40  # a two-tone bar made whole is no taller than a title bar with its padding
 INK = 40  # grey-level difference from the band's background that counts as text or a button
@@ -169,7 +169,8 @@ def find_bands(rgb: np.ndarray, min_width: int = MIN_WIDTH) -> list[Band]:
                 x1,
                 float(background.mean()),
                 saturation,
-                bool(ink_cols[-1] > (x1 - x0) - 40 or ink_cols[0] < 40),
+                # Buttons sit within 40 px of an end, or two bar heights at a scale of 2.
+                bool(ink_cols[-1] > (x1 - x0) - max(40, 2 * (y1 - y0)) or ink_cols[0] < max(40, 2 * (y1 - y0))),
                 float(np.percentile(deviation[deviation > INK], 90)),
             )
         )
