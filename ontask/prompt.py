@@ -77,12 +77,14 @@ def evidence_text(windows: Optional[Iterable[Mapping]], task: Optional[str], con
     for w in items:
         focused = bool(w.get("focused"))
         mark = "focused" if focused else "background"
-        title, url = clean_text(w.get("title")), clean_text(w.get("url"))
+        title, url, page = clean_text(w.get("title")), clean_text(w.get("url")), clean_text(w.get("pageText"))
         line = f"- [{mark}] {clean_text(w.get('app'))}: {title}"
         if url:
             line += f" <{url}>"
+        if page:  # the title says little: the page's own text, read by OCR, marked as such
+            line += f" [page text read by OCR: {page}]"
         if task is not None:
-            _, hits = relevance(task, f"{title} {url}", config.synonyms)
+            _, hits = relevance(task, f"{title} {url} {page}", config.synonyms)
             line += f" (task words: {', '.join(hits) if hits else 'none'})"
             if hits:
                 where = "focused" if focused else ("background" if where == "none" else where)

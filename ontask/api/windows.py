@@ -19,3 +19,10 @@ class WindowInfo(Model):
     title: str = Field("", max_length=1024, description="Window title as shown in its title bar.")
     url: Optional[str] = Field(None, max_length=4096, description="Page URL for browser windows.")
     focused: bool = Field(False, description="Whether this window has the keyboard focus.")
+    page_text: Optional[str] = Field(
+        None,
+        max_length=512,
+        description="Text near the top of the window's page (a heading, a channel name) read from the screenshot by "
+        "OCR where the title says little ('Untitled 1', 'New Tab', an app's name alone); set by the predictor, "
+        "marked as read by OCR in the prompt and the verifier's evidence.",
+    )

@@ -25,6 +25,7 @@ from ontask.serving.disagreement import Check, DisagreementLoop
 from ontask.store import StoreError
 from ontask.store_paths import ReferenceRefused, confine_reference
 from ontask.verify import builtin_verifier_config, score_windows
+from ontask.verify.generic import needs_page_text, with_page_text
 
 log = logging.getLogger("ontask.serving")
 
@@ -93,6 +94,11 @@ class ScreenshotPredictor(kserve.Model):
                 reading = self.ocr.read(row.image, deadline=deadline)
                 row.windows = [{k: v for k, v in w.items() if not k.startswith("_")} for w in reading.windows]
                 row.evidence = "ocr" if reading.complete else "ocr-partial"
+            elif needs_page_text(row.windows):
+                # The agent's focused title says little ("Untitled 1", "New Tab"): the page's own
+                # text near its top, read from the pixels, says what it is.
+                deadline = deadline or time.monotonic() + self.ocr.budget_s
+                row.windows = with_page_text(row.windows, self.ocr.read(row.image, deadline=deadline).windows)
         metrics.BATCH_ROWS.labels(self.name).observe(len(rows))
         for row, p in zip(rows, self.score(rows)):
             row.p_on_task = p

@@ -25,6 +25,7 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
+from ontask.verify.generic import says_little
 from ontask.verify.titlebars import INK, MIN_HEIGHT, Band, find_bands, grey, ink_clusters
 
 EDGE = 6  # grey-level step that marks a window border in the rows around a text line
@@ -609,12 +610,44 @@ class TitleReader:
             ranked.insert(0, named_there)
             margin = STACKED_MARGIN
         ranked[0]["focused"] = True
+        focused = ranked[0]
+        if says_little(focused["title"], focused["app"]) and not budget.spent():
+            # The title names no document: the page's own text near its top says what it is.
+            text = self.page_text(image, _page_box(focused["_bar"], image.size), skip=focused["title"])
+            if text:
+                focused["pageText"] = text
         ranked[0]["_focus_confidence"] = round(1.0 / (1.0 + math.exp(-(margin - 5.0) / 8.0)), 3)
         for w in windows:
             w.pop("_bar")
             w.pop("_tab", None)
         # Bottom to top as the window manager stacks them: the focused window last.
         return sorted(windows, key=lambda w: w["focused"])
+
+    def page_text(self, image: Image.Image, box: tuple[int, int, int, int], skip: str = "") -> str:
+        """The first lines of text in a window's page near its top (box: x0, y0, x1, y1 of the
+        screenshot), such as a heading or a chat channel's name: what tesseract reads surely,
+        without the window's menu bar, its address field or a line that repeats `skip` (its title);
+        at most PAGE_TEXT_LINES lines, joined with " / "."""
+        x0, y0, x1, y1 = box
+        if x1 - x0 < 30 or y1 - y0 < 10:
+            return ""
+        kept: list[str] = []
+        for line in sorted(self.lines(image.crop(box)), key=lambda ln: (ln.box[1], ln.box[0])):
+            text = line.text.strip()
+            compact = text.replace(" ", "")
+            if (
+                sum(ch.isalpha() for ch in text) < 3
+                or line.confidence < TITLE_CONFIDENCE
+                or not _is_a_title(text)
+                or URL_RE.fullmatch(compact)
+                or "://" in compact
+                or (skip and same_title(text, skip))
+            ):
+                continue
+            kept.append(text)
+            if len(kept) == PAGE_TEXT_LINES:
+                break
+        return " / ".join(kept)[:PAGE_TEXT_CHARS]
 
     def _plain_bar_windows(self, rgb: np.ndarray, plain: list[Band], bands: list[Band], budget: _Budget) -> list[dict]:
         """Windows from the bands with no buttons found at their ends (a thin bar whose buttons
@@ -799,6 +832,9 @@ def _bar_over(rgb: np.ndarray, strip: Band) -> Optional[Band]:
     )
 
 
+PAGE_DEPTH = 12  # bar heights under a window's bar where its page's heading lies
+PAGE_TEXT_LINES = 2  # lines of a page's text kept as evidence
+PAGE_TEXT_CHARS = 200
 MAX_PLAIN_BARS = 6  # bands without buttons read when no bar with buttons names a window
 TIED_MARGIN = 2.0  # salience: bars painted this alike do not show which window has the focus
 STACKED_MARGIN = 13.0  # the focus's confidence where stacking chose it: 0.73, short of a clear paint's
@@ -820,6 +856,11 @@ def _just_below(band: Band, above: Band, gap: int, slack: int) -> bool:
 def _in_a_toolbar(bar: Band, strips: list[Band]) -> bool:
     """Whether a band lies in the toolbar right under a browser's tab strip (as tall as the strip)."""
     return any(_just_below(bar, strip, strip.height, 2) for strip in strips)
+
+
+def _page_box(bar: Band, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Where a window's page text is read: under its bar, across it, PAGE_DEPTH bar heights down."""
+    return (bar.x0, bar.y1, bar.x1, min(size[1], bar.y1 + PAGE_DEPTH * bar.height))
 
 
 def _in_a_browsers_frame(bar: Band, strips: list[Band]) -> bool:

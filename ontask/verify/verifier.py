@@ -35,7 +35,8 @@ class Verdict:
 
 
 def _window_text(w: dict[str, Any]) -> str:
-    return " ".join(str(w.get(k) or "") for k in ("title", "url"))
+    # A page's text read by OCR (where the title says little) counts as the window's own words.
+    return " ".join(str(w.get(k) or "") for k in ("title", "url", "pageText"))
 
 
 def score_windows(task: str, windows: list[dict[str, Any]], cfg: VerifierConfig) -> tuple[float, list[dict]]:
@@ -48,6 +49,8 @@ def score_windows(task: str, windows: list[dict[str, Any]], cfg: VerifierConfig)
     rel, hits = relevance(task, _window_text(focused), cfg.synonyms)
     if match:
         evidence.append({"rule": f"category:{match.name}", "field": match.field, "text": match.text})
+    if focused.get("pageText"):
+        evidence.append({"rule": "page-text", "text": f"read by OCR near the page's top: {focused['pageText']}"})
     if hits:
         evidence.append({"rule": "task-keywords", "text": ", ".join(hits)})
     task_rel_to_category = match is not None and relevance(task, " ".join(match.category), cfg.synonyms)[0] > 0

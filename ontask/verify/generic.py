@@ -1,0 +1,66 @@
+"""Titles that say little: "Untitled 1 - LibreOffice Writer", "New Tab - Chromium", a chat app's
+window titled with the app's name alone. Such a window's title carries no word of the task, so
+the verifier and the prompt also read the page's own text near its top (a heading, a channel
+name), read by OCR and marked as such (`ontask.verify.ocr.TitleReader.page_text`)."""
+
+from __future__ import annotations
+
+import re
+
+# What an application names a window before it names its document, or a page with no title.
+_PLACEHOLDER = re.compile(
+    r"^(untitled( document| spreadsheet| presentation)?|new (tab|window|document|file|page|incognito tab)"
+    r"|document\s?\d+|book\s?\d+|blank page|about:blank|home|inbox|start page|loading)(\s*\d+)?$",
+    re.IGNORECASE,
+)
+# Browsers and their usual suffixes: a page title "<page> - Google Chrome" says as much as <page>.
+_BROWSERS = {"chromium", "google chrome", "chrome", "mozilla firefox", "firefox", "microsoft edge", "brave", "opera"}
+
+
+def _parts(title: str) -> list[str]:
+    return [p.strip(" *\u2022") for p in re.split(r"\s+[-\u2014|]\s+", title) if p.strip(" *\u2022")]
+
+
+def says_little(title: str, app: str = "") -> bool:
+    """Whether a window's title names nothing beyond its application: empty, a placeholder
+    ("Untitled", "New Tab"), or the application's (or a browser's) name alone.
+
+    Example:
+        >>> says_little("Untitled 1 - LibreOffice Writer"), says_little("New Tab - Chromium")
+        (True, True)
+        >>> says_little("Acme Chat", app="Acme Chat"), says_little("Slack - Acme Corp - Slack", app="Slack")
+        (True, False)
+        >>> says_little("q3_report.odt - LibreOffice Writer"), says_little("Untitled budget plan - Writer")
+        (False, False)
+    """
+    names = {n.lower() for n in (app,) if n} | _BROWSERS
+    parts = _parts(title)
+    if parts and " - " in title:
+        parts = parts[:-1]  # "<document> - <application>": the last part names the application
+    meaningful = [p for p in parts if p.lower() not in names and not _PLACEHOLDER.match(p)]
+    return not meaningful
+
+
+def needs_page_text(windows: list[dict]) -> bool:
+    """Whether the focused window's title says little and no page text came with it."""
+    focused = next((w for w in windows if w.get("focused")), None)
+    return (
+        focused is not None
+        and not focused.get("pageText")
+        and says_little(focused.get("title") or "", focused.get("app") or "")
+    )
+
+
+def with_page_text(windows: list[dict], read: list[dict]) -> list[dict]:
+    """The capture agent's windows with the page text OCR read for the focused window (`read`,
+    the windows `TitleReader.windows` found in the same screenshot) when its title says little.
+
+    Example:
+        >>> agent = [{"app": "Chromium", "title": "New Tab - Chromium", "focused": True}]
+        >>> with_page_text(agent, [{"title": "New Tab…", "focused": True, "pageText": "Refund policy"}])[0]["pageText"]
+        'Refund policy'
+    """
+    page = next((w.get("pageText") for w in read if w.get("focused") and w.get("pageText")), None)
+    if not page or not needs_page_text(windows):
+        return windows
+    return [dict(w, pageText=page) if w.get("focused") else w for w in windows]
