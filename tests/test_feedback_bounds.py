@@ -60,11 +60,14 @@ def test_a_correction_over_the_evidence_limit_is_dead_lettered_with_its_reason(t
     try:
         heavy = [_window("x" * 1000) for _ in range(8)]  # 8 kB of titles
         noted = _record(2, "write the report", [_window("Report")], note="€" * 1400)  # 4.2 kB in UTF-8
-        added = _apply(collector, [_record(1, "write the report", heavy), noted, _record(3, "file taxes", heavy[:2])])
+        # Page texts count too: 9 windows of 500 bytes each, short titles.
+        paged = _record(4, "write the report", [dict(_window("Untitled"), pageText="p" * 500) for _ in range(9)])
+        records = [_record(1, "write the report", heavy), noted, _record(3, "file taxes", heavy[:2]), paged]
+        added = _apply(collector, records)
     finally:
         collector.close()
-    assert added == 1 and dead.reasons == ["oversized-evidence", "oversized-evidence"]
-    assert collector.state.dead_letter_reasons == {"oversized-evidence": 2}
+    assert added == 1 and dead.reasons == ["oversized-evidence"] * 3
+    assert collector.state.dead_letter_reasons == {"oversized-evidence": 3}
     assert list(collector.state.buffer.entries) == ["c-3"]
 
 

@@ -18,8 +18,8 @@ from ontask.store_paths import feedback_pack_key
 
 def evidence_size(c: Correction) -> int:
     """The bytes of text a correction carries beside its screenshot: its windows' app names,
-    titles and URLs and its note, in UTF-8 (what spec.feedback.maxEvidenceBytes bounds)."""
-    texts = [t for w in c.windows for t in (w.app, w.title, w.url or "")] + [c.note or ""]
+    titles, URLs and page texts and its note, in UTF-8 (what spec.feedback.maxEvidenceBytes bounds)."""
+    texts = [t for w in c.windows for t in (w.app, w.title, w.url or "", w.page_text or "")] + [c.note or ""]
     return sum(len(t.encode()) for t in texts)
 
 
