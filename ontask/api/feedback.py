@@ -194,8 +194,8 @@ class FeedbackSpec(Model):
         ge=1024,
         le=1_048_576,
         description="Evidence one correction may carry: the UTF-8 bytes of its windows' app names, titles, URLs and "
-        "page texts and its note, together. A correction over it is dead-lettered as `oversized-evidence`. The evidence is kept "
-        "beside the screenshots in the store, never in the collector's state.",
+        "page texts and its note, together. A correction over it is dead-lettered as `oversized-evidence`. The "
+        "evidence is kept beside the screenshots in the store, never in the collector's state.",
     )
     max_state_bytes: int = Field(
         64 * 1024 * 1024,
