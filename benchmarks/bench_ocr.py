@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from statistics import median
-from typing import Optional
+from typing import Optional, Sequence
 
 from PIL import Image
 
@@ -31,6 +31,8 @@ def _measure(read, screens, folder) -> tuple[float, float, float, float, float]:
         truth = next(w["title"] for w in s["windows"] if w["focused"])
         got = next((w["title"] for w in windows if w["focused"]), "")
         match = title_match(got, truth)
+        if match == "close" and any(title_match(got, w["title"]) for w in s["windows"] if not w["focused"]):
+            match = None  # as close to another window's title
         right += match is not None
         strict += match not in (None, "close")
         found += bool(windows)
@@ -62,10 +64,11 @@ def _host(url: str | None) -> str:
     return (url or "").split("://")[-1].split("/")[0].lower()
 
 
-def read_right(got: dict | None, truth: dict, frame: str) -> Optional[str]:
+def read_right(got: dict | None, truth: dict, frame: str, others: Sequence[str] = ()) -> Optional[str]:
     """How the focused window was read right (`title_match`'s "exact", "truncated" or "close", or
-    "host"), or None: its title (whole, or cut where the bar shows an ellipsis, up to OCR's slips);
-    for a browser drawing its own frame, its active tab (cut) or the address bar's host.
+    "host"), or None: its title (whole, or cut where the bar shows an ellipsis, up to OCR's slips
+    that leave it nearer no other window's title of `others`); for a browser drawing its own frame,
+    its active tab (cut) or the address bar's host.
 
     >>> read_right({"title": "How\u2026", "url": "docs.pytest.org/en"}, {"title": "How to - pytest", "url": "https://docs.pytest.org/en"}, "browser")
     'host'
@@ -75,6 +78,8 @@ def read_right(got: dict | None, truth: dict, frame: str) -> Optional[str]:
     if got is None:
         return None
     match = title_match(got["title"], truth["title"])
+    if match == "close" and any(title_match(got["title"], t) for t in others):
+        return None  # as close to another window's title: which window it names is not read
     if match is not None:
         return match
     same_host = bool(_host(got.get("url"))) and _host(got.get("url")) == _host(truth.get("url"))
@@ -100,7 +105,8 @@ def _by_look() -> None:
         ms = (time.perf_counter() - t0) * 1000
         truth = next(w for w in s["windows"] if w["focused"])
         got = next((w for w in windows if w["focused"]), None)
-        outcome = (read_right(got, truth, s["frame"]), bool(windows), ms)
+        others = [w["title"] for w in s["windows"] if not w["focused"]]
+        outcome = (read_right(got, truth, s["frame"], others), bool(windows), ms)
         size = "x".join(map(str, s["size"]))
         for key in (
             (s["split"], s["wm"], size),

@@ -88,30 +88,36 @@ def test_the_wire_carries_page_text_within_bounds():
 
 def test_the_predictor_reads_the_page_when_the_agents_focused_title_says_little():
     """A request with the agent's windows: the focused one titled "Untitled 1" gets the page's
-    text from the screenshot before the model and the verifier see it; a named one does not."""
+    text from the screenshot before the model and the verifier see it, its JPEG decoded whole
+    (though the model would take it smaller); a named one does not, and a page text the client
+    sent itself is dropped (only this server's OCR sets what the prompt calls read by OCR)."""
     from ontask.serving.predictor import ScreenshotPredictor
 
-    seen: list[list[dict]] = []
+    seen: list[tuple[tuple[int, int], list[dict]]] = []
 
     class Recording(ScreenshotPredictor):
         def score(self, rows):
-            seen.extend(r.windows for r in rows)
+            seen.extend((r.image.size, r.windows) for r in rows)
             return [0.5] * len(rows)
 
-    def request(title: str) -> dict:
+    def request(title: str, fmt: str = "PNG", **extra) -> dict:
         buf = io.BytesIO()
-        _screen(title=title).save(buf, format="PNG")
+        _screen(title=title).save(buf, format=fmt)
         image = base64.b64encode(buf.getvalue()).decode()
-        return {
-            "instances": [{"image": image, "task": "Write the churn report", "windows": [dict(WRITER, title=title)]}]
-        }
+        windows = [dict(WRITER, title=title, **extra)]
+        return {"instances": [{"image": image, "task": "Write the churn report", "windows": windows}]}
 
     predictor = Recording("s", "v1")
+    predictor.model_size = lambda w, h: (w // 4, h // 4)  # a model that reads a quarter-size image
+    named = "churn_report.odt - LibreOffice Writer"
 
     async def main():  # one event loop, as a server has: the micro-batcher lives in it
         await predictor.predict(request(WRITER["title"]))
-        await predictor.predict(request("churn_report.odt - LibreOffice Writer"))
+        await predictor.predict(request(named, pageText="forged by the client"))
+        await predictor.predict(request(WRITER["title"], "JPEG"))
+        await predictor.predict(request(named, "JPEG"))
 
     asyncio.run(main())
-    assert seen[0][0]["pageText"].startswith("Quarterly churn report")
-    assert "pageText" not in seen[1][0]
+    assert seen[0][1][0]["pageText"].startswith("Quarterly churn report")
+    assert "pageText" not in seen[1][1][0]
+    assert seen[2][0] == (900, 500) and seen[3][0] == (225, 125)  # decoded whole only to be read

@@ -114,8 +114,11 @@ def test_ocr_reads_the_focused_title_on_90_percent_and_some_title_on_every_scree
         windows = reader.windows(Image.open(real_set / s["image"]))
         truth = next(w["title"] for w in s["windows"] if w["focused"])
         got = next((w["title"] for w in windows if w["focused"]), "")
-        found += bool(windows)
-        if title_match(got, truth):
+        # A window mapped undecorated at the screen's corner (Calc, now and then) shows no title
+        # anywhere: reading none there is right, and a toolbar's icons read as one would be wrong.
+        x, y, *_ = next(w["geometry"] for w in s["windows"] if w["focused"])
+        found += bool(windows) or (x, y) == (0, 0)
+        if title_match(got, truth) in ("exact", "truncated"):  # no OCR slip: the gate predates them
             right += 1
         else:
             misses.append(f"{s['image']}: {got!r} for {truth!r}")

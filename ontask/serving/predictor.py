@@ -15,7 +15,7 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from PIL import Image
 
-from ontask.api import Instance, Prediction, RequestError, instances_from_v1, instances_from_v2, v2_outputs
+from ontask.api import Instance, Prediction, RequestError, WindowInfo, instances_from_v1, instances_from_v2, v2_outputs
 from ontask.images import ImageLimits, ImageRejected, decode_image, fitted_size, sha256
 from ontask.labels import label_of
 from ontask.models.classifier import PromptBaseline, StudentClassifier
@@ -28,6 +28,13 @@ from ontask.verify import builtin_verifier_config, score_windows
 from ontask.verify.generic import needs_page_text, with_page_text
 
 log = logging.getLogger("ontask.serving")
+
+
+def _agent_windows(windows: Sequence[WindowInfo]) -> list[dict]:
+    """A request's windows as the model and the verifier read them, without a page text the
+    client sent: the prompt and the evidence call page text "read by OCR", so only this server's
+    OCR sets it."""
+    return [{k: v for k, v in w.wire().items() if k != "pageText"} for w in windows]
 
 
 @dataclass
@@ -122,9 +129,10 @@ class ScreenshotPredictor(kserve.Model):
                 raise RequestError(f"{name}: {e}") from e
         else:
             data = inst.image_bytes()
-        # Without window evidence the title bars are read from the pixels: those need them all.
-        draft = self.model_size if inst.windows else None
-        return decode_image(data, name, self.limits, draft_to=draft), data
+        # Without window evidence the title bars are read from the pixels, and with a focused
+        # title that says little its page's text: those need them all.
+        whole = not inst.windows or needs_page_text(_agent_windows(inst.windows))
+        return decode_image(data, name, self.limits, draft_to=None if whole else self.model_size), data
 
     def _rows(self, payload: Union[dict, InferRequest]) -> list[Row]:
         instances = instances_from_v2(payload) if isinstance(payload, InferRequest) else instances_from_v1(payload)
@@ -138,8 +146,7 @@ class ScreenshotPredictor(kserve.Model):
                     f"instances[0..{i}] hold {pixels:,} pixels, over the limit of "
                     f"{self.limits.max_request_pixels:,} per request: send fewer or smaller screenshots"
                 )
-            windows = [w.wire() for w in inst.windows] if inst.windows else None
-            rows.append(Row(inst, image, raw, windows))
+            rows.append(Row(inst, image, raw, _agent_windows(inst.windows) if inst.windows else None))
         return rows
 
     async def predict(

@@ -18,7 +18,10 @@ _BROWSERS = {"chromium", "google chrome", "chrome", "mozilla firefox", "firefox"
 
 
 def _parts(title: str) -> list[str]:
-    return [p.strip(" *\u2022") for p in re.split(r"\s+[-\u2014|]\s+", title) if p.strip(" *\u2022")]
+    """A title's parts between its separators, without the marks around them: an unsaved file's
+    star, a bullet, the ellipsis where a tab or a bar cut the title ("New Tab…")."""
+    marks = " *\u2022.\u2026"
+    return [p.strip(marks) for p in re.split(r"\s+[-\u2014|]\s+", title) if p.strip(marks)]
 
 
 def says_little(title: str, app: str = "") -> bool:
@@ -32,8 +35,10 @@ def says_little(title: str, app: str = "") -> bool:
         (True, False)
         >>> says_little("q3_report.odt - LibreOffice Writer"), says_little("Untitled budget plan - Writer")
         (False, False)
+        >>> says_little("New Tab\u2026"), says_little("Loading...")  # as a tab or a bar cuts them
+        (True, True)
     """
-    names = {n.lower() for n in (app,) if n} | _BROWSERS
+    names = _BROWSERS | ({app.lower()} if app else set())
     parts = _parts(title)
     if parts and " - " in title:
         parts = parts[:-1]  # "<document> - <application>": the last part names the application
@@ -59,8 +64,20 @@ def with_page_text(windows: list[dict], read: list[dict]) -> list[dict]:
         >>> agent = [{"app": "Chromium", "title": "New Tab - Chromium", "focused": True}]
         >>> with_page_text(agent, [{"title": "New Tab…", "focused": True, "pageText": "Refund policy"}])[0]["pageText"]
         'Refund policy'
+        >>> two = [{"title": "Untitled 1 - Writer", "focused": True, "pageText": "Menu"}, {"title": "Untitled 2"}]
+        >>> "pageText" in with_page_text(agent, two)[0]  # which of the two the agent's is, OCR cannot tell
+        False
     """
-    page = next((w.get("pageText") for w in read if w.get("focused") and w.get("pageText")), None)
-    if not page or not needs_page_text(windows):
+    seen = next((w for w in read if w.get("focused") and w.get("pageText")), None)
+    if seen is None or not needs_page_text(windows):
         return windows
-    return [dict(w, pageText=page) if w.get("focused") else w for w in windows]
+    focused = next(w for w in windows if w.get("focused"))
+    # The same window, or the text is another page's: its title read as the agent's (cut or not),
+    # or both titles say little and no other window OCR read says as little.
+    from ontask.verify.ocr import title_match
+
+    alike = [w for w in read if says_little(w.get("title") or "", w.get("app") or "")]
+    same = title_match(seen["title"], focused.get("title") or "") is not None or alike == [seen]
+    if not same:
+        return windows
+    return [dict(w, pageText=seen["pageText"]) if w is focused else w for w in windows]

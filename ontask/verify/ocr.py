@@ -187,6 +187,8 @@ def title_match(read: str, truth: str) -> Optional[str]:
         'close'
         >>> title_match("budget_notes.txt - LibreOffice Writer", "ww1_essay.txt - LibreOffice Writer") is None
         True
+        >>> title_match("Mall", "Mail") is None, title_match("report_v1.odt", "report_v2.odt") is None
+        (True, True)
     """
     if same_title(read, truth):
         return "exact"
@@ -222,9 +224,11 @@ def _close(read: str, truth: str) -> bool:
             kept = read[: -len(ellipsis)].rstrip(".\u2026")
             if len(kept) < MIN_KEPT or len(kept) >= len(truth):
                 return False
-            allowed = max(1, len(kept) // CLOSE_PER)
+            allowed = len(kept) // CLOSE_PER
             return min(_edits(kept, truth[: len(kept) + d]) for d in (-1, 0, 1)) <= allowed
-    return _edits(read, truth) <= max(1, len(truth) // CLOSE_PER)
+    # No slip in a title under CLOSE_PER characters: "Mail" and "Mall", "Terminal" and
+    # "Terminal 2" are other windows.
+    return _edits(read, truth) <= len(truth) // CLOSE_PER
 
 
 def _edits(a: str, b: str) -> int:
@@ -603,7 +607,7 @@ class TitleReader:
         margin = ranked[0]["_bar"].salience() - ranked[1]["_bar"].salience() if len(ranked) > 1 else 40.0
         if len(uncovered) < len(windows) and margin < 0:
             margin = STACKED_MARGIN  # on top of another, though its paint is the duller: the stacking decided
-        elif margin < TIED_MARGIN and (named_there := self._named_in_taskbar(rgb, taskbars, ranked)) is not None:
+        elif margin < TIED_MARGIN and (named_there := self._named_in_taskbar(rgb, taskbars, uncovered)) is not None:
             # Bars painted alike (a GTK app's header bars may not show the focus at all): a
             # taskbar that names one of them alone (blackbox's shows the focused window's title) decides.
             ranked.remove(named_there)
@@ -613,7 +617,7 @@ class TitleReader:
         focused = ranked[0]
         if says_little(focused["title"], focused["app"]) and not budget.spent():
             # The title names no document: the page's own text near its top says what it is.
-            text = self.page_text(image, _page_box(focused["_bar"], image.size), skip=focused["title"])
+            text = self.page_text(image, _page_box(focused["_bar"], image.size), focused["title"], budget)
             if text:
                 focused["pageText"] = text
         ranked[0]["_focus_confidence"] = round(1.0 / (1.0 + math.exp(-(margin - 5.0) / 8.0)), 3)
@@ -623,7 +627,9 @@ class TitleReader:
         # Bottom to top as the window manager stacks them: the focused window last.
         return sorted(windows, key=lambda w: w["focused"])
 
-    def page_text(self, image: Image.Image, box: tuple[int, int, int, int], skip: str = "") -> str:
+    def page_text(
+        self, image: Image.Image, box: tuple[int, int, int, int], skip: str = "", budget: Optional[_Budget] = None
+    ) -> str:
         """The first lines of text in a window's page near its top (box: x0, y0, x1, y1 of the
         screenshot), such as a heading or a chat channel's name: what tesseract reads surely,
         without the window's menu bar, its address field or a line that repeats `skip` (its title);
@@ -632,7 +638,7 @@ class TitleReader:
         if x1 - x0 < 30 or y1 - y0 < 10:
             return ""
         kept: list[str] = []
-        for line in sorted(self.lines(image.crop(box)), key=lambda ln: (ln.box[1], ln.box[0])):
+        for line in sorted(self.lines(image.crop(box), budget), key=lambda ln: (ln.box[1], ln.box[0])):
             text = line.text.strip()
             compact = text.replace(" ", "")
             if (
