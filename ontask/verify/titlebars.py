@@ -25,6 +25,7 @@ import numpy as np
 
 MIN_WIDTH = 100  # a title bar spans a window: narrower flat runs are widgets
 MIN_HEIGHT, MAX_HEIGHT = 13, 84  # a window manager's bar ... a browser's tab strip at 2x (79 px)
+FLAT = 1  # grey levels between neighbours of a flat run
 TEXT_GAP = 16  # rows of text that break the flat runs inside a band
 SPLIT_BAR_MAX = 40  # a two-tone bar made whole is no taller than a title bar with its padding
 INK = 40  # grey-level difference from the band's background that counts as text or a button
@@ -70,7 +71,7 @@ def grey(rgb: np.ndarray) -> np.ndarray:
 def _row_segments(gray: np.ndarray, min_width: int) -> list[tuple[int, int, int, float]]:
     """(row, x0, x1, grey) of every run of horizontally flat pixels at least min_width long."""
     h, _ = gray.shape
-    flat = np.abs(np.diff(gray, axis=1)) <= 1
+    flat = np.abs(np.diff(gray, axis=1)) <= FLAT
     pad = np.zeros((h, 1), np.int8)
     edges = np.diff(np.concatenate([pad, flat.astype(np.int8), pad], axis=1), axis=1)
     ys, xs = np.nonzero(edges == 1)
