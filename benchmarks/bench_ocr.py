@@ -35,7 +35,7 @@ def _measure(read, screens, folder) -> tuple[float, float, float, float, float]:
         if match == "close" and any(title_match(got, w["title"]) for w in s["windows"] if not w["focused"]):
             match = None  # as close to another window's title
         right += match is not None
-        strict += match not in (None, "close")
+        strict += _no_slip(match)
         found += bool(windows)
     times.sort()
     n = len(screens)
@@ -59,6 +59,11 @@ def run() -> None:
     print("no slip: the same without OCR slips")
     print("goal: focused right >= 0.90, some title = 1.000, <= 300 ms a screenshot on 2 cores")
     _by_look()
+
+
+def _no_slip(match: Optional[str]) -> bool:
+    """Whether a reading was right with no OCR slip (`title_match`'s or `read_right`'s outcome)."""
+    return match not in (None, "close")
 
 
 def _as_jpeg(read):
@@ -134,7 +139,7 @@ def _by_look() -> None:
     ):
         times = sorted(ms for _, _, ms in outcomes)
         right = sum(r is not None for r, _, _ in outcomes) / len(outcomes)
-        strict = sum(r not in (None, "close") for r, _, _ in outcomes) / len(outcomes)
+        strict = sum(_no_slip(r) for r, _, _ in outcomes) / len(outcomes)
         found = sum(f for _, f, _ in outcomes) / len(outcomes)
         p50, p95 = median(times), times[int(0.95 * (len(times) - 1))]
         n = len(outcomes)

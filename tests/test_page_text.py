@@ -121,3 +121,16 @@ def test_the_predictor_reads_the_page_when_the_agents_focused_title_says_little(
     assert seen[0][1][0]["pageText"].startswith("Quarterly churn report")
     assert "pageText" not in seen[1][1][0]
     assert seen[2][0] == (900, 500) and seen[3][0] == (225, 125)  # decoded whole only to be read
+
+
+def test_page_text_leaves_out_an_address_and_the_title_again():
+    from ontask.verify.ocr import TitleReader
+
+    img = _screen(heading="Refund policy")
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((20, 50, 880, 64), fill=(255, 255, 255))  # no menu bar: a page's first lines
+    draw.text((60, 80), "help.acme.io/policies/refunds", fill=(30, 30, 30), font=font("ui", 14), anchor="lm")
+    draw.text((60, 100), "Untitled 1 - LibreOffice Writer", fill=(30, 30, 30), font=font("ui", 14), anchor="lm")
+    [window] = TitleReader().windows(img)
+    first, second = window["pageText"].split(" / ")
+    assert first == "Refund policy" and second.startswith("Cohorts by signup month")

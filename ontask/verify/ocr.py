@@ -555,15 +555,10 @@ class TitleReader:
             else:
                 plain.append(bar)
                 continue
-            compact = text.replace(" ", "")
-            url = URL_RE.search(compact)
-            if url and (
-                "://" in compact or compact.lower().startswith(("notsecure", "www.")) or url.group(0) == compact
-            ):
-                urls.append((bar, url.group(0)))  # a browser's address field, not a window
+            if (url := _address(text)) is not None:
+                urls.append((bar, url))  # a browser's address field, not a window
             elif _is_a_title(text) and _sure_enough(text, sure) and not _hangs_below(bar, bands):
-                app = text.rsplit(" - ", 1)[1].strip() if " - " in text else ""
-                windows.append({"app": app, "title": text, "url": None, "focused": False, "_bar": bar})
+                windows.append(_titled(text, bar))
         # A browser framed by the window manager has its tab strip right under its title bar: one
         # window, the title bar's.
         bars = [w["_bar"] for w in windows if not w.get("_tab")]
@@ -596,10 +591,25 @@ class TitleReader:
             windows = self._plain_bar_windows(rgb, plain, bands, budget)
         if not windows:
             return [] if budget.spent() else self._windows_from_lines(image, known_apps, budget)
-        # The focused window is on top: a window with another's bar drawn whole over its body is
-        # under that one, whatever its bar's paint says. Among the others, the most salient bar.
-        # Only a bar that names a window ("<document> - <app>", a header bar's title and subtitle,
-        # a browser's tab) counts: a toolbar's band read as text lies in its own window's body.
+        focused = self._focus(rgb, windows, taskbars)
+        if says_little(focused["title"], focused["app"]) and not budget.spent():
+            # The title names no document: the page's own text near its top says what it is.
+            text = self.page_text(image, _page_box(focused["_bar"], image.size), focused["title"], budget)
+            if text:
+                focused["pageText"] = text
+        for w in windows:
+            w.pop("_bar")
+            w.pop("_tab", None)
+        # Bottom to top as the window manager stacks them: the focused window last.
+        return sorted(windows, key=lambda w: w["focused"])
+
+    def _focus(self, rgb: np.ndarray, windows: list[dict], taskbars: list[Band]) -> dict:
+        """Mark the focused window among those read (each with its `_bar`), with the confidence
+        of that choice, and return it. The focused window is on top: a window with another's bar
+        drawn whole over its body is under that one, whatever its bar's paint says. Among the
+        others, the most salient bar; bars painted alike let a taskbar that names one of them
+        decide. Only a bar that names a window ("<document> - <app>", a header bar's title and
+        subtitle, a browser's tab) covers another: a toolbar's band lies in its own window's body."""
         named = [o for o in windows if o.get("_tab") or re.search(r" [-\u2014] ", o["title"])]
         reach = rgb.shape[0] // 2  # how far below its bar a window's body surely reaches
         uncovered = [w for w in windows if not any(_drawn_over(o["_bar"], w["_bar"], reach) for o in named)]
@@ -608,24 +618,14 @@ class TitleReader:
         if len(uncovered) < len(windows) and margin < 0:
             margin = STACKED_MARGIN  # on top of another, though its paint is the duller: the stacking decided
         elif margin < TIED_MARGIN and (named_there := self._named_in_taskbar(rgb, taskbars, uncovered)) is not None:
-            # Bars painted alike (a GTK app's header bars may not show the focus at all): a
-            # taskbar that names one of them alone (blackbox's shows the focused window's title) decides.
+            # A GTK app's header bars may not show the focus at all; blackbox's taskbar shows the
+            # focused window's title alone.
             ranked.remove(named_there)
             ranked.insert(0, named_there)
             margin = STACKED_MARGIN
         ranked[0]["focused"] = True
-        focused = ranked[0]
-        if says_little(focused["title"], focused["app"]) and not budget.spent():
-            # The title names no document: the page's own text near its top says what it is.
-            text = self.page_text(image, _page_box(focused["_bar"], image.size), focused["title"], budget)
-            if text:
-                focused["pageText"] = text
         ranked[0]["_focus_confidence"] = round(1.0 / (1.0 + math.exp(-(margin - 5.0) / 8.0)), 3)
-        for w in windows:
-            w.pop("_bar")
-            w.pop("_tab", None)
-        # Bottom to top as the window manager stacks them: the focused window last.
-        return sorted(windows, key=lambda w: w["focused"])
+        return ranked[0]
 
     def page_text(
         self, image: Image.Image, box: tuple[int, int, int, int], skip: str = "", budget: Optional[_Budget] = None
@@ -640,13 +640,11 @@ class TitleReader:
         kept: list[str] = []
         for line in sorted(self.lines(image.crop(box), budget), key=lambda ln: (ln.box[1], ln.box[0])):
             text = line.text.strip()
-            compact = text.replace(" ", "")
             if (
                 sum(ch.isalpha() for ch in text) < 3
                 or line.confidence < TITLE_CONFIDENCE
                 or not _is_a_title(text)
-                or URL_RE.fullmatch(compact)
-                or "://" in compact
+                or _address(text) is not None
                 or (skip and same_title(text, skip))
             ):
                 continue
@@ -666,9 +664,7 @@ class TitleReader:
                 break
             text, sure = self._bar_text(rgb, bar)
             if " - " in text and _is_a_title(text) and sure >= TITLE_CONFIDENCE and not _hangs_below(bar, bands):
-                windows.append(
-                    {"app": text.rsplit(" - ", 1)[1].strip(), "title": text, "url": None, "focused": False, "_bar": bar}
-                )
+                windows.append(_titled(text, bar))
         return windows
 
     def _named_in_taskbar(self, rgb: np.ndarray, taskbars: list[Band], windows: list[dict]) -> Optional[dict]:
@@ -862,6 +858,26 @@ def _just_below(band: Band, above: Band, gap: int, slack: int) -> bool:
 def _in_a_toolbar(bar: Band, strips: list[Band]) -> bool:
     """Whether a band lies in the toolbar right under a browser's tab strip (as tall as the strip)."""
     return any(_just_below(bar, strip, strip.height, 2) for strip in strips)
+
+
+def _address(text: str) -> Optional[str]:
+    """The address a browser's address field shows ("https://...", "Not secure ...", "www...",
+    or a bare host and path), or None for any other text.
+
+    >>> _address("Not secure https://acme.io/x"), _address("acme.io/x"), _address("report.txt - Writer")
+    ('acme.io/x', 'acme.io/x', None)
+    """
+    compact = text.replace(" ", "")
+    url = URL_RE.search(compact)
+    if url and ("://" in compact or compact.lower().startswith(("notsecure", "www.")) or url.group(0) == compact):
+        return url.group(0)
+    return None
+
+
+def _titled(text: str, bar: Band) -> dict:
+    """A window read from its bar's text: "<document> - <app>" names its application."""
+    app = text.rsplit(" - ", 1)[1].strip() if " - " in text else ""
+    return {"app": app, "title": text, "url": None, "focused": False, "_bar": bar}
 
 
 def _page_box(bar: Band, size: tuple[int, int]) -> tuple[int, int, int, int]:
