@@ -47,10 +47,18 @@ def says_little(title: str, app: str = "") -> bool:
 
 
 def needs_page_text(windows: list[dict]) -> bool:
-    """Whether the focused window's title says little and no page text came with it."""
+    """Whether the focused window's title says little and no page text came with it. An empty
+    title is one the capture agent withheld (its privacy settings): its page is not read either.
+
+    >>> needs_page_text([{"title": "Untitled 1 - Writer", "focused": True}])
+    True
+    >>> needs_page_text([{"title": "", "focused": True}])
+    False
+    """
     focused = next((w for w in windows if w.get("focused")), None)
     return (
         focused is not None
+        and bool((focused.get("title") or "").strip())
         and not focused.get("pageText")
         and says_little(focused.get("title") or "", focused.get("app") or "")
     )
