@@ -21,25 +21,27 @@ from ontask.verify.ocr import CLOSE_PER, TitleReader, title_match
 SLIPS = f"with OCR slips (one character in {CLOSE_PER} wrong, missing or extra)"
 
 
+def read_screen(read, folder, s: dict) -> tuple[Optional[str], bool, float]:
+    """One screen of a set read by `read`: how its focused window was read right (`read_right`,
+    None when it was not), whether some window was read, and the milliseconds it took."""
+    image = Image.open(folder / s["image"]).convert("RGB")
+    t0 = time.perf_counter()
+    windows = read(image)
+    ms = (time.perf_counter() - t0) * 1000
+    truth = next(w for w in s["windows"] if w["focused"])
+    got = next((w for w in windows if w["focused"]), None)
+    others = [w["title"] for w in s["windows"] if not w["focused"]]
+    return read_right(got, truth, s.get("frame", "wm"), others), bool(windows), ms
+
+
 def _measure(read, screens, folder) -> tuple[float, float, float, float, float]:
-    right = strict = found = 0
-    times = []
-    for s in screens:
-        image = Image.open(folder / s["image"]).convert("RGB")
-        t0 = time.perf_counter()
-        windows = read(image)
-        times.append((time.perf_counter() - t0) * 1000)
-        truth = next(w["title"] for w in s["windows"] if w["focused"])
-        got = next((w["title"] for w in windows if w["focused"]), "")
-        match = title_match(got, truth)
-        if match == "close" and any(title_match(got, w["title"]) for w in s["windows"] if not w["focused"]):
-            match = None  # as close to another window's title
-        right += match is not None
-        strict += _no_slip(match)
-        found += bool(windows)
-    times.sort()
+    outcomes = [read_screen(read, folder, s) for s in screens]
+    times = sorted(ms for _, _, ms in outcomes)
     n = len(screens)
-    return right / n, strict / n, found / n, median(times), times[int(0.95 * (len(times) - 1))]
+    right = sum(r is not None for r, _, _ in outcomes) / n
+    strict = sum(_no_slip(r) for r, _, _ in outcomes) / n
+    found = sum(f for _, f, _ in outcomes) / n
+    return right, strict, found, median(times), times[int(0.95 * (len(times) - 1))]
 
 
 def run() -> None:
@@ -118,14 +120,7 @@ def _by_look() -> None:
     read = TitleReader().windows
     groups: dict[tuple[str, str, str], list[tuple[Optional[str], bool, float]]] = {}
     for s in screens:
-        image = Image.open(folder / s["image"]).convert("RGB")
-        t0 = time.perf_counter()
-        windows = read(image)
-        ms = (time.perf_counter() - t0) * 1000
-        truth = next(w for w in s["windows"] if w["focused"])
-        got = next((w for w in windows if w["focused"]), None)
-        others = [w["title"] for w in s["windows"] if not w["focused"]]
-        outcome = (read_right(got, truth, s["frame"], others), bool(windows), ms)
+        outcome = read_screen(read, folder, s)
         size = "x".join(map(str, s["size"]))
         for key in (
             (s["split"], s["wm"], size),

@@ -83,21 +83,14 @@ def shoot(name: str, out: Path, per_look: int = looks.FULL_PER_LOOK) -> Path:
 
 def score(folders: list[Path]) -> dict[str, tuple[float, float, int]]:
     """{set folder's name: (focused right counting OCR slips, with none, screens)}."""
-    from PIL import Image
-
-    from benchmarks.bench_ocr import _no_slip, read_right
+    from benchmarks.bench_ocr import _no_slip, read_screen
     from ontask.verify.ocr import TitleReader
 
     out = {}
     for folder in folders:
-        reader, outcomes = TitleReader(), []
-        for line in (folder / "screens.jsonl").read_text().splitlines():
-            s = json.loads(line)
-            windows = reader.windows(Image.open(folder / s["image"]).convert("RGB"))
-            got = next((w for w in windows if w["focused"]), None)
-            truth = next(w for w in s["windows"] if w["focused"])
-            others = [w["title"] for w in s["windows"] if not w["focused"]]
-            outcomes.append(read_right(got, truth, s["frame"], others))
+        read = TitleReader().windows
+        screens = [json.loads(line) for line in (folder / "screens.jsonl").read_text().splitlines()]
+        outcomes = [read_screen(read, folder, s)[0] for s in screens]
         n = len(outcomes)
         out[folder.name] = (sum(o is not None for o in outcomes) / n, sum(map(_no_slip, outcomes)) / n, n)
     return out
